@@ -1,0 +1,70 @@
+/**
+ * Every failure the product reports: a stable `code` to branch on, a message saying what
+ * happened and a `remedy` saying what to do next. Errors cross the Lambda boundary as JSON
+ * (`toJSON` / `fromBody`), so code, not class identity, is the contract.
+ */
+import type { ErrorBody } from './protocol.js';
+
+export class MigrateError extends Error {
+  readonly code: string;
+  readonly remedy: string;
+  readonly details?: Record<string, unknown>;
+
+  constructor(
+    code: string,
+    message: string,
+    remedy: string,
+    options: { cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'MigrateError';
+    this.code = code;
+    this.remedy = remedy;
+    if (options.details) this.details = options.details;
+  }
+
+  toJSON(): ErrorBody {
+    const body: ErrorBody = { code: this.code, message: this.message, remedy: this.remedy };
+    if (this.details) body.details = this.details;
+    return body;
+  }
+
+  static fromBody(body: ErrorBody): MigrateError {
+    return new MigrateError(body.code, body.message, body.remedy, body.details ? { details: body.details } : {});
+  }
+}
+
+/** Stable error codes. Never renumber or reuse one: CI scripts branch on them. */
+export const ErrorCode = {
+  // event validation (worker boundary)
+  InvalidEvent: 'VPCM_INVALID_EVENT',
+  UnknownAction: 'VPCM_UNKNOWN_ACTION',
+  PayloadTooLarge: 'VPCM_PAYLOAD_TOO_LARGE',
+  ChecksumInTransit: 'VPCM_CHECKSUM_IN_TRANSIT',
+  // database
+  ConnectionFailed: 'VPCM_CONNECTION_FAILED',
+  ConfigMissing: 'VPCM_CONFIG_MISSING',
+  LockTimeout: 'VPCM_LOCK_TIMEOUT',
+  FailedMigrationInLedger: 'VPCM_FAILED_MIGRATION', // Prisma P3009
+  SqlFailed: 'VPCM_SQL_FAILED',
+  // local discovery
+  MigrationsDirMissing: 'VPCM_MIGRATIONS_DIR_MISSING',
+  ProviderMismatch: 'VPCM_PROVIDER_MISMATCH', // Prisma P3019
+  NotUtf8: 'VPCM_NOT_UTF8',
+  ParseFailed: 'VPCM_PARSE_FAILED',
+  // plan
+  ChecksumModified: 'VPCM_CHECKSUM_MODIFIED',
+  MissingLocally: 'VPCM_MISSING_LOCALLY',
+  OutOfOrder: 'VPCM_OUT_OF_ORDER',
+  VerifyFailed: 'VPCM_VERIFY_FAILED',
+  // invoke / target
+  NoTarget: 'VPCM_NO_TARGET',
+  InvokeFailed: 'VPCM_INVOKE_FAILED',
+  InvokeTimeout: 'VPCM_INVOKE_TIMEOUT',
+  WorkerCrashed: 'VPCM_WORKER_CRASHED',
+  ProtocolMismatch: 'VPCM_PROTOCOL_MISMATCH',
+  UsageError: 'VPCM_USAGE',
+  LocalDatabaseFailed: 'VPCM_LOCAL_DATABASE_FAILED',
+} as const;
+
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
