@@ -1,0 +1,330 @@
+/**
+ * The executor: applies a batch of migrations in order under the migration lock, with the
+ * policy of DESIGN §3. Transactional files commit together with their ledger row; files with
+ * non-transactional statements or their own BEGIN/COMMIT run Prisma-style (row first, completed
+ * after); "already exists" failures are reconciled statement by statement; the session is reset
+ * between files; the batch stops at the first failure or when the Lambda's time runs low.
+ */
+import type { Db } from './db.js';
+import { ErrorCode, MigrateError } from './errors.js';
+import { acquireMigrationLock, releaseMigrationLock } from './lock.js';
+import type { Logger } from './log.js';
+import type {
+  ApplyOptions,
+  ApplyResult,
+  MigrationResult,
+  SkippedStatement,
+  SqlErrorInfo,
+  StatementSpan,
+} from './protocol.js';
+import { asPgError, describeSqlError, isAlreadyExists, ledgerLogFor, shorten } from './sql-error.js';
+import {
+  ensureLedgerTable,
+  failedRows,
+  insertFailed,
+  insertFinished,
+  insertStarted,
+  markFailed,
+  markFinished,
+  readLedger,
+  recordProgress,
+  successfulNames,
+  userTableCount,
+} from './tracking.js';
+import type { DecodedMigration } from './validate.js';
+
+export interface ApplyContext {
+  db: Db;
+  log: Logger;
+  /** The Lambda's remaining time. */
+  remainingMs: () => number;
+}
+
+export const DEFAULT_LOCK_WAIT_MS = 10_000;
+
+/** Errors that mean "this statement cannot be retried to find the line": re-running would only repeat them. */
+const NOT_RELOCATABLE = new Set(['57014', '55P03', '40P01', '40001', '57P01', '57P02', '57P03', '08006', '08003']);
+
+export async function applyBatch(
+  ctx: ApplyContext,
+  request: { requestId: string; migrations: DecodedMigration[]; options: ApplyOptions },
+): Promise<ApplyResult> {
+  const { db, log } = ctx;
+  const options = request.options;
+  // Keep a margin so a statement fails on statement_timeout before Lambda kills the function
+  // mid-write; scaled for short test timeouts, capped for the 900 s production one.
+  const margin = Math.min(10_000, Math.max(300, Math.round(ctx.remainingMs() * 0.1)));
+
+  const lockWaitMs = await acquireMigrationLock(db, Math.min(options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, Math.max(0, ctx.remainingMs() - 2 * margin)));
+  try {
+    const tablesBefore = await userTableCount(db);
+    const ledgerCreated = await ensureLedgerTable(db);
+    const rows = await readLedger(db);
+    const failed = failedRows(rows);
+    if (failed.length > 0) {
+      const names = [...new Set(failed.map((r) => r.migration_name))];
+      throw new MigrateError(
+        ErrorCode.FailedMigrationInLedger,
+        `The ledger holds failed migration(s): ${names.join(', ')}. New migrations will not be applied until they are resolved (Prisma P3009).`,
+        `Fix the database by hand if needed, then run \`pnpm migrate:resolve --rolled-back ${names[0]}\` (to retry it) or \`--applied ${names[0]}\` (if it is in fact complete).`,
+        { details: { migrations: names } },
+      );
+    }
+    const done = successfulNames(rows);
+    const results: MigrationResult[] = [];
+    let stopped: ApplyResult['stopped'];
+    for (const migration of request.migrations) {
+      if (stopped) {
+        results.push({ name: migration.name, status: 'not-started', mode: migration.mode, durationMs: 0 });
+        continue;
+      }
+      if (done.has(migration.name)) {
+        // A retried or concurrent batch: never run a recorded migration again.
+        results.push({ name: migration.name, status: 'already-applied', mode: migration.mode, durationMs: 0 });
+        continue;
+      }
+      if (ctx.remainingMs() < 3 * margin) {
+        stopped = 'time-budget';
+        results.push({ name: migration.name, status: 'not-started', mode: migration.mode, durationMs: 0 });
+        continue;
+      }
+      const mlog = log.child({ migration: migration.name });
+      const result = await runMigration(ctx, migration, options, margin);
+      results.push(result);
+      mlog.info('migration finished', { status: result.status, durationMs: result.durationMs, mode: result.mode });
+      if (result.status === 'failed') stopped = result.error?.code === '57014' && result.timeBudgetExhausted ? 'time-budget' : 'failed';
+    }
+    const result: ApplyResult = {
+      requestId: request.requestId,
+      results,
+      ledgerCreated,
+      baselining: ledgerCreated && tablesBefore > 0,
+      lockWaitMs,
+    };
+    if (stopped) result.stopped = stopped;
+    return result;
+  } finally {
+    await releaseMigrationLock(db).catch(() => undefined);
+  }
+}
+
+interface Budget {
+  statementTimeoutMs: number;
+  limitedByBudget: boolean;
+}
+
+/** Resets what a previous file may have changed in the session, then applies our own limits. */
+async function prepareSession(ctx: ApplyContext, options: ApplyOptions, margin: number): Promise<Budget> {
+  const budget = Math.max(100, ctx.remainingMs() - margin);
+  const configured = options.statementTimeoutMs ?? 0;
+  const statementTimeoutMs = configured > 0 ? Math.min(configured, budget) : budget;
+  await ctx.db.query(
+    `SET SESSION AUTHORIZATION DEFAULT; RESET ALL; DISCARD TEMP; ` +
+      `SET statement_timeout = ${statementTimeoutMs}; SET lock_timeout = ${options.lockTimeoutMs ?? 0}`,
+  );
+  return { statementTimeoutMs, limitedByBudget: configured === 0 || budget < configured };
+}
+
+function spansOf(m: DecodedMigration): StatementSpan[] {
+  if (m.statements.length > 0) return m.statements;
+  return m.sql.trim().length === 0 ? [] : [{ start: 0, end: m.sql.length, line: 1, kind: 'transactional' }];
+}
+
+async function runMigration(ctx: ApplyContext, m: DecodedMigration, options: ApplyOptions, margin: number): Promise<MigrationResult> {
+  const started = Date.now();
+  const budget = await prepareSession(ctx, options, margin);
+  const reconcile = options.reconcileExisting !== false;
+  let outcome: Outcome;
+  switch (m.mode) {
+    case 'transactional':
+      outcome = await runTransactional(ctx, m, reconcile);
+      break;
+    case 'non-transactional':
+      outcome = await runStepwise(ctx, m, reconcile);
+      break;
+    default:
+      outcome = await runScript(ctx, m, reconcile);
+  }
+  const result: MigrationResult = { name: m.name, status: outcome.status, mode: m.mode, durationMs: Date.now() - started };
+  if (outcome.skipped.length > 0) result.skipped = outcome.skipped;
+  if (outcome.error) result.error = outcome.error;
+  if (outcome.appliedSteps !== undefined) result.appliedSteps = outcome.appliedSteps;
+  if (outcome.error?.code === '57014' && budget.limitedByBudget) result.timeBudgetExhausted = true;
+  return result;
+}
+
+interface Outcome {
+  status: 'applied' | 'reconciled' | 'failed';
+  skipped: SkippedStatement[];
+  error?: SqlErrorInfo;
+  appliedSteps?: number;
+}
+
+const ok = (skipped: SkippedStatement[]): Outcome => ({ status: skipped.length > 0 ? 'reconciled' : 'applied', skipped });
+
+function skippedEntry(m: DecodedMigration, span: StatementSpan, index: number, error: unknown): SkippedStatement {
+  const pg = asPgError(error);
+  return { index, line: span.line, code: pg.code ?? '', message: pg.message, statement: shorten(m.sql.slice(span.start, span.end), 200) };
+}
+
+function reconcileLog(skipped: SkippedStatement[]): string | null {
+  if (skipped.length === 0) return null;
+  return [
+    `Applied by vpc-migrate with ${skipped.length} statement(s) skipped because the object already exists:`,
+    ...skipped.map((s) => `- line ${s.line}: ${s.code} ${s.message}`),
+  ].join('\n');
+}
+
+async function rollbackQuietly(db: Db): Promise<void> {
+  await db.query('ROLLBACK').catch(() => undefined);
+}
+
+/** Records a failure in its own autocommit statement; a dead connection cannot, and the report says so. */
+async function recordFailure(write: () => Promise<unknown>, error: SqlErrorInfo): Promise<void> {
+  try {
+    await write();
+  } catch (cause) {
+    error.hint = [error.hint, `The failure could not be recorded in the ledger: ${asPgError(cause).message}`].filter(Boolean).join(' ');
+  }
+}
+
+/** One transaction: the whole file in one round trip, then the ledger row, then COMMIT. */
+async function runTransactional(ctx: ApplyContext, m: DecodedMigration, reconcile: boolean): Promise<Outcome> {
+  const { db } = ctx;
+  const startedAt = new Date();
+  const spans = spansOf(m);
+  const attemptStart = Date.now();
+  try {
+    await db.query('BEGIN');
+    if (spans.length > 0) await db.query(m.sql);
+    await insertFinished(db, { name: m.name, checksum: m.checksum, startedAt, logs: null });
+    await db.query('COMMIT');
+    return ok([]);
+  } catch (error) {
+    await rollbackQuietly(db);
+    const pg = asPgError(error);
+    const elapsed = Date.now() - attemptStart;
+    const canLocate = !pg.position && spans.length > 1 && !NOT_RELOCATABLE.has(pg.code ?? '') && ctx.remainingMs() > 2 * elapsed + 1000;
+    if ((reconcile && isAlreadyExists(pg)) || canLocate) return runTransactionalStepwise(ctx, m, spans, reconcile, startedAt);
+    const info = describeSqlError(error, m.sql, 0, m.sql.length, spans.length === 1 ? spans[0]?.line : undefined, spans.length === 1 ? 0 : undefined);
+    await recordFailure(() => insertFailed(db, { name: m.name, checksum: m.checksum, startedAt, logs: ledgerLogFor(m.name, info) }), info);
+    return { status: 'failed', skipped: [], error: info };
+  }
+}
+
+/** The same transaction statement by statement, each in a savepoint: skips only "already exists". */
+async function runTransactionalStepwise(
+  ctx: ApplyContext,
+  m: DecodedMigration,
+  spans: StatementSpan[],
+  reconcile: boolean,
+  startedAt: Date,
+): Promise<Outcome> {
+  const { db } = ctx;
+  const skipped: SkippedStatement[] = [];
+  try {
+    await db.query('BEGIN');
+  } catch (error) {
+    const info = describeSqlError(error, m.sql, 0, 0);
+    return { status: 'failed', skipped, error: info };
+  }
+  for (let i = 0; i < spans.length; i++) {
+    const span = spans[i] as StatementSpan;
+    try {
+      await db.query('SAVEPOINT vpcm_statement');
+      await db.query(m.sql.slice(span.start, span.end));
+      await db.query('RELEASE SAVEPOINT vpcm_statement');
+    } catch (error) {
+      if (reconcile && isAlreadyExists(asPgError(error))) {
+        try {
+          await db.query('ROLLBACK TO SAVEPOINT vpcm_statement');
+          skipped.push(skippedEntry(m, span, i, error));
+          continue;
+        } catch {
+          // fall through: the connection is gone, report the original error
+        }
+      }
+      await rollbackQuietly(db);
+      const info = describeSqlError(error, m.sql, span.start, span.end - span.start, span.line, i);
+      await recordFailure(() => insertFailed(db, { name: m.name, checksum: m.checksum, startedAt, logs: ledgerLogFor(m.name, info) }), info);
+      return { status: 'failed', skipped, error: info };
+    }
+  }
+  try {
+    await insertFinished(db, { name: m.name, checksum: m.checksum, startedAt, logs: reconcileLog(skipped) });
+    await db.query('COMMIT');
+  } catch (error) {
+    await rollbackQuietly(db);
+    return { status: 'failed', skipped, error: describeSqlError(error, m.sql, 0, 0) };
+  }
+  return ok(skipped);
+}
+
+/**
+ * Non-transactional statements (CONCURRENTLY, VACUUM, ...): Prisma-style, row first, then each
+ * statement in autocommit with progress in applied_steps_count, then finished_at.
+ */
+async function runStepwise(ctx: ApplyContext, m: DecodedMigration, reconcile: boolean): Promise<Outcome> {
+  const { db } = ctx;
+  const spans = spansOf(m);
+  const id = await insertStarted(db, { name: m.name, checksum: m.checksum, startedAt: new Date() });
+  const skipped: SkippedStatement[] = [];
+  for (let i = 0; i < spans.length; i++) {
+    const span = spans[i] as StatementSpan;
+    try {
+      await db.query(m.sql.slice(span.start, span.end));
+    } catch (error) {
+      if (reconcile && isAlreadyExists(asPgError(error))) {
+        skipped.push(skippedEntry(m, span, i, error));
+      } else {
+        const info = describeSqlError(error, m.sql, span.start, span.end - span.start, span.line, i);
+        await recordFailure(() => markFailed(db, id, ledgerLogFor(m.name, info), i), info);
+        return { status: 'failed', skipped, error: info, appliedSteps: i };
+      }
+    }
+    if (i < spans.length - 1) await recordProgress(db, id, i + 1);
+  }
+  await markFinished(db, id, reconcileLog(skipped));
+  return ok(skipped);
+}
+
+/**
+ * A file with its own BEGIN/COMMIT runs as written, statement by statement, with the ledger row
+ * written before and completed after, as Prisma does. It is never re-run from the top: blocks
+ * that committed before a failure stay committed, so re-running them could repeat their writes.
+ * Inside the file's own blocks each statement gets a savepoint, so an "already exists" can be
+ * skipped without aborting the block.
+ */
+async function runScript(ctx: ApplyContext, m: DecodedMigration, reconcile: boolean): Promise<Outcome> {
+  const { db } = ctx;
+  const id = await insertStarted(db, { name: m.name, checksum: m.checksum, startedAt: new Date() });
+  const spans = spansOf(m);
+  const skipped: SkippedStatement[] = [];
+  let inBlock = false;
+  for (let i = 0; i < spans.length; i++) {
+    const span = spans[i] as StatementSpan;
+    const text = m.sql.slice(span.start, span.end);
+    const guarded = inBlock && reconcile && span.kind === 'transactional';
+    try {
+      if (guarded) await db.query('SAVEPOINT vpcm_statement');
+      await db.query(text);
+      if (guarded) await db.query('RELEASE SAVEPOINT vpcm_statement');
+      if (span.kind === 'begin') inBlock = true;
+      if (span.kind === 'commit') inBlock = false;
+    } catch (error) {
+      if (reconcile && span.kind !== 'begin' && span.kind !== 'commit' && isAlreadyExists(asPgError(error))) {
+        if (guarded) await db.query('ROLLBACK TO SAVEPOINT vpcm_statement').catch(() => undefined);
+        skipped.push(skippedEntry(m, span, i, error));
+        continue;
+      }
+      if (inBlock) await rollbackQuietly(db);
+      const info = describeSqlError(error, m.sql, span.start, span.end - span.start, span.line, i);
+      await recordFailure(() => markFailed(db, id, ledgerLogFor(m.name, info), i), info);
+      return { status: 'failed', skipped, error: info, appliedSteps: i };
+    }
+  }
+  // A file that opens a block and never closes it: PostgreSQL would roll it back at disconnect.
+  if (inBlock) await db.query('COMMIT');
+  await markFinished(db, id, reconcileLog(skipped));
+  return ok(skipped);
+}

@@ -1,0 +1,73 @@
+/**
+ * One PostgreSQL connection per invocation. The ledger lives in the connection's schema: a
+ * Prisma-style `?schema=NAME` in the URL becomes the session's search_path, as Prisma does.
+ */
+import pg from 'pg';
+import { ErrorCode, MigrateError } from './errors.js';
+import { redact } from './log.js';
+
+export type Db = pg.Client;
+
+export interface ConnectOptions {
+  /** Shown in pg_stat_activity, so a waiting deployer can tell who holds the lock. */
+  applicationName?: string;
+}
+
+/** Splits Prisma's `schema` URL parameter off (pg would ignore it) into a search_path option. */
+export function clientConfigFromUrl(url: string): pg.ClientConfig {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new MigrateError(
+      ErrorCode.ConfigMissing,
+      'DATABASE_URL is not a valid URL.',
+      'Set DATABASE_URL to postgresql://USER:PASSWORD@HOST:PORT/DATABASE.',
+    );
+  }
+  const schema = parsed.searchParams.get('schema');
+  parsed.searchParams.delete('schema');
+  const config: pg.ClientConfig = { connectionString: parsed.toString() };
+  if (schema) config.options = `-c search_path=${quoteIdent(schema)}`;
+  return config;
+}
+
+function quoteIdent(name: string): string {
+  return '"' + name.replace(/"/g, '""') + '"';
+}
+
+export async function connect(config: pg.ClientConfig, options: ConnectOptions = {}): Promise<Db> {
+  const client = new pg.Client({
+    ...config,
+    application_name: options.applicationName ?? 'vpc-migrate',
+    connectionTimeoutMillis: config.connectionTimeoutMillis ?? 10_000,
+  });
+  // A dropped connection emits 'error' outside any query; without a listener it would crash the worker.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw connectionError(error);
+  }
+  return client;
+}
+
+export function connectionError(error: unknown): MigrateError {
+  const e = error as { message?: string; code?: string };
+  return new MigrateError(
+    ErrorCode.ConnectionFailed,
+    `Could not connect to PostgreSQL: ${redact(e.message ?? String(error))}`,
+    'Check that the database is running and reachable from the worker (security group, subnet, credentials).',
+    { cause: error, details: e.code ? { code: e.code } : {} },
+  );
+}
+
+export function isAuthFailure(error: unknown): boolean {
+  const cause = (error as { cause?: { code?: string } }).cause;
+  return cause?.code === '28P01' || (error as { code?: string }).code === '28P01';
+}
+
+export async function close(db: Db): Promise<void> {
+  await db.end().catch(() => undefined);
+}

@@ -1,0 +1,119 @@
+/**
+ * The worker Lambda: validate the event, open one connection, run the action, answer with an
+ * envelope. Typed failures come back as `{ ok: false, error }` rather than thrown, so the CLI
+ * gets the code and remedy; only a bug surfaces as a Lambda function error.
+ */
+import type pg from 'pg';
+import { applyBatch } from './apply.js';
+import type { LambdaContext, WorkerHandler } from './context.js';
+import { clientConfigFromUrl, close, connect, isAuthFailure, type Db } from './db.js';
+import { ErrorCode, MigrateError } from './errors.js';
+import { readLedgerState } from './ledger.js';
+import { createLogger, redact, type Logger } from './log.js';
+import { PROTOCOL_VERSION, type WorkerResponse } from './protocol.js';
+import { runSql } from './run-sql.js';
+import { parseEvent, type ParsedEvent } from './validate.js';
+
+export interface WorkerConfig {
+  /** A connection URL (local use); otherwise `connectionConfig` is asked. */
+  databaseUrl?: string;
+  /** Resolves connection settings; called again with `refresh` after an authentication failure. */
+  connectionConfig?: (opts?: { refresh?: boolean }) => Promise<pg.ClientConfig>;
+  logger?: Logger;
+}
+
+export function createHandler(config: WorkerConfig): WorkerHandler {
+  const baseLog = config.logger ?? createLogger({ service: 'vpc-migrate-worker' });
+  const resolveConfig =
+    config.connectionConfig ??
+    (async () => {
+      if (!config.databaseUrl) {
+        throw new MigrateError(ErrorCode.ConfigMissing, 'The worker has no database configured.', 'Set DATABASE_URL or DB_SECRET_ARN on the function.');
+      }
+      return clientConfigFromUrl(config.databaseUrl);
+    });
+
+  return async (rawEvent: unknown, context: LambdaContext): Promise<WorkerResponse<unknown>> => {
+    const log = baseLog.child({ requestId: context.awsRequestId });
+    let event: ParsedEvent;
+    try {
+      event = parseEvent(rawEvent);
+    } catch (error) {
+      log.warn('event rejected', { error: describe(error) });
+      return failure(error, actionOf(rawEvent));
+    }
+    const started = Date.now();
+    let db: Db | undefined;
+    try {
+      db = await open(resolveConfig, event);
+      const result = await dispatch(db, event, context, log);
+      log.info('action finished', { action: event.action, durationMs: Date.now() - started });
+      return { ok: true, protocol: PROTOCOL_VERSION, action: event.action, result };
+    } catch (error) {
+      log.error('action failed', { action: event.action, error: describe(error) });
+      return failure(error, event.action);
+    } finally {
+      if (db) await close(db);
+    }
+  };
+}
+
+async function open(resolveConfig: NonNullable<WorkerConfig['connectionConfig']>, event: ParsedEvent): Promise<Db> {
+  const applicationName = `vpc-migrate ${event.action}${event.requestId ? ' ' + event.requestId.slice(0, 36) : ''}`;
+  try {
+    return await connect(await resolveConfig(), { applicationName });
+  } catch (error) {
+    // After a secret rotation the cached password fails once: fetch the secret again and retry.
+    if (!isAuthFailure(error)) throw error;
+    return connect(await resolveConfig({ refresh: true }), { applicationName });
+  }
+}
+
+async function dispatch(db: Db, event: ParsedEvent, context: LambdaContext, log: Logger): Promise<unknown> {
+  switch (event.action) {
+    case 'ledger':
+      return readLedgerState(db);
+    case 'apply':
+      return applyBatch({ db, log, remainingMs: () => context.getRemainingTimeInMillis() }, event);
+    case 'run-sql':
+      return runSql(db, event, context.getRemainingTimeInMillis());
+  }
+}
+
+function actionOf(raw: unknown): string | undefined {
+  const action = (raw as { action?: unknown } | null)?.action;
+  return typeof action === 'string' ? action.slice(0, 64) : undefined;
+}
+
+function describe(error: unknown): Record<string, unknown> {
+  if (error instanceof MigrateError) return { code: error.code, message: error.message };
+  const e = error as { message?: string; code?: string };
+  return { message: redact(e?.message ?? String(error)), code: e?.code };
+}
+
+function failure(error: unknown, action: string | undefined): WorkerResponse<never> {
+  const typed =
+    error instanceof MigrateError
+      ? error
+      : new MigrateError(
+          ErrorCode.SqlFailed,
+          `The worker failed: ${redact((error as Error)?.message ?? String(error))}`,
+          'See the worker logs for this request id; re-run the command once the cause is fixed.',
+          { details: { code: (error as { code?: string })?.code } },
+        );
+  const response: WorkerResponse<never> = { ok: false, protocol: PROTOCOL_VERSION, error: typed.toJSON() };
+  if (action !== undefined) response.action = action;
+  return response;
+}
+
+/** The deployed function: DATABASE_URL for local use, else the RDS secret (lambda/secret.ts). */
+export const handler: WorkerHandler = createHandler(
+  process.env.DATABASE_URL
+    ? { databaseUrl: process.env.DATABASE_URL }
+    : {
+        connectionConfig: async (opts) => {
+          const { getConnectionConfig } = await import('./secret.js');
+          return getConnectionConfig(opts);
+        },
+      },
+);

@@ -1,0 +1,103 @@
+/**
+ * Turns a PostgreSQL error into a report that points at migration.sql: SQLSTATE, message,
+ * detail, hint, and the line/column computed from the error's `position` and where the
+ * failing text sits in the file.
+ */
+import type { SqlErrorInfo } from './protocol.js';
+import { redact } from './log.js';
+
+/** SQLSTATEs meaning "the object is already there" (DESIGN §3). */
+const DUPLICATE_CODES = new Set(['42P07', '42710', '42701', '42P06', '42723']);
+
+export interface PgErrorLike {
+  code?: string;
+  message: string;
+  detail?: string;
+  hint?: string;
+  where?: string;
+  position?: string;
+}
+
+export function asPgError(error: unknown): PgErrorLike {
+  if (error && typeof error === 'object' && 'message' in error) return error as PgErrorLike;
+  return { message: String(error) };
+}
+
+/**
+ * Whether a failure means the object already exists. 42P16 counts only for "multiple primary
+ * keys" (the key is there) and 42P17 only when PostgreSQL itself says "already exists".
+ */
+export function isAlreadyExists(error: PgErrorLike): boolean {
+  if (!error.code) return false;
+  if (DUPLICATE_CODES.has(error.code)) return true;
+  if (error.code === '42P16') return /multiple primary keys/i.test(error.message);
+  if (error.code === '42P17') return /already exists/i.test(error.message);
+  return false;
+}
+
+/** 1-based line and column of a JS string index. */
+export function positionOf(text: string, index: number): { line: number; column: number } {
+  let line = 1;
+  let lineStart = 0;
+  const end = Math.min(index, text.length);
+  for (let i = 0; i < end; i++) {
+    if (text.charCodeAt(i) === 10) {
+      line++;
+      lineStart = i + 1;
+    }
+  }
+  return { line, column: end - lineStart + 1 };
+}
+
+const STATEMENT_PREVIEW = 300;
+
+export function shorten(text: string, max = STATEMENT_PREVIEW): string {
+  const flat = text.trim();
+  return flat.length <= max ? flat : flat.slice(0, max - 1) + '…';
+}
+
+/**
+ * @param fileText the whole migration.sql
+ * @param offset where the text that was sent starts in the file
+ * @param sentLength length of the text that was sent (to show the statement)
+ */
+export function describeSqlError(
+  error: unknown,
+  fileText: string,
+  offset: number,
+  sentLength: number,
+  fallbackLine?: number,
+  statementIndex?: number,
+): SqlErrorInfo {
+  const pg = asPgError(error);
+  const info: SqlErrorInfo = { message: redact(pg.message) };
+  if (pg.code) info.code = pg.code;
+  if (pg.detail) info.detail = redact(pg.detail);
+  if (pg.hint) info.hint = pg.hint;
+  if (pg.where) info.where = pg.where;
+  const position = pg.position ? Number(pg.position) : NaN;
+  if (Number.isFinite(position) && position > 0) {
+    const at = positionOf(fileText, offset + position - 1);
+    info.line = at.line;
+    info.column = at.column;
+  } else if (fallbackLine !== undefined) {
+    info.line = fallbackLine;
+  }
+  if (statementIndex !== undefined) {
+    info.statementIndex = statementIndex;
+    info.statement = shorten(fileText.slice(offset, offset + sentLength));
+  }
+  return info;
+}
+
+/** The `logs` text Prisma stores for a failed migration (P3018 shape), so `migrate status` reads it. */
+export function ledgerLogFor(name: string, info: SqlErrorInfo): string {
+  const lines = [`Migration name: ${name}`, ''];
+  if (info.code) lines.push(`Database error code: ${info.code}`, '');
+  lines.push('Database error:', `ERROR: ${info.message}`);
+  if (info.detail) lines.push(`DETAIL: ${info.detail}`);
+  if (info.hint) lines.push(`HINT: ${info.hint}`);
+  if (info.line !== undefined) lines.push('', `Position: line ${info.line}${info.column ? `, column ${info.column}` : ''} of migration.sql`);
+  if (info.statement) lines.push('', `Statement: ${info.statement}`);
+  return lines.join('\n');
+}

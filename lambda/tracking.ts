@@ -1,0 +1,130 @@
+/**
+ * `_prisma_migrations`, written exactly as Prisma's schema engine writes it
+ * (DESIGN §2): no unique constraint on the name, so rows are found by name, never upserted.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Db } from './db.js';
+import type { LedgerRow } from './protocol.js';
+
+export const CREATE_LEDGER_SQL = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
+    "id"                    VARCHAR(36) PRIMARY KEY NOT NULL,
+    "checksum"              VARCHAR(64) NOT NULL,
+    "finished_at"           TIMESTAMPTZ,
+    "migration_name"        VARCHAR(255) NOT NULL,
+    "logs"                  TEXT,
+    "rolled_back_at"        TIMESTAMPTZ,
+    "started_at"            TIMESTAMPTZ NOT NULL DEFAULT now(),
+    "applied_steps_count"   INTEGER NOT NULL DEFAULT 0
+)`;
+
+export async function ledgerTableExists(db: Db): Promise<boolean> {
+  const { rows } = await db.query<{ exists: boolean }>(
+    `SELECT to_regclass(format('%I.%I', current_schema(), '_prisma_migrations')) IS NOT NULL AS exists`,
+  );
+  return rows[0]?.exists === true;
+}
+
+/** Creates the table in the connection's schema; returns whether it was missing. */
+export async function ensureLedgerTable(db: Db): Promise<boolean> {
+  if (await ledgerTableExists(db)) return false;
+  await db.query(CREATE_LEDGER_SQL);
+  return true;
+}
+
+/** Tables in the current schema other than the ledger (a non-empty schema is baselined). */
+export async function userTableCount(db: Db): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(
+    `SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+        AND c.relname <> '_prisma_migrations'`,
+  );
+  return Number(rows[0]?.n ?? 0);
+}
+
+const MAX_LOG_CHARS_IN_RESPONSE = 4000;
+
+/** Rows in Prisma's order (started_at); long logs are shortened so 800+ rows fit one response. */
+export async function readLedger(db: Db): Promise<LedgerRow[]> {
+  const { rows } = await db.query<Omit<LedgerRow, 'finished_at' | 'started_at' | 'rolled_back_at'> & {
+    finished_at: Date | null;
+    rolled_back_at: Date | null;
+    started_at: Date;
+  }>(
+    `SELECT id, checksum, finished_at, migration_name,
+            CASE WHEN length(logs) > ${MAX_LOG_CHARS_IN_RESPONSE} THEN left(logs, ${MAX_LOG_CHARS_IN_RESPONSE}) || '…' ELSE logs END AS logs,
+            rolled_back_at, started_at, applied_steps_count
+       FROM "_prisma_migrations" ORDER BY started_at ASC, migration_name ASC`,
+  );
+  return rows.map((r) => ({
+    ...r,
+    finished_at: iso(r.finished_at),
+    rolled_back_at: iso(r.rolled_back_at),
+    started_at: iso(r.started_at) as string,
+  }));
+}
+
+function iso(value: Date | null): string | null {
+  return value ? new Date(value).toISOString() : null;
+}
+
+/** A finished row inserted in the caller's transaction: the migration and its record commit together. */
+export async function insertFinished(
+  db: Db,
+  row: { name: string; checksum: string; startedAt: Date; logs: string | null; appliedSteps?: number },
+): Promise<string> {
+  const id = randomUUID();
+  await db.query(
+    `INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count)
+     VALUES ($1, $2, clock_timestamp(), $3, $4, NULL, $5, $6)`,
+    [id, row.checksum, row.name, row.logs, row.startedAt, row.appliedSteps ?? 1],
+  );
+  return id;
+}
+
+/** Prisma's "started" row, written before a script that cannot be wrapped in our transaction. */
+export async function insertStarted(db: Db, row: { name: string; checksum: string; startedAt: Date }): Promise<string> {
+  const id = randomUUID();
+  await db.query(
+    `INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count)
+     VALUES ($1, $2, NULL, $3, NULL, NULL, $4, 0)`,
+    [id, row.checksum, row.name, row.startedAt],
+  );
+  return id;
+}
+
+export async function recordProgress(db: Db, id: string, appliedSteps: number): Promise<void> {
+  await db.query(`UPDATE "_prisma_migrations" SET applied_steps_count = $2 WHERE id = $1`, [id, appliedSteps]);
+}
+
+export async function markFinished(db: Db, id: string, logs: string | null): Promise<void> {
+  await db.query(
+    `UPDATE "_prisma_migrations" SET finished_at = clock_timestamp(), applied_steps_count = 1, logs = $2 WHERE id = $1`,
+    [id, logs],
+  );
+}
+
+export async function markFailed(db: Db, id: string, logs: string, appliedSteps: number): Promise<void> {
+  await db.query(`UPDATE "_prisma_migrations" SET logs = $2, applied_steps_count = $3 WHERE id = $1`, [id, logs, appliedSteps]);
+}
+
+/** A failed attempt of a transactional file: nothing of it was committed, only this record. */
+export async function insertFailed(
+  db: Db,
+  row: { name: string; checksum: string; startedAt: Date; logs: string },
+): Promise<string> {
+  const id = randomUUID();
+  await db.query(
+    `INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count)
+     VALUES ($1, $2, NULL, $3, $4, NULL, $5, 0)`,
+    [id, row.checksum, row.name, row.logs, row.startedAt],
+  );
+  return id;
+}
+
+export function successfulNames(rows: LedgerRow[]): Set<string> {
+  return new Set(rows.filter((r) => r.finished_at !== null && r.rolled_back_at === null).map((r) => r.migration_name));
+}
+
+export function failedRows(rows: LedgerRow[]): LedgerRow[] {
+  return rows.filter((r) => r.finished_at === null && r.rolled_back_at === null);
+}

@@ -1,0 +1,245 @@
+/**
+ * The worker's boundary: an untrusted event becomes a typed, decoded request or a
+ * `VPCM_INVALID_EVENT` listing every problem. Nothing reaches the database before this passes.
+ */
+import { createHash } from 'node:crypto';
+import { ErrorCode, MigrateError } from './errors.js';
+import { decodeSql } from './payload.js';
+import {
+  WORKER_ACTIONS,
+  type ApplyOptions,
+  type ExecutionMode,
+  type StatementKind,
+  type StatementSpan,
+} from './protocol.js';
+
+/** A decoded migration: its text is plain and its checksum verified. */
+export interface DecodedMigration {
+  name: string;
+  checksum: string;
+  sql: string;
+  mode: ExecutionMode;
+  statements: StatementSpan[];
+}
+
+export type ParsedEvent =
+  | { action: 'ledger'; requestId?: string }
+  | { action: 'apply'; requestId: string; migrations: DecodedMigration[]; options: ApplyOptions }
+  | {
+      action: 'run-sql';
+      requestId?: string;
+      sql: string;
+      write: boolean;
+      params?: unknown[];
+      maxRows: number;
+      statementTimeoutMs?: number;
+    };
+
+/** The most SQL one event may carry once decoded (the 6 MB Invoke limit applies to the wire form). */
+export const MAX_SQL_BYTES = 64 * 1024 * 1024;
+export const MAX_MIGRATIONS_PER_BATCH = 5000;
+export const DEFAULT_MAX_ROWS = 1000;
+export const MAX_ROWS_LIMIT = 100_000;
+
+const MODES: readonly ExecutionMode[] = ['transactional', 'non-transactional', 'script'];
+const KINDS: readonly StatementKind[] = ['transactional', 'non-transactional', 'begin', 'commit'];
+const HEX64 = /^[0-9a-f]{64}$/;
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
+
+export function parseEvent(raw: unknown): ParsedEvent {
+  const problems: string[] = [];
+  if (!isObj(raw)) throw invalid(['the event must be a JSON object']);
+  const action = raw.action;
+  if (typeof action !== 'string' || !(WORKER_ACTIONS as readonly string[]).includes(action)) {
+    throw new MigrateError(
+      ErrorCode.UnknownAction,
+      `Unknown action ${JSON.stringify(action)}; this worker answers ${WORKER_ACTIONS.join(', ')}.`,
+      'Upgrade the worker (redeploy the stack) or the CLI so both speak the same protocol.',
+      { details: { action: typeof action === 'string' ? action.slice(0, 64) : typeof action } },
+    );
+  }
+  const requestId = optionalString(raw, 'requestId', problems, 128);
+  switch (action) {
+    case 'ledger':
+      onlyKeys(raw, ['action', 'requestId'], problems);
+      done(problems);
+      return requestId === undefined ? { action } : { action, requestId };
+    case 'apply':
+      return parseApply(raw, requestId, problems);
+    default:
+      return parseRunSql(raw, requestId, problems);
+  }
+}
+
+function parseApply(raw: Obj, requestId: string | undefined, problems: string[]): ParsedEvent {
+  onlyKeys(raw, ['action', 'requestId', 'migrations', 'options'], problems);
+  if (requestId === undefined) problems.push('requestId: required for apply');
+  const options = parseOptions(raw.options, problems);
+  const list = raw.migrations;
+  const migrations: DecodedMigration[] = [];
+  if (!Array.isArray(list) || list.length === 0) {
+    problems.push('migrations: must be a non-empty array');
+  } else if (list.length > MAX_MIGRATIONS_PER_BATCH) {
+    problems.push(`migrations: at most ${MAX_MIGRATIONS_PER_BATCH} per batch, got ${list.length}`);
+  } else {
+    let total = 0;
+    const seen = new Set<string>();
+    list.forEach((item, i) => {
+      const m = parseMigration(item, `migrations[${i}]`, problems, MAX_SQL_BYTES - total);
+      if (!m) return;
+      if (seen.has(m.name)) problems.push(`migrations[${i}].name: ${JSON.stringify(m.name)} appears twice`);
+      seen.add(m.name);
+      total += m.sql.length;
+      migrations.push(m);
+    });
+  }
+  done(problems);
+  return { action: 'apply', requestId: requestId as string, migrations, options };
+}
+
+function parseMigration(item: unknown, at: string, problems: string[], budget: number): DecodedMigration | undefined {
+  if (!isObj(item)) {
+    problems.push(`${at}: must be an object`);
+    return undefined;
+  }
+  const before = problems.length;
+  onlyKeys(item, ['name', 'checksum', 'sql', 'sqlGzipBase64', 'mode', 'statements'], problems, at);
+  const name = item.name;
+  if (typeof name !== 'string' || name.length === 0 || name.length > 255 || /[/\\\0]/.test(name)) {
+    problems.push(`${at}.name: a folder name of 1-255 characters without / \\ or NUL`);
+  }
+  const checksum = item.checksum;
+  if (typeof checksum !== 'string' || !HEX64.test(checksum)) problems.push(`${at}.checksum: 64 lowercase hex characters`);
+  const mode = item.mode as ExecutionMode;
+  if (!MODES.includes(mode)) problems.push(`${at}.mode: one of ${MODES.join(', ')}`);
+  let sql: string | undefined;
+  const hasPlain = typeof item.sql === 'string';
+  const hasGzip = typeof item.sqlGzipBase64 === 'string';
+  if (hasPlain === hasGzip || (item.sql !== undefined && !hasPlain) || (item.sqlGzipBase64 !== undefined && !hasGzip)) {
+    problems.push(`${at}: exactly one of sql (string) or sqlGzipBase64 (string)`);
+  } else if (hasPlain) {
+    sql = item.sql as string;
+  } else {
+    try {
+      sql = decodeSql(item.sqlGzipBase64 as string, Math.max(0, budget));
+    } catch {
+      problems.push(`${at}.sqlGzipBase64: not valid gzip+base64, or larger than ${MAX_SQL_BYTES} bytes decoded`);
+    }
+  }
+  if (sql !== undefined && Buffer.byteLength(sql, 'utf8') > budget) {
+    problems.push(`${at}: the batch's SQL exceeds ${MAX_SQL_BYTES} bytes`);
+    sql = undefined;
+  }
+  const statements = parseStatements(item.statements, sql, `${at}.statements`, problems);
+  if (problems.length > before || sql === undefined) return undefined;
+  const actual = createHash('sha256').update(sql, 'utf8').digest('hex');
+  if (actual !== checksum) {
+    throw new MigrateError(
+      ErrorCode.ChecksumInTransit,
+      `Migration ${name as string}: the SQL received hashes to ${actual}, the event says ${checksum as string}.`,
+      'The payload was altered in transit or the CLI is broken; nothing was executed. Re-run the command.',
+      { details: { migration: name } },
+    );
+  }
+  return { name: name as string, checksum: checksum as string, sql, mode, statements };
+}
+
+function parseStatements(value: unknown, sql: string | undefined, at: string, problems: string[]): StatementSpan[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) {
+    problems.push(`${at}: must be an array`);
+    return [];
+  }
+  const spans: StatementSpan[] = [];
+  let previousEnd = 0;
+  for (let i = 0; i < value.length; i++) {
+    const s = value[i];
+    if (!isObj(s) || !isInt(s.start) || !isInt(s.end) || !isInt(s.line) || !KINDS.includes(s.kind as StatementKind)) {
+      problems.push(`${at}[${i}]: {start, end, line: integers; kind: ${KINDS.join('|')}}`);
+      return [];
+    }
+    const limit = sql?.length ?? Number.MAX_SAFE_INTEGER;
+    if (s.start < previousEnd || s.end <= s.start || s.end > limit || s.line < 1) {
+      problems.push(`${at}[${i}]: spans must be in order, non-empty, non-overlapping and inside the text`);
+      return [];
+    }
+    previousEnd = s.end;
+    spans.push({ start: s.start, end: s.end, line: s.line, kind: s.kind as StatementKind });
+  }
+  return spans;
+}
+
+function parseOptions(value: unknown, problems: string[]): ApplyOptions {
+  if (value === undefined) return {};
+  if (!isObj(value)) {
+    problems.push('options: must be an object');
+    return {};
+  }
+  onlyKeys(value, ['statementTimeoutMs', 'lockTimeoutMs', 'lockWaitMs', 'reconcileExisting'], problems, 'options');
+  const options: ApplyOptions = {};
+  for (const key of ['statementTimeoutMs', 'lockTimeoutMs', 'lockWaitMs'] as const) {
+    const v = value[key];
+    if (v === undefined) continue;
+    if (!isInt(v) || v < 0 || v > 3_600_000) problems.push(`options.${key}: an integer from 0 to 3600000`);
+    else options[key] = v;
+  }
+  if (value.reconcileExisting !== undefined) {
+    if (typeof value.reconcileExisting !== 'boolean') problems.push('options.reconcileExisting: a boolean');
+    else options.reconcileExisting = value.reconcileExisting;
+  }
+  return options;
+}
+
+function parseRunSql(raw: Obj, requestId: string | undefined, problems: string[]): ParsedEvent {
+  onlyKeys(raw, ['action', 'requestId', 'sql', 'write', 'params', 'maxRows', 'statementTimeoutMs'], problems);
+  const sql = raw.sql;
+  if (typeof sql !== 'string' || sql.trim().length === 0) problems.push('sql: a non-empty string');
+  else if (Buffer.byteLength(sql, 'utf8') > MAX_SQL_BYTES) problems.push(`sql: larger than ${MAX_SQL_BYTES} bytes`);
+  if (raw.write !== undefined && typeof raw.write !== 'boolean') problems.push('write: a boolean');
+  if (raw.params !== undefined && !Array.isArray(raw.params)) problems.push('params: an array');
+  const maxRows = raw.maxRows ?? DEFAULT_MAX_ROWS;
+  if (!isInt(maxRows) || maxRows < 0 || maxRows > MAX_ROWS_LIMIT) problems.push(`maxRows: an integer from 0 to ${MAX_ROWS_LIMIT}`);
+  const timeout = raw.statementTimeoutMs;
+  if (timeout !== undefined && (!isInt(timeout) || timeout < 0 || timeout > 3_600_000)) {
+    problems.push('statementTimeoutMs: an integer from 0 to 3600000');
+  }
+  done(problems);
+  const event: ParsedEvent = { action: 'run-sql', sql: sql as string, write: raw.write === true, maxRows: maxRows as number };
+  if (requestId !== undefined) event.requestId = requestId;
+  if (raw.params !== undefined) event.params = raw.params as unknown[];
+  if (timeout !== undefined) event.statementTimeoutMs = timeout as number;
+  return event;
+}
+
+function optionalString(raw: Obj, key: string, problems: string[], max: number): string | undefined {
+  const v = raw[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) {
+    problems.push(`${key}: a string of 1-${max} characters`);
+    return undefined;
+  }
+  return v;
+}
+
+function onlyKeys(obj: Obj, allowed: string[], problems: string[], at?: string): void {
+  for (const key of Object.keys(obj)) {
+    if (!allowed.includes(key)) problems.push(`${at ? at + '.' : ''}${key}: unknown field`);
+  }
+}
+
+function done(problems: string[]): void {
+  if (problems.length > 0) throw invalid(problems);
+}
+
+function invalid(problems: string[]): MigrateError {
+  const shown = problems.slice(0, 20);
+  return new MigrateError(
+    ErrorCode.InvalidEvent,
+    `The worker rejected the event (${problems.length} problem${problems.length === 1 ? '' : 's'}): ${shown.join('; ')}`,
+    'Nothing was executed. Use the vpc-migrate CLI of the same version as the worker, or fix the event.',
+    { details: { problems: shown } },
+  );
+}
