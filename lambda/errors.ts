@@ -65,6 +65,14 @@ export const ErrorCode = {
   ProtocolMismatch: 'VPCM_PROTOCOL_MISMATCH',
   UsageError: 'VPCM_USAGE',
   LocalDatabaseFailed: 'VPCM_LOCAL_DATABASE_FAILED',
+  // AWS: the worker's secret, the CLI's stack lookup
+  SecretUnavailable: 'VPCM_SECRET_UNAVAILABLE',
+  SecretInvalid: 'VPCM_SECRET_INVALID',
+  StackNotFound: 'VPCM_STACK_NOT_FOUND',
+  StackOutputMissing: 'VPCM_STACK_OUTPUT_MISSING',
+  AwsCredentialsMissing: 'VPCM_AWS_CREDENTIALS_MISSING',
+  AwsRegionMissing: 'VPCM_AWS_REGION_MISSING',
+  AwsRequestFailed: 'VPCM_AWS_REQUEST_FAILED',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

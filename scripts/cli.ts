@@ -1,0 +1,193 @@
+#!/usr/bin/env node
+/**
+ * The `vpc-migrate` command line: argument parsing, target set-up and exit codes only.
+ * Each command is a function returning a report (scripts/commands/*); this file renders it.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { ErrorCode, MigrateError } from '../lambda/errors.js';
+import type { ErrorBody } from '../lambda/protocol.js';
+import { deploy } from './commands/deploy.js';
+import { status } from './commands/status.js';
+import { connectWorker, type Worker } from './invoke.js';
+import { renderDeploy, renderError, renderStatus } from './report.js';
+import { resolveTarget, type TargetFlags } from './target.js';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+export interface CommandOutput {
+  exitCode: number;
+  json: unknown;
+  text: string;
+}
+
+export interface Command {
+  summary: string;
+  usage: string;
+  options: Options;
+  /** Whether the command talks to a worker (all but local-only ones). */
+  needsWorker: boolean;
+  run(ctx: { values: Values; positionals: string[]; worker: Worker; progress: (line: string) => void }): Promise<CommandOutput>;
+}
+
+const TARGET_OPTIONS: Options = {
+  local: { type: 'boolean' },
+  function: { type: 'string' },
+  endpoint: { type: 'string' },
+  stack: { type: 'string' },
+  region: { type: 'string' },
+  profile: { type: 'string' },
+  'database-url': { type: 'string' },
+  'function-timeout': { type: 'string' },
+  migrations: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+const TARGET_HELP = `Worker (one of):
+  --local                 run the worker locally: embedded PostgreSQL (or DATABASE_URL / --database-url)
+  --function NAME|ARN     the deployed worker (or env VPC_MIGRATE_FUNCTION)
+  --stack NAME            find the worker in this CloudFormation stack's outputs
+  --endpoint URL          any Lambda Invoke-compatible endpoint (with --function)
+  --region R, --profile P AWS region and profile (default: the AWS SDK chain)
+  --function-timeout SEC  the function's timeout (default 900); the CLI waits this long plus 30 s
+Common:
+  --migrations DIR        migration folders (default prisma/migrations)
+  --json                  machine-readable output on stdout (progress goes to stderr)`;
+
+const int = (v: unknown, name: string, scale = 1): number | undefined => {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new MigrateError(ErrorCode.UsageError, `--${name} must be a non-negative number, got ${String(v)}.`, `Pass --${name} as a number.`);
+  return Math.round(n * scale);
+};
+
+export const commands: Record<string, Command> = {
+  deploy: {
+    summary: 'apply pending migrations through the worker (pnpm migrate:remote)',
+    usage: `vpc-migrate deploy [options]
+Applies every pending migration in order, then verifies the ledger.
+  --allow-out-of-order    apply folders older than the newest applied one (still reported)
+  --allow-modified        accept applied migrations whose file changed (still reported)
+  --lock-wait SEC         wait this long for another deploy to finish (default 10)
+  --lock-timeout MS       PostgreSQL lock_timeout for migration statements (default: none)
+  --statement-timeout MS  cap for each statement (always below the function's remaining time)
+  --no-reconcile          treat "already exists" as a failure instead of reconciling
+Exit codes: 0 applied or up to date, 2 problem (nothing or not everything applied).`,
+    options: {
+      'allow-out-of-order': { type: 'boolean' },
+      'allow-modified': { type: 'boolean' },
+      'lock-wait': { type: 'string' },
+      'lock-timeout': { type: 'string' },
+      'statement-timeout': { type: 'string' },
+      'no-reconcile': { type: 'boolean' },
+    },
+    needsWorker: true,
+    async run({ values, worker, progress }) {
+      const apply: Record<string, number | boolean> = {};
+      const lockWait = int(values['lock-wait'], 'lock-wait', 1000);
+      const lockTimeout = int(values['lock-timeout'], 'lock-timeout');
+      const statementTimeout = int(values['statement-timeout'], 'statement-timeout');
+      if (lockWait !== undefined) apply.lockWaitMs = lockWait;
+      if (lockTimeout !== undefined) apply.lockTimeoutMs = lockTimeout;
+      if (statementTimeout !== undefined) apply.statementTimeoutMs = statementTimeout;
+      if (values['no-reconcile']) apply.reconcileExisting = false;
+      const report = await deploy(worker, {
+        migrationsDir: (values.migrations as string | undefined) ?? 'prisma/migrations',
+        allowOutOfOrder: values['allow-out-of-order'] === true,
+        allowModified: values['allow-modified'] === true,
+        apply,
+        progress,
+      });
+      return { exitCode: report.exitCode, json: report, text: renderDeploy(report) };
+    },
+  },
+  status: {
+    summary: 'compare local migrations with the database (pnpm migrate:status)',
+    usage: `vpc-migrate status [options]
+Shows applied, pending, failed, modified, missing-locally and out-of-order migrations.
+Exit codes: 0 up to date, 1 pending migrations, 2 problem (failed, modified, missing locally, out of order, worker error).`,
+    options: {},
+    needsWorker: true,
+    async run({ values, worker }) {
+      const report = await status(worker, { migrationsDir: (values.migrations as string | undefined) ?? 'prisma/migrations' });
+      return { exitCode: report.exitCode, json: report, text: renderStatus(report) };
+    },
+  },
+};
+
+function usage(): string {
+  const list = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
+  return `vpc-migrate: apply Prisma migrations through a worker Lambda inside the VPC\n\nUsage: vpc-migrate <command> [options]\n\nCommands:\n${list.join('\n')}\n\n${TARGET_HELP}\n\nRun vpc-migrate <command> --help for a command's options.`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  // The SDK warns on every run that releases after January 2027 need Node 22; README says so once.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage() + '\n');
+    return name ? 0 : 2;
+  }
+  const command = commands[name];
+  const wantsJson = rest.includes('--json');
+  if (!command) return fail(new MigrateError(ErrorCode.UsageError, `Unknown command "${name}".`, `Run one of: ${Object.keys(commands).join(', ')} (see --help).`), wantsJson);
+  let values: Values;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args: rest, options: { ...TARGET_OPTIONS, ...command.options }, allowPositionals: true, strict: true }) as { values: Values; positionals: string[] });
+  } catch (error) {
+    return fail(new MigrateError(ErrorCode.UsageError, (error as Error).message, `Run vpc-migrate ${name} --help.`), wantsJson);
+  }
+  if (values.help) {
+    process.stdout.write(`${command.usage}\n\n${TARGET_HELP}\n`);
+    return 0;
+  }
+  const json = values.json === true;
+  const progress = (line: string) => process.stderr.write(line + '\n');
+  let close = async () => undefined as void;
+  try {
+    const flags: TargetFlags = {};
+    if (values.local) flags.local = true;
+    for (const [flag, key] of [['function', 'function'], ['endpoint', 'endpoint'], ['stack', 'stack'], ['region', 'region'], ['profile', 'profile'], ['database-url', 'databaseUrl']] as const) {
+      if (typeof values[flag] === 'string') flags[key] = values[flag] as string;
+    }
+    const timeout = int(values['function-timeout'], 'function-timeout', 1000);
+    if (timeout !== undefined) flags.functionTimeoutMs = timeout;
+    const resolved = await resolveTarget(flags);
+    close = resolved.close;
+    if (resolved.localDatabase && !json) {
+      progress(`Local worker: ${resolved.localDatabase.embedded ? 'embedded PostgreSQL (.vpc-migrate/pgdata)' : 'database from DATABASE_URL'} behind the local Invoke endpoint ${resolved.target.endpoint}`);
+    }
+    const worker = connectWorker(resolved.target);
+    try {
+      const output = await command.run({ values, positionals, worker, progress });
+      process.stdout.write((json ? JSON.stringify(output.json, null, 2) : output.text) + '\n');
+      return output.exitCode;
+    } finally {
+      worker.close();
+    }
+  } catch (error) {
+    return fail(error, json);
+  } finally {
+    await close().catch(() => undefined);
+  }
+}
+
+function fail(error: unknown, json: boolean): number {
+  const body: ErrorBody =
+    error instanceof MigrateError
+      ? error.toJSON()
+      : { code: 'VPCM_INTERNAL', message: `Unexpected failure: ${(error as Error)?.stack ?? String(error)}`, remedy: 'This is a bug in vpc-migrate; please report it with this output.' };
+  if (json) process.stdout.write(JSON.stringify({ ok: false, error: body }, null, 2) + '\n');
+  else process.stderr.write(renderError(body) + '\n');
+  return 2;
+}
+
+const isEntry = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (isEntry) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => process.exit(fail(error, false)),
+  );
+}

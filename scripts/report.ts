@@ -1,0 +1,103 @@
+/** Renders command results for people (text) and CI (`--json`). Commands return data; this prints. */
+import type { ErrorBody, MigrationResult, ServerFacts } from '../lambda/protocol.js';
+import type { DeployReport } from './commands/deploy.js';
+import type { StatusReport } from './commands/status.js';
+import type { Problem } from './plan.js';
+
+const useColor = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
+const paint = (code: number) => (s: string) => (useColor() ? `\u001b[${code}m${s}\u001b[0m` : s);
+export const red = paint(31);
+export const green = paint(32);
+export const yellow = paint(33);
+export const dim = paint(2);
+export const bold = paint(1);
+
+export function serverLine(s: ServerFacts): string {
+  return `Database "${s.database}", schema "${s.schema}" as ${s.user} (PostgreSQL ${s.version.split(' ')[0]})`;
+}
+
+function problemLines(problems: Problem[]): string[] {
+  return problems.flatMap((p) => [`  ${red('✖')} ${p.message}`, `    ${dim('code')} ${p.code}`, `    ${dim('next')} ${p.remedy}`]);
+}
+
+function resultLine(r: MigrationResult): string[] {
+  const time = dim(`${r.durationMs} ms`);
+  switch (r.status) {
+    case 'applied':
+      return [`  ${green('✔')} ${r.name} ${time}`];
+    case 'reconciled':
+      return [
+        `  ${yellow('✔')} ${r.name} ${time} — reconciled, ${r.skipped?.length ?? 0} statement(s) skipped because the object already exists:`,
+        ...(r.skipped ?? []).map((s) => `      line ${s.line}: ${s.code} ${s.message}`),
+      ];
+    case 'already-applied':
+      return [`  ${dim('=')} ${r.name} — already recorded (another deploy applied it)`];
+    case 'not-started':
+      return [`  ${dim('·')} ${r.name} — not started`];
+    case 'failed': {
+      const e = r.error;
+      const where = e?.line ? `migration.sql line ${e.line}${e.column ? `, column ${e.column}` : ''}` : 'migration.sql';
+      const lines = [`  ${red('✖')} ${r.name} ${time} — failed at ${where}`];
+      if (e?.code) lines.push(`      SQLSTATE ${e.code}: ${e.message}`);
+      else if (e) lines.push(`      ${e.message}`);
+      if (e?.detail) lines.push(`      DETAIL: ${e.detail}`);
+      if (e?.hint) lines.push(`      HINT: ${e.hint}`);
+      if (e?.statement) lines.push(`      statement: ${e.statement.split('\n')[0]}`);
+      if (r.timeBudgetExhausted) lines.push(`      The statement was stopped by statement_timeout because the Lambda's time was running out.`);
+      return lines;
+    }
+  }
+}
+
+export function renderDeploy(r: DeployReport): string {
+  const out = [serverLine(r.server), `Migrations: ${r.migrationsDir} — ${r.summaryBefore}`];
+  for (const w of r.warnings) out.push(`${yellow('warning')} ${w}`);
+  if (r.baselining) out.push(yellow('The schema already held tables but no _prisma_migrations: baselining — objects that already exist are reconciled and recorded.'));
+  if (r.results.length === 0 && r.problems.length === 0) {
+    out.push('', green(bold('Up to date: 0 pending migrations. Nothing to apply.')));
+    return out.join('\n');
+  }
+  if (r.results.length === 0) {
+    out.push('', red(bold(`Refusing to deploy: ${r.problems.length} problem(s); nothing was applied.`)), ...problemLines(r.problems));
+    return out.join('\n');
+  }
+  out.push('', `Pending: ${r.pending.length}`);
+  for (const res of r.results) out.push(...resultLine(res));
+  const applied = r.results.filter((x) => x.status === 'applied' || x.status === 'reconciled').length;
+  out.push('');
+  if (r.exitCode === 0) {
+    out.push(green(bold(`Applied ${applied} migration(s). Verified: the ledger holds all local migrations (${r.summaryAfter}).`)));
+  } else {
+    out.push(red(bold(`Deploy stopped: ${applied} applied, ${r.pending.length - applied} not applied.`)), ...problemLines(r.problems));
+    if (r.summaryAfter) out.push(`  ${dim('ledger now')} ${r.summaryAfter}`);
+  }
+  out.push(dim(`${r.invocations} invocation(s), ${(r.durationMs / 1000).toFixed(2)} s`));
+  return out.join('\n');
+}
+
+export function renderStatus(r: StatusReport): string {
+  const out = [serverLine(r.server), `Migrations: ${r.migrationsDir} — ${r.summary}`];
+  for (const w of r.warnings) out.push(`${yellow('warning')} ${w}`);
+  if (r.server.lockHolder) {
+    const h = r.server.lockHolder;
+    out.push(yellow(`A migration is running now: pid ${h.pid} (${h.application ?? '?'}) since ${h.since ?? '?'}.`));
+  }
+  const p = r.plan;
+  if (p.pending.length > 0) {
+    out.push('', `${p.pending.length} pending migration(s):`);
+    for (const name of p.pending) out.push(`  ${yellow('•')} ${name}${p.outOfOrder.includes(name) ? red(' (out of order)') : ''}`);
+  }
+  if (r.plan.problems.length > 0) out.push('', red(bold(`${r.plan.problems.length} problem(s):`)), ...problemLines(r.plan.problems));
+  out.push('');
+  if (r.exitCode === 0) out.push(green(bold('Database schema is up to date: 0 pending migrations.')));
+  else if (r.exitCode === 1) out.push(yellow(bold(`Run \`pnpm migrate:remote\` to apply ${p.pending.length} pending migration(s).`)));
+  return out.join('\n');
+}
+
+export function renderError(e: ErrorBody): string {
+  const lines = [`${red('✖')} ${e.message}`, `  ${dim('code')} ${e.code}`, `  ${dim('next')} ${e.remedy}`];
+  const sqlError = (e.details as { error?: { line?: number; detail?: string; hint?: string } } | undefined)?.error;
+  if (sqlError?.detail) lines.push(`  DETAIL: ${sqlError.detail}`);
+  if (sqlError?.hint) lines.push(`  HINT: ${sqlError.hint}`);
+  return lines.join('\n');
+}

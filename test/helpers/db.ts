@@ -1,0 +1,34 @@
+/**
+ * Databases for integration tests: every test file takes its own fresh database on the
+ * servers global-setup.ts found, so files run in parallel without seeing each other.
+ */
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+import { createDatabase, dropDatabase } from '../../scripts/local/database.js';
+
+export interface DatabaseTarget {
+  name: 'embedded' | 'system';
+  /** Superuser URL of the server's `postgres` database. */
+  adminUrl: string;
+}
+
+/** The servers to run against, for `describe.each`: the embedded one, and the system one when it answered. */
+export function databaseTargets(): DatabaseTarget[] {
+  const targets: DatabaseTarget[] = [{ name: 'embedded', adminUrl: inject('embeddedUrl') }];
+  const systemUrl = inject('systemUrl');
+  if (systemUrl) targets.push({ name: 'system', adminUrl: systemUrl });
+  return targets;
+}
+
+export interface FreshDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** Creates a uniquely named, empty database on the server of `adminUrl`. */
+export async function freshDatabase(adminUrl: string): Promise<FreshDatabase> {
+  // The prefix lets a person find (and drop) what a killed run left on a shared system server.
+  const name = `vpcm_test_${randomBytes(8).toString('hex')}`;
+  const url = await createDatabase(adminUrl, name);
+  return { url, drop: () => dropDatabase(adminUrl, name) };
+}
