@@ -3,10 +3,9 @@
  * database inside its VPC. Drop it into the stack that owns the database, or see
  * `infra/stack.ts` for a stack that creates everything.
  */
-import { Duration, Stack, Token, Validations } from 'aws-cdk-lib';
+import { Duration, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
-import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -182,10 +181,18 @@ export class MigrationWorker extends Construct implements ec2.IConnectable {
       actions: ['secretsmanager:GetSecretValue'],
       resourceArns: [secretArn],
     });
-    // A customer-managed key: decrypt, only when Secrets Manager asks on the worker's behalf.
-    secret.encryptionKey?.grantDecrypt(
-      new kms.ViaServicePrincipal(`secretsmanager.${Stack.of(this).region}.amazonaws.com`, this.fn.grantPrincipal),
-    );
+    // A customer-managed key: decrypt, only when Secrets Manager asks on the worker's behalf. An
+    // identity-policy statement, because an imported key's policy cannot be edited from here
+    // (`key.grantDecrypt(new ViaServicePrincipal(…))` adds nothing for one).
+    if (secret.encryptionKey) {
+      this.fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['kms:Decrypt'],
+          resources: [secret.encryptionKey.keyArn],
+          conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${secret.env.region}.amazonaws.com` } },
+        }),
+      );
+    }
 
     const role = this.fn.role;
     if (role) {

@@ -73,6 +73,15 @@ export const ErrorCode = {
   AwsCredentialsMissing: 'VPCM_AWS_CREDENTIALS_MISSING',
   AwsRegionMissing: 'VPCM_AWS_REGION_MISSING',
   AwsRequestFailed: 'VPCM_AWS_REQUEST_FAILED',
+  // operator commands: resolve (Prisma's refusals), rehearse, backfill
+  ResolveAlreadyApplied: 'VPCM_RESOLVE_ALREADY_APPLIED', // Prisma P3008
+  ResolveNeverApplied: 'VPCM_RESOLVE_NEVER_APPLIED', // Prisma P3011
+  ResolveNotFailed: 'VPCM_RESOLVE_NOT_FAILED', // Prisma P3012
+  ResolveFolderMissing: 'VPCM_RESOLVE_FOLDER_MISSING', // Prisma P3017
+  RehearsalEscaped: 'VPCM_REHEARSAL_ESCAPED',
+  BackfillMissing: 'VPCM_BACKFILL_MISSING',
+  BackfillInvalid: 'VPCM_BACKFILL_INVALID',
+  BackfillAlreadyRun: 'VPCM_BACKFILL_ALREADY_RUN',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -104,9 +104,9 @@ export interface RunSqlEvent {
   statementTimeoutMs?: number;
 }
 
-export type WorkerEvent = LedgerEvent | ApplyEvent | RunSqlEvent;
+export type WorkerEvent = LedgerEvent | ApplyEvent | RunSqlEvent | ResolveEvent | RehearseEvent | BackfillEvent;
 export type WorkerAction = WorkerEvent['action'];
-export const WORKER_ACTIONS: readonly WorkerAction[] = ['ledger', 'apply', 'run-sql'];
+export const WORKER_ACTIONS: readonly WorkerAction[] = ['ledger', 'apply', 'run-sql', 'resolve', 'rehearse', 'backfill'];
 
 // ---------------------------------------------------------------------------------------------
 // Responses: the worker answers with an envelope, never by throwing, so typed errors survive
@@ -231,5 +231,193 @@ export interface RunSqlResult {
   rows: Record<string, unknown>[];
   truncated: boolean;
   notices: string[];
+  durationMs: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operator actions: resolve, rehearse, backfill (lambda/resolve.ts, rehearse.ts, backfill.ts)
+
+export type ResolveTarget = 'applied' | 'rolled-back';
+
+/** `migrate resolve` with Prisma's semantics (DESIGN §2), under the migration advisory lock. */
+export interface ResolveEvent {
+  action: 'resolve';
+  requestId?: string;
+  /** The migration folder name (`migration_name`). */
+  name: string;
+  /** sha256 of the local migration.sql; required for `applied` (the new row records it). */
+  checksum?: string;
+  to: ResolveTarget;
+  /** How long to wait for the migration advisory lock (default 10 s). */
+  lockWaitMs?: number;
+}
+
+export interface ResolveResult {
+  name: string;
+  to: ResolveTarget;
+  /** Ids of the failed rows now marked `rolled_back_at`. */
+  rolledBackIds: string[];
+  /** The row `applied` inserted. */
+  inserted?: LedgerRow;
+  /** `applied` created `_prisma_migrations` (Prisma does too: `baseline_initialize`). */
+  ledgerCreated: boolean;
+  lockWaitMs: number;
+}
+
+/** Pending migrations applied inside ONE transaction, measured, then rolled back. */
+export interface RehearseEvent {
+  action: 'rehearse';
+  requestId?: string;
+  migrations: MigrationPayload[];
+  /** `statementTimeoutMs`, `lockTimeoutMs`, `lockWaitMs`, `reconcileExisting` as for apply. */
+  options?: ApplyOptions;
+}
+
+/**
+ * - `rehearsed`: every statement ran.
+ * - `partial`: the statements that can run in a transaction ran; the rest are in `notRehearsed`.
+ * - `failed`: a statement failed; deploy would fail the same way (see `note` for a possible
+ *   earlier cause).
+ * - `shared-transaction`: PostgreSQL refused only because the rehearsal holds every migration in
+ *   one transaction (e.g. a new enum value added by an earlier pending file); not a defect.
+ * - `not-rehearsable`: nothing in it can run inside a transaction.
+ * - `already-applied`: the ledger records it; not run.
+ * - `not-started`: the time budget ran out first.
+ */
+export type RehearsalStatus =
+  | 'rehearsed'
+  | 'partial'
+  | 'failed'
+  | 'shared-transaction'
+  | 'not-rehearsable'
+  | 'already-applied'
+  | 'not-started';
+
+/** What a lock mode makes other sessions wait for. */
+export type LockImpact = 'reads-and-writes' | 'writes' | 'schema-changes' | 'ddl';
+
+export interface RehearsalLock {
+  /** `relation`, `object`, `advisory`, ... (pg_locks.locktype). */
+  locktype: string;
+  /** e.g. `AccessExclusiveLock`. */
+  mode: string;
+  /** The relation (schema-qualified), the object's description, or the advisory key. */
+  target: string;
+  /** pg_class.relkind name for relations: table, index, sequence, view, ... */
+  kind?: string;
+  /** The relation did not exist before the rehearsal: nobody else can be waiting for it. */
+  newObject?: boolean;
+  /** For relation locks: what concurrent sessions must wait for while it is held. */
+  blocks?: LockImpact;
+}
+
+export interface RowsTouched {
+  table: string;
+  inserted: number;
+  updated: number;
+  deleted: number;
+}
+
+export interface NotRehearsedStatement {
+  index: number;
+  line: number;
+  statement: string;
+  /** `non-transactional`: cannot run in a transaction block; `transaction-control`: the file's own BEGIN/COMMIT, replaced by the rehearsal's transaction. */
+  reason: 'non-transactional' | 'transaction-control';
+}
+
+export interface RehearsalResult {
+  name: string;
+  mode: ExecutionMode;
+  status: RehearsalStatus;
+  durationMs: number;
+  statements: number;
+  statementsRun: number;
+  notRehearsed: NotRehearsedStatement[];
+  /** Statements skipped because the object already exists, as deploy would reconcile them. */
+  skipped: SkippedStatement[];
+  /** Locks this migration took first in the rehearsal (one already held by an earlier pending migration is not repeated). */
+  locks: RehearsalLock[];
+  rows: RowsTouched[];
+  error?: SqlErrorInfo;
+  /** Why the status is `shared-transaction`, or what earlier problem a failure may come from. */
+  note?: string;
+  timeBudgetExhausted?: boolean;
+}
+
+export interface SequenceAdvance {
+  sequence: string;
+  before: string | null;
+  after: string | null;
+}
+
+export interface RehearseResult {
+  results: RehearsalResult[];
+  /** Always true when the action answers: everything ran in one transaction that was rolled back. */
+  rolledBack: boolean;
+  stopped?: 'time-budget';
+  /**
+   * Sequences whose value moved during the rehearsal: `nextval` is not transactional, so a
+   * rolled-back INSERT still consumes ids (concurrent sessions may account for part of it).
+   */
+  sequencesAdvanced: SequenceAdvance[];
+  lockWaitMs: number;
+  durationMs: number;
+}
+
+/** A tracked data backfill (`prisma/backfills/NAME.sql`): one transaction, recorded, run once. */
+export interface BackfillEvent {
+  action: 'backfill';
+  requestId?: string;
+  /** The file name without `.sql`. */
+  name: string;
+  /** sha256 of the file's bytes; the worker recomputes it from `sql`. */
+  checksum: string;
+  sql: string;
+  /** Run even though a run is recorded. */
+  again?: boolean;
+  /** Who runs it (recorded); default: the database user. */
+  runBy?: string;
+  statementTimeoutMs?: number;
+  lockTimeoutMs?: number;
+}
+
+/** The tracking table for backfills, in the connection's schema. */
+export const BACKFILL_TABLE = '_vpc_migrate_backfills';
+
+export interface BackfillRun {
+  id: string;
+  name: string;
+  checksum: string;
+  startedAt: string;
+  finishedAt: string;
+  rowsAffected: number;
+  runBy: string;
+  /** Run with `--again` over an earlier recorded run. */
+  again: boolean;
+}
+
+export interface CheckOutcome {
+  fields: RunSqlField[];
+  rows: Record<string, unknown>[];
+  truncated: boolean;
+  error?: SqlErrorInfo;
+}
+
+export interface BackfillResult {
+  name: string;
+  checksum: string;
+  run: BackfillRun;
+  /** Runs recorded before this one (only when `again`). */
+  previousRuns: BackfillRun[];
+  /** Rows the file's INSERT/UPDATE/DELETE/MERGE statements reported; pg_stat's count when it has none (DO blocks). */
+  rowsAffected: number;
+  /** Per table, from pg_stat_xact_user_tables (triggers included). */
+  rows: RowsTouched[];
+  commands: { command: string; rowCount: number | null }[];
+  /** The file's `-- check:` query, run read-only before and after. */
+  check?: { query: string; before: CheckOutcome; after: CheckOutcome };
+  notices: string[];
+  tableCreated: boolean;
   durationMs: number;
 }

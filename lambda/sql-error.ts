@@ -49,6 +49,19 @@ export function positionOf(text: string, index: number): { line: number; column:
   return { line, column: end - lineStart + 1 };
 }
 
+/**
+ * PostgreSQL counts an error's position in characters (code points); JS indexes UTF-16 units,
+ * which differ after an emoji or any other astral character.
+ */
+export function codePointsToIndex(text: string, from: number, codePoints: number): number {
+  let i = from;
+  for (let n = 0; n < codePoints && i < text.length; n++) {
+    const c = text.charCodeAt(i);
+    i += c >= 0xd800 && c <= 0xdbff ? 2 : 1;
+  }
+  return i - from;
+}
+
 const STATEMENT_PREVIEW = 300;
 
 export function shorten(text: string, max = STATEMENT_PREVIEW): string {
@@ -77,7 +90,7 @@ export function describeSqlError(
   if (pg.where) info.where = pg.where;
   const position = pg.position ? Number(pg.position) : NaN;
   if (Number.isFinite(position) && position > 0) {
-    const at = positionOf(fileText, offset + position - 1);
+    const at = positionOf(fileText, offset + codePointsToIndex(fileText, offset, position - 1));
     info.line = at.line;
     info.column = at.column;
   } else if (fallbackLine !== undefined) {

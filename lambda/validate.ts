@@ -33,7 +33,10 @@ export type ParsedEvent =
       params?: unknown[];
       maxRows: number;
       statementTimeoutMs?: number;
-    };
+    }
+  | ParsedResolve
+  | ParsedRehearse
+  | ParsedBackfill;
 
 /** The most SQL one event may carry once decoded (the 6 MB Invoke limit applies to the wire form). */
 export const MAX_SQL_BYTES = 64 * 1024 * 1024;
@@ -69,6 +72,12 @@ export function parseEvent(raw: unknown): ParsedEvent {
       return requestId === undefined ? { action } : { action, requestId };
     case 'apply':
       return parseApply(raw, requestId, problems);
+    case 'resolve':
+      return parseResolve(raw, requestId, problems);
+    case 'rehearse':
+      return parseRehearse(raw, requestId, problems);
+    case 'backfill':
+      return parseBackfill(raw, requestId, problems);
     default:
       return parseRunSql(raw, requestId, problems);
   }
@@ -242,4 +251,122 @@ function invalid(problems: string[]): MigrateError {
     'Nothing was executed. Use the vpc-migrate CLI of the same version as the worker, or fix the event.',
     { details: { problems: shown } },
   );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operator actions: resolve, rehearse, backfill
+
+export interface ParsedResolve {
+  action: 'resolve';
+  requestId?: string;
+  name: string;
+  to: 'applied' | 'rolled-back';
+  checksum?: string;
+  lockWaitMs?: number;
+}
+
+export interface ParsedRehearse {
+  action: 'rehearse';
+  requestId?: string;
+  migrations: DecodedMigration[];
+  options: ApplyOptions;
+}
+
+export interface ParsedBackfill {
+  action: 'backfill';
+  requestId?: string;
+  name: string;
+  checksum: string;
+  sql: string;
+  again: boolean;
+  runBy?: string;
+  statementTimeoutMs?: number;
+  lockTimeoutMs?: number;
+}
+
+const MAX_TIMEOUT_MS = 3_600_000;
+const isName = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max && !/[/\\\0]/.test(v);
+
+function optionalTimeout(raw: Obj, key: string, problems: string[]): number | undefined {
+  const v = raw[key];
+  if (v === undefined) return undefined;
+  if (!isInt(v) || v < 0 || v > MAX_TIMEOUT_MS) {
+    problems.push(`${key}: an integer from 0 to ${MAX_TIMEOUT_MS}`);
+    return undefined;
+  }
+  return v;
+}
+
+function parseResolve(raw: Obj, requestId: string | undefined, problems: string[]): ParsedResolve {
+  onlyKeys(raw, ['action', 'requestId', 'name', 'checksum', 'to', 'lockWaitMs'], problems);
+  if (!isName(raw.name, 255)) problems.push('name: a folder name of 1-255 characters without / \\ or NUL');
+  const to = raw.to;
+  if (to !== 'applied' && to !== 'rolled-back') problems.push('to: "applied" or "rolled-back"');
+  const checksum = raw.checksum;
+  if (checksum !== undefined && (typeof checksum !== 'string' || !HEX64.test(checksum))) problems.push('checksum: 64 lowercase hex characters');
+  if (to === 'applied' && checksum === undefined) problems.push('checksum: required when to is "applied" (the new row records it)');
+  const lockWaitMs = optionalTimeout(raw, 'lockWaitMs', problems);
+  done(problems);
+  const event: ParsedResolve = { action: 'resolve', name: raw.name as string, to: to as ParsedResolve['to'] };
+  if (requestId !== undefined) event.requestId = requestId;
+  if (checksum !== undefined) event.checksum = checksum as string;
+  if (lockWaitMs !== undefined) event.lockWaitMs = lockWaitMs;
+  return event;
+}
+
+function parseRehearse(raw: Obj, requestId: string | undefined, problems: string[]): ParsedRehearse {
+  onlyKeys(raw, ['action', 'requestId', 'migrations', 'options'], problems);
+  const options = parseOptions(raw.options, problems);
+  const list = raw.migrations;
+  const migrations: DecodedMigration[] = [];
+  if (!Array.isArray(list) || list.length === 0) {
+    problems.push('migrations: must be a non-empty array');
+  } else if (list.length > MAX_MIGRATIONS_PER_BATCH) {
+    problems.push(`migrations: at most ${MAX_MIGRATIONS_PER_BATCH} per rehearsal, got ${list.length}`);
+  } else {
+    let total = 0;
+    const seen = new Set<string>();
+    list.forEach((item, i) => {
+      const m = parseMigration(item, `migrations[${i}]`, problems, MAX_SQL_BYTES - total);
+      if (!m) return;
+      if (seen.has(m.name)) problems.push(`migrations[${i}].name: ${JSON.stringify(m.name)} appears twice`);
+      seen.add(m.name);
+      total += m.sql.length;
+      migrations.push(m);
+    });
+  }
+  done(problems);
+  const event: ParsedRehearse = { action: 'rehearse', migrations, options };
+  if (requestId !== undefined) event.requestId = requestId;
+  return event;
+}
+
+function parseBackfill(raw: Obj, requestId: string | undefined, problems: string[]): ParsedBackfill {
+  onlyKeys(raw, ['action', 'requestId', 'name', 'checksum', 'sql', 'again', 'runBy', 'statementTimeoutMs', 'lockTimeoutMs'], problems);
+  if (!isName(raw.name, 200)) problems.push('name: a backfill name of 1-200 characters without / \\ or NUL');
+  const checksum = raw.checksum;
+  if (typeof checksum !== 'string' || !HEX64.test(checksum)) problems.push('checksum: 64 lowercase hex characters');
+  const sql = raw.sql;
+  if (typeof sql !== 'string' || sql.trim().length === 0) problems.push('sql: a non-empty string');
+  else if (Buffer.byteLength(sql, 'utf8') > MAX_SQL_BYTES) problems.push(`sql: larger than ${MAX_SQL_BYTES} bytes`);
+  if (raw.again !== undefined && typeof raw.again !== 'boolean') problems.push('again: a boolean');
+  const runBy = optionalString(raw, 'runBy', problems, 200);
+  const statementTimeoutMs = optionalTimeout(raw, 'statementTimeoutMs', problems);
+  const lockTimeoutMs = optionalTimeout(raw, 'lockTimeoutMs', problems);
+  done(problems);
+  const actual = createHash('sha256').update(sql as string, 'utf8').digest('hex');
+  if (actual !== checksum) {
+    throw new MigrateError(
+      ErrorCode.ChecksumInTransit,
+      `Backfill ${raw.name as string}: the SQL received hashes to ${actual}, the event says ${checksum as string}.`,
+      'The payload was altered in transit or the CLI is broken; nothing was executed. Re-run the command.',
+      { details: { backfill: raw.name } },
+    );
+  }
+  const event: ParsedBackfill = { action: 'backfill', name: raw.name as string, checksum: checksum as string, sql: sql as string, again: raw.again === true };
+  if (requestId !== undefined) event.requestId = requestId;
+  if (runBy !== undefined) event.runBy = runBy;
+  if (statementTimeoutMs !== undefined) event.statementTimeoutMs = statementTimeoutMs;
+  if (lockTimeoutMs !== undefined) event.lockTimeoutMs = lockTimeoutMs;
+  return event;
 }

@@ -34,7 +34,7 @@ export interface LocalDatabaseOptions {
   port?: number;
   /** Receives PostgreSQL's and initdb's output; without it the output is dropped. */
   log?: (line: string) => void;
-  /** Default true. False turns fsync off: for throwaway test clusters, several times faster DDL. */
+  /** Default true. False skips fsync (initdb and server): faster, but an OS crash may corrupt the cluster. For tests. */
   durable?: boolean;
 }
 
@@ -202,7 +202,7 @@ async function startServer(server: EmbeddedPostgres): Promise<void> {
     if (child) running.add(child.once('exit', () => running.delete(child)));
   } catch (error) {
     const child = childOf(server);
-    if (isRunning(child)) child?.kill('SIGINT');
+    if (isRunning(child)) child.kill('SIGINT');
     // Its stop() waits for an 'exit' that already happened; clear the handle so its exit hook cannot hang.
     (server as unknown as { process?: ChildProcess }).process = undefined;
     throw error ?? new Error('PostgreSQL exited during startup');
@@ -248,7 +248,9 @@ async function clearStaleServer(dataDir: string, log: (line: string) => void): P
     await rm(pidFile, { force: true });
     return;
   }
-  const owner = await readFile(`${dataDir}.owner`, 'utf8').then((text) => JSON.parse(text) as { pid?: number }, () => null);
+  const owner = await readFile(`${dataDir}.owner`, 'utf8')
+    .then((text) => JSON.parse(text) as { pid?: number })
+    .catch(() => null);
   if (owner?.pid === undefined || isAlive(owner.pid)) {
     throw new MigrateError(
       ErrorCode.LocalDatabaseFailed,

@@ -63,6 +63,9 @@ export async function startInvokeEndpoint(opts: {
       else res.destroy();
     });
   });
+  // Node closes idle keep-alive sockets after 5 s; an SDK call sent just then fails with
+  // ECONNRESET, and the CLI does not retry writes. Idle sockets end with close() instead.
+  server.keepAliveTimeout = 15 * 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, '127.0.0.1', resolve);

@@ -197,7 +197,6 @@ async function runPrisma(
       PRISMA_SCHEMA_ENGINE_BINARY: path.join(dir, 'schema-engine.stub'),
       CHECKPOINT_DISABLE: '1',
       PRISMA_HIDE_UPDATE_MESSAGE: '1',
-      PRISMA_TELEMETRY_INFORMATION: '',
       NO_COLOR: '1',
       FORCE_COLOR: '0',
       CI: '1',

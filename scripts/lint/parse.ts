@@ -1,0 +1,89 @@
+/**
+ * Parsing for the linter: files to lint get exact statement spans from split.ts (the same
+ * spans and lines deploy uses); history files only need their parse trees, so they are parsed
+ * once with `parseSync` and never split.
+ */
+import type { Node } from 'libpg-query';
+import { ErrorCode, MigrateError } from '../../lambda/errors.js';
+import { loadParser, splitMigration } from '../split.js';
+import type { LintInput, ParsedMigration, ParsedStatement } from './types.js';
+
+type PgQuery = typeof import('libpg-query');
+let pg: PgQuery | undefined;
+
+/** Loads PostgreSQL's parser for the linter (idempotent; shares split.ts's WASM load). */
+export async function loadLintParser(): Promise<void> {
+  if (pg) return;
+  await loadParser();
+  pg = await import('libpg-query');
+}
+
+function parser(): PgQuery {
+  if (!pg) {
+    throw new MigrateError(ErrorCode.ParseFailed, 'The PostgreSQL parser is not loaded.', 'Call and await loadLintParser() before linting.');
+  }
+  return pg;
+}
+
+/** Splits and parses a file to lint: every statement with its node, span, line and kind. */
+export function parseMigration(input: LintInput): ParsedMigration {
+  const split = splitMigration(input.sql);
+  if (split.parseError) return { ...input, statements: [], mode: split.mode, parseError: split.parseError };
+  if (split.statements.length === 0) return { ...input, statements: [], mode: split.mode };
+  // split.ts keeps exactly the raw statements that have a node, in order.
+  const nodes = (parser().parseSync(input.sql).stmts ?? []).flatMap((s) => (s.stmt ? [s.stmt] : []));
+  if (nodes.length !== split.statements.length) {
+    throw new MigrateError(
+      ErrorCode.ParseFailed,
+      `${input.name}/migration.sql: the parser returned ${nodes.length} statement(s) but the splitter ${split.statements.length}.`,
+      'This is a bug in vpc-migrate; please report it with the file.',
+    );
+  }
+  const statements: ParsedStatement[] = split.statements.map((span, index) => ({ index, node: nodes[index]!, ...span }));
+  return { ...input, statements, mode: split.mode };
+}
+
+export interface HistoryStatement {
+  node: Node;
+  line: number;
+}
+
+/** The parse trees of a history file, with approximate lines; null when the parser rejects it. */
+export function parseHistoryFile(sql: string): HistoryStatement[] | null {
+  if (sql.trim() === '' || sql.includes('\u0000')) return [];
+  let raw;
+  try {
+    raw = parser().parseSync(sql).stmts ?? [];
+  } catch {
+    return null;
+  }
+  const lines = new ByteLines(sql);
+  return raw.flatMap((s) => (s.stmt ? [{ node: s.stmt, line: lines.lineAt(s.stmt_location ?? 0) }] : []));
+}
+
+/** 1-based line of a UTF-8 byte offset (the parser's offsets), for increasing offsets. */
+class ByteLines {
+  private readonly bytes: Buffer | undefined;
+  private readonly text: string;
+  private at = 0;
+  private line = 1;
+
+  constructor(text: string) {
+    this.text = text;
+    this.bytes = Buffer.byteLength(text) === text.length ? undefined : Buffer.from(text);
+  }
+
+  lineAt(offset: number): number {
+    if (offset < this.at) {
+      this.at = 0;
+      this.line = 1;
+    }
+    if (this.bytes) {
+      for (let i = this.at; i < offset && i < this.bytes.length; i++) if (this.bytes[i] === 0x0a) this.line++;
+    } else {
+      for (let nl = this.text.indexOf('\n', this.at); nl !== -1 && nl < offset; nl = this.text.indexOf('\n', nl + 1)) this.line++;
+    }
+    this.at = offset;
+    return this.line;
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * `--local`: the real worker code behind the local Invoke endpoint, against `DATABASE_URL` or
+ * the embedded PostgreSQL. Never a fallback for a missing production target: only an explicit
+ * `--local` (or a test) starts it.
+ */
+import { createHandler } from '../../lambda/handler.js';
+import { createLogger } from '../../lambda/log.js';
+import { startLocalDatabase, type LocalDatabase } from './database.js';
+import { startInvokeEndpoint, writeInvocationLog } from './endpoint.js';
+
+/** Lambda's maximum function timeout. */
+export const DEFAULT_TIMEOUT_MS = 900_000;
+export const DEFAULT_FUNCTION_NAME = 'vpc-migrate-local';
+
+export interface LocalWorkerOptions {
+  /** Default `process.env.DATABASE_URL`; without either, the embedded PostgreSQL. */
+  databaseUrl?: string;
+  functionName?: string;
+  /** The function timeout the handler's context counts down from. */
+  timeoutMs?: number;
+  /** Data directory of the embedded PostgreSQL (default `.vpc-migrate/pgdata`). */
+  dataDir?: string;
+  /** Receives the embedded server's output and each invocation's log (START … REPORT). */
+  log?: (text: string) => void;
+}
+
+export interface LocalWorker {
+  /** For `new LambdaClient({ endpoint })`. */
+  endpoint: string;
+  functionName: string;
+  databaseUrl: string;
+  /** True when the embedded PostgreSQL serves `databaseUrl`. */
+  embedded: boolean;
+  /** Stops the endpoint, then the embedded server if this call started it. */
+  close(): Promise<void>;
+}
+
+/** Starts the worker behind a local Invoke endpoint on 127.0.0.1. */
+export async function startLocalWorker(opts: LocalWorkerOptions = {}): Promise<LocalWorker> {
+  let databaseUrl = opts.databaseUrl || process.env.DATABASE_URL || undefined;
+  let database: LocalDatabase | null = null;
+  if (!databaseUrl) {
+    database = await startLocalDatabase({ ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...(opts.log ? { log: opts.log } : {}) });
+    databaseUrl = database.url;
+  }
+  const functionName = opts.functionName ?? DEFAULT_FUNCTION_NAME;
+  // The worker's JSON log lines go where CloudWatch would have them, the invocation's log
+  // (LogResult), not onto the CLI's stdout, where they would corrupt `--json` output.
+  const logger = createLogger({ service: 'vpc-migrate-worker' }, writeInvocationLog);
+  try {
+    const endpoint = await startInvokeEndpoint({
+      functions: { [functionName]: { handler: createHandler({ databaseUrl, logger }), timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS } },
+      ...(opts.log ? { log: opts.log } : {}),
+    });
+    return {
+      endpoint: endpoint.url,
+      functionName,
+      databaseUrl,
+      embedded: database !== null,
+      close: async () => {
+        await endpoint.close();
+        await database?.stop();
+      },
+    };
+  } catch (error) {
+    await database?.stop();
+    throw error;
+  }
+}

@@ -1,0 +1,299 @@
+/**
+ * The example stack's security properties, proven on the synthesized template (one synth for
+ * the whole file; the worker is bundled by the local esbuild).
+ */
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BUNDLE_FILE, WORKER_ENTRY, esbuildOptions } from '../../infra/bundling.js';
+import { DB_PORT, OUTPUT_FUNCTION_ARN, OUTPUT_FUNCTION_NAME, VpcMigrateStack } from '../../infra/stack.js';
+
+interface Resource {
+  Type: string;
+  Properties?: Record<string, any>;
+  DeletionPolicy?: string;
+  UpdateReplacePolicy?: string;
+}
+
+let outdir: string;
+let template: Template;
+let resources: Record<string, Resource>;
+
+beforeAll(() => {
+  outdir = mkdtempSync(join(tmpdir(), 'vpcm-stack-'));
+  const app = new App({ outdir });
+  const stack = new VpcMigrateStack(app, 'VpcMigrateTest');
+  template = Template.fromStack(stack);
+  resources = template.toJSON().Resources as Record<string, Resource>;
+}, 120_000);
+
+afterAll(() => {
+  if (outdir) rmSync(outdir, { recursive: true, force: true });
+});
+
+function only(type: string): [string, Resource] {
+  const found = Object.entries(resources).filter(([, r]) => r.Type === type);
+  expect(found, `exactly one ${type}`).toHaveLength(1);
+  return found[0]!;
+}
+
+function all(type: string): [string, Resource][] {
+  return Object.entries(resources).filter(([, r]) => r.Type === type);
+}
+
+const getAttGroupId = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'GroupId'] });
+
+/** The worker's security group: the one the function runs in. */
+function workerSecurityGroupId(): string {
+  const [, fn] = only('AWS::Lambda::Function');
+  const groups = fn.Properties!.VpcConfig.SecurityGroupIds as { 'Fn::GetAtt': [string, string] }[];
+  expect(groups).toHaveLength(1);
+  return groups[0]!['Fn::GetAtt'][0];
+}
+
+function databaseSecurityGroupId(): string {
+  const [, db] = only('AWS::RDS::DBInstance');
+  const groups = db.Properties!.VPCSecurityGroups as { 'Fn::GetAtt': [string, string] }[];
+  expect(groups).toHaveLength(1);
+  return groups[0]!['Fn::GetAtt'][0];
+}
+
+describe('database', () => {
+  it('is PostgreSQL 16 or newer, private, encrypted, backed up 7 days, protected from deletion', () => {
+    const [, db] = only('AWS::RDS::DBInstance');
+    const p = db.Properties!;
+    expect(p.Engine).toBe('postgres');
+    expect(Number.parseInt(String(p.EngineVersion), 10)).toBeGreaterThanOrEqual(16);
+    expect(p.PubliclyAccessible).toBe(false);
+    expect(p.StorageEncrypted).toBe(true);
+    expect(p.BackupRetentionPeriod).toBe(7);
+    expect(p.DeletionProtection).toBe(true);
+    expect(String(p.Port)).toBe(String(DB_PORT));
+  });
+
+  it('is snapshotted, not deleted, when removed from the stack', () => {
+    const [, db] = only('AWS::RDS::DBInstance');
+    expect(db.DeletionPolicy).toBe('Snapshot');
+    expect(db.UpdateReplacePolicy).toBe('Snapshot');
+  });
+
+  it('takes generated credentials from Secrets Manager', () => {
+    const [secretId, secret] = only('AWS::SecretsManager::Secret');
+    expect(secret.Properties!.GenerateSecretString).toMatchObject({ GenerateStringKey: 'password' });
+    const [, db] = only('AWS::RDS::DBInstance');
+    expect(JSON.stringify(db.Properties!.MasterUserPassword)).toContain('{{resolve:secretsmanager:');
+    expect(JSON.stringify(db.Properties!.MasterUserPassword)).toContain(secretId);
+  });
+
+  it('requires TLS (rds.force_ssl = 1)', () => {
+    template.hasResourceProperties('AWS::RDS::DBParameterGroup', { Parameters: { 'rds.force_ssl': '1' } });
+  });
+
+  it('lives in isolated subnets', () => {
+    const [, subnetGroup] = only('AWS::RDS::DBSubnetGroup');
+    const subnetIds = (subnetGroup.Properties!.SubnetIds as { Ref: string }[]).map((s) => s.Ref);
+    expect(subnetIds).toHaveLength(2);
+    for (const id of subnetIds) expect(id).toMatch(/isolated/i);
+  });
+});
+
+describe('network', () => {
+  it('has no NAT gateway, internet gateway or public subnet', () => {
+    template.resourceCountIs('AWS::EC2::NatGateway', 0);
+    template.resourceCountIs('AWS::EC2::InternetGateway', 0);
+    template.resourceCountIs('AWS::EC2::EIP', 0);
+    const subnets = all('AWS::EC2::Subnet');
+    expect(subnets).toHaveLength(2); // one per AZ
+    for (const [, subnet] of subnets) expect(subnet.Properties!.MapPublicIpOnLaunch).toBe(false);
+    template.resourceCountIs('AWS::EC2::Route', 0); // isolated: no route out of the VPC
+  });
+
+  it('spreads the subnets over two availability zones', () => {
+    const azs = all('AWS::EC2::Subnet').map(([, s]) => JSON.stringify(s.Properties!.AvailabilityZone));
+    expect(new Set(azs).size).toBe(2);
+  });
+
+  it('admits exactly one ingress to the database: the worker security group on 5432', () => {
+    const dbSg = databaseSecurityGroupId();
+    const workerSg = workerSecurityGroupId();
+    const inline = resources[dbSg]!.Properties!.SecurityGroupIngress ?? [];
+    expect(inline, 'no inline ingress rules on the database security group').toEqual([]);
+    const rules = all('AWS::EC2::SecurityGroupIngress').filter(
+      ([, r]) => JSON.stringify(r.Properties!.GroupId) === JSON.stringify(getAttGroupId(dbSg)),
+    );
+    expect(rules).toHaveLength(1);
+    const rule = rules[0]![1].Properties!;
+    expect(rule).toMatchObject({
+      IpProtocol: 'tcp',
+      FromPort: 5432,
+      ToPort: 5432,
+      SourceSecurityGroupId: getAttGroupId(workerSg),
+    });
+    for (const cidrKey of ['CidrIp', 'CidrIpv6', 'SourcePrefixListId']) expect(rule).not.toHaveProperty(cidrKey);
+  });
+
+  it('has no CIDR ingress on any security group', () => {
+    for (const [, sg] of all('AWS::EC2::SecurityGroup')) {
+      for (const rule of (sg.Properties!.SecurityGroupIngress ?? []) as Record<string, unknown>[]) {
+        expect(rule).not.toHaveProperty('CidrIp');
+        expect(rule).not.toHaveProperty('CidrIpv6');
+      }
+    }
+    for (const [, rule] of all('AWS::EC2::SecurityGroupIngress')) {
+      expect(rule.Properties).not.toHaveProperty('CidrIp');
+      expect(rule.Properties).not.toHaveProperty('CidrIpv6');
+    }
+  });
+
+  it('lets the worker out only to the database (5432) and the Secrets Manager endpoint (443)', () => {
+    const workerSg = workerSecurityGroupId();
+    expect(resources[workerSg]!.Properties!.SecurityGroupEgress ?? []).toEqual([]);
+    const egress = all('AWS::EC2::SecurityGroupEgress')
+      .filter(([, r]) => JSON.stringify(r.Properties!.GroupId) === JSON.stringify(getAttGroupId(workerSg)))
+      .map(([, r]) => ({
+        to: (r.Properties!.DestinationSecurityGroupId as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0],
+        port: r.Properties!.FromPort as number,
+        toPort: r.Properties!.ToPort as number,
+      }))
+      .sort((a, b) => a.port - b.port);
+    const [, endpoint] = only('AWS::EC2::VPCEndpoint');
+    const endpointSg = (endpoint.Properties!.SecurityGroupIds as { 'Fn::GetAtt': [string, string] }[])[0]!['Fn::GetAtt'][0];
+    expect(egress).toEqual([
+      { to: endpointSg, port: 443, toPort: 443 },
+      { to: databaseSecurityGroupId(), port: 5432, toPort: 5432 },
+    ]);
+  });
+});
+
+describe('Secrets Manager interface endpoint', () => {
+  it('exists in the isolated subnets with private DNS', () => {
+    const [, endpoint] = only('AWS::EC2::VPCEndpoint');
+    const p = endpoint.Properties!;
+    expect(p.VpcEndpointType).toBe('Interface');
+    expect(p.PrivateDnsEnabled).toBe(true);
+    expect(JSON.stringify(p.ServiceName)).toContain('.secretsmanager');
+    expect(p.SubnetIds).toHaveLength(2);
+  });
+
+  it('admits only the worker, on 443', () => {
+    const [, endpoint] = only('AWS::EC2::VPCEndpoint');
+    const endpointSg = (endpoint.Properties!.SecurityGroupIds as { 'Fn::GetAtt': [string, string] }[])[0]!['Fn::GetAtt'][0];
+    expect(resources[endpointSg]!.Properties!.SecurityGroupIngress ?? []).toEqual([]);
+    const rules = all('AWS::EC2::SecurityGroupIngress').filter(
+      ([, r]) => JSON.stringify(r.Properties!.GroupId) === JSON.stringify(getAttGroupId(endpointSg)),
+    );
+    expect(rules.map(([, r]) => r.Properties)).toEqual([
+      expect.objectContaining({ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, SourceSecurityGroupId: getAttGroupId(workerSecurityGroupId()) }),
+    ]);
+  });
+});
+
+describe('worker function', () => {
+  it('is the only function in the stack (no custom-resource providers)', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 1);
+  });
+
+  it('runs nodejs22.x on arm64 with the 900 s timeout, from the bundled handler', () => {
+    const [, fn] = only('AWS::Lambda::Function');
+    const p = fn.Properties!;
+    expect(p.Runtime).toBe('nodejs22.x');
+    expect(p.Timeout).toBe(900);
+    expect(p.Architectures).toEqual(['arm64']);
+    expect(p.Handler).toBe('index.handler');
+    expect(p.MemorySize).toBe(512);
+  });
+
+  it('verifies TLS against the RDS CA and reads its credentials from the secret', () => {
+    const [secretAttachmentId] = only('AWS::SecretsManager::SecretTargetAttachment');
+    const [, fn] = only('AWS::Lambda::Function');
+    expect(fn.Properties!.Environment.Variables).toMatchObject({
+      NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
+      PGSSLMODE: 'verify-full',
+      DB_SECRET_ARN: { Ref: secretAttachmentId },
+      DB_PORT: '5432',
+    });
+    expect(JSON.stringify(fn.Properties!.Environment.Variables)).not.toContain('DATABASE_URL');
+  });
+
+  it('runs in the isolated subnets, in its own security group', () => {
+    const [, fn] = only('AWS::Lambda::Function');
+    const subnets = (fn.Properties!.VpcConfig.SubnetIds as { Ref: string }[]).map((s) => s.Ref);
+    expect(subnets).toHaveLength(2);
+    for (const id of subnets) expect(id).toMatch(/isolated/i);
+    expect(resources[workerSecurityGroupId()]!.Properties!.GroupDescription).toBe('vpc-migrate worker');
+  });
+
+  it('is never retried by Lambda on asynchronous invocation', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { MaximumRetryAttempts: 0 });
+  });
+
+  it('logs to its own log group with a retention', () => {
+    const [, fn] = only('AWS::Lambda::Function');
+    const logGroupId = (fn.Properties!.LoggingConfig.LogGroup as { Ref: string }).Ref;
+    expect(resources[logGroupId]!.Type).toBe('AWS::Logs::LogGroup');
+    expect(resources[logGroupId]!.Properties!.RetentionInDays).toBeGreaterThan(0);
+  });
+});
+
+describe('IAM', () => {
+  it('lets the worker read exactly the database secret: GetSecretValue on its ARN, nothing else', () => {
+    const [secretAttachmentId] = only('AWS::SecretsManager::SecretTargetAttachment');
+    const [, fn] = only('AWS::Lambda::Function');
+    const roleId = (fn.Properties!.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const policies = all('AWS::IAM::Policy').filter(([, p]) =>
+      (p.Properties!.Roles as { Ref: string }[]).some((r) => r.Ref === roleId),
+    );
+    const statements = policies.flatMap(([, p]) => p.Properties!.PolicyDocument.Statement as Record<string, unknown>[]);
+    expect(statements).toEqual([
+      { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: { Ref: secretAttachmentId } },
+    ]);
+  });
+
+  it('attaches only the AWS-managed logging and VPC-access policies', () => {
+    const [, fn] = only('AWS::Lambda::Function');
+    const roleId = (fn.Properties!.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const managed = JSON.stringify(resources[roleId]!.Properties!.ManagedPolicyArns);
+    expect(managed).toContain('service-role/AWSLambdaBasicExecutionRole');
+    expect(managed).toContain('service-role/AWSLambdaVPCAccessExecutionRole');
+    expect(resources[roleId]!.Properties!.ManagedPolicyArns).toHaveLength(2);
+  });
+
+  it('grants secretsmanager actions nowhere else in the stack', () => {
+    const everyStatement = all('AWS::IAM::Policy').flatMap(
+      ([, p]) => p.Properties!.PolicyDocument.Statement as { Action: string | string[] }[],
+    );
+    const secretStatements = everyStatement.filter((s) => [s.Action].flat().some((a) => a.startsWith('secretsmanager:')));
+    expect(secretStatements).toHaveLength(1);
+  });
+});
+
+describe('outputs', () => {
+  it('name the worker function and its ARN', () => {
+    const [fnId] = only('AWS::Lambda::Function');
+    template.hasOutput(OUTPUT_FUNCTION_NAME, { Value: { Ref: fnId } });
+    template.hasOutput(OUTPUT_FUNCTION_ARN, { Value: { 'Fn::GetAtt': [fnId, 'Arn'] } });
+  });
+});
+
+describe('bundle', () => {
+  it('is what scripts/bundle-size.ts measures: the same esbuild options give the same bytes', async () => {
+    const [, fn] = only('AWS::Lambda::Function');
+    const assetHash = String(fn.Properties!.Code.S3Key).replace(/\.zip$/, '');
+    const deployed = readFileSync(join(outdir, `asset.${assetHash}`, BUNDLE_FILE));
+    const outfile = join(outdir, 'measured', BUNDLE_FILE);
+    await build(esbuildOptions(WORKER_ENTRY, outfile));
+    const measured = readFileSync(outfile);
+    const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    expect(sha(measured)).toBe(sha(deployed));
+    // ESM; the runtime's SDK stays an import, loaded only on the secret path.
+    const text = deployed.toString('utf8');
+    expect(text).toContain('import("@aws-sdk/client-secrets-manager")');
+    expect(text).not.toContain('SecretsManagerServiceException');
+    expect(text).toContain('createRequire');
+  });
+});

