@@ -49,6 +49,7 @@ export const ErrorCode = {
   SqlFailed: 'VPCM_SQL_FAILED',
   // local discovery
   MigrationsDirMissing: 'VPCM_MIGRATIONS_DIR_MISSING',
+  MigrationFileMissing: 'VPCM_MIGRATION_FILE_MISSING', // Prisma P3015
   ProviderMismatch: 'VPCM_PROVIDER_MISMATCH', // Prisma P3019
   NotUtf8: 'VPCM_NOT_UTF8',
   ParseFailed: 'VPCM_PARSE_FAILED',

@@ -121,6 +121,15 @@ export function connectWorker(target: WorkerTarget): Worker {
 function invokeError(error: unknown, target: WorkerTarget): MigrateError {
   const e = error as { name?: string; message?: string; code?: string };
   const where = target.endpoint ? ` at ${target.endpoint}` : '';
+  const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+  if (status === 413 || e.name === 'RequestTooLargeException' || e.name === 'RequestEntityTooLargeException') {
+    return new MigrateError(
+      ErrorCode.PayloadTooLarge,
+      `Lambda refused the request as too large (over ${formatBytes(INVOKE_PAYLOAD_LIMIT_BYTES)}); nothing was run.`,
+      'Split the largest migration into smaller files; each must fit one Invoke request after compression.',
+      { cause: error },
+    );
+  }
   if (e.name === 'ResourceNotFoundException') {
     return new MigrateError(ErrorCode.InvokeFailed, `No function named ${target.functionName}${where}.`, 'Check --function / VPC_MIGRATE_FUNCTION (or --stack), the region and the account.', { cause: error });
   }

@@ -1,8 +1,7 @@
 /** What deploy and status both need first: the local folders and what the worker's ledger says. */
 import { ErrorCode, MigrateError } from '../../lambda/errors.js';
 import type { LedgerResult } from '../../lambda/protocol.js';
-import { checksumMatches } from '../checksum.js';
-import { discoverMigrations, type Discovery } from '../discover.js';
+import { discoverMigrations, planInputs, type Discovery } from '../discover.js';
 import type { Worker } from '../invoke.js';
 import { plan, type Plan, type PlanOptions } from '../plan.js';
 
@@ -18,7 +17,7 @@ export async function loadLocal(dir: string): Promise<{ discovery: Discovery; wa
   const errors = discovery.anomalies.filter((a) => a.severity === 'error');
   if (errors.length > 0) {
     throw new MigrateError(
-      ErrorCode.MigrationsDirMissing,
+      ErrorCode.MigrationFileMissing,
       `The migrations folder has problems: ${errors.map((a) => a.message).join('; ')}`,
       'Fix the folders listed (each migration folder needs a migration.sql), then run the command again.',
       { details: { anomalies: errors } },
@@ -29,13 +28,7 @@ export async function loadLocal(dir: string): Promise<{ discovery: Discovery; wa
 }
 
 export function planFor(discovery: Discovery, ledger: LedgerResult, options: PlanOptions): Plan {
-  const refs = discovery.migrations.map((m) => ({
-    name: m.name,
-    checksum: m.checksum,
-    path: m.path,
-    matches: (recorded: string) => checksumMatches(m.bytes, recorded),
-  }));
-  return plan(refs, ledger.rows, options);
+  return plan(planInputs(discovery.migrations), ledger.rows, options);
 }
 
 export async function loadState(worker: Worker, dir: string, options: PlanOptions): Promise<State> {
