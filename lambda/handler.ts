@@ -5,10 +5,13 @@
  */
 import type pg from 'pg';
 import { applyBatch } from './apply.js';
+import { runBackfill } from './backfill.js';
 import type { LambdaContext, WorkerHandler } from './context.js';
 import { clientConfigFromUrl, close, connect, isAuthFailure, type Db } from './db.js';
 import { ErrorCode, MigrateError } from './errors.js';
 import { readLedgerState } from './ledger.js';
+import { rehearse } from './rehearse.js';
+import { resolveMigration } from './resolve.js';
 import { createLogger, redact, type Logger } from './log.js';
 import { PROTOCOL_VERSION, type WorkerResponse } from './protocol.js';
 import { runSql } from './run-sql.js';
@@ -77,6 +80,12 @@ async function dispatch(db: Db, event: ParsedEvent, context: LambdaContext, log:
       return applyBatch({ db, log, remainingMs: () => context.getRemainingTimeInMillis() }, event);
     case 'run-sql':
       return runSql(db, event, context.getRemainingTimeInMillis());
+    case 'resolve':
+      return resolveMigration(db, event, context.getRemainingTimeInMillis());
+    case 'rehearse':
+      return rehearse({ db, log, remainingMs: () => context.getRemainingTimeInMillis() }, event);
+    case 'backfill':
+      return runBackfill(db, event, context.getRemainingTimeInMillis());
   }
 }
 

@@ -1,0 +1,65 @@
+/**
+ * Issue 2, acceptance 3 and 4, on real migration histories used as TEST DATA
+ * (../shared/corpora: trigger.dev 820 migrations, documenso 163). Skipped when that folder is
+ * absent; it is present in CI. Each history is deployed through the real path (SDK → local
+ * Invoke endpoint → worker → embedded PostgreSQL), then Prisma 6.19.3's own CLI judges the
+ * ledger: `migrate status` must find it up to date and `migrate deploy` must have nothing to do.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deploy } from '../../scripts/commands/deploy.js';
+import { status } from '../../scripts/commands/status.js';
+import { databaseTargets, freshDatabase, type FreshDatabase } from '../helpers/db.js';
+import { corporaDir } from '../helpers/migrations.js';
+import { prismaAvailable, prismaMigrateDeploy, prismaMigrateStatus } from '../helpers/prisma-judge.js';
+import { startTestWorker, type TestWorker } from '../helpers/worker.js';
+
+const corpora = [
+  { name: 'triggerdotdev__trigger.dev', count: 820 },
+  { name: 'documenso__documenso', count: 163 },
+].map((c) => ({ ...c, dir: path.join(corporaDir, c.name, 'migrations') }));
+
+const embedded = databaseTargets().find((t) => t.name === 'embedded')!;
+
+describe.skipIf(!existsSync(corporaDir))('real histories (corpora as test data)', () => {
+  describe.each(corpora)('$name', ({ dir, count }) => {
+    let db: FreshDatabase;
+    let tw: TestWorker;
+    beforeAll(async () => {
+      db = await freshDatabase(embedded.adminUrl);
+      tw = await startTestWorker(db.url, { timeoutMs: 900_000 });
+    });
+    afterAll(async () => {
+      await tw?.close();
+      await db?.drop();
+    });
+
+    it(`applies every migration with 0 failures in at most 5 invocations`, async () => {
+      const report = await deploy(tw.worker, { migrationsDir: dir });
+
+      expect(report.problems).toEqual([]);
+      expect(report.exitCode).toBe(0);
+      expect(report.results).toHaveLength(count);
+      expect(report.results.filter((r) => r.status !== 'applied')).toEqual([]);
+      expect(report.verified).toBe(true);
+      expect(report.invocations).toBeLessThanOrEqual(5);
+      const client = new pg.Client({ connectionString: db.url });
+      await client.connect();
+      const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL');
+      await client.end();
+      expect(Number(rows[0]?.n)).toBe(count);
+      expect((await status(tw.worker, { migrationsDir: dir })).exitCode).toBe(0);
+    });
+
+    it.skipIf(!prismaAvailable())("is accepted by Prisma's own CLI: status up to date, deploy has nothing to apply", async () => {
+      const st = await prismaMigrateStatus(db.url, dir, { timeoutMs: 180_000 });
+      expect(st.stdout + st.stderr).toContain('Database schema is up to date!');
+      expect(st.exitCode).toBe(0);
+      const dep = await prismaMigrateDeploy(db.url, dir, { timeoutMs: 180_000 });
+      expect(dep.stdout + dep.stderr).toContain('No pending migrations to apply.');
+      expect(dep.exitCode).toBe(0);
+    });
+  });
+});
