@@ -92,7 +92,15 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
     const batch = batches[0]!;
     round++;
     progress(`Applying ${batch.length} of ${remaining.length} pending migration(s) (request ${round}, ${batches.length} batch(es) left)…`);
-    const result = await worker.apply({ requestId: `${requestId}-${round}`, migrations: batch, ...(opts.apply ? { options: opts.apply } : {}) });
+    // One invocation may run for minutes: say it is still alive, for people and CI logs alike.
+    const sent = Date.now();
+    const heartbeat = setInterval(() => progress(`  … still applying (${Math.round((Date.now() - sent) / 1000)} s)`), 15_000);
+    let result: Awaited<ReturnType<Worker['apply']>>;
+    try {
+      result = await worker.apply({ requestId: `${requestId}-${round}`, migrations: batch, ...(opts.apply ? { options: opts.apply } : {}) });
+    } finally {
+      clearInterval(heartbeat);
+    }
     if (result.baselining) report.baselining = true;
     const finished = result.results.filter((r) => r.status !== 'not-started');
     report.results.push(...finished);
