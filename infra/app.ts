@@ -10,7 +10,7 @@ import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { VpcMigrateStack } from './stack.js';
 
-export const DEFAULT_STACK_NAME = 'VpcMigrate';
+const DEFAULT_STACK_NAME = 'VpcMigrate';
 
 const app = new App();
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

@@ -148,7 +148,8 @@ export class MigrationWorker extends Construct implements ec2.IConnectable {
       DB_HOST: target.hostname,
       DB_PORT: Token.isUnresolved(port) ? Token.asString(port) : String(port),
       NODE_EXTRA_CA_CERTS: RDS_CA_BUNDLE_PATH,
-      // libpq's name for "TLS, CA-verified, hostname-checked"; pg honours it too.
+      // libpq's "TLS, CA-verified, host name checked"; pg applies it to configs without `ssl`
+      // (a DATABASE_URL). The secret path sets `ssl: { rejectUnauthorized: true }` itself.
       PGSSLMODE: 'verify-full',
     };
     if (props.databaseName !== undefined) environment.DB_NAME = props.databaseName;

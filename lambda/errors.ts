@@ -58,6 +58,7 @@ export const ErrorCode = {
   MissingLocally: 'VPCM_MISSING_LOCALLY',
   OutOfOrder: 'VPCM_OUT_OF_ORDER',
   VerifyFailed: 'VPCM_VERIFY_FAILED',
+  LintFailed: 'VPCM_LINT_FAILED', // deploy refuses: a pending migration has a lint error
   // invoke / target
   NoTarget: 'VPCM_NO_TARGET',
   InvokeFailed: 'VPCM_INVOKE_FAILED',

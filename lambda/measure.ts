@@ -3,7 +3,7 @@
  * locks held (pg_locks), and whether it is still open (the ReadyForQuery status byte). Rehearse
  * and backfill take a snapshot before and after each step and report the difference.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import type { Db } from './db.js';
 import { MIGRATION_LOCK_KEY, type LockImpact, type RehearsalLock, type RowsTouched } from './protocol.js';
 
@@ -78,16 +78,18 @@ export function lockImpact(mode: string): LockImpact {
  * some), object locks (e.g. ALTER TYPE ... ADD VALUE) and advisory locks other than the
  * migration lock. Transaction-id and tuple locks say nothing about what others wait for.
  */
-export async function heldLocks(db: Db, existingRelations: ReadonlySet<string>): Promise<HeldLock[]> {
+export async function heldLocks(db: Db, existing: ReadonlySet<string>): Promise<HeldLock[]> {
   const { rows } = await db.query<{
     locktype: string;
     mode: string;
+    objkey: string | null;
     relid: string | null;
     relation: string | null;
     relkind: string | null;
     object: string | null;
   }>(
     `SELECT l.locktype, l.mode, l.relation::text AS relid,
+            CASE WHEN l.locktype = 'object' THEN l.classid::text || ':' || l.objid::text END AS objkey,
             CASE WHEN l.relation IS NOT NULL THEN coalesce(format('%I.%I', n.nspname, c.relname), l.relation::text) END AS relation,
             c.relkind::text AS relkind,
             CASE WHEN l.locktype = 'object' THEN coalesce(pg_describe_object(l.classid, l.objid, 0), l.classid || ':' || l.objid)
@@ -99,6 +101,7 @@ export async function heldLocks(db: Db, existingRelations: ReadonlySet<string>):
       WHERE l.pid = pg_backend_pid() AND l.granted
         AND l.locktype IN ('relation', 'object', 'advisory')
         AND NOT (l.locktype = 'relation' AND (n.nspname IN ('pg_catalog', 'information_schema') OR n.nspname LIKE 'pg\\_toast%'))
+        AND NOT (l.locktype = 'object' AND l.mode = 'AccessShareLock')
         AND NOT (l.locktype = 'advisory' AND l.objsubid = 1 AND ((l.classid::bigint << 32) | l.objid::bigint) = $1)`,
     [MIGRATION_LOCK_KEY],
   );
@@ -108,9 +111,10 @@ export async function heldLocks(db: Db, existingRelations: ReadonlySet<string>):
     if (r.locktype === 'relation' && r.relid) {
       lock.relid = r.relid;
       if (r.relkind) lock.kind = RELKINDS[r.relkind] ?? r.relkind;
-      lock.newObject = !existingRelations.has(r.relid);
+      lock.newObject = !existing.has(`${PG_CLASS}:${r.relid}`);
       lock.blocks = lockImpact(r.mode);
     }
+    if (r.objkey) lock.newObject = !existing.has(r.objkey);
     return lock;
   });
 }
@@ -135,13 +139,23 @@ export function locksDelta(before: readonly HeldLock[], after: readonly HeldLock
     .map(({ key: _key, relid: _relid, ...lock }) => lock);
 }
 
-/** Relations that exist now (before a rehearsal starts): a lock on anything else is on a new object. */
-export async function existingRelations(db: Db): Promise<Set<string>> {
-  const { rows } = await db.query<{ oid: string }>(
-    `SELECT c.oid::text AS oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'`,
+/** pg_class's own oid: the catalog id of relations in object keys. */
+const PG_CLASS = 1259;
+
+/**
+ * Objects that exist now (before a rehearsal starts), as `catalog:oid` keys: relations, types,
+ * constraints, functions, schemas. A lock on anything else is on an object the rehearsal made.
+ */
+export async function existingObjects(db: Db): Promise<Set<string>> {
+  const { rows } = await db.query<{ key: string }>(
+    `WITH user_ns AS (SELECT oid FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_toast%')
+     SELECT 'pg_class'::regclass::oid::text || ':' || oid::text AS key FROM pg_class WHERE relnamespace IN (SELECT oid FROM user_ns)
+     UNION ALL SELECT 'pg_type'::regclass::oid::text || ':' || oid::text FROM pg_type WHERE typnamespace IN (SELECT oid FROM user_ns)
+     UNION ALL SELECT 'pg_constraint'::regclass::oid::text || ':' || oid::text FROM pg_constraint WHERE connamespace IN (SELECT oid FROM user_ns)
+     UNION ALL SELECT 'pg_proc'::regclass::oid::text || ':' || oid::text FROM pg_proc WHERE pronamespace IN (SELECT oid FROM user_ns)
+     UNION ALL SELECT 'pg_namespace'::regclass::oid::text || ':' || oid::text FROM pg_namespace`,
   );
-  return new Set(rows.map((r) => r.oid));
+  return new Set(rows.map((r) => r.key));
 }
 
 /**

@@ -20,7 +20,7 @@ import type { Db } from './db.js';
 import { ErrorCode, MigrateError } from './errors.js';
 import { acquireMigrationLock } from './lock.js';
 import {
-  existingRelations,
+  existingObjects,
   heldLocks,
   locksDelta,
   querySingle,
@@ -67,7 +67,7 @@ export async function rehearse(ctx: ApplyContext, request: ParsedRehearse): Prom
   let open = false;
   try {
     const done = (await ledgerTableExists(db)) ? successfulNames(await readLedger(db)) : new Set<string>();
-    const relations = await existingRelations(db);
+    const relations = await existingObjects(db);
     const sequencesBefore = await sequenceValues(db);
     const enumsSeen = new Set((await enumValues(db)).map((e) => e.oid));
     /** Enum labels added by each rehearsed migration, for 55P04. */

@@ -43,7 +43,7 @@ const CONNECTION_TIMEOUT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 
 let cached: { key: string; secret: Promise<DatabaseSecret> } | undefined;
-let client: { endpoint: string | undefined; region: string | undefined; client: Promise<SecretsManagerClient> } | undefined;
+let smClient: { key: string; client: SecretsManagerClient } | undefined;
 
 /**
  * Connection settings for `pg`.
@@ -111,22 +111,25 @@ function toClientConfig(secret: DatabaseSecret, tls: ConnectionConfigOptions['tl
 async function fetchSecret(secretId: string, endpoint: string | undefined): Promise<DatabaseSecret> {
   const sm = await import('@aws-sdk/client-secrets-manager');
   const region = regionOfArn(secretId);
-  if (!client || client.endpoint !== endpoint || client.region !== region) {
-    client = {
-      endpoint,
-      region,
-      client: Promise.resolve(
-        new sm.SecretsManagerClient({
-          ...(region ? { region } : {}),
-          ...(endpoint ? { endpoint } : {}),
-          requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS },
-        }),
-      ),
+  const clientKey = `${region ?? ''}\n${endpoint ?? ''}`;
+  if (smClient?.key !== clientKey) {
+    smClient = {
+      key: clientKey,
+      client: new sm.SecretsManagerClient({
+        ...(region ? { region } : {}),
+        ...(endpoint ? { endpoint } : {}),
+        // A plain requestTimeout only warns in current SDKs; the worker must fail fast instead.
+        requestHandler: {
+          connectionTimeout: CONNECTION_TIMEOUT_MS,
+          requestTimeout: REQUEST_TIMEOUT_MS,
+          throwOnRequestTimeout: true,
+        },
+      }),
     };
   }
   let secretString: string | undefined;
   try {
-    const response = await (await client.client).send(new sm.GetSecretValueCommand({ SecretId: secretId }));
+    const response = await smClient.client.send(new sm.GetSecretValueCommand({ SecretId: secretId }));
     secretString = response.SecretString;
   } catch (error) {
     throw secretFetchError(secretId, error);

@@ -6,11 +6,17 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ErrorCode, MigrateError } from '../lambda/errors.js';
 import type { ErrorBody } from '../lambda/protocol.js';
+import { backfillCommand } from './commands/backfill.js';
 import { deploy } from './commands/deploy.js';
+import { runLint } from './commands/lint.js';
+import { rehearseCommand } from './commands/rehearse.js';
+import { resolveCommand } from './commands/resolve.js';
+import { sqlCommand } from './commands/sql.js';
 import { status } from './commands/status.js';
 import { connectWorker, type Worker } from './invoke.js';
 import { renderDeploy, renderError, renderStatus } from './report.js';
 import { resolveTarget, type TargetFlags } from './target.js';
+import { renderLint } from './lint/render.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -25,8 +31,8 @@ export interface Command {
   summary: string;
   usage: string;
   options: Options;
-  /** Whether the command talks to a worker (all but local-only ones). */
-  needsWorker: boolean;
+  /** Whether the command talks to a worker (all but local-only ones); a function decides per invocation. */
+  needsWorker: boolean | ((values: Values, positionals: string[]) => boolean);
   run(ctx: { values: Values; positionals: string[]; worker: Worker; progress: (line: string) => void }): Promise<CommandOutput>;
 }
 
@@ -73,6 +79,7 @@ Applies every pending migration in order, then verifies the ledger.
   --lock-timeout MS       PostgreSQL lock_timeout for migration statements (default: none)
   --statement-timeout MS  cap for each statement (always below the function's remaining time)
   --no-reconcile          treat "already exists" as a failure instead of reconciling
+  --no-lint               skip the lint of pending migrations (by default lint errors refuse the deploy)
 Exit codes: 0 applied or up to date, 2 problem (nothing or not everything applied).`,
     options: {
       'allow-out-of-order': { type: 'boolean' },
@@ -81,6 +88,7 @@ Exit codes: 0 applied or up to date, 2 problem (nothing or not everything applie
       'lock-timeout': { type: 'string' },
       'statement-timeout': { type: 'string' },
       'no-reconcile': { type: 'boolean' },
+      'no-lint': { type: 'boolean' },
     },
     needsWorker: true,
     async run({ values, worker, progress }) {
@@ -96,6 +104,7 @@ Exit codes: 0 applied or up to date, 2 problem (nothing or not everything applie
         migrationsDir: (values.migrations as string | undefined) ?? 'prisma/migrations',
         allowOutOfOrder: values['allow-out-of-order'] === true,
         allowModified: values['allow-modified'] === true,
+        lint: values['no-lint'] !== true,
         apply,
         progress,
       });
@@ -114,11 +123,55 @@ Exit codes: 0 up to date, 1 pending migrations, 2 problem (failed, modified, mis
       return { exitCode: report.exitCode, json: report, text: renderStatus(report) };
     },
   },
+  lint: {
+    summary: 'static checks of pending migrations with PostgreSQL\'s parser (pnpm migrate:lint)',
+    usage: `vpc-migrate lint [NAME...] [options]
+Checks migrations with PostgreSQL's own parser; each finding has a rule id, severity, file:line,
+why it matters and the fix (docs/lint.md lists the rules).
+  (no NAME, no --all)     the pending migrations, against the applied ones: needs a worker flag, like status
+  NAME...                 these migration folders, each against the local history before it (no worker)
+  --all                   every local migration, each against the local history before it (no worker)
+  --fix                   remove the statements proven to be Prisma's generated noise (many-to-many
+                          _AB_pkey/_AB_unique churn, re-creations of indexes the history already has)
+                          from the linted files, and nothing else; refused with --all (applied files)
+Exit codes: 0 no errors (warnings allowed), 2 errors found or lint could not run.`,
+    options: {
+      all: { type: 'boolean' },
+      fix: { type: 'boolean' },
+    },
+    needsWorker: (values, positionals) => values.all !== true && positionals.length === 0,
+    async run({ values, positionals, worker }) {
+      const offline = values.all === true || positionals.length > 0;
+      const report = await runLint(offline ? undefined : worker, {
+        migrationsDir: (values.migrations as string | undefined) ?? 'prisma/migrations',
+        all: values.all === true,
+        names: positionals,
+        fix: values.fix === true,
+      });
+      return { exitCode: report.exitCode, json: report, text: renderLint(report) };
+    },
+  },
+  sql: sqlCommand,
+  resolve: resolveCommand,
+  rehearse: rehearseCommand,
+  backfill: backfillCommand,
 };
 
 function usage(): string {
   const list = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
   return `vpc-migrate: apply Prisma migrations through a worker Lambda inside the VPC\n\nUsage: vpc-migrate <command> [options]\n\nCommands:\n${list.join('\n')}\n\n${TARGET_HELP}\n\nRun vpc-migrate <command> --help for a command's options.`;
+}
+
+function workerNeeded(command: Command, values: Values, positionals: string[]): boolean {
+  return typeof command.needsWorker === 'function' ? command.needsWorker(values, positionals) : command.needsWorker;
+}
+
+/** What a command that said it needs no worker gets: any use is refused, nothing is started. */
+function noWorker(): Worker {
+  const refuse = (): never => {
+    throw new MigrateError(ErrorCode.NoTarget, 'This command was run without a worker.', 'Pass --local, --function NAME or --stack NAME.');
+  };
+  return { target: { functionName: '' }, invocations: 0, ledger: refuse, apply: refuse, runSql: refuse, send: refuse, close: () => undefined };
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -147,6 +200,11 @@ export async function main(argv: string[]): Promise<number> {
   const progress = (line: string) => process.stderr.write(line + '\n');
   let close = async () => undefined as void;
   try {
+    if (!workerNeeded(command, values, positionals)) {
+      const output = await command.run({ values, positionals, worker: noWorker(), progress });
+      process.stdout.write((json ? JSON.stringify(output.json, null, 2) : output.text) + '\n');
+      return output.exitCode;
+    }
     const flags: TargetFlags = {};
     if (values.local) flags.local = true;
     for (const [flag, key] of [['function', 'function'], ['endpoint', 'endpoint'], ['stack', 'stack'], ['region', 'region'], ['profile', 'profile'], ['database-url', 'databaseUrl']] as const) {
@@ -186,8 +244,8 @@ function fail(error: unknown, json: boolean): number {
 
 const isEntry = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (isEntry) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (error: unknown) => process.exit(fail(error, false)),
-  );
+  // process.exit() right after a large write to a pipe cuts the output at 64 KB: exit once
+  // stdout has flushed (the callback of an empty write runs after the writes queued before it).
+  const exit = (code: number) => process.stdout.write('', () => process.exit(code));
+  main(process.argv.slice(2)).then(exit, (error: unknown) => exit(fail(error, false)));
 }

@@ -10,11 +10,14 @@ import { batchBySize, buildPayload } from '../batch.js';
 import type { Worker } from '../invoke.js';
 import { summarize, type Plan, type PlanOptions, type Problem } from '../plan.js';
 import { loadParser, splitMigration } from '../split.js';
+import { lintPending } from './lint.js';
 import { loadState, planFor } from './local-state.js';
 
 export interface DeployOptions extends PlanOptions {
   migrationsDir: string;
   apply?: ApplyOptions;
+  /** Lint the pending migrations first and refuse on errors (default true; `--no-lint` sets false). */
+  lint?: boolean;
   /** Progress lines for long runs (stderr in the CLI). */
   progress?: (line: string) => void;
 }
@@ -66,6 +69,14 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
     return report;
   };
   if (before.problems.length > 0) return finish();
+  if (opts.lint !== false && before.pending.length > 0) {
+    const linted = await lintPending(state.discovery.migrations, before.pending, { defaultSchema: state.ledger.server.schema });
+    report.warnings.push(...linted.warnings);
+    if (linted.problems.length > 0) {
+      report.problems = [...report.problems, ...linted.problems];
+      return finish();
+    }
+  }
   if (before.pending.length === 0) {
     report.verified = true;
     report.exitCode = 0;

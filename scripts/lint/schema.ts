@@ -147,7 +147,7 @@ export class SchemaModel {
             if (def && 'Constraint' in def) this.addConstraintIndex(key, def.Constraint, origin);
             break;
           case 'AT_DropConstraint': {
-            const index = cmd.name === undefined ? undefined : this.indexes.get(objectKey(splitKey(key)[0], cmd.name));
+            const index: IndexInfo | undefined = cmd.name === undefined ? undefined : this.indexes.get(objectKey(splitKey(key)[0], cmd.name));
             if (index && index.table === key) this.indexes.delete(index.key);
             break;
           }

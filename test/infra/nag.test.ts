@@ -99,7 +99,7 @@ describe('cdk-nag AwsSolutionsChecks', () => {
       new VpcMigrateStack(app, 'VpcMigrateNag');
       const report = new AwsSolutionsChecks(app).validateScope(app);
       violations = report.violations.flatMap((v) =>
-        v.violatingResources.map((r) => ({ rule: v.ruleName, path: r.constructPath })),
+        v.violatingResources.map((r) => ({ rule: v.ruleName, path: r.constructPath ?? '' })),
       );
     } finally {
       Validations.prototype.acknowledge = original;

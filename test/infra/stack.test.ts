@@ -12,6 +12,7 @@ import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLE_FILE, WORKER_ENTRY, esbuildOptions } from '../../infra/bundling.js';
 import { DB_PORT, OUTPUT_FUNCTION_ARN, OUTPUT_FUNCTION_NAME, VpcMigrateStack } from '../../infra/stack.js';
+import { FUNCTION_ARN_OUTPUT, FUNCTION_NAME_OUTPUT } from '../../scripts/stack.js';
 
 interface Resource {
   Type: string;
@@ -273,7 +274,8 @@ describe('IAM', () => {
 });
 
 describe('outputs', () => {
-  it('name the worker function and its ARN', () => {
+  it('name the worker function and its ARN, under the keys `--stack` reads', () => {
+    expect([OUTPUT_FUNCTION_NAME, OUTPUT_FUNCTION_ARN]).toEqual([FUNCTION_NAME_OUTPUT, FUNCTION_ARN_OUTPUT]);
     const [fnId] = only('AWS::Lambda::Function');
     template.hasOutput(OUTPUT_FUNCTION_NAME, { Value: { Ref: fnId } });
     template.hasOutput(OUTPUT_FUNCTION_ARN, { Value: { 'Fn::GetAtt': [fnId, 'Arn'] } });

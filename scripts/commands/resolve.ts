@@ -1,0 +1,111 @@
+/**
+ * `resolve` (`pnpm migrate:resolve --applied NAME | --rolled-back NAME`): Prisma's
+ * `migrate resolve`, through the worker and under the migration lock. The folder check (P3017)
+ * happens here, since only the CLI sees the folders; the ledger checks (P3008, P3011, P3012)
+ * happen in the worker, inside the lock.
+ */
+import path from 'node:path';
+import { ErrorCode, MigrateError } from '../../lambda/errors.js';
+import type { ResolveEvent, ResolveResult, ResolveTarget } from '../../lambda/protocol.js';
+import type { Command } from '../cli.js';
+import { discoverMigrations } from '../discover.js';
+import type { Worker } from '../invoke.js';
+import { dim, green, yellow } from '../report.js';
+import { intFlag, stringFlag, usageError } from './flags.js';
+
+export interface ResolveOptions {
+  migrationsDir: string;
+  name: string;
+  to: ResolveTarget;
+  lockWaitMs?: number;
+}
+
+export interface ResolveReport {
+  command: 'resolve';
+  migrationsDir: string;
+  name: string;
+  to: ResolveTarget;
+  /** sha256 of the local migration.sql recorded by `applied`. */
+  checksum?: string;
+  result: ResolveResult;
+  exitCode: 0;
+}
+
+/** Throws a MigrateError (exit 2) for every refusal: P3017 here, P3008/P3011/P3012 from the worker. */
+export async function resolve(worker: Worker, opts: ResolveOptions): Promise<ResolveReport> {
+  const event: Omit<ResolveEvent, 'action'> = { name: opts.name, to: opts.to };
+  if (opts.lockWaitMs !== undefined) event.lockWaitMs = opts.lockWaitMs;
+  let checksum: string | undefined;
+  if (opts.to === 'applied') {
+    const discovery = await discoverMigrations(opts.migrationsDir);
+    const local = discovery.migrations.find((m) => m.name === opts.name);
+    if (!local) {
+      const folder = discovery.anomalies.find((a) => a.name === opts.name && a.kind === 'no-migration-sql');
+      throw new MigrateError(
+        ErrorCode.ResolveFolderMissing,
+        `P3017: The migration ${opts.name} could not be found in ${discovery.dir}${folder ? ' (the folder has no readable migration.sql)' : ''}. Nothing was changed.`,
+        'Make sure the migration exists and that you passed the whole folder name, e.g. "20201207184859_initial_migration" (`pnpm migrate:status` lists them).',
+        { details: { prismaCode: 'P3017', migration: opts.name, migrationsDir: discovery.dir } },
+      );
+    }
+    checksum = local.checksum;
+    event.checksum = checksum;
+  }
+  const result = await worker.send<ResolveResult>({ action: 'resolve', ...event });
+  const report: ResolveReport = { command: 'resolve', migrationsDir: path.resolve(opts.migrationsDir), name: opts.name, to: opts.to, result, exitCode: 0 };
+  if (checksum) report.checksum = checksum;
+  return report;
+}
+
+export function renderResolve(r: ResolveReport): string {
+  const res = r.result;
+  const out: string[] = [];
+  if (res.ledgerCreated) out.push(yellow('The database had no _prisma_migrations table: it was created (as Prisma does).'));
+  if (r.to === 'applied') {
+    out.push(green(`Migration ${r.name} marked as applied.`));
+    if (res.rolledBackIds.length > 0) out.push(`  ${res.rolledBackIds.length} failed attempt(s) of it marked rolled back.`);
+    out.push(dim(`  Its SQL was not run: the ledger now records it with checksum ${r.checksum ?? res.inserted?.checksum ?? '?'}.`));
+  } else if (res.rolledBackIds.length > 0) {
+    out.push(green(`Migration ${r.name} marked as rolled back.`));
+    out.push(dim(`  ${res.rolledBackIds.length} failed row(s) marked; the next deploy applies it again.`));
+  } else {
+    out.push(green(`Migration ${r.name}: its failed attempts were already marked rolled back; nothing changed.`));
+  }
+  out.push(dim('Next: pnpm migrate:status'));
+  return out.join('\n');
+}
+
+export const resolveCommand: Command = {
+  summary: 'mark a failed migration applied or rolled back, as Prisma does (pnpm migrate:resolve)',
+  usage: `vpc-migrate resolve --applied NAME | --rolled-back NAME [options]      (pnpm migrate:resolve)
+Prisma's \`migrate resolve\`, through the worker, under the migration lock.
+  --applied NAME          record NAME as applied without running it: its failed rows are marked
+                          rolled back and a row with the local file's checksum is added. Refused
+                          if the folder is missing (P3017) or it is already applied (P3008).
+  --rolled-back NAME      mark NAME's failed rows rolled back, so the next deploy retries it.
+                          Refused if it was never applied (P3011) or is not failed (P3012).
+  --lock-wait SEC         wait this long for a running deploy to release the lock (default 10)
+Exit codes: 0 done, 2 refused (the Prisma code is in the message and in --json) or worker error.`,
+  options: {
+    applied: { type: 'string' },
+    'rolled-back': { type: 'string' },
+    'lock-wait': { type: 'string' },
+  },
+  needsWorker: true,
+  async run({ values, positionals, worker }) {
+    const applied = stringFlag(values, 'applied');
+    const rolledBack = stringFlag(values, 'rolled-back');
+    if ((applied === undefined) === (rolledBack === undefined) || positionals.length > 0) {
+      throw usageError('Pass exactly one of --applied NAME or --rolled-back NAME.', 'Run vpc-migrate resolve --help.');
+    }
+    const opts: ResolveOptions = {
+      migrationsDir: stringFlag(values, 'migrations') ?? 'prisma/migrations',
+      name: (applied ?? rolledBack) as string,
+      to: applied !== undefined ? 'applied' : 'rolled-back',
+    };
+    const lockWait = intFlag(values, 'lock-wait', { scale: 1000, max: 3_600_000 });
+    if (lockWait !== undefined) opts.lockWaitMs = lockWait;
+    const report = await resolve(worker, opts);
+    return { exitCode: report.exitCode, json: report, text: renderResolve(report) };
+  },
+};

@@ -1,0 +1,184 @@
+/**
+ * `sql` (`pnpm run-sql "<sql>"`, or `-f file.sql`): ad-hoc SQL through the worker. Read-only
+ * unless `--write`, and PostgreSQL enforces it (a READ ONLY transaction, one statement through
+ * the extended protocol). With `--write` the statement is echoed and, on a terminal, confirmed.
+ */
+import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline/promises';
+import { ErrorCode, MigrateError } from '../../lambda/errors.js';
+import type { ErrorBody, RunSqlEvent, RunSqlResult, SqlErrorInfo } from '../../lambda/protocol.js';
+import type { Command } from '../cli.js';
+import { caretLines, renderCsv, renderTable } from '../format-rows.js';
+import type { Worker } from '../invoke.js';
+import { bold, dim, red, yellow } from '../report.js';
+import { intFlag, stringFlag, usageError } from './flags.js';
+
+export interface SqlOptions {
+  sql: string;
+  /** Where the SQL came from, for messages (`-f` path or "argument"). */
+  source?: string;
+  write?: boolean;
+  params?: string[];
+  maxRows?: number;
+  statementTimeoutMs?: number;
+  /** Ask before a write (the CLI sets it on a terminal without --yes). */
+  confirm?: (question: string) => Promise<boolean>;
+  progress?: (line: string) => void;
+}
+
+export interface SqlReport {
+  command: 'sql';
+  sql: string;
+  write: boolean;
+  /** Set when the statement ran. */
+  result?: RunSqlResult;
+  /** Set when PostgreSQL refused it (the error carries SQLSTATE, detail, hint, line/column). */
+  error?: ErrorBody;
+  cancelled?: boolean;
+  exitCode: 0 | 2;
+}
+
+/** Runs one statement and returns the outcome; a PostgreSQL error is part of the report, not thrown. */
+export async function runSqlCommand(worker: Worker, opts: SqlOptions): Promise<SqlReport> {
+  const write = opts.write === true;
+  const report: SqlReport = { command: 'sql', sql: opts.sql, write, exitCode: 2 };
+  if (write) {
+    opts.progress?.(`${yellow('--write')}: this runs with write access:\n${indent(opts.sql.trim())}`);
+    if (opts.confirm) {
+      const who = await worker.runSql({ sql: `SELECT current_database() AS database, current_user AS "user"`, maxRows: 1 });
+      const row = who.rows[0] ?? {};
+      if (!(await opts.confirm(`Run it on database "${String(row.database)}" as ${String(row.user)}? [y/N] `))) {
+        report.cancelled = true;
+        return report;
+      }
+    }
+  }
+  const event: Omit<RunSqlEvent, 'action'> = { sql: opts.sql };
+  if (write) event.write = true;
+  if (opts.params && opts.params.length > 0) event.params = opts.params;
+  if (opts.maxRows !== undefined) event.maxRows = opts.maxRows;
+  if (opts.statementTimeoutMs !== undefined) event.statementTimeoutMs = opts.statementTimeoutMs;
+  try {
+    report.result = await worker.runSql(event);
+    report.exitCode = 0;
+  } catch (error) {
+    if (!(error instanceof MigrateError) || error.code !== ErrorCode.SqlFailed) throw error;
+    report.error = error.toJSON();
+  }
+  return report;
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((l) => `    ${l}`)
+    .join('\n');
+}
+
+export function sqlErrorOf(body: ErrorBody | undefined): SqlErrorInfo | undefined {
+  return (body?.details as { error?: SqlErrorInfo } | undefined)?.error;
+}
+
+/** The footer psql would print, plus ours: command tag, row count, truncation, duration. */
+export function sqlFooter(r: RunSqlResult): string {
+  const tag = r.rowCount === null ? r.command : `${r.command} ${r.rowCount}`;
+  const shown = r.fields.length > 0 ? `(${r.rows.length} row${r.rows.length === 1 ? '' : 's'}${r.truncated ? `, ${yellow('truncated')}: more rows exist, raise --max-rows or narrow the query` : ''}) ` : '';
+  return `${shown}${dim(`${tag} · ${r.durationMs} ms`)}`;
+}
+
+/** The failed statement as psql shows it: SQLSTATE and message, the caret, DETAIL, HINT, and the remedy. */
+export function renderSqlError(sql: string, body: ErrorBody): string {
+  const info = sqlErrorOf(body);
+  const lines = [`${red('ERROR')}${info?.code ? ` ${info.code}` : ''}: ${info?.message ?? body.message}`];
+  if (info) lines.push(...caretLines(sql, info));
+  if (info?.detail) lines.push(`DETAIL: ${info.detail}`);
+  if (info?.hint) lines.push(`HINT: ${info.hint}`);
+  if (info?.where) lines.push(`CONTEXT: ${info.where}`);
+  if (info?.code === '42601' && /multiple commands/.test(info.message)) {
+    lines.push(`${dim('next')} Read-only run-sql takes exactly one statement (so a COMMIT cannot end the read-only transaction). Run them one by one, or use --write.`);
+  } else {
+    lines.push(`${dim('next')} ${body.remedy}`);
+  }
+  return lines.join('\n');
+}
+
+export function renderSql(r: SqlReport, format: 'table' | 'csv' = 'table'): string {
+  if (r.cancelled) return 'Cancelled: nothing was run.';
+  if (r.error) return renderSqlError(r.sql, r.error);
+  const result = r.result as RunSqlResult;
+  const columns = result.fields.map((f) => f.name);
+  if (format === 'csv') return renderCsv(columns, result.rows);
+  const out: string[] = [];
+  if (columns.length > 0) out.push(renderTable(columns, result.rows));
+  for (const n of result.notices) out.push(dim(n));
+  out.push(sqlFooter(result));
+  if (r.write) out.push(bold(`Committed (--write).`));
+  return out.join('\n');
+}
+
+async function askOnTerminal(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(question)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
+export const sqlCommand: Command = {
+  summary: 'run SQL through the worker, read-only unless --write (pnpm run-sql)',
+  usage: `vpc-migrate sql "<sql>" [options]      (pnpm run-sql "<sql>")
+       vpc-migrate sql -f file.sql [options]
+Runs one statement through the worker and prints the rows, the row count and command tag,
+notices and the duration. Read-only by default: PostgreSQL runs it in a READ ONLY transaction,
+through the extended protocol, so a write (or a "COMMIT; DELETE ...") fails with PostgreSQL's
+own error. SQL that starts with "-" (a comment) goes after "--": run-sql -- "-- note\\nSELECT 1".
+  -f, --file FILE         read the SQL from FILE instead of the argument
+  --write                 allow changes: the statement is echoed and, on a terminal, confirmed
+  --yes                   with --write: do not ask for confirmation
+  --param VALUE           a value for $1, $2, ... (repeat for each; text, cast in SQL: $1::int)
+  --max-rows N            rows returned at most (default 1000, up to 100000); more sets "truncated"
+  --statement-timeout MS  PostgreSQL statement_timeout (default 60000)
+  --csv                   rows as CSV (RFC 4180) on stdout; notices and the footer go to stderr
+Exit codes: 0 the statement ran, 2 it failed (SQLSTATE, detail, hint and a caret are shown), was
+cancelled, or the worker could not be reached.`,
+  options: {
+    file: { type: 'string', short: 'f' },
+    write: { type: 'boolean' },
+    yes: { type: 'boolean', short: 'y' },
+    param: { type: 'string', multiple: true },
+    'max-rows': { type: 'string' },
+    'statement-timeout': { type: 'string' },
+    csv: { type: 'boolean' },
+  },
+  needsWorker: true,
+  async run({ values, positionals, worker, progress }) {
+    const file = stringFlag(values, 'file');
+    if (file !== undefined && positionals.length > 0) throw usageError('Give the SQL either as an argument or with -f FILE, not both.', 'Run vpc-migrate sql --help.');
+    let sql: string;
+    if (file !== undefined) {
+      sql = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
+        throw usageError(`Cannot read ${file}: ${error.code ?? error.message}.`, 'Check the path given to -f.');
+      });
+    } else {
+      sql = positionals.join(' ');
+    }
+    if (sql.trim() === '') throw usageError('No SQL given.', 'Pass the SQL as an argument (quoted) or with -f FILE.');
+    const write = values.write === true;
+    const opts: SqlOptions = { sql, source: file ?? 'argument', write, progress };
+    const params = values.param;
+    if (Array.isArray(params)) opts.params = params;
+    const maxRows = intFlag(values, 'max-rows', { max: 100_000 });
+    if (maxRows !== undefined) opts.maxRows = maxRows;
+    const timeout = intFlag(values, 'statement-timeout', { max: 3_600_000 });
+    if (timeout !== undefined) opts.statementTimeoutMs = timeout;
+    if (write && values.yes !== true && process.stdin.isTTY && process.stderr.isTTY) opts.confirm = askOnTerminal;
+    const report = await runSqlCommand(worker, opts);
+    const csv = values.csv === true;
+    if (csv && report.result) {
+      for (const n of report.result.notices) progress(n);
+      progress(sqlFooter(report.result));
+    }
+    return { exitCode: report.exitCode, json: report, text: renderSql(report, csv ? 'csv' : 'table') };
+  },
+};
