@@ -15,6 +15,16 @@ export default defineConfig({
         },
       },
       { test: { name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 120_000 } },
+      {
+        // The fault matrix (issue 5): prints its table and writes test/faults/RESULTS.md.
+        test: {
+          name: 'faults',
+          include: ['test/faults/**/*.test.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+          globalSetup: ['test/helpers/global-setup.ts', 'test/faults/setup.ts'],
+        },
+      },
     ],
     maxWorkers: 2,
     // The SDK's notice that its 2027 releases need Node 22 would repeat in every worker.

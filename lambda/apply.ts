@@ -114,7 +114,7 @@ interface Budget {
 }
 
 /** Resets what a previous file may have changed in the session, then applies our own limits. */
-async function prepareSession(ctx: ApplyContext, options: ApplyOptions, margin: number): Promise<Budget> {
+export async function prepareSession(ctx: ApplyContext, options: ApplyOptions, margin: number): Promise<Budget> {
   const budget = Math.max(100, ctx.remainingMs() - margin);
   const configured = options.statementTimeoutMs ?? 0;
   const statementTimeoutMs = configured > 0 ? Math.min(configured, budget) : budget;

@@ -53,6 +53,7 @@ export const ErrorCode = {
   ProviderMismatch: 'VPCM_PROVIDER_MISMATCH', // Prisma P3019
   NotUtf8: 'VPCM_NOT_UTF8',
   ParseFailed: 'VPCM_PARSE_FAILED',
+  JournalInvalid: 'VPCM_JOURNAL_INVALID', // Drizzle: meta/_journal.json missing or malformed
   // plan
   ChecksumModified: 'VPCM_CHECKSUM_MODIFIED',
   MissingLocally: 'VPCM_MISSING_LOCALLY',

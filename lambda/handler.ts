@@ -8,6 +8,8 @@ import { applyBatch } from './apply.js';
 import { runBackfill } from './backfill.js';
 import type { LambdaContext, WorkerHandler } from './context.js';
 import { clientConfigFromUrl, close, connect, isAuthFailure, type Db } from './db.js';
+import { applyDrizzleBatch } from './drizzle-apply.js';
+import { readDrizzleLedgerState } from './drizzle-ledger.js';
 import { ErrorCode, MigrateError } from './errors.js';
 import { readLedgerState } from './ledger.js';
 import { rehearse } from './rehearse.js';
@@ -75,8 +77,9 @@ async function open(resolveConfig: NonNullable<WorkerConfig['connectionConfig']>
 async function dispatch(db: Db, event: ParsedEvent, context: LambdaContext, log: Logger): Promise<unknown> {
   switch (event.action) {
     case 'ledger':
-      return readLedgerState(db);
+      return event.format === 'drizzle' ? readDrizzleLedgerState(db) : readLedgerState(db);
     case 'apply':
+      if (event.format === 'drizzle') return applyDrizzleBatch({ db, log, remainingMs: () => context.getRemainingTimeInMillis() }, event);
       return applyBatch({ db, log, remainingMs: () => context.getRemainingTimeInMillis() }, event);
     case 'run-sql':
       return runSql(db, event, context.getRemainingTimeInMillis());

@@ -63,6 +63,10 @@ export interface MigrationPayload {
   mode: ExecutionMode;
   /** Statement boundaries. Absent or empty: the file runs as one statement. */
   statements?: StatementSpan[];
+  /** Drizzle only (required there): the journal entry's `when`, recorded as `created_at`. */
+  createdAt?: number;
+  /** Drizzle only (required there): the file's `--> statement-breakpoint` chunks, each sent as one query. */
+  chunks?: ChunkSpan[];
 }
 
 export interface ApplyOptions {
@@ -82,6 +86,8 @@ export interface ApplyOptions {
 export interface LedgerEvent {
   action: 'ledger';
   requestId?: string;
+  /** Which ledger to read; absent = `prisma`. */
+  format?: MigrationFormat;
 }
 
 export interface ApplyEvent {
@@ -90,6 +96,8 @@ export interface ApplyEvent {
   requestId: string;
   migrations: MigrationPayload[];
   options?: ApplyOptions;
+  /** Which ledger records the migrations and how they run; absent = `prisma`. */
+  format?: MigrationFormat;
 }
 
 export interface RunSqlEvent {
@@ -160,6 +168,9 @@ export interface LedgerResult {
   /** Tables in the schema other than the ledger: a non-empty schema with no ledger is baselined. */
   userTableCount: number;
   rows: LedgerRow[];
+  /** Set for a Drizzle ledger; `rows` is then empty and `tableExists` is about `drizzle.__drizzle_migrations`. */
+  format?: MigrationFormat;
+  drizzleRows?: DrizzleLedgerRow[];
 }
 
 /** A PostgreSQL error, placed in the migration file. */
@@ -420,4 +431,32 @@ export interface BackfillResult {
   notices: string[];
   tableCreated: boolean;
   durationMs: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Formats (issue 7): Prisma's folders and `_prisma_migrations` (the default), or a Drizzle
+// journal and `drizzle.__drizzle_migrations` (lambda/drizzle-ledger.ts, drizzle-apply.ts).
+
+export type MigrationFormat = 'prisma' | 'drizzle';
+export const MIGRATION_FORMATS: readonly MigrationFormat[] = ['prisma', 'drizzle'];
+
+/** Where drizzle-orm's `migrate()` keeps its ledger (its defaults: `migrationsSchema`, `migrationsTable`). */
+export const DRIZZLE_LEDGER_SCHEMA = 'drizzle';
+export const DRIZZLE_LEDGER_TABLE = '__drizzle_migrations';
+
+/**
+ * One `--> statement-breakpoint` chunk of a Drizzle file, in file offsets, sent as ONE query as
+ * drizzle-orm sends it. `kind`: `commit` / `begin` when the chunk's last transaction-control
+ * statement ends / opens a transaction block; `non-transactional` when it holds a statement
+ * PostgreSQL refuses in one (CONCURRENTLY, ...); else `transactional`.
+ */
+export type ChunkSpan = StatementSpan;
+
+/** One row of `drizzle.__drizzle_migrations`; `created_at` (bigint) read as drizzle-orm reads it, with `Number()`. */
+export interface DrizzleLedgerRow {
+  id: number;
+  /** sha256 of the file's text, lowercase hex. */
+  hash: string;
+  /** The journal entry's `when` (milliseconds since the epoch). */
+  created_at: number | null;
 }

@@ -5,10 +5,12 @@
 import { createHash } from 'node:crypto';
 import { ErrorCode, MigrateError } from './errors.js';
 import { decodeSql } from './payload.js';
+import { formatFieldProblems, parseCreatedAt, parseFormat } from './format.js';
 import {
   WORKER_ACTIONS,
   type ApplyOptions,
   type ExecutionMode,
+  type MigrationFormat,
   type StatementKind,
   type StatementSpan,
 } from './protocol.js';
@@ -20,11 +22,14 @@ export interface DecodedMigration {
   sql: string;
   mode: ExecutionMode;
   statements: StatementSpan[];
+  /** Drizzle: the journal's `when` and the breakpoint chunks (lambda/format.ts). */
+  createdAt?: number;
+  chunks?: StatementSpan[];
 }
 
 export type ParsedEvent =
-  | { action: 'ledger'; requestId?: string }
-  | { action: 'apply'; requestId: string; migrations: DecodedMigration[]; options: ApplyOptions }
+  | { action: 'ledger'; requestId?: string; format?: MigrationFormat }
+  | { action: 'apply'; requestId: string; migrations: DecodedMigration[]; options: ApplyOptions; format?: MigrationFormat }
   | {
       action: 'run-sql';
       requestId?: string;
@@ -66,10 +71,13 @@ export function parseEvent(raw: unknown): ParsedEvent {
   }
   const requestId = optionalString(raw, 'requestId', problems, 128);
   switch (action) {
-    case 'ledger':
-      onlyKeys(raw, ['action', 'requestId'], problems);
+    case 'ledger': {
+      onlyKeys(raw, ['action', 'requestId', 'format'], problems);
+      const format = parseFormat(raw.format, problems);
       done(problems);
-      return requestId === undefined ? { action } : { action, requestId };
+      const event: ParsedEvent = requestId === undefined ? { action } : { action, requestId };
+      return format === 'drizzle' ? { ...event, format } : event;
+    }
     case 'apply':
       return parseApply(raw, requestId, problems);
     case 'resolve':
@@ -84,8 +92,9 @@ export function parseEvent(raw: unknown): ParsedEvent {
 }
 
 function parseApply(raw: Obj, requestId: string | undefined, problems: string[]): ParsedEvent {
-  onlyKeys(raw, ['action', 'requestId', 'migrations', 'options'], problems);
+  onlyKeys(raw, ['action', 'requestId', 'migrations', 'options', 'format'], problems);
   if (requestId === undefined) problems.push('requestId: required for apply');
+  const format = parseFormat(raw.format, problems);
   const options = parseOptions(raw.options, problems);
   const list = raw.migrations;
   const migrations: DecodedMigration[] = [];
@@ -105,8 +114,9 @@ function parseApply(raw: Obj, requestId: string | undefined, problems: string[])
       migrations.push(m);
     });
   }
+  problems.push(...formatFieldProblems(migrations, format));
   done(problems);
-  return { action: 'apply', requestId: requestId as string, migrations, options };
+  return { action: 'apply', requestId: requestId as string, migrations, options, ...(format === 'drizzle' ? { format } : {}) };
 }
 
 function parseMigration(item: unknown, at: string, problems: string[], budget: number): DecodedMigration | undefined {
@@ -115,7 +125,7 @@ function parseMigration(item: unknown, at: string, problems: string[], budget: n
     return undefined;
   }
   const before = problems.length;
-  onlyKeys(item, ['name', 'checksum', 'sql', 'sqlGzipBase64', 'mode', 'statements'], problems, at);
+  onlyKeys(item, ['name', 'checksum', 'sql', 'sqlGzipBase64', 'mode', 'statements', 'createdAt', 'chunks'], problems, at);
   const name = item.name;
   if (typeof name !== 'string' || name.length === 0 || name.length > 255 || /[/\\\0]/.test(name)) {
     problems.push(`${at}.name: a folder name of 1-255 characters without / \\ or NUL`);
@@ -143,6 +153,8 @@ function parseMigration(item: unknown, at: string, problems: string[], budget: n
     sql = undefined;
   }
   const statements = parseStatements(item.statements, sql, `${at}.statements`, problems);
+  const createdAt = parseCreatedAt(item.createdAt, at, problems);
+  const chunks = item.chunks === undefined ? undefined : parseStatements(item.chunks, sql, `${at}.chunks`, problems);
   if (problems.length > before || sql === undefined) return undefined;
   const actual = createHash('sha256').update(sql, 'utf8').digest('hex');
   if (actual !== checksum) {
@@ -153,7 +165,10 @@ function parseMigration(item: unknown, at: string, problems: string[], budget: n
       { details: { migration: name } },
     );
   }
-  return { name: name as string, checksum: checksum as string, sql, mode, statements };
+  const decoded: DecodedMigration = { name: name as string, checksum: checksum as string, sql, mode, statements };
+  if (createdAt !== undefined) decoded.createdAt = createdAt;
+  if (chunks !== undefined) decoded.chunks = chunks;
+  return decoded;
 }
 
 function parseStatements(value: unknown, sql: string | undefined, at: string, problems: string[]): StatementSpan[] {
@@ -335,6 +350,8 @@ function parseRehearse(raw: Obj, requestId: string | undefined, problems: string
       migrations.push(m);
     });
   }
+  // Rehearsal is Prisma-only for now: Drizzle's fields are refused, not silently ignored.
+  problems.push(...formatFieldProblems(migrations, 'prisma'));
   done(problems);
   const event: ParsedRehearse = { action: 'rehearse', migrations, options };
   if (requestId !== undefined) event.requestId = requestId;

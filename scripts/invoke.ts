@@ -14,6 +14,7 @@ import {
   type ApplyEvent,
   type ApplyResult,
   type LedgerResult,
+  type MigrationFormat,
   type RunSqlEvent,
   type RunSqlResult,
   type WorkerEvent,
@@ -39,28 +40,22 @@ export interface Worker {
   readonly target: WorkerTarget;
   /** Invocations made so far (the benchmark counts them). */
   readonly invocations: number;
-  ledger(): Promise<LedgerResult>;
+  /** The ledger of `format` (default prisma: the event then carries no format, as before issue 7). */
+  ledger(format?: MigrationFormat): Promise<LedgerResult>;
   apply(event: Omit<ApplyEvent, 'action' | 'requestId'> & { requestId?: string }): Promise<ApplyResult>;
   runSql(event: Omit<RunSqlEvent, 'action'>): Promise<RunSqlResult>;
+  /**
+   * What this worker cannot guarantee (the run-sql compatibility protocol, scripts/compat/);
+   * deploy prints each as a warning. Absent for our worker.
+   */
+  readonly limitations?: readonly string[];
   /** Sends any event and returns the raw envelope (protocol tests, other commands). */
   send<T>(event: WorkerEvent | Record<string, unknown>, opts?: { writes?: boolean }): Promise<T>;
   close(): void;
 }
 
 export function connectWorker(target: WorkerTarget): Worker {
-  const timeout = (target.functionTimeoutMs ?? DEFAULT_FUNCTION_TIMEOUT_MS) + 30_000;
-  const make = (maxAttempts: number) => {
-    const config: LambdaClientConfig = {
-      maxAttempts,
-      requestHandler: new NodeHttpHandler({ connectionTimeout: 10_000, requestTimeout: timeout, throwOnRequestTimeout: true }),
-    };
-    if (target.region) config.region = target.region;
-    else if (target.endpoint && !process.env.AWS_REGION) config.region = 'us-east-1';
-    if (target.endpoint) config.endpoint = target.endpoint;
-    if (target.profile) config.profile = target.profile;
-    if (target.localCredentials || isLoopback(target.endpoint)) config.credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
-    return new LambdaClient(config);
-  };
+  const make = (maxAttempts: number) => lambdaClientFor(target, maxAttempts);
   let writer: LambdaClient | undefined;
   let reader: LambdaClient | undefined;
   let invocations = 0;
@@ -107,7 +102,7 @@ export function connectWorker(target: WorkerTarget): Worker {
     get invocations() {
       return invocations;
     },
-    ledger: () => send<LedgerResult>({ action: 'ledger' }, { writes: false }),
+    ledger: (format) => send<LedgerResult>(format && format !== 'prisma' ? { action: 'ledger', format } : { action: 'ledger' }, { writes: false }),
     apply: (event) => send<ApplyResult>({ action: 'apply', ...event, requestId: event.requestId ?? randomUUID() }),
     runSql: (event) => send<RunSqlResult>({ action: 'run-sql', ...event }, { writes: event.write === true }),
     send,
@@ -118,7 +113,26 @@ export function connectWorker(target: WorkerTarget): Worker {
   };
 }
 
-function invokeError(error: unknown, target: WorkerTarget): MigrateError {
+/**
+ * The SDK client for a target: `maxAttempts: 1` for anything that writes, and an HTTP timeout
+ * above the function timeout that throws (DESIGN §5). Also used by the run-sql compatibility
+ * transport (scripts/compat/transport.ts).
+ */
+export function lambdaClientFor(target: WorkerTarget, maxAttempts: number): LambdaClient {
+  const timeout = (target.functionTimeoutMs ?? DEFAULT_FUNCTION_TIMEOUT_MS) + 30_000;
+  const config: LambdaClientConfig = {
+    maxAttempts,
+    requestHandler: new NodeHttpHandler({ connectionTimeout: 10_000, requestTimeout: timeout, throwOnRequestTimeout: true }),
+  };
+  if (target.region) config.region = target.region;
+  else if (target.endpoint && !process.env.AWS_REGION) config.region = 'us-east-1';
+  if (target.endpoint) config.endpoint = target.endpoint;
+  if (target.profile) config.profile = target.profile;
+  if (target.localCredentials || isLoopback(target.endpoint)) config.credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+  return new LambdaClient(config);
+}
+
+export function invokeError(error: unknown, target: WorkerTarget): MigrateError {
   const e = error as { name?: string; message?: string; code?: string };
   const where = target.endpoint ? ` at ${target.endpoint}` : '';
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;

@@ -97,6 +97,8 @@ export interface Plan {
   rolledBack: string[];
   problems: Problem[];
   state: PlanState;
+  /** The line of counts in the format's own words (Drizzle: scripts/drizzle/plan.ts); `summarize` returns it when set. */
+  summary?: string;
 }
 
 /**
@@ -211,6 +213,7 @@ export function plan(local: LocalMigrationRef[], ledger: LedgerRow[], options: P
  * appended only when non-zero.
  */
 export function summarize(p: Plan): string {
+  if (p.summary !== undefined) return p.summary;
   const localCount = p.pending.length + p.applied.filter((a) => a.local).length + localFailedOnly(p);
   const parts = [`${localCount} local`, `${p.applied.length} applied`, `${p.pending.length} pending`];
   if (p.failed.length > 0) parts.push(`${p.failed.length} failed`);

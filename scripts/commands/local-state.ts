@@ -1,7 +1,10 @@
 /** What deploy and status both need first: the local folders and what the worker's ledger says. */
 import { ErrorCode, MigrateError } from '../../lambda/errors.js';
-import type { LedgerResult } from '../../lambda/protocol.js';
+import type { LedgerResult, MigrationFormat } from '../../lambda/protocol.js';
 import { discoverMigrations, planInputs, type Discovery } from '../discover.js';
+import { isDrizzleDiscovery } from '../drizzle/discover.js';
+import { loadDrizzleLocal, planDrizzleFor, readDrizzleLedger } from '../drizzle/state.js';
+import { detectFormat } from '../format.js';
 import type { Worker } from '../invoke.js';
 import { plan, type Plan, type PlanOptions } from '../plan.js';
 
@@ -10,6 +13,8 @@ export interface State {
   ledger: LedgerResult;
   plan: Plan;
   warnings: string[];
+  /** Set for a Drizzle journal (absent: Prisma). */
+  format?: MigrationFormat;
 }
 
 export async function loadLocal(dir: string): Promise<{ discovery: Discovery; warnings: string[] }> {
@@ -28,10 +33,20 @@ export async function loadLocal(dir: string): Promise<{ discovery: Discovery; wa
 }
 
 export function planFor(discovery: Discovery, ledger: LedgerResult, options: PlanOptions): Plan {
+  if (isDrizzleDiscovery(discovery)) return planDrizzleFor(discovery, ledger, options);
   return plan(planInputs(discovery.migrations), ledger.rows, options);
 }
 
-export async function loadState(worker: Worker, dir: string, options: PlanOptions): Promise<State> {
+/** The ledger of the discovery's format (deploy reads it again to verify). */
+export function ledgerFor(worker: Worker, discovery: Discovery): Promise<LedgerResult> {
+  return isDrizzleDiscovery(discovery) ? readDrizzleLedger(worker) : worker.ledger();
+}
+
+export async function loadState(worker: Worker, dir: string, options: PlanOptions & { format?: MigrationFormat }): Promise<State> {
+  if ((await detectFormat(dir, options.format)) === 'drizzle') {
+    const [{ discovery, warnings }, ledger] = await Promise.all([loadDrizzleLocal(dir), readDrizzleLedger(worker)]);
+    return { discovery, ledger, plan: planFor(discovery, ledger, options), warnings, format: 'drizzle' };
+  }
   const [{ discovery, warnings }, ledger] = await Promise.all([loadLocal(dir), worker.ledger()]);
   return { discovery, ledger, plan: planFor(discovery, ledger, options), warnings };
 }

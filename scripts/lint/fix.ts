@@ -42,16 +42,7 @@ export function fixMigration(file: ParsedMigration, findings: readonly Finding[]
   if (byIndex.size === 0) return null;
 
   const doomed = file.statements.filter((s) => byIndex.has(s.index));
-  const ranges = doomed.map((s) => removalRange(file.sql, s)).sort((a, b) => a[0] - b[0]);
-  let sql = '';
-  let at = 0;
-  for (const [from, to] of ranges) {
-    if (from < at) throw internal(file, 'overlapping removals');
-    sql += file.sql.slice(at, from);
-    at = to;
-  }
-  sql += file.sql.slice(at);
-
+  const sql = removeStatements(file.sql, doomed);
   verify(file, sql, new Set(doomed.map((s) => s.index)));
   return {
     migration: file.name,
@@ -65,43 +56,80 @@ export function fixMigration(file: ParsedMigration, findings: readonly Finding[]
 }
 
 /**
- * What to cut for one statement: the statement and its `;`; when it has its lines to itself,
- * also Prisma's step comment right above it and the blank lines separating it from what comes
- * before, so the file reads as if the statement had never been generated.
+ * `sql` without these statements. Each goes with its `;` and, when it has its lines to itself,
+ * with Prisma's step comment right above it. Lines left empty by a removal disappear, and so do
+ * the blank lines around them, keeping the blank lines that separated what came before from
+ * what comes after, so the file reads as if the statements had never been generated.
  */
-export function removalRange(sql: string, s: ParsedStatement): [number, number] {
+export function removeStatements(sql: string, statements: readonly ParsedStatement[]): string {
+  const cuts = statements.flatMap((s) => statementCuts(sql, s)).sort((a, b) => a[0] - b[0]);
+
+  // Lines without their `\n`; a final newline is put back at the end.
+  const endsWithNewline = sql.endsWith('\n');
+  const lines: { text: string; removed: boolean }[] = [];
+  let start = 0;
+  for (const text of (endsWithNewline ? sql.slice(0, -1) : sql).split('\n')) {
+    const end = start + text.length;
+    let kept = '';
+    let at = start;
+    let touched = false;
+    for (const [from, to] of cuts) {
+      if (to <= start || from >= end) continue;
+      touched = true;
+      if (from > at) kept += sql.slice(at, from);
+      at = Math.max(at, to);
+    }
+    if (at < end) kept += sql.slice(at, end);
+    lines.push({ text: kept, removed: touched && BLANK.test(kept) });
+    start = end + 1;
+  }
+
+  const out: string[] = [];
+  for (let i = 0; i < lines.length; ) {
+    const line = lines[i]!;
+    if (!line.removed && !BLANK.test(line.text)) {
+      out.push(line.text);
+      i++;
+      continue;
+    }
+    // A run of blank and removed lines: keep its blank lines only if nothing was removed in it;
+    // else keep the blank lines that led into it (or, if none, those after it) when content
+    // remains on both sides, and none at the top or bottom of the file.
+    let j = i;
+    while (j < lines.length && (lines[j]!.removed || BLANK.test(lines[j]!.text))) j++;
+    const run = lines.slice(i, j);
+    if (!run.some((l) => l.removed)) {
+      out.push(...run.map((l) => l.text));
+    } else if (out.length > 0 && j < lines.length) {
+      const leading = run.findIndex((l) => l.removed);
+      let trailing = 0;
+      while (trailing < run.length && !run[run.length - 1 - trailing]!.removed) trailing++;
+      const keep = leading > 0 ? run.slice(0, leading) : run.slice(run.length - trailing);
+      out.push(...keep.map((l) => l.text));
+    }
+    i = j;
+  }
+  return out.length === 0 ? '' : out.join('\n') + (endsWithNewline ? '\n' : '');
+}
+
+/** The character ranges one statement's removal cuts: itself with its `;`, maybe its step comment. */
+function statementCuts(sql: string, s: ParsedStatement): [number, number][] {
   let end = s.end;
   let j = end;
   while (j < sql.length && (sql[j] === ' ' || sql[j] === '\t')) j++;
   if (sql[j] === ';') end = j + 1;
+  const cuts: [number, number][] = [[s.start, end]];
 
   const lineStart = sql.lastIndexOf('\n', s.start - 1) + 1;
   let lineEnd = sql.indexOf('\n', end);
   if (lineEnd === -1) lineEnd = sql.length;
-  if (!BLANK.test(sql.slice(lineStart, s.start)) || !BLANK.test(sql.slice(end, lineEnd))) return [s.start, end];
-
-  let blockStart = lineStart;
+  const ownsLines = BLANK.test(sql.slice(lineStart, s.start)) && BLANK.test(sql.slice(end, lineEnd));
   const nextLine = lineEnd < sql.length ? lineAt(sql, lineEnd + 1) : '';
-  if (blockStart > 0 && BLANK.test(nextLine)) {
-    const prevStart = sql.lastIndexOf('\n', blockStart - 2) + 1;
-    if (PRISMA_STEP_COMMENT.test(sql.slice(prevStart, blockStart - 1))) blockStart = prevStart;
+  if (ownsLines && lineStart > 0 && BLANK.test(nextLine)) {
+    const prevStart = sql.lastIndexOf('\n', lineStart - 2) + 1;
+    if (PRISMA_STEP_COMMENT.test(sql.slice(prevStart, lineStart - 1))) cuts.push([prevStart, lineStart - 1]);
   }
-  let from = blockStart;
-  while (from > 0) {
-    const prevStart = sql.lastIndexOf('\n', from - 2) + 1;
-    if (!BLANK.test(sql.slice(prevStart, from - 1))) break;
-    from = prevStart;
-  }
-  // Cut from the newline that ends the previous content, keeping the block's own newline.
-  if (from > 0) return [from - 1, lineEnd];
-  // At the top of the file: cut the block, its newline and the blank lines after it.
-  let to = Math.min(lineEnd + 1, sql.length);
-  while (to < sql.length) {
-    const next = sql.indexOf('\n', to);
-    if (next === -1 || !BLANK.test(sql.slice(to, next))) break;
-    to = next + 1;
-  }
-  return [0, to];
+  return cuts;
 }
 
 function lineAt(sql: string, start: number): string {

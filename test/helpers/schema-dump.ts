@@ -38,10 +38,16 @@ async function pgDumpMajor(): Promise<number | null> {
   }
 }
 
+/** pg_dump 13.22/14.19/15.14/16.10/17.6 and later write a random `\restrict` key unless given one. */
+async function restrictKeyArgs(): Promise<string[]> {
+  const { stdout } = await run(PG_DUMP, ['--help']);
+  return stdout.includes('--restrict-key') ? ['--restrict-key=vpcmschemadump'] : [];
+}
+
 export async function schemaDump(url: string): Promise<SchemaDump> {
-  const serverMajor = await withClient(url, async (c) => Math.floor(Number((await c.query<{ v: string }>('SHOW server_version_num')).rows[0]?.v) / 10000));
+  const serverMajor = await withClient(url, async (c) => Math.floor(Number((await c.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]?.v) / 10000));
   if ((await pgDumpMajor()) === serverMajor) {
-    const { stdout } = await run(PG_DUMP, ['--schema-only', '--dbname', url], { maxBuffer: 64 * 1024 * 1024 });
+    const { stdout } = await run(PG_DUMP, ['--schema-only', ...(await restrictKeyArgs()), '--dbname', url], { maxBuffer: 64 * 1024 * 1024 });
     return { method: 'pg_dump', text: stdout };
   }
   return { method: 'catalog', text: await catalogDump(url) };

@@ -2,10 +2,13 @@
  * Each lint rule on small SQL: what it flags, what it must not flag, and when a finding is
  * proven noise (`fixable`). Prepare / Act / Assess.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { lint, lintHistory } from '../../scripts/lint/lint.js';
+import { lint, lintHistory, ruleInfo } from '../../scripts/lint/lint.js';
 import { loadLintParser } from '../../scripts/lint/parse.js';
 import type { Finding, RuleId } from '../../scripts/lint/types.js';
+import { repoRoot } from '../helpers/migrations.js';
 
 beforeAll(loadLintParser);
 
@@ -283,5 +286,17 @@ describe('findings', () => {
     const findings = check('CREATE INDEX "i" ON "public"."Job"("id");', 'CREATE TABLE "Job" ("id" int);\nCREATE INDEX "i" ON "Job"("id");');
 
     expect(brief(findings)).toEqual([['index-recreation', 'warning', 1, true]]);
+  });
+});
+
+describe('docs/lint.md', () => {
+  it('lists every rule with its severity', () => {
+    const doc = readFileSync(path.join(repoRoot, 'docs/lint.md'), 'utf8');
+
+    for (const rule of ruleInfo()) {
+      const row = doc.split('\n').find((line) => line.startsWith(`| \`${rule.id}\` |`));
+      expect(row, rule.id).toBeDefined();
+      expect(row?.split('|')[2]?.trim().startsWith(rule.severity), rule.id).toBe(true);
+    }
   });
 });

@@ -60,53 +60,51 @@ export const prismaM2mChurn: Rule = {
       const index = m2mUniqueDrop(s.node, schema);
       if (index) drops.set(index, s);
     }
-    const paired = new Set<ParsedStatement>();
+    const pairs = adds.map((add) => {
+      const [tableSchema, tableName] = splitKey(add.table);
+      return { ...add, tableName, uniqueKey: objectKey(tableSchema, `${tableName}_AB_unique`), pkeyKey: objectKey(tableSchema, `${tableName}_AB_pkey`) };
+    });
+    const handled = new Set<PkAdd>();
     return {
       statement(s) {
-        const add = adds.find((a) => a.statement === s);
-        if (add) {
-          const [tableSchema, tableName] = splitKey(add.table);
-          const uniqueKey = objectKey(tableSchema, `${tableName}_AB_unique`);
-          const drop = drops.get(uniqueKey);
-          const table = displayKey(add.table, schema);
+        // A pair is judged at its first statement, on the schema as it was before either ran.
+        const pair = pairs.find((p) => !handled.has(p) && (p.statement === s || drops.get(p.uniqueKey) === s));
+        if (pair) {
+          handled.add(pair);
+          const { tableName } = pair;
+          const table = displayKey(pair.table, schema);
+          const drop = drops.get(pair.uniqueKey);
           if (!drop) {
             report(s, { message: `Adds ${tableName}_AB_pkey to the join table ${table} like Prisma's many-to-many churn, but without the matching DROP INDEX "${tableName}_AB_unique": it cannot be proven to be generated noise.` });
             return;
           }
-          paired.add(drop);
           // Proven when the history either does not know the table (no history given) or shows
           // the unique index the pair replaces and no primary key yet.
-          const known = ctx.model.tables.has(add.table) || [...ctx.model.indexes.values()].some((i) => i.table === add.table);
-          const unique = ctx.model.indexes.get(uniqueKey);
-          const pkey = ctx.model.indexes.get(objectKey(tableSchema, `${tableName}_AB_pkey`));
-          const proven = !ctx.isNew(add.table) && (!known || (unique?.table === add.table && !pkey));
+          const known = ctx.model.tables.has(pair.table) || [...ctx.model.indexes.values()].some((i) => i.table === pair.table);
+          const unique = ctx.model.indexes.get(pair.uniqueKey);
+          const proven = !ctx.isNew(pair.table) && (!known || (unique?.table === pair.table && !ctx.model.indexes.has(pair.pkeyKey)));
           const reason = proven
             ? ''
-            : ctx.isNew(add.table)
+            : ctx.isNew(pair.table)
               ? ` ${table} is created by the migrations being linted, so this is not an upgrade's churn.`
-              : !unique
+              : unique?.table !== pair.table
                 ? ` The history does not create "${tableName}_AB_unique" on ${table}, so it cannot be proven to be noise.`
                 : ` The history already has "${tableName}_AB_pkey", so it cannot be proven to be noise.`;
-          report(s, {
+          report(pair.statement, {
             message: `Prisma's many-to-many churn on ${table}: ADD PRIMARY KEY "${tableName}_AB_pkey", paired with DROP INDEX "${tableName}_AB_unique" at line ${drop.line}.${reason}`,
             fixable: proven,
           });
           report(drop, {
-            message: `Prisma's many-to-many churn on ${table}: DROP INDEX "${tableName}_AB_unique", paired with ADD PRIMARY KEY "${tableName}_AB_pkey" at line ${s.line}.${reason}`,
+            message: `Prisma's many-to-many churn on ${table}: DROP INDEX "${tableName}_AB_unique", paired with ADD PRIMARY KEY "${tableName}_AB_pkey" at line ${pair.statement.line}.${reason}`,
             fixable: proven,
           });
           return;
         }
         for (const [index, drop] of drops) {
-          if (drop !== s || paired.has(drop) || adds.some((a) => m2mPairKey(a.table) === index)) continue;
+          if (drop !== s || pairs.some((p) => p.uniqueKey === index)) continue;
           report(s, { message: `Drops "${splitKey(index)[1]}", the unique index of an implicit many-to-many table, without Prisma's matching ADD PRIMARY KEY: the join table loses its uniqueness.` });
         }
       },
     };
   },
 };
-
-function m2mPairKey(table: string): string {
-  const [schema, name] = splitKey(table);
-  return objectKey(schema, `${name}_AB_unique`);
-}

@@ -1,0 +1,127 @@
+/**
+ * The worker's own figures, on the bundle exactly as it is deployed (infra/bundling.ts's esbuild
+ * options, the ones `NodejsFunction` and scripts/bundle-size.ts use):
+ * - size of the minified bundle (goal ≤ 300 KB);
+ * - cold init: a fresh `node` process imports the bundle and handles its first event (goal ≤ 150 ms);
+ * - peak RSS of a fresh process handling the largest apply event of a corpus (goal ≤ 128 MB).
+ *
+ * The probe processes run plain JavaScript (no tsx), so nothing but the bundle is measured.
+ * The bundle lives under `.vpc-migrate/bench/` in the repository so that its one external
+ * import, `@aws-sdk/client-secrets-manager` (provided by the Lambda runtime), resolves from the
+ * project's node_modules as it would from the runtime's.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+import { esbuildOptions, REPO_ROOT, WORKER_ENTRY, BUNDLE_FILE } from '../infra/bundling.js';
+
+export const BENCH_DIR = path.join(REPO_ROOT, '.vpc-migrate', 'bench');
+
+export interface BundleFigures {
+  file: string;
+  bytes: number;
+  gzipBytes: number;
+  /** Largest inputs by bytes in the output (what the size is made of). */
+  topInputs: { input: string; bytes: number }[];
+}
+
+/** Builds the worker with the deployment's esbuild options. */
+export async function buildWorkerBundle(): Promise<BundleFigures> {
+  const dir = path.join(BENCH_DIR, 'worker');
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, BUNDLE_FILE);
+  const result = await build({ ...esbuildOptions(WORKER_ENTRY, file), metafile: true });
+  const bytes = (await stat(file)).size;
+  const gzipBytes = gzipSync(await readFile(file), { level: 9 }).length;
+  const output = Object.values(result.metafile.outputs)[0];
+  const byPackage = new Map<string, number>();
+  for (const [input, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
+    const key = packageOf(input);
+    byPackage.set(key, (byPackage.get(key) ?? 0) + bytesInOutput);
+  }
+  const topInputs = [...byPackage].map(([input, b]) => ({ input, bytes: b })).sort((a, b) => b.bytes - a.bytes).slice(0, 8);
+  return { file, bytes, gzipBytes, topInputs };
+}
+
+/** `node_modules/.pnpm/x@1/node_modules/pg/lib/client.js` → `pg`; project files stay as they are. */
+function packageOf(input: string): string {
+  const at = input.lastIndexOf('node_modules/');
+  if (at === -1) return input;
+  const rest = input.slice(at + 'node_modules/'.length).split('/');
+  return rest[0]?.startsWith('@') ? `${rest[0]}/${rest[1]}` : (rest[0] ?? input);
+}
+
+// The probe: what Lambda's runtime does at a cold start (import the handler module, hand it the
+// first event), timed from inside the fresh process. It prints one marked JSON line at the end;
+// the handler's own log lines also go to stdout, as on Lambda.
+const PROBE = `import { readFileSync } from 'node:fs';
+const t0 = performance.now();
+const [bundle, eventFile] = process.argv.slice(2);
+const mod = await import(bundle);
+const t1 = performance.now();
+const rssAfterLoadKB = Math.round(process.memoryUsage().rss / 1024);
+const event = eventFile ? JSON.parse(readFileSync(eventFile, 'utf8')) : { action: 'ledger' };
+const deadline = Date.now() + 900000;
+const t2 = performance.now();
+const response = await mod.handler(event, { awsRequestId: 'bench', functionName: 'bench', getRemainingTimeInMillis: () => deadline - Date.now() });
+const t3 = performance.now();
+const results = response?.result?.results;
+const summary = {
+  ok: response?.ok === true,
+  error: response?.error?.message,
+  applied: Array.isArray(results) ? results.filter((r) => r.status === 'applied' || r.status === 'reconciled').length : undefined,
+  importMs: t1 - t0,
+  firstEventMs: t3 - t2,
+  rssAfterLoadKB,
+  maxRssKB: process.resourceUsage().maxRSS,
+};
+process.stdout.write('\\nBENCH_PROBE ' + JSON.stringify(summary) + '\\n');
+process.exit(0);
+`;
+
+export interface ProbeResult {
+  ok: boolean;
+  error?: string;
+  applied?: number;
+  importMs: number;
+  firstEventMs: number;
+  rssAfterLoadKB: number;
+  maxRssKB: number;
+  /** The whole process, spawn to exit (node's own start-up included). */
+  processMs: number;
+}
+
+async function probeFile(): Promise<string> {
+  const file = path.join(BENCH_DIR, 'probe.mjs');
+  await writeFile(file, PROBE);
+  return file;
+}
+
+/** Runs the bundle's handler on one event in a fresh `node` process. Without `eventFile`: `{ action: 'ledger' }`. */
+export async function probeWorker(bundle: string, databaseUrl: string, eventFile?: string, extraNodeArgs: string[] = []): Promise<ProbeResult> {
+  const probe = await probeFile();
+  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl, VPC_MIGRATE_LOG_LEVEL: 'info' };
+  delete env.NODE_OPTIONS;
+  const args = [...extraNodeArgs, probe, pathToFileURL(bundle).href, ...(eventFile ? [eventFile] : [])];
+  const started = performance.now();
+  const { code, stdout, stderr } = await run(process.execPath, args, env, BENCH_DIR);
+  const processMs = performance.now() - started;
+  const line = stdout.split('\n').find((l) => l.startsWith('BENCH_PROBE '));
+  if (code !== 0 || !line) throw new Error(`worker probe failed (exit ${code}): ${stderr.slice(-2000)}`);
+  return { ...(JSON.parse(line.slice('BENCH_PROBE '.length)) as Omit<ProbeResult, 'processMs'>), processMs };
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+  });
+}

@@ -1,0 +1,248 @@
+/**
+ * The executor for Drizzle journals (`format: 'drizzle'`): what drizzle-orm's `migrate()` does,
+ * one file at a time and under the migration lock.
+ *
+ * drizzle-orm runs every pending file in ONE transaction, each `--> statement-breakpoint` chunk
+ * as one query, and inserts each file's ledger row in that transaction. Files rely on it (a
+ * `CREATE TEMP TABLE … ON COMMIT DROP` used by later chunks; a hand-written `COMMIT;` chunk
+ * before `CREATE INDEX CONCURRENTLY`, after which drizzle-orm's chunks run in autocommit).
+ * Here each file gets its own transaction: its chunks run inside it exactly as drizzle-orm sends
+ * them, and its ledger row commits with it. A file that ends the transaction itself goes on the
+ * way drizzle-orm would run it — chunks in autocommit until a chunk opens a new block — and its
+ * row is written after its last chunk, so a row exists only when the whole file ran.
+ *
+ * Whether a transaction block is open is read from PostgreSQL itself (the ReadyForQuery status
+ * of each reply), not guessed from the SQL.
+ */
+import { prepareSession, DEFAULT_LOCK_WAIT_MS, type ApplyContext } from './apply.js';
+import type { Db } from './db.js';
+import { ensureDrizzleLedger, insertDrizzleRow, readDrizzleRows } from './drizzle-ledger.js';
+import { acquireMigrationLock, releaseMigrationLock } from './lock.js';
+import type { ApplyOptions, ApplyResult, ChunkSpan, MigrationResult, SkippedStatement, SqlErrorInfo, StatementSpan } from './protocol.js';
+import { asPgError, describeSqlError, isAlreadyExists, shorten } from './sql-error.js';
+import { userTableCount } from './tracking.js';
+import type { DecodedMigration } from './validate.js';
+
+/** `I` idle, `T` in a transaction block, `E` in a failed one (PostgreSQL's ReadyForQuery). */
+type TxStatus = 'I' | 'T' | 'E';
+
+interface TxWatch {
+  status(): TxStatus;
+  stop(): void;
+}
+
+/** Follows the transaction status PostgreSQL reports after every query on this connection. */
+function watchTransaction(db: Db): TxWatch {
+  let status: TxStatus = 'I';
+  const onReady = (msg: { status?: string }) => {
+    if (msg.status === 'I' || msg.status === 'T' || msg.status === 'E') status = msg.status;
+  };
+  db.connection.on('readyForQuery', onReady);
+  return { status: () => status, stop: () => db.connection.off('readyForQuery', onReady) };
+}
+
+const key = (hash: string, createdAt: number | null | undefined) => `${hash}:${createdAt ?? ''}`;
+
+export async function applyDrizzleBatch(
+  ctx: ApplyContext,
+  request: { requestId: string; migrations: DecodedMigration[]; options: ApplyOptions },
+): Promise<ApplyResult> {
+  const { db, log } = ctx;
+  const options = request.options;
+  // The same margin as apply.ts: a statement fails on statement_timeout before Lambda's kill.
+  const margin = Math.min(10_000, Math.max(300, Math.round(ctx.remainingMs() * 0.1)));
+
+  const lockWaitMs = await acquireMigrationLock(db, Math.min(options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, Math.max(0, ctx.remainingMs() - 2 * margin)));
+  try {
+    const tablesBefore = await userTableCount(db);
+    const ledgerCreated = await ensureDrizzleLedger(db);
+    const recorded = new Set((await readDrizzleRows(db)).map((r) => key(r.hash, r.created_at)));
+    const results: MigrationResult[] = [];
+    let stopped: ApplyResult['stopped'];
+    for (const migration of request.migrations) {
+      if (stopped) {
+        results.push({ name: migration.name, status: 'not-started', mode: migration.mode, durationMs: 0 });
+        continue;
+      }
+      if (recorded.has(key(migration.checksum, migration.createdAt))) {
+        // A retried or concurrent batch: never run a recorded migration again.
+        results.push({ name: migration.name, status: 'already-applied', mode: migration.mode, durationMs: 0 });
+        continue;
+      }
+      if (ctx.remainingMs() < 3 * margin) {
+        stopped = 'time-budget';
+        results.push({ name: migration.name, status: 'not-started', mode: migration.mode, durationMs: 0 });
+        continue;
+      }
+      const result = await runDrizzleMigration(ctx, migration, options, margin);
+      results.push(result);
+      log.child({ migration: migration.name }).info('migration finished', { status: result.status, durationMs: result.durationMs, mode: result.mode, format: 'drizzle' });
+      if (result.status === 'failed') stopped = result.error?.code === '57014' && result.timeBudgetExhausted ? 'time-budget' : 'failed';
+    }
+    const result: ApplyResult = { requestId: request.requestId, results, ledgerCreated, baselining: ledgerCreated && tablesBefore > 0, lockWaitMs };
+    if (stopped) result.stopped = stopped;
+    return result;
+  } finally {
+    await releaseMigrationLock(db).catch(() => undefined);
+  }
+}
+
+interface Outcome {
+  status: 'applied' | 'reconciled' | 'failed';
+  skipped: SkippedStatement[];
+  error?: SqlErrorInfo;
+  /** Chunks that ran before a failure, when the file had already ended its transaction (they stay committed). */
+  appliedSteps?: number;
+}
+
+async function runDrizzleMigration(ctx: ApplyContext, m: DecodedMigration, options: ApplyOptions, margin: number): Promise<MigrationResult> {
+  const started = Date.now();
+  const budget = await prepareSession(ctx, options, margin);
+  const tx = watchTransaction(ctx.db);
+  let outcome: Outcome;
+  try {
+    outcome = await runChunks(ctx.db, m, tx, options.reconcileExisting !== false, false);
+  } finally {
+    tx.stop();
+  }
+  const result: MigrationResult = { name: m.name, status: outcome.status, mode: m.mode, durationMs: Date.now() - started };
+  if (outcome.skipped.length > 0) result.skipped = outcome.skipped;
+  if (outcome.error) result.error = outcome.error;
+  if (outcome.appliedSteps !== undefined) result.appliedSteps = outcome.appliedSteps;
+  if (outcome.error?.code === '57014' && budget.limitedByBudget) result.timeBudgetExhausted = true;
+  return result;
+}
+
+async function rollbackOpen(db: Db, tx: TxWatch): Promise<void> {
+  if (tx.status() !== 'I') await db.query('ROLLBACK').catch(() => undefined);
+}
+
+/** The parsed statements of one chunk (file offsets). */
+function statementsOf(m: DecodedMigration, chunk: ChunkSpan): StatementSpan[] {
+  return m.statements.filter((s) => s.start >= chunk.start && s.end <= chunk.end);
+}
+
+/**
+ * Runs the file's chunks inside the transaction it starts. Fast path: no savepoints (each would
+ * be a subtransaction). When a chunk fails because an object already exists and nothing of the
+ * file is committed yet, the file is rolled back and run again `careful`ly: each transactional
+ * chunk under a savepoint, a failing one statement by statement, skipping only "already exists".
+ */
+async function runChunks(db: Db, m: DecodedMigration, tx: TxWatch, reconcile: boolean, careful: boolean): Promise<Outcome> {
+  const chunks = m.chunks ?? [];
+  const skipped: SkippedStatement[] = [];
+  /** The file ended the wrapping transaction itself: what ran before is committed (or discarded) for good. */
+  let escaped = false;
+  try {
+    await db.query('BEGIN');
+  } catch (error) {
+    return { status: 'failed', skipped, error: describeSqlError(error, m.sql, 0, 0) };
+  }
+  for (let i = 0; i < chunks.length; i++) {
+    const chunk = chunks[i] as ChunkSpan;
+    const inBlock = tx.status() === 'T';
+    const guarded = careful && inBlock && chunk.kind === 'transactional';
+    try {
+      if (guarded) await db.query('SAVEPOINT vpcm_chunk');
+      await db.query(m.sql.slice(chunk.start, chunk.end));
+      if (guarded) await db.query('RELEASE SAVEPOINT vpcm_chunk');
+    } catch (error) {
+      let failure: unknown = error;
+      let failedSpan: { span: StatementSpan; index: number } | undefined;
+      if (reconcile && isAlreadyExists(asPgError(error))) {
+        if (!careful && !escaped) {
+          await rollbackOpen(db, tx);
+          return runChunks(db, m, tx, reconcile, true);
+        }
+        const statements = statementsOf(m, chunk);
+        if (guarded) {
+          const attempt = await reconcileChunk(db, m, chunk, error, statements);
+          if (attempt.ok) {
+            skipped.push(...attempt.skipped);
+            continue;
+          }
+          failure = attempt.error;
+          failedSpan = attempt.failed;
+        } else if (!inBlock && statements.length <= 1) {
+          // Autocommit, one statement: it changed nothing, as if it had been skipped.
+          skipped.push(skippedEntry(m, statements[0] ?? chunk, indexOf(m, statements[0]), error));
+          continue;
+        }
+      }
+      await rollbackOpen(db, tx);
+      const only = statementsOf(m, chunk);
+      const at = failedSpan?.span ?? chunk;
+      // statementIndex: the failing statement's index in the file when known, else the chunk's.
+      const index = failedSpan?.index ?? (only.length === 1 ? indexOf(m, only[0]) : i);
+      const info = describeSqlError(failure, m.sql, at.start, at.end - at.start, at.line, index);
+      return escaped ? { status: 'failed', skipped, error: info, appliedSteps: i } : { status: 'failed', skipped, error: info };
+    }
+    if (tx.status() !== 'T' || statementsOf(m, chunk).some((s) => s.kind === 'commit')) escaped = true;
+  }
+  try {
+    // In the file's transaction when one is open (ours, or one the file opened), else autocommit.
+    await insertDrizzleRow(db, m.checksum, m.createdAt ?? 0);
+    if (tx.status() === 'T') await db.query('COMMIT');
+  } catch (error) {
+    await rollbackOpen(db, tx);
+    const info = describeSqlError(error, m.sql, 0, 0);
+    return escaped ? { status: 'failed', skipped, error: info, appliedSteps: chunks.length } : { status: 'failed', skipped, error: info };
+  }
+  return { status: skipped.length > 0 ? 'reconciled' : 'applied', skipped };
+}
+
+/**
+ * After a chunk failed with "already exists" under `vpcm_chunk`: roll back to it, then skip a
+ * one-statement chunk, or run a longer one statement by statement, each under its own
+ * savepoint, skipping only "already exists".
+ */
+async function reconcileChunk(
+  db: Db,
+  m: DecodedMigration,
+  chunk: ChunkSpan,
+  chunkError: unknown,
+  statements: StatementSpan[],
+): Promise<{ ok: true; skipped: SkippedStatement[] } | { ok: false; error: unknown; failed?: { span: StatementSpan; index: number } }> {
+  try {
+    await db.query('ROLLBACK TO SAVEPOINT vpcm_chunk');
+  } catch (error) {
+    return { ok: false, error };
+  }
+  const skipped: SkippedStatement[] = [];
+  if (statements.length <= 1) {
+    skipped.push(skippedEntry(m, statements[0] ?? chunk, indexOf(m, statements[0]), chunkError));
+  } else {
+    for (const span of statements) {
+      const index = indexOf(m, span);
+      try {
+        await db.query('SAVEPOINT vpcm_statement');
+        await db.query(m.sql.slice(span.start, span.end));
+        await db.query('RELEASE SAVEPOINT vpcm_statement');
+      } catch (error) {
+        if (!isAlreadyExists(asPgError(error))) return { ok: false, error, failed: { span, index } };
+        try {
+          await db.query('ROLLBACK TO SAVEPOINT vpcm_statement');
+        } catch (inner) {
+          return { ok: false, error: inner };
+        }
+        skipped.push(skippedEntry(m, span, index, error));
+      }
+    }
+  }
+  try {
+    await db.query('RELEASE SAVEPOINT vpcm_chunk');
+  } catch (error) {
+    return { ok: false, error };
+  }
+  return { ok: true, skipped };
+}
+
+/** A statement's index in the file (`SkippedStatement.index`), -1 when the chunk was not parsed. */
+function indexOf(m: DecodedMigration, span: StatementSpan | undefined): number {
+  return span ? m.statements.indexOf(span) : -1;
+}
+
+function skippedEntry(m: DecodedMigration, span: StatementSpan, index: number, error: unknown): SkippedStatement {
+  const pg = asPgError(error);
+  return { index, line: span.line, code: pg.code ?? '', message: pg.message, statement: shorten(m.sql.slice(span.start, span.end), 200) };
+}

@@ -1,0 +1,69 @@
+/**
+ * Drizzle's ledger, `drizzle.__drizzle_migrations`, created and written as drizzle-orm 0.45.4's
+ * pg-core dialect `migrate()` does: `id SERIAL PRIMARY KEY, hash text NOT NULL, created_at
+ * bigint`, one row per applied journal entry (`hash` = sha256 of the file's text, `created_at`
+ * = the entry's `when`). Drizzle keeps no failure state: a row means "applied", nothing else.
+ */
+import type { Db } from './db.js';
+import { lockHolder } from './lock.js';
+import type { DrizzleLedgerRow, LedgerResult } from './protocol.js';
+import { userTableCount } from './tracking.js';
+
+const TABLE = '"drizzle"."__drizzle_migrations"';
+
+/** drizzle-orm's DDL, word for word (`CREATE TABLE IF NOT EXISTS` in `migrate()`). */
+export const CREATE_DRIZZLE_SCHEMA_SQL = 'CREATE SCHEMA IF NOT EXISTS "drizzle"';
+export const CREATE_DRIZZLE_LEDGER_SQL = `CREATE TABLE IF NOT EXISTS ${TABLE} (
+  id SERIAL PRIMARY KEY,
+  hash text NOT NULL,
+  created_at bigint
+)`;
+
+export async function drizzleLedgerExists(db: Db): Promise<boolean> {
+  const { rows } = await db.query<{ exists: boolean }>(`SELECT to_regclass('${TABLE}') IS NOT NULL AS exists`);
+  return rows[0]?.exists === true;
+}
+
+/**
+ * Creates the schema and table when missing; returns whether the table was. Unlike drizzle-orm
+ * it skips `CREATE SCHEMA` when the schema exists, so a role without CREATE on the database
+ * can still migrate once the schema is there.
+ */
+export async function ensureDrizzleLedger(db: Db): Promise<boolean> {
+  if (await drizzleLedgerExists(db)) return false;
+  const { rows } = await db.query<{ exists: boolean }>(`SELECT to_regnamespace('"drizzle"') IS NOT NULL AS exists`);
+  if (rows[0]?.exists !== true) await db.query(CREATE_DRIZZLE_SCHEMA_SQL);
+  await db.query(CREATE_DRIZZLE_LEDGER_SQL);
+  return true;
+}
+
+/** Every row, oldest entry first. */
+export async function readDrizzleRows(db: Db): Promise<DrizzleLedgerRow[]> {
+  const { rows } = await db.query<{ id: number; hash: string; created_at: string | null }>(
+    `SELECT id, hash, created_at FROM ${TABLE} ORDER BY created_at ASC NULLS FIRST, id ASC`,
+  );
+  return rows.map((r) => ({ id: Number(r.id), hash: r.hash, created_at: r.created_at === null ? null : Number(r.created_at) }));
+}
+
+/** drizzle-orm's insert: in the caller's transaction when there is one. */
+export async function insertDrizzleRow(db: Db, hash: string, createdAt: number): Promise<void> {
+  await db.query(`INSERT INTO ${TABLE} ("hash", "created_at") VALUES ($1, $2)`, [hash, createdAt]);
+}
+
+/** The `ledger` action for `format: 'drizzle'`: reads only, takes no lock. */
+export async function readDrizzleLedgerState(db: Db): Promise<LedgerResult> {
+  const { rows } = await db.query<{ version: string; database: string; schema: string; user: string }>(
+    `SELECT current_setting('server_version') AS version, current_database() AS database,
+            current_schema() AS schema, current_user AS "user"`,
+  );
+  const facts = rows[0] as { version: string; database: string; schema: string; user: string };
+  const tableExists = await drizzleLedgerExists(db);
+  return {
+    server: { ...facts, lockHolder: await lockHolder(db) },
+    tableExists,
+    userTableCount: await userTableCount(db),
+    rows: [],
+    format: 'drizzle',
+    drizzleRows: tableExists ? await readDrizzleRows(db) : [],
+  };
+}
