@@ -11,47 +11,34 @@
  * project's node_modules as it would from the runtime's.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import { esbuildOptions, REPO_ROOT, WORKER_ENTRY, BUNDLE_FILE } from '../infra/bundling.js';
+import { measureBundle } from '../scripts/bundle-size.js';
 
 export const BENCH_DIR = path.join(REPO_ROOT, '.vpc-migrate', 'bench');
 
 export interface BundleFigures {
+  /** The bundle the probes load (same options, so the same bytes as `size`). */
   file: string;
   bytes: number;
   gzipBytes: number;
-  /** Largest inputs by bytes in the output (what the size is made of). */
+  /** Largest contributors, from scripts/bundle-size.ts (`pnpm bundle:size`). */
   topInputs: { input: string; bytes: number }[];
 }
 
-/** Builds the worker with the deployment's esbuild options. */
+/** Builds the worker with the deployment's esbuild options; the size figures are `pnpm bundle:size`'s own. */
 export async function buildWorkerBundle(): Promise<BundleFigures> {
   const dir = path.join(BENCH_DIR, 'worker');
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, BUNDLE_FILE);
-  const result = await build({ ...esbuildOptions(WORKER_ENTRY, file), metafile: true });
-  const bytes = (await stat(file)).size;
-  const gzipBytes = gzipSync(await readFile(file), { level: 9 }).length;
-  const output = Object.values(result.metafile.outputs)[0];
-  const byPackage = new Map<string, number>();
-  for (const [input, { bytesInOutput }] of Object.entries(output?.inputs ?? {})) {
-    const key = packageOf(input);
-    byPackage.set(key, (byPackage.get(key) ?? 0) + bytesInOutput);
-  }
-  const topInputs = [...byPackage].map(([input, b]) => ({ input, bytes: b })).sort((a, b) => b.bytes - a.bytes).slice(0, 8);
-  return { file, bytes, gzipBytes, topInputs };
-}
-
-/** `node_modules/.pnpm/x@1/node_modules/pg/lib/client.js` → `pg`; project files stay as they are. */
-function packageOf(input: string): string {
-  const at = input.lastIndexOf('node_modules/');
-  if (at === -1) return input;
-  const rest = input.slice(at + 'node_modules/'.length).split('/');
-  return rest[0]?.startsWith('@') ? `${rest[0]}/${rest[1]}` : (rest[0] ?? input);
+  await build(esbuildOptions(WORKER_ENTRY, file));
+  const size = await measureBundle(WORKER_ENTRY);
+  const built = (await stat(file)).size;
+  if (built !== size.bytes) throw new Error(`the probe bundle (${built} bytes) differs from scripts/bundle-size.ts's (${size.bytes} bytes)`);
+  return { file, bytes: size.bytes, gzipBytes: size.gzipBytes, topInputs: size.contributors.slice(0, 8).map((c) => ({ input: c.name, bytes: c.bytes })) };
 }
 
 // The probe: what Lambda's runtime does at a cold start (import the handler module, hand it the
@@ -68,6 +55,14 @@ const deadline = Date.now() + 900000;
 const t2 = performance.now();
 const response = await mod.handler(event, { awsRequestId: 'bench', functionName: 'bench', getRemainingTimeInMillis: () => deadline - Date.now() });
 const t3 = performance.now();
+// In AWS the first event also loads the Secrets Manager client (lambda/secret.ts, lazily) before
+// fetching the secret; with DATABASE_URL it is not needed, so its load is timed on its own here.
+let secretsSdkImportMs;
+if (!eventFile) {
+  const t4 = performance.now();
+  await import('@aws-sdk/client-secrets-manager');
+  secretsSdkImportMs = performance.now() - t4;
+}
 const results = response?.result?.results;
 const summary = {
   ok: response?.ok === true,
@@ -75,6 +70,7 @@ const summary = {
   applied: Array.isArray(results) ? results.filter((r) => r.status === 'applied' || r.status === 'reconciled').length : undefined,
   importMs: t1 - t0,
   firstEventMs: t3 - t2,
+  secretsSdkImportMs,
   rssAfterLoadKB,
   maxRssKB: process.resourceUsage().maxRSS,
 };
@@ -88,6 +84,8 @@ export interface ProbeResult {
   applied?: number;
   importMs: number;
   firstEventMs: number;
+  /** Cold-init probes only: loading @aws-sdk/client-secrets-manager, which the first event in AWS adds. */
+  secretsSdkImportMs?: number;
   rssAfterLoadKB: number;
   maxRssKB: number;
   /** The whole process, spawn to exit (node's own start-up included). */

@@ -2,7 +2,7 @@
  * Summaries of V8 CPU profiles (`node --cpu-prof`): self time per function and per package,
  * for the results' "what bounds it" sections.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 
 interface CpuNode {
@@ -28,12 +28,16 @@ export interface ProfileSummary {
   byPackage: { name: string; selfMs: number }[];
 }
 
-/** Reads the newest `.cpuprofile` in `dir`. */
+/**
+ * Reads the largest `.cpuprofile` in `dir`: a process with loader threads (tsx runs its hooks in
+ * one) writes a profile per thread, and the main thread's is the largest.
+ */
 export async function summarizeProfileDir(dir: string, top = 12): Promise<ProfileSummary> {
-  const files = (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile')).sort();
-  const last = files[files.length - 1];
-  if (!last) throw new Error(`no .cpuprofile in ${dir}`);
-  return summarizeProfile(JSON.parse(await readFile(path.join(dir, last), 'utf8')) as CpuProfile, top);
+  const files = (await readdir(dir)).filter((f) => f.endsWith('.cpuprofile'));
+  const sized = await Promise.all(files.map(async (f) => ({ f, size: (await stat(path.join(dir, f))).size })));
+  const largest = sized.sort((a, b) => b.size - a.size)[0]?.f;
+  if (!largest) throw new Error(`no .cpuprofile in ${dir}`);
+  return summarizeProfile(JSON.parse(await readFile(path.join(dir, largest), 'utf8')) as CpuProfile, top);
 }
 
 export function summarizeProfile(profile: CpuProfile, top = 12): ProfileSummary {
@@ -86,6 +90,7 @@ function shortUrl(url: string): string {
 function packageOf(url: string, functionName: string): string {
   if (!url) return functionName.startsWith('(') ? functionName : '(native)';
   if (url.startsWith('node:')) return 'node: built-ins';
+  if (url.startsWith('wasm://')) return 'WebAssembly (libpg-query: PostgreSQL\'s parser)';
   const clean = url.replace(/^file:\/\//, '');
   const at = clean.lastIndexOf('node_modules/');
   if (at === -1) return clean.includes('/dist/') ? 'dist (bundled CLI)' : 'project sources';

@@ -9,13 +9,16 @@ import type { Db } from './db.js';
 import { ErrorCode, MigrateError } from './errors.js';
 import { acquireMigrationLock, releaseMigrationLock } from './lock.js';
 import type { Logger } from './log.js';
-import type {
-  ApplyOptions,
-  ApplyResult,
-  MigrationResult,
-  SkippedStatement,
-  SqlErrorInfo,
-  StatementSpan,
+import {
+  isResumableLog,
+  RESUMABLE_LOG_PREFIX,
+  type ApplyOptions,
+  type ApplyResult,
+  type LedgerRow,
+  type MigrationResult,
+  type SkippedStatement,
+  type SqlErrorInfo,
+  type StatementSpan,
 } from './protocol.js';
 import { asPgError, describeSqlError, isAlreadyExists, ledgerLogFor, shorten } from './sql-error.js';
 import {
@@ -60,7 +63,20 @@ export async function applyBatch(
     const tablesBefore = await userTableCount(db);
     const ledgerCreated = await ensureLedgerTable(db);
     const rows = await readLedger(db);
-    const failed = failedRows(rows);
+    const done = successfulNames(rows);
+    // An unfinished row of a stepwise run of ours, carrying no error, was interrupted (worker
+    // killed, timed out, connection lost): this batch resumes it if it holds the same file.
+    // Any other unfinished row is Prisma's P3009.
+    const unfinished = failedRows(rows);
+    const resumable = new Map<string, LedgerRow>();
+    for (const row of unfinished) {
+      const m = request.migrations.find((x) => x.name === row.migration_name);
+      const sameName = unfinished.filter((r) => r.migration_name === row.migration_name).length;
+      if (m && m.mode === 'non-transactional' && m.checksum === row.checksum && isResumableLog(row.logs) && sameName === 1 && !done.has(m.name)) {
+        resumable.set(m.name, row);
+      }
+    }
+    const failed = unfinished.filter((r) => !resumable.has(r.migration_name));
     if (failed.length > 0) {
       const names = [...new Set(failed.map((r) => r.migration_name))];
       throw new MigrateError(
@@ -70,7 +86,6 @@ export async function applyBatch(
         { details: { migrations: names } },
       );
     }
-    const done = successfulNames(rows);
     const results: MigrationResult[] = [];
     let stopped: ApplyResult['stopped'];
     for (const migration of request.migrations) {
@@ -89,7 +104,7 @@ export async function applyBatch(
         continue;
       }
       const mlog = log.child({ migration: migration.name });
-      const result = await runMigration(ctx, migration, options, margin);
+      const result = await runMigration(ctx, migration, options, margin, resumable.get(migration.name));
       results.push(result);
       mlog.info('migration finished', { status: result.status, durationMs: result.durationMs, mode: result.mode });
       if (result.status === 'failed') stopped = result.error?.code === '57014' && result.timeBudgetExhausted ? 'time-budget' : 'failed';
@@ -130,7 +145,7 @@ function spansOf(m: DecodedMigration): StatementSpan[] {
   return m.sql.trim().length === 0 ? [] : [{ start: 0, end: m.sql.length, line: 1, kind: 'transactional' }];
 }
 
-async function runMigration(ctx: ApplyContext, m: DecodedMigration, options: ApplyOptions, margin: number): Promise<MigrationResult> {
+async function runMigration(ctx: ApplyContext, m: DecodedMigration, options: ApplyOptions, margin: number, resume?: LedgerRow): Promise<MigrationResult> {
   const started = Date.now();
   const budget = await prepareSession(ctx, options, margin);
   const reconcile = options.reconcileExisting !== false;
@@ -140,7 +155,7 @@ async function runMigration(ctx: ApplyContext, m: DecodedMigration, options: App
       outcome = await runTransactional(ctx, m, reconcile);
       break;
     case 'non-transactional':
-      outcome = await runStepwise(ctx, m, reconcile);
+      outcome = await runStepwise(ctx, m, reconcile, resume);
       break;
     default:
       outcome = await runScript(ctx, m, reconcile);
@@ -149,7 +164,11 @@ async function runMigration(ctx: ApplyContext, m: DecodedMigration, options: App
   if (outcome.skipped.length > 0) result.skipped = outcome.skipped;
   if (outcome.error) result.error = outcome.error;
   if (outcome.appliedSteps !== undefined) result.appliedSteps = outcome.appliedSteps;
-  if (outcome.error?.code === '57014' && budget.limitedByBudget) result.timeBudgetExhausted = true;
+  if (outcome.error?.code === '57014' && budget.limitedByBudget) {
+    result.timeBudgetExhausted = true;
+    result.statementTimeoutMs = budget.statementTimeoutMs;
+  }
+  if (resume) result.resumedFrom = Math.min(resume.applied_steps_count, spansOf(m).length);
   return result;
 }
 
@@ -261,31 +280,110 @@ async function runTransactionalStepwise(
 }
 
 /**
- * Non-transactional statements (CONCURRENTLY, VACUUM, ...): Prisma-style, row first, then each
- * statement in autocommit with progress in applied_steps_count, then finished_at.
+ * Non-transactional statements (CONCURRENTLY, VACUUM, ...): Prisma-style, row first (marked
+ * resumable, see protocol.ts), then statement by statement with progress in
+ * applied_steps_count, then finished_at. Each transactional statement commits in one transaction
+ * with its progress (the last one with finished_at), so the count never lies about it; a
+ * non-transactional statement cannot, so it is the one statement a resumed run is unsure of.
+ *
+ * `resume`: the row of an interrupted run of this file. Statements before its count are done;
+ * the statement at the count runs again, and if it is non-transactional and finds its work done
+ * ("already exists" for a CREATE, "does not exist" for a DROP), that is recorded, not failed.
  */
-async function runStepwise(ctx: ApplyContext, m: DecodedMigration, reconcile: boolean): Promise<Outcome> {
+async function runStepwise(ctx: ApplyContext, m: DecodedMigration, reconcile: boolean, resume?: LedgerRow): Promise<Outcome> {
   const { db } = ctx;
   const spans = spansOf(m);
-  const id = await insertStarted(db, { name: m.name, checksum: m.checksum, startedAt: new Date() });
+  const from = Math.min(resume?.applied_steps_count ?? 0, spans.length);
+  const id =
+    resume?.id ??
+    (await insertStarted(db, {
+      name: m.name,
+      checksum: m.checksum,
+      startedAt: new Date(),
+      logs: `${RESUMABLE_LOG_PREFIX} (${spans.length} statement(s)); applied_steps_count = statements done. If this row stays unfinished, the run was interrupted: deploy again to resume it.`,
+    }));
   const skipped: SkippedStatement[] = [];
-  for (let i = 0; i < spans.length; i++) {
+  const notes: string[] = [];
+  if (resume) notes.push(`Resumed by vpc-migrate at statement ${from + 1} of ${spans.length} after an interrupted run.`);
+  const finalLogs = () => [...notes, reconcileLog(skipped)].filter(Boolean).join('\n') || null;
+  const advance = (i: number) => (i === spans.length - 1 ? markFinished(db, id, finalLogs()) : recordProgress(db, id, i + 1));
+  const fail = async (error: unknown, span: StatementSpan, i: number): Promise<Outcome> => {
+    const info = describeSqlError(error, m.sql, span.start, span.end - span.start, span.line, i);
+    await recordFailure(() => markFailed(db, id, ledgerLogFor(m.name, info), i), info);
+    return { status: 'failed', skipped, error: info, appliedSteps: i };
+  };
+  for (let i = from; i < spans.length; i++) {
     const span = spans[i] as StatementSpan;
+    const text = m.sql.slice(span.start, span.end);
+    if (span.kind !== 'non-transactional') {
+      try {
+        await db.query('BEGIN');
+        await db.query(text);
+        await advance(i);
+        await db.query('COMMIT');
+        continue;
+      } catch (error) {
+        await rollbackQuietly(db);
+        if (!(reconcile && isAlreadyExists(asPgError(error)))) return fail(error, span, i);
+        skipped.push(skippedEntry(m, span, i, error));
+      }
+      try {
+        await advance(i);
+      } catch (error) {
+        return fail(error, span, i);
+      }
+      continue;
+    }
+    const uncertain = resume !== undefined && i === from;
     try {
-      await db.query(m.sql.slice(span.start, span.end));
+      await db.query(text);
     } catch (error) {
-      if (reconcile && isAlreadyExists(asPgError(error))) {
+      const pg = asPgError(error);
+      const rebuilt = pg.code === '42P07' && (reconcile || uncertain) ? await dropInvalidIndex(db, pg.message) : null;
+      if (rebuilt) {
+        notes.push(`Rebuilt index ${rebuilt}: an interrupted CREATE INDEX CONCURRENTLY had left it INVALID.`);
+        try {
+          await db.query(text);
+        } catch (again) {
+          return fail(again, span, i);
+        }
+      } else if ((reconcile || uncertain) && isAlreadyExists(pg)) {
+        skipped.push(skippedEntry(m, span, i, error));
+      } else if (uncertain && pg.code === '42704') {
+        // DROP INDEX CONCURRENTLY of an index the interrupted run already dropped.
         skipped.push(skippedEntry(m, span, i, error));
       } else {
-        const info = describeSqlError(error, m.sql, span.start, span.end - span.start, span.line, i);
-        await recordFailure(() => markFailed(db, id, ledgerLogFor(m.name, info), i), info);
-        return { status: 'failed', skipped, error: info, appliedSteps: i };
+        return fail(error, span, i);
       }
     }
-    if (i < spans.length - 1) await recordProgress(db, id, i + 1);
+    try {
+      await advance(i);
+    } catch (error) {
+      return fail(error, span, i);
+    }
   }
-  await markFinished(db, id, reconcileLog(skipped));
+  if (from >= spans.length) await markFinished(db, id, finalLogs());
   return ok(skipped);
+}
+
+/**
+ * "Already exists" from CREATE INDEX CONCURRENTLY can mean an INVALID index left by an
+ * interrupted build (worker killed, connection cut): skipping it would record the migration as
+ * applied without a usable index. PostgreSQL's documented remedy is to drop it and build again:
+ * drops the invalid index named in the message, and returns its name (null if there is none).
+ */
+async function dropInvalidIndex(db: Db, message: string): Promise<string | null> {
+  const { rows } = await db.query<{ name: string }>(
+    `SELECT format('%I.%I', n.nspname, c.relname) AS name
+       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE NOT i.indisvalid AND strpos($1, format('"%s"', c.relname)) > 0
+        AND n.nspname = ANY (current_schemas(false))`,
+    [message],
+  );
+  if (rows.length !== 1) return null;
+  const name = (rows[0] as { name: string }).name;
+  await db.query(`DROP INDEX CONCURRENTLY IF EXISTS ${name}`);
+  return name;
 }
 
 /**

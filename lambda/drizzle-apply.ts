@@ -76,6 +76,7 @@ export async function applyDrizzleBatch(
       }
       const result = await runDrizzleMigration(ctx, migration, options, margin);
       results.push(result);
+      if (result.status !== 'failed') recorded.add(key(migration.checksum, migration.createdAt));
       log.child({ migration: migration.name }).info('migration finished', { status: result.status, durationMs: result.durationMs, mode: result.mode, format: 'drizzle' });
       if (result.status === 'failed') stopped = result.error?.code === '57014' && result.timeBudgetExhausted ? 'time-budget' : 'failed';
     }

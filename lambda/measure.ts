@@ -38,12 +38,6 @@ export function rowsDelta(before: RowCounts, after: RowCounts): RowsTouched[] {
 
 export const total = (r: RowsTouched): number => r.inserted + r.updated + r.deleted;
 
-export interface HeldLock extends RehearsalLock {
-  /** Identity for set differences: locktype, target and mode. */
-  key: string;
-  relid?: string;
-}
-
 const RELKINDS: Record<string, string> = {
   r: 'table',
   p: 'partitioned table',
@@ -74,49 +68,25 @@ export function lockImpact(mode: string): LockImpact {
 }
 
 /**
- * Locks this session holds: relations outside the system catalogs (our own catalog reads take
- * some), object locks (e.g. ALTER TYPE ... ADD VALUE) and advisory locks other than the
- * migration lock. Transaction-id and tuple locks say nothing about what others wait for.
+ * The locks this session holds, as `locktype|target|mode` keys (target: the relation's oid, or
+ * `classid:objid:objsubid`). One text value per call: with thousands of locks held (a long
+ * rehearsal) rows would cost far more to transfer than the set difference saves.
  */
-export async function heldLocks(db: Db, existing: ReadonlySet<string>): Promise<HeldLock[]> {
-  const { rows } = await db.query<{
-    locktype: string;
-    mode: string;
-    objkey: string | null;
-    relid: string | null;
-    relation: string | null;
-    relkind: string | null;
-    object: string | null;
-  }>(
-    `SELECT l.locktype, l.mode, l.relation::text AS relid,
-            CASE WHEN l.locktype = 'object' THEN l.classid::text || ':' || l.objid::text END AS objkey,
-            CASE WHEN l.relation IS NOT NULL THEN coalesce(format('%I.%I', n.nspname, c.relname), l.relation::text) END AS relation,
-            c.relkind::text AS relkind,
-            CASE WHEN l.locktype = 'object' THEN coalesce(pg_describe_object(l.classid, l.objid, 0), l.classid || ':' || l.objid)
-                 WHEN l.locktype = 'advisory' THEN 'advisory key ' || CASE WHEN l.objsubid = 1 THEN ((l.classid::bigint << 32) | l.objid::bigint)::text ELSE l.classid || ',' || l.objid END
-            END AS object
+export type LockSnapshot = Set<string>;
+
+export async function lockSnapshot(db: Db): Promise<LockSnapshot> {
+  const { rows } = await db.query<{ keys: string | null }>(
+    `SELECT string_agg(l.locktype || '|' || coalesce(l.relation::text, l.classid::text || ':' || l.objid::text || ':' || l.objsubid::text) || '|' || l.mode, E'\n') AS keys
        FROM pg_locks l
-       LEFT JOIN pg_class c ON c.oid = l.relation
-       LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE l.pid = pg_backend_pid() AND l.granted
-        AND l.locktype IN ('relation', 'object', 'advisory')
-        AND NOT (l.locktype = 'relation' AND (n.nspname IN ('pg_catalog', 'information_schema') OR n.nspname LIKE 'pg\\_toast%'))
-        AND NOT (l.locktype = 'object' AND l.mode = 'AccessShareLock')
-        AND NOT (l.locktype = 'advisory' AND l.objsubid = 1 AND ((l.classid::bigint << 32) | l.objid::bigint) = $1)`,
-    [MIGRATION_LOCK_KEY],
+      WHERE l.pid = pg_backend_pid() AND l.granted AND l.locktype IN ('relation', 'object', 'advisory')`,
   );
-  return rows.map((r) => {
-    const target = r.relation ?? r.object ?? '?';
-    const lock: HeldLock = { key: `${r.locktype}|${r.relid ?? target}|${r.mode}`, locktype: r.locktype, mode: r.mode, target };
-    if (r.locktype === 'relation' && r.relid) {
-      lock.relid = r.relid;
-      if (r.relkind) lock.kind = RELKINDS[r.relkind] ?? r.relkind;
-      lock.newObject = !existing.has(`${PG_CLASS}:${r.relid}`);
-      lock.blocks = lockImpact(r.mode);
-    }
-    if (r.objkey) lock.newObject = !existing.has(r.objkey);
-    return lock;
-  });
+  const keys = rows[0]?.keys;
+  return new Set(keys ? keys.split('\n') : []);
+}
+
+/** Keys in `after` and not in `before`. */
+export function newLockKeys(before: LockSnapshot, after: LockSnapshot): string[] {
+  return [...after].filter((k) => !before.has(k));
 }
 
 const STRENGTH = [
@@ -130,13 +100,57 @@ const STRENGTH = [
   'AccessExclusiveLock',
 ];
 
-/** Locks in `after` and not in `before`, strongest first, without the bookkeeping keys. */
-export function locksDelta(before: readonly HeldLock[], after: readonly HeldLock[]): RehearsalLock[] {
-  const had = new Set(before.map((l) => l.key));
-  return after
-    .filter((l) => !had.has(l.key))
-    .sort((a, b) => STRENGTH.indexOf(b.mode) - STRENGTH.indexOf(a.mode) || a.target.localeCompare(b.target))
-    .map(({ key: _key, relid: _relid, ...lock }) => lock);
+/** Strongest first, then by target. */
+export function sortLocks(locks: RehearsalLock[]): RehearsalLock[] {
+  return locks.sort((a, b) => STRENGTH.indexOf(b.mode) - STRENGTH.indexOf(a.mode) || a.target.localeCompare(b.target) || a.mode.localeCompare(b.mode));
+}
+
+/**
+ * Names the locks behind `keys`, and keeps those that say something about other sessions:
+ * relations outside the system catalogs (our own catalog reads take some), object locks
+ * stronger than AccessShare (e.g. ALTER TYPE ... ADD VALUE), and advisory locks other than the
+ * migration lock. `existing` (from {@link existingObjects}) tells objects the rehearsal made.
+ */
+export async function describeLocks(db: Db, keys: string[], existing: ReadonlySet<string>): Promise<RehearsalLock[]> {
+  const parsed = keys
+    .map((k) => k.split('|'))
+    .filter((p): p is [string, string, string] => p.length === 3)
+    .filter(([type, , mode]) => !(type === 'object' && mode === 'AccessShareLock'))
+    .filter(([type, target]) => !(type === 'advisory' && advisoryKey(target) === String(MIGRATION_LOCK_KEY)));
+  if (parsed.length === 0) return [];
+  const { rows } = await db.query<{ i: number; nspname: string | null; relation: string | null; relkind: string | null; object: string | null }>(
+    `SELECT k.i, n.nspname, CASE WHEN c.oid IS NOT NULL THEN format('%I.%I', n.nspname, c.relname) END AS relation, c.relkind::text AS relkind,
+            CASE WHEN k.locktype = 'object' THEN pg_describe_object(split_part(k.target, ':', 1)::oid, split_part(k.target, ':', 2)::oid, 0) END AS object
+       FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(locktype, target, i)
+       LEFT JOIN pg_class c ON c.oid = CASE WHEN k.locktype = 'relation' THEN k.target::oid END
+       LEFT JOIN pg_namespace n ON n.oid = c.relnamespace`,
+    [parsed.map((p) => p[0]), parsed.map((p) => p[1])],
+  );
+  const out: RehearsalLock[] = [];
+  for (const r of rows) {
+    const [locktype, target, mode] = parsed[Number(r.i) - 1] as [string, string, string];
+    if (locktype === 'relation') {
+      if (r.nspname && (r.nspname === 'pg_catalog' || r.nspname === 'information_schema' || r.nspname.startsWith('pg_toast'))) continue;
+      const lock: RehearsalLock = { locktype, mode, target: r.nspname ? (r.relation as string) : target };
+      if (r.relkind) lock.kind = RELKINDS[r.relkind] ?? r.relkind;
+      lock.newObject = !existing.has(`${PG_CLASS}:${target}`);
+      lock.blocks = lockImpact(mode);
+      out.push(lock);
+    } else if (locktype === 'object') {
+      const [classid, objid] = target.split(':');
+      out.push({ locktype, mode, target: r.object ?? target, newObject: !existing.has(`${classid}:${objid}`) });
+    } else {
+      out.push({ locktype, mode, target: `advisory key ${advisoryKey(target)}` });
+    }
+  }
+  return sortLocks(out);
+}
+
+/** An advisory lock's key as the application wrote it: one bigint (objsubid 1) or two ints. */
+function advisoryKey(target: string): string {
+  const [classid, objid, objsubid] = target.split(':');
+  if (objsubid === '1') return String((BigInt(classid ?? '0') << 32n) | BigInt(objid ?? '0'));
+  return `${classid},${objid}`;
 }
 
 /** pg_class's own oid: the catalog id of relations in object keys. */

@@ -217,6 +217,23 @@ export interface MigrationResult {
   appliedSteps?: number;
   /** Set when the statement timeout was lowered to the Lambda's remaining time and fired. */
   timeBudgetExhausted?: boolean;
+  /** With `timeBudgetExhausted`: the statement_timeout (ms) the remaining time allowed. */
+  statementTimeoutMs?: number;
+  /** A non-transactional file interrupted earlier, resumed at this 0-based statement. */
+  resumedFrom?: number;
+}
+
+/**
+ * `logs` of a non-transactional migration's ledger row while the worker runs it statement by
+ * statement; `applied_steps_count` then counts the statements that took effect (each
+ * transactional statement commits together with that count). A row still unfinished with this
+ * text was interrupted (the worker died, hit its timeout or lost its connection), not failed: the
+ * next deploy resumes it there. A SQL failure replaces the text with the error (Prisma P3018).
+ */
+export const RESUMABLE_LOG_PREFIX = 'vpc-migrate: running statement by statement';
+
+export function isResumableLog(logs: string | null | undefined): boolean {
+  return typeof logs === 'string' && logs.startsWith(RESUMABLE_LOG_PREFIX);
 }
 
 export interface ApplyResult {

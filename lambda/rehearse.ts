@@ -20,14 +20,15 @@ import type { Db } from './db.js';
 import { ErrorCode, MigrateError } from './errors.js';
 import { acquireMigrationLock } from './lock.js';
 import {
+  describeLocks,
   existingObjects,
-  heldLocks,
-  locksDelta,
+  lockSnapshot,
+  newLockKeys,
   querySingle,
   rowCounts,
   rowsDelta,
   trackTransactionStatus,
-  type HeldLock,
+  type LockSnapshot,
   type RowCounts,
 } from './measure.js';
 import type {
@@ -75,6 +76,8 @@ export async function rehearse(ctx: ApplyContext, request: ParsedRehearse): Prom
 
     await db.query('BEGIN');
     open = true;
+    // What the transaction holds and has touched so far; each migration reports the difference.
+    const state: MeasureState = { locks: await lockSnapshot(db), rows: await rowCounts(db) };
     const results: RehearsalResult[] = [];
     let stopped: RehearseResult['stopped'];
     for (const [index, m] of request.migrations.entries()) {
@@ -87,7 +90,7 @@ export async function rehearse(ctx: ApplyContext, request: ParsedRehearse): Prom
         results.push(empty(m, 'not-started'));
         continue;
       }
-      const result = await rehearseOne(ctx, m, index, { options, relations, enumAddedBy, earlier: results, margin, tracker });
+      const result = await rehearseOne(ctx, m, index, { options, relations, enumAddedBy, earlier: results, margin, tracker, state });
       results.push(result);
       log.info('migration rehearsed', { migration: m.name, status: result.status, durationMs: result.durationMs });
       if (result.timeBudgetExhausted) stopped = 'time-budget';
@@ -124,7 +127,13 @@ function spansOf(m: DecodedMigration): StatementSpan[] {
   return m.sql.trim().length === 0 ? [] : [{ start: 0, end: m.sql.length, line: 1, kind: 'transactional' }];
 }
 
+interface MeasureState {
+  locks: LockSnapshot;
+  rows: RowCounts;
+}
+
 interface Shared {
+  state: MeasureState;
   options: ApplyOptions;
   relations: Set<string>;
   enumAddedBy: Map<string, string>;
@@ -145,8 +154,6 @@ async function rehearseOne(ctx: ApplyContext, m: DecodedMigration, index: number
     `SET SESSION AUTHORIZATION DEFAULT; RESET ALL; SET statement_timeout = ${timeout}; SET lock_timeout = ${shared.options.lockTimeoutMs ?? 0}`,
   );
   const reconcile = shared.options.reconcileExisting !== false;
-  const locksBefore: HeldLock[] = await heldLocks(db, shared.relations);
-  const rowsBefore: RowCounts = await rowCounts(db);
   const spans = spansOf(m);
   const result: RehearsalResult = {
     name: m.name,
@@ -198,6 +205,8 @@ async function rehearseOne(ctx: ApplyContext, m: DecodedMigration, index: number
   if (failure) {
     await db.query(`ROLLBACK TO SAVEPOINT ${savepoint}`);
     await db.query(`RELEASE SAVEPOINT ${savepoint}`);
+    // Its locks went with the savepoint; its row counters did not (pg_stat counts aborted work).
+    shared.state.rows = await rowCounts(db);
     const { error, span, at } = failure;
     const info = describeSqlError(error, m.sql, span.start, span.end - span.start, span.line, at);
     result.error = info;
@@ -218,8 +227,12 @@ async function rehearseOne(ctx: ApplyContext, m: DecodedMigration, index: number
     if (info.code === QUERY_CANCELED && limitedByBudget) result.timeBudgetExhausted = true;
   } else {
     await db.query(`RELEASE SAVEPOINT ${savepoint}`);
-    result.locks = locksDelta(locksBefore, await heldLocks(db, shared.relations));
-    result.rows = rowsDelta(rowsBefore, await rowCounts(db));
+    const locks = await lockSnapshot(db);
+    const rows = await rowCounts(db);
+    result.locks = await describeLocks(db, newLockKeys(shared.state.locks, locks), shared.relations);
+    result.rows = rowsDelta(shared.state.rows, rows);
+    shared.state.locks = locks;
+    shared.state.rows = rows;
     const nonTransactional = result.notRehearsed.filter((s) => s.reason === 'non-transactional').length;
     if (nonTransactional > 0) result.status = result.statementsRun === 0 ? 'not-rehearsable' : 'partial';
   }

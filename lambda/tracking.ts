@@ -81,13 +81,16 @@ export async function insertFinished(
   return id;
 }
 
-/** Prisma's "started" row, written before a script that cannot be wrapped in our transaction. */
-export async function insertStarted(db: Db, row: { name: string; checksum: string; startedAt: Date }): Promise<string> {
+/**
+ * Prisma's "started" row, written before a script that cannot be wrapped in our transaction.
+ * `logs`: NULL as Prisma writes it, or the resumable marker of a stepwise run (protocol.ts).
+ */
+export async function insertStarted(db: Db, row: { name: string; checksum: string; startedAt: Date; logs?: string }): Promise<string> {
   const id = randomUUID();
   await db.query(
     `INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count)
-     VALUES ($1, $2, NULL, $3, NULL, NULL, $4, 0)`,
-    [id, row.checksum, row.name, row.startedAt],
+     VALUES ($1, $2, NULL, $3, $5, NULL, $4, 0)`,
+    [id, row.checksum, row.name, row.startedAt, row.logs ?? null],
   );
   return id;
 }

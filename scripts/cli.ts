@@ -13,7 +13,9 @@ import { rehearseCommand } from './commands/rehearse.js';
 import { resolveCommand } from './commands/resolve.js';
 import { sqlCommand } from './commands/sql.js';
 import { status } from './commands/status.js';
+import { formatFlag } from './format.js';
 import { connectWorker, type Worker } from './invoke.js';
+import { connectForProtocol, PROTOCOL_HELP, PROTOCOL_OPTIONS } from './compat/protocol.js';
 import { renderDeploy, renderError, renderStatus } from './report.js';
 import { resolveTarget, type TargetFlags } from './target.js';
 import { renderLint } from './lint/render.js';
@@ -46,8 +48,10 @@ const TARGET_OPTIONS: Options = {
   'database-url': { type: 'string' },
   'function-timeout': { type: 'string' },
   migrations: { type: 'string' },
+  format: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  ...PROTOCOL_OPTIONS,
 };
 
 const TARGET_HELP = `Worker (one of):
@@ -59,7 +63,9 @@ const TARGET_HELP = `Worker (one of):
   --function-timeout SEC  the function's timeout (default 900); the CLI waits this long plus 30 s
 Common:
   --migrations DIR        migration folders (default prisma/migrations)
-  --json                  machine-readable output on stdout (progress goes to stderr)`;
+  --format prisma|drizzle the migration format (default: drizzle when DIR/meta/_journal.json exists, else prisma)
+  --json                  machine-readable output on stdout (progress goes to stderr)
+${PROTOCOL_HELP}`;
 
 const int = (v: unknown, name: string, scale = 1): number | undefined => {
   if (v === undefined) return undefined;
@@ -107,6 +113,7 @@ Exit codes: 0 applied or up to date, 2 problem (nothing or not everything applie
         lint: values['no-lint'] !== true,
         apply,
         progress,
+        format: formatFlag(values.format),
       });
       return { exitCode: report.exitCode, json: report, text: renderDeploy(report) };
     },
@@ -119,7 +126,7 @@ Exit codes: 0 up to date, 1 pending migrations, 2 problem (failed, modified, mis
     options: {},
     needsWorker: true,
     async run({ values, worker }) {
-      const report = await status(worker, { migrationsDir: (values.migrations as string | undefined) ?? 'prisma/migrations' });
+      const report = await status(worker, { migrationsDir: (values.migrations as string | undefined) ?? 'prisma/migrations', format: formatFlag(values.format) });
       return { exitCode: report.exitCode, json: report, text: renderStatus(report) };
     },
   },
@@ -217,7 +224,7 @@ export async function main(argv: string[]): Promise<number> {
     if (resolved.localDatabase && !json) {
       progress(`Local worker: ${resolved.localDatabase.embedded ? 'embedded PostgreSQL (.vpc-migrate/pgdata)' : 'database from DATABASE_URL'} behind the local Invoke endpoint ${resolved.target.endpoint}`);
     }
-    const worker = connectWorker(resolved.target);
+    const worker = connectForProtocol(values, resolved.target, progress);
     try {
       const output = await command.run({ values, positionals, worker, progress });
       process.stdout.write((json ? JSON.stringify(output.json, null, 2) : output.text) + '\n');

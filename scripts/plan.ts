@@ -7,7 +7,7 @@
  * DESIGN §3: checksums are checked on deploy, and out-of-order folders are reported, never
  * silently skipped.
  */
-import type { LedgerRow } from '../lambda/protocol.js';
+import { isResumableLog, type LedgerRow } from '../lambda/protocol.js';
 import { ErrorCode } from '../lambda/errors.js';
 
 /** What the plan needs to know about one local migration folder. */
@@ -59,6 +59,12 @@ export interface FailedEntry {
   appliedStepsCount: number;
   /** No logs were written: the run stopped before it could record an error. */
   interrupted: boolean;
+  /**
+   * An interrupted stepwise run of our worker (its marker in `logs`, protocol.ts) of the
+   * unchanged local file: deploy resumes it where `applied_steps_count` says, so it is pending,
+   * not a problem.
+   */
+  resumable: boolean;
   /** A local folder exists for it. */
   local: boolean;
 }
@@ -140,21 +146,26 @@ export function plan(local: LocalMigrationRef[], ledger: LedgerRow[], options: P
     const successes = live.filter((r) => r.finished_at !== null);
 
     if (rows.some((r) => r.rolled_back_at !== null)) rolledBack.push(name);
+    let resumable = false;
     for (const row of live) {
       if (row.finished_at !== null) continue;
+      // Strict checksum: the worker resumes only the very file it was running.
+      resumable = live.length === 1 && migration !== undefined && isResumableLog(row.logs) && row.checksum === migration.checksum;
       failed.push({
         name,
         startedAt: row.started_at,
         logs: row.logs,
         appliedStepsCount: row.applied_steps_count,
-        interrupted: (row.logs ?? '').trim() === '',
+        interrupted: (row.logs ?? '').trim() === '' || isResumableLog(row.logs),
+        resumable,
         local: migration !== undefined,
       });
     }
 
     // Prisma's rule (apply_migrations.rs): pending = no row that is not rolled back. A failed
-    // row therefore keeps its migration out of `pending`; it is reported as failed instead.
-    if (migration && live.length === 0) pending.push(name);
+    // row therefore keeps its migration out of `pending`; it is reported as failed instead —
+    // unless it is our own interrupted run, which deploy resumes.
+    if (migration && (live.length === 0 || resumable)) pending.push(name);
 
     const success = latest(successes);
     if (!success) continue;
@@ -195,7 +206,7 @@ export function plan(local: LocalMigrationRef[], ledger: LedgerRow[], options: P
   const outOfOrder = newest === undefined ? [] : pending.filter((name) => compareMigrationNames(name, newest) < 0);
 
   const problems: Problem[] = [];
-  for (const f of failed) problems.push(failedProblem(f, localByName.get(f.name)));
+  for (const f of failed) if (!f.resumable) problems.push(failedProblem(f, localByName.get(f.name)));
   if (!options.allowModified) {
     for (const m of modified) problems.push(modifiedProblem(m, localByName.get(m.name)));
   }
@@ -216,7 +227,9 @@ export function summarize(p: Plan): string {
   if (p.summary !== undefined) return p.summary;
   const localCount = p.pending.length + p.applied.filter((a) => a.local).length + localFailedOnly(p);
   const parts = [`${localCount} local`, `${p.applied.length} applied`, `${p.pending.length} pending`];
-  if (p.failed.length > 0) parts.push(`${p.failed.length} failed`);
+  const resuming = p.failed.filter((f) => f.resumable).length;
+  if (p.failed.length > resuming) parts.push(`${p.failed.length - resuming} failed`);
+  if (resuming > 0) parts.push(`${resuming} interrupted (deploy resumes)`);
   if (p.modified.length > 0) {
     const allowed = p.modified.every((m) => m.allowed);
     parts.push(`${p.modified.length} modified${allowed ? ' (allowed)' : ''}`);

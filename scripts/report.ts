@@ -20,7 +20,7 @@ function problemLines(problems: Problem[]): string[] {
   return problems.flatMap((p) => [`  ${red('✖')} ${p.message}`, `    ${dim('code')} ${p.code}`, `    ${dim('next')} ${p.remedy}`]);
 }
 
-function resultLine(r: MigrationResult): string[] {
+function resultLine(r: MigrationResult, file = 'migration.sql'): string[] {
   const time = dim(`${r.durationMs} ms`);
   switch (r.status) {
     case 'applied':
@@ -36,7 +36,7 @@ function resultLine(r: MigrationResult): string[] {
       return [`  ${dim('·')} ${r.name} — not started`];
     case 'failed': {
       const e = r.error;
-      const where = e?.line ? `migration.sql line ${e.line}${e.column ? `, column ${e.column}` : ''}` : 'migration.sql';
+      const where = e?.line ? `${file} line ${e.line}${e.column ? `, column ${e.column}` : ''}` : file;
       const lines = [`  ${red('✖')} ${r.name} ${time} — failed at ${where}`];
       if (e?.code) lines.push(`      SQLSTATE ${e.code}: ${e.message}`);
       else if (e) lines.push(`      ${e.message}`);
@@ -52,9 +52,10 @@ function resultLine(r: MigrationResult): string[] {
 export function renderDeploy(r: DeployReport): string {
   const out = [serverLine(r.server), `Migrations: ${r.migrationsDir} — ${r.summaryBefore}`];
   for (const w of r.warnings) out.push(`${yellow('warning')} ${w}`);
-  if (r.baselining) out.push(yellow('The schema already held tables but no _prisma_migrations: baselining — objects that already exist are reconciled and recorded.'));
+  if (r.baselining) out.push(yellow(`The schema already held tables but no ${r.format === 'drizzle' ? 'drizzle.__drizzle_migrations' : '_prisma_migrations'}: baselining — objects that already exist are reconciled and recorded.`));
   if (r.results.length === 0 && r.problems.length === 0) {
     out.push('', green(bold('Up to date: 0 pending migrations. Nothing to apply.')));
+    if (r.verification) out.push(green(r.verification));
     return out.join('\n');
   }
   if (r.results.length === 0) {
@@ -62,11 +63,11 @@ export function renderDeploy(r: DeployReport): string {
     return out.join('\n');
   }
   out.push('', `Pending: ${r.pending.length}`);
-  for (const res of r.results) out.push(...resultLine(res));
+  for (const res of r.results) out.push(...resultLine(res, r.format === 'drizzle' ? `${res.name}.sql` : undefined));
   const applied = r.results.filter((x) => x.status === 'applied' || x.status === 'reconciled').length;
   out.push('');
   if (r.exitCode === 0) {
-    out.push(green(bold(`Applied ${applied} migration(s). Verified: the ledger holds all local migrations (${r.summaryAfter}).`)));
+    out.push(green(bold(r.verification ? `Applied ${applied} migration(s). ${r.verification}` : `Applied ${applied} migration(s). Verified: the ledger holds all local migrations (${r.summaryAfter}).`)));
   } else {
     out.push(red(bold(`Deploy stopped: ${applied} applied, ${r.pending.length - applied} not applied.`)), ...problemLines(r.problems));
     if (r.summaryAfter) out.push(`  ${dim('ledger now')} ${r.summaryAfter}`);

@@ -72,6 +72,35 @@ export function loadParser(): Promise<void> {
  * // → { mode: 'script', statements: [{ start: 0, end: 5, line: 1, kind: 'begin' }, ...] }
  */
 export function splitMigration(sql: string): SplitResult {
+  const cached = splitCache.get(sql);
+  if (cached) return { ...cached, statements: cached.statements.slice() };
+  return remember(sql, analyze(sql).result);
+}
+
+/**
+ * {@link splitMigration} plus each statement's parse tree (`nodes[i]` belongs to
+ * `statements[i]`), from the same single parse: the linter needs both, and deploy's
+ * `splitMigration` of the same text afterwards is then answered from the cache.
+ */
+export function splitMigrationWithNodes(sql: string): SplitResult & { nodes: Node[] } {
+  const { result, nodes } = analyze(sql);
+  remember(sql, result);
+  return { ...result, statements: result.statements.slice(), nodes };
+}
+
+// One parse per file per process: lint and deploy both split every pending file, and a parse
+// costs ~0.2 ms per KB of SQL (the 820-file trigger.dev history: 150-600 ms per pass). The cache
+// holds only the spans (the text is the caller's own string); oldest entries go first.
+const SPLIT_CACHE_ENTRIES = 10_000;
+const splitCache = new Map<string, SplitResult>();
+
+function remember(sql: string, result: SplitResult): SplitResult {
+  if (splitCache.size >= SPLIT_CACHE_ENTRIES) splitCache.delete(splitCache.keys().next().value as string);
+  splitCache.set(sql, result);
+  return { ...result, statements: result.statements.slice() };
+}
+
+function analyze(sql: string): { result: SplitResult; nodes: Node[] } {
   const pg = parser;
   if (!pg) {
     throw new MigrateError(
@@ -83,11 +112,11 @@ export function splitMigration(sql: string): SplitResult {
 
   // The parser reads a C string: a NUL would silently end the file early.
   const nul = sql.indexOf('\u0000');
-  if (nul !== -1) return unparsable(sql, 'migration.sql contains a NUL character', nul);
+  if (nul !== -1) return { result: unparsable(sql, 'migration.sql contains a NUL character', nul), nodes: [] };
 
   // libpg-query refuses '' outright; an empty file is a legal, empty migration.
   if (skipSpaceAndComments(sql, 0, sql.length) === sql.length) {
-    return { statements: [], mode: 'transactional' };
+    return { result: { statements: [], mode: 'transactional' }, nodes: [] };
   }
 
   let raw: RawStmt[];
@@ -97,12 +126,13 @@ export function splitMigration(sql: string): SplitResult {
     if (!pg.hasSqlDetails(error)) throw error;
     const details = error.sqlDetails;
     const index = codePointToIndex(sql, details?.cursorPosition ?? 0);
-    return unparsable(sql, details?.message ?? error.message, index);
+    return { result: unparsable(sql, details?.message ?? error.message, index), nodes: [] };
   }
 
   const bytes = new ByteIndex(sql);
   const lines = new LineCounter(sql);
   const statements: StatementSpan[] = [];
+  const nodes: Node[] = [];
   for (const stmt of raw) {
     const location = stmt.stmt_location ?? 0;
     const rawStart = bytes.toIndex(location);
@@ -112,8 +142,9 @@ export function splitMigration(sql: string): SplitResult {
     const end = trimmedEnd(pg, sql, start, rawEnd);
     if (end <= start || stmt.stmt === undefined) continue;
     statements.push({ start, end, line: lines.lineAt(start), kind: classifyStatement(stmt.stmt) });
+    nodes.push(stmt.stmt);
   }
-  return { statements, mode: executionModeOf(statements.map((s) => s.kind)) };
+  return { result: { statements, mode: executionModeOf(statements.map((s) => s.kind)) }, nodes };
 }
 
 /**

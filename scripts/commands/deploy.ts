@@ -5,13 +5,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '../../lambda/errors.js';
-import type { ApplyOptions, MigrationPayload, MigrationResult, ServerFacts } from '../../lambda/protocol.js';
+import type { ApplyOptions, MigrationFormat, MigrationPayload, MigrationResult, ServerFacts } from '../../lambda/protocol.js';
 import { batchBySize, buildPayload } from '../batch.js';
 import type { Worker } from '../invoke.js';
 import { summarize, type Plan, type PlanOptions, type Problem } from '../plan.js';
 import { loadParser, splitMigration } from '../split.js';
+import { isDrizzleDiscovery } from '../drizzle/discover.js';
+import { lintDrizzlePending } from '../drizzle/lint.js';
+import { drizzleFailureRemedy, drizzlePayloads } from '../drizzle/state.js';
+import { verificationOf } from '../format.js';
 import { lintPending } from './lint.js';
-import { loadState, planFor } from './local-state.js';
+import { ledgerFor, loadState, planFor } from './local-state.js';
 
 export interface DeployOptions extends PlanOptions {
   migrationsDir: string;
@@ -20,6 +24,8 @@ export interface DeployOptions extends PlanOptions {
   lint?: boolean;
   /** Progress lines for long runs (stderr in the CLI). */
   progress?: (line: string) => void;
+  /** Force the format (`--format`); default: detected (scripts/format.ts). */
+  format?: MigrationFormat;
 }
 
 export interface DeployReport {
@@ -40,6 +46,10 @@ export interface DeployReport {
   invocations: number;
   durationMs: number;
   exitCode: 0 | 2;
+  /** Set for a Drizzle journal (absent: Prisma). */
+  format?: MigrationFormat;
+  /** The format's own verification line (Drizzle: "Verified: database has all N migrations."). */
+  verification?: string;
 }
 
 export async function deploy(worker: Worker, opts: DeployOptions): Promise<DeployReport> {
@@ -55,7 +65,8 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
     pending: before.pending,
     results: [],
     problems: before.problems,
-    warnings: [...state.warnings],
+    // A compatibility worker (--protocol run-sql) says what it cannot guarantee, every time.
+    warnings: [...state.warnings, ...(worker.limitations ?? [])],
     baselining: !state.ledger.tableExists && state.ledger.userTableCount > 0,
     verified: false,
     planBefore: before,
@@ -63,6 +74,7 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
     durationMs: 0,
     exitCode: 2,
   };
+  if (state.format) report.format = state.format;
   const finish = () => {
     report.invocations = worker.invocations;
     report.durationMs = Date.now() - started;
@@ -70,7 +82,9 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
   };
   if (before.problems.length > 0) return finish();
   if (opts.lint !== false && before.pending.length > 0) {
-    const linted = await lintPending(state.discovery.migrations, before.pending, { defaultSchema: state.ledger.server.schema });
+    const linted = isDrizzleDiscovery(state.discovery)
+      ? await lintDrizzlePending(state.discovery, before.pending, { defaultSchema: state.ledger.server.schema })
+      : await lintPending(state.discovery.migrations, before.pending, { defaultSchema: state.ledger.server.schema });
     report.warnings.push(...linted.warnings);
     if (linted.problems.length > 0) {
       report.problems = [...report.problems, ...linted.problems];
@@ -78,13 +92,15 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
     }
   }
   if (before.pending.length === 0) {
+    const check = verificationOf(before);
+    if (check) report.verification = check.message;
     report.verified = true;
     report.exitCode = 0;
     return finish();
   }
 
   const byName = new Map(state.discovery.migrations.map((m) => [m.name, m]));
-  const payloads: MigrationPayload[] = before.pending.map((name) => {
+  const payloads: MigrationPayload[] = isDrizzleDiscovery(state.discovery) ? drizzlePayloads(state.discovery, before.pending, report.warnings) : before.pending.map((name) => {
     const m = byName.get(name)!;
     const split = splitMigration(m.sql);
     if (split.parseError) {
@@ -108,7 +124,7 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
     const heartbeat = setInterval(() => progress(`  … still applying (${Math.round((Date.now() - sent) / 1000)} s)`), 15_000);
     let result: Awaited<ReturnType<Worker['apply']>>;
     try {
-      result = await worker.apply({ requestId: `${requestId}-${round}`, migrations: batch, ...(opts.apply ? { options: opts.apply } : {}) });
+      result = await worker.apply({ requestId: `${requestId}-${round}`, migrations: batch, ...(opts.apply ? { options: opts.apply } : {}), ...(report.format ? { format: report.format } : {}) });
     } finally {
       clearInterval(heartbeat);
     }
@@ -117,7 +133,9 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
     report.results.push(...finished);
     const last = finished[finished.length - 1];
     if (last) progress(`  ${finished.length} done, last ${last.name}: ${last.status}`);
-    if (result.stopped === 'failed' || result.stopped === 'blocked') break;
+    // A failed migration ends the deploy, whatever stopped the batch (a time-budget failure too):
+    // the next batch would only meet its failed row (P3009).
+    if (result.stopped === 'failed' || result.stopped === 'blocked' || finished.some((r) => r.status === 'failed')) break;
     const notStarted = new Set(result.results.filter((r) => r.status === 'not-started').map((r) => r.name));
     if (result.stopped === 'time-budget' && finished.length === 0) {
       report.problems.push({
@@ -133,11 +151,12 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
 
   const failed = report.results.find((r) => r.status === 'failed');
   if (failed) {
+    const special = report.format === 'drizzle' ? undefined : failureCause(failed);
     report.problems.push({
       code: ErrorCode.SqlFailed,
       migration: failed.name,
-      message: `Migration ${failed.name} failed${failed.error?.code ? ` (${failed.error.code})` : ''}: ${failed.error?.message ?? 'unknown error'}`,
-      remedy:
+      message: special?.message ?? `Migration ${failed.name} failed${failed.error?.code ? ` (${failed.error.code})` : ''}: ${failed.error?.message ?? 'unknown error'}`,
+      remedy: special ? special.remedy : report.format === 'drizzle' ? drizzleFailureRemedy(failed) :
         failed.mode === 'transactional'
           ? `Nothing of it was applied (it ran in one transaction) and the failure is recorded. Fix the SQL, then \`pnpm migrate:resolve --rolled-back ${failed.name}\` and deploy again.`
           : `It ran outside a transaction: ${failed.appliedSteps ?? 0} statement(s) completed. Check the database, then \`pnpm migrate:resolve --rolled-back ${failed.name}\` (to retry) or \`--applied ${failed.name}\`.`,
@@ -145,17 +164,56 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
   }
 
   // Verify: the ledger must now hold every local migration (the seed's after-check).
-  const after = planFor(state.discovery, await worker.ledger(), opts);
+  const after = planFor(state.discovery, await ledgerFor(worker, state.discovery), opts);
   report.summaryAfter = summarize(after);
   report.verified = after.pending.length === 0 && after.failed.length === 0;
+  const check = verificationOf(after);
+  if (check) {
+    report.verification = check.message;
+    if (!check.ok) report.verified = false;
+  }
   if (!failed && report.problems.length === 0 && !report.verified) {
     report.problems.push({
       code: ErrorCode.VerifyFailed,
       migration: after.pending[0] ?? after.failed[0]?.name ?? '',
-      message: `After deploy the ledger still lacks ${after.pending.length} local migration(s): ${after.pending.slice(0, 5).join(', ')}.`,
-      remedy: 'Run `pnpm migrate:status` and look for a concurrent deploy or a manual change of _prisma_migrations.',
+      message: check && !check.ok ? check.message : `After deploy the ledger still lacks ${after.pending.length} local migration(s): ${after.pending.slice(0, 5).join(', ')}.`,
+      remedy: `Run \`pnpm migrate:status\` and look for a concurrent deploy or a manual change of ${report.format === 'drizzle' ? 'drizzle.__drizzle_migrations' : '_prisma_migrations'}.`,
     });
   }
   report.exitCode = report.problems.length === 0 && report.verified ? 0 : 2;
   return finish();
+}
+
+/** SQLSTATEs (and pg client messages) of a lost database connection: not the SQL's fault. */
+const CONNECTION_LOST = /^(57P0[123]|08...)$/;
+
+/**
+ * Failures whose cause is not the SQL: the worker's time budget (statement_timeout lowered to
+ * the function's remaining time) and a lost connection. They need another message and remedy.
+ */
+function failureCause(r: MigrationResult): { message: string; remedy: string } | undefined {
+  const e = r.error;
+  const done = r.mode === 'transactional' ? 'Nothing of it was applied (it ran in one transaction)' : `It ran outside a transaction; ${r.appliedSteps ?? 0} statement(s) completed`;
+  if (r.timeBudgetExhausted) {
+    return {
+      message:
+        `Migration ${r.name} ran out of the worker's time budget: statement_timeout (${r.statementTimeoutMs ?? '?'} ms, the function's remaining time minus a safety margin) ` +
+        `stopped it${e?.line ? ` at migration.sql line ${e.line}` : ''} (57014) before Lambda's function timeout could kill the worker.`,
+      remedy:
+        `${done} and the failure is recorded. Raise the function timeout (at most 900 s), or make the migration fit (split it, move a long data change to a backfill), ` +
+        `then run \`pnpm migrate:resolve --rolled-back ${r.name}\` and deploy again.`,
+    };
+  }
+  if (e && (CONNECTION_LOST.test(e.code ?? '') || (!e.code && /connection|terminated/i.test(e.message)))) {
+    return {
+      message: `Migration ${r.name} lost its database connection while it ran${e.code ? ` (${e.code})` : ''}: ${e.message}`,
+      remedy:
+        r.mode === 'transactional'
+          ? 'Nothing of it was committed (it ran in one transaction). Deploy again once the database accepts connections: it runs from the start.'
+          : r.mode === 'non-transactional'
+            ? `${done}, each recorded in applied_steps_count. Deploy again once the database accepts connections: it resumes after the last completed statement.`
+            : `${done}. Check the database, then \`pnpm migrate:resolve --rolled-back ${r.name}\` (to retry) or \`--applied ${r.name}\`.`,
+    };
+  }
+  return undefined;
 }

@@ -17,7 +17,8 @@ export interface State {
   format?: MigrationFormat;
 }
 
-export async function loadLocal(dir: string): Promise<{ discovery: Discovery; warnings: string[] }> {
+export async function loadLocal(dir: string, format?: MigrationFormat): Promise<{ discovery: Discovery; warnings: string[] }> {
+  if ((await detectFormat(dir, format)) === 'drizzle') return loadDrizzleLocal(dir);
   const discovery = await discoverMigrations(dir);
   const errors = discovery.anomalies.filter((a) => a.severity === 'error');
   if (errors.length > 0) {
@@ -44,9 +45,9 @@ export function ledgerFor(worker: Worker, discovery: Discovery): Promise<LedgerR
 
 export async function loadState(worker: Worker, dir: string, options: PlanOptions & { format?: MigrationFormat }): Promise<State> {
   if ((await detectFormat(dir, options.format)) === 'drizzle') {
-    const [{ discovery, warnings }, ledger] = await Promise.all([loadDrizzleLocal(dir), readDrizzleLedger(worker)]);
+    const [{ discovery, warnings }, ledger] = await Promise.all([loadLocal(dir, 'drizzle'), readDrizzleLedger(worker)]);
     return { discovery, ledger, plan: planFor(discovery, ledger, options), warnings, format: 'drizzle' };
   }
-  const [{ discovery, warnings }, ledger] = await Promise.all([loadLocal(dir), worker.ledger()]);
+  const [{ discovery, warnings }, ledger] = await Promise.all([loadLocal(dir, 'prisma'), worker.ledger()]);
   return { discovery, ledger, plan: planFor(discovery, ledger, options), warnings };
 }

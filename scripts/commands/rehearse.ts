@@ -5,9 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, MigrateError } from '../../lambda/errors.js';
-import type { ApplyOptions, RehearsalLock, RehearsalResult, RehearseResult, ServerFacts } from '../../lambda/protocol.js';
+import type { ApplyOptions, MigrationFormat, RehearsalLock, RehearsalResult, RehearseResult, ServerFacts } from '../../lambda/protocol.js';
 import { batchBySize, buildPayload, BATCH_BYTES } from '../batch.js';
 import type { Command } from '../cli.js';
+import { formatFlag } from '../format.js';
 import { formatBytes, type Worker } from '../invoke.js';
 import { summarize, type PlanOptions, type Problem } from '../plan.js';
 import { bold, dim, green, red, serverLine, yellow } from '../report.js';
@@ -20,6 +21,8 @@ export interface RehearseOptions extends PlanOptions {
   options?: ApplyOptions;
   /** Rehearse the pending migrations up to and including this one. */
   to?: string;
+  /** `prisma` or `drizzle`; default: detected from the folder. */
+  format?: MigrationFormat;
   progress?: (line: string) => void;
 }
 
@@ -224,6 +227,8 @@ failed, the time budget ran out, deploy would refuse (failed/modified/out-of-ord
     const opts: RehearseOptions = { migrationsDir: stringFlag(values, 'migrations') ?? 'prisma/migrations', options: applyOptionsFrom(values), progress };
     const to = stringFlag(values, 'to');
     if (to !== undefined) opts.to = to;
+    const format = formatFlag(values.format);
+    if (format !== undefined) opts.format = format;
     const report = await rehearseMigrations(worker, opts);
     return { exitCode: report.exitCode, json: report, text: renderRehearse(report) };
   },

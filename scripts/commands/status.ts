@@ -2,7 +2,8 @@
  * `status`: the deploy plan without applying anything. Its exit code is part of the
  * interface: 0 up to date, 1 pending, 2 problem.
  */
-import type { ServerFacts } from '../../lambda/protocol.js';
+import type { MigrationFormat, ServerFacts } from '../../lambda/protocol.js';
+import { isDrizzlePlan, type DrizzleCounts } from '../drizzle/plan.js';
 import type { Worker } from '../invoke.js';
 import { summarize, type Plan, type PlanOptions } from '../plan.js';
 import { loadState } from './local-state.js';
@@ -18,9 +19,13 @@ export interface StatusReport {
   invocations: number;
   durationMs: number;
   exitCode: 0 | 1 | 2;
+  /** Set for a Drizzle journal (absent: Prisma). */
+  format?: MigrationFormat;
+  /** Drizzle: the seed's counts for CI (rows in the database, journal entries, pending). */
+  counts?: DrizzleCounts;
 }
 
-export async function status(worker: Worker, opts: { migrationsDir: string } & PlanOptions): Promise<StatusReport> {
+export async function status(worker: Worker, opts: { migrationsDir: string; format?: MigrationFormat } & PlanOptions): Promise<StatusReport> {
   const started = Date.now();
   const state = await loadState(worker, opts.migrationsDir, opts);
   const p = state.plan;
@@ -35,5 +40,6 @@ export async function status(worker: Worker, opts: { migrationsDir: string } & P
     invocations: worker.invocations,
     durationMs: Date.now() - started,
     exitCode: p.state === 'problem' ? 2 : p.state === 'pending' ? 1 : 0,
+    ...(isDrizzlePlan(p) ? { format: 'drizzle' as const, counts: p.counts } : {}),
   };
 }

@@ -24,23 +24,28 @@ import type { RunSqlTransport } from './transport.js';
 const MAX_LOG_CHARS = 4000;
 export const DEFAULT_PAGE_BYTES = 512 * 1024;
 const MIN_PAGE_BYTES = 4 * 1024;
+const MIN_LOG_CHARS = 200;
 const MAX_RESTARTS = 3;
 
 const LEDGER_REGCLASS = `to_regclass(format('%I.%I', current_schema(), ${literal(PRISMA_LEDGER_TABLE)}))`;
 
-/** The rows in a stable order with each row's JSON (the same columns as lambda/tracking.ts readLedger). */
-const ROWS_CTE = `SELECT row_number() OVER (ORDER BY started_at, migration_name, id) AS n,
+/**
+ * Total, fingerprint and the page of rows after `$1` whose JSON fits `$2` bytes (at least one
+ * row), in a stable order, each row with the columns of lambda/tracking.ts readLedger and its
+ * logs shortened to `logChars` as that function does.
+ */
+function pageQuery(logChars: number): string {
+  const rows = `SELECT row_number() OVER (ORDER BY started_at, migration_name, id) AS n,
          json_build_array(id, checksum, ${isoUtc('finished_at')}, migration_name,
-           CASE WHEN length(logs) > ${MAX_LOG_CHARS} THEN left(logs, ${MAX_LOG_CHARS}) || '…' ELSE logs END,
+           CASE WHEN length(logs) > ${logChars} THEN left(logs, ${logChars}) || '…' ELSE logs END,
            ${isoUtc('rolled_back_at')}, ${isoUtc('started_at')}, applied_steps_count) AS j
     FROM "${PRISMA_LEDGER_TABLE}"`;
-
-/** Total, fingerprint and the page of rows after `$1` whose JSON fits `$2` bytes (at least one row). */
-const PAGE_QUERY = `WITH r AS (${ROWS_CTE}),
+  return `WITH r AS (${rows}),
   p AS (SELECT n, j, sum(octet_length(j::text) + 1) OVER (ORDER BY n) AS cum FROM r WHERE n > $1)
 SELECT (SELECT count(*)::int FROM r),
        (SELECT md5(coalesce(string_agg(j::text, ',' ORDER BY n), '')) FROM r),
        coalesce((SELECT json_agg(j ORDER BY n) FROM p WHERE cum <= $2 OR n = $1 + 1), '[]'::json)`;
+}
 
 /** The facts lambda/ledger.ts returns, with the same queries (lambda/lock.ts, lambda/tracking.ts). */
 const FACTS_JSON = `json_build_object(
@@ -68,13 +73,13 @@ interface PageAnswer {
 }
 
 /** SQL of one ledger page: a DO block that RAISEs the answer. Exported for tests. */
-export function ledgerPageSql(offset: number, pageBytes: number, nonce: string): string {
+export function ledgerPageSql(offset: number, pageBytes: number, nonce: string, logChars = MAX_LOG_CHARS): string {
   const answer = `json_build_object('facts', ${FACTS_JSON}, 'tableExists', vpcm_table IS NOT NULL,
       'total', vpcm_total, 'fingerprint', vpcm_fingerprint, 'rows', vpcm_rows)`;
   return doBlock(
     [
       `IF vpcm_table IS NOT NULL THEN`,
-      `  EXECUTE ${literal(PAGE_QUERY)} INTO vpcm_total, vpcm_fingerprint, vpcm_rows USING ${offset}, ${pageBytes};`,
+      `  EXECUTE ${literal(pageQuery(logChars))} INTO vpcm_total, vpcm_fingerprint, vpcm_rows USING ${offset}, ${pageBytes};`,
       `END IF;`,
       ...raiseAnswer(answer, nonce),
     ],
@@ -111,22 +116,27 @@ export async function ask<T>(transport: RunSqlTransport, sql: string, nonce: str
  */
 export async function readLedgerThroughRunSql(transport: RunSqlTransport, pageBytes = DEFAULT_PAGE_BYTES): Promise<LedgerResult> {
   let size = pageBytes;
+  let logChars = MAX_LOG_CHARS;
   for (let attempt = 0; ; attempt++) {
     const rows: LedgerRow[] = [];
     let first: PageAnswer | undefined;
     let consistent = true;
     while (!first || rows.length < first.total) {
       const nonce = newNonce();
-      const reply = await ask<PageAnswer>(transport, ledgerPageSql(rows.length, size, nonce), nonce, 'ledger');
+      const reply = await ask<PageAnswer>(transport, ledgerPageSql(rows.length, size, nonce, logChars), nonce, 'ledger');
       if (reply.kind === 'damaged') {
-        if (size <= MIN_PAGE_BYTES) {
+        if (size > MIN_PAGE_BYTES) {
+          size = Math.max(MIN_PAGE_BYTES, Math.floor(size / 2));
+        } else if (logChars > MIN_LOG_CHARS) {
+          // One row is too long for what the worker passes on: shorten logs further (only shown to people).
+          logChars = Math.max(MIN_LOG_CHARS, Math.floor(logChars / 4));
+        } else {
           throw new MigrateError(
             ErrorCode.ProtocolMismatch,
             `The run-sql worker damages even small answers (${reply.reason}).`,
             'The worker must return error messages whole (it may be cutting them short); deploy the vpc-migrate worker otherwise.',
           );
         }
-        size = Math.max(MIN_PAGE_BYTES, Math.floor(size / 2));
         continue;
       }
       const page = reply.value;

@@ -70,17 +70,17 @@ export function decodeAnswer(text: string, nonce: string): AnswerDecoding {
   }
 }
 
-export type GuardKind = 'busy' | 'recorded' | 'failed' | 'changed';
+export type GuardKind = 'busy' | 'running' | 'recorded' | 'failed' | 'changed';
 
 export interface GuardHit {
   kind: GuardKind;
-  /** For `failed`: the unfinished migration's name. */
+  /** For `failed` and `running`: the unfinished migration's name. */
   name?: string;
 }
 
 /** Finds a guard marker in an error text. */
 export function decodeGuard(text: string): GuardHit | undefined {
-  const match = /vpcm-guard:(busy|recorded|failed|changed)(?::([0-9a-f]*))?/.exec(text);
+  const match = /vpcm-guard:(busy|running|recorded|failed|changed)(?::([0-9a-f]*))?/.exec(text);
   if (!match) return undefined;
   const hit: GuardHit = { kind: match[1] as GuardKind };
   if (match[2]) hit.name = Buffer.from(match[2], 'hex').toString('utf8');

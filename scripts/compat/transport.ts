@@ -138,6 +138,12 @@ export function failureFrom(detail: unknown, text: string, errorType?: string): 
     }
   }
   code ??= /Code: `([0-9A-Z]{5})`/.exec(message)?.[1] ?? /SQLSTATE[ =:]*([0-9A-Z]{5})\b/.exec(message)?.[1];
+  // `42P07: relation "x" already exists` (our own worker's run-sql); every SQLSTATE has a digit, "ERROR" does not.
+  const leading = /^\s*([0-9A-Z]{5}): /.exec(message)?.[1];
+  if (!code && leading && /\d/.test(leading)) {
+    code = leading;
+    message = message.replace(/^\s*[0-9A-Z]{5}: /, '');
+  }
   const prisma = /Message: `([\s\S]*)`\s*$/.exec(message);
   if (prisma?.[1] !== undefined) message = prisma[1];
   message = message.replace(/^\s*(db error:\s*)?(ERROR:\s*)?/, '');

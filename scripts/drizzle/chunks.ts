@@ -53,13 +53,15 @@ export function splitDrizzle(sql: string): DrizzleSplit {
   // Whether the file's transaction block is open when a chunk starts, as PostgreSQL will see it.
   let inBlock = true;
   let offset = 0;
+  let line = 1;
   const pieces = sql.split(STATEMENT_BREAKPOINT);
   pieces.forEach((piece, index) => {
     const base = offset;
+    const firstLine = line;
     offset += piece.length + STATEMENT_BREAKPOINT.length;
+    line += lineOf(piece, piece.length) - 1;
     const split = splitMigration(piece);
     if (split.statements.length === 0) return;
-    const firstLine = lineOf(sql, base);
     const spans = split.statements.map((s) => ({ ...s, start: s.start + base, end: s.end + base, line: firstLine + s.line - 1 }));
     if (split.parseError) {
       parseErrors.push({ chunk: index, line: firstLine + split.parseError.line - 1, message: split.parseError.message });

@@ -180,9 +180,11 @@ function modifiedProblem(m: ModifiedEntry, entry: DrizzleLocalRef | undefined): 
 }
 
 function aheadProblems(leftover: DrizzleLedgerRow[], databaseCount: number, local: DrizzleLocalRef[]): Problem[] {
-  const hashes = new Map(local.map((m) => [m.hash, m.name]));
+  // A row identical to an entry's (same hash and created_at) whose entry already has one: a duplicate.
+  const entries = new Map(local.map((m) => [`${m.hash}:${m.createdAt}`, m.name]));
+  const twinOf = (r: DrizzleLedgerRow) => entries.get(`${r.hash}:${r.created_at}`);
   const described = leftover.map((r) => {
-    const twin = hashes.get(r.hash);
+    const twin = twinOf(r);
     return twin
       ? `${rowLabel(r)} records ${twin} a second time`
       : `${rowLabel(r)}, hash ${r.hash.slice(0, 12)}…${r.created_at === null ? '' : `, ${iso(r.created_at)}`}`;
@@ -198,12 +200,12 @@ function aheadProblems(leftover: DrizzleLedgerRow[], databaseCount: number, loca
     }];
   }
   return leftover.map((r, i) => {
-    const twin = hashes.get(r.hash);
+    const twin = twinOf(r);
     return {
       code: ErrorCode.MissingLocally,
       migration: rowLabel(r),
       message: twin
-        ? `The ledger records ${twin} twice (${described[i]}).`
+        ? `The ledger records ${twin} twice: ${rowLabel(r)} is a second row for it.`
         : `The ledger holds a migration that meta/_journal.json does not name (${described[i]}): the database is ahead of this code, or the entry was removed from the journal.`,
       remedy: twin
         ? `Delete the duplicate once you have checked it: DELETE FROM drizzle.__drizzle_migrations WHERE id = ${r.id};`

@@ -5,7 +5,7 @@
  */
 import type { Node } from 'libpg-query';
 import { ErrorCode, MigrateError } from '../../lambda/errors.js';
-import { loadParser, splitMigration } from '../split.js';
+import { loadParser, splitMigrationWithNodes } from '../split.js';
 import type { LintInput, ParsedMigration, ParsedStatement } from './types.js';
 
 type PgQuery = typeof import('libpg-query');
@@ -27,11 +27,12 @@ function parser(): PgQuery {
 
 /** Splits and parses a file to lint: every statement with its node, span, line and kind. */
 export function parseMigration(input: LintInput): ParsedMigration {
-  const split = splitMigration(input.sql);
+  // One parse gives both the spans and the trees (deploy's split of this file then hits split.ts's cache).
+  const split = splitMigrationWithNodes(input.sql);
   if (split.parseError) return { ...input, statements: [], mode: split.mode, parseError: split.parseError };
   if (split.statements.length === 0) return { ...input, statements: [], mode: split.mode };
   // split.ts keeps exactly the raw statements that have a node, in order.
-  const nodes = (parser().parseSync(input.sql).stmts ?? []).flatMap((s) => (s.stmt ? [s.stmt] : []));
+  const nodes = split.nodes;
   if (nodes.length !== split.statements.length) {
     throw new MigrateError(
       ErrorCode.ParseFailed,

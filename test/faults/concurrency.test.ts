@@ -1,0 +1,135 @@
+/**
+ * Matrix: concurrency. 2 and 8 deploys of the example app at once against one database (each
+ * through its own SDK client: separate invocations, separate connections), several rounds; and a
+ * `prisma migrate deploy`-style session holding Prisma's advisory lock: deploy waits for a bounded
+ * time, then refuses naming the holder (pid, application, since), and applies once it is gone.
+ */
+import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { ErrorCode, type MigrateError } from '../../lambda/errors.js';
+import { MIGRATION_LOCK_KEY } from '../../lambda/protocol.js';
+import { deploy } from '../../scripts/commands/deploy.js';
+import { status } from '../../scripts/commands/status.js';
+import { databaseTargets } from '../helpers/db.js';
+import { fingerprint, ledgerRows, secretServer, session, type SecretServer } from '../helpers/fault-db.js';
+import { cell } from '../helpers/fault-matrix.js';
+import { auditSecrets, witness } from '../helpers/fault-secrets.js';
+import { exampleMigrations } from '../helpers/migrations.js';
+import { startTestWorker, type TestWorker } from '../helpers/worker.js';
+
+const FILE = 'test/faults/concurrency.test.ts';
+const ROUNDS = 3;
+
+describe.each(databaseTargets())('concurrency on the $name PostgreSQL', ({ name: target, adminUrl }) => {
+  let server: SecretServer;
+  let clean: string;
+  const logs: string[] = [];
+  const workers: TestWorker[] = [];
+
+  const workerFor = async (url: string) => {
+    const tw = await startTestWorker(url);
+    workers.push(tw);
+    return tw;
+  };
+
+  beforeAll(async () => {
+    server = await secretServer(adminUrl);
+    const db = await server.database();
+    const tw = await workerFor(db.url);
+    expect((await deploy(tw.worker, { migrationsDir: exampleMigrations })).exitCode).toBe(0);
+    clean = await fingerprint(db.adminUrl);
+  });
+
+  afterAll(async () => {
+    for (const tw of workers) {
+      logs.push(...tw.logs);
+      await tw.close();
+    }
+    await server?.close();
+    auditSecrets(FILE, server, logs);
+  });
+
+  for (const n of [2, 8]) {
+    cell(
+      `Concurrency · ${n} deploys at once`,
+      { target, file: FILE, invariant: 'each migration applied exactly once, one ledger row each, schema+data of a single deploy', timeout: 300_000 },
+      async ({ ran }) => {
+        for (let round = 0; round < ROUNDS; round++) {
+          const db = await server.database();
+          const tw = await workerFor(db.url);
+          const clients = [tw.worker, ...Array.from({ length: n - 1 }, () => tw.another())];
+          const outcomes = await Promise.all(
+            clients.map((w) => deploy(w, { migrationsDir: exampleMigrations }).then(
+              (r) => ({ report: r, error: null }),
+              (e: unknown) => ({ report: null, error: e as MigrateError }),
+            )),
+          );
+          ran(n);
+          for (const o of outcomes) witness(o.report ?? o.error);
+          // Every deploy either finished (exit 0) or refused clearly on the lock; none failed otherwise.
+          for (const o of outcomes) {
+            if (o.error) expect(o.error.code).toBe(ErrorCode.LockTimeout);
+            else expect(o.report?.exitCode, JSON.stringify(o.report?.problems)).toBe(0);
+          }
+          const applied = outcomes.flatMap((o) => o.report?.results.filter((r) => r.status === 'applied').map((r) => r.name) ?? []);
+          const rows = await ledgerRows(db.adminUrl);
+          expect(rows).toHaveLength(6);
+          expect(new Set(rows.map((r) => r.migration_name)).size).toBe(6);
+          expect(rows.every((r) => r.finished_at !== null && r.rolled_back_at === null)).toBe(true);
+          expect(applied.sort()).toEqual(rows.map((r) => r.migration_name).sort());
+          expect(await fingerprint(db.adminUrl)).toBe(clean);
+          await db.drop();
+        }
+      },
+    );
+  }
+
+  cell(
+    'Concurrency · a prisma-migrate-style session holds pg_advisory_lock(72707369)',
+    {
+      target,
+      file: FILE,
+      invariant: 'deploy waits lockWait (default 10 s), refuses naming pid/application/since, applies nothing; re-run after release applies',
+      timeout: 120_000,
+    },
+    async ({ ran }) => {
+      const db = await server.database();
+      const tw = await workerFor(db.url);
+      const holder = await session(db.adminUrl, 'prisma-migrate-deploy');
+      try {
+        await holder.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+        const pid = (await holder.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+
+        // Status does not lock, and shows who holds it.
+        const st = await status(tw.worker, { migrationsDir: exampleMigrations });
+        expect(st.server.lockHolder?.pid).toBe(pid);
+        expect(st.server.lockHolder?.application).toBe('prisma-migrate-deploy');
+
+        for (const lockWaitMs of [undefined, 2_000]) {
+          const started = Date.now();
+          const error = await deploy(tw.worker, { migrationsDir: exampleMigrations, ...(lockWaitMs ? { apply: { lockWaitMs } } : {}) }).then(
+            () => null,
+            (e: unknown) => e as MigrateError,
+          );
+          const waited = Date.now() - started;
+          witness(error);
+          ran();
+          const bound = lockWaitMs ?? 10_000;
+          expect(error?.code).toBe(ErrorCode.LockTimeout);
+          expect(waited).toBeGreaterThanOrEqual(bound);
+          expect(waited).toBeLessThan(bound + 5_000);
+          expect(error?.message).toMatch(/^Another migration is running \(pid \d+, application "prisma-migrate-deploy", user \S+, since \d{4}-\d\d-\d\dT/);
+          expect(error?.message).toContain(`pid ${pid}`);
+          expect(error?.remedy).toMatch(/pg_terminate_backend/);
+          expect(await ledgerRows(db.adminUrl)).toEqual([]);
+        }
+      } finally {
+        await holder.end();
+      }
+      const again = await deploy(tw.worker, { migrationsDir: exampleMigrations });
+      witness(again);
+      expect(again.exitCode).toBe(0);
+      expect(await fingerprint(db.adminUrl)).toBe(clean);
+      await db.drop();
+    },
+  );
+});
