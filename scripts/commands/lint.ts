@@ -18,7 +18,7 @@ import { lint, lintHistory, type LintResult } from '../lint/lint.js';
 import { loadLintParser } from '../lint/parse.js';
 import type { Finding, LintInput } from '../lint/types.js';
 import type { Problem } from '../plan.js';
-import { loadLocal, planFor } from './local-state.js';
+import { ledgerFor, loadLocal, planFor } from './local-state.js';
 
 export interface LintCommandOptions {
   migrationsDir: string;
@@ -105,7 +105,7 @@ export async function runLint(worker: Worker | undefined, opts: LintCommandOptio
       throw new MigrateError(ErrorCode.NoTarget, 'Linting the pending migrations needs the ledger, so a worker.', 'Pass --local, --function NAME or --stack NAME; or lint without a database: `lint --all` or `lint NAME…`.');
     }
     scope = 'pending';
-    const ledger = await worker.ledger();
+    const ledger = await ledgerFor(worker, discovery);
     server = ledger.server;
     const pending = new Set(planFor(discovery, ledger, {}).pending);
     run = (current) => {
