@@ -8,6 +8,8 @@ import { ErrorCode, MigrateError } from './errors.js';
 import { MIGRATION_LOCK_KEY, type LockHolder } from './protocol.js';
 
 const POLL_MS = 100;
+/** pg_stat_activity hides another role's session times from a role without pg_read_all_stats. */
+const SINCE_HIDDEN = 'an unknown time (the worker\'s database role may not see other roles\' sessions; GRANT pg_read_all_stats to it to show when)';
 
 export async function acquireMigrationLock(db: Db, waitMs: number): Promise<number> {
   const started = Date.now();
@@ -19,12 +21,12 @@ export async function acquireMigrationLock(db: Db, waitMs: number): Promise<numb
   }
   const holder = await lockHolder(db);
   const who = holder
-    ? `pid ${holder.pid}, application ${JSON.stringify(holder.application ?? '')}, user ${holder.user ?? '?'}, since ${holder.since ?? '?'}`
+    ? `pid ${holder.pid}, application ${JSON.stringify(holder.application ?? '')}, user ${holder.user ?? '?'}, since ${holder.since ?? SINCE_HIDDEN}`
     : 'a session that has since released it';
   throw new MigrateError(
     ErrorCode.LockTimeout,
     `Another migration is running (${who}); waited ${Math.round((Date.now() - started) / 1000)} s for the migration lock.`,
-    'Wait for it to finish and run the command again, or raise --lock-wait. If that session is stuck, end it with SELECT pg_terminate_backend(PID).',
+    `Wait for it to finish and run the command again, or raise --lock-wait. If that session is stuck, end it with SELECT pg_terminate_backend(${holder?.pid ?? 'PID'}).`,
     { details: { holder } },
   );
 }

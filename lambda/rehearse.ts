@@ -68,7 +68,7 @@ export async function rehearse(ctx: ApplyContext, request: ParsedRehearse): Prom
   let open = false;
   try {
     const done = (await ledgerTableExists(db)) ? successfulNames(await readLedger(db)) : new Set<string>();
-    const relations = await existingObjects(db);
+    const existing = await existingObjects(db);
     const sequencesBefore = await sequenceValues(db);
     const enumsSeen = new Set((await enumValues(db)).map((e) => e.oid));
     /** Enum labels added by each rehearsed migration, for 55P04. */
@@ -90,7 +90,7 @@ export async function rehearse(ctx: ApplyContext, request: ParsedRehearse): Prom
         results.push(empty(m, 'not-started'));
         continue;
       }
-      const result = await rehearseOne(ctx, m, index, { options, relations, enumAddedBy, earlier: results, margin, tracker, state });
+      const result = await rehearseOne(ctx, m, index, { options, existing, enumAddedBy, earlier: results, margin, tracker, state });
       results.push(result);
       log.info('migration rehearsed', { migration: m.name, status: result.status, durationMs: result.durationMs });
       if (result.timeBudgetExhausted) stopped = 'time-budget';
@@ -135,7 +135,8 @@ interface MeasureState {
 interface Shared {
   state: MeasureState;
   options: ApplyOptions;
-  relations: Set<string>;
+  /** Objects that existed before the rehearsal (catalog:oid keys). */
+  existing: Set<string>;
   enumAddedBy: Map<string, string>;
   earlier: RehearsalResult[];
   margin: number;
@@ -229,7 +230,7 @@ async function rehearseOne(ctx: ApplyContext, m: DecodedMigration, index: number
     await db.query(`RELEASE SAVEPOINT ${savepoint}`);
     const locks = await lockSnapshot(db);
     const rows = await rowCounts(db);
-    result.locks = await describeLocks(db, newLockKeys(shared.state.locks, locks), shared.relations);
+    result.locks = await describeLocks(db, newLockKeys(shared.state.locks, locks), shared.existing);
     result.rows = rowsDelta(shared.state.rows, rows);
     shared.state.locks = locks;
     shared.state.rows = rows;

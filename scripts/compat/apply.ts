@@ -154,7 +154,7 @@ async function runMigration(ctx: Ctx, p: Prepared): Promise<MigrationResult> {
         return result(m, 'already-applied');
       case 'failed':
         await recordFailure(ctx, () => insertFailedSql(newRowId(), m, ledgerLogFor(m.name, out.error)), out.error);
-        return result(m, 'failed', { error: out.error });
+        return result(m, 'failed', { error: out.error, ...(out.skipped ? { skipped: out.skipped } : {}) });
     }
   }
   return m.mode === 'script' ? runScript(ctx, p) : runStepwise(ctx, p);
@@ -289,7 +289,11 @@ async function batchFacts(t: RunSqlTransport): Promise<Facts> {
 // ---------------------------------------------------------------------------------------------
 // Atomic units: a transactional file with its row, or one BEGIN…COMMIT block of a script
 
-type AtomicOutcome = { kind: 'done'; skipped: SkippedStatement[] } | { kind: 'recorded' } | { kind: 'failed'; error: SqlErrorInfo; index?: number };
+type AtomicOutcome =
+  | { kind: 'done'; skipped: SkippedStatement[] }
+  | { kind: 'recorded' }
+  /** `skipped`: duplicates met before the failure (reported, like our worker, though nothing was kept). */
+  | { kind: 'failed'; error: SqlErrorInfo; index?: number; skipped?: SkippedStatement[] };
 
 interface UnitOptions {
   /** Re-read the ledger for this migration name before running (files, not script blocks). */
@@ -336,7 +340,7 @@ async function runAtomic(ctx: Ctx, p: Prepared, indices: number[], unit: UnitOpt
     if (dry.failure) {
       const f = dry.failure;
       const info = infoAt(p, f.i, { code: f.code, message: f.message, detail: f.detail, hint: f.hint });
-      return { kind: 'failed', error: info, index: f.i };
+      return { kind: 'failed', error: info, index: f.i, skipped: dry.skipped.map((s) => skippedEntry(p, s)) };
     }
     if (dry.skipped.length === 0 || !ctx.reconcile) break;
     const skipped = dry.skipped.map((s) => skippedEntry(p, s));
@@ -509,7 +513,10 @@ async function runScript(ctx: Ctx, p: Prepared): Promise<MigrationResult> {
     if (seg.discarded || seg.indices.length === 0) continue;
     if (seg.block && seg.indices.every((i) => p.statements[i]!.executable)) {
       const out = await runAtomic(ctx, p, seg.indices, {});
-      if (out.kind === 'failed') return fail(out.error, out.index ?? seg.indices[0]!);
+      if (out.kind === 'failed') {
+        skipped.push(...(out.skipped ?? []));
+        return fail(out.error, out.index ?? seg.indices[0]!);
+      }
       if (out.kind === 'done') skipped.push(...out.skipped);
       continue;
     }

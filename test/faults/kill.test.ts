@@ -12,11 +12,11 @@ import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { ErrorCode } from '../../lambda/errors.js';
 import { databaseTargets } from '../helpers/db.js';
 import { closeGate, workerSessionsGone, type SecretDatabase, type SecretServer } from '../helpers/fault-db.js';
-import { scenarioFixture, type Fixture } from '../helpers/fault-fixture.js';
+import { faultPoints, scenarioFixture, type Fixture, type TracePoint } from '../helpers/fault-fixture.js';
 import { cell } from '../helpers/fault-matrix.js';
-import { assertConsistent, assertFinished, LAST, STEPWISE, TRANSACTIONAL, type Scenario } from '../helpers/fault-scenario.js';
+import { assertConsistent, assertFinished, LAST, TRANSACTIONAL, type Scenario } from '../helpers/fault-scenario.js';
 import { auditSecrets, witness } from '../helpers/fault-secrets.js';
-import type { FaultWorker, QueryEvent } from '../helpers/fault-worker.js';
+import type { FaultWorker } from '../helpers/fault-worker.js';
 
 const FILE = 'test/faults/kill.test.ts';
 
@@ -26,33 +26,12 @@ describe.each(databaseTargets())('worker killed mid-migration on the $name Postg
   let fw: FaultWorker;
   let scenario: Scenario;
   /** The apply's queries in a clean run, each labelled with the migration running. */
-  let trace: { q: QueryEvent; region: 'transactional' | 'stepwise' }[];
+  let trace: TracePoint[];
 
   beforeAll(async () => {
     fixture = await scenarioFixture(adminUrl, { gate: true });
     ({ server, fw, scenario } = fixture);
-    // A clean run, recorded: the kill points.
-    const db = await server.clone(scenario.template);
-    const seen: QueryEvent[] = [];
-    fw.useDatabase(db.url);
-    fw.onQuery((q) => {
-      if (q.action === 'apply') seen.push(q);
-      return 'continue';
-    });
-    const clean = await fixture.deployAll();
-    fw.onQuery(null);
-    expect(clean.exitCode, JSON.stringify([clean.problems, clean.results])).toBe(0);
-    await assertFinished(db, scenario);
-    await db.drop();
-    // 003's part: from the end of 002's COMMIT up to 004's first statement.
-    const fileAt = seen.findIndex((q) => q.text.includes(TRANSACTIONAL.statements[1]!));
-    const start = seen.findIndex((q, i) => i > fileAt && q.text === 'COMMIT' && q.phase === 'after');
-    const end = seen.findIndex((q) => q.text.includes('"Invoice"'));
-    expect(fileAt).toBeGreaterThan(0);
-    expect(start).toBeGreaterThan(fileAt);
-    expect(end).toBeGreaterThan(start);
-    trace = seen.map((q, i) => ({ q, region: i > start && i < end ? 'stepwise' : 'transactional' }));
-    expect(trace.filter((t) => t.region === 'stepwise').length).toBeGreaterThanOrEqual(STEPWISE.statements.length * 2);
+    trace = await fixture.trace();
   });
 
   afterAll(async () => {
@@ -96,8 +75,7 @@ describe.each(databaseTargets())('worker killed mid-migration on the $name Postg
     await assertFinished(db, scenario);
   }
 
-  const positions = (region: 'transactional' | 'stepwise') =>
-    trace.flatMap((t, i) => (t.region === region && (t.q.phase === 'after' || i === 0) ? [i] : []));
+  const positions = (region: TracePoint['region']) => faultPoints(trace, region);
 
   cell(
     'Worker killed after each statement · 5-statement transactional file (and every worker query around it)',

@@ -140,13 +140,14 @@ export async function workerSessionsGone(adminUrl: string, database: string, tim
  * constraints, enum labels, and per table its row count and a digest of its sorted rows. Two
  * databases with equal fingerprints hold the same migrated state.
  */
-export async function fingerprint(url: string): Promise<string> {
+export async function fingerprint(url: string, opts: { ignoreInvalidIndexes?: boolean } = {}): Promise<string> {
   const client = await session(url);
   try {
     const { rows } = await client.query<{ f: unknown }>(`
       SELECT json_build_object(
         'relations', (SELECT coalesce(json_agg(c.relname::text || ':' || c.relkind::text ORDER BY c.relname), '[]') FROM pg_class c
-                       WHERE c.relnamespace = 'public'::regnamespace AND c.relname NOT LIKE '\\_prisma\\_migrations%'),
+                       WHERE c.relnamespace = 'public'::regnamespace AND c.relname NOT LIKE '\\_prisma\\_migrations%'
+                         AND NOT ($1 AND EXISTS (SELECT 1 FROM pg_index x WHERE x.indexrelid = c.oid AND NOT x.indisvalid))),
         'columns', (SELECT coalesce(json_agg(format('%s.%s %s%s %s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
                            CASE WHEN a.attnotnull THEN ' not null' ELSE '' END, coalesce(pg_get_expr(d.adbin, d.adrelid), ''))
                            ORDER BY c.relname, a.attnum), '[]')
@@ -156,12 +157,12 @@ export async function fingerprint(url: string): Promise<string> {
                        AND a.attnum > 0 AND NOT a.attisdropped AND c.relname <> '_prisma_migrations'),
         'indexes', (SELECT coalesce(json_agg(format('%s valid=%s ready=%s %s', c.relname, i.indisvalid, i.indisready, pg_get_indexdef(i.indexrelid)) ORDER BY c.relname), '[]')
                       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-                     WHERE c.relnamespace = 'public'::regnamespace AND c.relname NOT LIKE '\\_prisma\\_migrations%'),
+                     WHERE c.relnamespace = 'public'::regnamespace AND c.relname NOT LIKE '\\_prisma\\_migrations%' AND NOT ($1 AND NOT i.indisvalid)),
         'constraints', (SELECT coalesce(json_agg(format('%s %s', conname, pg_get_constraintdef(oid)) ORDER BY conname), '[]')
                           FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND conname NOT LIKE '\\_prisma\\_migrations%'),
         'enums', (SELECT coalesce(json_agg(format('%s.%s', t.typname, e.enumlabel) ORDER BY t.typname, e.enumsortorder), '[]')
                     FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid WHERE t.typnamespace = 'public'::regnamespace)
-      ) AS f`);
+      ) AS f`, [opts.ignoreInvalidIndexes === true]);
     const tables = await client.query<{ t: string }>(
       `SELECT quote_ident(relname) AS t FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' AND relname <> '_prisma_migrations' ORDER BY relname`,
     );

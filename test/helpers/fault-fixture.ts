@@ -6,8 +6,14 @@ import { expect } from 'vitest';
 import { deploy, type DeployReport } from '../../scripts/commands/deploy.js';
 import type { Worker } from '../../scripts/invoke.js';
 import { installDdlGate, secretServer, type SecretServer } from './fault-db.js';
-import { buildScenario, type Scenario } from './fault-scenario.js';
-import { startFaultWorker, type FaultWorker } from './fault-worker.js';
+import { assertFinished, buildScenario, STEPWISE, TRANSACTIONAL, type Scenario } from './fault-scenario.js';
+import { startFaultWorker, type FaultWorker, type QueryEvent } from './fault-worker.js';
+
+export interface TracePoint {
+  q: QueryEvent;
+  /** Which file the worker was busy with: 002/004 and the batch around them, or 003. */
+  region: 'transactional' | 'stepwise';
+}
 
 export interface Fixture {
   server: SecretServer;
@@ -15,7 +21,14 @@ export interface Fixture {
   scenario: Scenario;
   /** `deploy` of the scenario's folder. Lint off: the file with CONCURRENTLY in the middle is the point. */
   deployAll(worker?: Worker): Promise<DeployReport>;
+  /** The queries of the apply in a clean run of the scenario, in order: the fault points. */
+  trace(): Promise<TracePoint[]>;
   close(): Promise<void>;
+}
+
+/** Positions in a trace where a fault goes: after each query of `region` (and before the very first). */
+export function faultPoints(trace: TracePoint[], region: TracePoint['region']): number[] {
+  return trace.flatMap((t, i) => (t.region === region && (t.q.phase === 'after' || i === 0) ? [i] : []));
 }
 
 export async function scenarioFixture(adminUrl: string, opts: { timeoutMs?: number; gate?: boolean } = {}): Promise<Fixture> {
@@ -30,11 +43,39 @@ export async function scenarioFixture(adminUrl: string, opts: { timeoutMs?: numb
     },
     opts.gate ? (db) => installDdlGate(db.adminUrl) : undefined,
   );
+  const deployAll = (worker = fw.worker) => deploy(worker, { migrationsDir: scenario.dir, lint: false });
   return {
     server,
     fw,
     scenario,
-    deployAll: (worker = fw.worker) => deploy(worker, { migrationsDir: scenario.dir, lint: false }),
+    deployAll,
+    async trace() {
+      const db = await server.clone(scenario.template);
+      const seen: QueryEvent[] = [];
+      fw.useDatabase(db.url);
+      fw.onQuery((q) => {
+        if (q.action === 'apply') seen.push(q);
+        return 'continue';
+      });
+      try {
+        const clean = await deployAll();
+        expect(clean.exitCode, JSON.stringify([clean.problems, clean.results])).toBe(0);
+      } finally {
+        fw.onQuery(null);
+      }
+      await assertFinished(db, scenario);
+      await db.drop();
+      // 003's part: from the end of 002's COMMIT up to 004's first statement.
+      const fileAt = seen.findIndex((q) => q.text.includes(TRANSACTIONAL.statements[1]!));
+      const start = seen.findIndex((q, i) => i > fileAt && q.text === 'COMMIT' && q.phase === 'after');
+      const end = seen.findIndex((q) => q.text.includes('"Invoice"'));
+      expect(fileAt).toBeGreaterThan(0);
+      expect(start).toBeGreaterThan(fileAt);
+      expect(end).toBeGreaterThan(start);
+      const trace = seen.map((q, i): TracePoint => ({ q, region: i > start && i < end ? 'stepwise' : 'transactional' }));
+      expect(trace.filter((t) => t.region === 'stepwise').length).toBeGreaterThanOrEqual(STEPWISE.statements.length * 2);
+      return trace;
+    },
     async close() {
       await fw.close();
       await server.close();
