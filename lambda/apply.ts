@@ -26,6 +26,7 @@ import {
   failedRows,
   insertFailed,
   insertFinished,
+  insertFinishedAndCommit,
   insertStarted,
   markFailed,
   markFinished,
@@ -207,7 +208,7 @@ async function recordFailure(write: () => Promise<unknown>, error: SqlErrorInfo)
   }
 }
 
-/** One transaction: the whole file in one round trip, then the ledger row, then COMMIT. */
+/** One transaction: the whole file in one round trip, then the ledger row and COMMIT in another. */
 async function runTransactional(ctx: ApplyContext, m: DecodedMigration, reconcile: boolean): Promise<Outcome> {
   const { db } = ctx;
   const startedAt = new Date();
@@ -216,8 +217,7 @@ async function runTransactional(ctx: ApplyContext, m: DecodedMigration, reconcil
   try {
     await db.query('BEGIN');
     if (spans.length > 0) await db.query(m.sql);
-    await insertFinished(db, { name: m.name, checksum: m.checksum, startedAt, logs: null });
-    await db.query('COMMIT');
+    await insertFinishedAndCommit(db, { name: m.name, checksum: m.checksum, startedAt, logs: null });
     return ok([]);
   } catch (error) {
     await rollbackQuietly(db);

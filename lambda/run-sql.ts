@@ -12,6 +12,9 @@ import { describeSqlError } from './sql-error.js';
 
 /** Keep responses inside Lambda's 6 MB limit with room for the envelope. */
 export const MAX_RESULT_BYTES = 5 * 1024 * 1024;
+/** Notices kept, in characters all told (a RAISE NOTICE loop must not overflow the response either). */
+const MAX_NOTICE_CHARS = 64 * 1024;
+const MAX_NOTICES = 100;
 
 interface RunSqlRequest {
   sql: string;
@@ -49,8 +52,15 @@ class CappedQuery extends BaseQuery {
 
 export async function runSql(db: Db, request: RunSqlRequest, remainingMs: number): Promise<RunSqlResult> {
   const notices: string[] = [];
+  let noticeChars = 0;
+  let droppedNotices = 0;
   const onNotice = (n: { severity?: string; message?: string }) => {
-    if (notices.length < 100) notices.push(`${n.severity ?? 'NOTICE'}: ${n.message ?? ''}`);
+    const line = `${n.severity ?? 'NOTICE'}: ${n.message ?? ''}`;
+    const room = Math.min(2000, MAX_NOTICE_CHARS - noticeChars);
+    if (notices.length >= MAX_NOTICES || room <= 0) return void droppedNotices++;
+    const kept = line.length > room ? `${line.slice(0, room)}…` : line;
+    notices.push(kept);
+    noticeChars += kept.length;
   };
   db.on('notice', onNotice);
   const timeout = Math.max(100, Math.min(request.statementTimeoutMs ?? 60_000, remainingMs - 1000));
@@ -85,18 +95,35 @@ export async function runSql(db: Db, request: RunSqlRequest, remainingMs: number
     }
     await db.query('COMMIT');
     const last = Array.isArray(result) ? (result[result.length - 1] as pg.QueryResult) : result;
+    const all = last.rows ?? [];
+    const rows = fitInResponse(all);
+    if (droppedNotices > 0) notices.push(`… ${droppedNotices} more notice(s) not shown`);
     return {
       command: last.command,
       rowCount: last.rowCount,
       fields: (last.fields ?? []).map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })),
-      rows: last.rows ?? [],
-      truncated: query.truncated,
+      rows,
+      truncated: query.truncated || rows.length < all.length,
       notices,
       durationMs: Date.now() - started,
     };
   } finally {
     db.off('notice', onNotice);
   }
+}
+
+/**
+ * The rows that fit MAX_RESULT_BYTES once serialized. The wire-size cap above bounds memory, but
+ * JSON can be several times larger than the wire text (escaped control characters, multi-byte
+ * characters, bytea as a Buffer's byte list): this is the exact check.
+ */
+function fitInResponse(rows: Record<string, unknown>[]): Record<string, unknown>[] {
+  let bytes = 0;
+  for (let i = 0; i < rows.length; i++) {
+    bytes += Buffer.byteLength(JSON.stringify(rows[i]) ?? '', 'utf8') + 1;
+    if (bytes > MAX_RESULT_BYTES) return rows.slice(0, i);
+  }
+  return rows;
 }
 
 /** pg takes the simple protocol when there are no values; an empty values list must still prepare. */

@@ -82,6 +82,23 @@ export async function insertFinished(
 }
 
 /**
+ * {@link insertFinished} and the COMMIT of the caller's transaction in ONE round trip: the row's
+ * values are literals (escaped by the driver), so both travel as one simple-protocol query. If
+ * the INSERT fails, PostgreSQL skips the COMMIT and the transaction stays aborted for the
+ * caller's ROLLBACK, exactly as with two queries. Saves a round trip per migration (issue 6:
+ * no per-migration round trips for the ledger).
+ */
+export async function insertFinishedAndCommit(db: Db, row: { name: string; checksum: string; startedAt: Date; logs: string | null }): Promise<string> {
+  const id = randomUUID();
+  const lit = (v: string | null) => (v === null ? 'NULL' : db.escapeLiteral(v));
+  await db.query(
+    `INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count)
+     VALUES (${lit(id)}, ${lit(row.checksum)}, clock_timestamp(), ${lit(row.name)}, ${lit(row.logs)}, NULL, ${lit(row.startedAt.toISOString())}::timestamptz, 1); COMMIT`,
+  );
+  return id;
+}
+
+/**
  * Prisma's "started" row, written before a script that cannot be wrapped in our transaction.
  * `logs`: NULL as Prisma writes it, or the resumable marker of a stepwise run (protocol.ts).
  */

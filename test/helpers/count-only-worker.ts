@@ -26,6 +26,8 @@ export interface CountOnlyWorkerOptions {
   timeoutMs?: number;
   /** Cut error messages to this many characters, as some workers do before rethrowing. */
   maxErrorChars?: number;
+  /** Throw `new Error(pgError.message)`: no SQLSTATE anywhere, only PostgreSQL's words. */
+  messageOnly?: boolean;
 }
 
 /** The shape of Prisma's P2010 as a Lambda runtime serialises it (name, message). */
@@ -59,6 +61,7 @@ export function countOnlyHandler(databaseUrl: string, opts: CountOnlyWorkerOptio
       const pgError = error as { code?: string; message?: string };
       if (!pgError.code) throw error;
       const message = (pgError.message ?? '').slice(0, opts.maxErrorChars);
+      if (opts.messageOnly) throw new Error(message);
       throw new PrismaClientKnownRequestError(
         `\nInvalid \`prisma.$executeRawUnsafe()\` invocation:\n\n\nRaw query failed. Code: \`${pgError.code}\`. Message: \`${message}\``,
         { code: pgError.code, message },
