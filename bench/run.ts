@@ -62,6 +62,8 @@ const { values } = parseArgs({
     /** Extra CLI variants to measure next to the package script's: `tsx` = `tsx scripts/cli.ts`. */
     compare: { type: 'string', multiple: true },
     'no-prisma': { type: 'boolean' },
+    /** Use the embedded PostgreSQL even when DATABASE_URL is set or 127.0.0.1:5432 answers. */
+    embedded: { type: 'boolean' },
     /** Profile even when every goal is met. */
     profile: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
@@ -70,13 +72,14 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  process.stdout.write(`pnpm bench [--corpus DIR]... [--rounds N] [--warmup N] [--out FILE] [--compare tsx] [--no-prisma] [--profile]
+  process.stdout.write(`pnpm bench [--corpus DIR]... [--rounds N] [--warmup N] [--out FILE] [--compare tsx] [--no-prisma] [--embedded] [--profile]
   --corpus DIR   a Prisma migrations folder (or a folder holding migrations/); repeatable.
                  Default: every Prisma-format history under ../shared/corpora.
   --rounds N     measured rounds per corpus (default 5; medians are reported)
   --warmup N     unrecorded rounds first (default 1)
   --compare tsx  also measure \`tsx scripts/cli.ts\` (the TypeScript sources) next to the package script
   --no-prisma    skip Prisma's own migrate deploy
+  --embedded     use the embedded PostgreSQL (scripts/local/database.ts) whatever else answers
   --profile      write CPU profile summaries even when every goal is met
 Server: DATABASE_URL, else postgresql://postgres@127.0.0.1:5432 if it answers, else the embedded PostgreSQL.\n`);
   process.exit(0);
@@ -154,9 +157,9 @@ async function describeServer(url: string): Promise<{ version: string; settings:
 }
 
 async function resolveServer(): Promise<Server> {
-  const fromEnv = process.env.DATABASE_URL;
+  const fromEnv = values.embedded ? undefined : process.env.DATABASE_URL;
   if (fromEnv) return { adminUrl: fromEnv, source: 'DATABASE_URL', ...(await describeServer(fromEnv)), stop: async () => undefined };
-  if (await probe(SYSTEM_URL)) return { adminUrl: SYSTEM_URL, source: 'local server on 127.0.0.1:5432', ...(await describeServer(SYSTEM_URL)), stop: async () => undefined };
+  if (!values.embedded && (await probe(SYSTEM_URL))) return { adminUrl: SYSTEM_URL, source: 'local server on 127.0.0.1:5432', ...(await describeServer(SYSTEM_URL)), stop: async () => undefined };
   const root = await mkdtemp(path.join(os.tmpdir(), 'vpcm-bench-'));
   await chmod(root, 0o755); // as root the server runs as user postgres, which must traverse it
   let db: LocalDatabase;
@@ -420,10 +423,21 @@ interface CorpusFigures {
 const runId = randomBytes(3).toString('hex');
 let dbSeq = 0;
 
+/** Databases created and not yet dropped: a failed run drops them on its way out. */
+const liveDbs = new Set<string>();
+
 async function freshDb(server: Server, slug: string, what: string): Promise<{ name: string; url: string; drop(): Promise<void> }> {
   const name = `vpcm_bench_${runId}_${slug}_${what}_${++dbSeq}`.slice(0, 63);
   const url = await createDatabase(server.adminUrl, name);
-  return { name, url, drop: () => dropDatabase(server.adminUrl, name) };
+  liveDbs.add(name);
+  return {
+    name,
+    url,
+    drop: async () => {
+      await dropDatabase(server.adminUrl, name);
+      liveDbs.delete(name);
+    },
+  };
 }
 
 async function benchCorpus(server: Server, endpoint: Endpoint, variants: CliVariant[], corpus: Corpus, bundle: BundleFigures, log: (s: string) => void): Promise<CorpusFigures> {
@@ -571,6 +585,7 @@ async function profileCli(server: Server, endpoint: Endpoint, variant: CliVarian
   } finally {
     await endpoint.remove(fn);
     await db.drop();
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -583,6 +598,7 @@ async function profileWorker(server: Server, bundle: BundleFigures, corpus: Corp
     return await summarizeProfileDir(dir);
   } finally {
     await db.drop();
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -626,27 +642,73 @@ interface RunInfo {
   profiles: Profiles;
 }
 
-function goalRows(f: CorpusFigures, v: CliVariant): { name: string; met: boolean; text: string }[] {
+interface GoalRow {
+  name: string;
+  met: boolean;
+  text: string;
+  /** For a missed goal: by how much, and what the figures say bounds it. */
+  why: string;
+}
+
+function goalRows(f: CorpusFigures, v: CliVariant, nodeStart: Stat): GoalRow[] {
   const vf = f.variants.get(v)!;
-  const rows: { name: string; met: boolean; text: string }[] = [];
+  const rows: GoalRow[] = [];
   const r = stat(vf.ratio).median;
-  if (Number.isFinite(r)) rows.push({ name: 'deploy ≤ 1.5× floor', met: r <= GOALS.deployRatio, text: `${ratio(r)} (deploy ${ms(stat(vf.deployMs).median)} vs floor ${ms(stat(f.floorMs).median)})` });
+  const floor = stat(f.floorMs).median;
+  const deploy = stat(vf.deployMs).median;
+  if (Number.isFinite(r)) {
+    const before = stat(vf.beforeApplyMs).median;
+    const apply = stat(vf.applyMs).median;
+    const after = stat(vf.afterApplyMs).median;
+    const bound =
+      apply > floor
+        ? `the apply invocation alone (${ms(apply)}; the worker's migrations ${ms(stat(vf.workerMigrationsMs).median)}) takes longer than the whole floor`
+        : `the apply invocation (${ms(apply)}) is within the floor; the rest is client-side work before it (${ms(before)}: start-up, discovery, ledger invocation, lint and parse) and after it (${ms(after)}: verify invocation, report)`;
+    rows.push({
+      name: 'deploy ≤ 1.5× floor',
+      met: r <= GOALS.deployRatio,
+      text: `${ratio(r)} (deploy ${ms(deploy)} vs floor ${ms(floor)})`,
+      why: `over by ${(r - GOALS.deployRatio).toFixed(2)}× (≈ ${ms((r - GOALS.deployRatio) * floor)}); ${bound}`,
+    });
+  }
   const inv = stat(vf.invocations).max;
-  rows.push({ name: 'invocations ≤ 5', met: inv <= GOALS.invocations, text: `${inv}` });
+  rows.push({ name: 'invocations ≤ 5', met: inv <= GOALS.invocations, text: `${inv}`, why: `${inv - GOALS.invocations} invocation(s) too many: the apply batches are bounded by the Invoke payload limit (scripts/batch.ts, BATCH_BYTES)` });
   const s = stat(vf.statusMs).median;
-  rows.push({ name: 'no-op status ≤ 0.5 s', met: s <= GOALS.statusMs, text: ms(s) });
+  rows.push({
+    name: 'no-op status ≤ 0.5 s',
+    met: s <= GOALS.statusMs,
+    text: ms(s),
+    why: `over by ${ms(s - GOALS.statusMs)}; a bare \`node -e 0\` took ${ms(nodeStart.median)} in this run, the rest is loading the CLI, discovery and the ledger invocation (profile below)`,
+  });
   const si = stat(vf.statusInvocations).max;
-  rows.push({ name: 'status: 1 invocation', met: si <= GOALS.statusInvocations, text: `${si}` });
+  rows.push({ name: 'status: 1 invocation', met: si <= GOALS.statusInvocations, text: `${si}`, why: `${si} invocations` });
   return rows;
 }
 
-function workerGoalRows(f: CorpusFigures, bundle: BundleFigures): { name: string; met: boolean; text: string }[] {
-  const init = stat(f.coldInit.map((r) => r.importMs + r.firstEventMs)).median;
+function workerGoalRows(f: CorpusFigures, bundle: BundleFigures): GoalRow[] {
+  const initMs = f.coldInit.map((r) => r.importMs + r.firstEventMs);
+  const init = stat(initMs).median;
   const rss = stat(f.rss.map((r) => r.maxRssKB * 1024)).max;
+  const afterLoad = stat(f.rss.map((r) => r.rssAfterLoadKB * 1024)).median;
   return [
-    { name: 'worker bundle ≤ 300 KB', met: bundle.bytes <= GOALS.bundleBytes, text: kb(bundle.bytes) },
-    { name: 'cold init ≤ 150 ms', met: init <= GOALS.coldInitMs, text: ms(init) },
-    { name: 'worker peak RSS ≤ 128 MB', met: rss <= GOALS.rssBytes, text: mb(rss) },
+    {
+      name: 'worker bundle ≤ 300 KB',
+      met: bundle.bytes <= GOALS.bundleBytes,
+      text: kb(bundle.bytes),
+      why: `over by ${kb(bundle.bytes - GOALS.bundleBytes)}; largest contributors: ${bundle.topInputs.slice(0, 3).map((t) => `${t.input} ${kb(t.bytes)}`).join(', ')}`,
+    },
+    {
+      name: 'cold init ≤ 150 ms',
+      met: init <= GOALS.coldInitMs,
+      text: ms(init),
+      why: `over by ${ms(init - GOALS.coldInitMs)}: import ${ms(stat(f.coldInit.map((r) => r.importMs)).median)}, first event ${ms(stat(f.coldInit.map((r) => r.firstEventMs)).median)}`,
+    },
+    {
+      name: 'worker peak RSS ≤ 128 MB',
+      met: rss <= GOALS.rssBytes,
+      text: mb(rss),
+      why: `over by ${mb(rss - GOALS.rssBytes)}; ${mb(afterLoad)} of it is Node and the loaded bundle before the event`,
+    },
   ];
 }
 
@@ -662,13 +724,13 @@ function render(info: RunInfo): string {
   L.push(`- PostgreSQL: ${info.server.version} — ${info.server.source}; ${info.server.settings}`);
   L.push(`- Floor client: ${info.psql ? psqlVersion(info.psql) : 'no psql found: floor not measured'}`);
   L.push(`- \`node -e 0\` (bare Node start-up, for scale): median ${ms(info.nodeStartMs.median)}`);
-  L.push(`- CLI as measured: ${info.variants.map((v) => v.label).join('; ')}. The worker: the real handler (lambda/handler.ts) behind ONE long-lived local Invoke endpoint process (bench/endpoint.ts), started before the first round; each round's database gets its own function name.`, '');
+  L.push(`- CLI as measured: ${info.variants.map((v) => v.label).join('; ')}${info.variants.length > 1 ? ' (the TypeScript sources are how the package scripts ran the CLI before scripts/run-cli.mjs: the "before" of the start-up change)' : ''}. The worker: the real handler (lambda/handler.ts) behind ONE long-lived local Invoke endpoint process (bench/endpoint.ts), started before the first round; each round's database gets its own function name.`, '');
 
   L.push('## Goals', '');
   L.push('| goal | ' + info.all.map((f) => f.corpus.name).join(' | ') + ' |');
   L.push('|---|' + info.all.map(() => '---|').join(''));
   const primary = info.variants[0]!;
-  const perCorpus = info.all.map((f) => [...goalRows(f, primary), ...workerGoalRows(f, info.bundle)]);
+  const perCorpus = info.all.map((f) => [...goalRows(f, primary, info.nodeStartMs), ...workerGoalRows(f, info.bundle)]);
   for (let i = 0; i < (perCorpus[0]?.length ?? 0); i++) {
     L.push(`| ${perCorpus[0]![i]!.name} | ` + perCorpus.map((rows) => `${mark(rows[i]!.met)}: ${rows[i]!.text}`).join(' | ') + ' |');
   }
@@ -699,6 +761,14 @@ function render(info: RunInfo): string {
       const vsPrisma = stat(pv.deployMs).median / stat(f.prismaMs).median;
       L.push(`| — vpc-migrate deploy ÷ Prisma (medians) | ${ratio(vsPrisma)} | | | |`);
     }
+    L.push('');
+    L.push('Per round (1-min load average at the start of the round; deploy and status with the first CLI listed):', '');
+    const pv0 = f.variants.get(primary)!;
+    L.push('| round | load | floor | deploy | ratio | status | prisma |', '|---:|---:|---:|---:|---:|---:|---:|');
+    for (let i = 0; i < f.loads.length; i++) {
+      L.push(`| ${i + 1} | ${f.loads[i]!.toFixed(2)} | ${ms(f.floorMs[i] ?? NaN)} | ${ms(pv0.deployMs[i] ?? NaN)} | ${ratio(pv0.ratio[i] ?? NaN)} | ${ms(pv0.statusMs[i] ?? NaN)} | ${ms(f.prismaMs[i] ?? NaN)} |`);
+    }
+    L.push('', '| worker figure | median | min | max | rounds |', '|---|---:|---:|---:|---:|');
     L.push(`| worker cold init: import the bundle + first event (\`ledger\`), fresh \`node\` (goal ≤ 150 ms) | ${statCells(f.coldInit.map((r) => r.importMs + r.firstEventMs), ms)} |`);
     L.push(`| — import of the bundle | ${statCells(f.coldInit.map((r) => r.importMs), ms)} |`);
     L.push(`| — first event | ${statCells(f.coldInit.map((r) => r.firstEventMs), ms)} |`);
@@ -715,10 +785,24 @@ function render(info: RunInfo): string {
   for (const t of info.bundle.topInputs) L.push(`| ${kb(t.bytes)} | ${t.input} |`);
   L.push('');
 
-  const missed = info.all.flatMap((f) => [...goalRows(f, primary), ...workerGoalRows(f, info.bundle)].filter((r) => !r.met).map((r) => `${f.corpus.name}: ${r.name} — ${r.text}`));
+  const missed = info.all.flatMap((f) =>
+    [...goalRows(f, primary, info.nodeStartMs), ...workerGoalRows(f, info.bundle)].filter((r) => !r.met).map((r) => `${f.corpus.name}: **${r.name}** missed — ${r.text}: ${r.why}.`),
+  );
   L.push('## Missed goals', '');
-  if (missed.length === 0) L.push('None: every goal is met on every corpus.', '');
+  if (missed.length === 0) L.push('None: every goal is met on every corpus (medians).', '');
   else L.push(...missed.map((m) => `- ${m}`), '');
+  // Goals are judged on medians; single rounds over a goal are listed so the margin is visible.
+  const outliers: string[] = [];
+  for (const f of info.all) {
+    const vf = f.variants.get(primary)!;
+    const overRatio = vf.ratio.filter((x) => x > GOALS.deployRatio);
+    if (overRatio.length) {
+      outliers.push(`${f.corpus.name}: deploy over 1.5× the floor in ${overRatio.length} of ${vf.ratio.length} round(s) (${overRatio.map(ratio).join(', ')}); rounds' floors ${f.floorMs.map(ms).join(', ')}, before-apply ${vf.beforeApplyMs.map(ms).join(', ')}`);
+    }
+    const overStatus = vf.statusMs.filter((x) => x > GOALS.statusMs);
+    if (overStatus.length) outliers.push(`${f.corpus.name}: no-op status over 0.5 s in ${overStatus.length} of ${vf.statusMs.length} round(s) (${overStatus.map(ms).join(', ')})`);
+  }
+  if (outliers.length) L.push('Single rounds over a goal (the goals are judged on the medians above):', '', ...outliers.map((o) => `- ${o}`), '');
   if (info.profiles.deploy) L.push(...renderProfile(`CPU profile of the CLI: deploy of ${info.profiles.deploy.corpus} — ${info.profiles.deploy.variant}`, info.profiles.deploy.summary));
   if (info.profiles.status) L.push(...renderProfile(`CPU profile of the CLI: no-op status on ${info.profiles.status.corpus} — ${info.profiles.status.variant}`, info.profiles.status.summary));
   if (info.profiles.worker) L.push(...renderProfile(`CPU profile of the worker bundle applying ${info.profiles.worker.corpus} in one event`, info.profiles.worker.summary));
@@ -766,14 +850,15 @@ async function main(): Promise<void> {
     }
     const profiles: Profiles = {};
     const primary = variants[0]!;
-    const want = (pred: (f: CorpusFigures) => boolean) => all.find((f) => values.profile || pred(f));
-    const slowDeploy = want((f) => !goalRows(f, primary).find((r) => r.name.startsWith('deploy'))?.met);
+    // The corpus that missed the goal; with --profile and no miss, the first one.
+    const want = (pred: (f: CorpusFigures) => boolean) => all.find(pred) ?? (values.profile ? all[0] : undefined);
+    const slowDeploy = want((f) => !goalRows(f, primary, nodeStart).find((r) => r.name.startsWith('deploy'))?.met);
     if (slowDeploy) {
       log('bench: profiling deploy');
       profiles.deploy = { corpus: slowDeploy.corpus.name, variant: primary.label, summary: await profileCli(server, endpoint, primary, slowDeploy.corpus, 'deploy') };
       profiles.worker = { corpus: slowDeploy.corpus.name, summary: await profileWorker(server, bundle, slowDeploy.corpus) };
     }
-    const slowStatus = want((f) => !goalRows(f, primary).find((r) => r.name.startsWith('no-op status'))?.met);
+    const slowStatus = want((f) => !goalRows(f, primary, nodeStart).find((r) => r.name.startsWith('no-op status'))?.met);
     if (slowStatus) {
       log('bench: profiling status');
       profiles.status = { corpus: slowStatus.corpus.name, variant: primary.label, summary: await profileCli(server, endpoint, primary, slowStatus.corpus, 'status') };
@@ -786,6 +871,7 @@ async function main(): Promise<void> {
     process.stdout.write(text + '\n');
   } finally {
     await endpoint.stop();
+    for (const name of liveDbs) await dropDatabase(server.adminUrl, name).catch(() => undefined);
     await server.stop();
   }
 }

@@ -7,8 +7,8 @@
  */
 import type { Db } from './db.js';
 import { ErrorCode, MigrateError } from './errors.js';
-import { acquireMigrationLock, releaseMigrationLock } from './lock.js';
-import type { Logger } from './log.js';
+import { acquireMigrationLock, blockedByWaiters, lockWaiters, releaseMigrationLock } from './lock.js';
+import { redact, type Logger } from './log.js';
 import {
   isResumableLog,
   RESUMABLE_LOG_PREFIX,
@@ -45,6 +45,8 @@ export interface ApplyContext {
 }
 
 export const DEFAULT_LOCK_WAIT_MS = 10_000;
+/** How long a session blocked on the migration lock may take to leave before CONCURRENTLY. */
+const WAITER_GRACE_MS = 1_000;
 
 /** Errors that mean "this statement cannot be retried to find the line": re-running would only repeat them. */
 const NOT_RELOCATABLE = new Set(['57014', '55P03', '40P01', '40001', '57P01', '57P02', '57P03', '08006', '08003']);
@@ -89,6 +91,7 @@ export async function applyBatch(
     }
     const results: MigrationResult[] = [];
     let stopped: ApplyResult['stopped'];
+    let stoppedBecause: string | undefined;
     for (const migration of request.migrations) {
       if (stopped) {
         results.push({ name: migration.name, status: 'not-started', mode: migration.mode, durationMs: 0 });
@@ -104,6 +107,21 @@ export async function applyBatch(
         results.push({ name: migration.name, status: 'not-started', mode: migration.mode, durationMs: 0 });
         continue;
       }
+      if (migration.mode === 'non-transactional') {
+        // A session blocked on the lock (prisma migrate deploy) would deadlock with CONCURRENTLY:
+        // let it go first, before this file writes anything.
+        const waiters = await lockWaiters(db, WAITER_GRACE_MS);
+        if (waiters.length > 0) {
+          const because = blockedByWaiters(migration.name, waiters);
+          if (!results.some((r) => r.status === 'applied' || r.status === 'reconciled')) {
+            throw new MigrateError(ErrorCode.LockTimeout, because, 'Deploy again once that deploy has finished (`pnpm migrate:status` shows when the lock is free).', { details: { waiters } });
+          }
+          stopped = 'blocked';
+          stoppedBecause = because;
+          results.push({ name: migration.name, status: 'not-started', mode: migration.mode, durationMs: 0 });
+          continue;
+        }
+      }
       const mlog = log.child({ migration: migration.name });
       const result = await runMigration(ctx, migration, options, margin, resumable.get(migration.name));
       results.push(result);
@@ -118,6 +136,7 @@ export async function applyBatch(
       lockWaitMs,
     };
     if (stopped) result.stopped = stopped;
+    if (stoppedBecause) result.stoppedBecause = stoppedBecause;
     return result;
   } finally {
     await releaseMigrationLock(db).catch(() => undefined);
@@ -184,7 +203,7 @@ const ok = (skipped: SkippedStatement[]): Outcome => ({ status: skipped.length >
 
 function skippedEntry(m: DecodedMigration, span: StatementSpan, index: number, error: unknown): SkippedStatement {
   const pg = asPgError(error);
-  return { index, line: span.line, code: pg.code ?? '', message: pg.message, statement: shorten(m.sql.slice(span.start, span.end), 200) };
+  return { index, line: span.line, code: pg.code ?? '', message: redact(pg.message), statement: shorten(redact(m.sql.slice(span.start, span.end)), 200) };
 }
 
 function reconcileLog(skipped: SkippedStatement[]): string | null {
@@ -335,6 +354,12 @@ async function runStepwise(ctx: ApplyContext, m: DecodedMigration, reconcile: bo
       continue;
     }
     const uncertain = resume !== undefined && i === from;
+    // Not while a session is blocked on the migration lock: CONCURRENTLY would deadlock with it.
+    // Stop instead, unrecorded (the row stays resumable): the next deploy continues here.
+    const waiters = await lockWaiters(db, WAITER_GRACE_MS);
+    if (waiters.length > 0) {
+      return { status: 'failed', skipped, appliedSteps: i, error: { code: '55P03', message: blockedByWaiters(m.name, waiters), line: span.line, statementIndex: i } };
+    }
     try {
       await db.query(text);
     } catch (error) {

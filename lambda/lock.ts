@@ -31,6 +31,42 @@ export async function acquireMigrationLock(db: Db, waitMs: number): Promise<numb
   );
 }
 
+/**
+ * Sessions blocked in `pg_advisory_lock(72707369)`, waiting for us: `prisma migrate deploy` waits
+ * that way (our own workers poll with pg_try_advisory_lock and never block). CREATE INDEX
+ * CONCURRENTLY and the other CONCURRENTLY forms wait for every transaction with an older
+ * snapshot, such a blocked session included, while it waits for us: a deadlock, which
+ * PostgreSQL ends by cancelling the CONCURRENTLY statement. A client that gave up (Prisma's 10 s)
+ * leaves its session blocked until the lock is released, so waiting them out does not work;
+ * the executor lets them go first instead. Waits up to `graceMs` for them to leave by themselves
+ * (a lock_timeout on their side), then returns those still blocked.
+ */
+export async function lockWaiters(db: Db, graceMs: number): Promise<{ pid: number; application: string | null }[]> {
+  const started = Date.now();
+  for (;;) {
+    const { rows } = await db.query<{ pid: number; application: string | null }>(
+      `SELECT l.pid, a.application_name AS application
+         FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE l.locktype = 'advisory' AND NOT l.granted AND l.objsubid = 1
+          AND l.classid = ($1::bigint >> 32)::oid AND l.objid = ($1::bigint & 4294967295)::oid
+          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        ORDER BY l.pid`,
+      [MIGRATION_LOCK_KEY],
+    );
+    if (rows.length === 0 || Date.now() - started >= graceMs) return rows;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** The sentence that explains a stop for `lockWaiters`. */
+export function blockedByWaiters(name: string, waiters: { pid: number; application: string | null }[]): string {
+  const who = waiters.map((w) => `pid ${w.pid}${w.application ? ` (${JSON.stringify(w.application)})` : ''}`).join(', ');
+  return (
+    `Stopped before ${name}: ${who} ${waiters.length === 1 ? 'is' : 'are'} blocked waiting for the migration lock, and ${name} runs a statement ` +
+    `outside a transaction (CONCURRENTLY) that would deadlock with ${waiters.length === 1 ? 'it' : 'them'}. The lock was released so ${waiters.length === 1 ? 'it goes' : 'they go'} first.`
+  );
+}
+
 export async function releaseMigrationLock(db: Db): Promise<void> {
   await db.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
 }

@@ -6,9 +6,11 @@
 
 const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^:\s/@]*:)([^@\s]+)(@)/gi;
 const KEY_VALUE_PASSWORD = /\b(password|passwd|pwd)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&]+)/gi;
+/** SQL that sets one: `CREATE ROLE … PASSWORD 'x'`, `ALTER USER … ENCRYPTED PASSWORD E'x'`, FDW `OPTIONS (password 'x')`. */
+const SQL_PASSWORD = /\b(password\s+)(E?'(?:[^'\\]|\\.|'')*')/gi;
 
 export function redact(text: string): string {
-  return text.replace(URL_PASSWORD, '$1***$3').replace(KEY_VALUE_PASSWORD, '$1$2***');
+  return text.replace(URL_PASSWORD, '$1***$3').replace(KEY_VALUE_PASSWORD, '$1$2***').replace(SQL_PASSWORD, "$1'***'");
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';

@@ -241,6 +241,8 @@ export interface ApplyResult {
   results: MigrationResult[];
   /** Why the batch ended before its last migration, if it did. */
   stopped?: 'failed' | 'time-budget' | 'blocked';
+  /** With `stopped: 'blocked'`: the reason, in a sentence (e.g. a session blocked on the lock). */
+  stoppedBecause?: string;
   ledgerCreated: boolean;
   /** The schema held tables but no ledger: what already exists is reconciled and recorded. */
   baselining: boolean;

@@ -93,6 +93,7 @@ export async function runSql(db: Db, request: RunSqlRequest, remainingMs: number
         { details: { error: info } },
       );
     }
+    if (!request.write) await refuseIfWritten(db, request.sql);
     await db.query('COMMIT');
     const last = Array.isArray(result) ? (result[result.length - 1] as pg.QueryResult) : result;
     const all = last.rows ?? [];
@@ -110,6 +111,23 @@ export async function runSql(db: Db, request: RunSqlRequest, remainingMs: number
   } finally {
     db.off('notice', onNotice);
   }
+}
+
+/**
+ * The backstop of read-only mode: a transaction that wrote anything has a transaction id. Some
+ * writes pass PostgreSQL's READ ONLY check on older servers (large objects: `lo_create`,
+ * `lo_unlink`, `lo_put` before PostgreSQL 17), so if one was assigned, roll back and refuse.
+ */
+async function refuseIfWritten(db: Db, sql: string): Promise<void> {
+  const { rows } = await db.query<{ xid: string | null }>('SELECT txid_current_if_assigned()::text AS xid');
+  if (rows[0]?.xid == null) return;
+  await db.query('ROLLBACK').catch(() => undefined);
+  throw new MigrateError(
+    ErrorCode.SqlFailed,
+    '25006: the statement wrote to the database inside run-sql\'s read-only transaction (PostgreSQL assigned it a transaction id); it was rolled back.',
+    'This statement writes; run-sql is read-only by default. Re-run with --write if you mean to change data.',
+    { details: { error: { code: '25006', message: 'write detected in a read-only run-sql', statement: sql.slice(0, 300) } } },
+  );
 }
 
 /**

@@ -86,8 +86,8 @@ export function describeSqlError(
   const info: SqlErrorInfo = { message: redact(pg.message) };
   if (pg.code) info.code = pg.code;
   if (pg.detail) info.detail = redact(pg.detail);
-  if (pg.hint) info.hint = pg.hint;
-  if (pg.where) info.where = pg.where;
+  if (pg.hint) info.hint = redact(pg.hint);
+  if (pg.where) info.where = redact(pg.where);
   const position = pg.position ? Number(pg.position) : NaN;
   if (Number.isFinite(position) && position > 0) {
     const at = positionOf(fileText, offset + codePointsToIndex(fileText, offset, position - 1));
@@ -98,7 +98,8 @@ export function describeSqlError(
   }
   if (statementIndex !== undefined) {
     info.statementIndex = statementIndex;
-    info.statement = shorten(fileText.slice(offset, offset + sentLength));
+    // Redacted whole, then shortened: a password literal cut in half would escape the pattern.
+    info.statement = shorten(redact(fileText.slice(offset, offset + sentLength)));
   }
   return info;
 }

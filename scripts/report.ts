@@ -24,7 +24,7 @@ function resultLine(r: MigrationResult, file = 'migration.sql'): string[] {
   const time = dim(`${r.durationMs} ms`);
   switch (r.status) {
     case 'applied':
-      return [`  ${green('✔')} ${r.name} ${time}`];
+      return [`  ${green('✔')} ${r.name} ${time}${r.resumedFrom !== undefined ? dim(` — resumed at statement ${r.resumedFrom + 1} after an interrupted run`) : ''}`];
     case 'reconciled':
       return [
         `  ${yellow('✔')} ${r.name} ${time} — reconciled, ${r.skipped?.length ?? 0} statement(s) skipped because the object already exists:`,
@@ -86,7 +86,11 @@ export function renderStatus(r: StatusReport): string {
   const p = r.plan;
   if (p.pending.length > 0) {
     out.push('', `${p.pending.length} pending migration(s):`);
-    for (const name of p.pending) out.push(`  ${yellow('•')} ${name}${p.outOfOrder.includes(name) ? red(' (out of order)') : ''}`);
+    for (const name of p.pending) {
+      const resume = p.failed.find((f) => f.name === name && f.resumable);
+      const note = resume ? dim(` (interrupted after ${resume.appliedStepsCount} statement(s): deploy resumes it)`) : '';
+      out.push(`  ${yellow('•')} ${name}${p.outOfOrder.includes(name) ? red(' (out of order)') : ''}${note}`);
+    }
   }
   if (r.plan.problems.length > 0) out.push('', red(bold(`${r.plan.problems.length} problem(s):`)), ...problemLines(r.plan.problems));
   out.push('');

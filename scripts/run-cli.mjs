@@ -10,9 +10,10 @@
  * anything. The bundle starts in roughly the time of Node itself plus the SDK's parse (measured
  * in bench/results.md, `pnpm bench`). Tests keep importing the TypeScript sources.
  *
- * Staleness: `dist/cli.meta.json` lists the project files that went into the bundle; one `stat`
- * each (a few ms) tells whether any changed since the build started. Dependencies count as
- * changed when package.json, pnpm-lock.yaml or node_modules/.modules.yaml (pnpm install) did.
+ * Staleness: `dist/cli.meta.json` lists the project files that went into the bundle with their
+ * mtime and size; one `stat` each (~1 ms for all) tells whether any changed. Dependencies count
+ * as changed when package.json, pnpm-lock.yaml or node_modules/.modules.yaml (pnpm install)
+ * is newer than the build.
  * Builds are written to a temporary name and renamed into place, so concurrent runs never
  * import a half-written bundle.
  *
@@ -47,7 +48,7 @@ function mtime(file) {
   }
 }
 
-/** True when dist/cli.mjs exists and nothing it was built from changed since. */
+/** True when dist/cli.mjs exists and none of the files it was built from changed (mtime or size). */
 export function isFresh() {
   let meta;
   try {
@@ -57,9 +58,14 @@ export function isFresh() {
     return false;
   }
   if (meta.node !== process.version || !Array.isArray(meta.inputs)) return false;
-  for (const file of meta.inputs) {
-    const m = mtime(file);
-    if (m === null || m > meta.startedAt) return false; // a source changed or was removed
+  for (const { file, mtimeMs, size } of meta.inputs) {
+    let s;
+    try {
+      s = statSync(file);
+    } catch {
+      return false; // a source was removed
+    }
+    if (s.mtimeMs !== mtimeMs || s.size !== size) return false; // changed (or replaced by an older copy)
   }
   for (const file of DEPENDENCY_STAMPS) {
     const m = mtime(file);
@@ -99,7 +105,12 @@ export async function buildCli() {
   }
   const inputs = Object.keys(result.metafile.inputs)
     .filter((input) => !input.includes('node_modules/') && !input.startsWith('<'))
-    .map((input) => path.resolve(ROOT, input));
+    .map((input) => {
+      const file = path.resolve(ROOT, input);
+      const s = statSync(file);
+      // Edited while esbuild ran: the bundle may hold either version, so the next run rebuilds.
+      return { file, mtimeMs: s.mtimeMs > startedAt ? -1 : s.mtimeMs, size: s.size };
+    });
   renameSync(tmp, BUNDLE);
   const metaTmp = `${META}.${process.pid}.tmp`;
   writeFileSync(metaTmp, JSON.stringify({ startedAt, node: process.version, inputs }, null, 1));
@@ -131,7 +142,14 @@ function sourceUrlPlugin() {
 }
 
 async function run() {
-  if (!isFresh()) await buildCli();
+  if (!isFresh()) {
+    try {
+      await buildCli();
+    } catch (error) {
+      process.stderr.write(`vpc-migrate: could not build the CLI from its sources (dist/cli.mjs): ${error?.message ?? String(error)}\n`);
+      process.exit(2);
+    }
+  }
   const { main } = await import(pathToFileURL(BUNDLE).href);
   // As scripts/cli.ts does: exit once stdout has flushed, or a large --json report is cut at 64 KB.
   const exit = (code) => process.stdout.write('', () => process.exit(code));

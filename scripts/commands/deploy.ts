@@ -55,7 +55,8 @@ export interface DeployReport {
 export async function deploy(worker: Worker, opts: DeployOptions): Promise<DeployReport> {
   const started = Date.now();
   const progress = opts.progress ?? (() => undefined);
-  const [state] = await Promise.all([loadState(worker, opts.migrationsDir, opts), loadParser()]);
+  const [loaded] = await Promise.all([loadState(worker, opts.migrationsDir, opts), loadParser()]);
+  const state = await settleInFlight(worker, opts, loaded);
   const before = state.plan;
   const report: DeployReport = {
     command: 'deploy',
@@ -135,6 +136,14 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
     if (last) progress(`  ${finished.length} done, last ${last.name}: ${last.status}`);
     // A failed migration ends the deploy, whatever stopped the batch (a time-budget failure too):
     // the next batch would only meet its failed row (P3009).
+    if (result.stopped === 'blocked' && result.stoppedBecause) {
+      report.problems.push({
+        code: ErrorCode.LockTimeout,
+        migration: result.results.find((r) => r.status === 'not-started')?.name ?? batch[0]!.name,
+        message: result.stoppedBecause,
+        remedy: 'Deploy again once that deploy has finished: what was applied stays applied, the rest follows (`pnpm migrate:status` shows when the lock is free).',
+      });
+    }
     if (result.stopped === 'failed' || result.stopped === 'blocked' || finished.some((r) => r.status === 'failed')) break;
     const notStarted = new Set(result.results.filter((r) => r.status === 'not-started').map((r) => r.name));
     if (result.stopped === 'time-budget' && finished.length === 0) {
@@ -204,6 +213,12 @@ function failureCause(r: MigrationResult): { message: string; remedy: string } |
         `then run \`pnpm migrate:resolve --rolled-back ${r.name}\` and deploy again.`,
     };
   }
+  if (e?.code === '55P03' && /blocked waiting for the migration lock/.test(e.message)) {
+    return {
+      message: e.message,
+      remedy: `Nothing of that statement ran; ${r.appliedSteps ?? 0} statement(s) before it are recorded in applied_steps_count. Deploy again once that deploy has finished: it resumes there.`,
+    };
+  }
   if (e && (CONNECTION_LOST.test(e.code ?? '') || (!e.code && /connection|terminated/i.test(e.message)))) {
     return {
       message: `Migration ${r.name} lost its database connection while it ran${e.code ? ` (${e.code})` : ''}: ${e.message}`,
@@ -216,4 +231,20 @@ function failureCause(r: MigrationResult): { message: string; remedy: string } |
     };
   }
   return undefined;
+}
+
+/**
+ * The ledger is read without the migration lock, so a row with `finished_at` NULL may be a
+ * migration another deployer (`prisma migrate deploy`, another CLI) is running right now, not a
+ * failure. Before refusing with P3009: read once more, and while the lock is held, wait (up to
+ * the lock wait) for the ledger to settle.
+ */
+async function settleInFlight(worker: Worker, opts: DeployOptions, first: Awaited<ReturnType<typeof loadState>>): Promise<Awaited<ReturnType<typeof loadState>>> {
+  const deadline = Date.now() + (opts.apply?.lockWaitMs ?? 10_000);
+  let state = first;
+  for (let again = 0; state.plan.failed.some((f) => !f.resumable) && (again === 0 || state.ledger.server.lockHolder) && Date.now() < deadline; again++) {
+    await new Promise((resolve) => setTimeout(resolve, again === 0 ? 100 : 500));
+    state = await loadState(worker, opts.migrationsDir, opts);
+  }
+  return state;
 }

@@ -10,10 +10,11 @@ import { MIGRATION_LOCK_KEY } from '../../lambda/protocol.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { status } from '../../scripts/commands/status.js';
 import { databaseTargets } from '../helpers/db.js';
-import { fingerprint, ledgerRows, secretServer, session, type SecretServer } from '../helpers/fault-db.js';
+import { fingerprint, ledgerRows, secretServer, session, waitFor, type SecretServer } from '../helpers/fault-db.js';
 import { cell } from '../helpers/fault-matrix.js';
 import { auditSecrets, witness } from '../helpers/fault-secrets.js';
-import { exampleMigrations } from '../helpers/migrations.js';
+import { addMigration, copyOfExample, exampleMigrations } from '../helpers/migrations.js';
+import { prismaAvailable, prismaMigrateDeploy } from '../helpers/prisma-judge.js';
 import { startTestWorker, type TestWorker } from '../helpers/worker.js';
 
 const FILE = 'test/faults/concurrency.test.ts';
@@ -135,6 +136,68 @@ describe.each(databaseTargets())('concurrency on the $name PostgreSQL', ({ name:
       expect(again.exitCode).toBe(0);
       expect(await fingerprint(db.adminUrl)).toBe(clean);
       await db.drop();
+    },
+  );
+
+  cell(
+    "Concurrency · our deploy and Prisma 6.19's own `prisma migrate deploy` at once",
+    {
+      target,
+      file: FILE,
+      invariant: 'they exclude each other on the advisory lock; a row Prisma is still running is waited for, not called failed; each migration once',
+      timeout: 180_000,
+    },
+    async ({ ran }) => {
+      if (!prismaAvailable()) throw new Error('the Prisma 6.19.3 CLI is not installed (devDependency prisma)');
+      // The example app plus a migration that takes 3 s, so Prisma's run can be caught mid-way.
+      const dir = await copyOfExample();
+      await addMigration(dir, '20250116000000_slow_backfill', 'SELECT pg_sleep(3);\n');
+      let reference: string | undefined;
+      for (const round of ['together', 'while Prisma runs a migration'] as const) {
+        const db = await server.database();
+        const tw = await workerFor(db.url);
+        const prisma = prismaMigrateDeploy(db.url, dir);
+        if (round !== 'together') {
+          // Prisma holds the lock and its row for the slow migration is written, not finished.
+          await waitFor('Prisma to be running the slow migration', async () =>
+            (await ledgerRows(db.adminUrl)).some((r) => r.migration_name === '20250116000000_slow_backfill' && r.finished_at === null), 60_000);
+        }
+        const [first, theirs] = await Promise.all([
+          deploy(tw.worker, { migrationsDir: dir, apply: { lockWaitMs: 60_000 } }).then(
+            (report) => ({ report, error: null }),
+            (error: unknown) => ({ report: null, error: error as MigrateError }),
+          ),
+          prisma,
+        ]);
+        witness(first.report ?? first.error);
+        witness(theirs);
+        ran(2);
+        // Prisma waits for the lock blocked in pg_advisory_lock: CREATE INDEX CONCURRENTLY would
+        // deadlock with such a session, so our deploy lets it go first (it stops before the
+        // CONCURRENTLY file and says so), or Prisma gives up after its own 10 s lock timeout.
+        const stopped = first.error?.message ?? first.report?.problems.map((p) => p.message).join(' ') ?? '';
+        if (first.error || first.report?.exitCode !== 0) {
+          expect(round, stopped).toBe('together');
+          expect(first.error?.code ?? first.report?.problems[0]?.code).toBe(ErrorCode.LockTimeout);
+          expect(stopped).toMatch(/is blocked waiting for the migration lock, and 20250203110000_index_orders_customer runs a statement outside a transaction \(CONCURRENTLY\) that would deadlock/);
+        }
+        if (theirs.exitCode !== 0) {
+          expect(round).toBe('together');
+          expect(theirs.stdout + theirs.stderr).toMatch(/advisory lock/i);
+        }
+        // Whatever happened, a plain re-run finishes the job and applies nothing twice.
+        const again = await deploy(tw.worker, { migrationsDir: dir });
+        witness(again);
+        expect(again.exitCode, JSON.stringify(again.problems)).toBe(0);
+        const rows = await ledgerRows(db.adminUrl);
+        expect(rows).toHaveLength(7);
+        expect(new Set(rows.map((r) => r.migration_name)).size).toBe(7);
+        expect(rows.every((r) => r.finished_at !== null && r.rolled_back_at === null)).toBe(true);
+        const print = await fingerprint(db.adminUrl);
+        reference ??= print;
+        expect(print).toBe(reference);
+        await db.drop();
+      }
     },
   );
 });

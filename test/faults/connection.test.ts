@@ -14,10 +14,11 @@ import { afterAll, beforeAll, describe, expect } from 'vitest';
 import type { DeployReport } from '../../scripts/commands/deploy.js';
 import { databaseTargets } from '../helpers/db.js';
 import { closeGate, fingerprint, ledgerRows, query, session, waitFor, workerSessionsGone, type SecretDatabase } from '../helpers/fault-db.js';
-import { faultPoints, scenarioFixture, type Fixture, type TracePoint } from '../helpers/fault-fixture.js';
+import { faultPoints, isCommit, scenarioFixture, type Fixture, type TracePoint } from '../helpers/fault-fixture.js';
 import { cell } from '../helpers/fault-matrix.js';
 import { assertConsistent, assertFinished, STEPWISE } from '../helpers/fault-scenario.js';
 import { auditSecrets, witness } from '../helpers/fault-secrets.js';
+import type { Verdict } from '../helpers/fault-worker.js';
 
 const FILE = 'test/faults/connection.test.ts';
 
@@ -77,7 +78,7 @@ describe.each(databaseTargets())('connection cut mid-migration on the $name Post
         try {
           fixture.fw.useDatabase(db.url);
           let n = 0;
-          fixture.fw.onQuery(async (q) => {
+          fixture.fw.onQuery(async (q): Promise<Verdict> => {
             if (q.action === 'apply' && n++ === at && q.pid) {
               await terminate(db, q.pid);
             }
@@ -87,7 +88,7 @@ describe.each(databaseTargets())('connection cut mid-migration on the $name Post
           fixture.fw.onQuery(null);
           const point = trace[at]!.q;
           const where = `cut ${point.phase} query #${at}: ${point.text.slice(0, 80).replace(/\s+/g, ' ')}`;
-          const lastCommit = trace.findLastIndex((t) => t.q.text === 'COMMIT' && t.q.phase === 'after');
+          const lastCommit = trace.findLastIndex((t) => isCommit(t.q.text) && t.q.phase === 'after');
           if (at >= lastCommit) {
             // After the last COMMIT only the lock release is left (and a dead session holds no
             // lock): the batch is complete and deploy verifies it.
@@ -150,7 +151,7 @@ describe.each(databaseTargets())('connection cut mid-migration on the $name Post
           fixture.fw.useDatabase(db.url);
           let worker: number | undefined;
           const text = STEPWISE.statements[c.statement]!;
-          fixture.fw.onQuery(async (q) => {
+          fixture.fw.onQuery(async (q): Promise<Verdict> => {
             if (q.action === 'apply' && q.phase === 'before' && q.text === text && worker === undefined) {
               await blocker.query('BEGIN');
               await blocker.query(c.lock);

@@ -10,10 +10,12 @@ import { ErrorCode } from '../../lambda/errors.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { resolve } from '../../scripts/commands/resolve.js';
 import { databaseTargets } from '../helpers/db.js';
-import { fingerprint, ledgerRows, query, secretServer, workerSessionsGone, type SecretServer } from '../helpers/fault-db.js';
+import { fingerprint, ledgerRows, query, secretServer, sleep, workerSessionsGone, type SecretServer } from '../helpers/fault-db.js';
 import { cell } from '../helpers/fault-matrix.js';
 import { auditSecrets, witness } from '../helpers/fault-secrets.js';
-import { startFaultWorker, type FaultWorker } from '../helpers/fault-worker.js';
+import { startFaultWorker, type FaultWorker, type Verdict } from '../helpers/fault-worker.js';
+import { scenarioFixture } from '../helpers/fault-fixture.js';
+import { assertConsistent, assertFinished, STEPWISE } from '../helpers/fault-scenario.js';
 import { migrationsDir } from '../helpers/migrations.js';
 
 const FILE = 'test/faults/timeout.test.ts';
@@ -101,6 +103,53 @@ describe.each(databaseTargets())('function timeout on the $name PostgreSQL', ({ 
       ]);
       expect(await fingerprint(db.adminUrl)).toContain('later:r');
       await db.drop();
+    },
+  );
+
+  cell(
+    'Function timeout · sandbox killed at its limit while the worker hangs mid-migration',
+    {
+      target,
+      file: FILE,
+      invariant: 'the endpoint answers Sandbox.Timedout and the sandbox dies; ledger describes the schema; plain re-run resumes',
+      timeout: 120_000,
+    },
+    async ({ ran }) => {
+      // A hang no statement_timeout can stop: the worker stalls between two queries (a frozen
+      // network, a stuck event loop) in the middle of the stepwise file, past the 3 s limit.
+      const fx = await scenarioFixture(adminUrl, { timeoutMs: FUNCTION_TIMEOUT_MS });
+      const db = await fx.server.clone(fx.scenario.template);
+      try {
+        fx.fw.useDatabase(db.url);
+        fx.fw.onQuery(async (q): Promise<Verdict> => {
+          if (q.action === 'apply' && q.phase === 'after' && q.text === STEPWISE.statements[1]) await sleep(FUNCTION_TIMEOUT_MS + 2_000);
+          return 'continue';
+        });
+        const error = await fx.deployAll().then(
+          () => null,
+          (e: unknown) => e as { code?: string; message?: string; remedy?: string },
+        );
+        fx.fw.onQuery(null);
+        witness(error);
+        ran();
+        expect(error?.code).toBe(ErrorCode.InvokeTimeout);
+        expect(error?.message).toMatch(/hit its function timeout: .*Task timed out after 3\.00 seconds/);
+        expect(error?.remedy).toMatch(/migrate:status/);
+        expect(fx.fw.kills).toBe(1);
+        await workerSessionsGone(db.adminUrl, db.name);
+        // Statement 2 ran but its transaction (with its progress) never committed.
+        expect(await assertConsistent(db, fx.scenario)).toBe('003 interrupted after 1 statement(s)');
+        const again = await fx.deployAll();
+        witness(again);
+        expect(again.exitCode, JSON.stringify(again.problems)).toBe(0);
+        expect(again.results.find((r) => r.name === STEPWISE.name)?.resumedFrom).toBe(1);
+        await assertFinished(db, fx.scenario);
+      } finally {
+        fx.fw.onQuery(null);
+        auditSecrets(FILE, fx.server, fx.fw.logs, fx.fw.responses);
+        await db.drop();
+        await fx.close();
+      }
     },
   );
 });

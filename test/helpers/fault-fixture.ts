@@ -26,6 +26,11 @@ export interface Fixture {
   close(): Promise<void>;
 }
 
+/** A query that commits: `COMMIT` alone, or a statement sent together with it (`…; COMMIT`). */
+export function isCommit(text: string): boolean {
+  return /(^|;)\s*COMMIT\s*;?\s*$/i.test(text);
+}
+
 /** Positions in a trace where a fault goes: after each query of `region` (and before the very first). */
 export function faultPoints(trace: TracePoint[], region: TracePoint['region']): number[] {
   return trace.flatMap((t, i) => (t.region === region && (t.q.phase === 'after' || i === 0) ? [i] : []));
@@ -67,7 +72,7 @@ export async function scenarioFixture(adminUrl: string, opts: { timeoutMs?: numb
       await db.drop();
       // 003's part: from the end of 002's COMMIT up to 004's first statement.
       const fileAt = seen.findIndex((q) => q.text.includes(TRANSACTIONAL.statements[1]!));
-      const start = seen.findIndex((q, i) => i > fileAt && q.text === 'COMMIT' && q.phase === 'after');
+      const start = seen.findIndex((q, i) => i > fileAt && isCommit(q.text) && q.phase === 'after');
       const end = seen.findIndex((q) => q.text.includes('"Invoice"'));
       expect(fileAt).toBeGreaterThan(0);
       expect(start).toBeGreaterThan(fileAt);

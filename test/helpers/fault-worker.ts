@@ -96,6 +96,7 @@ export async function startFaultWorker(databaseUrl: string, opts: { timeoutMs?: 
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       });
       const child: Child = { process: proc, busy: false, exited: new Promise((done) => proc.once('exit', () => done())) };
+      proc.on('error', () => undefined);
       all.add(child);
       const output = (chunk: Buffer) => logs.push(...chunk.toString('utf8').split('\n').filter((l) => l.trim() !== ''));
       proc.stdout?.on('data', output);
@@ -165,7 +166,8 @@ export async function startFaultWorker(databaseUrl: string, opts: { timeoutMs?: 
             Promise.resolve(armed ? armed(q) : 'continue').then(
               (verdict) => {
                 if (verdict === 'kill') void killChild(child);
-                else child.process.send({ type: 'continue', seq: message.seq });
+                // A hook may answer after the sandbox died (function timeout): nobody to tell.
+                else if (child.process.connected) child.process.send({ type: 'continue', seq: message.seq });
               },
               () => void killChild(child),
             );
