@@ -174,7 +174,7 @@ function functionError(kind: string, text: string, target: WorkerTarget): Migrat
     return new MigrateError(
       ErrorCode.InvokeTimeout,
       `The worker ${target.functionName} hit its function timeout: ${message}`,
-      'Run `pnpm migrate:status`: the migration running at that moment is recorded as failed or not at all (transactional files roll back). Raise the function timeout or split the migration.',
+      'Run `pnpm migrate:status`: a transactional migration running at that moment rolled back, a non-transactional one is recorded as interrupted and the next deploy resumes it. Raise the function timeout or split the migration.',
       { details: { errorType: type } },
     );
   }
