@@ -134,7 +134,7 @@ Exit codes: 0 up to date, 1 pending migrations, 2 problem (failed, modified, mis
     summary: 'static checks of pending migrations with PostgreSQL\'s parser (pnpm migrate:lint)',
     usage: `vpc-migrate lint [NAME...] [options]
 Checks migrations with PostgreSQL's own parser; each finding has a rule id, severity, file:line,
-why it matters and the fix (docs/lint.md lists the rules).
+why it matters and the fix (the README lists the rules).
   (no NAME, no --all)     the pending migrations, against the applied ones: needs a worker flag, like status
   NAME...                 these migration folders, each against the local history before it (no worker)
   --all                   every local migration, each against the local history before it (no worker)

@@ -16,7 +16,7 @@ export const PROTOCOL_OPTIONS = {
 
 export const PROTOCOL_HELP = `Worker protocol:
   --protocol P            vpc-migrate (default: our worker) or run-sql (an existing worker that runs
-                          one SQL statement per call and returns only a row count; see docs/compat-run-sql.md)
+                          one SQL statement per call and returns only a row count; see README, Compatibility mode)
   --payload-template JSON run-sql event with "{{sql}}" (default {"action":"run-sql","sql":"{{sql}}"})
   --error-path PATH       run-sql: where a failure sits in a non-error answer (default: Lambda FunctionError/errorMessage)
   --count-path PATH       run-sql: where the row count sits in the answer (default count)`;
@@ -44,6 +44,6 @@ export function connectForProtocol(values: Values, target: WorkerTarget, notify?
   if (typeof values['error-path'] === 'string') options.errorPath = values['error-path'];
   if (typeof values['count-path'] === 'string') options.countPath = values['count-path'];
   parsePayloadTemplate(options.payloadTemplate); // a bad template is refused before anything is sent
-  notify?.(`run-sql compatibility mode (${target.functionName}): no lock is held between calls and only transactional files are atomic with their ledger row; see the warnings in the report and docs/compat-run-sql.md.`);
+  notify?.(`run-sql compatibility mode (${target.functionName}): no lock is held between calls and only transactional files are atomic with their ledger row; see the warnings in the report and the README (Compatibility mode).`);
   return connectRunSqlWorker(target, options);
 }

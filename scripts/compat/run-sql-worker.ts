@@ -20,7 +20,7 @@ import { lambdaTransport, type RunSqlProtocolOptions, type RunSqlTransport } fro
 
 /**
  * What run-sql mode cannot guarantee, and how the vpc-migrate worker removes each gap. The same
- * text is in docs/compat-run-sql.md.
+ * text is in the README (Compatibility mode).
  */
 export const RUN_SQL_LIMITATIONS: readonly string[] = [
   'run-sql compatibility mode: the worker takes one SQL statement per call and returns only a row count. Our worker (`pnpm cdk deploy`, then drop --protocol) removes every gap below.',

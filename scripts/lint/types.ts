@@ -68,7 +68,7 @@ export interface Finding {
   statementIndex: number;
 }
 
-/** The rule-level facts, for findings and for docs/lint.md. */
+/** The rule-level facts, for findings and for the README. */
 export interface RuleInfo {
   id: RuleId;
   severity: Severity;

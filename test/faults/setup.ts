@@ -1,7 +1,7 @@
 /**
  * Global setup of the `faults` vitest project: gives the cells a directory for their records
  * and, after the run, turns them into the matrix table: printed, and written to
- * test/faults/RESULTS.md (the file docs/guarantees.md links to).
+ * test/faults/RESULTS.md (the file the README Guarantees section links to).
  */
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
