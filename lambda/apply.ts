@@ -51,17 +51,27 @@ const WAITER_GRACE_MS = 1_000;
 /** Errors that mean "this statement cannot be retried to find the line": re-running would only repeat them. */
 const NOT_RELOCATABLE = new Set(['57014', '55P03', '40P01', '40001', '57P01', '57P02', '57P03', '08006', '08003']);
 
+/**
+ * Kept back from the Lambda's remaining time so a statement fails on statement_timeout before
+ * Lambda kills the function mid-write; scaled for short test timeouts, capped for 900 s.
+ */
+export function timeMargin(ctx: ApplyContext): number {
+  return Math.min(10_000, Math.max(300, Math.round(ctx.remainingMs() * 0.1)));
+}
+
+/** How long to wait for the migration lock: as asked, but never into the margin. */
+export function lockWaitBudget(ctx: ApplyContext, options: ApplyOptions, margin: number): number {
+  return Math.min(options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, Math.max(0, ctx.remainingMs() - 2 * margin));
+}
+
 export async function applyBatch(
   ctx: ApplyContext,
   request: { requestId: string; migrations: DecodedMigration[]; options: ApplyOptions },
 ): Promise<ApplyResult> {
   const { db, log } = ctx;
   const options = request.options;
-  // Keep a margin so a statement fails on statement_timeout before Lambda kills the function
-  // mid-write; scaled for short test timeouts, capped for the 900 s production one.
-  const margin = Math.min(10_000, Math.max(300, Math.round(ctx.remainingMs() * 0.1)));
-
-  const lockWaitMs = await acquireMigrationLock(db, Math.min(options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, Math.max(0, ctx.remainingMs() - 2 * margin)));
+  const margin = timeMargin(ctx);
+  const lockWaitMs = await acquireMigrationLock(db, lockWaitBudget(ctx, options, margin));
   try {
     const tablesBefore = await userTableCount(db);
     const ledgerCreated = await ensureLedgerTable(db);

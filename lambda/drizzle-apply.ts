@@ -14,7 +14,7 @@
  * Whether a transaction block is open is read from PostgreSQL itself (the ReadyForQuery status
  * of each reply), not guessed from the SQL.
  */
-import { prepareSession, DEFAULT_LOCK_WAIT_MS, type ApplyContext } from './apply.js';
+import { lockWaitBudget, prepareSession, timeMargin, type ApplyContext } from './apply.js';
 import type { Db } from './db.js';
 import { ensureDrizzleLedger, insertDrizzleRow, readDrizzleRows } from './drizzle-ledger.js';
 import { acquireMigrationLock, releaseMigrationLock } from './lock.js';
@@ -49,10 +49,8 @@ export async function applyDrizzleBatch(
 ): Promise<ApplyResult> {
   const { db, log } = ctx;
   const options = request.options;
-  // The same margin as apply.ts: a statement fails on statement_timeout before Lambda's kill.
-  const margin = Math.min(10_000, Math.max(300, Math.round(ctx.remainingMs() * 0.1)));
-
-  const lockWaitMs = await acquireMigrationLock(db, Math.min(options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, Math.max(0, ctx.remainingMs() - 2 * margin)));
+  const margin = timeMargin(ctx);
+  const lockWaitMs = await acquireMigrationLock(db, lockWaitBudget(ctx, options, margin));
   try {
     const tablesBefore = await userTableCount(db);
     const ledgerCreated = await ensureDrizzleLedger(db);

@@ -15,7 +15,7 @@
  * checked after every statement; if anything ended the transaction the rehearsal stops with
  * VPCM_REHEARSAL_ESCAPED rather than go on outside it.
  */
-import { DEFAULT_LOCK_WAIT_MS, type ApplyContext } from './apply.js';
+import { lockWaitBudget, timeMargin, type ApplyContext } from './apply.js';
 import type { Db } from './db.js';
 import { ErrorCode, MigrateError } from './errors.js';
 import { acquireMigrationLock } from './lock.js';
@@ -62,8 +62,8 @@ export async function rehearse(ctx: ApplyContext, request: ParsedRehearse): Prom
   const { db, log } = ctx;
   const started = Date.now();
   const options = request.options;
-  const margin = Math.min(10_000, Math.max(300, Math.round(ctx.remainingMs() * 0.1)));
-  const lockWaitMs = await acquireMigrationLock(db, Math.min(options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, Math.max(0, ctx.remainingMs() - 2 * margin)));
+  const margin = timeMargin(ctx);
+  const lockWaitMs = await acquireMigrationLock(db, lockWaitBudget(ctx, options, margin));
   const tracker = trackTransactionStatus(db);
   let open = false;
   try {

@@ -96,27 +96,34 @@ function parseApply(raw: Obj, requestId: string | undefined, problems: string[])
   if (requestId === undefined) problems.push('requestId: required for apply');
   const format = parseFormat(raw.format, problems);
   const options = parseOptions(raw.options, problems);
-  const list = raw.migrations;
-  const migrations: DecodedMigration[] = [];
-  if (!Array.isArray(list) || list.length === 0) {
-    problems.push('migrations: must be a non-empty array');
-  } else if (list.length > MAX_MIGRATIONS_PER_BATCH) {
-    problems.push(`migrations: at most ${MAX_MIGRATIONS_PER_BATCH} per batch, got ${list.length}`);
-  } else {
-    let total = 0;
-    const seen = new Set<string>();
-    list.forEach((item, i) => {
-      const m = parseMigration(item, `migrations[${i}]`, problems, MAX_SQL_BYTES - total);
-      if (!m) return;
-      if (seen.has(m.name)) problems.push(`migrations[${i}].name: ${JSON.stringify(m.name)} appears twice`);
-      seen.add(m.name);
-      total += m.sql.length;
-      migrations.push(m);
-    });
-  }
+  const migrations = parseMigrationList(raw.migrations, problems, 'batch');
   problems.push(...formatFieldProblems(migrations, format));
   done(problems);
   return { action: 'apply', requestId: requestId as string, migrations, options, ...(format === 'drizzle' ? { format } : {}) };
+}
+
+/** A batch's migrations: non-empty, bounded, unique names, SQL within MAX_SQL_BYTES in all. */
+function parseMigrationList(list: unknown, problems: string[], noun: string): DecodedMigration[] {
+  const migrations: DecodedMigration[] = [];
+  if (!Array.isArray(list) || list.length === 0) {
+    problems.push('migrations: must be a non-empty array');
+    return migrations;
+  }
+  if (list.length > MAX_MIGRATIONS_PER_BATCH) {
+    problems.push(`migrations: at most ${MAX_MIGRATIONS_PER_BATCH} per ${noun}, got ${list.length}`);
+    return migrations;
+  }
+  let total = 0;
+  const seen = new Set<string>();
+  list.forEach((item, i) => {
+    const m = parseMigration(item, `migrations[${i}]`, problems, MAX_SQL_BYTES - total);
+    if (!m) return;
+    if (seen.has(m.name)) problems.push(`migrations[${i}].name: ${JSON.stringify(m.name)} appears twice`);
+    seen.add(m.name);
+    total += m.sql.length;
+    migrations.push(m);
+  });
+  return migrations;
 }
 
 function parseMigration(item: unknown, at: string, problems: string[], budget: number): DecodedMigration | undefined {
@@ -332,24 +339,7 @@ function parseResolve(raw: Obj, requestId: string | undefined, problems: string[
 function parseRehearse(raw: Obj, requestId: string | undefined, problems: string[]): ParsedRehearse {
   onlyKeys(raw, ['action', 'requestId', 'migrations', 'options'], problems);
   const options = parseOptions(raw.options, problems);
-  const list = raw.migrations;
-  const migrations: DecodedMigration[] = [];
-  if (!Array.isArray(list) || list.length === 0) {
-    problems.push('migrations: must be a non-empty array');
-  } else if (list.length > MAX_MIGRATIONS_PER_BATCH) {
-    problems.push(`migrations: at most ${MAX_MIGRATIONS_PER_BATCH} per rehearsal, got ${list.length}`);
-  } else {
-    let total = 0;
-    const seen = new Set<string>();
-    list.forEach((item, i) => {
-      const m = parseMigration(item, `migrations[${i}]`, problems, MAX_SQL_BYTES - total);
-      if (!m) return;
-      if (seen.has(m.name)) problems.push(`migrations[${i}].name: ${JSON.stringify(m.name)} appears twice`);
-      seen.add(m.name);
-      total += m.sql.length;
-      migrations.push(m);
-    });
-  }
+  const migrations = parseMigrationList(raw.migrations, problems, 'rehearsal');
   // Rehearsal is Prisma-only for now: Drizzle's fields are refused, not silently ignored.
   problems.push(...formatFieldProblems(migrations, 'prisma'));
   done(problems);
