@@ -3,6 +3,7 @@
  * servers global-setup.ts found, so files run in parallel without seeing each other.
  */
 import { randomBytes } from 'node:crypto';
+import pg from 'pg';
 import { inject } from 'vitest';
 import { createDatabase, dropDatabase } from '../../scripts/local/database.js';
 
@@ -31,4 +32,20 @@ export async function freshDatabase(adminUrl: string): Promise<FreshDatabase> {
   const name = `vpcm_test_${randomBytes(8).toString('hex')}`;
   const url = await createDatabase(adminUrl, name);
   return { url, drop: () => dropDatabase(adminUrl, name) };
+}
+
+/** One short-lived connection for a test's own look at the database (not the worker's path). */
+export async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+/** The rows of one query on its own connection. */
+export function query<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+  return withClient(url, async (client) => (await client.query<T>(sql, params)).rows);
 }

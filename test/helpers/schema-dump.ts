@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
-import pg from 'pg';
+import { withClient } from './db.js';
 
 const run = promisify(execFile);
 const PG_DUMP = '/usr/bin/pg_dump';
@@ -15,16 +15,6 @@ const PG_DUMP = '/usr/bin/pg_dump';
 export interface SchemaDump {
   method: 'pg_dump' | 'catalog';
   text: string;
-}
-
-async function withClient<T>(url: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }
 
 async function pgDumpMajor(): Promise<number | null> {

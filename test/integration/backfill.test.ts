@@ -6,25 +6,14 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MigrateError } from '../../lambda/errors.js';
 import { backfill, renderBackfill } from '../../scripts/commands/backfill.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { runCli, targetFlags } from '../helpers/cli.js';
-import { databaseTargets, freshDatabase, type FreshDatabase } from '../helpers/db.js';
+import { databaseTargets, freshDatabase, type FreshDatabase, query } from '../helpers/db.js';
 import { migrationsDir } from '../helpers/migrations.js';
 import { startTestWorker, type TestWorker } from '../helpers/worker.js';
-
-async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 async function backfillsDir(files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'vpcm-backfills-'));

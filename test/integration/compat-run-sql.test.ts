@@ -9,7 +9,7 @@ import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { status } from '../../scripts/commands/status.js';
-import { databaseTargets, freshDatabase, type FreshDatabase } from '../helpers/db.js';
+import { databaseTargets, freshDatabase, type FreshDatabase, query } from '../helpers/db.js';
 import { startCountOnlyWorker, type CountOnlyTestWorker } from '../helpers/count-only-worker.js';
 import { addMigration, copyOfExample, exampleMigrations, migrationsDir } from '../helpers/migrations.js';
 import { prismaAvailable, prismaMigrateStatus } from '../helpers/prisma-judge.js';
@@ -27,16 +27,6 @@ const splitCount = (sql: string) => splitMigration(sql).statements.length;
 function comparable(r: StatusReport): Omit<StatusReport, 'durationMs' | 'invocations'> {
   const { durationMs: _d, invocations: _i, ...rest } = r;
   return rest;
-}
-
-async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql)).rows;
-  } finally {
-    await client.end();
-  }
 }
 
 const ledger = (url: string) =>

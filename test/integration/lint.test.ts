@@ -9,24 +9,13 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { runLint } from '../../scripts/commands/lint.js';
 import { status } from '../../scripts/commands/status.js';
-import { databaseTargets, freshDatabase, type FreshDatabase } from '../helpers/db.js';
+import { databaseTargets, freshDatabase, type FreshDatabase, query } from '../helpers/db.js';
 import { addMigration, corporaDir, migrationsDir, repoRoot } from '../helpers/migrations.js';
 import { startTestWorker, type TestWorker } from '../helpers/worker.js';
-
-async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 const exists = async (url: string, relation: string) => (await query<{ t: string | null }>(url, `SELECT to_regclass('${relation}')::text AS t`))[0]?.t !== null;
 

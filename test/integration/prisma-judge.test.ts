@@ -9,9 +9,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { databaseTargets, freshDatabase, type FreshDatabase } from '../helpers/db.js';
+import { databaseTargets, freshDatabase, type FreshDatabase, withClient } from '../helpers/db.js';
 import {
   prismaAvailable,
   prismaMigrateDeploy,
@@ -58,16 +57,6 @@ interface LedgerRow {
   rolled_back_at: Date | null;
   started_at: Date;
   applied_steps_count: number;
-}
-
-async function withClient<T>(url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }
 
 function ledger(url: string): Promise<LedgerRow[]> {

@@ -9,20 +9,10 @@ import type { RehearsalResult, RehearseResult } from '../../lambda/protocol.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { rehearseMigrations, renderRehearse } from '../../scripts/commands/rehearse.js';
 import { runCli, targetFlags } from '../helpers/cli.js';
-import { databaseTargets, freshDatabase, type FreshDatabase } from '../helpers/db.js';
+import { databaseTargets, freshDatabase, type FreshDatabase, query } from '../helpers/db.js';
 import { addMigration, exampleMigrations, migrationsDir } from '../helpers/migrations.js';
 import { ledgerDump, schemaDump } from '../helpers/schema-dump.js';
 import { startTestWorker, type TestWorker } from '../helpers/worker.js';
-
-async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 /** Everything a rehearsal must leave as it was. */
 async function snapshot(url: string) {

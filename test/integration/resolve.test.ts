@@ -15,7 +15,7 @@ import { deploy } from '../../scripts/commands/deploy.js';
 import { renderResolve, resolve } from '../../scripts/commands/resolve.js';
 import { status } from '../../scripts/commands/status.js';
 import { runCli, targetFlags } from '../helpers/cli.js';
-import { databaseTargets, freshDatabase, type FreshDatabase } from '../helpers/db.js';
+import { databaseTargets, freshDatabase, type FreshDatabase, withClient } from '../helpers/db.js';
 import { migrationsDir } from '../helpers/migrations.js';
 import { prismaAvailable, prismaMigrateDeploy, prismaMigrateStatus, prismaResolveApplied, type PrismaRun } from '../helpers/prisma-judge.js';
 import { startTestWorker, type TestWorker } from '../helpers/worker.js';
@@ -29,16 +29,6 @@ interface Row {
   rolled_back_at: Date | null;
   started_at: Date;
   applied_steps_count: number;
-}
-
-async function withClient<T>(url: string, work: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
 }
 
 const rowsOf = (url: string, name: string) =>

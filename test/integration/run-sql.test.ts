@@ -6,22 +6,11 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderSql, runSqlCommand, sqlErrorOf } from '../../scripts/commands/sql.js';
 import { runCli, targetFlags } from '../helpers/cli.js';
-import { databaseTargets, freshDatabase, type FreshDatabase } from '../helpers/db.js';
+import { databaseTargets, freshDatabase, type FreshDatabase, query } from '../helpers/db.js';
 import { startTestWorker, type TestWorker } from '../helpers/worker.js';
-
-async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql)).rows;
-  } finally {
-    await client.end();
-  }
-}
 
 describe.each(databaseTargets())('run-sql on the $name PostgreSQL', ({ adminUrl }) => {
   let db: FreshDatabase;
