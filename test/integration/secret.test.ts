@@ -15,6 +15,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MigrateError } from '../../lambda/errors.js';
 import { createHandler } from '../../lambda/handler.js';
+import { createLogger } from '../../lambda/log.js';
 import { getConnectionConfig, type ConnectionConfigOptions } from '../../lambda/secret.js';
 import { databaseTargets, freshDatabase, type FreshDatabase } from '../helpers/db.js';
 
@@ -227,7 +228,9 @@ describe.each(databaseTargets())('secret path against $name PostgreSQL', (target
   it.runIf(target.name === 'embedded')('lets the worker recover from a rotation by itself (28P01, then refresh)', async () => {
     sm.secretString = rdsSecret(firstPassword);
     process.env.DB_SECRET_ARN = SECRET_ARN;
-    const handler = createHandler({ connectionConfig: (opts) => getConnectionConfig(local(opts)) });
+    // The worker's log lines go to a list, not the test output.
+    const logs: string[] = [];
+    const handler = createHandler({ connectionConfig: (opts) => getConnectionConfig(local(opts)), logger: createLogger({}, (line) => logs.push(line)) });
     const context = { awsRequestId: 'req-1', functionName: 'worker', getRemainingTimeInMillis: () => 60_000 };
     const before = await handler({ action: 'ledger' }, context);
     expect(before).toMatchObject({ ok: true });
