@@ -49,3 +49,20 @@ export async function withClient<T>(url: string, work: (client: pg.Client) => Pr
 export function query<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
   return withClient(url, async (client) => (await client.query<T>(sql, params)).rows);
 }
+
+/** A `_prisma_migrations` row as pg returns it. */
+export interface PrismaLedgerRow {
+  id: string;
+  checksum: string;
+  finished_at: Date | null;
+  migration_name: string;
+  logs: string | null;
+  rolled_back_at: Date | null;
+  started_at: Date;
+  applied_steps_count: number;
+}
+
+/** Every ledger row, in Prisma's order (started_at, then name). */
+export function prismaLedger(url: string): Promise<PrismaLedgerRow[]> {
+  return query<PrismaLedgerRow>(url, 'SELECT * FROM _prisma_migrations ORDER BY started_at, migration_name');
+}

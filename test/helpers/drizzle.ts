@@ -10,6 +10,7 @@ import path from 'node:path';
 import { drizzle } from 'drizzle-orm/node-postgres';
 import { migrate } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
+import { query } from './db.js';
 
 export interface Entry {
   tag: string;
@@ -74,15 +75,7 @@ export interface DrizzleRow {
   created_at: string;
 }
 
-export async function query<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<T>(sql, params)).rows;
-  } finally {
-    await client.end();
-  }
-}
+export { query };
 
 export const drizzleRows = (url: string) => query<DrizzleRow>(url, 'SELECT id, hash, created_at FROM drizzle.__drizzle_migrations ORDER BY id');
 

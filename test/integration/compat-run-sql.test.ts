@@ -9,7 +9,7 @@ import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { status } from '../../scripts/commands/status.js';
-import { databaseTargets, freshDatabase, type FreshDatabase, query } from '../helpers/db.js';
+import { databaseTargets, freshDatabase, type FreshDatabase, query, prismaLedger } from '../helpers/db.js';
 import { startCountOnlyWorker, type CountOnlyTestWorker } from '../helpers/count-only-worker.js';
 import { addMigration, copyOfExample, exampleMigrations, migrationsDir } from '../helpers/migrations.js';
 import { prismaAvailable, prismaMigrateStatus } from '../helpers/prisma-judge.js';
@@ -28,12 +28,6 @@ function comparable(r: StatusReport): Omit<StatusReport, 'durationMs' | 'invocat
   const { durationMs: _d, invocations: _i, ...rest } = r;
   return rest;
 }
-
-const ledger = (url: string) =>
-  query<{ migration_name: string; checksum: string; finished_at: Date | null; logs: string | null; applied_steps_count: number; rolled_back_at: Date | null; started_at: Date }>(
-    url,
-    'SELECT * FROM _prisma_migrations ORDER BY started_at, migration_name',
-  );
 
 /** Runs each file as psql would: the whole text as one simple query, with no ledger row. */
 async function applyByOtherMeans(url: string, dir: string, names: string[]): Promise<void> {
@@ -69,7 +63,7 @@ describe.each(databaseTargets())('run-sql protocol on the $name PostgreSQL', ({ 
     expect(first.verified).toBe(true);
     expect(first.results.map((r) => r.status)).toEqual(Array(6).fill('applied'));
     expect(first.warnings.join('\n')).toContain('run-sql compatibility mode');
-    const rows = await ledger(db.url);
+    const rows = await prismaLedger(db.url);
     expect(rows).toHaveLength(6);
     for (const row of rows) {
       expect(row.finished_at).not.toBeNull();
@@ -120,7 +114,7 @@ describe.each(databaseTargets())('run-sql protocol on the $name PostgreSQL', ({ 
       for (const s of r.skipped!) expect(['42P07', '42710', '42701']).toContain(s.code);
     }
     expect(report.results[0]!.skipped!.map((s) => [s.code, s.line])[0]).toEqual(['42710', 2]);
-    const rows = await ledger(db.url);
+    const rows = await prismaLedger(db.url);
     expect(rows.map((r) => r.migration_name)).toEqual(report.results.map((r) => r.name));
     expect(rows.slice(0, 3).every((r) => r.logs?.startsWith('Applied by vpc-migrate with ') && r.finished_at !== null)).toBe(true);
     expect(rows.slice(3).every((r) => r.logs === null)).toBe(true);
@@ -149,7 +143,7 @@ describe.each(databaseTargets())('run-sql protocol on the $name PostgreSQL', ({ 
     expect(failed.error?.line).toBe(4);
     expect(failed.error?.statement).toBe('SELECT * FROM missing_table');
     expect(await query(db.url, `SELECT to_regclass('b') AS t`)).toEqual([{ t: null }]);
-    const row = (await ledger(db.url)).find((r) => r.migration_name === '002_broken');
+    const row = (await prismaLedger(db.url)).find((r) => r.migration_name === '002_broken');
     expect(row?.finished_at).toBeNull();
     expect(row?.logs).toContain('42P01');
 
@@ -278,7 +272,7 @@ describe.each(databaseTargets())('run-sql protocol on the $name PostgreSQL', ({ 
       deploy(other, { migrationsDir: exampleMigrations, apply: { lockWaitMs: 60_000 } }),
     ]);
     expect([a.exitCode, b.exitCode]).toEqual([0, 0]);
-    const rows = await ledger(db.url);
+    const rows = await prismaLedger(db.url);
     expect(rows).toHaveLength(6);
     expect(new Set(rows.map((r) => r.migration_name)).size).toBe(6);
     const applied = [...a.results, ...b.results].filter((r) => r.status === 'applied').map((r) => r.name);
@@ -293,7 +287,7 @@ describe.each(databaseTargets())('run-sql protocol on the $name PostgreSQL', ({ 
         deploy(ours.worker, { migrationsDir: exampleMigrations, apply: { lockWaitMs: 60_000 } }),
       ]);
       expect([c.exitCode, d.exitCode]).toEqual([0, 0]);
-      const rows2 = await ledger(db2.url);
+      const rows2 = await prismaLedger(db2.url);
       expect(rows2).toHaveLength(6);
       expect(new Set(rows2.map((r) => r.migration_name)).size).toBe(6);
     } finally {

@@ -9,15 +9,9 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { status } from '../../scripts/commands/status.js';
-import { databaseTargets, freshDatabase, type FreshDatabase, query } from '../helpers/db.js';
+import { databaseTargets, freshDatabase, type FreshDatabase, query, prismaLedger } from '../helpers/db.js';
 import { addMigration, copyOfExample, exampleMigrations, migrationsDir } from '../helpers/migrations.js';
 import { startTestWorker, type TestWorker } from '../helpers/worker.js';
-
-const ledger = (url: string) =>
-  query<{ migration_name: string; checksum: string; finished_at: Date | null; logs: string | null; applied_steps_count: number; rolled_back_at: Date | null }>(
-    url,
-    'SELECT * FROM _prisma_migrations ORDER BY started_at, migration_name',
-  );
 
 describe.each(databaseTargets())('deploy on the $name PostgreSQL', ({ adminUrl }) => {
   let db: FreshDatabase;
@@ -38,7 +32,7 @@ describe.each(databaseTargets())('deploy on the $name PostgreSQL', ({ adminUrl }
     expect(first.verified).toBe(true);
     expect(first.results.map((r) => r.status)).toEqual(Array(6).fill('applied'));
     expect(first.results.find((r) => r.name.includes('index_orders'))?.mode).toBe('non-transactional');
-    const rows = await ledger(db.url);
+    const rows = await prismaLedger(db.url);
     expect(rows).toHaveLength(6);
     for (const row of rows) {
       const bytes = await readFile(path.join(exampleMigrations, row.migration_name, 'migration.sql'));
@@ -58,7 +52,7 @@ describe.each(databaseTargets())('deploy on the $name PostgreSQL', ({ adminUrl }
     expect(second.pending).toEqual([]);
     const st = await status(tw.worker, { migrationsDir: exampleMigrations });
     expect(st.exitCode).toBe(0);
-    expect(await ledger(db.url)).toHaveLength(6);
+    expect(await prismaLedger(db.url)).toHaveLength(6);
   });
 
   it('a migration failing mid-file leaves no trace, is recorded as failed, and blocks the next deploy', async () => {
@@ -78,7 +72,7 @@ describe.each(databaseTargets())('deploy on the $name PostgreSQL', ({ adminUrl }
     expect(report.results.map((r) => r.name)).toEqual(['001_base', '002_broken']);
     expect(await query(db.url, `SELECT to_regclass('b') AS t`)).toEqual([{ t: null }]);
     expect(await query(db.url, `SELECT to_regclass('c') AS t`)).toEqual([{ t: null }]);
-    const row = (await ledger(db.url)).find((r) => r.migration_name === '002_broken');
+    const row = (await prismaLedger(db.url)).find((r) => r.migration_name === '002_broken');
     expect(row?.finished_at).toBeNull();
     expect(row?.rolled_back_at).toBeNull();
     expect(row?.logs).toContain('42P01');
@@ -122,7 +116,7 @@ describe.each(databaseTargets())('deploy on the $name PostgreSQL', ({ adminUrl }
     expect(products?.skipped?.map((s) => s.code)).toEqual(['42P07']);
     // The statement after the skipped one still ran.
     expect(await query(db.url, `SELECT to_regclass('"Product_sku_key"') IS NOT NULL AS t`)).toEqual([{ t: true }]);
-    const row = (await ledger(db.url)).find((r) => r.migration_name === '20250101090000_init');
+    const row = (await prismaLedger(db.url)).find((r) => r.migration_name === '20250101090000_init');
     expect(row?.logs).toContain('skipped');
     expect(row?.finished_at).not.toBeNull();
 
@@ -148,7 +142,7 @@ describe.each(databaseTargets())('deploy on the $name PostgreSQL', ({ adminUrl }
     ]);
 
     expect([a.exitCode, b.exitCode]).toEqual([0, 0]);
-    const rows = await ledger(db.url);
+    const rows = await prismaLedger(db.url);
     expect(rows).toHaveLength(6);
     expect(new Set(rows.map((r) => r.migration_name)).size).toBe(6);
     const applied = [...a.results, ...b.results].filter((r) => r.status === 'applied').map((r) => r.name);

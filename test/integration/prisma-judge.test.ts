@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { databaseTargets, freshDatabase, type FreshDatabase, withClient } from '../helpers/db.js';
+import { databaseTargets, freshDatabase, type FreshDatabase, withClient, prismaLedger, type PrismaLedgerRow } from '../helpers/db.js';
 import {
   prismaAvailable,
   prismaMigrateDeploy,
@@ -46,21 +46,6 @@ async function writeMigrations(dir: string, migrations: Record<string, string>):
 
 async function sha256OfFile(file: string): Promise<string> {
   return createHash('sha256').update(await readFile(file)).digest('hex');
-}
-
-interface LedgerRow {
-  id: string;
-  checksum: string;
-  finished_at: Date | null;
-  migration_name: string;
-  logs: string | null;
-  rolled_back_at: Date | null;
-  started_at: Date;
-  applied_steps_count: number;
-}
-
-function ledger(url: string): Promise<LedgerRow[]> {
-  return withClient(url, async (c) => (await c.query<LedgerRow>('SELECT * FROM "_prisma_migrations" ORDER BY "started_at", "migration_name"')).rows);
 }
 
 /** Prisma's output, both streams, for readable failure messages. */
@@ -154,7 +139,7 @@ describe.skipIf(!prismaAvailable())('Prisma 6.19.3 as the judge', () => {
       // Only the primary key: no unique constraint on migration_name.
       expect(constraints).toEqual([{ contype: 'p', def: 'PRIMARY KEY (id)' }]);
 
-      const rows = await ledger(db.url);
+      const rows = await prismaLedger(db.url);
       expect(rows.map((r) => r.migration_name)).toEqual(Object.keys(MIGRATIONS));
       for (const row of rows) {
         expect(row.id).toMatch(UUID_V4);
@@ -197,7 +182,7 @@ describe.skipIf(!prismaAvailable())('Prisma 6.19.3 as the judge', () => {
           await c.query('COMMIT');
         }
       });
-      const written = await ledger(db.url);
+      const written = await prismaLedger(db.url);
 
       const status = await prismaMigrateStatus(db.url, dir);
       expect(status.exitCode, shown(status)).toBe(0);
@@ -205,7 +190,7 @@ describe.skipIf(!prismaAvailable())('Prisma 6.19.3 as the judge', () => {
       const deploy = await prismaMigrateDeploy(db.url, dir);
       expect(deploy.exitCode, shown(deploy)).toBe(0);
       expect(deploy.stdout).toContain('No pending migrations to apply.');
-      expect(await ledger(db.url)).toEqual(written);
+      expect(await prismaLedger(db.url)).toEqual(written);
     });
 
     it('(e) records a failed migration, refuses with P3009, and resolves it with --applied', async () => {
@@ -221,7 +206,7 @@ describe.skipIf(!prismaAvailable())('Prisma 6.19.3 as the judge', () => {
       expect(deploy.stderr).toContain('ERROR: division by zero');
       expect(deploy.stderr).toContain('with migration_name="20240104000000_broken"');
 
-      const failed = (await ledger(db.url)).filter((r) => r.migration_name === '20240104000000_broken');
+      const failed = (await prismaLedger(db.url)).filter((r) => r.migration_name === '20240104000000_broken');
       expect(failed).toHaveLength(1);
       expect(failed[0]).toMatchObject({ finished_at: null, rolled_back_at: null, applied_steps_count: 0 });
       expect(failed[0]!.logs).toContain('division by zero');
@@ -249,9 +234,9 @@ describe.skipIf(!prismaAvailable())('Prisma 6.19.3 as the judge', () => {
       expect(resolved.stdout).toContain('Migration 20240104000000_broken marked as applied.');
       expect(resolved.durationMs).toBeLessThan(9_000);
 
-      const rows = (await ledger(db.url)).filter((r) => r.migration_name === '20240104000000_broken');
+      const rows = (await prismaLedger(db.url)).filter((r) => r.migration_name === '20240104000000_broken');
       expect(rows).toHaveLength(2);
-      const [old, added] = rows as [LedgerRow, LedgerRow];
+      const [old, added] = rows as [PrismaLedgerRow, PrismaLedgerRow];
       expect(old.id).toBe(failed[0]!.id);
       expect(old.rolled_back_at).toBeInstanceOf(Date);
       expect(old.finished_at).toBeNull();

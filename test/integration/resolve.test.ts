@@ -15,27 +15,16 @@ import { deploy } from '../../scripts/commands/deploy.js';
 import { renderResolve, resolve } from '../../scripts/commands/resolve.js';
 import { status } from '../../scripts/commands/status.js';
 import { runCli, targetFlags } from '../helpers/cli.js';
-import { databaseTargets, freshDatabase, type FreshDatabase, withClient } from '../helpers/db.js';
+import { databaseTargets, freshDatabase, type FreshDatabase, withClient, type PrismaLedgerRow } from '../helpers/db.js';
 import { migrationsDir } from '../helpers/migrations.js';
 import { prismaAvailable, prismaMigrateDeploy, prismaMigrateStatus, prismaResolveApplied, type PrismaRun } from '../helpers/prisma-judge.js';
 import { startTestWorker, type TestWorker } from '../helpers/worker.js';
 
-interface Row {
-  id: string;
-  checksum: string;
-  finished_at: Date | null;
-  migration_name: string;
-  logs: string | null;
-  rolled_back_at: Date | null;
-  started_at: Date;
-  applied_steps_count: number;
-}
-
 const rowsOf = (url: string, name: string) =>
-  withClient(url, async (c) => (await c.query<Row>(`SELECT * FROM "_prisma_migrations" WHERE migration_name = $1 ORDER BY started_at, id`, [name])).rows);
+  withClient(url, async (c) => (await c.query<PrismaLedgerRow>(`SELECT * FROM "_prisma_migrations" WHERE migration_name = $1 ORDER BY started_at, id`, [name])).rows);
 
 /** A row's shape without ids and instants: what Prisma's own resolve must also produce. */
-function shape(r: Row) {
+function shape(r: PrismaLedgerRow) {
   return {
     checksum: r.checksum,
     migration_name: r.migration_name,
