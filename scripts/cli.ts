@@ -14,7 +14,7 @@ import { resolveCommand } from './commands/resolve.js';
 import { sqlCommand } from './commands/sql.js';
 import { status } from './commands/status.js';
 import { formatFlag } from './format.js';
-import { connectWorker, type Worker } from './invoke.js';
+import type { Worker } from './invoke.js';
 import { connectForProtocol, PROTOCOL_HELP, PROTOCOL_OPTIONS } from './compat/protocol.js';
 import { renderDeploy, renderError, renderStatus } from './report.js';
 import { resolveTarget, type TargetFlags } from './target.js';
