@@ -55,8 +55,8 @@ const NOT_RELOCATABLE = new Set(['57014', '55P03', '40P01', '40001', '57P01', '5
  * Kept back from the Lambda's remaining time so a statement fails on statement_timeout before
  * Lambda kills the function mid-write; scaled for short test timeouts, capped for 900 s.
  */
-export function timeMargin(ctx: ApplyContext): number {
-  return Math.min(10_000, Math.max(300, Math.round(ctx.remainingMs() * 0.1)));
+export function timeMargin(remainingMs: number): number {
+  return Math.min(10_000, Math.max(300, Math.round(remainingMs * 0.1)));
 }
 
 /** How long to wait for the migration lock: as asked, but never into the margin. */
@@ -70,7 +70,7 @@ export async function applyBatch(
 ): Promise<ApplyResult> {
   const { db, log } = ctx;
   const options = request.options;
-  const margin = timeMargin(ctx);
+  const margin = timeMargin(ctx.remainingMs());
   const lockWaitMs = await acquireMigrationLock(db, lockWaitBudget(ctx, options, margin));
   try {
     const tablesBefore = await userTableCount(db);

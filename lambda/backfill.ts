@@ -7,6 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { timeMargin } from './apply.js';
 import type { Db } from './db.js';
 import { ErrorCode, MigrateError } from './errors.js';
 import { querySingle, rowCounts, rowsDelta, total, trackTransactionStatus } from './measure.js';
@@ -92,7 +93,7 @@ export async function runBackfill(db: Db, request: ParsedBackfill, remainingMs: 
     if (notices.length < 100) notices.push(`${n.severity ?? 'NOTICE'}: ${n.message ?? ''}`);
   };
   const checkQuery = parseBackfillCheck(request.sql);
-  const margin = Math.min(10_000, Math.max(300, Math.round(remainingMs * 0.1)));
+  const margin = timeMargin(remainingMs);
   const budget = Math.max(100, remainingMs - margin);
   const statementTimeout = request.statementTimeoutMs ? Math.min(request.statementTimeoutMs, budget) : budget;
   const tracker = trackTransactionStatus(db);

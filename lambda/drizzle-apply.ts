@@ -49,7 +49,7 @@ export async function applyDrizzleBatch(
 ): Promise<ApplyResult> {
   const { db, log } = ctx;
   const options = request.options;
-  const margin = timeMargin(ctx);
+  const margin = timeMargin(ctx.remainingMs());
   const lockWaitMs = await acquireMigrationLock(db, lockWaitBudget(ctx, options, margin));
   try {
     const tablesBefore = await userTableCount(db);

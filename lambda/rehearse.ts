@@ -62,7 +62,7 @@ export async function rehearse(ctx: ApplyContext, request: ParsedRehearse): Prom
   const { db, log } = ctx;
   const started = Date.now();
   const options = request.options;
-  const margin = timeMargin(ctx);
+  const margin = timeMargin(ctx.remainingMs());
   const lockWaitMs = await acquireMigrationLock(db, lockWaitBudget(ctx, options, margin));
   const tracker = trackTransactionStatus(db);
   let open = false;
