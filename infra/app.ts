@@ -1,5 +1,5 @@
 /**
- * The CDK app (`cdk.json`: `npx tsx infra/app.ts`). Environment-agnostic, so `pnpm synth` runs
+ * The CDK app (`cdk.json`: `node --import tsx infra/app.ts`). Environment-agnostic, so `pnpm synth` runs
  * offline with no credentials; the account and region come from the deploying credentials.
  * cdk-nag's AwsSolutions checks run on every synth: a finding stops it.
  *

@@ -1,11 +1,13 @@
 /**
  * How the worker is bundled: one definition shared by the `MigrationWorker` construct
- * (`NodejsFunction`, local esbuild) and `scripts/bundle-size.ts`, so the size the script
+ * (an asset built by esbuild's API) and `scripts/bundle-size.ts`, so the size the script
  * prints is the size that is deployed.
  */
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { BuildOptions } from 'esbuild';
-import { OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { buildSync, type BuildOptions } from 'esbuild';
+import { AssetHashType, DockerImage } from 'aws-cdk-lib';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 
 /** The repository root (holds package.json and pnpm-lock.yaml). */
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -13,9 +15,6 @@ export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** The worker's entry point and its exported handler. */
 export const WORKER_ENTRY = fileURLToPath(new URL('../lambda/handler.ts', import.meta.url));
 export const WORKER_HANDLER = 'handler';
-
-/** The lock file `NodejsFunction` keys its asset on. */
-export const DEPS_LOCK_FILE = fileURLToPath(new URL('../pnpm-lock.yaml', import.meta.url));
 
 export const WORKER_BUNDLING = {
   /** The oldest runtime the worker is deployed on (nodejs22.x). */
@@ -37,27 +36,36 @@ export const WORKER_BUNDLING = {
     "import{createRequire as __vpcmCreateRequire}from'node:module';const require=__vpcmCreateRequire(import.meta.url);",
 } as const;
 
-/** The file name `NodejsFunction` writes for an ESM bundle (`index.mjs`, handler `index.handler`). */
+/** The bundle's file name: ESM, so `.mjs` (handler `index.handler`). */
 export const BUNDLE_FILE = 'index.mjs';
 
-/** `NodejsFunction` bundling options: local esbuild only, never Docker. */
-export function cdkBundlingOptions(): BundlingOptions {
-  return {
-    forceDockerBundling: false,
-    format: OutputFormat.ESM,
-    target: WORKER_BUNDLING.target,
-    minify: WORKER_BUNDLING.minify,
-    externalModules: [...WORKER_BUNDLING.externalModules],
-    mainFields: [...WORKER_BUNDLING.mainFields],
-    banner: WORKER_BUNDLING.banner,
-  };
+/**
+ * The worker's Lambda code: an asset bundled at synth time by esbuild's own API, in this
+ * process. Not `NodejsFunction`: it runs `pnpm exec esbuild` (or `npx`), which makes synth
+ * depend on which package manager is installed and, under a `packageManager` pin, triggers a
+ * version switch. No Docker either: `local` always succeeds, so the image is never pulled.
+ * The asset is keyed on the bundle's bytes, so a dependency change is a new deployment and an
+ * unchanged bundle is not.
+ */
+export function workerCode(): lambda.Code {
+  return lambda.Code.fromAsset(path.dirname(WORKER_ENTRY), {
+    assetHashType: AssetHashType.OUTPUT,
+    bundling: {
+      image: DockerImage.fromRegistry('public.ecr.aws/sam/build-nodejs22.x'),
+      local: {
+        tryBundle(outputDir: string): boolean {
+          buildSync(esbuildOptions(WORKER_ENTRY, path.join(outputDir, BUNDLE_FILE)));
+          return true;
+        },
+      },
+    },
+  });
 }
 
-/**
- * The esbuild API options equivalent to the command line `NodejsFunction` runs
- * (`esbuild --bundle ENTRY --target=… --platform=node --format=esm --outfile=… --minify
- * --external:… --banner:js=… --main-fields=…`).
- */
+/** The handler setting for the bundle (`index.mjs` exporting `handler`). */
+export const WORKER_HANDLER_SETTING = `${path.basename(BUNDLE_FILE, '.mjs')}.${WORKER_HANDLER}`;
+
+/** The esbuild options the deployed bundle is built with (and `pnpm bundle:size` measures). */
 export function esbuildOptions(entry: string, outfile: string): BuildOptions {
   return {
     entryPoints: [entry],

@@ -7,13 +7,12 @@ import { Duration, Token, Validations } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import { ErrorCode, MigrateError } from '../lambda/errors.js';
-import { DEPS_LOCK_FILE, REPO_ROOT, WORKER_ENTRY, WORKER_HANDLER, cdkBundlingOptions } from './bundling.js';
+import { WORKER_HANDLER_SETTING, workerCode } from './bundling.js';
 
 /** Lambda's hard limit for a function timeout (DESIGN §5). */
 export const MAX_TIMEOUT_SECONDS = 900;
@@ -99,7 +98,7 @@ export interface MigrationWorkerProps {
  */
 export class MigrationWorker extends Construct implements ec2.IConnectable {
   /** The worker function; invoke it with `lambda:InvokeFunction`. */
-  readonly fn: NodejsFunction;
+  readonly fn: lambda.Function;
   /** The worker's security group. */
   readonly securityGroup: ec2.SecurityGroup;
   readonly connections: ec2.Connections;
@@ -154,11 +153,9 @@ export class MigrationWorker extends Construct implements ec2.IConnectable {
     };
     if (props.databaseName !== undefined) environment.DB_NAME = props.databaseName;
 
-    this.fn = new NodejsFunction(this, 'Function', {
-      entry: WORKER_ENTRY,
-      handler: WORKER_HANDLER,
-      projectRoot: REPO_ROOT,
-      depsLockFilePath: DEPS_LOCK_FILE,
+    this.fn = new lambda.Function(this, 'Function', {
+      code: workerCode(),
+      handler: WORKER_HANDLER_SETTING,
       runtime,
       architecture: props.architecture ?? lambda.Architecture.ARM_64,
       memorySize,
@@ -172,7 +169,6 @@ export class MigrationWorker extends Construct implements ec2.IConnectable {
       logGroup: this.logGroup,
       // An asynchronous invocation must never be replayed by Lambda: a migration runs once.
       retryAttempts: 0,
-      bundling: cdkBundlingOptions(),
     });
 
     // Read exactly this secret: GetSecretValue only (no DescribeSecret, no list).
