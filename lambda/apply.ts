@@ -19,6 +19,9 @@ import {
   type SkippedStatement,
   type SqlErrorInfo,
   type StatementSpan,
+  type TimeoutDecision,
+  isGuardable,
+  runsOutsideTransaction,
 } from './protocol.js';
 import { asPgError, describeSqlError, isAlreadyExists, ledgerLogFor, shorten } from './sql-error.js';
 import {
@@ -85,7 +88,10 @@ export async function applyBatch(
     for (const row of unfinished) {
       const m = request.migrations.find((x) => x.name === row.migration_name);
       const sameName = unfinished.filter((r) => r.migration_name === row.migration_name).length;
-      if (m && m.mode === 'non-transactional' && m.checksum === row.checksum && isResumableLog(row.logs) && sameName === 1 && !done.has(m.name)) {
+      // A statement that commits on its own (DO … COMMIT, CALL) may have committed part of its
+      // work when the run stopped there: re-running it could repeat that part, so it is resolved by hand.
+      const inFlight = m ? spansOf(m)[row.applied_steps_count]?.kind : undefined;
+      if (m && m.mode === 'non-transactional' && m.checksum === row.checksum && isResumableLog(row.logs) && sameName === 1 && !done.has(m.name) && inFlight !== 'self-committing') {
         resumable.set(m.name, row);
       }
     }
@@ -179,16 +185,18 @@ async function runMigration(ctx: ApplyContext, m: DecodedMigration, options: App
   const started = Date.now();
   const budget = await prepareSession(ctx, options, margin);
   const reconcile = options.reconcileExisting !== false;
+  const timeouts: TimeoutDecision[] = [];
+  const run: RunContext = { ...ctx, margin, timeouts };
   let outcome: Outcome;
   switch (m.mode) {
     case 'transactional':
-      outcome = await runTransactional(ctx, m, reconcile);
+      outcome = await runTransactional(run, m, reconcile);
       break;
     case 'non-transactional':
-      outcome = await runStepwise(ctx, m, reconcile, resume);
+      outcome = await runStepwise(run, m, reconcile, resume);
       break;
     default:
-      outcome = await runScript(ctx, m, reconcile);
+      outcome = await runScript(run, m, reconcile);
   }
   const result: MigrationResult = { name: m.name, status: outcome.status, mode: m.mode, durationMs: Date.now() - started };
   if (outcome.skipped.length > 0) result.skipped = outcome.skipped;
@@ -199,7 +207,28 @@ async function runMigration(ctx: ApplyContext, m: DecodedMigration, options: App
     result.statementTimeoutMs = budget.statementTimeoutMs;
   }
   if (resume) result.resumedFrom = Math.min(resume.applied_steps_count, spansOf(m).length);
+  if (timeouts.length > 0) result.timeouts = timeouts;
   return result;
+}
+
+/** A duration as SHOW prints it (`0`, `250ms`, `5s`, `2min`, `1h`, `1d`), in ms. */
+export function durationMs(shown: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h|d)?\s*$/.exec(shown);
+  if (!m) return 0;
+  const unit = { ms: 1, s: 1_000, min: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 'ms') as 'ms'];
+  return Math.round(Number(m[1]) * unit);
+}
+
+/** One migration's run: the batch's context plus its time margin and the timeout decisions made. */
+interface RunContext extends ApplyContext {
+  margin: number;
+  timeouts: TimeoutDecision[];
+}
+
+/** Runs one statement as written; a statement_timeout it sets is then held to the budget. */
+async function execute(ctx: RunContext, span: StatementSpan, text: string): Promise<void> {
+  await ctx.db.query(text);
+  if (span.kind === 'timeout-setting') await holdTimeBudget(ctx, ctx.margin, span, ctx.timeouts);
 }
 
 interface Outcome {
@@ -207,6 +236,25 @@ interface Outcome {
   skipped: SkippedStatement[];
   error?: SqlErrorInfo;
   appliedSteps?: number;
+}
+
+/**
+ * The file's own statement_timeout has just been set (or reset): keep it when it fits in the
+ * time that is left, otherwise re-impose the budget. A session-level SET wins over the file's
+ * SET LOCAL for the rest of the transaction and stays after it, which is what a budget must do.
+ */
+async function holdTimeBudget(ctx: ApplyContext, margin: number, span: StatementSpan, decisions: TimeoutDecision[]): Promise<void> {
+  // SHOW, not a SELECT: a query would take the transaction's snapshot before the file's first
+  // statement does (and SET TRANSACTION ISOLATION LEVEL would then be refused after it).
+  const { rows } = await ctx.db.query<{ statement_timeout: string }>('SHOW statement_timeout');
+  const requestedMs = durationMs(rows[0]?.statement_timeout ?? '0');
+  const budget = Math.max(100, ctx.remainingMs() - margin);
+  if (requestedMs > 0 && requestedMs <= budget) {
+    decisions.push({ line: span.line, requestedMs, effectiveMs: requestedMs, winner: 'file' });
+    return;
+  }
+  await ctx.db.query(`SET statement_timeout = ${budget}`);
+  decisions.push({ line: span.line, requestedMs, effectiveMs: budget, winner: 'time-budget' });
 }
 
 const ok = (skipped: SkippedStatement[]): Outcome => ({ status: skipped.length > 0 ? 'reconciled' : 'applied', skipped });
@@ -238,10 +286,12 @@ async function recordFailure(write: () => Promise<unknown>, error: SqlErrorInfo)
 }
 
 /** One transaction: the whole file in one round trip, then the ledger row and COMMIT in another. */
-async function runTransactional(ctx: ApplyContext, m: DecodedMigration, reconcile: boolean): Promise<Outcome> {
+async function runTransactional(ctx: RunContext, m: DecodedMigration, reconcile: boolean): Promise<Outcome> {
   const { db } = ctx;
   const startedAt = new Date();
   const spans = spansOf(m);
+  // Sent whole, the file's own statement_timeout would apply unchecked to what follows it.
+  if (spans.some((s) => s.kind === 'timeout-setting')) return runTransactionalStepwise(ctx, m, spans, reconcile, startedAt);
   const attemptStart = Date.now();
   try {
     await db.query('BEGIN');
@@ -262,7 +312,7 @@ async function runTransactional(ctx: ApplyContext, m: DecodedMigration, reconcil
 
 /** The same transaction statement by statement, each in a savepoint: skips only "already exists". */
 async function runTransactionalStepwise(
-  ctx: ApplyContext,
+  ctx: RunContext,
   m: DecodedMigration,
   spans: StatementSpan[],
   reconcile: boolean,
@@ -278,12 +328,13 @@ async function runTransactionalStepwise(
   }
   for (let i = 0; i < spans.length; i++) {
     const span = spans[i] as StatementSpan;
+    const guarded = isGuardable(span.kind);
     try {
-      await db.query('SAVEPOINT vpcm_statement');
-      await db.query(m.sql.slice(span.start, span.end));
-      await db.query('RELEASE SAVEPOINT vpcm_statement');
+      if (guarded) await db.query('SAVEPOINT vpcm_statement');
+      await execute(ctx, span, m.sql.slice(span.start, span.end));
+      if (guarded) await db.query('RELEASE SAVEPOINT vpcm_statement');
     } catch (error) {
-      if (reconcile && isAlreadyExists(asPgError(error))) {
+      if (guarded && reconcile && isAlreadyExists(asPgError(error))) {
         try {
           await db.query('ROLLBACK TO SAVEPOINT vpcm_statement');
           skipped.push(skippedEntry(m, span, i, error));
@@ -319,7 +370,7 @@ async function runTransactionalStepwise(
  * the statement at the count runs again, and if it is non-transactional and finds its work done
  * ("already exists" for a CREATE, "does not exist" for a DROP), that is recorded, not failed.
  */
-async function runStepwise(ctx: ApplyContext, m: DecodedMigration, reconcile: boolean, resume?: LedgerRow): Promise<Outcome> {
+async function runStepwise(ctx: RunContext, m: DecodedMigration, reconcile: boolean, resume?: LedgerRow): Promise<Outcome> {
   const { db } = ctx;
   const spans = spansOf(m);
   const from = Math.min(resume?.applied_steps_count ?? 0, spans.length);
@@ -344,10 +395,10 @@ async function runStepwise(ctx: ApplyContext, m: DecodedMigration, reconcile: bo
   for (let i = from; i < spans.length; i++) {
     const span = spans[i] as StatementSpan;
     const text = m.sql.slice(span.start, span.end);
-    if (span.kind !== 'non-transactional') {
+    if (!runsOutsideTransaction(span.kind)) {
       try {
         await db.query('BEGIN');
-        await db.query(text);
+        await execute(ctx, span, text);
         await advance(i);
         await db.query('COMMIT');
         continue;
@@ -357,6 +408,17 @@ async function runStepwise(ctx: ApplyContext, m: DecodedMigration, reconcile: bo
         skipped.push(skippedEntry(m, span, i, error));
       }
       try {
+        await advance(i);
+      } catch (error) {
+        return fail(error, span, i);
+      }
+      continue;
+    }
+    if (span.kind === 'self-committing') {
+      // It commits as it goes: run once, in autocommit, as psql would; never reconciled
+      // (a skipped part could not be told from a committed one).
+      try {
+        await db.query(text);
         await advance(i);
       } catch (error) {
         return fail(error, span, i);
@@ -428,7 +490,7 @@ async function dropInvalidIndex(db: Db, message: string): Promise<string | null>
  * Inside the file's own blocks each statement gets a savepoint, so an "already exists" can be
  * skipped without aborting the block.
  */
-async function runScript(ctx: ApplyContext, m: DecodedMigration, reconcile: boolean): Promise<Outcome> {
+async function runScript(ctx: RunContext, m: DecodedMigration, reconcile: boolean): Promise<Outcome> {
   const { db } = ctx;
   const id = await insertStarted(db, { name: m.name, checksum: m.checksum, startedAt: new Date() });
   const spans = spansOf(m);
@@ -437,15 +499,18 @@ async function runScript(ctx: ApplyContext, m: DecodedMigration, reconcile: bool
   for (let i = 0; i < spans.length; i++) {
     const span = spans[i] as StatementSpan;
     const text = m.sql.slice(span.start, span.end);
-    const guarded = inBlock && reconcile && span.kind === 'transactional';
+    const guarded = inBlock && reconcile && isGuardable(span.kind);
     try {
       if (guarded) await db.query('SAVEPOINT vpcm_statement');
-      await db.query(text);
+      await execute(ctx, span, text);
       if (guarded) await db.query('RELEASE SAVEPOINT vpcm_statement');
       if (span.kind === 'begin') inBlock = true;
       if (span.kind === 'commit') inBlock = false;
     } catch (error) {
-      if (reconcile && span.kind !== 'begin' && span.kind !== 'commit' && isAlreadyExists(asPgError(error))) {
+      // Inside the file's block only a guarded statement can be skipped: any other failure has
+      // aborted the block. Outside it, each statement is its own transaction.
+      const skippable = guarded || (!inBlock && reconcile && isGuardable(span.kind));
+      if (skippable && isAlreadyExists(asPgError(error))) {
         if (guarded) await db.query('ROLLBACK TO SAVEPOINT vpcm_statement').catch(() => undefined);
         skipped.push(skippedEntry(m, span, i, error));
         continue;

@@ -26,10 +26,49 @@ export const PRISMA_LEDGER_TABLE = '_prisma_migrations';
 /**
  * - `transactional`: may run inside a transaction block.
  * - `non-transactional`: PostgreSQL refuses it inside a transaction block (CONCURRENTLY, VACUUM, ...).
+ * - `self-committing`: a `DO` block whose body commits or rolls back, or a `CALL` (the procedure
+ *   may): it must run outside a transaction block (else `2D000 invalid transaction termination`),
+ *   and once interrupted it cannot be re-run safely, since what it committed is unknown.
  * - `begin` / `commit`: the file's own transaction control (BEGIN, START TRANSACTION, COMMIT,
  *   END, ROLLBACK); files holding them run as scripts.
+ * - `transaction-control`: statements that must run exactly as written, never inside a savepoint
+ *   of ours: `SET TRANSACTION …` and `SET SESSION CHARACTERISTICS` (PostgreSQL requires them at
+ *   the start of the real transaction), and the author's own `SAVEPOINT` / `RELEASE` /
+ *   `ROLLBACK TO` (a savepoint of ours around them would release or hide theirs).
+ * - `timeout-setting`: `SET [LOCAL] statement_timeout`, `RESET statement_timeout`: the worker
+ *   checks the value afterwards against the Lambda's time budget.
  */
-export type StatementKind = 'transactional' | 'non-transactional' | 'begin' | 'commit';
+export type StatementKind =
+  | 'transactional'
+  | 'non-transactional'
+  | 'self-committing'
+  | 'begin'
+  | 'commit'
+  | 'transaction-control'
+  | 'timeout-setting';
+
+export const STATEMENT_KINDS: readonly StatementKind[] = [
+  'transactional',
+  'non-transactional',
+  'self-committing',
+  'begin',
+  'commit',
+  'transaction-control',
+  'timeout-setting',
+];
+
+/** Statements the worker runs in autocommit, outside any transaction block. */
+export function runsOutsideTransaction(kind: StatementKind): boolean {
+  return kind === 'non-transactional' || kind === 'self-committing';
+}
+
+/**
+ * Statements the worker may wrap in a savepoint of its own to skip an "already exists". Every
+ * other kind either cannot raise one or changes meaning inside a savepoint.
+ */
+export function isGuardable(kind: StatementKind): boolean {
+  return kind === 'transactional';
+}
 
 export interface StatementSpan {
   /** Offset of the first character in the migration text (UTF-16 code units, i.e. JS string index). */
@@ -221,6 +260,24 @@ export interface MigrationResult {
   statementTimeoutMs?: number;
   /** A non-transactional file interrupted earlier, resumed at this 0-based statement. */
   resumedFrom?: number;
+  /** The file changed statement_timeout: what it asked for, what was in force, and why. */
+  timeouts?: TimeoutDecision[];
+}
+
+/**
+ * A file's own `SET [LOCAL] statement_timeout` against the worker's time budget (the Lambda's
+ * remaining time minus a margin). The file's value stands when it is within the budget; a
+ * larger one (or 0, no limit) would let a statement outlive the function, which Lambda then
+ * kills mid-write, so the budget is re-imposed for the rest of the migration — and said here.
+ */
+export interface TimeoutDecision {
+  /** 1-based line of the SET in migration.sql. */
+  line: number;
+  /** The value the file set, in ms (0 = no limit). */
+  requestedMs: number;
+  /** The value in force afterwards, in ms. */
+  effectiveMs: number;
+  winner: 'file' | 'time-budget';
 }
 
 /**

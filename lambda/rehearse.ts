@@ -42,6 +42,7 @@ import type {
   StatementSpan,
 } from './protocol.js';
 import { asPgError, describeSqlError, isAlreadyExists, shorten } from './sql-error.js';
+import { runsOutsideTransaction } from './protocol.js';
 import { ledgerTableExists, readLedger, successfulNames } from './tracking.js';
 import type { DecodedMigration, ParsedRehearse } from './validate.js';
 
@@ -174,11 +175,11 @@ async function rehearseOne(ctx: ApplyContext, m: DecodedMigration, index: number
   for (let i = 0; i < spans.length; i++) {
     const span = spans[i] as StatementSpan;
     const text = m.sql.slice(span.start, span.end);
-    if (span.kind === 'begin' || span.kind === 'commit' || TRANSACTION_CONTROL.test(text.trim())) {
+    if (span.kind === 'begin' || span.kind === 'commit' || span.kind === 'transaction-control' || TRANSACTION_CONTROL.test(text.trim())) {
       result.notRehearsed.push(notRehearsed(text, span, i, 'transaction-control'));
       continue;
     }
-    if (span.kind === 'non-transactional') {
+    if (runsOutsideTransaction(span.kind)) {
       result.notRehearsed.push(notRehearsed(text, span, i, 'non-transactional'));
       continue;
     }

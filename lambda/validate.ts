@@ -11,6 +11,7 @@ import {
   type ApplyOptions,
   type ExecutionMode,
   type MigrationFormat,
+  STATEMENT_KINDS,
   type StatementKind,
   type StatementSpan,
 } from './protocol.js';
@@ -50,7 +51,7 @@ export const DEFAULT_MAX_ROWS = 1000;
 export const MAX_ROWS_LIMIT = 100_000;
 
 const MODES: readonly ExecutionMode[] = ['transactional', 'non-transactional', 'script'];
-const KINDS: readonly StatementKind[] = ['transactional', 'non-transactional', 'begin', 'commit'];
+const KINDS: readonly StatementKind[] = STATEMENT_KINDS;
 const HEX64 = /^[0-9a-f]{64}$/;
 
 type Obj = Record<string, unknown>;

@@ -20,7 +20,22 @@ function problemLines(problems: Problem[]): string[] {
   return problems.flatMap((p) => [`  ${red('✖')} ${p.message}`, `    ${dim('code')} ${p.code}`, `    ${dim('next')} ${p.remedy}`]);
 }
 
+const seconds = (ms: number) => (ms === 0 ? 'no limit' : ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)} s`);
+
+/** Which statement_timeout was in force after the file set its own, and why. */
+export function timeoutLines(r: MigrationResult, file = 'migration.sql'): string[] {
+  return (r.timeouts ?? []).map((t) =>
+    t.winner === 'file'
+      ? `      ${file} line ${t.line} sets statement_timeout = ${seconds(t.requestedMs)}: kept (it ends before the function's time does).`
+      : `      ${file} line ${t.line} sets statement_timeout = ${seconds(t.requestedMs)}: the worker's time budget (${seconds(t.effectiveMs)}, the function's remaining time minus a margin) was kept instead, because Lambda kills a statement still running at the function timeout mid-write. Raise --function-timeout (at most 900 s) or split the migration to give it more.`,
+  );
+}
+
 function resultLine(r: MigrationResult, file = 'migration.sql'): string[] {
+  return [...statusLines(r, file), ...timeoutLines(r, file)];
+}
+
+function statusLines(r: MigrationResult, file: string): string[] {
   const time = dim(`${r.durationMs} ms`);
   switch (r.status) {
     case 'applied':

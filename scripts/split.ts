@@ -9,9 +9,9 @@
  * syntax-error cursors in code points (PostgreSQL's `scanner_errposition` converts byte offsets to
  * character numbers). Everything returned here is in UTF-16 code units, i.e. JS string indices.
  */
-import type { AlterSubscriptionStmt, CreateSubscriptionStmt, DefElem, Node, RawStmt, ScanToken } from 'libpg-query';
+import type { AlterSubscriptionStmt, CreateSubscriptionStmt, DefElem, DoStmt, Node, RawStmt, ScanToken } from 'libpg-query';
 import { ErrorCode, MigrateError } from '../lambda/errors.js';
-import type { ExecutionMode, StatementKind, StatementSpan } from '../lambda/protocol.js';
+import { runsOutsideTransaction, type ExecutionMode, type StatementKind, type StatementSpan } from '../lambda/protocol.js';
 
 export interface SplitParseError {
   message: string;
@@ -153,7 +153,7 @@ function analyze(sql: string): { result: SplitResult; nodes: Node[] } {
  */
 export function executionModeOf(kinds: readonly StatementKind[]): ExecutionMode {
   if (kinds.some((k) => k === 'begin' || k === 'commit')) return 'script';
-  if (kinds.includes('non-transactional')) return 'non-transactional';
+  if (kinds.some(runsOutsideTransaction)) return 'non-transactional';
   return 'transactional';
 }
 
@@ -182,7 +182,13 @@ export function executionModeOf(kinds: readonly StatementKind[]): ExecutionMode 
  *   SET (two_phase = false) (CheckAlterSubOption, when the slot must change). ENABLE has no call site.
  *
  * Not there, so transactional: ALTER TYPE ... ADD VALUE (allowed in a transaction since PG 12),
- * REFRESH MATERIALIZED VIEW CONCURRENTLY, SAVEPOINT / RELEASE / ROLLBACK TO.
+ * REFRESH MATERIALIZED VIEW CONCURRENTLY.
+ *
+ * Also outside a block, `self-committing`: CALL, and DO blocks that COMMIT/ROLLBACK (PL/pgSQL's
+ * `_SPI_commit` raises 2D000 inside a block). Never inside a savepoint of ours,
+ * `transaction-control`: SAVEPOINT / RELEASE / ROLLBACK TO, SET TRANSACTION [SNAPSHOT], SET
+ * SESSION CHARACTERISTICS. Checked against the time budget, `timeout-setting`: SET/RESET
+ * statement_timeout (and RESET ALL).
  */
 export function classifyStatement(node: Node): StatementKind {
   if ('TransactionStmt' in node) {
@@ -197,10 +203,27 @@ export function classifyStatement(node: Node): StatementKind {
       case 'TRANS_STMT_COMMIT_PREPARED':
       case 'TRANS_STMT_ROLLBACK_PREPARED':
         return 'non-transactional';
+      case 'TRANS_STMT_SAVEPOINT':
+      case 'TRANS_STMT_RELEASE':
+      case 'TRANS_STMT_ROLLBACK_TO':
+        return 'transaction-control';
       default:
         return 'transactional';
     }
   }
+  if ('VariableSetStmt' in node) {
+    const { name, kind } = node.VariableSetStmt;
+    // SET TRANSACTION …, SET TRANSACTION SNAPSHOT …, SET SESSION CHARACTERISTICS AS TRANSACTION …
+    if (kind === 'VAR_SET_MULTI' && (name === 'TRANSACTION' || name === 'TRANSACTION SNAPSHOT' || name === 'SESSION CHARACTERISTICS')) {
+      return 'transaction-control';
+    }
+    if (name?.toLowerCase() === 'statement_timeout' || kind === 'VAR_RESET_ALL') return 'timeout-setting';
+    return 'transactional';
+  }
+  // The procedure's body lives in the database, not in the file: it may COMMIT, which PostgreSQL
+  // only allows when CALL runs outside a transaction block.
+  if ('CallStmt' in node) return 'self-committing';
+  if ('DoStmt' in node) return doBlockCommits(node.DoStmt) ? 'self-committing' : 'transactional';
   if ('IndexStmt' in node) return node.IndexStmt.concurrent ? 'non-transactional' : 'transactional';
   if ('DropStmt' in node) {
     const drop = node.DropStmt;
@@ -241,6 +264,31 @@ export function classifyStatement(node: Node): StatementKind {
     return 'non-transactional';
   }
   return 'transactional';
+}
+
+/**
+ * True when a DO block's body has COMMIT or ROLLBACK (PL/pgSQL transaction control), found with
+ * PostgreSQL's own PL/pgSQL parser. A body it cannot parse, or another language, counts as
+ * committing when the words appear: running it outside a block is always possible, inside it
+ * would fail.
+ */
+function doBlockCommits(stmt: DoStmt): boolean {
+  let body = '';
+  let language = 'plpgsql';
+  for (const arg of stmt.args ?? []) {
+    if (!('DefElem' in arg)) continue;
+    const value = arg.DefElem.arg && 'String' in arg.DefElem.arg ? (arg.DefElem.arg.String.sval ?? '') : '';
+    if (arg.DefElem.defname === 'as') body = value;
+    if (arg.DefElem.defname === 'language') language = value.toLowerCase();
+  }
+  const mentions = /\b(commit|rollback)\b/i.test(body);
+  if (!mentions || language !== 'plpgsql' || !parser) return mentions;
+  try {
+    const tag = body.includes('$vpcm$') ? `$vpcm${body.length}$` : '$vpcm$';
+    return /"PLpgSQL_stmt_(commit|rollback)"/.test(JSON.stringify(parser.parsePlPgSQLSync(`DO ${tag}${body}${tag}`)));
+  } catch {
+    return true;
+  }
 }
 
 function createSubscriptionKind(stmt: CreateSubscriptionStmt): StatementKind {

@@ -37,7 +37,7 @@ function parseOne(text: string): Node | undefined {
 /** Call {@link loadInspector} first. */
 export function prepareStatement(text: string, kind: StatementKind): PreparedStatement {
   if (!parser) throw new Error('prepareStatement: call loadInspector() first');
-  if (kind !== 'transactional') return { text, executable: false };
+  if (kind !== 'transactional' && kind !== 'timeout-setting') return { text, executable: false };
   const node = parseOne(text);
   if (!node) return { text, executable: false };
   if ('TransactionStmt' in node || 'CopyStmt' in node) return { text, executable: false };

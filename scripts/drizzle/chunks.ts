@@ -5,7 +5,7 @@
  * one query, and needs to know which chunks end the file's transaction (its own `COMMIT`),
  * open one, or cannot run inside one (`CREATE INDEX CONCURRENTLY`, ...).
  */
-import type { ExecutionMode, MigrationPayload, StatementKind, StatementSpan } from '../../lambda/protocol.js';
+import { runsOutsideTransaction, type ExecutionMode, type MigrationPayload, type StatementKind, type StatementSpan } from '../../lambda/protocol.js';
 import { encodeSql } from '../../lambda/payload.js';
 import { lineOf, splitMigration } from '../split.js';
 import type { DrizzleMigration } from './discover.js';
@@ -67,7 +67,7 @@ export function splitDrizzle(sql: string): DrizzleSplit {
       parseErrors.push({ chunk: index, line: firstLine + split.parseError.line - 1, message: split.parseError.message });
     }
     for (const s of spans) {
-      if (s.kind !== 'non-transactional') continue;
+      if (!runsOutsideTransaction(s.kind)) continue;
       if (inBlock || spans.length > 1) {
         refused.push({
           chunk: index,
@@ -81,7 +81,7 @@ export function splitDrizzle(sql: string): DrizzleSplit {
     const control = spans.filter((s) => s.kind === 'begin' || s.kind === 'commit');
     const last = control[control.length - 1];
     if (last) inBlock = last.kind === 'begin';
-    const kind: StatementKind = last ? last.kind : spans.some((s) => s.kind === 'non-transactional') ? 'non-transactional' : 'transactional';
+    const kind: StatementKind = last ? last.kind : spans.some((s) => runsOutsideTransaction(s.kind)) ? 'non-transactional' : 'transactional';
     const first = spans[0] as StatementSpan;
     chunks.push({ start: first.start, end: (spans[spans.length - 1] as StatementSpan).end, line: first.line, kind });
     statements.push(...spans);

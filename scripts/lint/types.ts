@@ -17,7 +17,8 @@ export type RuleId =
   | 'create-index-not-concurrently'
   | 'add-column-not-null-no-default'
   | 'destructive-drop'
-  | 'session-set-leak';
+  | 'session-set-leak'
+  | 'own-transaction-shape';
 
 /** A migration to lint or to learn the schema from. */
 export interface LintInput {

@@ -264,6 +264,36 @@ RESET statement_timeout;
   });
 });
 
+describe('own-transaction-shape', () => {
+  it('refuses SET TRANSACTION SNAPSHOT and a committing DO block inside the file\'s own block, at their lines', () => {
+    const findings = check(`BEGIN;
+SET TRANSACTION SNAPSHOT '00000003-0000001B-1';
+DO $$ BEGIN INSERT INTO t VALUES (1); COMMIT; END $$;
+COMMIT;
+`);
+
+    expect(brief(findings)).toEqual([
+      ['own-transaction-shape', 'error', 2, false],
+      ['own-transaction-shape', 'error', 3, false],
+    ]);
+  });
+
+  it('accepts the shapes PostgreSQL runs: SET TRANSACTION first in a block, savepoints, a committing DO block or CALL outside a block', () => {
+    const findings = check(`BEGIN;
+SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;
+SET LOCAL lock_timeout = '5s';
+SAVEPOINT s1;
+ROLLBACK TO SAVEPOINT s1;
+RELEASE SAVEPOINT s1;
+COMMIT;
+DO $$ BEGIN INSERT INTO t VALUES (1); COMMIT; END $$;
+CALL p();
+`);
+
+    expect(findings.filter((f) => f.rule === 'own-transaction-shape')).toEqual([]);
+  });
+});
+
 describe('findings', () => {
   it('carry rule, severity, file:line, statement, why and fix', () => {
     const [finding] = check(`SET lock_timeout = '5s';`);

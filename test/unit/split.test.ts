@@ -142,7 +142,7 @@ describe('splitMigration', () => {
 
     it('keeps DO blocks, dollar-quoted bodies, E-strings and commented semicolons whole', () => {
       // Prepare
-      const doBlock = "DO $$\nBEGIN\n  RAISE NOTICE 'a;b';\n  COMMIT;\nEND\n$$";
+      const doBlock = "DO $$\nBEGIN\n  RAISE NOTICE 'a;b; commit later';\nEND\n$$";
       const fn =
         'CREATE OR REPLACE FUNCTION f() RETURNS trigger AS $body$\nBEGIN\n  NEW.x := $x$;$x$; -- ;\n  RETURN NEW;\nEND;\n$body$ LANGUAGE plpgsql';
       const eString = "SELECT E'it\\'s; fine', 'it''s; too'";
@@ -219,14 +219,28 @@ describe('splitMigration', () => {
       ['ROLLBACK', 'commit'],
       ['ABORT', 'commit'],
       ["PREPARE TRANSACTION 'x'", 'commit'],
-      ['SAVEPOINT a', 'transactional'],
-      ['RELEASE SAVEPOINT a', 'transactional'],
-      ['ROLLBACK TO SAVEPOINT a', 'transactional'],
+      ['SAVEPOINT a', 'transaction-control'],
+      ['RELEASE SAVEPOINT a', 'transaction-control'],
+      ['ROLLBACK TO SAVEPOINT a', 'transaction-control'],
+      ['SET TRANSACTION ISOLATION LEVEL REPEATABLE READ', 'transaction-control'],
+      ["SET TRANSACTION SNAPSHOT '00000003-0000001B-1'", 'transaction-control'],
+      ['SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL SERIALIZABLE', 'transaction-control'],
+      ['SET LOCAL statement_timeout = 0', 'timeout-setting'],
+      ["SET statement_timeout TO '5s'", 'timeout-setting'],
+      ['RESET statement_timeout', 'timeout-setting'],
+      ['RESET ALL', 'timeout-setting'],
+      ["SET LOCAL lock_timeout = '5s'", 'transactional'],
+      ['CALL p()', 'self-committing'],
+      ['DO $$ BEGIN PERFORM 1; END $$', 'transactional'],
+      ["DO $$ BEGIN RAISE NOTICE 'no commit here'; END $$", 'transactional'],
+      ['DO $$ BEGIN INSERT INTO t VALUES (1); COMMIT; END $$', 'self-committing'],
+      ['DO $$ BEGIN IF true THEN ROLLBACK; END IF; END $$', 'self-committing'],
+      ["DO LANGUAGE plperl $$ spi_commit(); # commit $$", 'self-committing'],
     ] as const)('classifies %s as %s', (sql, expected) => {
       expect(kindOf(sql)).toBe(expected);
     });
 
-    it('does not see a COMMIT inside a DO block or procedure body as top-level', () => {
+    it('runs a file whose DO block or CALL commits outside a transaction, without making it a script', () => {
       // Prepare
       const sql =
         'DO $$ BEGIN COMMIT; END $$;\nCREATE PROCEDURE p() LANGUAGE plpgsql AS $$ BEGIN COMMIT; END $$;\nCALL p();';
@@ -234,9 +248,9 @@ describe('splitMigration', () => {
       // Act
       const { statements, mode } = splitMigration(sql);
 
-      // Assess
-      expect(statements.map((s) => s.kind)).toEqual(['transactional', 'transactional', 'transactional']);
-      expect(mode).toBe('transactional');
+      // Assess: a COMMIT in a body is not the file's own transaction control
+      expect(statements.map((s) => s.kind)).toEqual(['self-committing', 'transactional', 'self-committing']);
+      expect(mode).toBe('non-transactional');
     });
 
     it('runs a file holding CREATE INDEX CONCURRENTLY alone as non-transactional', () => {

@@ -8,11 +8,13 @@ import { indexRecreation } from './index-recreation.js';
 import { parseError } from './parse-error.js';
 import { prismaM2mChurn } from './prisma-m2m-churn.js';
 import type { Rule } from './rule.js';
+import { ownTransactionShape } from './own-transaction-shape.js';
 import { sessionSetLeak } from './session-set-leak.js';
 
 export const RULES: readonly Rule[] = [
   parseError,
   concurrentlyMixed,
+  ownTransactionShape,
   enumValueSameTransaction,
   prismaM2mChurn,
   indexRecreation,
