@@ -35,6 +35,7 @@ import {
   markFinished,
   readLedger,
   recordProgress,
+  recordRunState,
   successfulNames,
   userTableCount,
 } from './tracking.js';
@@ -88,10 +89,7 @@ export async function applyBatch(
     for (const row of unfinished) {
       const m = request.migrations.find((x) => x.name === row.migration_name);
       const sameName = unfinished.filter((r) => r.migration_name === row.migration_name).length;
-      // A statement that commits on its own (DO … COMMIT, CALL) may have committed part of its
-      // work when the run stopped there: re-running it could repeat that part, so it is resolved by hand.
-      const inFlight = m ? spansOf(m)[row.applied_steps_count]?.kind : undefined;
-      if (m && m.mode === 'non-transactional' && m.checksum === row.checksum && isResumableLog(row.logs) && sameName === 1 && !done.has(m.name) && inFlight !== 'self-committing') {
+      if (m && m.mode === 'non-transactional' && m.checksum === row.checksum && isResumableLog(row.logs) && sameName === 1 && !done.has(m.name)) {
         resumable.set(m.name, row);
       }
     }
@@ -374,14 +372,8 @@ async function runStepwise(ctx: RunContext, m: DecodedMigration, reconcile: bool
   const { db } = ctx;
   const spans = spansOf(m);
   const from = Math.min(resume?.applied_steps_count ?? 0, spans.length);
-  const id =
-    resume?.id ??
-    (await insertStarted(db, {
-      name: m.name,
-      checksum: m.checksum,
-      startedAt: new Date(),
-      logs: `${RESUMABLE_LOG_PREFIX} (${spans.length} statement(s)); applied_steps_count = statements done. If this row stays unfinished, the run was interrupted: deploy again to resume it.`,
-    }));
+  const runningLog = `${RESUMABLE_LOG_PREFIX} (${spans.length} statement(s)); applied_steps_count = statements done. If this row stays unfinished, the run was interrupted: deploy again to resume it.`;
+  const id = resume?.id ?? (await insertStarted(db, { name: m.name, checksum: m.checksum, startedAt: new Date(), logs: runningLog }));
   const skipped: SkippedStatement[] = [];
   const notes: string[] = [];
   if (resume) notes.push(`Resumed by vpc-migrate at statement ${from + 1} of ${spans.length} after an interrupted run.`);
@@ -415,11 +407,15 @@ async function runStepwise(ctx: RunContext, m: DecodedMigration, reconcile: bool
       continue;
     }
     if (span.kind === 'self-committing') {
-      // It commits as it goes: run once, in autocommit, as psql would; never reconciled
-      // (a skipped part could not be told from a committed one).
+      // It commits as it goes: run once, in autocommit, as psql would, and never reconciled (a
+      // skipped part could not be told from a committed one). While it runs, the row says so
+      // instead of "resumable": interrupted in here, part of its work may be committed, and
+      // only a person can tell which part.
       try {
+        await recordRunState(db, id, selfCommittingLog(m, span, i), i);
         await db.query(text);
-        await advance(i);
+        if (i < spans.length - 1) await recordRunState(db, id, runningLog, i + 1);
+        else await markFinished(db, id, finalLogs());
       } catch (error) {
         return fail(error, span, i);
       }
@@ -461,6 +457,14 @@ async function runStepwise(ctx: RunContext, m: DecodedMigration, reconcile: bool
   }
   if (from >= spans.length) await markFinished(db, id, finalLogs());
   return ok(skipped);
+}
+
+/** The row's `logs` while a statement that commits on its own runs: not resumable if it stays. */
+function selfCommittingLog(m: DecodedMigration, span: StatementSpan, index: number): string {
+  return (
+    `vpc-migrate: interrupted in statement ${index + 1} (line ${span.line}), which commits on its own (DO … COMMIT or CALL); ` +
+    `part of its work may be committed. Check what it did, finish or undo it, then resolve ${m.name}.`
+  );
 }
 
 /**

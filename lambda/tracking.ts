@@ -124,6 +124,11 @@ export async function markFinished(db: Db, id: string, logs: string | null): Pro
 }
 
 export async function markFailed(db: Db, id: string, logs: string, appliedSteps: number): Promise<void> {
+  await recordRunState(db, id, logs, appliedSteps);
+}
+
+/** An unfinished row's `logs` and `applied_steps_count`: what a reader learns if the run stops here. */
+export async function recordRunState(db: Db, id: string, logs: string, appliedSteps: number): Promise<void> {
   await db.query(`UPDATE "_prisma_migrations" SET logs = $2, applied_steps_count = $3 WHERE id = $1`, [id, logs, appliedSteps]);
 }
 
