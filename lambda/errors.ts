@@ -47,6 +47,7 @@ export const ErrorCode = {
   LockTimeout: 'VPCM_LOCK_TIMEOUT',
   FailedMigrationInLedger: 'VPCM_FAILED_MIGRATION', // Prisma P3009
   SqlFailed: 'VPCM_SQL_FAILED',
+  ReaderRoleMissing: 'VPCM_READER_ROLE_MISSING',
   // local discovery
   MigrationsDirMissing: 'VPCM_MIGRATIONS_DIR_MISSING',
   MigrationFileMissing: 'VPCM_MIGRATION_FILE_MISSING', // Prisma P3015

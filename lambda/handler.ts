@@ -16,6 +16,7 @@ import { rehearse } from './rehearse.js';
 import { resolveMigration } from './resolve.js';
 import { createLogger, redact, type Logger } from './log.js';
 import { PROTOCOL_VERSION, type WorkerResponse } from './protocol.js';
+import { DEFAULT_READER_ROLE, setupReader } from './reader.js';
 import { runSql } from './run-sql.js';
 import { parseEvent, type ParsedEvent } from './validate.js';
 
@@ -25,6 +26,8 @@ export interface WorkerConfig {
   /** Resolves connection settings; called again with `refresh` after an authentication failure. */
   connectionConfig?: (opts?: { refresh?: boolean }) => Promise<pg.ClientConfig>;
   logger?: Logger;
+  /** The role read-only run-sql switches to (default `vpc_migrate_reader`, env VPC_MIGRATE_READER_ROLE). */
+  readerRole?: string;
 }
 
 export function createHandler(config: WorkerConfig): WorkerHandler {
@@ -51,7 +54,7 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
     let db: Db | undefined;
     try {
       db = await open(resolveConfig, event);
-      const result = await dispatch(db, event, context, log);
+      const result = await dispatch(db, event, context, log, config.readerRole ?? process.env.VPC_MIGRATE_READER_ROLE ?? DEFAULT_READER_ROLE);
       log.info('action finished', { action: event.action, durationMs: Date.now() - started });
       return { ok: true, protocol: PROTOCOL_VERSION, action: event.action, result };
     } catch (error) {
@@ -74,7 +77,7 @@ async function open(resolveConfig: NonNullable<WorkerConfig['connectionConfig']>
   }
 }
 
-async function dispatch(db: Db, event: ParsedEvent, context: LambdaContext, log: Logger): Promise<unknown> {
+async function dispatch(db: Db, event: ParsedEvent, context: LambdaContext, log: Logger, readerRole: string): Promise<unknown> {
   switch (event.action) {
     case 'ledger':
       return event.format === 'drizzle' ? readDrizzleLedgerState(db) : readLedgerState(db);
@@ -82,7 +85,9 @@ async function dispatch(db: Db, event: ParsedEvent, context: LambdaContext, log:
       if (event.format === 'drizzle') return applyDrizzleBatch({ db, log, remainingMs: () => context.getRemainingTimeInMillis() }, event);
       return applyBatch({ db, log, remainingMs: () => context.getRemainingTimeInMillis() }, event);
     case 'run-sql':
-      return runSql(db, event, context.getRemainingTimeInMillis());
+      return runSql(db, { ...event, readerRole }, context.getRemainingTimeInMillis());
+    case 'setup':
+      return setupReader(db, readerRole);
     case 'resolve':
       return resolveMigration(db, event, context.getRemainingTimeInMillis());
     case 'rehearse':

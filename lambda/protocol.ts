@@ -151,9 +151,27 @@ export interface RunSqlEvent {
   statementTimeoutMs?: number;
 }
 
-export type WorkerEvent = LedgerEvent | ApplyEvent | RunSqlEvent | ResolveEvent | RehearseEvent | BackfillEvent;
+/**
+ * Once per database cluster (the CDK stack invokes it on deploy): creates the role read-only
+ * run-sql switches to, and lets the worker's login role switch to it.
+ */
+export interface SetupEvent {
+  action: 'setup';
+  requestId?: string;
+}
+
+export interface SetupResult {
+  readerRole: string;
+  /** False when the role already existed. */
+  created: boolean;
+  loginRole: string;
+  /** `pg_read_all_data` (PostgreSQL 14+), else SELECT on the tables of `public`. */
+  reads: 'pg_read_all_data' | 'public-tables';
+}
+
+export type WorkerEvent = LedgerEvent | ApplyEvent | RunSqlEvent | ResolveEvent | RehearseEvent | BackfillEvent | SetupEvent;
 export type WorkerAction = WorkerEvent['action'];
-export const WORKER_ACTIONS: readonly WorkerAction[] = ['ledger', 'apply', 'run-sql', 'resolve', 'rehearse', 'backfill'];
+export const WORKER_ACTIONS: readonly WorkerAction[] = ['ledger', 'apply', 'run-sql', 'resolve', 'rehearse', 'backfill', 'setup'];
 
 // ---------------------------------------------------------------------------------------------
 // Responses: the worker answers with an envelope, never by throwing, so typed errors survive

@@ -8,6 +8,7 @@ import pg from 'pg';
 import type { Db } from './db.js';
 import { ErrorCode, MigrateError } from './errors.js';
 import type { RunSqlResult } from './protocol.js';
+import { becomeReader, DEFAULT_READER_ROLE } from './reader.js';
 import { describeSqlError } from './sql-error.js';
 
 /** Keep responses inside Lambda's 6 MB limit with room for the envelope. */
@@ -19,6 +20,8 @@ const MAX_NOTICES = 100;
 interface RunSqlRequest {
   sql: string;
   write: boolean;
+  /** The role read-only SQL runs as (default {@link DEFAULT_READER_ROLE}). */
+  readerRole?: string;
   params?: unknown[];
   maxRows: number;
   statementTimeoutMs?: number;
@@ -68,6 +71,8 @@ export async function runSql(db: Db, request: RunSqlRequest, remainingMs: number
   try {
     await db.query(request.write ? 'BEGIN' : 'BEGIN READ ONLY');
     await db.query(`SET LOCAL statement_timeout = ${timeout}`);
+    if (!request.write) await becomeReader(db, request.readerRole ?? DEFAULT_READER_ROLE);
+    const settingsBefore = request.write ? '' : await sessionSettings(db);
     const config: pg.QueryConfig = request.params ? { text: request.sql, values: request.params } : { text: request.sql };
     const query = new CappedQuery(config, request.maxRows, MAX_RESULT_BYTES);
     // Read-only always goes through the extended protocol: one statement, no escape by COMMIT.
@@ -83,18 +88,31 @@ export async function runSql(db: Db, request: RunSqlRequest, remainingMs: number
     } catch (error) {
       await db.query('ROLLBACK').catch(() => undefined);
       const info = describeSqlError(error, request.sql, 0, request.sql.length);
-      const readOnly = info.code === '25006';
+      // Under the reader role, a privilege error is read-only mode refusing too.
+      const readOnly = info.code === '25006' || (!request.write && info.code === '42501');
       throw new MigrateError(
         ErrorCode.SqlFailed,
         `${info.code ? info.code + ': ' : ''}${info.message}`,
         readOnly
-          ? 'This statement writes; run-sql is read-only by default. Re-run with --write if you mean to change data.'
+          ? 'This statement writes or needs more than read access; run-sql is read-only by default (PostgreSQL READ ONLY, as a role that can only read). Re-run with --write if you mean it.'
           : 'Fix the SQL and run it again; nothing was changed (the transaction was rolled back).',
         { details: { error: info } },
       );
     }
-    if (!request.write) await refuseIfWritten(db, request.sql);
+    if (!request.write) {
+      const changed = await sessionSettings(db).then(
+        (after) => after !== settingsBefore,
+        (error: { code?: string }) => {
+          // Our own check cancelled: the statement lowered statement_timeout for the session.
+          if (error.code === '57014') return true;
+          throw error;
+        },
+      );
+      if (changed) await refuse(db, request.sql, 'it changes a session setting (SET, set_config), which would outlast the query');
+      await refuseIfWritten(db, request.sql);
+    }
     await db.query('COMMIT');
+    if (!request.write) await refuseIfSessionState(db, request.sql);
     const last = Array.isArray(result) ? (result[result.length - 1] as pg.QueryResult) : result;
     const all = last.rows ?? [];
     const rows = fitInResponse(all);
@@ -111,6 +129,51 @@ export async function runSql(db: Db, request: RunSqlRequest, remainingMs: number
   } finally {
     db.off('notice', onNotice);
   }
+}
+
+/** Every setting the session has changed, as one string (pg_settings, source `session`). */
+async function sessionSettings(db: Db): Promise<string> {
+  const { rows } = await db.query<{ s: string | null }>(
+    `SELECT string_agg(name || '=' || setting, ',' ORDER BY name) AS s FROM pg_settings WHERE source = 'session'`,
+  );
+  return rows[0]?.s ?? '';
+}
+
+async function refuse(db: Db, sql: string, why: string): Promise<never> {
+  await db.query('ROLLBACK').catch(() => undefined);
+  throw new MigrateError(
+    ErrorCode.SqlFailed,
+    `25006: refused in read-only run-sql: ${why}; it was rolled back.`,
+    'run-sql without --write may only read. Re-run with --write if you mean it.',
+    { details: { error: { code: '25006', message: `read-only run-sql: ${why}`, statement: sql.slice(0, 300) } } },
+  );
+}
+
+/**
+ * What a read-only query may not leave behind in the session, though the transaction ended:
+ * a session-level advisory lock (the migration lock 72707369 would block every deploy), a
+ * LISTEN, a prepared statement. Undone at once, and the query refused.
+ */
+async function refuseIfSessionState(db: Db, sql: string): Promise<void> {
+  const { rows } = await db.query<{ locks: number; channels: number; prepared: number }>(
+    `SELECT (SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()) AS locks,
+            (SELECT count(*)::int FROM pg_listening_channels()) AS channels,
+            (SELECT count(*)::int FROM pg_prepared_statements) AS prepared`,
+  );
+  const left = rows[0] ?? { locks: 0, channels: 0, prepared: 0 };
+  const what = [
+    left.locks > 0 && 'a session-level advisory lock',
+    left.channels > 0 && 'a LISTEN',
+    left.prepared > 0 && 'a prepared statement',
+  ].filter(Boolean);
+  if (what.length === 0) return;
+  await db.query('SELECT pg_advisory_unlock_all(); UNLISTEN *; DEALLOCATE ALL');
+  throw new MigrateError(
+    ErrorCode.SqlFailed,
+    `25006: refused in read-only run-sql: it left ${what.join(' and ')} in the session, which would outlast the query; undone.`,
+    'run-sql without --write may only read (to test a lock, use pg_try_advisory_xact_lock). Re-run with --write if you mean it.',
+    { details: { error: { code: '25006', message: `read-only run-sql: ${what.join(', ')}`, statement: sql.slice(0, 300) } } },
+  );
 }
 
 /**

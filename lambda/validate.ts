@@ -30,6 +30,7 @@ export interface DecodedMigration {
 
 export type ParsedEvent =
   | { action: 'ledger'; requestId?: string; format?: MigrationFormat }
+  | { action: 'setup'; requestId?: string }
   | { action: 'apply'; requestId: string; migrations: DecodedMigration[]; options: ApplyOptions; format?: MigrationFormat }
   | {
       action: 'run-sql';
@@ -78,6 +79,11 @@ export function parseEvent(raw: unknown): ParsedEvent {
       done(problems);
       const event: ParsedEvent = requestId === undefined ? { action } : { action, requestId };
       return format === 'drizzle' ? { ...event, format } : event;
+    }
+    case 'setup': {
+      onlyKeys(raw, ['action', 'requestId'], problems);
+      done(problems);
+      return requestId === undefined ? { action } : { action, requestId };
     }
     case 'apply':
       return parseApply(raw, requestId, problems);

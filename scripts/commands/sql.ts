@@ -45,7 +45,8 @@ export async function runSqlCommand(worker: Worker, opts: SqlOptions): Promise<S
   if (write) {
     opts.progress?.(`${yellow('--write')}: this runs with write access:\n${indent(opts.sql.trim())}`);
     if (opts.confirm) {
-      const who = await worker.runSql({ sql: `SELECT current_database() AS database, current_user AS "user"`, maxRows: 1 });
+      // Our own fixed SELECT, as the role the write will run as (read-only would switch roles).
+      const who = await worker.runSql({ sql: `SELECT current_database() AS database, current_user AS "user"`, maxRows: 1, write: true });
       const row = who.rows[0] ?? {};
       if (!(await opts.confirm(`Run it on database "${String(row.database)}" as ${String(row.user)}? [y/N] `))) {
         report.cancelled = true;

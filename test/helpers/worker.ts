@@ -18,10 +18,10 @@ export interface TestWorker {
   close(): Promise<void>;
 }
 
-export async function startTestWorker(databaseUrl: string, opts: { timeoutMs?: number } = {}): Promise<TestWorker> {
+export async function startTestWorker(databaseUrl: string, opts: { timeoutMs?: number; readerRole?: string } = {}): Promise<TestWorker> {
   const logs: string[] = [];
   const logger: Logger = createLogger({ service: 'test-worker' }, (line) => logs.push(line), 'debug');
-  const handler = createHandler({ databaseUrl, logger });
+  const handler = createHandler({ databaseUrl, logger, ...(opts.readerRole ? { readerRole: opts.readerRole } : {}) });
   const functionName = 'vpc-migrate-test';
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const ep = await startInvokeEndpoint({ functions: { [functionName]: { handler, timeoutMs } } });
