@@ -16,6 +16,7 @@ import { rehearse } from './rehearse.js';
 import { resolveMigration } from './resolve.js';
 import { createLogger, redact, type Logger } from './log.js';
 import { PROTOCOL_VERSION, type WorkerResponse } from './protocol.js';
+import { handleReaderRoleResource, isReaderRoleResourceEvent, type CustomResourceResponse } from './custom-resource.js';
 import { DEFAULT_READER_ROLE, setupReader } from './reader.js';
 import { runSql } from './run-sql.js';
 import { parseEvent, type ParsedEvent } from './validate.js';
@@ -41,8 +42,22 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
       return clientConfigFromUrl(config.databaseUrl);
     });
 
-  return async (rawEvent: unknown, context: LambdaContext): Promise<WorkerResponse<unknown>> => {
+  const readerRole = config.readerRole ?? process.env.VPC_MIGRATE_READER_ROLE ?? DEFAULT_READER_ROLE;
+  return async (rawEvent: unknown, context: LambdaContext): Promise<WorkerResponse<unknown> | CustomResourceResponse> => {
     const log = baseLog.child({ requestId: context.awsRequestId });
+    if (isReaderRoleResourceEvent(rawEvent)) {
+      log.info('custom resource', { requestType: rawEvent.RequestType });
+      return handleReaderRoleResource(rawEvent, async () => {
+        const db = await open(resolveConfig, { action: 'setup' });
+        try {
+          return await setupReader(db, readerRole);
+        } catch (error) {
+          throw new Error(`vpc-migrate reader-role set-up failed: ${describe(error).message as string}`);
+        } finally {
+          await close(db);
+        }
+      });
+    }
     let event: ParsedEvent;
     try {
       event = parseEvent(rawEvent);
@@ -54,7 +69,7 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
     let db: Db | undefined;
     try {
       db = await open(resolveConfig, event);
-      const result = await dispatch(db, event, context, log, config.readerRole ?? process.env.VPC_MIGRATE_READER_ROLE ?? DEFAULT_READER_ROLE);
+      const result = await dispatch(db, event, context, log, readerRole);
       log.info('action finished', { action: event.action, durationMs: Date.now() - started });
       return { ok: true, protocol: PROTOCOL_VERSION, action: event.action, result };
     } catch (error) {

@@ -160,6 +160,9 @@ export interface SetupEvent {
   requestId?: string;
 }
 
+/** The CloudFormation type of the reader-role set-up resource (infra/migration-worker.ts). */
+export const READER_ROLE_RESOURCE_TYPE = 'Custom::VpcMigrateReaderRole';
+
 export interface SetupResult {
   readerRole: string;
   /** False when the role already existed. */

@@ -80,6 +80,7 @@ beforeAll(() => {
         'arn:aws:secretsmanager:eu-west-1:123456789012:secret:legacy',
       ),
       runtime: lambda.Runtime.NODEJS_24_X,
+      setupReaderRole: false,
     }),
   };
   resources = Template.fromStack(stack).toJSON().Resources as Record<string, Resource>;
@@ -108,6 +109,13 @@ function statementsOf(worker: MigrationWorker): Record<string, any>[] {
     .filter((r) => (r.Properties!.Roles as { Ref: string }[]).some((x) => x.Ref === roleId))
     .flatMap((r) => r.Properties!.PolicyDocument.Statement as Record<string, any>[]);
 }
+
+describe('reader-role set-up', () => {
+  it('is on by default, one per worker, and left out when setupReaderRole is false', () => {
+    const setups = Object.entries(resources).filter(([, r]) => r.Type === 'Custom::VpcMigrateReaderRole');
+    expect(setups.map(([id]) => id.replace(/ReaderRole.*/, '')).sort()).toEqual(['ClusterWorker', 'ProxyWorker']);
+  });
+});
 
 describe('with an Aurora PostgreSQL cluster', () => {
   it('is admitted to the cluster security group only, on the cluster port', () => {

@@ -38,7 +38,8 @@ afterAll(() => {
 });
 
 function only(type: string): [string, Resource] {
-  const found = Object.entries(resources).filter(([, r]) => r.Type === type);
+  // The worker; the reader-role set-up's provider framework function is not it.
+  const found = Object.entries(resources).filter(([, r]) => r.Type === type && r.Properties?.Handler !== 'framework.onEvent');
   expect(found, `exactly one ${type}`).toHaveLength(1);
   return found[0]!;
 }
@@ -195,8 +196,9 @@ describe('Secrets Manager interface endpoint', () => {
 });
 
 describe('worker function', () => {
-  it('is the only function in the stack (no custom-resource providers)', () => {
-    template.resourceCountIs('AWS::Lambda::Function', 1);
+  it('is one of two functions: the other is the provider framework that runs its reader-role set-up', () => {
+    template.resourceCountIs('AWS::Lambda::Function', 2);
+    expect(all('AWS::Lambda::Function').map(([, f]) => f.Properties!.Handler).sort()).toEqual(['framework.onEvent', 'index.handler']);
   });
 
   it('runs nodejs22.x on arm64 with the 900 s timeout, from the bundled handler', () => {
@@ -270,6 +272,28 @@ describe('IAM', () => {
     );
     const secretStatements = everyStatement.filter((s) => [s.Action].flat().some((a) => a.startsWith('secretsmanager:')));
     expect(secretStatements).toHaveLength(1);
+  });
+});
+
+describe('reader-role set-up (read-only run-sql runs as a role that can only read)', () => {
+  it("runs the worker's own `setup` action as a custom resource on every deployment", () => {
+    const [workerId] = only('AWS::Lambda::Function');
+    const [, setup] = only('Custom::VpcMigrateReaderRole');
+    const [frameworkId] = all('AWS::Lambda::Function').find(([, f]) => f.Properties!.Handler === 'framework.onEvent')!;
+    expect(setup.Properties!.action).toBe('setup');
+    expect(setup.Properties!.ServiceToken).toEqual({ 'Fn::GetAtt': [frameworkId, 'Arn'] });
+    // A new worker version re-runs it.
+    expect(JSON.stringify(setup.Properties!.worker)).toContain('Version');
+    // The framework calls the worker, and only the worker.
+    const framework = resources[frameworkId]!.Properties!;
+    expect(JSON.stringify(framework.Environment.Variables)).toContain(workerId);
+  });
+
+  it('lets the provider framework invoke the worker function and nothing else', () => {
+    const [workerId] = only('AWS::Lambda::Function');
+    const invoking = all('AWS::IAM::Policy').flatMap(([, p]) => p.Properties!.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]).filter((st) => [st.Action].flat().includes('lambda:InvokeFunction'));
+    expect(invoking).toHaveLength(1);
+    expect(invoking[0]!.Resource).toEqual([{ 'Fn::GetAtt': [workerId, 'Arn'] }, { 'Fn::Join': ['', [{ 'Fn::GetAtt': [workerId, 'Arn'] }, ':*']] }]);
   });
 });
 

@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, type MigrateError } from '../../lambda/errors.js';
@@ -133,6 +134,48 @@ describe.each(databaseTargets())('read-only run-sql on the $name PostgreSQL', ({
       expect(run.stdout + run.stderr).toContain(ErrorCode.ReaderRoleMissing);
     } finally {
       await missing.close();
+    }
+  });
+
+  it("the CDK stack's set-up event (Custom::VpcMigrateReaderRole) creates the role; read-only run-sql then runs as it; Delete keeps it", async () => {
+    const role = `vpcm_reader_${randomBytes(4).toString('hex')}`;
+    const own = await startTestWorker(db.url, { readerRole: role });
+    const lambda = new LambdaClient({ endpoint: own.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const send = async (RequestType: string) => {
+      const event = { RequestType, ResourceType: 'Custom::VpcMigrateReaderRole', ResourceProperties: { action: 'setup' }, PhysicalResourceId: 'vpc-migrate-reader-role', RequestId: 'r', StackId: 's', LogicalResourceId: 'l', ResponseURL: 'https://example.invalid' };
+      const out = await lambda.send(new InvokeCommand({ FunctionName: own.functionName, Payload: Buffer.from(JSON.stringify(event)) }));
+      return { error: out.FunctionError, body: JSON.parse(Buffer.from(out.Payload ?? []).toString('utf8')) as Record<string, any> };
+    };
+    try {
+      const created = await send('Create');
+      expect(created.error).toBeUndefined();
+      expect(created.body).toMatchObject({ PhysicalResourceId: 'vpc-migrate-reader-role', Data: { ReaderRole: role, Created: 'true' } });
+      expect((await send('Update')).body.Data).toMatchObject({ Created: 'false' });
+
+      const who = await runSqlCommand(own.worker, { sql: 'select current_user as who' });
+      expect(who.result?.rows).toEqual([{ who: role }]);
+
+      expect((await send('Delete')).body).toEqual({ PhysicalResourceId: 'vpc-migrate-reader-role' });
+      expect(await query(adminUrl, `SELECT rolname FROM pg_roles WHERE rolname = $1`, [role])).toEqual([{ rolname: role }]);
+    } finally {
+      lambda.destroy();
+      await own.close();
+      await query(adminUrl, `DROP ROLE IF EXISTS ${role}`);
+    }
+  });
+
+  it('a set-up that cannot reach the database fails the deployment (a function error, not a quiet answer)', async () => {
+    const broken = new URL(db.url);
+    broken.port = '1';
+    const own = await startTestWorker(broken.toString());
+    const lambda = new LambdaClient({ endpoint: own.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    try {
+      const out = await lambda.send(new InvokeCommand({ FunctionName: own.functionName, Payload: Buffer.from(JSON.stringify({ RequestType: 'Create', ResourceType: 'Custom::VpcMigrateReaderRole' })) }));
+      expect(out.FunctionError).toBe('Unhandled');
+      expect(Buffer.from(out.Payload ?? []).toString('utf8')).toContain('Could not connect to PostgreSQL');
+    } finally {
+      lambda.destroy();
+      await own.close();
     }
   });
 });
