@@ -200,6 +200,7 @@ async function runMigration(ctx: ApplyContext, m: DecodedMigration, options: App
   if (outcome.skipped.length > 0) result.skipped = outcome.skipped;
   if (outcome.error) result.error = outcome.error;
   if (outcome.appliedSteps !== undefined) result.appliedSteps = outcome.appliedSteps;
+  if (outcome.status === 'failed') result.failureRecorded = outcome.recorded !== false;
   if (outcome.error?.code === '57014' && budget.limitedByBudget) {
     result.timeBudgetExhausted = true;
     result.statementTimeoutMs = budget.statementTimeoutMs;
@@ -234,6 +235,8 @@ interface Outcome {
   skipped: SkippedStatement[];
   error?: SqlErrorInfo;
   appliedSteps?: number;
+  /** For a failure: whether the ledger holds it (false when it could not be written). */
+  recorded?: boolean;
 }
 
 /**
@@ -274,12 +277,18 @@ async function rollbackQuietly(db: Db): Promise<void> {
   await db.query('ROLLBACK').catch(() => undefined);
 }
 
-/** Records a failure in its own autocommit statement; a dead connection cannot, and the report says so. */
-async function recordFailure(write: () => Promise<unknown>, error: SqlErrorInfo): Promise<void> {
+/**
+ * Records a failure in its own autocommit statement. A dead connection (or a ledger the worker
+ * may not write) cannot take it: the error then says so, and the result says nothing was
+ * recorded, so the remedy the CLI prints is one that works.
+ */
+async function recordFailure(write: () => Promise<unknown>, error: SqlErrorInfo): Promise<boolean> {
   try {
     await write();
+    return true;
   } catch (cause) {
     error.hint = [error.hint, `The failure could not be recorded in the ledger: ${asPgError(cause).message}`].filter(Boolean).join(' ');
+    return false;
   }
 }
 
@@ -303,8 +312,8 @@ async function runTransactional(ctx: RunContext, m: DecodedMigration, reconcile:
     const canLocate = !pg.position && spans.length > 1 && !NOT_RELOCATABLE.has(pg.code ?? '') && ctx.remainingMs() > 2 * elapsed + 1000;
     if ((reconcile && isAlreadyExists(pg)) || canLocate) return runTransactionalStepwise(ctx, m, spans, reconcile, startedAt);
     const info = describeSqlError(error, m.sql, 0, m.sql.length, spans.length === 1 ? spans[0]?.line : undefined, spans.length === 1 ? 0 : undefined);
-    await recordFailure(() => insertFailed(db, { name: m.name, checksum: m.checksum, startedAt, logs: ledgerLogFor(m.name, info) }), info);
-    return { status: 'failed', skipped: [], error: info };
+    const recorded = await recordFailure(() => insertFailed(db, { name: m.name, checksum: m.checksum, startedAt, logs: ledgerLogFor(m.name, info) }), info);
+    return { status: 'failed', skipped: [], error: info, recorded };
   }
 }
 
@@ -318,11 +327,15 @@ async function runTransactionalStepwise(
 ): Promise<Outcome> {
   const { db } = ctx;
   const skipped: SkippedStatement[] = [];
+  const failed = async (error: unknown, info: SqlErrorInfo): Promise<Outcome> => {
+    await rollbackQuietly(db);
+    const recorded = await recordFailure(() => insertFailed(db, { name: m.name, checksum: m.checksum, startedAt, logs: ledgerLogFor(m.name, info) }), info);
+    return { status: 'failed', skipped, error: info, recorded };
+  };
   try {
     await db.query('BEGIN');
   } catch (error) {
-    const info = describeSqlError(error, m.sql, 0, 0);
-    return { status: 'failed', skipped, error: info };
+    return failed(error, describeSqlError(error, m.sql, 0, 0));
   }
   for (let i = 0; i < spans.length; i++) {
     const span = spans[i] as StatementSpan;
@@ -341,18 +354,18 @@ async function runTransactionalStepwise(
           // fall through: the connection is gone, report the original error
         }
       }
-      await rollbackQuietly(db);
-      const info = describeSqlError(error, m.sql, span.start, span.end - span.start, span.line, i);
-      await recordFailure(() => insertFailed(db, { name: m.name, checksum: m.checksum, startedAt, logs: ledgerLogFor(m.name, info) }), info);
-      return { status: 'failed', skipped, error: info };
+      return failed(error, describeSqlError(error, m.sql, span.start, span.end - span.start, span.line, i));
     }
   }
   try {
     await insertFinished(db, { name: m.name, checksum: m.checksum, startedAt, logs: reconcileLog(skipped) });
     await db.query('COMMIT');
   } catch (error) {
-    await rollbackQuietly(db);
-    return { status: 'failed', skipped, error: describeSqlError(error, m.sql, 0, 0) };
+    // At COMMIT (a deferred constraint) or in the ledger write (a role the file switched to):
+    // rolled back as a whole, and recorded like any other failure.
+    const info = describeSqlError(error, m.sql, 0, 0);
+    info.hint = [info.hint, 'It failed at COMMIT or when writing its ledger row, after every statement had run: nothing of it was committed.'].filter(Boolean).join(' ');
+    return failed(error, info);
   }
   return ok(skipped);
 }
@@ -381,8 +394,8 @@ async function runStepwise(ctx: RunContext, m: DecodedMigration, reconcile: bool
   const advance = (i: number) => (i === spans.length - 1 ? markFinished(db, id, finalLogs()) : recordProgress(db, id, i + 1));
   const fail = async (error: unknown, span: StatementSpan, i: number): Promise<Outcome> => {
     const info = describeSqlError(error, m.sql, span.start, span.end - span.start, span.line, i);
-    await recordFailure(() => markFailed(db, id, ledgerLogFor(m.name, info), i), info);
-    return { status: 'failed', skipped, error: info, appliedSteps: i };
+    const recorded = await recordFailure(() => markFailed(db, id, ledgerLogFor(m.name, info), i), info);
+    return { status: 'failed', skipped, error: info, appliedSteps: i, recorded };
   };
   for (let i = from; i < spans.length; i++) {
     const span = spans[i] as StatementSpan;
@@ -521,8 +534,8 @@ async function runScript(ctx: RunContext, m: DecodedMigration, reconcile: boolea
       }
       if (inBlock) await rollbackQuietly(db);
       const info = describeSqlError(error, m.sql, span.start, span.end - span.start, span.line, i);
-      await recordFailure(() => markFailed(db, id, ledgerLogFor(m.name, info), i), info);
-      return { status: 'failed', skipped, error: info, appliedSteps: i };
+      const recorded = await recordFailure(() => markFailed(db, id, ledgerLogFor(m.name, info), i), info);
+      return { status: 'failed', skipped, error: info, appliedSteps: i, recorded };
     }
   }
   // A file that opens a block and never closes it: PostgreSQL would roll it back at disconnect.

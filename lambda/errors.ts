@@ -68,6 +68,7 @@ export const ErrorCode = {
   WorkerCrashed: 'VPCM_WORKER_CRASHED',
   ProtocolMismatch: 'VPCM_PROTOCOL_MISMATCH',
   UsageError: 'VPCM_USAGE',
+  Interrupted: 'VPCM_INTERRUPTED',
   LocalDatabaseFailed: 'VPCM_LOCAL_DATABASE_FAILED',
   // AWS: the worker's secret, the CLI's stack lookup
   SecretUnavailable: 'VPCM_SECRET_UNAVAILABLE',

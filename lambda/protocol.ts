@@ -283,6 +283,8 @@ export interface MigrationResult {
   resumedFrom?: number;
   /** The file changed statement_timeout: what it asked for, what was in force, and why. */
   timeouts?: TimeoutDecision[];
+  /** For a failure: false when the ledger could not take the failed row (the error's hint says why). */
+  failureRecorded?: boolean;
 }
 
 /**

@@ -241,8 +241,8 @@ function parseRunSql(raw: Obj, requestId: string | undefined, problems: string[]
   const maxRows = raw.maxRows ?? DEFAULT_MAX_ROWS;
   if (!isInt(maxRows) || maxRows < 0 || maxRows > MAX_ROWS_LIMIT) problems.push(`maxRows: an integer from 0 to ${MAX_ROWS_LIMIT}`);
   const timeout = raw.statementTimeoutMs;
-  if (timeout !== undefined && (!isInt(timeout) || timeout < 0 || timeout > 3_600_000)) {
-    problems.push('statementTimeoutMs: an integer from 0 to 3600000');
+  if (timeout !== undefined && (!isInt(timeout) || timeout < 1 || timeout > 3_600_000)) {
+    problems.push('statementTimeoutMs: an integer from 1 to 3600000');
   }
   done(problems);
   const event: ParsedEvent = { action: 'run-sql', sql: sql as string, write: raw.write === true, maxRows: maxRows as number };

@@ -12,12 +12,14 @@ import { runLint } from './commands/lint.js';
 import { rehearseCommand } from './commands/rehearse.js';
 import { resolveCommand } from './commands/resolve.js';
 import { sqlCommand } from './commands/sql.js';
+import { applyOptionsFrom, functionTimeoutFlag } from './commands/flags.js';
 import { status } from './commands/status.js';
 import { formatFlag } from './format.js';
 import type { Worker } from './invoke.js';
 import { connectForProtocol, PROTOCOL_HELP, PROTOCOL_OPTIONS } from './compat/protocol.js';
 import { renderDeploy, renderError, renderStatus } from './report.js';
 import { resolveTarget, type TargetFlags } from './target.js';
+import { watchInterrupts, type Interruption } from './interrupt.js';
 import { renderLint } from './lint/render.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -35,7 +37,7 @@ export interface Command {
   options: Options;
   /** Whether the command talks to a worker (all but local-only ones); a function decides per invocation. */
   needsWorker: boolean | ((values: Values, positionals: string[]) => boolean);
-  run(ctx: { values: Values; positionals: string[]; worker: Worker; progress: (line: string) => void }): Promise<CommandOutput>;
+  run(ctx: { values: Values; positionals: string[]; worker: Worker; progress: (line: string) => void; interrupted?: () => Interruption | undefined }): Promise<CommandOutput>;
 }
 
 const TARGET_OPTIONS: Options = {
@@ -60,19 +62,12 @@ const TARGET_HELP = `Worker (one of):
   --stack NAME            find the worker in this CloudFormation stack's outputs
   --endpoint URL          any Lambda Invoke-compatible endpoint (with --function)
   --region R, --profile P AWS region and profile (default: the AWS SDK chain)
-  --function-timeout SEC  the function's timeout (default 900); the CLI waits this long plus 30 s
+  --function-timeout SEC  the function's timeout, 1 to 900 (Lambda's maximum; default 900); the CLI waits a little longer
 Common:
   --migrations DIR        migration folders (default prisma/migrations)
   --format prisma|drizzle the migration format (default: drizzle when DIR/meta/_journal.json exists, else prisma)
   --json                  machine-readable output on stdout (progress goes to stderr)
 ${PROTOCOL_HELP}`;
-
-const int = (v: unknown, name: string, scale = 1): number | undefined => {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new MigrateError(ErrorCode.UsageError, `--${name} must be a non-negative number, got ${String(v)}.`, `Pass --${name} as a number.`);
-  return Math.round(n * scale);
-};
 
 export const commands: Record<string, Command> = {
   deploy: {
@@ -97,15 +92,8 @@ Exit codes: 0 applied or up to date, 2 problem (nothing or not everything applie
       'no-lint': { type: 'boolean' },
     },
     needsWorker: true,
-    async run({ values, worker, progress }) {
-      const apply: Record<string, number | boolean> = {};
-      const lockWait = int(values['lock-wait'], 'lock-wait', 1000);
-      const lockTimeout = int(values['lock-timeout'], 'lock-timeout');
-      const statementTimeout = int(values['statement-timeout'], 'statement-timeout');
-      if (lockWait !== undefined) apply.lockWaitMs = lockWait;
-      if (lockTimeout !== undefined) apply.lockTimeoutMs = lockTimeout;
-      if (statementTimeout !== undefined) apply.statementTimeoutMs = statementTimeout;
-      if (values['no-reconcile']) apply.reconcileExisting = false;
+    async run({ values, worker, progress, interrupted }) {
+      const apply = applyOptionsFrom(values);
       const report = await deploy(worker, {
         migrationsDir: (values.migrations as string | undefined) ?? 'prisma/migrations',
         allowOutOfOrder: values['allow-out-of-order'] === true,
@@ -114,6 +102,7 @@ Exit codes: 0 applied or up to date, 2 problem (nothing or not everything applie
         apply,
         progress,
         format: formatFlag(values.format),
+        ...(interrupted ? { interrupted } : {}),
       });
       return { exitCode: report.exitCode, json: report, text: renderDeploy(report) };
     },
@@ -217,7 +206,7 @@ export async function main(argv: string[]): Promise<number> {
     for (const [flag, key] of [['function', 'function'], ['endpoint', 'endpoint'], ['stack', 'stack'], ['region', 'region'], ['profile', 'profile'], ['database-url', 'databaseUrl']] as const) {
       if (typeof values[flag] === 'string') flags[key] = values[flag] as string;
     }
-    const timeout = int(values['function-timeout'], 'function-timeout', 1000);
+    const timeout = functionTimeoutFlag(values);
     if (timeout !== undefined) flags.functionTimeoutMs = timeout;
     const resolved = await resolveTarget(flags);
     close = resolved.close;
@@ -225,11 +214,23 @@ export async function main(argv: string[]): Promise<number> {
       progress(`Local worker: ${resolved.localDatabase.embedded ? 'embedded PostgreSQL (.vpc-migrate/pgdata)' : 'database from DATABASE_URL'} behind the local Invoke endpoint ${resolved.target.endpoint}`);
     }
     const worker = connectForProtocol(values, resolved.target, progress);
+    const watch = watchInterrupts(
+      statusCommandFor(argv),
+      (i, final) => {
+        if (final && json) process.stdout.write(JSON.stringify({ ok: false, interrupted: true, exitedAtOnce: true, ...i }, null, 2) + '\n');
+        else progress(final ? `Second ${i.signal}: exiting now. ${i.next}` : `${i.message}\n${i.next}\nWaiting for the worker's answer; press Ctrl-C again to exit now.`);
+      },
+      (code) => process.stdout.write('', () => process.exit(code)),
+    );
     try {
-      const output = await command.run({ values, positionals, worker, progress });
-      process.stdout.write((json ? JSON.stringify(output.json, null, 2) : output.text) + '\n');
-      return output.exitCode;
+      const output = await command.run({ values, positionals, worker, progress, interrupted: watch.current });
+      const stop = watch.current();
+      const body = stop && json && typeof output.json === 'object' && output.json !== null ? { ...output.json, interrupted: stop } : output.json;
+      process.stdout.write((json ? JSON.stringify(body, null, 2) : output.text) + '\n');
+      if (stop && !json) progress(`${stop.signal}: ${stop.next}`);
+      return stop ? stop.exitCode : output.exitCode;
     } finally {
+      watch.stop();
       worker.close();
     }
   } catch (error) {
@@ -237,6 +238,19 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     await close().catch(() => undefined);
   }
+}
+
+/** `pnpm migrate:status` with the target flags of this run (for the interruption message). */
+function statusCommandFor(argv: string[]): string {
+  const keep: string[] = [];
+  const withValue = new Set(['--function', '--endpoint', '--stack', '--region', '--profile', '--function-timeout', '--migrations', '--format', '--protocol']);
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--local') keep.push(a);
+    else if (withValue.has(a) && argv[i + 1] !== undefined) keep.push(a, argv[++i]!);
+    else if ([...withValue].some((f) => a.startsWith(`${f}=`))) keep.push(a);
+  }
+  return ['pnpm migrate:status', ...keep.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`))].join(' ');
 }
 
 function fail(error: unknown, json: boolean): number {

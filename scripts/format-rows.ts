@@ -14,8 +14,17 @@ export function cellText(value: unknown): string {
 
 const MAX_CELL = 200;
 
+/**
+ * Text from the database made safe for a terminal: control characters (ESC starts the
+ * sequences that recolour, retitle or rewrite a terminal) shown as `\xNN`. Tabs and line
+ * breaks are kept for the caller to lay out.
+ */
+export function visible(text: string): string {
+  return text.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 function displayCell(value: unknown): string {
-  const text = cellText(value).replace(/\r?\n/g, '↵').replace(/\t/g, ' ');
+  const text = visible(cellText(value).replace(/\r?\n/g, '↵').replace(/\t/g, ' '));
   return text.length > MAX_CELL ? `${text.slice(0, MAX_CELL - 1)}…` : text;
 }
 
@@ -30,9 +39,10 @@ const pad = (s: string, n: number): string => s + ' '.repeat(Math.max(0, n - wid
 export function renderTable(columns: string[], rows: Record<string, unknown>[]): string {
   if (columns.length === 0) return '';
   const cells = rows.map((r) => columns.map((c) => displayCell(r[c])));
-  const widths = columns.map((c, i) => Math.max(width(c), ...cells.map((row) => width(row[i] ?? ''))));
+  const names = columns.map((c) => visible(c));
+  const widths = names.map((c, i) => Math.max(width(c), ...cells.map((row) => width(row[i] ?? ''))));
   const line = (values: string[]) => ' ' + values.map((v, i) => pad(v, widths[i] ?? 0)).join(' | ').trimEnd();
-  return [line(columns), widths.map((w) => '-'.repeat(w + 2)).join('+'), ...cells.map(line)].join('\n');
+  return [line(names), widths.map((w) => '-'.repeat(w + 2)).join('+'), ...cells.map(line)].join('\n');
 }
 
 function csvField(value: unknown): string {

@@ -13,7 +13,9 @@ import {
   PROTOCOL_VERSION,
   type ApplyEvent,
   type ApplyResult,
+  type ErrorBody,
   type LedgerResult,
+  type MigrationStatus,
   type MigrationFormat,
   type RunSqlEvent,
   type RunSqlResult,
@@ -70,14 +72,16 @@ export function connectWorker(target: WorkerTarget): Worker {
         { details: { bytes: payload.length, limit: INVOKE_PAYLOAD_LIMIT_BYTES } },
       );
     }
-    // Reads may be retried by the SDK; anything that writes is sent exactly once.
-    const client = opts.writes === false ? (reader ??= make(3)) : (writer ??= make(1));
+    // A read may be sent once more (a lost connection, a cold start gone wrong); anything that
+    // writes is sent exactly once. Never more: each attempt may wait the whole function timeout.
+    const client = opts.writes === false ? (reader ??= make(READ_ATTEMPTS)) : (writer ??= make(1));
     invocations++;
     let response;
+    const started = Date.now();
     try {
       response = await client.send(new InvokeCommand({ FunctionName: target.functionName, InvocationType: 'RequestResponse', Payload: payload }));
     } catch (error) {
-      throw invokeError(error, target);
+      throw invokeError(error, target, Date.now() - started);
     }
     const text = response.Payload ? Buffer.from(response.Payload).toString('utf8') : '';
     if (response.FunctionError) throw functionError(response.FunctionError, text, target);
@@ -93,7 +97,15 @@ export function connectWorker(target: WorkerTarget): Worker {
     if (body.protocol !== PROTOCOL_VERSION) {
       throw new MigrateError(ErrorCode.ProtocolMismatch, `The worker speaks protocol ${String(body.protocol)}, this CLI ${PROTOCOL_VERSION}.`, 'Redeploy the worker from this version of the repository.');
     }
-    if (!body.ok) throw MigrateError.fromBody(body.error);
+    if (body.ok === false && isErrorBody(body.error)) throw MigrateError.fromBody(body.error);
+    const action = (event as { action?: unknown }).action;
+    if (body.ok !== true || !isResultOf(action, body.result)) {
+      throw new MigrateError(
+        ErrorCode.ProtocolMismatch,
+        `The worker ${target.functionName} answered ${String(action)} with a malformed result: ${text.slice(0, 200)}`,
+        'Redeploy the worker from this version of the repository (a worker from another version, or not the vpc-migrate worker, answered).',
+      );
+    }
     return body.result;
   }
 
@@ -113,13 +125,49 @@ export function connectWorker(target: WorkerTarget): Worker {
   };
 }
 
+/** Attempts for a read (one retry at most): a hanging worker costs two timeouts, not three. */
+export const READ_ATTEMPTS = 2;
+
+/**
+ * How much longer than the function timeout the CLI waits: Lambda's own overhead (a cold
+ * start's init, the network), but not so long that a hanging endpoint at a short timeout
+ * keeps the user waiting for minutes.
+ */
+export function responseMarginMs(functionTimeoutMs: number): number {
+  return Math.min(30_000, 10_000 + Math.round(functionTimeoutMs * 0.05));
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function isErrorBody(v: unknown): v is ErrorBody {
+  return isObject(v) && typeof v.code === 'string' && typeof v.message === 'string' && typeof v.remedy === 'string';
+}
+
+const STATUSES: readonly MigrationStatus[] = ['applied', 'reconciled', 'already-applied', 'failed', 'not-started'];
+
+/** The shape the CLI relies on for each action's result; more is checked where it is used. */
+function isResultOf(action: unknown, result: unknown): boolean {
+  if (!isObject(result)) return false;
+  switch (action) {
+    case 'ledger':
+      return isObject(result.server) && Array.isArray(result.rows) && typeof result.tableExists === 'boolean';
+    case 'apply':
+      return Array.isArray(result.results) && result.results.every((r) => isObject(r) && typeof r.name === 'string' && STATUSES.includes(r.status as MigrationStatus));
+    case 'run-sql':
+      return Array.isArray(result.rows) && Array.isArray(result.fields) && Array.isArray(result.notices);
+    default:
+      return true;
+  }
+}
+
 /**
  * The SDK client for a target: `maxAttempts: 1` for anything that writes, and an HTTP timeout
  * above the function timeout that throws (DESIGN §5). Also used by the run-sql compatibility
  * transport (scripts/compat/transport.ts).
  */
 export function lambdaClientFor(target: WorkerTarget, maxAttempts: number): LambdaClient {
-  const timeout = (target.functionTimeoutMs ?? DEFAULT_FUNCTION_TIMEOUT_MS) + 30_000;
+  const functionTimeout = target.functionTimeoutMs ?? DEFAULT_FUNCTION_TIMEOUT_MS;
+  const timeout = functionTimeout + responseMarginMs(functionTimeout);
   const config: LambdaClientConfig = {
     maxAttempts,
     requestHandler: new NodeHttpHandler({ connectionTimeout: 10_000, requestTimeout: timeout, throwOnRequestTimeout: true }),
@@ -132,7 +180,7 @@ export function lambdaClientFor(target: WorkerTarget, maxAttempts: number): Lamb
   return new LambdaClient(config);
 }
 
-export function invokeError(error: unknown, target: WorkerTarget): MigrateError {
+export function invokeError(error: unknown, target: WorkerTarget, waitedMs?: number): MigrateError {
   const e = error as { name?: string; message?: string; code?: string };
   const where = target.endpoint ? ` at ${target.endpoint}` : '';
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -148,9 +196,11 @@ export function invokeError(error: unknown, target: WorkerTarget): MigrateError 
     return new MigrateError(ErrorCode.InvokeFailed, `No function named ${target.functionName}${where}.`, 'Check --function / VPC_MIGRATE_FUNCTION (or --stack), the region and the account.', { cause: error });
   }
   if (e.name === 'TimeoutError' || e.code === 'ETIMEDOUT' || /timed? ?out/i.test(e.message ?? '')) {
+    const attempts = (error as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
+    const waited = waitedMs === undefined ? '' : ` (waited ${(waitedMs / 1000).toFixed(1)} s in all, ${attempts} attempt(s))`;
     return new MigrateError(
       ErrorCode.InvokeTimeout,
-      `No answer from ${target.functionName} within the function timeout: the outcome is unknown.`,
+      `No answer from ${target.functionName} within the function timeout${waited}: the outcome is unknown.`,
       'Run `pnpm migrate:status` to see what was applied; a re-run of deploy never applies a recorded migration twice.',
       { cause: error },
     );

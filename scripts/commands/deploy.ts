@@ -26,6 +26,8 @@ export interface DeployOptions extends PlanOptions {
   progress?: (line: string) => void;
   /** Force the format (`--format`); default: detected (scripts/format.ts). */
   format?: MigrationFormat;
+  /** Asked before each invocation: a signal's message stops the deploy there (scripts/interrupt.ts). */
+  interrupted?: () => { message: string; next: string } | undefined;
 }
 
 export interface DeployReport {
@@ -116,6 +118,11 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
   const requestId = randomUUID();
   let round = 0;
   while (remaining.length > 0) {
+    const stop = opts.interrupted?.();
+    if (stop) {
+      report.problems.push({ code: ErrorCode.Interrupted, migration: remaining[0]!.name, message: `${stop.message} Not sent: ${remaining.length} migration(s), from ${remaining[0]!.name}.`, remedy: `${stop.next} Then deploy again for the rest.` });
+      break;
+    }
     const batches = batchBySize(remaining);
     const batch = batches[0]!;
     round++;
@@ -166,7 +173,9 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
       migration: failed.name,
       message: special?.message ?? `Migration ${failed.name} failed${failed.error?.code ? ` (${failed.error.code})` : ''}: ${failed.error?.message ?? 'unknown error'}`,
       remedy: special ? special.remedy : report.format === 'drizzle' ? drizzleFailureRemedy(failed) :
-        failed.mode === 'transactional'
+        failed.failureRecorded === false
+          ? unrecordedRemedy(failed)
+          : failed.mode === 'transactional'
           ? `Nothing of it was applied (it ran in one transaction) and the failure is recorded. Fix the SQL, then \`pnpm migrate:resolve --rolled-back ${failed.name}\` and deploy again.`
           : `It ran outside a transaction: ${failed.appliedSteps ?? 0} statement(s) completed. Check the database, then \`pnpm migrate:resolve --rolled-back ${failed.name}\` (to retry) or \`--applied ${failed.name}\`.`,
     });
@@ -193,6 +202,13 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
   return finish();
 }
 
+/** The remedy when the worker could not write the failed row: there is nothing to resolve. */
+function unrecordedRemedy(r: MigrationResult): string {
+  if (r.mode === 'transactional') return `Nothing of it was applied (it ran in one transaction) and the failure could not be recorded (see the hint), so there is nothing to resolve: fix the cause and deploy again.`;
+  if (r.mode === 'script') return `${r.appliedSteps ?? 0} statement(s) ran (its own committed blocks stay), and the failure could not be recorded (see the hint): its row stays unfinished. Check the database, then \`pnpm migrate:resolve --rolled-back ${r.name}\` (to retry) or \`--applied ${r.name}\`.`;
+  return `${r.appliedSteps ?? 0} statement(s) completed, and the failure could not be recorded (see the hint): the row still says it was interrupted, so the next deploy resumes after them once the cause is fixed. Run \`pnpm migrate:status\` to check.`;
+}
+
 /** SQLSTATEs (and pg client messages) of a lost database connection: not the SQL's fault. */
 const CONNECTION_LOST = /^(57P0[123]|08...)$/;
 
@@ -209,8 +225,10 @@ function failureCause(r: MigrationResult): { message: string; remedy: string } |
         `Migration ${r.name} ran out of the worker's time budget: statement_timeout (${r.statementTimeoutMs ?? '?'} ms, the function's remaining time minus a safety margin) ` +
         `stopped it${e?.line ? ` at migration.sql line ${e.line}` : ''} (57014) before Lambda's function timeout could kill the worker.`,
       remedy:
-        `${done} and the failure is recorded. Raise the function timeout (at most 900 s), or make the migration fit (split it, move a long data change to a backfill), ` +
-        `then run \`pnpm migrate:resolve --rolled-back ${r.name}\` and deploy again.`,
+        r.failureRecorded === false
+          ? `${done}; the failure could not be recorded, so no resolve is needed. Raise the function timeout (at most 900 s), or make the migration fit, then deploy again.`
+          : `${done} and the failure is recorded. Raise the function timeout (at most 900 s), or make the migration fit (split it, move a long data change to a backfill), ` +
+            `then run \`pnpm migrate:resolve --rolled-back ${r.name}\` and deploy again.`,
     };
   }
   if (e?.code === '55P03' && /blocked waiting for the migration lock/.test(e.message)) {

@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline/promises';
 import { ErrorCode, MigrateError } from '../../lambda/errors.js';
 import type { ErrorBody, RunSqlEvent, RunSqlResult, SqlErrorInfo } from '../../lambda/protocol.js';
 import type { Command } from '../cli.js';
-import { caretLines, renderCsv, renderTable } from '../format-rows.js';
+import { caretLines, renderCsv, renderTable, visible } from '../format-rows.js';
 import type { Worker } from '../invoke.js';
 import { bold, dim, red, yellow } from '../report.js';
 import { intFlag, stringFlag, usageError } from './flags.js';
@@ -90,11 +90,11 @@ export function sqlFooter(r: RunSqlResult): string {
 /** The failed statement as psql shows it: SQLSTATE and message, the caret, DETAIL, HINT, and the remedy. */
 export function renderSqlError(sql: string, body: ErrorBody): string {
   const info = sqlErrorOf(body);
-  const lines = [`${red('ERROR')}${info?.code ? ` ${info.code}` : ''}: ${info?.message ?? body.message}`];
-  if (info) lines.push(...caretLines(sql, info));
-  if (info?.detail) lines.push(`DETAIL: ${info.detail}`);
-  if (info?.hint) lines.push(`HINT: ${info.hint}`);
-  if (info?.where) lines.push(`CONTEXT: ${info.where}`);
+  const lines = [`${red('ERROR')}${info?.code ? ` ${info.code}` : ''}: ${visible(info?.message ?? body.message)}`];
+  if (info) lines.push(...caretLines(sql, info).map(visible));
+  if (info?.detail) lines.push(`DETAIL: ${visible(info.detail)}`);
+  if (info?.hint) lines.push(`HINT: ${visible(info.hint)}`);
+  if (info?.where) lines.push(`CONTEXT: ${visible(info.where)}`);
   if (info?.code === '42601' && /multiple commands/.test(info.message)) {
     lines.push(`${dim('next')} Read-only run-sql takes exactly one statement (so a COMMIT cannot end the read-only transaction). Run them one by one, or use --write.`);
   } else {
@@ -111,7 +111,7 @@ export function renderSql(r: SqlReport, format: 'table' | 'csv' = 'table'): stri
   if (format === 'csv') return renderCsv(columns, result.rows);
   const out: string[] = [];
   if (columns.length > 0) out.push(renderTable(columns, result.rows));
-  for (const n of result.notices) out.push(dim(n));
+  for (const n of result.notices) out.push(dim(visible(n)));
   out.push(sqlFooter(result));
   if (r.write) out.push(bold(`Committed (--write).`));
   return out.join('\n');
@@ -169,15 +169,16 @@ cancelled, or the worker could not be reached.`,
     const opts: SqlOptions = { sql, source: file ?? 'argument', write, progress };
     const params = values.param;
     if (Array.isArray(params)) opts.params = params;
-    const maxRows = intFlag(values, 'max-rows', { max: 100_000 });
+    const maxRows = intFlag(values, 'max-rows', { min: 1, max: 100_000, integer: true });
     if (maxRows !== undefined) opts.maxRows = maxRows;
-    const timeout = intFlag(values, 'statement-timeout', { max: 3_600_000 });
+    // 0 is not "no limit" here: the query always ends before the function's time does.
+    const timeout = intFlag(values, 'statement-timeout', { min: 1, max: 3_600_000, integer: true, unit: 'ms' });
     if (timeout !== undefined) opts.statementTimeoutMs = timeout;
     if (write && values.yes !== true && process.stdin.isTTY && process.stderr.isTTY) opts.confirm = askOnTerminal;
     const report = await runSqlCommand(worker, opts);
     const csv = values.csv === true;
     if (csv && report.result) {
-      for (const n of report.result.notices) progress(n);
+      for (const n of report.result.notices) progress(visible(n));
       progress(sqlFooter(report.result));
     }
     return { exitCode: report.exitCode, json: report, text: renderSql(report, csv ? 'csv' : 'table') };

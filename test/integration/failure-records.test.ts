@@ -1,0 +1,104 @@
+/**
+ * Nothing recorded that did not happen, nothing failed that is not recorded (issue 15): each way
+ * a transactional migration can fail — in a statement, at COMMIT (a deferred constraint), in the
+ * ledger write (a role the file switched to), with the connection lost — leaves a failed row or
+ * says truthfully that none could be written, and the remedy printed is one that works.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../lambda/errors.js';
+import { deploy } from '../../scripts/commands/deploy.js';
+import { runCli, targetFlags } from '../helpers/cli.js';
+import { databaseTargets, freshDatabase, prismaLedger, query, type FreshDatabase } from '../helpers/db.js';
+import { waitFor } from '../helpers/fault-db.js';
+import { migrationsDir } from '../helpers/migrations.js';
+import { startTestWorker, type TestWorker } from '../helpers/worker.js';
+
+/** The `pnpm migrate:resolve …` command a remedy prints, as CLI arguments. */
+function resolveArgs(remedy: string): string[] {
+  const m = /pnpm migrate:resolve (--rolled-back|--applied) (\S+?)`/.exec(remedy);
+  expect(m, remedy).not.toBeNull();
+  return ['resolve', m![1]!, m![2]!];
+}
+
+describe.each(databaseTargets())('failures are recorded on the $name PostgreSQL', ({ adminUrl }) => {
+  let db: FreshDatabase;
+  let tw: TestWorker;
+  beforeEach(async () => {
+    db = await freshDatabase(adminUrl);
+    tw = await startTestWorker(db.url);
+  });
+  afterEach(async () => {
+    await tw.close();
+    await db.drop();
+  });
+
+  it('a deferred foreign key failing at COMMIT leaves a failed row, and the printed migrate:resolve command works', async () => {
+    const dir = await migrationsDir({
+      '001_parent': 'CREATE TABLE parent (id int PRIMARY KEY);\n',
+      '002_orphan': [
+        'CREATE TABLE child (id int PRIMARY KEY, parent_id int REFERENCES parent DEFERRABLE INITIALLY DEFERRED);',
+        'INSERT INTO child VALUES (1, 42);',
+        '',
+      ].join('\n'),
+    });
+
+    const report = await deploy(tw.worker, { migrationsDir: dir });
+
+    expect(report.exitCode).toBe(2);
+    const failed = report.results.find((r) => r.name === '002_orphan');
+    expect(failed).toMatchObject({ status: 'failed', failureRecorded: true, error: { code: '23503' } });
+    const rows = (await prismaLedger(db.url)).filter((r) => r.migration_name === '002_orphan');
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ finished_at: null, rolled_back_at: null });
+    expect(rows[0]!.logs).toContain('23503');
+    expect(await query(db.url, `SELECT to_regclass('child') AS t`)).toEqual([{ t: null }]);
+    const problem = report.problems.find((p) => p.migration === '002_orphan')!;
+
+    const resolved = await runCli([...resolveArgs(problem.remedy), ...targetFlags(tw), '--migrations', dir]);
+
+    expect(resolved.exitCode, resolved.stdout + resolved.stderr).toBe(0);
+    expect((await prismaLedger(db.url)).find((r) => r.migration_name === '002_orphan')?.rolled_back_at).not.toBeNull();
+  });
+
+  it('a ledger write refused after the file ran SET ROLE is recorded as the worker itself', async () => {
+    const role = `vpcm_limited_${randomBytes(4).toString('hex')}`;
+    await query(adminUrl, `CREATE ROLE ${role} NOLOGIN`);
+    try {
+      const dir = await migrationsDir({ '001_switches_role': `CREATE TABLE kept_out (id int);\nSET ROLE ${role};\nSELECT 1;\n` });
+
+      const report = await deploy(tw.worker, { migrationsDir: dir });
+
+      expect(report.exitCode).toBe(2);
+      expect(report.results[0]).toMatchObject({ status: 'failed', failureRecorded: true, error: { code: '42501' } });
+      const rows = await prismaLedger(db.url);
+      expect(rows.map((r) => [r.migration_name, r.finished_at])).toEqual([['001_switches_role', null]]);
+      expect(await query(db.url, `SELECT to_regclass('kept_out') AS t`)).toEqual([{ t: null }]);
+      expect(report.problems[0]?.remedy).toContain('pnpm migrate:resolve --rolled-back 001_switches_role');
+    } finally {
+      await query(adminUrl, `DROP OWNED BY ${role}; DROP ROLE ${role}`).catch(() => undefined);
+    }
+  });
+
+  it('a lost connection: nothing applied, nothing recorded, and the remedy says there is nothing to resolve', async () => {
+    const dir = await migrationsDir({ '001_slow': 'CREATE TABLE slow (id int);\nSELECT pg_sleep(2);\n' });
+
+    const running = deploy(tw.worker, { migrationsDir: dir });
+    const pid = await waitFor('the worker running pg_sleep', async () => {
+      const rows = await query<{ pid: number }>(db.url, `SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_sleep(2)%' AND pid <> pg_backend_pid() AND application_name LIKE 'vpc-migrate apply%'`);
+      return rows[0]?.pid;
+    });
+    await query(adminUrl, `SELECT pg_terminate_backend(${pid})`);
+    const report = await running;
+
+    expect(report.exitCode).toBe(2);
+    expect(report.results[0]).toMatchObject({ status: 'failed', failureRecorded: false });
+    expect(report.results[0]?.error?.hint).toContain('could not be recorded');
+    expect(await prismaLedger(db.url)).toEqual([]);
+    expect(report.problems.map((p) => p.code)).toContain(ErrorCode.SqlFailed);
+    expect(report.problems.find((p) => p.migration === '001_slow')?.remedy).toMatch(/deploy again/i);
+
+    const again = await deploy(tw.worker, { migrationsDir: dir });
+    expect(again.exitCode).toBe(0);
+  });
+});
