@@ -18,11 +18,13 @@ import {
   type MigrationResult,
   type SkippedStatement,
   type SqlErrorInfo,
+  type CreatedObject,
   type StatementSpan,
   type TimeoutDecision,
   isGuardable,
   runsOutsideTransaction,
 } from './protocol.js';
+import { compareWithExisting, type Comparison } from './reconcile.js';
 import { asPgError, describeSqlError, isAlreadyExists, ledgerLogFor, shorten } from './sql-error.js';
 import {
   ensureLedgerTable,
@@ -265,6 +267,75 @@ function skippedEntry(m: DecodedMigration, span: StatementSpan, index: number, e
   return { index, line: span.line, code: pg.code ?? '', message: redact(pg.message), statement: shorten(redact(m.sql.slice(span.start, span.end)), 200) };
 }
 
+/** Objects the statements of this run created so far: a duplicate inside one file is never reconciled. */
+class CreatedInFile {
+  private readonly lines = new Map<string, number>();
+  private static key = (o: CreatedObject) => [o.kind, o.schema ?? '', o.table ?? '', o.name].join('\u0000');
+  add(span: StatementSpan): void {
+    for (const o of span.creates ?? []) if (!this.lines.has(CreatedInFile.key(o))) this.lines.set(CreatedInFile.key(o), span.line);
+  }
+  earlierLine(span: StatementSpan): number | undefined {
+    for (const o of span.creates ?? []) {
+      const line = this.lines.get(CreatedInFile.key(o));
+      if (line !== undefined) return line;
+    }
+    return undefined;
+  }
+}
+
+/**
+ * A statement failed with "already exists": skip it only if the existing object is what it
+ * would create (lambda/reconcile.ts). `inTransaction`: the caller's transaction is open and
+ * clean (rolled back to the statement's savepoint); otherwise the comparison gets its own.
+ */
+async function reconcileStatement(
+  db: Db,
+  m: DecodedMigration,
+  span: StatementSpan,
+  index: number,
+  error: unknown,
+  made: CreatedInFile,
+  inTransaction: boolean,
+): Promise<{ skip: SkippedStatement } | { info: SqlErrorInfo }> {
+  const text = m.sql.slice(span.start, span.end);
+  const located = () => describeSqlError(error, m.sql, span.start, span.end - span.start, span.line, index);
+  const earlier = made.earlierLine(span);
+  if (earlier !== undefined) {
+    const info = located();
+    info.detail = `It creates an object this file already created at line ${earlier}: a duplicate inside one file is never reconciled.`;
+    info.hint = 'Remove the duplicate statement from the migration.';
+    return { info };
+  }
+  let comparison: Comparison;
+  if (inTransaction) comparison = await compareWithExisting(db, text, span);
+  else {
+    await db.query('BEGIN');
+    try {
+      comparison = await compareWithExisting(db, text, span);
+    } finally {
+      await rollbackQuietly(db);
+    }
+  }
+  if (comparison.same) {
+    const skip = skippedEntry(m, span, index, error);
+    if (comparison.note) skip.message = `${skip.message} (same definition; ${redact(comparison.note)})`;
+    else skip.message = `${skip.message} (same definition)`;
+    return { skip };
+  }
+  const info = located();
+  info.detail = [
+    `Not reconciled: ${comparison.why}.`,
+    ...(comparison.existing !== undefined ? ['Existing:', indent(comparison.existing)] : []),
+    ...(comparison.wanted !== undefined ? ['This statement creates:', indent(comparison.wanted)] : []),
+  ].join('\n');
+  info.hint =
+    'Make the database match the migration (drop or alter the existing object), then `pnpm migrate:resolve --rolled-back ' +
+    `${m.name}\` and deploy again; or, if the existing object is what you want, \`pnpm migrate:resolve --applied ${m.name}\`.`;
+  return { info };
+}
+
+const indent = (text: string) => text.split('\n').map((l) => `  ${l}`).join('\n');
+
 function reconcileLog(skipped: SkippedStatement[]): string | null {
   if (skipped.length === 0) return null;
   return [
@@ -337,6 +408,7 @@ async function runTransactionalStepwise(
   } catch (error) {
     return failed(error, describeSqlError(error, m.sql, 0, 0));
   }
+  const made = new CreatedInFile();
   for (let i = 0; i < spans.length; i++) {
     const span = spans[i] as StatementSpan;
     const guarded = isGuardable(span.kind);
@@ -344,15 +416,21 @@ async function runTransactionalStepwise(
       if (guarded) await db.query('SAVEPOINT vpcm_statement');
       await execute(ctx, span, m.sql.slice(span.start, span.end));
       if (guarded) await db.query('RELEASE SAVEPOINT vpcm_statement');
+      made.add(span);
     } catch (error) {
       if (guarded && reconcile && isAlreadyExists(asPgError(error))) {
+        let verdict: Awaited<ReturnType<typeof reconcileStatement>> | undefined;
         try {
           await db.query('ROLLBACK TO SAVEPOINT vpcm_statement');
-          skipped.push(skippedEntry(m, span, i, error));
-          continue;
+          verdict = await reconcileStatement(db, m, span, i, error, made, true);
         } catch {
           // fall through: the connection is gone, report the original error
         }
+        if (verdict && 'skip' in verdict) {
+          skipped.push(verdict.skip);
+          continue;
+        }
+        if (verdict) return failed(error, verdict.info);
       }
       return failed(error, describeSqlError(error, m.sql, span.start, span.end - span.start, span.line, i));
     }
@@ -397,6 +475,17 @@ async function runStepwise(ctx: RunContext, m: DecodedMigration, reconcile: bool
     const recorded = await recordFailure(() => markFailed(db, id, ledgerLogFor(m.name, info), i), info);
     return { status: 'failed', skipped, error: info, appliedSteps: i, recorded };
   };
+  const made = new CreatedInFile();
+  // Reconciles an "already exists"; the failure the caller returns otherwise.
+  const reconciled = async (error: unknown, span: StatementSpan, i: number): Promise<Outcome | undefined> => {
+    const verdict = await reconcileStatement(db, m, span, i, error, made, false);
+    if ('skip' in verdict) {
+      skipped.push(verdict.skip);
+      return undefined;
+    }
+    const recorded = await recordFailure(() => markFailed(db, id, ledgerLogFor(m.name, verdict.info), i), verdict.info);
+    return { status: 'failed', skipped, error: verdict.info, appliedSteps: i, recorded };
+  };
   for (let i = from; i < spans.length; i++) {
     const span = spans[i] as StatementSpan;
     const text = m.sql.slice(span.start, span.end);
@@ -406,11 +495,13 @@ async function runStepwise(ctx: RunContext, m: DecodedMigration, reconcile: bool
         await execute(ctx, span, text);
         await advance(i);
         await db.query('COMMIT');
+        made.add(span);
         continue;
       } catch (error) {
         await rollbackQuietly(db);
-        if (!(reconcile && isAlreadyExists(asPgError(error)))) return fail(error, span, i);
-        skipped.push(skippedEntry(m, span, i, error));
+        if (!(reconcile && isGuardable(span.kind) && isAlreadyExists(asPgError(error)))) return fail(error, span, i);
+        const failure = await reconciled(error, span, i).catch(() => fail(error, span, i));
+        if (failure) return failure;
       }
       try {
         await advance(i);
@@ -453,8 +544,12 @@ async function runStepwise(ctx: RunContext, m: DecodedMigration, reconcile: bool
         } catch (again) {
           return fail(again, span, i);
         }
-      } else if ((reconcile || uncertain) && isAlreadyExists(pg)) {
+      } else if (uncertain && isAlreadyExists(pg)) {
+        // The interrupted run of this very file built it: its own work, done.
         skipped.push(skippedEntry(m, span, i, error));
+      } else if (reconcile && isAlreadyExists(pg)) {
+        const failure = await reconciled(error, span, i).catch(() => fail(error, span, i));
+        if (failure) return failure;
       } else if (uncertain && pg.code === '42704') {
         // DROP INDEX CONCURRENTLY of an index the interrupted run already dropped.
         skipped.push(skippedEntry(m, span, i, error));
@@ -462,6 +557,7 @@ async function runStepwise(ctx: RunContext, m: DecodedMigration, reconcile: bool
         return fail(error, span, i);
       }
     }
+    made.add(span);
     try {
       await advance(i);
     } catch (error) {
@@ -512,6 +608,7 @@ async function runScript(ctx: RunContext, m: DecodedMigration, reconcile: boolea
   const id = await insertStarted(db, { name: m.name, checksum: m.checksum, startedAt: new Date() });
   const spans = spansOf(m);
   const skipped: SkippedStatement[] = [];
+  const made = new CreatedInFile();
   let inBlock = false;
   for (let i = 0; i < spans.length; i++) {
     const span = spans[i] as StatementSpan;
@@ -523,17 +620,25 @@ async function runScript(ctx: RunContext, m: DecodedMigration, reconcile: boolea
       if (guarded) await db.query('RELEASE SAVEPOINT vpcm_statement');
       if (span.kind === 'begin') inBlock = true;
       if (span.kind === 'commit') inBlock = false;
+      made.add(span);
     } catch (error) {
       // Inside the file's block only a guarded statement can be skipped: any other failure has
       // aborted the block. Outside it, each statement is its own transaction.
       const skippable = guarded || (!inBlock && reconcile && isGuardable(span.kind));
+      let info: SqlErrorInfo | undefined;
       if (skippable && isAlreadyExists(asPgError(error))) {
-        if (guarded) await db.query('ROLLBACK TO SAVEPOINT vpcm_statement').catch(() => undefined);
-        skipped.push(skippedEntry(m, span, i, error));
-        continue;
+        const verdict = await (async () => {
+          if (guarded) await db.query('ROLLBACK TO SAVEPOINT vpcm_statement');
+          return reconcileStatement(db, m, span, i, error, made, guarded);
+        })().catch(() => undefined);
+        if (verdict && 'skip' in verdict) {
+          skipped.push(verdict.skip);
+          continue;
+        }
+        info = verdict?.info;
       }
       if (inBlock) await rollbackQuietly(db);
-      const info = describeSqlError(error, m.sql, span.start, span.end - span.start, span.line, i);
+      info ??= describeSqlError(error, m.sql, span.start, span.end - span.start, span.line, i);
       const recorded = await recordFailure(() => markFailed(db, id, ledgerLogFor(m.name, info), i), info);
       return { status: 'failed', skipped, error: info, appliedSteps: i, recorded };
     }

@@ -78,6 +78,29 @@ export interface StatementSpan {
   /** 1-based line in migration.sql where the statement starts (after leading comments/whitespace). */
   line: number;
   kind: StatementKind;
+  /**
+   * What the statement creates, by name (scripts/creates.ts): when it fails because the object
+   * "already exists", the worker compares that object's definition with what the statement
+   * makes, and skips the statement only when they are the same.
+   */
+  creates?: CreatedObject[];
+  /**
+   * For a statement that cannot run inside a transaction (CREATE INDEX CONCURRENTLY): the same
+   * statement without CONCURRENTLY, which the comparison builds inside one and rolls back.
+   */
+  comparable?: string;
+}
+
+export type CreatedKind = 'relation' | 'index' | 'constraint' | 'column' | 'type' | 'routine' | 'trigger' | 'schema' | 'extension';
+export const CREATED_KINDS: readonly CreatedKind[] = ['relation', 'index', 'constraint', 'column', 'type', 'routine', 'trigger', 'schema', 'extension'];
+
+export interface CreatedObject {
+  kind: CreatedKind;
+  name: string;
+  /** As written in the statement; absent: the first schema of the search_path (or the table's). */
+  schema?: string;
+  /** For an index, constraint, column or trigger: the table it belongs to. */
+  table?: string;
 }
 
 /**

@@ -11,7 +11,10 @@ import {
   type ApplyOptions,
   type ExecutionMode,
   type MigrationFormat,
+  CREATED_KINDS,
   STATEMENT_KINDS,
+  type CreatedKind,
+  type CreatedObject,
   type StatementKind,
   type StatementSpan,
 } from './protocol.js';
@@ -205,9 +208,43 @@ function parseStatements(value: unknown, sql: string | undefined, at: string, pr
       return [];
     }
     previousEnd = s.end;
-    spans.push({ start: s.start, end: s.end, line: s.line, kind: s.kind as StatementKind });
+    const span: StatementSpan = { start: s.start, end: s.end, line: s.line, kind: s.kind as StatementKind };
+    if (s.creates !== undefined) {
+      const creates = parseCreates(s.creates);
+      if (!creates) {
+        problems.push(`${at}[${i}].creates: a list of {kind: ${CREATED_KINDS.join('|')}; name, schema?, table?: names}`);
+        return [];
+      }
+      span.creates = creates;
+    }
+    if (s.comparable !== undefined) {
+      if (typeof s.comparable !== 'string' || s.comparable.length === 0 || s.comparable.length > s.end - s.start) {
+        problems.push(`${at}[${i}].comparable: a non-empty string no longer than the statement`);
+        return [];
+      }
+      span.comparable = s.comparable;
+    }
+    spans.push(span);
   }
   return spans;
+}
+
+/** PostgreSQL names are at most 63 bytes; a little room for the unusual. */
+const isPgName = (v: unknown): v is string => typeof v === "string" && v.length > 0 && v.length <= 256 && !v.includes("\u0000");
+
+function parseCreates(value: unknown): CreatedObject[] | undefined {
+  if (!Array.isArray(value) || value.length > 100) return undefined;
+  const out: CreatedObject[] = [];
+  for (const c of value) {
+    if (!isObj(c) || !CREATED_KINDS.includes(c.kind as CreatedKind) || !isPgName(c.name)) return undefined;
+    if ((c.schema !== undefined && !isPgName(c.schema)) || (c.table !== undefined && !isPgName(c.table))) return undefined;
+    if (Object.keys(c).some((k) => !['kind', 'name', 'schema', 'table'].includes(k))) return undefined;
+    const o: CreatedObject = { kind: c.kind as CreatedKind, name: c.name };
+    if (c.schema !== undefined) o.schema = c.schema as string;
+    if (c.table !== undefined) o.table = c.table as string;
+    out.push(o);
+  }
+  return out;
 }
 
 function parseOptions(value: unknown, problems: string[]): ApplyOptions {

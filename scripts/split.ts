@@ -12,6 +12,7 @@
 import type { AlterSubscriptionStmt, CreateSubscriptionStmt, DefElem, DoStmt, Node, RawStmt, ScanToken } from 'libpg-query';
 import { ErrorCode, MigrateError } from '../lambda/errors.js';
 import { runsOutsideTransaction, type ExecutionMode, type StatementKind, type StatementSpan } from '../lambda/protocol.js';
+import { createdObjects } from './creates.js';
 
 export interface SplitParseError {
   message: string;
@@ -141,10 +142,28 @@ function analyze(sql: string): { result: SplitResult; nodes: Node[] } {
     const start = skipSpaceAndComments(sql, rawStart, rawEnd);
     const end = trimmedEnd(pg, sql, start, rawEnd);
     if (end <= start || stmt.stmt === undefined) continue;
-    statements.push({ start, end, line: lines.lineAt(start), kind: classifyStatement(stmt.stmt) });
+    const span: StatementSpan = { start, end, line: lines.lineAt(start), kind: classifyStatement(stmt.stmt) };
+    const creates = createdObjects(stmt.stmt);
+    if (creates.length > 0) span.creates = creates;
+    if ('IndexStmt' in stmt.stmt && stmt.stmt.IndexStmt.concurrent && creates.length > 0) {
+      const comparable = withoutConcurrently(pg, sql.slice(start, end));
+      if (comparable) span.comparable = comparable;
+    }
+    statements.push(span);
     nodes.push(stmt.stmt);
   }
   return { result: { statements, mode: executionModeOf(statements.map((s) => s.kind)) }, nodes };
+}
+
+/**
+ * CREATE INDEX CONCURRENTLY … as a plain CREATE INDEX (the CONCURRENTLY keyword token cut out,
+ * found by PostgreSQL's scanner): the form the worker can build inside a transaction to compare.
+ */
+function withoutConcurrently(pg: PgQuery, text: string): string | undefined {
+  const bytes = Buffer.from(text, 'utf8');
+  const token = pg.scanSync(text).tokens.find((t) => t.keywordKind !== 0 && t.text.toUpperCase() === 'CONCURRENTLY');
+  if (!token) return undefined;
+  return bytes.subarray(0, token.start).toString('utf8') + bytes.subarray(token.end).toString('utf8');
 }
 
 /**

@@ -263,8 +263,33 @@ describe('splitMigration', () => {
       // Assess
       expect(mode).toBe('non-transactional');
       expect(statements).toEqual([
-        { start: sql.indexOf('CREATE'), end: sql.indexOf(';'), line: 2, kind: 'non-transactional' },
+        {
+          start: sql.indexOf('CREATE'),
+          end: sql.indexOf(';'),
+          line: 2,
+          kind: 'non-transactional',
+          creates: [{ kind: 'index', name: 't_a_idx', table: 't' }],
+          // What the worker builds inside a transaction to compare with an index that exists.
+          comparable: 'CREATE INDEX  IF NOT EXISTS "t_a_idx" ON "t"("a")',
+        },
       ]);
+    });
+
+    it.each([
+      ['CREATE TABLE "public"."User" (id int)', [{ kind: 'relation', name: 'User', schema: 'public' }]],
+      ['CREATE UNIQUE INDEX "User_email_key" ON "User"("email")', [{ kind: 'index', name: 'User_email_key', table: 'User' }]],
+      ['CREATE INDEX ON "User"("email")', []],
+      [`ALTER TABLE "User" ADD CONSTRAINT "User_team_fkey" FOREIGN KEY ("teamId") REFERENCES "Team"("id"), ADD COLUMN "b" TEXT`, [
+        { kind: 'constraint', name: 'User_team_fkey', table: 'User' },
+        { kind: 'column', name: 'b', table: 'User' },
+      ]],
+      ['ALTER TABLE "t" ADD PRIMARY KEY ("id")', [{ kind: 'constraint', name: 't_pkey', table: 't' }]],
+      [`CREATE TYPE "s"."Role" AS ENUM ('A')`, [{ kind: 'type', name: 'Role', schema: 's' }]],
+      ['CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$', [{ kind: 'routine', name: 'f' }]],
+      ['CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$', []],
+      ['CREATE EXTENSION pgcrypto', [{ kind: 'extension', name: 'pgcrypto' }]],
+    ] as const)('names what %s creates, for the worker to compare with what exists', (sql, creates) => {
+      expect(splitMigration(sql).statements[0]?.creates ?? []).toEqual(creates);
     });
 
     it('makes the whole file non-transactional when any statement is', () => {

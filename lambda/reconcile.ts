@@ -1,0 +1,178 @@
+/**
+ * "Already exists" counts as applied only when what exists is what the statement makes. The
+ * worker finds out by building it: inside a savepoint it describes the existing object from the
+ * catalog, drops it (CASCADE: everything is rolled back), runs the statement, describes what
+ * the statement made, and rolls back to the savepoint. Same → the statement is skipped; not the
+ * same, or not comparable → the migration fails, showing both definitions.
+ *
+ * Tables and enums may have grown since (a later migration added a column, a label, a
+ * constraint): what the statement makes must all be there, unchanged, and the extras are named.
+ * Everything else must be equal.
+ */
+import type { Db } from './db.js';
+import type { CreatedObject, StatementSpan } from './protocol.js';
+import { asPgError } from './sql-error.js';
+
+export type Comparison =
+  | { same: true; note?: string }
+  | { same: false; why: string; existing?: string; wanted?: string };
+
+interface Described {
+  /** Lines that define the object; empty when it does not exist. */
+  facts: string[];
+  /** How to remove it for the rebuild (names quoted by the server). */
+  drop?: string;
+}
+
+const SAVEPOINT = 'vpcm_compare';
+
+/** Call inside an open transaction, with no failed statement pending. */
+export async function compareWithExisting(db: Db, text: string, span: StatementSpan): Promise<Comparison> {
+  const objects = span.creates ?? [];
+  if (objects.length === 0) return { same: false, why: 'vpc-migrate cannot tell which object this statement creates, so it cannot compare it with the one that exists' };
+  // A schema or an extension is its name: there is nothing else the statement would define.
+  if (objects.every((o) => o.kind === 'schema' || o.kind === 'extension')) return { same: true };
+  await db.query(`SAVEPOINT ${SAVEPOINT}`);
+  try {
+    const before: Described[] = [];
+    for (const o of objects) before.push(await describe(db, o));
+    if (before.every((d) => d.facts.length === 0)) {
+      return { same: false, why: 'PostgreSQL says it already exists, but no object of that kind and name was found to compare with' };
+    }
+    for (const d of before) if (d.drop) await db.query(d.drop);
+    await db.query(span.comparable ?? text);
+    const after: Described[] = [];
+    for (const o of objects) after.push(await describe(db, o));
+    return judge(objects, before, after);
+  } catch (error) {
+    return { same: false, why: `comparing it failed: ${asPgError(error).message}` };
+  } finally {
+    await db.query(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}; RELEASE SAVEPOINT ${SAVEPOINT}`);
+  }
+}
+
+function judge(objects: CreatedObject[], before: Described[], after: Described[]): Comparison {
+  const existing: string[] = [];
+  const wanted: string[] = [];
+  const extras: string[] = [];
+  let same = true;
+  objects.forEach((o, i) => {
+    const have = before[i]?.facts ?? [];
+    const want = after[i]?.facts ?? [];
+    existing.push(...(have.length > 0 ? have : [`${label(o)}: (does not exist)`]));
+    wanted.push(...want);
+    if (o.kind === 'relation' || o.kind === 'type') {
+      // Grown since, in order: every fact the statement makes is there; the rest are later additions.
+      let at = 0;
+      for (const fact of want) {
+        const found = have.indexOf(fact, at);
+        if (found === -1) same = false;
+        else at = o.kind === 'type' ? found + 1 : 0;
+      }
+      if (have.length > 0 && want.length > 0) extras.push(...have.filter((f) => !want.includes(f)));
+    } else if (have.join('\n') !== want.join('\n')) {
+      same = false;
+    }
+  });
+  if (!same) return { same: false, why: 'the object that exists is not what this statement creates', existing: existing.join('\n'), wanted: wanted.join('\n') };
+  return extras.length > 0 ? { same: true, note: `exists with later additions: ${extras.join('; ')}` } : { same: true };
+}
+
+const label = (o: CreatedObject) => `${o.kind} ${o.table ? `${o.table}.` : ''}${o.name}`;
+
+/** The schema an object lives in: as written, else its table's, else the creation schema. */
+async function schemaOf(db: Db, o: CreatedObject): Promise<string | null> {
+  if (o.schema) return o.schema;
+  if (o.table) {
+    const { rows } = await db.query<{ s: string | null }>(`SELECT (SELECT nspname FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid WHERE c.oid = to_regclass(quote_ident($1))) AS s`, [o.table]);
+    return rows[0]?.s ?? null;
+  }
+  const { rows } = await db.query<{ s: string | null }>('SELECT current_schema() AS s');
+  return rows[0]?.s ?? null;
+}
+
+async function describe(db: Db, o: CreatedObject): Promise<Described> {
+  const schema = await schemaOf(db, o);
+  if (schema === null) return { facts: [] };
+  const q = async (sql: string, params: unknown[]) => (await db.query<{ facts: string[] | null; drop: string | null }>(sql, params)).rows[0];
+  let row: { facts: string[] | null; drop: string | null } | undefined;
+  switch (o.kind) {
+    case 'relation':
+      row = await q(
+        `SELECT CASE WHEN c.oid IS NULL THEN NULL ELSE
+                  ARRAY['kind ' || c.relkind::text]
+                  || coalesce((SELECT array_agg(format('column %I %s%s%s', a.attname, format_type(a.atttypid, a.atttypmod),
+                                CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END, coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '')) ORDER BY a.attnum)
+                                 FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                                WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}')
+                  || coalesce((SELECT array_agg(format('constraint %I %s', conname, pg_get_constraintdef(oid)) ORDER BY conname) FROM pg_constraint WHERE conrelid = c.oid), '{}')
+                  || CASE WHEN c.relkind IN ('v', 'm') THEN ARRAY['query ' || pg_get_viewdef(c.oid)] ELSE '{}' END
+                  || coalesce((SELECT ARRAY[format('sequence %s start %s increment %s min %s max %s cycle %s', seqtypid::regtype, seqstart, seqincrement, seqmin, seqmax, seqcycle)] FROM pg_sequence WHERE seqrelid = c.oid), '{}')
+                END AS facts,
+                CASE c.relkind WHEN 'r' THEN 'DROP TABLE ' WHEN 'p' THEN 'DROP TABLE ' WHEN 'v' THEN 'DROP VIEW ' WHEN 'm' THEN 'DROP MATERIALIZED VIEW ' WHEN 'S' THEN 'DROP SEQUENCE ' END
+                  || format('%I.%I CASCADE', $1::text, $2::text) AS drop
+           FROM (SELECT to_regclass(format('%I.%I', $1::text, $2::text)) AS oid) r LEFT JOIN pg_class c ON c.oid = r.oid`,
+        [schema, o.name],
+      );
+      break;
+    case 'index':
+      row = await q(
+        `SELECT CASE WHEN i.indexrelid IS NULL THEN NULL ELSE ARRAY[pg_get_indexdef(i.indexrelid)] END AS facts,
+                format('DROP INDEX %I.%I CASCADE', $1::text, $2::text) AS drop
+           FROM (SELECT to_regclass(format('%I.%I', $1::text, $2::text)) AS oid) r LEFT JOIN pg_index i ON i.indexrelid = r.oid`,
+        [schema, o.name],
+      );
+      break;
+    case 'constraint':
+      row = await q(
+        `SELECT (SELECT array_agg(format('constraint %I %s', conname, pg_get_constraintdef(oid)))
+                   FROM pg_constraint WHERE conrelid = to_regclass(format('%I.%I', $1::text, $3::text)) AND conname = $2) AS facts,
+                format('ALTER TABLE %I.%I DROP CONSTRAINT %I CASCADE', $1::text, $3::text, $2::text) AS drop`,
+        [schema, o.name, o.table],
+      );
+      break;
+    case 'column':
+      row = await q(
+        `SELECT (SELECT array_agg(format('column %I %s%s%s', a.attname, format_type(a.atttypid, a.atttypmod),
+                          CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END, coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '')))
+                   FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                  WHERE a.attrelid = to_regclass(format('%I.%I', $1::text, $3::text)) AND a.attname = $2 AND NOT a.attisdropped) AS facts,
+                format('ALTER TABLE %I.%I DROP COLUMN %I CASCADE', $1::text, $3::text, $2::text) AS drop`,
+        [schema, o.name, o.table],
+      );
+      break;
+    case 'type':
+      row = await q(
+        `SELECT CASE WHEN t.oid IS NULL THEN NULL
+                     WHEN t.typtype = 'e' THEN ARRAY['enum'] || (SELECT array_agg('label ' || enumlabel ORDER BY enumsortorder) FROM pg_enum WHERE enumtypid = t.oid)
+                     WHEN t.typtype = 'd' THEN ARRAY[format('domain %s%s', format_type(t.typbasetype, t.typtypmod), CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END)]
+                          || coalesce((SELECT array_agg(format('constraint %I %s', conname, pg_get_constraintdef(oid)) ORDER BY conname) FROM pg_constraint WHERE contypid = t.oid), '{}')
+                     WHEN t.typtype = 'c' THEN ARRAY['composite'] || (SELECT array_agg(format('attribute %I %s', attname, format_type(atttypid, atttypmod)) ORDER BY attnum) FROM pg_attribute WHERE attrelid = t.typrelid AND attnum > 0 AND NOT attisdropped)
+                     ELSE ARRAY['type ' || t.typtype::text] END AS facts,
+                format('DROP TYPE %I.%I CASCADE', $1::text, $2::text) AS drop
+           FROM (SELECT to_regtype(format('%I.%I', $1::text, $2::text)) AS oid) r LEFT JOIN pg_type t ON t.oid = r.oid`,
+        [schema, o.name],
+      );
+      break;
+    case 'routine':
+      row = await q(
+        `SELECT CASE WHEN count(*) = 1 THEN ARRAY[regexp_replace(pg_get_functiondef(min(p.oid)), '^CREATE OR REPLACE ', 'CREATE ')]
+                     WHEN count(*) > 1 THEN ARRAY[count(*) || ' overloads: ' || string_agg(p.oid::regprocedure::text, ', ')] END AS facts,
+                CASE WHEN count(*) = 1 THEN 'DROP ROUTINE ' || min(p.oid)::regprocedure::text || ' CASCADE' END AS drop
+           FROM pg_proc p WHERE p.pronamespace = to_regnamespace(quote_ident($1)) AND p.proname = $2`,
+        [schema, o.name],
+      );
+      break;
+    case 'trigger':
+      row = await q(
+        `SELECT (SELECT array_agg(pg_get_triggerdef(t.oid)) FROM pg_trigger t WHERE t.tgrelid = to_regclass(format('%I.%I', $1::text, $3::text)) AND t.tgname = $2) AS facts,
+                format('DROP TRIGGER %I ON %I.%I CASCADE', $2::text, $1::text, $3::text) AS drop`,
+        [schema, o.name, o.table],
+      );
+      break;
+    default:
+      return { facts: [] };
+  }
+  const facts = row?.facts ?? [];
+  return facts.length > 0 && row?.drop ? { facts, drop: row.drop } : { facts };
+}
