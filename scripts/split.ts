@@ -239,6 +239,7 @@ export function classifyStatement(node: Node): StatementKind {
     if (name?.toLowerCase() === 'statement_timeout' || kind === 'VAR_RESET_ALL') return 'timeout-setting';
     return 'transactional';
   }
+  if ('SelectStmt' in node && setsStatementTimeout(node)) return 'timeout-setting';
   // The procedure's body lives in the database, not in the file: it may COMMIT, which PostgreSQL
   // only allows when CALL runs outside a transaction block.
   if ('CallStmt' in node) return 'self-committing';
@@ -283,6 +284,18 @@ export function classifyStatement(node: Node): StatementKind {
     return 'non-transactional';
   }
   return 'transactional';
+}
+
+/** `SELECT set_config('statement_timeout', …)`: a SET in disguise. */
+function setsStatementTimeout(node: Node): boolean {
+  if (!('SelectStmt' in node)) return false;
+  return (node.SelectStmt.targetList ?? []).some((target) => {
+    const val = 'ResTarget' in target ? target.ResTarget.val : undefined;
+    if (!val || !('FuncCall' in val)) return false;
+    const fn = (val.FuncCall.funcname ?? []).map((n) => ('String' in n ? n.String.sval : '')).pop();
+    const first = val.FuncCall.args?.[0];
+    return fn === 'set_config' && first !== undefined && 'A_Const' in first && first.A_Const.sval?.sval?.toLowerCase() === 'statement_timeout';
+  });
 }
 
 /**

@@ -101,4 +101,28 @@ describe.each(databaseTargets())('failures are recorded on the $name PostgreSQL'
     const again = await deploy(tw.worker, { migrationsDir: dir });
     expect(again.exitCode).toBe(0);
   });
+
+  it.each([
+    ['SET statement_timeout = 0', 'SET statement_timeout = 0;'],
+    ['set_config(statement_timeout, 0)', "SELECT set_config('statement_timeout', '0', false);"],
+  ])('a file that lifts the time budget (%s) is held to it: stopped in time, recorded as failed, and nothing commits later', async (_what, lift) => {
+    const short = await startTestWorker(db.url, { timeoutMs: 4_000 });
+    try {
+      const dir = await migrationsDir({ '001_lifts': `${lift}\nCREATE TABLE late (id int);\nSELECT pg_sleep(6);\n` });
+
+      const report = await deploy(short.worker, { migrationsDir: dir, apply: { lockWaitMs: 500 } });
+
+      expect(report.exitCode).toBe(2);
+      const r = report.results[0]!;
+      expect(r).toMatchObject({ status: 'failed', timeBudgetExhausted: true, failureRecorded: true, error: { code: '57014' } });
+      expect(r.timeouts?.[0]).toMatchObject({ line: 1, requestedMs: 0, winner: 'time-budget' });
+      expect(r.timeouts?.[0]?.effectiveMs).toBeLessThan(4_000);
+      // Long after the function's time: the report and the database still agree.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      expect(await query(db.url, `SELECT to_regclass('late') AS t`)).toEqual([{ t: null }]);
+      expect((await prismaLedger(db.url)).map((row) => [row.migration_name, row.finished_at])).toEqual([['001_lifts', null]]);
+    } finally {
+      await short.close();
+    }
+  });
 });

@@ -229,6 +229,8 @@ describe('splitMigration', () => {
       ["SET statement_timeout TO '5s'", 'timeout-setting'],
       ['RESET statement_timeout', 'timeout-setting'],
       ['RESET ALL', 'timeout-setting'],
+      ["SELECT set_config('statement_timeout', '0', false)", 'timeout-setting'],
+      ["SELECT set_config('search_path', 'x', false)", 'transactional'],
       ["SET LOCAL lock_timeout = '5s'", 'transactional'],
       ['CALL p()', 'self-committing'],
       ['DO $$ BEGIN PERFORM 1; END $$', 'transactional'],
