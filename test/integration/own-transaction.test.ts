@@ -6,6 +6,7 @@
  * statement_timeout = 0`. Each deploy is compared with psql's result on a fresh database (schema
  * and rows), and the ledger is judged by Prisma 6.19's own CLI.
  */
+import { readdirSync } from 'node:fs';
 import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -15,6 +16,7 @@ import { ErrorCode } from '../../lambda/errors.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { resolve } from '../../scripts/commands/resolve.js';
 import { status } from '../../scripts/commands/status.js';
+import { loadParser, splitMigration } from '../../scripts/split.js';
 import { runCli } from '../helpers/cli.js';
 import { databaseTargets, freshDatabase, prismaLedger, query, type FreshDatabase } from '../helpers/db.js';
 import { fingerprint, waitFor } from '../helpers/fault-db.js';
@@ -179,7 +181,7 @@ describe.each(databaseTargets())('own-transaction files on the $name PostgreSQL'
   });
 });
 
-describe.each(databaseTargets())('own-transaction files interrupted on the $name PostgreSQL', ({ adminUrl }) => {
+describe.each(databaseTargets())('own-transaction files interrupted on the $name PostgreSQL', ({ name: server, adminUrl }) => {
   let db: FreshDatabase;
   let reference: FreshDatabase;
   let fw: FaultWorker;
@@ -206,6 +208,43 @@ describe.each(databaseTargets())('own-transaction files interrupted on the $name
       fw.onQuery(null);
     }
   }
+
+  // Every shape, killed after its middle statement: the ledger never claims the file finished,
+  // and the next deploy either resumes it to psql's result or refuses with both resolve commands.
+  const SHAPES = readdirSync(FIXTURES).filter((name) => name !== BASE && /^\d{14}_/.test(name));
+  // On one server: the sweep is about the shapes, the two kill tests below run on both.
+  it.skipIf(server !== 'embedded').each(SHAPES)('%s killed after its middle statement: the next deploy or migrate:resolve handles it', async (shape) => {
+    // The shape and the fixtures before it (some build on earlier ones' tables).
+    const dir = await fixtureCopy([BASE, ...SHAPES.filter((name) => name <= shape)]);
+    await applyLikePsql(reference.url, dir);
+    await loadParser();
+    const sql = await readFile(path.join(dir, shape, 'migration.sql'), 'utf8');
+    const everything = (await Promise.all([BASE, ...SHAPES].map((n) => readFile(path.join(FIXTURES, n, 'migration.sql'), 'utf8')))).join('\n');
+    // A statement that does work (not BEGIN/COMMIT/SAVEPOINT, which the worker also sends itself) and appears nowhere else.
+    const candidates = splitMigration(sql).statements.filter((st) => {
+      const text = sql.slice(st.start, st.end);
+      return ['transactional', 'self-committing', 'timeout-setting'].includes(st.kind) && everything.indexOf(text) === everything.lastIndexOf(text);
+    });
+    const middle = candidates[Math.floor((candidates.length - 1) / 2)]!;
+
+    const error = await deployKilledAt(dir, sql.slice(middle.start, middle.end), 'after');
+
+    expect(error).not.toBeNull();
+    const row = (await prismaLedger(db.url)).find((r) => r.migration_name === shape);
+    expect(row?.finished_at ?? null).toBeNull();
+    const next = await deploy(fw.worker, { migrationsDir: dir });
+    if (next.exitCode === 0) {
+      // Resumed (a non-transactional file): the same result as psql's.
+      expect(await fingerprint(db.url)).toBe(await fingerprint(reference.url));
+    } else {
+      const problem = next.problems.find((p) => p.code === ErrorCode.FailedMigrationInLedger);
+      expect(problem?.migration).toBe(shape);
+      expect(problem?.remedy).toContain(`pnpm migrate:resolve --rolled-back ${shape}`);
+      expect(problem?.remedy).toContain(`pnpm migrate:resolve --applied ${shape}`);
+      // Nothing more ran: the refusal changed nothing.
+      expect((await prismaLedger(db.url)).find((r) => r.migration_name === shape)?.finished_at ?? null).toBeNull();
+    }
+  });
 
   it('a script killed inside its own block leaves no trace of the block and a failed row; resolve, then deploy, finishes like psql', async () => {
     const dir = await fixtureCopy([BASE, REPEATABLE_READ]);
