@@ -85,7 +85,7 @@ describe.each(databaseTargets())('failures are recorded on the $name PostgreSQL'
 
     const running = deploy(tw.worker, { migrationsDir: dir });
     const pid = await waitFor('the worker running pg_sleep', async () => {
-      const rows = await query<{ pid: number }>(db.url, `SELECT pid FROM pg_stat_activity WHERE query LIKE '%pg_sleep(2)%' AND pid <> pg_backend_pid() AND application_name LIKE 'vpc-migrate apply%'`);
+      const rows = await query<{ pid: number }>(db.url, `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(2)%' AND pid <> pg_backend_pid() AND application_name LIKE 'vpc-migrate apply%'`);
       return rows[0]?.pid;
     });
     await query(adminUrl, `SELECT pg_terminate_backend(${pid})`);

@@ -163,7 +163,7 @@ describe.each(databaseTargets())('own-transaction files on the $name PostgreSQL'
         const running = deploy(own?.worker ?? tw.worker, { migrationsDir: dir, lint: false }).finally(() => own?.close());
         // The migration has run its first INSERT and waits on the lock: commit a row in between.
         await waitFor('the migration to wait on lock 4242', async () =>
-          (await holder.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted`)).rowCount === 1,
+          (await holder.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242 AND NOT granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`)).rowCount === 1,
         );
         await holder.query(`INSERT INTO "a" ("id", "v") VALUES (4, 'four')`);
         await holder.query('SELECT pg_advisory_unlock(4242)');
