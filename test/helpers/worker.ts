@@ -2,10 +2,12 @@
  * The real path for tests: the worker handler behind the local Invoke endpoint, reached through
  * `@aws-sdk/client-lambda` (connectWorker), exactly as the CLI reaches a deployed function.
  */
+import { afterEach, beforeEach } from 'vitest';
 import { createHandler } from '../../lambda/handler.js';
 import { createLogger, type Logger } from '../../lambda/log.js';
 import { startInvokeEndpoint } from '../../scripts/local/endpoint.js';
 import { connectWorker, type Worker } from '../../scripts/invoke.js';
+import { freshDatabase, type FreshDatabase } from './db.js';
 
 export interface TestWorker {
   worker: Worker;
@@ -41,6 +43,35 @@ export async function startTestWorker(databaseUrl: string, opts: { timeoutMs?: n
     async close() {
       for (const w of workers) w.close();
       await ep.close();
+    },
+  };
+}
+
+/**
+ * A fresh database and a test worker on it for every test of the calling `describe`
+ * (beforeEach/afterEach), the fixture most integration tests share.
+ *
+ * @example
+ * const env = freshWorkerEachTest(adminUrl);
+ * it('…', async () => { await deploy(env.tw.worker, …); await query(env.db.url, …); });
+ */
+export function freshWorkerEachTest(adminUrl: string): { readonly db: FreshDatabase; readonly tw: TestWorker } {
+  let db: FreshDatabase | undefined;
+  let tw: TestWorker | undefined;
+  beforeEach(async () => {
+    db = await freshDatabase(adminUrl);
+    tw = await startTestWorker(db.url);
+  });
+  afterEach(async () => {
+    await tw?.close();
+    await db?.drop();
+  });
+  return {
+    get db() {
+      return db as FreshDatabase;
+    },
+    get tw() {
+      return tw as TestWorker;
     },
   };
 }

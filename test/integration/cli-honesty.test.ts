@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler } from '../../lambda/handler.js';
 import { createLogger } from '../../lambda/log.js';
 import type { LambdaContext } from '../../lambda/context.js';
@@ -18,7 +18,7 @@ import { startInvokeEndpoint } from '../../scripts/local/endpoint.js';
 import { runCli, targetFlags } from '../helpers/cli.js';
 import { databaseTargets, freshDatabase, prismaLedger, type FreshDatabase } from '../helpers/db.js';
 import { migrationsDir, repoRoot } from '../helpers/migrations.js';
-import { startTestWorker, type TestWorker } from '../helpers/worker.js';
+import { freshWorkerEachTest, startTestWorker, type TestWorker } from '../helpers/worker.js';
 
 interface Run {
   code: number | null;
@@ -53,22 +53,13 @@ const SLOW = {
 
 describe('Ctrl-C and SIGTERM during a deploy', () => {
   const { adminUrl } = databaseTargets()[0]!;
-  let db: FreshDatabase;
-  let tw: TestWorker;
-  beforeEach(async () => {
-    db = await freshDatabase(adminUrl);
-    tw = await startTestWorker(db.url);
-  });
-  afterEach(async () => {
-    await tw.close();
-    await db.drop();
-  });
+  const env = freshWorkerEachTest(adminUrl);
 
   it('the first Ctrl-C says what the worker may still do, waits for its answer and exits 130; status then shows the outcome', async () => {
     const dir = await migrationsDir(SLOW);
     let sent = false;
 
-    const run = await cliProcess(['deploy', ...targetFlags(tw), '--migrations', dir], (text, child) => {
+    const run = await cliProcess(['deploy', ...targetFlags(env.tw), '--migrations', dir], (text, child) => {
       if (!sent && text.includes('Applying')) {
         sent = true;
         setTimeout(() => child.kill('SIGINT'), 300);
@@ -78,19 +69,19 @@ describe('Ctrl-C and SIGTERM during a deploy', () => {
     expect(run.code).toBe(130);
     expect(run.stderr).toContain('Interrupted (SIGINT). The worker may still be running what it was sent');
     expect(run.stderr).toContain('pg_advisory_lock 72707369');
-    expect(run.stderr).toContain(`pnpm migrate:status --endpoint ${tw.endpoint} --function ${tw.functionName}`);
+    expect(run.stderr).toContain(`pnpm migrate:status --endpoint ${env.tw.endpoint} --function ${env.tw.functionName}`);
     // It waited: the answer came back and was reported.
     expect(run.stdout).toContain('003_after');
-    const st = await status(tw.worker, { migrationsDir: dir });
+    const st = await status(env.tw.worker, { migrationsDir: dir });
     expect(st.exitCode).toBe(0);
-    expect((await prismaLedger(db.url)).map((r) => r.finished_at !== null)).toEqual([true, true, true]);
+    expect((await prismaLedger(env.db.url)).map((r) => r.finished_at !== null)).toEqual([true, true, true]);
   });
 
   it('a second SIGTERM exits at once with 143 and, with --json, an object saying so; the worker finishes on its own', async () => {
     const dir = await migrationsDir(SLOW);
     let signals = 0;
 
-    const run = await cliProcess(['deploy', ...targetFlags(tw), '--migrations', dir, '--json'], (text, child) => {
+    const run = await cliProcess(['deploy', ...targetFlags(env.tw), '--migrations', dir, '--json'], (text, child) => {
       if (signals === 0 && text.includes('Applying')) {
         signals = 1;
         setTimeout(() => child.kill('SIGTERM'), 200);
@@ -103,7 +94,7 @@ describe('Ctrl-C and SIGTERM during a deploy', () => {
     expect(body).toMatchObject({ ok: false, interrupted: true, exitedAtOnce: true, signal: 'SIGTERM' });
     expect(body.next).toContain('pnpm migrate:status');
     // The worker was not stopped by the CLI leaving: the lock let it finish.
-    await expect.poll(async () => (await status(tw.worker, { migrationsDir: dir })).exitCode, { timeout: 15_000, interval: 250 }).toBe(0);
+    await expect.poll(async () => (await status(env.tw.worker, { migrationsDir: dir })).exitCode, { timeout: 15_000, interval: 250 }).toBe(0);
   });
 });
 

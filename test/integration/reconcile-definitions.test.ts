@@ -5,12 +5,12 @@
  * shown (and Prisma's status sees a failed migration); equal → the statement is skipped and
  * listed (and Prisma's status says up to date). A duplicate inside one file is never reconciled.
  */
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deploy, type DeployReport } from '../../scripts/commands/deploy.js';
-import { databaseTargets, freshDatabase, prismaLedger, query, type FreshDatabase } from '../helpers/db.js';
+import { databaseTargets, prismaLedger, query } from '../helpers/db.js';
 import { migrationsDir } from '../helpers/migrations.js';
 import { prismaAvailable, prismaMigrateStatus } from '../helpers/prisma-judge.js';
-import { startTestWorker, type TestWorker } from '../helpers/worker.js';
+import { freshWorkerEachTest } from '../helpers/worker.js';
 
 const BASE = 'CREATE TABLE "User" ("id" INTEGER NOT NULL, "email" TEXT NOT NULL, "name" TEXT, CONSTRAINT "User_pkey" PRIMARY KEY ("id"));\n';
 
@@ -63,24 +63,15 @@ const EQUAL: Case[] = [
 ];
 
 describe.each(databaseTargets())('reconciliation by definition on the $name PostgreSQL', ({ name: server, adminUrl }) => {
-  let db: FreshDatabase;
-  let tw: TestWorker;
-  beforeEach(async () => {
-    db = await freshDatabase(adminUrl);
-    tw = await startTestWorker(db.url);
-  });
-  afterEach(async () => {
-    await tw.close();
-    await db.drop();
-  });
+  const env = freshWorkerEachTest(adminUrl);
 
   /** Deploys the base, makes `existing` by other means, then deploys `migration`. */
   async function runInto(c: Case): Promise<{ dir: string; report: DeployReport }> {
     const dir = await migrationsDir({ '001_base': BASE });
-    expect((await deploy(tw.worker, { migrationsDir: dir })).exitCode).toBe(0);
-    await query(db.url, c.existing);
+    expect((await deploy(env.tw.worker, { migrationsDir: dir })).exitCode).toBe(0);
+    await query(env.db.url, c.existing);
     const more = await migrationsDir({ '001_base': BASE, '002_change': c.migration });
-    return { dir: more, report: await deploy(tw.worker, { migrationsDir: more }) };
+    return { dir: more, report: await deploy(env.tw.worker, { migrationsDir: more }) };
   }
   const judge = server === 'embedded' && prismaAvailable();
 
@@ -95,14 +86,14 @@ describe.each(databaseTargets())('reconciliation by definition on the $name Post
     expect(failed?.error?.detail).toContain(c.shows![0]);
     expect(failed?.error?.detail).toContain(c.shows![1]);
     expect(failed?.error?.hint).toContain('pnpm migrate:resolve --rolled-back 002_change');
-    const row = (await prismaLedger(db.url)).find((r) => r.migration_name === '002_change');
+    const row = (await prismaLedger(env.db.url)).find((r) => r.migration_name === '002_change');
     expect(row).toMatchObject({ finished_at: null, rolled_back_at: null });
     // The existing object is as it was: the comparison was rolled back.
     if (c.what.startsWith('a non-unique index')) {
-      expect(await query(db.url, `SELECT indisunique AS u FROM pg_index WHERE indexrelid = '"User_email_key"'::regclass`)).toEqual([{ u: false }]);
+      expect(await query(env.db.url, `SELECT indisunique AS u FROM pg_index WHERE indexrelid = '"User_email_key"'::regclass`)).toEqual([{ u: false }]);
     }
     if (judge) {
-      const prisma = await prismaMigrateStatus(db.url, dir);
+      const prisma = await prismaMigrateStatus(env.db.url, dir);
       expect(prisma.exitCode).toBe(1);
       expect(prisma.stdout + prisma.stderr).toContain('002_change');
       expect(prisma.stdout).not.toContain('Database schema is up to date!');
@@ -116,9 +107,9 @@ describe.each(databaseTargets())('reconciliation by definition on the $name Post
     const done = report.results.find((r) => r.name === '002_change');
     expect(done?.status).toBe('reconciled');
     expect(done?.skipped?.map((s) => s.message)).toEqual([expect.stringContaining('(same definition')]);
-    expect((await prismaLedger(db.url)).find((r) => r.migration_name === '002_change')?.logs).toContain('skipped');
+    expect((await prismaLedger(env.db.url)).find((r) => r.migration_name === '002_change')?.logs).toContain('skipped');
     if (judge) {
-      const prisma = await prismaMigrateStatus(db.url, dir);
+      const prisma = await prismaMigrateStatus(env.db.url, dir);
       expect(prisma.exitCode, prisma.stdout + prisma.stderr).toBe(0);
       expect(prisma.stdout).toContain('Database schema is up to date!');
     }
@@ -134,11 +125,11 @@ describe.each(databaseTargets())('reconciliation by definition on the $name Post
   it('never reconciles a duplicate inside one file', async () => {
     const dir = await migrationsDir({ '001_twice': 'CREATE TABLE "Twice" ("id" INTEGER);\nCREATE TABLE "Twice" ("id" INTEGER);\n' });
 
-    const report = await deploy(tw.worker, { migrationsDir: dir });
+    const report = await deploy(env.tw.worker, { migrationsDir: dir });
 
     expect(report.exitCode).toBe(2);
     expect(report.results[0]?.status).toBe('failed');
     expect(report.results[0]?.error?.detail).toContain('already created at line 1');
-    expect(await query(db.url, `SELECT to_regclass('"Twice"') AS t`)).toEqual([{ t: null }]);
+    expect(await query(env.db.url, `SELECT to_regclass('"Twice"') AS t`)).toEqual([{ t: null }]);
   });
 });
