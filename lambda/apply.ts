@@ -229,7 +229,7 @@ interface RunContext extends ApplyContext {
 /** Runs one statement as written; a statement_timeout it sets is then held to the budget. */
 async function execute(ctx: RunContext, span: StatementSpan, text: string): Promise<void> {
   await ctx.db.query(text);
-  if (span.kind === 'timeout-setting') await holdTimeBudget(ctx, ctx.margin, span, ctx.timeouts);
+  if (span.kind === 'timeout-setting') await holdTimeBudget(ctx, span);
 }
 
 interface Outcome {
@@ -246,18 +246,18 @@ interface Outcome {
  * time that is left, otherwise re-impose the budget. A session-level SET wins over the file's
  * SET LOCAL for the rest of the transaction and stays after it, which is what a budget must do.
  */
-async function holdTimeBudget(ctx: ApplyContext, margin: number, span: StatementSpan, decisions: TimeoutDecision[]): Promise<void> {
+async function holdTimeBudget(ctx: RunContext, span: StatementSpan): Promise<void> {
   // SHOW, not a SELECT: a query would take the transaction's snapshot before the file's first
   // statement does (and SET TRANSACTION ISOLATION LEVEL would then be refused after it).
   const { rows } = await ctx.db.query<{ statement_timeout: string }>('SHOW statement_timeout');
   const requestedMs = durationMs(rows[0]?.statement_timeout ?? '0');
-  const budget = Math.max(100, ctx.remainingMs() - margin);
+  const budget = Math.max(100, ctx.remainingMs() - ctx.margin);
   if (requestedMs > 0 && requestedMs <= budget) {
-    decisions.push({ line: span.line, requestedMs, effectiveMs: requestedMs, winner: 'file' });
+    ctx.timeouts.push({ line: span.line, requestedMs, effectiveMs: requestedMs, winner: 'file' });
     return;
   }
   await ctx.db.query(`SET statement_timeout = ${budget}`);
-  decisions.push({ line: span.line, requestedMs, effectiveMs: budget, winner: 'time-budget' });
+  ctx.timeouts.push({ line: span.line, requestedMs, effectiveMs: budget, winner: 'time-budget' });
 }
 
 const ok = (skipped: SkippedStatement[]): Outcome => ({ status: skipped.length > 0 ? 'reconciled' : 'applied', skipped });

@@ -26,6 +26,9 @@ interface Described {
 
 const SAVEPOINT = 'vpcm_compare';
 
+/** One column as a fact (pg_attribute `a`, pg_attrdef `d`): name, type with modifiers, NOT NULL, default. */
+const COLUMN_FACT = `format('column %I %s%s%s', a.attname, format_type(a.atttypid, a.atttypmod), CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END, coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), ''))`;
+
 /** Call inside an open transaction, with no failed statement pending. */
 export async function compareWithExisting(db: Db, text: string, span: StatementSpan): Promise<Comparison> {
   const objects = span.creates ?? [];
@@ -101,8 +104,7 @@ async function describe(db: Db, o: CreatedObject): Promise<Described> {
       row = await q(
         `SELECT CASE WHEN c.oid IS NULL THEN NULL ELSE
                   ARRAY['kind ' || c.relkind::text]
-                  || coalesce((SELECT array_agg(format('column %I %s%s%s', a.attname, format_type(a.atttypid, a.atttypmod),
-                                CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END, coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '')) ORDER BY a.attnum)
+                  || coalesce((SELECT array_agg(${COLUMN_FACT} ORDER BY a.attnum)
                                  FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
                                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}')
                   || coalesce((SELECT array_agg(format('constraint %I %s', conname, pg_get_constraintdef(oid)) ORDER BY conname) FROM pg_constraint WHERE conrelid = c.oid), '{}')
@@ -133,8 +135,7 @@ async function describe(db: Db, o: CreatedObject): Promise<Described> {
       break;
     case 'column':
       row = await q(
-        `SELECT (SELECT array_agg(format('column %I %s%s%s', a.attname, format_type(a.atttypid, a.atttypmod),
-                          CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END, coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '')))
+        `SELECT (SELECT array_agg(${COLUMN_FACT})
                    FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
                   WHERE a.attrelid = to_regclass(format('%I.%I', $1::text, $3::text)) AND a.attname = $2 AND NOT a.attisdropped) AS facts,
                 format('ALTER TABLE %I.%I DROP COLUMN %I CASCADE', $1::text, $3::text, $2::text) AS drop`,
