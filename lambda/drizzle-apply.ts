@@ -19,7 +19,8 @@ import type { Db } from './db.js';
 import { ensureDrizzleLedger, insertDrizzleRow, readDrizzleRows } from './drizzle-ledger.js';
 import { acquireMigrationLock, releaseMigrationLock } from './lock.js';
 import type { ApplyOptions, ApplyResult, ChunkSpan, MigrationResult, SkippedStatement, SqlErrorInfo, StatementSpan } from './protocol.js';
-import { asPgError, describeSqlError, isAlreadyExists, shorten } from './sql-error.js';
+import { CreatedInFile, reconcileStatement } from './reconcile.js';
+import { asPgError, describeSqlError, isAlreadyExists } from './sql-error.js';
 import { userTableCount } from './tracking.js';
 import type { DecodedMigration } from './validate.js';
 
@@ -137,6 +138,7 @@ async function runChunks(db: Db, m: DecodedMigration, tx: TxWatch, reconcile: bo
   } catch (error) {
     return { status: 'failed', skipped, error: describeSqlError(error, m.sql, 0, 0) };
   }
+  const made = new CreatedInFile();
   for (let i = 0; i < chunks.length; i++) {
     const chunk = chunks[i] as ChunkSpan;
     const inBlock = tx.status() === 'T';
@@ -145,9 +147,11 @@ async function runChunks(db: Db, m: DecodedMigration, tx: TxWatch, reconcile: bo
       if (guarded) await db.query('SAVEPOINT vpcm_chunk');
       await db.query(m.sql.slice(chunk.start, chunk.end));
       if (guarded) await db.query('RELEASE SAVEPOINT vpcm_chunk');
+      for (const span of statementsOf(m, chunk)) made.add(span);
     } catch (error) {
       let failure: unknown = error;
       let failedSpan: { span: StatementSpan; index: number } | undefined;
+      let compared: SqlErrorInfo | undefined;
       if (reconcile && isAlreadyExists(asPgError(error))) {
         if (!careful && !escaped) {
           await rollbackOpen(db, tx);
@@ -155,17 +159,23 @@ async function runChunks(db: Db, m: DecodedMigration, tx: TxWatch, reconcile: bo
         }
         const statements = statementsOf(m, chunk);
         if (guarded) {
-          const attempt = await reconcileChunk(db, m, chunk, error, statements);
+          const attempt = await reconcileChunk(db, m, chunk, error, statements, made);
           if (attempt.ok) {
             skipped.push(...attempt.skipped);
             continue;
           }
           failure = attempt.error;
           failedSpan = attempt.failed;
-        } else if (!inBlock && statements.length <= 1) {
-          // Autocommit, one statement: it changed nothing, as if it had been skipped.
-          skipped.push(skippedEntry(m, statements[0] ?? chunk, indexOf(m, statements[0]), error));
-          continue;
+          compared = attempt.info;
+        } else if (!inBlock && statements.length === 1) {
+          // Autocommit, one statement: it changed nothing; skipped if what exists is what it makes.
+          const span = statements[0] as StatementSpan;
+          const verdict = await reconcileStatement(db, m, span, indexOf(m, span), error, made, false).catch(() => undefined);
+          if (verdict && 'skip' in verdict) {
+            skipped.push(verdict.skip);
+            continue;
+          }
+          compared = verdict?.info;
         }
       }
       await rollbackOpen(db, tx);
@@ -173,7 +183,7 @@ async function runChunks(db: Db, m: DecodedMigration, tx: TxWatch, reconcile: bo
       const at = failedSpan?.span ?? chunk;
       // statementIndex: the failing statement's index in the file when known, else the chunk's.
       const index = failedSpan?.index ?? (only.length === 1 ? indexOf(m, only[0]) : i);
-      const info = describeSqlError(failure, m.sql, at.start, at.end - at.start, at.line, index);
+      const info = compared ?? describeSqlError(failure, m.sql, at.start, at.end - at.start, at.line, index);
       return escaped ? { status: 'failed', skipped, error: info, appliedSteps: i } : { status: 'failed', skipped, error: info };
     }
     if (tx.status() !== 'T' || statementsOf(m, chunk).some((s) => s.kind === 'commit')) escaped = true;
@@ -191,9 +201,9 @@ async function runChunks(db: Db, m: DecodedMigration, tx: TxWatch, reconcile: bo
 }
 
 /**
- * After a chunk failed with "already exists" under `vpcm_chunk`: roll back to it, then skip a
- * one-statement chunk, or run a longer one statement by statement, each under its own
- * savepoint, skipping only "already exists".
+ * After a chunk failed with "already exists" under `vpcm_chunk`: roll back to it, then run it
+ * statement by statement, each under its own savepoint; a statement that hits an existing object
+ * is skipped only when that object is what it creates (lambda/reconcile.ts).
  */
 async function reconcileChunk(
   db: Db,
@@ -201,30 +211,31 @@ async function reconcileChunk(
   chunk: ChunkSpan,
   chunkError: unknown,
   statements: StatementSpan[],
-): Promise<{ ok: true; skipped: SkippedStatement[] } | { ok: false; error: unknown; failed?: { span: StatementSpan; index: number } }> {
+  made: CreatedInFile,
+): Promise<{ ok: true; skipped: SkippedStatement[] } | { ok: false; error: unknown; failed?: { span: StatementSpan; index: number }; info?: SqlErrorInfo }> {
   try {
     await db.query('ROLLBACK TO SAVEPOINT vpcm_chunk');
   } catch (error) {
     return { ok: false, error };
   }
   const skipped: SkippedStatement[] = [];
-  if (statements.length <= 1) {
-    skipped.push(skippedEntry(m, statements[0] ?? chunk, indexOf(m, statements[0]), chunkError));
-  } else {
-    for (const span of statements) {
-      const index = indexOf(m, span);
+  if (statements.length === 0) return { ok: false, error: chunkError };
+  for (const span of statements) {
+    const index = indexOf(m, span);
+    try {
+      await db.query('SAVEPOINT vpcm_statement');
+      await db.query(m.sql.slice(span.start, span.end));
+      await db.query('RELEASE SAVEPOINT vpcm_statement');
+      made.add(span);
+    } catch (error) {
+      if (!isAlreadyExists(asPgError(error))) return { ok: false, error, failed: { span, index } };
       try {
-        await db.query('SAVEPOINT vpcm_statement');
-        await db.query(m.sql.slice(span.start, span.end));
-        await db.query('RELEASE SAVEPOINT vpcm_statement');
-      } catch (error) {
-        if (!isAlreadyExists(asPgError(error))) return { ok: false, error, failed: { span, index } };
-        try {
-          await db.query('ROLLBACK TO SAVEPOINT vpcm_statement');
-        } catch (inner) {
-          return { ok: false, error: inner };
-        }
-        skipped.push(skippedEntry(m, span, index, error));
+        await db.query('ROLLBACK TO SAVEPOINT vpcm_statement');
+        const verdict = await reconcileStatement(db, m, span, index, error, made, true);
+        if ('info' in verdict) return { ok: false, error, failed: { span, index }, info: verdict.info };
+        skipped.push(verdict.skip);
+      } catch (inner) {
+        return { ok: false, error: inner };
       }
     }
   }
@@ -239,9 +250,4 @@ async function reconcileChunk(
 /** A statement's index in the file (`SkippedStatement.index`), -1 when the chunk was not parsed. */
 function indexOf(m: DecodedMigration, span: StatementSpan | undefined): number {
   return span ? m.statements.indexOf(span) : -1;
-}
-
-function skippedEntry(m: DecodedMigration, span: StatementSpan, index: number, error: unknown): SkippedStatement {
-  const pg = asPgError(error);
-  return { index, line: span.line, code: pg.code ?? '', message: pg.message, statement: shorten(m.sql.slice(span.start, span.end), 200) };
 }

@@ -10,8 +10,10 @@
  * Everything else must be equal.
  */
 import type { Db } from './db.js';
-import type { CreatedObject, StatementSpan } from './protocol.js';
-import { asPgError } from './sql-error.js';
+import { redact } from './log.js';
+import type { CreatedObject, SkippedStatement, SqlErrorInfo, StatementSpan } from './protocol.js';
+import { asPgError, describeSqlError, shorten } from './sql-error.js';
+import type { DecodedMigration } from './validate.js';
 
 export type Comparison =
   | { same: true; note?: string }
@@ -177,3 +179,78 @@ async function describe(db: Db, o: CreatedObject): Promise<Described> {
   const facts = row?.facts ?? [];
   return facts.length > 0 && row?.drop ? { facts, drop: row.drop } : { facts };
 }
+
+/** A statement skipped because what it creates exists, as the report lists it. */
+export function skippedEntry(m: DecodedMigration, span: StatementSpan, index: number, error: unknown): SkippedStatement {
+  const pg = asPgError(error);
+  return { index, line: span.line, code: pg.code ?? '', message: redact(pg.message), statement: shorten(redact(m.sql.slice(span.start, span.end)), 200) };
+}
+
+/** Objects the statements of this run created so far: a duplicate inside one file is never reconciled. */
+export class CreatedInFile {
+  private readonly lines = new Map<string, number>();
+  private static key = (o: CreatedObject) => [o.kind, o.schema ?? '', o.table ?? '', o.name].join('\u0000');
+  add(span: StatementSpan): void {
+    for (const o of span.creates ?? []) if (!this.lines.has(CreatedInFile.key(o))) this.lines.set(CreatedInFile.key(o), span.line);
+  }
+  earlierLine(span: StatementSpan): number | undefined {
+    for (const o of span.creates ?? []) {
+      const line = this.lines.get(CreatedInFile.key(o));
+      if (line !== undefined) return line;
+    }
+    return undefined;
+  }
+}
+
+/**
+ * A statement failed with "already exists": skip it only if the existing object is what it
+ * would create (lambda/reconcile.ts). `inTransaction`: the caller's transaction is open and
+ * clean (rolled back to the statement's savepoint); otherwise the comparison gets its own.
+ */
+export async function reconcileStatement(
+  db: Db,
+  m: DecodedMigration,
+  span: StatementSpan,
+  index: number,
+  error: unknown,
+  made: CreatedInFile,
+  inTransaction: boolean,
+): Promise<{ skip: SkippedStatement } | { info: SqlErrorInfo }> {
+  const text = m.sql.slice(span.start, span.end);
+  const located = () => describeSqlError(error, m.sql, span.start, span.end - span.start, span.line, index);
+  const earlier = made.earlierLine(span);
+  if (earlier !== undefined) {
+    const info = located();
+    info.detail = `It creates an object this file already created at line ${earlier}: a duplicate inside one file is never reconciled.`;
+    info.hint = 'Remove the duplicate statement from the migration.';
+    return { info };
+  }
+  let comparison: Comparison;
+  if (inTransaction) comparison = await compareWithExisting(db, text, span);
+  else {
+    await db.query('BEGIN');
+    try {
+      comparison = await compareWithExisting(db, text, span);
+    } finally {
+      await db.query('ROLLBACK').catch(() => undefined);
+    }
+  }
+  if (comparison.same) {
+    const skip = skippedEntry(m, span, index, error);
+    if (comparison.note) skip.message = `${skip.message} (same definition; ${redact(comparison.note)})`;
+    else skip.message = `${skip.message} (same definition)`;
+    return { skip };
+  }
+  const info = located();
+  info.detail = [
+    `Not reconciled: ${comparison.why}.`,
+    ...(comparison.existing !== undefined ? ['Existing:', indent(comparison.existing)] : []),
+    ...(comparison.wanted !== undefined ? ['This statement creates:', indent(comparison.wanted)] : []),
+  ].join('\n');
+  info.hint =
+    'Make the database match the migration (drop or alter the existing object), then `pnpm migrate:resolve --rolled-back ' +
+    `${m.name}\` and deploy again; or, if the existing object is what you want, \`pnpm migrate:resolve --applied ${m.name}\`.`;
+  return { info };
+}
+
+const indent = (text: string) => text.split('\n').map((l) => `  ${l}`).join('\n');

@@ -273,6 +273,12 @@ describe.each(databaseTargets())('Drizzle journals on the $name PostgreSQL', ({ 
       const failing = await deploy(tw2.worker, { migrationsDir: strict, apply: { reconcileExisting: false } });
       expect(failing.results[0]?.status).toBe('failed');
       expect(failing.results[0]?.error?.code).toBe('42P07');
+      // Reconciling compares definitions: a "users" with other columns is not what the entry creates.
+      const other = await drizzleDir([{ tag: '0000_x', when: 1, sql: `CREATE TABLE "users" ("id" integer, "email" text NOT NULL);` }]);
+      const different = await deploy(tw2.worker, { migrationsDir: other });
+      expect(different.results[0]?.status).toBe('failed');
+      expect(different.results[0]?.error?.detail).toContain('Not reconciled: the object that exists is not what this statement creates.');
+      expect(different.results[0]?.error?.detail).toContain('column email text NOT NULL');
     } finally {
       await tw2.close();
       await db2.drop();
