@@ -114,6 +114,12 @@ export class MigrationWorker extends Construct implements ec2.IConnectable {
   /** The secret the worker reads. */
   readonly secret: secretsmanager.ISecret;
   readonly logGroup: logs.LogGroup;
+  /**
+   * The reader-role set-up (absent with `setupReaderRole: false`). It runs the worker against the
+   * database during deployment: make it depend on whatever the worker needs to get there that
+   * this construct does not create (e.g. a Secrets Manager endpoint).
+   */
+  readonly readerRoleSetup?: CustomResource;
 
   constructor(scope: Construct, id: string, props: MigrationWorkerProps) {
     super(scope, id);
@@ -200,7 +206,12 @@ export class MigrationWorker extends Construct implements ec2.IConnectable {
       );
     }
 
-    if (props.setupReaderRole !== false) this.setupReaderRole();
+    if (props.setupReaderRole !== false) {
+      this.readerRoleSetup = this.setupReaderRole();
+      // The database (and its security group rules) must be there before the worker is run.
+      if (Construct.isConstruct(props.database)) this.readerRoleSetup.node.addDependency(props.database);
+      this.readerRoleSetup.node.addDependency(this.securityGroup);
+    }
 
     const role = this.fn.role;
     if (role) {
@@ -234,7 +245,7 @@ export class MigrationWorker extends Construct implements ec2.IConnectable {
    * provider framework: the framework's function answers CloudFormation, so the worker needs no
    * route to S3, and a failed set-up fails the deployment instead of passing unnoticed.
    */
-  private setupReaderRole(): void {
+  private setupReaderRole(): CustomResource {
     const provider = new cr.Provider(this, 'SetupProvider', { onEventHandler: this.fn });
     const setup = new CustomResource(this, 'ReaderRole', {
       serviceToken: provider.serviceToken,
@@ -253,6 +264,7 @@ export class MigrationWorker extends Construct implements ec2.IConnectable {
         reason: 'The provider framework may invoke any version of the worker function, and only that function.',
       },
     );
+    return setup;
   }
 }
 

@@ -93,6 +93,8 @@ export class VpcMigrateStack extends Stack {
       allowAllOutbound: false,
     });
     this.worker.connections.allowTo(this.secretsManagerEndpoint, ec2.Port.tcp(443), 'vpc-migrate worker to Secrets Manager');
+    // The set-up runs the worker during deployment: it reads the secret through the endpoint.
+    this.worker.readerRoleSetup?.node.addDependency(this.secretsManagerEndpoint);
 
     new CfnOutput(this, OUTPUT_FUNCTION_NAME, {
       value: this.worker.fn.functionName,

@@ -289,6 +289,14 @@ describe('reader-role set-up (read-only run-sql runs as a role that can only rea
     expect(JSON.stringify(framework.Environment.Variables)).toContain(workerId);
   });
 
+  it('runs only once the database, the Secrets Manager endpoint and the worker security group exist', () => {
+    const [, setup] = only('Custom::VpcMigrateReaderRole');
+    const [dbId] = only('AWS::RDS::DBInstance');
+    const [endpointId] = only('AWS::EC2::VPCEndpoint');
+    const dependsOn = [setup as Resource & { DependsOn?: string[] }][0]!.DependsOn ?? [];
+    expect(dependsOn).toEqual(expect.arrayContaining([dbId, endpointId, workerSecurityGroupId()]));
+  });
+
   it('lets the provider framework invoke the worker function and nothing else', () => {
     const [workerId] = only('AWS::Lambda::Function');
     const invoking = all('AWS::IAM::Policy').flatMap(([, p]) => p.Properties!.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]).filter((st) => [st.Action].flat().includes('lambda:InvokeFunction'));
