@@ -138,8 +138,8 @@ own error. SQL that starts with "-" (a comment) goes after "--": run-sql -- "-- 
   --write                 allow changes: the statement is echoed and, on a terminal, confirmed
   --yes                   with --write: do not ask for confirmation
   --param VALUE           a value for $1, $2, ... (repeat for each; text, cast in SQL: $1::int)
-  --max-rows N            rows returned at most (default 1000, up to 100000); more sets "truncated"
-  --statement-timeout MS  PostgreSQL statement_timeout (default 60000)
+  --max-rows N            rows returned at most (1 to 100000, default 1000); more sets "truncated"
+  --statement-timeout MS  PostgreSQL statement_timeout, 1 to 3600000 (default 60000; never past the function's time)
   --csv                   rows as CSV (RFC 4180) on stdout; notices and the footer go to stderr
 Exit codes: 0 the statement ran, 2 it failed (SQLSTATE, detail, hint and a caret are shown), was
 cancelled, or the worker could not be reached.`,
