@@ -163,9 +163,14 @@ interface Budget {
   limitedByBudget: boolean;
 }
 
+/** The statement_timeout that still ends before the function does: remaining time minus the margin. */
+export function timeBudgetMs(ctx: ApplyContext, margin: number): number {
+  return Math.max(100, ctx.remainingMs() - margin);
+}
+
 /** Resets what a previous file may have changed in the session, then applies our own limits. */
 export async function prepareSession(ctx: ApplyContext, options: ApplyOptions, margin: number): Promise<Budget> {
-  const budget = Math.max(100, ctx.remainingMs() - margin);
+  const budget = timeBudgetMs(ctx, margin);
   const configured = options.statementTimeoutMs ?? 0;
   const statementTimeoutMs = configured > 0 ? Math.min(configured, budget) : budget;
   await ctx.db.query(
@@ -250,7 +255,7 @@ async function holdTimeBudget(ctx: RunContext, span: StatementSpan): Promise<voi
   // statement does (and SET TRANSACTION ISOLATION LEVEL would then be refused after it).
   const { rows } = await ctx.db.query<{ statement_timeout: string }>('SHOW statement_timeout');
   const requestedMs = durationMs(rows[0]?.statement_timeout ?? '0');
-  const budget = Math.max(100, ctx.remainingMs() - ctx.margin);
+  const budget = timeBudgetMs(ctx, ctx.margin);
   if (requestedMs > 0 && requestedMs <= budget) {
     ctx.timeouts.push({ line: span.line, requestedMs, effectiveMs: requestedMs, winner: 'file' });
     return;

@@ -15,7 +15,7 @@
  * checked after every statement; if anything ended the transaction the rehearsal stops with
  * VPCM_REHEARSAL_ESCAPED rather than go on outside it.
  */
-import { lockWaitBudget, timeMargin, type ApplyContext } from './apply.js';
+import { lockWaitBudget, timeBudgetMs, timeMargin, type ApplyContext } from './apply.js';
 import type { Db } from './db.js';
 import { ErrorCode, MigrateError } from './errors.js';
 import { acquireMigrationLock } from './lock.js';
@@ -147,7 +147,7 @@ interface Shared {
 async function rehearseOne(ctx: ApplyContext, m: DecodedMigration, index: number, shared: Shared): Promise<RehearsalResult> {
   const { db } = ctx;
   const started = Date.now();
-  const budget = Math.max(100, ctx.remainingMs() - shared.margin);
+  const budget = timeBudgetMs(ctx, shared.margin);
   const configured = shared.options.statementTimeoutMs ?? 0;
   const timeout = configured > 0 ? Math.min(configured, budget) : budget;
   const limitedByBudget = configured === 0 || budget < configured;

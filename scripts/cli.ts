@@ -18,6 +18,7 @@ import { formatFlag } from './format.js';
 import type { Worker } from './invoke.js';
 import { connectForProtocol, PROTOCOL_HELP, PROTOCOL_OPTIONS } from './compat/protocol.js';
 import { renderDeploy, renderError, renderStatus } from './report.js';
+import { sh } from './plan.js';
 import { resolveTarget, type TargetFlags } from './target.js';
 import { watchInterrupts, type Interruption } from './interrupt.js';
 import { renderLint } from './lint/render.js';
@@ -250,7 +251,7 @@ function statusCommandFor(argv: string[]): string {
     else if (withValue.has(a) && argv[i + 1] !== undefined) keep.push(a, argv[++i]!);
     else if ([...withValue].some((f) => a.startsWith(`${f}=`))) keep.push(a);
   }
-  return ['pnpm migrate:status', ...keep.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`))].join(' ');
+  return ['pnpm migrate:status', ...keep.map(sh)].join(' ');
 }
 
 function fail(error: unknown, json: boolean): number {

@@ -276,7 +276,7 @@ function latest(rows: LedgerRow[]): LedgerRow | undefined {
 }
 
 /** Quotes a name for a POSIX shell when it needs it (folder names may hold spaces). */
-function sh(word: string): string {
+export function sh(word: string): string {
   return /^[A-Za-z0-9_.,:@%+=\/-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 

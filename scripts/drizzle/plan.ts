@@ -14,6 +14,7 @@
 import { ErrorCode } from '../../lambda/errors.js';
 import type { DrizzleLedgerRow } from '../../lambda/protocol.js';
 import type { AppliedEntry, ModifiedEntry, Plan, PlanOptions, PlanState, Problem } from '../plan.js';
+import { sh } from '../plan.js';
 
 /** What the plan needs to know about one journal entry. */
 export interface DrizzleLocalRef {
@@ -229,8 +230,4 @@ function outOfOrderProblem(entry: DrizzleLocalRef, newest: number, newestName: s
 function iso(ms: number): string {
   const d = new Date(ms);
   return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString();
-}
-
-function sh(word: string): string {
-  return /^[A-Za-z0-9_.,:@%+=\/-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
