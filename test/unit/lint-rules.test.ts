@@ -319,9 +319,9 @@ describe('findings', () => {
   });
 });
 
-describe('README lint rules table', () => {
+describe('docs/commands.md lint rules table', () => {
   it('lists every rule with its severity', () => {
-    const doc = readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
+    const doc = readFileSync(path.join(repoRoot, 'docs', 'commands.md'), 'utf8');
 
     for (const rule of ruleInfo()) {
       const row = doc.split('\n').find((line) => line.startsWith(`| \`${rule.id}\` |`));
