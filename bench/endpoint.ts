@@ -7,8 +7,7 @@
  * timed CLI run starts (`{ type: 'add', name, databaseUrl }` → `{ type: 'added', name }`).
  * Started by bench/run.ts with `fork(…, { execArgv: ['--import', 'tsx'] })`.
  */
-import { createHandler } from '../lambda/handler.js';
-import { createLogger } from '../lambda/log.js';
+import { createHandler, createLogger } from '../lambda/handler.js';
 import { startInvokeEndpoint, writeInvocationLog, type LocalFunction } from '../scripts/local/endpoint.js';
 
 /** Lambda's maximum, as in `--local`. */

@@ -26,7 +26,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { REPO_ROOT } from '../infra/bundling.js';
-import type { MigrationPayload } from '../lambda/protocol.js';
+import type { MigrationPayload } from '../lambda/contract/index.js';
 import { batchBySize, buildPayload } from '../scripts/batch.js';
 import { discoverMigrations, type LocalMigration } from '../scripts/discover.js';
 import { createDatabase, dropDatabase, startLocalDatabase, type LocalDatabase } from '../scripts/local/database.js';

@@ -12,8 +12,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { ErrorCode, MigrateError } from '../lambda/errors.js';
-import { READER_ROLE_RESOURCE_TYPE } from '../lambda/protocol.js';
+import { ErrorCode, MigrateError, READER_ROLE_RESOURCE_TYPE } from '../lambda/contract/index.js';
 import { WORKER_HANDLER_SETTING, workerCode } from './bundling.js';
 
 /** Lambda's hard limit for a function timeout (DESIGN §5). */

@@ -6,25 +6,30 @@
  * between files; the batch stops at the first failure or when the Lambda's time runs low.
  */
 import type { Db } from './db.js';
-import { ErrorCode, MigrateError } from './errors.js';
-import { acquireMigrationLock, blockedByWaiters, lockWaiters, releaseMigrationLock } from './lock.js';
-import type { Logger } from './log.js';
 import {
-  isResumableLog,
-  RESUMABLE_LOG_PREFIX,
   type ApplyOptions,
   type ApplyResult,
+  asPgError,
+  type DecodedMigration,
+  describeSqlError,
+  ErrorCode,
+  isAlreadyExists,
+  isGuardable,
+  isResumableLog,
+  ledgerLogFor,
   type LedgerRow,
+  MigrateError,
   type MigrationResult,
+  RESUMABLE_LOG_PREFIX,
+  runsOutsideTransaction,
   type SkippedStatement,
   type SqlErrorInfo,
   type StatementSpan,
   type TimeoutDecision,
-  isGuardable,
-  runsOutsideTransaction,
-} from './protocol.js';
+} from './contract/index.js';
+import { acquireMigrationLock, blockedByWaiters, lockWaiters, releaseMigrationLock } from './lock.js';
+import type { Logger } from './log.js';
 import { CreatedInFile, reconcileStatement, skippedEntry } from './reconcile.js';
-import { asPgError, describeSqlError, isAlreadyExists, ledgerLogFor } from './sql-error.js';
 import {
   ensureLedgerTable,
   failedRows,
@@ -40,7 +45,6 @@ import {
   successfulNames,
   userTableCount,
 } from './tracking.js';
-import type { DecodedMigration } from './validate.js';
 
 export interface ApplyContext {
   db: Db;

@@ -9,11 +9,21 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { timeMargin } from './apply.js';
 import type { Db } from './db.js';
-import { ErrorCode, MigrateError } from './errors.js';
+import {
+  asPgError,
+  BACKFILL_TABLE,
+  type BackfillResult,
+  type BackfillRun,
+  CHECK_MAX_ROWS,
+  type CheckOutcome,
+  describeSqlError,
+  ErrorCode,
+  MigrateError,
+  MIGRATION_LOCK_KEY,
+  parseBackfillCheck,
+  type ParsedBackfill,
+} from './contract/index.js';
 import { querySingle, rowCounts, rowsDelta, total, trackTransactionStatus } from './measure.js';
-import { BACKFILL_TABLE, MIGRATION_LOCK_KEY, type BackfillResult, type BackfillRun, type CheckOutcome } from './protocol.js';
-import { asPgError, describeSqlError } from './sql-error.js';
-import type { ParsedBackfill } from './validate.js';
 
 export const CREATE_BACKFILL_TABLE_SQL = `CREATE TABLE IF NOT EXISTS "${BACKFILL_TABLE}" (
     "id"            VARCHAR(36) PRIMARY KEY NOT NULL,
@@ -26,41 +36,8 @@ export const CREATE_BACKFILL_TABLE_SQL = `CREATE TABLE IF NOT EXISTS "${BACKFILL
     "again"         BOOLEAN NOT NULL DEFAULT false
 )`;
 
-/** Rows of the check query returned at most. */
-export const CHECK_MAX_ROWS = 100;
 const BACKFILL_LOCK_WAIT_MS = 10_000;
 const DML = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);
-
-/**
- * The sanity query from the file's leading comment block: `-- check: SELECT …`, continued on
- * the following comment lines that are indented by at least two spaces (`--   FROM …`).
- *
- * @example
- * parseBackfillCheck('-- check: SELECT count(*) AS left\n--   FROM "Order" WHERE "totalCents" = 0\nUPDATE …')
- * // → 'SELECT count(*) AS left FROM "Order" WHERE "totalCents" = 0'
- */
-export function parseBackfillCheck(sql: string): string | undefined {
-  const lines = sql.replace(/^\uFEFF/, '').split(/\r?\n/);
-  let query: string[] | undefined;
-  for (const line of lines) {
-    const trimmed = line.trim();
-    if (trimmed === '') {
-      if (query) break;
-      continue;
-    }
-    if (!trimmed.startsWith('--')) break;
-    if (query) {
-      const more = /^--(?: {2,}|\t)(.*)$/.exec(trimmed);
-      if (!more) break;
-      query.push((more[1] ?? '').trim());
-      continue;
-    }
-    const start = /^--\s*check:\s*(.*)$/i.exec(trimmed);
-    if (start) query = [(start[1] ?? '').trim()];
-  }
-  const text = query?.join(' ').trim().replace(/;+\s*$/, '').trim();
-  return text ? text : undefined;
-}
 
 interface RawRun {
   id: string;

@@ -5,7 +5,7 @@
  * place (a rolled-back stack must not take read-only run-sql away). Unlike every other action it
  * throws on failure: the framework then fails the deployment, with this message.
  */
-import { READER_ROLE_RESOURCE_TYPE, type SetupResult } from './protocol.js';
+import { READER_ROLE_RESOURCE_TYPE, type SetupResult } from './contract/index.js';
 
 export interface ReaderRoleResourceEvent {
   RequestType: 'Create' | 'Update' | 'Delete';

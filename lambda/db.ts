@@ -3,8 +3,7 @@
  * Prisma-style `?schema=NAME` in the URL becomes the session's search_path, as Prisma does.
  */
 import pg from 'pg';
-import { ErrorCode, MigrateError } from './errors.js';
-import { redact } from './log.js';
+import { ErrorCode, MigrateError, redact } from './contract/index.js';
 
 export type Db = pg.Client;
 

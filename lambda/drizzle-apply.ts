@@ -18,11 +18,21 @@ import { lockWaitBudget, prepareSession, timeMargin, type ApplyContext } from '.
 import type { Db } from './db.js';
 import { ensureDrizzleLedger, insertDrizzleRow, readDrizzleRows } from './drizzle-ledger.js';
 import { acquireMigrationLock, releaseMigrationLock } from './lock.js';
-import type { ApplyOptions, ApplyResult, ChunkSpan, MigrationResult, SkippedStatement, SqlErrorInfo, StatementSpan } from './protocol.js';
+import {
+  type ApplyOptions,
+  type ApplyResult,
+  asPgError,
+  type ChunkSpan,
+  type DecodedMigration,
+  describeSqlError,
+  isAlreadyExists,
+  type MigrationResult,
+  type SkippedStatement,
+  type SqlErrorInfo,
+  type StatementSpan,
+} from './contract/index.js';
 import { CreatedInFile, reconcileStatement } from './reconcile.js';
-import { asPgError, describeSqlError, isAlreadyExists } from './sql-error.js';
 import { userTableCount } from './tracking.js';
-import type { DecodedMigration } from './validate.js';
 
 /** `I` idle, `T` in a transaction block, `E` in a failed one (PostgreSQL's ReadyForQuery). */
 type TxStatus = 'I' | 'T' | 'E';

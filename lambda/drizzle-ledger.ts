@@ -6,7 +6,7 @@
  */
 import type { Db } from './db.js';
 import { lockHolder } from './lock.js';
-import type { DrizzleLedgerRow, LedgerResult } from './protocol.js';
+import type { DrizzleLedgerRow, LedgerResult } from './contract/index.js';
 import { userTableCount } from './tracking.js';
 
 const TABLE = '"drizzle"."__drizzle_migrations"';

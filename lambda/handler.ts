@@ -6,20 +6,31 @@
 import type pg from 'pg';
 import { applyBatch } from './apply.js';
 import { runBackfill } from './backfill.js';
-import type { LambdaContext, WorkerHandler } from './context.js';
+import {
+  DEFAULT_READER_ROLE,
+  ErrorCode,
+  type LambdaContext,
+  MigrateError,
+  type ParsedEvent,
+  parseEvent,
+  PROTOCOL_VERSION,
+  redact,
+  type WorkerHandler,
+  type WorkerResponse,
+} from './contract/index.js';
 import { clientConfigFromUrl, close, connect, isAuthFailure, type Db } from './db.js';
 import { applyDrizzleBatch } from './drizzle-apply.js';
 import { readDrizzleLedgerState } from './drizzle-ledger.js';
-import { ErrorCode, MigrateError } from './errors.js';
 import { readLedgerState } from './ledger.js';
 import { rehearse } from './rehearse.js';
 import { resolveMigration } from './resolve.js';
-import { createLogger, redact, type Logger } from './log.js';
-import { PROTOCOL_VERSION, type WorkerResponse } from './protocol.js';
+import { createLogger, type Logger } from './log.js';
+
+/** Hosts other than Lambda's runtime (the local endpoint, tests) give the worker their own log sink. */
+export { createLogger, type Logger };
 import { handleReaderRoleResource, isReaderRoleResourceEvent, type CustomResourceResponse } from './custom-resource.js';
-import { DEFAULT_READER_ROLE, setupReader } from './reader.js';
+import { setupReader } from './reader.js';
 import { runSql } from './run-sql.js';
-import { parseEvent, type ParsedEvent } from './validate.js';
 
 export interface WorkerConfig {
   /** A connection URL (local use); otherwise `connectionConfig` is asked. */

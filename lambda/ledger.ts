@@ -1,7 +1,7 @@
 /** The `ledger` action: rows plus the facts a status report needs. Reads only; takes no lock. */
 import type { Db } from './db.js';
 import { lockHolder } from './lock.js';
-import type { LedgerResult } from './protocol.js';
+import type { LedgerResult } from './contract/index.js';
 import { ledgerTableExists, readLedger, userTableCount } from './tracking.js';
 
 export async function readLedgerState(db: Db): Promise<LedgerResult> {

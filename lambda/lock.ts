@@ -4,8 +4,7 @@
  * so the wait is bounded and the refusal can name who holds the lock.
  */
 import type { Db } from './db.js';
-import { ErrorCode, MigrateError } from './errors.js';
-import { MIGRATION_LOCK_KEY, type LockHolder } from './protocol.js';
+import { ErrorCode, type LockHolder, MigrateError, MIGRATION_LOCK_KEY } from './contract/index.js';
 
 const POLL_MS = 100;
 /** pg_stat_activity hides another role's session times from a role without pg_read_all_stats. */

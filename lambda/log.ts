@@ -1,17 +1,7 @@
 /**
- * Structured JSON logs for CloudWatch, one line per event. Secrets never reach a log line:
- * every string passes through `redact`, which masks passwords in connection strings and
- * `password=` pairs, whatever produced them (pg errors echo connection strings).
+ * Structured JSON logs for CloudWatch, one line per event, each passed through `redact`.
  */
-
-const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^:\s/@]*:)([^@\s]+)(@)/gi;
-const KEY_VALUE_PASSWORD = /\b(password|passwd|pwd)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&]+)/gi;
-/** SQL that sets one: `CREATE ROLE … PASSWORD 'x'`, `ALTER USER … ENCRYPTED PASSWORD E'x'`, FDW `OPTIONS (password 'x')`. */
-const SQL_PASSWORD = /\b(password\s+)(E?'(?:[^'\\]|\\.|'')*')/gi;
-
-export function redact(text: string): string {
-  return text.replace(URL_PASSWORD, '$1***$3').replace(KEY_VALUE_PASSWORD, '$1$2***').replace(SQL_PASSWORD, "$1'***'");
-}
+import { redact } from './contract/index.js';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 

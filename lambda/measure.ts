@@ -5,7 +5,7 @@
  */
 import type pg from 'pg';
 import type { Db } from './db.js';
-import { MIGRATION_LOCK_KEY, type LockImpact, type RehearsalLock, type RowsTouched } from './protocol.js';
+import { MIGRATION_LOCK_KEY, type LockImpact, type RehearsalLock, type RowsTouched } from './contract/index.js';
 
 export type RowCounts = Map<string, RowsTouched>;
 

@@ -10,10 +10,17 @@
  * Everything else must be equal.
  */
 import type { Db } from './db.js';
-import { redact } from './log.js';
-import type { CreatedObject, SkippedStatement, SqlErrorInfo, StatementSpan } from './protocol.js';
-import { asPgError, describeSqlError, shorten } from './sql-error.js';
-import type { DecodedMigration } from './validate.js';
+import {
+  asPgError,
+  type CreatedObject,
+  type DecodedMigration,
+  describeSqlError,
+  redact,
+  shorten,
+  type SkippedStatement,
+  type SqlErrorInfo,
+  type StatementSpan,
+} from './contract/index.js';
 
 export type Comparison =
   | { same: true; note?: string }

@@ -17,7 +17,25 @@
  */
 import { lockWaitBudget, timeBudgetMs, timeMargin, type ApplyContext } from './apply.js';
 import type { Db } from './db.js';
-import { ErrorCode, MigrateError } from './errors.js';
+import {
+  type ApplyOptions,
+  asPgError,
+  type DecodedMigration,
+  describeSqlError,
+  ErrorCode,
+  isAlreadyExists,
+  MigrateError,
+  type NotRehearsedStatement,
+  type ParsedRehearse,
+  type RehearsalResult,
+  type RehearseResult,
+  runsOutsideTransaction,
+  type SequenceAdvance,
+  shorten,
+  type SkippedStatement,
+  type SqlErrorInfo,
+  type StatementSpan,
+} from './contract/index.js';
 import { acquireMigrationLock } from './lock.js';
 import {
   describeLocks,
@@ -31,20 +49,7 @@ import {
   type LockSnapshot,
   type RowCounts,
 } from './measure.js';
-import type {
-  ApplyOptions,
-  NotRehearsedStatement,
-  RehearsalResult,
-  RehearseResult,
-  SequenceAdvance,
-  SkippedStatement,
-  SqlErrorInfo,
-  StatementSpan,
-} from './protocol.js';
-import { asPgError, describeSqlError, isAlreadyExists, shorten } from './sql-error.js';
-import { runsOutsideTransaction } from './protocol.js';
 import { ledgerTableExists, readLedger, successfulNames } from './tracking.js';
-import type { DecodedMigration, ParsedRehearse } from './validate.js';
 
 /**
  * Transaction control a file may hide in a statement the CLI classified as transactional

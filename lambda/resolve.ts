@@ -13,12 +13,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
-import { ErrorCode, MigrateError } from './errors.js';
+import { ErrorCode, type LedgerRow, MigrateError, type ParsedResolve, type ResolveResult } from './contract/index.js';
 import { acquireMigrationLock, releaseMigrationLock } from './lock.js';
 import { DEFAULT_LOCK_WAIT_MS } from './apply.js';
-import type { LedgerRow, ResolveResult } from './protocol.js';
 import { ensureLedgerTable, ledgerTableExists } from './tracking.js';
-import type { ParsedResolve } from './validate.js';
 
 interface RawRow {
   id: string;

@@ -6,10 +6,8 @@
  */
 import pg from 'pg';
 import type { Db } from './db.js';
-import { ErrorCode, MigrateError } from './errors.js';
-import type { RunSqlResult } from './protocol.js';
-import { becomeReader, DEFAULT_READER_ROLE } from './reader.js';
-import { describeSqlError } from './sql-error.js';
+import { DEFAULT_READER_ROLE, describeSqlError, ErrorCode, MigrateError, type RunSqlResult } from './contract/index.js';
+import { becomeReader } from './reader.js';
 
 /** Keep responses inside Lambda's 6 MB limit with room for the envelope. */
 export const MAX_RESULT_BYTES = 5 * 1024 * 1024;

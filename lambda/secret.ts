@@ -10,7 +10,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { ClientConfig } from 'pg';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ErrorCode, MigrateError } from './errors.js';
+import { ErrorCode, MigrateError } from './contract/index.js';
 
 export interface ConnectionConfigOptions {
   /** Fetch the secret again even if this container has it (after an authentication failure, 28P01). */

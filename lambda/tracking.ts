@@ -4,18 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
-import type { LedgerRow } from './protocol.js';
-
-export const CREATE_LEDGER_SQL = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
-    "id"                    VARCHAR(36) PRIMARY KEY NOT NULL,
-    "checksum"              VARCHAR(64) NOT NULL,
-    "finished_at"           TIMESTAMPTZ,
-    "migration_name"        VARCHAR(255) NOT NULL,
-    "logs"                  TEXT,
-    "rolled_back_at"        TIMESTAMPTZ,
-    "started_at"            TIMESTAMPTZ NOT NULL DEFAULT now(),
-    "applied_steps_count"   INTEGER NOT NULL DEFAULT 0
-)`;
+import { CREATE_LEDGER_SQL, type LedgerRow } from './contract/index.js';
 
 export async function ledgerTableExists(db: Db): Promise<boolean> {
   const { rows } = await db.query<{ exists: boolean }>(

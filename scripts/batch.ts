@@ -2,9 +2,13 @@
  * Builds the apply payloads from discovered files and their parse, and packs them into as few
  * Invoke requests as the 6 MB limit allows (each migration still atomic on its own).
  */
-import { ErrorCode, MigrateError } from '../lambda/errors.js';
-import { encodeSql } from '../lambda/payload.js';
-import { INVOKE_PAYLOAD_LIMIT_BYTES, type MigrationPayload } from '../lambda/protocol.js';
+import {
+  encodeSql,
+  ErrorCode,
+  INVOKE_PAYLOAD_LIMIT_BYTES,
+  MigrateError,
+  type MigrationPayload,
+} from '../lambda/contract/index.js';
 import { formatBytes } from './invoke.js';
 import type { SplitResult } from './split.js';
 

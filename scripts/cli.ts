@@ -3,15 +3,15 @@
  * The `vpc-migrate` command line: argument parsing, target set-up and exit codes only.
  * Each command is a function returning a report (scripts/commands/*); this file renders it.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { ErrorCode, MigrateError } from '../lambda/errors.js';
-import type { ErrorBody } from '../lambda/protocol.js';
+import { parseArgs } from 'node:util';
+import { type ErrorBody, ErrorCode, MigrateError } from '../lambda/contract/index.js';
 import { backfillCommand } from './commands/backfill.js';
 import { deploy } from './commands/deploy.js';
 import { runLint } from './commands/lint.js';
 import { rehearseCommand } from './commands/rehearse.js';
 import { resolveCommand } from './commands/resolve.js';
 import { sqlCommand } from './commands/sql.js';
+import type { Command, Options, Values } from './commands/command.js';
 import { applyOptionsFrom, functionTimeoutFlag } from './commands/flags.js';
 import { status } from './commands/status.js';
 import { formatFlag } from './format.js';
@@ -22,24 +22,6 @@ import { sh } from './plan.js';
 import { resolveTarget, type TargetFlags } from './target.js';
 import { watchInterrupts, type Interruption } from './interrupt.js';
 import { renderLint } from './lint/render.js';
-
-type Options = NonNullable<ParseArgsConfig['options']>;
-type Values = Record<string, string | boolean | string[] | undefined>;
-
-export interface CommandOutput {
-  exitCode: number;
-  json: unknown;
-  text: string;
-}
-
-export interface Command {
-  summary: string;
-  usage: string;
-  options: Options;
-  /** Whether the command talks to a worker (all but local-only ones); a function decides per invocation. */
-  needsWorker: boolean | ((values: Values, positionals: string[]) => boolean);
-  run(ctx: { values: Values; positionals: string[]; worker: Worker; progress: (line: string) => void; interrupted?: () => Interruption | undefined }): Promise<CommandOutput>;
-}
 
 const TARGET_OPTIONS: Options = {
   local: { type: 'boolean' },

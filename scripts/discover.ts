@@ -21,7 +21,7 @@
 import { readFile as readFileCallback } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorCode, MigrateError } from '../lambda/errors.js';
+import { ErrorCode, MigrateError } from '../lambda/contract/index.js';
 import { checksumMatches, sha256Hex } from './checksum.js';
 import type { LocalMigrationRef } from './plan.js';
 

@@ -2,8 +2,7 @@
  * Which migration format a folder holds, and the per-format hooks the shared commands call.
  * A folder with `meta/_journal.json` is Drizzle's, anything else Prisma's; `--format` forces it.
  */
-import { ErrorCode, MigrateError } from '../lambda/errors.js';
-import { MIGRATION_FORMATS, type MigrationFormat } from '../lambda/protocol.js';
+import { ErrorCode, MigrateError, MIGRATION_FORMATS, type MigrationFormat } from '../lambda/contract/index.js';
 import { hasJournal, JOURNAL_FILE } from './drizzle/discover.js';
 import { isDrizzlePlan, verifyDrizzle } from './drizzle/plan.js';
 import type { Plan } from './plan.js';

@@ -5,7 +5,7 @@
  * which command shows the outcome, then lets the invocation in flight answer (deploy sends no
  * further one) and exits 130 / 143. A second signal exits at once.
  */
-import { MIGRATION_LOCK_KEY } from '../lambda/protocol.js';
+import { MIGRATION_LOCK_KEY } from '../lambda/contract/index.js';
 
 export interface Interruption {
   signal: 'SIGINT' | 'SIGTERM';

@@ -7,21 +7,22 @@
 import { InvokeCommand, LambdaClient, type LambdaClientConfig } from '@aws-sdk/client-lambda';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, MigrateError } from '../lambda/errors.js';
 import {
-  INVOKE_PAYLOAD_LIMIT_BYTES,
-  PROTOCOL_VERSION,
   type ApplyEvent,
   type ApplyResult,
   type ErrorBody,
+  ErrorCode,
+  INVOKE_PAYLOAD_LIMIT_BYTES,
   type LedgerResult,
-  type MigrationStatus,
+  MigrateError,
   type MigrationFormat,
+  type MigrationStatus,
+  PROTOCOL_VERSION,
   type RunSqlEvent,
   type RunSqlResult,
   type WorkerEvent,
   type WorkerResponse,
-} from '../lambda/protocol.js';
+} from '../lambda/contract/index.js';
 
 /** Lambda's maximum; the deployed function's own timeout is at most this. */
 export const DEFAULT_FUNCTION_TIMEOUT_MS = 900_000;

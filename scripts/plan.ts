@@ -7,8 +7,7 @@
  * DESIGN §3: checksums are checked on deploy, and out-of-order folders are reported, never
  * silently skipped.
  */
-import { isResumableLog, type LedgerRow } from '../lambda/protocol.js';
-import { ErrorCode } from '../lambda/errors.js';
+import { ErrorCode, isResumableLog, type LedgerRow } from '../lambda/contract/index.js';
 
 /** What the plan needs to know about one local migration folder. */
 export interface LocalMigrationRef {

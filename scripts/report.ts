@@ -1,5 +1,5 @@
 /** Renders command results for people (text) and CI (`--json`). Commands return data; this prints. */
-import type { ErrorBody, MigrationResult, ServerFacts } from '../lambda/protocol.js';
+import type { ErrorBody, MigrationResult, ServerFacts } from '../lambda/contract/index.js';
 import type { DeployReport } from './commands/deploy.js';
 import type { StatusReport } from './commands/status.js';
 import type { Problem } from './plan.js';

@@ -10,8 +10,14 @@
  * character numbers). Everything returned here is in UTF-16 code units, i.e. JS string indices.
  */
 import type { AlterSubscriptionStmt, CreateSubscriptionStmt, DefElem, DoStmt, Node, RawStmt, ScanToken } from 'libpg-query';
-import { ErrorCode, MigrateError } from '../lambda/errors.js';
-import { runsOutsideTransaction, type ExecutionMode, type StatementKind, type StatementSpan } from '../lambda/protocol.js';
+import {
+  ErrorCode,
+  type ExecutionMode,
+  MigrateError,
+  runsOutsideTransaction,
+  type StatementKind,
+  type StatementSpan,
+} from '../lambda/contract/index.js';
 import { createdObjects } from './creates.js';
 
 export interface SplitParseError {

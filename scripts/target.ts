@@ -3,7 +3,7 @@
  * or `--stack`); `--local` starts the local worker explicitly. With none, the CLI refuses: a
  * deploy must never fall back to a local database by accident.
  */
-import { ErrorCode, MigrateError } from '../lambda/errors.js';
+import { ErrorCode, MigrateError } from '../lambda/contract/index.js';
 import type { WorkerTarget } from './invoke.js';
 
 export interface TargetFlags {

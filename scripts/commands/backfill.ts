@@ -6,11 +6,19 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import path from 'node:path';
-import { parseBackfillCheck } from '../../lambda/backfill.js';
-import { ErrorCode, MigrateError } from '../../lambda/errors.js';
-import type { BackfillEvent, BackfillResult, BackfillRun, CheckOutcome, ErrorBody, SqlErrorInfo } from '../../lambda/protocol.js';
+import {
+  type BackfillEvent,
+  type BackfillResult,
+  type BackfillRun,
+  type CheckOutcome,
+  type ErrorBody,
+  ErrorCode,
+  MigrateError,
+  parseBackfillCheck,
+  type SqlErrorInfo,
+} from '../../lambda/contract/index.js';
 import { sha256Hex } from '../checksum.js';
-import type { Command } from '../cli.js';
+import type { Command } from './command.js';
 import { caretLines, renderTable } from '../format-rows.js';
 import type { Worker } from '../invoke.js';
 import { bold, dim, green, red, yellow } from '../report.js';

@@ -4,8 +4,14 @@
  * verifies afterwards that the ledger holds every local migration.
  */
 import { randomUUID } from 'node:crypto';
-import { ErrorCode } from '../../lambda/errors.js';
-import type { ApplyOptions, MigrationFormat, MigrationPayload, MigrationResult, ServerFacts } from '../../lambda/protocol.js';
+import {
+  type ApplyOptions,
+  ErrorCode,
+  type MigrationFormat,
+  type MigrationPayload,
+  type MigrationResult,
+  type ServerFacts,
+} from '../../lambda/contract/index.js';
 import { batchBySize, buildPayload } from '../batch.js';
 import type { Worker } from '../invoke.js';
 import { summarize, type Plan, type PlanOptions, type Problem } from '../plan.js';

@@ -1,6 +1,5 @@
 /** Flag parsing shared by the operator commands (sql, resolve, rehearse, backfill). */
-import { ErrorCode, MigrateError } from '../../lambda/errors.js';
-import type { ApplyOptions } from '../../lambda/protocol.js';
+import { type ApplyOptions, ErrorCode, MigrateError } from '../../lambda/contract/index.js';
 
 export type Values = Record<string, string | boolean | string[] | undefined>;
 

@@ -9,8 +9,7 @@
  * - `NAME…`: these folders, each against the local history before it; no worker.
  */
 import { writeFile } from 'node:fs/promises';
-import { ErrorCode, MigrateError } from '../../lambda/errors.js';
-import type { ServerFacts } from '../../lambda/protocol.js';
+import { ErrorCode, MigrateError, type ServerFacts } from '../../lambda/contract/index.js';
 import type { LocalMigration } from '../discover.js';
 import type { Worker } from '../invoke.js';
 import { fixMigration, type RemovedStatement } from '../lint/fix.js';

@@ -1,6 +1,5 @@
 /** What deploy and status both need first: the local folders and what the worker's ledger says. */
-import { ErrorCode, MigrateError } from '../../lambda/errors.js';
-import type { LedgerResult, MigrationFormat } from '../../lambda/protocol.js';
+import { ErrorCode, type LedgerResult, MigrateError, type MigrationFormat } from '../../lambda/contract/index.js';
 import { discoverMigrations, planInputs, type Discovery } from '../discover.js';
 import { isDrizzleDiscovery } from '../drizzle/discover.js';
 import { loadDrizzleLocal, planDrizzleFor, readDrizzleLedger } from '../drizzle/state.js';

@@ -4,10 +4,18 @@
  * touched, error — and then everything is rolled back. Nothing is recorded in the ledger.
  */
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, MigrateError } from '../../lambda/errors.js';
-import type { ApplyOptions, MigrationFormat, RehearsalLock, RehearsalResult, RehearseResult, ServerFacts } from '../../lambda/protocol.js';
+import {
+  type ApplyOptions,
+  ErrorCode,
+  MigrateError,
+  type MigrationFormat,
+  type RehearsalLock,
+  type RehearsalResult,
+  type RehearseResult,
+  type ServerFacts,
+} from '../../lambda/contract/index.js';
 import { batchBySize, buildPayload, BATCH_BYTES } from '../batch.js';
-import type { Command } from '../cli.js';
+import type { Command } from './command.js';
 import { formatFlag } from '../format.js';
 import { formatBytes, type Worker } from '../invoke.js';
 import { summarize, type PlanOptions, type Problem } from '../plan.js';

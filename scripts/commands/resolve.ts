@@ -5,9 +5,14 @@
  * happen in the worker, inside the lock.
  */
 import path from 'node:path';
-import { ErrorCode, MigrateError } from '../../lambda/errors.js';
-import type { ResolveEvent, ResolveResult, ResolveTarget } from '../../lambda/protocol.js';
-import type { Command } from '../cli.js';
+import {
+  ErrorCode,
+  MigrateError,
+  type ResolveEvent,
+  type ResolveResult,
+  type ResolveTarget,
+} from '../../lambda/contract/index.js';
+import type { Command } from './command.js';
 import { discoverMigrations } from '../discover.js';
 import type { Worker } from '../invoke.js';
 import { dim, green, yellow } from '../report.js';

@@ -5,9 +5,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
-import { ErrorCode, MigrateError } from '../../lambda/errors.js';
-import type { ErrorBody, RunSqlEvent, RunSqlResult, SqlErrorInfo } from '../../lambda/protocol.js';
-import type { Command } from '../cli.js';
+import {
+  type ErrorBody,
+  ErrorCode,
+  MigrateError,
+  type RunSqlEvent,
+  type RunSqlResult,
+  type SqlErrorInfo,
+} from '../../lambda/contract/index.js';
+import type { Command } from './command.js';
 import { caretLines, renderCsv, renderTable, visible } from '../format-rows.js';
 import type { Worker } from '../invoke.js';
 import { bold, dim, red, yellow } from '../report.js';

@@ -2,7 +2,7 @@
  * `status`: the deploy plan without applying anything. Its exit code is part of the
  * interface: 0 up to date, 1 pending, 2 problem.
  */
-import type { MigrationFormat, ServerFacts } from '../../lambda/protocol.js';
+import type { MigrationFormat, ServerFacts } from '../../lambda/contract/index.js';
 import { isDrizzlePlan, type DrizzleCounts } from '../drizzle/plan.js';
 import type { Worker } from '../invoke.js';
 import { summarize, type Plan, type PlanOptions } from '../plan.js';

@@ -19,21 +19,24 @@
  * BEGIN/COMMIT run Prisma-style: the row first, then one call per statement (per BEGIN…COMMIT
  * block for scripts, each block in one atomic `DO`), then the row completed.
  */
-import { ErrorCode, MigrateError } from '../../lambda/errors.js';
-import { redact } from '../../lambda/log.js';
 import {
-  MIGRATION_LOCK_KEY,
-  PRISMA_LEDGER_TABLE,
   type ApplyEvent,
   type ApplyOptions,
   type ApplyResult,
+  type DecodedMigration,
+  ErrorCode,
+  ledgerLogFor,
+  MigrateError,
+  MIGRATION_LOCK_KEY,
   type MigrationResult,
+  parseEvent,
+  PRISMA_LEDGER_TABLE,
+  redact,
+  shorten,
   type SkippedStatement,
   type SqlErrorInfo,
   type StatementSpan,
-} from '../../lambda/protocol.js';
-import { ledgerLogFor, shorten } from '../../lambda/sql-error.js';
-import { parseEvent, type DecodedMigration } from '../../lambda/validate.js';
+} from '../../lambda/contract/index.js';
 import { loadInspector, prepareStatement, type PreparedStatement } from './inspect.js';
 import { ask } from './ledger.js';
 import { decodeGuard, doBlock, literal, newNonce, raiseAnswer, raiseGuard } from './sql.js';

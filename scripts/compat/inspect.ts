@@ -6,7 +6,7 @@
  * pooled connection for whatever that connection runs next (DESIGN §3, "no state leaks").
  */
 import type { Node } from 'libpg-query';
-import type { StatementKind } from '../../lambda/protocol.js';
+import type { StatementKind } from '../../lambda/contract/index.js';
 
 type PgQuery = typeof import('libpg-query');
 let parser: PgQuery | undefined;

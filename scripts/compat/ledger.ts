@@ -14,9 +14,16 @@
  * every page carries a fingerprint of the whole ledger, so a ledger changed between two pages
  * (a concurrent deploy) is read again instead of being stitched together.
  */
-import { ErrorCode, MigrateError } from '../../lambda/errors.js';
-import type { LedgerResult, LedgerRow, LockHolder, ServerFacts } from '../../lambda/protocol.js';
-import { MIGRATION_LOCK_KEY, PRISMA_LEDGER_TABLE } from '../../lambda/protocol.js';
+import {
+  ErrorCode,
+  type LedgerResult,
+  type LedgerRow,
+  type LockHolder,
+  MigrateError,
+  MIGRATION_LOCK_KEY,
+  PRISMA_LEDGER_TABLE,
+  type ServerFacts,
+} from '../../lambda/contract/index.js';
 import { decodeAnswer, doBlock, isoUtc, literal, newNonce, raiseAnswer } from './sql.js';
 import type { RunSqlTransport } from './transport.js';
 

@@ -2,7 +2,7 @@
  * `--protocol`: which worker protocol the CLI speaks. `vpc-migrate` (the default) is our worker;
  * `run-sql` a plain worker that runs one SQL statement per call and returns a count.
  */
-import { ErrorCode, MigrateError } from '../../lambda/errors.js';
+import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
 import { connectWorker, type Worker, type WorkerTarget } from '../invoke.js';
 import { connectRunSqlWorker, type RunSqlWorkerOptions } from './run-sql-worker.js';
 import { parsePayloadTemplate } from './transport.js';

@@ -10,8 +10,7 @@
  * const report = await deploy(worker, { migrationsDir: 'prisma/migrations' });
  */
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, MigrateError } from '../../lambda/errors.js';
-import type { RunSqlEvent, RunSqlResult } from '../../lambda/protocol.js';
+import { ErrorCode, MigrateError, type RunSqlEvent, type RunSqlResult } from '../../lambda/contract/index.js';
 import type { Worker, WorkerTarget } from '../invoke.js';
 import { applyThroughRunSql } from './apply.js';
 import { ask, DEFAULT_PAGE_BYTES, readLedgerThroughRunSql } from './ledger.js';

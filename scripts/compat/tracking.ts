@@ -5,10 +5,10 @@
  * its `clock_timestamp()`, so the client's clock never enters the ledger.
  */
 import { randomUUID } from 'node:crypto';
-import { PRISMA_LEDGER_TABLE } from '../../lambda/protocol.js';
+import { PRISMA_LEDGER_TABLE } from '../../lambda/contract/index.js';
 import { literal } from './sql.js';
 
-export { CREATE_LEDGER_SQL } from '../../lambda/tracking.js';
+export { CREATE_LEDGER_SQL } from '../../lambda/contract/index.js';
 
 const TABLE = `"${PRISMA_LEDGER_TABLE}"`;
 const COLUMNS = '(id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count)';

@@ -9,9 +9,7 @@
  * ``Raw query failed. Code: `42P07`. Message: `relation "x" already exists` ``).
  */
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
-import { ErrorCode, MigrateError } from '../../lambda/errors.js';
-import { INVOKE_PAYLOAD_LIMIT_BYTES } from '../../lambda/protocol.js';
-import { isAlreadyExists } from '../../lambda/sql-error.js';
+import { ErrorCode, INVOKE_PAYLOAD_LIMIT_BYTES, isAlreadyExists, MigrateError } from '../../lambda/contract/index.js';
 import { formatBytes, invokeError, lambdaClientFor, type WorkerTarget } from '../invoke.js';
 
 export const DEFAULT_PAYLOAD_TEMPLATE = '{"action":"run-sql","sql":"{{sql}}"}';

@@ -5,8 +5,14 @@
  * one query, and needs to know which chunks end the file's transaction (its own `COMMIT`),
  * open one, or cannot run inside one (`CREATE INDEX CONCURRENTLY`, ...).
  */
-import { runsOutsideTransaction, type ExecutionMode, type MigrationPayload, type StatementKind, type StatementSpan } from '../../lambda/protocol.js';
-import { encodeSql } from '../../lambda/payload.js';
+import {
+  encodeSql,
+  type ExecutionMode,
+  type MigrationPayload,
+  runsOutsideTransaction,
+  type StatementKind,
+  type StatementSpan,
+} from '../../lambda/contract/index.js';
 import { lineOf, splitMigration } from '../split.js';
 import type { DrizzleMigration } from './discover.js';
 

@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { readFile as readFileCallback } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorCode, MigrateError } from '../../lambda/errors.js';
+import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
 import type { Anomaly, Discovery, LocalMigration } from '../discover.js';
 
 /** Where the journal sits inside the migrations folder. */

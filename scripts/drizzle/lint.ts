@@ -6,7 +6,7 @@
  * its place: a non-transactional statement still inside the file's transaction, or sharing
  * its chunk, is refused before anything is applied.
  */
-import { ErrorCode } from '../../lambda/errors.js';
+import { ErrorCode } from '../../lambda/contract/index.js';
 import { lintPending } from '../commands/lint.js';
 import type { Problem } from '../plan.js';
 import { splitDrizzle } from './chunks.js';

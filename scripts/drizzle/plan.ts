@@ -11,8 +11,7 @@
  * hash (the journal's `when` was edited); then same `created_at` with another hash — the file
  * of an applied entry was changed. A row left over matches no entry: the database is ahead.
  */
-import { ErrorCode } from '../../lambda/errors.js';
-import type { DrizzleLedgerRow } from '../../lambda/protocol.js';
+import { type DrizzleLedgerRow, ErrorCode } from '../../lambda/contract/index.js';
 import type { AppliedEntry, ModifiedEntry, Plan, PlanOptions, PlanState, Problem } from '../plan.js';
 import { sh } from '../plan.js';
 

@@ -3,8 +3,13 @@
  * status.ts): the journal and its ledger in the shapes those commands already use — a
  * `Discovery`, a `LedgerResult`, a `Plan` — so the plan, report and CLI code is one.
  */
-import { ErrorCode, MigrateError } from '../../lambda/errors.js';
-import type { LedgerResult, MigrationPayload, MigrationResult } from '../../lambda/protocol.js';
+import {
+  ErrorCode,
+  type LedgerResult,
+  MigrateError,
+  type MigrationPayload,
+  type MigrationResult,
+} from '../../lambda/contract/index.js';
 import type { Worker } from '../invoke.js';
 import type { PlanOptions } from '../plan.js';
 import { drizzlePayload } from './chunks.js';

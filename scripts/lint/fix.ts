@@ -4,7 +4,7 @@
  * and nothing else. The result is re-split and checked to hold exactly the other statements,
  * byte for byte, before anyone writes it.
  */
-import { ErrorCode, MigrateError } from '../../lambda/errors.js';
+import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
 import { splitMigration } from '../split.js';
 import type { Finding, ParsedMigration, ParsedStatement, RuleId } from './types.js';
 

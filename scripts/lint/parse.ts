@@ -4,7 +4,7 @@
  * once with `parseSync` and never split.
  */
 import type { Node } from 'libpg-query';
-import { ErrorCode, MigrateError } from '../../lambda/errors.js';
+import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
 import { loadParser, splitMigrationWithNodes } from '../split.js';
 import type { LintInput, ParsedMigration, ParsedStatement } from './types.js';
 

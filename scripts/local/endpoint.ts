@@ -12,8 +12,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { LambdaContext, WorkerHandler } from '../../lambda/context.js';
-import { INVOKE_PAYLOAD_LIMIT_BYTES } from '../../lambda/protocol.js';
+import { INVOKE_PAYLOAD_LIMIT_BYTES, type LambdaContext, type WorkerHandler } from '../../lambda/contract/index.js';
 
 /** Real Lambda lets a response be 100 bytes larger than a request (6,291,556 bytes). */
 const RESPONSE_LIMIT_BYTES = INVOKE_PAYLOAD_LIMIT_BYTES + 100;

@@ -3,8 +3,7 @@
  * the embedded PostgreSQL. Never a fallback for a missing production target: only an explicit
  * `--local` (or a test) starts it.
  */
-import { createHandler } from '../../lambda/handler.js';
-import { createLogger } from '../../lambda/log.js';
+import { createHandler, createLogger } from '../../lambda/handler.js';
 import { startLocalDatabase, type LocalDatabase } from './database.js';
 import { startInvokeEndpoint, writeInvocationLog } from './endpoint.js';
 

@@ -5,8 +5,7 @@
  * time, then refuses naming the holder (pid, application, since), and applies once it is gone.
  */
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { ErrorCode, type MigrateError } from '../../lambda/errors.js';
-import { MIGRATION_LOCK_KEY } from '../../lambda/protocol.js';
+import { ErrorCode, type MigrateError, MIGRATION_LOCK_KEY } from '../../lambda/contract/index.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { status } from '../../scripts/commands/status.js';
 import { databaseTargets } from '../helpers/db.js';

@@ -15,11 +15,15 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { ErrorCode, type MigrateError } from '../../lambda/errors.js';
+import {
+  ErrorCode,
+  type MigrateError,
+  parseEvent,
+  WORKER_ACTIONS,
+  type WorkerResponse,
+} from '../../lambda/contract/index.js';
 import { createHandler } from '../../lambda/handler.js';
 import { createLogger } from '../../lambda/log.js';
-import { WORKER_ACTIONS, type WorkerResponse } from '../../lambda/protocol.js';
-import { parseEvent } from '../../lambda/validate.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { status } from '../../scripts/commands/status.js';
 import { databaseTargets } from '../helpers/db.js';

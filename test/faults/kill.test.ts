@@ -9,7 +9,7 @@
  * the job with one row per migration and the schema and data of a clean run.
  */
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { ErrorCode } from '../../lambda/errors.js';
+import { ErrorCode } from '../../lambda/contract/index.js';
 import { databaseTargets } from '../helpers/db.js';
 import { closeGate, workerSessionsGone, type SecretDatabase, type SecretServer } from '../helpers/fault-db.js';
 import { faultPoints, scenarioFixture, type Fixture, type TracePoint } from '../helpers/fault-fixture.js';

@@ -8,8 +8,7 @@
  * Both for every COMMIT of the batch (each transactional file, each step of the stepwise one).
  */
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { ErrorCode } from '../../lambda/errors.js';
-import type { ApplyResult } from '../../lambda/protocol.js';
+import { type ApplyResult, ErrorCode } from '../../lambda/contract/index.js';
 import { connectWorker, type Worker } from '../../scripts/invoke.js';
 import { databaseTargets } from '../helpers/db.js';
 import { ledgerRows, waitFor, workerSessionsGone } from '../helpers/fault-db.js';

@@ -9,8 +9,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { ErrorCode, type MigrateError } from '../../lambda/errors.js';
-import { INVOKE_PAYLOAD_LIMIT_BYTES, type RunSqlResult } from '../../lambda/protocol.js';
+import {
+  ErrorCode,
+  INVOKE_PAYLOAD_LIMIT_BYTES,
+  type MigrateError,
+  type RunSqlResult,
+} from '../../lambda/contract/index.js';
 import { BATCH_BYTES } from '../../scripts/batch.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { formatBytes } from '../../scripts/invoke.js';

@@ -10,7 +10,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { ErrorCode, type MigrateError } from '../../lambda/errors.js';
+import { ErrorCode, type MigrateError } from '../../lambda/contract/index.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { databaseTargets } from '../helpers/db.js';
 import { fingerprint, ledgerRows, query, secretServer, type SecretDatabase, type SecretServer } from '../helpers/fault-db.js';

@@ -6,7 +6,7 @@
  * remedy, nothing of the file is applied, and following the remedy finishes the job.
  */
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { ErrorCode } from '../../lambda/errors.js';
+import { ErrorCode } from '../../lambda/contract/index.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { resolve } from '../../scripts/commands/resolve.js';
 import { databaseTargets } from '../helpers/db.js';

@@ -15,7 +15,7 @@
  *   `'pooled'`: one pooled connection reused, as Prisma's pool would mostly do.
  */
 import pg from 'pg';
-import type { WorkerHandler } from '../../lambda/context.js';
+import type { WorkerHandler } from '../../lambda/contract/index.js';
 import type { Worker } from '../../scripts/invoke.js';
 import { startInvokeEndpoint } from '../../scripts/local/endpoint.js';
 import { connectRunSqlWorker, type RunSqlWorkerOptions } from '../../scripts/compat/run-sql-worker.js';

@@ -14,7 +14,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { WorkerHandler } from '../../lambda/context.js';
+import type { WorkerHandler } from '../../lambda/contract/index.js';
 import { startInvokeEndpoint } from '../../scripts/local/endpoint.js';
 import { connectWorker, type Worker } from '../../scripts/invoke.js';
 

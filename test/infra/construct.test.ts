@@ -14,7 +14,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MigrateError } from '../../lambda/errors.js';
+import { MigrateError } from '../../lambda/contract/index.js';
 import { MigrationWorker } from '../../infra/migration-worker.js';
 
 interface Resource {

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { MigrateError } from '../../lambda/errors.js';
+import { MigrateError } from '../../lambda/contract/index.js';
 import { resolveStackFunction } from '../../scripts/stack.js';
 
 interface Captured {

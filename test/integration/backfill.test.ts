@@ -7,7 +7,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MigrateError } from '../../lambda/errors.js';
+import { MigrateError } from '../../lambda/contract/index.js';
 import { backfill, renderBackfill } from '../../scripts/commands/backfill.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { runCli, targetFlags } from '../helpers/cli.js';

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ErrorCode } from '../../lambda/errors.js';
+import { ErrorCode } from '../../lambda/contract/index.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { runCli, targetFlags } from '../helpers/cli.js';
 import { databaseTargets, prismaLedger, query } from '../helpers/db.js';

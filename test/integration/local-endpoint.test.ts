@@ -1,7 +1,6 @@
 import { InvokeCommand, LambdaClient, ResourceNotFoundException, type InvokeCommandOutput } from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LambdaContext } from '../../lambda/context.js';
-import { INVOKE_PAYLOAD_LIMIT_BYTES } from '../../lambda/protocol.js';
+import { INVOKE_PAYLOAD_LIMIT_BYTES, type LambdaContext } from '../../lambda/contract/index.js';
 import { startInvokeEndpoint, writeInvocationLog, type InvokeEndpoint } from '../../scripts/local/endpoint.js';
 
 const seen: { event: unknown; functionName: string; remainingMs: number }[] = [];

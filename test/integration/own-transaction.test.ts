@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ErrorCode } from '../../lambda/errors.js';
+import { ErrorCode } from '../../lambda/contract/index.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { resolve } from '../../scripts/commands/resolve.js';
 import { status } from '../../scripts/commands/status.js';

@@ -5,7 +5,7 @@
  */
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { RehearsalResult, RehearseResult } from '../../lambda/protocol.js';
+import type { RehearsalResult, RehearseResult } from '../../lambda/contract/index.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { rehearseMigrations, renderRehearse } from '../../scripts/commands/rehearse.js';
 import { runCli, targetFlags } from '../helpers/cli.js';

@@ -10,7 +10,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MigrateError } from '../../lambda/errors.js';
+import { MigrateError } from '../../lambda/contract/index.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { renderResolve, resolve } from '../../scripts/commands/resolve.js';
 import { status } from '../../scripts/commands/status.js';

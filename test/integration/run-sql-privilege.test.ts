@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ErrorCode, type MigrateError } from '../../lambda/errors.js';
+import { ErrorCode, type MigrateError } from '../../lambda/contract/index.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { runSqlCommand } from '../../scripts/commands/sql.js';
 import { runCli, targetFlags } from '../helpers/cli.js';

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { MigrateError } from '../../lambda/errors.js';
+import { MigrateError } from '../../lambda/contract/index.js';
 import { createHandler } from '../../lambda/handler.js';
 import { createLogger } from '../../lambda/log.js';
 import { getConnectionConfig, type ConnectionConfigOptions } from '../../lambda/secret.js';

@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ErrorCode, MigrateError } from '../../lambda/errors.js';
+import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
 import { sha256Hex } from '../../scripts/checksum.js';
 import { discoverMigrations, parseLockProvider, planInputs, type Anomaly } from '../../scripts/discover.js';
 import { plan } from '../../scripts/plan.js';

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode } from '../../lambda/errors.js';
-import type { DrizzleLedgerRow } from '../../lambda/protocol.js';
+import { type DrizzleLedgerRow, ErrorCode } from '../../lambda/contract/index.js';
 import { planDrizzle, verifyDrizzle, type DrizzleLocalRef } from '../../scripts/drizzle/plan.js';
 import { summarize } from '../../scripts/plan.js';
 import { verificationOf } from '../../scripts/format.js';

@@ -5,11 +5,8 @@
  */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { parseBackfillCheck } from '../../lambda/backfill.js';
-import { MigrateError } from '../../lambda/errors.js';
+import { MigrateError, parseBackfillCheck, parseEvent, WORKER_ACTIONS } from '../../lambda/contract/index.js';
 import { lockImpact, newLockKeys, rowsDelta, sortLocks } from '../../lambda/measure.js';
-import { WORKER_ACTIONS } from '../../lambda/protocol.js';
-import { parseEvent } from '../../lambda/validate.js';
 import { caretLines, renderCsv, renderTable } from '../../scripts/format-rows.js';
 
 const sha = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { LedgerRow } from '../../lambda/protocol.js';
-import { ErrorCode } from '../../lambda/errors.js';
+import { ErrorCode, type LedgerRow } from '../../lambda/contract/index.js';
 import { compareMigrationNames, plan, summarize, type LocalMigrationRef } from '../../scripts/plan.js';
 
 // ---------------------------------------------------------------------------------------------

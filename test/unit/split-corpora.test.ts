@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { StatementSpan } from '../../lambda/protocol.js';
+import type { StatementSpan } from '../../lambda/contract/index.js';
 import { loadParser, splitMigration, type SplitResult } from '../../scripts/split.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { parseSync } from 'libpg-query';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import type { StatementKind } from '../../lambda/protocol.js';
+import type { StatementKind } from '../../lambda/contract/index.js';
 import { columnOf, executionModeOf, lineOf, loadParser, splitMigration } from '../../scripts/split.js';
 
 /** The statements' texts, as the worker will run them. */

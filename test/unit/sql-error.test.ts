@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { codePointsToIndex, describeSqlError, isAlreadyExists, ledgerLogFor, positionOf } from '../../lambda/sql-error.js';
+import {
+  codePointsToIndex,
+  describeSqlError,
+  isAlreadyExists,
+  ledgerLogFor,
+  positionOf,
+} from '../../lambda/contract/index.js';
 
 describe('sql-error', () => {
   it('maps a PostgreSQL position (code points) to the line and column in the file', () => {

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { MigrateError } from '../../lambda/errors.js';
-import { parseEvent } from '../../lambda/validate.js';
+import { MigrateError, parseEvent } from '../../lambda/contract/index.js';
 
 const sha = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 const sql = 'CREATE TABLE a (id int);\n--> statement-breakpoint\nCOMMIT;';

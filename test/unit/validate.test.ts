@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { MigrateError } from '../../lambda/errors.js';
-import { parseEvent } from '../../lambda/validate.js';
+import { MigrateError, parseEvent } from '../../lambda/contract/index.js';
 
 const sha = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 const migration = (sql: string, extra: Record<string, unknown> = {}) => ({ name: '001_a', checksum: sha(sql), sql, mode: 'transactional', ...extra });

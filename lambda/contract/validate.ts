@@ -4,9 +4,9 @@
  */
 import { createHash } from 'node:crypto';
 import { ErrorCode, MigrateError } from './errors.js';
-import { decodeSql } from './payload.js';
-import { formatFieldProblems, parseCreatedAt, parseFormat } from './format.js';
+import { decodeSql } from './codec.js';
 import {
+  MIGRATION_FORMATS,
   WORKER_ACTIONS,
   type ApplyOptions,
   type ExecutionMode,
@@ -17,7 +17,7 @@ import {
   type CreatedObject,
   type StatementKind,
   type StatementSpan,
-} from './protocol.js';
+} from './wire.js';
 
 /** A decoded migration: its text is plain and its checksum verified. */
 export interface DecodedMigration {
@@ -420,4 +420,42 @@ function parseBackfill(raw: Obj, requestId: string | undefined, problems: string
   if (statementTimeoutMs !== undefined) event.statementTimeoutMs = statementTimeoutMs;
   if (lockTimeoutMs !== undefined) event.lockTimeoutMs = lockTimeoutMs;
   return event;
+}
+
+// The event fields of the second format (issue 7): `format` on `ledger` and `apply` (absent =
+// prisma), and on each Drizzle migration its `createdAt` (the journal's `when`) and `chunks`.
+
+export function parseFormat(value: unknown, problems: string[]): MigrationFormat {
+  if (value === undefined) return 'prisma';
+  if (typeof value !== 'string' || !(MIGRATION_FORMATS as readonly string[]).includes(value)) {
+    problems.push(`format: one of ${MIGRATION_FORMATS.join(', ')}`);
+    return 'prisma';
+  }
+  return value as MigrationFormat;
+}
+
+/** A journal `when`: milliseconds since the epoch, a non-negative safe integer (the ledger's bigint). */
+export function parseCreatedAt(value: unknown, at: string, problems: string[]): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    problems.push(`${at}.createdAt: a non-negative integer (the journal entry's when)`);
+    return undefined;
+  }
+  return value;
+}
+
+/** Drizzle migrations need `createdAt` and `chunks`; Prisma ones must not carry them. */
+export function formatFieldProblems(migrations: DecodedMigration[], format: MigrationFormat): string[] {
+  const problems: string[] = [];
+  migrations.forEach((m, i) => {
+    const at = `migrations[${i}]`;
+    if (format === 'drizzle') {
+      if (m.createdAt === undefined) problems.push(`${at}.createdAt: required with format "drizzle"`);
+      if (m.chunks === undefined) problems.push(`${at}.chunks: required with format "drizzle"`);
+    } else {
+      if (m.createdAt !== undefined) problems.push(`${at}.createdAt: only with format "drizzle"`);
+      if (m.chunks !== undefined) problems.push(`${at}.chunks: only with format "drizzle"`);
+    }
+  });
+  return problems;
 }

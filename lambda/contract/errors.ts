@@ -3,7 +3,7 @@
  * happened and a `remedy` saying what to do next. Errors cross the Lambda boundary as JSON
  * (`toJSON` / `fromBody`), so code, not class identity, is the contract.
  */
-import type { ErrorBody } from './protocol.js';
+import type { ErrorBody } from './wire.js';
 
 export class MigrateError extends Error {
   readonly code: string;

@@ -3,37 +3,9 @@
  * detail, hint, and the line/column computed from the error's `position` and where the
  * failing text sits in the file.
  */
-import type { SqlErrorInfo } from './protocol.js';
-import { redact } from './log.js';
-
-/** SQLSTATEs meaning "the object is already there" (DESIGN §3). */
-const DUPLICATE_CODES = new Set(['42P07', '42710', '42701', '42P06', '42723']);
-
-export interface PgErrorLike {
-  code?: string;
-  message: string;
-  detail?: string;
-  hint?: string;
-  where?: string;
-  position?: string;
-}
-
-export function asPgError(error: unknown): PgErrorLike {
-  if (error && typeof error === 'object' && 'message' in error) return error as PgErrorLike;
-  return { message: String(error) };
-}
-
-/**
- * Whether a failure means the object already exists. 42P16 counts only for "multiple primary
- * keys" (the key is there) and 42P17 only when PostgreSQL itself says "already exists".
- */
-export function isAlreadyExists(error: PgErrorLike): boolean {
-  if (!error.code) return false;
-  if (DUPLICATE_CODES.has(error.code)) return true;
-  if (error.code === '42P16') return /multiple primary keys/i.test(error.message);
-  if (error.code === '42P17') return /already exists/i.test(error.message);
-  return false;
-}
+import type { SqlErrorInfo } from './wire.js';
+import { redact } from './redact.js';
+import { asPgError } from './sqlstate.js';
 
 /** 1-based line and column of a JS string index. */
 export function positionOf(text: string, index: number): { line: number; column: number } {

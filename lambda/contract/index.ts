@@ -1,0 +1,17 @@
+/**
+ * The contract between the CLI (`scripts/`), the worker (`lambda/`) and the stack (`infra/`):
+ * the one module all of them import and none of them owns. Wire types and limits, typed errors
+ * with stable codes, the SQL codec, event validation, SQLSTATE classes, redaction. No I/O, no
+ * `pg`, no `@aws-sdk/*` (test/unit/import-graph.test.ts holds every side to it).
+ */
+export * from './wire.js';
+export * from './errors.js';
+export * from './codec.js';
+export * from './validate.js';
+export * from './context.js';
+export * from './sqlstate.js';
+export * from './sql-error.js';
+export * from './redact.js';
+export * from './ledger-ddl.js';
+export * from './reader-role.js';
+export * from './backfill-check.js';

@@ -1,0 +1,111 @@
+/**
+ * The layout's rules, read off the import statements (issue 14): the contract is neutral, the
+ * CLI and the stack reach the worker only through it, and nothing imports itself back.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const CONTRACT = 'lambda/contract/';
+/** The local worker host runs the real worker, as Lambda's runtime does: it may load the entry point. */
+const HOSTS: Record<string, string[]> = { 'scripts/local/worker.ts': ['lambda/handler.ts'] };
+
+interface Edge {
+  from: string;
+  /** Repo-relative file for a relative import, else the package specifier. */
+  to: string;
+  typeOnly: boolean;
+}
+
+function sourceFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(path.join(repoRoot, dir), { withFileTypes: true })) {
+    const rel = path.posix.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...sourceFiles(rel));
+    else if (/\.(ts|mts|mjs)$/.test(entry.name) && !entry.name.endsWith('.d.ts')) out.push(rel);
+  }
+  return out;
+}
+
+/** Static imports, re-exports and dynamic `import('…')` of one file. */
+export function importsOf(file: string, text: string): Edge[] {
+  const edges: Edge[] = [];
+  const re = /(?:^|\n)\s*(import|export)\s+(type\s+)?(?:[^'";]*?\s+from\s+)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
+  for (const m of text.matchAll(re)) {
+    const spec = (m[3] ?? m[4]) as string;
+    const typeOnly = m[2] !== undefined;
+    const to = spec.startsWith('.') ? path.posix.normalize(path.posix.join(path.posix.dirname(file), spec)).replace(/\.js$/, '.ts') : spec;
+    edges.push({ from: file, to, typeOnly });
+  }
+  return edges;
+}
+
+const files = ['lambda', 'scripts', 'infra'].flatMap(sourceFiles);
+const edges = files.flatMap((f) => importsOf(f, readFileSync(path.join(repoRoot, f), 'utf8')));
+const packageOf = (spec: string) => (spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]);
+
+describe('import graph', () => {
+  it('reads the imports it judges (the parser can fail)', () => {
+    expect(importsOf('scripts/a.ts', "import { x } from '../lambda/contract/index.js';\nimport type { Y } from './b.js';\nconst m = await import('pg');")).toEqual([
+      { from: 'scripts/a.ts', to: 'lambda/contract/index.ts', typeOnly: false },
+      { from: 'scripts/a.ts', to: 'scripts/b.ts', typeOnly: true },
+      { from: 'scripts/a.ts', to: 'pg', typeOnly: false },
+    ]);
+    expect(files).toContain('lambda/contract/index.ts');
+    expect(edges.length).toBeGreaterThan(100);
+  });
+
+  it('the contract imports no pg, no AWS SDK, nothing of either side', () => {
+    const bad = edges.filter(
+      (e) =>
+        e.from.startsWith(CONTRACT) &&
+        (e.to.startsWith('.') || /\.ts$/.test(e.to) ? !e.to.startsWith(CONTRACT) : !e.to.startsWith('node:')),
+    );
+    expect(bad).toEqual([]);
+  });
+
+  it('outside the worker, only the contract (and, for the local host, the entry point) is imported from lambda/', () => {
+    const bad = edges.filter(
+      (e) =>
+        !e.from.startsWith('lambda/') &&
+        e.to.startsWith('lambda/') &&
+        e.to !== 'lambda/contract/index.ts' &&
+        !(HOSTS[e.from] ?? []).includes(e.to),
+    );
+    expect(bad).toEqual([]);
+  });
+
+  it('the worker imports nothing of the CLI or the stack', () => {
+    const bad = edges.filter((e) => e.from.startsWith('lambda/') && (e.to.startsWith('scripts/') || e.to.startsWith('infra/')));
+    expect(bad).toEqual([]);
+  });
+
+  it('has no import cycles', () => {
+    const next = new Map<string, string[]>();
+    for (const e of edges) if (e.to.endsWith('.ts')) next.set(e.from, [...(next.get(e.from) ?? []), e.to]);
+    const cycles: string[][] = [];
+    const state = new Map<string, 'open' | 'done'>();
+    const stack: string[] = [];
+    const visit = (f: string) => {
+      state.set(f, 'open');
+      stack.push(f);
+      for (const t of next.get(f) ?? []) {
+        if (state.get(t) === 'open') cycles.push([...stack.slice(stack.indexOf(t)), t]);
+        else if (!state.has(t)) visit(t);
+      }
+      stack.pop();
+      state.set(f, 'done');
+    };
+    for (const f of files) if (!state.has(f)) visit(f);
+    expect(cycles).toEqual([]);
+  });
+
+  it('uses only declared packages', () => {
+    const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as Record<string, Record<string, string>>;
+    const declared = new Set([...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.devDependencies ?? {})]);
+    const bad = edges.filter((e) => !e.to.endsWith('.ts') && !e.to.startsWith('node:') && !declared.has(packageOf(e.to) as string));
+    expect(bad).toEqual([]);
+  });
+});
