@@ -27,10 +27,11 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { REPO_ROOT } from '../infra/bundling.js';
 import type { MigrationPayload } from '../lambda/contract/index.js';
-import { batchBySize, buildPayload } from '../scripts/batch.js';
-import { discoverMigrations, type LocalMigration } from '../scripts/discover.js';
+import { batchBySize, buildPayload } from '../scripts/core/batch.js';
+import type { LocalMigration } from '../scripts/formats/format.js';
+import { discoverMigrations } from '../scripts/formats/prisma/discover.js';
 import { createDatabase, dropDatabase, startLocalDatabase, type LocalDatabase } from '../scripts/local/database.js';
-import { loadParser, splitMigration } from '../scripts/split.js';
+import { loadParser, splitMigration } from '../scripts/core/split.js';
 import { prismaAvailable, prismaMigrateDeploy } from '../test/helpers/prisma-judge.js';
 import type { EndpointMessage, EndpointReply } from './endpoint.js';
 import { findPsql, psqlVersion, runFloor, writeFloorScript } from './floor.js';
@@ -672,7 +673,7 @@ function goalRows(f: CorpusFigures, v: CliVariant, nodeStart: Stat): GoalRow[] {
     });
   }
   const inv = stat(vf.invocations).max;
-  rows.push({ name: 'invocations ≤ 5', met: inv <= GOALS.invocations, text: `${inv}`, why: `${inv - GOALS.invocations} invocation(s) too many: the apply batches are bounded by the Invoke payload limit (scripts/batch.ts, BATCH_BYTES)` });
+  rows.push({ name: 'invocations ≤ 5', met: inv <= GOALS.invocations, text: `${inv}`, why: `${inv - GOALS.invocations} invocation(s) too many: the apply batches are bounded by the Invoke payload limit (scripts/core/batch.ts, BATCH_BYTES)` });
   const s = stat(vf.statusMs).median;
   rows.push({
     name: 'no-op status ≤ 0.5 s',

@@ -1,135 +1,31 @@
 #!/usr/bin/env node
 /**
- * The `vpc-migrate` command line: argument parsing, target set-up and exit codes only.
- * Each command is a function returning a report (scripts/commands/*); this file renders it.
+ * The `vpc-migrate` command line: argument parsing, target set-up, the choice between text and
+ * JSON, and exit codes only. Each command (commands/*) returns a report; render/report.ts
+ * writes its text.
  */
 import { parseArgs } from 'node:util';
 import { type ErrorBody, ErrorCode, MigrateError } from '../lambda/contract/index.js';
 import { backfillCommand } from './commands/backfill.js';
-import { deploy } from './commands/deploy.js';
-import { runLint } from './commands/lint.js';
+import type { Command } from './commands/command.js';
+import { deployCommand } from './commands/deploy.js';
+import { statusCommandFor, TARGET_HELP, TARGET_OPTIONS, targetFlags, type Values } from './commands/flags.js';
+import { lintCommand } from './commands/lint.js';
 import { rehearseCommand } from './commands/rehearse.js';
 import { resolveCommand } from './commands/resolve.js';
 import { sqlCommand } from './commands/sql.js';
-import type { Command, Options, Values } from './commands/command.js';
-import { applyOptionsFrom, functionTimeoutFlag } from './commands/flags.js';
-import { status } from './commands/status.js';
-import { formatFlag } from './format.js';
-import type { Worker } from './invoke.js';
-import { connectForProtocol, PROTOCOL_HELP, PROTOCOL_OPTIONS } from './compat/protocol.js';
-import { renderDeploy, renderError, renderStatus } from './report.js';
-import { sh } from './plan.js';
-import { resolveTarget, type TargetFlags } from './target.js';
-import { watchInterrupts, type Interruption } from './interrupt.js';
-import { renderLint } from './lint/render.js';
-
-const TARGET_OPTIONS: Options = {
-  local: { type: 'boolean' },
-  function: { type: 'string' },
-  endpoint: { type: 'string' },
-  stack: { type: 'string' },
-  region: { type: 'string' },
-  profile: { type: 'string' },
-  'database-url': { type: 'string' },
-  'function-timeout': { type: 'string' },
-  migrations: { type: 'string' },
-  format: { type: 'string' },
-  json: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-  ...PROTOCOL_OPTIONS,
-};
-
-const TARGET_HELP = `Worker (one of):
-  --local                 run the worker locally: embedded PostgreSQL (or DATABASE_URL / --database-url)
-  --function NAME|ARN     the deployed worker (or env VPC_MIGRATE_FUNCTION)
-  --stack NAME            find the worker in this CloudFormation stack's outputs
-  --endpoint URL          any Lambda Invoke-compatible endpoint (with --function)
-  --region R, --profile P AWS region and profile (default: the AWS SDK chain)
-  --function-timeout SEC  the function's timeout, 1 to 900 (Lambda's maximum; default 900); the CLI waits a little longer
-Common:
-  --migrations DIR        migration folders (default prisma/migrations)
-  --format prisma|drizzle the migration format (default: drizzle when DIR/meta/_journal.json exists, else prisma)
-  --json                  machine-readable output on stdout (progress goes to stderr)
-${PROTOCOL_HELP}`;
+import { statusCommand } from './commands/status.js';
+import { connectForProtocol } from './compat/protocol.js';
+import type { Worker } from './core/worker.js';
+import { watchInterrupts } from './interrupt.js';
+import { renderError } from './render/common.js';
+import { renderReport } from './render/report.js';
+import { resolveTarget } from './transport/target.js';
 
 export const commands: Record<string, Command> = {
-  deploy: {
-    summary: 'apply pending migrations through the worker (pnpm migrate:remote)',
-    usage: `vpc-migrate deploy [options]
-Applies every pending migration in order, then verifies the ledger.
-  --allow-out-of-order    apply folders older than the newest applied one (still reported)
-  --allow-modified        accept applied migrations whose file changed (still reported)
-  --lock-wait SEC         wait this long for another deploy to finish (default 10)
-  --lock-timeout MS       PostgreSQL lock_timeout for migration statements (default: none)
-  --statement-timeout MS  cap for each statement (always below the function's remaining time)
-  --no-reconcile          treat "already exists" as a failure instead of reconciling
-  --no-lint               skip the lint of pending migrations (by default lint errors refuse the deploy)
-Exit codes: 0 applied or up to date, 2 problem (nothing or not everything applied).`,
-    options: {
-      'allow-out-of-order': { type: 'boolean' },
-      'allow-modified': { type: 'boolean' },
-      'lock-wait': { type: 'string' },
-      'lock-timeout': { type: 'string' },
-      'statement-timeout': { type: 'string' },
-      'no-reconcile': { type: 'boolean' },
-      'no-lint': { type: 'boolean' },
-    },
-    needsWorker: true,
-    async run({ values, worker, progress, interrupted }) {
-      const apply = applyOptionsFrom(values);
-      const report = await deploy(worker, {
-        migrationsDir: (values.migrations as string | undefined) ?? 'prisma/migrations',
-        allowOutOfOrder: values['allow-out-of-order'] === true,
-        allowModified: values['allow-modified'] === true,
-        lint: values['no-lint'] !== true,
-        apply,
-        progress,
-        format: formatFlag(values.format),
-        ...(interrupted ? { interrupted } : {}),
-      });
-      return { exitCode: report.exitCode, json: report, text: renderDeploy(report) };
-    },
-  },
-  status: {
-    summary: 'compare local migrations with the database (pnpm migrate:status)',
-    usage: `vpc-migrate status [options]
-Shows applied, pending, failed, modified, missing-locally and out-of-order migrations.
-Exit codes: 0 up to date, 1 pending migrations, 2 problem (failed, modified, missing locally, out of order, worker error).`,
-    options: {},
-    needsWorker: true,
-    async run({ values, worker }) {
-      const report = await status(worker, { migrationsDir: (values.migrations as string | undefined) ?? 'prisma/migrations', format: formatFlag(values.format) });
-      return { exitCode: report.exitCode, json: report, text: renderStatus(report) };
-    },
-  },
-  lint: {
-    summary: 'static checks of pending migrations with PostgreSQL\'s parser (pnpm migrate:lint)',
-    usage: `vpc-migrate lint [NAME...] [options]
-Checks migrations with PostgreSQL's own parser; each finding has a rule id, severity, file:line,
-why it matters and the fix (the README lists the rules).
-  (no NAME, no --all)     the pending migrations, against the applied ones: needs a worker flag, like status
-  NAME...                 these migration folders, each against the local history before it (no worker)
-  --all                   every local migration, each against the local history before it (no worker)
-  --fix                   remove the statements proven to be Prisma's generated noise (many-to-many
-                          _AB_pkey/_AB_unique churn, re-creations of indexes the history already has)
-                          from the linted files, and nothing else; refused with --all (applied files)
-Exit codes: 0 no errors (warnings allowed), 2 errors found or lint could not run.`,
-    options: {
-      all: { type: 'boolean' },
-      fix: { type: 'boolean' },
-    },
-    needsWorker: (values, positionals) => values.all !== true && positionals.length === 0,
-    async run({ values, positionals, worker }) {
-      const offline = values.all === true || positionals.length > 0;
-      const report = await runLint(offline ? undefined : worker, {
-        migrationsDir: (values.migrations as string | undefined) ?? 'prisma/migrations',
-        all: values.all === true,
-        names: positionals,
-        fix: values.fix === true,
-      });
-      return { exitCode: report.exitCode, json: report, text: renderLint(report) };
-    },
-  },
+  deploy: deployCommand,
+  status: statusCommand,
+  lint: lintCommand,
   sql: sqlCommand,
   resolve: resolveCommand,
   rehearse: rehearseCommand,
@@ -181,17 +77,11 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (!workerNeeded(command, values, positionals)) {
       const output = await command.run({ values, positionals, worker: noWorker(), progress });
-      process.stdout.write((json ? JSON.stringify(output.json, null, 2) : output.text) + '\n');
+      const text = await renderReport(output.report, values, progress);
+      process.stdout.write((json ? JSON.stringify(output.report, null, 2) : text) + '\n');
       return output.exitCode;
     }
-    const flags: TargetFlags = {};
-    if (values.local) flags.local = true;
-    for (const [flag, key] of [['function', 'function'], ['endpoint', 'endpoint'], ['stack', 'stack'], ['region', 'region'], ['profile', 'profile'], ['database-url', 'databaseUrl']] as const) {
-      if (typeof values[flag] === 'string') flags[key] = values[flag] as string;
-    }
-    const timeout = functionTimeoutFlag(values);
-    if (timeout !== undefined) flags.functionTimeoutMs = timeout;
-    const resolved = await resolveTarget(flags);
+    const resolved = await resolveTarget(targetFlags(values));
     close = resolved.close;
     if (resolved.localDatabase && !json) {
       progress(`Local worker: ${resolved.localDatabase.embedded ? 'embedded PostgreSQL (.vpc-migrate/pgdata)' : 'database from DATABASE_URL'} behind the local Invoke endpoint ${resolved.target.endpoint}`);
@@ -207,9 +97,10 @@ export async function main(argv: string[]): Promise<number> {
     );
     try {
       const output = await command.run({ values, positionals, worker, progress, interrupted: watch.current });
+      const text = await renderReport(output.report, values, progress);
       const stop = watch.current();
-      const body = stop && json && typeof output.json === 'object' && output.json !== null ? { ...output.json, interrupted: stop } : output.json;
-      process.stdout.write((json ? JSON.stringify(body, null, 2) : output.text) + '\n');
+      const body = stop && json ? { ...output.report, interrupted: stop } : output.report;
+      process.stdout.write((json ? JSON.stringify(body, null, 2) : text) + '\n');
       if (stop && !json) progress(`${stop.signal}: ${stop.next}`);
       return stop ? stop.exitCode : output.exitCode;
     } finally {
@@ -221,19 +112,6 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     await close().catch(() => undefined);
   }
-}
-
-/** `pnpm migrate:status` with the target flags of this run (for the interruption message). */
-function statusCommandFor(argv: string[]): string {
-  const keep: string[] = [];
-  const withValue = new Set(['--function', '--endpoint', '--stack', '--region', '--profile', '--function-timeout', '--migrations', '--format', '--protocol']);
-  for (let i = 1; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--local') keep.push(a);
-    else if (withValue.has(a) && argv[i + 1] !== undefined) keep.push(a, argv[++i]!);
-    else if ([...withValue].some((f) => a.startsWith(`${f}=`))) keep.push(a);
-  }
-  return ['pnpm migrate:status', ...keep.map(sh)].join(' ');
 }
 
 function fail(error: unknown, json: boolean): number {

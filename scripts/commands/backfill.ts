@@ -10,19 +10,15 @@ import {
   type BackfillEvent,
   type BackfillResult,
   type BackfillRun,
-  type CheckOutcome,
   type ErrorBody,
   ErrorCode,
   MigrateError,
   parseBackfillCheck,
-  type SqlErrorInfo,
 } from '../../lambda/contract/index.js';
-import { sha256Hex } from '../checksum.js';
+import { sha256Hex } from '../core/checksum.js';
 import type { Command } from './command.js';
-import { caretLines, renderTable } from '../format-rows.js';
-import type { Worker } from '../invoke.js';
-import { bold, dim, green, red, yellow } from '../report.js';
-import { loadParser, splitMigration } from '../split.js';
+import type { Worker } from '../core/worker.js';
+import { loadParser, splitMigration } from '../core/split.js';
 import { intFlag, stringFlag, usageError } from './flags.js';
 
 export const DEFAULT_BACKFILLS_DIR = 'prisma/backfills';
@@ -144,46 +140,6 @@ function defaultRunBy(): string {
   return `${user}@${hostname()}`.slice(0, 200);
 }
 
-function checkLines(label: string, c: CheckOutcome): string[] {
-  if (c.error) return [`  ${label}: ${red('check failed')} ${c.error.code ?? ''} ${c.error.message}`];
-  const table = renderTable(c.fields.map((f) => f.name), c.rows);
-  return [`  ${label}:`, ...table.split('\n').map((l) => `    ${l}`), ...(c.truncated ? [`    ${dim('(more rows not shown)')}`] : [])];
-}
-
-export function renderBackfill(r: BackfillReport, sql?: string): string {
-  const out: string[] = [];
-  for (const w of r.warnings) out.push(`${yellow('warning')} ${w}`);
-  if (r.status === 'already-run') {
-    out.push(yellow(bold(`Backfill ${r.name} has already run; nothing was run this time.`)));
-    for (const run of r.previousRuns ?? []) {
-      out.push(`  ran ${run.finishedAt} by ${run.runBy}: ${run.rowsAffected} row(s)${run.again ? ' (--again)' : ''}${run.checksum !== r.checksum ? dim(' — the file has changed since') : ''}`);
-    }
-    out.push(`  ${dim('next')} ${r.error?.remedy ?? 'Pass --again to run it once more on purpose.'}`);
-    return out.join('\n');
-  }
-  if (r.status === 'failed') {
-    const info = (r.error?.details as { error?: SqlErrorInfo } | undefined)?.error;
-    out.push(red(bold(`Backfill ${r.name} failed: nothing was changed and nothing was recorded.`)));
-    out.push(`  ${info?.code ? `SQLSTATE ${info.code}: ` : ''}${info?.message ?? r.error?.message ?? ''}`);
-    if (info && sql) out.push(...caretLines(sql, info, `${r.name}.sql line`).map((l) => `  ${l}`));
-    if (info?.detail) out.push(`  DETAIL: ${info.detail}`);
-    if (info?.hint) out.push(`  HINT: ${info.hint}`);
-    out.push(`  ${dim('next')} ${r.error?.remedy ?? ''}`);
-    return out.join('\n');
-  }
-  const res = r.result as BackfillResult;
-  if (res.tableCreated) out.push(dim('Created the tracking table _vpc_migrate_backfills.'));
-  if (res.previousRuns.length > 0) out.push(yellow(`Ran again (--again): ${res.previousRuns.length} earlier run(s) recorded.`));
-  out.push(green(bold(`Backfill ${r.name} ran in one transaction: ${res.rowsAffected} row(s) affected, ${res.durationMs} ms. Recorded.`)));
-  for (const t of res.rows.slice(0, 10)) out.push(`  ${dim('rows')} ${t.table}: ${t.inserted} inserted, ${t.updated} updated, ${t.deleted} deleted`);
-  for (const n of res.notices) out.push(`  ${dim(n)}`);
-  if (res.check) {
-    out.push(`Check: ${res.check.query}`);
-    out.push(...checkLines('before', res.check.before), ...checkLines('after', res.check.after));
-  }
-  return out.join('\n');
-}
-
 export const backfillCommand: Command = {
   summary: 'run a tracked data backfill once, in one transaction (pnpm backfill NAME)',
   usage: `vpc-migrate backfill NAME [options]      (pnpm backfill NAME)
@@ -217,7 +173,6 @@ Exit codes: 0 ran and recorded, 1 already run (nothing was run; --again to insis
     const lockTimeout = intFlag(values, 'lock-timeout', { max: 3_600_000 });
     if (lockTimeout !== undefined) opts.lockTimeoutMs = lockTimeout;
     const report = await backfill(worker, opts);
-    const sql = report.status === 'failed' ? await readFile(report.file, 'utf8').catch(() => undefined) : undefined;
-    return { exitCode: report.exitCode, json: report, text: renderBackfill(report, sql) };
+    return { exitCode: report.exitCode, report };
   },
 };

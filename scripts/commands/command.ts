@@ -1,15 +1,12 @@
 /** What every command is to the command line: its flags, its help, and a run that returns a report. */
-import type { ParseArgsConfig } from 'node:util';
-import type { Worker } from '../invoke.js';
+import type { Worker } from '../core/worker.js';
 import type { Interruption } from '../interrupt.js';
-
-export type Options = NonNullable<ParseArgsConfig['options']>;
-export type Values = Record<string, string | boolean | string[] | undefined>;
+import type { Options, Values } from './flags.js';
 
 export interface CommandOutput {
   exitCode: number;
-  json: unknown;
-  text: string;
+  /** Printed as JSON with --json, else as text by render/report.ts (by its `command` field). */
+  report: { command: string };
 }
 
 export interface Command {

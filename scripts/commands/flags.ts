@@ -1,7 +1,60 @@
-/** Flag parsing shared by the operator commands (sql, resolve, rehearse, backfill). */
-import { type ApplyOptions, ErrorCode, MigrateError } from '../../lambda/contract/index.js';
+/**
+ * Every flag the commands share, their help text and their bounded parsing: the worker target,
+ * the protocol, the migrations folder and format, the apply options. A command's own flags are
+ * declared with it (commands/*.ts) and parsed with the helpers here.
+ */
+import type { ParseArgsConfig } from 'node:util';
+import { type ApplyOptions, ErrorCode, MigrateError, MIGRATION_FORMATS, type MigrationFormat } from '../../lambda/contract/index.js';
+import { sh } from '../core/plan.js';
+import type { TargetFlags } from '../core/worker.js';
+import { DETECTION_RULE } from '../formats/select.js';
 
+export type Options = NonNullable<ParseArgsConfig['options']>;
 export type Values = Record<string, string | boolean | string[] | undefined>;
+
+export const PROTOCOL_OPTIONS = {
+  protocol: { type: 'string' },
+  'payload-template': { type: 'string' },
+  'error-path': { type: 'string' },
+  'count-path': { type: 'string' },
+} as const;
+
+const PROTOCOL_HELP = `Worker protocol:
+  --protocol P            vpc-migrate (default: our worker) or run-sql (an existing worker that runs
+                          one SQL statement per call and returns only a row count; see README, Compatibility mode)
+  --payload-template JSON run-sql event with "{{sql}}" (default {"action":"run-sql","sql":"{{sql}}"})
+  --error-path PATH       run-sql: where a failure sits in a non-error answer (default: Lambda FunctionError/errorMessage)
+  --count-path PATH       run-sql: where the row count sits in the answer (default count)`;
+
+/** Flags every command accepts: which worker, which migrations, how to print. */
+export const TARGET_OPTIONS: Options = {
+  local: { type: 'boolean' },
+  function: { type: 'string' },
+  endpoint: { type: 'string' },
+  stack: { type: 'string' },
+  region: { type: 'string' },
+  profile: { type: 'string' },
+  'database-url': { type: 'string' },
+  'function-timeout': { type: 'string' },
+  migrations: { type: 'string' },
+  format: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  ...PROTOCOL_OPTIONS,
+};
+
+export const TARGET_HELP = `Worker (one of):
+  --local                 run the worker locally: embedded PostgreSQL (or DATABASE_URL / --database-url)
+  --function NAME|ARN     the deployed worker (or env VPC_MIGRATE_FUNCTION)
+  --stack NAME            find the worker in this CloudFormation stack's outputs
+  --endpoint URL          any Lambda Invoke-compatible endpoint (with --function)
+  --region R, --profile P AWS region and profile (default: the AWS SDK chain)
+  --function-timeout SEC  the function's timeout, 1 to 900 (Lambda's maximum; default 900); the CLI waits a little longer
+Common:
+  --migrations DIR        migration folders (default prisma/migrations)
+  --format prisma|drizzle the migration format (default: drizzle when DIR/meta/_journal.json exists, else prisma)
+  --json                  machine-readable output on stdout (progress goes to stderr)
+${PROTOCOL_HELP}`;
 
 export function usageError(message: string, remedy: string): MigrateError {
   return new MigrateError(ErrorCode.UsageError, message, remedy);
@@ -49,4 +102,42 @@ export function applyOptionsFrom(values: Values): ApplyOptions {
   if (statementTimeout !== undefined) options.statementTimeoutMs = statementTimeout;
   if (values['no-reconcile'] === true) options.reconcileExisting = false;
   return options;
+}
+
+/** `--migrations DIR`, default prisma/migrations. */
+export function migrationsDirFlag(values: Values): string {
+  return stringFlag(values, 'migrations') ?? 'prisma/migrations';
+}
+
+/** `--format prisma|drizzle`, or undefined to detect. */
+export function formatFlag(value: unknown): MigrationFormat | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'string' && (MIGRATION_FORMATS as readonly string[]).includes(value)) return value as MigrationFormat;
+  throw usageError(`--format must be one of ${MIGRATION_FORMATS.join(', ')}, got ${String(value)}.`, `Pass --format prisma or --format drizzle, or leave it out to detect (${DETECTION_RULE}).`);
+}
+
+/** The target flags as transport/target.ts takes them. */
+export function targetFlags(values: Values): TargetFlags {
+  const flags: TargetFlags = {};
+  if (values.local) flags.local = true;
+  for (const [flag, key] of [['function', 'function'], ['endpoint', 'endpoint'], ['stack', 'stack'], ['region', 'region'], ['profile', 'profile'], ['database-url', 'databaseUrl']] as const) {
+    const value = stringFlag(values, flag);
+    if (value !== undefined) flags[key] = value;
+  }
+  const timeout = functionTimeoutFlag(values);
+  if (timeout !== undefined) flags.functionTimeoutMs = timeout;
+  return flags;
+}
+
+/** `pnpm migrate:status` with the target flags of this run (for the interruption message). */
+export function statusCommandFor(argv: string[]): string {
+  const keep: string[] = [];
+  const withValue = new Set(['--function', '--endpoint', '--stack', '--region', '--profile', '--function-timeout', '--migrations', '--format', '--protocol']);
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--local') keep.push(a);
+    else if (withValue.has(a) && argv[i + 1] !== undefined) keep.push(a, argv[++i]!);
+    else if ([...withValue].some((f) => a.startsWith(`${f}=`))) keep.push(a);
+  }
+  return ['pnpm migrate:status', ...keep.map(sh)].join(' ');
 }

@@ -1,6 +1,7 @@
 /**
  * `lint` (`pnpm migrate:lint`): static checks of migrations with PostgreSQL's parser, and
- * `--fix` for the generated noise the linter can prove. Deploy calls {@link lintPending} first.
+ * `--fix` for the generated noise the linter can prove. Deploy lints its pending migrations
+ * itself, through the format (lint/pending.ts).
  *
  * Which migrations are linted:
  * - default: the pending ones, as deploy would apply them (the worker's ledger says which);
@@ -9,15 +10,16 @@
  * - `NAME…`: these folders, each against the local history before it; no worker.
  */
 import { writeFile } from 'node:fs/promises';
-import { ErrorCode, MigrateError, type ServerFacts } from '../../lambda/contract/index.js';
-import type { LocalMigration } from '../discover.js';
-import type { Worker } from '../invoke.js';
+import { ErrorCode, MigrateError, type MigrationFormat, type ServerFacts } from '../../lambda/contract/index.js';
+import type { Worker } from '../core/worker.js';
+import { formatFor } from '../formats/select.js';
 import { fixMigration, type RemovedStatement } from '../lint/fix.js';
 import { lint, lintHistory, type LintResult } from '../lint/lint.js';
 import { loadLintParser } from '../lint/parse.js';
+import { lintInput } from '../lint/pending.js';
 import type { Finding, LintInput } from '../lint/types.js';
-import type { Problem } from '../plan.js';
-import { ledgerFor, loadLocal, planFor } from './local-state.js';
+import type { Command } from './command.js';
+import { formatFlag, migrationsDirFlag } from './flags.js';
 
 export interface LintCommandOptions {
   migrationsDir: string;
@@ -27,6 +29,8 @@ export interface LintCommandOptions {
   names?: string[];
   /** Remove the statements proven to be generated noise from the linted files. */
   fix?: boolean;
+  /** Force the format (`--format`); default: detected (formats/select.ts). */
+  format?: MigrationFormat;
 }
 
 export interface FixedFile {
@@ -77,8 +81,9 @@ export async function runLint(worker: Worker | undefined, opts: LintCommandOptio
       'Run `lint --fix` on the pending migrations (with a worker flag), or name the migrations to fix: `vpc-migrate lint --fix NAME`.',
     );
   }
-  const [{ discovery, warnings }] = await Promise.all([loadLocal(opts.migrationsDir), loadLintParser()]);
-  const inputs = discovery.migrations.map(toInput);
+  const format = await formatFor(opts.migrationsDir, opts.format);
+  const [{ discovery, warnings }] = await Promise.all([format.loadLocal(opts.migrationsDir), loadLintParser()]);
+  const inputs = discovery.migrations.map(lintInput);
   const byName = new Map(inputs.map((m) => [m.name, m]));
 
   let scope: LintReport['scope'];
@@ -104,9 +109,9 @@ export async function runLint(worker: Worker | undefined, opts: LintCommandOptio
       throw new MigrateError(ErrorCode.NoTarget, 'Linting the pending migrations needs the ledger, so a worker.', 'Pass --local, --function NAME or --stack NAME; or lint without a database: `lint --all` or `lint NAME…`.');
     }
     scope = 'pending';
-    const ledger = await ledgerFor(worker, discovery);
+    const ledger = await format.readLedger(worker);
     server = ledger.server;
-    const pending = new Set(planFor(discovery, ledger, {}).pending);
+    const pending = new Set(format.plan(discovery, ledger, {}).pending);
     run = (current) => {
       const all = discovery.migrations.map((m) => current.get(m.name)!);
       return lint(all.filter((m) => pending.has(m.name)), all.filter((m) => !pending.has(m.name)), { defaultSchema: ledger.server.schema });
@@ -146,54 +151,33 @@ export async function runLint(worker: Worker | undefined, opts: LintCommandOptio
   };
 }
 
-/** Deploy lists at most this many lint warnings one by one; beyond, it counts them per rule. */
-const MAX_LISTED_WARNINGS = 10;
-
-export interface PendingLint {
-  findings: Finding[];
-  /** One per error finding: deploy refuses (`VPCM_LINT_FAILED`). */
-  problems: Problem[];
-  /** Lines for the deploy report's warnings. */
-  warnings: string[];
-}
-
-/**
- * Lints the pending migrations for deploy: `local` in apply order, `pending` from the plan.
- * Errors become problems (deploy refuses), warnings become report lines.
- */
-export async function lintPending(local: readonly LocalMigration[], pending: readonly string[], opts: { defaultSchema?: string } = {}): Promise<PendingLint> {
-  if (pending.length === 0) return { findings: [], problems: [], warnings: [] };
-  await loadLintParser();
-  const wanted = new Set(pending);
-  const inputs = local.map(toInput);
-  const { findings } = lint(
-    inputs.filter((m) => wanted.has(m.name)),
-    inputs.filter((m) => !wanted.has(m.name)),
-    opts.defaultSchema ? { defaultSchema: opts.defaultSchema } : {},
-  );
-  const problems: Problem[] = findings
-    .filter((f) => f.severity === 'error')
-    .map((f) => ({
-      code: ErrorCode.LintFailed,
-      migration: f.migration,
-      message: `${f.file}:${f.line} [${f.rule}] ${f.message}`,
-      remedy: `${f.fix} Or pass --no-lint to deploy without these checks.`,
-    }));
-  const warned = findings.filter((f) => f.severity === 'warning');
-  let warnings: string[];
-  if (warned.length <= MAX_LISTED_WARNINGS) {
-    warnings = warned.map((f) => `lint ${f.file}:${f.line} [${f.rule}] ${f.message}`);
-  } else {
-    const perRule = new Map<string, number>();
-    for (const f of warned) perRule.set(f.rule, (perRule.get(f.rule) ?? 0) + 1);
-    const files = new Set(warned.map((f) => f.migration)).size;
-    warnings = [
-      `lint: ${warned.length} warning(s) in ${files} pending migration(s) (${[...perRule].map(([r, n]) => `${r} ${n}`).join(', ')}); \`pnpm migrate:lint\` lists them with the fix.`,
-    ];
-  }
-  return { findings, problems, warnings };
-}
-
-function toInput(m: LocalMigration): LintInput {
-  return { name: m.name, sql: m.sql, path: m.path };
-}
+export const lintCommand: Command = {
+  summary: 'static checks of pending migrations with PostgreSQL\'s parser (pnpm migrate:lint)',
+  usage: `vpc-migrate lint [NAME...] [options]
+Checks migrations with PostgreSQL's own parser; each finding has a rule id, severity, file:line,
+why it matters and the fix (the README lists the rules).
+  (no NAME, no --all)     the pending migrations, against the applied ones: needs a worker flag, like status
+  NAME...                 these migration folders, each against the local history before it (no worker)
+  --all                   every local migration, each against the local history before it (no worker)
+  --fix                   remove the statements proven to be Prisma's generated noise (many-to-many
+                          _AB_pkey/_AB_unique churn, re-creations of indexes the history already has)
+                          from the linted files, and nothing else; refused with --all (applied files)
+Exit codes: 0 no errors (warnings allowed), 2 errors found or lint could not run.`,
+  options: {
+    all: { type: 'boolean' },
+    fix: { type: 'boolean' },
+  },
+  needsWorker: (values, positionals) => values.all !== true && positionals.length === 0,
+  async run({ values, positionals, worker }) {
+    const offline = values.all === true || positionals.length > 0;
+    const format = formatFlag(values.format);
+    const report = await runLint(offline ? undefined : worker, {
+      migrationsDir: migrationsDirFlag(values),
+      all: values.all === true,
+      names: positionals,
+      fix: values.fix === true,
+      ...(format ? { format } : {}),
+    });
+    return { exitCode: report.exitCode, report };
+  },
+};

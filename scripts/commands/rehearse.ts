@@ -9,20 +9,17 @@ import {
   ErrorCode,
   MigrateError,
   type MigrationFormat,
-  type RehearsalLock,
   type RehearsalResult,
   type RehearseResult,
   type ServerFacts,
 } from '../../lambda/contract/index.js';
-import { batchBySize, buildPayload, BATCH_BYTES } from '../batch.js';
+import { batchBySize, BATCH_BYTES, formatBytes, splitPayloads } from '../core/batch.js';
 import type { Command } from './command.js';
-import { formatFlag } from '../format.js';
-import { formatBytes, type Worker } from '../invoke.js';
-import { summarize, type PlanOptions, type Problem } from '../plan.js';
-import { bold, dim, green, red, serverLine, yellow } from '../report.js';
-import { loadParser, splitMigration } from '../split.js';
-import { applyOptionsFrom, stringFlag, usageError } from './flags.js';
-import { loadState } from './local-state.js';
+import type { Worker } from '../core/worker.js';
+import { summarize, type PlanOptions, type Problem } from '../core/plan.js';
+import { loadParser } from '../core/split.js';
+import { applyOptionsFrom, formatFlag, migrationsDirFlag, stringFlag, usageError } from './flags.js';
+import { loadState } from './state.js';
 
 export interface RehearseOptions extends PlanOptions {
   migrationsDir: string;
@@ -76,15 +73,9 @@ export async function rehearseMigrations(worker: Worker, opts: RehearseOptions):
     exitCode: 2,
   };
   if (pending.length > 0) {
-    const byName = new Map(state.discovery.migrations.map((m) => [m.name, m]));
-    const payloads = pending.map((name) => {
-      const m = byName.get(name)!;
-      const split = splitMigration(m.sql);
-      if (split.parseError) {
-        report.warnings.push(`${name}/migration.sql:${split.parseError.line}:${split.parseError.column}: PostgreSQL's parser rejects it (${split.parseError.message}); it is sent whole.`);
-      }
-      return buildPayload(m, split);
-    });
+    const payloads = splitPayloads(state.discovery.migrations, pending, (name, e) =>
+      report.warnings.push(`${name}/migration.sql:${e.line}:${e.column}: PostgreSQL's parser rejects it (${e.message}); it is sent whole.`),
+    );
     if (batchBySize(payloads).length > 1) {
       throw new MigrateError(
         ErrorCode.PayloadTooLarge,
@@ -103,108 +94,6 @@ export async function rehearseMigrations(worker: Worker, opts: RehearseOptions):
   report.invocations = worker.invocations;
   report.durationMs = Date.now() - started;
   return report;
-}
-
-const IMPACT: Record<NonNullable<RehearsalLock['blocks']>, string> = {
-  'reads-and-writes': 'blocks reads and writes',
-  writes: 'blocks writes',
-  'schema-changes': 'blocks schema changes and VACUUM',
-  ddl: 'blocks only schema changes of it',
-};
-
-function lockLine(l: RehearsalLock): string {
-  const what = l.kind ? `${l.target} (${l.kind})` : l.target;
-  const impact = l.blocks ? ` — ${IMPACT[l.blocks]}` : '';
-  const text = `${l.mode} on ${what}${impact}`;
-  return l.blocks === 'reads-and-writes' ? red(text) : l.blocks === 'writes' ? yellow(text) : text;
-}
-
-function resultLines(r: RehearsalResult): string[] {
-  const time = dim(`${r.durationMs} ms`);
-  const rowTotal = r.rows.reduce((n, x) => n + x.inserted + x.updated + x.deleted, 0);
-  const lines: string[] = [];
-  switch (r.status) {
-    case 'already-applied':
-      return [`  ${dim('=')} ${r.name} — already applied (recorded in the ledger), not rehearsed`];
-    case 'not-started':
-      return [`  ${dim('·')} ${r.name} — not started: the worker's time budget ran out`];
-    case 'rehearsed':
-      lines.push(`  ${green('✔')} ${r.name} ${time}, ${r.statementsRun} statement(s), ${rowTotal} row(s) touched`);
-      break;
-    case 'partial':
-      lines.push(`  ${yellow('◐')} ${r.name} ${time}, ${r.statementsRun} of ${r.statements} statement(s) rehearsed, ${rowTotal} row(s) touched`);
-      break;
-    case 'not-rehearsable':
-      lines.push(`  ${yellow('○')} ${r.name} — not rehearsable: nothing in it can run inside a transaction`);
-      break;
-    case 'shared-transaction':
-      lines.push(`  ${yellow('~')} ${r.name} ${time} — refused only because the rehearsal shares one transaction (not a defect)`);
-      break;
-    case 'failed':
-      lines.push(`  ${red('✖')} ${r.name} ${time} — failed at migration.sql line ${r.error?.line ?? '?'}${r.error?.column ? `, column ${r.error.column}` : ''}`);
-      break;
-  }
-  const e = r.error;
-  if (e) {
-    lines.push(`      ${e.code ? `SQLSTATE ${e.code}: ` : ''}${e.message}`);
-    if (e.detail) lines.push(`      DETAIL: ${e.detail}`);
-    if (e.hint) lines.push(`      HINT: ${e.hint}`);
-    if (e.statement) lines.push(`      statement: ${e.statement.split('\n')[0]}`);
-  }
-  if (r.note) lines.push(`      ${dim('note')} ${r.note}`);
-  for (const s of r.notRehearsed) {
-    const why = s.reason === 'non-transactional' ? 'cannot run in a transaction: not rehearsed' : "the file's own transaction control, replaced by the rehearsal's transaction";
-    lines.push(`      ${dim(`line ${s.line}`)} ${s.statement.split('\n')[0]} — ${why}`);
-  }
-  for (const s of r.skipped) lines.push(`      ${dim(`line ${s.line}`)} skipped as deploy would (already exists): ${s.code} ${s.message}`);
-  const existing = r.locks.filter((l) => !l.newObject);
-  const strong = existing.filter((l) => l.blocks !== 'ddl');
-  const weak = existing.length - strong.length;
-  const fresh = r.locks.length - existing.length;
-  if (strong.length > 0) {
-    lines.push(`      ${dim('locks')} ${lockLine(strong[0]!)}`);
-    for (const l of strong.slice(1)) lines.push(`            ${lockLine(l)}`);
-  }
-  const more = [
-    weak > 0 ? `${weak} weaker lock(s) on existing objects (they block only schema changes of those)` : '',
-    fresh > 0 ? `${fresh} on objects it creates (nobody else can be waiting for those)` : '',
-  ].filter(Boolean);
-  if (more.length > 0) lines.push(`      ${dim(`${strong.length > 0 ? 'plus ' : 'locks: '}${more.join('; ')}`)}`);
-  for (const t of r.rows.slice(0, 5)) lines.push(`      ${dim('rows')} ${t.table}: ${t.inserted} inserted, ${t.updated} updated, ${t.deleted} deleted`);
-  if (r.rows.length > 5) lines.push(`      ${dim(`rows in ${r.rows.length - 5} more table(s)`)}`);
-  return lines;
-}
-
-export function renderRehearse(r: RehearseReport): string {
-  const out = [serverLine(r.server), `Migrations: ${r.migrationsDir} — ${r.summary}`];
-  for (const w of r.warnings) out.push(`${yellow('warning')} ${w}`);
-  if (r.problems.length > 0) {
-    out.push(red(`Deploy would refuse (${r.problems.length} problem(s)); the pending migrations are rehearsed anyway:`));
-    for (const p of r.problems) out.push(`  ${red('✖')} ${p.message}`, `    ${dim('next')} ${p.remedy}`);
-  }
-  if (!r.result) {
-    out.push('', green(bold('Nothing to rehearse: 0 pending migrations.')));
-    return out.join('\n');
-  }
-  out.push('', `Rehearsal of ${r.pending.length} pending migration(s) in one transaction:`);
-  for (const res of r.result.results) out.push(...resultLines(res));
-  out.push('');
-  if (r.result.sequencesAdvanced.length > 0) {
-    out.push(yellow('Sequences advanced (nextval is never rolled back; concurrent sessions may account for part):'));
-    for (const s of r.result.sequencesAdvanced) out.push(`  ${s.sequence}: ${s.before ?? 'unused'} → ${s.after ?? 'unused'}`);
-  }
-  const c = r.counts;
-  const parts = [`${c.rehearsed} rehearsed`];
-  if (c.partial) parts.push(`${c.partial} partly (statements that cannot run in a transaction)`);
-  if (c['not-rehearsable']) parts.push(`${c['not-rehearsable']} not rehearsable`);
-  if (c['shared-transaction']) parts.push(`${c['shared-transaction']} refused only by the shared transaction`);
-  if (c['already-applied']) parts.push(`${c['already-applied']} already applied`);
-  if (c['not-started']) parts.push(`${c['not-started']} not started`);
-  parts.push(`${c.failed} failed`);
-  const line = `${parts.join(', ')}. Rolled back: the database is as it was.`;
-  out.push(c.failed > 0 || c['not-started'] > 0 ? red(bold(line)) : green(bold(line)));
-  out.push(dim(`Locks listed are those each migration took first; one an earlier pending migration already held is not repeated. ${r.invocations} invocation(s), ${(r.durationMs / 1000).toFixed(2)} s`));
-  return out.join('\n');
 }
 
 export const rehearseCommand: Command = {
@@ -232,12 +121,12 @@ failed, the time budget ran out, deploy would refuse (failed/modified/out-of-ord
   needsWorker: true,
   async run({ values, positionals, worker, progress }) {
     if (positionals.length > 0) throw usageError(`Unexpected argument ${positionals[0]}.`, 'Run vpc-migrate rehearse --help.');
-    const opts: RehearseOptions = { migrationsDir: stringFlag(values, 'migrations') ?? 'prisma/migrations', options: applyOptionsFrom(values), progress };
+    const opts: RehearseOptions = { migrationsDir: migrationsDirFlag(values), options: applyOptionsFrom(values), progress };
     const to = stringFlag(values, 'to');
     if (to !== undefined) opts.to = to;
     const format = formatFlag(values.format);
     if (format !== undefined) opts.format = format;
     const report = await rehearseMigrations(worker, opts);
-    return { exitCode: report.exitCode, json: report, text: renderRehearse(report) };
+    return { exitCode: report.exitCode, report };
   },
 };

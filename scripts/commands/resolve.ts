@@ -13,10 +13,9 @@ import {
   type ResolveTarget,
 } from '../../lambda/contract/index.js';
 import type { Command } from './command.js';
-import { discoverMigrations } from '../discover.js';
-import type { Worker } from '../invoke.js';
-import { dim, green, yellow } from '../report.js';
-import { intFlag, stringFlag, usageError } from './flags.js';
+import { discoverMigrations } from '../formats/prisma/discover.js';
+import type { Worker } from '../core/worker.js';
+import { intFlag, migrationsDirFlag, stringFlag, usageError } from './flags.js';
 
 export interface ResolveOptions {
   migrationsDir: string;
@@ -62,24 +61,6 @@ export async function resolve(worker: Worker, opts: ResolveOptions): Promise<Res
   return report;
 }
 
-export function renderResolve(r: ResolveReport): string {
-  const res = r.result;
-  const out: string[] = [];
-  if (res.ledgerCreated) out.push(yellow('The database had no _prisma_migrations table: it was created (as Prisma does).'));
-  if (r.to === 'applied') {
-    out.push(green(`Migration ${r.name} marked as applied.`));
-    if (res.rolledBackIds.length > 0) out.push(`  ${res.rolledBackIds.length} failed attempt(s) of it marked rolled back.`);
-    out.push(dim(`  Its SQL was not run: the ledger now records it with checksum ${r.checksum ?? res.inserted?.checksum ?? '?'}.`));
-  } else if (res.rolledBackIds.length > 0) {
-    out.push(green(`Migration ${r.name} marked as rolled back.`));
-    out.push(dim(`  ${res.rolledBackIds.length} failed row(s) marked; the next deploy applies it again.`));
-  } else {
-    out.push(green(`Migration ${r.name}: its failed attempts were already marked rolled back; nothing changed.`));
-  }
-  out.push(dim('Next: pnpm migrate:status'));
-  return out.join('\n');
-}
-
 export const resolveCommand: Command = {
   summary: 'mark a failed migration applied or rolled back, as Prisma does (pnpm migrate:resolve)',
   usage: `vpc-migrate resolve --applied NAME | --rolled-back NAME [options]      (pnpm migrate:resolve)
@@ -104,13 +85,13 @@ Exit codes: 0 done, 2 refused (the Prisma code is in the message and in --json) 
       throw usageError('Pass exactly one of --applied NAME or --rolled-back NAME.', 'Run vpc-migrate resolve --help.');
     }
     const opts: ResolveOptions = {
-      migrationsDir: stringFlag(values, 'migrations') ?? 'prisma/migrations',
+      migrationsDir: migrationsDirFlag(values),
       name: (applied ?? rolledBack) as string,
       to: applied !== undefined ? 'applied' : 'rolled-back',
     };
     const lockWait = intFlag(values, 'lock-wait', { scale: 1000, max: 3_600_000 });
     if (lockWait !== undefined) opts.lockWaitMs = lockWait;
     const report = await resolve(worker, opts);
-    return { exitCode: report.exitCode, json: report, text: renderResolve(report) };
+    return { exitCode: report.exitCode, report };
   },
 };

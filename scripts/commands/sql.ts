@@ -11,12 +11,10 @@ import {
   MigrateError,
   type RunSqlEvent,
   type RunSqlResult,
-  type SqlErrorInfo,
 } from '../../lambda/contract/index.js';
 import type { Command } from './command.js';
-import { caretLines, renderCsv, renderTable, visible } from '../format-rows.js';
-import type { Worker } from '../invoke.js';
-import { bold, dim, red, yellow } from '../report.js';
+import type { Worker } from '../core/worker.js';
+import { yellow } from '../render/common.js';
 import { intFlag, stringFlag, usageError } from './flags.js';
 
 export interface SqlOptions {
@@ -82,47 +80,6 @@ function indent(text: string): string {
     .join('\n');
 }
 
-export function sqlErrorOf(body: ErrorBody | undefined): SqlErrorInfo | undefined {
-  return (body?.details as { error?: SqlErrorInfo } | undefined)?.error;
-}
-
-/** The footer psql would print, plus ours: command tag, row count, truncation, duration. */
-export function sqlFooter(r: RunSqlResult): string {
-  const tag = r.rowCount === null ? r.command : `${r.command} ${r.rowCount}`;
-  const shown = r.fields.length > 0 ? `(${r.rows.length} row${r.rows.length === 1 ? '' : 's'}${r.truncated ? `, ${yellow('truncated')}: more rows exist, raise --max-rows or narrow the query` : ''}) ` : '';
-  return `${shown}${dim(`${tag} · ${r.durationMs} ms`)}`;
-}
-
-/** The failed statement as psql shows it: SQLSTATE and message, the caret, DETAIL, HINT, and the remedy. */
-export function renderSqlError(sql: string, body: ErrorBody): string {
-  const info = sqlErrorOf(body);
-  const lines = [`${red('ERROR')}${info?.code ? ` ${info.code}` : ''}: ${visible(info?.message ?? body.message)}`];
-  if (info) lines.push(...caretLines(sql, info).map(visible));
-  if (info?.detail) lines.push(`DETAIL: ${visible(info.detail)}`);
-  if (info?.hint) lines.push(`HINT: ${visible(info.hint)}`);
-  if (info?.where) lines.push(`CONTEXT: ${visible(info.where)}`);
-  if (info?.code === '42601' && /multiple commands/.test(info.message)) {
-    lines.push(`${dim('next')} Read-only run-sql takes exactly one statement (so a COMMIT cannot end the read-only transaction). Run them one by one, or use --write.`);
-  } else {
-    lines.push(`${dim('next')} ${body.remedy}`);
-  }
-  return lines.join('\n');
-}
-
-export function renderSql(r: SqlReport, format: 'table' | 'csv' = 'table'): string {
-  if (r.cancelled) return 'Cancelled: nothing was run.';
-  if (r.error) return renderSqlError(r.sql, r.error);
-  const result = r.result as RunSqlResult;
-  const columns = result.fields.map((f) => f.name);
-  if (format === 'csv') return renderCsv(columns, result.rows);
-  const out: string[] = [];
-  if (columns.length > 0) out.push(renderTable(columns, result.rows));
-  for (const n of result.notices) out.push(dim(visible(n)));
-  out.push(sqlFooter(result));
-  if (r.write) out.push(bold(`Committed (--write).`));
-  return out.join('\n');
-}
-
 async function askOnTerminal(question: string): Promise<boolean> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
@@ -182,11 +139,6 @@ cancelled, or the worker could not be reached.`,
     if (timeout !== undefined) opts.statementTimeoutMs = timeout;
     if (write && values.yes !== true && process.stdin.isTTY && process.stderr.isTTY) opts.confirm = askOnTerminal;
     const report = await runSqlCommand(worker, opts);
-    const csv = values.csv === true;
-    if (csv && report.result) {
-      for (const n of report.result.notices) progress(visible(n));
-      progress(sqlFooter(report.result));
-    }
-    return { exitCode: report.exitCode, json: report, text: renderSql(report, csv ? 'csv' : 'table') };
+    return { exitCode: report.exitCode, report };
   },
 };

@@ -1,12 +1,14 @@
 /**
- * `status`: the deploy plan without applying anything. Its exit code is part of the
- * interface: 0 up to date, 1 pending, 2 problem.
+ * `status` (`pnpm migrate:status`): the deploy plan without applying anything. Its exit code
+ * is part of the interface: 0 up to date, 1 pending, 2 problem.
  */
 import type { MigrationFormat, ServerFacts } from '../../lambda/contract/index.js';
-import { isDrizzlePlan, type DrizzleCounts } from '../drizzle/plan.js';
-import type { Worker } from '../invoke.js';
-import { summarize, type Plan, type PlanOptions } from '../plan.js';
-import { loadState } from './local-state.js';
+import { summarize, type Plan, type PlanOptions } from '../core/plan.js';
+import type { Worker } from '../core/worker.js';
+import type { LedgerCounts } from '../formats/format.js';
+import type { Command } from './command.js';
+import { formatFlag, migrationsDirFlag } from './flags.js';
+import { loadState } from './state.js';
 
 export interface StatusReport {
   command: 'status';
@@ -22,13 +24,14 @@ export interface StatusReport {
   /** Set for a Drizzle journal (absent: Prisma). */
   format?: MigrationFormat;
   /** Drizzle: the seed's counts for CI (rows in the database, journal entries, pending). */
-  counts?: DrizzleCounts;
+  counts?: LedgerCounts;
 }
 
 export async function status(worker: Worker, opts: { migrationsDir: string; format?: MigrationFormat } & PlanOptions): Promise<StatusReport> {
   const started = Date.now();
   const state = await loadState(worker, opts.migrationsDir, opts);
   const p = state.plan;
+  const counts = state.format.counts(p);
   return {
     command: 'status',
     migrationsDir: opts.migrationsDir,
@@ -40,6 +43,20 @@ export async function status(worker: Worker, opts: { migrationsDir: string; form
     invocations: worker.invocations,
     durationMs: Date.now() - started,
     exitCode: p.state === 'problem' ? 2 : p.state === 'pending' ? 1 : 0,
-    ...(isDrizzlePlan(p) ? { format: 'drizzle' as const, counts: p.counts } : {}),
+    ...(state.format.wire ? { format: state.format.wire } : {}),
+    ...(counts ? { counts } : {}),
   };
 }
+
+export const statusCommand: Command = {
+  summary: 'compare local migrations with the database (pnpm migrate:status)',
+  usage: `vpc-migrate status [options]
+Shows applied, pending, failed, modified, missing-locally and out-of-order migrations.
+Exit codes: 0 up to date, 1 pending migrations, 2 problem (failed, modified, missing locally, out of order, worker error).`,
+  options: {},
+  needsWorker: true,
+  async run({ values, worker }) {
+    const report = await status(worker, { migrationsDir: migrationsDirFlag(values), format: formatFlag(values.format) });
+    return { exitCode: report.exitCode, report };
+  },
+};

@@ -1,27 +1,14 @@
 /**
  * `--protocol`: which worker protocol the CLI speaks. `vpc-migrate` (the default) is our worker;
- * `run-sql` a plain worker that runs one SQL statement per call and returns a count.
+ * `run-sql` a plain worker that runs one SQL statement per call and returns a count. The flags
+ * themselves are declared in commands/flags.ts.
  */
 import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
-import { connectWorker, type Worker, type WorkerTarget } from '../invoke.js';
+import type { Values } from '../commands/flags.js';
+import type { Worker, WorkerTarget } from '../core/worker.js';
+import { connectWorker } from '../transport/invoke.js';
 import { connectRunSqlWorker, type RunSqlWorkerOptions } from './run-sql-worker.js';
 import { parsePayloadTemplate } from './transport.js';
-
-export const PROTOCOL_OPTIONS = {
-  protocol: { type: 'string' },
-  'payload-template': { type: 'string' },
-  'error-path': { type: 'string' },
-  'count-path': { type: 'string' },
-} as const;
-
-export const PROTOCOL_HELP = `Worker protocol:
-  --protocol P            vpc-migrate (default: our worker) or run-sql (an existing worker that runs
-                          one SQL statement per call and returns only a row count; see README, Compatibility mode)
-  --payload-template JSON run-sql event with "{{sql}}" (default {"action":"run-sql","sql":"{{sql}}"})
-  --error-path PATH       run-sql: where a failure sits in a non-error answer (default: Lambda FunctionError/errorMessage)
-  --count-path PATH       run-sql: where the row count sits in the answer (default count)`;
-
-type Values = Record<string, string | boolean | string[] | undefined>;
 
 /**
  * The worker for the chosen protocol; run-sql flags without `--protocol run-sql` are a usage

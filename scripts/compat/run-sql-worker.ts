@@ -11,7 +11,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, MigrateError, type RunSqlEvent, type RunSqlResult } from '../../lambda/contract/index.js';
-import type { Worker, WorkerTarget } from '../invoke.js';
+import type { Worker, WorkerTarget } from '../core/worker.js';
 import { applyThroughRunSql } from './apply.js';
 import { ask, DEFAULT_PAGE_BYTES, readLedgerThroughRunSql } from './ledger.js';
 import { doBlock, literal, newNonce, raiseAnswer } from './sql.js';

@@ -10,7 +10,9 @@
  */
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { ErrorCode, INVOKE_PAYLOAD_LIMIT_BYTES, isAlreadyExists, MigrateError } from '../../lambda/contract/index.js';
-import { formatBytes, invokeError, lambdaClientFor, type WorkerTarget } from '../invoke.js';
+import { formatBytes } from '../core/batch.js';
+import type { WorkerTarget } from '../core/worker.js';
+import { invokeError, lambdaClientFor } from '../transport/invoke.js';
 
 export const DEFAULT_PAYLOAD_TEMPLATE = '{"action":"run-sql","sql":"{{sql}}"}';
 export const DEFAULT_COUNT_PATH = 'count';

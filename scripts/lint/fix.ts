@@ -5,7 +5,7 @@
  * byte for byte, before anyone writes it.
  */
 import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
-import { splitMigration } from '../split.js';
+import { splitMigration } from '../core/split.js';
 import type { Finding, ParsedMigration, ParsedStatement, RuleId } from './types.js';
 
 export interface RemovedStatement {

@@ -1,11 +1,11 @@
 /**
- * Parsing for the linter: files to lint get exact statement spans from split.ts (the same
+ * Parsing for the linter: files to lint get exact statement spans from core/split.ts (the same
  * spans and lines deploy uses); history files only need their parse trees, so they are parsed
  * once with `parseSync` and never split.
  */
 import type { Node } from 'libpg-query';
 import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
-import { loadParser, splitMigrationWithNodes } from '../split.js';
+import { loadParser, splitMigrationWithNodes } from '../core/split.js';
 import type { LintInput, ParsedMigration, ParsedStatement } from './types.js';
 
 type PgQuery = typeof import('libpg-query');

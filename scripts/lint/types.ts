@@ -4,7 +4,7 @@
  */
 import type { Node } from 'libpg-query';
 import type { ExecutionMode, StatementKind } from '../../lambda/contract/index.js';
-import type { SplitParseError } from '../split.js';
+import type { SplitParseError } from '../core/split.js';
 
 export type Severity = 'error' | 'warning';
 

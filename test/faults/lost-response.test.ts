@@ -9,7 +9,8 @@
  */
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { type ApplyResult, ErrorCode } from '../../lambda/contract/index.js';
-import { connectWorker, type Worker } from '../../scripts/invoke.js';
+import { connectWorker } from '../../scripts/transport/invoke.js';
+import type { Worker } from '../../scripts/core/worker.js';
 import { databaseTargets } from '../helpers/db.js';
 import { ledgerRows, waitFor, workerSessionsGone } from '../helpers/fault-db.js';
 import { isCommit, scenarioFixture, type Fixture } from '../helpers/fault-fixture.js';

@@ -15,9 +15,9 @@ import {
   type MigrateError,
   type RunSqlResult,
 } from '../../lambda/contract/index.js';
-import { BATCH_BYTES } from '../../scripts/batch.js';
+import { BATCH_BYTES } from '../../scripts/core/batch.js';
 import { deploy } from '../../scripts/commands/deploy.js';
-import { formatBytes } from '../../scripts/invoke.js';
+import { formatBytes } from '../../scripts/core/batch.js';
 import { databaseTargets } from '../helpers/db.js';
 import { ledgerRows, query, secretServer, type SecretServer } from '../helpers/fault-db.js';
 import { cell } from '../helpers/fault-matrix.js';

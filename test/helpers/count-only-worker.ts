@@ -16,7 +16,7 @@
  */
 import pg from 'pg';
 import type { WorkerHandler } from '../../lambda/contract/index.js';
-import type { Worker } from '../../scripts/invoke.js';
+import type { Worker } from '../../scripts/core/worker.js';
 import { startInvokeEndpoint } from '../../scripts/local/endpoint.js';
 import { connectRunSqlWorker, type RunSqlWorkerOptions } from '../../scripts/compat/run-sql-worker.js';
 

@@ -4,7 +4,7 @@
  */
 import { expect } from 'vitest';
 import { deploy, type DeployReport } from '../../scripts/commands/deploy.js';
-import type { Worker } from '../../scripts/invoke.js';
+import type { Worker } from '../../scripts/core/worker.js';
 import { installDdlGate, secretServer, type SecretServer } from './fault-db.js';
 import { assertFinished, buildScenario, STEPWISE, TRANSACTIONAL, type Scenario } from './fault-scenario.js';
 import { startFaultWorker, type FaultWorker, type QueryEvent } from './fault-worker.js';

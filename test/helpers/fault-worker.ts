@@ -16,7 +16,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WorkerHandler } from '../../lambda/contract/index.js';
 import { startInvokeEndpoint } from '../../scripts/local/endpoint.js';
-import { connectWorker, type Worker } from '../../scripts/invoke.js';
+import { connectWorker } from '../../scripts/transport/invoke.js';
+import type { Worker } from '../../scripts/core/worker.js';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fault-child.ts');
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { loadParser, splitMigration } from '../../scripts/split.js';
+import { loadParser, splitMigration } from '../../scripts/core/split.js';
 import { withClient } from './db.js';
 
 const run = promisify(execFile);

@@ -6,7 +6,8 @@ import { afterEach, beforeEach } from 'vitest';
 import { createHandler } from '../../lambda/handler.js';
 import { createLogger, type Logger } from '../../lambda/log.js';
 import { startInvokeEndpoint } from '../../scripts/local/endpoint.js';
-import { connectWorker, type Worker } from '../../scripts/invoke.js';
+import { connectWorker } from '../../scripts/transport/invoke.js';
+import type { Worker } from '../../scripts/core/worker.js';
 import { freshDatabase, type FreshDatabase } from './db.js';
 
 export interface TestWorker {

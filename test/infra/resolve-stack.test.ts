@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MigrateError } from '../../lambda/contract/index.js';
-import { resolveStackFunction } from '../../scripts/stack.js';
+import { resolveStackFunction } from '../../scripts/transport/stack.js';
 
 interface Captured {
   params: URLSearchParams;

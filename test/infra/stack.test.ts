@@ -12,7 +12,7 @@ import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLE_FILE, WORKER_ENTRY, esbuildOptions } from '../../infra/bundling.js';
 import { DB_PORT, OUTPUT_FUNCTION_ARN, OUTPUT_FUNCTION_NAME, VpcMigrateStack } from '../../infra/stack.js';
-import { FUNCTION_ARN_OUTPUT, FUNCTION_NAME_OUTPUT } from '../../scripts/stack.js';
+import { FUNCTION_ARN_OUTPUT, FUNCTION_NAME_OUTPUT } from '../../scripts/transport/stack.js';
 
 interface Resource {
   Type: string;

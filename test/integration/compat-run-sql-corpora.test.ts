@@ -11,7 +11,7 @@ import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { status } from '../../scripts/commands/status.js';
-import { compareMigrationNames } from '../../scripts/plan.js';
+import { compareMigrationNames } from '../../scripts/core/plan.js';
 import { startCountOnlyWorker, type CountOnlyTestWorker } from '../helpers/count-only-worker.js';
 import { databaseTargets, freshDatabase, type FreshDatabase } from '../helpers/db.js';
 import { corporaDir } from '../helpers/migrations.js';

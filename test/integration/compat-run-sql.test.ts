@@ -17,8 +17,9 @@ import { startTestWorker } from '../helpers/worker.js';
 import { runSqlWorker } from '../../scripts/compat/run-sql-worker.js';
 import { lambdaTransport } from '../../scripts/compat/transport.js';
 import type { StatusReport } from '../../scripts/commands/status.js';
-import { renderDeploy, renderStatus } from '../../scripts/report.js';
-import { loadParser, splitMigration } from '../../scripts/split.js';
+import { renderDeploy } from '../../scripts/render/deploy.js';
+import { renderStatus } from '../../scripts/render/status.js';
+import { loadParser, splitMigration } from '../../scripts/core/split.js';
 
 await loadParser();
 const splitCount = (sql: string) => splitMigration(sql).statements.length;

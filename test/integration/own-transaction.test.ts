@@ -16,7 +16,7 @@ import { ErrorCode } from '../../lambda/contract/index.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { resolve } from '../../scripts/commands/resolve.js';
 import { status } from '../../scripts/commands/status.js';
-import { loadParser, splitMigration } from '../../scripts/split.js';
+import { loadParser, splitMigration } from '../../scripts/core/split.js';
 import { runCli } from '../helpers/cli.js';
 import { databaseTargets, freshDatabase, prismaLedger, query, type FreshDatabase } from '../helpers/db.js';
 import { fingerprint, waitFor } from '../helpers/fault-db.js';

@@ -7,7 +7,8 @@ import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RehearsalResult, RehearseResult } from '../../lambda/contract/index.js';
 import { deploy } from '../../scripts/commands/deploy.js';
-import { rehearseMigrations, renderRehearse } from '../../scripts/commands/rehearse.js';
+import { rehearseMigrations } from '../../scripts/commands/rehearse.js';
+import { renderRehearse } from '../../scripts/render/rehearse.js';
 import { runCli, targetFlags } from '../helpers/cli.js';
 import { databaseTargets, freshDatabase, type FreshDatabase, query } from '../helpers/db.js';
 import { addMigration, exampleMigrations, migrationsDir } from '../helpers/migrations.js';
@@ -169,7 +170,7 @@ describe.each(databaseTargets())('rehearse on the $name PostgreSQL', ({ adminUrl
     expect(nothing.exitCode).toBe(0);
     expect(nothing.stdout).toContain('Nothing to rehearse: 0 pending migrations.');
     // A migration recorded meanwhile (a race with a deploy) is skipped, not run again.
-    const { discoverMigrations } = await import('../../scripts/discover.js');
+    const { discoverMigrations } = await import('../../scripts/formats/prisma/discover.js');
     const init = (await discoverMigrations(exampleMigrations)).migrations[0]!;
     const raced = await tw.worker.send<RehearseResult>({
       action: 'rehearse',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CHECKSUM_HEX_LENGTH, checksumMatches, sha256Hex } from '../../scripts/checksum.js';
+import { CHECKSUM_HEX_LENGTH, checksumMatches, sha256Hex } from '../../scripts/core/checksum.js';
 
 const bytes = (s: string): Uint8Array => new TextEncoder().encode(s);
 

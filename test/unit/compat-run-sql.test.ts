@@ -4,7 +4,7 @@ import { scriptSegments } from '../../scripts/compat/apply.js';
 import { loadInspector, prepareStatement } from '../../scripts/compat/inspect.js';
 import { decodeAnswer, decodeGuard, dollarTag, literal } from '../../scripts/compat/sql.js';
 import { failureFrom, isDuplicateFailure, parsePayloadTemplate, readPath, renderPayload } from '../../scripts/compat/transport.js';
-import { loadParser, splitMigration } from '../../scripts/split.js';
+import { loadParser, splitMigration } from '../../scripts/core/split.js';
 
 describe('payload template', () => {
   it('puts the SQL into the seed shape without any escaping by hand', () => {

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { discoverMigrations } from '../../scripts/discover.js';
+import { discoverMigrations } from '../../scripts/formats/prisma/discover.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const corpora = path.resolve(repoRoot, '../shared/corpora');

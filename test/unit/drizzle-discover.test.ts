@@ -10,11 +10,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { drizzlePayload, splitDrizzle, STATEMENT_BREAKPOINT } from '../../scripts/drizzle/chunks.js';
-import { discoverDrizzle, parseJournal } from '../../scripts/drizzle/discover.js';
-import { lintDrizzlePending } from '../../scripts/drizzle/lint.js';
-import { detectFormat, formatFlag } from '../../scripts/format.js';
-import { loadParser } from '../../scripts/split.js';
+import { drizzlePayload, splitDrizzle, STATEMENT_BREAKPOINT } from '../../scripts/formats/drizzle/chunks.js';
+import { discoverDrizzle, parseJournal } from '../../scripts/formats/drizzle/discover.js';
+import { lintDrizzlePending } from '../../scripts/formats/drizzle/lint.js';
+import { detectFormat } from '../../scripts/formats/select.js';
+import { formatFlag } from '../../scripts/commands/flags.js';
+import { loadParser } from '../../scripts/core/split.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const dokploy = path.resolve(repoRoot, '../shared/corpora/Dokploy__dokploy/migrations');

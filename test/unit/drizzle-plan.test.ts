@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { type DrizzleLedgerRow, ErrorCode } from '../../lambda/contract/index.js';
-import { planDrizzle, verifyDrizzle, type DrizzleLocalRef } from '../../scripts/drizzle/plan.js';
-import { summarize } from '../../scripts/plan.js';
-import { verificationOf } from '../../scripts/format.js';
+import { planDrizzle, verifyDrizzle, type DrizzleLocalRef } from '../../scripts/formats/drizzle/plan.js';
+import { summarize } from '../../scripts/core/plan.js';
+import { formatNamed } from '../../scripts/formats/select.js';
 
 // Builders: entry i has tag `000i_x`, hash `h-000i_x`, when T + i.
 const T = 1_700_000_000_000;
@@ -44,7 +44,7 @@ describe('planDrizzle', () => {
     expect(p.state).toBe('up-to-date');
     expect(p.applied.map((a) => [a.name, a.local, a.modified])).toEqual([['0000_x', true, false], ['0001_x', true, false]]);
     expect(verifyDrizzle(p)).toEqual({ ok: true, message: 'Verified: database has all 2 migrations.' });
-    expect(verificationOf(p)).toEqual(verifyDrizzle(p));
+    expect(formatNamed('drizzle').verify(p)).toEqual(verifyDrizzle(p));
   });
 
   it('pending is decided by hash, not by the newest created_at: an older unapplied entry is out of order, never skipped', () => {

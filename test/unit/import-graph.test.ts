@@ -1,6 +1,7 @@
 /**
  * The layout's rules, read off the import statements (issue 14): the contract is neutral, the
- * CLI and the stack reach the worker only through it, and nothing imports itself back.
+ * CLI and the stack reach the worker only through it, and nothing imports itself back; in the
+ * CLI, the pure core stays apart from transport and each format is reached through one switch.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -45,6 +46,33 @@ export function importsOf(file: string, text: string): Edge[] {
 const files = ['lambda', 'scripts', 'infra'].flatMap(sourceFiles);
 const edges = files.flatMap((f) => importsOf(f, readFileSync(path.join(repoRoot, f), 'utf8')));
 const packageOf = (spec: string) => (spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]);
+
+/** The CLI's pure core: the plan, payload batching, SQL classification, the worker interface. */
+const CLI_CORE = 'scripts/core/';
+/** How the CLI reaches a worker: Lambda Invoke, the stack lookup, run-sql compatibility, the local endpoint. */
+const TRANSPORT_DIRS = ['scripts/transport/', 'scripts/compat/', 'scripts/local/'];
+const TRANSPORT_PACKAGES = ['@aws-sdk/', '@smithy/', 'pg'];
+const isTransport = (to: string) =>
+  TRANSPORT_DIRS.some((dir) => to.startsWith(dir)) || TRANSPORT_PACKAGES.some((p) => to === p || (p.endsWith('/') && to.startsWith(p)));
+const FORMAT_DIRS = ['scripts/formats/prisma/', 'scripts/formats/drizzle/'];
+const FORMAT_SWITCH = 'scripts/formats/select.ts';
+/** `resolve` is Prisma's own command (`migrate resolve` on `_prisma_migrations`): it reads Prisma's folders directly. */
+const FORMAT_OWN_COMMANDS: Record<string, string[]> = { 'scripts/commands/resolve.ts': ['scripts/formats/prisma/discover.ts'] };
+
+/** Every file and package `from` loads, directly or through other project files. */
+function reachableFrom(from: string): Set<string> {
+  const seen = new Set<string>();
+  const todo = [from];
+  while (todo.length > 0) {
+    const f = todo.pop() as string;
+    for (const e of edges) {
+      if (e.from !== f || seen.has(e.to)) continue;
+      seen.add(e.to);
+      if (e.to.endsWith('.ts')) todo.push(e.to);
+    }
+  }
+  return seen;
+}
 
 describe('import graph', () => {
   it('reads the imports it judges (the parser can fail)', () => {
@@ -100,6 +128,28 @@ describe('import graph', () => {
     };
     for (const f of files) if (!state.has(f)) visit(f);
     expect(cycles).toEqual([]);
+  });
+
+  it('the CLI\'s pure core (plan, payload batching, SQL classification) reaches no transport, not even through another module', () => {
+    const bad = files
+      .filter((f) => f.startsWith(CLI_CORE))
+      .flatMap((f) => [...reachableFrom(f)].filter(isTransport).map((to) => `${f} -> ${to}`));
+    expect(bad).toEqual([]);
+  });
+
+  it('in the CLI, only cli.ts and the transport modules import a transport module, the AWS SDK or pg', () => {
+    const bad = edges.filter((e) => e.from.startsWith('scripts/') && !isTransport(e.from) && e.from !== 'scripts/cli.ts' && isTransport(e.to));
+    expect(bad).toEqual([]);
+  });
+
+  it('format-specific CLI modules are reached only through the format switch', () => {
+    const bad = edges.filter(
+      (e) =>
+        FORMAT_DIRS.some((dir) => e.to.startsWith(dir) && !e.from.startsWith(dir)) &&
+        e.from !== FORMAT_SWITCH &&
+        !(FORMAT_OWN_COMMANDS[e.from] ?? []).includes(e.to),
+    );
+    expect(bad).toEqual([]);
   });
 
   it('uses only declared packages', () => {

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { discoverMigrations } from '../../scripts/discover.js';
+import { discoverMigrations } from '../../scripts/formats/prisma/discover.js';
 import { fixMigration } from '../../scripts/lint/fix.js';
 import { lint } from '../../scripts/lint/lint.js';
 import { loadLintParser, parseMigration } from '../../scripts/lint/parse.js';

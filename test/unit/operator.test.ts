@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MigrateError, parseBackfillCheck, parseEvent, WORKER_ACTIONS } from '../../lambda/contract/index.js';
 import { lockImpact, newLockKeys, rowsDelta, sortLocks } from '../../lambda/measure.js';
-import { caretLines, renderCsv, renderTable } from '../../scripts/format-rows.js';
+import { caretLines, renderCsv, renderTable } from '../../scripts/render/rows.js';
 
 const sha = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, type LedgerRow } from '../../lambda/contract/index.js';
-import { compareMigrationNames, plan, summarize, type LocalMigrationRef } from '../../scripts/plan.js';
+import { compareMigrationNames, plan, summarize, type LocalMigrationRef } from '../../scripts/core/plan.js';
 
 // ---------------------------------------------------------------------------------------------
 // Builders: a local folder's checksum is derived from its name so tests read as names only.

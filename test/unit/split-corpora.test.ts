@@ -8,7 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { StatementSpan } from '../../lambda/contract/index.js';
-import { loadParser, splitMigration, type SplitResult } from '../../scripts/split.js';
+import { loadParser, splitMigration, type SplitResult } from '../../scripts/core/split.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const corporaDir = resolve(repoRoot, '../shared/corpora');

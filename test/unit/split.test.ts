@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { parseSync } from 'libpg-query';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import type { StatementKind } from '../../lambda/contract/index.js';
-import { columnOf, executionModeOf, lineOf, loadParser, splitMigration } from '../../scripts/split.js';
+import { columnOf, executionModeOf, lineOf, loadParser, splitMigration } from '../../scripts/core/split.js';
 
 /** The statements' texts, as the worker will run them. */
 function texts(sql: string): string[] {
@@ -19,7 +19,7 @@ describe('loadParser', () => {
   it('must run before splitMigration, which says so with a typed error', async () => {
     // Prepare: a fresh module instance whose parser was never loaded
     vi.resetModules();
-    const fresh = await import('../../scripts/split.js');
+    const fresh = await import('../../scripts/core/split.js');
 
     // Act
     const act = () => fresh.splitMigration('SELECT 1;');
@@ -31,7 +31,7 @@ describe('loadParser', () => {
   it('is idempotent: every call shares one load', async () => {
     // Prepare
     vi.resetModules();
-    const fresh = await import('../../scripts/split.js');
+    const fresh = await import('../../scripts/core/split.js');
 
     // Act
     const first = fresh.loadParser();

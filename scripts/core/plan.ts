@@ -7,7 +7,7 @@
  * DESIGN §3: checksums are checked on deploy, and out-of-order folders are reported, never
  * silently skipped.
  */
-import { ErrorCode, isResumableLog, type LedgerRow } from '../lambda/contract/index.js';
+import { ErrorCode, isResumableLog, type LedgerRow } from '../../lambda/contract/index.js';
 
 /** What the plan needs to know about one local migration folder. */
 export interface LocalMigrationRef {
@@ -102,14 +102,14 @@ export interface Plan {
   rolledBack: string[];
   problems: Problem[];
   state: PlanState;
-  /** The line of counts in the format's own words (Drizzle: scripts/drizzle/plan.ts); `summarize` returns it when set. */
+  /** The line of counts in the format's own words (Drizzle: formats/drizzle/plan.ts); `summarize` returns it when set. */
   summary?: string;
 }
 
 /**
  * Compares local migrations with the ledger and decides what deploy would do.
  *
- * `local` must be in the order migrations are applied (discover.ts sorts by byte order of the
+ * `local` must be in the order migrations are applied (formats/prisma/discover.ts sorts by byte order of the
  * name, as Prisma does); `pending` keeps that order. `ledger` may be in any order and may hold
  * several rows per name (rolled-back attempts plus the success).
  *

@@ -1,20 +1,20 @@
 /**
- * Deploy's lint for a Drizzle journal: the shared rules (scripts/commands/lint.ts), except
+ * Deploy's lint for a Drizzle journal: the shared rules (scripts/lint/pending.ts), except
  * `concurrently-mixed`, which judges a file as Prisma runs it (one implicit transaction). A
  * Drizzle file runs chunk by chunk and may end its transaction itself (`COMMIT;--> statement-
  * breakpoint` before `CREATE INDEX CONCURRENTLY`), so the chunk-aware check of chunks.ts takes
  * its place: a non-transactional statement still inside the file's transaction, or sharing
  * its chunk, is refused before anything is applied.
  */
-import { ErrorCode } from '../../lambda/contract/index.js';
-import { lintPending } from '../commands/lint.js';
-import type { Problem } from '../plan.js';
+import { ErrorCode } from '../../../lambda/contract/index.js';
+import { lintPending } from '../../lint/pending.js';
+import type { Problem } from '../../core/plan.js';
 import { splitDrizzle } from './chunks.js';
 import type { DrizzleDiscovery } from './discover.js';
 
 const REPLACED_RULE = '[concurrently-mixed]';
 
-/** Needs `loadParser()` (scripts/split.ts) for the chunk check. */
+/** Needs `loadParser()` (core/split.ts) for the chunk check. */
 export async function lintDrizzlePending(
   discovery: DrizzleDiscovery,
   pending: readonly string[],

@@ -21,9 +21,10 @@
 import { readFile as readFileCallback } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorCode, MigrateError } from '../lambda/contract/index.js';
-import { checksumMatches, sha256Hex } from './checksum.js';
-import type { LocalMigrationRef } from './plan.js';
+import { ErrorCode, MigrateError } from '../../../lambda/contract/index.js';
+import { checksumMatches, sha256Hex } from '../../core/checksum.js';
+import type { LocalMigrationRef } from '../../core/plan.js';
+import type { Anomaly, Discovery, LocalMigration } from '../format.js';
 
 /** The script file inside each migration folder. */
 export const MIGRATION_FILE = 'migration.sql';
@@ -31,41 +32,6 @@ export const MIGRATION_FILE = 'migration.sql';
 export const LOCK_FILE = 'migration_lock.toml';
 /** The only provider we migrate (Prisma's connector type for PostgreSQL). */
 export const EXPECTED_PROVIDER = 'postgresql';
-
-/** One migration folder with a readable, valid UTF-8 migration.sql. */
-export interface LocalMigration {
-  /** Folder name: the ledger's `migration_name`. */
-  name: string;
-  /** Absolute path of migration.sql. */
-  path: string;
-  /** The file's bytes, exactly as on disk: the checksum is over these. */
-  bytes: Buffer;
-  /** The file's text, byte order mark included, so re-encoding it gives `bytes` back. */
-  sql: string;
-  /** sha256 of `bytes`, lowercase hex. */
-  checksum: string;
-}
-
-export type AnomalyKind = 'no-migration-sql' | 'empty-file' | 'bom' | 'crlf' | 'odd-name' | 'stray-file';
-
-/** Something unusual in the migrations folder; `error` means Prisma would fail on it. */
-export interface Anomaly {
-  kind: AnomalyKind;
-  /** Folder or file name, relative to the migrations folder. */
-  name: string;
-  message: string;
-  severity: 'error' | 'warning';
-}
-
-export interface Discovery {
-  /** The migrations folder, absolute. */
-  dir: string;
-  /** In apply order: byte order of the folder name. */
-  migrations: LocalMigration[];
-  anomalies: Anomaly[];
-  /** Provider from migration_lock.toml; null when there is no lock file. */
-  provider: string | null;
-}
 
 /**
  * Reads a Prisma migrations folder: every sub-folder's migration.sql, in byte order of the

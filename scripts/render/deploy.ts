@@ -1,29 +1,13 @@
-/** Renders command results for people (text) and CI (`--json`). Commands return data; this prints. */
-import type { ErrorBody, MigrationResult, ServerFacts } from '../lambda/contract/index.js';
-import type { DeployReport } from './commands/deploy.js';
-import type { StatusReport } from './commands/status.js';
-import type { Problem } from './plan.js';
-
-const useColor = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
-const paint = (code: number) => (s: string) => (useColor() ? `\u001b[${code}m${s}\u001b[0m` : s);
-export const red = paint(31);
-export const green = paint(32);
-export const yellow = paint(33);
-export const dim = paint(2);
-export const bold = paint(1);
-
-export function serverLine(s: ServerFacts): string {
-  return `Database "${s.database}", schema "${s.schema}" as ${s.user} (PostgreSQL ${s.version.split(' ')[0]})`;
-}
-
-function problemLines(problems: Problem[]): string[] {
-  return problems.flatMap((p) => [`  ${red('✖')} ${p.message}`, `    ${dim('code')} ${p.code}`, `    ${dim('next')} ${p.remedy}`]);
-}
+/** Text of `deploy`: the plan, each migration's result (with the statement_timeout it ran under), the verdict. */
+import type { MigrationResult } from '../../lambda/contract/index.js';
+import type { DeployReport } from '../commands/deploy.js';
+import { formatNamed } from '../formats/select.js';
+import { bold, dim, green, problemLines, red, serverLine, yellow } from './common.js';
 
 const seconds = (ms: number) => (ms === 0 ? 'no limit' : ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)} s`);
 
 /** Which statement_timeout was in force after the file set its own, and why. */
-export function timeoutLines(r: MigrationResult, file = 'migration.sql'): string[] {
+function timeoutLines(r: MigrationResult, file: string): string[] {
   return (r.timeouts ?? []).map((t) =>
     t.winner === 'file'
       ? `      ${file} line ${t.line} sets statement_timeout = ${seconds(t.requestedMs)}: kept (it ends before the function's time does).`
@@ -31,7 +15,7 @@ export function timeoutLines(r: MigrationResult, file = 'migration.sql'): string
   );
 }
 
-function resultLine(r: MigrationResult, file = 'migration.sql'): string[] {
+function resultLine(r: MigrationResult, file: string): string[] {
   return [...statusLines(r, file), ...timeoutLines(r, file)];
 }
 
@@ -65,9 +49,10 @@ function statusLines(r: MigrationResult, file: string): string[] {
 }
 
 export function renderDeploy(r: DeployReport): string {
+  const format = formatNamed(r.format);
   const out = [serverLine(r.server), `Migrations: ${r.migrationsDir} — ${r.summaryBefore}`];
   for (const w of r.warnings) out.push(`${yellow('warning')} ${w}`);
-  if (r.baselining) out.push(yellow(`The schema already held tables but no ${r.format === 'drizzle' ? 'drizzle.__drizzle_migrations' : '_prisma_migrations'}: baselining — objects that already exist are reconciled and recorded.`));
+  if (r.baselining) out.push(yellow(`The schema already held tables but no ${format.ledgerTable}: baselining — objects that already exist are reconciled and recorded.`));
   if (r.results.length === 0 && r.problems.length === 0) {
     out.push('', green(bold('Up to date: 0 pending migrations. Nothing to apply.')));
     if (r.verification) out.push(green(r.verification));
@@ -78,7 +63,7 @@ export function renderDeploy(r: DeployReport): string {
     return out.join('\n');
   }
   out.push('', `Pending: ${r.pending.length}`);
-  for (const res of r.results) out.push(...resultLine(res, r.format === 'drizzle' ? `${res.name}.sql` : undefined));
+  for (const res of r.results) out.push(...resultLine(res, format.fileOf(res.name)));
   const applied = r.results.filter((x) => x.status === 'applied' || x.status === 'reconciled').length;
   out.push('');
   if (r.exitCode === 0) {
@@ -91,33 +76,3 @@ export function renderDeploy(r: DeployReport): string {
   return out.join('\n');
 }
 
-export function renderStatus(r: StatusReport): string {
-  const out = [serverLine(r.server), `Migrations: ${r.migrationsDir} — ${r.summary}`];
-  for (const w of r.warnings) out.push(`${yellow('warning')} ${w}`);
-  if (r.server.lockHolder) {
-    const h = r.server.lockHolder;
-    out.push(yellow(`A migration is running now: pid ${h.pid} (${h.application ?? '?'}) since ${h.since ?? '?'}.`));
-  }
-  const p = r.plan;
-  if (p.pending.length > 0) {
-    out.push('', `${p.pending.length} pending migration(s):`);
-    for (const name of p.pending) {
-      const resume = p.failed.find((f) => f.name === name && f.resumable);
-      const note = resume ? dim(` (interrupted after ${resume.appliedStepsCount} statement(s): deploy resumes it)`) : '';
-      out.push(`  ${yellow('•')} ${name}${p.outOfOrder.includes(name) ? red(' (out of order)') : ''}${note}`);
-    }
-  }
-  if (r.plan.problems.length > 0) out.push('', red(bold(`${r.plan.problems.length} problem(s):`)), ...problemLines(r.plan.problems));
-  out.push('');
-  if (r.exitCode === 0) out.push(green(bold('Database schema is up to date: 0 pending migrations.')));
-  else if (r.exitCode === 1) out.push(yellow(bold(`Run \`pnpm migrate:remote\` to apply ${p.pending.length} pending migration(s).`)));
-  return out.join('\n');
-}
-
-export function renderError(e: ErrorBody): string {
-  const lines = [`${red('✖')} ${e.message}`, `  ${dim('code')} ${e.code}`, `  ${dim('next')} ${e.remedy}`];
-  const sqlError = (e.details as { error?: { line?: number; detail?: string; hint?: string } } | undefined)?.error;
-  if (sqlError?.detail) lines.push(`  DETAIL: ${sqlError.detail}`);
-  if (sqlError?.hint) lines.push(`  HINT: ${sqlError.hint}`);
-  return lines.join('\n');
-}

@@ -12,8 +12,8 @@ import { createHash } from 'node:crypto';
 import { readFile as readFileCallback } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
-import type { Anomaly, Discovery, LocalMigration } from '../discover.js';
+import { ErrorCode, MigrateError } from '../../../lambda/contract/index.js';
+import type { Anomaly, Discovery, LocalMigration } from '../format.js';
 
 /** Where the journal sits inside the migrations folder. */
 export const JOURNAL_FILE = path.join('meta', '_journal.json');

@@ -17,7 +17,7 @@ import {
   runsOutsideTransaction,
   type StatementKind,
   type StatementSpan,
-} from '../lambda/contract/index.js';
+} from '../../lambda/contract/index.js';
 import { createdObjects } from './creates.js';
 
 export interface SplitParseError {

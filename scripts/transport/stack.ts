@@ -5,7 +5,7 @@
  * given, else `AWS_REGION`, `AWS_PROFILE`, the shared config files, SSO, web identity (CI)...
  */
 import { CloudFormationClient, DescribeStacksCommand, type CloudFormationClientConfig, type Stack } from '@aws-sdk/client-cloudformation';
-import { ErrorCode, MigrateError } from '../lambda/contract/index.js';
+import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
 
 /** The output keys the example stack exports (kept in step with `infra/stack.ts`). */
 export const FUNCTION_NAME_OUTPUT = 'WorkerFunctionName';

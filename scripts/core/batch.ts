@@ -8,15 +8,33 @@ import {
   INVOKE_PAYLOAD_LIMIT_BYTES,
   MigrateError,
   type MigrationPayload,
-} from '../lambda/contract/index.js';
-import { formatBytes } from './invoke.js';
-import type { SplitResult } from './split.js';
+} from '../../lambda/contract/index.js';
+import { splitMigration, type SplitParseError, type SplitResult } from './split.js';
 
 /** Room for the event envelope and options inside the Invoke limit. */
 export const BATCH_BYTES = INVOKE_PAYLOAD_LIMIT_BYTES - 64 * 1024;
 
 export function buildPayload(m: { name: string; sql: string; checksum: string }, split: SplitResult): MigrationPayload {
   return { name: m.name, checksum: m.checksum, mode: split.mode, statements: split.statements, ...encodeSql(m.sql) };
+}
+
+/**
+ * Payloads for the migrations named, in that order, each file split by PostgreSQL's parser.
+ * A file the parser rejects is sent whole (the database reports the error); `onParseError`
+ * hears of it. Needs `loadParser()`.
+ */
+export function splitPayloads(
+  migrations: readonly { name: string; sql: string; checksum: string }[],
+  names: readonly string[],
+  onParseError: (name: string, error: SplitParseError) => void,
+): MigrationPayload[] {
+  const byName = new Map(migrations.map((m) => [m.name, m]));
+  return names.map((name) => {
+    const m = byName.get(name)!;
+    const split = splitMigration(m.sql);
+    if (split.parseError) onParseError(name, split.parseError);
+    return buildPayload(m, split);
+  });
 }
 
 export function payloadBytes(p: MigrationPayload): number {
@@ -47,4 +65,11 @@ export function batchBySize(payloads: MigrationPayload[], limit = BATCH_BYTES): 
   }
   if (current.length > 0) batches.push(current);
   return batches;
+}
+
+/** Sizes in messages: B, KB, MB as Lambda's limits are stated. */
+export function formatBytes(n: number): string {
+  if (n >= 1024 * 1024) return `${(n / 1024 / 1024).toFixed(2)} MB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KB`;
+  return `${n} B`;
 }

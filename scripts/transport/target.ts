@@ -3,19 +3,8 @@
  * or `--stack`); `--local` starts the local worker explicitly. With none, the CLI refuses: a
  * deploy must never fall back to a local database by accident.
  */
-import { ErrorCode, MigrateError } from '../lambda/contract/index.js';
-import type { WorkerTarget } from './invoke.js';
-
-export interface TargetFlags {
-  local?: boolean;
-  function?: string;
-  endpoint?: string;
-  stack?: string;
-  region?: string;
-  profile?: string;
-  databaseUrl?: string;
-  functionTimeoutMs?: number;
-}
+import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
+import type { TargetFlags, WorkerTarget } from '../core/worker.js';
 
 export interface ResolvedTarget {
   target: WorkerTarget;
@@ -35,7 +24,7 @@ export async function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv =
     throw new MigrateError(ErrorCode.UsageError, `Choose one worker target; got ${chosen.join(' and ')}.`, 'Pass exactly one of --local, --function NAME or --stack NAME.');
   }
   if (flags.local) {
-    const { startLocalWorker } = await import('./local/worker.js');
+    const { startLocalWorker } = await import('../local/worker.js');
     const databaseUrl = flags.databaseUrl ?? env.DATABASE_URL;
     const local = await startLocalWorker({
       ...(databaseUrl ? { databaseUrl } : {}),

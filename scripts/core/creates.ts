@@ -6,7 +6,7 @@
  * the worker then fails rather than skips.
  */
 import type { Node, RangeVar } from 'libpg-query';
-import type { CreatedObject } from '../lambda/contract/index.js';
+import type { CreatedObject } from '../../lambda/contract/index.js';
 
 const names = (list: Node[] | undefined): string[] => (list ?? []).flatMap((n) => ('String' in n && n.String.sval !== undefined ? [n.String.sval] : []));
 

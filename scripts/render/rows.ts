@@ -2,7 +2,7 @@
  * Rows for people and for spreadsheets: an aligned text table (psql's layout) and RFC 4180 CSV,
  * plus the psql-style pointer under the position of a PostgreSQL error.
  */
-import type { SqlErrorInfo } from '../lambda/contract/index.js';
+import type { SqlErrorInfo } from '../../lambda/contract/index.js';
 
 /** One cell as text: NULL spelled out, objects (json, arrays) as JSON, newlines made visible. */
 export function cellText(value: unknown): string {

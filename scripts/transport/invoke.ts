@@ -8,54 +8,23 @@ import { InvokeCommand, LambdaClient, type LambdaClientConfig } from '@aws-sdk/c
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { randomUUID } from 'node:crypto';
 import {
-  type ApplyEvent,
   type ApplyResult,
   type ErrorBody,
   ErrorCode,
   INVOKE_PAYLOAD_LIMIT_BYTES,
   type LedgerResult,
   MigrateError,
-  type MigrationFormat,
   type MigrationStatus,
   PROTOCOL_VERSION,
-  type RunSqlEvent,
   type RunSqlResult,
   type WorkerEvent,
   type WorkerResponse,
-} from '../lambda/contract/index.js';
+} from '../../lambda/contract/index.js';
+import { formatBytes } from '../core/batch.js';
+import type { Worker, WorkerTarget } from '../core/worker.js';
 
 /** Lambda's maximum; the deployed function's own timeout is at most this. */
 export const DEFAULT_FUNCTION_TIMEOUT_MS = 900_000;
-
-export interface WorkerTarget {
-  functionName: string;
-  /** An Invoke-compatible endpoint (the local one, or any emulator); default: AWS. */
-  endpoint?: string;
-  region?: string;
-  profile?: string;
-  /** The function's timeout: the HTTP request may take this long plus a margin. */
-  functionTimeoutMs?: number;
-  /** Static credentials for the local endpoint (it does not check signatures). */
-  localCredentials?: boolean;
-}
-
-export interface Worker {
-  readonly target: WorkerTarget;
-  /** Invocations made so far (the benchmark counts them). */
-  readonly invocations: number;
-  /** The ledger of `format` (default prisma: the event then carries no format, as before issue 7). */
-  ledger(format?: MigrationFormat): Promise<LedgerResult>;
-  apply(event: Omit<ApplyEvent, 'action' | 'requestId'> & { requestId?: string }): Promise<ApplyResult>;
-  runSql(event: Omit<RunSqlEvent, 'action'>): Promise<RunSqlResult>;
-  /**
-   * What this worker cannot guarantee (the run-sql compatibility protocol, scripts/compat/);
-   * deploy prints each as a warning. Absent for our worker.
-   */
-  readonly limitations?: readonly string[];
-  /** Sends any event and returns the raw envelope (protocol tests, other commands). */
-  send<T>(event: WorkerEvent | Record<string, unknown>, opts?: { writes?: boolean }): Promise<T>;
-  close(): void;
-}
 
 export function connectWorker(target: WorkerTarget): Worker {
   const make = (maxAttempts: number) => lambdaClientFor(target, maxAttempts);
@@ -245,10 +214,4 @@ function isLoopback(endpoint: string | undefined): boolean {
   } catch {
     return false;
   }
-}
-
-export function formatBytes(n: number): string {
-  if (n >= 1024 * 1024) return `${(n / 1024 / 1024).toFixed(2)} MB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(1)} KB`;
-  return `${n} B`;
 }

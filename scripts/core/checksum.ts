@@ -11,7 +11,7 @@
  *   0x10 (prisma/prisma-engines#1887).
  *
  * Prisma hashes the UTF-8 text of the file; for valid UTF-8 that is the file's bytes, so we
- * work on bytes directly (discover.ts refuses files that are not UTF-8). CR and LF never occur
+ * work on bytes directly (formats/prisma/discover.ts refuses files that are not UTF-8). CR and LF never occur
  * inside a multi-byte UTF-8 sequence, so replacing them byte-wise equals Prisma's `str::replace`.
  */
 import { createHash } from 'node:crypto';

@@ -1,7 +1,7 @@
 /**
  * A Drizzle file cut as drizzle-orm cuts it — on every `--> statement-breakpoint`, whatever the
  * journal's `breakpoints` says — and each chunk parsed with PostgreSQL's own parser
- * (scripts/split.ts) to know what it does to the transaction: the worker sends every chunk as
+ * (core/split.ts) to know what it does to the transaction: the worker sends every chunk as
  * one query, and needs to know which chunks end the file's transaction (its own `COMMIT`),
  * open one, or cannot run inside one (`CREATE INDEX CONCURRENTLY`, ...).
  */
@@ -12,8 +12,8 @@ import {
   runsOutsideTransaction,
   type StatementKind,
   type StatementSpan,
-} from '../../lambda/contract/index.js';
-import { lineOf, splitMigration } from '../split.js';
+} from '../../../lambda/contract/index.js';
+import { lineOf, splitMigration } from '../../core/split.js';
 import type { DrizzleMigration } from './discover.js';
 
 /** drizzle-orm's separator (`query.split("--> statement-breakpoint")`). */
@@ -44,7 +44,7 @@ export interface DrizzleSplit {
 }
 
 /**
- * Cuts and parses a Drizzle file. Call `loadParser()` (scripts/split.ts) once first.
+ * Cuts and parses a Drizzle file. Call `loadParser()` (core/split.ts) once first.
  *
  * @example
  * await loadParser();

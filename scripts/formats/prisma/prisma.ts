@@ -1,0 +1,39 @@
+/**
+ * Prisma's migrations as the CLI handles them: `<folder>/migration.sql` in byte order of the
+ * folder name, the `_prisma_migrations` ledger, one payload per file split by PostgreSQL's
+ * parser, and remedies around the failed row Prisma keeps (`migrate resolve`).
+ */
+import { splitPayloads } from '../../core/batch.js';
+import { plan } from '../../core/plan.js';
+import { lintPending } from '../../lint/pending.js';
+import { type Discovery, type Format, usableLocal } from '../format.js';
+import { discoverMigrations, planInputs } from './discover.js';
+import { failureCause, prismaFailureRemedy } from './remedies.js';
+
+export const prismaFormat: Format<Discovery> = {
+  name: 'prisma',
+  ledgerTable: '_prisma_migrations',
+  fileOf: () => 'migration.sql',
+
+  async loadLocal(dir) {
+    const discovery = await discoverMigrations(dir);
+    return usableLocal(discovery, 'Fix the folders listed (each migration folder needs a migration.sql), then run the command again.');
+  },
+
+  readLedger: (worker) => worker.ledger(),
+
+  plan: (discovery, ledger, options) => plan(planInputs(discovery.migrations), ledger.rows, options),
+
+  lintPending: (discovery, pending, opts) => lintPending(discovery.migrations, pending, opts),
+
+  payloads: (discovery, pending, warnings) =>
+    splitPayloads(discovery.migrations, pending, (name, e) =>
+      warnings.push(`${name}/migration.sql:${e.line}:${e.column}: PostgreSQL's parser rejects it (${e.message}); it is sent whole and the database will report the error.`),
+    ),
+
+  failure: (failed) => failureCause(failed) ?? { remedy: prismaFailureRemedy(failed) },
+
+  // The shared check (every local migration recorded, none failed) says it all for Prisma.
+  verify: () => undefined,
+  counts: () => undefined,
+};

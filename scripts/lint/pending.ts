@@ -1,0 +1,64 @@
+/**
+ * Deploy's lint of the pending migrations (both formats; Drizzle adds its chunk check in
+ * formats/drizzle/lint.ts): error findings become problems that refuse the deploy, warnings
+ * become report lines, counted per rule beyond a handful so a large backlog stays readable.
+ */
+import { ErrorCode } from '../../lambda/contract/index.js';
+import type { Problem } from '../core/plan.js';
+import type { LocalMigration } from '../formats/format.js';
+import { lint } from './lint.js';
+import { loadLintParser } from './parse.js';
+import type { Finding, LintInput } from './types.js';
+
+/** Deploy lists at most this many lint warnings one by one; beyond, it counts them per rule. */
+const MAX_LISTED_WARNINGS = 10;
+
+export interface PendingLint {
+  findings: Finding[];
+  /** One per error finding: deploy refuses (`VPCM_LINT_FAILED`). */
+  problems: Problem[];
+  /** Lines for the deploy report's warnings. */
+  warnings: string[];
+}
+
+/**
+ * Lints the pending migrations for deploy: `local` in apply order, `pending` from the plan.
+ * Errors become problems (deploy refuses), warnings become report lines.
+ */
+export async function lintPending(local: readonly LocalMigration[], pending: readonly string[], opts: { defaultSchema?: string } = {}): Promise<PendingLint> {
+  if (pending.length === 0) return { findings: [], problems: [], warnings: [] };
+  await loadLintParser();
+  const wanted = new Set(pending);
+  const inputs = local.map(lintInput);
+  const { findings } = lint(
+    inputs.filter((m) => wanted.has(m.name)),
+    inputs.filter((m) => !wanted.has(m.name)),
+    opts.defaultSchema ? { defaultSchema: opts.defaultSchema } : {},
+  );
+  const problems: Problem[] = findings
+    .filter((f) => f.severity === 'error')
+    .map((f) => ({
+      code: ErrorCode.LintFailed,
+      migration: f.migration,
+      message: `${f.file}:${f.line} [${f.rule}] ${f.message}`,
+      remedy: `${f.fix} Or pass --no-lint to deploy without these checks.`,
+    }));
+  const warned = findings.filter((f) => f.severity === 'warning');
+  let warnings: string[];
+  if (warned.length <= MAX_LISTED_WARNINGS) {
+    warnings = warned.map((f) => `lint ${f.file}:${f.line} [${f.rule}] ${f.message}`);
+  } else {
+    const perRule = new Map<string, number>();
+    for (const f of warned) perRule.set(f.rule, (perRule.get(f.rule) ?? 0) + 1);
+    const files = new Set(warned.map((f) => f.migration)).size;
+    warnings = [
+      `lint: ${warned.length} warning(s) in ${files} pending migration(s) (${[...perRule].map(([r, n]) => `${r} ${n}`).join(', ')}); \`pnpm migrate:lint\` lists them with the fix.`,
+    ];
+  }
+  return { findings, problems, warnings };
+}
+
+/** A local migration as the linter reads it. */
+export function lintInput(m: LocalMigration): LintInput {
+  return { name: m.name, sql: m.sql, path: m.path };
+}

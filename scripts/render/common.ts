@@ -1,0 +1,30 @@
+/**
+ * What every text report shares: colour (only on a terminal, never with NO_COLOR), the server
+ * line, problem lines and the error block. Commands return data; render/ turns it into text.
+ */
+import type { ErrorBody, ServerFacts } from '../../lambda/contract/index.js';
+import type { Problem } from '../core/plan.js';
+
+const useColor = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
+const paint = (code: number) => (s: string) => (useColor() ? `\u001b[${code}m${s}\u001b[0m` : s);
+export const red = paint(31);
+export const green = paint(32);
+export const yellow = paint(33);
+export const dim = paint(2);
+export const bold = paint(1);
+
+export function serverLine(s: ServerFacts): string {
+  return `Database "${s.database}", schema "${s.schema}" as ${s.user} (PostgreSQL ${s.version.split(' ')[0]})`;
+}
+
+export function problemLines(problems: Problem[]): string[] {
+  return problems.flatMap((p) => [`  ${red('✖')} ${p.message}`, `    ${dim('code')} ${p.code}`, `    ${dim('next')} ${p.remedy}`]);
+}
+
+export function renderError(e: ErrorBody): string {
+  const lines = [`${red('✖')} ${e.message}`, `  ${dim('code')} ${e.code}`, `  ${dim('next')} ${e.remedy}`];
+  const sqlError = (e.details as { error?: { line?: number; detail?: string; hint?: string } } | undefined)?.error;
+  if (sqlError?.detail) lines.push(`  DETAIL: ${sqlError.detail}`);
+  if (sqlError?.hint) lines.push(`  HINT: ${sqlError.hint}`);
+  return lines.join('\n');
+}

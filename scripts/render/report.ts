@@ -1,0 +1,53 @@
+/**
+ * The text of any command's report, chosen by its `command` field: cli.ts prints this, or the
+ * report itself as JSON with --json. Every text renderer is in this folder.
+ */
+import { readFile } from 'node:fs/promises';
+import type { BackfillReport } from '../commands/backfill.js';
+import type { DeployReport } from '../commands/deploy.js';
+import type { Values } from '../commands/flags.js';
+import type { LintReport } from '../commands/lint.js';
+import type { RehearseReport } from '../commands/rehearse.js';
+import type { ResolveReport } from '../commands/resolve.js';
+import type { SqlReport } from '../commands/sql.js';
+import type { StatusReport } from '../commands/status.js';
+import { renderBackfill } from './backfill.js';
+import { renderDeploy } from './deploy.js';
+import { renderLint } from './lint.js';
+import { renderRehearse } from './rehearse.js';
+import { renderResolve } from './resolve.js';
+import { visible } from './rows.js';
+import { renderSql, sqlFooter } from './sql.js';
+import { renderStatus } from './status.js';
+
+export type Report = DeployReport | StatusReport | LintReport | SqlReport | ResolveReport | RehearseReport | BackfillReport;
+
+/** `values` are the run's flags (`sql --csv`); `progress` is stderr, where CSV output puts what is not rows. */
+export async function renderReport(report: { command: string }, values: Values, progress: (line: string) => void): Promise<string> {
+  const r = report as Report;
+  switch (r.command) {
+    case 'deploy':
+      return renderDeploy(r);
+    case 'status':
+      return renderStatus(r);
+    case 'lint':
+      return renderLint(r);
+    case 'resolve':
+      return renderResolve(r);
+    case 'rehearse':
+      return renderRehearse(r);
+    case 'sql': {
+      const csv = values.csv === true;
+      if (csv && r.result) {
+        for (const n of r.result.notices) progress(visible(n));
+        progress(sqlFooter(r.result));
+      }
+      return renderSql(r, csv ? 'csv' : 'table');
+    }
+    case 'backfill': {
+      // The caret under a failed statement needs the file's text, which the report does not carry.
+      const sql = r.status === 'failed' ? await readFile(r.file, 'utf8').catch(() => undefined) : undefined;
+      return renderBackfill(r, sql);
+    }
+  }
+}
