@@ -17,8 +17,8 @@
 import pg from 'pg';
 import type { WorkerHandler } from '../../lambda/contract/index.js';
 import type { Worker } from '../../scripts/core/worker.js';
-import { startInvokeEndpoint } from '../../scripts/local/endpoint.js';
 import { connectRunSqlWorker, type RunSqlWorkerOptions } from '../../scripts/compat/run-sql-worker.js';
+import { serveFunction, type ServedFunction } from './worker.js';
 
 export interface CountOnlyWorkerOptions {
   multiStatement?: boolean;
@@ -74,40 +74,25 @@ export function countOnlyHandler(databaseUrl: string, opts: CountOnlyWorkerOptio
   return { handler, calls, close: async () => void (await pool?.end()) };
 }
 
-export interface CountOnlyTestWorker {
+/**
+ * The count-only function on the shared test endpoint (worker.ts's serveFunction): it differs from
+ * startTestWorker only in the handler (a foreign worker's, not ours) and in how a client speaks to
+ * it (`--protocol run-sql`, connectRunSqlWorker).
+ */
+export interface CountOnlyTestWorker extends ServedFunction<RunSqlWorkerOptions> {
   /** Our CLI side: the Worker interface over `--protocol run-sql`. */
   worker: Worker;
-  endpoint: string;
-  functionName: string;
   /** Every SQL text the worker received, in order. */
   calls: string[];
-  /** Another client on the same endpoint (concurrency tests). */
-  another(options?: RunSqlWorkerOptions): Worker;
-  close(): Promise<void>;
 }
 
 export async function startCountOnlyWorker(databaseUrl: string, opts: CountOnlyWorkerOptions & { client?: RunSqlWorkerOptions } = {}): Promise<CountOnlyTestWorker> {
-  const functionName = 'legacy-run-sql';
-  const timeoutMs = opts.timeoutMs ?? 120_000;
   const fn = countOnlyHandler(databaseUrl, opts);
-  const ep = await startInvokeEndpoint({ functions: { [functionName]: { handler: fn.handler, timeoutMs } } });
-  const workers: Worker[] = [];
-  const another = (options: RunSqlWorkerOptions = opts.client ?? {}) => {
-    const w = connectRunSqlWorker({ functionName, endpoint: ep.url, localCredentials: true, region: 'us-east-1', functionTimeoutMs: timeoutMs }, options);
-    workers.push(w);
-    return w;
-  };
-  const worker = another();
-  return {
-    worker,
-    endpoint: ep.url,
-    functionName,
-    calls: fn.calls,
-    another,
-    async close() {
-      for (const w of workers) w.close();
-      await ep.close();
-      await fn.close();
-    },
-  };
+  const served = await serveFunction(fn.handler, {
+    functionName: 'legacy-run-sql',
+    timeoutMs: opts.timeoutMs ?? 120_000,
+    connect: (target, options: RunSqlWorkerOptions = opts.client ?? {}) => connectRunSqlWorker(target, options),
+    onClose: fn.close,
+  });
+  return { ...served, calls: fn.calls };
 }

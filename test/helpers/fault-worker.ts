@@ -15,9 +15,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WorkerHandler } from '../../lambda/contract/index.js';
-import { startInvokeEndpoint } from '../../scripts/local/endpoint.js';
-import { connectWorker } from '../../scripts/transport/invoke.js';
-import type { Worker } from '../../scripts/core/worker.js';
+import { serveFunction, type ServedFunction } from './worker.js';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fault-child.ts');
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -40,15 +38,15 @@ export interface QueryEvent {
 export type Verdict = 'continue' | 'kill';
 export type QueryHook = (q: QueryEvent) => Verdict | Promise<Verdict>;
 
-export interface FaultWorker {
-  worker: Worker;
-  endpoint: string;
-  functionName: string;
+/**
+ * The shared test endpoint (worker.ts's serveFunction) with a function of its own: the real handler
+ * runs in child processes that can be killed, which an in-process handler (startTestWorker) cannot be.
+ */
+export interface FaultWorker extends ServedFunction {
   /** Every log line the worker (and the endpoint) wrote: scanned for secrets. */
   logs: string[];
   /** Every answer the worker gave (JSON), errors included: scanned for secrets. */
   responses: string[];
-  another(): Worker;
   /** Points the following invocations at another database (same role, same sandboxes). */
   useDatabase(url: string): void;
   /** Hooks every query of the following invocations; `null` disarms. */
@@ -205,24 +203,25 @@ export async function startFaultWorker(databaseUrl: string, opts: { timeoutMs?: 
   };
 
   idle.push(await spawnChild());
-  const ep = await startInvokeEndpoint({
-    functions: { [functionName]: { handler, timeoutMs } },
-    log: (text) => logs.push(...text.split('\n')),
-  });
-  const workers: Worker[] = [];
-  const another = () => {
-    const w = connectWorker({ functionName, endpoint: ep.url, localCredentials: true, region: 'us-east-1', functionTimeoutMs: timeoutMs });
-    workers.push(w);
-    return w;
-  };
-  const worker = another();
-  return {
-    worker,
-    endpoint: ep.url,
+  const served = await serveFunction(handler, {
     functionName,
+    timeoutMs,
+    log: (text) => logs.push(...text.split('\n')),
+    onClose: async () => {
+      const pending = spare;
+      spare = undefined;
+      const extra = await pending?.catch(() => undefined);
+      if (extra) all.add(extra);
+      await Promise.all([...all].map((c) => {
+        if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
+        return c.exited;
+      }));
+    },
+  });
+  return {
+    ...served,
     logs,
     responses,
-    another,
     useDatabase(url) {
       currentUrl = url;
     },
@@ -242,16 +241,7 @@ export async function startFaultWorker(databaseUrl: string, opts: { timeoutMs?: 
     },
     async close() {
       closing = true;
-      for (const w of workers) w.close();
-      await ep.close();
-      const pending = spare;
-      spare = undefined;
-      const extra = await pending?.catch(() => undefined);
-      if (extra) all.add(extra);
-      await Promise.all([...all].map((c) => {
-        if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
-        return c.exited;
-      }));
+      await served.close();
     },
   };
 }

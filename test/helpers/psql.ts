@@ -39,3 +39,10 @@ export async function applyLikePsql(url: string, dir: string): Promise<Reference
   }
   return method;
 }
+
+/** Runs each named file as a hand-run tool might: the whole text as one simple query, with no ledger row. */
+export async function applyByOtherMeans(url: string, dir: string, names: string[]): Promise<void> {
+  await withClient(url, async (client) => {
+    for (const name of names) await client.query(await readFile(path.join(dir, name, 'migration.sql'), 'utf8'));
+  });
+}

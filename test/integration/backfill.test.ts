@@ -6,15 +6,15 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MigrateError } from '../../lambda/contract/index.js';
 import { backfill } from '../../scripts/commands/backfill.js';
 import { renderBackfill } from '../../scripts/render/backfill.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { runCli, targetFlags } from '../helpers/cli.js';
-import { databaseTargets, freshDatabase, type FreshDatabase, query } from '../helpers/db.js';
+import { databaseTargets, query } from '../helpers/db.js';
 import { migrationsDir } from '../helpers/migrations.js';
-import { startTestWorker, type TestWorker } from '../helpers/worker.js';
+import { useFreshWorker } from '../helpers/worker.js';
 
 async function backfillsDir(files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'vpcm-backfills-'));
@@ -30,17 +30,10 @@ UPDATE orders SET total = qty * 10, runs = runs + 1;
 `;
 
 describe.each(databaseTargets())('backfill on the $name PostgreSQL', ({ adminUrl }) => {
-  let db: FreshDatabase;
-  let tw: TestWorker;
-  beforeEach(async () => {
-    db = await freshDatabase(adminUrl);
-    await query(db.url, `CREATE TABLE orders (id int PRIMARY KEY, qty int NOT NULL, total int NOT NULL DEFAULT 0, runs int NOT NULL DEFAULT 0);
-                         INSERT INTO orders (id, qty) SELECT g, g FROM generate_series(1, 3) g`);
-    tw = await startTestWorker(db.url);
-  });
-  afterEach(async () => {
-    await tw.close();
-    await db.drop();
+  const { db, tw } = useFreshWorker(adminUrl, {
+    prepare: (url) =>
+      query(url, `CREATE TABLE orders (id int PRIMARY KEY, qty int NOT NULL, total int NOT NULL DEFAULT 0, runs int NOT NULL DEFAULT 0);
+                  INSERT INTO orders (id, qty) SELECT g, g FROM generate_series(1, 3) g`),
   });
 
   const runs = async () => (await query<{ runs: number }>(db.url, 'SELECT sum(runs)::int AS runs FROM orders'))[0]?.runs;

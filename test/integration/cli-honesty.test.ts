@@ -8,16 +8,13 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHandler } from '../../lambda/handler.js';
-import { createLogger } from '../../lambda/log.js';
+import { describe, expect, it } from 'vitest';
 import { ErrorCode, type LambdaContext } from '../../lambda/contract/index.js';
 import { status } from '../../scripts/commands/status.js';
-import { startInvokeEndpoint } from '../../scripts/local/endpoint.js';
 import { runCli, targetFlags } from '../helpers/cli.js';
-import { databaseTargets, freshDatabase, prismaLedger, type FreshDatabase } from '../helpers/db.js';
+import { databaseTargets, prismaLedger } from '../helpers/db.js';
 import { migrationsDir, repoRoot } from '../helpers/migrations.js';
-import { freshWorkerEachTest, startTestWorker, type TestWorker } from '../helpers/worker.js';
+import { useFreshWorker, startTestWorker } from '../helpers/worker.js';
 
 interface Run {
   code: number | null;
@@ -52,7 +49,7 @@ const SLOW = {
 
 describe('Ctrl-C and SIGTERM during a deploy', () => {
   const { adminUrl } = databaseTargets()[0]!;
-  const env = freshWorkerEachTest(adminUrl);
+  const env = useFreshWorker(adminUrl);
 
   it('the first Ctrl-C says what the worker may still do, waits for its answer and exits 130; status then shows the outcome', async () => {
     const dir = await migrationsDir(SLOW);
@@ -99,16 +96,7 @@ describe('Ctrl-C and SIGTERM during a deploy', () => {
 
 describe('bounded flags and protocol answers', () => {
   const { adminUrl } = databaseTargets()[0]!;
-  let db: FreshDatabase;
-  let tw: TestWorker;
-  beforeAll(async () => {
-    db = await freshDatabase(adminUrl);
-    tw = await startTestWorker(db.url);
-  });
-  afterAll(async () => {
-    await tw.close();
-    await db.drop();
-  });
+  const { db, tw } = useFreshWorker(adminUrl, { per: 'describe' });
 
   it.each([
     ['status', '--function-timeout', '1e9'],
@@ -145,19 +133,21 @@ describe('bounded flags and protocol answers', () => {
     ['status', 'an error without a code', 'ledger', { ok: false, protocol: 1, error: { message: 'x' } }],
     ['deploy', 'an unknown status', 'apply', { ok: true, protocol: 1, action: 'apply', result: { results: [{ name: '001_base', status: 'done' }] } }],
   ])('%s: a malformed answer (%s) is VPCM_PROTOCOL_MISMATCH with exit 2, not an internal error', async (command, _what, action, answer) => {
-    const real = createHandler({ databaseUrl: db.url, logger: createLogger({ service: 'test' }, () => undefined) });
-    const handler = async (event: unknown, context: LambdaContext) => ((event as { action?: string }).action === action ? answer : real(event, context));
-    const ep = await startInvokeEndpoint({ functions: { fake: { handler, timeoutMs: 5_000 } } });
+    const fake = await startTestWorker(db.url, {
+      functionName: 'fake',
+      timeoutMs: 5_000,
+      wrap: (real) => async (event: unknown, context: LambdaContext) => ((event as { action?: string }).action === action ? answer : real(event, context)),
+    });
     try {
       const dir = await migrationsDir({ '001_base': 'CREATE TABLE u (id int);\n' });
-      const run = await runCli([command, '--endpoint', ep.url, '--function', 'fake', '--function-timeout', '5', '--migrations', dir, '--json']);
+      const run = await runCli([command, '--endpoint', fake.endpoint, '--function', 'fake', '--function-timeout', '5', '--migrations', dir, '--json']);
 
       expect(run.exitCode, run.stdout).toBe(2);
       const body = JSON.parse(run.stdout) as { error: { code: string; message: string } };
       expect(body.error.code).toBe(ErrorCode.ProtocolMismatch);
       expect(body.error.message).not.toContain('    at ');
     } finally {
-      await ep.close();
+      await fake.close();
     }
   });
 

@@ -4,10 +4,10 @@
  */
 import { execFile } from 'node:child_process';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databaseTargets, freshDatabase, type FreshDatabase } from '../helpers/db.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { databaseTargets, freshDatabase } from '../helpers/db.js';
 import { addMigration, copyOfExample, repoRoot } from '../helpers/migrations.js';
-import { startTestWorker, type TestWorker } from '../helpers/worker.js';
+import { useFreshWorker } from '../helpers/worker.js';
 
 const tsx = path.join(repoRoot, 'node_modules/.bin/tsx');
 
@@ -21,17 +21,10 @@ function cli(args: string[], env: Record<string, string | undefined> = {}): Prom
 
 describe('vpc-migrate CLI', () => {
   const { adminUrl } = databaseTargets()[0]!;
-  let db: FreshDatabase;
-  let tw: TestWorker;
+  const { tw } = useFreshWorker(adminUrl, { per: 'describe' });
   let dir: string;
   beforeAll(async () => {
-    db = await freshDatabase(adminUrl);
-    tw = await startTestWorker(db.url);
     dir = await copyOfExample();
-  });
-  afterAll(async () => {
-    await tw.close();
-    await db.drop();
   });
 
   it('refuses to deploy without a worker, naming every way to name one', async () => {

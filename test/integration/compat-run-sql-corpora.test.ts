@@ -5,18 +5,18 @@
  * a new connection per call), then judged by Prisma 6.19.3's own `migrate status`.
  */
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import pg from 'pg';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { status } from '../../scripts/commands/status.js';
 import { compareMigrationNames } from '../../scripts/core/plan.js';
-import { startCountOnlyWorker, type CountOnlyTestWorker } from '../helpers/count-only-worker.js';
-import { databaseTargets, freshDatabase, type FreshDatabase } from '../helpers/db.js';
+import { startCountOnlyWorker } from '../helpers/count-only-worker.js';
+import { databaseTargets, freshDatabase, prismaLedger } from '../helpers/db.js';
 import { corporaDir } from '../helpers/migrations.js';
 import { prismaAvailable, prismaMigrateStatus } from '../helpers/prisma-judge.js';
-import { startTestWorker } from '../helpers/worker.js';
+import { applyByOtherMeans } from '../helpers/psql.js';
+import { startTestWorker, useFreshWorker } from '../helpers/worker.js';
 
 const corpora = [
   { name: 'triggerdotdev__trigger.dev', count: 820 },
@@ -31,42 +31,15 @@ async function folders(dir: string): Promise<string[]> {
 }
 
 async function ledgerCounts(url: string): Promise<{ done: number; reconciled: number }> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ done: number; reconciled: number }>(
-      `SELECT count(*) FILTER (WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL AND applied_steps_count = 1)::int AS done,
-              count(*) FILTER (WHERE logs LIKE 'Applied by vpc-migrate with %')::int AS reconciled
-         FROM _prisma_migrations`,
-    );
-    return rows[0]!;
-  } finally {
-    await client.end();
-  }
-}
-
-/** Runs each file as psql would: the whole text as one simple query, with no ledger row. */
-async function applyByOtherMeans(url: string, dir: string, names: string[]): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    for (const name of names) await client.query(await readFile(path.join(dir, name, 'migration.sql'), 'utf8'));
-  } finally {
-    await client.end();
-  }
+  const rows = await prismaLedger(url);
+  return {
+    done: rows.filter((r) => r.finished_at !== null && r.rolled_back_at === null && r.applied_steps_count === 1).length,
+    reconciled: rows.filter((r) => r.logs?.startsWith('Applied by vpc-migrate with ')).length,
+  };
 }
 
 describe.skipIf(!existsSync(corporaDir))('run-sql protocol on real histories (corpora as test data)', () => {
-  let db: FreshDatabase;
-  let cw: CountOnlyTestWorker;
-  beforeEach(async () => {
-    db = await freshDatabase(embedded.adminUrl);
-    cw = await startCountOnlyWorker(db.url, { timeoutMs: 900_000 });
-  });
-  afterEach(async () => {
-    await cw?.close();
-    await db?.drop();
-  });
+  const { db, tw: cw } = useFreshWorker(embedded.adminUrl, { start: (url) => startCountOnlyWorker(url, { timeoutMs: 900_000 }) });
 
   it.each(corpora)('$name: deploy applies every migration and Prisma says up to date', async ({ dir, count }) => {
     const started = performance.now();

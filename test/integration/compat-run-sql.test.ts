@@ -5,15 +5,15 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import pg from 'pg';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { status } from '../../scripts/commands/status.js';
-import { databaseTargets, freshDatabase, type FreshDatabase, query, prismaLedger } from '../helpers/db.js';
-import { startCountOnlyWorker, type CountOnlyTestWorker } from '../helpers/count-only-worker.js';
+import { databaseTargets, freshDatabase, query, prismaLedger } from '../helpers/db.js';
+import { startCountOnlyWorker } from '../helpers/count-only-worker.js';
 import { addMigration, copyOfExample, exampleMigrations, migrationsDir } from '../helpers/migrations.js';
 import { prismaAvailable, prismaMigrateStatus } from '../helpers/prisma-judge.js';
-import { startTestWorker } from '../helpers/worker.js';
+import { applyByOtherMeans } from '../helpers/psql.js';
+import { startTestWorker, useFreshWorker } from '../helpers/worker.js';
 import { runSqlWorker } from '../../scripts/compat/run-sql-worker.js';
 import { lambdaTransport } from '../../scripts/compat/transport.js';
 import type { StatusReport } from '../../scripts/commands/status.js';
@@ -30,32 +30,11 @@ function comparable(r: StatusReport): Omit<StatusReport, 'durationMs' | 'invocat
   return rest;
 }
 
-/** Runs each file as psql would: the whole text as one simple query, with no ledger row. */
-async function applyByOtherMeans(url: string, dir: string, names: string[]): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    for (const name of names) await client.query(await readFile(path.join(dir, name, 'migration.sql'), 'utf8'));
-  } finally {
-    await client.end();
-  }
-}
-
 describe.each(databaseTargets())('run-sql protocol on the $name PostgreSQL', ({ adminUrl }) => {
-  let db: FreshDatabase;
-  let cw: CountOnlyTestWorker;
-  beforeEach(async () => {
-    db = await freshDatabase(adminUrl);
-    cw = await startCountOnlyWorker(db.url);
-  });
-  afterEach(async () => {
-    await cw?.close();
-    await db?.drop();
-  });
+  const { db, tw: cw, restart } = useFreshWorker(adminUrl, { start: (url) => startCountOnlyWorker(url) });
 
   it.each([false, true])('deploys the example app with a Prisma-shaped ledger (worker accepts several statements: %s)', async (multiStatement) => {
-    await cw.close();
-    cw = await startCountOnlyWorker(db.url, { multiStatement, connections: multiStatement ? 'pooled' : 'per-call' });
+    await restart((url) => startCountOnlyWorker(url, { multiStatement, connections: multiStatement ? 'pooled' : 'per-call' }));
 
     const first = await deploy(cw.worker, { migrationsDir: exampleMigrations });
 
@@ -90,8 +69,7 @@ describe.each(databaseTargets())('run-sql protocol on the $name PostgreSQL', ({ 
     ['passes SQLSTATEs', false],
     ['passes only the message', true],
   ])('acceptance 2: the first half applied by other means and never recorded is recorded, the second half applied, skipped statements listed (worker %s)', async (_, messageOnly) => {
-    await cw.close();
-    cw = await startCountOnlyWorker(db.url, { messageOnly });
+    await restart((url) => startCountOnlyWorker(url, { messageOnly }));
     const half = ['20250101090000_init', '20250108120000_add_products', '20250115093000_order_items'];
     await applyByOtherMeans(db.url, exampleMigrations, half);
 
@@ -180,8 +158,7 @@ describe.each(databaseTargets())('run-sql protocol on the $name PostgreSQL', ({ 
   });
 
   it('runs files with their own BEGIN/COMMIT block by block, and a file\'s SET does not outlive it on a pooled connection', async () => {
-    await cw.close();
-    cw = await startCountOnlyWorker(db.url, { connections: 'pooled' });
+    await restart((url) => startCountOnlyWorker(url, { connections: 'pooled' }));
     const dir = await migrationsDir({
       '001_types': "CREATE TYPE s AS ENUM ('A', 'B');\nCREATE TABLE t (id int, s s NOT NULL DEFAULT 'A');\n",
       '002_drop_b': "SET lock_timeout = '5s';\nUPDATE t SET s = 'A' WHERE s = 'B';\nBEGIN;\nCREATE TYPE s_new AS ENUM ('A');\nALTER TABLE t ALTER COLUMN s DROP DEFAULT;\nALTER TABLE t ALTER COLUMN s TYPE s_new USING (s::text::s_new);\nDROP TYPE s;\nALTER TYPE s_new RENAME TO s;\nALTER TABLE t ALTER COLUMN s SET DEFAULT 'A';\nCOMMIT;\nALTER TABLE t ADD COLUMN note text;\n",

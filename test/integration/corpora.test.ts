@@ -7,14 +7,13 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { status } from '../../scripts/commands/status.js';
-import { databaseTargets, freshDatabase, type FreshDatabase } from '../helpers/db.js';
+import { databaseTargets, prismaLedger } from '../helpers/db.js';
 import { corporaDir } from '../helpers/migrations.js';
 import { prismaAvailable, prismaMigrateDeploy, prismaMigrateStatus } from '../helpers/prisma-judge.js';
-import { startTestWorker, type TestWorker } from '../helpers/worker.js';
+import { useFreshWorker } from '../helpers/worker.js';
 
 const corpora = [
   { name: 'triggerdotdev__trigger.dev', count: 820 },
@@ -25,16 +24,7 @@ const embedded = databaseTargets().find((t) => t.name === 'embedded')!;
 
 describe.skipIf(!existsSync(corporaDir))('real histories (corpora as test data)', () => {
   describe.each(corpora)('$name', ({ dir, count }) => {
-    let db: FreshDatabase;
-    let tw: TestWorker;
-    beforeAll(async () => {
-      db = await freshDatabase(embedded.adminUrl);
-      tw = await startTestWorker(db.url, { timeoutMs: 900_000 });
-    });
-    afterAll(async () => {
-      await tw?.close();
-      await db?.drop();
-    });
+    const { db, tw } = useFreshWorker(embedded.adminUrl, { per: 'describe', timeoutMs: 900_000 });
 
     it(`applies every migration with 0 failures in at most 5 invocations`, async () => {
       const report = await deploy(tw.worker, { migrationsDir: dir });
@@ -45,11 +35,8 @@ describe.skipIf(!existsSync(corporaDir))('real histories (corpora as test data)'
       expect(report.results.filter((r) => r.status !== 'applied')).toEqual([]);
       expect(report.verified).toBe(true);
       expect(report.invocations).toBeLessThanOrEqual(5);
-      const client = new pg.Client({ connectionString: db.url });
-      await client.connect();
-      const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL');
-      await client.end();
-      expect(Number(rows[0]?.n)).toBe(count);
+      const finished = (await prismaLedger(db.url)).filter((r) => r.finished_at !== null && r.rolled_back_at === null);
+      expect(finished.length).toBe(count);
       expect((await status(tw.worker, { migrationsDir: dir })).exitCode).toBe(0);
     });
 

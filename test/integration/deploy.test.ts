@@ -6,24 +6,15 @@
 import { createHash } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { status } from '../../scripts/commands/status.js';
-import { databaseTargets, freshDatabase, type FreshDatabase, query, prismaLedger } from '../helpers/db.js';
+import { databaseTargets, freshDatabase, query, prismaLedger } from '../helpers/db.js';
 import { addMigration, copyOfExample, exampleMigrations, migrationsDir } from '../helpers/migrations.js';
-import { startTestWorker, type TestWorker } from '../helpers/worker.js';
+import { startTestWorker, useFreshWorker } from '../helpers/worker.js';
 
 describe.each(databaseTargets())('deploy on the $name PostgreSQL', ({ adminUrl }) => {
-  let db: FreshDatabase;
-  let tw: TestWorker;
-  beforeEach(async () => {
-    db = await freshDatabase(adminUrl);
-    tw = await startTestWorker(db.url);
-  });
-  afterEach(async () => {
-    await tw.close();
-    await db.drop();
-  });
+  const { db, tw } = useFreshWorker(adminUrl);
 
   it('applies the example app with a Prisma-shaped ledger, then says up to date', async () => {
     const first = await deploy(tw.worker, { migrationsDir: exampleMigrations });

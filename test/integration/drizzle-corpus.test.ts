@@ -9,10 +9,10 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { status } from '../../scripts/commands/status.js';
-import { databaseTargets, freshDatabase, type FreshDatabase } from '../helpers/db.js';
+import { databaseTargets, useFreshDatabase } from '../helpers/db.js';
 import { drizzleMigrate, drizzleRows } from '../helpers/drizzle.js';
 import { corporaDir, repoRoot } from '../helpers/migrations.js';
 import { startTestWorker } from '../helpers/worker.js';
@@ -30,13 +30,7 @@ function pnpm(args: string[], env: Record<string, string>): Promise<{ code: numb
 }
 
 describe.skipIf(!existsSync(dir))('Dokploy history (Drizzle corpus as test data)', () => {
-  let dbs: FreshDatabase[] = [];
-  beforeAll(async () => {
-    dbs = [await freshDatabase(embedded.adminUrl), await freshDatabase(embedded.adminUrl)];
-  });
-  afterAll(async () => {
-    for (const db of dbs) await db.drop();
-  });
+  const dbs = [useFreshDatabase(embedded.adminUrl, { per: 'describe' }), useFreshDatabase(embedded.adminUrl, { per: 'describe' })];
 
   it(`pnpm migrate:remote --local applies all ${COUNT} entries with 0 failures; drizzle-orm's migrate() then applies nothing`, async () => {
     const url = dbs[0]!.url;

@@ -5,14 +5,14 @@
  */
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { status } from '../../scripts/commands/status.js';
 import { renderDeploy } from '../../scripts/render/deploy.js';
 import { renderStatus } from '../../scripts/render/status.js';
-import { databaseTargets, freshDatabase, type FreshDatabase } from '../helpers/db.js';
-import { drizzleDir, drizzleMigrate, drizzleRows, ledgerShape, query, readJournal, sha256, writeJournal, type Entry } from '../helpers/drizzle.js';
-import { startTestWorker, type TestWorker } from '../helpers/worker.js';
+import { databaseTargets, freshDatabase } from '../helpers/db.js';
+import { drizzleDir, drizzleMigrate, drizzleRows, ledgerShape, query, readJournal, sha256, writeJournal, type DrizzleRow, type Entry } from '../helpers/drizzle.js';
+import { startTestWorker, useFreshWorker } from '../helpers/worker.js';
 
 const BP = '--> statement-breakpoint';
 const CUSTOM = '-- Custom SQL migration file, put your code below! --\n';
@@ -35,16 +35,7 @@ const base: Entry[] = [
 ];
 
 describe.each(databaseTargets())('Drizzle journals on the $name PostgreSQL', ({ adminUrl }) => {
-  let db: FreshDatabase;
-  let tw: TestWorker;
-  beforeEach(async () => {
-    db = await freshDatabase(adminUrl);
-    tw = await startTestWorker(db.url);
-  });
-  afterEach(async () => {
-    await tw.close();
-    await db.drop();
-  });
+  const { db, tw } = useFreshWorker(adminUrl);
 
   it("applies a journal with drizzle-orm's ledger, then drizzle-orm's own migrate() applies nothing", async () => {
     const dir = await drizzleDir(base, { '0099_orphan.sql': 'DROP TABLE "users";\n' });
@@ -91,7 +82,7 @@ describe.each(databaseTargets())('Drizzle journals on the $name PostgreSQL', ({ 
       await drizzleMigrate(other.url, dir);
       expect((await deploy(tw.worker, { migrationsDir: dir })).exitCode).toBe(0);
       expect(await ledgerShape(db.url)).toEqual(await ledgerShape(other.url));
-      const strip = (rows: { hash: string; created_at: string }[]) => rows.map((r) => [r.hash, r.created_at]);
+      const strip = (rows: DrizzleRow[]) => rows.map((r) => [r.hash, r.created_at]);
       expect(strip(await drizzleRows(db.url))).toEqual(strip(await drizzleRows(other.url)));
 
       const tw2 = await startTestWorker(other.url);

@@ -12,7 +12,7 @@ import { runCli, targetFlags } from '../helpers/cli.js';
 import { databaseTargets, prismaLedger, query } from '../helpers/db.js';
 import { waitFor } from '../helpers/fault-db.js';
 import { migrationsDir } from '../helpers/migrations.js';
-import { freshWorkerEachTest, startTestWorker } from '../helpers/worker.js';
+import { useFreshWorker, startTestWorker } from '../helpers/worker.js';
 
 /** The `pnpm migrate:resolve …` command a remedy prints, as CLI arguments. */
 function resolveArgs(remedy: string): string[] {
@@ -22,7 +22,7 @@ function resolveArgs(remedy: string): string[] {
 }
 
 describe.each(databaseTargets())('failures are recorded on the $name PostgreSQL', ({ adminUrl }) => {
-  const env = freshWorkerEachTest(adminUrl);
+  const env = useFreshWorker(adminUrl);
 
   it('a deferred foreign key failing at COMMIT leaves a failed row, and the printed migrate:resolve command works', async () => {
     const dir = await migrationsDir({

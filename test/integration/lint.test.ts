@@ -9,13 +9,13 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { runLint } from '../../scripts/commands/lint.js';
 import { status } from '../../scripts/commands/status.js';
-import { databaseTargets, freshDatabase, type FreshDatabase, query } from '../helpers/db.js';
+import { databaseTargets, query } from '../helpers/db.js';
 import { addMigration, corporaDir, migrationsDir, repoRoot } from '../helpers/migrations.js';
-import { startTestWorker, type TestWorker } from '../helpers/worker.js';
+import { useFreshWorker } from '../helpers/worker.js';
 
 const exists = async (url: string, relation: string) => (await query<{ t: string | null }>(url, `SELECT to_regclass('${relation}')::text AS t`))[0]?.t !== null;
 
@@ -48,16 +48,7 @@ ALTER TABLE "User" ADD COLUMN     "nickname" TEXT;
 `;
 
 describe.each(databaseTargets())('lint on the $name PostgreSQL', ({ adminUrl }) => {
-  let db: FreshDatabase;
-  let tw: TestWorker;
-  beforeEach(async () => {
-    db = await freshDatabase(adminUrl);
-    tw = await startTestWorker(db.url);
-  });
-  afterEach(async () => {
-    await tw.close();
-    await db.drop();
-  });
+  const { db, tw } = useFreshWorker(adminUrl);
 
   it('deploy refuses on a lint error (VPCM_LINT_FAILED, nothing applied) and proceeds with lint off', async () => {
     const dir = await migrationsDir(MIXED);
@@ -171,16 +162,7 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
 
 describe('vpc-migrate lint / deploy --no-lint (CLI process)', () => {
   const { adminUrl } = databaseTargets()[0]!;
-  let db: FreshDatabase;
-  let tw: TestWorker;
-  beforeEach(async () => {
-    db = await freshDatabase(adminUrl);
-    tw = await startTestWorker(db.url);
-  });
-  afterEach(async () => {
-    await tw.close();
-    await db.drop();
-  });
+  const { db, tw } = useFreshWorker(adminUrl);
 
   it('deploy exits 2 on a lint error and 0 with --no-lint; lint --all needs no worker, lint of pending does', async () => {
     const dir = await migrationsDir(MIXED);

@@ -11,20 +11,20 @@ import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../lambda/contract/index.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { resolve } from '../../scripts/commands/resolve.js';
 import { status } from '../../scripts/commands/status.js';
 import { loadParser, splitMigration } from '../../scripts/core/split.js';
 import { runCli } from '../helpers/cli.js';
-import { databaseTargets, freshDatabase, prismaLedger, query, type FreshDatabase } from '../helpers/db.js';
+import { databaseTargets, prismaLedger, query, type FreshDatabase, useFreshDatabase } from '../helpers/db.js';
 import { fingerprint, waitFor } from '../helpers/fault-db.js';
-import { startFaultWorker, type FaultWorker } from '../helpers/fault-worker.js';
+import { startFaultWorker } from '../helpers/fault-worker.js';
 import { repoRoot } from '../helpers/migrations.js';
 import { prismaAvailable, prismaMigrateStatus } from '../helpers/prisma-judge.js';
 import { applyLikePsql } from '../helpers/psql.js';
-import { startTestWorker, type TestWorker } from '../helpers/worker.js';
+import { startTestWorker, useFreshWorker } from '../helpers/worker.js';
 
 const FIXTURES = path.join(repoRoot, 'test/fixtures/own-transaction');
 const BASE = '20260101000000_base';
@@ -46,19 +46,8 @@ async function fixtureCopy(names?: string[]): Promise<string> {
 const ids = async (url: string, table: string) => (await query<{ id: number }>(url, `SELECT "id" FROM "${table}" ORDER BY "id"`)).map((r) => r.id);
 
 describe.each(databaseTargets())('own-transaction files on the $name PostgreSQL', ({ adminUrl }) => {
-  let db: FreshDatabase;
-  let reference: FreshDatabase;
-  let tw: TestWorker;
-  beforeEach(async () => {
-    db = await freshDatabase(adminUrl);
-    reference = await freshDatabase(adminUrl);
-    tw = await startTestWorker(db.url);
-  });
-  afterEach(async () => {
-    await tw.close();
-    await db.drop();
-    await reference.drop();
-  });
+  const { db, tw } = useFreshWorker(adminUrl);
+  const reference = useFreshDatabase(adminUrl);
 
   it('deploys every shape through `migrate:remote --local` with the same schema and rows as psql, and Prisma agrees', async () => {
     const dir = await fixtureCopy();
@@ -182,19 +171,8 @@ describe.each(databaseTargets())('own-transaction files on the $name PostgreSQL'
 });
 
 describe.each(databaseTargets())('own-transaction files interrupted on the $name PostgreSQL', ({ name: server, adminUrl }) => {
-  let db: FreshDatabase;
-  let reference: FreshDatabase;
-  let fw: FaultWorker;
-  beforeEach(async () => {
-    db = await freshDatabase(adminUrl);
-    reference = await freshDatabase(adminUrl);
-    fw = await startFaultWorker(db.url);
-  });
-  afterEach(async () => {
-    await fw.close();
-    await db.drop();
-    await reference.drop();
-  });
+  const { db, tw: fw } = useFreshWorker(adminUrl, { start: (url) => startFaultWorker(url) });
+  const reference = useFreshDatabase(adminUrl);
 
   /** Kills the worker when it is about to send (or has sent) the statement containing `marker`. */
   async function deployKilledAt(dir: string, marker: string, phase: 'before' | 'after'): Promise<unknown> {

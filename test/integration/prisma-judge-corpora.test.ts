@@ -9,9 +9,8 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { databaseTargets, freshDatabase, type FreshDatabase } from '../helpers/db.js';
+import { describe, expect, it } from 'vitest';
+import { databaseTargets, useFreshDatabase, prismaLedger } from '../helpers/db.js';
 import { prismaAvailable, prismaMigrateDeploy, prismaMigrateStatus, type PrismaRun } from '../helpers/prisma-judge.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -34,13 +33,7 @@ function shown(run: PrismaRun): string {
 
 describe.skipIf(!existsSync(corporaDir) || !prismaAvailable())('Prisma 6.19.3 deploys the real histories (corpora as test data)', () => {
   describe.each(databaseTargets().map((t, i) => ({ ...t, first: i === 0 })))('on the $name server', ({ name: server, adminUrl, first }) => {
-    let db: FreshDatabase;
-    beforeEach(async () => {
-      db = await freshDatabase(adminUrl);
-    });
-    afterEach(async () => {
-      await db?.drop();
-    });
+    const db = useFreshDatabase(adminUrl);
 
     it.each(CORPORA.filter((c) => first || c.everyServer))('$corpus ($migrations migrations) on a fresh database', async ({ corpus, migrations }) => {
       const dir = join(corporaDir, corpus, 'migrations');
@@ -55,16 +48,9 @@ describe.skipIf(!existsSync(corporaDir) || !prismaAvailable())('Prisma 6.19.3 de
       expect(status.exitCode, shown(status)).toBe(0);
       expect(status.stdout).toContain('Database schema is up to date!');
 
-      const client = new pg.Client({ connectionString: db.url });
-      await client.connect();
-      try {
-        const { rows } = await client.query<{ n: number; done: number }>(
-          `SELECT count(*)::int AS n, count(*) FILTER (WHERE finished_at IS NOT NULL AND applied_steps_count = 1)::int AS done FROM "_prisma_migrations"`,
-        );
-        expect(rows[0]).toEqual({ n: migrations, done: migrations });
-      } finally {
-        await client.end();
-      }
+      const rows = await prismaLedger(db.url);
+      const done = rows.filter((r) => r.finished_at !== null && r.applied_steps_count === 1);
+      expect({ n: rows.length, done: done.length }).toEqual({ n: migrations, done: migrations });
 
       console.log(
         `[prisma-judge] ${server}: Prisma 6.19.3 migrate deploy of ${corpus} (${migrations} migrations): ` +

@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { databaseTargets, freshDatabase, type FreshDatabase, withClient, prismaLedger, type PrismaLedgerRow } from '../helpers/db.js';
+import { databaseTargets, withClient, prismaLedger, type PrismaLedgerRow, useFreshDatabase } from '../helpers/db.js';
 import {
   prismaAvailable,
   prismaMigrateDeploy,
@@ -55,17 +55,15 @@ function shown(run: PrismaRun): string {
 
 describe.skipIf(!prismaAvailable())('Prisma 6.19.3 as the judge', () => {
   describe.each(databaseTargets())('on the $name server', ({ adminUrl }) => {
-    let db: FreshDatabase;
+    const db = useFreshDatabase(adminUrl);
     let dir: string;
 
     beforeEach(async () => {
-      db = await freshDatabase(adminUrl);
       dir = await mkdtemp(path.join(tmpdir(), 'prisma-judge-migrations-'));
       await writeMigrations(dir, MIGRATIONS);
     });
 
     afterEach(async () => {
-      await db?.drop();
       if (dir) await rm(dir, { recursive: true, force: true });
     });
 

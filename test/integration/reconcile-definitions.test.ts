@@ -10,7 +10,7 @@ import { deploy, type DeployReport } from '../../scripts/commands/deploy.js';
 import { databaseTargets, prismaLedger, query } from '../helpers/db.js';
 import { migrationsDir } from '../helpers/migrations.js';
 import { prismaAvailable, prismaMigrateStatus } from '../helpers/prisma-judge.js';
-import { freshWorkerEachTest } from '../helpers/worker.js';
+import { useFreshWorker } from '../helpers/worker.js';
 
 const BASE = 'CREATE TABLE "User" ("id" INTEGER NOT NULL, "email" TEXT NOT NULL, "name" TEXT, CONSTRAINT "User_pkey" PRIMARY KEY ("id"));\n';
 
@@ -63,7 +63,7 @@ const EQUAL: Case[] = [
 ];
 
 describe.each(databaseTargets())('reconciliation by definition on the $name PostgreSQL', ({ name: server, adminUrl }) => {
-  const env = freshWorkerEachTest(adminUrl);
+  const env = useFreshWorker(adminUrl);
 
   /** Deploys the base, makes `existing` by other means, then deploys `migration`. */
   async function runInto(c: Case): Promise<{ dir: string; report: DeployReport }> {

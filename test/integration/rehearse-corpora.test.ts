@@ -6,27 +6,18 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { rehearseMigrations } from '../../scripts/commands/rehearse.js';
-import { databaseTargets, freshDatabase, type FreshDatabase } from '../helpers/db.js';
+import { databaseTargets } from '../helpers/db.js';
 import { corporaDir } from '../helpers/migrations.js';
 import { ledgerDump, schemaDump } from '../helpers/schema-dump.js';
-import { startTestWorker, type TestWorker } from '../helpers/worker.js';
+import { useFreshWorker } from '../helpers/worker.js';
 
 const trigger = path.join(corporaDir, 'triggerdotdev__trigger.dev', 'migrations');
 const documenso = path.join(corporaDir, 'documenso__documenso', 'migrations');
 
 describe.skipIf(!existsSync(trigger) || !existsSync(documenso)).each(databaseTargets())('rehearsing real histories on the $name PostgreSQL', ({ adminUrl }) => {
-  let db: FreshDatabase;
-  let tw: TestWorker;
-  beforeEach(async () => {
-    db = await freshDatabase(adminUrl);
-    tw = await startTestWorker(db.url, { timeoutMs: 600_000 });
-  });
-  afterEach(async () => {
-    await tw.close();
-    await db.drop();
-  });
+  const { db, tw } = useFreshWorker(adminUrl, { timeoutMs: 600_000 });
 
   it('trigger.dev: 820 migrations in one transaction, rolled back', { timeout: 600_000 }, async () => {
     const before = [await schemaDump(db.url), await ledgerDump(db.url)];

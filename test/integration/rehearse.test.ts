@@ -4,16 +4,16 @@
  * and the data byte-identical afterwards.
  */
 import pg from 'pg';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RehearsalResult, RehearseResult } from '../../lambda/contract/index.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { rehearseMigrations } from '../../scripts/commands/rehearse.js';
 import { renderRehearse } from '../../scripts/render/rehearse.js';
 import { runCli, targetFlags } from '../helpers/cli.js';
-import { databaseTargets, freshDatabase, type FreshDatabase, query } from '../helpers/db.js';
+import { databaseTargets, query } from '../helpers/db.js';
 import { addMigration, exampleMigrations, migrationsDir } from '../helpers/migrations.js';
 import { ledgerDump, schemaDump } from '../helpers/schema-dump.js';
-import { startTestWorker, type TestWorker } from '../helpers/worker.js';
+import { useFreshWorker } from '../helpers/worker.js';
 
 /** Everything a rehearsal must leave as it was. */
 async function snapshot(url: string) {
@@ -56,16 +56,7 @@ END $$;
 };
 
 describe.each(databaseTargets())('rehearse on the $name PostgreSQL', ({ adminUrl }) => {
-  let db: FreshDatabase;
-  let tw: TestWorker;
-  beforeEach(async () => {
-    db = await freshDatabase(adminUrl);
-    tw = await startTestWorker(db.url);
-  });
-  afterEach(async () => {
-    await tw.close();
-    await db.drop();
-  });
+  const { db, tw } = useFreshWorker(adminUrl);
 
   it('measures each pending migration, explains what it cannot rehearse, and leaves schema, ledger and data byte-identical', async () => {
     const dir = await migrationsDir(BASE);

@@ -9,20 +9,19 @@ import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MigrateError } from '../../lambda/contract/index.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { renderResolve } from '../../scripts/render/resolve.js';
 import { resolve } from '../../scripts/commands/resolve.js';
 import { status } from '../../scripts/commands/status.js';
 import { runCli, targetFlags } from '../helpers/cli.js';
-import { databaseTargets, freshDatabase, type FreshDatabase, withClient, type PrismaLedgerRow } from '../helpers/db.js';
+import { databaseTargets, freshDatabase, withClient, type PrismaLedgerRow, prismaLedger } from '../helpers/db.js';
 import { migrationsDir } from '../helpers/migrations.js';
 import { prismaAvailable, prismaMigrateDeploy, prismaMigrateStatus, prismaResolveApplied, type PrismaRun } from '../helpers/prisma-judge.js';
-import { startTestWorker, type TestWorker } from '../helpers/worker.js';
+import { startTestWorker, useFreshWorker } from '../helpers/worker.js';
 
-const rowsOf = (url: string, name: string) =>
-  withClient(url, async (c) => (await c.query<PrismaLedgerRow>(`SELECT * FROM "_prisma_migrations" WHERE migration_name = $1 ORDER BY started_at, id`, [name])).rows);
+const rowsOf = async (url: string, name: string) => (await prismaLedger(url)).filter((r) => r.migration_name === name);
 
 /** A row's shape without ids and instants: what Prisma's own resolve must also produce. */
 function shape(r: PrismaLedgerRow) {
@@ -51,16 +50,7 @@ async function refusal(promise: Promise<unknown>): Promise<MigrateError> {
 const BROKEN = { '001_ok': 'CREATE TABLE a (id int);\n', '002_broken': 'CREATE TABLE b (id int);\nSELECT 1/0;\n' };
 
 describe.each(databaseTargets())('resolve on the $name PostgreSQL', ({ adminUrl }) => {
-  let db: FreshDatabase;
-  let tw: TestWorker;
-  beforeEach(async () => {
-    db = await freshDatabase(adminUrl);
-    tw = await startTestWorker(db.url);
-  });
-  afterEach(async () => {
-    await tw.close();
-    await db.drop();
-  });
+  const { db, tw } = useFreshWorker(adminUrl);
 
   it.skipIf(!prismaAvailable())("--applied writes Prisma's rows, which Prisma's status and deploy accept; refuses P3008 and P3017", async () => {
     const dir = await migrationsDir(BROKEN);

@@ -13,31 +13,28 @@ import { ErrorCode, type MigrateError } from '../../lambda/contract/index.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { runSqlCommand } from '../../scripts/commands/sql.js';
 import { runCli, targetFlags } from '../helpers/cli.js';
-import { databaseTargets, freshDatabase, query, type FreshDatabase } from '../helpers/db.js';
+import { databaseTargets, freshDatabase, query } from '../helpers/db.js';
 import { exampleMigrations } from '../helpers/migrations.js';
-import { startTestWorker, type TestWorker } from '../helpers/worker.js';
+import { startTestWorker, useFreshWorker } from '../helpers/worker.js';
 
 const MIGRATION_LOCK = 72707369;
 
 describe.each(databaseTargets())('read-only run-sql on the $name PostgreSQL', ({ adminUrl }) => {
-  let db: FreshDatabase;
-  let tw: TestWorker;
+  const { db, tw } = useFreshWorker(adminUrl, {
+    per: 'describe',
+    prepare: (url) => query(url, 'CREATE TABLE account (id int PRIMARY KEY, balance int NOT NULL); INSERT INTO account VALUES (1, 10)'),
+  });
   /** A superuser session another query might try to terminate. */
   let bystander: pg.Client;
   let bystanderPid: number;
 
   beforeAll(async () => {
-    db = await freshDatabase(adminUrl);
-    await query(db.url, 'CREATE TABLE account (id int PRIMARY KEY, balance int NOT NULL); INSERT INTO account VALUES (1, 10)');
-    tw = await startTestWorker(db.url);
     bystander = new pg.Client({ connectionString: db.url });
     await bystander.connect();
     bystanderPid = (await bystander.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
   });
   afterAll(async () => {
     await bystander?.end().catch(() => undefined);
-    await tw?.close();
-    await db?.drop();
   });
 
   const marker = `/tmp/vpcm-run-sql-${randomBytes(6).toString('hex')}`;

@@ -6,27 +6,19 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { renderSql, sqlErrorOf } from '../../scripts/render/sql.js';
 import { runSqlCommand } from '../../scripts/commands/sql.js';
 import { runCli, targetFlags } from '../helpers/cli.js';
-import { databaseTargets, freshDatabase, type FreshDatabase, query } from '../helpers/db.js';
-import { startTestWorker, type TestWorker } from '../helpers/worker.js';
+import { databaseTargets, query } from '../helpers/db.js';
+import { useFreshWorker } from '../helpers/worker.js';
 
 describe.each(databaseTargets())('run-sql on the $name PostgreSQL', ({ adminUrl }) => {
-  let db: FreshDatabase;
-  let tw: TestWorker;
+  const { db, tw } = useFreshWorker(adminUrl, {
+    per: 'describe',
+    prepare: (url) => query(url, `CREATE TABLE account (id serial PRIMARY KEY, balance int NOT NULL); INSERT INTO account (balance) VALUES (10), (20)`),
+  });
   const accounts = async () => (await query<{ id: number; balance: number }>(db.url, 'SELECT id, balance FROM account ORDER BY id')).map((r) => [r.id, r.balance]);
-
-  beforeAll(async () => {
-    db = await freshDatabase(adminUrl);
-    await query(db.url, `CREATE TABLE account (id serial PRIMARY KEY, balance int NOT NULL); INSERT INTO account (balance) VALUES (10), (20)`);
-    tw = await startTestWorker(db.url);
-  });
-  afterAll(async () => {
-    await tw?.close();
-    await db?.drop();
-  });
 
   it('returns rows, columns, the command tag and the duration; renders a table and CSV', async () => {
     const report = await runSqlCommand(tw.worker, { sql: `SELECT id, balance, 'a,"b"' AS note, NULL::text AS missing FROM account ORDER BY id` });
