@@ -4,48 +4,30 @@
  * `prisma migrate deploy`-style session holding Prisma's advisory lock: deploy waits for a bounded
  * time, then refuses naming the holder (pid, application, since), and applies once it is gone.
  */
-import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { beforeAll, describe, expect } from 'vitest';
 import { ErrorCode, type MigrateError, MIGRATION_LOCK_KEY } from '../../lambda/contract/index.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { status } from '../../scripts/commands/status.js';
 import { databaseTargets } from '../helpers/db.js';
-import { fingerprint, ledgerRows, secretServer, session, waitFor, type SecretServer } from '../helpers/fault-db.js';
+import { fingerprint, ledgerRows, session, waitFor } from '../helpers/fault-db.js';
+import { useFaultServer } from '../helpers/fault-fixture.js';
 import { cell } from '../helpers/fault-matrix.js';
-import { auditSecrets, witness } from '../helpers/fault-secrets.js';
+import { witness } from '../helpers/fault-secrets.js';
 import { addMigration, copyOfExample, exampleMigrations } from '../helpers/migrations.js';
 import { prismaAvailable, prismaMigrateDeploy } from '../helpers/prisma-judge.js';
-import { startTestWorker, type TestWorker } from '../helpers/worker.js';
 
 const FILE = 'test/faults/concurrency.test.ts';
 const ROUNDS = 3;
 
 describe.each(databaseTargets())('concurrency on the $name PostgreSQL', ({ name: target, adminUrl }) => {
-  let server: SecretServer;
+  const { server, worker: workerFor } = useFaultServer(adminUrl, FILE);
   let clean: string;
-  const logs: string[] = [];
-  const workers: TestWorker[] = [];
-
-  const workerFor = async (url: string) => {
-    const tw = await startTestWorker(url);
-    workers.push(tw);
-    return tw;
-  };
 
   beforeAll(async () => {
-    server = await secretServer(adminUrl);
     const db = await server.database();
     const tw = await workerFor(db.url);
     expect((await deploy(tw.worker, { migrationsDir: exampleMigrations })).exitCode).toBe(0);
     clean = await fingerprint(db.adminUrl);
-  });
-
-  afterAll(async () => {
-    for (const tw of workers) {
-      logs.push(...tw.logs);
-      await tw.close();
-    }
-    await server?.close();
-    auditSecrets(FILE, server, logs);
   });
 
   for (const n of [2, 8]) {

@@ -14,7 +14,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { describe, expect } from 'vitest';
 import {
   ErrorCode,
   type MigrateError,
@@ -27,11 +27,11 @@ import { createLogger } from '../../lambda/log.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { status } from '../../scripts/commands/status.js';
 import { databaseTargets } from '../helpers/db.js';
-import { ledgerRows, query, secretServer, waitFor, type SecretDatabase, type SecretServer } from '../helpers/fault-db.js';
+import { ledgerRows, query, waitFor, type SecretDatabase, type SecretServer } from '../helpers/fault-db.js';
+import { useFaultServer } from '../helpers/fault-fixture.js';
 import { cell } from '../helpers/fault-matrix.js';
-import { auditSecrets, witness } from '../helpers/fault-secrets.js';
+import { witness } from '../helpers/fault-secrets.js';
 import { migrationsDir } from '../helpers/migrations.js';
-import { startTestWorker, type TestWorker } from '../helpers/worker.js';
 
 const FILE = 'test/faults/input.test.ts';
 const IN_PROCESS_RUNS = 10_000;
@@ -173,22 +173,7 @@ async function meter(server: SecretServer, db: SecretDatabase): Promise<Meter> {
 }
 
 describe.each(databaseTargets())('bad input on the $name PostgreSQL', ({ name: target, adminUrl }) => {
-  let server: SecretServer;
-  const logs: string[] = [];
-  const workers: TestWorker[] = [];
-
-  beforeAll(async () => {
-    server = await secretServer(adminUrl);
-  });
-
-  afterAll(async () => {
-    for (const w of workers) {
-      logs.push(...w.logs);
-      await w.close();
-    }
-    await server?.close();
-    auditSecrets(FILE, server, logs);
-  });
+  const { server, worker, logs } = useFaultServer(adminUrl, FILE);
 
   cell(
     `Bad input · ${IN_PROCESS_RUNS.toLocaleString('en')} generated malformed events in-process + ${SDK_RUNS} through the SDK endpoint`,
@@ -226,8 +211,7 @@ describe.each(databaseTargets())('bad input on the $name PostgreSQL', ({ name: t
       }
 
       // The same kinds of events through the real path: SDK → local Invoke endpoint → handler.
-      const tw = await startTestWorker(db.url);
-      workers.push(tw);
+      const tw = await worker(db.url);
       for (const event of fc.sample(malformed, SDK_RUNS)) {
         const error = await tw.worker.send(event as Record<string, unknown>).then(
           (result) => {
@@ -254,8 +238,7 @@ describe.each(databaseTargets())('bad input on the $name PostgreSQL', ({ name: t
     { target, file: FILE, invariant: 'each gives a clear result: refused naming the folder, or applied exactly as named with a warning', timeout: 180_000 },
     async ({ ran }) => {
       const db = await server.database();
-      const tw = await startTestWorker(db.url);
-      workers.push(tw);
+      const tw = await worker(db.url);
       const fresh = async () => {
         await query(db.adminUrl, 'DROP SCHEMA public CASCADE; CREATE SCHEMA public AUTHORIZATION ' + server.role);
       };
@@ -345,8 +328,7 @@ describe.each(databaseTargets())('bad input on the $name PostgreSQL', ({ name: t
     { target, file: FILE, invariant: 'refused before anything is applied, naming the file and the byte offset', timeout: 60_000 },
     async ({ ran }) => {
       const db = await server.database();
-      const tw = await startTestWorker(db.url);
-      workers.push(tw);
+      const tw = await worker(db.url);
       const dir = await migrationsDir({ '20240101000000_ok': 'CREATE TABLE ok (id int);\n' });
       await mkdir(path.join(dir, '20240102000000_latin1'));
       // "café" in Windows-1252: 0xE9 alone is not UTF-8.

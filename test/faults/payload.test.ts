@@ -8,7 +8,7 @@
  *   and a flood of notices.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { describe, expect } from 'vitest';
 import {
   ErrorCode,
   INVOKE_PAYLOAD_LIMIT_BYTES,
@@ -19,11 +19,11 @@ import { BATCH_BYTES } from '../../scripts/core/batch.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { formatBytes } from '../../scripts/core/batch.js';
 import { databaseTargets } from '../helpers/db.js';
-import { ledgerRows, query, secretServer, type SecretServer } from '../helpers/fault-db.js';
+import { ledgerRows, query } from '../helpers/fault-db.js';
+import { useFaultServer } from '../helpers/fault-fixture.js';
 import { cell } from '../helpers/fault-matrix.js';
-import { auditSecrets, witness } from '../helpers/fault-secrets.js';
+import { witness } from '../helpers/fault-secrets.js';
 import { migrationsDir } from '../helpers/migrations.js';
-import { startTestWorker, type TestWorker } from '../helpers/worker.js';
 
 const FILE = 'test/faults/payload.test.ts';
 
@@ -36,27 +36,14 @@ function noise(bytes: number): string {
 }
 
 describe.each(databaseTargets())('payload limits on the $name PostgreSQL', ({ name: target, adminUrl }) => {
-  let server: SecretServer;
-  const workers: TestWorker[] = [];
-
-  beforeAll(async () => {
-    server = await secretServer(adminUrl);
-  });
-
-  afterAll(async () => {
-    const logs = workers.flatMap((w) => w.logs);
-    for (const w of workers) await w.close();
-    await server?.close();
-    auditSecrets(FILE, server, logs);
-  });
+  const { server, worker } = useFaultServer(adminUrl, FILE);
 
   cell(
     'Payload limits · migration over 6 MB after compression refused before invoking',
     { target, file: FILE, invariant: 'refused by the CLI with name, size and limit, nothing invoked or applied; 5 MB goes through', timeout: 120_000 },
     async ({ ran }) => {
       const db = await server.database();
-      const tw = await startTestWorker(db.url);
-      workers.push(tw);
+      const tw = await worker(db.url);
       const dir = await migrationsDir({
         '001_small': 'CREATE TABLE small (id int);\n',
         '002_huge': `-- A data dump that does not belong in a migration.\n${noise(7 * 1024 * 1024)}CREATE TABLE huge (id int);\n`,
@@ -96,8 +83,7 @@ describe.each(databaseTargets())('payload limits on the $name PostgreSQL', ({ na
     { target, file: FILE, invariant: 'every shape answers ok with truncated=true, at most 6 MB, never an error', timeout: 120_000 },
     async ({ ran }) => {
       const db = await server.database();
-      const tw = await startTestWorker(db.url);
-      workers.push(tw);
+      const tw = await worker(db.url);
       const shapes: Record<string, { sql: string; maxRows?: number }> = {
         // Rows of 300,000 characters: several fit in every encoding, 40 of them never do.
         'wide ASCII rows': { sql: `SELECT repeat('x', 300000) AS v FROM generate_series(1, 40)` },

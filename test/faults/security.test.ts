@@ -9,15 +9,15 @@
  *   Every other test file of the matrix scans its own logs and errors the same way.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { describe, expect } from 'vitest';
 import { ErrorCode, type MigrateError } from '../../lambda/contract/index.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { databaseTargets } from '../helpers/db.js';
-import { fingerprint, ledgerRows, query, secretServer, type SecretDatabase, type SecretServer } from '../helpers/fault-db.js';
+import { fingerprint, ledgerRows, query, type SecretDatabase } from '../helpers/fault-db.js';
+import { useFaultServer } from '../helpers/fault-fixture.js';
 import { cell } from '../helpers/fault-matrix.js';
-import { auditSecrets, scanForSecrets, witness } from '../helpers/fault-secrets.js';
+import { scanForSecrets, witness } from '../helpers/fault-secrets.js';
 import { migrationsDir } from '../helpers/migrations.js';
-import { startTestWorker, type TestWorker } from '../helpers/worker.js';
 
 const FILE = 'test/faults/security.test.ts';
 
@@ -63,21 +63,7 @@ const WRITES: { sql: string; params?: unknown[] }[] = [
 ];
 
 describe.each(databaseTargets())('security on the $name PostgreSQL', ({ name: target, adminUrl }) => {
-  let server: SecretServer;
-  const workers: TestWorker[] = [];
-  const extraSecrets: string[] = [];
-
-  beforeAll(async () => {
-    server = await secretServer(adminUrl);
-  });
-
-  afterAll(async () => {
-    const logs = workers.flatMap((w) => w.logs);
-    for (const w of workers) await w.close();
-    await server?.close();
-    if (server) server.secrets.push(...extraSecrets);
-    auditSecrets(FILE, server, logs);
-  });
+  const { server, worker, workers, secrets: extraSecrets } = useFaultServer(adminUrl, FILE);
 
   /** Everything a write could change, as seen by a superuser. */
   const state = async (db: SecretDatabase) =>
@@ -102,8 +88,7 @@ describe.each(databaseTargets())('security on the $name PostgreSQL', ({ name: ta
         CREATE FUNCTION f() RETURNS int LANGUAGE sql VOLATILE AS $$ INSERT INTO t VALUES (200, 'f') RETURNING id $$;
         CREATE PROCEDURE p() LANGUAGE sql AS $$ INSERT INTO t VALUES (201, 'p') $$;
         CREATE MATERIALIZED VIEW mv AS SELECT * FROM t WITH NO DATA;`);
-      const tw = await startTestWorker(db.url);
-      workers.push(tw);
+      const tw = await worker(db.url);
       const before = await state(db);
       for (const w of WRITES) {
         const outcome = await tw.worker.runSql({ sql: w.sql, ...(w.params ? { params: w.params } : {}) }).then(
@@ -152,8 +137,7 @@ describe.each(databaseTargets())('security on the $name PostgreSQL', ({ name: ta
         'malformed URL': `postgresql://${server.role}:${server.password}@[127.0.0.1:${u.port}/x`,
       };
       for (const [what, url] of Object.entries(failures)) {
-        const tw = await startTestWorker(url);
-        workers.push(tw);
+        const tw = await worker(url);
         const error = await tw.worker.ledger().then(
           () => null,
           (e: unknown) => e as MigrateError,
@@ -166,8 +150,7 @@ describe.each(databaseTargets())('security on the $name PostgreSQL', ({ name: ta
         expect(error?.code, what).toMatch(/^VPCM_(CONNECTION_FAILED|CONFIG_MISSING)$/);
       }
 
-      const tw = await startTestWorker(db.url);
-      workers.push(tw);
+      const tw = await worker(db.url);
       // SQL whose error quotes a connection string carrying the password.
       const quoted = await tw.worker.runSql({ sql: `SELECT 'postgresql://${server.role}:${server.password}@db.internal:5432/app'::int` }).catch((e: unknown) => e as MigrateError);
       witness(quoted);

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { PRISMA_LEDGER_SQL, type PrismaLedgerRow } from './db.js';
 
 export async function query<T extends pg.QueryResultRow = pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const client = new pg.Client({ connectionString: url, application_name: 'fault-suite' });
@@ -177,20 +178,11 @@ export async function fingerprint(url: string, opts: { ignoreInvalidIndexes?: bo
   }
 }
 
-export interface LedgerRowView {
-  id: string;
-  migration_name: string;
-  checksum: string;
-  finished_at: Date | null;
-  rolled_back_at: Date | null;
-  logs: string | null;
-  applied_steps_count: number;
-}
-
-export async function ledgerRows(url: string): Promise<LedgerRowView[]> {
+/** The ledger (db.ts's row type and query) through the suite's own sessions; [] before the table exists. */
+export async function ledgerRows(url: string): Promise<PrismaLedgerRow[]> {
   const exists = await query<{ t: string | null }>(url, `SELECT to_regclass('public._prisma_migrations')::text AS t`);
   if (!exists[0]?.t) return [];
-  return query<LedgerRowView>(url, 'SELECT id, migration_name, checksum, finished_at, rolled_back_at, logs, applied_steps_count FROM _prisma_migrations ORDER BY started_at, migration_name');
+  return query<PrismaLedgerRow>(url, PRISMA_LEDGER_SQL);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,13 +1,18 @@
 /**
- * The common start of the kill, lost-response and connection-cut cells: a server role with a
- * password, a killable worker, and the four-migration scenario with its reference states.
+ * The common starts of the fault files. `scenarioFixture`, for the kill, lost-response and
+ * connection-cut cells: a server role with a password, a killable worker, and the four-migration
+ * scenario with its reference states. `useFaultServer`, for the cells that need no kill: the
+ * same server role, and plain test workers (worker.ts) on its databases.
  */
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { deploy, type DeployReport } from '../../scripts/commands/deploy.js';
 import type { Worker } from '../../scripts/core/worker.js';
 import { installDdlGate, secretServer, type SecretServer } from './fault-db.js';
+import { live } from './db.js';
+import { auditSecrets } from './fault-secrets.js';
 import { assertFinished, buildScenario, STEPWISE, TRANSACTIONAL, type Scenario } from './fault-scenario.js';
 import { startFaultWorker, type FaultWorker, type QueryEvent } from './fault-worker.js';
+import { startTestWorker, type TestWorker } from './worker.js';
 
 export interface TracePoint {
   q: QueryEvent;
@@ -85,5 +90,53 @@ export async function scenarioFixture(adminUrl: string, opts: { timeoutMs?: numb
       await fw.close();
       await server.close();
     },
+  };
+}
+
+export interface FaultServer {
+  /** The describe's server role with a password (a stand-in until its beforeAll ran: see `live`). */
+  readonly server: SecretServer;
+  /** A test worker on `url`, closed after the describe; its log lines are audited. */
+  worker(url: string): Promise<TestWorker>;
+  /** Every worker started so far. */
+  readonly workers: TestWorker[];
+  /** More lines to audit (an in-process handler's log). */
+  readonly logs: string[];
+  /** More secrets to look for (passwords a test made up). */
+  readonly secrets: string[];
+}
+
+/**
+ * For the calling describe: a secret server before its tests; after them, every worker closed,
+ * the server closed, and every line the workers logged (plus `logs`) audited for its secrets.
+ */
+export function useFaultServer(adminUrl: string, file: string): FaultServer {
+  let server: SecretServer | undefined;
+  const workers: TestWorker[] = [];
+  const logs: string[] = [];
+  const secrets: string[] = [];
+  beforeAll(async () => {
+    server = await secretServer(adminUrl);
+  });
+  afterAll(async () => {
+    const lines = [...logs, ...workers.flatMap((w) => w.logs)];
+    for (const w of workers) await w.close();
+    await server?.close();
+    server?.secrets.push(...secrets);
+    auditSecrets(file, server, lines);
+  });
+  return {
+    server: live(() => {
+      if (!server) throw new Error('the secret server is used before its beforeAll ran');
+      return server;
+    }),
+    async worker(url) {
+      const tw = await startTestWorker(url);
+      workers.push(tw);
+      return tw;
+    },
+    workers,
+    logs,
+    secrets,
   };
 }
