@@ -16,9 +16,9 @@ import {
   parseBackfillCheck,
 } from '../../lambda/contract/index.js';
 import { sha256Hex } from '../core/checksum.js';
-import type { Command } from './command.js';
-import type { Worker } from '../core/worker.js';
 import { loadParser, splitMigration } from '../core/split.js';
+import type { Worker } from '../core/worker.js';
+import type { Command } from './command.js';
 import { intFlag, stringFlag, usageError } from './flags.js';
 
 export const DEFAULT_BACKFILLS_DIR = 'prisma/backfills';

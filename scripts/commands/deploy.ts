@@ -16,7 +16,7 @@ import { loadParser } from '../core/split.js';
 import type { Worker } from '../core/worker.js';
 import { applyBatches } from './apply-batches.js';
 import type { Command } from './command.js';
-import { applyOptionsFrom, formatFlag, migrationsDirFlag } from './flags.js';
+import { APPLY_OPTIONS, applyOptionsFrom, formatFlag, migrationsDirFlag } from './flags.js';
 import { loadState, type State } from './state.js';
 
 export interface DeployOptions extends PlanOptions {
@@ -168,10 +168,7 @@ Exit codes: 0 applied or up to date, 2 problem (nothing or not everything applie
   options: {
     'allow-out-of-order': { type: 'boolean' },
     'allow-modified': { type: 'boolean' },
-    'lock-wait': { type: 'string' },
-    'lock-timeout': { type: 'string' },
-    'statement-timeout': { type: 'string' },
-    'no-reconcile': { type: 'boolean' },
+    ...APPLY_OPTIONS,
     'no-lint': { type: 'boolean' },
   },
   needsWorker: true,

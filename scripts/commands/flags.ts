@@ -91,6 +91,14 @@ export function stringFlag(values: Values, name: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
+/** The flags of how migrations are applied (deploy, rehearse); {@link applyOptionsFrom} reads them. */
+export const APPLY_OPTIONS: Options = {
+  'lock-wait': { type: 'string' },
+  'lock-timeout': { type: 'string' },
+  'statement-timeout': { type: 'string' },
+  'no-reconcile': { type: 'boolean' },
+};
+
 /** `--lock-wait SEC`, `--lock-timeout MS`, `--statement-timeout MS`, `--no-reconcile`, as deploy takes them. */
 export function applyOptionsFrom(values: Values): ApplyOptions {
   const options: ApplyOptions = {};

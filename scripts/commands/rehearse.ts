@@ -14,11 +14,11 @@ import {
   type ServerFacts,
 } from '../../lambda/contract/index.js';
 import { batchBySize, BATCH_BYTES, formatBytes, splitPayloads } from '../core/batch.js';
-import type { Command } from './command.js';
-import type { Worker } from '../core/worker.js';
 import { summarize, type PlanOptions, type Problem } from '../core/plan.js';
 import { loadParser } from '../core/split.js';
-import { applyOptionsFrom, formatFlag, migrationsDirFlag, stringFlag, usageError } from './flags.js';
+import type { Worker } from '../core/worker.js';
+import type { Command } from './command.js';
+import { APPLY_OPTIONS, applyOptionsFrom, formatFlag, migrationsDirFlag, stringFlag, usageError } from './flags.js';
 import { loadState } from './state.js';
 
 export interface RehearseOptions extends PlanOptions {
@@ -113,10 +113,7 @@ Exit codes: 0 every pending migration rehearsed without error (or nothing pendin
 failed, the time budget ran out, deploy would refuse (failed/modified/out-of-order), or worker error.`,
   options: {
     to: { type: 'string' },
-    'lock-wait': { type: 'string' },
-    'lock-timeout': { type: 'string' },
-    'statement-timeout': { type: 'string' },
-    'no-reconcile': { type: 'boolean' },
+    ...APPLY_OPTIONS,
   },
   needsWorker: true,
   async run({ values, positionals, worker, progress }) {

@@ -12,9 +12,9 @@ import {
   type ResolveResult,
   type ResolveTarget,
 } from '../../lambda/contract/index.js';
-import type { Command } from './command.js';
-import { discoverMigrations } from '../formats/prisma/discover.js';
 import type { Worker } from '../core/worker.js';
+import { discoverMigrations } from '../formats/prisma/discover.js';
+import type { Command } from './command.js';
 import { intFlag, migrationsDirFlag, stringFlag, usageError } from './flags.js';
 
 export interface ResolveOptions {

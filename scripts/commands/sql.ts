@@ -12,9 +12,9 @@ import {
   type RunSqlEvent,
   type RunSqlResult,
 } from '../../lambda/contract/index.js';
-import type { Command } from './command.js';
 import type { Worker } from '../core/worker.js';
 import { yellow } from '../render/common.js';
+import type { Command } from './command.js';
 import { intFlag, stringFlag, usageError } from './flags.js';
 
 export interface SqlOptions {

@@ -12,7 +12,7 @@ import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { ErrorCode, INVOKE_PAYLOAD_LIMIT_BYTES, isAlreadyExists, MigrateError } from '../../lambda/contract/index.js';
 import { formatBytes } from '../core/batch.js';
 import type { WorkerTarget } from '../core/worker.js';
-import { invokeError, lambdaClientFor } from '../transport/invoke.js';
+import { invokeError, lambdaClientFor, lambdaFunctionError } from '../transport/invoke.js';
 
 export const DEFAULT_PAYLOAD_TEMPLATE = '{"action":"run-sql","sql":"{{sql}}"}';
 export const DEFAULT_COUNT_PATH = 'count';
@@ -204,10 +204,8 @@ export function lambdaTransport(target: WorkerTarget, options: RunSqlProtocolOpt
       const { text, functionError } = await invoke(renderPayload(template, sql), opts.writes !== false);
       const body = parseJson(text);
       if (functionError) {
-        const parsed = (body && typeof body === 'object' ? body : {}) as { errorType?: string; errorMessage?: string };
-        const type = parsed.errorType ?? functionError;
-        const message = parsed.errorMessage ?? text.slice(0, 2000);
-        if (type === 'Sandbox.Timedout' || /Task timed out/.test(message)) {
+        const { type, message, timedOut } = lambdaFunctionError(functionError, text, 2000);
+        if (timedOut) {
           throw new MigrateError(
             ErrorCode.InvokeTimeout,
             `The run-sql worker ${target.functionName} hit its function timeout: ${message}`,

@@ -1,7 +1,7 @@
 /** Text output of `lint`: findings grouped by file, then each rule's why and fix once. */
 import type { LintReport } from '../commands/lint.js';
-import { bold, dim, green, red, serverLine, yellow } from './common.js';
 import { RULES } from '../lint/rules/index.js';
+import { bold, dim, green, red, serverLine, yellow } from './common.js';
 
 export function renderLint(r: LintReport): string {
   const out: string[] = [];

@@ -181,16 +181,28 @@ export function invokeError(error: unknown, target: WorkerTarget, waitedMs?: num
   return new MigrateError(ErrorCode.InvokeFailed, `Invoking ${target.functionName}${where} failed: ${e.name ?? ''} ${e.message ?? String(error)}`.trim(), 'Check the network path to Lambda, the region and your credentials, then run the command again.', { cause: error });
 }
 
-function functionError(kind: string, text: string, target: WorkerTarget): MigrateError {
+/**
+ * Lambda's answer when the function itself failed (`FunctionError` set): `{ errorType,
+ * errorMessage }`, or plain text after a crash, cut to `messageChars`. `timedOut`: the
+ * function hit its timeout, so what it was running may still roll back or finish on its own.
+ * Also read by the run-sql compatibility transport (compat/transport.ts).
+ */
+export function lambdaFunctionError(kind: string, text: string, messageChars: number): { type: string; message: string; timedOut: boolean } {
   let parsed: { errorType?: string; errorMessage?: string } = {};
   try {
-    parsed = JSON.parse(text) as typeof parsed;
+    const body: unknown = JSON.parse(text);
+    if (typeof body === 'object' && body !== null) parsed = body as typeof parsed;
   } catch {
     // a crash may answer with plain text
   }
   const type = parsed.errorType ?? kind;
-  const message = parsed.errorMessage ?? text.slice(0, 500);
-  if (type === 'Sandbox.Timedout' || /Task timed out/.test(message)) {
+  const message = parsed.errorMessage ?? text.slice(0, messageChars);
+  return { type, message, timedOut: type === 'Sandbox.Timedout' || /Task timed out/.test(message) };
+}
+
+function functionError(kind: string, text: string, target: WorkerTarget): MigrateError {
+  const { type, message, timedOut } = lambdaFunctionError(kind, text, 500);
+  if (timedOut) {
     return new MigrateError(
       ErrorCode.InvokeTimeout,
       `The worker ${target.functionName} hit its function timeout: ${message}`,

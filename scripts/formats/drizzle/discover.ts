@@ -9,11 +9,11 @@
  *   text, lowercase hex; `created_at` is the entry's `when`.
  */
 import { createHash } from 'node:crypto';
-import { readFile as readFileCallback } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, MigrateError } from '../../../lambda/contract/index.js';
 import type { Anomaly, Discovery, LocalMigration } from '../format.js';
+import { mapLimit, readBytes } from '../read-files.js';
 
 /** Where the journal sits inside the migrations folder. */
 export const JOURNAL_FILE = path.join('meta', '_journal.json');
@@ -262,23 +262,6 @@ async function listFiles(dir: string): Promise<string[]> {
   } catch {
     return [];
   }
-}
-
-function readBytes(file: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => readFileCallback(file, (err, data) => (err ? reject(err) : resolve(data))));
-}
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 export function iso(ms: number): string {

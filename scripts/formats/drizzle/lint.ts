@@ -7,8 +7,8 @@
  * its chunk, is refused before anything is applied.
  */
 import { ErrorCode } from '../../../lambda/contract/index.js';
-import { lintPending } from '../../lint/pending.js';
 import type { Problem } from '../../core/plan.js';
+import { lintPending } from '../../lint/pending.js';
 import { splitDrizzle } from './chunks.js';
 import type { DrizzleDiscovery } from './discover.js';
 

@@ -18,13 +18,13 @@
  *   quotes trimmed, must equal the connector's provider, else P3019 `ProviderSwitchedError`; no
  *   lock file, no check (`migrations_directory.rs`, `read_provider_from_lock_file`).
  */
-import { readFile as readFileCallback } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, MigrateError } from '../../../lambda/contract/index.js';
 import { checksumMatches, sha256Hex } from '../../core/checksum.js';
 import type { LocalMigrationRef } from '../../core/plan.js';
 import type { Anomaly, Discovery, LocalMigration } from '../format.js';
+import { mapLimit, readBytes } from '../read-files.js';
 
 /** The script file inside each migration folder. */
 export const MIGRATION_FILE = 'migration.sql';
@@ -137,14 +137,6 @@ export function parseLockProvider(content: string): string | null {
 // process's file-descriptor limit (EMFILE); measured on the 820-folder corpus, more than 64
 // in flight gains nothing.
 const READ_CONCURRENCY = 64;
-
-/**
- * The callback `fs.readFile`, not `fs/promises`: on Node 20 the promise version reads through a
- * FileHandle in more round trips and measured 2-4 times slower on the 820-file corpus.
- */
-function readBytes(file: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => readFileCallback(file, (err, data) => (err ? reject(err) : resolve(data))));
-}
 
 // `ignoreBOM: true` keeps a leading U+FEFF in the text: the worker re-hashes the text it
 // receives and must get the file's checksum, which covers the BOM's bytes.
@@ -339,16 +331,3 @@ function lineAt(bytes: Uint8Array, offset: number): number {
   return line;
 }
 
-/** `Promise.all` over `items`, at most `limit` at a time, results in input order. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
