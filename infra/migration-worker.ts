@@ -15,7 +15,7 @@ import { Construct } from 'constructs';
 import { ErrorCode, MigrateError, READER_ROLE_RESOURCE_TYPE } from '../lambda/contract/index.js';
 import { WORKER_HANDLER_SETTING, workerCode } from './bundling.js';
 
-/** Lambda's hard limit for a function timeout (DESIGN §5). */
+/** Lambda's hard limit for a function timeout (docs/design.md §5). */
 export const MAX_TIMEOUT_SECONDS = 900;
 
 /** Where the nodejs runtimes keep the Amazon RDS CA bundle (not loaded unless named here). */
@@ -89,7 +89,7 @@ export interface MigrationWorkerProps {
   /**
    * Run the worker's `setup` on every deployment: creates the role read-only run-sql switches to
    * (`vpc_migrate_reader`, with `pg_read_all_data`) and lets the worker's login role use it.
-   * Turn off only if you create the role yourself (README "Read-only by privilege").
+   * Turn off only if you create the role yourself (docs/commands.md, run-sql).
    * @default true
    */
   readonly setupReaderRole?: boolean;

@@ -115,7 +115,7 @@ export class VpcMigrateStack extends Stack {
         reason:
           'Rotation is off in this example because the rotation function would need its own ingress to the ' +
           'database, which admits only the worker. The worker is rotation-ready (it re-reads the secret after ' +
-          'SQLSTATE 28P01); the README (Deploy to AWS) shows how to enable addRotationSingleUser.',
+          'SQLSTATE 28P01); docs/aws.md (Rotating the database password) shows how to enable addRotationSingleUser.',
       },
     );
   }

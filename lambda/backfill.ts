@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { timeMargin } from './apply.js';
+import { timeMargin } from './session.js';
 import type { Db } from './db.js';
 import {
   asPgError,

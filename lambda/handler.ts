@@ -4,13 +4,14 @@
  * gets the code and remedy; only a bug surfaces as a Lambda function error.
  */
 import type pg from 'pg';
-import { applyBatch } from './apply.js';
+import { applyBatch } from './batch.js';
 import { runBackfill } from './backfill.js';
 import {
   DEFAULT_READER_ROLE,
   ErrorCode,
   type LambdaContext,
   MigrateError,
+  type MigrationFormat,
   type ParsedEvent,
   parseEvent,
   PROTOCOL_VERSION,
@@ -19,8 +20,9 @@ import {
   type WorkerResponse,
 } from './contract/index.js';
 import { clientConfigFromUrl, close, connect, isAuthFailure, type Db } from './db.js';
-import { applyDrizzleBatch } from './drizzle-apply.js';
-import { readDrizzleLedgerState } from './drizzle-ledger.js';
+import { drizzle } from './drizzle/apply.js';
+import type { WorkerFormat } from './format.js';
+import { prisma } from './prisma/apply.js';
 import { readLedgerState } from './ledger.js';
 import { rehearse } from './rehearse.js';
 import { resolveMigration } from './resolve.js';
@@ -103,13 +105,15 @@ async function open(resolveConfig: NonNullable<WorkerConfig['connectionConfig']>
   }
 }
 
+/** The one place the worker tells the formats apart. */
+const FORMATS: Record<MigrationFormat, WorkerFormat> = { prisma, drizzle };
+
 async function dispatch(db: Db, event: ParsedEvent, context: LambdaContext, log: Logger, readerRole: string): Promise<unknown> {
   switch (event.action) {
     case 'ledger':
-      return event.format === 'drizzle' ? readDrizzleLedgerState(db) : readLedgerState(db);
+      return readLedgerState(db, FORMATS[event.format ?? 'prisma']);
     case 'apply':
-      if (event.format === 'drizzle') return applyDrizzleBatch({ db, log, remainingMs: () => context.getRemainingTimeInMillis() }, event);
-      return applyBatch({ db, log, remainingMs: () => context.getRemainingTimeInMillis() }, event);
+      return applyBatch({ db, log, remainingMs: () => context.getRemainingTimeInMillis() }, FORMATS[event.format ?? 'prisma'], event);
     case 'run-sql':
       return runSql(db, { ...event, readerRole }, context.getRemainingTimeInMillis());
     case 'setup':

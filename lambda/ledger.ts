@@ -1,20 +1,29 @@
-/** The `ledger` action: rows plus the facts a status report needs. Reads only; takes no lock. */
+/**
+ * The `ledger` action, for every format: the format's rows plus the facts a status report needs
+ * (server, schema, user, who holds the migration lock, whether the schema holds tables). Reads
+ * only; takes no lock.
+ */
 import type { Db } from './db.js';
+import type { WorkerFormat } from './format.js';
 import { lockHolder } from './lock.js';
 import type { LedgerResult } from './contract/index.js';
-import { ledgerTableExists, readLedger, userTableCount } from './tracking.js';
 
-export async function readLedgerState(db: Db): Promise<LedgerResult> {
+export async function readLedgerState(db: Db, format: WorkerFormat): Promise<LedgerResult> {
   const { rows } = await db.query<{ version: string; database: string; schema: string; user: string }>(
     `SELECT current_setting('server_version') AS version, current_database() AS database,
             current_schema() AS schema, current_user AS "user"`,
   );
   const facts = rows[0] as { version: string; database: string; schema: string; user: string };
-  const tableExists = await ledgerTableExists(db);
-  return {
-    server: { ...facts, lockHolder: await lockHolder(db) },
-    tableExists,
-    userTableCount: await userTableCount(db),
-    rows: tableExists ? await readLedger(db) : [],
-  };
+  const { tableExists, ...ledger } = await format.readLedger(db);
+  return { server: { ...facts, lockHolder: await lockHolder(db) }, tableExists, userTableCount: await userTableCount(db), ...ledger };
+}
+
+/** Tables in the current schema other than the ledger (a non-empty schema is baselined). */
+export async function userTableCount(db: Db): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(
+    `SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+        AND c.relname <> '_prisma_migrations'`,
+  );
+  return Number(rows[0]?.n ?? 0);
 }

@@ -30,6 +30,9 @@ export async function acquireMigrationLock(db: Db, waitMs: number): Promise<numb
   );
 }
 
+/** How long a session blocked on the migration lock may take to leave before CONCURRENTLY. */
+export const WAITER_GRACE_MS = 1_000;
+
 /**
  * Sessions blocked in `pg_advisory_lock(72707369)`, waiting for us: `prisma migrate deploy` waits
  * that way (our own workers poll with pg_try_advisory_lock and never block). CREATE INDEX

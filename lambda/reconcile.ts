@@ -103,6 +103,15 @@ async function schemaOf(db: Db, o: CreatedObject): Promise<string | null> {
   return rows[0]?.s ?? null;
 }
 
+/**
+ * The catalog query for an object that belongs to a table ($1 schema, $2 name, $3 table):
+ * its facts from `from` (where `$table` is the table's oid), and the statement that drops it.
+ */
+function onTable(kind: 'constraint' | 'column', fact: string, from: string): string {
+  return `SELECT (SELECT array_agg(${fact}) FROM ${from.replace('$table', "to_regclass(format('%I.%I', $1::text, $3::text))")}) AS facts,
+                format('ALTER TABLE %I.%I DROP ${kind.toUpperCase()} %I CASCADE', $1::text, $3::text, $2::text) AS drop`;
+}
+
 async function describe(db: Db, o: CreatedObject): Promise<Described> {
   const schema = await schemaOf(db, o);
   if (schema === null) return { facts: [] };
@@ -135,19 +144,11 @@ async function describe(db: Db, o: CreatedObject): Promise<Described> {
       );
       break;
     case 'constraint':
-      row = await q(
-        `SELECT (SELECT array_agg(format('constraint %I %s', conname, pg_get_constraintdef(oid)))
-                   FROM pg_constraint WHERE conrelid = to_regclass(format('%I.%I', $1::text, $3::text)) AND conname = $2) AS facts,
-                format('ALTER TABLE %I.%I DROP CONSTRAINT %I CASCADE', $1::text, $3::text, $2::text) AS drop`,
-        [schema, o.name, o.table],
-      );
+      row = await q(onTable('constraint', `format('constraint %I %s', conname, pg_get_constraintdef(oid))`, 'pg_constraint WHERE conrelid = $table AND conname = $2'), [schema, o.name, o.table]);
       break;
     case 'column':
       row = await q(
-        `SELECT (SELECT array_agg(${COLUMN_FACT})
-                   FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
-                  WHERE a.attrelid = to_regclass(format('%I.%I', $1::text, $3::text)) AND a.attname = $2 AND NOT a.attisdropped) AS facts,
-                format('ALTER TABLE %I.%I DROP COLUMN %I CASCADE', $1::text, $3::text, $2::text) AS drop`,
+        onTable('column', COLUMN_FACT, 'pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attrelid = $table AND a.attname = $2 AND NOT a.attisdropped'),
         [schema, o.name, o.table],
       );
       break;

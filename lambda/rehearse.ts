@@ -15,7 +15,7 @@
  * checked after every statement; if anything ended the transaction the rehearsal stops with
  * VPCM_REHEARSAL_ESCAPED rather than go on outside it.
  */
-import { lockWaitBudget, timeBudgetMs, timeMargin, type ApplyContext } from './apply.js';
+import { lockWaitBudget, timeBudgetMs, timeMargin, type ApplyContext } from './session.js';
 import type { Db } from './db.js';
 import {
   type ApplyOptions,
@@ -49,7 +49,7 @@ import {
   type LockSnapshot,
   type RowCounts,
 } from './measure.js';
-import { ledgerTableExists, readLedger, successfulNames } from './tracking.js';
+import { ledgerTableExists, readLedger, successfulNames } from './prisma/ledger.js';
 
 /**
  * Transaction control a file may hide in a statement the CLI classified as transactional
@@ -156,7 +156,7 @@ async function rehearseOne(ctx: ApplyContext, m: DecodedMigration, index: number
   const configured = shared.options.statementTimeoutMs ?? 0;
   const timeout = configured > 0 ? Math.min(configured, budget) : budget;
   const limitedByBudget = configured === 0 || budget < configured;
-  // What an earlier file set for its session must not leak into this one (DESIGN §3).
+  // What an earlier file set for its session must not leak into this one (docs/design.md §3).
   await db.query(
     `SET SESSION AUTHORIZATION DEFAULT; RESET ALL; SET statement_timeout = ${timeout}; SET lock_timeout = ${shared.options.lockTimeoutMs ?? 0}`,
   );

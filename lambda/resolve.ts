@@ -1,6 +1,6 @@
 /**
  * `migrate resolve`, with Prisma's semantics and refusals (schema-engine `core/commands/
- * mark_migration_applied.rs`, `mark_migration_rolled_back.rs`; DESIGN §2), under the same
+ * mark_migration_applied.rs`, `mark_migration_rolled_back.rs`; docs/design.md §2), under the same
  * advisory lock. Unlike Prisma, the rows of one resolve change in one transaction.
  *
  * - `applied`: refuses if any row of that name has `finished_at` (P3008); marks the failed rows
@@ -13,27 +13,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
-import { ErrorCode, type LedgerRow, MigrateError, type ParsedResolve, type ResolveResult } from './contract/index.js';
+import { DEFAULT_LOCK_WAIT_MS, ErrorCode, type LedgerRow, MigrateError, type ParsedResolve, type ResolveResult } from './contract/index.js';
 import { acquireMigrationLock, releaseMigrationLock } from './lock.js';
-import { DEFAULT_LOCK_WAIT_MS } from './apply.js';
-import { ensureLedgerTable, ledgerTableExists } from './tracking.js';
-
-interface RawRow {
-  id: string;
-  checksum: string;
-  finished_at: Date | null;
-  migration_name: string;
-  logs: string | null;
-  rolled_back_at: Date | null;
-  started_at: Date;
-  applied_steps_count: number;
-}
-
-const iso = (d: Date | null): string | null => (d ? new Date(d).toISOString() : null);
-
-function toRow(r: RawRow): LedgerRow {
-  return { ...r, finished_at: iso(r.finished_at), rolled_back_at: iso(r.rolled_back_at), started_at: iso(r.started_at) as string };
-}
+import { ensureLedgerTable, iso, ledgerTableExists, type RawLedgerRow, toLedgerRow } from './prisma/ledger.js';
 
 export async function resolveMigration(db: Db, request: ParsedResolve, remainingMs: number): Promise<ResolveResult> {
   const lockWaitMs = await acquireMigrationLock(db, Math.min(request.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, Math.max(0, remainingMs - 2000)));
@@ -44,8 +26,8 @@ export async function resolveMigration(db: Db, request: ParsedResolve, remaining
   }
 }
 
-async function rowsNamed(db: Db, name: string): Promise<RawRow[]> {
-  const { rows } = await db.query<RawRow>(
+async function rowsNamed(db: Db, name: string): Promise<RawLedgerRow[]> {
+  const { rows } = await db.query<RawLedgerRow>(
     `SELECT id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count
        FROM "_prisma_migrations" WHERE migration_name = $1 ORDER BY started_at, id FOR UPDATE`,
     [name],
@@ -76,20 +58,20 @@ async function markApplied(db: Db, request: ParsedResolve, lockWaitMs: number): 
         ErrorCode.ResolveAlreadyApplied,
         `P3008: The migration \`${name}\` is already recorded as applied in the database (finished at ${iso(finished.finished_at)}). Nothing was changed.`,
         `Nothing to resolve. If it failed again later, its newer failed row is what \`pnpm migrate:status\` reports; otherwise run \`pnpm migrate:remote\`.`,
-        { details: { prismaCode: 'P3008', migration: name, row: toRow(finished) } },
+        { details: { prismaCode: 'P3008', migration: name, row: toLedgerRow(finished) } },
       );
     }
     const failed = rows.filter((r) => r.finished_at === null && r.rolled_back_at === null).map((r) => r.id);
     if (failed.length > 0) {
       await db.query(`UPDATE "_prisma_migrations" SET rolled_back_at = now() WHERE id = ANY($1::varchar[])`, [failed]);
     }
-    const { rows: inserted } = await db.query<RawRow>(
+    const { rows: inserted } = await db.query<RawLedgerRow>(
       `INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count)
        VALUES ($1, $2, now(), $3, '', NULL, now(), 0)
        RETURNING id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count`,
       [randomUUID(), request.checksum, name],
     );
-    return { name, to: 'applied', rolledBackIds: failed, inserted: toRow(inserted[0] as RawRow), ledgerCreated, lockWaitMs };
+    return { name, to: 'applied', rolledBackIds: failed, inserted: toLedgerRow(inserted[0] as RawLedgerRow), ledgerCreated, lockWaitMs };
   });
 }
 

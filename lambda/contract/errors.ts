@@ -90,3 +90,13 @@ export const ErrorCode = {
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Prisma's P3009: the ledger holds failed migrations, so no new one is applied until they are resolved. */
+export function failedMigrationsError(names: string[]): MigrateError {
+  return new MigrateError(
+    ErrorCode.FailedMigrationInLedger,
+    `The ledger holds failed migration(s): ${names.join(', ')}. New migrations will not be applied until they are resolved (Prisma P3009).`,
+    `Fix the database by hand if needed, then run \`pnpm migrate:resolve --rolled-back ${names[0]}\` (to retry it) or \`--applied ${names[0]}\` (if it is in fact complete).`,
+    { details: { migrations: names } },
+  );
+}

@@ -15,3 +15,4 @@ export * from './redact.js';
 export * from './ledger-ddl.js';
 export * from './reader-role.js';
 export * from './backfill-check.js';
+export * from './batch-order.js';

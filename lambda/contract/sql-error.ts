@@ -3,7 +3,7 @@
  * detail, hint, and the line/column computed from the error's `position` and where the
  * failing text sits in the file.
  */
-import type { SqlErrorInfo } from './wire.js';
+import type { SkippedStatement, SqlErrorInfo } from './wire.js';
 import { redact } from './redact.js';
 import { asPgError } from './sqlstate.js';
 
@@ -86,4 +86,13 @@ export function ledgerLogFor(name: string, info: SqlErrorInfo): string {
   if (info.line !== undefined) lines.push('', `Position: line ${info.line}${info.column ? `, column ${info.column}` : ''} of migration.sql`);
   if (info.statement) lines.push('', `Statement: ${info.statement}`);
   return lines.join('\n');
+}
+
+/** The `logs` of a migration recorded with statements skipped because their object already exists. */
+export function reconcileLog(skipped: SkippedStatement[]): string | null {
+  if (skipped.length === 0) return null;
+  return [
+    `Applied by vpc-migrate with ${skipped.length} statement(s) skipped because the object already exists:`,
+    ...skipped.map((s) => `- line ${s.line}: ${s.code} ${s.message}`),
+  ].join('\n');
 }

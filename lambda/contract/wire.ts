@@ -1,7 +1,7 @@
 /**
- * The wire protocol between the CLI (`scripts/`) and the worker (`lambda/`).
+ * The wire types between the CLI (`scripts/`) and the worker (`lambda/`): events, answers, limits.
  *
- * This is the only module both sides import. It holds types and constants, no I/O, so the
+ * Part of the contract (./index.ts). It holds types and constants, no I/O, so the
  * worker bundle stays small and the CLI can type-check what it sends.
  */
 
@@ -15,6 +15,9 @@ export const INVOKE_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024;
 
 /** SQL longer than this travels gzip+base64 in the event. */
 export const COMPRESS_THRESHOLD_BYTES = 64 * 1024;
+
+/** How long deploy and resolve wait for the migration lock by default (Prisma waits 10 s too). */
+export const DEFAULT_LOCK_WAIT_MS = 10_000;
 
 /** The ledger table Prisma owns. */
 export const PRISMA_LEDGER_TABLE = '_prisma_migrations';
@@ -372,7 +375,7 @@ export interface RunSqlResult {
 
 export type ResolveTarget = 'applied' | 'rolled-back';
 
-/** `migrate resolve` with Prisma's semantics (DESIGN §2), under the migration advisory lock. */
+/** `migrate resolve` with Prisma's semantics (docs/design.md §2), under the migration advisory lock. */
 export interface ResolveEvent {
   action: 'resolve';
   requestId?: string;
@@ -557,7 +560,7 @@ export interface BackfillResult {
 
 // ---------------------------------------------------------------------------------------------
 // Formats (issue 7): Prisma's folders and `_prisma_migrations` (the default), or a Drizzle
-// journal and `drizzle.__drizzle_migrations` (lambda/drizzle-ledger.ts, drizzle-apply.ts).
+// journal and `drizzle.__drizzle_migrations` (lambda/drizzle/).
 
 export type MigrationFormat = 'prisma' | 'drizzle';
 export const MIGRATION_FORMATS: readonly MigrationFormat[] = ['prisma', 'drizzle'];

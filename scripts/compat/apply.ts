@@ -23,15 +23,21 @@ import {
   type ApplyEvent,
   type ApplyOptions,
   type ApplyResult,
+  BatchStop,
   type DecodedMigration,
+  DEFAULT_LOCK_WAIT_MS,
   ErrorCode,
+  failedMigrationsError,
   ledgerLogFor,
   MigrateError,
   MIGRATION_LOCK_KEY,
   type MigrationResult,
+  NOT_RELOCATABLE,
   parseEvent,
   PRISMA_LEDGER_TABLE,
+  reconcileLog,
   redact,
+  runInOrder,
   shorten,
   type SkippedStatement,
   type SqlErrorInfo,
@@ -52,21 +58,11 @@ import {
 } from './tracking.js';
 import { isDuplicateFailure, type RunSqlFailure, type RunSqlTransport } from './transport.js';
 
-export const DEFAULT_LOCK_WAIT_MS = 10_000;
 const LOCK_POLL_MS = 250;
-/** Errors that re-running cannot place on a line (timeouts, cancellation, lost connection): as lambda/apply.ts. */
-const NOT_RELOCATABLE = new Set(['57014', '55P03', '40P01', '40001', '57P01', '57P02', '57P03', '08006', '08003']);
 const DUPLICATE_CONDITIONS = 'duplicate_table OR duplicate_object OR duplicate_column OR duplicate_schema OR duplicate_function OR invalid_table_definition OR invalid_object_definition';
 /** 42P16 and 42P17 mean "already there" only with these messages (lambda/sql-error.ts isAlreadyExists). */
 const NOT_REALLY_DUPLICATE = `(SQLSTATE = '42P16' AND SQLERRM !~* 'multiple primary keys') OR (SQLSTATE = '42P17' AND SQLERRM !~* 'already exists')`;
 const TABLE = `"${PRISMA_LEDGER_TABLE}"`;
-
-/** Ends the batch: thrown when nothing ran yet, else the batch reports `stopped: 'blocked'`. */
-class BatchStop extends Error {
-  constructor(readonly error: MigrateError) {
-    super(error.message);
-  }
-}
 
 interface Ctx {
   t: RunSqlTransport;
@@ -92,14 +88,7 @@ export async function applyThroughRunSql(t: RunSqlTransport, event: Omit<ApplyEv
   const ctx: Ctx = { t, options: parsed.options, reconcile: parsed.options.reconcileExisting !== false, lockWaitMs: 0 };
 
   const facts = await batchFacts(t);
-  if (facts.failed.length > 0) {
-    throw new MigrateError(
-      ErrorCode.FailedMigrationInLedger,
-      `The ledger holds failed migration(s): ${facts.failed.join(', ')}. New migrations will not be applied until they are resolved (Prisma P3009).`,
-      `Fix the database by hand if needed, then run \`pnpm migrate:resolve --rolled-back ${facts.failed[0]}\` (to retry it) or \`--applied ${facts.failed[0]}\` (if it is in fact complete).`,
-      { details: { migrations: facts.failed } },
-    );
-  }
+  if (facts.failed.length > 0) throw failedMigrationsError(facts.failed);
   if (!facts.tableExists) {
     // Under the lock, so two deploys starting at once do not race on CREATE TABLE (pg_type's unique index).
     const create = doBlock([...guardLines(ctx.options), `EXECUTE ${literal(CREATE_LEDGER_SQL)};`], DECLARE);
@@ -107,37 +96,24 @@ export async function applyThroughRunSql(t: RunSqlTransport, event: Omit<ApplyEv
     if (out.kind === 'failed') await mustSucceed(ctx, CREATE_LEDGER_SQL, 'create _prisma_migrations');
   }
 
-  const results: MigrationResult[] = [];
-  let stopped: ApplyResult['stopped'];
-  for (const m of parsed.migrations) {
-    if (stopped) {
-      results.push({ name: m.name, status: 'not-started', mode: m.mode, durationMs: 0 });
-      continue;
-    }
-    const started = Date.now();
-    let result: MigrationResult;
-    try {
-      result = await runMigration(ctx, prepare(m));
-    } catch (error) {
-      if (!(error instanceof BatchStop)) throw error;
-      if (!results.some((r) => r.status === 'applied' || r.status === 'reconciled')) throw error.error;
-      stopped = 'blocked';
-      results.push({ name: m.name, status: 'not-started', mode: m.mode, durationMs: 0 });
-      continue;
-    }
-    result.durationMs = Date.now() - started;
-    results.push(result);
-    if (result.status === 'failed') stopped = 'failed';
-  }
-  const result: ApplyResult = {
+  // Each call re-checks the ledger under the lock (a recorded file answers `recorded`), so
+  // nothing is skipped up front; a guard that finds another deploy's work throws BatchStop.
+  const outcome = await runInOrder(parsed.migrations, {
+    recorded: () => false,
+    run: async (m) => {
+      const started = Date.now();
+      const result = await runMigration(ctx, prepare(m));
+      result.durationMs = Date.now() - started;
+      return result;
+    },
+  });
+  return {
     requestId: parsed.requestId,
-    results,
+    ...outcome,
     ledgerCreated: !facts.tableExists,
     baselining: !facts.tableExists && facts.userTableCount > 0,
     lockWaitMs: ctx.lockWaitMs,
   };
-  if (stopped) result.stopped = stopped;
-  return result;
 }
 
 function prepare(m: DecodedMigration): Prepared {
@@ -393,15 +369,6 @@ async function dryRun(ctx: Ctx, p: Prepared, indices: number[]): Promise<DryRun 
 function skippedEntry(p: Prepared, s: { i: number; code: string; message: string }): SkippedStatement {
   const span = p.spans[s.i]!;
   return { index: s.i, line: span.line, code: s.code, message: s.message, statement: shorten(p.m.sql.slice(span.start, span.end), 200) };
-}
-
-/** The `logs` our worker writes for a reconciled migration (lambda/apply.ts reconcileLog). */
-function reconcileLog(skipped: SkippedStatement[]): string | null {
-  if (skipped.length === 0) return null;
-  return [
-    `Applied by vpc-migrate with ${skipped.length} statement(s) skipped because the object already exists:`,
-    ...skipped.map((s) => `- line ${s.line}: ${s.code} ${s.message}`),
-  ].join('\n');
 }
 
 function infoAt(p: Prepared, index: number | undefined, e: { code?: string | undefined; message: string; detail?: string | null; hint?: string | null }): SqlErrorInfo {

@@ -1,10 +1,10 @@
 /**
  * `_prisma_migrations`, written exactly as Prisma's schema engine writes it
- * (DESIGN §2): no unique constraint on the name, so rows are found by name, never upserted.
+ * (docs/design.md §2): no unique constraint on the name, so rows are found by name, never upserted.
  */
 import { randomUUID } from 'node:crypto';
-import type { Db } from './db.js';
-import { CREATE_LEDGER_SQL, type LedgerRow } from './contract/index.js';
+import { CREATE_LEDGER_SQL, type LedgerRow } from '../contract/index.js';
+import type { Db } from '../db.js';
 
 export async function ledgerTableExists(db: Db): Promise<boolean> {
   const { rows } = await db.query<{ exists: boolean }>(
@@ -20,39 +20,32 @@ export async function ensureLedgerTable(db: Db): Promise<boolean> {
   return true;
 }
 
-/** Tables in the current schema other than the ledger (a non-empty schema is baselined). */
-export async function userTableCount(db: Db): Promise<number> {
-  const { rows } = await db.query<{ n: string }>(
-    `SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-        AND c.relname <> '_prisma_migrations'`,
-  );
-  return Number(rows[0]?.n ?? 0);
-}
-
 const MAX_LOG_CHARS_IN_RESPONSE = 4000;
 
 /** Rows in Prisma's order (started_at); long logs are shortened so 800+ rows fit one response. */
 export async function readLedger(db: Db): Promise<LedgerRow[]> {
-  const { rows } = await db.query<Omit<LedgerRow, 'finished_at' | 'started_at' | 'rolled_back_at'> & {
-    finished_at: Date | null;
-    rolled_back_at: Date | null;
-    started_at: Date;
-  }>(
+  const { rows } = await db.query<RawLedgerRow>(
     `SELECT id, checksum, finished_at, migration_name,
             CASE WHEN length(logs) > ${MAX_LOG_CHARS_IN_RESPONSE} THEN left(logs, ${MAX_LOG_CHARS_IN_RESPONSE}) || '…' ELSE logs END AS logs,
             rolled_back_at, started_at, applied_steps_count
        FROM "_prisma_migrations" ORDER BY started_at ASC, migration_name ASC`,
   );
-  return rows.map((r) => ({
-    ...r,
-    finished_at: iso(r.finished_at),
-    rolled_back_at: iso(r.rolled_back_at),
-    started_at: iso(r.started_at) as string,
-  }));
+  return rows.map(toLedgerRow);
 }
 
-function iso(value: Date | null): string | null {
+/** A row as pg returns it: timestamps as Dates. */
+export type RawLedgerRow = Omit<LedgerRow, 'finished_at' | 'started_at' | 'rolled_back_at'> & {
+  finished_at: Date | null;
+  rolled_back_at: Date | null;
+  started_at: Date;
+};
+
+/** The wire form: timestamps as ISO strings. */
+export function toLedgerRow(r: RawLedgerRow): LedgerRow {
+  return { ...r, finished_at: iso(r.finished_at), rolled_back_at: iso(r.rolled_back_at), started_at: iso(r.started_at) as string };
+}
+
+export function iso(value: Date | null): string | null {
   return value ? new Date(value).toISOString() : null;
 }
 
@@ -89,7 +82,7 @@ export async function insertFinishedAndCommit(db: Db, row: { name: string; check
 
 /**
  * Prisma's "started" row, written before a script that cannot be wrapped in our transaction.
- * `logs`: NULL as Prisma writes it, or the resumable marker of a stepwise run (protocol.ts).
+ * `logs`: NULL as Prisma writes it, or the resumable marker of a stepwise run (lambda/contract/wire.ts).
  */
 export async function insertStarted(db: Db, row: { name: string; checksum: string; startedAt: Date; logs?: string }): Promise<string> {
   const id = randomUUID();

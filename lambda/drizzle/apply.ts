@@ -1,6 +1,6 @@
 /**
- * The executor for Drizzle journals (`format: 'drizzle'`): what drizzle-orm's `migrate()` does,
- * one file at a time and under the migration lock.
+ * Drizzle's format in the worker (`format: 'drizzle'`): `drizzle.__drizzle_migrations`
+ * (lambda/drizzle/ledger.ts) and what drizzle-orm's `migrate()` does, one file at a time.
  *
  * drizzle-orm runs every pending file in ONE transaction, each `--> statement-breakpoint` chunk
  * as one query, and inserts each file's ledger row in that transaction. Files rely on it (a
@@ -14,13 +14,7 @@
  * Whether a transaction block is open is read from PostgreSQL itself (the ReadyForQuery status
  * of each reply), not guessed from the SQL.
  */
-import { lockWaitBudget, prepareSession, timeMargin, type ApplyContext } from './apply.js';
-import type { Db } from './db.js';
-import { ensureDrizzleLedger, insertDrizzleRow, readDrizzleRows } from './drizzle-ledger.js';
-import { acquireMigrationLock, releaseMigrationLock } from './lock.js';
 import {
-  type ApplyOptions,
-  type ApplyResult,
   asPgError,
   type ChunkSpan,
   type DecodedMigration,
@@ -30,9 +24,35 @@ import {
   type SkippedStatement,
   type SqlErrorInfo,
   type StatementSpan,
-} from './contract/index.js';
-import { CreatedInFile, reconcileStatement } from './reconcile.js';
-import { userTableCount } from './tracking.js';
+} from '../contract/index.js';
+import type { Db } from '../db.js';
+import type { BatchLedger, WorkerFormat } from '../format.js';
+import { CreatedInFile, reconcileStatement } from '../reconcile.js';
+import type { RunContext } from '../session.js';
+import { drizzleLedgerExists, ensureDrizzleLedger, insertDrizzleRow, readDrizzleRows } from './ledger.js';
+
+export const drizzle: WorkerFormat = {
+  name: 'drizzle',
+  async readLedger(db) {
+    const tableExists = await drizzleLedgerExists(db);
+    return { tableExists, rows: [], format: 'drizzle', drizzleRows: tableExists ? await readDrizzleRows(db) : [] };
+  },
+  ensureLedger: ensureDrizzleLedger,
+  readBatch,
+  execute: (ctx, m) => runDrizzleMigration(ctx, m),
+};
+
+/** drizzle-orm keeps no failure state: a row (file hash and journal `when`) means applied. */
+async function readBatch(db: Db): Promise<BatchLedger> {
+  const recorded = new Set((await readDrizzleRows(db)).map((r) => key(r.hash, r.created_at)));
+  return {
+    recorded: (m) => recorded.has(key(m.checksum, m.createdAt)),
+    resumeOf: () => undefined,
+    add: (m) => recorded.add(key(m.checksum, m.createdAt)),
+  };
+}
+
+const key = (hash: string, createdAt: number | null | undefined) => `${hash}:${createdAt ?? ''}`;
 
 /** `I` idle, `T` in a transaction block, `E` in a failed one (PostgreSQL's ReadyForQuery). */
 type TxStatus = 'I' | 'T' | 'E';
@@ -52,51 +72,6 @@ function watchTransaction(db: Db): TxWatch {
   return { status: () => status, stop: () => db.connection.off('readyForQuery', onReady) };
 }
 
-const key = (hash: string, createdAt: number | null | undefined) => `${hash}:${createdAt ?? ''}`;
-
-export async function applyDrizzleBatch(
-  ctx: ApplyContext,
-  request: { requestId: string; migrations: DecodedMigration[]; options: ApplyOptions },
-): Promise<ApplyResult> {
-  const { db, log } = ctx;
-  const options = request.options;
-  const margin = timeMargin(ctx.remainingMs());
-  const lockWaitMs = await acquireMigrationLock(db, lockWaitBudget(ctx, options, margin));
-  try {
-    const tablesBefore = await userTableCount(db);
-    const ledgerCreated = await ensureDrizzleLedger(db);
-    const recorded = new Set((await readDrizzleRows(db)).map((r) => key(r.hash, r.created_at)));
-    const results: MigrationResult[] = [];
-    let stopped: ApplyResult['stopped'];
-    for (const migration of request.migrations) {
-      if (stopped) {
-        results.push({ name: migration.name, status: 'not-started', mode: migration.mode, durationMs: 0 });
-        continue;
-      }
-      if (recorded.has(key(migration.checksum, migration.createdAt))) {
-        // A retried or concurrent batch: never run a recorded migration again.
-        results.push({ name: migration.name, status: 'already-applied', mode: migration.mode, durationMs: 0 });
-        continue;
-      }
-      if (ctx.remainingMs() < 3 * margin) {
-        stopped = 'time-budget';
-        results.push({ name: migration.name, status: 'not-started', mode: migration.mode, durationMs: 0 });
-        continue;
-      }
-      const result = await runDrizzleMigration(ctx, migration, options, margin);
-      results.push(result);
-      if (result.status !== 'failed') recorded.add(key(migration.checksum, migration.createdAt));
-      log.child({ migration: migration.name }).info('migration finished', { status: result.status, durationMs: result.durationMs, mode: result.mode, format: 'drizzle' });
-      if (result.status === 'failed') stopped = result.error?.code === '57014' && result.timeBudgetExhausted ? 'time-budget' : 'failed';
-    }
-    const result: ApplyResult = { requestId: request.requestId, results, ledgerCreated, baselining: ledgerCreated && tablesBefore > 0, lockWaitMs };
-    if (stopped) result.stopped = stopped;
-    return result;
-  } finally {
-    await releaseMigrationLock(db).catch(() => undefined);
-  }
-}
-
 interface Outcome {
   status: 'applied' | 'reconciled' | 'failed';
   skipped: SkippedStatement[];
@@ -105,21 +80,19 @@ interface Outcome {
   appliedSteps?: number;
 }
 
-async function runDrizzleMigration(ctx: ApplyContext, m: DecodedMigration, options: ApplyOptions, margin: number): Promise<MigrationResult> {
-  const started = Date.now();
-  const budget = await prepareSession(ctx, options, margin);
+async function runDrizzleMigration(ctx: RunContext, m: DecodedMigration): Promise<MigrationResult> {
   const tx = watchTransaction(ctx.db);
   let outcome: Outcome;
   try {
-    outcome = await runChunks(ctx.db, m, tx, options.reconcileExisting !== false, false);
+    outcome = await runChunks(ctx.db, m, tx, ctx.options.reconcileExisting !== false, false);
   } finally {
     tx.stop();
   }
-  const result: MigrationResult = { name: m.name, status: outcome.status, mode: m.mode, durationMs: Date.now() - started };
+  const result: MigrationResult = { name: m.name, status: outcome.status, mode: m.mode, durationMs: Date.now() - ctx.started };
   if (outcome.skipped.length > 0) result.skipped = outcome.skipped;
   if (outcome.error) result.error = outcome.error;
   if (outcome.appliedSteps !== undefined) result.appliedSteps = outcome.appliedSteps;
-  if (outcome.error?.code === '57014' && budget.limitedByBudget) result.timeBudgetExhausted = true;
+  if (outcome.error?.code === '57014' && ctx.budget.limitedByBudget) result.timeBudgetExhausted = true;
   return result;
 }
 

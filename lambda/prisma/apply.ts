@@ -1,35 +1,34 @@
 /**
- * The executor: applies a batch of migrations in order under the migration lock, with the
- * policy of DESIGN §3. Transactional files commit together with their ledger row; files with
- * non-transactional statements or their own BEGIN/COMMIT run Prisma-style (row first, completed
- * after); "already exists" failures are reconciled statement by statement; the session is reset
- * between files; the batch stops at the first failure or when the Lambda's time runs low.
+ * Prisma's format in the worker: `_prisma_migrations` (lambda/prisma/ledger.ts) and how one
+ * migration.sql runs, with the policy of docs/design.md §3. Transactional files commit together
+ * with their ledger row; files with non-transactional statements or their own BEGIN/COMMIT run
+ * Prisma-style (row first, completed after); "already exists" failures are reconciled statement
+ * by statement (lambda/reconcile.ts).
  */
-import type { Db } from './db.js';
 import {
-  type ApplyOptions,
-  type ApplyResult,
   asPgError,
   type DecodedMigration,
   describeSqlError,
-  ErrorCode,
+  failedMigrationsError,
   isAlreadyExists,
   isGuardable,
   isResumableLog,
   ledgerLogFor,
   type LedgerRow,
-  MigrateError,
   type MigrationResult,
+  NOT_RELOCATABLE,
+  reconcileLog,
   RESUMABLE_LOG_PREFIX,
   runsOutsideTransaction,
   type SkippedStatement,
   type SqlErrorInfo,
   type StatementSpan,
-  type TimeoutDecision,
-} from './contract/index.js';
-import { acquireMigrationLock, blockedByWaiters, lockWaiters, releaseMigrationLock } from './lock.js';
-import type { Logger } from './log.js';
-import { CreatedInFile, reconcileStatement, skippedEntry } from './reconcile.js';
+} from '../contract/index.js';
+import type { Db } from '../db.js';
+import type { BatchLedger, WorkerFormat } from '../format.js';
+import { blockedByWaiters, lockWaiters, WAITER_GRACE_MS } from '../lock.js';
+import { CreatedInFile, reconcileStatement, skippedEntry } from '../reconcile.js';
+import { holdTimeBudget, type RunContext } from '../session.js';
 import {
   ensureLedgerTable,
   failedRows,
@@ -37,201 +36,78 @@ import {
   insertFinished,
   insertFinishedAndCommit,
   insertStarted,
+  ledgerTableExists,
   markFailed,
   markFinished,
   readLedger,
   recordProgress,
   recordRunState,
   successfulNames,
-  userTableCount,
-} from './tracking.js';
+} from './ledger.js';
 
-export interface ApplyContext {
-  db: Db;
-  log: Logger;
-  /** The Lambda's remaining time. */
-  remainingMs: () => number;
-}
-
-export const DEFAULT_LOCK_WAIT_MS = 10_000;
-/** How long a session blocked on the migration lock may take to leave before CONCURRENTLY. */
-const WAITER_GRACE_MS = 1_000;
-
-/** Errors that mean "this statement cannot be retried to find the line": re-running would only repeat them. */
-const NOT_RELOCATABLE = new Set(['57014', '55P03', '40P01', '40001', '57P01', '57P02', '57P03', '08006', '08003']);
+export const prisma: WorkerFormat = {
+  name: 'prisma',
+  async readLedger(db) {
+    const tableExists = await ledgerTableExists(db);
+    return { tableExists, rows: tableExists ? await readLedger(db) : [] };
+  },
+  ensureLedger: ensureLedgerTable,
+  readBatch,
+  execute: (ctx, m, resume) => runMigration(ctx, m, resume as LedgerRow | undefined),
+};
 
 /**
- * Kept back from the Lambda's remaining time so a statement fails on statement_timeout before
- * Lambda kills the function mid-write; scaled for short test timeouts, capped for 900 s.
+ * A successful row means applied. An unfinished row of a stepwise run of ours, carrying no
+ * error, was interrupted (worker killed, timed out, connection lost): this batch resumes it if it
+ * holds the same file. Any other unfinished row is Prisma's P3009: nothing runs until resolved.
  */
-export function timeMargin(remainingMs: number): number {
-  return Math.min(10_000, Math.max(300, Math.round(remainingMs * 0.1)));
-}
-
-/** How long to wait for the migration lock: as asked, but never into the margin. */
-export function lockWaitBudget(ctx: ApplyContext, options: ApplyOptions, margin: number): number {
-  return Math.min(options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, Math.max(0, ctx.remainingMs() - 2 * margin));
-}
-
-export async function applyBatch(
-  ctx: ApplyContext,
-  request: { requestId: string; migrations: DecodedMigration[]; options: ApplyOptions },
-): Promise<ApplyResult> {
-  const { db, log } = ctx;
-  const options = request.options;
-  const margin = timeMargin(ctx.remainingMs());
-  const lockWaitMs = await acquireMigrationLock(db, lockWaitBudget(ctx, options, margin));
-  try {
-    const tablesBefore = await userTableCount(db);
-    const ledgerCreated = await ensureLedgerTable(db);
-    const rows = await readLedger(db);
-    const done = successfulNames(rows);
-    // An unfinished row of a stepwise run of ours, carrying no error, was interrupted (worker
-    // killed, timed out, connection lost): this batch resumes it if it holds the same file.
-    // Any other unfinished row is Prisma's P3009.
-    const unfinished = failedRows(rows);
-    const resumable = new Map<string, LedgerRow>();
-    for (const row of unfinished) {
-      const m = request.migrations.find((x) => x.name === row.migration_name);
-      const sameName = unfinished.filter((r) => r.migration_name === row.migration_name).length;
-      if (m && m.mode === 'non-transactional' && m.checksum === row.checksum && isResumableLog(row.logs) && sameName === 1 && !done.has(m.name)) {
-        resumable.set(m.name, row);
-      }
+async function readBatch(db: Db, migrations: DecodedMigration[]): Promise<BatchLedger> {
+  const rows = await readLedger(db);
+  const done = successfulNames(rows);
+  const unfinished = failedRows(rows);
+  const resumable = new Map<string, LedgerRow>();
+  for (const row of unfinished) {
+    const m = migrations.find((x) => x.name === row.migration_name);
+    const sameName = unfinished.filter((r) => r.migration_name === row.migration_name).length;
+    if (m && m.mode === 'non-transactional' && m.checksum === row.checksum && isResumableLog(row.logs) && sameName === 1 && !done.has(m.name)) {
+      resumable.set(m.name, row);
     }
-    const failed = unfinished.filter((r) => !resumable.has(r.migration_name));
-    if (failed.length > 0) {
-      const names = [...new Set(failed.map((r) => r.migration_name))];
-      throw new MigrateError(
-        ErrorCode.FailedMigrationInLedger,
-        `The ledger holds failed migration(s): ${names.join(', ')}. New migrations will not be applied until they are resolved (Prisma P3009).`,
-        `Fix the database by hand if needed, then run \`pnpm migrate:resolve --rolled-back ${names[0]}\` (to retry it) or \`--applied ${names[0]}\` (if it is in fact complete).`,
-        { details: { migrations: names } },
-      );
-    }
-    const results: MigrationResult[] = [];
-    let stopped: ApplyResult['stopped'];
-    let stoppedBecause: string | undefined;
-    for (const migration of request.migrations) {
-      if (stopped) {
-        results.push({ name: migration.name, status: 'not-started', mode: migration.mode, durationMs: 0 });
-        continue;
-      }
-      if (done.has(migration.name)) {
-        // A retried or concurrent batch: never run a recorded migration again.
-        results.push({ name: migration.name, status: 'already-applied', mode: migration.mode, durationMs: 0 });
-        continue;
-      }
-      if (ctx.remainingMs() < 3 * margin) {
-        stopped = 'time-budget';
-        results.push({ name: migration.name, status: 'not-started', mode: migration.mode, durationMs: 0 });
-        continue;
-      }
-      if (migration.mode === 'non-transactional') {
-        // A session blocked on the lock (prisma migrate deploy) would deadlock with CONCURRENTLY:
-        // let it go first, before this file writes anything.
-        const waiters = await lockWaiters(db, WAITER_GRACE_MS);
-        if (waiters.length > 0) {
-          const because = blockedByWaiters(migration.name, waiters);
-          if (!results.some((r) => r.status === 'applied' || r.status === 'reconciled')) {
-            throw new MigrateError(ErrorCode.LockTimeout, because, 'Deploy again once that deploy has finished (`pnpm migrate:status` shows when the lock is free).', { details: { waiters } });
-          }
-          stopped = 'blocked';
-          stoppedBecause = because;
-          results.push({ name: migration.name, status: 'not-started', mode: migration.mode, durationMs: 0 });
-          continue;
-        }
-      }
-      const mlog = log.child({ migration: migration.name });
-      const result = await runMigration(ctx, migration, options, margin, resumable.get(migration.name));
-      results.push(result);
-      mlog.info('migration finished', { status: result.status, durationMs: result.durationMs, mode: result.mode });
-      if (result.status === 'failed') stopped = result.error?.code === '57014' && result.timeBudgetExhausted ? 'time-budget' : 'failed';
-    }
-    const result: ApplyResult = {
-      requestId: request.requestId,
-      results,
-      ledgerCreated,
-      baselining: ledgerCreated && tablesBefore > 0,
-      lockWaitMs,
-    };
-    if (stopped) result.stopped = stopped;
-    if (stoppedBecause) result.stoppedBecause = stoppedBecause;
-    return result;
-  } finally {
-    await releaseMigrationLock(db).catch(() => undefined);
   }
+  const failed = unfinished.filter((r) => !resumable.has(r.migration_name));
+  if (failed.length > 0) throw failedMigrationsError([...new Set(failed.map((r) => r.migration_name))]);
+  return { recorded: (m) => done.has(m.name), resumeOf: (m) => resumable.get(m.name), add: (m) => done.add(m.name) };
 }
 
-interface Budget {
-  statementTimeoutMs: number;
-  limitedByBudget: boolean;
-}
-
-/** The statement_timeout that still ends before the function does: remaining time minus the margin. */
-export function timeBudgetMs(ctx: ApplyContext, margin: number): number {
-  return Math.max(100, ctx.remainingMs() - margin);
-}
-
-/** Resets what a previous file may have changed in the session, then applies our own limits. */
-export async function prepareSession(ctx: ApplyContext, options: ApplyOptions, margin: number): Promise<Budget> {
-  const budget = timeBudgetMs(ctx, margin);
-  const configured = options.statementTimeoutMs ?? 0;
-  const statementTimeoutMs = configured > 0 ? Math.min(configured, budget) : budget;
-  await ctx.db.query(
-    `SET SESSION AUTHORIZATION DEFAULT; RESET ALL; DISCARD TEMP; ` +
-      `SET statement_timeout = ${statementTimeoutMs}; SET lock_timeout = ${options.lockTimeoutMs ?? 0}`,
-  );
-  return { statementTimeoutMs, limitedByBudget: configured === 0 || budget < configured };
+async function runMigration(ctx: RunContext, m: DecodedMigration, resume?: LedgerRow): Promise<MigrationResult> {
+  const reconcile = ctx.options.reconcileExisting !== false;
+  let outcome: Outcome;
+  switch (m.mode) {
+    case 'transactional':
+      outcome = await runTransactional(ctx, m, reconcile);
+      break;
+    case 'non-transactional':
+      outcome = await runStepwise(ctx, m, reconcile, resume);
+      break;
+    default:
+      outcome = await runScript(ctx, m, reconcile);
+  }
+  const result: MigrationResult = { name: m.name, status: outcome.status, mode: m.mode, durationMs: Date.now() - ctx.started };
+  if (outcome.skipped.length > 0) result.skipped = outcome.skipped;
+  if (outcome.error) result.error = outcome.error;
+  if (outcome.appliedSteps !== undefined) result.appliedSteps = outcome.appliedSteps;
+  if (outcome.status === 'failed') result.failureRecorded = outcome.recorded !== false;
+  if (outcome.error?.code === '57014' && ctx.budget.limitedByBudget) {
+    result.timeBudgetExhausted = true;
+    result.statementTimeoutMs = ctx.budget.statementTimeoutMs;
+  }
+  if (resume) result.resumedFrom = Math.min(resume.applied_steps_count, spansOf(m).length);
+  if (ctx.timeouts.length > 0) result.timeouts = ctx.timeouts;
+  return result;
 }
 
 function spansOf(m: DecodedMigration): StatementSpan[] {
   if (m.statements.length > 0) return m.statements;
   return m.sql.trim().length === 0 ? [] : [{ start: 0, end: m.sql.length, line: 1, kind: 'transactional' }];
-}
-
-async function runMigration(ctx: ApplyContext, m: DecodedMigration, options: ApplyOptions, margin: number, resume?: LedgerRow): Promise<MigrationResult> {
-  const started = Date.now();
-  const budget = await prepareSession(ctx, options, margin);
-  const reconcile = options.reconcileExisting !== false;
-  const timeouts: TimeoutDecision[] = [];
-  const run: RunContext = { ...ctx, margin, timeouts };
-  let outcome: Outcome;
-  switch (m.mode) {
-    case 'transactional':
-      outcome = await runTransactional(run, m, reconcile);
-      break;
-    case 'non-transactional':
-      outcome = await runStepwise(run, m, reconcile, resume);
-      break;
-    default:
-      outcome = await runScript(run, m, reconcile);
-  }
-  const result: MigrationResult = { name: m.name, status: outcome.status, mode: m.mode, durationMs: Date.now() - started };
-  if (outcome.skipped.length > 0) result.skipped = outcome.skipped;
-  if (outcome.error) result.error = outcome.error;
-  if (outcome.appliedSteps !== undefined) result.appliedSteps = outcome.appliedSteps;
-  if (outcome.status === 'failed') result.failureRecorded = outcome.recorded !== false;
-  if (outcome.error?.code === '57014' && budget.limitedByBudget) {
-    result.timeBudgetExhausted = true;
-    result.statementTimeoutMs = budget.statementTimeoutMs;
-  }
-  if (resume) result.resumedFrom = Math.min(resume.applied_steps_count, spansOf(m).length);
-  if (timeouts.length > 0) result.timeouts = timeouts;
-  return result;
-}
-
-/** A duration as SHOW prints it (`0`, `250ms`, `5s`, `2min`, `1h`, `1d`), in ms. */
-export function durationMs(shown: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h|d)?\s*$/.exec(shown);
-  if (!m) return 0;
-  const unit = { ms: 1, s: 1_000, min: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 'ms') as 'ms'];
-  return Math.round(Number(m[1]) * unit);
-}
-
-/** One migration's run: the batch's context plus its time margin and the timeout decisions made. */
-interface RunContext extends ApplyContext {
-  margin: number;
-  timeouts: TimeoutDecision[];
 }
 
 /** Runs one statement as written; a statement_timeout it sets is then held to the budget. */
@@ -249,35 +125,8 @@ interface Outcome {
   recorded?: boolean;
 }
 
-/**
- * The file's own statement_timeout has just been set (or reset): keep it when it fits in the
- * time that is left, otherwise re-impose the budget. A session-level SET wins over the file's
- * SET LOCAL for the rest of the transaction and stays after it, which is what a budget must do.
- */
-async function holdTimeBudget(ctx: RunContext, span: StatementSpan): Promise<void> {
-  // SHOW, not a SELECT: a query would take the transaction's snapshot before the file's first
-  // statement does (and SET TRANSACTION ISOLATION LEVEL would then be refused after it).
-  const { rows } = await ctx.db.query<{ statement_timeout: string }>('SHOW statement_timeout');
-  const requestedMs = durationMs(rows[0]?.statement_timeout ?? '0');
-  const budget = timeBudgetMs(ctx, ctx.margin);
-  if (requestedMs > 0 && requestedMs <= budget) {
-    ctx.timeouts.push({ line: span.line, requestedMs, effectiveMs: requestedMs, winner: 'file' });
-    return;
-  }
-  await ctx.db.query(`SET statement_timeout = ${budget}`);
-  ctx.timeouts.push({ line: span.line, requestedMs, effectiveMs: budget, winner: 'time-budget' });
-}
-
 const ok = (skipped: SkippedStatement[]): Outcome => ({ status: skipped.length > 0 ? 'reconciled' : 'applied', skipped });
 
-
-function reconcileLog(skipped: SkippedStatement[]): string | null {
-  if (skipped.length === 0) return null;
-  return [
-    `Applied by vpc-migrate with ${skipped.length} statement(s) skipped because the object already exists:`,
-    ...skipped.map((s) => `- line ${s.line}: ${s.code} ${s.message}`),
-  ].join('\n');
-}
 
 async function rollbackQuietly(db: Db): Promise<void> {
   await db.query('ROLLBACK').catch(() => undefined);
@@ -385,7 +234,7 @@ async function runTransactionalStepwise(
 
 /**
  * Non-transactional statements (CONCURRENTLY, VACUUM, ...): Prisma-style, row first (marked
- * resumable, see protocol.ts), then statement by statement with progress in
+ * resumable, see lambda/contract/wire.ts), then statement by statement with progress in
  * applied_steps_count, then finished_at. Each transactional statement commits in one transaction
  * with its progress (the last one with finished_at), so the count never lies about it; a
  * non-transactional statement cannot, so it is the one statement a resumed run is unsure of.

@@ -4,10 +4,8 @@
  * bigint`, one row per applied journal entry (`hash` = sha256 of the file's text, `created_at`
  * = the entry's `when`). Drizzle keeps no failure state: a row means "applied", nothing else.
  */
-import type { Db } from './db.js';
-import { lockHolder } from './lock.js';
-import type { DrizzleLedgerRow, LedgerResult } from './contract/index.js';
-import { userTableCount } from './tracking.js';
+import type { DrizzleLedgerRow } from '../contract/index.js';
+import type { Db } from '../db.js';
 
 const TABLE = '"drizzle"."__drizzle_migrations"';
 
@@ -48,22 +46,4 @@ export async function readDrizzleRows(db: Db): Promise<DrizzleLedgerRow[]> {
 /** drizzle-orm's insert: in the caller's transaction when there is one. */
 export async function insertDrizzleRow(db: Db, hash: string, createdAt: number): Promise<void> {
   await db.query(`INSERT INTO ${TABLE} ("hash", "created_at") VALUES ($1, $2)`, [hash, createdAt]);
-}
-
-/** The `ledger` action for `format: 'drizzle'`: reads only, takes no lock. */
-export async function readDrizzleLedgerState(db: Db): Promise<LedgerResult> {
-  const { rows } = await db.query<{ version: string; database: string; schema: string; user: string }>(
-    `SELECT current_setting('server_version') AS version, current_database() AS database,
-            current_schema() AS schema, current_user AS "user"`,
-  );
-  const facts = rows[0] as { version: string; database: string; schema: string; user: string };
-  const tableExists = await drizzleLedgerExists(db);
-  return {
-    server: { ...facts, lockHolder: await lockHolder(db) },
-    tableExists,
-    userTableCount: await userTableCount(db),
-    rows: [],
-    format: 'drizzle',
-    drizzleRows: tableExists ? await readDrizzleRows(db) : [],
-  };
 }

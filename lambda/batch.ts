@@ -1,0 +1,53 @@
+/**
+ * The `apply` action, for every format: under the migration lock, ensure the ledger, skip what
+ * it records, run the rest in order within the Lambda's time, stop at the first failure.
+ */
+import { BatchStop, ErrorCode, MigrateError, runInOrder, type ApplyOptions, type ApplyResult, type DecodedMigration } from './contract/index.js';
+import type { WorkerFormat } from './format.js';
+import { userTableCount } from './ledger.js';
+import { acquireMigrationLock, blockedByWaiters, lockWaiters, releaseMigrationLock, WAITER_GRACE_MS } from './lock.js';
+import { lockWaitBudget, prepareSession, timeMargin, type ApplyContext } from './session.js';
+
+export async function applyBatch(
+  ctx: ApplyContext,
+  format: WorkerFormat,
+  request: { requestId: string; migrations: DecodedMigration[]; options: ApplyOptions },
+): Promise<ApplyResult> {
+  const { db, log } = ctx;
+  const options = request.options;
+  const margin = timeMargin(ctx.remainingMs());
+  const lockWaitMs = await acquireMigrationLock(db, lockWaitBudget(ctx, options, margin));
+  try {
+    const tablesBefore = await userTableCount(db);
+    const ledgerCreated = await format.ensureLedger(db);
+    const ledger = await format.readBatch(db, request.migrations);
+    const outcome = await runInOrder(request.migrations, {
+      recorded: (m) => ledger.recorded(m),
+      before: async (m) => {
+        if (ctx.remainingMs() < 3 * margin) return 'time-budget';
+        if (m.mode === 'non-transactional') {
+          // A session blocked on the lock (prisma migrate deploy) would deadlock with CONCURRENTLY:
+          // let it go first, before this file writes anything.
+          const waiters = await lockWaiters(db, WAITER_GRACE_MS);
+          if (waiters.length > 0) {
+            const because = blockedByWaiters(m.name, waiters);
+            const error = new MigrateError(ErrorCode.LockTimeout, because, 'Deploy again once that deploy has finished (`pnpm migrate:status` shows when the lock is free).', { details: { waiters } });
+            throw new BatchStop(error, because);
+          }
+        }
+        return undefined;
+      },
+      run: async (m) => {
+        const started = Date.now();
+        const budget = await prepareSession(ctx, options, margin);
+        const result = await format.execute({ ...ctx, margin, budget, started, options, timeouts: [] }, m, ledger.resumeOf(m));
+        if (result.status !== 'failed') ledger.add(m);
+        log.child({ migration: m.name }).info('migration finished', { status: result.status, durationMs: result.durationMs, mode: result.mode, format: format.name });
+        return result;
+      },
+    });
+    return { requestId: request.requestId, ...outcome, ledgerCreated, baselining: ledgerCreated && tablesBefore > 0, lockWaitMs };
+  } finally {
+    await releaseMigrationLock(db).catch(() => undefined);
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * The session and time-budget policy every action that runs migration SQL follows (apply,
+ * rehearse, backfill, resolve): a statement must fail on statement_timeout before Lambda kills
+ * the function mid-write, the migration lock is never waited for into that margin, and nothing
+ * one file sets for its session leaks into the next (docs/design.md §3).
+ */
+import type { Db } from './db.js';
+import type { Logger } from './log.js';
+import { DEFAULT_LOCK_WAIT_MS, type ApplyOptions, type StatementSpan, type TimeoutDecision } from './contract/index.js';
+
+export interface ApplyContext {
+  db: Db;
+  log: Logger;
+  /** The Lambda's remaining time. */
+  remainingMs: () => number;
+}
+
+/** One migration's run: the batch's context, its options and limits, and the timeout decisions made. */
+export interface RunContext extends ApplyContext {
+  options: ApplyOptions;
+  margin: number;
+  /** The statement_timeout the session started the migration with. */
+  budget: Budget;
+  /** When the migration started (its session set-up included). */
+  started: number;
+  timeouts: TimeoutDecision[];
+}
+
+/**
+ * Kept back from the Lambda's remaining time so a statement fails on statement_timeout before
+ * Lambda kills the function mid-write; scaled for short test timeouts, capped for 900 s.
+ */
+export function timeMargin(remainingMs: number): number {
+  return Math.min(10_000, Math.max(300, Math.round(remainingMs * 0.1)));
+}
+
+/** How long to wait for the migration lock: as asked, but never into the margin. */
+export function lockWaitBudget(ctx: ApplyContext, options: ApplyOptions, margin: number): number {
+  return Math.min(options.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, Math.max(0, ctx.remainingMs() - 2 * margin));
+}
+
+/** The statement_timeout that still ends before the function does: remaining time minus the margin. */
+export function timeBudgetMs(ctx: ApplyContext, margin: number): number {
+  return Math.max(100, ctx.remainingMs() - margin);
+}
+
+export interface Budget {
+  statementTimeoutMs: number;
+  limitedByBudget: boolean;
+}
+
+/** Resets what a previous file may have changed in the session, then applies our own limits. */
+export async function prepareSession(ctx: ApplyContext, options: ApplyOptions, margin: number): Promise<Budget> {
+  const budget = timeBudgetMs(ctx, margin);
+  const configured = options.statementTimeoutMs ?? 0;
+  const statementTimeoutMs = configured > 0 ? Math.min(configured, budget) : budget;
+  await ctx.db.query(
+    `SET SESSION AUTHORIZATION DEFAULT; RESET ALL; DISCARD TEMP; ` +
+      `SET statement_timeout = ${statementTimeoutMs}; SET lock_timeout = ${options.lockTimeoutMs ?? 0}`,
+  );
+  return { statementTimeoutMs, limitedByBudget: configured === 0 || budget < configured };
+}
+
+/** A duration as SHOW prints it (`0`, `250ms`, `5s`, `2min`, `1h`, `1d`), in ms. */
+export function durationMs(shown: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|h|d)?\s*$/.exec(shown);
+  if (!m) return 0;
+  const unit = { ms: 1, s: 1_000, min: 60_000, h: 3_600_000, d: 86_400_000 }[(m[2] ?? 'ms') as 'ms'];
+  return Math.round(Number(m[1]) * unit);
+}
+
+/**
+ * The file's own statement_timeout has just been set (or reset): keep it when it fits in the
+ * time that is left, otherwise re-impose the budget. A session-level SET wins over the file's
+ * SET LOCAL for the rest of the transaction and stays after it, which is what a budget must do.
+ */
+export async function holdTimeBudget(ctx: RunContext, span: StatementSpan): Promise<void> {
+  // SHOW, not a SELECT: a query would take the transaction's snapshot before the file's first
+  // statement does (and SET TRANSACTION ISOLATION LEVEL would then be refused after it).
+  const { rows } = await ctx.db.query<{ statement_timeout: string }>('SHOW statement_timeout');
+  const requestedMs = durationMs(rows[0]?.statement_timeout ?? '0');
+  const budget = timeBudgetMs(ctx, ctx.margin);
+  if (requestedMs > 0 && requestedMs <= budget) {
+    ctx.timeouts.push({ line: span.line, requestedMs, effectiveMs: requestedMs, winner: 'file' });
+    return;
+  }
+  await ctx.db.query(`SET statement_timeout = ${budget}`);
+  ctx.timeouts.push({ line: span.line, requestedMs, effectiveMs: budget, winner: 'time-budget' });
+}
