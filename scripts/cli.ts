@@ -15,11 +15,12 @@ import { rehearseCommand } from './commands/rehearse.js';
 import { resolveCommand } from './commands/resolve.js';
 import { sqlCommand } from './commands/sql.js';
 import { statusCommand } from './commands/status.js';
-import { connectForProtocol } from './compat/protocol.js';
+import { connectRunSql, protocolFlag } from './compat/protocol.js';
 import type { Worker } from './core/worker.js';
 import { watchInterrupts } from './interrupt.js';
 import { renderError } from './render/common.js';
 import { renderReport } from './render/report.js';
+import { connectWorker } from './transport/invoke.js';
 import { resolveTarget } from './transport/target.js';
 
 export const commands: Record<string, Command> = {
@@ -86,7 +87,8 @@ export async function main(argv: string[]): Promise<number> {
     if (resolved.localDatabase && !json) {
       progress(`Local worker: ${resolved.localDatabase.embedded ? 'embedded PostgreSQL (.vpc-migrate/pgdata)' : 'database from DATABASE_URL'} behind the local Invoke endpoint ${resolved.target.endpoint}`);
     }
-    const worker = connectForProtocol(values, resolved.target, progress);
+    // Our worker through Lambda Invoke (transport/invoke.ts), or a plain run-sql one (compat/).
+    const worker = protocolFlag(values) === 'run-sql' ? connectRunSql(values, resolved.target, progress) : connectWorker(resolved.target);
     const watch = watchInterrupts(
       statusCommandFor(argv),
       (i, final) => {

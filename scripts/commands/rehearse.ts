@@ -17,9 +17,9 @@ import { batchBySize, BATCH_BYTES, formatBytes, splitPayloads } from '../core/ba
 import { summarize, type PlanOptions, type Problem } from '../core/plan.js';
 import { loadParser } from '../core/split.js';
 import type { Worker } from '../core/worker.js';
+import { loadState } from '../formats/select.js';
 import type { Command } from './command.js';
 import { APPLY_OPTIONS, applyOptionsFrom, formatFlag, migrationsDirFlag, stringFlag, usageError } from './flags.js';
-import { loadState } from './state.js';
 
 export interface RehearseOptions extends PlanOptions {
   migrationsDir: string;

@@ -6,9 +6,9 @@ import type { MigrationFormat, ServerFacts } from '../../lambda/contract/index.j
 import { summarize, type Plan, type PlanOptions } from '../core/plan.js';
 import type { Worker } from '../core/worker.js';
 import type { LedgerCounts } from '../formats/format.js';
+import { loadState } from '../formats/select.js';
 import type { Command } from './command.js';
 import { formatFlag, migrationsDirFlag } from './flags.js';
-import { loadState } from './state.js';
 
 export interface StatusReport {
   command: 'status';

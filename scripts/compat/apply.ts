@@ -1,6 +1,6 @@
 /**
  * `apply` expressed as `run-sql` calls to a worker that returns only a count of affected rows
- * (the policy of DESIGN §3, as far as a call-at-a-time interface allows it).
+ * (the policy of docs/design.md §3, as far as a call-at-a-time interface allows it).
  *
  * Each call is one statement, so it runs under Prisma's `$executeRawUnsafe` whatever protocol
  * the worker's Prisma uses (its native engine prepares statements and refuses a second one). The
@@ -230,7 +230,7 @@ async function mustSucceed(ctx: Ctx, sql: string, what: string): Promise<void> {
   );
 }
 
-/** Records a failure; if even that fails, the report says so (lambda/apply.ts recordFailure). */
+/** Records a failure; if even that fails, the report says so (lambda/prisma/apply.ts recordFailure). */
 async function recordFailure(ctx: Ctx, sql: () => string, error: SqlErrorInfo): Promise<void> {
   const outcome = await ctx.t.call(sql()).catch((e: unknown) => ({ ok: false as const, failure: { message: (e as Error).message, text: '' } }));
   if (!outcome.ok) error.hint = [error.hint, `The failure could not be recorded in the ledger: ${outcome.failure.message}`].filter(Boolean).join(' ');

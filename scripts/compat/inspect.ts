@@ -3,7 +3,7 @@
  * whether PL/pgSQL `EXECUTE` can run it (so it can share an atomic `DO` block with others and
  * with its ledger row), and a session `SET` turned into `SET LOCAL`, so a file's
  * `SET lock_timeout = '5s'` ends with its transaction instead of staying on the worker's
- * pooled connection for whatever that connection runs next (DESIGN §3, "no state leaks").
+ * pooled connection for whatever that connection runs next (docs/design.md §3, "no state leaks").
  */
 import type { Node } from 'libpg-query';
 import type { StatementKind } from '../../lambda/contract/index.js';

@@ -4,7 +4,7 @@
  * Pure by design (no fs, pg or AWS), so status, deploy and rehearse share one decision and the
  * unit tests can cover every case. The rules follow Prisma's schema engine
  * (`core/commands/apply_migrations.rs`, `diagnose_migration_history.rs`) plus the policy of
- * DESIGN §3: checksums are checked on deploy, and out-of-order folders are reported, never
+ * docs/design.md §3: checksums are checked on deploy, and out-of-order folders are reported, never
  * silently skipped.
  */
 import { ErrorCode, isResumableLog, type LedgerRow } from '../../lambda/contract/index.js';

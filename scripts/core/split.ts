@@ -3,7 +3,7 @@
  * of the real parser), and classify each statement so the worker knows how to run the file.
  *
  * The CLI parses each file once; the worker receives the original text plus these spans and
- * never parses (DESIGN §3 "Parse on the client").
+ * never parses (docs/design.md §3 "Parse on the client").
  *
  * Offsets: libpg-query reports `stmt_location`/`stmt_len` and scanner tokens in UTF-8 bytes and
  * syntax-error cursors in code points (PostgreSQL's `scanner_errposition` converts byte offsets to

@@ -1,12 +1,15 @@
 /**
  * The one switch between formats: `--format` when given, else `drizzle` for a folder with
  * `meta/_journal.json` and `prisma` for anything else. Everything format-specific is reached
- * through the `Format` this returns.
+ * through the `Format` this returns (formats/prisma/prisma.ts, formats/drizzle/drizzle.ts);
+ * `loadState` is what deploy, status and rehearse read through it first.
  */
-import type { MigrationFormat } from '../../lambda/contract/index.js';
+import type { LedgerResult, MigrationFormat } from '../../lambda/contract/index.js';
+import type { Plan, PlanOptions } from '../core/plan.js';
+import type { Worker } from '../core/worker.js';
 import { hasJournal, JOURNAL_FILE } from './drizzle/discover.js';
 import { drizzleFormat } from './drizzle/drizzle.js';
-import type { Format } from './format.js';
+import type { Discovery, Format } from './format.js';
 import { prismaFormat } from './prisma/prisma.js';
 
 const FORMATS: Record<MigrationFormat, Format> = { prisma: prismaFormat, drizzle: drizzleFormat };
@@ -28,4 +31,19 @@ export async function formatFor(dir: string, forced?: MigrationFormat): Promise<
 /** The format a report names (`format` absent: Prisma). */
 export function formatNamed(name: MigrationFormat | undefined): Format {
   return FORMATS[name ?? 'prisma'];
+}
+
+/** What deploy, status and rehearse need first: the format, the local folder and what the worker's ledger says. */
+export interface State {
+  format: Format;
+  discovery: Discovery;
+  ledger: LedgerResult;
+  plan: Plan;
+  warnings: string[];
+}
+
+export async function loadState(worker: Worker, dir: string, options: PlanOptions & { format?: MigrationFormat }): Promise<State> {
+  const format = await formatFor(dir, options.format);
+  const [{ discovery, warnings }, ledger] = await Promise.all([format.loadLocal(dir), format.readLedger(worker)]);
+  return { format, discovery, ledger, plan: format.plan(discovery, ledger, options), warnings };
 }

@@ -132,7 +132,7 @@ function isResultOf(action: unknown, result: unknown): boolean {
 
 /**
  * The SDK client for a target: `maxAttempts: 1` for anything that writes, and an HTTP timeout
- * above the function timeout that throws (DESIGN §5). Also used by the run-sql compatibility
+ * above the function timeout that throws (docs/design.md §5). Also used by the run-sql compatibility
  * transport (scripts/compat/transport.ts).
  */
 export function lambdaClientFor(target: WorkerTarget, maxAttempts: number): LambdaClient {

@@ -7,7 +7,7 @@
  *   `packages/migrate/src/utils/listMigrations.ts` keeps `Dirent.isDirectory()`).
  * - Order: by name. The engine sorted with Rust's `str::cmp`, i.e. byte order
  *   (`schema-connector/src/migrations_directory.rs`, `list_migrations`); we order by byte order
- *   too (DESIGN §4), never splitting names, whatever they contain. Note: Prisma 6's CLI now lists
+ *   too (docs/design.md §4), never splitting names, whatever they contain. Note: Prisma 6's CLI now lists
  *   the folders itself and sorts with `localeCompare` (`listMigrations.ts`, also in the bundled
  *   prisma@6.19.3). Both orders agree on `<14 digits>_<snake_case>` names (identical on both
  *   corpora) but differ on mixed case, `-` vs `_`, or an 8-digit prefix next to a 14-digit one.
