@@ -1,6 +1,8 @@
 /**
  * The `apply` action, for every format: under the migration lock, ensure the ledger, skip what
- * it records, run the rest in order within the Lambda's time, stop at the first failure.
+ * it records, run the rest in order within the Lambda's time, stop at the first failure. What
+ * differs by format (the ledger, running one migration) is a WorkerFormat (lambda/format.ts):
+ * lambda/prisma/apply.ts or lambda/drizzle/apply.ts.
  */
 import { BatchStop, ErrorCode, MigrateError, runInOrder, type ApplyOptions, type ApplyResult, type DecodedMigration } from './contract/index.js';
 import type { WorkerFormat } from './format.js';

@@ -82,7 +82,7 @@ export interface StatementSpan {
   line: number;
   kind: StatementKind;
   /**
-   * What the statement creates, by name (scripts/creates.ts): when it fails because the object
+   * What the statement creates, by name (scripts/core/creates.ts): when it fails because the object
    * "already exists", the worker compares that object's definition with what the statement
    * makes, and skips the statement only when they are the same.
    */
@@ -207,7 +207,7 @@ export const WORKER_ACTIONS: readonly WorkerAction[] = ['ledger', 'apply', 'run-
 // the Lambda boundary as JSON. A thrown error reaches the CLI as `X-Amz-Function-Error`.
 
 export interface ErrorBody {
-  /** Stable code, e.g. `VPCM_LOCK_TIMEOUT`; see lambda/errors.ts. */
+  /** Stable code, e.g. `VPCM_LOCK_TIMEOUT`; see lambda/contract/errors.ts. */
   code: string;
   message: string;
   /** The next step for the person reading it. */

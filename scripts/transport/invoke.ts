@@ -2,7 +2,8 @@
  * The one way the CLI reaches the worker: `@aws-sdk/client-lambda` Invoke, in production and
  * against the local endpoint alike. Writes are sent once (`maxAttempts: 1`): a timed-out apply
  * retried by the SDK would run again. The HTTP timeout sits above the function timeout and
- * throws, so the CLI never gives up on a migration that is still running.
+ * throws, so the CLI never gives up on a migration that is still running. What answers is
+ * lambda/handler.ts (deployed by infra/migration-worker.ts, served by scripts/local/ in --local).
  */
 import { InvokeCommand, LambdaClient, type LambdaClientConfig } from '@aws-sdk/client-lambda';
 import { NodeHttpHandler } from '@smithy/node-http-handler';

@@ -1,5 +1,5 @@
 /**
- * Matrix: Lambda's 6 MB payload limits (DESIGN §5).
+ * Matrix: Lambda's 6 MB payload limits (docs/design.md §5).
  * - A migration that is over the limit after compression (incompressible random text in a
  *   comment) is refused by the CLI before anything is invoked, with its name, size and the
  *   limit; one just under the limit goes through the real endpoint and is applied.

@@ -1,4 +1,4 @@
-// Prisma's own CLI as an independent judge of `_prisma_migrations` (DESIGN §6).
+// Prisma's own CLI as an independent judge of `_prisma_migrations` (docs/design.md §6).
 //
 // Prisma 7 cannot run `migrate` here (it downloads a native schema engine), so this runs the
 // Prisma **6.19.3** CLI on its WASM schema engine through the `@prisma/adapter-pg` driver
@@ -32,7 +32,7 @@
 //   (prisma-engines postgres/connection.rs `apply_migration_script` → `simple_query`). By default
 //   (`scriptMode: 'native'`) the config overrides `executeScript` to do exactly that; everything
 //   else — ledger reads/writes, ordering, checksums, locking, messages — stays Prisma's engine.
-// - `migrate resolve --rolled-back` and `migrate diff` do not work in this mode (DESIGN §6).
+// - `migrate resolve --rolled-back` and `migrate diff` do not work in this mode (docs/design.md §6).
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';

@@ -2,7 +2,7 @@
  * Proves the Prisma judge (test/helpers/prisma-judge.ts): Prisma 6.19.3's own CLI, on its WASM
  * schema engine through @prisma/adapter-pg, against real PostgreSQL servers (the run's embedded
  * one and, when it answers, the system one on 5432). It also pins Prisma's exact ledger rows and
- * messages, which our worker must reproduce, and shows that rows written the way DESIGN §2
+ * messages, which our worker must reproduce, and shows that rows written the way docs/design.md §2
  * describes are accepted by Prisma.
  */
 import { createHash, randomUUID } from 'node:crypto';
@@ -156,7 +156,7 @@ describe.skipIf(!prismaAvailable())('Prisma 6.19.3 as the judge', () => {
       }
     });
 
-    it('(d) accepts ledger rows written by hand as DESIGN §2 describes', async () => {
+    it('(d) accepts ledger rows written by hand as docs/design.md §2 describes', async () => {
       await withClient(db.url, async (c) => {
         await c.query(`CREATE TABLE "_prisma_migrations" (
           "id"                  VARCHAR(36) PRIMARY KEY NOT NULL,

@@ -2,7 +2,7 @@
  * `resolve` end to end on real PostgreSQL through the SDK path, with Prisma 6.19.3's own CLI
  * (test/helpers/prisma-judge.ts) judging the rows we write: `migrate status` and
  * `migrate deploy` must accept them, and `--applied` must write what Prisma's own
- * `resolve --applied` writes. (`resolve --rolled-back` cannot run with Prisma here, DESIGN §6;
+ * `resolve --applied` writes. (`resolve --rolled-back` cannot run with Prisma here, docs/design.md §6;
  * Prisma's status and deploy judge its rows instead.)
  */
 import { createHash } from 'node:crypto';

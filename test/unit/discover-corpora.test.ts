@@ -13,7 +13,7 @@ const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const corpora = path.resolve(repoRoot, '../shared/corpora');
 
 // Dokploy's history is Drizzle's format (flat files plus a journal), not Prisma folders: it
-// belongs to the Drizzle work (DESIGN §4), so it is left out here.
+// belongs to the Drizzle work (docs/design.md §4), so it is left out here.
 const cases = [
   { corpus: 'triggerdotdev__trigger.dev', migrations: 820 },
   { corpus: 'documenso__documenso', migrations: 163 },

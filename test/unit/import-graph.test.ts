@@ -7,18 +7,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { importsOf } from '../helpers/imports.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CONTRACT = 'lambda/contract/';
 /** The local worker host runs the real worker, as Lambda's runtime does: it may load the entry point. */
 const HOSTS: Record<string, string[]> = { 'scripts/local/worker.ts': ['lambda/handler.ts'] };
 
-interface Edge {
-  from: string;
-  /** Repo-relative file for a relative import, else the package specifier. */
-  to: string;
-  typeOnly: boolean;
-}
 
 function sourceFiles(dir: string): string[] {
   const out: string[] = [];
@@ -30,18 +25,6 @@ function sourceFiles(dir: string): string[] {
   return out;
 }
 
-/** Static imports, re-exports and dynamic `import('…')` of one file. */
-export function importsOf(file: string, text: string): Edge[] {
-  const edges: Edge[] = [];
-  const re = /(?:^|\n)\s*(import|export)\s+(type\s+)?(?:[^'";]*?\s+from\s+)?['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
-  for (const m of text.matchAll(re)) {
-    const spec = (m[3] ?? m[4]) as string;
-    const typeOnly = m[2] !== undefined;
-    const to = spec.startsWith('.') ? path.posix.normalize(path.posix.join(path.posix.dirname(file), spec)).replace(/\.js$/, '.ts') : spec;
-    edges.push({ from: file, to, typeOnly });
-  }
-  return edges;
-}
 
 const files = ['lambda', 'scripts', 'infra'].flatMap(sourceFiles);
 const edges = files.flatMap((f) => importsOf(f, readFileSync(path.join(repoRoot, f), 'utf8')));

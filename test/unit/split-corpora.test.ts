@@ -170,7 +170,7 @@ describe.skipIf(!exists)('splitting the corpora (test data in ../shared/corpora)
     });
   });
 
-  it('finds in trigger.dev the files DESIGN §4 lists', () => {
+  it('finds in trigger.dev the files docs/design.md §4 lists', () => {
     // Prepare
     const migrations = split.get('triggerdotdev__trigger.dev') ?? [];
     const byMode = (mode: string) => migrations.filter((m) => m.result.mode === mode);

@@ -1,0 +1,53 @@
+/**
+ * The README's Layout section draws the path of one Prisma migration through the code (issue 14:
+ * at most 12 files, none opened twice). This keeps the drawing true: every file exists, none is
+ * listed twice, and each is named by a file before it (an import or its path in the text), so a
+ * reader who reads them in order is never sent somewhere the path has not led.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { importsOf } from '../helpers/imports.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const read = (file: string) => readFileSync(path.join(repoRoot, file), 'utf8');
+
+/** The numbered lines of the first code block under `## Layout`: ` 1 package.json   …`. */
+export function drawnPath(readme: string): string[] {
+  const section = readme.slice(readme.indexOf('\n## Layout\n'));
+  const block = section.slice(section.indexOf('```'), section.indexOf('```', section.indexOf('```') + 3));
+  return [...block.matchAll(/^\s*\d+\s+(\S+)/gm)].map((m) => m[1] as string);
+}
+
+/** Whether `earlier` leads a reader to `file`: it imports it or names its path. */
+function leadsTo(earlier: string, file: string): boolean {
+  const text = read(earlier);
+  return text.includes(file) || importsOf(earlier, text).some((e) => e.to === file);
+}
+
+describe('the README draws the path of one Prisma migration', () => {
+  const steps = drawnPath(read('README.md'));
+
+  it('from the package script to the ledger row in at most 12 files, none twice', () => {
+    expect(steps[0]).toBe('package.json');
+    expect(steps.at(-1)).toBe('lambda/prisma/ledger.ts');
+    expect(steps.length).toBeLessThanOrEqual(12);
+    expect(new Set(steps).size).toBe(steps.length);
+    expect(steps.filter((f) => !existsSync(path.join(repoRoot, f)))).toEqual([]);
+  });
+
+  it('each file is named by one before it', () => {
+    const unreached = steps.slice(1).filter((file, i) => !steps.slice(0, i + 1).some((earlier) => leadsTo(earlier, file)));
+    expect(unreached).toEqual([]);
+  });
+
+  it('the package script is the one the README tells users to run', () => {
+    const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
+    expect(scripts['migrate:remote']).toContain(steps[1]);
+  });
+
+  it('the ledger row is written where the path ends', () => {
+    expect(read(steps.at(-1) as string)).toMatch(/INSERT INTO "_prisma_migrations"/);
+  });
+});
