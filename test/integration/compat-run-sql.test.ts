@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { status } from '../../scripts/commands/status.js';
 import { databaseTargets, freshDatabase, query, prismaLedger } from '../helpers/db.js';
+import { appliedBy, deployAtOnce, ledgerNames } from '../helpers/deploy.js';
 import { startCountOnlyWorker } from '../helpers/count-only-worker.js';
 import { addMigration, copyOfExample, exampleMigrations, migrationsDir } from '../helpers/migrations.js';
 import { prismaAvailable, prismaMigrateStatus } from '../helpers/prisma-judge.js';
@@ -245,29 +246,17 @@ describe.each(databaseTargets())('run-sql protocol on the $name PostgreSQL', ({ 
 
   it('two run-sql deploys at once, and one next to our worker, apply each migration exactly once', async () => {
     const other = cw.another();
-    const [a, b] = await Promise.all([
-      deploy(cw.worker, { migrationsDir: exampleMigrations, apply: { lockWaitMs: 60_000 } }),
-      deploy(other, { migrationsDir: exampleMigrations, apply: { lockWaitMs: 60_000 } }),
-    ]);
-    expect([a.exitCode, b.exitCode]).toEqual([0, 0]);
-    const rows = await prismaLedger(db.url);
-    expect(rows).toHaveLength(6);
-    expect(new Set(rows.map((r) => r.migration_name)).size).toBe(6);
-    const applied = [...a.results, ...b.results].filter((r) => r.status === 'applied').map((r) => r.name);
-    expect(applied.sort()).toEqual(rows.map((r) => r.migration_name).sort());
+    const reports = await deployAtOnce([cw.worker, other], exampleMigrations);
+    expect(reports.map((r) => r.exitCode)).toEqual([0, 0]);
+    expect(appliedBy(reports)).toEqual(await ledgerNames(db.url, 6));
 
     const db2 = await freshDatabase(adminUrl);
     const cw2 = await startCountOnlyWorker(db2.url);
     const ours = await startTestWorker(db2.url);
     try {
-      const [c, d] = await Promise.all([
-        deploy(cw2.worker, { migrationsDir: exampleMigrations, apply: { lockWaitMs: 60_000 } }),
-        deploy(ours.worker, { migrationsDir: exampleMigrations, apply: { lockWaitMs: 60_000 } }),
-      ]);
-      expect([c.exitCode, d.exitCode]).toEqual([0, 0]);
-      const rows2 = await prismaLedger(db2.url);
-      expect(rows2).toHaveLength(6);
-      expect(new Set(rows2.map((r) => r.migration_name)).size).toBe(6);
+      const mixed = await deployAtOnce([cw2.worker, ours.worker], exampleMigrations);
+      expect(mixed.map((r) => r.exitCode)).toEqual([0, 0]);
+      expect(appliedBy(mixed)).toEqual(await ledgerNames(db2.url, 6));
     } finally {
       await ours.close();
       await cw2.close();

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { status } from '../../scripts/commands/status.js';
 import { databaseTargets, freshDatabase, query, prismaLedger } from '../helpers/db.js';
+import { appliedBy, deployAtOnce, ledgerNames } from '../helpers/deploy.js';
 import { addMigration, copyOfExample, exampleMigrations, migrationsDir } from '../helpers/migrations.js';
 import { startTestWorker, useFreshWorker } from '../helpers/worker.js';
 
@@ -127,17 +128,10 @@ describe.each(databaseTargets())('deploy on the $name PostgreSQL', ({ adminUrl }
 
   it('two deploys started at once apply each migration exactly once', async () => {
     const w2 = tw.another();
-    const [a, b] = await Promise.all([
-      deploy(tw.worker, { migrationsDir: exampleMigrations, apply: { lockWaitMs: 60_000 } }),
-      deploy(w2, { migrationsDir: exampleMigrations, apply: { lockWaitMs: 60_000 } }),
-    ]);
+    const reports = await deployAtOnce([tw.worker, w2], exampleMigrations);
 
-    expect([a.exitCode, b.exitCode]).toEqual([0, 0]);
-    const rows = await prismaLedger(db.url);
-    expect(rows).toHaveLength(6);
-    expect(new Set(rows.map((r) => r.migration_name)).size).toBe(6);
-    const applied = [...a.results, ...b.results].filter((r) => r.status === 'applied').map((r) => r.name);
-    expect(applied.sort()).toEqual(rows.map((r) => r.migration_name).sort());
+    expect(reports.map((r) => r.exitCode)).toEqual([0, 0]);
+    expect(appliedBy(reports)).toEqual(await ledgerNames(db.url, 6));
   });
 
   it('refuses with exit 2 and a remedy on a modified file, a row with no folder, and an out-of-order folder', async () => {

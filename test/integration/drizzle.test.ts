@@ -11,6 +11,7 @@ import { status } from '../../scripts/commands/status.js';
 import { renderDeploy } from '../../scripts/render/deploy.js';
 import { renderStatus } from '../../scripts/render/status.js';
 import { databaseTargets, freshDatabase } from '../helpers/db.js';
+import { appliedBy, deployAtOnce } from '../helpers/deploy.js';
 import { drizzleDir, drizzleMigrate, drizzleRows, ledgerShape, query, readJournal, sha256, writeJournal, type DrizzleRow, type Entry } from '../helpers/drizzle.js';
 import { startTestWorker, useFreshWorker } from '../helpers/worker.js';
 
@@ -280,15 +281,11 @@ describe.each(databaseTargets())('Drizzle journals on the $name PostgreSQL', ({ 
   it('two deploys started at once apply each entry exactly once (the advisory lock drizzle-orm lacks)', async () => {
     const dir = await drizzleDir(base);
     const w2 = tw.another();
-    const [a, b] = await Promise.all([
-      deploy(tw.worker, { migrationsDir: dir, apply: { lockWaitMs: 60_000 } }),
-      deploy(w2, { migrationsDir: dir, apply: { lockWaitMs: 60_000 } }),
-    ]);
+    const reports = await deployAtOnce([tw.worker, w2], dir);
 
-    expect([a.exitCode, b.exitCode]).toEqual([0, 0]);
+    expect(reports.map((r) => r.exitCode)).toEqual([0, 0]);
     const rows = await drizzleRows(db.url);
     expect(rows).toHaveLength(4);
-    const applied = [...a.results, ...b.results].filter((r) => r.status === 'applied').map((r) => r.name);
-    expect(applied.sort()).toEqual(base.map((e) => e.tag));
+    expect(appliedBy(reports)).toEqual(base.map((e) => e.tag));
   });
 });
