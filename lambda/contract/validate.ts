@@ -26,7 +26,7 @@ export interface DecodedMigration {
   sql: string;
   mode: ExecutionMode;
   statements: StatementSpan[];
-  /** Drizzle: the journal's `when` and the breakpoint chunks (lambda/format.ts). */
+  /** Drizzle: the journal's `when` and the breakpoint chunks (wire.ts, MigrationPayload). */
   createdAt?: number;
   chunks?: StatementSpan[];
 }

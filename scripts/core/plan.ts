@@ -59,7 +59,7 @@ export interface FailedEntry {
   /** No logs were written: the run stopped before it could record an error. */
   interrupted: boolean;
   /**
-   * An interrupted stepwise run of our worker (its marker in `logs`, protocol.ts) of the
+   * An interrupted stepwise run of our worker (its marker in `logs`, lambda/contract/wire.ts) of the
    * unchanged local file: deploy resumes it where `applied_steps_count` says, so it is pending,
    * not a problem.
    */
