@@ -16,7 +16,8 @@ import { faultPoints, scenarioFixture, type Fixture, type TracePoint } from '../
 import { cell } from '../helpers/fault-matrix.js';
 import { assertConsistent, assertFinished, LAST, STEPWISE, TRANSACTIONAL, type Scenario } from '../helpers/fault-scenario.js';
 import { auditSecrets, witness } from '../helpers/fault-secrets.js';
-import { prismaAvailable, prismaMigrateStatus } from '../helpers/prisma-judge.js';
+import { expectPrismaUpToDate } from '../helpers/prisma-agrees.js';
+import { prismaAvailable } from '../helpers/prisma-judge.js';
 import { status } from '../../scripts/commands/status.js';
 import type { FaultWorker } from '../helpers/fault-worker.js';
 
@@ -88,10 +89,7 @@ describe.each(databaseTargets())('worker killed mid-migration on the $name Postg
     await assertFinished(db, scenario);
     if (interrupted && Number(interrupted[1]) > 0 && !judged && prismaAvailable()) {
       judged = true;
-      const prisma = await prismaMigrateStatus(db.url, scenario.dir);
-      witness(prisma);
-      expect(prisma.exitCode, prisma.stdout + prisma.stderr).toBe(0);
-      expect(prisma.stdout).toContain('Database schema is up to date!');
+      witness(await expectPrismaUpToDate(db.url, scenario.dir));
     }
   }
 

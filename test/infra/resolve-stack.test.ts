@@ -8,8 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { MigrateError } from '../../lambda/contract/index.js';
 import { resolveStackFunction } from '../../scripts/transport/stack.js';
+import { migrateErrorOf } from '../helpers/errors.js';
 
 interface Captured {
   params: URLSearchParams;
@@ -105,16 +105,6 @@ function envCredentials(): void {
   process.env.AWS_SECRET_ACCESS_KEY = 'env-secret';
 }
 
-async function failure(promise: Promise<unknown>): Promise<MigrateError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(MigrateError);
-    return error as MigrateError;
-  }
-  throw new Error('expected a MigrateError');
-}
-
 describe('resolveStackFunction', () => {
   it('returns the WorkerFunctionName output, asking with a signed DescribeStacks', async () => {
     envCredentials();
@@ -171,7 +161,7 @@ describe('resolveStackFunction', () => {
   it('reports a missing stack with VPCM_STACK_NOT_FOUND', async () => {
     envCredentials();
     reply = (p) => ({ status: 400, body: errorXml('ValidationError', `Stack with id ${p.get('StackName')} does not exist`) });
-    const error = await failure(resolveStackFunction({ stackName: 'Nope', region: 'eu-west-1', endpoint }));
+    const error = await migrateErrorOf(resolveStackFunction({ stackName: 'Nope', region: 'eu-west-1', endpoint }));
     expect(error.code).toBe('VPCM_STACK_NOT_FOUND');
     expect(error.message).toContain('Nope');
     expect(error.message).toContain('eu-west-1');
@@ -181,7 +171,7 @@ describe('resolveStackFunction', () => {
   it('reports a stack without the worker outputs with VPCM_STACK_OUTPUT_MISSING', async () => {
     envCredentials();
     reply = (p) => ({ status: 200, body: stackXml(p.get('StackName')!, 'CREATE_COMPLETE', { ApiUrl: 'https://x' }) });
-    const error = await failure(resolveStackFunction({ stackName: 'Api', region: 'eu-west-1', endpoint }));
+    const error = await migrateErrorOf(resolveStackFunction({ stackName: 'Api', region: 'eu-west-1', endpoint }));
     expect(error.code).toBe('VPCM_STACK_OUTPUT_MISSING');
     expect(error.message).toContain('ApiUrl');
     expect(error.remedy).toMatch(/--function/);
@@ -189,7 +179,7 @@ describe('resolveStackFunction', () => {
 
   it('reports missing credentials with VPCM_AWS_CREDENTIALS_MISSING, before any request', async () => {
     reply = () => ({ status: 500, body: '' });
-    const error = await failure(resolveStackFunction({ stackName: 'VpcMigrate', region: 'eu-west-1', endpoint }));
+    const error = await migrateErrorOf(resolveStackFunction({ stackName: 'VpcMigrate', region: 'eu-west-1', endpoint }));
     expect(error.code).toBe('VPCM_AWS_CREDENTIALS_MISSING');
     expect(error.remedy).toMatch(/AWS_PROFILE/);
     expect(requests).toHaveLength(0);
@@ -198,7 +188,7 @@ describe('resolveStackFunction', () => {
   it('reports a missing region with VPCM_AWS_REGION_MISSING', async () => {
     envCredentials();
     reply = () => ({ status: 500, body: '' });
-    const error = await failure(resolveStackFunction({ stackName: 'VpcMigrate', endpoint }));
+    const error = await migrateErrorOf(resolveStackFunction({ stackName: 'VpcMigrate', endpoint }));
     expect(error.code).toBe('VPCM_AWS_REGION_MISSING');
     expect(error.remedy).toMatch(/AWS_REGION/);
   });
@@ -212,7 +202,7 @@ describe('resolveStackFunction', () => {
         'User: arn:aws:sts::123456789012:assumed-role/ci/gh is not authorized to perform: cloudformation:DescribeStacks',
       ),
     });
-    const error = await failure(resolveStackFunction({ stackName: 'VpcMigrate', region: 'eu-west-1', endpoint }));
+    const error = await migrateErrorOf(resolveStackFunction({ stackName: 'VpcMigrate', region: 'eu-west-1', endpoint }));
     expect(error.code).toBe('VPCM_AWS_REQUEST_FAILED');
     expect(error.remedy).toContain('cloudformation:DescribeStacks');
   });

@@ -14,7 +14,8 @@ import { compareMigrationNames } from '../../scripts/core/plan.js';
 import { startCountOnlyWorker } from '../helpers/count-only-worker.js';
 import { databaseTargets, freshDatabase, prismaLedger } from '../helpers/db.js';
 import { corporaDir } from '../helpers/migrations.js';
-import { prismaAvailable, prismaMigrateStatus } from '../helpers/prisma-judge.js';
+import { expectPrismaUpToDate } from '../helpers/prisma-agrees.js';
+import { prismaAvailable } from '../helpers/prisma-judge.js';
 import { applyByOtherMeans } from '../helpers/psql.js';
 import { startTestWorker, useFreshWorker } from '../helpers/worker.js';
 
@@ -53,11 +54,7 @@ describe.skipIf(!existsSync(corporaDir))('run-sql protocol on real histories (co
     expect(report.results.filter((r) => r.status !== 'applied')).toEqual([]);
     expect((await ledgerCounts(db.url)).done).toBe(count);
     expect((await status(cw.worker, { migrationsDir: dir })).exitCode).toBe(0);
-    if (prismaAvailable()) {
-      const judged = await prismaMigrateStatus(db.url, dir, { timeoutMs: 180_000 });
-      expect(judged.stdout + judged.stderr).toContain('Database schema is up to date!');
-      expect(judged.exitCode).toBe(0);
-    }
+    if (prismaAvailable()) await expectPrismaUpToDate(db.url, dir, { timeoutMs: 180_000 });
     console.log(`[compat-run-sql] ${path.basename(path.dirname(dir))}: ${count} migrations through run-sql in ${deployMs} ms, ${report.invocations} invocations`);
   }, 900_000);
 
@@ -84,10 +81,7 @@ describe.skipIf(!existsSync(corporaDir))('run-sql protocol on real histories (co
     expect(report.results.slice(prefix.length).every((r) => r.status === 'applied')).toBe(true);
     expect((await ledgerCounts(db.url)).done).toBe(names.length);
     expect((await ledgerCounts(db.url)).reconciled).toBe(reconciled.length);
-    if (prismaAvailable()) {
-      const judged = await prismaMigrateStatus(db.url, dir, { timeoutMs: 180_000 });
-      expect(judged.stdout + judged.stderr).toContain('Database schema is up to date!');
-    }
+    if (prismaAvailable()) await expectPrismaUpToDate(db.url, dir, { timeoutMs: 180_000 });
     const skipped = reconciled.reduce((n, r) => n + (r.skipped?.length ?? 0), 0);
     console.log(`[compat-run-sql] documenso, first ${prefix.length} applied by other means: ${reconciled.length} reconciled (${skipped} statements skipped), ${report.results.length - prefix.length} applied, ${report.invocations} invocations`);
   }, 900_000);

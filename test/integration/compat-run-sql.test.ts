@@ -12,7 +12,8 @@ import { databaseTargets, freshDatabase, query, prismaLedger } from '../helpers/
 import { appliedBy, deployAtOnce, ledgerNames } from '../helpers/deploy.js';
 import { startCountOnlyWorker } from '../helpers/count-only-worker.js';
 import { addMigration, copyOfExample, exampleMigrations, migrationsDir } from '../helpers/migrations.js';
-import { prismaAvailable, prismaMigrateStatus } from '../helpers/prisma-judge.js';
+import { expectPrismaUpToDate } from '../helpers/prisma-agrees.js';
+import { prismaAvailable } from '../helpers/prisma-judge.js';
 import { applyByOtherMeans } from '../helpers/psql.js';
 import { startTestWorker, useFreshWorker } from '../helpers/worker.js';
 import { runSqlWorker } from '../../scripts/compat/run-sql-worker.js';
@@ -60,10 +61,7 @@ describe.each(databaseTargets())('run-sql protocol on the $name PostgreSQL', ({ 
     expect(second.exitCode).toBe(0);
     expect(second.results).toEqual([]);
     expect((await status(cw.worker, { migrationsDir: exampleMigrations })).exitCode).toBe(0);
-    if (prismaAvailable()) {
-      const judged = await prismaMigrateStatus(db.url, exampleMigrations);
-      expect(judged.stdout + judged.stderr).toContain('Database schema is up to date!');
-    }
+    if (prismaAvailable()) await expectPrismaUpToDate(db.url, exampleMigrations);
   });
 
   it.each([
@@ -101,10 +99,7 @@ describe.each(databaseTargets())('run-sql protocol on the $name PostgreSQL', ({ 
     const text = renderDeploy(report);
     expect(text).toContain('reconciled, ');
     expect(text).toMatch(/line 2: 42710 type "OrderStatus" already exists/);
-    if (prismaAvailable()) {
-      const judged = await prismaMigrateStatus(db.url, exampleMigrations);
-      expect(judged.stdout + judged.stderr).toContain('Database schema is up to date!');
-    }
+    if (prismaAvailable()) await expectPrismaUpToDate(db.url, exampleMigrations);
   });
 
   it('a failing migration leaves no trace, is recorded as failed at its line, and blocks the next deploy', async () => {

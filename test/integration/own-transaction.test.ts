@@ -22,7 +22,8 @@ import { databaseTargets, prismaLedger, query, type FreshDatabase, useFreshDatab
 import { fingerprint, waitFor } from '../helpers/fault-db.js';
 import { startFaultWorker } from '../helpers/fault-worker.js';
 import { repoRoot } from '../helpers/migrations.js';
-import { prismaAvailable, prismaMigrateStatus } from '../helpers/prisma-judge.js';
+import { expectPrismaUpToDate } from '../helpers/prisma-agrees.js';
+import { prismaAvailable } from '../helpers/prisma-judge.js';
 import { applyLikePsql } from '../helpers/psql.js';
 import { startTestWorker, useFreshWorker } from '../helpers/worker.js';
 
@@ -81,9 +82,7 @@ describe.each(databaseTargets())('own-transaction files on the $name PostgreSQL'
     const rows = await prismaLedger(db.url);
     expect(rows.map((r) => [r.migration_name, r.finished_at !== null, r.rolled_back_at])).toEqual(report.results.map((r) => [r.name, true, null]));
     if (prismaAvailable()) {
-      const prisma = await prismaMigrateStatus(db.url, dir);
-      expect(prisma.exitCode, prisma.stdout + prisma.stderr).toBe(0);
-      expect(prisma.stdout).toContain('Database schema is up to date!');
+      await expectPrismaUpToDate(db.url, dir);
     }
   });
 

@@ -11,7 +11,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { databaseTargets, useFreshDatabase, prismaLedger } from '../helpers/db.js';
-import { prismaAvailable, prismaMigrateDeploy, prismaMigrateStatus, type PrismaRun } from '../helpers/prisma-judge.js';
+import { expectPrismaUpToDate, shown } from '../helpers/prisma-agrees.js';
+import { prismaAvailable, prismaMigrateDeploy } from '../helpers/prisma-judge.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const corporaDir = resolve(repoRoot, '../shared/corpora');
@@ -27,10 +28,6 @@ function folders(dir: string): string[] {
   return readdirSync(dir).filter((name) => existsSync(join(dir, name, 'migration.sql')));
 }
 
-function shown(run: PrismaRun): string {
-  return `exit ${run.exitCode} in ${run.durationMs} ms\n--- stdout ---\n${run.stdout.slice(-4_000)}\n--- stderr ---\n${run.stderr.slice(-4_000)}`;
-}
-
 describe.skipIf(!existsSync(corporaDir) || !prismaAvailable())('Prisma 6.19.3 deploys the real histories (corpora as test data)', () => {
   describe.each(databaseTargets().map((t, i) => ({ ...t, first: i === 0 })))('on the $name server', ({ name: server, adminUrl, first }) => {
     const db = useFreshDatabase(adminUrl);
@@ -44,9 +41,7 @@ describe.skipIf(!existsSync(corporaDir) || !prismaAvailable())('Prisma 6.19.3 de
       expect(deploy.stdout).toContain(`${migrations} migrations found in prisma/migrations`);
       expect(deploy.stdout).toContain('All migrations have been successfully applied.');
 
-      const status = await prismaMigrateStatus(db.url, dir, { timeoutMs: 300_000 });
-      expect(status.exitCode, shown(status)).toBe(0);
-      expect(status.stdout).toContain('Database schema is up to date!');
+      const status = await expectPrismaUpToDate(db.url, dir, { timeoutMs: 300_000 });
 
       const rows = await prismaLedger(db.url);
       const done = rows.filter((r) => r.finished_at !== null && r.applied_steps_count === 1);

@@ -10,7 +10,6 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
-import { MigrateError } from '../../lambda/contract/index.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { renderResolve } from '../../scripts/render/resolve.js';
 import { resolve } from '../../scripts/commands/resolve.js';
@@ -18,8 +17,10 @@ import { status } from '../../scripts/commands/status.js';
 import { runCli, targetFlags } from '../helpers/cli.js';
 import { databaseTargets, freshDatabase, withClient, type PrismaLedgerRow, prismaLedger } from '../helpers/db.js';
 import { migrationsDir } from '../helpers/migrations.js';
-import { prismaAvailable, prismaMigrateDeploy, prismaMigrateStatus, prismaResolveApplied, type PrismaRun } from '../helpers/prisma-judge.js';
+import { expectPrismaAgrees, expectPrismaUpToDate, shown } from '../helpers/prisma-agrees.js';
+import { prismaAvailable, prismaMigrateDeploy, prismaMigrateStatus, prismaResolveApplied } from '../helpers/prisma-judge.js';
 import { startTestWorker, useFreshWorker } from '../helpers/worker.js';
+import { migrateErrorOf } from '../helpers/errors.js';
 
 const rowsOf = async (url: string, name: string) => (await prismaLedger(url)).filter((r) => r.migration_name === name);
 
@@ -34,17 +35,6 @@ function shape(r: PrismaLedgerRow) {
     startedEqualsFinished: r.finished_at !== null && r.finished_at.getTime() === r.started_at.getTime(),
     applied_steps_count: r.applied_steps_count,
   };
-}
-
-const shown = (run: PrismaRun) => `exit ${run.exitCode}\n--- stdout ---\n${run.stdout}\n--- stderr ---\n${run.stderr}`;
-
-async function refusal(promise: Promise<unknown>): Promise<MigrateError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(MigrateError);
-  return error as MigrateError;
 }
 
 const BROKEN = { '001_ok': 'CREATE TABLE a (id int);\n', '002_broken': 'CREATE TABLE b (id int);\nSELECT 1/0;\n' };
@@ -83,19 +73,14 @@ describe.each(databaseTargets())('resolve on the $name PostgreSQL', ({ adminUrl 
       await twin.drop();
     }
 
-    const judged = await prismaMigrateStatus(db.url, dir);
-    expect(judged.exitCode, shown(judged)).toBe(0);
-    expect(judged.stdout).toContain('Database schema is up to date!');
-    const deployed = await prismaMigrateDeploy(db.url, dir);
-    expect(deployed.exitCode, shown(deployed)).toBe(0);
-    expect(deployed.stdout).toContain('No pending migrations to apply.');
+    await expectPrismaAgrees(db.url, dir);
     expect((await status(tw.worker, { migrationsDir: dir })).exitCode).toBe(0);
 
-    const again = await refusal(resolve(tw.worker, { migrationsDir: dir, name: '002_broken', to: 'applied' }));
+    const again = await migrateErrorOf(resolve(tw.worker, { migrationsDir: dir, name: '002_broken', to: 'applied' }));
     expect(again.code).toBe('VPCM_RESOLVE_ALREADY_APPLIED');
     expect(again.message).toContain('P3008');
     expect(again.details?.prismaCode).toBe('P3008');
-    const missing = await refusal(resolve(tw.worker, { migrationsDir: dir, name: '003_nowhere', to: 'applied' }));
+    const missing = await migrateErrorOf(resolve(tw.worker, { migrationsDir: dir, name: '003_nowhere', to: 'applied' }));
     expect(missing.code).toBe('VPCM_RESOLVE_FOLDER_MISSING');
     expect(missing.message).toContain('P3017');
     const cli = await runCli(['resolve', ...targetFlags(tw), '--migrations', dir, '--applied', '002_broken']);
@@ -130,19 +115,17 @@ describe.each(databaseTargets())('resolve on the $name PostgreSQL', ({ adminUrl 
     const retried = await prismaMigrateDeploy(db.url, dir);
     expect(retried.exitCode, shown(retried)).toBe(0);
     expect(retried.stdout).toContain('└─ 002_broken/');
-    const judged = await prismaMigrateStatus(db.url, dir);
-    expect(judged.exitCode, shown(judged)).toBe(0);
-    expect(judged.stdout).toContain('Database schema is up to date!');
+    await expectPrismaUpToDate(db.url, dir);
     expect((await status(tw.worker, { migrationsDir: dir })).exitCode).toBe(0);
 
     // Prisma's rule: only "every row finished" refuses; a name whose failed rows are already
     // rolled back is a no-op.
     const noop = await resolve(tw.worker, { migrationsDir: dir, name: '002_broken', to: 'rolled-back' });
     expect(noop.result.rolledBackIds).toEqual([]);
-    const applied = await refusal(resolve(tw.worker, { migrationsDir: dir, name: '001_ok', to: 'rolled-back' }));
+    const applied = await migrateErrorOf(resolve(tw.worker, { migrationsDir: dir, name: '001_ok', to: 'rolled-back' }));
     expect(applied.code).toBe('VPCM_RESOLVE_NOT_FAILED');
     expect(applied.message).toContain('P3012: Migration `001_ok` cannot be rolled back because it is not in a failed state.');
-    const never = await refusal(resolve(tw.worker, { migrationsDir: dir, name: '003_never', to: 'rolled-back' }));
+    const never = await migrateErrorOf(resolve(tw.worker, { migrationsDir: dir, name: '003_never', to: 'rolled-back' }));
     expect(never.code).toBe('VPCM_RESOLVE_NEVER_APPLIED');
     expect(never.message).toContain('P3011');
     const json = await runCli(['resolve', ...targetFlags(tw), '--migrations', dir, '--rolled-back', '003_never', '--json']);
@@ -152,7 +135,7 @@ describe.each(databaseTargets())('resolve on the $name PostgreSQL', ({ adminUrl 
 
   it('works under the migration lock, creates the ledger for --applied as Prisma does, and refuses --rolled-back without one', async () => {
     const dir = await migrationsDir({ '001_ok': 'CREATE TABLE a (id int);\n' });
-    const noLedger = await refusal(resolve(tw.worker, { migrationsDir: dir, name: '001_ok', to: 'rolled-back' }));
+    const noLedger = await migrateErrorOf(resolve(tw.worker, { migrationsDir: dir, name: '001_ok', to: 'rolled-back' }));
     expect(noLedger.code).toBe('VPCM_RESOLVE_NEVER_APPLIED');
     expect(noLedger.message).toContain('there is no _prisma_migrations table');
 
@@ -160,7 +143,7 @@ describe.each(databaseTargets())('resolve on the $name PostgreSQL', ({ adminUrl 
     await other.connect();
     try {
       await other.query('SELECT pg_advisory_lock(72707369)');
-      const locked = await refusal(resolve(tw.worker, { migrationsDir: dir, name: '001_ok', to: 'applied', lockWaitMs: 300 }));
+      const locked = await migrateErrorOf(resolve(tw.worker, { migrationsDir: dir, name: '001_ok', to: 'applied', lockWaitMs: 300 }));
       expect(locked.code).toBe('VPCM_LOCK_TIMEOUT');
       expect(await withClient(db.url, async (c) => (await c.query(`SELECT to_regclass('"_prisma_migrations"') AS t`)).rows)).toEqual([{ t: null }]);
       await other.query('SELECT pg_advisory_unlock(72707369)');

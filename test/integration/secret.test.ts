@@ -13,11 +13,11 @@ import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { MigrateError } from '../../lambda/contract/index.js';
 import { createHandler } from '../../lambda/handler.js';
 import { createLogger } from '../../lambda/log.js';
 import { getConnectionConfig, type ConnectionConfigOptions } from '../../lambda/secret.js';
 import { databaseTargets, freshDatabase, type FreshDatabase } from '../helpers/db.js';
+import { migrateErrorOf } from '../helpers/errors.js';
 
 const SECRET_ARN = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:vpcm/test-AbCdEf';
 
@@ -112,16 +112,6 @@ const local = (extra: ConnectionConfigOptions = {}): ConnectionConfigOptions => 
   tls: false,
   ...extra,
 });
-
-async function failure(promise: Promise<unknown>): Promise<MigrateError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(MigrateError);
-    return error as MigrateError;
-  }
-  throw new Error('expected a MigrateError');
-}
 
 async function whoAmI(config: pg.ClientConfig): Promise<{ user: string; database: string }> {
   const client = new pg.Client(config);
@@ -256,7 +246,7 @@ describe('getConnectionConfig', () => {
   });
 
   it('refuses with VPCM_CONFIG_MISSING naming both variables when neither is set', async () => {
-    const error = await failure(getConnectionConfig(local()));
+    const error = await migrateErrorOf(getConnectionConfig(local()));
     expect(error.code).toBe('VPCM_CONFIG_MISSING');
     expect(error.message).toContain('DATABASE_URL');
     expect(error.message).toContain('DB_SECRET_ARN');
@@ -283,7 +273,7 @@ describe('getConnectionConfig', () => {
   it('reports an unknown secret with VPCM_SECRET_UNAVAILABLE, and does not cache the failure', async () => {
     process.env.DB_SECRET_ARN = SECRET_ARN;
     sm.secretString = undefined;
-    const error = await failure(getConnectionConfig(local({ refresh: true })));
+    const error = await migrateErrorOf(getConnectionConfig(local({ refresh: true })));
     expect(error.code).toBe('VPCM_SECRET_UNAVAILABLE');
     expect(error.details).toMatchObject({ awsError: 'ResourceNotFoundException' });
     expect(error.remedy).toContain('DB_SECRET_ARN');
@@ -298,7 +288,7 @@ describe('getConnectionConfig', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const error = await failure(getConnectionConfig({ secretsManagerEndpoint: `http://127.0.0.1:${port}`, refresh: true }));
+    const error = await migrateErrorOf(getConnectionConfig({ secretsManagerEndpoint: `http://127.0.0.1:${port}`, refresh: true }));
     expect(error.code).toBe('VPCM_SECRET_UNAVAILABLE');
     expect(error.remedy).toMatch(/VPC endpoint/);
   });
@@ -307,12 +297,12 @@ describe('getConnectionConfig', () => {
     process.env.DB_SECRET_ARN = SECRET_ARN;
     const password = 'hunter2-' + randomBytes(6).toString('hex');
     sm.secretString = `username=app password=${password}`;
-    const notJson = await failure(getConnectionConfig(local({ refresh: true })));
+    const notJson = await migrateErrorOf(getConnectionConfig(local({ refresh: true })));
     expect(notJson.code).toBe('VPCM_SECRET_INVALID');
     expect(JSON.stringify(notJson.toJSON()) + notJson.message).not.toContain(password);
 
     sm.secretString = JSON.stringify({ username: 'app', host: 'h' });
-    const noPassword = await failure(getConnectionConfig(local({ refresh: true })));
+    const noPassword = await migrateErrorOf(getConnectionConfig(local({ refresh: true })));
     expect(noPassword.message).toContain('lacks password');
   });
 });
