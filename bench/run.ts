@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [--corpus DIR]... [--rounds N]`: issue 6's figures, side by side in one run.
+ * `pnpm bench [--corpus DIR]... [--rounds N]`: the figures docs/benchmarks.md sets goals for, side by side in one run.
  *
  * For each corpus (default: the Prisma-format histories under ../shared/corpora), on the server
  * of DATABASE_URL (else the PostgreSQL answering on 127.0.0.1:5432, else the embedded one), every

@@ -18,11 +18,17 @@ export async function applyBatch(
   const { db, log } = ctx;
   const options = request.options;
   const margin = timeMargin(ctx.remainingMs());
+  // lock.ts: Prisma's own advisory lock (pg_try_advisory_lock, polled within the wait budget), so
+  // this batch and a `prisma migrate deploy` never run at the same time.
   const lockWaitMs = await acquireMigrationLock(db, lockWaitBudget(ctx, options, margin));
   try {
     const tablesBefore = await userTableCount(db);
     const ledgerCreated = await format.ensureLedger(db);
     const ledger = await format.readBatch(db, request.migrations);
+    // runInOrder (lambda/contract/batch-order.ts, shared with the run-sql compatibility mode):
+    // each migration in order; recorded ones come back 'already-applied' and never run again;
+    // the first failure, a BatchStop or the time budget ends the batch, the rest 'not-started'.
+    // session.ts sizes the budgets (timeMargin, lockWaitBudget, prepareSession's timeouts).
     const outcome = await runInOrder(request.migrations, {
       recorded: (m) => ledger.recorded(m),
       before: async (m) => {

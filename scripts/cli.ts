@@ -82,6 +82,8 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write((json ? JSON.stringify(output.report, null, 2) : text) + '\n');
       return output.exitCode;
     }
+    // transport/target.ts: --function / --stack name a deployed worker; --local starts the local
+    // Invoke endpoint (scripts/local/) with the worker inside, on DATABASE_URL or embedded PostgreSQL.
     const resolved = await resolveTarget(targetFlags(values));
     close = resolved.close;
     if (resolved.localDatabase && !json) {

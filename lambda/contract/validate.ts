@@ -422,7 +422,7 @@ function parseBackfill(raw: Obj, requestId: string | undefined, problems: string
   return event;
 }
 
-// The event fields of the second format (issue 7): `format` on `ledger` and `apply` (absent =
+// The event fields of the second format (docs/drizzle.md): `format` on `ledger` and `apply` (absent =
 // prisma), and on each Drizzle migration its `createdAt` (the journal's `when`) and `chunks`.
 
 export function parseFormat(value: unknown, problems: string[]): MigrationFormat {

@@ -559,7 +559,7 @@ export interface BackfillResult {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Formats (issue 7): Prisma's folders and `_prisma_migrations` (the default), or a Drizzle
+// Formats (docs/drizzle.md): Prisma's folders and `_prisma_migrations` (the default), or a Drizzle
 // journal and `drizzle.__drizzle_migrations` (lambda/drizzle/).
 
 export type MigrationFormat = 'prisma' | 'drizzle';

@@ -1,9 +1,12 @@
 /**
  * Prisma's format in the worker: `_prisma_migrations` (lambda/prisma/ledger.ts) and how one
- * migration.sql runs, with the policy of docs/design.md §3. Transactional files commit together
- * with their ledger row; files with non-transactional statements or their own BEGIN/COMMIT run
- * Prisma-style (row first, completed after); "already exists" failures are reconciled statement
- * by statement (lambda/reconcile.ts).
+ * migration.sql runs, with the policy of docs/design.md §3. By mode (chosen by the CLI's parse):
+ * - transactional: BEGIN, the file, then insertFinishedAndCommit — the row and COMMIT in one
+ *   round trip, so the migration and its record commit together (runTransactional);
+ * - non-transactional (CREATE INDEX CONCURRENTLY …): insertStarted first, one statement at a
+ *   time with recordProgress, markFinished at the end; resumable after a kill (runStepwise);
+ * - its own BEGIN/COMMIT: insertStarted, the file as written, markFinished (runScript).
+ * "Already exists" failures are reconciled statement by statement (lambda/reconcile.ts).
  */
 import {
   asPgError,
@@ -172,7 +175,11 @@ async function runTransactional(ctx: RunContext, m: DecodedMigration, reconcile:
   }
 }
 
-/** The same transaction statement by statement, each in a savepoint: skips only "already exists". */
+/**
+ * The same transaction statement by statement, each in a savepoint: skips only "already exists",
+ * and only when reconcileStatement (lambda/reconcile.ts) finds the existing object identical to
+ * what the statement builds (it builds it in a savepoint, compares the catalog, rolls back).
+ */
 async function runTransactionalStepwise(
   ctx: RunContext,
   m: DecodedMigration,

@@ -67,8 +67,8 @@ export async function insertFinished(
  * {@link insertFinished} and the COMMIT of the caller's transaction in ONE round trip: the row's
  * values are literals (escaped by the driver), so both travel as one simple-protocol query. If
  * the INSERT fails, PostgreSQL skips the COMMIT and the transaction stays aborted for the
- * caller's ROLLBACK, exactly as with two queries. Saves a round trip per migration (issue 6:
- * no per-migration round trips for the ledger).
+ * caller's ROLLBACK, exactly as with two queries. Saves a round trip per migration
+ * (docs/benchmarks.md: no per-migration round trips for the ledger).
  */
 export async function insertFinishedAndCommit(db: Db, row: { name: string; checksum: string; startedAt: Date; logs: string | null }): Promise<string> {
   const id = randomUUID();
@@ -98,6 +98,11 @@ export async function recordProgress(db: Db, id: string, appliedSteps: number): 
   await db.query(`UPDATE "_prisma_migrations" SET applied_steps_count = $2 WHERE id = $1`, [id, appliedSteps]);
 }
 
+/**
+ * The end of a stepwise run. applied_steps_count goes back to 1, the value Prisma's engine leaves
+ * on every finished row; while running it counted statements done (recordProgress) so a resumed
+ * run knows where to start.
+ */
 export async function markFinished(db: Db, id: string, logs: string | null): Promise<void> {
   await db.query(
     `UPDATE "_prisma_migrations" SET finished_at = clock_timestamp(), applied_steps_count = 1, logs = $2 WHERE id = $1`,

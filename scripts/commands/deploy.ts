@@ -62,6 +62,10 @@ export interface DeployReport {
 
 export async function deploy(worker: Worker, opts: DeployOptions): Promise<DeployReport> {
   const started = Date.now();
+  // loadState (formats/select.ts) picks the format — `drizzle` when the folder holds
+  // meta/_journal.json, else Prisma, whose Format is scripts/formats/prisma/prisma.ts — then reads
+  // the folder (format.loadLocal) and the worker's ledger (format.readLedger → worker.ledger(), an
+  // Invoke) side by side and plans (format.plan). The SQL parser loads meanwhile for payloads.
   const [loaded] = await Promise.all([loadState(worker, opts.migrationsDir, opts), loadParser()]);
   const state = await settleInFlight(worker, opts, loaded);
   const { format } = state;
@@ -182,6 +186,7 @@ async function applyBatches(worker: Worker, payloads: MigrationPayload[], report
     const heartbeat = setInterval(() => progress(`  … still applying (${Math.round((Date.now() - sent) / 1000)} s)`), 15_000);
     let result: ApplyResult;
     try {
+      // worker.apply: one Lambda Invoke (transport/invoke.ts, connectWorker) answered by lambda/handler.ts.
       result = await worker.apply({ requestId: `${requestId}-${round}`, migrations: batch, ...(opts.apply ? { options: opts.apply } : {}), ...(report.format ? { format: report.format } : {}) });
     } finally {
       clearInterval(heartbeat);

@@ -30,7 +30,7 @@ export interface Worker {
   readonly target: WorkerTarget;
   /** Invocations made so far (the benchmark counts them). */
   readonly invocations: number;
-  /** The ledger of `format` (default prisma: the event then carries no format, as before issue 7). */
+  /** The ledger of `format` (default prisma: the event then carries no format, as a Prisma-only worker expects). */
   ledger(format?: MigrationFormat): Promise<LedgerResult>;
   apply(event: Omit<ApplyEvent, 'action' | 'requestId'> & { requestId?: string }): Promise<ApplyResult>;
   runSql(event: Omit<RunSqlEvent, 'action'>): Promise<RunSqlResult>;

@@ -1,8 +1,10 @@
 /**
- * The README's Layout section draws the path of one Prisma migration through the code (issue 14:
- * at most 12 files, none opened twice). This keeps the drawing true: every file exists, none is
- * listed twice, and each is named by a file before it (an import or its path in the text), so a
- * reader who reads them in order is never sent somewhere the path has not led.
+ * The README's Layout section draws the path of one Prisma migration through the code (at most
+ * 12 files, none opened twice). This keeps the drawing true: every file exists, none is listed
+ * twice, and each is named by a file before it (an import or its path in the text), so a reader
+ * who reads them in order is never sent somewhere the path has not led. The side doors the path
+ * skips are listed too, each with the path file and the call where a comment sums it up; that
+ * comment must name the side door, so skipping it is a choice the code supports.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -18,6 +20,14 @@ export function drawnPath(readme: string): string[] {
   const section = readme.slice(readme.indexOf('\n## Layout\n'));
   const block = section.slice(section.indexOf('```'), section.indexOf('```', section.indexOf('```') + 3));
   return [...block.matchAll(/^\s*\d+\s+(\S+)/gm)].map((m) => m[1] as string);
+}
+
+/** The second code block under `## Layout`: `lambda/session.ts   in batch.ts at runInOrder: …`. */
+export function sideDoors(readme: string): { file: string; summedUpIn: string; at: string }[] {
+  const section = readme.slice(readme.indexOf('\n## Layout\n'));
+  const blocks = section.split('```');
+  const block = blocks[3] ?? '';
+  return [...block.matchAll(/^(\S+)\s+in (\S+) at (\w+):/gm)].map((m) => ({ file: m[1] as string, summedUpIn: m[2] as string, at: m[3] as string }));
 }
 
 /** Whether `earlier` leads a reader to `file`: it imports it or names its path. */
@@ -49,5 +59,32 @@ describe('the README draws the path of one Prisma migration', () => {
 
   it('the ledger row is written where the path ends', () => {
     expect(read(steps.at(-1) as string)).toMatch(/INSERT INTO "_prisma_migrations"/);
+  });
+
+  describe('the side doors the path skips', () => {
+    const doors = sideDoors(read('README.md'));
+
+    it('are listed, exist and are not on the path', () => {
+      expect(doors.length).toBeGreaterThan(0);
+      expect(doors.filter((d) => !existsSync(path.join(repoRoot, d.file)))).toEqual([]);
+      expect(doors.filter((d) => steps.includes(d.file))).toEqual([]);
+    });
+
+    it('are each summed up on the path: in the named path file, near the call named, naming the side door', () => {
+      const misses = doors.filter((d) => {
+        const home = steps.find((s) => s.endsWith('/' + d.summedUpIn));
+        if (!home) return true;
+        const lines = read(home).split('\n');
+        const call = lines.findIndex((l) => new RegExp(`\\b${d.at}\\(`).test(l) && !/^\s*(\/\/|\*)/.test(l) && !/^\s*(export\s+)?(async\s+)?function\b/.test(l));
+        if (call < 0) return true;
+        // The comment right above the call (or on the Format member it belongs to).
+        let from = call;
+        while (from > 0 && /^\s*(\/\/|\*|\/\*\*)/.test(lines[from - 1] as string)) from--;
+        const comment = lines.slice(from, call).join('\n');
+        const short = d.file.split('/').slice(-2).join('/');
+        return !(comment.includes(d.file) || comment.includes(short) || comment.includes(path.basename(d.file)));
+      });
+      expect(misses).toEqual([]);
+    });
   });
 });

@@ -22,10 +22,16 @@ export const prismaFormat: Format<Discovery> = {
 
   readLedger: (worker) => worker.ledger(),
 
+  // Pending = local folders with no ledger row yet, in byte order of the name (Prisma's rule); a
+  // failed row (P3009), a changed checksum or an out-of-order folder is a problem that refuses
+  // the deploy instead (core/plan.ts).
   plan: (discovery, ledger, options) => plan(planInputs(discovery.migrations), ledger.rows, options),
 
   lintPending: (discovery, pending, opts) => lintPending(discovery.migrations, pending, opts),
 
+  // One payload per pending file (core/batch.ts): its statements' spans from PostgreSQL's own
+  // parser (core/split.ts), the execution mode those imply (transactional, stepwise,
+  // non-transactional), and the text, gzip+base64 from 64 KB (lambda/contract/codec.ts).
   payloads: (discovery, pending, warnings) =>
     splitPayloads(discovery.migrations, pending, (name, e) =>
       warnings.push(`${name}/migration.sql:${e.line}:${e.column}: PostgreSQL's parser rejects it (${e.message}); it is sent whole and the database will report the error.`),
