@@ -22,6 +22,7 @@ export async function applyBatch(
   // this batch and a `prisma migrate deploy` never run at the same time.
   const lockWaitMs = await acquireMigrationLock(db, lockWaitBudget(ctx, options, margin));
   try {
+    // lambda/ledger.ts: format-neutral facts (user tables, for `baselining`); the row itself is the format's.
     const tablesBefore = await userTableCount(db);
     const ledgerCreated = await format.ensureLedger(db);
     const ledger = await format.readBatch(db, request.migrations);

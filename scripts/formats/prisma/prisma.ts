@@ -24,14 +24,15 @@ export const prismaFormat: Format<Discovery> = {
 
   // Pending = local folders with no ledger row yet, in byte order of the name (Prisma's rule); a
   // failed row (P3009), a changed checksum or an out-of-order folder is a problem that refuses
-  // the deploy instead (core/plan.ts).
+  // the deploy instead (core/plan.ts) — except an interrupted run of ours on the unchanged file,
+  // which is `resumable` and pending again (the worker resumes it where it stopped).
   plan: (discovery, ledger, options) => plan(planInputs(discovery.migrations), ledger.rows, options),
 
   lintPending: (discovery, pending, opts) => lintPending(discovery.migrations, pending, opts),
 
   // One payload per pending file (core/batch.ts): its statements' spans from PostgreSQL's own
-  // parser (core/split.ts), the execution mode those imply (transactional, stepwise,
-  // non-transactional), and the text, gzip+base64 from 64 KB (lambda/contract/codec.ts).
+  // parser (core/split.ts), the execution mode those imply ('transactional', 'non-transactional'
+  // for CONCURRENTLY and the like, 'script' for a file with its own BEGIN/COMMIT), and the text, gzip+base64 from 64 KB (lambda/contract/codec.ts).
   payloads: (discovery, pending, warnings) =>
     splitPayloads(discovery.migrations, pending, (name, e) =>
       warnings.push(`${name}/migration.sql:${e.line}:${e.column}: PostgreSQL's parser rejects it (${e.message}); it is sent whole and the database will report the error.`),
