@@ -5,7 +5,7 @@
  *   round trip, so the migration and its record commit together (runTransactional);
  * - non-transactional (CREATE INDEX CONCURRENTLY …): insertStarted first, one statement at a
  *   time with recordProgress, markFinished at the end; resumable after a kill (runStepwise);
- * - its own BEGIN/COMMIT: insertStarted, the file as written, markFinished (runScript).
+ * - script (its own BEGIN/COMMIT): insertStarted, the file as written, markFinished (runScript).
  * "Already exists" failures are reconciled statement by statement (lambda/reconcile.ts).
  */
 import {

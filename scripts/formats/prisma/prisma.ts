@@ -32,7 +32,8 @@ export const prismaFormat: Format<Discovery> = {
 
   // One payload per pending file (core/batch.ts): its statements' spans from PostgreSQL's own
   // parser (core/split.ts), the execution mode those imply ('transactional', 'non-transactional'
-  // for CONCURRENTLY and the like, 'script' for a file with its own BEGIN/COMMIT), and the text, gzip+base64 from 64 KB (lambda/contract/codec.ts).
+  // for CONCURRENTLY and the like, 'script' for a file with its own BEGIN/COMMIT), and the
+  // text, gzip+base64 from 64 KB (lambda/contract/codec.ts).
   payloads: (discovery, pending, warnings) =>
     splitPayloads(discovery.migrations, pending, (name, e) =>
       warnings.push(`${name}/migration.sql:${e.line}:${e.column}: PostgreSQL's parser rejects it (${e.message}); it is sent whole and the database will report the error.`),
