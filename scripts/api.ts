@@ -1,0 +1,73 @@
+/**
+ * `import { deploy, status } from 'vpc-migrate'`: the CLI's deploy and status as functions. Each
+ * resolves the target as the CLI does (`local`, `function`, `stack`, `endpoint`…), talks to the
+ * worker over the same Lambda Invoke path, and returns the report `--json` prints. A problem is
+ * a report with `exitCode` 2, not an exception; a failure to reach the worker or a bad option
+ * throws `MigrateError` (its `code` and `remedy` are the CLI's).
+ */
+import type { ApplyOptions, MigrationFormat } from '../lambda/contract/index.js';
+import { deploy as deployWith, type DeployReport } from './commands/deploy.js';
+import { status as statusWith, type StatusReport } from './commands/status.js';
+import type { TargetFlags, Worker } from './core/worker.js';
+import { fromInvocationDir } from './project/invocation-dir.js';
+import { connectWorker } from './transport/invoke.js';
+import { resolveTarget } from './transport/target.js';
+
+export { MigrateError, ErrorCode } from '../lambda/contract/index.js';
+export type { DeployReport, StatusReport, TargetFlags };
+
+export interface CommonOptions {
+  /** Which worker: `{ stack }`, `{ function }`, `{ local: true }` (optionally with `databaseUrl`), … as the CLI's target flags. */
+  target: TargetFlags;
+  /** The migrations folder, relative to `cwd` (default: where the CLI would find it). */
+  migrationsDir: string;
+  /** Base for a relative `migrationsDir` (default: process.cwd()). */
+  cwd?: string;
+  /** Force the format (default: detected, as the CLI does). */
+  format?: MigrationFormat;
+  /** Progress lines of long runs (default: dropped). */
+  progress?: (line: string) => void;
+}
+
+export interface DeployApiOptions extends CommonOptions {
+  allowOutOfOrder?: boolean;
+  allowModified?: boolean;
+  /** Lint pending migrations first (default true). */
+  lint?: boolean;
+  apply?: ApplyOptions;
+}
+
+/** Applies the pending migrations, as `vpc-migrate deploy --json`. */
+export async function deploy(opts: DeployApiOptions): Promise<DeployReport> {
+  return withWorker(opts.target, (worker) =>
+    deployWith(worker, {
+      migrationsDir: dirOf(opts),
+      allowOutOfOrder: opts.allowOutOfOrder === true,
+      allowModified: opts.allowModified === true,
+      lint: opts.lint !== false,
+      apply: opts.apply ?? {},
+      ...(opts.progress ? { progress: opts.progress } : {}),
+      ...(opts.format ? { format: opts.format } : {}),
+    }),
+  );
+}
+
+/** Compares the folder with the ledger, as `vpc-migrate status --json` (`exitCode` 0 up to date, 1 pending, 2 a problem). */
+export async function status(opts: CommonOptions): Promise<StatusReport> {
+  return withWorker(opts.target, (worker) => statusWith(worker, { migrationsDir: dirOf(opts), ...(opts.format ? { format: opts.format } : {}) }));
+}
+
+function dirOf(opts: CommonOptions): string {
+  return fromInvocationDir(opts.migrationsDir, {}, opts.cwd ?? process.cwd());
+}
+
+async function withWorker<T>(flags: TargetFlags, run: (worker: Worker) => Promise<T>): Promise<T> {
+  const resolved = await resolveTarget(flags);
+  const worker = connectWorker(resolved.target);
+  try {
+    return await run(worker);
+  } finally {
+    worker.close();
+    await resolved.close();
+  }
+}

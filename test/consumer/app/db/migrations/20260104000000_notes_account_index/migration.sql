@@ -1,0 +1,2 @@
+-- CreateIndex
+CREATE INDEX CONCURRENTLY "Note_accountId_idx" ON "Note"("accountId");
