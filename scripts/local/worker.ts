@@ -17,7 +17,7 @@ export interface LocalWorkerOptions {
   functionName?: string;
   /** The function timeout the handler's context counts down from. */
   timeoutMs?: number;
-  /** Data directory of the embedded PostgreSQL (default `.vpc-migrate/pgdata`). */
+  /** Data directory of the embedded PostgreSQL (default: `.vpc-migrate/pgdata` in the project; see resolveDataDir in database.ts). */
   dataDir?: string;
   /** Receives the embedded server's output and each invocation's log (START … REPORT). */
   log?: (text: string) => void;
@@ -30,6 +30,8 @@ export interface LocalWorker {
   databaseUrl: string;
   /** True when the embedded PostgreSQL serves `databaseUrl`. */
   embedded: boolean;
+  /** The embedded PostgreSQL's data directory (embedded only). */
+  dataDir?: string;
   /** Stops the endpoint, then the embedded server if this call started it. */
   close(): Promise<void>;
 }
@@ -56,6 +58,7 @@ export async function startLocalWorker(opts: LocalWorkerOptions = {}): Promise<L
       functionName,
       databaseUrl,
       embedded: database !== null,
+      ...(database ? { dataDir: database.dataDir } : {}),
       close: async () => {
         await endpoint.close();
         await database?.stop();

@@ -9,7 +9,7 @@ import type { TargetFlags, WorkerTarget } from '../core/worker.js';
 export interface ResolvedTarget {
   target: WorkerTarget;
   /** Where the local worker's database lives (local mode only). */
-  localDatabase?: { url: string; embedded: boolean };
+  localDatabase?: { url: string; embedded: boolean; dataDir?: string };
   close(): Promise<void>;
 }
 
@@ -32,7 +32,7 @@ export async function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv =
     });
     return {
       target: { functionName: local.functionName, endpoint: local.endpoint, localCredentials: true, region: 'us-east-1', ...(flags.functionTimeoutMs ? { functionTimeoutMs: flags.functionTimeoutMs } : {}) },
-      localDatabase: { url: local.databaseUrl, embedded: local.embedded },
+      localDatabase: { url: local.databaseUrl, embedded: local.embedded, ...(local.dataDir ? { dataDir: local.dataDir } : {}) },
       close: () => local.close(),
     };
   }

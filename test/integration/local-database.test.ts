@@ -1,9 +1,10 @@
 import { spawn } from 'node:child_process';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, rm, rmdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDatabase, dropDatabase, startLocalDatabase } from '../../scripts/local/database.js';
+import { createDatabase, dropDatabase, sharedDataDir, startLocalDatabase } from '../../scripts/local/database.js';
 import { query } from '../helpers/db.js';
 
 let root: string;
@@ -131,5 +132,52 @@ describe('embedded PostgreSQL', () => {
       message: expect.stringContaining(`cannot enter ${closed}`),
       remedy: expect.stringContaining('chmod o+x'),
     });
+  });
+});
+
+// Only root runs PostgreSQL as another user (postgres) that may be shut out of a private directory.
+describe.skipIf(process.getuid?.() !== 0)('as root, a project inside a mode-700 directory (skipped: not running as root)', () => {
+  it('keeps its data in one stable directory outside it, which the second start reuses', async () => {
+    const closed = await mkdtemp(path.join(root, 'private-'));
+    await chmod(closed, 0o700);
+    const project = path.join(closed, 'app');
+    await mkdir(project);
+    await writeFile(path.join(project, 'package.json'), '{"name":"app"}\n');
+    const expected = sharedDataDir(project);
+    await rm(path.dirname(expected), { recursive: true, force: true }); // a leftover from an interrupted run
+    try {
+      const first = await startLocalDatabase({ projectDir: project, durable: false });
+      await query(first.url, 'CREATE TABLE kept (v int)');
+      await first.stop();
+      const second = await startLocalDatabase({ projectDir: project, durable: false });
+      const rows = await query(second.url, 'SELECT * FROM kept');
+      await second.stop();
+
+      expect(first.dataDir).toBe(expected);
+      expect(second.dataDir).toBe(first.dataDir);
+      expect(path.relative(closed, first.dataDir).startsWith('..')).toBe(true);
+      expect(first.dataDir).toMatch(/^\/var\/tmp\/vpc-migrate\/[0-9a-f]{16}\/pgdata$/);
+      expect([first.created, second.created]).toEqual([true, false]);
+      expect(rows).toEqual([]);
+      expect(existsSync(path.join(project, '.vpc-migrate'))).toBe(false); // nothing left in the project
+      for (const dir of [path.dirname(path.dirname(expected)), path.dirname(expected)]) {
+        expect((statSync(dir).mode & 0o755).toString(8)).toBe('755');
+      }
+      expect(readFileSync(path.join(path.dirname(expected), 'project'), 'utf8')).toBe(`${project}\n`);
+    } finally {
+      await rm(path.dirname(expected), { recursive: true, force: true });
+      await rmdir(path.dirname(path.dirname(expected))).catch(() => undefined); // only when no other project uses it
+    }
+  });
+
+  it('keeps .vpc-migrate/pgdata in the project when the postgres user can reach it', async () => {
+    const project = path.join(root, 'open-app');
+    await mkdir(project);
+    await writeFile(path.join(project, 'package.json'), '{"name":"open-app"}\n');
+
+    const db = await startLocalDatabase({ projectDir: project, durable: false });
+    await db.stop();
+
+    expect(db.dataDir).toBe(path.join(project, '.vpc-migrate', 'pgdata'));
   });
 });
