@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
- * What the package scripts run (`pnpm migrate:remote`, `migrate:status`, …): the CLI
- * (scripts/cli.ts) bundled by esbuild into ONE file, `dist/cli.mjs`, built on first run and
+ * The `vpc-migrate` bin, and what this repository's package scripts run (`pnpm migrate:remote`,
+ * `migrate:status`, …): the CLI (scripts/cli.ts) bundled by esbuild into ONE file,
+ * `dist/cli.mjs`. Installed from the package, that bundle is prebuilt (`pnpm build`, run by
+ * `prepack`) and simply loaded. In a checkout of the repository it is built on first run and
  * rebuilt whenever one of its source files is newer than the bundle. Plain JavaScript, so it
  * starts without a TypeScript loader.
  *
@@ -76,8 +78,8 @@ export function isFresh() {
 
 /**
  * Builds dist/cli.mjs (and its meta file) from scripts/cli.ts. `packaged` (the package build,
- * scripts/build.ts) keeps import.meta.url as the bundle's own and writes no meta file: the
- * bundle is then meant to run from wherever it is installed.
+ * scripts/build.ts) writes no meta file: that bundle runs from wherever it is installed, where
+ * there are no sources to compare with.
  */
 export async function buildCli({ packaged = false } = {}) {
   const startedAt = Date.now();
@@ -100,7 +102,6 @@ export async function buildCli({ packaged = false } = {}) {
     minify: false,
     metafile: true,
     logLevel: 'error',
-    plugins: packaged ? [] : [sourceUrlPlugin()],
   });
   const output = Object.values(result.metafile.outputs)[0];
   const eager = (output?.imports ?? []).filter((i) => i.external && i.kind === 'import-statement' && !i.path.startsWith('node:'));
@@ -124,29 +125,6 @@ export async function buildCli({ packaged = false } = {}) {
   writeFileSync(metaTmp, JSON.stringify({ startedAt, node: process.version, inputs }, null, 1));
   renameSync(metaTmp, META);
   return BUNDLE;
-}
-
-/**
- * `import.meta.url` in a project file means that file's own location (scripts/local/database.ts
- * finds `.vpc-migrate/` relative to itself); in the bundle it would be dist/cli.mjs. Each
- * project file gets its original URL instead.
- */
-function sourceUrlPlugin() {
-  return {
-    name: 'vpc-migrate-source-url',
-    setup(b) {
-      b.onLoad({ filter: /\.[cm]?ts$/ }, (args) => {
-        if (args.path.includes(`${path.sep}node_modules${path.sep}`)) return undefined;
-        const text = readFileSync(args.path, 'utf8');
-        if (!text.includes('import.meta.url')) return undefined;
-        // scripts/cli.ts compares import.meta.url with argv[1] to know it is the entry point;
-        // there the bundle's own URL is the right answer, so the entry keeps it.
-        if (path.resolve(args.path) === ENTRY) return undefined;
-        const contents = text.replaceAll('import.meta.url', JSON.stringify(pathToFileURL(args.path).href));
-        return { contents, loader: 'ts' };
-      });
-    },
-  };
 }
 
 /**
