@@ -16,7 +16,7 @@ const runCli = path.join(repoRoot, 'scripts/run-cli.mjs');
 
 /** The CLI in `cwd`, with no npm script around it unless `env` says so. */
 function cli(args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const base = { ...process.env, VPC_MIGRATE_FUNCTION: '', NO_COLOR: '1' };
+  const base: NodeJS.ProcessEnv = { ...process.env, VPC_MIGRATE_FUNCTION: '', NO_COLOR: '1' };
   delete base.INIT_CWD;
   delete base.npm_lifecycle_script;
   return new Promise((resolve) => {
@@ -67,7 +67,7 @@ describe('the migrations folder of a user project', () => {
     expect(report.migrationsDir).toBe(path.join(root, 'db/history'));
   });
 
-  it('relative --migrations and --backfills are read from the subdirectory the command runs in', async () => {
+  it('relative --migrations, --backfills and sql -f are read from the subdirectory the command runs in', async () => {
     await writeFile(path.join(root, 'db/fill_here.sql'), 'CREATE TABLE filled_from_db (id int);\n');
     const status = await cli(['status', '--local', '--json', '--migrations', '../../db/history'], path.join(root, 'src/jobs'), { DATABASE_URL: db.url });
     expect(status.code).toBe(0);
@@ -77,9 +77,15 @@ describe('the migrations folder of a user project', () => {
     expect(backfill.stderr).not.toContain('VPCM_');
     expect(backfill.code).toBe(0);
     expect(JSON.parse(backfill.stdout)).toMatchObject({ status: 'ran', file: path.join(root, 'db/fill_here.sql') });
+
+    await writeFile(path.join(root, 'db/count.sql'), 'SELECT count(*)::int AS filled FROM filled_from_db\n');
+    const sql = await cli(['sql', '-f', '../../db/count.sql', '--local', '--json'], path.join(root, 'src/jobs'), { DATABASE_URL: db.url });
+    expect(sql.stderr).not.toContain('VPCM_');
+    expect(sql.code).toBe(0);
+    expect(sql.stdout).toContain('"filled"');
   });
 
-  it('under a package script run in vpc-migrate\'s folder (pnpm --dir), relative paths still come from INIT_CWD', async () => {
+  it('under a package script run in vpc-migrate\'s folder (pnpm --dir), relative paths (--migrations, the config lookup, --backfills, sql -f) still come from INIT_CWD', async () => {
     // What `pnpm --dir ../vpc-migrate migrate:status --migrations db/history` does: the script runs
     // in the tool's folder, whose own prisma/migrations must not be picked up.
     const script = { INIT_CWD: root, npm_lifecycle_script: 'node scripts/run-cli.mjs status', DATABASE_URL: db.url };
@@ -90,6 +96,13 @@ describe('the migrations folder of a user project', () => {
     const found = await cli(['status', '--local'], repoRoot, script);
     expect(found.code).toBe(0);
     expect(found.stdout).toContain(`Migrations: ${path.join(root, 'db/history')} (from prisma.config.ts migrations.path)`);
+
+    await writeFile(path.join(root, 'db/fill_again.sql'), 'CREATE TABLE filled_via_init_cwd (id int);\n');
+    const backfill = await cli(['backfill', 'fill_again', '--local', '--json', '--backfills', 'db'], repoRoot, script);
+    expect(backfill.code).toBe(0);
+    expect(JSON.parse(backfill.stdout).file).toBe(path.join(root, 'db/fill_again.sql'));
+    const sql = await cli(['sql', '-f', 'db/count.sql', '--local', '--json'], repoRoot, script);
+    expect(sql.code).toBe(0);
   });
 
   it('a folder that does not exist is refused with its absolute path and source', async () => {
