@@ -96,15 +96,25 @@ export function findFirstFile(root: string, candidates: readonly string[]): stri
   return undefined;
 }
 
+export interface LocateOptions {
+  /** `--migrations` as given. */
+  flag?: string;
+  /** For {@link invocationDir}: default process.env and process.cwd(). */
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Where vpc-migrate's own packages (@prisma/config) are resolved from: default this module (tests point it elsewhere). */
+  ownPackages?: string;
+}
+
 /**
  * The migrations folder of this run (see the module comment for the order); `flag` is
  * `--migrations` as given. The folder is not checked here: {@link requireMigrationsDir}.
  */
-export async function locateMigrations(opts: { flag?: string; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<MigrationsLocation> {
+export async function locateMigrations(opts: LocateOptions = {}): Promise<MigrationsLocation> {
   const root = invocationDir(opts.env ?? process.env, opts.cwd ?? process.cwd());
   if (opts.flag !== undefined) return { dir: path.resolve(root, opts.flag), kind: 'flag', source: '--migrations' };
   const prismaConfig = findFirstFile(root, PRISMA_CONFIG_CANDIDATES);
-  if (prismaConfig) return fromPrismaConfig(root, prismaConfig);
+  if (prismaConfig) return fromPrismaConfig(root, prismaConfig, opts.ownPackages ?? import.meta.url);
   const fromPackage = await fromPackageJson(root);
   if (fromPackage) return fromPackage;
   const drizzleConfig = findFirstFile(root, DRIZZLE_CONFIG_CANDIDATES);
@@ -149,9 +159,9 @@ interface PrismaConfigApi {
   }>;
 }
 
-async function fromPrismaConfig(root: string, file: string): Promise<MigrationsLocation> {
+async function fromPrismaConfig(root: string, file: string, ownPackages: string): Promise<MigrationsLocation> {
   const name = path.relative(root, file);
-  const { api, loader } = await importPrismaConfig(root, name);
+  const { api, loader } = await importPrismaConfig(root, name, ownPackages);
   const { config, filled } = await withEnvRestored(async () => {
     const filled: string[] = [];
     for (;;) {
@@ -188,7 +198,7 @@ async function fromPrismaConfig(root: string, file: string): Promise<MigrationsL
  * @prisma/config from the project's own `prisma` package (the version its Prisma uses), else
  * vpc-migrate's (an optional peer dependency). Imported by resolved path: never bundled.
  */
-async function importPrismaConfig(root: string, configName: string): Promise<{ api: PrismaConfigApi; loader: string }> {
+async function importPrismaConfig(root: string, configName: string, ownPackages: string): Promise<{ api: PrismaConfigApi; loader: string }> {
   const candidates: { from: NodeRequire; whose: string }[] = [];
   try {
     const prismaPackage = createRequire(path.join(root, 'package.json')).resolve('prisma/package.json');
@@ -196,7 +206,7 @@ async function importPrismaConfig(root: string, configName: string): Promise<{ a
   } catch {
     // the project has no prisma package: ours
   }
-  candidates.push({ from: createRequire(import.meta.url), whose: "vpc-migrate's" });
+  candidates.push({ from: createRequire(ownPackages), whose: "vpc-migrate's" });
   for (const { from, whose } of candidates) {
     let entry: string;
     try {

@@ -98,6 +98,16 @@ describe('locateMigrations', () => {
     expect(loc.loader).toMatch(/ \(the project's prisma\)$/);
   });
 
+  it('a config and no @prisma/config to load it with (neither the project\'s prisma nor ours) is VPCM_PRISMA_CONFIG, saying what to install', async () => {
+    const root = await project({ 'prisma.config.ts': "export default { migrations: { path: 'm' } };\n" });
+    const nowhere = await project({});
+    const error = (await locateMigrations({ env: plainEnv(), cwd: root, ownPackages: path.join(nowhere, 'x.js') }).catch((e: unknown) => e)) as MigrateError;
+    expect(error.code).toBe(ErrorCode.PrismaConfigUnreadable);
+    expect(error.message).toContain(path.join(root, 'prisma.config.ts'));
+    expect(error.remedy).toContain('pnpm add -D prisma');
+    expect(error.remedy).toContain('--migrations');
+  });
+
   it('a config that fails for another reason is VPCM_PRISMA_CONFIG, naming the file', async () => {
     const root = await project({ 'prisma.config.ts': "throw new Error('boom');\n" });
     const error = await locateMigrations({ env: plainEnv(), cwd: root }).catch((e: unknown) => e);
