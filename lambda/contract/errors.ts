@@ -55,6 +55,8 @@ export const ErrorCode = {
   NotUtf8: 'VPCM_NOT_UTF8',
   ParseFailed: 'VPCM_PARSE_FAILED',
   JournalInvalid: 'VPCM_JOURNAL_INVALID', // Drizzle: meta/_journal.json missing or malformed
+  PrismaConfigUnreadable: 'VPCM_PRISMA_CONFIG', // prisma.config.ts cannot be loaded (or no @prisma/config to load it)
+  DrizzleConfigUnreadable: 'VPCM_DRIZZLE_CONFIG', // drizzle.config.* cannot be loaded
   // plan
   ChecksumModified: 'VPCM_CHECKSUM_MODIFIED',
   MissingLocally: 'VPCM_MISSING_LOCALLY',

@@ -18,6 +18,7 @@ import {
 import { sha256Hex } from '../core/checksum.js';
 import { loadParser, splitMigration } from '../core/split.js';
 import type { Worker } from '../core/worker.js';
+import { fromInvocationDir, invocationDir } from '../project/invocation-dir.js';
 import type { Command } from './command.js';
 import { intFlag, stringFlag, usageError } from './flags.js';
 
@@ -108,7 +109,7 @@ export async function backfill(worker: Worker, opts: BackfillOptions): Promise<B
   if (opts.again) event.again = true;
   if (opts.statementTimeoutMs !== undefined) event.statementTimeoutMs = opts.statementTimeoutMs;
   if (opts.lockTimeoutMs !== undefined) event.lockTimeoutMs = opts.lockTimeoutMs;
-  opts.progress?.(`Running backfill ${name} (${path.relative(process.cwd(), file) || file}) in one transaction…`);
+  opts.progress?.(`Running backfill ${name} (${path.relative(invocationDir(), file) || file}) in one transaction…`);
   try {
     report.result = await worker.send<BackfillResult>({ action: 'backfill', ...event });
     report.status = 'ran';
@@ -149,7 +150,7 @@ transaction, so it cannot run twice by accident. Deploy never runs backfills.
 A sanity query in the file's leading comments runs read-only before and after, and is printed:
   -- check: SELECT count(*) AS missing
   --        FROM "Order" WHERE "totalCents" = 0
-  --backfills DIR          where the backfill files are (default prisma/backfills)
+  --backfills DIR          where the backfill files are, relative to where you ran the command (default prisma/backfills)
   --again                 run it even though a run is recorded
   --statement-timeout MS  cap for the backfill (always below the function's remaining time)
   --lock-timeout MS       PostgreSQL lock_timeout (default: none)
@@ -166,8 +167,8 @@ Exit codes: 0 ran and recorded, 1 already run (nothing was run; --again to insis
   async run({ values, positionals, worker, progress }) {
     if (positionals.length !== 1) throw usageError('Name exactly one backfill.', 'Run vpc-migrate backfill NAME (the file prisma/backfills/NAME.sql).');
     const opts: BackfillOptions = { name: positionals[0] as string, again: values.again === true, progress };
-    const dir = stringFlag(values, 'backfills');
-    if (dir !== undefined) opts.dir = dir;
+    // --backfills (and its default) from the directory the user ran the command in.
+    opts.dir = fromInvocationDir(stringFlag(values, 'backfills') ?? DEFAULT_BACKFILLS_DIR);
     const statementTimeout = intFlag(values, 'statement-timeout', { max: 3_600_000 });
     if (statementTimeout !== undefined) opts.statementTimeoutMs = statementTimeout;
     const lockTimeout = intFlag(values, 'lock-timeout', { max: 3_600_000 });

@@ -20,11 +20,14 @@ import { summarize, type Plan, type PlanOptions, type Problem } from '../core/pl
 import { loadParser } from '../core/split.js';
 import type { Worker } from '../core/worker.js';
 import { loadState, type State } from '../formats/select.js';
+import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
 import type { Command } from './command.js';
-import { APPLY_OPTIONS, applyOptionsFrom, formatFlag, migrationsDirFlag } from './flags.js';
+import { APPLY_OPTIONS, applyOptionsFrom, formatFlag, migrationsFlag } from './flags.js';
 
 export interface DeployOptions extends PlanOptions {
   migrationsDir: string;
+  /** Where `migrationsDir` came from (the CLI's lookup); default: given by the caller. */
+  location?: MigrationsLocation;
   apply?: ApplyOptions;
   /** Lint the pending migrations first and refuse on errors (default true; `--no-lint` sets false). */
   lint?: boolean;
@@ -39,6 +42,8 @@ export interface DeployOptions extends PlanOptions {
 export interface DeployReport {
   command: 'deploy';
   migrationsDir: string;
+  /** The folder (absolute) and where it came from: `--migrations`, a config file, the default. */
+  migrations: MigrationsLocation;
   server: ServerFacts;
   summaryBefore: string;
   /** Pending migrations when deploy started, in order. */
@@ -62,17 +67,19 @@ export interface DeployReport {
 
 export async function deploy(worker: Worker, opts: DeployOptions): Promise<DeployReport> {
   const started = Date.now();
+  const migrations = givenLocation(opts.migrationsDir, opts.location);
   // loadState (formats/select.ts) picks the format — `drizzle` when the folder holds
   // meta/_journal.json, else Prisma, whose Format is scripts/formats/prisma/prisma.ts — then reads
   // the folder (format.loadLocal) and the worker's ledger (format.readLedger → worker.ledger(), an
   // Invoke) side by side and plans (format.plan). The SQL parser loads meanwhile for payloads.
-  const [loaded] = await Promise.all([loadState(worker, opts.migrationsDir, opts), loadParser()]);
-  const state = await settleInFlight(worker, opts, loaded);
+  const [loaded] = await Promise.all([loadState(worker, migrations.dir, opts), loadParser()]);
+  const state = await settleInFlight(worker, { ...opts, migrationsDir: migrations.dir }, loaded);
   const { format } = state;
   const before = state.plan;
   const report: DeployReport = {
     command: 'deploy',
-    migrationsDir: opts.migrationsDir,
+    migrationsDir: migrations.dir,
+    migrations,
     server: state.ledger.server,
     summaryBefore: summarize(before),
     pending: before.pending,
@@ -242,8 +249,10 @@ Exit codes: 0 applied or up to date, 2 problem (nothing or not everything applie
   needsWorker: true,
   async run({ values, worker, progress, interrupted }) {
     const apply = applyOptionsFrom(values);
+    const location = await migrationsFlag(values);
     const report = await deploy(worker, {
-      migrationsDir: migrationsDirFlag(values),
+      migrationsDir: location.dir,
+      location,
       allowOutOfOrder: values['allow-out-of-order'] === true,
       allowModified: values['allow-modified'] === true,
       lint: values['no-lint'] !== true,

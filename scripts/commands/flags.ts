@@ -8,6 +8,7 @@ import { type ApplyOptions, ErrorCode, MigrateError, MIGRATION_FORMATS, type Mig
 import { sh } from '../core/plan.js';
 import type { TargetFlags } from '../core/worker.js';
 import { DETECTION_RULE } from '../formats/select.js';
+import { locateMigrations, type MigrationsLocation, requireMigrationsDir } from '../project/migrations-dir.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 export type Values = Record<string, string | boolean | string[] | undefined>;
@@ -51,7 +52,9 @@ export const TARGET_HELP = `Worker (one of):
   --region R, --profile P AWS region and profile (default: the AWS SDK chain)
   --function-timeout SEC  the function's timeout, 1 to 900 (Lambda's maximum; default 900); the CLI waits a little longer
 Common:
-  --migrations DIR        migration folders (default prisma/migrations)
+  --migrations DIR        the folder of migration folders, relative to where you ran the command; default:
+                          where Prisma looks (prisma.config.ts migrations.path or beside its schema, then
+                          package.json "prisma": {"schema"}), else drizzle.config out, else prisma/migrations
   --format prisma|drizzle the migration format (default: drizzle when DIR/meta/_journal.json exists, else prisma)
   --json                  machine-readable output on stdout (progress goes to stderr)
 ${PROTOCOL_HELP}`;
@@ -112,9 +115,15 @@ export function applyOptionsFrom(values: Values): ApplyOptions {
   return options;
 }
 
-/** `--migrations DIR`, default prisma/migrations. */
-export function migrationsDirFlag(values: Values): string {
-  return stringFlag(values, 'migrations') ?? 'prisma/migrations';
+/**
+ * The migrations folder: `--migrations DIR` from the directory the command was run in, else
+ * where Prisma (or drizzle-kit) would look (project/migrations-dir.ts); refused with its source
+ * when it does not exist.
+ */
+export async function migrationsFlag(values: Values, opts: { mustExist?: boolean } = {}): Promise<MigrationsLocation> {
+  const flag = stringFlag(values, 'migrations');
+  const location = await locateMigrations(flag === undefined ? {} : { flag });
+  return opts.mustExist === false ? location : requireMigrationsDir(location);
 }
 
 /** `--format prisma|drizzle`, or undefined to detect. */

@@ -18,11 +18,14 @@ import { lint, lintHistory, type LintResult } from '../lint/lint.js';
 import { loadLintParser } from '../lint/parse.js';
 import { lintInput } from '../lint/pending.js';
 import type { Finding, LintInput } from '../lint/types.js';
+import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
 import type { Command } from './command.js';
-import { formatFlag, migrationsDirFlag } from './flags.js';
+import { formatFlag, migrationsFlag } from './flags.js';
 
 export interface LintCommandOptions {
   migrationsDir: string;
+  /** Where `migrationsDir` came from (the CLI's lookup); default: given by the caller. */
+  location?: MigrationsLocation;
   /** Lint every local migration, each against the history before it (no worker needed). */
   all?: boolean;
   /** Lint these migration folders, each against the local history before it (no worker needed). */
@@ -42,6 +45,8 @@ export interface FixedFile {
 export interface LintReport {
   command: 'lint';
   migrationsDir: string;
+  /** The folder (absolute) and where it came from: `--migrations`, a config file, the default. */
+  migrations: MigrationsLocation;
   scope: 'pending' | 'all' | 'named';
   /** The database asked for the ledger (pending scope only). */
   server?: ServerFacts;
@@ -81,8 +86,9 @@ export async function runLint(worker: Worker | undefined, opts: LintCommandOptio
       'Run `lint --fix` on the pending migrations (with a worker flag), or name the migrations to fix: `vpc-migrate lint --fix NAME`.',
     );
   }
-  const format = await formatFor(opts.migrationsDir, opts.format);
-  const [{ discovery, warnings }] = await Promise.all([format.loadLocal(opts.migrationsDir), loadLintParser()]);
+  const migrations = givenLocation(opts.migrationsDir, opts.location);
+  const format = await formatFor(migrations.dir, opts.format);
+  const [{ discovery, warnings }] = await Promise.all([format.loadLocal(migrations.dir), loadLintParser()]);
   const inputs = discovery.migrations.map(lintInput);
   const byName = new Map(inputs.map((m) => [m.name, m]));
 
@@ -136,7 +142,8 @@ export async function runLint(worker: Worker | undefined, opts: LintCommandOptio
   const errors = findings.filter((f) => f.severity === 'error').length;
   return {
     command: 'lint',
-    migrationsDir: opts.migrationsDir,
+    migrationsDir: migrations.dir,
+    migrations,
     scope,
     ...(server ? { server } : {}),
     linted: result.files.map((f) => f.name),
@@ -171,8 +178,10 @@ Exit codes: 0 no errors (warnings allowed), 2 errors found or lint could not run
   async run({ values, positionals, worker }) {
     const offline = values.all === true || positionals.length > 0;
     const format = formatFlag(values.format);
+    const location = await migrationsFlag(values);
     const report = await runLint(offline ? undefined : worker, {
-      migrationsDir: migrationsDirFlag(values),
+      migrationsDir: location.dir,
+      location,
       all: values.all === true,
       names: positionals,
       fix: values.fix === true,

@@ -18,11 +18,14 @@ import { summarize, type PlanOptions, type Problem } from '../core/plan.js';
 import { loadParser } from '../core/split.js';
 import type { Worker } from '../core/worker.js';
 import { loadState } from '../formats/select.js';
+import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
 import type { Command } from './command.js';
-import { APPLY_OPTIONS, applyOptionsFrom, formatFlag, migrationsDirFlag, stringFlag, usageError } from './flags.js';
+import { APPLY_OPTIONS, applyOptionsFrom, formatFlag, migrationsFlag, stringFlag, usageError } from './flags.js';
 
 export interface RehearseOptions extends PlanOptions {
   migrationsDir: string;
+  /** Where `migrationsDir` came from (the CLI's lookup); default: given by the caller. */
+  location?: MigrationsLocation;
   options?: ApplyOptions;
   /** Rehearse the pending migrations up to and including this one. */
   to?: string;
@@ -34,6 +37,8 @@ export interface RehearseOptions extends PlanOptions {
 export interface RehearseReport {
   command: 'rehearse';
   migrationsDir: string;
+  /** The folder (absolute) and where it came from: `--migrations`, a config file, the default. */
+  migrations: MigrationsLocation;
   server: ServerFacts;
   summary: string;
   /** The migrations rehearsed, in order. */
@@ -52,7 +57,8 @@ const STATUSES: RehearsalResult['status'][] = ['rehearsed', 'partial', 'failed',
 
 export async function rehearseMigrations(worker: Worker, opts: RehearseOptions): Promise<RehearseReport> {
   const started = Date.now();
-  const [state] = await Promise.all([loadState(worker, opts.migrationsDir, opts), loadParser()]);
+  const migrations = givenLocation(opts.migrationsDir, opts.location);
+  const [state] = await Promise.all([loadState(worker, migrations.dir, opts), loadParser()]);
   let pending = state.plan.pending;
   if (opts.to !== undefined) {
     const at = pending.indexOf(opts.to);
@@ -61,7 +67,8 @@ export async function rehearseMigrations(worker: Worker, opts: RehearseOptions):
   }
   const report: RehearseReport = {
     command: 'rehearse',
-    migrationsDir: opts.migrationsDir,
+    migrationsDir: migrations.dir,
+    migrations,
     server: state.ledger.server,
     summary: summarize(state.plan),
     pending,
@@ -118,7 +125,8 @@ failed, the time budget ran out, deploy would refuse (failed/modified/out-of-ord
   needsWorker: true,
   async run({ values, positionals, worker, progress }) {
     if (positionals.length > 0) throw usageError(`Unexpected argument ${positionals[0]}.`, 'Run vpc-migrate rehearse --help.');
-    const opts: RehearseOptions = { migrationsDir: migrationsDirFlag(values), options: applyOptionsFrom(values), progress };
+    const location = await migrationsFlag(values);
+    const opts: RehearseOptions = { migrationsDir: location.dir, location, options: applyOptionsFrom(values), progress };
     const to = stringFlag(values, 'to');
     if (to !== undefined) opts.to = to;
     const format = formatFlag(values.format);

@@ -4,7 +4,6 @@
  * happens here, since only the CLI sees the folders; the ledger checks (P3008, P3011, P3012)
  * happen in the worker, inside the lock.
  */
-import path from 'node:path';
 import {
   ErrorCode,
   MigrateError,
@@ -14,11 +13,14 @@ import {
 } from '../../lambda/contract/index.js';
 import type { Worker } from '../core/worker.js';
 import { discoverMigrations } from '../formats/prisma/discover.js';
+import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
 import type { Command } from './command.js';
-import { intFlag, migrationsDirFlag, stringFlag, usageError } from './flags.js';
+import { intFlag, migrationsFlag, stringFlag, usageError } from './flags.js';
 
 export interface ResolveOptions {
   migrationsDir: string;
+  /** Where `migrationsDir` came from (the CLI's lookup); default: given by the caller. */
+  location?: MigrationsLocation;
   name: string;
   to: ResolveTarget;
   lockWaitMs?: number;
@@ -27,6 +29,8 @@ export interface ResolveOptions {
 export interface ResolveReport {
   command: 'resolve';
   migrationsDir: string;
+  /** The folder (absolute) and where it came from: `--migrations`, a config file, the default. */
+  migrations: MigrationsLocation;
   name: string;
   to: ResolveTarget;
   /** sha256 of the local migration.sql recorded by `applied`. */
@@ -37,11 +41,12 @@ export interface ResolveReport {
 
 /** Throws a MigrateError (exit 2) for every refusal: P3017 here, P3008/P3011/P3012 from the worker. */
 export async function resolve(worker: Worker, opts: ResolveOptions): Promise<ResolveReport> {
+  const migrations = givenLocation(opts.migrationsDir, opts.location);
   const event: Omit<ResolveEvent, 'action'> = { name: opts.name, to: opts.to };
   if (opts.lockWaitMs !== undefined) event.lockWaitMs = opts.lockWaitMs;
   let checksum: string | undefined;
   if (opts.to === 'applied') {
-    const discovery = await discoverMigrations(opts.migrationsDir);
+    const discovery = await discoverMigrations(migrations.dir);
     const local = discovery.migrations.find((m) => m.name === opts.name);
     if (!local) {
       const folder = discovery.anomalies.find((a) => a.name === opts.name && a.kind === 'no-migration-sql');
@@ -56,7 +61,7 @@ export async function resolve(worker: Worker, opts: ResolveOptions): Promise<Res
     event.checksum = checksum;
   }
   const result = await worker.send<ResolveResult>({ action: 'resolve', ...event });
-  const report: ResolveReport = { command: 'resolve', migrationsDir: path.resolve(opts.migrationsDir), name: opts.name, to: opts.to, result, exitCode: 0 };
+  const report: ResolveReport = { command: 'resolve', migrationsDir: migrations.dir, migrations, name: opts.name, to: opts.to, result, exitCode: 0 };
   if (checksum) report.checksum = checksum;
   return report;
 }
@@ -84,8 +89,11 @@ Exit codes: 0 done, 2 refused (the Prisma code is in the message and in --json) 
     if ((applied === undefined) === (rolledBack === undefined) || positionals.length > 0) {
       throw usageError('Pass exactly one of --applied NAME or --rolled-back NAME.', 'Run vpc-migrate resolve --help.');
     }
+    // --rolled-back changes only the ledger: the folder is named in the report, not required.
+    const location = await migrationsFlag(values, { mustExist: applied !== undefined });
     const opts: ResolveOptions = {
-      migrationsDir: migrationsDirFlag(values),
+      migrationsDir: location.dir,
+      location,
       name: (applied ?? rolledBack) as string,
       to: applied !== undefined ? 'applied' : 'rolled-back',
     };

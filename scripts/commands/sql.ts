@@ -14,6 +14,7 @@ import {
 } from '../../lambda/contract/index.js';
 import type { Worker } from '../core/worker.js';
 import { yellow } from '../render/common.js';
+import { fromInvocationDir } from '../project/invocation-dir.js';
 import type { Command } from './command.js';
 import { intFlag, stringFlag, usageError } from './flags.js';
 
@@ -121,8 +122,10 @@ cancelled, or the worker could not be reached.`,
     if (file !== undefined && positionals.length > 0) throw usageError('Give the SQL either as an argument or with -f FILE, not both.', 'Run vpc-migrate sql --help.');
     let sql: string;
     if (file !== undefined) {
-      sql = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
-        throw usageError(`Cannot read ${file}: ${error.code ?? error.message}.`, 'Check the path given to -f.');
+      // A relative -f is read from the directory the user ran the command in, not the package's.
+      const abs = fromInvocationDir(file);
+      sql = await readFile(abs, 'utf8').catch((error: NodeJS.ErrnoException) => {
+        throw usageError(`Cannot read ${abs}${abs === file ? '' : ` (-f ${file})`}: ${error.code ?? error.message}.`, 'Check the path given to -f.');
       });
     } else {
       sql = positionals.join(' ');

@@ -7,12 +7,15 @@ import { summarize, type Plan, type PlanOptions } from '../core/plan.js';
 import type { Worker } from '../core/worker.js';
 import type { LedgerCounts } from '../formats/format.js';
 import { loadState } from '../formats/select.js';
+import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
 import type { Command } from './command.js';
-import { formatFlag, migrationsDirFlag } from './flags.js';
+import { formatFlag, migrationsFlag } from './flags.js';
 
 export interface StatusReport {
   command: 'status';
   migrationsDir: string;
+  /** The folder (absolute) and where it came from: `--migrations`, a config file, the default. */
+  migrations: MigrationsLocation;
   server: ServerFacts;
   ledgerTableExists: boolean;
   summary: string;
@@ -27,14 +30,16 @@ export interface StatusReport {
   counts?: LedgerCounts;
 }
 
-export async function status(worker: Worker, opts: { migrationsDir: string; format?: MigrationFormat } & PlanOptions): Promise<StatusReport> {
+export async function status(worker: Worker, opts: { migrationsDir: string; location?: MigrationsLocation; format?: MigrationFormat } & PlanOptions): Promise<StatusReport> {
   const started = Date.now();
-  const state = await loadState(worker, opts.migrationsDir, opts);
+  const migrations = givenLocation(opts.migrationsDir, opts.location);
+  const state = await loadState(worker, migrations.dir, opts);
   const p = state.plan;
   const counts = state.format.counts(p);
   return {
     command: 'status',
-    migrationsDir: opts.migrationsDir,
+    migrationsDir: migrations.dir,
+    migrations,
     server: state.ledger.server,
     ledgerTableExists: state.ledger.tableExists,
     summary: summarize(p),
@@ -56,7 +61,8 @@ Exit codes: 0 up to date, 1 pending migrations, 2 problem (failed, modified, mis
   options: {},
   needsWorker: true,
   async run({ values, worker }) {
-    const report = await status(worker, { migrationsDir: migrationsDirFlag(values), format: formatFlag(values.format) });
+    const location = await migrationsFlag(values);
+    const report = await status(worker, { migrationsDir: location.dir, location, format: formatFlag(values.format) });
     return { exitCode: report.exitCode, report };
   },
 };

@@ -4,6 +4,7 @@
  */
 import type { ErrorBody, ServerFacts } from '../../lambda/contract/index.js';
 import type { Problem } from '../core/plan.js';
+import { type MigrationsLocation, sourceLabel } from '../project/migrations-dir.js';
 
 const useColor = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
 const paint = (code: number) => (s: string) => (useColor() ? `\u001b[${code}m${s}\u001b[0m` : s);
@@ -15,6 +16,11 @@ export const bold = paint(1);
 
 export function serverLine(s: ServerFacts): string {
   return `Database "${s.database}", schema "${s.schema}" as ${s.user} (PostgreSQL ${s.version.split(' ')[0]})`;
+}
+
+/** `/abs/app/prisma/migrations (from prisma.config.ts migrations.path)`: the folder and where it came from. */
+export function migrationsPlace(m: MigrationsLocation): string {
+  return `${m.dir} ${dim(sourceLabel(m))}`;
 }
 
 export function problemLines(problems: Problem[]): string[] {

@@ -2,7 +2,7 @@
 import type { MigrationResult } from '../../lambda/contract/index.js';
 import type { DeployReport } from '../commands/deploy.js';
 import { formatNamed } from '../formats/select.js';
-import { bold, dim, green, problemLines, red, serverLine, yellow } from './common.js';
+import { bold, dim, green, migrationsPlace, problemLines, red, serverLine, yellow } from './common.js';
 
 const seconds = (ms: number) => (ms === 0 ? 'no limit' : ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)} s`);
 
@@ -50,7 +50,7 @@ function statusLines(r: MigrationResult, file: string): string[] {
 
 export function renderDeploy(r: DeployReport): string {
   const format = formatNamed(r.format);
-  const out = [serverLine(r.server), `Migrations: ${r.migrationsDir} — ${r.summaryBefore}`];
+  const out = [serverLine(r.server), `Migrations: ${migrationsPlace(r.migrations)} — ${r.summaryBefore}`];
   for (const w of r.warnings) out.push(`${yellow('warning')} ${w}`);
   if (r.baselining) out.push(yellow(`The schema already held tables but no ${format.ledgerTable}: baselining — objects that already exist are reconciled and recorded.`));
   if (r.results.length === 0 && r.problems.length === 0) {

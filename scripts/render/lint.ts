@@ -1,13 +1,13 @@
 /** Text output of `lint`: findings grouped by file, then each rule's why and fix once. */
 import type { LintReport } from '../commands/lint.js';
 import { RULES } from '../lint/rules/index.js';
-import { bold, dim, green, red, serverLine, yellow } from './common.js';
+import { bold, dim, green, migrationsPlace, red, serverLine, yellow } from './common.js';
 
 export function renderLint(r: LintReport): string {
   const out: string[] = [];
   if (r.server) out.push(serverLine(r.server));
   const what = r.scope === 'pending' ? 'pending migration(s)' : r.scope === 'all' ? 'migration(s), each against the history before it' : 'named migration(s), each against the history before it';
-  out.push(`Lint: ${r.linted.length} ${what} in ${r.migrationsDir}`);
+  out.push(`Lint: ${r.linted.length} ${what} in ${migrationsPlace(r.migrations)}`);
   for (const note of r.notes) out.push(`${yellow('warning')} ${note}`);
 
   for (const f of r.fixed) {

@@ -1,7 +1,7 @@
 /** Text of `rehearse`: each migration's duration, locks (by what they block), rows touched and errors, then the totals. */
 import type { RehearsalLock, RehearsalResult } from '../../lambda/contract/index.js';
 import type { RehearseReport } from '../commands/rehearse.js';
-import { bold, dim, green, red, serverLine, yellow } from './common.js';
+import { bold, dim, green, migrationsPlace, red, serverLine, yellow } from './common.js';
 
 const IMPACT: Record<NonNullable<RehearsalLock['blocks']>, string> = {
   'reads-and-writes': 'blocks reads and writes',
@@ -74,7 +74,7 @@ function resultLines(r: RehearsalResult): string[] {
 }
 
 export function renderRehearse(r: RehearseReport): string {
-  const out = [serverLine(r.server), `Migrations: ${r.migrationsDir} — ${r.summary}`];
+  const out = [serverLine(r.server), `Migrations: ${migrationsPlace(r.migrations)} — ${r.summary}`];
   for (const w of r.warnings) out.push(`${yellow('warning')} ${w}`);
   if (r.problems.length > 0) {
     out.push(red(`Deploy would refuse (${r.problems.length} problem(s)); the pending migrations are rehearsed anyway:`));

@@ -1,10 +1,12 @@
 /** Text of `resolve`: what changed in the ledger, and what to run next. */
 import type { ResolveReport } from '../commands/resolve.js';
-import { dim, green, yellow } from './common.js';
+import { dim, green, migrationsPlace, yellow } from './common.js';
 
 export function renderResolve(r: ResolveReport): string {
   const res = r.result;
   const out: string[] = [];
+  // --applied reads the local folder (its checksum is recorded); --rolled-back touches only the ledger.
+  if (r.to === 'applied') out.push(`Migrations: ${migrationsPlace(r.migrations)}`);
   if (res.ledgerCreated) out.push(yellow('The database had no _prisma_migrations table: it was created (as Prisma does).'));
   if (r.to === 'applied') {
     out.push(green(`Migration ${r.name} marked as applied.`));
