@@ -9,7 +9,7 @@ import type { ApplyOptions, MigrationFormat } from '../lambda/contract/index.js'
 import { deploy as deployWith, type DeployReport } from './commands/deploy.js';
 import { status as statusWith, type StatusReport } from './commands/status.js';
 import type { TargetFlags, Worker } from './core/worker.js';
-import { fromInvocationDir } from './project/invocation-dir.js';
+import { locateMigrations, type MigrationsLocation, requireMigrationsDir } from './project/migrations-dir.js';
 import { connectWorker } from './transport/invoke.js';
 import { resolveTarget } from './transport/target.js';
 
@@ -19,9 +19,9 @@ export type { DeployReport, StatusReport, TargetFlags };
 export interface CommonOptions {
   /** Which worker: `{ stack }`, `{ function }`, `{ local: true }` (optionally with `databaseUrl`), … as the CLI's target flags. */
   target: TargetFlags;
-  /** The migrations folder, relative to `cwd` (default: where the CLI would find it). */
-  migrationsDir: string;
-  /** Base for a relative `migrationsDir` (default: process.cwd()). */
+  /** The migrations folder, relative to `cwd` (default: where the CLI finds it: prisma.config.ts, package.json, prisma/migrations). */
+  migrationsDir?: string;
+  /** The project directory: base for a relative `migrationsDir` and where its config is looked for (default: process.cwd()). */
   cwd?: string;
   /** Force the format (default: detected, as the CLI does). */
   format?: MigrationFormat;
@@ -39,9 +39,11 @@ export interface DeployApiOptions extends CommonOptions {
 
 /** Applies the pending migrations, as `vpc-migrate deploy --json`. */
 export async function deploy(opts: DeployApiOptions): Promise<DeployReport> {
+  const location = await locationOf(opts);
   return withWorker(opts.target, (worker) =>
     deployWith(worker, {
-      migrationsDir: dirOf(opts),
+      migrationsDir: location.dir,
+      location,
       allowOutOfOrder: opts.allowOutOfOrder === true,
       allowModified: opts.allowModified === true,
       lint: opts.lint !== false,
@@ -54,11 +56,14 @@ export async function deploy(opts: DeployApiOptions): Promise<DeployReport> {
 
 /** Compares the folder with the ledger, as `vpc-migrate status --json` (`exitCode` 0 up to date, 1 pending, 2 a problem). */
 export async function status(opts: CommonOptions): Promise<StatusReport> {
-  return withWorker(opts.target, (worker) => statusWith(worker, { migrationsDir: dirOf(opts), ...(opts.format ? { format: opts.format } : {}) }));
+  const location = await locationOf(opts);
+  return withWorker(opts.target, (worker) => statusWith(worker, { migrationsDir: location.dir, location, ...(opts.format ? { format: opts.format } : {}) }));
 }
 
-function dirOf(opts: CommonOptions): string {
-  return fromInvocationDir(opts.migrationsDir, {}, opts.cwd ?? process.cwd());
+/** The folder as the CLI finds it, from `cwd` (no INIT_CWD: a program's own working directory is its project). */
+async function locationOf(opts: CommonOptions): Promise<MigrationsLocation> {
+  const cwd = opts.cwd ?? process.cwd();
+  return requireMigrationsDir(await locateMigrations({ env: {}, cwd, ...(opts.migrationsDir === undefined ? {} : { flag: opts.migrationsDir }) }));
 }
 
 async function withWorker<T>(flags: TargetFlags, run: (worker: Worker) => Promise<T>): Promise<T> {
