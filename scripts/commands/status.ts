@@ -1,8 +1,8 @@
 /**
- * `status` (`pnpm migrate:status`): the deploy plan without applying anything. Its exit code
+ * `status` (`vpc-migrate status`, `pnpm migrate:status` here): the deploy plan without applying anything. Its exit code
  * is part of the interface: 0 up to date, 1 pending, 2 problem.
  */
-import type { MigrationFormat, ServerFacts } from '../../lambda/contract/index.js';
+import { type MigrationFormat, remedyCommand, type ServerFacts } from '../../lambda/contract/index.js';
 import { summarize, type Plan, type PlanOptions } from '../core/plan.js';
 import type { Worker } from '../core/worker.js';
 import type { LedgerCounts } from '../formats/format.js';
@@ -21,6 +21,8 @@ export interface StatusReport {
   invocations: number;
   durationMs: number;
   exitCode: 0 | 1 | 2;
+  /** With pending migrations: the deploy command that applies them (printed as the user runs it). */
+  next?: string;
   /** Set for a Drizzle journal (absent: Prisma). */
   format?: MigrationFormat;
   /** Drizzle: the seed's counts for CI (rows in the database, journal entries, pending). */
@@ -32,6 +34,7 @@ export async function status(worker: Worker, opts: { migrationsDir: string; form
   const state = await loadState(worker, opts.migrationsDir, opts);
   const p = state.plan;
   const counts = state.format.counts(p);
+  const exitCode = p.state === 'problem' ? 2 : p.state === 'pending' ? 1 : 0;
   return {
     command: 'status',
     migrationsDir: opts.migrationsDir,
@@ -42,7 +45,8 @@ export async function status(worker: Worker, opts: { migrationsDir: string; form
     warnings: state.warnings,
     invocations: worker.invocations,
     durationMs: Date.now() - started,
-    exitCode: p.state === 'problem' ? 2 : p.state === 'pending' ? 1 : 0,
+    exitCode,
+    ...(exitCode === 1 ? { next: `Run ${remedyCommand('deploy')} to apply ${p.pending.length} pending migration(s).` } : {}),
     ...(state.format.wire ? { format: state.format.wire } : {}),
     ...(counts ? { counts } : {}),
   };
@@ -53,6 +57,7 @@ export const statusCommand: Command = {
   usage: `vpc-migrate status [options]
 Shows applied, pending, failed, modified, missing-locally and out-of-order migrations.
 Exit codes: 0 up to date, 1 pending migrations, 2 problem (failed, modified, missing locally, out of order, worker error).`,
+  positionals: 0,
   options: {},
   needsWorker: true,
   async run({ values, worker }) {

@@ -7,7 +7,7 @@
  * docs/design.md §3: checksums are checked on deploy, and out-of-order folders are reported, never
  * silently skipped.
  */
-import { ErrorCode, isResumableLog, type LedgerRow } from '../../lambda/contract/index.js';
+import { ErrorCode, isResumableLog, type LedgerRow, remedyCommand, sh } from '../../lambda/contract/index.js';
 
 /** What the plan needs to know about one local migration folder. */
 export interface LocalMigrationRef {
@@ -274,22 +274,20 @@ function latest(rows: LedgerRow[]): LedgerRow | undefined {
   return best;
 }
 
-/** Quotes a name for a POSIX shell when it needs it (folder names may hold spaces). */
-export function sh(word: string): string {
-  return /^[A-Za-z0-9_.,:@%+=\/-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
-}
+/** Quotes a name for a POSIX shell when it needs it (lambda/contract/remedy-command.ts). */
+export { sh };
 
 function failedProblem(f: FailedEntry, migration: LocalMigrationRef | undefined): Problem {
   const how = f.interrupted
     ? 'and recorded no error: the worker was interrupted (timeout or crash) while running it'
     : `with: ${firstLine(f.logs ?? '')}`;
   const steps = f.appliedStepsCount > 0 ? ` after ${f.appliedStepsCount} completed step(s)` : '';
-  const rolledBack = `pnpm migrate:resolve --rolled-back ${sh(f.name)}`;
+  const rolledBack = remedyCommand('resolve', '--rolled-back', f.name);
   const remedy = migration
-    ? `Inspect the database and finish or undo what ${f.name} changed, then run \`${rolledBack}\` to ` +
-      `retry it on the next deploy, or \`pnpm migrate:resolve --applied ${sh(f.name)}\` if it is now fully applied.`
+    ? `Inspect the database and finish or undo what ${f.name} changed, then run ${rolledBack} to ` +
+      `retry it on the next deploy, or ${remedyCommand('resolve', '--applied', f.name)} if it is now fully applied.`
     : `Its folder is missing locally, so it cannot be marked applied (Prisma P3017). Undo what it changed, ` +
-      `then run \`${rolledBack}\`, or restore the folder from git and deploy again.`;
+      `then run ${rolledBack}, or restore the folder from git and deploy again.`;
   return {
     code: ErrorCode.FailedMigrationInLedger,
     migration: f.name,
