@@ -50,7 +50,7 @@ type Token = NonNullable<ReturnType<typeof parseArgs>['tokens']>[number];
  * (pnpm and yarn pass it on to the script; after it a flag would be read as an argument, so
  * `deploy -- --allow-modified` would deploy without it). npm strips the first `--` itself.
  */
-function strayArguments(name: string, command: Command, args: string[], tokens: Token[], positionals: string[]): MigrateError | undefined {
+function strayArguments(name: string, command: Command, args: string[], tokens: Token[], values: Values, positionals: string[]): MigrateError | undefined {
   const end = tokens.find((t) => t.kind === 'option-terminator');
   if (end) {
     const options = { ...TARGET_OPTIONS, ...command.options };
@@ -61,7 +61,7 @@ function strayArguments(name: string, command: Command, args: string[], tokens: 
       return new MigrateError(
         ErrorCode.UsageError,
         `Unexpected "--" before ${shown.join(' ') || 'nothing'}: ${name} ${command.positionals === 0 ? 'takes no arguments' : 'would read what follows it as arguments, not flags'}.`,
-        `Pass the flags directly, without "--": ${suggestion(name, command, args.filter((_, i) => i !== end.index))} ` +
+        `Pass the flags directly, without "--": ${suggestion(name, command, args.filter((_, i) => i !== end.index), values)} ` +
           '(pnpm and yarn pass a "--" on to the script; only npm run strips it).',
       );
     }
@@ -77,11 +77,11 @@ function strayArguments(name: string, command: Command, args: string[], tokens: 
   return undefined;
 }
 
-/** The canonical command for these arguments without the target flags (the printed form adds those). */
-function suggestion(name: string, command: Command, args: string[]): string {
+/** The canonical command for these arguments; the printed form adds the target flags that are in `values` (given before the `--`). */
+function suggestion(name: string, command: Command, args: string[], values: Values): string {
   try {
     const { tokens } = parseArgs({ args, options: { ...TARGET_OPTIONS, ...command.options }, allowPositionals: true, strict: true, tokens: true });
-    const carried = new Set<string>(CARRIED_FLAGS);
+    const carried = new Set<string>(CARRIED_FLAGS.filter((flag) => values[flag] !== undefined));
     const own = tokens.flatMap((t) => {
       if (t.kind === 'positional') return [t.value];
       if (t.kind !== 'option' || carried.has(t.name)) return [];
@@ -130,7 +130,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const json = values.json === true;
   say = invocationOf(launch, values);
-  const stray = strayArguments(name, command, rest, tokens, positionals);
+  const stray = strayArguments(name, command, rest, tokens, values, positionals);
   if (stray) return fail(stray, json, say);
   // Progress lines may name commands; the report's strings are rewritten once, before rendering,
   // so what renderers and the interruption hint print (already rewritten) goes out as it is.

@@ -129,6 +129,18 @@ describe('stray arguments are refused before anything runs', () => {
     expect(printed(result.stderr, 'deploy')).toBe('node scripts/run-cli.mjs deploy --allow-modified --local');
   });
 
+  it('through pnpm, which passes "--" on to the script: exit 2, and the remedy is the package script with every flag, run as printed', async () => {
+    const result = await run('pnpm', ['--silent', 'migrate:remote', '--format', 'prisma', '--', '--allow-modified', '--local', '--migrations', 'prisma/migrations']);
+
+    expect(result.code, result.stderr).toBe(2);
+    const command = printed(result.stderr, 'migrate:remote');
+    expect(command).toBe('pnpm migrate:remote --allow-modified --local --migrations prisma/migrations --format prisma');
+    // As printed, it gets past the arguments (`--help` shows it parses; no database is started here).
+    const help = await run('sh', ['-c', `${command} --help`]);
+    expect(help.code, help.stderr).toBe(0);
+    expect(help.stdout).toContain('vpc-migrate deploy [options]');
+  });
+
   it('commands that take arguments keep them, and `--` before an argument that is not a flag', async () => {
     const sql = await runCli(['sql', '--', '-1']);
     // Past the argument checks: it fails for the missing worker, not for its arguments.
