@@ -306,7 +306,7 @@ function modifiedProblem(m: ModifiedEntry, migration: LocalMigrationRef | undefi
       `${m.localChecksum}: it was edited after it was applied.`,
     remedy: `Restore the applied version from git (\`git log -p -- ${sh(file)}\` shows the edit, ` +
       `\`git checkout <commit> -- ${sh(file)}\` restores it) and put new changes in a new migration, ` +
-      `or pass \`--allow-modified\` to deploy anyway.`,
+      `or deploy anyway: \`vpc-migrate deploy --allow-modified\`.`,
   };
 }
 
@@ -327,7 +327,7 @@ function outOfOrderProblem(name: string, newest: string): Problem {
     message: `Migration ${name} is not applied, but it sorts before ${newest}, which is: applying it now ` +
       `would run it after migrations that were written to follow it.`,
     remedy: `If it has not been applied anywhere yet, rename its folder so it sorts after ${newest} ` +
-      `(a new timestamp prefix); otherwise pass \`--allow-out-of-order\` to apply it anyway.`,
+      `(a new timestamp prefix); otherwise apply it anyway: \`vpc-migrate deploy --allow-out-of-order\`.`,
   };
 }
 

@@ -41,7 +41,7 @@ export async function lintPending(local: readonly LocalMigration[], pending: rea
       code: ErrorCode.LintFailed,
       migration: f.migration,
       message: `${f.file}:${f.line} [${f.rule}] ${f.message}`,
-      remedy: `${f.fix} Or pass --no-lint to deploy without these checks.`,
+      remedy: `${f.fix} Or deploy without these checks: \`vpc-migrate deploy --no-lint\`.`,
     }));
   const warned = findings.filter((f) => f.severity === 'warning');
   let warnings: string[];
