@@ -1,5 +1,5 @@
 /**
- * `status` (`vpc-migrate status`, `pnpm migrate:status` here): the deploy plan without applying anything. Its exit code
+ * `status` (`pnpm migrate:status`): the deploy plan without applying anything. Its exit code
  * is part of the interface: 0 up to date, 1 pending, 2 problem.
  */
 import { type MigrationFormat, remedyCommand, type ServerFacts } from '../../lambda/contract/index.js';
