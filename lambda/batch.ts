@@ -40,7 +40,7 @@ export async function applyBatch(
           const waiters = await lockWaiters(db, WAITER_GRACE_MS);
           if (waiters.length > 0) {
             const because = blockedByWaiters(m.name, waiters);
-            const error = new MigrateError(ErrorCode.LockTimeout, because, 'Deploy again once that deploy has finished (`pnpm migrate:status` shows when the lock is free).', { details: { waiters } });
+            const error = new MigrateError(ErrorCode.LockTimeout, because, 'Deploy again once that deploy has finished (`vpc-migrate status` shows when the lock is free).', { details: { waiters } });
             throw new BatchStop(error, because);
           }
         }

@@ -16,6 +16,7 @@ import {
   type DecodedMigration,
   describeSqlError,
   redact,
+  remedyCommand,
   shorten,
   type SkippedStatement,
   type SqlErrorInfo,
@@ -256,8 +257,8 @@ export async function reconcileStatement(
     ...(comparison.wanted !== undefined ? ['This statement creates:', indent(comparison.wanted)] : []),
   ].join('\n');
   info.hint =
-    'Make the database match the migration (drop or alter the existing object), then `pnpm migrate:resolve --rolled-back ' +
-    `${m.name}\` and deploy again; or, if the existing object is what you want, \`pnpm migrate:resolve --applied ${m.name}\`.`;
+    `Make the database match the migration (drop or alter the existing object), then ${remedyCommand('resolve', '--rolled-back', m.name)} ` +
+    `and deploy again; or, if the existing object is what you want, ${remedyCommand('resolve', '--applied', m.name)}.`;
   return { info };
 }
 

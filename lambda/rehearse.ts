@@ -261,7 +261,7 @@ function ensureOpen(tracker: { status(): string }, m: DecodedMigration, span: St
   throw new MigrateError(
     ErrorCode.RehearsalEscaped,
     `The statement at ${m.name}/migration.sql line ${span.line} ended the rehearsal's transaction: what ran before it may have been COMMITTED.`,
-    'Check the database now (pnpm migrate:status, and the objects the rehearsed migrations create). Report this as a bug with the statement: the rehearsal must never send transaction control.',
+    'Check the database now (`vpc-migrate status`, and the objects the rehearsed migrations create). Report this as a bug with the statement: the rehearsal must never send transaction control.',
     { details: { migration: m.name, line: span.line } },
   );
 }

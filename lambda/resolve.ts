@@ -57,7 +57,7 @@ async function markApplied(db: Db, request: ParsedResolve, lockWaitMs: number): 
       throw new MigrateError(
         ErrorCode.ResolveAlreadyApplied,
         `P3008: The migration \`${name}\` is already recorded as applied in the database (finished at ${iso(finished.finished_at)}). Nothing was changed.`,
-        `Nothing to resolve. If it failed again later, its newer failed row is what \`pnpm migrate:status\` reports; otherwise run \`pnpm migrate:remote\`.`,
+        `Nothing to resolve. If it failed again later, its newer failed row is what \`vpc-migrate status\` reports; otherwise run \`vpc-migrate deploy\`.`,
         { details: { prismaCode: 'P3008', migration: name, row: toLedgerRow(finished) } },
       );
     }
@@ -81,7 +81,7 @@ async function markRolledBack(db: Db, request: ParsedResolve, lockWaitMs: number
     new MigrateError(
       ErrorCode.ResolveNeverApplied,
       `P3011: Migration \`${name}\` cannot be rolled back because it was never applied to the database (${why}). Nothing was changed.`,
-      'Check the name: it is the whole folder name, e.g. "20201207184859_initial_migration" (`pnpm migrate:status` lists them).',
+      'Check the name: it is the whole folder name, e.g. "20201207184859_initial_migration" (`vpc-migrate status` lists them).',
       { details: { prismaCode: 'P3011', migration: name } },
     );
   if (!(await ledgerTableExists(db))) throw neverApplied('there is no _prisma_migrations table');

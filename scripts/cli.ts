@@ -5,11 +5,11 @@
  * writes its text.
  */
 import { parseArgs } from 'node:util';
-import { type ErrorBody, ErrorCode, MigrateError } from '../lambda/contract/index.js';
+import { type ErrorBody, ErrorCode, MigrateError, remedyCommand } from '../lambda/contract/index.js';
 import { backfillCommand } from './commands/backfill.js';
 import type { Command } from './commands/command.js';
 import { deployCommand } from './commands/deploy.js';
-import { statusCommandFor, TARGET_HELP, TARGET_OPTIONS, targetFlags, type Values } from './commands/flags.js';
+import { TARGET_HELP, TARGET_OPTIONS, targetFlags, type Values } from './commands/flags.js';
 import { lintCommand } from './commands/lint.js';
 import { rehearseCommand } from './commands/rehearse.js';
 import { resolveCommand } from './commands/resolve.js';
@@ -18,6 +18,7 @@ import { statusCommand } from './commands/status.js';
 import { connectRunSql, protocolFlag } from './compat/protocol.js';
 import type { Worker } from './core/worker.js';
 import { watchInterrupts } from './interrupt.js';
+import { CARRIED_FLAGS, currentLaunch, type Invocation, invocationOf } from './invocation.js';
 import { renderError } from './render/common.js';
 import { renderReport } from './render/report.js';
 import { connectWorker } from './transport/invoke.js';
@@ -42,6 +43,56 @@ function workerNeeded(command: Command, values: Values, positionals: string[]): 
   return typeof command.needsWorker === 'function' ? command.needsWorker(values, positionals) : command.needsWorker;
 }
 
+type Token = NonNullable<ReturnType<typeof parseArgs>['tokens']>[number];
+
+/**
+ * Arguments the command does not take: more positionals than it declares, or a literal `--`
+ * (pnpm and yarn pass it on to the script; after it a flag would be read as an argument, so
+ * `deploy -- --allow-modified` would deploy without it). npm strips the first `--` itself.
+ */
+function strayArguments(name: string, command: Command, args: string[], tokens: Token[], values: Values, positionals: string[]): MigrateError | undefined {
+  const end = tokens.find((t) => t.kind === 'option-terminator');
+  if (end) {
+    const options = { ...TARGET_OPTIONS, ...command.options };
+    const after = args.slice(end.index + 1);
+    const flags = after.filter((a) => /^--?[^-]/.test(a) && (a.startsWith('--') ? a.slice(2).split('=')[0]! in options : Object.values(options).some((o) => o.short === a.slice(1))));
+    if (command.positionals === 0 || flags.length > 0) {
+      const shown = flags.length > 0 ? flags : after;
+      return new MigrateError(
+        ErrorCode.UsageError,
+        `Unexpected "--" before ${shown.join(' ') || 'nothing'}: ${name} ${command.positionals === 0 ? 'takes no arguments' : 'would read what follows it as arguments, not flags'}.`,
+        `Pass the flags directly, without "--": ${suggestion(name, command, args.filter((_, i) => i !== end.index), values)} ` +
+          '(pnpm and yarn pass a "--" on to the script; only npm run strips it).',
+      );
+    }
+  }
+  if (positionals.length > command.positionals) {
+    const extra = positionals.slice(command.positionals);
+    return new MigrateError(
+      ErrorCode.UsageError,
+      `${name} takes ${command.positionals === 0 ? 'no arguments' : `at most ${command.positionals} argument(s)`}; got ${extra.map((a) => JSON.stringify(a)).join(' ')}.`,
+      `Flags start with "--"; ${remedyCommand(name, '--help')} lists them.`,
+    );
+  }
+  return undefined;
+}
+
+/** The canonical command for these arguments; the printed form adds the target flags that are in `values` (given before the `--`). */
+function suggestion(name: string, command: Command, args: string[], values: Values): string {
+  try {
+    const { tokens } = parseArgs({ args, options: { ...TARGET_OPTIONS, ...command.options }, allowPositionals: true, strict: true, tokens: true });
+    const carried = new Set<string>(CARRIED_FLAGS.filter((flag) => values[flag] !== undefined));
+    const own = tokens.flatMap((t) => {
+      if (t.kind === 'positional') return [t.value];
+      if (t.kind !== 'option' || carried.has(t.name)) return [];
+      return t.value === undefined || t.inlineValue ? [args[t.index]!] : [t.rawName, t.value];
+    });
+    return remedyCommand(name, ...own);
+  } catch {
+    return remedyCommand(name, '--help');
+  }
+}
+
 /** What a command that said it needs no worker gets: any use is refused, nothing is started. */
 function noWorker(): Worker {
   const refuse = (): never => {
@@ -60,26 +111,38 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command = commands[name];
   const wantsJson = rest.includes('--json');
-  if (!command) return fail(new MigrateError(ErrorCode.UsageError, `Unknown command "${name}".`, `Run one of: ${Object.keys(commands).join(', ')} (see --help).`), wantsJson);
+  // How the user runs us, for every command printed below (invocation.ts): until the flags are
+  // parsed, without target flags.
+  const launch = currentLaunch();
+  let say = invocationOf(launch, {});
+  if (!command) return fail(new MigrateError(ErrorCode.UsageError, `Unknown command "${name}".`, `Run one of: ${Object.keys(commands).join(', ')} (see --help).`), wantsJson, say);
   let values: Values;
   let positionals: string[];
+  let tokens: Token[];
   try {
-    ({ values, positionals } = parseArgs({ args: rest, options: { ...TARGET_OPTIONS, ...command.options }, allowPositionals: true, strict: true }) as { values: Values; positionals: string[] });
+    ({ values, positionals, tokens } = parseArgs({ args: rest, options: { ...TARGET_OPTIONS, ...command.options }, allowPositionals: true, strict: true, tokens: true }) as { values: Values; positionals: string[]; tokens: Token[] });
   } catch (error) {
-    return fail(new MigrateError(ErrorCode.UsageError, (error as Error).message, `Run vpc-migrate ${name} --help.`), wantsJson);
+    return fail(new MigrateError(ErrorCode.UsageError, (error as Error).message, `Run ${remedyCommand(name, '--help')}.`), wantsJson, say);
   }
   if (values.help) {
     process.stdout.write(`${command.usage}\n\n${TARGET_HELP}\n`);
     return 0;
   }
   const json = values.json === true;
-  const progress = (line: string) => process.stderr.write(line + '\n');
+  say = invocationOf(launch, values);
+  const stray = strayArguments(name, command, rest, tokens, values, positionals);
+  if (stray) return fail(stray, json, say);
+  // Progress lines may name commands; the report's strings are rewritten once, before rendering,
+  // so what renderers and the interruption hint print (already rewritten) goes out as it is.
+  const write = (line: string) => process.stderr.write(line + '\n');
+  const progress = (line: string) => write(say.rewrite(line));
   let close = async () => undefined as void;
   try {
     if (!workerNeeded(command, values, positionals)) {
       const output = await command.run({ values, positionals, worker: noWorker(), progress });
-      const text = await renderReport(output.report, values, progress);
-      process.stdout.write((json ? JSON.stringify(output.report, null, 2) : text) + '\n');
+      const report = say.rewriteAll(output.report);
+      const text = await renderReport(report, values, write);
+      process.stdout.write((json ? JSON.stringify(report, null, 2) : text) + '\n');
       return output.exitCode;
     }
     // transport/target.ts: --function / --stack name a deployed worker; --local starts the local
@@ -92,37 +155,40 @@ export async function main(argv: string[]): Promise<number> {
     // Our worker through Lambda Invoke (transport/invoke.ts), or a plain run-sql one (compat/).
     const worker = protocolFlag(values) === 'run-sql' ? connectRunSql(values, resolved.target, progress) : connectWorker(resolved.target);
     const watch = watchInterrupts(
-      statusCommandFor(argv),
+      say.rewrite(`See the outcome with ${remedyCommand('status')}.`),
       (i, final) => {
         if (final && json) process.stdout.write(JSON.stringify({ ok: false, interrupted: true, exitedAtOnce: true, ...i }, null, 2) + '\n');
-        else progress(final ? `Second ${i.signal}: exiting now. ${i.next}` : `${i.message}\n${i.next}\nWaiting for the worker's answer; press Ctrl-C again to exit now.`);
+        else write(final ? `Second ${i.signal}: exiting now. ${i.next}` : `${i.message}\n${i.next}\nWaiting for the worker's answer; press Ctrl-C again to exit now.`);
       },
       (code) => process.stdout.write('', () => process.exit(code)),
     );
     try {
       const output = await command.run({ values, positionals, worker, progress, interrupted: watch.current });
-      const text = await renderReport(output.report, values, progress);
+      const report = say.rewriteAll(output.report);
+      const text = await renderReport(report, values, write);
       const stop = watch.current();
-      const body = stop && json ? { ...output.report, interrupted: stop } : output.report;
+      const body = stop && json ? { ...report, interrupted: stop } : report;
       process.stdout.write((json ? JSON.stringify(body, null, 2) : text) + '\n');
-      if (stop && !json) progress(`${stop.signal}: ${stop.next}`);
+      if (stop && !json) write(`${stop.signal}: ${stop.next}`);
       return stop ? stop.exitCode : output.exitCode;
     } finally {
       watch.stop();
       worker.close();
     }
   } catch (error) {
-    return fail(error, json);
+    return fail(error, json, say);
   } finally {
     await close().catch(() => undefined);
   }
 }
 
-function fail(error: unknown, json: boolean): number {
-  const body: ErrorBody =
+/** Prints the error (text on stderr, or JSON on stdout), its commands as the user runs them; exit code 2. */
+function fail(error: unknown, json: boolean, say: Invocation = invocationOf(currentLaunch(), {})): number {
+  const body: ErrorBody = say.rewriteAll(
     error instanceof MigrateError
       ? error.toJSON()
-      : { code: 'VPCM_INTERNAL', message: `Unexpected failure: ${(error as Error)?.stack ?? String(error)}`, remedy: 'This is a bug in vpc-migrate; please report it with this output.' };
+      : { code: 'VPCM_INTERNAL', message: `Unexpected failure: ${(error as Error)?.stack ?? String(error)}`, remedy: 'This is a bug in vpc-migrate; please report it with this output.' },
+  );
   if (json) process.stdout.write(JSON.stringify({ ok: false, error: body }, null, 2) + '\n');
   else process.stderr.write(renderError(body) + '\n');
   return 2;

@@ -2,7 +2,7 @@
  * Ctrl-C and SIGTERM while a command talks to the worker. Lambda finishes an invocation even
  * when its caller goes away, so leaving silently would hide what happens next: the first signal
  * says what the worker may still be doing, that the migration lock protects the database, and
- * which command shows the outcome, then lets the invocation in flight answer (deploy sends no
+ * which command shows the outcome (`next`), then lets the invocation in flight answer (deploy sends no
  * further one) and exits 130 / 143. A second signal exits at once.
  */
 import { MIGRATION_LOCK_KEY } from '../lambda/contract/index.js';
@@ -20,7 +20,8 @@ export interface InterruptWatch {
   stop(): void;
 }
 
-export function interruptionOf(signal: 'SIGINT' | 'SIGTERM', statusCommand: string): Interruption {
+/** `next` is the sentence naming the status command, as the user runs it (scripts/invocation.ts). */
+export function interruptionOf(signal: 'SIGINT' | 'SIGTERM', next: string): Interruption {
   return {
     signal,
     exitCode: signal === 'SIGINT' ? 130 : 143,
@@ -28,7 +29,7 @@ export function interruptionOf(signal: 'SIGINT' | 'SIGTERM', statusCommand: stri
       `Interrupted (${signal}). The worker may still be running what it was sent: Lambda finishes an invocation even when ` +
       `the caller goes away. The migration lock (pg_advisory_lock ${MIGRATION_LOCK_KEY}) keeps every other deploy out until it is done, ` +
       `and each migration is recorded with its effect, so nothing is half-recorded. No further migration is sent.`,
-    next: `See the outcome with \`${statusCommand}\`.`,
+    next,
   };
 }
 
@@ -36,7 +37,7 @@ export function interruptionOf(signal: 'SIGINT' | 'SIGTERM', statusCommand: stri
  * Watches SIGINT/SIGTERM. `say` prints the first interruption (text or JSON, as the command's
  * output); `exitNow` ends the process on the second one.
  */
-export function watchInterrupts(statusCommand: string, say: (i: Interruption, final: boolean) => void, exitNow: (code: number) => void): InterruptWatch {
+export function watchInterrupts(next: string, say: (i: Interruption, final: boolean) => void, exitNow: (code: number) => void): InterruptWatch {
   let seen: Interruption | undefined;
   const on = (signal: 'SIGINT' | 'SIGTERM') => () => {
     if (seen) {
@@ -44,7 +45,7 @@ export function watchInterrupts(statusCommand: string, say: (i: Interruption, fi
       exitNow(seen.exitCode);
       return;
     }
-    seen = interruptionOf(signal, statusCommand);
+    seen = interruptionOf(signal, next);
     say(seen, false);
   };
   const onInt = on('SIGINT');

@@ -3,6 +3,7 @@
  * happened and a `remedy` saying what to do next. Errors cross the Lambda boundary as JSON
  * (`toJSON` / `fromBody`), so code, not class identity, is the contract.
  */
+import { resolveEither } from './remedy-command.js';
 import type { ErrorBody } from './wire.js';
 
 export class MigrateError extends Error {
@@ -98,7 +99,7 @@ export function failedMigrationsError(names: string[]): MigrateError {
   return new MigrateError(
     ErrorCode.FailedMigrationInLedger,
     `The ledger holds failed migration(s): ${names.join(', ')}. New migrations will not be applied until they are resolved (Prisma P3009).`,
-    `Fix the database by hand if needed, then run \`pnpm migrate:resolve --rolled-back ${names[0]}\` (to retry it) or \`--applied ${names[0]}\` (if it is in fact complete).`,
+    `Fix the database by hand if needed, then run ${resolveEither(names[0]!)}.`,
     { details: { migrations: names } },
   );
 }

@@ -16,3 +16,4 @@ export * from './ledger-ddl.js';
 export * from './reader-role.js';
 export * from './backfill-check.js';
 export * from './batch-order.js';
+export * from './remedy-command.js';

@@ -3,6 +3,8 @@
  * (the worker's `setup` action, the CDK stack's custom resource, the local database).
  */
 
+import { remedyCommand } from './remedy-command.js';
+
 export const DEFAULT_READER_ROLE = 'vpc_migrate_reader';
 
 const ident = (name: string) => '"' + name.replace(/"/g, '""') + '"';
@@ -31,7 +33,7 @@ function quoteLiteral(s: string): string {
 /** The one line a person runs to fix a missing reader role (as the worker's login role, or an admin). */
 export function readerRemedy(role: string): string {
   return (
-    `Create the reader role once: \`pnpm run-sql --write "${readerSetupSql(role).replace(/"/g, '\\"')}"\` ` +
+    `Create the reader role once: ${remedyCommand('sql', '--write', readerSetupSql(role))} ` +
     `(or redeploy the CDK stack, which runs this set-up). Read-only run-sql never falls back to the worker's own role.`
   );
 }

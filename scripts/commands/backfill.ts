@@ -14,6 +14,7 @@ import {
   ErrorCode,
   MigrateError,
   parseBackfillCheck,
+  remedyCommand,
 } from '../../lambda/contract/index.js';
 import { sha256Hex } from '../core/checksum.js';
 import { loadParser, splitMigration } from '../core/split.js';
@@ -57,7 +58,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export async function backfill(worker: Worker, opts: BackfillOptions): Promise<BackfillReport> {
   const dir = path.resolve(opts.dir ?? DEFAULT_BACKFILLS_DIR);
   const name = opts.name.endsWith('.sql') ? opts.name.slice(0, -4) : opts.name;
-  if (name === '' || /[/\\\0]/.test(name)) throw usageError(`"${opts.name}" is not a backfill name.`, `Pass the file name in ${dir} without .sql, e.g. pnpm backfill fill_order_totals.`);
+  if (name === '' || /[/\\\0]/.test(name)) throw usageError(`"${opts.name}" is not a backfill name.`, `Pass the file name in ${dir} without .sql, e.g. ${remedyCommand('backfill', 'fill_order_totals')}.`);
   const file = path.join(dir, `${name}.sql`);
   let bytes: Buffer;
   try {
@@ -100,7 +101,7 @@ export async function backfill(worker: Worker, opts: BackfillOptions): Promise<B
         : `${name}.sql line ${s.line}: this statement cannot run inside a transaction, and a backfill is one transaction. Nothing was run.`,
       control
         ? 'Remove BEGIN/COMMIT: vpc-migrate runs the whole file in one transaction and records it in the same transaction.'
-        : 'Move it into a migration of its own (CONCURRENTLY alone in its file), or run it with pnpm run-sql --write.',
+        : `Move it into a migration of its own (CONCURRENTLY alone in its file), or run it alone: ${remedyCommand('sql', '--write', sql.slice(s.start, s.end))}.`,
       { details: { file, line: s.line } },
     );
   }
@@ -157,6 +158,7 @@ A sanity query in the file's leading comments runs read-only before and after, a
 Who ran it: VPC_MIGRATE_RUN_BY, else user@host.
 Exit codes: 0 ran and recorded, 1 already run (nothing was run; --again to insist), 2 failed
 (rolled back, nothing recorded), refused, or worker error.`,
+  positionals: 1,
   options: {
     backfills: { type: 'string' },
     again: { type: 'boolean' },
@@ -165,7 +167,7 @@ Exit codes: 0 ran and recorded, 1 already run (nothing was run; --again to insis
   },
   needsWorker: true,
   async run({ values, positionals, worker, progress }) {
-    if (positionals.length !== 1) throw usageError('Name exactly one backfill.', 'Run vpc-migrate backfill NAME (the file prisma/backfills/NAME.sql).');
+    if (positionals.length !== 1) throw usageError('Name exactly one backfill.', 'Run `vpc-migrate backfill NAME` (the file prisma/backfills/NAME.sql).');
     const opts: BackfillOptions = { name: positionals[0] as string, again: values.again === true, progress };
     // --backfills (and its default) from the directory the user ran the command in.
     opts.dir = fromInvocationDir(stringFlag(values, 'backfills') ?? DEFAULT_BACKFILLS_DIR);

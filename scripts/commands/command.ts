@@ -13,6 +13,8 @@ export interface Command {
   summary: string;
   usage: string;
   options: Options;
+  /** How many positional arguments it takes (`Infinity`: any number); cli.ts refuses more, and a stray `--`. */
+  positionals: number;
   /** Whether the command talks to a worker (all but local-only ones); a function decides per invocation. */
   needsWorker: boolean | ((values: Values, positionals: string[]) => boolean);
   run(ctx: { values: Values; positionals: string[]; worker: Worker; progress: (line: string) => void; interrupted?: () => Interruption | undefined }): Promise<CommandOutput>;

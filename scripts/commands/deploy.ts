@@ -1,5 +1,5 @@
 /**
- * `deploy` (`pnpm migrate:remote`): discover → ledger → plan → lint → apply in batches → verify.
+ * `deploy` (`vpc-migrate deploy`): discover → ledger → plan → lint → apply in batches → verify.
  * Refuses before applying anything when the plan has a problem; stops at the first failure;
  * verifies afterwards that the ledger holds every local migration. The format (formats/) says
  * how each step reads for Prisma or Drizzle (formats/select.ts picks it); applyBatches below
@@ -145,7 +145,7 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
       code: ErrorCode.VerifyFailed,
       migration: after.pending[0] ?? after.failed[0]?.name ?? '',
       message: check && !check.ok ? check.message : `After deploy the ledger still lacks ${after.pending.length} local migration(s): ${after.pending.slice(0, 5).join(', ')}.`,
-      remedy: `Run \`pnpm migrate:status\` and look for a concurrent deploy or a manual change of ${format.ledgerTable}.`,
+      remedy: `Run \`vpc-migrate status\` and look for a concurrent deploy or a manual change of ${format.ledgerTable}.`,
     });
   }
   report.exitCode = report.problems.length === 0 && report.verified ? 0 : 2;
@@ -210,7 +210,7 @@ async function applyBatches(worker: Worker, payloads: MigrationPayload[], report
         code: ErrorCode.LockTimeout,
         migration: result.results.find((r) => r.status === 'not-started')?.name ?? batch[0]!.name,
         message: result.stoppedBecause,
-        remedy: 'Deploy again once that deploy has finished: what was applied stays applied, the rest follows (`pnpm migrate:status` shows when the lock is free).',
+        remedy: 'Deploy again once that deploy has finished: what was applied stays applied, the rest follows (`vpc-migrate status` shows when the lock is free).',
       });
     }
     if (result.stopped === 'failed' || result.stopped === 'blocked' || finished.some((r) => r.status === 'failed')) break;
@@ -240,6 +240,7 @@ Applies every pending migration in order, then verifies the ledger.
   --no-reconcile          treat "already exists" as a failure instead of reconciling
   --no-lint               skip the lint of pending migrations (by default lint errors refuse the deploy)
 Exit codes: 0 applied or up to date, 2 problem (nothing or not everything applied).`,
+  positionals: 0,
   options: {
     'allow-out-of-order': { type: 'boolean' },
     'allow-modified': { type: 'boolean' },

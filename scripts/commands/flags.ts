@@ -5,7 +5,6 @@
  */
 import type { ParseArgsConfig } from 'node:util';
 import { type ApplyOptions, ErrorCode, MigrateError, MIGRATION_FORMATS, type MigrationFormat } from '../../lambda/contract/index.js';
-import { sh } from '../core/plan.js';
 import type { TargetFlags } from '../core/worker.js';
 import { DETECTION_RULE } from '../formats/select.js';
 import { locateMigrations, type MigrationsLocation, requireMigrationsDir } from '../project/migrations-dir.js';
@@ -144,17 +143,4 @@ export function targetFlags(values: Values): TargetFlags {
   const timeout = functionTimeoutFlag(values);
   if (timeout !== undefined) flags.functionTimeoutMs = timeout;
   return flags;
-}
-
-/** `pnpm migrate:status` with the target flags of this run (for the interruption message). */
-export function statusCommandFor(argv: string[]): string {
-  const keep: string[] = [];
-  const withValue = new Set(['--function', '--endpoint', '--stack', '--region', '--profile', '--function-timeout', '--migrations', '--format', '--protocol']);
-  for (let i = 1; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--local') keep.push(a);
-    else if (withValue.has(a) && argv[i + 1] !== undefined) keep.push(a, argv[++i]!);
-    else if ([...withValue].some((f) => a.startsWith(`${f}=`))) keep.push(a);
-  }
-  return ['pnpm migrate:status', ...keep.map(sh)].join(' ');
 }

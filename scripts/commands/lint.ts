@@ -170,6 +170,7 @@ why it matters and the fix (the README lists the rules).
                           _AB_pkey/_AB_unique churn, re-creations of indexes the history already has)
                           from the linted files, and nothing else; refused with --all (applied files)
 Exit codes: 0 no errors (warnings allowed), 2 errors found or lint could not run.`,
+  positionals: Infinity,
   options: {
     all: { type: 'boolean' },
     fix: { type: 'boolean' },

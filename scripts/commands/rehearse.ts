@@ -118,13 +118,14 @@ shared transaction (a new enum value used by a later pending file) is reported a
   --no-reconcile          treat "already exists" as a failure instead of skipping as deploy does
 Exit codes: 0 every pending migration rehearsed without error (or nothing pending), 2 a migration
 failed, the time budget ran out, deploy would refuse (failed/modified/out-of-order), or worker error.`,
+  positionals: 0,
   options: {
     to: { type: 'string' },
     ...APPLY_OPTIONS,
   },
   needsWorker: true,
   async run({ values, positionals, worker, progress }) {
-    if (positionals.length > 0) throw usageError(`Unexpected argument ${positionals[0]}.`, 'Run vpc-migrate rehearse --help.');
+    if (positionals.length > 0) throw usageError(`Unexpected argument ${positionals[0]}.`, 'Run `vpc-migrate rehearse --help`.');
     const location = await migrationsFlag(values);
     const opts: RehearseOptions = { migrationsDir: location.dir, location, options: applyOptionsFrom(values), progress };
     const to = stringFlag(values, 'to');

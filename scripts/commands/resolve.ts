@@ -7,6 +7,7 @@
 import {
   ErrorCode,
   MigrateError,
+  remedyCommand,
   type ResolveEvent,
   type ResolveResult,
   type ResolveTarget,
@@ -36,6 +37,8 @@ export interface ResolveReport {
   /** sha256 of the local migration.sql recorded by `applied`. */
   checksum?: string;
   result: ResolveResult;
+  /** What to run next: status (printed as the user runs it). */
+  next: string;
   exitCode: 0;
 }
 
@@ -53,7 +56,7 @@ export async function resolve(worker: Worker, opts: ResolveOptions): Promise<Res
       throw new MigrateError(
         ErrorCode.ResolveFolderMissing,
         `P3017: The migration ${opts.name} could not be found in ${discovery.dir}${folder ? ' (the folder has no readable migration.sql)' : ''}. Nothing was changed.`,
-        'Make sure the migration exists and that you passed the whole folder name, e.g. "20201207184859_initial_migration" (`pnpm migrate:status` lists them).',
+        `Make sure the migration exists and that you passed the whole folder name, e.g. "20201207184859_initial_migration" (${remedyCommand('status')} lists them).`,
         { details: { prismaCode: 'P3017', migration: opts.name, migrationsDir: discovery.dir } },
       );
     }
@@ -61,7 +64,7 @@ export async function resolve(worker: Worker, opts: ResolveOptions): Promise<Res
     event.checksum = checksum;
   }
   const result = await worker.send<ResolveResult>({ action: 'resolve', ...event });
-  const report: ResolveReport = { command: 'resolve', migrationsDir: migrations.dir, migrations, name: opts.name, to: opts.to, result, exitCode: 0 };
+  const report: ResolveReport = { command: 'resolve', migrationsDir: migrations.dir, migrations, name: opts.name, to: opts.to, result, next: remedyCommand('status'), exitCode: 0 };
   if (checksum) report.checksum = checksum;
   return report;
 }
@@ -77,6 +80,7 @@ Prisma's \`migrate resolve\`, through the worker, under the migration lock.
                           Refused if it was never applied (P3011) or is not failed (P3012).
   --lock-wait SEC         wait this long for a running deploy to release the lock (default 10)
 Exit codes: 0 done, 2 refused (the Prisma code is in the message and in --json) or worker error.`,
+  positionals: 0,
   options: {
     applied: { type: 'string' },
     'rolled-back': { type: 'string' },
@@ -87,7 +91,7 @@ Exit codes: 0 done, 2 refused (the Prisma code is in the message and in --json) 
     const applied = stringFlag(values, 'applied');
     const rolledBack = stringFlag(values, 'rolled-back');
     if ((applied === undefined) === (rolledBack === undefined) || positionals.length > 0) {
-      throw usageError('Pass exactly one of --applied NAME or --rolled-back NAME.', 'Run vpc-migrate resolve --help.');
+      throw usageError('Pass exactly one of --applied NAME or --rolled-back NAME.', 'Run `vpc-migrate resolve --help`.');
     }
     // --rolled-back changes only the ledger: the folder is named in the report, not required.
     const location = await migrationsFlag(values, { mustExist: applied !== undefined });

@@ -107,6 +107,7 @@ own error. SQL that starts with "-" (a comment) goes after "--": run-sql -- "-- 
   --csv                   rows as CSV (RFC 4180) on stdout; notices and the footer go to stderr
 Exit codes: 0 the statement ran, 2 it failed (SQLSTATE, detail, hint and a caret are shown), was
 cancelled, or the worker could not be reached.`,
+  positionals: Infinity,
   options: {
     file: { type: 'string', short: 'f' },
     write: { type: 'boolean' },
@@ -119,7 +120,7 @@ cancelled, or the worker could not be reached.`,
   needsWorker: true,
   async run({ values, positionals, worker, progress }) {
     const file = stringFlag(values, 'file');
-    if (file !== undefined && positionals.length > 0) throw usageError('Give the SQL either as an argument or with -f FILE, not both.', 'Run vpc-migrate sql --help.');
+    if (file !== undefined && positionals.length > 0) throw usageError('Give the SQL either as an argument or with -f FILE, not both.', 'Run `vpc-migrate sql --help`.');
     let sql: string;
     if (file !== undefined) {
       // A relative -f is read from the directory the user ran the command in, not the package's.

@@ -2,7 +2,7 @@
  * `status` (`pnpm migrate:status`): the deploy plan without applying anything. Its exit code
  * is part of the interface: 0 up to date, 1 pending, 2 problem.
  */
-import type { MigrationFormat, ServerFacts } from '../../lambda/contract/index.js';
+import { type MigrationFormat, remedyCommand, type ServerFacts } from '../../lambda/contract/index.js';
 import { summarize, type Plan, type PlanOptions } from '../core/plan.js';
 import type { Worker } from '../core/worker.js';
 import type { LedgerCounts } from '../formats/format.js';
@@ -24,6 +24,8 @@ export interface StatusReport {
   invocations: number;
   durationMs: number;
   exitCode: 0 | 1 | 2;
+  /** With pending migrations: the deploy command that applies them (printed as the user runs it). */
+  next?: string;
   /** Set for a Drizzle journal (absent: Prisma). */
   format?: MigrationFormat;
   /** Drizzle: the seed's counts for CI (rows in the database, journal entries, pending). */
@@ -36,6 +38,7 @@ export async function status(worker: Worker, opts: { migrationsDir: string; loca
   const state = await loadState(worker, migrations.dir, opts);
   const p = state.plan;
   const counts = state.format.counts(p);
+  const exitCode = p.state === 'problem' ? 2 : p.state === 'pending' ? 1 : 0;
   return {
     command: 'status',
     migrationsDir: migrations.dir,
@@ -47,7 +50,8 @@ export async function status(worker: Worker, opts: { migrationsDir: string; loca
     warnings: state.warnings,
     invocations: worker.invocations,
     durationMs: Date.now() - started,
-    exitCode: p.state === 'problem' ? 2 : p.state === 'pending' ? 1 : 0,
+    exitCode,
+    ...(exitCode === 1 ? { next: `Run ${remedyCommand('deploy')} to apply ${p.pending.length} pending migration(s).` } : {}),
     ...(state.format.wire ? { format: state.format.wire } : {}),
     ...(counts ? { counts } : {}),
   };
@@ -58,6 +62,7 @@ export const statusCommand: Command = {
   usage: `vpc-migrate status [options]
 Shows applied, pending, failed, modified, missing-locally and out-of-order migrations.
 Exit codes: 0 up to date, 1 pending migrations, 2 problem (failed, modified, missing locally, out of order, worker error).`,
+  positionals: 0,
   options: {},
   needsWorker: true,
   async run({ values, worker }) {

@@ -37,6 +37,8 @@ import {
   PRISMA_LEDGER_TABLE,
   reconcileLog,
   redact,
+  remedyCommand,
+  resolveEither,
   runInOrder,
   shorten,
   type SkippedStatement,
@@ -193,7 +195,7 @@ async function call(ctx: Ctx, sql: string): Promise<CallResult> {
         new MigrateError(
           ErrorCode.FailedMigrationInLedger,
           `Migration ${guard.name ?? '?'} failed (another deploy recorded it while this one ran). Nothing is applied until it is resolved (Prisma P3009).`,
-          `Run \`pnpm migrate:status\`, then \`pnpm migrate:resolve --rolled-back ${guard.name ?? 'NAME'}\` (to retry) or \`--applied ${guard.name ?? 'NAME'}\`.`,
+          `Run ${remedyCommand('status')}, then ${resolveEither(guard.name ?? 'NAME')}.`,
         ),
       );
     }
@@ -202,7 +204,7 @@ async function call(ctx: Ctx, sql: string): Promise<CallResult> {
         new MigrateError(
           ErrorCode.FailedMigrationInLedger,
           `Migration ${guard.name ?? '?'} is recorded as started and not finished: another deploy is running it (run-sql mode cannot hold the lock between calls), or it was interrupted; waited ${Math.round((Date.now() - started) / 1000)} s.`,
-          `Run \`pnpm migrate:status\` again later. If no deploy is running, resolve it: \`pnpm migrate:resolve --rolled-back ${guard.name ?? 'NAME'}\` (to retry) or \`--applied ${guard.name ?? 'NAME'}\`.`,
+          `Run ${remedyCommand('status')} again later. If no deploy is running, resolve it: ${resolveEither(guard.name ?? 'NAME')}.`,
         ),
       );
     }
@@ -211,7 +213,7 @@ async function call(ctx: Ctx, sql: string): Promise<CallResult> {
         new MigrateError(
           ErrorCode.LockTimeout,
           `Another migration holds the migration lock (Prisma's advisory lock ${MIGRATION_LOCK_KEY}); waited ${Math.round((Date.now() - started) / 1000)} s.`,
-          'Wait for the other deploy to finish and run the command again, or raise --lock-wait. `pnpm migrate:status` names the session holding it.',
+          `Wait for the other deploy to finish and run the command again, or raise --lock-wait. ${remedyCommand('status')} names the session holding it.`,
         ),
       );
     }
@@ -226,7 +228,7 @@ async function mustSucceed(ctx: Ctx, sql: string, what: string): Promise<void> {
   throw new MigrateError(
     ErrorCode.SqlFailed,
     `Could not ${what} through run-sql${outcome.failure.code ? ` (${outcome.failure.code})` : ''}: ${redact(outcome.failure.message)}`,
-    'Check that the worker\'s database user may write _prisma_migrations, then run `pnpm migrate:status` before retrying.',
+    `Check that the worker's database user may write _prisma_migrations, then run ${remedyCommand('status')} before retrying.`,
   );
 }
 
@@ -403,7 +405,7 @@ async function startRow(ctx: Ctx, m: DecodedMigration): Promise<string | undefin
   if (out.kind === 'recorded') return undefined;
   if (out.kind !== 'ok') {
     const failure = out.kind === 'failed' ? out.failure : { message: 'the ledger changed', text: '' };
-    throw new MigrateError(ErrorCode.SqlFailed, `Could not record the start of ${m.name} through run-sql: ${redact(failure.message)}`, 'Run `pnpm migrate:status` and check the worker can write _prisma_migrations.');
+    throw new MigrateError(ErrorCode.SqlFailed, `Could not record the start of ${m.name} through run-sql: ${redact(failure.message)}`, `Run ${remedyCommand('status')} and check the worker can write _prisma_migrations.`);
   }
   return id;
 }

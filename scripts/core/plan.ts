@@ -7,7 +7,7 @@
  * docs/design.md §3: checksums are checked on deploy, and out-of-order folders are reported, never
  * silently skipped.
  */
-import { ErrorCode, isResumableLog, type LedgerRow } from '../../lambda/contract/index.js';
+import { ErrorCode, isResumableLog, type LedgerRow, remedyCommand, sh } from '../../lambda/contract/index.js';
 
 /** What the plan needs to know about one local migration folder. */
 export interface LocalMigrationRef {
@@ -274,22 +274,20 @@ function latest(rows: LedgerRow[]): LedgerRow | undefined {
   return best;
 }
 
-/** Quotes a name for a POSIX shell when it needs it (folder names may hold spaces). */
-export function sh(word: string): string {
-  return /^[A-Za-z0-9_.,:@%+=\/-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
-}
+/** Quotes a name for a POSIX shell when it needs it (lambda/contract/remedy-command.ts). */
+export { sh };
 
 function failedProblem(f: FailedEntry, migration: LocalMigrationRef | undefined): Problem {
   const how = f.interrupted
     ? 'and recorded no error: the worker was interrupted (timeout or crash) while running it'
     : `with: ${firstLine(f.logs ?? '')}`;
   const steps = f.appliedStepsCount > 0 ? ` after ${f.appliedStepsCount} completed step(s)` : '';
-  const rolledBack = `pnpm migrate:resolve --rolled-back ${sh(f.name)}`;
+  const rolledBack = remedyCommand('resolve', '--rolled-back', f.name);
   const remedy = migration
-    ? `Inspect the database and finish or undo what ${f.name} changed, then run \`${rolledBack}\` to ` +
-      `retry it on the next deploy, or \`pnpm migrate:resolve --applied ${sh(f.name)}\` if it is now fully applied.`
+    ? `Inspect the database and finish or undo what ${f.name} changed, then run ${rolledBack} to ` +
+      `retry it on the next deploy, or ${remedyCommand('resolve', '--applied', f.name)} if it is now fully applied.`
     : `Its folder is missing locally, so it cannot be marked applied (Prisma P3017). Undo what it changed, ` +
-      `then run \`${rolledBack}\`, or restore the folder from git and deploy again.`;
+      `then run ${rolledBack}, or restore the folder from git and deploy again.`;
   return {
     code: ErrorCode.FailedMigrationInLedger,
     migration: f.name,
@@ -308,7 +306,7 @@ function modifiedProblem(m: ModifiedEntry, migration: LocalMigrationRef | undefi
       `${m.localChecksum}: it was edited after it was applied.`,
     remedy: `Restore the applied version from git (\`git log -p -- ${sh(file)}\` shows the edit, ` +
       `\`git checkout <commit> -- ${sh(file)}\` restores it) and put new changes in a new migration, ` +
-      `or pass \`--allow-modified\` to deploy anyway.`,
+      `or deploy anyway: \`vpc-migrate deploy --allow-modified\`.`,
   };
 }
 
@@ -329,7 +327,7 @@ function outOfOrderProblem(name: string, newest: string): Problem {
     message: `Migration ${name} is not applied, but it sorts before ${newest}, which is: applying it now ` +
       `would run it after migrations that were written to follow it.`,
     remedy: `If it has not been applied anywhere yet, rename its folder so it sorts after ${newest} ` +
-      `(a new timestamp prefix); otherwise pass \`--allow-out-of-order\` to apply it anyway.`,
+      `(a new timestamp prefix); otherwise apply it anyway: \`vpc-migrate deploy --allow-out-of-order\`.`,
   };
 }
 

@@ -41,7 +41,7 @@ export async function lintPending(local: readonly LocalMigration[], pending: rea
       code: ErrorCode.LintFailed,
       migration: f.migration,
       message: `${f.file}:${f.line} [${f.rule}] ${f.message}`,
-      remedy: `${f.fix} Or pass --no-lint to deploy without these checks.`,
+      remedy: `${f.fix} Or deploy without these checks: \`vpc-migrate deploy --no-lint\`.`,
     }));
   const warned = findings.filter((f) => f.severity === 'warning');
   let warnings: string[];
@@ -52,7 +52,7 @@ export async function lintPending(local: readonly LocalMigration[], pending: rea
     for (const f of warned) perRule.set(f.rule, (perRule.get(f.rule) ?? 0) + 1);
     const files = new Set(warned.map((f) => f.migration)).size;
     warnings = [
-      `lint: ${warned.length} warning(s) in ${files} pending migration(s) (${[...perRule].map(([r, n]) => `${r} ${n}`).join(', ')}); \`pnpm migrate:lint\` lists them with the fix.`,
+      `lint: ${warned.length} warning(s) in ${files} pending migration(s) (${[...perRule].map(([r, n]) => `${r} ${n}`).join(', ')}); \`vpc-migrate lint\` lists them with the fix.`,
     ];
   }
   return { findings, problems, warnings };

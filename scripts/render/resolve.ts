@@ -18,6 +18,6 @@ export function renderResolve(r: ResolveReport): string {
   } else {
     out.push(green(`Migration ${r.name}: its failed attempts were already marked rolled back; nothing changed.`));
   }
-  out.push(dim('Next: pnpm migrate:status'));
+  out.push(dim(`Next: ${r.next}`));
   return out.join('\n');
 }

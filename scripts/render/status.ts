@@ -21,7 +21,7 @@ export function renderStatus(r: StatusReport): string {
   if (r.plan.problems.length > 0) out.push('', red(bold(`${r.plan.problems.length} problem(s):`)), ...problemLines(r.plan.problems));
   out.push('');
   if (r.exitCode === 0) out.push(green(bold('Database schema is up to date: 0 pending migrations.')));
-  else if (r.exitCode === 1) out.push(yellow(bold(`Run \`pnpm migrate:remote\` to apply ${p.pending.length} pending migration(s).`)));
+  else if (r.next) out.push(yellow(bold(r.next)));
   return out.join('\n');
 }
 

@@ -172,7 +172,7 @@ export function invokeError(error: unknown, target: WorkerTarget, waitedMs?: num
     return new MigrateError(
       ErrorCode.InvokeTimeout,
       `No answer from ${target.functionName} within the function timeout${waited}: the outcome is unknown.`,
-      'Run `pnpm migrate:status` to see what was applied; a re-run of deploy never applies a recorded migration twice.',
+      'Run `vpc-migrate status` to see what was applied; a re-run of deploy never applies a recorded migration twice.',
       { cause: error },
     );
   }
@@ -207,14 +207,14 @@ function functionError(kind: string, text: string, target: WorkerTarget): Migrat
     return new MigrateError(
       ErrorCode.InvokeTimeout,
       `The worker ${target.functionName} hit its function timeout: ${message}`,
-      'Run `pnpm migrate:status`: a transactional migration running at that moment rolled back, a non-transactional one is recorded as interrupted and the next deploy resumes it. Raise the function timeout or split the migration.',
+      'Run `vpc-migrate status`: a transactional migration running at that moment rolled back, a non-transactional one is recorded as interrupted and the next deploy resumes it. Raise the function timeout or split the migration.',
       { details: { errorType: type } },
     );
   }
   return new MigrateError(
     ErrorCode.WorkerCrashed,
     `The worker ${target.functionName} crashed (${type}): ${message}`,
-    'See the function logs for this request; run `pnpm migrate:status` before retrying.',
+    'See the function logs for this request; run `vpc-migrate status` before retrying.',
     { details: { errorType: type } },
   );
 }

@@ -34,3 +34,16 @@ export async function runCli(argv: string[]): Promise<CliRun> {
 export function targetFlags(tw: TestWorker): string[] {
   return ['--endpoint', tw.endpoint, '--function', tw.functionName, '--function-timeout', '120'];
 }
+
+/**
+ * The environment of a plain shell for a CLI child process: without what a package manager
+ * set for the test runner (INIT_CWD, npm_*), which would make the child believe it runs as a
+ * package script (scripts/invocation.ts) and print its commands for that script.
+ */
+export function plainShellEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) if (key !== 'INIT_CWD' && !key.startsWith('npm_')) env[key] = value;
+  for (const [key, value] of Object.entries(extra)) if (value === undefined) delete env[key];
+  else env[key] = value;
+  return env;
+}

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, type LambdaContext } from '../../lambda/contract/index.js';
 import { status } from '../../scripts/commands/status.js';
-import { runCli, targetFlags } from '../helpers/cli.js';
+import { plainShellEnv, runCli, targetFlags } from '../helpers/cli.js';
 import { databaseTargets, prismaLedger } from '../helpers/db.js';
 import { migrationsDir, repoRoot } from '../helpers/migrations.js';
 import { useFreshWorker, startTestWorker } from '../helpers/worker.js';
@@ -28,7 +28,7 @@ function cliProcess(args: string[], onStderr: (text: string, child: ReturnType<t
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'scripts/cli.ts'), ...args], {
       cwd: repoRoot,
-      env: { ...process.env, VPC_MIGRATE_FUNCTION: '', DATABASE_URL: '' },
+      env: plainShellEnv({ VPC_MIGRATE_FUNCTION: '', DATABASE_URL: '' }),
     });
     let stdout = '';
     let stderr = '';
@@ -65,7 +65,7 @@ describe('Ctrl-C and SIGTERM during a deploy', () => {
     expect(run.code).toBe(130);
     expect(run.stderr).toContain('Interrupted (SIGINT). The worker may still be running what it was sent');
     expect(run.stderr).toContain('pg_advisory_lock 72707369');
-    expect(run.stderr).toContain(`pnpm migrate:status --endpoint ${env.tw.endpoint} --function ${env.tw.functionName}`);
+    expect(run.stderr).toContain(`\`node scripts/run-cli.mjs status --function ${env.tw.functionName} --endpoint ${env.tw.endpoint} --function-timeout 120 --migrations ${dir}\``);
     // It waited: the answer came back and was reported.
     expect(run.stdout).toContain('003_after');
     const st = await status(env.tw.worker, { migrationsDir: dir });
@@ -88,7 +88,7 @@ describe('Ctrl-C and SIGTERM during a deploy', () => {
     expect(run.code).toBe(143);
     const body = JSON.parse(run.stdout) as { ok: boolean; interrupted: boolean; exitedAtOnce: boolean; signal: string; next: string };
     expect(body).toMatchObject({ ok: false, interrupted: true, exitedAtOnce: true, signal: 'SIGTERM' });
-    expect(body.next).toContain('pnpm migrate:status');
+    expect(body.next).toContain('`node scripts/run-cli.mjs status --function ');
     // The worker was not stopped by the CLI leaving: the lock let it finish.
     await expect.poll(async () => (await status(env.tw.worker, { migrationsDir: dir })).exitCode, { timeout: 15_000, interval: 250 }).toBe(0);
   });

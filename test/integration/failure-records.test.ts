@@ -14,9 +14,9 @@ import { waitFor } from '../helpers/fault-db.js';
 import { migrationsDir } from '../helpers/migrations.js';
 import { useFreshWorker, startTestWorker } from '../helpers/worker.js';
 
-/** The `pnpm migrate:resolve …` command a remedy prints, as CLI arguments. */
+/** The `vpc-migrate resolve …` command a remedy prints, as CLI arguments. */
 function resolveArgs(remedy: string): string[] {
-  const m = /pnpm migrate:resolve (--rolled-back|--applied) (\S+?)`/.exec(remedy);
+  const m = /vpc-migrate resolve (--rolled-back|--applied) (\S+?)`/.exec(remedy);
   expect(m, remedy).not.toBeNull();
   return ['resolve', m![1]!, m![2]!];
 }
@@ -24,7 +24,7 @@ function resolveArgs(remedy: string): string[] {
 describe.each(databaseTargets())('failures are recorded on the $name PostgreSQL', ({ adminUrl }) => {
   const env = useFreshWorker(adminUrl);
 
-  it('a deferred foreign key failing at COMMIT leaves a failed row, and the printed migrate:resolve command works', async () => {
+  it('a deferred foreign key failing at COMMIT leaves a failed row, and the printed resolve command works', async () => {
     const dir = await migrationsDir({
       '001_parent': 'CREATE TABLE parent (id int PRIMARY KEY);\n',
       '002_orphan': [
@@ -65,7 +65,7 @@ describe.each(databaseTargets())('failures are recorded on the $name PostgreSQL'
       const rows = await prismaLedger(env.db.url);
       expect(rows.map((r) => [r.migration_name, r.finished_at])).toEqual([['001_switches_role', null]]);
       expect(await query(env.db.url, `SELECT to_regclass('kept_out') AS t`)).toEqual([{ t: null }]);
-      expect(report.problems[0]?.remedy).toContain('pnpm migrate:resolve --rolled-back 001_switches_role');
+      expect(report.problems[0]?.remedy).toContain('vpc-migrate resolve --rolled-back 001_switches_role');
     } finally {
       await query(adminUrl, `DROP OWNED BY ${role}; DROP ROLE ${role}`).catch(() => undefined);
     }

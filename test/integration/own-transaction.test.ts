@@ -216,8 +216,8 @@ describe.each(databaseTargets())('own-transaction files interrupted on the $name
     } else {
       const problem = next.problems.find((p) => p.code === ErrorCode.FailedMigrationInLedger);
       expect(problem?.migration).toBe(shape);
-      expect(problem?.remedy).toContain(`pnpm migrate:resolve --rolled-back ${shape}`);
-      expect(problem?.remedy).toContain(`pnpm migrate:resolve --applied ${shape}`);
+      expect(problem?.remedy).toContain(`vpc-migrate resolve --rolled-back ${shape}`);
+      expect(problem?.remedy).toContain(`vpc-migrate resolve --applied ${shape}`);
       // Nothing more ran: the refusal changed nothing.
       expect((await prismaLedger(db.url)).find((r) => r.migration_name === shape)?.finished_at ?? null).toBeNull();
     }
@@ -238,7 +238,7 @@ describe.each(databaseTargets())('own-transaction files interrupted on the $name
     const refused = await deploy(fw.worker, { migrationsDir: dir });
     expect(refused.exitCode).toBe(2);
     expect(refused.problems.map((p) => p.code)).toContain(ErrorCode.FailedMigrationInLedger);
-    expect(refused.problems.find((p) => p.code === ErrorCode.FailedMigrationInLedger)?.remedy).toContain(`pnpm migrate:resolve --rolled-back ${REPEATABLE_READ}`);
+    expect(refused.problems.find((p) => p.code === ErrorCode.FailedMigrationInLedger)?.remedy).toContain(`vpc-migrate resolve --rolled-back ${REPEATABLE_READ}`);
 
     await resolve(fw.worker, { migrationsDir: dir, name: REPEATABLE_READ, to: 'rolled-back' });
     const again = await deploy(fw.worker, { migrationsDir: dir });
@@ -266,7 +266,7 @@ describe.each(databaseTargets())('own-transaction files interrupted on the $name
     expect(await ids(db.url, 'f')).toEqual([1, 3]);
 
     // The person checks: the block did all of its work, so the migration is in fact complete.
-    expect(problem?.remedy).toContain(`pnpm migrate:resolve --applied ${DO_COMMITS}`);
+    expect(problem?.remedy).toContain(`vpc-migrate resolve --applied ${DO_COMMITS}`);
     await resolve(fw.worker, { migrationsDir: dir, name: DO_COMMITS, to: 'applied' });
 
     expect((await status(fw.worker, { migrationsDir: dir })).exitCode).toBe(0);

@@ -86,7 +86,7 @@ describe.each(databaseTargets())('reconciliation by definition on the $name Post
     expect(failed?.error?.detail).toContain(`Existing:\n`);
     expect(failed?.error?.detail).toContain(c.shows![0]);
     expect(failed?.error?.detail).toContain(c.shows![1]);
-    expect(failed?.error?.hint).toContain('pnpm migrate:resolve --rolled-back 002_change');
+    expect(failed?.error?.hint).toContain('vpc-migrate resolve --rolled-back 002_change');
     const row = (await prismaLedger(env.db.url)).find((r) => r.migration_name === '002_change');
     expect(row).toMatchObject({ finished_at: null, rolled_back_at: null });
     // The existing object is as it was: the comparison was rolled back.

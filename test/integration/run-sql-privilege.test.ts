@@ -125,7 +125,9 @@ describe.each(databaseTargets())('read-only run-sql on the $name PostgreSQL', ({
 
       expect(error?.code).toBe(ErrorCode.ReaderRoleMissing);
       expect(error?.message).toContain('"vpcm_no_such_reader"');
-      expect(error?.remedy).toContain('CREATE ROLE \\"vpcm_no_such_reader\\" NOLOGIN');
+      // One shell word in single quotes: the SQL's `$$` and double quotes reach run-sql as written.
+      expect(error?.remedy).toContain("`vpc-migrate sql --write 'DO $$ BEGIN IF NOT EXISTS");
+      expect(error?.remedy).toContain('CREATE ROLE "vpcm_no_such_reader" NOLOGIN');
       expect(error?.remedy).toContain('pg_read_all_data');
       const run = await runCli(['sql', ...targetFlags(missing), 'select 1']);
       expect(run.exitCode).toBe(2);

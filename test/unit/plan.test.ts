@@ -109,8 +109,8 @@ describe('plan', () => {
     expect(problem).toMatchObject({ code: ErrorCode.FailedMigrationInLedger, migration: B });
     expect(problem!.message).toContain('relation "x" already exists');
     expect(problem!.message).toContain('P3009');
-    expect(problem!.remedy).toContain(`pnpm migrate:resolve --rolled-back ${B}`);
-    expect(problem!.remedy).toContain(`pnpm migrate:resolve --applied ${B}`);
+    expect(problem!.remedy).toContain(`vpc-migrate resolve --rolled-back ${B}`);
+    expect(problem!.remedy).toContain(`vpc-migrate resolve --applied ${B}`);
     expect(summarize(result)).toBe('3 local, 1 applied, 1 pending, 1 failed');
   });
 
@@ -289,7 +289,7 @@ describe('plan', () => {
     const result = plan(local('20240101 spaced name'), [failed('20240101 spaced name')]);
 
     // Assess
-    expect(result.problems[0]!.remedy).toContain("pnpm migrate:resolve --rolled-back '20240101 spaced name'");
+    expect(result.problems[0]!.remedy).toContain("vpc-migrate resolve --rolled-back '20240101 spaced name'");
   });
 
   it('multiple problems together, grouped failed, modified, missing, out of order', () => {

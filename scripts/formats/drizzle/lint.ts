@@ -34,7 +34,7 @@ export async function lintDrizzlePending(
         code: ErrorCode.LintFailed,
         migration: name,
         message: `${name}.sql:${issue.line} [drizzle-chunk-transaction] PostgreSQL will refuse this statement (25001): ${issue.message}.`,
-        remedy: 'Fix the chunks as described (drizzle-orm fails on this file too), or pass --no-lint to deploy anyway.',
+        remedy: 'Fix the chunks as described (drizzle-orm fails on this file too), or deploy anyway: `vpc-migrate deploy --no-lint`.',
       });
     }
   }

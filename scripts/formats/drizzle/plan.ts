@@ -175,7 +175,7 @@ function modifiedProblem(m: ModifiedEntry, entry: DrizzleLocalRef | undefined): 
     message: `Migration ${m.name} was applied with hash ${m.recordedChecksum} (created_at ${entry?.createdAt ?? '?'}), but ${m.name}.sql now hashes to ` +
       `${m.localChecksum}: it was edited after it was applied.`,
     remedy: `Restore the applied version from git (\`git log -p -- ${sh(file)}\` shows the edit) and put new changes in a new migration ` +
-      '(`drizzle-kit generate`), or pass `--allow-modified` to deploy anyway.',
+      '(`drizzle-kit generate`), or deploy anyway: `vpc-migrate deploy --allow-modified`.',
   };
 }
 
@@ -222,7 +222,7 @@ function outOfOrderProblem(entry: DrizzleLocalRef, newest: number, newestName: s
     message: `Migration ${entry.name} is not applied, but its "when" (${iso(entry.createdAt)}) is not after ${after}, which is. ` +
       "drizzle-orm's own migrator would skip it silently; applying it now runs it after migrations written to follow it.",
     remedy: `If it has not been applied anywhere yet, give its journal entry a "when" after ${newest} (or generate it again on top of the current journal); ` +
-      'otherwise pass `--allow-out-of-order` to apply it anyway.',
+      'otherwise apply it anyway: `vpc-migrate deploy --allow-out-of-order`.',
   };
 }
 

@@ -4,21 +4,21 @@
  * be written; failures whose cause is not the SQL (the time budget, a lost connection, the
  * migration lock) get their own message.
  */
-import type { MigrationResult } from '../../../lambda/contract/index.js';
+import { type MigrationResult, remedyCommand, resolveEither } from '../../../lambda/contract/index.js';
 
 /** The remedy for a failure the SQL caused, by execution mode and whether the failure is recorded. */
 export function prismaFailureRemedy(failed: MigrationResult): string {
   if (failed.failureRecorded === false) return unrecordedRemedy(failed);
   return failed.mode === 'transactional'
-    ? `Nothing of it was applied (it ran in one transaction) and the failure is recorded. Fix the SQL, then \`pnpm migrate:resolve --rolled-back ${failed.name}\` and deploy again.`
-    : `It ran outside a transaction: ${failed.appliedSteps ?? 0} statement(s) completed. Check the database, then \`pnpm migrate:resolve --rolled-back ${failed.name}\` (to retry) or \`--applied ${failed.name}\`.`;
+    ? `Nothing of it was applied (it ran in one transaction) and the failure is recorded. Fix the SQL, then ${remedyCommand('resolve', '--rolled-back', failed.name)} and deploy again.`
+    : `It ran outside a transaction: ${failed.appliedSteps ?? 0} statement(s) completed. Check the database, then ${resolveEither(failed.name)}.`;
 }
 
 /** The remedy when the worker could not write the failed row: there is nothing to resolve. */
 function unrecordedRemedy(r: MigrationResult): string {
   if (r.mode === 'transactional') return `Nothing of it was applied (it ran in one transaction) and the failure could not be recorded (see the hint), so there is nothing to resolve: fix the cause and deploy again.`;
-  if (r.mode === 'script') return `${r.appliedSteps ?? 0} statement(s) ran (its own committed blocks stay), and the failure could not be recorded (see the hint): its row stays unfinished. Check the database, then \`pnpm migrate:resolve --rolled-back ${r.name}\` (to retry) or \`--applied ${r.name}\`.`;
-  return `${r.appliedSteps ?? 0} statement(s) completed, and the failure could not be recorded (see the hint): the row still says it was interrupted, so the next deploy resumes after them once the cause is fixed. Run \`pnpm migrate:status\` to check.`;
+  if (r.mode === 'script') return `${r.appliedSteps ?? 0} statement(s) ran (its own committed blocks stay), and the failure could not be recorded (see the hint): its row stays unfinished. Check the database, then ${resolveEither(r.name)}.`;
+  return `${r.appliedSteps ?? 0} statement(s) completed, and the failure could not be recorded (see the hint): the row still says it was interrupted, so the next deploy resumes after them once the cause is fixed. Run ${remedyCommand('status')} to check.`;
 }
 
 /** SQLSTATEs (and pg client messages) of a lost database connection: not the SQL's fault. */
@@ -40,7 +40,7 @@ export function failureCause(r: MigrationResult): { message: string; remedy: str
         r.failureRecorded === false
           ? `${done}; the failure could not be recorded, so no resolve is needed. Raise the function timeout (at most 900 s), or make the migration fit, then deploy again.`
           : `${done} and the failure is recorded. Raise the function timeout (at most 900 s), or make the migration fit (split it, move a long data change to a backfill), ` +
-            `then run \`pnpm migrate:resolve --rolled-back ${r.name}\` and deploy again.`,
+            `then run ${remedyCommand('resolve', '--rolled-back', r.name)} and deploy again.`,
     };
   }
   if (e?.code === '55P03' && /blocked waiting for the migration lock/.test(e.message)) {
@@ -57,7 +57,7 @@ export function failureCause(r: MigrationResult): { message: string; remedy: str
           ? 'Nothing of it was committed (it ran in one transaction). Deploy again once the database accepts connections: it runs from the start.'
           : r.mode === 'non-transactional'
             ? `${done}, each recorded in applied_steps_count. Deploy again once the database accepts connections: it resumes after the last completed statement.`
-            : `${done}. Check the database, then \`pnpm migrate:resolve --rolled-back ${r.name}\` (to retry) or \`--applied ${r.name}\`.`,
+            : `${done}. Check the database, then ${resolveEither(r.name)}.`,
     };
   }
   return undefined;
