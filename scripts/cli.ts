@@ -4,6 +4,7 @@
  * JSON, and exit codes only. Each command (commands/*) returns a report; render/report.ts
  * writes its text.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type ErrorBody, ErrorCode, MigrateError, remedyCommand } from '../lambda/contract/index.js';
 import { backfillCommand } from './commands/backfill.js';
@@ -34,9 +35,17 @@ export const commands: Record<string, Command> = {
   backfill: backfillCommand,
 };
 
+/**
+ * The package's version. package.json sits one folder above both this file (scripts/cli.ts) and
+ * the bundle made of it (dist/cli.mjs), in a checkout and in an installed package alike.
+ */
+export function version(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 function usage(): string {
   const list = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return `vpc-migrate: apply Prisma migrations through a worker Lambda inside the VPC\n\nUsage: vpc-migrate <command> [options]\n\nCommands:\n${list.join('\n')}\n\n${TARGET_HELP}\n\nRun vpc-migrate <command> --help for a command's options.`;
+  return `vpc-migrate: apply Prisma migrations through a worker Lambda inside the VPC\n\nUsage: vpc-migrate <command> [options]\n       vpc-migrate --version\n\nCommands:\n${list.join('\n')}\n\n${TARGET_HELP}\n\nRun vpc-migrate <command> --help for a command's options.`;
 }
 
 function workerNeeded(command: Command, values: Values, positionals: string[]): boolean {
@@ -108,6 +117,10 @@ export async function main(argv: string[]): Promise<number> {
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage() + '\n');
     return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-v') {
+    process.stdout.write(`${version()}\n`);
+    return 0;
   }
   const command = commands[name];
   const wantsJson = rest.includes('--json');

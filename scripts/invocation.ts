@@ -114,8 +114,10 @@ export function scriptFor(command: string, scripts: Record<string, string>, runn
  */
 export function programFor(command: string, launch: Launch): { words: string; dashDash: boolean } {
   const { env } = launch;
+  const pm = packageManager(env);
+  // `npx vpc-migrate …`, `pnpm exec vpc-migrate …`: the same again.
+  if (env.npm_command === 'exec') return { words: `${execForm(pm)} ${command}`, dashDash: false };
   if (underPackageScript(env)) {
-    const pm = packageManager(env);
     const script = launch.scripts && scriptFor(command, launch.scripts, env.npm_lifecycle_event);
     if (script) {
       const name = sh(script);
@@ -124,12 +126,26 @@ export function programFor(command: string, launch: Launch): { words: string; da
     }
     // Installed as a dependency: the bin through the package manager. From a checkout (this
     // repository has no script for the command), the script path below.
-    if (launch.script?.split(path.sep).includes('node_modules')) {
-      const bin = { pnpm: `pnpm exec ${REMEDY_PROGRAM}`, npm: `npx ${REMEDY_PROGRAM}`, yarn: `yarn ${REMEDY_PROGRAM}` }[pm];
-      return { words: `${bin} ${command}`, dashDash: false };
-    }
+    if (installedLocally(launch.script)) return { words: `${execForm(pm)} ${command}`, dashDash: false };
+  } else if (installedLocally(launch.script)) {
+    // `./node_modules/.bin/vpc-migrate …` from a shell: a project's own install is not on PATH.
+    return { words: `npx ${REMEDY_PROGRAM} ${command}`, dashDash: false };
   }
   return { words: `${nodeProgram(launch)} ${command}`, dashDash: false };
+}
+
+/** The package manager's way to run a project's bin. */
+function execForm(pm: 'pnpm' | 'npm' | 'yarn'): string {
+  return { pnpm: `pnpm exec ${REMEDY_PROGRAM}`, npm: `npx ${REMEDY_PROGRAM}`, yarn: `yarn ${REMEDY_PROGRAM}` }[pm];
+}
+
+/**
+ * The bin of a project's own install (`node_modules/.bin/vpc-migrate`, or pnpm's shim running the
+ * package inside node_modules). A global install is run through its link on PATH
+ * (`<prefix>/bin/vpc-migrate`), which is printed as `vpc-migrate`.
+ */
+function installedLocally(script: string | undefined): boolean {
+  return Boolean(script?.split(path.sep).includes('node_modules'));
 }
 
 /** `vpc-migrate` when the bin was run by that name, else `node <script>` (relative to where the user stands when shorter). */

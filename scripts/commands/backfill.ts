@@ -143,8 +143,8 @@ function defaultRunBy(): string {
 }
 
 export const backfillCommand: Command = {
-  summary: 'run a tracked data backfill once, in one transaction (pnpm backfill NAME)',
-  usage: `vpc-migrate backfill NAME [options]      (pnpm backfill NAME)
+  summary: 'run a tracked data backfill once, in one transaction',
+  usage: `vpc-migrate backfill NAME [options]
 Runs prisma/backfills/NAME.sql through the worker in ONE transaction and records it in
 _vpc_migrate_backfills (name, checksum, started/finished, rows affected, who ran it) in the same
 transaction, so it cannot run twice by accident. Deploy never runs backfills.

@@ -229,7 +229,7 @@ async function applyBatches(worker: Worker, payloads: MigrationPayload[], report
 }
 
 export const deployCommand: Command = {
-  summary: 'apply pending migrations through the worker (pnpm migrate:remote)',
+  summary: 'apply pending migrations through the worker',
   usage: `vpc-migrate deploy [options]
 Applies every pending migration in order, then verifies the ledger.
   --allow-out-of-order    apply folders older than the newest applied one (still reported)

@@ -104,8 +104,8 @@ export async function rehearseMigrations(worker: Worker, opts: RehearseOptions):
 }
 
 export const rehearseCommand: Command = {
-  summary: 'apply pending migrations in one transaction, measure, roll back (pnpm migrate:rehearse)',
-  usage: `vpc-migrate rehearse [options]      (pnpm migrate:rehearse)
+  summary: 'apply pending migrations in one transaction, measure, roll back',
+  usage: `vpc-migrate rehearse [options]
 For staging: runs every pending migration inside ONE transaction on the target, measures each
 (duration, locks taken from pg_locks, rows touched, error), then rolls everything back. Nothing is
 recorded, the ledger is not created. Statements that cannot run in a transaction

@@ -91,8 +91,8 @@ async function askOnTerminal(question: string): Promise<boolean> {
 }
 
 export const sqlCommand: Command = {
-  summary: 'run SQL through the worker, read-only unless --write (pnpm run-sql)',
-  usage: `vpc-migrate sql "<sql>" [options]      (pnpm run-sql "<sql>")
+  summary: 'run SQL through the worker, read-only unless --write',
+  usage: `vpc-migrate sql "<sql>" [options]
        vpc-migrate sql -f file.sql [options]
 Runs one statement through the worker and prints the rows, the row count and command tag,
 notices and the duration. Read-only by default: PostgreSQL runs it in a READ ONLY transaction,

@@ -58,7 +58,7 @@ export async function status(worker: Worker, opts: { migrationsDir: string; loca
 }
 
 export const statusCommand: Command = {
-  summary: 'compare local migrations with the database (pnpm migrate:status)',
+  summary: 'compare local migrations with the database',
   usage: `vpc-migrate status [options]
 Shows applied, pending, failed, modified, missing-locally and out-of-order migrations.
 Exit codes: 0 up to date, 1 pending migrations, 2 problem (failed, modified, missing locally, out of order, worker error).`,

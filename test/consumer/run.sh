@@ -89,6 +89,19 @@ for pm in "${managers[@]}"; do
   expect_exit 0 esm.log node esm-check.mjs
   expect_exit 0 api.log node api-check.mjs
   echo "   tsc (CommonJS app, NodeNext): ok; $(cat esm.log); $(cat api.log)"
+
+  # A failing migration through the app's own package script: the resolve command it prints is
+  # run exactly as printed (through sh), and does what it says.
+  [ "$(vpcm --version)" = "$(node -p "require('vpc-migrate/package.json').version")" ] || fail "vpc-migrate --version does not print the package's version"
+  mkdir db/migrations/20260105000000_broken
+  printf 'SELECT 1/0;\n' >db/migrations/20260105000000_broken/migration.sql
+  if [ "$pm" = npm ]; then expect_exit 2 failed.log npm run migrate:remote -- --local; else expect_exit 2 failed.log pnpm migrate:remote --local; fi
+  printed=$(grep -o '`[^`]*resolve --rolled-back 20260105000000_broken[^`]*`' failed.log | head -n 1 | tr -d '`')
+  [ -n "$printed" ] || { cat failed.log; fail "the failed deploy printed no resolve command"; }
+  expect_exit 0 resolved.log sh -c "$printed"
+  rm -r db/migrations/20260105000000_broken
+  expect_exit 0 after.log vpcm status --local
+  echo "   printed after a failure, run as printed: $printed"
   cd "$work"
 done
 echo "consumer: ok (${managers[*]})"

@@ -70,6 +70,29 @@ describe('the program the user invoked', () => {
     expect(programFor('status', shell(`${REPO}/scripts/cli.ts`)).words).toBe('node scripts/run-cli.mjs status');
   });
 
+  it('npx / pnpm exec: the same exec form again, whatever the package scripts hold', () => {
+    const app = '/home/u/api';
+    const npx: Launch = {
+      env: { npm_command: 'exec', npm_lifecycle_event: 'npx', npm_lifecycle_script: 'vpc-migrate', npm_config_user_agent: 'npm/11.19.1 node/v20.20.2 linux x64', INIT_CWD: app },
+      script: `${app}/node_modules/.bin/vpc-migrate`,
+      cwd: app,
+      scripts: { 'migrate:remote': 'vpc-migrate deploy' },
+    };
+    expect(programFor('resolve', npx)).toEqual({ words: 'npx vpc-migrate resolve', dashDash: false });
+    const pnpmExec: Launch = {
+      env: { npm_command: 'exec', npm_config_user_agent: 'pnpm/12.24.0 npm/? node/? linux x64', INIT_CWD: app },
+      script: `${app}/node_modules/.pnpm/vpc-migrate@0.1.0/node_modules/vpc-migrate/scripts/run-cli.mjs`,
+      cwd: app,
+    };
+    expect(programFor('status', pnpmExec).words).toBe('pnpm exec vpc-migrate status');
+  });
+
+  it("a project's own install run from a shell is not on PATH: npx; a global link is", () => {
+    expect(programFor('status', shell('/home/u/api/node_modules/.bin/vpc-migrate', '/home/u/api')).words).toBe('npx vpc-migrate status');
+    expect(programFor('status', shell('/home/u/api/node_modules/.pnpm/vpc-migrate@0.1.0/node_modules/vpc-migrate/scripts/run-cli.mjs', '/home/u/api')).words).toBe('npx vpc-migrate status');
+    expect(programFor('status', shell('/usr/local/bin/vpc-migrate', '/home/u/api')).words).toBe('vpc-migrate status');
+  });
+
   it('reads the scripts from npm_package_json only under a package script of ours', () => {
     const pkg = new URL('../../package.json', import.meta.url).pathname;
     const ours = currentLaunch({ npm_lifecycle_event: 'migrate:remote', npm_lifecycle_script: 'node scripts/run-cli.mjs deploy', npm_package_json: pkg }, '/x/scripts/run-cli.mjs', '/nowhere');
