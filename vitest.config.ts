@@ -1,20 +1,39 @@
 import { defineConfig } from 'vitest/config';
 
+/** The files that take the corpora as test data. */
+const CORPORA = ['test/**/*-corpora.test.ts', 'test/**/corpora.test.ts', 'test/**/*-corpus.test.ts'];
+
 // Two cores: integration files each start their own databases, so keep parallelism modest.
 export default defineConfig({
   test: {
     projects: [
-      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], exclude: CORPORA } },
       {
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          exclude: CORPORA,
           testTimeout: 120_000,
           hookTimeout: 120_000,
           globalSetup: ['test/helpers/global-setup.ts'],
         },
       },
       { test: { name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 120_000 } },
+      // The real histories of ../shared/corpora (820 + 163 Prisma migrations, 186 Drizzle ones):
+      // `pnpm test:corpora`, run by .ci/run. Out of `pnpm test` to keep it within 5 minutes on 2 cores.
+      ...(corporaRequested()
+        ? [
+            {
+              test: {
+                name: 'corpora',
+                include: CORPORA,
+                testTimeout: 300_000,
+                hookTimeout: 300_000,
+                globalSetup: ['test/helpers/global-setup.ts'],
+              },
+            },
+          ]
+        : []),
       // The fault matrix (issue 5): `pnpm test:faults`. Not part of `pnpm test`: measured on 2
       // cores, the suite takes 3 min without it and 6 min with it, over the 5-minute budget.
       ...(faultsRequested()
@@ -37,6 +56,11 @@ export default defineConfig({
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   },
 });
+
+/** `--project corpora`, or VPCM_CORPORA=1. */
+function corporaRequested(): boolean {
+  return process.env.VPCM_CORPORA === '1' || process.argv.some((arg) => /(^|[=/])corpora$/.test(arg));
+}
 
 /** `--project faults`, a path under test/faults, or VPCM_FAULTS=1 (e.g. to run everything at once). */
 function faultsRequested(): boolean {
