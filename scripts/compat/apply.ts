@@ -251,7 +251,12 @@ async function batchFacts(t: RunSqlTransport): Promise<Facts> {
       `IF to_regclass(format('%I.%I', current_schema(), ${literal(PRISMA_LEDGER_TABLE)})) IS NOT NULL THEN`,
       `  vpcm_exists := true;`,
       // Unfinished rows without logs may belong to a deploy running now: the per-call guard waits for those.
-      `  EXECUTE ${literal(`SELECT coalesce(json_agg(DISTINCT migration_name), '[]') FROM ${TABLE} WHERE finished_at IS NULL AND rolled_back_at IS NULL AND logs IS NOT NULL`)} INTO vpcm_failed;`,
+      // So may rows with logs while another deploy holds the lock (our worker's interrupted-run
+      // marker is written before a non-transactional statement runs): they are failures only when
+      // no deploy is running, which only the lock tells. Busy: the guard waits and checks again.
+      `  IF pg_try_advisory_xact_lock(${MIGRATION_LOCK_KEY}) THEN`,
+      `    EXECUTE ${literal(`SELECT coalesce(json_agg(DISTINCT migration_name), '[]') FROM ${TABLE} WHERE finished_at IS NULL AND rolled_back_at IS NULL AND logs IS NOT NULL`)} INTO vpcm_failed;`,
+      `  END IF;`,
       `END IF;`,
       ...raiseAnswer(
         `json_build_object('tableExists', vpcm_exists, 'failed', vpcm_failed, 'userTableCount',

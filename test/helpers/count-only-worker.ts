@@ -28,6 +28,8 @@ export interface CountOnlyWorkerOptions {
   maxErrorChars?: number;
   /** Throw `new Error(pgError.message)`: no SQLSTATE anywhere, only PostgreSQL's words. */
   messageOnly?: boolean;
+  /** Awaited before each call runs: a test changes the database between two calls of a deploy, in order, by what is sent. */
+  beforeCall?: (sql: string) => Promise<void>;
 }
 
 /** The shape of Prisma's P2010 as a Lambda runtime serialises it (name, message). */
@@ -47,6 +49,7 @@ export function countOnlyHandler(databaseUrl: string, opts: CountOnlyWorkerOptio
     const e = event as { action?: unknown; sql?: unknown };
     if (!e || e.action !== 'run-sql' || typeof e.sql !== 'string') throw new Error(`Unknown action ${JSON.stringify(e?.action)}`);
     calls.push(e.sql);
+    await opts.beforeCall?.(e.sql);
     const client = pool ? await pool.connect() : new pg.Client({ connectionString: databaseUrl });
     if (!pool) {
       (client as pg.Client).on('error', () => undefined);

@@ -5,7 +5,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
+import { MIGRATION_LOCK_KEY } from '../../lambda/contract/index.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { status } from '../../scripts/commands/status.js';
 import { databaseTargets, freshDatabase, query, prismaLedger } from '../helpers/db.js';
@@ -256,6 +258,41 @@ describe.each(databaseTargets())('run-sql protocol on the $name PostgreSQL', ({ 
       await ours.close();
       await cw2.close();
       await db2.drop();
+    }
+  });
+
+  it('an unfinished row with logs while another deploy holds the lock is in flight, not failed: the deploy waits, then finds it recorded', async () => {
+    // Our worker writes its interrupted-run marker into `logs` before a non-transactional
+    // statement runs, under its session lock. Here another deploy reaches that moment right
+    // after this one planned: between the plan and the batch's first look at the ledger.
+    const dir = await migrationsDir({ '001_index': 'CREATE TABLE t (n int);\n', '002_more': 'CREATE TABLE u (n int);\n' });
+    expect((await deploy(cw.worker, { migrationsDir: dir })).exitCode).toBe(0);
+    await query(db.url, `DELETE FROM _prisma_migrations WHERE migration_name = '002_more'; DROP TABLE u`);
+    const other = new pg.Client({ connectionString: db.url });
+    await other.connect();
+    let step = 0;
+    const racing = await startCountOnlyWorker(db.url, {
+      beforeCall: async (sql) => {
+        if (step === 0 && sql.includes('vpcm_failed')) {
+          step = 1; // the batch's first look: the other deploy is mid-statement
+          await other.query(`SELECT pg_advisory_lock(${MIGRATION_LOCK_KEY})`);
+          await other.query(`UPDATE _prisma_migrations SET finished_at = NULL, logs = 'vpc-migrate: in progress' WHERE migration_name = '001_index'`);
+        } else if (step === 1) {
+          step = 2; // the next call: the other deploy has finished and let go
+          await other.query(`UPDATE _prisma_migrations SET finished_at = now(), logs = NULL WHERE migration_name = '001_index'`);
+          await other.query(`SELECT pg_advisory_unlock(${MIGRATION_LOCK_KEY})`);
+        }
+      },
+    });
+    try {
+      const report = await deploy(racing.worker, { migrationsDir: dir });
+      expect(step).toBe(2);
+      expect(report.problems).toEqual([]);
+      expect(report.exitCode).toBe(0);
+      expect(report.results.map((r) => [r.name, r.status])).toEqual([['002_more', 'applied']]);
+    } finally {
+      await racing.close();
+      await other.end();
     }
   });
 
