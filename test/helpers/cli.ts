@@ -2,6 +2,7 @@
  * The real command line in-process: `main(argv)` from scripts/cli.ts with stdout and stderr
  * captured, pointed at a test worker through `--endpoint`/`--function` (the SDK path).
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { vi } from 'vitest';
 import { main } from '../../scripts/cli.js';
 import type { TestWorker } from './worker.js';
@@ -46,4 +47,30 @@ export function plainShellEnv(extra: Record<string, string | undefined> = {}): N
   for (const [key, value] of Object.entries(extra)) if (value === undefined) delete env[key];
   else env[key] = value;
   return env;
+}
+
+/** A child process's exit and everything it printed. */
+export interface ProcessRun {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `file args…` as its own process in a plain shell's environment ({@link plainShellEnv} with
+ * `env`); `onStderr` sees all stderr so far after each chunk (and may signal the process).
+ */
+export function spawnCollect(file: string, args: string[], opts: { cwd: string; env?: Record<string, string | undefined> }, onStderr: (text: string, child: ChildProcess) => void = () => undefined): Promise<ProcessRun> {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { cwd: opts.cwd, env: plainShellEnv(opts.env) });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString('utf8');
+      onStderr(stderr, child);
+    });
+    child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
 }

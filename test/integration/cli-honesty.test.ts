@@ -4,41 +4,21 @@
  * terminal escape sequences in run-sql output. Each case has a stable code and exit 2 (or the
  * signal's 130/143).
  */
-import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, type LambdaContext } from '../../lambda/contract/index.js';
 import { status } from '../../scripts/commands/status.js';
-import { plainShellEnv, runCli, targetFlags } from '../helpers/cli.js';
+import { type ProcessRun, runCli, spawnCollect, targetFlags } from '../helpers/cli.js';
 import { databaseTargets, prismaLedger } from '../helpers/db.js';
 import { migrationsDir, repoRoot } from '../helpers/migrations.js';
 import { useFreshWorker, startTestWorker } from '../helpers/worker.js';
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** The CLI as its own process; `onStderr` sees each chunk (and may signal the process). */
-function cliProcess(args: string[], onStderr: (text: string, child: ReturnType<typeof spawn>) => void = () => undefined): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'scripts/cli.ts'), ...args], {
-      cwd: repoRoot,
-      env: plainShellEnv({ VPC_MIGRATE_FUNCTION: '', DATABASE_URL: '' }),
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString('utf8');
-      onStderr(stderr, child);
-    });
-    child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+function cliProcess(args: string[], onStderr?: (text: string, child: ChildProcess) => void): Promise<ProcessRun> {
+  return spawnCollect(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'scripts/cli.ts'), ...args], { cwd: repoRoot, env: { VPC_MIGRATE_FUNCTION: '', DATABASE_URL: '' } }, onStderr);
 }
 
 const SLOW = {

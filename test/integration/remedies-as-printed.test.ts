@@ -4,35 +4,19 @@
  * shell's environment), the command it prints is taken from its output and run through `sh -c`
  * exactly as printed, and it does what it says on the same database. Stray arguments are refused.
  */
-import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../lambda/contract/index.js';
-import { plainShellEnv, runCli } from '../helpers/cli.js';
+import { type ProcessRun, runCli, spawnCollect } from '../helpers/cli.js';
 import { databaseTargets, prismaLedger, useFreshDatabase } from '../helpers/db.js';
 import { migrationsDir, repoRoot } from '../helpers/migrations.js';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** `file args…` (or `sh -c` for a printed command) from the repository root, in a plain shell's environment. */
-function run(file: string, args: string[], env: Record<string, string | undefined> = {}, onStderr: (text: string, child: ReturnType<typeof spawn>) => void = () => undefined): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(file, args, { cwd: repoRoot, env: plainShellEnv({ VPC_MIGRATE_FUNCTION: undefined, DATABASE_URL: undefined, PGPASSWORD: undefined, ...env }) });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString('utf8');
-      onStderr(stderr, child);
-    });
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+function run(file: string, args: string[], env: Record<string, string | undefined> = {}, onStderr?: (text: string, child: ChildProcess) => void): Promise<ProcessRun> {
+  return spawnCollect(file, args, { cwd: repoRoot, env: { VPC_MIGRATE_FUNCTION: undefined, DATABASE_URL: undefined, PGPASSWORD: undefined, ...env } }, onStderr);
 }
 
-const cli = (args: string[], onStderr?: (text: string, child: ReturnType<typeof spawn>) => void) => run(process.execPath, ['scripts/run-cli.mjs', ...args], {}, onStderr);
+const cli = (args: string[], onStderr?: (text: string, child: ChildProcess) => void) => run(process.execPath, ['scripts/run-cli.mjs', ...args], {}, onStderr);
 
 /** The one backticked command in `text` that contains `part`. */
 function printed(text: string, part: string): string {
