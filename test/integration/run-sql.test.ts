@@ -59,7 +59,8 @@ describe.each(databaseTargets())('run-sql on the $name PostgreSQL', ({ adminUrl 
     expect(info?.message).toMatch(message);
     const text = renderSql(report);
     expect(text).toContain(`ERROR ${code}: ${info?.message}`);
-    if (code === '25006' || code === '42501') expect(text).toContain('run-sql is read-only by default');
+    if (code === '25006') expect(text).toContain('read-only run-sql cannot');
+    if (code === '42501') expect(text).toContain('runs as the reader login');
     if (code === '42601') expect(text).toContain('exactly one statement');
     expect(await accounts()).toEqual([[1, 10], [2, 20]]);
     expect(await query(db.url, `SELECT column_name FROM information_schema.columns WHERE table_name = 'account' AND column_name = 'owner'`)).toEqual([]);
