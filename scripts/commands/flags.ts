@@ -48,7 +48,8 @@ export const TARGET_HELP = `Worker (one of):
   --local                 run the worker locally: embedded PostgreSQL (or DATABASE_URL / --database-url)
   --function NAME|ARN     the deployed worker (or env VPC_MIGRATE_FUNCTION)
   --stack NAME            find the worker in this CloudFormation stack's outputs
-  --reader-function NAME|ARN  the reader function (or env VPC_MIGRATE_READER_FUNCTION; with --stack: its
+  --reader-function NAME|ARN
+                          the reader function (or env VPC_MIGRATE_READER_FUNCTION; with --stack, its
                           ReaderFunctionName output): status, lint and sql without --write go to it, every
                           other command to the worker; not with --local, which serves its own
   --endpoint URL          any Lambda Invoke-compatible endpoint (with --function)

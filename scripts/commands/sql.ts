@@ -15,7 +15,7 @@ import {
   type RunSqlResult,
   remedyCommand,
 } from '../../lambda/contract/index.js';
-import type { FunctionRole, Worker } from '../core/worker.js';
+import { type AnsweredBy, answeredBy, type Worker } from '../core/worker.js';
 import { yellow } from '../render/common.js';
 import { fromInvocationDir } from '../project/invocation-dir.js';
 import type { Command } from './command.js';
@@ -44,7 +44,7 @@ export interface SqlReport {
   error?: ErrorBody;
   cancelled?: boolean;
   /** Which function answered, when a reader function was known (so the choice is visible). */
-  function?: { name: string; role: FunctionRole };
+  function?: AnsweredBy;
   exitCode: 0 | 2;
 }
 
@@ -64,13 +64,8 @@ export const READ_ONLY_PERMISSION_REMEDY =
 /** Runs one statement and returns the outcome; a PostgreSQL error is part of the report, not thrown. */
 export async function runSqlCommand(worker: Worker, opts: SqlOptions): Promise<SqlReport> {
   const write = opts.write === true;
-  const report: SqlReport = {
-    command: 'sql',
-    sql: opts.sql,
-    write,
-    ...(worker.target.role ? { function: { name: worker.target.functionName, role: worker.target.role } } : {}),
-    exitCode: 2,
-  };
+  const by = answeredBy(worker);
+  const report: SqlReport = { command: 'sql', sql: opts.sql, write, ...(by ? { function: by } : {}), exitCode: 2 };
   if (write) {
     opts.progress?.(`${yellow('--write')}: this runs with write access:\n${indent(opts.sql.trim())}`);
     if (opts.confirm) {

@@ -69,6 +69,17 @@ export interface TargetFlags {
 
 export type FunctionRole = 'reader' | 'migrator';
 
+/** Which function answered a report's calls; reports carry it (as `function`) when a reader function was known. */
+export interface AnsweredBy {
+  name: string;
+  role: FunctionRole;
+}
+
+/** The `function` of a report made through `worker`, or undefined when there was no reader function to choose. */
+export function answeredBy(worker: Pick<Worker, 'target'>): AnsweredBy | undefined {
+  return worker.target.role ? { name: worker.target.functionName, role: worker.target.role } : undefined;
+}
+
 /**
  * The commands whose every call the reader function answers: they read the ledger (status, lint
  * of the pending migrations) or run SQL read-only (`sql` without `--write`). Everything else
