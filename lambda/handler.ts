@@ -7,7 +7,6 @@ import type pg from 'pg';
 import { applyBatch } from './batch.js';
 import { runBackfill } from './backfill.js';
 import {
-  DEFAULT_READER_ROLE,
   ErrorCode,
   type LambdaContext,
   MigrateError,
@@ -17,7 +16,11 @@ import {
   PROTOCOL_VERSION,
   redact,
   type WorkerHandler,
+  type WorkerMode,
   type WorkerResponse,
+  DEFAULT_READER_ROLE,
+  readerRemedy,
+  WORKER_ENV,
 } from './contract/index.js';
 import { clientConfigFromUrl, close, connect, isAuthFailure, type Db } from './db.js';
 import { drizzle } from './drizzle/apply.js';
@@ -31,22 +34,39 @@ import { createLogger, type Logger } from './log.js';
 /** Hosts other than Lambda's runtime (the local endpoint, tests) give the worker their own log sink. */
 export { createLogger, type Logger };
 import { handleReaderRoleResource, isReaderRoleResourceEvent, type CustomResourceResponse } from './custom-resource.js';
-import { setupReader } from './reader.js';
+import { assertReader, credentialsOf, setupReader } from './reader.js';
 import { runSql } from './run-sql.js';
 
 export interface WorkerConfig {
-  /** A connection URL (local use); otherwise `connectionConfig` is asked. */
+  /** The migrating login as a URL (local use); otherwise `connectionConfig` is asked. */
   databaseUrl?: string;
-  /** Resolves connection settings; called again with `refresh` after an authentication failure. */
-  connectionConfig?: (opts?: { refresh?: boolean }) => Promise<pg.ClientConfig>;
+  /** Resolves the migrating login's settings; called again with `refresh` after an authentication failure. */
+  connectionConfig?: ConnectionSource;
+  /** The reader login as a URL (local use); otherwise `readerConnectionConfig` is asked. */
+  readerDatabaseUrl?: string;
+  /** Resolves the reader login's settings (its own secret): read-only run-sql, and everything in reader mode. */
+  readerConnectionConfig?: ConnectionSource;
+  /**
+   * `reader`: a function that holds only the reader's credentials and answers only read-only
+   * run-sql and the ledger (status); anything else is refused with VPCM_READER_ONLY.
+   * @default 'migrator'
+   */
+  mode?: WorkerMode;
   logger?: Logger;
-  /** The role read-only run-sql switches to (default `vpc_migrate_reader`, env VPC_MIGRATE_READER_ROLE). */
-  readerRole?: string;
+}
+
+type ConnectionSource = (opts?: { refresh?: boolean }) => Promise<pg.ClientConfig>;
+
+/** Which login an event runs as: the reader for reading, the migrating login for everything else. */
+function loginFor(event: ParsedEvent): 'reader' | 'migrator' {
+  if (event.action === 'run-sql') return event.write ? 'migrator' : 'reader';
+  return 'migrator';
 }
 
 export function createHandler(config: WorkerConfig): WorkerHandler {
   const baseLog = config.logger ?? createLogger({ service: 'vpc-migrate-worker' });
-  const resolveConfig =
+  const mode = config.mode ?? 'migrator';
+  const migrator: ConnectionSource =
     config.connectionConfig ??
     (async () => {
       if (!config.databaseUrl) {
@@ -54,20 +74,36 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
       }
       return clientConfigFromUrl(config.databaseUrl);
     });
+  const reader: ConnectionSource =
+    config.readerConnectionConfig ??
+    (async () => {
+      if (!config.readerDatabaseUrl) {
+        throw new MigrateError(
+          ErrorCode.ReaderRoleMissing,
+          'The worker has no reader login configured, and read-only queries never run as the migrating login.',
+          'Set READER_SECRET_ARN (the MigrationWorker construct does) or READER_DATABASE_URL on the function.',
+        );
+      }
+      return clientConfigFromUrl(config.readerDatabaseUrl);
+    });
 
-  const readerRole = config.readerRole ?? process.env.VPC_MIGRATE_READER_ROLE ?? DEFAULT_READER_ROLE;
   return async (rawEvent: unknown, context: LambdaContext): Promise<WorkerResponse<unknown> | CustomResourceResponse> => {
     const log = baseLog.child({ requestId: context.awsRequestId });
     if (isReaderRoleResourceEvent(rawEvent)) {
       log.info('custom resource', { requestType: rawEvent.RequestType });
       return handleReaderRoleResource(rawEvent, async () => {
-        const db = await open(resolveConfig, { action: 'setup' });
         try {
-          return await setupReader(db, readerRole);
+          if (mode === 'reader') throw readerOnly('setup');
+          const credentials = await credentialsOf(await reader());
+          const db = await open(migrator, { action: 'setup' });
+          try {
+            return await setupReader(db, credentials);
+          } finally {
+            await close(db);
+          }
         } catch (error) {
-          throw new Error(`vpc-migrate reader-role set-up failed: ${describe(error).message as string}`);
-        } finally {
-          await close(db);
+          const d = describe(error);
+          throw new Error(`vpc-migrate reader set-up failed: ${d.message as string}${error instanceof MigrateError ? ` (${error.code}) ${error.remedy}` : ''}`);
         }
       });
     }
@@ -85,9 +121,14 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
     const started = Date.now();
     let db: Db | undefined;
     try {
-      db = await open(resolveConfig, event);
-      const result = await dispatch(db, event, context, log, readerRole);
-      log.info('action finished', { action: event.action, durationMs: Date.now() - started });
+      // The reader function holds no migrating credentials: everything runs as the reader there.
+      const login = mode === 'reader' ? 'reader' : loginFor(event);
+      if (mode === 'reader' && event.action !== 'ledger' && !(event.action === 'run-sql' && !event.write)) {
+        throw readerOnly(event.action === 'run-sql' ? 'run-sql --write' : event.action);
+      }
+      db = login === 'reader' ? await openReader(reader, event) : await open(migrator, event);
+      const result = await dispatch(db, event, context, log, reader);
+      log.info('action finished', { action: event.action, login, durationMs: Date.now() - started });
       return { ok: true, protocol: PROTOCOL_VERSION, action: event.action, result };
     } catch (error) {
       log.error('action failed', { action: event.action, error: describe(error) });
@@ -98,7 +139,40 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
   };
 }
 
-async function open(resolveConfig: NonNullable<WorkerConfig['connectionConfig']>, event: ParsedEvent): Promise<Db> {
+function readerOnly(what: string): MigrateError {
+  return new MigrateError(
+    ErrorCode.ReaderOnly,
+    `This is the reader function: it answers only read-only queries and status, not ${what}.`,
+    'Run it against the migrating worker (--function or --stack with the WorkerFunctionName output); the reader function cannot write or migrate, by design.',
+    { details: { refused: what } },
+  );
+}
+
+/** A connection as the reader login, checked to be one: a reader secret naming the master user is refused. */
+async function openReader(source: ConnectionSource, event: Pick<ParsedEvent, 'action' | 'requestId'>): Promise<Db> {
+  let db: Db;
+  try {
+    db = await open(source, event);
+  } catch (error) {
+    if (!isAuthFailure(error)) throw error;
+    const role = await source().then((c) => credentialsOf(c).then((x) => x.role), () => DEFAULT_READER_ROLE);
+    throw new MigrateError(
+      ErrorCode.ReaderRoleMissing,
+      `The reader login "${role}" could not log in (it does not exist, or its password differs from the reader secret's).`,
+      readerRemedy(role),
+      { cause: error, details: { role } },
+    );
+  }
+  try {
+    await assertReader(db);
+  } catch (error) {
+    await close(db);
+    throw error;
+  }
+  return db;
+}
+
+async function open(resolveConfig: ConnectionSource, event: Pick<ParsedEvent, 'action' | 'requestId'>): Promise<Db> {
   const applicationName = `vpc-migrate ${event.action}${event.requestId ? ' ' + event.requestId.slice(0, 36) : ''}`;
   try {
     return await connect(await resolveConfig(), { applicationName });
@@ -112,16 +186,16 @@ async function open(resolveConfig: NonNullable<WorkerConfig['connectionConfig']>
 /** The one place the worker tells the formats apart. */
 const FORMATS: Record<MigrationFormat, WorkerFormat> = { prisma, drizzle };
 
-async function dispatch(db: Db, event: ParsedEvent, context: LambdaContext, log: Logger, readerRole: string): Promise<unknown> {
+async function dispatch(db: Db, event: ParsedEvent, context: LambdaContext, log: Logger, reader: ConnectionSource): Promise<unknown> {
   switch (event.action) {
     case 'ledger':
       return readLedgerState(db, FORMATS[event.format ?? 'prisma']);
     case 'apply':
       return applyBatch({ db, log, remainingMs: () => context.getRemainingTimeInMillis() }, FORMATS[event.format ?? 'prisma'], event);
     case 'run-sql':
-      return runSql(db, { ...event, readerRole }, context.getRemainingTimeInMillis());
+      return runSql(db, event, context.getRemainingTimeInMillis());
     case 'setup':
-      return setupReader(db, readerRole);
+      return setupReader(db, await credentialsOf(await reader()));
     case 'resolve':
       return resolveMigration(db, event, context.getRemainingTimeInMillis());
     case 'rehearse':
@@ -157,14 +231,22 @@ function failure(error: unknown, action: string | undefined): WorkerResponse<nev
   return response;
 }
 
-/** The deployed function: DATABASE_URL for local use, else the RDS secret (lambda/secret.ts). */
-export const handler: WorkerHandler = createHandler(
-  process.env.DATABASE_URL
-    ? { databaseUrl: process.env.DATABASE_URL }
-    : {
-        connectionConfig: async (opts) => {
-          const { getConnectionConfig } = await import('./secret.js');
-          return getConnectionConfig(opts);
-        },
-      },
-);
+/**
+ * The deployed function's configuration from its environment (names in WORKER_ENV): the
+ * migrating login from DATABASE_URL or DB_SECRET_ARN, the reader from READER_DATABASE_URL or
+ * READER_SECRET_ARN; `VPC_MIGRATE_MODE=reader` makes it the reader function, which never reads
+ * the migrating login's settings even if they are set.
+ */
+export function workerConfigFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
+  const mode: WorkerMode = env[WORKER_ENV.mode] === 'reader' ? 'reader' : 'migrator';
+  const secrets = () => import('./secret.js');
+  const config: WorkerConfig = {
+    mode,
+    readerConnectionConfig: async (opts) => (await secrets()).getReaderConnectionConfig(opts),
+  };
+  if (mode === 'migrator') config.connectionConfig = async (opts) => (await secrets()).getConnectionConfig(opts);
+  return config;
+}
+
+/** The deployed function (lambda/secret.ts reads the environment on each cold start). */
+export const handler: WorkerHandler = createHandler(workerConfigFromEnv());

@@ -1,13 +1,14 @@
 /**
- * Ad-hoc SQL for the people on call. Read-only unless asked: the statement runs in a
- * `READ ONLY` transaction that PostgreSQL enforces, through the extended protocol so only a
- * single statement is accepted (a `COMMIT; DELETE …` cannot escape the read-only transaction).
- * Rows are capped by count and bytes; the rest are read off the wire and dropped.
+ * Ad-hoc SQL for the people on call. Read-only unless asked: the handler connects as the reader
+ * login (lambda/reader.ts), and the statement runs in a `READ ONLY` transaction that PostgreSQL
+ * enforces and that is always rolled back, through the extended protocol so only a single
+ * statement is accepted (a `COMMIT; DELETE …` cannot escape the transaction). Rows are capped by
+ * count and bytes; the rest are read off the wire and dropped.
  */
 import pg from 'pg';
 import type { Db } from './db.js';
-import { DEFAULT_READER_ROLE, describeSqlError, ErrorCode, MigrateError, type RunSqlResult } from './contract/index.js';
-import { becomeReader } from './reader.js';
+import { describeSqlError, ErrorCode, MigrateError, type RunSqlResult } from './contract/index.js';
+import { refusedCall } from './read-only-guard.js';
 
 /** Keep responses inside Lambda's 6 MB limit with room for the envelope. */
 export const MAX_RESULT_BYTES = 5 * 1024 * 1024;
@@ -18,8 +19,6 @@ const MAX_NOTICES = 100;
 interface RunSqlRequest {
   sql: string;
   write: boolean;
-  /** The role read-only SQL runs as (default {@link DEFAULT_READER_ROLE}). */
-  readerRole?: string;
   params?: unknown[];
   maxRows: number;
   statementTimeoutMs?: number;
@@ -52,6 +51,10 @@ class CappedQuery extends BaseQuery {
 }
 
 export async function runSql(db: Db, request: RunSqlRequest, remainingMs: number): Promise<RunSqlResult> {
+  if (!request.write) {
+    const refused = refusedCall(request.sql);
+    if (refused) throw readOnlyRefused(request.sql, refusedWhy(refused));
+  }
   const notices: string[] = [];
   let noticeChars = 0;
   let droppedNotices = 0;
@@ -70,8 +73,6 @@ export async function runSql(db: Db, request: RunSqlRequest, remainingMs: number
   try {
     await db.query(request.write ? 'BEGIN' : 'BEGIN READ ONLY');
     await db.query(`SET LOCAL statement_timeout = ${timeout}`);
-    if (!request.write) await becomeReader(db, request.readerRole ?? DEFAULT_READER_ROLE);
-    const settingsBefore = request.write ? '' : await sessionSettings(db);
     const config: pg.QueryConfig = request.params ? { text: request.sql, values: request.params } : { text: request.sql };
     const query = new CappedQuery(config, request.maxRows, MAX_RESULT_BYTES);
     // Read-only always goes through the extended protocol: one statement, no escape by COMMIT.
@@ -86,32 +87,18 @@ export async function runSql(db: Db, request: RunSqlRequest, remainingMs: number
       });
     } catch (error) {
       await db.query('ROLLBACK').catch(() => undefined);
-      const info = describeSqlError(error, request.sql, 0, request.sql.length);
-      // Under the reader role, a privilege error is read-only mode refusing too.
-      const readOnly = info.code === '25006' || (!request.write && info.code === '42501');
-      throw new MigrateError(
-        ErrorCode.SqlFailed,
-        `${info.code ? info.code + ': ' : ''}${info.message}`,
-        readOnly
-          ? 'This statement writes or needs more than read access; run-sql is read-only by default (PostgreSQL READ ONLY, as a role that can only read). Re-run with --write if you mean it.'
-          : 'Fix the SQL and run it again; nothing was changed (the transaction was rolled back).',
-        { details: { error: info } },
-      );
+      throw statementFailed(error, request);
     }
-    if (!request.write) {
-      const changed = await sessionSettings(db).then(
-        (after) => after !== settingsBefore,
-        (error: { code?: string }) => {
-          // Our own check cancelled: the statement lowered statement_timeout for the session.
-          if (error.code === '57014') return true;
-          throw error;
-        },
-      );
-      if (changed) await refuse(db, request.sql, 'it changes a session setting (SET, set_config), which would outlast the query');
+    if (request.write) {
+      await db.query('COMMIT');
+    } else {
+      // Whatever the statement did inside the transaction is undone here: settings it changed
+      // (set_config, SET), notifications it queued (NOTIFY, pg_notify: delivered on commit only),
+      // transaction-level locks. What a rollback cannot undo is refused below.
       await refuseIfWritten(db, request.sql);
+      await db.query('ROLLBACK');
+      await refuseIfSessionState(db, request.sql);
     }
-    await db.query('COMMIT');
-    if (!request.write) await refuseIfSessionState(db, request.sql);
     const last = Array.isArray(result) ? (result[result.length - 1] as pg.QueryResult) : result;
     const all = last.rows ?? [];
     const rows = fitInResponse(all);
@@ -130,66 +117,69 @@ export async function runSql(db: Db, request: RunSqlRequest, remainingMs: number
   }
 }
 
-/** Every setting the session has changed, as one string (pg_settings, source `session`). */
-async function sessionSettings(db: Db): Promise<string> {
-  const { rows } = await db.query<{ s: string | null }>(
-    `SELECT string_agg(name || '=' || setting, ',' ORDER BY name) AS s FROM pg_settings WHERE source = 'session'`,
-  );
-  return rows[0]?.s ?? '';
+function statementFailed(error: unknown, request: RunSqlRequest): MigrateError {
+  const info = describeSqlError(error, request.sql, 0, request.sql.length);
+  let remedy = 'Fix the SQL and run it again; nothing was changed (the transaction was rolled back).';
+  if (!request.write && info.code === '25006') {
+    remedy = 'This statement writes, and read-only run-sql cannot; nothing was changed. If you mean to change data, re-run with --write (it runs on the migrating function and asks for confirmation).';
+  } else if (!request.write && info.code === '42501') {
+    // The reader login's limits are the point: there is no flag that lifts them.
+    remedy = 'Read-only run-sql runs as the reader login, which may read tables, views and sequences (pg_read_all_data) and nothing else; this statement needs a privilege it does not have. Nothing was changed.';
+  }
+  return new MigrateError(ErrorCode.SqlFailed, `${info.code ? info.code + ': ' : ''}${info.message}`, remedy, { details: { error: info } });
 }
 
-async function refuse(db: Db, sql: string, why: string): Promise<never> {
-  await db.query('ROLLBACK').catch(() => undefined);
-  throw new MigrateError(
-    ErrorCode.SqlFailed,
-    `25006: refused in read-only run-sql: ${why}; it was rolled back.`,
-    'run-sql without --write may only read. Re-run with --write if you mean it.',
+function refusedWhy(name: string): string {
+  if (name === 'uescape') return 'it names something with UESCAPE, which this check does not decode';
+  if (name.startsWith('pg_advisory_') || name.startsWith('pg_try_advisory_')) return `it takes an advisory lock (${name}), which would hold deploys back while it runs`;
+  if (name === 'pg_logical_emit_message') return 'pg_logical_emit_message writes to the WAL even in a read-only transaction';
+  return `${name} runs SQL given as text, out of the read-only check's sight`;
+}
+
+function readOnlyRefused(sql: string, why: string): MigrateError {
+  return new MigrateError(
+    ErrorCode.ReadOnlyRefused,
+    `Refused in read-only run-sql: ${why}. Nothing was run.`,
+    'Read-only run-sql runs only what cannot change the database or hold up others. Use a query without it; to test the migration lock, look at pg_locks.',
     { details: { error: { code: '25006', message: `read-only run-sql: ${why}`, statement: sql.slice(0, 300) } } },
   );
 }
 
 /**
- * What a read-only query may not leave behind in the session, though the transaction ended:
- * a session-level advisory lock (the migration lock 72707369 would block every deploy), a
- * LISTEN, a prepared statement. Undone at once, and the query refused.
+ * What a read-only query may not leave behind in the session though the transaction was rolled
+ * back: a session-level advisory lock (the migration lock 72707369 would block every deploy), a
+ * prepared statement. Undone at once, and the query refused.
  */
 async function refuseIfSessionState(db: Db, sql: string): Promise<void> {
-  const { rows } = await db.query<{ locks: number; channels: number; prepared: number }>(
+  const { rows } = await db.query<{ locks: number; prepared: number }>(
     `SELECT (SELECT count(*)::int FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()) AS locks,
-            (SELECT count(*)::int FROM pg_listening_channels()) AS channels,
             (SELECT count(*)::int FROM pg_prepared_statements) AS prepared`,
   );
-  const left = rows[0] ?? { locks: 0, channels: 0, prepared: 0 };
-  const what = [
-    left.locks > 0 && 'a session-level advisory lock',
-    left.channels > 0 && 'a LISTEN',
-    left.prepared > 0 && 'a prepared statement',
-  ].filter(Boolean);
+  const left = rows[0] ?? { locks: 0, prepared: 0 };
+  const what = [left.locks > 0 && 'a session-level advisory lock', left.prepared > 0 && 'a prepared statement'].filter(Boolean);
   if (what.length === 0) return;
-  await db.query('SELECT pg_advisory_unlock_all(); UNLISTEN *; DEALLOCATE ALL');
-  throw new MigrateError(
-    ErrorCode.SqlFailed,
-    `25006: refused in read-only run-sql: it left ${what.join(' and ')} in the session, which would outlast the query; undone.`,
-    'run-sql without --write may only read (to test a lock, use pg_try_advisory_xact_lock). Re-run with --write if you mean it.',
-    { details: { error: { code: '25006', message: `read-only run-sql: ${what.join(', ')}`, statement: sql.slice(0, 300) } } },
-  );
+  await db.query('SELECT pg_advisory_unlock_all(); DEALLOCATE ALL');
+  throw readOnlyRefused(sql, `it left ${what.join(' and ')} in the session, which would outlast the query (undone)`);
 }
 
 /**
  * The backstop of read-only mode: a transaction that wrote anything has a transaction id. Some
  * writes pass PostgreSQL's READ ONLY check on older servers (large objects: `lo_create`,
  * `lo_unlink`, `lo_put` before PostgreSQL 17), so if one was assigned, roll back and refuse.
+ * The statement may have lowered statement_timeout for the transaction: restore ours first.
  */
 async function refuseIfWritten(db: Db, sql: string): Promise<void> {
-  const { rows } = await db.query<{ xid: string | null }>('SELECT txid_current_if_assigned()::text AS xid');
-  if (rows[0]?.xid == null) return;
+  let xid: string | null | undefined;
+  try {
+    await db.query('SET LOCAL statement_timeout = 10000');
+    xid = (await db.query<{ xid: string | null }>('SELECT txid_current_if_assigned()::text AS xid')).rows[0]?.xid;
+  } catch (error) {
+    await db.query('ROLLBACK').catch(() => undefined);
+    throw readOnlyRefused(sql, `its transaction could not be checked afterwards (${(error as Error).message})`);
+  }
+  if (xid == null) return;
   await db.query('ROLLBACK').catch(() => undefined);
-  throw new MigrateError(
-    ErrorCode.SqlFailed,
-    '25006: the statement wrote to the database inside run-sql\'s read-only transaction (PostgreSQL assigned it a transaction id); it was rolled back.',
-    'This statement writes; run-sql is read-only by default. Re-run with --write if you mean to change data.',
-    { details: { error: { code: '25006', message: 'write detected in a read-only run-sql', statement: sql.slice(0, 300) } } },
-  );
+  throw readOnlyRefused(sql, 'it wrote to the database inside the read-only transaction (PostgreSQL assigned it a transaction id); rolled back');
 }
 
 /**

@@ -42,7 +42,8 @@ interface DatabaseSecret {
 const CONNECTION_TIMEOUT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 
-let cached: { key: string; secret: Promise<DatabaseSecret> } | undefined;
+/** Per secret and endpoint: the migrator's and the reader's secrets are cached apart. */
+const cached = new Map<string, Promise<DatabaseSecret>>();
 let smClient: { key: string; client: SecretsManagerClient } | undefined;
 
 /**
@@ -72,19 +73,41 @@ export async function getConnectionConfig(opts: ConnectionConfigOptions = {}): P
       'Set DB_SECRET_ARN to the RDS credentials secret (the MigrationWorker construct does), or DATABASE_URL for local use.',
     );
   }
+  return secretConnectionConfig(secretId, opts);
+}
 
+/**
+ * The reader login's connection settings: `READER_DATABASE_URL`, else the secret named by
+ * `READER_SECRET_ARN` (same host, port and database overrides as the migrating login's).
+ */
+export async function getReaderConnectionConfig(opts: ConnectionConfigOptions = {}): Promise<ClientConfig> {
+  const url = process.env.READER_DATABASE_URL;
+  if (url) return { connectionString: url };
+  const secretId = process.env.READER_SECRET_ARN;
+  if (!secretId) {
+    throw new MigrateError(
+      ErrorCode.ReaderRoleMissing,
+      'The worker has no reader login configured: neither READER_DATABASE_URL nor READER_SECRET_ARN is set, and read-only queries never run as the migrating login.',
+      'Set READER_SECRET_ARN to the reader secret (the MigrationWorker construct creates it and sets this), or READER_DATABASE_URL for local use.',
+    );
+  }
+  return secretConnectionConfig(secretId, opts);
+}
+
+/** Connection settings from the RDS credentials secret `secretId`, fetched once per container. */
+export async function secretConnectionConfig(secretId: string, opts: ConnectionConfigOptions = {}): Promise<ClientConfig> {
   const endpoint = opts.secretsManagerEndpoint ?? (process.env.SECRETS_MANAGER_ENDPOINT || undefined);
   const key = `${secretId}\n${endpoint ?? ''}`;
-  let entry = cached;
-  if (opts.refresh || entry?.key !== key) {
-    const fresh = { key, secret: fetchSecret(secretId, endpoint) };
-    cached = entry = fresh;
+  let entry = cached.get(key);
+  if (opts.refresh || !entry) {
+    const fresh = fetchSecret(secretId, endpoint);
+    cached.set(key, (entry = fresh));
     // A failed fetch is not remembered: the next call tries again.
-    fresh.secret.catch(() => {
-      if (cached === fresh) cached = undefined;
+    fresh.catch(() => {
+      if (cached.get(key) === fresh) cached.delete(key);
     });
   }
-  return toClientConfig(await entry.secret, opts.tls);
+  return toClientConfig(await entry, opts.tls);
 }
 
 function toClientConfig(secret: DatabaseSecret, tls: ConnectionConfigOptions['tls']): ClientConfig {

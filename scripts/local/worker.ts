@@ -6,6 +6,7 @@
 import { createHandler, createLogger } from '../../lambda/handler.js';
 import { startLocalDatabase, type LocalDatabase } from './database.js';
 import { startInvokeEndpoint, writeInvocationLog } from './endpoint.js';
+import { ensureLocalReader, localReaderUrl } from './reader-login.js';
 
 /** Lambda's maximum function timeout. */
 export const DEFAULT_TIMEOUT_MS = 900_000;
@@ -26,7 +27,12 @@ export interface LocalWorkerOptions {
 export interface LocalWorker {
   /** For `new LambdaClient({ endpoint })`. */
   endpoint: string;
+  /** The migrating worker. */
   functionName: string;
+  /** The reader function beside it (`<functionName>-reader`), as the CDK stack deploys one. */
+  readerFunctionName: string;
+  /** Why the reader login could not be set up (read-only queries then report it), if it could not. */
+  readerSetupError?: Error;
   databaseUrl: string;
   /** True when the embedded PostgreSQL serves `databaseUrl`. */
   embedded: boolean;
@@ -45,17 +51,28 @@ export async function startLocalWorker(opts: LocalWorkerOptions = {}): Promise<L
     databaseUrl = database.url;
   }
   const functionName = opts.functionName ?? DEFAULT_FUNCTION_NAME;
+  const readerFunctionName = `${functionName}-reader`;
   // The worker's JSON log lines go where CloudWatch would have them, the invocation's log
   // (LogResult), not onto the CLI's stdout, where they would corrupt `--json` output.
   const logger = createLogger({ service: 'vpc-migrate-worker' }, writeInvocationLog);
   try {
+    const readerDatabaseUrl = localReaderUrl(databaseUrl);
+    const migrator = createHandler({ databaseUrl, readerDatabaseUrl, logger });
+    // What the CDK stack's set-up does on deploy: the reader login, from the reader's credentials.
+    const readerSetupError = await ensureLocalReader(databaseUrl, migrator);
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const endpoint = await startInvokeEndpoint({
-      functions: { [functionName]: { handler: createHandler({ databaseUrl, logger }), timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS } },
+      functions: {
+        [functionName]: { handler: migrator, timeoutMs },
+        [readerFunctionName]: { handler: createHandler({ mode: 'reader', readerDatabaseUrl, logger }), timeoutMs },
+      },
       ...(opts.log ? { log: opts.log } : {}),
     });
     return {
       endpoint: endpoint.url,
       functionName,
+      readerFunctionName,
+      ...(readerSetupError ? { readerSetupError } : {}),
       databaseUrl,
       embedded: database !== null,
       ...(database ? { dataDir: database.dataDir } : {}),

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
-import { ensureReaderRole, startLocalDatabase } from '../../scripts/local/database.js';
+import { startLocalDatabase } from '../../scripts/local/database.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -31,8 +31,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
       startLocalDatabase({ dataDir: path.join(root, 'pgdata'), durable: false }),
       probe(SYSTEM_URL),
     ]);
-    // The role read-only run-sql switches to, on the machine's server too (the embedded one has it).
-    if (systemUrl) await ensureReaderRole(systemUrl);
     project.provide('embeddedUrl', db.url);
     project.provide('systemUrl', systemUrl);
     return async () => {

@@ -13,6 +13,7 @@ import type { WorkerHandler } from '../../lambda/contract/index.js';
 import { createHandler } from '../../lambda/handler.js';
 import { createLogger, type Logger } from '../../lambda/log.js';
 import { startInvokeEndpoint } from '../../scripts/local/endpoint.js';
+import { ensureLocalReader, localReaderUrl } from '../../scripts/local/reader-login.js';
 import { connectWorker } from '../../scripts/transport/invoke.js';
 import type { Worker, WorkerTarget } from '../../scripts/core/worker.js';
 import { fixture, freshDatabase, live, orDrop, type FixtureScope, type FreshDatabase } from './db.js';
@@ -69,7 +70,10 @@ export interface TestWorker extends ServedFunction {
 export interface TestWorkerOptions {
   /** The function timeout (120 s unless given). */
   timeoutMs?: number;
-  readerRole?: string;
+  /** The reader login's URL: the local one (set up once per server) unless given. */
+  readerDatabaseUrl?: string;
+  /** Serve the reader function (mode `reader`) instead of the migrating worker. */
+  mode?: 'migrator' | 'reader';
   functionName?: string;
   /** Serves this wrapper around the real handler instead (a test that fakes some answers). */
   wrap?: (real: WorkerHandler) => WorkerHandler;
@@ -78,7 +82,10 @@ export interface TestWorkerOptions {
 export async function startTestWorker(databaseUrl: string, opts: TestWorkerOptions = {}): Promise<TestWorker> {
   const logs: string[] = [];
   const logger: Logger = createLogger({ service: 'test-worker' }, (line) => logs.push(line), 'debug');
-  const handler = createHandler({ databaseUrl, logger, ...(opts.readerRole ? { readerRole: opts.readerRole } : {}) });
+  const readerDatabaseUrl = opts.readerDatabaseUrl ?? localReaderUrl(databaseUrl);
+  const setupError = await ensureLocalReader(databaseUrl, createHandler({ databaseUrl, readerDatabaseUrl, logger }));
+  if (setupError && !opts.readerDatabaseUrl) throw setupError;
+  const handler = createHandler({ ...(opts.mode === 'reader' ? { mode: 'reader' as const } : { databaseUrl }), readerDatabaseUrl, logger });
   const served = await serveFunction(opts.wrap ? opts.wrap(handler) : handler, {
     functionName: opts.functionName ?? 'vpc-migrate-test',
     timeoutMs: opts.timeoutMs ?? 120_000,

@@ -1,0 +1,113 @@
+/**
+ * What read-only run-sql refuses before sending a statement: calls with effects that neither a
+ * READ ONLY transaction nor the reader's privileges stop, because PostgreSQL grants them to
+ * every login. The reader's rights and the transaction do the rest; this list only closes the
+ * gaps they leave:
+ *
+ * - `pg_logical_emit_message` writes WAL at once (non-transactional), even in a READ ONLY
+ *   transaction that is rolled back;
+ * - advisory locks (`pg_advisory_*`, `pg_try_advisory_*`) would hold the migration lock and keep
+ *   deploys waiting for as long as the statement runs;
+ * - functions that run SQL given as text (`query_to_xml…`, `cursor_to_xml…`, `ts_stat`,
+ *   `ts_rewrite`, `dblink…`) would hide any call in a string, out of this check's sight.
+ *
+ * NOTIFY and pg_notify need no entry: read-only run-sql always rolls back, and PostgreSQL
+ * delivers notifications only on commit. Functions a database defines itself that call these
+ * are outside this check (docs/commands.md says so).
+ */
+const REFUSED_NAMES = new Set([
+  'pg_logical_emit_message',
+  'query_to_xml',
+  'query_to_xmlschema',
+  'query_to_xml_and_xmlschema',
+  'cursor_to_xml',
+  'cursor_to_xmlschema',
+  'ts_stat',
+  'ts_rewrite',
+  // `U&"…" UESCAPE '!'` names a function in an escape this check does not decode.
+  'uescape',
+]);
+const REFUSED_PREFIXES = ['pg_advisory_', 'pg_try_advisory_', 'dblink'];
+
+/** The refused function `sql` names, if any (identifiers outside strings and comments, as PostgreSQL folds them). */
+export function refusedCall(sql: string): string | undefined {
+  for (const name of identifiers(sql)) {
+    if (REFUSED_NAMES.has(name) || REFUSED_PREFIXES.some((p) => name.startsWith(p))) return name;
+  }
+  return undefined;
+}
+
+/**
+ * The identifiers of `sql`, skipping string constants (standard, E'…', dollar-quoted) and
+ * comments (nested block comments too). Unquoted names fold to lower case; quoted names keep
+ * their case; a Unicode-escaped name (`U&"…"`) is decoded, so `U&"pg\005fnotify"` is seen.
+ */
+export function* identifiers(sql: string): Generator<string> {
+  let i = 0;
+  const n = sql.length;
+  while (i < n) {
+    const c = sql[i] as string;
+    const next = sql[i + 1];
+    if (c === '-' && next === '-') {
+      const end = sql.indexOf('\n', i);
+      i = end < 0 ? n : end + 1;
+    } else if (c === '/' && next === '*') {
+      let depth = 1;
+      i += 2;
+      while (i < n && depth > 0) {
+        if (sql[i] === '/' && sql[i + 1] === '*') (depth++, (i += 2));
+        else if (sql[i] === '*' && sql[i + 1] === '/') (depth--, (i += 2));
+        else i++;
+      }
+    } else if (c === "'") {
+      i = skipString(sql, i, /[eE]/.test(sql[i - 1] ?? '') && !/[\w$]/.test(sql[i - 2] ?? ''));
+    } else if (c === '$' && !/[\w$]/.test(sql[i - 1] ?? '')) {
+      const tag = /^\$([A-Za-z_\u0080-\uffff][\w\u0080-\uffff]*)?\$/.exec(sql.slice(i));
+      if (tag) {
+        const end = sql.indexOf(tag[0], i + tag[0].length);
+        i = end < 0 ? n : end + tag[0].length;
+      } else i++;
+    } else if (c === '"') {
+      const unicode = (sql[i - 1] === '&' && /[uU]/.test(sql[i - 2] ?? '')) || false;
+      let j = i + 1;
+      let name = '';
+      while (j < n) {
+        if (sql[j] === '"') {
+          if (sql[j + 1] === '"') (name += '"', (j += 2));
+          else break;
+        } else name += sql[j++];
+      }
+      i = j + 1;
+      yield unicode ? decodeUnicodeEscapes(name) : name;
+    } else if (/[A-Za-z_\u0080-\uffff]/.test(c)) {
+      let j = i + 1;
+      while (j < n && /[\w$\u0080-\uffff]/.test(sql[j] as string)) j++;
+      const word = sql.slice(i, j);
+      // U&'…' is a string, E'…' handled above; a word right before a quote is its prefix.
+      i = j;
+      yield word.toLowerCase();
+    } else i++;
+  }
+}
+
+function skipString(sql: string, start: number, backslashEscapes: boolean): number {
+  let i = start + 1;
+  while (i < sql.length) {
+    const c = sql[i];
+    if (backslashEscapes && c === '\\') i += 2;
+    else if (c === "'") {
+      if (sql[i + 1] === "'") i += 2;
+      else return i + 1;
+    } else i++;
+  }
+  return sql.length;
+}
+
+/** `\XXXX` and `\+XXXXXX` with the default escape character (UESCAPE is refused by the caller's list: any other escape keeps the raw text). */
+function decodeUnicodeEscapes(text: string): string {
+  return text
+    .replace(/\\\+([0-9a-fA-F]{6})|\\([0-9a-fA-F]{4})/g, (_, six: string | undefined, four: string | undefined) =>
+      String.fromCodePoint(parseInt((six ?? four) as string, 16)),
+    )
+    .replace(/\\\\/g, '\\');
+}
