@@ -41,11 +41,10 @@ export async function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv =
       ...(databaseUrl ? { databaseUrl } : {}),
       ...(flags.functionTimeoutMs ? { timeoutMs: flags.functionTimeoutMs } : {}),
     });
-    const localReader = (local as { readerFunctionName?: string }).readerFunctionName;
     return {
       target: {
         functionName: local.functionName,
-        ...(localReader ? { readerFunctionName: localReader } : {}),
+        readerFunctionName: local.readerFunctionName,
         endpoint: local.endpoint,
         localCredentials: true,
         region: 'us-east-1',
