@@ -4,9 +4,11 @@
  * No network: `--stack` is covered against a local CloudFormation server in test/infra.
  */
 import { describe, expect, it } from 'vitest';
-import { ErrorCode } from '../../lambda/contract/index.js';
+import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
 import { targetFlags } from '../../scripts/commands/flags.js';
-import { answeredBy, migratorOnly, readsOnly, targetFor, type WorkerTarget } from '../../scripts/core/worker.js';
+import { READ_ONLY_PERMISSION_REMEDY, runSqlCommand } from '../../scripts/commands/sql.js';
+import { answeredBy, migratorOnly, readsOnly, targetFor, type Worker, type WorkerTarget } from '../../scripts/core/worker.js';
+import { renderSql } from '../../scripts/render/sql.js';
 import { invocationOf, targetArgs } from '../../scripts/invocation.js';
 import { readerFunctionOf, resolveTarget } from '../../scripts/transport/target.js';
 import { migrateErrorOf } from '../helpers/errors.js';
@@ -99,5 +101,34 @@ describe('printed commands', () => {
     expect(targetArgs({ 'reader-function': 'app-reader', function: 'app-migrator', json: true }).args).toEqual(['--function', 'app-migrator', '--reader-function', 'app-reader']);
     const say = invocationOf({ env: {}, script: '/usr/local/bin/vpc-migrate', cwd: '/app' }, { function: 'm', 'reader-function': 'r' });
     expect(say.rewrite('Run `vpc-migrate status`.')).toBe('Run `vpc-migrate status --function m --reader-function r`.');
+  });
+});
+
+describe('a permission error in read-only sql', () => {
+  const denied = (remedy: string) =>
+    new MigrateError(ErrorCode.SqlFailed, 'permission denied to set role "postgres"', remedy, {
+      details: { error: { code: '42501', message: 'permission denied to set role "postgres"' } },
+    });
+  const failingWorker = (error: MigrateError) =>
+    ({
+      target: { functionName: 'r', role: 'reader' },
+      invocations: 0,
+      runSql: () => Promise.reject(error),
+    }) as unknown as Worker;
+
+  it('never suggests --write, even when an older worker does', async () => {
+    const report = await runSqlCommand(failingWorker(denied('Re-run with --write if you mean it.')), { sql: 'SET ROLE postgres' });
+
+    expect(report.exitCode).toBe(2);
+    expect(report.error?.remedy).toBe(READ_ONLY_PERMISSION_REMEDY);
+    expect(report.error?.remedy).not.toContain('--write');
+    expect(renderSql(report)).not.toContain('--write');
+    expect(report.function).toEqual({ name: 'r', role: 'reader' });
+  });
+
+  it('with --write the worker\'s own remedy stands', async () => {
+    const report = await runSqlCommand(failingWorker(denied('Grant it.')), { sql: 'SET ROLE postgres', write: true });
+
+    expect(report.error?.remedy).toBe('Grant it.');
   });
 });
