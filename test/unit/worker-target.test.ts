@@ -10,6 +10,7 @@ import { READ_ONLY_PERMISSION_REMEDY, runSqlCommand } from '../../scripts/comman
 import { answeredBy, migratorOnly, readsOnly, targetFor, type Worker, type WorkerTarget } from '../../scripts/core/worker.js';
 import { renderSql } from '../../scripts/render/sql.js';
 import { invocationOf, targetArgs } from '../../scripts/invocation.js';
+import { invokeError } from '../../scripts/transport/invoke.js';
 import { readerFunctionOf, resolveTarget } from '../../scripts/transport/target.js';
 import { migrateErrorOf } from '../helpers/errors.js';
 
@@ -130,5 +131,19 @@ describe('a permission error in read-only sql', () => {
     const report = await runSqlCommand(failingWorker(denied('Grant it.')), { sql: 'SET ROLE postgres', write: true });
 
     expect(report.error?.remedy).toBe('Grant it.');
+  });
+});
+
+describe('invoke errors name the function that was asked', () => {
+  it('a missing reader function points at --reader-function, a missing migrator at --function', () => {
+    const missing = Object.assign(new Error('Function not found'), { name: 'ResourceNotFoundException' });
+
+    const reader = invokeError(missing, targetFor('status', BOTH));
+    const migrator = invokeError(missing, targetFor('deploy', BOTH));
+
+    expect(reader.message).toBe('No reader function named app-reader.');
+    expect(reader.remedy).toContain('--reader-function');
+    expect(migrator.message).toBe('No function named app-migrator.');
+    expect(migrator.remedy).toContain('--function');
   });
 });
