@@ -154,7 +154,9 @@ async function openReader(source: ConnectionSource, event: Pick<ParsedEvent, 'ac
   try {
     db = await open(source, event);
   } catch (error) {
-    if (!isAuthFailure(error)) throw error;
+    // 28P01: wrong password; 28000: no such role (on a server that trusts the host, the only sign).
+    const code = (error as { cause?: { code?: string } }).cause?.code;
+    if (!isAuthFailure(error) && code !== '28000') throw error;
     const role = await source().then((c) => credentialsOf(c).then((x) => x.role), () => DEFAULT_READER_ROLE);
     throw new MigrateError(
       ErrorCode.ReaderRoleMissing,

@@ -8,6 +8,8 @@
  *   transaction that is rolled back;
  * - advisory locks (`pg_advisory_*`, `pg_try_advisory_*`) would hold the migration lock and keep
  *   deploys waiting for as long as the statement runs;
+ * - `pg_authid`, `pg_shadow`, `pg_user_mapping` hold password hashes and foreign servers'
+ *   passwords, which `pg_read_all_data` would let the reader read;
  * - functions that run SQL given as text (`query_to_xml…`, `cursor_to_xml…`, `ts_stat`,
  *   `ts_rewrite`, `dblink…`) would hide any call in a string, out of this check's sight.
  *
@@ -24,12 +26,16 @@ const REFUSED_NAMES = new Set([
   'cursor_to_xmlschema',
   'ts_stat',
   'ts_rewrite',
+  // Catalogs that hold credentials, readable with pg_read_all_data: password hashes, user mappings' options.
+  'pg_authid',
+  'pg_shadow',
+  'pg_user_mapping',
   // `U&"…" UESCAPE '!'` names a function in an escape this check does not decode.
   'uescape',
 ]);
 const REFUSED_PREFIXES = ['pg_advisory_', 'pg_try_advisory_', 'dblink'];
 
-/** The refused function `sql` names, if any (identifiers outside strings and comments, as PostgreSQL folds them). */
+/** The refused function or catalog `sql` names, if any (identifiers outside strings and comments, as PostgreSQL folds them). */
 export function refusedCall(sql: string): string | undefined {
   for (const name of identifiers(sql)) {
     if (REFUSED_NAMES.has(name) || REFUSED_PREFIXES.some((p) => name.startsWith(p))) return name;

@@ -72,7 +72,9 @@ export async function runSql(db: Db, request: RunSqlRequest, remainingMs: number
   const started = Date.now();
   try {
     await db.query(request.write ? 'BEGIN' : 'BEGIN READ ONLY');
-    await db.query(`SET LOCAL statement_timeout = ${timeout}`);
+    // A SELECT, not a SET: it takes the transaction's snapshot, after which PostgreSQL refuses
+    // `SET TRANSACTION READ WRITE` (25001); after a SET alone it would still allow it.
+    await db.query(`SELECT set_config('statement_timeout', '${timeout}', true)`);
     const config: pg.QueryConfig = request.params ? { text: request.sql, values: request.params } : { text: request.sql };
     const query = new CappedQuery(config, request.maxRows, MAX_RESULT_BYTES);
     // Read-only always goes through the extended protocol: one statement, no escape by COMMIT.
@@ -133,6 +135,7 @@ function refusedWhy(name: string): string {
   if (name === 'uescape') return 'it names something with UESCAPE, which this check does not decode';
   if (name.startsWith('pg_advisory_') || name.startsWith('pg_try_advisory_')) return `it takes an advisory lock (${name}), which would hold deploys back while it runs`;
   if (name === 'pg_logical_emit_message') return 'pg_logical_emit_message writes to the WAL even in a read-only transaction';
+  if (['pg_authid', 'pg_shadow', 'pg_user_mapping'].includes(name)) return `${name} holds credentials (password hashes, foreign servers' passwords)`;
   return `${name} runs SQL given as text, out of the read-only check's sight`;
 }
 

@@ -87,7 +87,8 @@ export async function runSqlCommand(worker: Worker, opts: SqlOptions): Promise<S
     report.result = await worker.runSql(event);
     report.exitCode = 0;
   } catch (error) {
-    if (!(error instanceof MigrateError) || error.code !== ErrorCode.SqlFailed) throw error;
+    // The statement's own outcome (PostgreSQL's error, or read-only mode's refusal) is the report.
+    if (!(error instanceof MigrateError) || (error.code !== ErrorCode.SqlFailed && error.code !== ErrorCode.ReadOnlyRefused)) throw error;
     report.error = error.toJSON();
     const sqlstate = (report.error.details as { error?: { code?: string } } | undefined)?.error?.code;
     if (!write && sqlstate === INSUFFICIENT_PRIVILEGE) report.error.remedy = READ_ONLY_PERMISSION_REMEDY;
