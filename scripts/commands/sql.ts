@@ -52,9 +52,9 @@ export interface SqlReport {
 const INSUFFICIENT_PRIVILEGE = '42501';
 
 /**
- * The remedy of a permission error in read-only SQL. `--write` is never the way out: it runs as
- * the migrator, a different role with other rights, and the reader function cannot run it at all.
- * Set here too because a worker from before the reader login suggested `--write`.
+ * The remedy of a permission error in read-only SQL when the worker's own suggests `--write` (a
+ * worker from before the reader login did). `--write` is never the way out: it runs as the
+ * migrator, another login on another function, and the reader function cannot run it at all.
  */
 export const READ_ONLY_PERMISSION_REMEDY =
   'Read-only sql runs as the reader login, which may read all data (pg_read_all_data) and nothing more: ' +
@@ -91,7 +91,7 @@ export async function runSqlCommand(worker: Worker, opts: SqlOptions): Promise<S
     if (!(error instanceof MigrateError) || (error.code !== ErrorCode.SqlFailed && error.code !== ErrorCode.ReadOnlyRefused)) throw error;
     report.error = error.toJSON();
     const sqlstate = (report.error.details as { error?: { code?: string } } | undefined)?.error?.code;
-    if (!write && sqlstate === INSUFFICIENT_PRIVILEGE) report.error.remedy = READ_ONLY_PERMISSION_REMEDY;
+    if (!write && sqlstate === INSUFFICIENT_PRIVILEGE && report.error.remedy.includes('--write')) report.error.remedy = READ_ONLY_PERMISSION_REMEDY;
   }
   return report;
 }

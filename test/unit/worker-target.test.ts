@@ -127,10 +127,12 @@ describe('a permission error in read-only sql', () => {
     expect(report.function).toEqual({ name: 'r', role: 'reader' });
   });
 
-  it('with --write the worker\'s own remedy stands', async () => {
-    const report = await runSqlCommand(failingWorker(denied('Grant it.')), { sql: 'SET ROLE postgres', write: true });
+  it("a worker's remedy without --write stands, and so does any remedy with --write", async () => {
+    const current = await runSqlCommand(failingWorker(denied('The reader login may read and nothing else.')), { sql: 'SET ROLE postgres' });
+    const written = await runSqlCommand(failingWorker(denied('Grant it, or re-run with --write.')), { sql: 'SET ROLE postgres', write: true });
 
-    expect(report.error?.remedy).toBe('Grant it.');
+    expect(current.error?.remedy).toBe('The reader login may read and nothing else.');
+    expect(written.error?.remedy).toBe('Grant it, or re-run with --write.');
   });
 });
 
