@@ -8,7 +8,7 @@
 import type { ApplyOptions, MigrationFormat } from '../lambda/contract/index.js';
 import { deploy as deployWith, type DeployReport } from './commands/deploy.js';
 import { status as statusWith, type StatusReport } from './commands/status.js';
-import type { TargetFlags, Worker } from './core/worker.js';
+import { type TargetFlags, targetFor, type Worker } from './core/worker.js';
 import { locateMigrations, type MigrationsLocation, requireMigrationsDir } from './project/migrations-dir.js';
 import { connectWorker } from './transport/invoke.js';
 import { resolveTarget } from './transport/target.js';
@@ -17,7 +17,10 @@ export { MigrateError, ErrorCode } from '../lambda/contract/index.js';
 export type { DeployReport, StatusReport, TargetFlags };
 
 export interface CommonOptions {
-  /** Which worker: `{ stack }`, `{ function }`, `{ local: true }` (optionally with `databaseUrl`), … as the CLI's target flags. */
+  /**
+   * Which worker: `{ stack }`, `{ function }`, `{ local: true }` (optionally with `databaseUrl`), … as the CLI's target flags;
+   * `readerFunction` (or VPC_MIGRATE_READER_FUNCTION, or the stack's output) is the function `status` asks, never `deploy`.
+   */
   target: TargetFlags;
   /** The migrations folder, relative to `cwd` (default: where the CLI finds it: prisma.config.ts, package.json, prisma/migrations). */
   migrationsDir?: string;
@@ -40,7 +43,7 @@ export interface DeployApiOptions extends CommonOptions {
 /** Applies the pending migrations, as `vpc-migrate deploy --json`. */
 export async function deploy(opts: DeployApiOptions): Promise<DeployReport> {
   const location = await locationOf(opts);
-  return withWorker(opts.target, (worker) =>
+  return withWorker('deploy', opts.target, (worker) =>
     deployWith(worker, {
       migrationsDir: location.dir,
       location,
@@ -57,7 +60,7 @@ export async function deploy(opts: DeployApiOptions): Promise<DeployReport> {
 /** Compares the folder with the ledger, as `vpc-migrate status --json` (`exitCode` 0 up to date, 1 pending, 2 a problem). */
 export async function status(opts: CommonOptions): Promise<StatusReport> {
   const location = await locationOf(opts);
-  return withWorker(opts.target, (worker) => statusWith(worker, { migrationsDir: location.dir, location, ...(opts.format ? { format: opts.format } : {}) }));
+  return withWorker('status', opts.target, (worker) => statusWith(worker, { migrationsDir: location.dir, location, ...(opts.format ? { format: opts.format } : {}) }));
 }
 
 /** The folder as the CLI finds it, from `cwd` (no INIT_CWD: a program's own working directory is its project). */
@@ -66,9 +69,16 @@ async function locationOf(opts: CommonOptions): Promise<MigrationsLocation> {
   return requireMigrationsDir(await locateMigrations({ env: {}, cwd, ...(opts.migrationsDir === undefined ? {} : { flag: opts.migrationsDir }) }));
 }
 
-async function withWorker<T>(flags: TargetFlags, run: (worker: Worker) => Promise<T>): Promise<T> {
+/** Resolves the target as the CLI does and talks to the function `command` goes to (core/worker.ts `targetFor`). */
+async function withWorker<T>(command: 'deploy' | 'status', flags: TargetFlags, run: (worker: Worker) => Promise<T>): Promise<T> {
   const resolved = await resolveTarget(flags);
-  const worker = connectWorker(resolved.target);
+  let worker: Worker;
+  try {
+    worker = connectWorker(targetFor(command, resolved.target));
+  } catch (error) {
+    await resolved.close();
+    throw error;
+  }
   try {
     return await run(worker);
   } finally {

@@ -46,6 +46,7 @@ export const CARRIED_FLAGS = [
   'local',
   'database-url',
   'function',
+  'reader-function',
   'stack',
   'endpoint',
   'region',

@@ -30,6 +30,7 @@ const PROTOCOL_HELP = `Worker protocol:
 export const TARGET_OPTIONS: Options = {
   local: { type: 'boolean' },
   function: { type: 'string' },
+  'reader-function': { type: 'string' },
   endpoint: { type: 'string' },
   stack: { type: 'string' },
   region: { type: 'string' },
@@ -47,6 +48,10 @@ export const TARGET_HELP = `Worker (one of):
   --local                 run the worker locally: embedded PostgreSQL (or DATABASE_URL / --database-url)
   --function NAME|ARN     the deployed worker (or env VPC_MIGRATE_FUNCTION)
   --stack NAME            find the worker in this CloudFormation stack's outputs
+  --reader-function NAME|ARN
+                          the reader function (or env VPC_MIGRATE_READER_FUNCTION; with --stack, its
+                          ReaderFunctionName output): status, lint and sql without --write go to it, every
+                          other command to the worker; not with --local, which serves its own
   --endpoint URL          any Lambda Invoke-compatible endpoint (with --function)
   --region R, --profile P AWS region and profile (default: the AWS SDK chain)
   --function-timeout SEC  the function's timeout, 1 to 900 (Lambda's maximum; default 900); the CLI waits a little longer
@@ -136,7 +141,7 @@ export function formatFlag(value: unknown): MigrationFormat | undefined {
 export function targetFlags(values: Values): TargetFlags {
   const flags: TargetFlags = {};
   if (values.local) flags.local = true;
-  for (const [flag, key] of [['function', 'function'], ['endpoint', 'endpoint'], ['stack', 'stack'], ['region', 'region'], ['profile', 'profile'], ['database-url', 'databaseUrl']] as const) {
+  for (const [flag, key] of [['function', 'function'], ['reader-function', 'readerFunction'], ['endpoint', 'endpoint'], ['stack', 'stack'], ['region', 'region'], ['profile', 'profile'], ['database-url', 'databaseUrl']] as const) {
     const value = stringFlag(values, flag);
     if (value !== undefined) flags[key] = value;
   }

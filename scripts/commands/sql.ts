@@ -1,7 +1,9 @@
 /**
  * `sql` (`pnpm run-sql "<sql>"`, or `-f file.sql`): ad-hoc SQL through the worker. Read-only
  * unless `--write`, and PostgreSQL enforces it (a READ ONLY transaction, one statement through
- * the extended protocol). With `--write` the statement is echoed and, on a terminal, confirmed.
+ * the extended protocol, as the reader login); read-only SQL goes to the reader function when
+ * one is known (core/worker.ts `targetFor`). With `--write` the statement is echoed and, on a
+ * terminal, confirmed; without a terminal it needs `--yes`.
  */
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
@@ -11,12 +13,13 @@ import {
   MigrateError,
   type RunSqlEvent,
   type RunSqlResult,
+  remedyCommand,
 } from '../../lambda/contract/index.js';
-import type { Worker } from '../core/worker.js';
+import { type AnsweredBy, answeredBy, type Worker } from '../core/worker.js';
 import { yellow } from '../render/common.js';
 import { fromInvocationDir } from '../project/invocation-dir.js';
 import type { Command } from './command.js';
-import { intFlag, stringFlag, usageError } from './flags.js';
+import { intFlag, stringFlag, usageError, type Values } from './flags.js';
 
 export interface SqlOptions {
   sql: string;
@@ -40,13 +43,29 @@ export interface SqlReport {
   /** Set when PostgreSQL refused it (the error carries SQLSTATE, detail, hint, line/column). */
   error?: ErrorBody;
   cancelled?: boolean;
+  /** Which function answered, when a reader function was known (so the choice is visible). */
+  function?: AnsweredBy;
   exitCode: 0 | 2;
 }
+
+/** SQLSTATE insufficient_privilege. */
+const INSUFFICIENT_PRIVILEGE = '42501';
+
+/**
+ * The remedy of a permission error in read-only SQL when the worker's own suggests `--write` (a
+ * worker from before the reader login did). `--write` is never the way out: it runs as the
+ * migrator, another login on another function, and the reader function cannot run it at all.
+ */
+export const READ_ONLY_PERMISSION_REMEDY =
+  'Read-only sql runs as the reader login, which may read all data (pg_read_all_data) and nothing more: ' +
+  'this statement needs a privilege reading does not give (a function that writes, a superuser-only setting or file). ' +
+  'Read the data another way, or ask a database owner whether the reader role should be granted it.';
 
 /** Runs one statement and returns the outcome; a PostgreSQL error is part of the report, not thrown. */
 export async function runSqlCommand(worker: Worker, opts: SqlOptions): Promise<SqlReport> {
   const write = opts.write === true;
-  const report: SqlReport = { command: 'sql', sql: opts.sql, write, exitCode: 2 };
+  const by = answeredBy(worker);
+  const report: SqlReport = { command: 'sql', sql: opts.sql, write, ...(by ? { function: by } : {}), exitCode: 2 };
   if (write) {
     opts.progress?.(`${yellow('--write')}: this runs with write access:\n${indent(opts.sql.trim())}`);
     if (opts.confirm) {
@@ -71,8 +90,27 @@ export async function runSqlCommand(worker: Worker, opts: SqlOptions): Promise<S
     // The statement's own outcome (PostgreSQL's error, or read-only mode's refusal) is the report.
     if (!(error instanceof MigrateError) || (error.code !== ErrorCode.SqlFailed && error.code !== ErrorCode.ReadOnlyRefused)) throw error;
     report.error = error.toJSON();
+    const sqlstate = (report.error.details as { error?: { code?: string } } | undefined)?.error?.code;
+    if (!write && sqlstate === INSUFFICIENT_PRIVILEGE && report.error.remedy.includes('--write')) report.error.remedy = READ_ONLY_PERMISSION_REMEDY;
   }
   return report;
+}
+
+/**
+ * This run's own arguments with `extra` (no target flags: the printed command adds them at its
+ * end), for a remedy that runs as printed. SQL that starts with "-" gets a leading space, which
+ * PostgreSQL ignores, instead of a "--" that would turn the target flags after it into SQL.
+ */
+function ownArgs(values: Values, file: string | undefined, positionals: string[], ...extra: string[]): string[] {
+  const sql = positionals.join(' ');
+  const args = file !== undefined ? ['-f', file] : [sql.startsWith('-') ? ` ${sql}` : sql];
+  for (const p of Array.isArray(values.param) ? values.param : []) args.push('--param', p);
+  for (const name of ['max-rows', 'statement-timeout'] as const) {
+    const v = stringFlag(values, name);
+    if (v !== undefined) args.push(`--${name}`, v);
+  }
+  if (values.csv === true) args.push('--csv');
+  return [...args, ...extra];
 }
 
 function indent(text: string): string {
@@ -100,12 +138,16 @@ notices and the duration. Read-only by default: PostgreSQL runs it in a READ ONL
 through the extended protocol, so a write (or a "COMMIT; DELETE ...") fails with PostgreSQL's
 own error. SQL that starts with "-" (a comment) goes after "--": run-sql -- "-- note\\nSELECT 1".
   -f, --file FILE         read the SQL from FILE instead of the argument
-  --write                 allow changes: the statement is echoed and, on a terminal, confirmed
+  --write                 allow changes, as the migrator (never the reader function): the statement is
+                          echoed and, on a terminal, confirmed; without a terminal --yes is required
   --yes                   with --write: do not ask for confirmation
   --param VALUE           a value for $1, $2, ... (repeat for each; text, cast in SQL: $1::int)
   --max-rows N            rows returned at most (1 to 100000, default 1000); more sets "truncated"
   --statement-timeout MS  PostgreSQL statement_timeout, 1 to 3600000 (default 60000; never past the function's time)
   --csv                   rows as CSV (RFC 4180) on stdout; notices and the footer go to stderr
+Read-only SQL goes to the reader function when one is known (--reader-function, VPC_MIGRATE_READER_FUNCTION,
+the stack's output, --local's own): a login that can only read (pg_read_all_data), whose function answers
+nothing that writes.
 Exit codes: 0 the statement ran, 2 it failed (SQLSTATE, detail, hint and a caret are shown), was
 cancelled, or the worker could not be reached.`,
   positionals: Infinity,
@@ -142,7 +184,15 @@ cancelled, or the worker could not be reached.`,
     // 0 is not "no limit" here: the query always ends before the function's time does.
     const timeout = intFlag(values, 'statement-timeout', { min: 1, max: 3_600_000, integer: true, unit: 'ms' });
     if (timeout !== undefined) opts.statementTimeoutMs = timeout;
-    if (write && values.yes !== true && process.stdin.isTTY && process.stderr.isTTY) opts.confirm = askOnTerminal;
+    if (write && values.yes !== true) {
+      if (!(process.stdin.isTTY && process.stderr.isTTY)) {
+        throw usageError(
+          'sql --write without a terminal needs --yes: there is no one to confirm the write, so nothing was run.',
+          `Check the statement, then run ${remedyCommand('sql', ...ownArgs(values, file, positionals, '--write', '--yes'))}.`,
+        );
+      }
+      opts.confirm = askOnTerminal;
+    }
     const report = await runSqlCommand(worker, opts);
     return { exitCode: report.exitCode, report };
   },

@@ -4,7 +4,7 @@
  */
 import { type MigrationFormat, remedyCommand, type ServerFacts } from '../../lambda/contract/index.js';
 import { summarize, type Plan, type PlanOptions } from '../core/plan.js';
-import type { Worker } from '../core/worker.js';
+import { type AnsweredBy, answeredBy, type Worker } from '../core/worker.js';
 import type { LedgerCounts } from '../formats/format.js';
 import { loadState } from '../formats/select.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
@@ -30,6 +30,8 @@ export interface StatusReport {
   format?: MigrationFormat;
   /** Drizzle: the seed's counts for CI (rows in the database, journal entries, pending). */
   counts?: LedgerCounts;
+  /** Which function answered, when a reader function was known (status goes to it). */
+  function?: AnsweredBy;
 }
 
 export async function status(worker: Worker, opts: { migrationsDir: string; location?: MigrationsLocation; format?: MigrationFormat } & PlanOptions): Promise<StatusReport> {
@@ -39,6 +41,7 @@ export async function status(worker: Worker, opts: { migrationsDir: string; loca
   const p = state.plan;
   const counts = state.format.counts(p);
   const exitCode = p.state === 'problem' ? 2 : p.state === 'pending' ? 1 : 0;
+  const by = answeredBy(worker);
   return {
     command: 'status',
     migrationsDir: migrations.dir,
@@ -54,13 +57,16 @@ export async function status(worker: Worker, opts: { migrationsDir: string; loca
     ...(exitCode === 1 ? { next: `Run ${remedyCommand('deploy')} to apply ${p.pending.length} pending migration(s).` } : {}),
     ...(state.format.wire ? { format: state.format.wire } : {}),
     ...(counts ? { counts } : {}),
+    ...(by ? { function: by } : {}),
   };
 }
 
 export const statusCommand: Command = {
   summary: 'compare local migrations with the database',
   usage: `vpc-migrate status [options]
-Shows applied, pending, failed, modified, missing-locally and out-of-order migrations.
+Shows applied, pending, failed, modified, missing-locally and out-of-order migrations. Only reads
+the ledger: it asks the reader function when one is known (--reader-function, VPC_MIGRATE_READER_FUNCTION,
+the stack's output, --local's own).
 Exit codes: 0 up to date, 1 pending migrations, 2 problem (failed, modified, missing locally, out of order, worker error).`,
   positionals: 0,
   options: {},

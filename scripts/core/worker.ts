@@ -13,9 +13,18 @@ import type {
   RunSqlResult,
   WorkerEvent,
 } from '../../lambda/contract/index.js';
+import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
 
 export interface WorkerTarget {
+  /** The migrator function: the one that applies migrations and writes ('' when only a reader function is named). */
   functionName: string;
+  /**
+   * The reader function (the same worker deployed with `VPC_MIGRATE_MODE=reader`): it answers
+   * only the ledger and run-sql without write, as a login role that can only read.
+   */
+  readerFunctionName?: string;
+  /** Set by {@link targetFor} when a reader function was known: which of the two `functionName` is. */
+  role?: FunctionRole;
   /** An Invoke-compatible endpoint (the local one, or any emulator); default: AWS. */
   endpoint?: string;
   region?: string;
@@ -54,4 +63,59 @@ export interface TargetFlags {
   profile?: string;
   databaseUrl?: string;
   functionTimeoutMs?: number;
+  /** `--reader-function NAME|ARN` (else VPC_MIGRATE_READER_FUNCTION, the stack's output, the local worker's). */
+  readerFunction?: string;
+}
+
+export type FunctionRole = 'reader' | 'migrator';
+
+/** Which function answered a report's calls; reports carry it (as `function`) when a reader function was known. */
+export interface AnsweredBy {
+  name: string;
+  role: FunctionRole;
+}
+
+/** The `function` of a report made through `worker`, or undefined when there was no reader function to choose. */
+export function answeredBy(worker: Pick<Worker, 'target'>): AnsweredBy | undefined {
+  return worker.target.role ? { name: worker.target.functionName, role: worker.target.role } : undefined;
+}
+
+/**
+ * The commands whose every call the reader function answers: they read the ledger (status, lint
+ * of the pending migrations) or run SQL read-only (`sql` without `--write`). Everything else
+ * (deploy, resolve, rehearse, backfill, `sql --write`) goes to the migrator function.
+ */
+const READ_ONLY_COMMANDS: ReadonlySet<string> = new Set(['status', 'lint', 'sql']);
+
+/** Whether `command` (with `--write` or not) sends only what the reader function answers. */
+export function readsOnly(command: string, opts: { write?: boolean } = {}): boolean {
+  return READ_ONLY_COMMANDS.has(command) && opts.write !== true;
+}
+
+/**
+ * The one routing rule between the two functions: a read-only command goes to the reader
+ * function when one is known, anything else to the migrator. The returned target names the
+ * function to invoke in `functionName`, and `role` says which it is when there was a choice.
+ *
+ * @example targetFor('status', { functionName: 'w', readerFunctionName: 'r' }) // { functionName: 'r', role: 'reader' }
+ */
+export function targetFor(command: string, target: WorkerTarget, opts: { write?: boolean } = {}): WorkerTarget {
+  if (readsOnly(command, opts) && target.readerFunctionName) {
+    const { readerFunctionName, ...rest } = target;
+    return { ...rest, functionName: readerFunctionName, role: 'reader' };
+  }
+  return migratorOnly(target, command);
+}
+
+/** The migrator function of `target` alone; refused when only a reader function was named. */
+export function migratorOnly(target: WorkerTarget, command = 'this command'): WorkerTarget {
+  const { readerFunctionName, ...rest } = target;
+  if (!rest.functionName) {
+    throw new MigrateError(
+      ErrorCode.NoTarget,
+      `Only a reader function (${String(readerFunctionName)}) is named, and ${command} needs the migrator function: nothing was run.`,
+      'Name the migrator with --function NAME|ARN (or VPC_MIGRATE_FUNCTION) or --stack STACK_NAME; the reader function answers only status, lint and sql without --write.',
+    );
+  }
+  return readerFunctionName ? { ...rest, role: 'migrator' } : rest;
 }

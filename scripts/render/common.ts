@@ -4,6 +4,7 @@
  */
 import type { ErrorBody, ServerFacts } from '../../lambda/contract/index.js';
 import type { Problem } from '../core/plan.js';
+import type { AnsweredBy } from '../core/worker.js';
 import { type MigrationsLocation, sourceLabel } from '../project/migrations-dir.js';
 
 const useColor = () => process.stdout.isTTY === true && !process.env.NO_COLOR;
@@ -16,6 +17,11 @@ export const bold = paint(1);
 
 export function serverLine(s: ServerFacts): string {
   return `Database "${s.database}", schema "${s.schema}" as ${s.user} (PostgreSQL ${s.version.split(' ')[0]})`;
+}
+
+/** The line that names the reader function when it answered (the migrator answering is the default, not named). */
+export function functionLines(f: AnsweredBy | undefined): string[] {
+  return f?.role === 'reader' ? [dim(`Answered by the reader function ${f.name} (read-only login).`)] : [];
 }
 
 /** `/abs/app/prisma/migrations (from prisma.config.ts migrations.path)`: the folder and where it came from. */

@@ -1,7 +1,7 @@
 /** Text of `sql` (run-sql): rows as psql lays them out (or CSV), notices, the footer, and errors with a caret. */
 import type { ErrorBody, RunSqlResult, SqlErrorInfo } from '../../lambda/contract/index.js';
 import type { SqlReport } from '../commands/sql.js';
-import { bold, dim, red, yellow } from './common.js';
+import { bold, dim, functionLines, red, yellow } from './common.js';
 import { caretLines, renderCsv, renderTable, visible } from './rows.js';
 
 export function sqlErrorOf(body: ErrorBody | undefined): SqlErrorInfo | undefined {
@@ -42,5 +42,6 @@ export function renderSql(r: SqlReport, format: 'table' | 'csv' = 'table'): stri
   for (const n of result.notices) out.push(dim(visible(n)));
   out.push(sqlFooter(result));
   if (r.write) out.push(bold(`Committed (--write).`));
+  out.push(...functionLines(r.function));
   return out.join('\n');
 }

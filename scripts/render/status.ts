@@ -1,9 +1,9 @@
 /** Text of `status`: pending migrations (resumable ones noted), problems, and what to run next. */
 import type { StatusReport } from '../commands/status.js';
-import { bold, dim, green, migrationsPlace, problemLines, red, serverLine, yellow } from './common.js';
+import { bold, dim, functionLines, green, migrationsPlace, problemLines, red, serverLine, yellow } from './common.js';
 
 export function renderStatus(r: StatusReport): string {
-  const out = [serverLine(r.server), `Migrations: ${migrationsPlace(r.migrations)} — ${r.summary}`];
+  const out = [serverLine(r.server), ...functionLines(r.function), `Migrations: ${migrationsPlace(r.migrations)} — ${r.summary}`];
   for (const w of r.warnings) out.push(`${yellow('warning')} ${w}`);
   if (r.server.lockHolder) {
     const h = r.server.lockHolder;

@@ -164,7 +164,11 @@ export function invokeError(error: unknown, target: WorkerTarget, waitedMs?: num
     );
   }
   if (e.name === 'ResourceNotFoundException') {
-    return new MigrateError(ErrorCode.InvokeFailed, `No function named ${target.functionName}${where}.`, 'Check --function / VPC_MIGRATE_FUNCTION (or --stack), the region and the account.', { cause: error });
+    const check =
+      target.role === 'reader'
+        ? "Check --reader-function / VPC_MIGRATE_READER_FUNCTION (or the stack's ReaderFunctionName output), the region and the account."
+        : 'Check --function / VPC_MIGRATE_FUNCTION (or --stack), the region and the account.';
+    return new MigrateError(ErrorCode.InvokeFailed, `No ${target.role === 'reader' ? 'reader ' : ''}function named ${target.functionName}${where}.`, check, { cause: error });
   }
   if (e.name === 'TimeoutError' || e.code === 'ETIMEDOUT' || /timed? ?out/i.test(e.message ?? '')) {
     const attempts = (error as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
@@ -177,7 +181,13 @@ export function invokeError(error: unknown, target: WorkerTarget, waitedMs?: num
     );
   }
   if (e.name === 'AccessDeniedException' || e.name === 'UnrecognizedClientException' || e.name === 'CredentialsProviderError') {
-    return new MigrateError(ErrorCode.InvokeFailed, `Not allowed to invoke ${target.functionName}: ${e.message ?? e.name}`, 'Use credentials allowed lambda:InvokeFunction on this function (AWS_PROFILE / --profile, or your CI role).', { cause: error });
+    const readOnlyHint = target.role === 'migrator' ? ' Only status, lint and sql without --write may use the reader function instead.' : '';
+    return new MigrateError(
+      ErrorCode.InvokeFailed,
+      `Not allowed to invoke ${target.functionName}: ${e.message ?? e.name}`,
+      `Use credentials allowed lambda:InvokeFunction on this function (AWS_PROFILE / --profile, or your CI role).${readOnlyHint}`,
+      { cause: error },
+    );
   }
   return new MigrateError(ErrorCode.InvokeFailed, `Invoking ${target.functionName}${where} failed: ${e.name ?? ''} ${e.message ?? String(error)}`.trim(), 'Check the network path to Lambda, the region and your credentials, then run the command again.', { cause: error });
 }

@@ -1,6 +1,7 @@
 /**
  * `--stack NAME`: find the worker function from a CloudFormation stack's outputs
- * (`WorkerFunctionName`, else `WorkerFunctionArn`, as `infra/stack.ts` declares them).
+ * (`WorkerFunctionName`, else `WorkerFunctionArn`, as `infra/stack.ts` declares them), and the
+ * reader function beside it (`ReaderFunctionName`, else `ReaderFunctionArn`) when the stack has one.
  * Region and credentials come from the standard AWS SDK chain: `--region` / `--profile` when
  * given, else `AWS_REGION`, `AWS_PROFILE`, the shared config files, SSO, web identity (CI)...
  */
@@ -10,6 +11,15 @@ import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
 /** The output keys the example stack exports (kept in step with `infra/stack.ts`). */
 export const FUNCTION_NAME_OUTPUT = 'WorkerFunctionName';
 export const FUNCTION_ARN_OUTPUT = 'WorkerFunctionArn';
+/** The reader function's outputs; a stack deployed before the reader function has neither. */
+export const READER_NAME_OUTPUT = 'ReaderFunctionName';
+export const READER_ARN_OUTPUT = 'ReaderFunctionArn';
+
+/** The functions a stack outputs: the migrator always, the reader when the stack has one. */
+export interface StackFunctions {
+  functionName: string;
+  readerFunctionName?: string;
+}
 
 export interface ResolveStackOptions {
   stackName: string;
@@ -31,6 +41,17 @@ export interface ResolveStackOptions {
  * const functionName = await resolveStackFunction({ stackName: 'VpcMigrate', region: 'eu-west-1' });
  */
 export async function resolveStackFunction(opts: ResolveStackOptions): Promise<string> {
+  return (await resolveStackFunctions(opts)).functionName;
+}
+
+/**
+ * The worker function the stack outputs and its reader function, when it has one (each a name
+ * or an ARN).
+ *
+ * @example
+ * const { functionName, readerFunctionName } = await resolveStackFunctions({ stackName: 'VpcMigrate' });
+ */
+export async function resolveStackFunctions(opts: ResolveStackOptions): Promise<StackFunctions> {
   const config: CloudFormationClientConfig = {};
   if (opts.region) config.region = opts.region;
   if (opts.profile) config.profile = opts.profile;
@@ -50,7 +71,8 @@ export async function resolveStackFunction(opts: ResolveStackOptions): Promise<s
   const outputs = stack.Outputs ?? [];
   const value = (key: string) => outputs.find((o) => o.OutputKey === key)?.OutputValue || undefined;
   const functionName = value(FUNCTION_NAME_OUTPUT) ?? value(FUNCTION_ARN_OUTPUT);
-  if (functionName) return functionName;
+  const readerFunctionName = value(READER_NAME_OUTPUT) ?? value(READER_ARN_OUTPUT);
+  if (functionName) return { functionName, ...(readerFunctionName ? { readerFunctionName } : {}) };
 
   const keys = outputs.map((o) => o.OutputKey).filter(Boolean);
   throw new MigrateError(

@@ -2,6 +2,10 @@
  * Which worker the CLI talks to. Production names a function (`--function`, VPC_MIGRATE_FUNCTION
  * or `--stack`); `--local` starts the local worker explicitly. With none, the CLI refuses: a
  * deploy must never fall back to a local database by accident.
+ *
+ * The reader function, when there is one, comes from `--reader-function`, else
+ * VPC_MIGRATE_READER_FUNCTION, else the stack's `ReaderFunctionName`/`ReaderFunctionArn` output;
+ * `--local` serves its own. core/worker.ts `targetFor` decides which of the two a command uses.
  */
 import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
 import type { TargetFlags, WorkerTarget } from '../core/worker.js';
@@ -23,6 +27,13 @@ export async function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv =
   if (chosen.length > 1) {
     throw new MigrateError(ErrorCode.UsageError, `Choose one worker target; got ${chosen.join(' and ')}.`, 'Pass exactly one of --local, --function NAME or --stack NAME.');
   }
+  if (flags.local && flags.readerFunction !== undefined) {
+    throw new MigrateError(
+      ErrorCode.UsageError,
+      '--reader-function names a deployed reader function; --local serves its own beside the local worker.',
+      'Leave out --reader-function with --local, or drop --local and name the deployed worker (--function NAME or --stack NAME).',
+    );
+  }
   if (flags.local) {
     const { startLocalWorker } = await import('../local/worker.js');
     const databaseUrl = flags.databaseUrl ?? env.DATABASE_URL;
@@ -31,23 +42,47 @@ export async function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv =
       ...(flags.functionTimeoutMs ? { timeoutMs: flags.functionTimeoutMs } : {}),
     });
     return {
-      target: { functionName: local.functionName, endpoint: local.endpoint, localCredentials: true, region: 'us-east-1', ...(flags.functionTimeoutMs ? { functionTimeoutMs: flags.functionTimeoutMs } : {}) },
+      target: {
+        functionName: local.functionName,
+        readerFunctionName: local.readerFunctionName,
+        endpoint: local.endpoint,
+        localCredentials: true,
+        region: 'us-east-1',
+        ...(flags.functionTimeoutMs ? { functionTimeoutMs: flags.functionTimeoutMs } : {}),
+      },
       localDatabase: { url: local.databaseUrl, embedded: local.embedded, ...(local.dataDir ? { dataDir: local.dataDir } : {}) },
       close: () => local.close(),
     };
   }
+  const endpoint = flags.endpoint ? { endpoint: flags.endpoint } : {};
   if (flags.stack) {
-    const { resolveStackFunction } = await import('./stack.js');
-    const functionName = await resolveStackFunction({ stackName: flags.stack, ...common });
-    return { target: { functionName, ...common, ...(flags.endpoint ? { endpoint: flags.endpoint } : {}) }, close: async () => undefined };
+    const { resolveStackFunctions } = await import('./stack.js');
+    const stack = await resolveStackFunctions({ stackName: flags.stack, ...common });
+    const reader = readerFunctionOf(flags, env, stack.readerFunctionName);
+    return { target: { functionName: stack.functionName, ...(reader ? { readerFunctionName: reader } : {}), ...common, ...endpoint }, close: async () => undefined };
   }
   const functionName = flags.function ?? env.VPC_MIGRATE_FUNCTION ?? (flags.endpoint ? 'vpc-migrate' : undefined);
-  if (functionName) {
-    return { target: { functionName, ...common, ...(flags.endpoint ? { endpoint: flags.endpoint } : {}) }, close: async () => undefined };
+  const reader = readerFunctionOf(flags, env);
+  // A reader function alone is a target too: who may invoke only the reader runs status, lint and sql with it.
+  if (functionName || reader) {
+    return { target: { functionName: functionName ?? '', ...(reader ? { readerFunctionName: reader } : {}), ...common, ...endpoint }, close: async () => undefined };
   }
   throw new MigrateError(
     ErrorCode.NoTarget,
     'No worker to talk to: nothing was applied.',
     'Name the worker with --function NAME|ARN (or VPC_MIGRATE_FUNCTION), --stack STACK_NAME, or --endpoint URL; use --local to run against the local embedded database on purpose.',
   );
+}
+
+/**
+ * The reader function of a deployed target: `--reader-function`, else VPC_MIGRATE_READER_FUNCTION,
+ * else the stack's output (`fromStack`); undefined when none names one (a stack from before the
+ * reader function: every command then goes to the migrator).
+ */
+export function readerFunctionOf(flags: Pick<TargetFlags, 'readerFunction'>, env: NodeJS.ProcessEnv, fromStack?: string): string | undefined {
+  if (flags.readerFunction !== undefined) {
+    if (flags.readerFunction.trim() === '') throw new MigrateError(ErrorCode.UsageError, '--reader-function is empty.', 'Pass --reader-function NAME|ARN, or leave it out.');
+    return flags.readerFunction;
+  }
+  return env.VPC_MIGRATE_READER_FUNCTION || fromStack || undefined;
 }

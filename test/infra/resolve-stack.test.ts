@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { resolveStackFunction } from '../../scripts/transport/stack.js';
+import { resolveStackFunction, resolveStackFunctions } from '../../scripts/transport/stack.js';
+import { resolveTarget } from '../../scripts/transport/target.js';
 import { migrateErrorOf } from '../helpers/errors.js';
 
 interface Captured {
@@ -205,5 +206,41 @@ describe('resolveStackFunction', () => {
     const error = await migrateErrorOf(resolveStackFunction({ stackName: 'VpcMigrate', region: 'eu-west-1', endpoint }));
     expect(error.code).toBe('VPCM_AWS_REQUEST_FAILED');
     expect(error.remedy).toContain('cloudformation:DescribeStacks');
+  });
+});
+
+describe('the reader function from the stack', () => {
+  const BOTH = {
+    WorkerFunctionName: 'VpcMigrate-Worker-abc',
+    ReaderFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:VpcMigrate-Reader-abc',
+    ReaderFunctionName: 'VpcMigrate-Reader-abc',
+  };
+
+  it('returns ReaderFunctionName beside the worker, else ReaderFunctionArn', async () => {
+    envCredentials();
+    reply = (p) => ({ status: 200, body: stackXml(p.get('StackName')!, 'UPDATE_COMPLETE', BOTH) });
+    expect(await resolveStackFunctions({ stackName: 'VpcMigrate', region: 'eu-west-1', endpoint })).toEqual({
+      functionName: 'VpcMigrate-Worker-abc',
+      readerFunctionName: 'VpcMigrate-Reader-abc',
+    });
+    reply = (p) => ({ status: 200, body: stackXml(p.get('StackName')!, 'UPDATE_COMPLETE', { WorkerFunctionName: 'w', ReaderFunctionArn: BOTH.ReaderFunctionArn }) });
+    expect((await resolveStackFunctions({ stackName: 'VpcMigrate', region: 'eu-west-1', endpoint })).readerFunctionName).toBe(BOTH.ReaderFunctionArn);
+  });
+
+  it('a stack from before the reader function has none: every command then goes to the worker', async () => {
+    envCredentials();
+    reply = (p) => ({ status: 200, body: stackXml(p.get('StackName')!, 'CREATE_COMPLETE', { WorkerFunctionName: 'w' }) });
+    expect(await resolveStackFunctions({ stackName: 'Old', region: 'eu-west-1', endpoint })).toEqual({ functionName: 'w' });
+  });
+
+  it('--stack: --reader-function, else VPC_MIGRATE_READER_FUNCTION, else the stack output', async () => {
+    envCredentials();
+    process.env.AWS_ENDPOINT_URL_CLOUDFORMATION = endpoint;
+    reply = (p) => ({ status: 200, body: stackXml(p.get('StackName')!, 'UPDATE_COMPLETE', BOTH) });
+    const resolve = async (flags: { readerFunction?: string }, env: NodeJS.ProcessEnv) => (await resolveTarget({ stack: 'VpcMigrate', region: 'eu-west-1', ...flags }, env)).target;
+
+    expect(await resolve({}, {})).toEqual({ functionName: 'VpcMigrate-Worker-abc', readerFunctionName: 'VpcMigrate-Reader-abc', region: 'eu-west-1' });
+    expect((await resolve({}, { VPC_MIGRATE_READER_FUNCTION: 'env-reader' })).readerFunctionName).toBe('env-reader');
+    expect((await resolve({ readerFunction: 'flag-reader' }, { VPC_MIGRATE_READER_FUNCTION: 'env-reader' })).readerFunctionName).toBe('flag-reader');
   });
 });
