@@ -134,7 +134,7 @@ describe.each(databaseTargets())('function timeout on the $name PostgreSQL', ({ 
         ran();
         expect(error?.code).toBe(ErrorCode.InvokeTimeout);
         expect(error?.message).toMatch(/hit its function timeout: .*Task timed out after 3\.00 seconds/);
-        expect(error?.remedy).toMatch(/migrate:status/);
+        expect(error?.remedy).toMatch(/vpc-migrate status/);
         expect(fx.fw.kills).toBe(1);
         await workerSessionsGone(db.adminUrl, db.name);
         // Statement 2 ran but its transaction (with its progress) never committed.

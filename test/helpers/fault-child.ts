@@ -14,7 +14,7 @@ import { createHandler } from '../../lambda/handler.js';
 import { createLogger } from '../../lambda/log.js';
 
 type ParentMessage =
-  | { type: 'invoke'; id: number; event: unknown; deadline: number; requestId: string; functionName: string; hooks: boolean; databaseUrl?: string }
+  | { type: 'invoke'; id: number; event: unknown; deadline: number; requestId: string; functionName: string; hooks: boolean; databaseUrl?: string; readerDatabaseUrl?: string }
   | { type: 'continue'; seq: number };
 
 const send = (message: unknown): void => {
@@ -61,9 +61,9 @@ proto.query = function instrumented(this: pg.Client, ...args: unknown[]): unknow
 const logger = createLogger({ service: 'vpc-migrate-worker' }, (line) => send({ type: 'log', line }), 'debug');
 // One handler per database: the parent may point the same warm sandboxes at a fresh database.
 const handlers = new Map<string, ReturnType<typeof createHandler>>();
-const handlerFor = (url: string) => {
+const handlerFor = (url: string, readerDatabaseUrl: string | undefined) => {
   let h = handlers.get(url);
-  if (!h) handlers.set(url, (h = createHandler({ databaseUrl: url, logger })));
+  if (!h) handlers.set(url, (h = createHandler({ databaseUrl: url, ...(readerDatabaseUrl ? { readerDatabaseUrl } : {}), logger })));
   return h;
 };
 
@@ -82,7 +82,7 @@ process.on('message', (message: ParentMessage) => {
     getRemainingTimeInMillis: () => Math.max(0, message.deadline - Date.now()),
   };
   Promise.resolve()
-    .then(() => handlerFor(message.databaseUrl ?? databaseUrl)(message.event, context))
+    .then(() => handlerFor(message.databaseUrl ?? databaseUrl, message.readerDatabaseUrl)(message.event, context))
     .then(
       (value) => send({ type: 'result', id: message.id, value: value === undefined ? null : value }),
       (error: unknown) => {

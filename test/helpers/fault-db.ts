@@ -62,7 +62,7 @@ export async function secretServer(adminUrl: string): Promise<SecretServer> {
   const role = `vpcm_fault_${suffix}`;
   // Characters that a URL must percent-encode, so both spellings are scanned for.
   const password = `Fault-S3cret_${randomBytes(9).toString('hex')}`;
-  await query(adminUrl, `CREATE ROLE ${role} LOGIN PASSWORD '${password}' IN ROLE vpc_migrate_reader`);
+  await query(adminUrl, `CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
   const made: string[] = [];
   const u = new URL(adminUrl);
   const userUrl = (db: string) => {

@@ -11,6 +11,7 @@
  * - `onQuery(fn)`: every query the worker sends is reported before it is sent and after it
  *   settled; `fn` answers 'continue' or 'kill' (and may take its time: the worker waits).
  */
+import { testReaderUrl } from './worker.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -144,6 +145,7 @@ export async function startFaultWorker(databaseUrl: string, opts: { timeoutMs?: 
     const invocation = ++invocations;
     const action = typeof (event as { action?: unknown } | null)?.action === 'string' ? ((event as { action: string }).action) : undefined;
     const armed = hook;
+    const readerDatabaseUrl = await testReaderUrl(currentUrl);
     try {
       return await new Promise<unknown>((resolve, reject) => {
         let settled = false;
@@ -192,6 +194,7 @@ export async function startFaultWorker(databaseUrl: string, opts: { timeoutMs?: 
           functionName: context.functionName,
           hooks: armed !== null,
           databaseUrl: currentUrl,
+          readerDatabaseUrl,
         });
       });
     } finally {

@@ -16,7 +16,7 @@ import { startInvokeEndpoint } from '../../scripts/local/endpoint.js';
 import { ensureLocalReader, localReaderUrl } from '../../scripts/local/reader-login.js';
 import { connectWorker } from '../../scripts/transport/invoke.js';
 import type { Worker, WorkerTarget } from '../../scripts/core/worker.js';
-import { fixture, freshDatabase, live, orDrop, type FixtureScope, type FreshDatabase } from './db.js';
+import { databaseTargets, fixture, freshDatabase, live, orDrop, type FixtureScope, type FreshDatabase } from './db.js';
 
 /** A function served by the local Invoke endpoint, and the SDK clients a test opened on it. */
 export interface ServedFunction<O = never> {
@@ -82,15 +82,38 @@ export interface TestWorkerOptions {
 export async function startTestWorker(databaseUrl: string, opts: TestWorkerOptions = {}): Promise<TestWorker> {
   const logs: string[] = [];
   const logger: Logger = createLogger({ service: 'test-worker' }, (line) => logs.push(line), 'debug');
-  const readerDatabaseUrl = opts.readerDatabaseUrl ?? localReaderUrl(databaseUrl);
-  const setupError = await ensureLocalReader(databaseUrl, createHandler({ databaseUrl, readerDatabaseUrl, logger }));
-  if (setupError && !opts.readerDatabaseUrl) throw setupError;
+  const readerDatabaseUrl = opts.readerDatabaseUrl ?? (await testReaderUrl(databaseUrl));
   const handler = createHandler({ ...(opts.mode === 'reader' ? { mode: 'reader' as const } : { databaseUrl }), readerDatabaseUrl, logger });
   const served = await serveFunction(opts.wrap ? opts.wrap(handler) : handler, {
     functionName: opts.functionName ?? 'vpc-migrate-test',
     timeoutMs: opts.timeoutMs ?? 120_000,
   });
   return { ...served, logs };
+}
+
+/**
+ * The reader login's URL for a test database, set up (once per server) by the server's
+ * superuser as the local worker would: tests also run workers as logins that may not create
+ * roles (the fault matrix's), which must still have the reader beside them.
+ */
+export async function testReaderUrl(databaseUrl: string): Promise<string> {
+  // Not a URL (a test of a malformed one): the reader's is malformed the same way.
+  if (!URL.canParse(databaseUrl)) return databaseUrl;
+  const url = new URL(databaseUrl);
+  const target = databaseTargets().find((t) => new URL(t.adminUrl).host === url.host);
+  // No server there (a test of an unreachable database): a reader URL that fails the same way.
+  if (!target) return localReaderUrl(databaseUrl);
+  // Roles belong to the server: set up from the superuser's own database, not the test's (whose
+  // sessions and transactions some tests count).
+  const setupError = await ensureLocalReader(
+    target.adminUrl,
+    createHandler({ databaseUrl: target.adminUrl, readerDatabaseUrl: localReaderUrl(target.adminUrl), logger: createLogger({ service: 'test-reader-setup' }, () => undefined) }),
+  );
+  if (setupError) throw setupError;
+  const reader = new URL(localReaderUrl(target.adminUrl));
+  reader.pathname = url.pathname;
+  reader.search = url.search;
+  return reader.toString();
 }
 
 export interface FreshWorkerOptions<W> extends TestWorkerOptions {
