@@ -4,4 +4,14 @@
  * worker). The worker's code is prebuilt inside the package.
  */
 export { MigrationWorker, MAX_TIMEOUT_SECONDS, RDS_CA_BUNDLE_PATH, type DatabaseEndpoint, type MigrationWorkerProps } from './migration-worker.js';
-export { VpcMigrateStack, DB_PORT, OUTPUT_FUNCTION_ARN, OUTPUT_FUNCTION_NAME, type VpcMigrateStackProps } from './stack.js';
+export {
+  VpcMigrateStack,
+  DATABASE_NAME,
+  DB_PORT,
+  OUTPUT_FUNCTION_ARN,
+  OUTPUT_FUNCTION_NAME,
+  OUTPUT_READER_FUNCTION_ARN,
+  OUTPUT_READER_FUNCTION_NAME,
+  type VpcMigrateStackProps,
+} from './stack.js';
+export { DEFAULT_READER_ROTATION, READER_PASSWORD_EXCLUDE_CHARACTERS } from './reader-secret.js';

@@ -15,6 +15,11 @@ export const DB_PORT = 5432;
 /** Output keys `scripts/transport/stack.ts` reads to find the worker. */
 export const OUTPUT_FUNCTION_NAME = 'WorkerFunctionName';
 export const OUTPUT_FUNCTION_ARN = 'WorkerFunctionArn';
+/** Output keys the CLI reads to find the reader function (read-only run-sql and status). */
+export const OUTPUT_READER_FUNCTION_NAME = 'ReaderFunctionName';
+export const OUTPUT_READER_FUNCTION_ARN = 'ReaderFunctionArn';
+/** The database the example stack creates and migrates. */
+export const DATABASE_NAME = 'app';
 
 export interface VpcMigrateStackProps extends StackProps {
   /**
@@ -25,7 +30,10 @@ export interface VpcMigrateStackProps extends StackProps {
   /** @default t4g.micro */
   readonly instanceType?: ec2.InstanceType;
   /** Worker options: timeout, memory, architecture, runtime, log retention. */
-  readonly worker?: Pick<MigrationWorkerProps, 'timeout' | 'memorySize' | 'architecture' | 'runtime' | 'logRetention'>;
+  readonly worker?: Pick<
+    MigrationWorkerProps,
+    'timeout' | 'memorySize' | 'architecture' | 'runtime' | 'logRetention' | 'readerMemorySize' | 'readerSecretRotation'
+  >;
 }
 
 export class VpcMigrateStack extends Stack {
@@ -67,7 +75,7 @@ export class VpcMigrateStack extends Stack {
       port: DB_PORT,
       publiclyAccessible: false,
       multiAz: props.multiAz ?? true,
-      databaseName: 'app',
+      databaseName: DATABASE_NAME,
       credentials: rds.Credentials.fromGeneratedSecret('postgres'),
       storageEncrypted: true,
       storageType: rds.StorageType.GP3,
@@ -89,18 +97,30 @@ export class VpcMigrateStack extends Stack {
       vpc: this.vpc,
       vpcSubnets: isolated,
       database: this.database,
+      // Given, not left to the secret's dbname: the reader function never reads the master secret.
+      databaseName: DATABASE_NAME,
       port: DB_PORT,
       allowAllOutbound: false,
     });
-    this.worker.connections.allowTo(this.secretsManagerEndpoint, ec2.Port.tcp(443), 'vpc-migrate worker to Secrets Manager');
-    // The set-up runs the worker during deployment: it reads the secret through the endpoint.
+    // Migrator, reader and the reader secret's rotation function: each reads a secret.
+    this.worker.connections.allowTo(this.secretsManagerEndpoint, ec2.Port.tcp(443), 'vpc-migrate to Secrets Manager');
+    // The set-up runs the worker during deployment, and the first rotation runs when it is
+    // scheduled: both read their secret through the endpoint.
     this.worker.readerRoleSetup?.node.addDependency(this.secretsManagerEndpoint);
+    this.worker.readerSecretRotation?.node.addDependency(this.secretsManagerEndpoint);
 
     new CfnOutput(this, OUTPUT_FUNCTION_NAME, {
       value: this.worker.fn.functionName,
       description: 'The migration worker: pnpm migrate:remote --stack <this stack>',
     });
     new CfnOutput(this, OUTPUT_FUNCTION_ARN, { value: this.worker.fn.functionArn });
+    if (this.worker.readerFn) {
+      new CfnOutput(this, OUTPUT_READER_FUNCTION_NAME, {
+        value: this.worker.readerFn.functionName,
+        description: 'The reader function: read-only run-sql and status (grant it with worker.grantQuery)',
+      });
+      new CfnOutput(this, OUTPUT_READER_FUNCTION_ARN, { value: this.worker.readerFn.functionArn });
+    }
 
     Validations.of(this.database).acknowledge(
       {
@@ -113,9 +133,10 @@ export class VpcMigrateStack extends Stack {
         // The generated credentials secret is a child of the database construct.
         id: 'AwsSolutions-SMG4',
         reason:
-          'Rotation is off in this example because the rotation function would need its own ingress to the ' +
-          'database, which admits only the worker. The worker is rotation-ready (it re-reads the secret after ' +
-          'SQLSTATE 28P01); docs/aws.md (Rotating the database password) shows how to enable addRotationSingleUser.',
+          'The master secret is not rotated in this example: its rotation function would need its own ingress to ' +
+          'the database. The reader login\'s secret is rotated (hosted single-user rotation). The worker is ' +
+          'rotation-ready (it re-reads the secret after SQLSTATE 28P01); docs/aws.md (Rotating the database ' +
+          'password) shows how to enable addRotationSingleUser.',
       },
     );
   }

@@ -3,6 +3,7 @@
 // added next to the database.
 import { App, CfnOutput, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -32,5 +33,10 @@ const secret = secretsmanager.Secret.fromSecretAttributes(stack, 'DatabaseSecret
 
 const worker = new MigrationWorker(stack, 'Migrations', { vpc, database, secret, databaseName: 'api' });
 new CfnOutput(stack, 'WorkerFunctionName', { value: worker.fn.functionName });
+new CfnOutput(stack, 'ReaderFunctionName', { value: worker.readerFn!.functionName });
+
+// CI migrates; on-call engineers query (status, read-only sql) and can neither write nor migrate.
+worker.grantMigrate(iam.Role.fromRoleName(stack, 'CiRole', 'api-ci-deploy'));
+worker.grantQuery(iam.Role.fromRoleName(stack, 'OnCallRole', 'api-on-call'));
 
 app.synth();
