@@ -19,6 +19,7 @@ import {
   type WorkerMode,
   type WorkerResponse,
   DEFAULT_READER_ROLE,
+  readerNotConfigured,
   readerRemedy,
   WORKER_ENV,
 } from './contract/index.js';
@@ -68,24 +69,8 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
   const mode = config.mode ?? 'migrator';
   const migrator: ConnectionSource =
     config.connectionConfig ??
-    (async () => {
-      if (!config.databaseUrl) {
-        throw new MigrateError(ErrorCode.ConfigMissing, 'The worker has no database configured.', 'Set DATABASE_URL or DB_SECRET_ARN on the function.');
-      }
-      return clientConfigFromUrl(config.databaseUrl);
-    });
-  const reader: ConnectionSource =
-    config.readerConnectionConfig ??
-    (async () => {
-      if (!config.readerDatabaseUrl) {
-        throw new MigrateError(
-          ErrorCode.ReaderRoleMissing,
-          'The worker has no reader login configured, and read-only queries never run as the migrating login.',
-          'Set READER_SECRET_ARN (the MigrationWorker construct does) or READER_DATABASE_URL on the function.',
-        );
-      }
-      return clientConfigFromUrl(config.readerDatabaseUrl);
-    });
+    fromUrl(config.databaseUrl, () => new MigrateError(ErrorCode.ConfigMissing, 'The worker has no database configured.', 'Set DATABASE_URL or DB_SECRET_ARN on the function.'));
+  const reader: ConnectionSource = config.readerConnectionConfig ?? fromUrl(config.readerDatabaseUrl, readerNotConfigured);
 
   return async (rawEvent: unknown, context: LambdaContext): Promise<WorkerResponse<unknown> | CustomResourceResponse> => {
     const log = baseLog.child({ requestId: context.awsRequestId });
@@ -123,7 +108,8 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
     try {
       // The reader function holds no migrating credentials: everything runs as the reader there.
       const login = mode === 'reader' ? 'reader' : loginFor(event);
-      if (mode === 'reader' && event.action !== 'ledger' && !(event.action === 'run-sql' && !event.write)) {
+      // The reader function answers what reads as the reader anyway, and the ledger (status).
+      if (mode === 'reader' && event.action !== 'ledger' && loginFor(event) !== 'reader') {
         throw readerOnly(event.action === 'run-sql' ? 'run-sql --write' : event.action);
       }
       db = login === 'reader' ? await openReader(reader, event) : await open(migrator, event);
@@ -136,6 +122,14 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
     } finally {
       if (db) await close(db);
     }
+  };
+}
+
+/** A connection source for a URL given in the config, or the error saying none was. */
+function fromUrl(url: string | undefined, missing: () => MigrateError): ConnectionSource {
+  return async () => {
+    if (!url) throw missing();
+    return clientConfigFromUrl(url);
   };
 }
 

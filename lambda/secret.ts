@@ -10,7 +10,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { ClientConfig } from 'pg';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { ErrorCode, MigrateError } from './contract/index.js';
+import { ErrorCode, MigrateError, readerNotConfigured, WORKER_ENV } from './contract/index.js';
 
 export interface ConnectionConfigOptions {
   /** Fetch the secret again even if this container has it (after an authentication failure, 28P01). */
@@ -61,36 +61,30 @@ let smClient: { key: string; client: SecretsManagerClient } | undefined;
  * // after SQLSTATE 28P01 (password rotated):
  * const retry = new pg.Client(await getConnectionConfig({ refresh: true }));
  */
-export async function getConnectionConfig(opts: ConnectionConfigOptions = {}): Promise<ClientConfig> {
-  const url = process.env.DATABASE_URL;
-  if (url) return { connectionString: url };
-
-  const secretId = process.env.DB_SECRET_ARN;
-  if (!secretId) {
-    throw new MigrateError(
+export function getConnectionConfig(opts: ConnectionConfigOptions = {}): Promise<ClientConfig> {
+  return configFromEnv(WORKER_ENV.migratorUrl, WORKER_ENV.migratorSecret, opts, () =>
+    new MigrateError(
       ErrorCode.ConfigMissing,
-      'The worker has no database configured: neither DATABASE_URL nor DB_SECRET_ARN is set.',
-      'Set DB_SECRET_ARN to the RDS credentials secret (the MigrationWorker construct does), or DATABASE_URL for local use.',
-    );
-  }
-  return secretConnectionConfig(secretId, opts);
+      `The worker has no database configured: neither ${WORKER_ENV.migratorUrl} nor ${WORKER_ENV.migratorSecret} is set.`,
+      `Set ${WORKER_ENV.migratorSecret} to the RDS credentials secret (the MigrationWorker construct does), or ${WORKER_ENV.migratorUrl} for local use.`,
+    ),
+  );
 }
 
 /**
  * The reader login's connection settings: `READER_DATABASE_URL`, else the secret named by
  * `READER_SECRET_ARN` (same host, port and database overrides as the migrating login's).
  */
-export async function getReaderConnectionConfig(opts: ConnectionConfigOptions = {}): Promise<ClientConfig> {
-  const url = process.env.READER_DATABASE_URL;
+export function getReaderConnectionConfig(opts: ConnectionConfigOptions = {}): Promise<ClientConfig> {
+  return configFromEnv(WORKER_ENV.readerUrl, WORKER_ENV.readerSecret, opts, readerNotConfigured);
+}
+
+/** A login's settings from its URL variable, else from the secret its ARN variable names. */
+async function configFromEnv(urlVar: string, secretVar: string, opts: ConnectionConfigOptions, missing: () => MigrateError): Promise<ClientConfig> {
+  const url = process.env[urlVar];
   if (url) return { connectionString: url };
-  const secretId = process.env.READER_SECRET_ARN;
-  if (!secretId) {
-    throw new MigrateError(
-      ErrorCode.ReaderRoleMissing,
-      'The worker has no reader login configured: neither READER_DATABASE_URL nor READER_SECRET_ARN is set, and read-only queries never run as the migrating login.',
-      'Set READER_SECRET_ARN to the reader secret (the MigrationWorker construct creates it and sets this), or READER_DATABASE_URL for local use.',
-    );
-  }
+  const secretId = process.env[secretVar];
+  if (!secretId) throw missing();
   return secretConnectionConfig(secretId, opts);
 }
 

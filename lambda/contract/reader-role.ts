@@ -7,10 +7,11 @@
  * local worker).
  */
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { ErrorCode, MigrateError } from './errors.js';
 
 export const DEFAULT_READER_ROLE = 'vpc_migrate_reader';
 
-/** The worker's environment (the construct sets these; lambda/worker-config.ts reads them). */
+/** The worker's environment (the construct sets these; lambda/handler.ts and lambda/secret.ts read them). */
 export const WORKER_ENV = {
   /** The migrating login's secret (RDS JSON). Absent on the reader function. */
   migratorSecret: 'DB_SECRET_ARN',
@@ -75,5 +76,14 @@ export function readerRemedy(role: string): string {
     `Redeploy the CDK stack (its ReaderRole set-up creates the login "${role}" from the reader secret), or as an administrator run: ` +
     `${readerSetupByHand(role)} Locally, --local creates it when its login may create roles. ` +
     `Read-only queries never fall back to the migrating login.`
+  );
+}
+
+/** The worker has no reader credentials at all: read-only queries refuse rather than run as the migrating login. */
+export function readerNotConfigured(): MigrateError {
+  return new MigrateError(
+    ErrorCode.ReaderRoleMissing,
+    `The worker has no reader login configured: neither ${WORKER_ENV.readerUrl} nor ${WORKER_ENV.readerSecret} is set, and read-only queries never run as the migrating login.`,
+    `Set ${WORKER_ENV.readerSecret} to the reader secret (the MigrationWorker construct creates it and sets this), or ${WORKER_ENV.readerUrl} for local use.`,
   );
 }
