@@ -7,9 +7,13 @@ import { createHmac } from 'node:crypto';
 import { DEFAULT_READER_ROLE, MigrateError, type LambdaContext, type WorkerHandler } from '../../lambda/contract/index.js';
 
 /** The database URL with the reader login in place of the administrator (same host, database and parameters). */
-export function localReaderUrl(adminUrl: string, role = DEFAULT_READER_ROLE): string {
+export function localReaderUrl(adminUrl: string, role = DEFAULT_READER_ROLE, env: NodeJS.ProcessEnv = process.env): string {
   const url = new URL(adminUrl);
-  const key = `${url.hostname}:${url.port}:${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+  // The administrator's password as the connection uses it: a URL without one logs in with
+  // PGPASSWORD (the form printed remedies use). Keyed on the URL alone, the two spellings of one
+  // login would derive two passwords and each start would lock the other's reader out.
+  const password = decodeURIComponent(url.password) || env.PGPASSWORD || '';
+  const key = `${url.hostname}:${url.port}:${decodeURIComponent(url.username)}:${password}`;
   url.username = encodeURIComponent(role);
   url.password = createHmac('sha256', key).update('vpc-migrate local reader').digest('base64url');
   return url.toString();
