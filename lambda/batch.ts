@@ -7,7 +7,7 @@
 import { BatchStop, ErrorCode, MigrateError, runInOrder, type ApplyOptions, type ApplyResult, type DecodedMigration } from './contract/index.js';
 import type { WorkerFormat } from './format.js';
 import { userTableCount } from './ledger.js';
-import { acquireMigrationLock, blockedByWaiters, lockWaiters, releaseMigrationLock, WAITER_GRACE_MS } from './lock.js';
+import { acquireMigrationLock, blockedByWaiters, lockWaiters, WAITER_GRACE_MS } from './lock.js';
 import { lockWaitBudget, prepareSession, timeMargin, type ApplyContext } from './session.js';
 
 export async function applyBatch(
@@ -19,13 +19,14 @@ export async function applyBatch(
   const options = request.options;
   const margin = timeMargin(ctx.remainingMs());
   // lock.ts: Prisma's own advisory lock (pg_try_advisory_lock, polled within the wait budget), so
-  // this batch and a `prisma migrate deploy` never run at the same time.
-  const lockWaitMs = await acquireMigrationLock(db, lockWaitBudget(ctx, options, margin));
+  // this batch and a `prisma migrate deploy` never run at the same time; held on a session of its
+  // own, which no migration file can reach.
+  const lock = await acquireMigrationLock(ctx.openSession, lockWaitBudget(ctx, options, margin));
   try {
     // lambda/ledger.ts: format-neutral facts (user tables, for `baselining`); the row itself is the format's.
     const tablesBefore = await userTableCount(db);
     const ledgerCreated = await format.ensureLedger(db);
-    const ledger = await format.readBatch(db, request.migrations);
+    const ledger = await format.readBatch(db, request.migrations, lock.pid);
     // runInOrder (lambda/contract/batch-order.ts, shared with the run-sql compatibility mode):
     // each migration in order; recorded ones come back 'already-applied' and never run again;
     // the first failure, a BatchStop or the time budget ends the batch, the rest 'not-started'.
@@ -49,14 +50,14 @@ export async function applyBatch(
       run: async (m) => {
         const started = Date.now();
         const budget = await prepareSession(ctx, options, margin);
-        const result = await format.execute({ ...ctx, margin, budget, started, options, timeouts: [] }, m, ledger.resumeOf(m));
+        const result = await ledger.execute({ ...ctx, margin, budget, started, options, timeouts: [] }, m);
         if (result.status !== 'failed') ledger.add(m);
         log.child({ migration: m.name }).info('migration finished', { status: result.status, durationMs: result.durationMs, mode: result.mode, format: format.name });
         return result;
       },
     });
-    return { requestId: request.requestId, ...outcome, ledgerCreated, baselining: ledgerCreated && tablesBefore > 0, lockWaitMs };
+    return { requestId: request.requestId, ...outcome, ledgerCreated, baselining: ledgerCreated && tablesBefore > 0, lockWaitMs: lock.waitedMs };
   } finally {
-    await releaseMigrationLock(db).catch(() => undefined);
+    await lock.release();
   }
 }

@@ -70,3 +70,24 @@ export function isAuthFailure(error: unknown): boolean {
 export async function close(db: Db): Promise<void> {
   await db.end().catch(() => undefined);
 }
+
+/**
+ * Runs a text of several statements as one simple-protocol query and, when it fails, says how
+ * many statements completed before the failing one — PostgreSQL sends one CommandComplete per
+ * statement that finished — so the failing statement is known without running the file again.
+ */
+export async function queryCounting(db: Db, text: string): Promise<{ error?: unknown; completed: number }> {
+  let completed = 0;
+  const onComplete = () => {
+    completed++;
+  };
+  db.connection.on('commandComplete', onComplete);
+  try {
+    await db.query(text);
+    return { completed };
+  } catch (error) {
+    return { error, completed };
+  } finally {
+    db.connection.off('commandComplete', onComplete);
+  }
+}

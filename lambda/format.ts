@@ -7,24 +7,30 @@ import type { Db } from './db.js';
 import type { DecodedMigration, LedgerResult, MigrationFormat, MigrationResult } from './contract/index.js';
 import type { RunContext } from './session.js';
 
-/** What the ledger says of the migrations of one batch, read under the migration lock. */
+/** What the ledger says of the migrations of one batch, read under the migration lock, and how each runs. */
 export interface BatchLedger {
   /** Recorded as applied: never run again. */
   recorded(m: DecodedMigration): boolean;
-  /** The state an interrupted run of `m` left, which `execute` resumes (Prisma's stepwise files). */
-  resumeOf(m: DecodedMigration): unknown;
   /** `m` has just been applied and recorded. */
   add(m: DecodedMigration): void;
+  /**
+   * Runs one migration and writes its ledger row (in the same transaction where the file
+   * allows), resuming what an interrupted run of it left. Throws a BatchStop when the ledger
+   * write finds the lock gone or the migration already recorded: nothing more may be recorded.
+   */
+  execute(ctx: RunContext, m: DecodedMigration): Promise<MigrationResult>;
 }
 
 export interface WorkerFormat {
   readonly name: MigrationFormat;
   /** The ledger's part of the `ledger` action's answer. */
   readLedger(db: Db): Promise<Pick<LedgerResult, 'tableExists' | 'rows' | 'format' | 'drizzleRows'>>;
-  /** Creates the ledger when missing; whether it was. */
+  /** Creates the ledger when missing; whether it was. Called before any file ran on the session. */
   ensureLedger(db: Db): Promise<boolean>;
-  /** Reads the ledger for a batch; refuses (throws) when it holds what must be resolved first. */
-  readBatch(db: Db, migrations: DecodedMigration[]): Promise<BatchLedger>;
-  /** Runs one migration and writes its ledger row (in the same transaction where the file allows). */
-  execute(ctx: RunContext, m: DecodedMigration, resume: unknown): Promise<MigrationResult>;
+  /**
+   * Reads the ledger for a batch, before any file ran on the session; refuses (throws) when it
+   * holds what must be resolved first. `lockPid`: the session holding the migration lock, which
+   * every write that records a migration checks.
+   */
+  readBatch(db: Db, migrations: DecodedMigration[], lockPid: number): Promise<BatchLedger>;
 }

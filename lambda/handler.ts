@@ -113,7 +113,9 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
         throw readerOnly(event.action === 'run-sql' ? 'run-sql --write' : event.action);
       }
       db = login === 'reader' ? await openReader(reader, event) : await open(migrator, event);
-      const result = await dispatch(db, event, context, log, reader);
+      // The migration lock's own session (lambda/lock.ts), on the migrating login.
+      const openSession = () => open(migrator, { action: `${event.action} lock`, requestId: event.requestId });
+      const result = await dispatch(db, event, context, log, reader, openSession);
       log.info('action finished', { action: event.action, login, durationMs: Date.now() - started });
       return { ok: true, protocol: PROTOCOL_VERSION, action: event.action, result };
     } catch (error) {
@@ -168,7 +170,7 @@ async function openReader(source: ConnectionSource, event: Pick<ParsedEvent, 'ac
   return db;
 }
 
-async function open(resolveConfig: ConnectionSource, event: Pick<ParsedEvent, 'action' | 'requestId'>): Promise<Db> {
+async function open(resolveConfig: ConnectionSource, event: { action: string; requestId?: string | undefined }): Promise<Db> {
   const applicationName = `vpc-migrate ${event.action}${event.requestId ? ' ' + event.requestId.slice(0, 36) : ''}`;
   try {
     return await connect(await resolveConfig(), { applicationName });
@@ -182,20 +184,27 @@ async function open(resolveConfig: ConnectionSource, event: Pick<ParsedEvent, 'a
 /** The one place the worker tells the formats apart. */
 const FORMATS: Record<MigrationFormat, WorkerFormat> = { prisma, drizzle };
 
-async function dispatch(db: Db, event: ParsedEvent, context: LambdaContext, log: Logger, reader: ConnectionSource): Promise<unknown> {
+async function dispatch(
+  db: Db,
+  event: ParsedEvent,
+  context: LambdaContext,
+  log: Logger,
+  reader: ConnectionSource,
+  openSession: () => Promise<Db>,
+): Promise<unknown> {
   switch (event.action) {
     case 'ledger':
       return readLedgerState(db, FORMATS[event.format ?? 'prisma']);
     case 'apply':
-      return applyBatch({ db, log, remainingMs: () => context.getRemainingTimeInMillis() }, FORMATS[event.format ?? 'prisma'], event);
+      return applyBatch({ db, log, remainingMs: () => context.getRemainingTimeInMillis(), openSession }, FORMATS[event.format ?? 'prisma'], event);
     case 'run-sql':
       return runSql(db, event, context.getRemainingTimeInMillis());
     case 'setup':
       return setupReader(db, await credentialsOf(await reader()));
     case 'resolve':
-      return resolveMigration(db, event, context.getRemainingTimeInMillis());
+      return resolveMigration(db, openSession, event, context.getRemainingTimeInMillis());
     case 'rehearse':
-      return rehearse({ db, log, remainingMs: () => context.getRemainingTimeInMillis() }, event);
+      return rehearse({ db, log, remainingMs: () => context.getRemainingTimeInMillis(), openSession }, event);
     case 'backfill':
       return runBackfill(db, event, context.getRemainingTimeInMillis());
   }

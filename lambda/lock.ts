@@ -1,20 +1,56 @@
 /**
  * The migration lock: Prisma's session-level advisory lock, so this worker and
- * `prisma migrate deploy` exclude each other. We poll `pg_try_advisory_lock` rather than block,
+ * `prisma migrate deploy` exclude each other, held on a session of its own. We poll `pg_try_advisory_lock` rather than block,
  * so the wait is bounded and the refusal can name who holds the lock.
  */
-import type { Db } from './db.js';
+import { close, type Db } from './db.js';
 import { ErrorCode, type LockHolder, MigrateError, MIGRATION_LOCK_KEY } from './contract/index.js';
 
 const POLL_MS = 100;
 /** pg_stat_activity hides another role's session times from a role without pg_read_all_stats. */
 const SINCE_HIDDEN = 'an unknown time (the worker\'s database role may not see other roles\' sessions; GRANT pg_read_all_stats to it to show when)';
 
-export async function acquireMigrationLock(db: Db, waitMs: number): Promise<number> {
+/** The migration lock, held by its own session (see {@link acquireMigrationLock}). */
+export interface HeldLock {
+  /** The backend holding the lock: ledger writes check it still does (lambda/prisma/ledger.ts). */
+  readonly pid: number;
+  readonly waitedMs: number;
+  /** Unlocks and closes the lock's session. */
+  release(): Promise<void>;
+}
+
+/**
+ * Takes the migration lock on a session of its own, opened by `open`, never on the session that
+ * runs migration SQL: a file may `DISCARD ALL` or `SELECT pg_advisory_unlock_all()` (both
+ * release every session-level advisory lock of their session), and the lock would then be gone
+ * while the batch goes on, letting a second deploy apply the same migration (issue 24).
+ */
+export async function acquireMigrationLock(open: () => Promise<Db>, waitMs: number): Promise<HeldLock> {
+  const session = await open();
+  try {
+    const { pid, waitedMs } = await pollForLock(session, waitMs);
+    return {
+      pid,
+      waitedMs,
+      release: async () => {
+        await session.query('SELECT pg_catalog.pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+        await close(session);
+      },
+    };
+  } catch (error) {
+    await close(session);
+    throw error;
+  }
+}
+
+async function pollForLock(db: Db, waitMs: number): Promise<{ pid: number; waitedMs: number }> {
   const started = Date.now();
   for (;;) {
-    const { rows } = await db.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [MIGRATION_LOCK_KEY]);
-    if (rows[0]?.locked) return Date.now() - started;
+    const { rows } = await db.query<{ locked: boolean; pid: number }>(
+      'SELECT pg_catalog.pg_try_advisory_lock($1) AS locked, pg_catalog.pg_backend_pid() AS pid',
+      [MIGRATION_LOCK_KEY],
+    );
+    if (rows[0]?.locked) return { pid: rows[0].pid, waitedMs: Date.now() - started };
     if (Date.now() - started >= waitMs) break;
     await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, waitMs)));
   }
@@ -67,10 +103,6 @@ export function blockedByWaiters(name: string, waiters: { pid: number; applicati
     `Stopped before ${name}: ${who} ${waiters.length === 1 ? 'is' : 'are'} blocked waiting for the migration lock, and ${name} runs a statement ` +
     `outside a transaction (CONCURRENTLY) that would deadlock with ${waiters.length === 1 ? 'it' : 'them'}. The lock was released so ${waiters.length === 1 ? 'it goes' : 'they go'} first.`
   );
-}
-
-export async function releaseMigrationLock(db: Db): Promise<void> {
-  await db.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]);
 }
 
 /** The session holding the lock: a bigint key is stored as classid = high 32 bits, objid = low 32 bits. */

@@ -49,7 +49,7 @@ import {
   type LockSnapshot,
   type RowCounts,
 } from './measure.js';
-import { ledgerTableExists, readLedger, successfulNames } from './prisma/ledger.js';
+import { PrismaLedger, successfulNames } from './prisma/ledger.js';
 
 /**
  * Transaction control a file may hide in a statement the CLI classified as transactional
@@ -69,11 +69,12 @@ export async function rehearse(ctx: ApplyContext, request: ParsedRehearse): Prom
   const started = Date.now();
   const options = request.options;
   const margin = timeMargin(ctx.remainingMs());
-  const lockWaitMs = await acquireMigrationLock(db, lockWaitBudget(ctx, options, margin));
+  const lock = await acquireMigrationLock(ctx.openSession, lockWaitBudget(ctx, options, margin));
   const tracker = trackTransactionStatus(db);
   let open = false;
   try {
-    const done = (await ledgerTableExists(db)) ? successfulNames(await readLedger(db)) : new Set<string>();
+    const ledger = await PrismaLedger.open(db);
+    const done = (await ledger.exists()) ? successfulNames(await ledger.read()) : new Set<string>();
     const existing = await existingObjects(db);
     const sequencesBefore = await sequenceValues(db);
     const enumsSeen = new Set((await enumValues(db)).map((e) => e.oid));
@@ -112,15 +113,15 @@ export async function rehearse(ctx: ApplyContext, request: ParsedRehearse): Prom
     await db.query('ROLLBACK');
     open = false;
     const sequencesAdvanced = diffSequences(sequencesBefore, await sequenceValues(db));
-    const result: RehearseResult = { results, rolledBack: true, sequencesAdvanced, lockWaitMs, durationMs: Date.now() - started };
+    const result: RehearseResult = { results, rolledBack: true, sequencesAdvanced, lockWaitMs: lock.waitedMs, durationMs: Date.now() - started };
     if (stopped) result.stopped = stopped;
     return result;
   } finally {
     if (open) await db.query('ROLLBACK').catch(() => undefined);
     tracker.stop();
-    // A migration may take session-level advisory locks, which a rollback does not release;
-    // this releases them and the migration lock.
-    await db.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+    // A migration may take session-level advisory locks, which a rollback does not release.
+    await db.query('SELECT pg_catalog.pg_advisory_unlock_all()').catch(() => undefined);
+    await lock.release();
   }
 }
 

@@ -11,28 +11,19 @@
  *
  * The folder check (P3017) is the CLI's: only it sees the migrations folder.
  */
-import { randomUUID } from 'node:crypto';
 import type { Db } from './db.js';
 import { DEFAULT_LOCK_WAIT_MS, ErrorCode, type LedgerRow, MigrateError, type ParsedResolve, type ResolveResult } from './contract/index.js';
-import { acquireMigrationLock, releaseMigrationLock } from './lock.js';
-import { ensureLedgerTable, iso, ledgerTableExists, type RawLedgerRow, toLedgerRow } from './prisma/ledger.js';
+import { acquireMigrationLock } from './lock.js';
+import { iso, PrismaLedger, toLedgerRow } from './prisma/ledger.js';
 
-export async function resolveMigration(db: Db, request: ParsedResolve, remainingMs: number): Promise<ResolveResult> {
-  const lockWaitMs = await acquireMigrationLock(db, Math.min(request.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, Math.max(0, remainingMs - 2000)));
+export async function resolveMigration(db: Db, openSession: () => Promise<Db>, request: ParsedResolve, remainingMs: number): Promise<ResolveResult> {
+  const lock = await acquireMigrationLock(openSession, Math.min(request.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, Math.max(0, remainingMs - 2000)));
   try {
-    return request.to === 'applied' ? await markApplied(db, request, lockWaitMs) : await markRolledBack(db, request, lockWaitMs);
+    const ledger = await PrismaLedger.open(db);
+    return request.to === 'applied' ? await markApplied(ledger, request, lock.waitedMs) : await markRolledBack(ledger, request, lock.waitedMs);
   } finally {
-    await releaseMigrationLock(db).catch(() => undefined);
+    await lock.release();
   }
-}
-
-async function rowsNamed(db: Db, name: string): Promise<RawLedgerRow[]> {
-  const { rows } = await db.query<RawLedgerRow>(
-    `SELECT id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count
-       FROM "_prisma_migrations" WHERE migration_name = $1 ORDER BY started_at, id FOR UPDATE`,
-    [name],
-  );
-  return rows;
 }
 
 async function inTransaction<T>(db: Db, work: () => Promise<T>): Promise<T> {
@@ -47,11 +38,11 @@ async function inTransaction<T>(db: Db, work: () => Promise<T>): Promise<T> {
   }
 }
 
-async function markApplied(db: Db, request: ParsedResolve, lockWaitMs: number): Promise<ResolveResult> {
+async function markApplied(ledger: PrismaLedger, request: ParsedResolve, lockWaitMs: number): Promise<ResolveResult> {
   const { name } = request;
-  return inTransaction(db, async () => {
-    const ledgerCreated = await ensureLedgerTable(db);
-    const rows = await rowsNamed(db, name);
+  return inTransaction(ledger.db, async () => {
+    const ledgerCreated = await ledger.ensure();
+    const rows = await ledger.rowsNamed(name);
     const finished = rows.find((r) => r.finished_at !== null);
     if (finished) {
       throw new MigrateError(
@@ -62,20 +53,14 @@ async function markApplied(db: Db, request: ParsedResolve, lockWaitMs: number): 
       );
     }
     const failed = rows.filter((r) => r.finished_at === null && r.rolled_back_at === null).map((r) => r.id);
-    if (failed.length > 0) {
-      await db.query(`UPDATE "_prisma_migrations" SET rolled_back_at = now() WHERE id = ANY($1::varchar[])`, [failed]);
-    }
-    const { rows: inserted } = await db.query<RawLedgerRow>(
-      `INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count)
-       VALUES ($1, $2, now(), $3, '', NULL, now(), 0)
-       RETURNING id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count`,
-      [randomUUID(), request.checksum, name],
-    );
-    return { name, to: 'applied', rolledBackIds: failed, inserted: toLedgerRow(inserted[0] as RawLedgerRow), ledgerCreated, lockWaitMs };
+    await ledger.markRolledBack(failed);
+    // parseResolve requires the checksum when `to` is "applied".
+    const inserted = await ledger.insertResolvedApplied(name, request.checksum as string);
+    return { name, to: 'applied', rolledBackIds: failed, inserted, ledgerCreated, lockWaitMs };
   });
 }
 
-async function markRolledBack(db: Db, request: ParsedResolve, lockWaitMs: number): Promise<ResolveResult> {
+async function markRolledBack(ledger: PrismaLedger, request: ParsedResolve, lockWaitMs: number): Promise<ResolveResult> {
   const { name } = request;
   const neverApplied = (why: string) =>
     new MigrateError(
@@ -84,9 +69,9 @@ async function markRolledBack(db: Db, request: ParsedResolve, lockWaitMs: number
       'Check the name: it is the whole folder name, e.g. "20201207184859_initial_migration" (`vpc-migrate status` lists them).',
       { details: { prismaCode: 'P3011', migration: name } },
     );
-  if (!(await ledgerTableExists(db))) throw neverApplied('there is no _prisma_migrations table');
-  return inTransaction(db, async () => {
-    const rows = await rowsNamed(db, name);
+  if (!(await ledger.exists())) throw neverApplied('there is no _prisma_migrations table');
+  return inTransaction(ledger.db, async () => {
+    const rows = await ledger.rowsNamed(name);
     if (rows.length === 0) throw neverApplied('no row has that name');
     if (rows.every((r) => r.finished_at !== null)) {
       throw new MigrateError(
@@ -97,9 +82,7 @@ async function markRolledBack(db: Db, request: ParsedResolve, lockWaitMs: number
       );
     }
     const failed = rows.filter((r) => r.finished_at === null && r.rolled_back_at === null).map((r) => r.id);
-    if (failed.length > 0) {
-      await db.query(`UPDATE "_prisma_migrations" SET rolled_back_at = now() WHERE id = ANY($1::varchar[])`, [failed]);
-    }
+    await ledger.markRolledBack(failed);
     return { name, to: 'rolled-back', rolledBackIds: failed, ledgerCreated: false, lockWaitMs };
   });
 }

@@ -13,6 +13,8 @@ export interface ApplyContext {
   log: Logger;
   /** The Lambda's remaining time. */
   remainingMs: () => number;
+  /** Opens another session on the same database as `db` (the migration lock's own, lambda/lock.ts). */
+  openSession: () => Promise<Db>;
 }
 
 /** One migration's run: the batch's context, its options and limits, and the timeout decisions made. */

@@ -46,6 +46,8 @@ export const ErrorCode = {
   ConnectionFailed: 'VPCM_CONNECTION_FAILED',
   ConfigMissing: 'VPCM_CONFIG_MISSING',
   LockTimeout: 'VPCM_LOCK_TIMEOUT',
+  LockLost: 'VPCM_LOCK_LOST', // the lock session ended mid-batch: stop before recording anything more
+  AlreadyRecorded: 'VPCM_ALREADY_RECORDED', // a finished row of the migration appeared: never record (or commit) it twice
   FailedMigrationInLedger: 'VPCM_FAILED_MIGRATION', // Prisma P3009
   SqlFailed: 'VPCM_SQL_FAILED',
   ReaderRoleMissing: 'VPCM_READER_ROLE_MISSING', // the reader login is not configured, missing, or its password is wrong

@@ -1,6 +1,8 @@
 /** Prisma's `_prisma_migrations`, as its schema engine creates it on PostgreSQL (docs/design.md §2). */
 
-export const CREATE_LEDGER_SQL = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
+/** `table`: the name as it is to appear, quoted (and schema-qualified where the caller needs it). */
+export function createLedgerSql(table: string): string {
+  return `CREATE TABLE IF NOT EXISTS ${table} (
     "id"                    VARCHAR(36) PRIMARY KEY NOT NULL,
     "checksum"              VARCHAR(64) NOT NULL,
     "finished_at"           TIMESTAMPTZ,
@@ -10,3 +12,6 @@ export const CREATE_LEDGER_SQL = `CREATE TABLE IF NOT EXISTS "_prisma_migrations
     "started_at"            TIMESTAMPTZ NOT NULL DEFAULT now(),
     "applied_steps_count"   INTEGER NOT NULL DEFAULT 0
 )`;
+}
+
+export const CREATE_LEDGER_SQL = createLedgerSql('"_prisma_migrations"');

@@ -16,6 +16,7 @@
  */
 import {
   asPgError,
+  BatchStop,
   type ChunkSpan,
   type DecodedMigration,
   describeSqlError,
@@ -29,6 +30,7 @@ import type { Db } from '../db.js';
 import type { BatchLedger, WorkerFormat } from '../format.js';
 import { CreatedInFile, reconcileStatement } from '../reconcile.js';
 import type { RunContext } from '../session.js';
+import { guardRefusal } from '../ledger-guard.js';
 import { drizzleLedgerExists, ensureDrizzleLedger, insertDrizzleRow, readDrizzleRows } from './ledger.js';
 
 export const drizzle: WorkerFormat = {
@@ -39,16 +41,15 @@ export const drizzle: WorkerFormat = {
   },
   ensureLedger: ensureDrizzleLedger,
   readBatch,
-  execute: (ctx, m) => runDrizzleMigration(ctx, m),
 };
 
 /** drizzle-orm keeps no failure state: a row (file hash and journal `when`) means applied. */
-async function readBatch(db: Db): Promise<BatchLedger> {
+async function readBatch(db: Db, _migrations: DecodedMigration[], lockPid: number): Promise<BatchLedger> {
   const recorded = new Set((await readDrizzleRows(db)).map((r) => key(r.hash, r.created_at)));
   return {
     recorded: (m) => recorded.has(key(m.checksum, m.createdAt)),
-    resumeOf: () => undefined,
     add: (m) => recorded.add(key(m.checksum, m.createdAt)),
+    execute: (ctx, m) => runDrizzleMigration(ctx, m, lockPid),
   };
 }
 
@@ -80,11 +81,11 @@ interface Outcome {
   appliedSteps?: number;
 }
 
-async function runDrizzleMigration(ctx: RunContext, m: DecodedMigration): Promise<MigrationResult> {
+async function runDrizzleMigration(ctx: RunContext, m: DecodedMigration, lockPid: number): Promise<MigrationResult> {
   const tx = watchTransaction(ctx.db);
   let outcome: Outcome;
   try {
-    outcome = await runChunks(ctx.db, m, tx, ctx.options.reconcileExisting !== false, false);
+    outcome = await runChunks(ctx.db, m, tx, lockPid, ctx.options.reconcileExisting !== false, false);
   } finally {
     tx.stop();
   }
@@ -111,7 +112,7 @@ function statementsOf(m: DecodedMigration, chunk: ChunkSpan): StatementSpan[] {
  * file is committed yet, the file is rolled back and run again `careful`ly: each transactional
  * chunk under a savepoint, a failing one statement by statement, skipping only "already exists".
  */
-async function runChunks(db: Db, m: DecodedMigration, tx: TxWatch, reconcile: boolean, careful: boolean): Promise<Outcome> {
+async function runChunks(db: Db, m: DecodedMigration, tx: TxWatch, lockPid: number, reconcile: boolean, careful: boolean): Promise<Outcome> {
   const chunks = m.chunks ?? [];
   const skipped: SkippedStatement[] = [];
   /** The file ended the wrapping transaction itself: what ran before is committed (or discarded) for good. */
@@ -138,7 +139,7 @@ async function runChunks(db: Db, m: DecodedMigration, tx: TxWatch, reconcile: bo
       if (reconcile && isAlreadyExists(asPgError(error))) {
         if (!careful && !escaped) {
           await rollbackOpen(db, tx);
-          return runChunks(db, m, tx, reconcile, true);
+          return runChunks(db, m, tx, lockPid, reconcile, true);
         }
         const statements = statementsOf(m, chunk);
         if (guarded) {
@@ -173,11 +174,14 @@ async function runChunks(db: Db, m: DecodedMigration, tx: TxWatch, reconcile: bo
   }
   try {
     // In the file's transaction when one is open (ours, or one the file opened), else autocommit.
-    await insertDrizzleRow(db, m.checksum, m.createdAt ?? 0);
+    await insertDrizzleRow(db, m.checksum, m.createdAt ?? 0, lockPid);
     if (tx.status() === 'T') await db.query('COMMIT');
   } catch (error) {
     await rollbackOpen(db, tx);
-    const info = describeSqlError(error, m.sql, 0, 0);
+    const refusal = guardRefusal(error, m.name);
+    if (refusal) throw new BatchStop(refusal, refusal.message);
+    // Our own statement failed, not the file's: PostgreSQL's position is not in migration.sql.
+    const info = describeSqlError({ ...asPgError(error), position: undefined }, m.sql, 0, 0);
     return escaped ? { status: 'failed', skipped, error: info, appliedSteps: chunks.length } : { status: 'failed', skipped, error: info };
   }
   return { status: skipped.length > 0 ? 'reconciled' : 'applied', skipped };

@@ -6,6 +6,7 @@
  */
 import type { DrizzleLedgerRow } from '../contract/index.js';
 import type { Db } from '../db.js';
+import { ledgerGuardSql } from '../ledger-guard.js';
 
 const TABLE = '"drizzle"."__drizzle_migrations"';
 
@@ -43,7 +44,16 @@ export async function readDrizzleRows(db: Db): Promise<DrizzleLedgerRow[]> {
   return rows.map((r) => ({ id: Number(r.id), hash: r.hash, created_at: r.created_at === null ? null : Number(r.created_at) }));
 }
 
-/** drizzle-orm's insert: in the caller's transaction when there is one. */
-export async function insertDrizzleRow(db: Db, hash: string, createdAt: number): Promise<void> {
+/**
+ * drizzle-orm's insert: in the caller's transaction when there is one. Guarded
+ * (lambda/ledger-guard.ts): the lock is held and no row of the same file (hash and `when`) exists.
+ */
+export async function insertDrizzleRow(db: Db, hash: string, createdAt: number, lockPid: number): Promise<void> {
+  const lit = (v: string) => db.escapeLiteral(v);
+  const guard = ledgerGuardSql(db, {
+    lockPid,
+    alreadyRecorded: `EXISTS (SELECT FROM ${TABLE} WHERE hash = ${lit(hash)} AND created_at IS NOT DISTINCT FROM ${lit(String(createdAt))}::bigint)`,
+  });
+  await db.query(guard);
   await db.query(`INSERT INTO ${TABLE} ("hash", "created_at") VALUES ($1, $2)`, [hash, createdAt]);
 }

@@ -10,6 +10,7 @@
  */
 import {
   asPgError,
+  BatchStop,
   type DecodedMigration,
   describeSqlError,
   failedMigrationsError,
@@ -19,7 +20,6 @@ import {
   ledgerLogFor,
   type LedgerRow,
   type MigrationResult,
-  NOT_RELOCATABLE,
   reconcileLog,
   RESUMABLE_LOG_PREFIX,
   runsOutsideTransaction,
@@ -27,36 +27,23 @@ import {
   type SqlErrorInfo,
   type StatementSpan,
 } from '../contract/index.js';
-import type { Db } from '../db.js';
+import { type Db, queryCounting } from '../db.js';
 import type { BatchLedger, WorkerFormat } from '../format.js';
 import { blockedByWaiters, lockWaiters, WAITER_GRACE_MS } from '../lock.js';
 import { CreatedInFile, reconcileStatement, skippedEntry } from '../reconcile.js';
 import { holdTimeBudget, type RunContext } from '../session.js';
-import {
-  ensureLedgerTable,
-  failedRows,
-  insertFailed,
-  insertFinished,
-  insertFinishedAndCommit,
-  insertStarted,
-  ledgerTableExists,
-  markFailed,
-  markFinished,
-  readLedger,
-  recordProgress,
-  recordRunState,
-  successfulNames,
-} from './ledger.js';
+import { guardRefusal } from '../ledger-guard.js';
+import { failedRows, PrismaLedger, successfulNames } from './ledger.js';
 
 export const prisma: WorkerFormat = {
   name: 'prisma',
   async readLedger(db) {
-    const tableExists = await ledgerTableExists(db);
-    return { tableExists, rows: tableExists ? await readLedger(db) : [] };
+    const ledger = await PrismaLedger.open(db);
+    const tableExists = await ledger.exists();
+    return { tableExists, rows: tableExists ? await ledger.read() : [] };
   },
-  ensureLedger: ensureLedgerTable,
+  ensureLedger: async (db) => (await PrismaLedger.open(db)).ensure(),
   readBatch,
-  execute: (ctx, m, resume) => runMigration(ctx, m, resume as LedgerRow | undefined),
 };
 
 /**
@@ -64,8 +51,9 @@ export const prisma: WorkerFormat = {
  * error, was interrupted (worker killed, timed out, connection lost): this batch resumes it if it
  * holds the same file. Any other unfinished row is Prisma's P3009: nothing runs until resolved.
  */
-async function readBatch(db: Db, migrations: DecodedMigration[]): Promise<BatchLedger> {
-  const rows = await readLedger(db);
+async function readBatch(db: Db, migrations: DecodedMigration[], lockPid: number): Promise<BatchLedger> {
+  const ledger = await PrismaLedger.open(db, lockPid);
+  const rows = await ledger.read();
   const done = successfulNames(rows);
   const unfinished = failedRows(rows);
   const resumable = new Map<string, LedgerRow>();
@@ -78,21 +66,25 @@ async function readBatch(db: Db, migrations: DecodedMigration[]): Promise<BatchL
   }
   const failed = unfinished.filter((r) => !resumable.has(r.migration_name));
   if (failed.length > 0) throw failedMigrationsError([...new Set(failed.map((r) => r.migration_name))]);
-  return { recorded: (m) => done.has(m.name), resumeOf: (m) => resumable.get(m.name), add: (m) => done.add(m.name) };
+  return {
+    recorded: (m) => done.has(m.name),
+    add: (m) => done.add(m.name),
+    execute: (ctx, m) => runMigration(ctx, ledger, m, resumable.get(m.name)),
+  };
 }
 
-async function runMigration(ctx: RunContext, m: DecodedMigration, resume?: LedgerRow): Promise<MigrationResult> {
+async function runMigration(ctx: RunContext, ledger: PrismaLedger, m: DecodedMigration, resume?: LedgerRow): Promise<MigrationResult> {
   const reconcile = ctx.options.reconcileExisting !== false;
   let outcome: Outcome;
   switch (m.mode) {
     case 'transactional':
-      outcome = await runTransactional(ctx, m, reconcile);
+      outcome = await runTransactional(ctx, ledger, m, reconcile);
       break;
     case 'non-transactional':
-      outcome = await runStepwise(ctx, m, reconcile, resume);
+      outcome = await runStepwise(ctx, ledger, m, reconcile, resume);
       break;
     default:
-      outcome = await runScript(ctx, m, reconcile);
+      outcome = await runScript(ctx, ledger, m, reconcile);
   }
   const result: MigrationResult = { name: m.name, status: outcome.status, mode: m.mode, durationMs: Date.now() - ctx.started };
   if (outcome.skipped.length > 0) result.skipped = outcome.skipped;
@@ -130,9 +122,20 @@ interface Outcome {
 
 const ok = (skipped: SkippedStatement[]): Outcome => ({ status: skipped.length > 0 ? 'reconciled' : 'applied', skipped });
 
-
 async function rollbackQuietly(db: Db): Promise<void> {
   await db.query('ROLLBACK').catch(() => undefined);
+}
+
+/**
+ * A ledger write refused by its guard (lambda/ledger-guard.ts): the lock is gone or another run
+ * recorded the migration. After rolling back what can be, the batch stops; no failure is
+ * recorded, since the row is another run's business now.
+ */
+async function stopIfRefused(db: Db, error: unknown, m: DecodedMigration): Promise<void> {
+  const refusal = guardRefusal(error, m.name);
+  if (!refusal) return;
+  await rollbackQuietly(db);
+  throw new BatchStop(refusal, refusal.message);
 }
 
 /**
@@ -150,29 +153,76 @@ async function recordFailure(write: () => Promise<unknown>, error: SqlErrorInfo)
   }
 }
 
-/** One transaction: the whole file in one round trip, then the ledger row and COMMIT in another. */
-async function runTransactional(ctx: RunContext, m: DecodedMigration, reconcile: boolean): Promise<Outcome> {
+/**
+ * A failure of the worker's own statement after the file's (COMMIT, the ledger row): PostgreSQL's
+ * position is in our statement, not in migration.sql, so none is given.
+ */
+function afterFileError(error: unknown): SqlErrorInfo {
+  const pg = asPgError(error);
+  const info = describeSqlError({ ...pg, message: pg.message, code: pg.code, position: undefined }, '', 0, 0);
+  info.hint = [
+    info.hint,
+    'It failed at COMMIT or when writing its ledger row, after every statement of the file had run: nothing of it was committed.',
+  ]
+    .filter(Boolean)
+    .join(' ');
+  return info;
+}
+
+/**
+ * The failing statement of a file sent whole: the one after the `completed` statements that
+ * finished (PostgreSQL sends a CommandComplete for each).
+ */
+function describeFileError(error: unknown, m: DecodedMigration, spans: StatementSpan[], completed: number): SqlErrorInfo {
+  const whole = describeSqlError(error, m.sql, 0, m.sql.length, spans.length === 1 ? spans[0]?.line : undefined);
+  const span = spans[completed];
+  if (!span) return whole;
+  const info = describeSqlError(error, m.sql, span.start, span.end - span.start, span.line, completed);
+  // A position PostgreSQL gave is an offset into the whole text sent: `whole` mapped it.
+  if (whole.column !== undefined) {
+    info.line = whole.line as number;
+    info.column = whole.column;
+  }
+  return info;
+}
+
+/**
+ * One transaction: the whole file in one round trip, then the ledger row and COMMIT in another.
+ * A failure is located from what PostgreSQL reports (the statements that completed), so the
+ * file never runs twice — except for an "already exists", which is rolled back and run again
+ * statement by statement to reconcile it (docs/applying.md).
+ */
+async function runTransactional(ctx: RunContext, ledger: PrismaLedger, m: DecodedMigration, reconcile: boolean): Promise<Outcome> {
   const { db } = ctx;
   const startedAt = new Date();
   const spans = spansOf(m);
   // Sent whole, the file's own statement_timeout would apply unchecked to what follows it.
-  if (spans.some((s) => s.kind === 'timeout-setting')) return runTransactionalStepwise(ctx, m, spans, reconcile, startedAt);
-  const attemptStart = Date.now();
+  if (spans.some((s) => s.kind === 'timeout-setting')) return runTransactionalStepwise(ctx, ledger, m, spans, reconcile, startedAt);
+  const failed = async (info: SqlErrorInfo): Promise<Outcome> => {
+    const recorded = await recordFailure(() => ledger.insertFailed({ name: m.name, checksum: m.checksum, startedAt, logs: ledgerLogFor(m.name, info) }), info);
+    return { status: 'failed', skipped: [], error: info, recorded };
+  };
   try {
     await db.query('BEGIN');
-    if (spans.length > 0) await db.query(m.sql);
-    await insertFinishedAndCommit(db, { name: m.name, checksum: m.checksum, startedAt, logs: null });
-    return ok([]);
   } catch (error) {
-    await rollbackQuietly(db);
-    const pg = asPgError(error);
-    const elapsed = Date.now() - attemptStart;
-    const canLocate = !pg.position && spans.length > 1 && !NOT_RELOCATABLE.has(pg.code ?? '') && ctx.remainingMs() > 2 * elapsed + 1000;
-    if ((reconcile && isAlreadyExists(pg)) || canLocate) return runTransactionalStepwise(ctx, m, spans, reconcile, startedAt);
-    const info = describeSqlError(error, m.sql, 0, m.sql.length, spans.length === 1 ? spans[0]?.line : undefined, spans.length === 1 ? 0 : undefined);
-    const recorded = await recordFailure(() => insertFailed(db, { name: m.name, checksum: m.checksum, startedAt, logs: ledgerLogFor(m.name, info) }), info);
-    return { status: 'failed', skipped: [], error: info, recorded };
+    return failed(afterFileError(error));
   }
+  if (spans.length > 0) {
+    const run = await queryCounting(db, m.sql);
+    if (run.error !== undefined) {
+      await rollbackQuietly(db);
+      if (reconcile && isAlreadyExists(asPgError(run.error))) return runTransactionalStepwise(ctx, ledger, m, spans, reconcile, startedAt);
+      return failed(describeFileError(run.error, m, spans, run.completed));
+    }
+  }
+  try {
+    await ledger.insertFinished({ name: m.name, checksum: m.checksum, startedAt, logs: null }, { commit: true });
+  } catch (error) {
+    await stopIfRefused(db, error, m);
+    await rollbackQuietly(db);
+    return failed(afterFileError(error));
+  }
+  return ok([]);
 }
 
 /**
@@ -182,6 +232,7 @@ async function runTransactional(ctx: RunContext, m: DecodedMigration, reconcile:
  */
 async function runTransactionalStepwise(
   ctx: RunContext,
+  ledger: PrismaLedger,
   m: DecodedMigration,
   spans: StatementSpan[],
   reconcile: boolean,
@@ -191,13 +242,13 @@ async function runTransactionalStepwise(
   const skipped: SkippedStatement[] = [];
   const failed = async (error: unknown, info: SqlErrorInfo): Promise<Outcome> => {
     await rollbackQuietly(db);
-    const recorded = await recordFailure(() => insertFailed(db, { name: m.name, checksum: m.checksum, startedAt, logs: ledgerLogFor(m.name, info) }), info);
+    const recorded = await recordFailure(() => ledger.insertFailed({ name: m.name, checksum: m.checksum, startedAt, logs: ledgerLogFor(m.name, info) }), info);
     return { status: 'failed', skipped, error: info, recorded };
   };
   try {
     await db.query('BEGIN');
   } catch (error) {
-    return failed(error, describeSqlError(error, m.sql, 0, 0));
+    return failed(error, afterFileError(error));
   }
   const made = new CreatedInFile();
   for (let i = 0; i < spans.length; i++) {
@@ -227,14 +278,12 @@ async function runTransactionalStepwise(
     }
   }
   try {
-    await insertFinished(db, { name: m.name, checksum: m.checksum, startedAt, logs: reconcileLog(skipped) });
-    await db.query('COMMIT');
+    await ledger.insertFinished({ name: m.name, checksum: m.checksum, startedAt, logs: reconcileLog(skipped) }, { commit: true });
   } catch (error) {
     // At COMMIT (a deferred constraint) or in the ledger write (a role the file switched to):
     // rolled back as a whole, and recorded like any other failure.
-    const info = describeSqlError(error, m.sql, 0, 0);
-    info.hint = [info.hint, 'It failed at COMMIT or when writing its ledger row, after every statement had run: nothing of it was committed.'].filter(Boolean).join(' ');
-    return failed(error, info);
+    await stopIfRefused(db, error, m);
+    return failed(error, afterFileError(error));
   }
   return ok(skipped);
 }
@@ -250,20 +299,21 @@ async function runTransactionalStepwise(
  * the statement at the count runs again, and if it is non-transactional and finds its work done
  * ("already exists" for a CREATE, "does not exist" for a DROP), that is recorded, not failed.
  */
-async function runStepwise(ctx: RunContext, m: DecodedMigration, reconcile: boolean, resume?: LedgerRow): Promise<Outcome> {
+async function runStepwise(ctx: RunContext, ledger: PrismaLedger, m: DecodedMigration, reconcile: boolean, resume?: LedgerRow): Promise<Outcome> {
   const { db } = ctx;
   const spans = spansOf(m);
   const from = Math.min(resume?.applied_steps_count ?? 0, spans.length);
   const runningLog = `${RESUMABLE_LOG_PREFIX} (${spans.length} statement(s)); applied_steps_count = statements done. If this row stays unfinished, the run was interrupted: deploy again to resume it.`;
-  const id = resume?.id ?? (await insertStarted(db, { name: m.name, checksum: m.checksum, startedAt: new Date(), logs: runningLog }));
+  const id = resume?.id ?? (await startRow(db, ledger, m, runningLog));
   const skipped: SkippedStatement[] = [];
   const notes: string[] = [];
   if (resume) notes.push(`Resumed by vpc-migrate at statement ${from + 1} of ${spans.length} after an interrupted run.`);
   const finalLogs = () => [...notes, reconcileLog(skipped)].filter(Boolean).join('\n') || null;
-  const advance = (i: number) => (i === spans.length - 1 ? markFinished(db, id, finalLogs()) : recordProgress(db, id, i + 1));
+  const advance = (i: number) => (i === spans.length - 1 ? ledger.markFinished(id, m.name, finalLogs()) : ledger.recordProgress(id, i + 1));
   const fail = async (error: unknown, span: StatementSpan, i: number): Promise<Outcome> => {
+    await stopIfRefused(db, error, m);
     const info = describeSqlError(error, m.sql, span.start, span.end - span.start, span.line, i);
-    const recorded = await recordFailure(() => markFailed(db, id, ledgerLogFor(m.name, info), i), info);
+    const recorded = await recordFailure(() => ledger.recordRunState(id, ledgerLogFor(m.name, info), i), info);
     return { status: 'failed', skipped, error: info, appliedSteps: i, recorded };
   };
   const made = new CreatedInFile();
@@ -274,7 +324,7 @@ async function runStepwise(ctx: RunContext, m: DecodedMigration, reconcile: bool
       skipped.push(verdict.skip);
       return undefined;
     }
-    const recorded = await recordFailure(() => markFailed(db, id, ledgerLogFor(m.name, verdict.info), i), verdict.info);
+    const recorded = await recordFailure(() => ledger.recordRunState(id, ledgerLogFor(m.name, verdict.info), i), verdict.info);
     return { status: 'failed', skipped, error: verdict.info, appliedSteps: i, recorded };
   };
   for (let i = from; i < spans.length; i++) {
@@ -307,10 +357,10 @@ async function runStepwise(ctx: RunContext, m: DecodedMigration, reconcile: bool
       // instead of "resumable": interrupted in here, part of its work may be committed, and
       // only a person can tell which part.
       try {
-        await recordRunState(db, id, selfCommittingLog(m, span, i), i);
+        await ledger.recordRunState(id, selfCommittingLog(m, span, i), i);
         await db.query(text);
-        if (i < spans.length - 1) await recordRunState(db, id, runningLog, i + 1);
-        else await markFinished(db, id, finalLogs());
+        if (i < spans.length - 1) await ledger.recordRunState(id, runningLog, i + 1);
+        else await ledger.markFinished(id, m.name, finalLogs());
       } catch (error) {
         return fail(error, span, i);
       }
@@ -355,7 +405,14 @@ async function runStepwise(ctx: RunContext, m: DecodedMigration, reconcile: bool
       return fail(error, span, i);
     }
   }
-  if (from >= spans.length) await markFinished(db, id, finalLogs());
+  if (from >= spans.length) {
+    try {
+      await ledger.markFinished(id, m.name, finalLogs());
+    } catch (error) {
+      await stopIfRefused(db, error, m);
+      throw error;
+    }
+  }
   return ok(skipped);
 }
 
@@ -394,9 +451,9 @@ async function dropInvalidIndex(db: Db, message: string): Promise<string | null>
  * Inside the file's own blocks each statement gets a savepoint, so an "already exists" can be
  * skipped without aborting the block.
  */
-async function runScript(ctx: RunContext, m: DecodedMigration, reconcile: boolean): Promise<Outcome> {
+async function runScript(ctx: RunContext, ledger: PrismaLedger, m: DecodedMigration, reconcile: boolean): Promise<Outcome> {
   const { db } = ctx;
-  const id = await insertStarted(db, { name: m.name, checksum: m.checksum, startedAt: new Date() });
+  const id = await startRow(db, ledger, m);
   const spans = spansOf(m);
   const skipped: SkippedStatement[] = [];
   const made = new CreatedInFile();
@@ -430,12 +487,27 @@ async function runScript(ctx: RunContext, m: DecodedMigration, reconcile: boolea
       }
       if (inBlock) await rollbackQuietly(db);
       info ??= describeSqlError(error, m.sql, span.start, span.end - span.start, span.line, i);
-      const recorded = await recordFailure(() => markFailed(db, id, ledgerLogFor(m.name, info), i), info);
+      const recorded = await recordFailure(() => ledger.recordRunState(id, ledgerLogFor(m.name, info), i), info);
       return { status: 'failed', skipped, error: info, appliedSteps: i, recorded };
     }
   }
   // A file that opens a block and never closes it: PostgreSQL would roll it back at disconnect.
   if (inBlock) await db.query('COMMIT');
-  await markFinished(db, id, reconcileLog(skipped));
+  try {
+    await ledger.markFinished(id, m.name, reconcileLog(skipped));
+  } catch (error) {
+    await stopIfRefused(db, error, m);
+    throw error;
+  }
   return ok(skipped);
+}
+
+/** Prisma's "started" row of a file run outside one transaction of ours; refused by the guard, the batch stops. */
+async function startRow(db: Db, ledger: PrismaLedger, m: DecodedMigration, logs?: string): Promise<string> {
+  try {
+    return await ledger.insertStarted({ name: m.name, checksum: m.checksum, startedAt: new Date(), ...(logs === undefined ? {} : { logs }) });
+  } catch (error) {
+    await stopIfRefused(db, error, m);
+    throw error;
+  }
 }

@@ -1,37 +1,21 @@
 /**
  * `_prisma_migrations`, written exactly as Prisma's schema engine writes it
  * (docs/design.md §2): no unique constraint on the name, so rows are found by name, never upserted.
+ *
+ * Every statement names the table with its schema, fixed when the ledger is opened: a migration
+ * may change the session's search_path (pg_dump's preamble sets it to ''), and the row written
+ * after it must still land in the schema the connection started in.
+ *
+ * Writes that record a migration as run are guarded (lambda/ledger-guard.ts): the lock is still
+ * held, and no other finished row of the same migration exists.
  */
 import { randomUUID } from 'node:crypto';
-import { CREATE_LEDGER_SQL, type LedgerRow } from '../contract/index.js';
+import { createLedgerSql, ErrorCode, type LedgerRow, MigrateError, PRISMA_LEDGER_TABLE } from '../contract/index.js';
 import type { Db } from '../db.js';
-
-export async function ledgerTableExists(db: Db): Promise<boolean> {
-  const { rows } = await db.query<{ exists: boolean }>(
-    `SELECT to_regclass(format('%I.%I', current_schema(), '_prisma_migrations')) IS NOT NULL AS exists`,
-  );
-  return rows[0]?.exists === true;
-}
-
-/** Creates the table in the connection's schema; returns whether it was missing. */
-export async function ensureLedgerTable(db: Db): Promise<boolean> {
-  if (await ledgerTableExists(db)) return false;
-  await db.query(CREATE_LEDGER_SQL);
-  return true;
-}
+import { ledgerGuardSql } from '../ledger-guard.js';
 
 const MAX_LOG_CHARS_IN_RESPONSE = 4000;
-
-/** Rows in Prisma's order (started_at); long logs are shortened so 800+ rows fit one response. */
-export async function readLedger(db: Db): Promise<LedgerRow[]> {
-  const { rows } = await db.query<RawLedgerRow>(
-    `SELECT id, checksum, finished_at, migration_name,
-            CASE WHEN length(logs) > ${MAX_LOG_CHARS_IN_RESPONSE} THEN left(logs, ${MAX_LOG_CHARS_IN_RESPONSE}) || '…' ELSE logs END AS logs,
-            rolled_back_at, started_at, applied_steps_count
-       FROM "_prisma_migrations" ORDER BY started_at ASC, migration_name ASC`,
-  );
-  return rows.map(toLedgerRow);
-}
+const COLUMNS = 'id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count';
 
 /** A row as pg returns it: timestamps as Dates. */
 export type RawLedgerRow = Omit<LedgerRow, 'finished_at' | 'started_at' | 'rolled_back_at'> & {
@@ -39,6 +23,169 @@ export type RawLedgerRow = Omit<LedgerRow, 'finished_at' | 'started_at' | 'rolle
   rolled_back_at: Date | null;
   started_at: Date;
 };
+
+interface NewRow {
+  name: string;
+  checksum: string;
+  startedAt: Date;
+  logs: string | null;
+}
+
+export class PrismaLedger {
+  private constructor(
+    readonly db: Db,
+    /** The schema the ledger lives in (the session's schema when opened). */
+    readonly schema: string,
+    /** `"schema"."_prisma_migrations"`. */
+    readonly table: string,
+    /** The backend holding the migration lock; unset when the caller holds none (reads, resolve). */
+    private readonly lockPid?: number,
+  ) {}
+
+  /**
+   * The ledger in the session's current schema. Open it before any migration file has run on
+   * the session (or right after the session was reset), so it is the connection's own schema.
+   */
+  static async open(db: Db, lockPid?: number): Promise<PrismaLedger> {
+    const { rows } = await db.query<{ schema: string | null }>('SELECT pg_catalog.current_schema() AS schema');
+    const schema = rows[0]?.schema;
+    if (!schema) {
+      throw new MigrateError(
+        ErrorCode.ConfigMissing,
+        'The connection has no current schema: no schema of its search_path exists, so there is nowhere to keep _prisma_migrations.',
+        'Create the schema the URL names (?schema=NAME, default public), or point the URL at an existing one, then run the command again.',
+      );
+    }
+    return new PrismaLedger(db, schema, `${quoteIdent(schema)}.${quoteIdent(PRISMA_LEDGER_TABLE)}`, lockPid);
+  }
+
+  async exists(): Promise<boolean> {
+    const { rows } = await this.db.query<{ exists: boolean }>(`SELECT pg_catalog.to_regclass($1) IS NOT NULL AS exists`, [this.table]);
+    return rows[0]?.exists === true;
+  }
+
+  /** Creates the table; returns whether it was missing. */
+  async ensure(): Promise<boolean> {
+    if (await this.exists()) return false;
+    await this.db.query(createLedgerSql(this.table));
+    return true;
+  }
+
+  /** Rows in Prisma's order (started_at); long logs are shortened so 800+ rows fit one response. */
+  async read(): Promise<LedgerRow[]> {
+    const { rows } = await this.db.query<RawLedgerRow>(
+      `SELECT id, checksum, finished_at, migration_name,
+              CASE WHEN length(logs) > ${MAX_LOG_CHARS_IN_RESPONSE} THEN left(logs, ${MAX_LOG_CHARS_IN_RESPONSE}) || '…' ELSE logs END AS logs,
+              rolled_back_at, started_at, applied_steps_count
+         FROM ${this.table} ORDER BY started_at ASC, migration_name ASC`,
+    );
+    return rows.map(toLedgerRow);
+  }
+
+  /** The rows of one migration, locked for the caller's transaction (resolve). */
+  async rowsNamed(name: string): Promise<RawLedgerRow[]> {
+    const { rows } = await this.db.query<RawLedgerRow>(
+      `SELECT ${COLUMNS} FROM ${this.table} WHERE migration_name = $1 ORDER BY started_at, id FOR UPDATE`,
+      [name],
+    );
+    return rows;
+  }
+
+  /**
+   * A finished row in the caller's transaction, then (with `commit`) its COMMIT — the guard, the
+   * row and the COMMIT as one simple-protocol query, so recording a migration costs one round
+   * trip (docs/benchmarks.md). If the guard or the INSERT fails, PostgreSQL skips the rest and
+   * the transaction stays aborted for the caller's ROLLBACK.
+   */
+  async insertFinished(row: NewRow, options: { commit?: boolean } = {}): Promise<string> {
+    const id = randomUUID();
+    const lit = (v: string | null) => (v === null ? 'NULL' : this.db.escapeLiteral(v));
+    await this.db.query(
+      `${this.guard(row.name)}; INSERT INTO ${this.table} (${COLUMNS})
+       VALUES (${lit(id)}, ${lit(row.checksum)}, pg_catalog.clock_timestamp(), ${lit(row.name)}, ${lit(row.logs)}, NULL, ${lit(row.startedAt.toISOString())}::timestamptz, 1)` +
+        (options.commit ? '; COMMIT' : ''),
+    );
+    return id;
+  }
+
+  /**
+   * Prisma's "started" row, written before a script that cannot be wrapped in our transaction.
+   * `logs`: NULL as Prisma writes it, or the resumable marker of a stepwise run (lambda/contract/wire.ts).
+   */
+  async insertStarted(row: Omit<NewRow, 'logs'> & { logs?: string }): Promise<string> {
+    const id = randomUUID();
+    await this.guarded(
+      row.name,
+      `INSERT INTO ${this.table} (${COLUMNS}) VALUES ($1, $2, NULL, $3, $5, NULL, $4, 0)`,
+      [id, row.checksum, row.name, row.startedAt, row.logs ?? null],
+    );
+    return id;
+  }
+
+  /** A failed attempt of a transactional file: nothing of it was committed, only this record. */
+  async insertFailed(row: NewRow & { logs: string }): Promise<string> {
+    const id = randomUUID();
+    await this.db.query(`INSERT INTO ${this.table} (${COLUMNS}) VALUES ($1, $2, NULL, $3, $4, NULL, $5, 0)`, [
+      id,
+      row.checksum,
+      row.name,
+      row.logs,
+      row.startedAt,
+    ]);
+    return id;
+  }
+
+  async recordProgress(id: string, appliedSteps: number): Promise<void> {
+    await this.db.query(`UPDATE ${this.table} SET applied_steps_count = $2 WHERE id = $1`, [id, appliedSteps]);
+  }
+
+  /**
+   * The end of a stepwise run. applied_steps_count goes back to 1, the value Prisma's engine
+   * leaves on every finished row; while running it counted statements done (recordProgress) so
+   * a resumed run knows where to start.
+   */
+  async markFinished(id: string, name: string, logs: string | null): Promise<void> {
+    await this.guarded(name, `UPDATE ${this.table} SET finished_at = pg_catalog.clock_timestamp(), applied_steps_count = 1, logs = $2 WHERE id = $1`, [
+      id,
+      logs,
+    ]);
+  }
+
+  /** An unfinished row's `logs` and `applied_steps_count`: what a reader learns if the run stops here. */
+  async recordRunState(id: string, logs: string, appliedSteps: number): Promise<void> {
+    await this.db.query(`UPDATE ${this.table} SET logs = $2, applied_steps_count = $3 WHERE id = $1`, [id, logs, appliedSteps]);
+  }
+
+  async markRolledBack(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.query(`UPDATE ${this.table} SET rolled_back_at = pg_catalog.now() WHERE id = ANY($1::varchar[])`, [ids]);
+  }
+
+  /** `migrate resolve --applied`'s row, as Prisma writes it: logs '', no steps, started = finished = now(). */
+  async insertResolvedApplied(name: string, checksum: string): Promise<LedgerRow> {
+    const { rows } = await this.db.query<RawLedgerRow>(
+      `INSERT INTO ${this.table} (${COLUMNS}) VALUES ($1, $2, pg_catalog.now(), $3, '', NULL, pg_catalog.now(), 0) RETURNING ${COLUMNS}`,
+      [randomUUID(), checksum, name],
+    );
+    return toLedgerRow(rows[0] as RawLedgerRow);
+  }
+
+  /** Runs `sql` (with parameters) after the guard, in one transaction of its own or the caller's. */
+  private async guarded(name: string, sql: string, params: unknown[]): Promise<void> {
+    // The guard is a DO block (no parameters), the write a parameterised query: two statements,
+    // but the second only runs if the first passed; the caller's transaction, if any, holds both.
+    await this.db.query(this.guard(name));
+    await this.db.query(sql, params);
+  }
+
+  /** The guard (lambda/ledger-guard.ts): the lock is held and no finished, not rolled back row of `name` exists. */
+  private guard(name: string): string {
+    return ledgerGuardSql(this.db, {
+      lockPid: this.lockPid,
+      alreadyRecorded: `EXISTS (SELECT FROM ${this.table} WHERE migration_name = ${this.db.escapeLiteral(name)} AND finished_at IS NOT NULL AND rolled_back_at IS NULL)`,
+    });
+  }
+}
 
 /** The wire form: timestamps as ISO strings. */
 export function toLedgerRow(r: RawLedgerRow): LedgerRow {
@@ -49,94 +196,14 @@ export function iso(value: Date | null): string | null {
   return value ? new Date(value).toISOString() : null;
 }
 
-/** A finished row inserted in the caller's transaction: the migration and its record commit together. */
-export async function insertFinished(
-  db: Db,
-  row: { name: string; checksum: string; startedAt: Date; logs: string | null; appliedSteps?: number },
-): Promise<string> {
-  const id = randomUUID();
-  await db.query(
-    `INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count)
-     VALUES ($1, $2, clock_timestamp(), $3, $4, NULL, $5, $6)`,
-    [id, row.checksum, row.name, row.logs, row.startedAt, row.appliedSteps ?? 1],
-  );
-  return id;
-}
-
-/**
- * {@link insertFinished} and the COMMIT of the caller's transaction in ONE round trip: the row's
- * values are literals (escaped by the driver), so both travel as one simple-protocol query. If
- * the INSERT fails, PostgreSQL skips the COMMIT and the transaction stays aborted for the
- * caller's ROLLBACK, exactly as with two queries. Saves a round trip per migration
- * (docs/benchmarks.md: no per-migration round trips for the ledger).
- */
-export async function insertFinishedAndCommit(db: Db, row: { name: string; checksum: string; startedAt: Date; logs: string | null }): Promise<string> {
-  const id = randomUUID();
-  const lit = (v: string | null) => (v === null ? 'NULL' : db.escapeLiteral(v));
-  await db.query(
-    `INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count)
-     VALUES (${lit(id)}, ${lit(row.checksum)}, clock_timestamp(), ${lit(row.name)}, ${lit(row.logs)}, NULL, ${lit(row.startedAt.toISOString())}::timestamptz, 1); COMMIT`,
-  );
-  return id;
-}
-
-/**
- * Prisma's "started" row, written before a script that cannot be wrapped in our transaction.
- * `logs`: NULL as Prisma writes it, or the resumable marker of a stepwise run (lambda/contract/wire.ts).
- */
-export async function insertStarted(db: Db, row: { name: string; checksum: string; startedAt: Date; logs?: string }): Promise<string> {
-  const id = randomUUID();
-  await db.query(
-    `INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count)
-     VALUES ($1, $2, NULL, $3, $5, NULL, $4, 0)`,
-    [id, row.checksum, row.name, row.startedAt, row.logs ?? null],
-  );
-  return id;
-}
-
-export async function recordProgress(db: Db, id: string, appliedSteps: number): Promise<void> {
-  await db.query(`UPDATE "_prisma_migrations" SET applied_steps_count = $2 WHERE id = $1`, [id, appliedSteps]);
-}
-
-/**
- * The end of a stepwise run. applied_steps_count goes back to 1, the value Prisma's engine leaves
- * on every finished row; while running it counted statements done (recordProgress) so a resumed
- * run knows where to start.
- */
-export async function markFinished(db: Db, id: string, logs: string | null): Promise<void> {
-  await db.query(
-    `UPDATE "_prisma_migrations" SET finished_at = clock_timestamp(), applied_steps_count = 1, logs = $2 WHERE id = $1`,
-    [id, logs],
-  );
-}
-
-export async function markFailed(db: Db, id: string, logs: string, appliedSteps: number): Promise<void> {
-  await recordRunState(db, id, logs, appliedSteps);
-}
-
-/** An unfinished row's `logs` and `applied_steps_count`: what a reader learns if the run stops here. */
-export async function recordRunState(db: Db, id: string, logs: string, appliedSteps: number): Promise<void> {
-  await db.query(`UPDATE "_prisma_migrations" SET logs = $2, applied_steps_count = $3 WHERE id = $1`, [id, logs, appliedSteps]);
-}
-
-/** A failed attempt of a transactional file: nothing of it was committed, only this record. */
-export async function insertFailed(
-  db: Db,
-  row: { name: string; checksum: string; startedAt: Date; logs: string },
-): Promise<string> {
-  const id = randomUUID();
-  await db.query(
-    `INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count)
-     VALUES ($1, $2, NULL, $3, $4, NULL, $5, 0)`,
-    [id, row.checksum, row.name, row.logs, row.startedAt],
-  );
-  return id;
-}
-
 export function successfulNames(rows: LedgerRow[]): Set<string> {
   return new Set(rows.filter((r) => r.finished_at !== null && r.rolled_back_at === null).map((r) => r.migration_name));
 }
 
 export function failedRows(rows: LedgerRow[]): LedgerRow[] {
   return rows.filter((r) => r.finished_at === null && r.rolled_back_at === null);
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
 }

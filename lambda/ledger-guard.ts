@@ -1,0 +1,70 @@
+/**
+ * The check every ledger write that records a migration as run makes first, in the same round
+ * trip: the batch's lock session still holds the migration lock (lambda/lock.ts; it can only
+ * lose it by ending), and the ledger does not already record the migration. Either failing
+ * means another run may be applying the same migration: the write is refused with an error of
+ * our own SQLSTATE class, the caller rolls back what it can and stops the batch (BatchStop),
+ * recording nothing.
+ */
+import { randomUUID } from 'node:crypto';
+import { ErrorCode, MigrateError, MIGRATION_LOCK_KEY } from './contract/index.js';
+import type { Db } from './db.js';
+
+/** SQLSTATEs the guard raises (class VM: ours, never PostgreSQL's). */
+const LOCK_LOST_SQLSTATE = 'VM001';
+const ALREADY_RECORDED_SQLSTATE = 'VM002';
+
+export interface GuardSpec {
+  /** The session holding the migration lock; unset when the caller holds none. */
+  lockPid?: number | undefined;
+  /** A SQL condition, true when the ledger already records the migration as applied. */
+  alreadyRecorded: string;
+}
+
+/**
+ * A DO block (it takes no parameters: values are literals escaped by the driver, inside a
+ * dollar quote they cannot close) that raises when the guard fails.
+ */
+export function ledgerGuardSql(db: Db, spec: GuardSpec): string {
+  const checks: string[] = [];
+  if (spec.lockPid !== undefined) {
+    checks.push(
+      `IF NOT EXISTS (SELECT FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND pid = ${Math.trunc(spec.lockPid)}
+          AND classid = (${MIGRATION_LOCK_KEY}::bigint >> 32)::oid AND objid = (${MIGRATION_LOCK_KEY}::bigint & 4294967295)::oid
+          AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())) THEN
+        RAISE EXCEPTION USING ERRCODE = '${LOCK_LOST_SQLSTATE}', MESSAGE = 'vpc-migrate: the migration lock is no longer held (its session, pid ${Math.trunc(spec.lockPid)}, ended)';
+      END IF;`,
+    );
+  }
+  checks.push(
+    `IF ${spec.alreadyRecorded} THEN
+        RAISE EXCEPTION USING ERRCODE = '${ALREADY_RECORDED_SQLSTATE}', MESSAGE = 'vpc-migrate: the migration is already recorded as applied';
+      END IF;`,
+  );
+  const body = checks.join('\n      ');
+  let tag = '$vpcm_guard$';
+  while (body.includes(tag)) tag = `$vpcm_guard_${randomUUID().slice(0, 8)}$`;
+  return `DO ${tag} BEGIN ${body} END ${tag}`;
+}
+
+/** The guard's refusal as the error that stops the batch, or undefined for any other error. */
+export function guardRefusal(error: unknown, name: string): MigrateError | undefined {
+  const code = (error as { code?: string } | null)?.code;
+  if (code === LOCK_LOST_SQLSTATE) {
+    return new MigrateError(
+      ErrorCode.LockLost,
+      `The migration lock was lost before ${name} could be recorded (the worker's lock session ended); ${name} was not recorded, and what could be rolled back was.`,
+      'Run `vpc-migrate status` to see what is applied, then deploy again: the next deploy takes the lock afresh and continues where this one stopped.',
+      { details: { migration: name } },
+    );
+  }
+  if (code === ALREADY_RECORDED_SQLSTATE) {
+    return new MigrateError(
+      ErrorCode.AlreadyRecorded,
+      `${name} is already recorded as applied by another run; this run's attempt was rolled back, so it is not applied twice.`,
+      'Another deploy ran at the same time without the migration lock. Run `vpc-migrate status`, and make sure every deployer of this database takes the lock (vpc-migrate and prisma migrate deploy do).',
+      { details: { migration: name } },
+    );
+  }
+  return undefined;
+}
