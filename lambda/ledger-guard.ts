@@ -7,7 +7,7 @@
  * recording nothing.
  */
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, MigrateError, MIGRATION_LOCK_KEY } from './contract/index.js';
+import { ErrorCode, MigrateError, MIGRATION_LOCK_KEY, remedyCommand } from './contract/index.js';
 import type { Db } from './db.js';
 
 /** SQLSTATEs the guard raises (class VM: ours, never PostgreSQL's). */
@@ -53,8 +53,8 @@ export function guardRefusal(error: unknown, name: string): MigrateError | undef
   if (code === LOCK_LOST_SQLSTATE) {
     return new MigrateError(
       ErrorCode.LockLost,
-      `The migration lock was lost before ${name} could be recorded (the worker's lock session ended); ${name} was not recorded, and what could be rolled back was.`,
-      'Run `vpc-migrate status` to see what is applied, then deploy again: the next deploy takes the lock afresh and continues where this one stopped.',
+      `The migration lock was lost before ${name} could be recorded: the worker's lock session (a database connection of its own) ended or was terminated. ${name} was not recorded, and what could be rolled back was.`,
+      `Run ${remedyCommand('status')} to see what is applied, then ${remedyCommand('deploy')} again: the next deploy takes the lock afresh and continues where this one stopped.`,
       { details: { migration: name } },
     );
   }
@@ -62,7 +62,7 @@ export function guardRefusal(error: unknown, name: string): MigrateError | undef
     return new MigrateError(
       ErrorCode.AlreadyRecorded,
       `${name} is already recorded as applied by another run; this run's attempt was rolled back, so it is not applied twice.`,
-      'Another deploy ran at the same time without the migration lock. Run `vpc-migrate status`, and make sure every deployer of this database takes the lock (vpc-migrate and prisma migrate deploy do).',
+      `Another deploy ran at the same time without the migration lock. Run ${remedyCommand('status')}, and make sure every deployer of this database takes the lock (vpc-migrate and prisma migrate deploy do).`,
       { details: { migration: name } },
     );
   }
