@@ -50,7 +50,7 @@ export async function applyBatch(
       run: async (m) => {
         const started = Date.now();
         const budget = await prepareSession(ctx, options, margin);
-        const result = await ledger.execute({ ...ctx, margin, budget, started, options, timeouts: [] }, m);
+        const result = await ledger.execute({ ...ctx, margin, budget, started, options, timeouts: [], lock }, m);
         if (result.status !== 'failed') ledger.add(m);
         log.child({ migration: m.name }).info('migration finished', { status: result.status, durationMs: result.durationMs, mode: result.mode, format: format.name });
         return result;

@@ -17,7 +17,20 @@ export interface HeldLock {
   readonly waitedMs: number;
   /** Unlocks and closes the lock's session. */
   release(): Promise<void>;
+  /**
+   * Runs `work` (one statement on the session `migrationPid`) while watching for the deadlock
+   * PostgreSQL cannot see (see {@link watchedForWaiters}); returns the waiters it was cancelled for.
+   */
+  whileWatched<T>(migrationPid: number, work: () => Promise<T>): Promise<{ value?: T; error?: unknown; cancelledFor: LockWaiter[] }>;
 }
+
+export interface LockWaiter {
+  pid: number;
+  application: string | null;
+}
+
+/** How often the lock session looks for the hidden deadlock (PostgreSQL's deadlock_timeout is 1 s). */
+const WATCH_MS = 500;
 
 /**
  * Takes the migration lock on a session of its own, opened by `open`, never on the session that
@@ -36,6 +49,7 @@ export async function acquireMigrationLock(open: () => Promise<Db>, waitMs: numb
         await session.query('SELECT pg_catalog.pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
         await close(session);
       },
+      whileWatched: (migrationPid, work) => watchedForWaiters(session, migrationPid, work),
     };
   } catch (error) {
     await close(session);
@@ -79,7 +93,7 @@ export const WAITER_GRACE_MS = 1_000;
  * the executor lets them go first instead. Waits up to `graceMs` for them to leave by themselves
  * (a lock_timeout on their side), then returns those still blocked.
  */
-export async function lockWaiters(db: Db, graceMs: number): Promise<{ pid: number; application: string | null }[]> {
+export async function lockWaiters(db: Db, graceMs: number): Promise<LockWaiter[]> {
   const started = Date.now();
   for (;;) {
     const { rows } = await db.query<{ pid: number; application: string | null }>(
@@ -105,6 +119,16 @@ export function blockedByWaiters(name: string, waiters: { pid: number; applicati
   );
 }
 
+/** The sentence that explains a CONCURRENTLY statement cancelled by {@link watchedForWaiters}. */
+export function cancelledForWaiters(name: string, line: number, waiters: LockWaiter[]): string {
+  const who = waiters.map((w) => `pid ${w.pid}${w.application ? ` (${JSON.stringify(w.application)})` : ''}`).join(', ');
+  return (
+    `Stopped ${name} at line ${line}: ${who} began waiting for the migration lock while this statement ran outside a transaction (CONCURRENTLY), ` +
+    `and the statement was waiting for ${waiters.length === 1 ? 'it' : 'them'}: a deadlock. The statement was cancelled and the lock released so ${waiters.length === 1 ? 'it goes' : 'they go'} first; ` +
+    `${name} is left resumable (an INVALID index it leaves is rebuilt when it resumes).`
+  );
+}
+
 /** The session holding the lock: a bigint key is stored as classid = high 32 bits, objid = low 32 bits. */
 export async function lockHolder(db: Db): Promise<LockHolder | null> {
   const { rows } = await db.query<{
@@ -126,4 +150,62 @@ export async function lockHolder(db: Db): Promise<LockHolder | null> {
   const row = rows[0];
   if (!row) return null;
   return { ...row, since: row.since ? new Date(row.since).toISOString() : null };
+}
+
+/**
+ * A CONCURRENTLY statement waits for every older transaction, a session blocked in
+ * `pg_advisory_lock(72707369)` included, and that session waits for the lock, which is held by
+ * our lock session, not by the statement's: PostgreSQL sees no cycle (the lock session waits
+ * for nothing), so no deadlock is detected and the statement would wait until its
+ * statement_timeout, after building the whole index. `lockWaiters` stops a file before such a
+ * statement when a waiter is already there; a `prisma migrate deploy` that starts while the
+ * index builds is caught here: the lock session polls for a waiter among the statement's
+ * blockers and cancels the statement, as the deadlock detector would have with the lock on the
+ * statement's own session. The file stays resumable; the INVALID index is rebuilt on resume.
+ */
+async function watchedForWaiters<T>(
+  session: Db,
+  migrationPid: number,
+  work: () => Promise<T>,
+): Promise<{ value?: T; error?: unknown; cancelledFor: LockWaiter[] }> {
+  let cancelledFor: LockWaiter[] = [];
+  let done = false;
+  let timer: NodeJS.Timeout | undefined;
+  let polling: Promise<void> = Promise.resolve();
+  // One statement finds the waiter among the blockers and cancels: between two, the migration
+  // statement could finish and the cancel would hit the worker's next query instead.
+  const poll = async () => {
+    const { rows } = await session.query<LockWaiter>(
+      `SELECT w.pid, w.application, pg_catalog.pg_cancel_backend($2) AS cancelled
+         FROM (SELECT l.pid, a.application_name AS application
+                 FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
+                WHERE l.locktype = 'advisory' AND NOT l.granted AND l.objsubid = 1
+                  AND l.classid = ($1::bigint >> 32)::oid AND l.objid = ($1::bigint & 4294967295)::oid
+                  AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
+                  AND l.pid = ANY (pg_catalog.pg_blocking_pids($2))) w
+        ORDER BY w.pid`,
+      [MIGRATION_LOCK_KEY, migrationPid],
+    );
+    if (rows.length > 0) cancelledFor = rows.map(({ pid, application }) => ({ pid, application }));
+  };
+  const schedule = () => {
+    timer = setTimeout(() => {
+      polling = poll()
+        .catch(() => undefined)
+        .then(() => {
+          if (!done && cancelledFor.length === 0) schedule();
+        });
+    }, WATCH_MS);
+  };
+  schedule();
+  let outcome: { value?: T; error?: unknown };
+  try {
+    outcome = { value: await work() };
+  } catch (error) {
+    outcome = { error };
+  }
+  done = true;
+  clearTimeout(timer);
+  await polling;
+  return { ...outcome, cancelledFor: 'error' in outcome ? cancelledFor : [] };
 }

@@ -5,6 +5,7 @@
  * one file sets for its session leaks into the next (docs/design.md §3).
  */
 import type { Db } from './db.js';
+import type { HeldLock } from './lock.js';
 import type { Logger } from './log.js';
 import { DEFAULT_LOCK_WAIT_MS, type ApplyOptions, type StatementSpan, type TimeoutDecision } from './contract/index.js';
 
@@ -26,6 +27,8 @@ export interface RunContext extends ApplyContext {
   /** When the migration started (its session set-up included). */
   started: number;
   timeouts: TimeoutDecision[];
+  /** The batch's migration lock: a CONCURRENTLY statement runs watched by it (lambda/lock.ts). */
+  lock: Pick<HeldLock, 'whileWatched'>;
 }
 
 /**

@@ -29,7 +29,7 @@ import {
 } from '../contract/index.js';
 import { type Db, queryCounting } from '../db.js';
 import type { BatchLedger, WorkerFormat } from '../format.js';
-import { blockedByWaiters, lockWaiters, WAITER_GRACE_MS } from '../lock.js';
+import { blockedByWaiters, cancelledForWaiters, lockWaiters, WAITER_GRACE_MS } from '../lock.js';
 import { CreatedInFile, reconcileStatement, skippedEntry } from '../reconcile.js';
 import { holdTimeBudget, type RunContext } from '../session.js';
 import { guardRefusal } from '../ledger-guard.js';
@@ -373,9 +373,15 @@ async function runStepwise(ctx: RunContext, ledger: PrismaLedger, m: DecodedMigr
     if (waiters.length > 0) {
       return { status: 'failed', skipped, appliedSteps: i, error: { code: '55P03', message: blockedByWaiters(m.name, waiters), line: span.line, statementIndex: i } };
     }
-    try {
-      await db.query(text);
-    } catch (error) {
+    // Watched by the lock session: a deploy that starts waiting for the lock while this runs
+    // would otherwise leave it waiting out its whole statement_timeout (lock.ts, watchedForWaiters).
+    const { rows: self } = await db.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid');
+    const watched = await ctx.lock.whileWatched(self[0]!.pid, () => db.query(text));
+    if (watched.cancelledFor.length > 0) {
+      return { status: 'failed', skipped, appliedSteps: i, error: { code: '55P03', message: cancelledForWaiters(m.name, span.line, watched.cancelledFor), line: span.line, statementIndex: i } };
+    }
+    if ('error' in watched) {
+      const error = watched.error;
       const pg = asPgError(error);
       const rebuilt = pg.code === '42P07' && (reconcile || uncertain) ? await dropInvalidIndex(db, pg.message) : null;
       if (rebuilt) {

@@ -43,10 +43,13 @@ export function failureCause(r: MigrationResult): { message: string; remedy: str
             `then run ${remedyCommand('resolve', '--rolled-back', r.name)} and deploy again.`,
     };
   }
-  if (e?.code === '55P03' && /blocked waiting for the migration lock/.test(e.message)) {
+  if (e?.code === '55P03' && /(blocked|began) waiting for the migration lock/.test(e.message)) {
+    const cancelled = /began waiting/.test(e.message);
     return {
       message: e.message,
-      remedy: `Nothing of that statement ran; ${r.appliedSteps ?? 0} statement(s) before it are recorded in applied_steps_count. Deploy again once that deploy has finished: it resumes there.`,
+      remedy:
+        `${cancelled ? 'That statement was cancelled (its INVALID index is rebuilt on resume)' : 'Nothing of that statement ran'}; ` +
+        `${r.appliedSteps ?? 0} statement(s) before it are recorded in applied_steps_count. Deploy again once that deploy has finished: it resumes there.`,
     };
   }
   if (e && (CONNECTION_LOST.test(e.code ?? '') || (!e.code && /connection|terminated/i.test(e.message)))) {
