@@ -74,6 +74,7 @@ export const ErrorCode = {
   NoTarget: 'VPCM_NO_TARGET',
   InvokeFailed: 'VPCM_INVOKE_FAILED',
   InvokeTimeout: 'VPCM_INVOKE_TIMEOUT',
+  InvokeDropped: 'VPCM_INVOKE_DROPPED', // the connection closed without an answer, before any timeout
   WorkerCrashed: 'VPCM_WORKER_CRASHED',
   ProtocolMismatch: 'VPCM_PROTOCOL_MISMATCH',
   UsageError: 'VPCM_USAGE',

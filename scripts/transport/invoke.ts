@@ -17,6 +17,7 @@ import {
   MigrateError,
   type MigrationStatus,
   PROTOCOL_VERSION,
+  remedyCommand,
   type RunSqlResult,
   type WorkerEvent,
   type WorkerResponse,
@@ -169,6 +170,18 @@ export function invokeError(error: unknown, target: WorkerTarget, waitedMs?: num
         ? "Check --reader-function / VPC_MIGRATE_READER_FUNCTION (or the stack's ReaderFunctionName output), the region and the account."
         : 'Check --function / VPC_MIGRATE_FUNCTION (or --stack), the region and the account.';
     return new MigrateError(ErrorCode.InvokeFailed, `No ${target.role === 'reader' ? 'reader ' : ''}function named ${target.functionName}${where}.`, check, { cause: error });
+  }
+  // The SDK names a reset connection a TimeoutError too (ECONNRESET/EPIPE are "transient"): it
+  // is not one. The endpoint closed the connection without answering, long before any timeout.
+  if (e.code === 'ECONNRESET' || e.code === 'EPIPE' || /socket hang up/i.test(e.message ?? '')) {
+    const attempts = (error as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
+    const after = waitedMs === undefined ? '' : ` after ${(waitedMs / 1000).toFixed(1)} s (${attempts} attempt(s))`;
+    return new MigrateError(
+      ErrorCode.InvokeDropped,
+      `The connection to ${target.functionName}${where} dropped without an answer${after} (${e.code ?? e.message ?? e.name}): whether the request ran is unknown.`,
+      `Run ${remedyCommand('status')} to see what was applied, then run deploy again: a re-run never applies a recorded migration twice.`,
+      { cause: error },
+    );
   }
   if (e.name === 'TimeoutError' || e.code === 'ETIMEDOUT' || /timed? ?out/i.test(e.message ?? '')) {
     const attempts = (error as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
