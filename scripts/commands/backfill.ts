@@ -21,7 +21,7 @@ import { loadParser, splitMigration } from '../core/split.js';
 import type { Worker } from '../core/worker.js';
 import { fromInvocationDir, invocationDir } from '../project/invocation-dir.js';
 import type { Command } from './command.js';
-import { intFlag, stringFlag, usageError } from './flags.js';
+import { INT_FLAGS, intFlag, stringFlag, usageError } from './flags.js';
 
 export const DEFAULT_BACKFILLS_DIR = 'prisma/backfills';
 
@@ -153,8 +153,9 @@ A sanity query in the file's leading comments runs read-only before and after, a
   --        FROM "Order" WHERE "totalCents" = 0
   --backfills DIR          where the backfill files are, relative to where you ran the command (default prisma/backfills)
   --again                 run it even though a run is recorded
-  --statement-timeout MS  cap for the backfill (always below the function's remaining time)
-  --lock-timeout MS       PostgreSQL lock_timeout (default: none)
+  --statement-timeout MS  cap for the backfill, 0 to 3600000 (default 0: the function's remaining time;
+                          always below it)
+  --lock-timeout MS       PostgreSQL lock_timeout, 0 to 3600000 (default 0: none)
 Who ran it: VPC_MIGRATE_RUN_BY, else user@host.
 Exit codes: 0 ran and recorded, 1 already run (nothing was run; --again to insist), 2 failed
 (rolled back, nothing recorded), refused, or worker error.`,
@@ -171,9 +172,9 @@ Exit codes: 0 ran and recorded, 1 already run (nothing was run; --again to insis
     const opts: BackfillOptions = { name: positionals[0] as string, again: values.again === true, progress };
     // --backfills (and its default) from the directory the user ran the command in.
     opts.dir = fromInvocationDir(stringFlag(values, 'backfills') ?? DEFAULT_BACKFILLS_DIR);
-    const statementTimeout = intFlag(values, 'statement-timeout', { max: 3_600_000 });
+    const statementTimeout = intFlag(values, 'statement-timeout', INT_FLAGS['statement-timeout']);
     if (statementTimeout !== undefined) opts.statementTimeoutMs = statementTimeout;
-    const lockTimeout = intFlag(values, 'lock-timeout', { max: 3_600_000 });
+    const lockTimeout = intFlag(values, 'lock-timeout', INT_FLAGS['lock-timeout']);
     if (lockTimeout !== undefined) opts.lockTimeoutMs = lockTimeout;
     const report = await backfill(worker, opts);
     return { exitCode: report.exitCode, report };

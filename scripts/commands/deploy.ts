@@ -234,9 +234,10 @@ export const deployCommand: Command = {
 Applies every pending migration in order, then verifies the ledger.
   --allow-out-of-order    apply folders older than the newest applied one (still reported)
   --allow-modified        accept applied migrations whose file changed (still reported)
-  --lock-wait SEC         wait this long for another deploy to finish (default 10)
-  --lock-timeout MS       PostgreSQL lock_timeout for migration statements (default: none)
-  --statement-timeout MS  cap for each statement (always below the function's remaining time)
+  --lock-wait SEC         wait this long for another deploy to finish, 0 to 3600 (default 10)
+  --lock-timeout MS       PostgreSQL lock_timeout for migration statements, 0 to 3600000 (default 0: none)
+  --statement-timeout MS  cap for each statement, 0 to 3600000 (default 0: the function's remaining time;
+                          always below it)
   --no-reconcile          treat "already exists" as a failure instead of reconciling
   --no-lint               skip the lint of pending migrations (by default lint errors refuse the deploy)
 Exit codes: 0 applied or up to date, 2 problem (nothing or not everything applied).`,

@@ -67,30 +67,53 @@ export function usageError(message: string, remedy: string): MigrateError {
   return new MigrateError(ErrorCode.UsageError, message, remedy);
 }
 
+/** A numeric flag's bounds, in the flag's own unit, and how to turn it into what the code uses. */
+export interface IntFlagSpec {
+  min: number;
+  max: number;
+  /** Printed after the bounds (`s`, `ms`). */
+  unit?: string;
+  /** Multiplies the value (seconds into milliseconds). */
+  scale?: number;
+}
+
+/** The bounds of every numeric flag, in one place: the help texts and docs/commands.md print these. */
+export const INT_FLAGS = {
+  'function-timeout': { min: 1, max: 900, unit: 's', scale: 1000 },
+  'lock-wait': { min: 0, max: 3600, unit: 's', scale: 1000 },
+  'lock-timeout': { min: 0, max: 3_600_000, unit: 'ms' },
+  /** deploy, rehearse, backfill: 0 means the function's remaining time. */
+  'statement-timeout': { min: 0, max: 3_600_000, unit: 'ms' },
+  /** run-sql: a statement timeout it always sets. */
+  'sql-statement-timeout': { min: 1, max: 3_600_000, unit: 'ms' },
+  'max-rows': { min: 1, max: 100_000 },
+} as const satisfies Record<string, IntFlagSpec>;
+
+/** Only plain decimal digits: `1.5`, `0x10`, `1e2`, ` 7`, `+3` are not what anyone means by a timeout. */
+const DECIMAL = /^[0-9]+$/;
+
 /**
- * A bounded number flag (`scale` turns seconds into milliseconds), or undefined when absent.
- * Bounds are in the flag's own unit; `integer` refuses fractions (Lambda timeouts are whole seconds).
+ * The one parser of numeric flags, for every command: a whole decimal number within `spec`'s
+ * bounds (then scaled), or undefined when absent; anything else is VPCM_USAGE naming the flag
+ * and its bounds, before anything is sent.
  */
-export function intFlag(values: Values, name: string, opts: { scale?: number; min?: number; max?: number; integer?: boolean; unit?: string } = {}): number | undefined {
+export function intFlag(values: Values, name: string, spec: IntFlagSpec): number | undefined {
   const v = values[name];
   if (v === undefined) return undefined;
-  const scale = opts.scale ?? 1;
-  const min = opts.min ?? 0;
-  const max = opts.max === undefined ? Number.MAX_SAFE_INTEGER : opts.max / scale;
-  const n = Number(v);
-  const unit = opts.unit ? ` ${opts.unit}` : '';
-  if (typeof v !== 'string' || v.trim() === '' || !Number.isFinite(n) || n < min || n > max || (opts.integer && !Number.isInteger(n))) {
+  const unit = spec.unit ? ` ${spec.unit}` : '';
+  const n = typeof v === 'string' && DECIMAL.test(v) ? Number(v) : NaN;
+  if (!Number.isSafeInteger(n) || n < spec.min || n > spec.max) {
     throw usageError(
-      `--${name} must be ${opts.integer ? 'a whole number' : 'a number'} from ${min} to ${max}${unit}, got ${String(v)}.`,
-      `Pass --${name} between ${min} and ${max}${unit}.`,
+      `--${name} must be a whole number from ${spec.min} to ${spec.max}${unit}, got ${JSON.stringify(typeof v === 'string' ? v : String(v))}.`,
+      `Pass --${name} as digits only, between ${spec.min} and ${spec.max}${unit}.`,
     );
   }
-  return Math.round(n * scale);
+  return n * (spec.scale ?? 1);
 }
 
 /** Lambda's own bounds for a function timeout (1–900 s): the CLI waits this long plus a margin. */
 export function functionTimeoutFlag(values: Values): number | undefined {
-  return intFlag(values, 'function-timeout', { scale: 1000, min: 1, max: 900_000, integer: true, unit: 's' });
+  return intFlag(values, 'function-timeout', INT_FLAGS['function-timeout']);
 }
 
 export function stringFlag(values: Values, name: string): string | undefined {
@@ -109,9 +132,9 @@ export const APPLY_OPTIONS: Options = {
 /** `--lock-wait SEC`, `--lock-timeout MS`, `--statement-timeout MS`, `--no-reconcile`, as deploy takes them. */
 export function applyOptionsFrom(values: Values): ApplyOptions {
   const options: ApplyOptions = {};
-  const lockWait = intFlag(values, 'lock-wait', { scale: 1000, max: 3_600_000, unit: 's' });
-  const lockTimeout = intFlag(values, 'lock-timeout', { max: 3_600_000, unit: 'ms' });
-  const statementTimeout = intFlag(values, 'statement-timeout', { max: 3_600_000, unit: 'ms' });
+  const lockWait = intFlag(values, 'lock-wait', INT_FLAGS['lock-wait']);
+  const lockTimeout = intFlag(values, 'lock-timeout', INT_FLAGS['lock-timeout']);
+  const statementTimeout = intFlag(values, 'statement-timeout', INT_FLAGS['statement-timeout']);
   if (lockWait !== undefined) options.lockWaitMs = lockWait;
   if (lockTimeout !== undefined) options.lockTimeoutMs = lockTimeout;
   if (statementTimeout !== undefined) options.statementTimeoutMs = statementTimeout;

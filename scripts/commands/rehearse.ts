@@ -112,9 +112,10 @@ recorded, the ledger is not created. Statements that cannot run in a transaction
 (CREATE INDEX CONCURRENTLY, VACUUM, ...) are listed as not rehearsed; a refusal caused only by the
 shared transaction (a new enum value used by a later pending file) is reported as such.
   --to NAME               rehearse the pending migrations up to and including NAME
-  --lock-wait SEC         wait this long for a running deploy to release the lock (default 10)
-  --lock-timeout MS       PostgreSQL lock_timeout for the statements (default: none, as deploy)
-  --statement-timeout MS  cap for each statement (always below the function's remaining time)
+  --lock-wait SEC         wait this long for a running deploy to release the lock, 0 to 3600 (default 10)
+  --lock-timeout MS       PostgreSQL lock_timeout for the statements, 0 to 3600000 (default 0: none, as deploy)
+  --statement-timeout MS  cap for each statement, 0 to 3600000 (default 0: the function's remaining time;
+                          always below it)
   --no-reconcile          treat "already exists" as a failure instead of skipping as deploy does
 Exit codes: 0 every pending migration rehearsed without error (or nothing pending), 2 a migration
 failed, the time budget ran out, deploy would refuse (failed/modified/out-of-order), or worker error.`,

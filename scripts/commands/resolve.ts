@@ -16,7 +16,7 @@ import type { Worker } from '../core/worker.js';
 import { discoverMigrations } from '../formats/prisma/discover.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
 import type { Command } from './command.js';
-import { intFlag, migrationsFlag, stringFlag, usageError } from './flags.js';
+import { INT_FLAGS, intFlag, migrationsFlag, stringFlag, usageError } from './flags.js';
 
 export interface ResolveOptions {
   migrationsDir: string;
@@ -78,7 +78,7 @@ Prisma's \`migrate resolve\`, through the worker, under the migration lock.
                           if the folder is missing (P3017) or it is already applied (P3008).
   --rolled-back NAME      mark NAME's failed rows rolled back, so the next deploy retries it.
                           Refused if it was never applied (P3011) or is not failed (P3012).
-  --lock-wait SEC         wait this long for a running deploy to release the lock (default 10)
+  --lock-wait SEC         wait this long for a running deploy to release the lock, 0 to 3600 (default 10)
 Exit codes: 0 done, 2 refused (the Prisma code is in the message and in --json) or worker error.`,
   positionals: 0,
   options: {
@@ -101,7 +101,7 @@ Exit codes: 0 done, 2 refused (the Prisma code is in the message and in --json) 
       name: (applied ?? rolledBack) as string,
       to: applied !== undefined ? 'applied' : 'rolled-back',
     };
-    const lockWait = intFlag(values, 'lock-wait', { scale: 1000, max: 3_600_000 });
+    const lockWait = intFlag(values, 'lock-wait', INT_FLAGS['lock-wait']);
     if (lockWait !== undefined) opts.lockWaitMs = lockWait;
     const report = await resolve(worker, opts);
     return { exitCode: report.exitCode, report };

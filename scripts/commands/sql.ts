@@ -19,7 +19,7 @@ import { type AnsweredBy, answeredBy, type Worker } from '../core/worker.js';
 import { yellow } from '../render/common.js';
 import { fromInvocationDir } from '../project/invocation-dir.js';
 import type { Command } from './command.js';
-import { intFlag, stringFlag, usageError, type Values } from './flags.js';
+import { INT_FLAGS, intFlag, stringFlag, usageError, type Values } from './flags.js';
 
 export interface SqlOptions {
   sql: string;
@@ -179,10 +179,10 @@ cancelled, or the worker could not be reached.`,
     const opts: SqlOptions = { sql, source: file ?? 'argument', write, progress };
     const params = values.param;
     if (Array.isArray(params)) opts.params = params;
-    const maxRows = intFlag(values, 'max-rows', { min: 1, max: 100_000, integer: true });
+    const maxRows = intFlag(values, 'max-rows', INT_FLAGS['max-rows']);
     if (maxRows !== undefined) opts.maxRows = maxRows;
     // 0 is not "no limit" here: the query always ends before the function's time does.
-    const timeout = intFlag(values, 'statement-timeout', { min: 1, max: 3_600_000, integer: true, unit: 'ms' });
+    const timeout = intFlag(values, 'statement-timeout', INT_FLAGS['sql-statement-timeout']);
     if (timeout !== undefined) opts.statementTimeoutMs = timeout;
     if (write && values.yes !== true) {
       if (!(process.stdin.isTTY && process.stderr.isTTY)) {

@@ -178,7 +178,7 @@ describe.each(databaseTargets())('rehearse on the $name PostgreSQL', ({ adminUrl
     await other.connect();
     try {
       await other.query('SELECT pg_advisory_lock(72707369)');
-      const locked = await runCli(['rehearse', ...targetFlags(tw), '--migrations', dir, '--lock-wait', '0.3', '--json']);
+      const locked = await runCli(['rehearse', ...targetFlags(tw), '--migrations', dir, '--lock-wait', '0', '--json']);
       expect(locked.exitCode).toBe(2);
       expect(JSON.parse(locked.stdout)).toMatchObject({ ok: false, error: { code: 'VPCM_LOCK_TIMEOUT' } });
       await other.query('SELECT pg_advisory_unlock(72707369)');

@@ -1,0 +1,61 @@
+/**
+ * Issue 24, points 5 and 6: each message tells what happened, each numeric flag is read by the
+ * one parser (scripts/commands/flags.ts). One test per message and per flag.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../lambda/contract/index.js';
+import { runCli } from '../helpers/cli.js';
+import { migrationsDir } from '../helpers/migrations.js';
+
+describe('numeric flags: digits only, within bounds, for every command', () => {
+  let server: http.Server;
+  let url: string;
+  let requests = 0;
+
+  beforeAll(async () => {
+    // Counts what reaches it: a refused flag must send nothing.
+    server = http.createServer((req, res) => {
+      requests++;
+      req.resume();
+      res.writeHead(500).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+
+  afterAll(async () => {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  it.each([
+    ['deploy', ['--statement-timeout', '1.5'], 'statement-timeout', '0 to 3600000 ms'],
+    ['deploy', ['--statement-timeout', '0x10'], 'statement-timeout', '0 to 3600000 ms'],
+    ['deploy', ['--statement-timeout', '1e2'], 'statement-timeout', '0 to 3600000 ms'],
+    ['deploy', ['--lock-timeout', '2.5'], 'lock-timeout', '0 to 3600000 ms'],
+    ['deploy', ['--lock-wait', '0.5'], 'lock-wait', '0 to 3600 s'],
+    ['rehearse', ['--lock-wait', '0.3'], 'lock-wait', '0 to 3600 s'],
+    ['rehearse', ['--statement-timeout', '0x10'], 'statement-timeout', '0 to 3600000 ms'],
+    ['rehearse', ['--lock-timeout=-1'], 'lock-timeout', '0 to 3600000 ms'],
+    ['resolve', ['--applied', '001_base', '--lock-wait', '1e1'], 'lock-wait', '0 to 3600 s'],
+    ['backfill', ['fill', '--statement-timeout', '1.5'], 'statement-timeout', '0 to 3600000 ms'],
+    ['backfill', ['fill', '--lock-timeout', '0x10'], 'lock-timeout', '0 to 3600000 ms'],
+    ['sql', ['--statement-timeout', '1.5', 'select 1'], 'statement-timeout', '1 to 3600000 ms'],
+    ['sql', ['--max-rows', '1e2', 'select 1'], 'max-rows', '1 to 100000'],
+    ['status', ['--function-timeout', '0x10'], 'function-timeout', '1 to 900 s'],
+  ] as const)('%s %j: VPCM_USAGE naming the flag and its bounds, nothing sent', async (command, args, flag, bounds) => {
+    const dir = await migrationsDir({ '001_base': 'CREATE TABLE t (id int);\n' });
+    const before = requests;
+    const target = (args as readonly string[]).includes('--function-timeout') ? ['--endpoint', url, '--function', 'f'] : ['--endpoint', url, '--function', 'f', '--function-timeout', '5'];
+
+    const run = await runCli([command, ...target, '--migrations', dir, '--json', ...args]);
+
+    expect(run.exitCode, run.stdout + run.stderr).toBe(2);
+    const body = JSON.parse(run.stdout) as { error: { code: string; message: string; remedy: string } };
+    expect(body.error.code).toBe(ErrorCode.UsageError);
+    expect(body.error.message).toContain(`--${flag} must be a whole number from ${bounds}`);
+    expect(requests).toBe(before);
+  });
+});
