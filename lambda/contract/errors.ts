@@ -60,6 +60,7 @@ export const ErrorCode = {
   MigrationFileMissing: 'VPCM_MIGRATION_FILE_MISSING', // Prisma P3015
   ProviderMismatch: 'VPCM_PROVIDER_MISMATCH', // Prisma P3019
   NotUtf8: 'VPCM_NOT_UTF8',
+  NulByte: 'VPCM_NUL_BYTE', // a NUL byte in a SQL file: PostgreSQL cannot receive it
   ParseFailed: 'VPCM_PARSE_FAILED',
   JournalInvalid: 'VPCM_JOURNAL_INVALID', // Drizzle: meta/_journal.json missing or malformed
   PrismaConfigUnreadable: 'VPCM_PRISMA_CONFIG', // prisma.config.ts cannot be loaded (or no @prisma/config to load it)

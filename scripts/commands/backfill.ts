@@ -17,6 +17,7 @@ import {
   remedyCommand,
 } from '../../lambda/contract/index.js';
 import { sha256Hex } from '../core/checksum.js';
+import { refuseNulByte } from '../formats/read-files.js';
 import { loadParser, splitMigration } from '../core/split.js';
 import type { Worker } from '../core/worker.js';
 import { fromInvocationDir, invocationDir } from '../project/invocation-dir.js';
@@ -74,6 +75,7 @@ export async function backfill(worker: Worker, opts: BackfillOptions): Promise<B
       { details: { file, available } },
     );
   }
+  refuseNulByte(file, bytes);
   let sql: string;
   try {
     sql = utf8.decode(bytes);

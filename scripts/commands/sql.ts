@@ -19,6 +19,7 @@ import { type AnsweredBy, answeredBy, type Worker } from '../core/worker.js';
 import { yellow } from '../render/common.js';
 import { fromInvocationDir } from '../project/invocation-dir.js';
 import type { Command } from './command.js';
+import { refuseNulByte } from '../formats/read-files.js';
 import { INT_FLAGS, intFlag, stringFlag, usageError, type Values } from './flags.js';
 
 export interface SqlOptions {
@@ -168,9 +169,11 @@ cancelled, or the worker could not be reached.`,
     if (file !== undefined) {
       // A relative -f is read from the directory the user ran the command in, not the package's.
       const abs = fromInvocationDir(file);
-      sql = await readFile(abs, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      const bytes = await readFile(abs).catch((error: NodeJS.ErrnoException) => {
         throw usageError(`Cannot read ${abs}${abs === file ? '' : ` (-f ${file})`}: ${error.code ?? error.message}.`, 'Check the path given to -f.');
       });
+      refuseNulByte(abs, bytes);
+      sql = bytes.toString('utf8');
     } else {
       sql = positionals.join(' ');
     }

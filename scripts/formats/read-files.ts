@@ -1,5 +1,6 @@
 /** Reading a migrations folder's files, for both formats' discovery. */
 import { readFile } from 'node:fs';
+import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
 
 /**
  * `Promise.all` over `items`, at most `limit` at a time, results in input order: a folder of
@@ -25,4 +26,32 @@ export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (it
  */
 export function readBytes(file: string): Promise<Buffer> {
   return new Promise((resolve, reject) => readFile(file, (err, data) => (err ? reject(err) : resolve(data))));
+}
+
+/** Where the first NUL byte of `bytes` sits: line and column (1-based, column in characters), or null. */
+export function nulBytePosition(bytes: Uint8Array): { offset: number; line: number; column: number } | null {
+  const offset = bytes.indexOf(0);
+  if (offset < 0) return null;
+  const before = Buffer.from(bytes.buffer, bytes.byteOffset, offset);
+  const lineStart = before.lastIndexOf(0x0a) + 1;
+  let line = 1;
+  for (let i = 0; i < lineStart; i++) if (before[i] === 0x0a) line++;
+  const column = [...before.subarray(lineStart).toString('utf8')].length + 1;
+  return { offset, line, column };
+}
+
+/**
+ * PostgreSQL cannot receive a NUL byte in a query (the wire protocol ends strings with one):
+ * the server drops the connection, which reads like a network fault. Refused when the file is
+ * read, naming where the byte is, before anything is sent.
+ */
+export function refuseNulByte(file: string, bytes: Uint8Array): void {
+  const at = nulBytePosition(bytes);
+  if (!at) return;
+  throw new MigrateError(
+    ErrorCode.NulByte,
+    `${file} holds a NUL byte (\\x00) at line ${at.line}, column ${at.column} (byte ${at.offset}): PostgreSQL cannot receive it in a query, so the file cannot run.`,
+    "Remove the byte (an editor that shows control characters finds it); to store a zero byte, write it as data, e.g. `'\\x00'::bytea`.",
+    { details: { file, offset: at.offset, line: at.line, column: at.column } },
+  );
 }

@@ -6,7 +6,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../lambda/contract/index.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, targetFlags } from '../helpers/cli.js';
+import { databaseTargets } from '../helpers/db.js';
+import { useFreshWorker } from '../helpers/worker.js';
 import { migrationsDir } from '../helpers/migrations.js';
 
 describe('numeric flags: digits only, within bounds, for every command', () => {
@@ -57,5 +59,22 @@ describe('numeric flags: digits only, within bounds, for every command', () => {
     expect(body.error.code).toBe(ErrorCode.UsageError);
     expect(body.error.message).toContain(`--${flag} must be a whole number from ${bounds}`);
     expect(requests).toBe(before);
+  });
+});
+
+describe('messages against a real worker', () => {
+  const { adminUrl } = databaseTargets()[0]!;
+  const { db, tw } = useFreshWorker(adminUrl, { per: 'describe' });
+
+  it.each([['deploy', '--no-lint'], ['status']])('a NUL byte in a migration.sql: %s says VPCM_NUL_BYTE with file, line and column, not a lost connection', async (command, ...extra) => {
+    const dir = await migrationsDir({ '001_base': 'CREATE TABLE t (id int);\n', '002_nul': "INSERT INTO t VALUES (1);\nSELECT 'a\0b';\n" });
+
+    const run = await runCli([command, ...targetFlags(tw), '--migrations', dir, '--json', ...extra]);
+
+    expect(run.exitCode, run.stdout + run.stderr).toBe(2);
+    const body = JSON.parse(run.stdout) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe(ErrorCode.NulByte);
+    expect(body.error.message).toContain(`${dir}/002_nul/migration.sql holds a NUL byte`);
+    expect(body.error.message).toContain('line 2, column 10');
   });
 });

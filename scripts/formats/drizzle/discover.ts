@@ -13,7 +13,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, MigrateError } from '../../../lambda/contract/index.js';
 import type { Anomaly, Discovery, LocalMigration } from '../format.js';
-import { mapLimit, readBytes } from '../read-files.js';
+import { mapLimit, readBytes, refuseNulByte } from '../read-files.js';
 
 /** Where the journal sits inside the migrations folder. */
 export const JOURNAL_FILE = path.join('meta', '_journal.json');
@@ -228,6 +228,7 @@ async function readEntry(root: string, entry: JournalEntry, position: number): P
       }],
     };
   }
+  refuseNulByte(file, bytes);
   const sql = bytes.toString('utf8');
   const anomalies: Anomaly[] = [];
   if (sql.trim() === '') {

@@ -24,7 +24,7 @@ import { ErrorCode, MigrateError } from '../../../lambda/contract/index.js';
 import { checksumMatches, sha256Hex } from '../../core/checksum.js';
 import type { LocalMigrationRef } from '../../core/plan.js';
 import type { Anomaly, Discovery, LocalMigration } from '../format.js';
-import { mapLimit, readBytes } from '../read-files.js';
+import { mapLimit, readBytes, refuseNulByte } from '../read-files.js';
 
 /** The script file inside each migration folder. */
 export const MIGRATION_FILE = 'migration.sql';
@@ -194,6 +194,7 @@ async function inspectFolder(root: string, name: string): Promise<FolderResult> 
     anomalies.push(await missingScriptAnomaly(root, name, err as NodeJS.ErrnoException));
     return { anomalies };
   }
+  refuseNulByte(file, bytes);
   let sql: string;
   try {
     sql = utf8.decode(bytes);
