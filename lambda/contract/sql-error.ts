@@ -96,3 +96,31 @@ export function reconcileLog(skipped: SkippedStatement[]): string | null {
     ...skipped.map((s) => `- line ${s.line}: ${s.code} ${s.message}`),
   ].join('\n');
 }
+
+const SUMMARY_CHARS = 300;
+
+/**
+ * The error a failed row's `logs` holds, on one line: `ERROR: …` with its SQLSTATE and the
+ * position, whether our worker wrote it ({@link ledgerLogFor}) or Prisma did (its P3018 text:
+ * `Migration name:`, `Database error code:`, `Database error:` then the server's message, or a
+ * Rust `DbError { … message: "…" }` dump). Text in no known shape: its first line that is not the
+ * migration's name. Empty when there is nothing to say.
+ *
+ * @example ledgerLogSummary('Migration name: 001_x\n\nDatabase error code: 42601\n\nDatabase error:\nERROR: syntax error at or near "x"') // '42601: syntax error at or near "x"'
+ */
+export function ledgerLogSummary(logs: string | null | undefined): string {
+  const lines = (logs ?? '').split(/\r?\n/).map((l) => l.trim());
+  const code = lines.map((l) => /^Database error code:\s*(\S+)/.exec(l)?.[1]).find(Boolean);
+  let message = lines.find((l) => /^ERROR:\s/.test(l))?.replace(/^ERROR:\s*/, '');
+  if (message === undefined) {
+    const heading = lines.findIndex((l) => /^Database error:$/.test(l));
+    if (heading >= 0) message = lines.slice(heading + 1).find((l) => l !== '');
+  }
+  const dumped = /\bmessage: "((?:[^"\\]|\\.)*)"/.exec(logs ?? '')?.[1];
+  if (message !== undefined && dumped !== undefined && message.startsWith('DbError {')) message = dumped.replace(/\\(.)/g, '$1');
+  if (message === undefined) message = lines.find((l) => l !== '' && !/^Migration name:/.test(l)) ?? '';
+  const position = lines.map((l) => /^Position: (line \d+(?:, column \d+)?)/.exec(l)?.[1]).find(Boolean);
+  const detail = lines.find((l) => /^DETAIL:\s/.test(l));
+  const text = [code && message ? `${code}: ${message}` : message, position ? `(at ${position})` : '', detail ?? ''].filter(Boolean).join(' ');
+  return text.length > SUMMARY_CHARS ? `${text.slice(0, SUMMARY_CHARS - 1)}…` : text;
+}

@@ -7,7 +7,7 @@
  * docs/design.md §3: checksums are checked on deploy, and out-of-order folders are reported, never
  * silently skipped.
  */
-import { ErrorCode, isResumableLog, type LedgerRow, remedyCommand, sh } from '../../lambda/contract/index.js';
+import { ErrorCode, isResumableLog, type LedgerRow, ledgerLogSummary, remedyCommand, sh } from '../../lambda/contract/index.js';
 
 /** What the plan needs to know about one local migration folder. */
 export interface LocalMigrationRef {
@@ -280,7 +280,7 @@ export { sh };
 function failedProblem(f: FailedEntry, migration: LocalMigrationRef | undefined): Problem {
   const how = f.interrupted
     ? 'and recorded no error: the worker was interrupted (timeout or crash) while running it'
-    : `with: ${firstLine(f.logs ?? '')}`;
+    : `with: ${ledgerLogSummary(f.logs)}`;
   const steps = f.appliedStepsCount > 0 ? ` after ${f.appliedStepsCount} completed step(s)` : '';
   const rolledBack = remedyCommand('resolve', '--rolled-back', f.name);
   const remedy = migration
@@ -329,9 +329,4 @@ function outOfOrderProblem(name: string, newest: string): Problem {
     remedy: `If it has not been applied anywhere yet, rename its folder so it sorts after ${newest} ` +
       `(a new timestamp prefix); otherwise apply it anyway: \`vpc-migrate deploy --allow-out-of-order\`.`,
   };
-}
-
-function firstLine(text: string): string {
-  const line = text.trim().split('\n', 1)[0] ?? '';
-  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../lambda/contract/index.js';
 import { runCli, targetFlags } from '../helpers/cli.js';
-import { databaseTargets } from '../helpers/db.js';
+import { databaseTargets, query } from '../helpers/db.js';
 import { useFreshWorker } from '../helpers/worker.js';
 import { migrationsDir } from '../helpers/migrations.js';
 
@@ -76,5 +76,17 @@ describe('messages against a real worker', () => {
     expect(body.error.code).toBe(ErrorCode.NulByte);
     expect(body.error.message).toContain(`${dir}/002_nul/migration.sql holds a NUL byte`);
     expect(body.error.message).toContain('line 2, column 10');
+  });
+
+  it('status names the error of a failed migration, not the first line of its log ("Migration name: …")', async () => {
+    const dir = await migrationsDir({ '001_base': 'CREATE TABLE t (id int);\n', '002_bad': 'INSERT INTO t VALUES (1);\nSELECT * FROM missing_table;\n' });
+    expect((await runCli(['deploy', ...targetFlags(tw), '--migrations', dir])).exitCode).toBe(2);
+
+    const run = await runCli(['status', ...targetFlags(tw), '--migrations', dir]);
+
+    expect(run.exitCode).not.toBe(0);
+    expect(run.stdout).toContain('failed with: 42P01: relation "missing_table" does not exist (at line 2, column 15)');
+    expect(run.stdout).not.toContain('Migration name:');
+    await query(db.url, `DROP TABLE t; DROP TABLE _prisma_migrations`);
   });
 });
