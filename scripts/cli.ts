@@ -21,6 +21,7 @@ import { targetFor, type Worker } from './core/worker.js';
 import { watchInterrupts } from './interrupt.js';
 import { CARRIED_FLAGS, currentLaunch, type Invocation, invocationOf } from './invocation.js';
 import { renderError } from './render/common.js';
+import { visible, visibleReport } from './render/escape.js';
 import { renderReport } from './render/report.js';
 import { connectWorker } from './transport/invoke.js';
 import { resolveTarget } from './transport/target.js';
@@ -148,13 +149,13 @@ export async function main(argv: string[]): Promise<number> {
   // Progress lines may name commands; the report's strings are rewritten once, before rendering,
   // so what renderers and the interruption hint print (already rewritten) goes out as it is.
   const write = (line: string) => process.stderr.write(line + '\n');
-  const progress = (line: string) => write(say.rewrite(line));
+  const progress = (line: string) => write(visible(say.rewrite(line), { keepLines: true }));
   let close = async () => undefined as void;
   try {
     if (!workerNeeded(command, values, positionals)) {
       const output = await command.run({ values, positionals, worker: noWorker(), progress });
       const report = say.rewriteAll(output.report);
-      const text = await renderReport(report, values, write);
+      const text = await renderReport(visibleReport(report), values, write);
       process.stdout.write((json ? JSON.stringify(report, null, 2) : text) + '\n');
       return output.exitCode;
     }
@@ -180,7 +181,7 @@ export async function main(argv: string[]): Promise<number> {
     try {
       const output = await command.run({ values, positionals, worker, progress, interrupted: watch.current });
       const report = say.rewriteAll(output.report);
-      const text = await renderReport(report, values, write);
+      const text = await renderReport(visibleReport(report), values, write);
       const stop = watch.current();
       const body = stop && json ? { ...report, interrupted: stop } : report;
       process.stdout.write((json ? JSON.stringify(body, null, 2) : text) + '\n');
@@ -205,7 +206,7 @@ function fail(error: unknown, json: boolean, say: Invocation = invocationOf(curr
       : { code: 'VPCM_INTERNAL', message: `Unexpected failure: ${(error as Error)?.stack ?? String(error)}`, remedy: 'This is a bug in vpc-migrate; please report it with this output.' },
   );
   if (json) process.stdout.write(JSON.stringify({ ok: false, error: body }, null, 2) + '\n');
-  else process.stderr.write(renderError(body) + '\n');
+  else process.stderr.write(renderError(visibleReport(body)) + '\n');
   return 2;
 }
 

@@ -9,9 +9,27 @@
 /** The program name of the canonical form. */
 export const REMEDY_PROGRAM = 'vpc-migrate';
 
-/** A word as a POSIX shell reads it: as it is when that is safe, else single-quoted (folder names may hold spaces). */
+/**
+ * A word as a shell reads it: as it is when that is safe, else single-quoted (folder names may
+ * hold spaces). A word with control characters (an escape sequence, a newline in a folder name)
+ * is ANSI-C quoted, `$'…'` with `\xNN`: the printed command shows no raw control character and
+ * still names the folder when pasted (bash, zsh, ksh, busybox sh, and POSIX.1-2024 sh).
+ */
 export function sh(word: string): string {
-  return /^[A-Za-z0-9_.,:@%+=\/-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+  if (/^[A-Za-z0-9_.,:@%+=\/-]+$/.test(word)) return word;
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(word)) {
+    const body = word.replace(/[\\']|[\u0000-\u001f\u007f-\u009f]/g, (c) => (c === '\\' || c === "'" ? `\\${c}` : ansiC(c)));
+    return `$'${body}'`;
+  }
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/**
+ * One control character inside `$'…'`: `\xNN` for C0 and DEL; a C1 character (U+0080–U+009F) is
+ * two bytes in UTF-8, written byte by byte so the shell rebuilds the same name in any locale.
+ */
+function ansiC(c: string): string {
+  return [...Buffer.from(c, 'utf8')].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('');
 }
 
 /**

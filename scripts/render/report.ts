@@ -16,7 +16,7 @@ import { renderDeploy } from './deploy.js';
 import { renderLint } from './lint.js';
 import { renderRehearse } from './rehearse.js';
 import { renderResolve } from './resolve.js';
-import { visible } from './rows.js';
+import { visibleText as visible } from './rows.js';
 import { renderSql, sqlFooter } from './sql.js';
 import { renderStatus } from './status.js';
 

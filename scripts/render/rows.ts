@@ -3,6 +3,7 @@
  * plus the psql-style pointer under the position of a PostgreSQL error.
  */
 import type { SqlErrorInfo } from '../../lambda/contract/index.js';
+import { visible } from './escape.js';
 
 /** One cell as text: NULL spelled out, objects (json, arrays) as JSON, newlines made visible. */
 export function cellText(value: unknown): string {
@@ -14,17 +15,13 @@ export function cellText(value: unknown): string {
 
 const MAX_CELL = 200;
 
-/**
- * Text from the database made safe for a terminal: control characters (ESC starts the
- * sequences that recolour, retitle or rewrite a terminal) shown as `\xNN`. Tabs and line
- * breaks are kept for the caller to lay out.
- */
-export function visible(text: string): string {
-  return text.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+/** Text from the database made safe for a terminal (render/escape.ts); tabs and line breaks are kept for the caller to lay out. */
+export function visibleText(text: string): string {
+  return visible(text, { keepLines: true });
 }
 
 function displayCell(value: unknown): string {
-  const text = visible(cellText(value).replace(/\r?\n/g, '↵').replace(/\t/g, ' '));
+  const text = visibleText(cellText(value).replace(/\r?\n/g, '↵').replace(/\t/g, ' '));
   return text.length > MAX_CELL ? `${text.slice(0, MAX_CELL - 1)}…` : text;
 }
 
@@ -39,7 +36,7 @@ const pad = (s: string, n: number): string => s + ' '.repeat(Math.max(0, n - wid
 export function renderTable(columns: string[], rows: Record<string, unknown>[]): string {
   if (columns.length === 0) return '';
   const cells = rows.map((r) => columns.map((c) => displayCell(r[c])));
-  const names = columns.map((c) => visible(c));
+  const names = columns.map((c) => visibleText(c));
   const widths = names.map((c, i) => Math.max(width(c), ...cells.map((row) => width(row[i] ?? ''))));
   const line = (values: string[]) => ' ' + values.map((v, i) => pad(v, widths[i] ?? 0)).join(' | ').trimEnd();
   return [line(names), widths.map((w) => '-'.repeat(w + 2)).join('+'), ...cells.map(line)].join('\n');

@@ -2,7 +2,7 @@
 import type { ErrorBody, RunSqlResult, SqlErrorInfo } from '../../lambda/contract/index.js';
 import type { SqlReport } from '../commands/sql.js';
 import { bold, dim, functionLines, red, yellow } from './common.js';
-import { caretLines, renderCsv, renderTable, visible } from './rows.js';
+import { caretLines, renderCsv, renderTable, visibleText as visible } from './rows.js';
 
 export function sqlErrorOf(body: ErrorBody | undefined): SqlErrorInfo | undefined {
   return (body?.details as { error?: SqlErrorInfo } | undefined)?.error;

@@ -6,10 +6,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../lambda/contract/index.js';
-import { runCli, targetFlags } from '../helpers/cli.js';
+import { runCli, spawnCollect, targetFlags } from '../helpers/cli.js';
 import { databaseTargets, query } from '../helpers/db.js';
 import { useFreshWorker } from '../helpers/worker.js';
-import { migrationsDir } from '../helpers/migrations.js';
+import { migrationsDir, repoRoot } from '../helpers/migrations.js';
 
 describe('numeric flags: digits only, within bounds, for every command', () => {
   let server: http.Server;
@@ -87,6 +87,31 @@ describe('messages against a real worker', () => {
     expect(run.exitCode).not.toBe(0);
     expect(run.stdout).toContain('failed with: 42P01: relation "missing_table" does not exist (at line 2, column 15)');
     expect(run.stdout).not.toContain('Migration name:');
+    await query(db.url, `DROP TABLE t; DROP TABLE _prisma_migrations`);
+  });
+
+  it('control characters in a folder name and in the ledger text are escaped in deploy and status; the printed resolve command works in bash as printed', async () => {
+    const name = '002_\u001b[31mred\u0007';
+    const dir = await migrationsDir({ '001_base': 'CREATE TABLE t (id int);\n', [name]: 'SELECT * FROM "gone\u001b]0;owned\u0007";\n' });
+    const cli = (args: string[]) => spawnCollect(process.execPath, ['scripts/run-cli.mjs', ...args, ...targetFlags(tw), '--migrations', dir], { cwd: repoRoot });
+
+    const deployed = await cli(['deploy']);
+    const status = await cli(['status']);
+
+    expect(deployed.code, deployed.stderr).toBe(2);
+    for (const out of [deployed.stdout + deployed.stderr, status.stdout + status.stderr]) {
+      expect(out).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+      expect(out).toContain('002_\\x1b[31mred\\x07');
+    }
+    expect(status.stdout).toContain('relation "gone\\x1b]0;owned\\x07" does not exist');
+    const command = [...status.stdout.matchAll(/`([^`]+)`/g)].map((m) => m[1]!).find((c) => c.includes('resolve --rolled-back'))!;
+    expect(command).toContain("resolve --rolled-back $'002_\\x1b[31mred\\x07'");
+
+    const resolved = await spawnCollect('bash', ['-c', command], { cwd: repoRoot });
+
+    expect(resolved.code, resolved.stdout + resolved.stderr).toBe(0);
+    expect(resolved.stdout).toContain('Migration 002_\\x1b[31mred\\x07 marked as rolled back.');
+    expect((await query<{ rolled_back_at: Date | null }>(db.url, 'SELECT rolled_back_at FROM _prisma_migrations WHERE migration_name = $1', [name]))[0]?.rolled_back_at).not.toBeNull();
     await query(db.url, `DROP TABLE t; DROP TABLE _prisma_migrations`);
   });
 });

@@ -1,0 +1,46 @@
+/**
+ * Text for a terminal: control characters (C0, DEL, C1) shown as `\xNN`. ESC starts the
+ * sequences that recolour, retitle or rewrite a terminal; a carriage return rewrites the line;
+ * a newline in a folder name fakes a line of the report. Folder names, ledger text and the
+ * database's messages are anyone's bytes: every text output goes through here. JSON output is
+ * escaped by JSON itself.
+ */
+
+const ALL = /[\u0000-\u001f\u007f-\u009f]/g;
+/** Keeps line breaks (`\n`, `\r\n`) and tabs, for text that is laid out over lines (a DETAIL). */
+const BUT_LAYOUT = /\r(?!\n)|[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/g;
+
+const hex = (c: string) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
+
+/**
+ * `text` with every control character as `\xNN`; `keepLines` keeps newlines and tabs.
+ *
+ * @example visible('001_\u001b[31mx') // '001_\\x1b[31mx'
+ */
+export function visible(text: string, opts: { keepLines?: boolean } = {}): string {
+  return text.replace(opts.keepLines ? BUT_LAYOUT : ALL, hex);
+}
+
+/** Report fields that hold text laid out over lines; every other string is one line. */
+const MULTILINE_KEYS = new Set(['detail', 'hint', 'where', 'statement', 'logs', 'sql']);
+
+/** The database's rows: rendered cell by cell (render/rows.ts), and CSV needs them as they are. */
+const DATA_KEYS = new Set(['rows', 'fields', 'columns', 'notices']);
+
+/**
+ * A report (or error body) with every string made {@link visible}, for the text renderers: one
+ * place, so no renderer can forget. Fields that are laid out over lines keep their line breaks;
+ * rows are left to render/rows.ts.
+ */
+export function visibleReport<T>(value: T): T {
+  return walk(value, false) as T;
+}
+
+function walk(value: unknown, keepLines: boolean): unknown {
+  if (typeof value === 'string') return visible(value, { keepLines });
+  if (Array.isArray(value)) return value.map((v) => walk(v, keepLines));
+  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, DATA_KEYS.has(k) ? v : walk(v, MULTILINE_KEYS.has(k))]));
+  }
+  return value;
+}
