@@ -15,6 +15,8 @@ export const MAX_RESULT_BYTES = 5 * 1024 * 1024;
 /** Notices kept, in characters all told (a RAISE NOTICE loop must not overflow the response either). */
 const MAX_NOTICE_CHARS = 64 * 1024;
 const MAX_NOTICES = 100;
+/** The statement_timeout of the worker's own queries around the user's statement. */
+export const WORKER_STATEMENT_TIMEOUT_MS = 10_000;
 
 interface RunSqlRequest {
   sql: string;
@@ -69,6 +71,10 @@ export async function runSql(db: Db, request: RunSqlRequest, remainingMs: number
   db.on('notice', onNotice);
   // As asked (at least 1 ms, validated on both sides), but always ending before the function does.
   const timeout = Math.min(request.statementTimeoutMs ?? 60_000, Math.max(100, remainingMs - 1000));
+  // The worker's own queries (the transaction, the checks, COMMIT) run under the worker's own
+  // timeout; the user's timeout applies to the user's statement alone. A 5 ms timeout must not
+  // cancel the worker's COMMIT and come back as "the worker failed".
+  const own = Math.min(WORKER_STATEMENT_TIMEOUT_MS, Math.max(100, remainingMs - 1000));
   const started = Date.now();
   try {
     await db.query(request.write ? 'BEGIN' : 'BEGIN READ ONLY');
@@ -87,17 +93,25 @@ export async function runSql(db: Db, request: RunSqlRequest, remainingMs: number
         query.once('error', reject);
         db.query(query);
       });
+      // Back to the worker's own timeout at once (this SET still starts under the user's).
+      await db.query(`SET LOCAL statement_timeout = ${own}`);
     } catch (error) {
       await db.query('ROLLBACK').catch(() => undefined);
-      throw statementFailed(error, request);
+      throw statementFailed(error, request, timeout);
     }
     if (request.write) {
-      await db.query('COMMIT');
+      try {
+        await db.query('COMMIT');
+      } catch (error) {
+        // A deferred constraint or trigger fails at COMMIT: the user's statement's error, not ours.
+        await db.query('ROLLBACK').catch(() => undefined);
+        throw statementFailed(error, request, timeout, 'at COMMIT');
+      }
     } else {
       // Whatever the statement did inside the transaction is undone here: settings it changed
       // (set_config, SET), notifications it queued (NOTIFY, pg_notify: delivered on commit only),
       // transaction-level locks. What a rollback cannot undo is refused below.
-      await refuseIfWritten(db, request.sql);
+      await refuseIfWritten(db, request.sql, own);
       await db.query('ROLLBACK');
       await refuseIfSessionState(db, request.sql);
     }
@@ -119,16 +133,18 @@ export async function runSql(db: Db, request: RunSqlRequest, remainingMs: number
   }
 }
 
-function statementFailed(error: unknown, request: RunSqlRequest): MigrateError {
+function statementFailed(error: unknown, request: RunSqlRequest, timeoutMs: number, when?: string): MigrateError {
   const info = describeSqlError(error, request.sql, 0, request.sql.length);
   let remedy = 'Fix the SQL and run it again; nothing was changed (the transaction was rolled back).';
-  if (!request.write && info.code === '25006') {
+  if (info.code === '57014' && /statement timeout/.test(info.message)) {
+    remedy = `The statement ran longer than its statement timeout (${timeoutMs} ms: --statement-timeout, never past the function's remaining time); nothing was changed. Raise --statement-timeout, or make the statement cheaper.`;
+  } else if (!request.write && info.code === '25006') {
     remedy = 'This statement writes, and read-only run-sql cannot; nothing was changed. If you mean to change data, re-run with --write (it runs on the migrating function and asks for confirmation).';
   } else if (!request.write && info.code === '42501') {
     // The reader login's limits are the point: there is no flag that lifts them.
     remedy = 'Read-only run-sql runs as the reader login, which may read tables, views and sequences (pg_read_all_data) and nothing else; this statement needs a privilege it does not have. Nothing was changed.';
   }
-  return new MigrateError(ErrorCode.SqlFailed, `${info.code ? info.code + ': ' : ''}${info.message}`, remedy, { details: { error: info } });
+  return new MigrateError(ErrorCode.SqlFailed, `${info.code ? info.code + ': ' : ''}${info.message}${when ? ` (${when})` : ''}`, remedy, { details: { error: info } });
 }
 
 function refusedWhy(name: string): string {
@@ -171,10 +187,10 @@ async function refuseIfSessionState(db: Db, sql: string): Promise<void> {
  * `lo_unlink`, `lo_put` before PostgreSQL 17), so if one was assigned, roll back and refuse.
  * The statement may have lowered statement_timeout for the transaction: restore ours first.
  */
-async function refuseIfWritten(db: Db, sql: string): Promise<void> {
+async function refuseIfWritten(db: Db, sql: string, ownTimeoutMs: number): Promise<void> {
   let xid: string | null | undefined;
   try {
-    await db.query('SET LOCAL statement_timeout = 10000');
+    await db.query(`SET LOCAL statement_timeout = ${ownTimeoutMs}`);
     xid = (await db.query<{ xid: string | null }>('SELECT txid_current_if_assigned()::text AS xid')).rows[0]?.xid;
   } catch (error) {
     await db.query('ROLLBACK').catch(() => undefined);

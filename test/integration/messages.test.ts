@@ -114,4 +114,33 @@ describe('messages against a real worker', () => {
     expect((await query<{ rolled_back_at: Date | null }>(db.url, 'SELECT rolled_back_at FROM _prisma_migrations WHERE migration_name = $1', [name]))[0]?.rolled_back_at).not.toBeNull();
     await query(db.url, `DROP TABLE t; DROP TABLE _prisma_migrations`);
   });
+
+  it('run-sql: a tiny --statement-timeout bounds the user’s statement only, and says so when it ends it; an error at COMMIT is the statement’s, not "see the worker logs"', async () => {
+    // A deferred trigger fails at COMMIT, which the worker sends after the user's statement.
+    await query(db.url, `CREATE TABLE late_check (id int);
+      CREATE FUNCTION late_check() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'late_check refuses %', NEW.id; END $$;
+      CREATE CONSTRAINT TRIGGER late_check AFTER INSERT ON late_check DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION late_check();`);
+    try {
+      const read = await runCli(['sql', ...targetFlags(tw), '--statement-timeout', '1', 'SELECT 1 AS one']);
+      const write = await runCli(['sql', ...targetFlags(tw), '--write', '--yes', '--statement-timeout', '1', 'SELECT 1 AS one']);
+      const slow = await runCli(['sql', ...targetFlags(tw), '--statement-timeout', '1', '--json', 'SELECT pg_sleep(0.2)']);
+      const late = await runCli(['sql', ...targetFlags(tw), '--write', '--yes', '--json', 'INSERT INTO late_check VALUES (7)']);
+
+      expect(read.exitCode, read.stdout + read.stderr).toBe(0);
+      expect(write.exitCode, write.stdout + write.stderr).toBe(0);
+      // The user's own statement over the timeout: said so, with the flag to raise.
+      expect(slow.exitCode).toBe(2);
+      const timedOut = (JSON.parse(slow.stdout) as { error: { code: string; message: string; remedy: string } }).error;
+      expect(timedOut.message).toMatch(/^57014: canceling statement due to statement timeout/);
+      expect(timedOut.remedy).toContain('--statement-timeout');
+      expect(late.exitCode).toBe(2);
+      const atCommit = (JSON.parse(late.stdout) as { error: { code: string; message: string; remedy: string } }).error;
+      expect(atCommit.code).toBe(ErrorCode.SqlFailed);
+      expect(atCommit.message).toBe('P0001: late_check refuses 7 (at COMMIT)');
+      expect(atCommit.remedy).not.toMatch(/worker logs/);
+      expect(await query(db.url, 'SELECT id FROM late_check')).toEqual([]);
+    } finally {
+      await query(db.url, 'DROP TABLE late_check; DROP FUNCTION late_check()');
+    }
+  });
 });
