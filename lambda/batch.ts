@@ -27,6 +27,7 @@ export async function applyBatch(
     const tablesBefore = await userTableCount(db);
     const ledgerCreated = await format.ensureLedger(db);
     const ledger = await format.readBatch(db, request.migrations, lock.pid);
+    const migrationPid = (await db.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid')).rows[0]!.pid;
     // runInOrder (lambda/contract/batch-order.ts, shared with the run-sql compatibility mode):
     // each migration in order; recorded ones come back 'already-applied' and never run again;
     // the first failure, a BatchStop or the time budget ends the batch, the rest 'not-started'.
@@ -50,7 +51,9 @@ export async function applyBatch(
       run: async (m) => {
         const started = Date.now();
         const budget = await prepareSession(ctx, options, margin);
-        const result = await ledger.execute({ ...ctx, margin, budget, started, options, timeouts: [], lock }, m);
+        // Noted by the lock session while the file runs: a lock_timeout then names who held the lock.
+        const { value: result, blockers } = await lock.whileNotingBlockers(migrationPid, () => ledger.execute({ ...ctx, margin, budget, started, options, timeouts: [], lock }, m));
+        if (result.status === 'failed' && result.error?.code === '55P03' && blockers.length > 0 && !/migration lock/.test(result.error.message)) result.error.blockedBy = blockers;
         if (result.status !== 'failed') ledger.add(m);
         log.child({ migration: m.name }).info('migration finished', { status: result.status, durationMs: result.durationMs, mode: result.mode, format: format.name });
         return result;

@@ -4,7 +4,7 @@
  * so the wait is bounded and the refusal can name who holds the lock.
  */
 import { close, type Db } from './db.js';
-import { ErrorCode, type LockHolder, MigrateError, MIGRATION_LOCK_KEY } from './contract/index.js';
+import { type BlockingSession, ErrorCode, type LockHolder, MigrateError, MIGRATION_LOCK_KEY } from './contract/index.js';
 
 const POLL_MS = 100;
 /** pg_stat_activity hides another role's session times from a role without pg_read_all_stats. */
@@ -22,6 +22,11 @@ export interface HeldLock {
    * PostgreSQL cannot see (see {@link watchedForWaiters}); returns the waiters it was cancelled for.
    */
   whileWatched<T>(migrationPid: number, work: () => Promise<T>): Promise<{ value?: T; error?: unknown; cancelledFor: LockWaiter[] }>;
+  /**
+   * Runs `work` (a migration on the session `migrationPid`) while noting which sessions it waits
+   * for (see {@link noteBlockers}): a lock_timeout can then name them. Errors of `work` pass through.
+   */
+  whileNotingBlockers<T>(migrationPid: number, work: () => Promise<T>): Promise<{ value: T; blockers: BlockingSession[] }>;
 }
 
 export interface LockWaiter {
@@ -50,6 +55,7 @@ export async function acquireMigrationLock(open: () => Promise<Db>, waitMs: numb
         await close(session);
       },
       whileWatched: (migrationPid, work) => watchedForWaiters(session, migrationPid, work),
+      whileNotingBlockers: (migrationPid, work) => noteBlockers(session, migrationPid, work),
     };
   } catch (error) {
     await close(session);
@@ -208,4 +214,54 @@ async function watchedForWaiters<T>(
   clearTimeout(timer);
   await polling;
   return { ...outcome, cancelledFor: 'error' in outcome ? cancelledFor : [] };
+}
+
+/** How often the lock session looks at what a running migration waits for. */
+const BLOCKERS_POLL_MS = 100;
+
+/**
+ * A statement stopped by lock_timeout (55P03) no longer waits when the error arrives, so who it
+ * waited for cannot be asked then: the lock session (idle while migrations run) looks every
+ * {@link BLOCKERS_POLL_MS} while `work` runs and keeps the last sessions it saw blocking the
+ * migration's session (`pg_blocking_pids`). A statement that never waits is never seen waiting,
+ * and costs one cheap query per poll.
+ */
+async function noteBlockers<T>(session: Db, migrationPid: number, work: () => Promise<T>): Promise<{ value: T; blockers: BlockingSession[] }> {
+  let blockers: BlockingSession[] = [];
+  let done = false;
+  let timer: NodeJS.Timeout | undefined;
+  let polling: Promise<void> = Promise.resolve();
+  const poll = async () => {
+    const { rows } = await session.query<Omit<BlockingSession, 'queryStart'> & { query_start: Date | null }>(
+      `SELECT a.pid, a.application_name AS application, a.usename AS "user", a.state, a.query_start,
+              left(split_part(pg_catalog.btrim(a.query, E' \\t\\r\\n'), E'\\n', 1), 200) AS query
+         FROM pg_catalog.pg_stat_activity a
+        WHERE a.pid = ANY (pg_catalog.pg_blocking_pids($1))
+        ORDER BY a.pid`,
+      [migrationPid],
+    );
+    if (rows.length > 0) blockers = rows.map(({ query_start, ...r }) => ({ ...r, queryStart: query_start ? new Date(query_start).toISOString() : null }));
+  };
+  const schedule = () => {
+    timer = setTimeout(() => {
+      polling = poll()
+        .catch(() => undefined)
+        .then(() => {
+          if (!done) schedule();
+        });
+    }, BLOCKERS_POLL_MS);
+  };
+  schedule();
+  const stop = async () => {
+    done = true;
+    clearTimeout(timer);
+    await polling;
+  };
+  let value: T;
+  try {
+    value = await work();
+  } finally {
+    await stop();
+  }
+  return { value, blockers };
 }

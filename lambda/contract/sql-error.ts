@@ -3,7 +3,7 @@
  * detail, hint, and the line/column computed from the error's `position` and where the
  * failing text sits in the file.
  */
-import type { SkippedStatement, SqlErrorInfo } from './wire.js';
+import type { BlockingSession, SkippedStatement, SqlErrorInfo } from './wire.js';
 import { redact } from './redact.js';
 import { asPgError } from './sqlstate.js';
 
@@ -123,4 +123,11 @@ export function ledgerLogSummary(logs: string | null | undefined): string {
   const detail = lines.find((l) => /^DETAIL:\s/.test(l));
   const text = [code && message ? `${code}: ${message}` : message, position ? `(at ${position})` : '', detail ?? ''].filter(Boolean).join(' ');
   return text.length > SUMMARY_CHARS ? `${text.slice(0, SUMMARY_CHARS - 1)}…` : text;
+}
+
+/** The sessions a statement waited for, for a message: pid, application, user, state, since, query. */
+export function describeBlockers(blockers: BlockingSession[]): string {
+  return blockers
+    .map((b) => `pid ${b.pid} (application ${JSON.stringify(b.application ?? '')}, user ${b.user ?? '?'}, ${b.state ?? 'state unknown'}${b.queryStart ? ` since ${b.queryStart}` : ''}${b.query ? `, query: ${b.query}` : ''})`)
+    .join('; ');
 }

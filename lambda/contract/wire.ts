@@ -274,6 +274,23 @@ export interface SqlErrorInfo {
   statement?: string;
   /** Index of the failing statement in the file's statement list. */
   statementIndex?: number;
+  /**
+   * A lock_timeout (55P03): the sessions the statement last waited for, seen by the migration
+   * lock's session while it ran (lambda/lock.ts).
+   */
+  blockedBy?: BlockingSession[];
+}
+
+/** A session another one waits for (pg_blocking_pids), as pg_stat_activity shows it. */
+export interface BlockingSession {
+  pid: number;
+  application: string | null;
+  user: string | null;
+  state: string | null;
+  /** When its current (or last) query started, ISO. */
+  queryStart: string | null;
+  /** Its current (or last) query, first line, shortened. */
+  query: string | null;
 }
 
 export interface SkippedStatement {

@@ -3,13 +3,14 @@
  * one parser (scripts/commands/flags.ts). One test per message and per flag.
  */
 import http from 'node:http';
+import pg from 'pg';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../lambda/contract/index.js';
 import { runCli, spawnCollect, targetFlags } from '../helpers/cli.js';
 import { databaseTargets, query } from '../helpers/db.js';
 import { useFreshWorker } from '../helpers/worker.js';
-import { migrationsDir, repoRoot } from '../helpers/migrations.js';
+import { addMigration, migrationsDir, repoRoot } from '../helpers/migrations.js';
 
 describe('numeric flags: digits only, within bounds, for every command', () => {
   let server: http.Server;
@@ -141,6 +142,36 @@ describe('messages against a real worker', () => {
       expect(await query(db.url, 'SELECT id FROM late_check')).toEqual([]);
     } finally {
       await query(db.url, 'DROP TABLE late_check; DROP FUNCTION late_check()');
+    }
+  });
+
+  it('a lock_timeout (55P03) names the line in the file and the blocking session, and says to wait for or stop it — not "Fix the SQL"', async () => {
+    const dir = await migrationsDir({ '001_base': 'CREATE TABLE held (id int);\n' });
+    expect((await runCli(['deploy', ...targetFlags(tw), '--migrations', dir])).exitCode).toBe(0);
+    await addMigration(dir, '002_alter', '-- needs an ACCESS EXCLUSIVE lock\nALTER TABLE held ADD COLUMN note text;\n');
+    const blocker = new pg.Client({ connectionString: db.url, application_name: 'blocking-app' });
+    await blocker.connect();
+    try {
+      const pid = (await blocker.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT * FROM held');
+      await blocker.query("SELECT 'still reading'");
+
+      const run = await runCli(['deploy', ...targetFlags(tw), '--migrations', dir, '--lock-timeout', '3000', '--json']);
+
+      expect(run.exitCode).toBe(2);
+      const report = JSON.parse(run.stdout) as { problems: { code: string; message: string; remedy: string }[] };
+      const problem = report.problems.find((p) => p.message.includes('002_alter'))!;
+      expect(problem.message).toContain('waited longer than lock_timeout for a lock at migration.sql line 2 (55P03)');
+      expect(problem.message).toContain(`pid ${pid} (application "blocking-app", user `);
+      expect(problem.message).toContain("idle in transaction");
+      expect(problem.message).toContain("query: SELECT 'still reading'");
+      expect(problem.remedy).toContain(`SELECT pg_terminate_backend(${pid})`);
+      expect(problem.remedy).toMatch(/resolve --rolled-back 002_alter/);
+      expect(problem.remedy).not.toMatch(/Fix the SQL/);
+    } finally {
+      await blocker.end();
+      await query(db.url, `DROP TABLE held; DROP TABLE _prisma_migrations`);
     }
   });
 });

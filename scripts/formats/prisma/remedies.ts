@@ -4,7 +4,7 @@
  * be written; failures whose cause is not the SQL (the time budget, a lost connection, the
  * migration lock) get their own message.
  */
-import { type MigrationResult, remedyCommand, resolveEither } from '../../../lambda/contract/index.js';
+import { describeBlockers, type MigrationResult, remedyCommand, resolveEither } from '../../../lambda/contract/index.js';
 
 /** The remedy for a failure the SQL caused, by execution mode and whether the failure is recorded. */
 export function prismaFailureRemedy(failed: MigrationResult): string {
@@ -50,6 +50,24 @@ export function failureCause(r: MigrationResult): { message: string; remedy: str
       remedy:
         `${cancelled ? 'That statement was cancelled (its INVALID index is rebuilt on resume)' : 'Nothing of that statement ran'}; ` +
         `${r.appliedSteps ?? 0} statement(s) before it are recorded in applied_steps_count. Deploy again once that deploy has finished: it resumes there.`,
+    };
+  }
+  if (e?.code === '55P03') {
+    // lock_timeout: the SQL is fine, another session held a lock it needed.
+    const where = e.line ? ` at migration.sql line ${e.line}` : '';
+    const who = e.blockedBy?.length
+      ? `held by ${describeBlockers(e.blockedBy)}`
+      : 'held by another session (it was not seen: it may have finished already; pg_locks and pg_stat_activity show who holds locks on the table now)';
+    const stop = e.blockedBy?.length ? ` or stop it (\`SELECT pg_terminate_backend(${e.blockedBy[0]!.pid})\`)` : '';
+    const retry =
+      r.failureRecorded === false
+        ? 'deploy again (the failure could not be recorded, so there is nothing to resolve)'
+        : r.mode === 'transactional'
+          ? `run ${remedyCommand('resolve', '--rolled-back', r.name)} and deploy again`
+          : `check the database and run ${resolveEither(r.name)}`;
+    return {
+      message: `Migration ${r.name} waited longer than lock_timeout for a lock${where} (55P03), ${who}.${e.statement ? ` Statement: ${e.statement.split('\n')[0]}` : ''}`,
+      remedy: `${done}. Wait for the blocking session to finish${stop}, then ${retry}. Raise --lock-timeout if waiting longer is acceptable.`,
     };
   }
   if (e && (CONNECTION_LOST.test(e.code ?? '') || (!e.code && /connection|terminated/i.test(e.message)))) {
