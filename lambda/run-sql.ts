@@ -7,7 +7,7 @@
  */
 import pg from 'pg';
 import type { Db } from './db.js';
-import { describeSqlError, ErrorCode, MigrateError, type RunSqlResult } from './contract/index.js';
+import { asPgError, describeSqlError, ErrorCode, MigrateError, type RunSqlResult } from './contract/index.js';
 import { refusedCall } from './read-only-guard.js';
 
 /** Keep responses inside Lambda's 6 MB limit with room for the envelope. */
@@ -97,6 +97,9 @@ export async function runSql(db: Db, request: RunSqlRequest, remainingMs: number
       await db.query(`SET LOCAL statement_timeout = ${own}`);
     } catch (error) {
       await db.query('ROLLBACK').catch(() => undefined);
+      // CONCURRENTLY, VACUUM and the like refuse a transaction block (25001) before doing
+      // anything: with --write, run such a statement alone in autocommit, as psql would.
+      if (request.write && asPgError(error).code === '25001') return await runOutsideTransaction(db, request, timeout, own, started, notices);
       throw statementFailed(error, request, timeout);
     }
     if (request.write) {
@@ -131,6 +134,34 @@ export async function runSql(db: Db, request: RunSqlRequest, remainingMs: number
   } finally {
     db.off('notice', onNotice);
   }
+}
+
+/**
+ * `--write` SQL that cannot run inside a transaction block, run in autocommit: the user's timeout
+ * set for the session around it, the worker's own restored after.
+ */
+async function runOutsideTransaction(db: Db, request: RunSqlRequest, timeout: number, own: number, started: number, notices: string[]): Promise<RunSqlResult> {
+  let result: pg.QueryResult | pg.QueryResult[];
+  try {
+    await db.query(`SET statement_timeout = ${timeout}`);
+    result = await db.query(request.params ? { text: request.sql, values: request.params } : { text: request.sql });
+  } catch (error) {
+    throw statementFailed(error, request, timeout);
+  } finally {
+    await db.query(`SET statement_timeout = ${own}`).catch(() => undefined);
+  }
+  const last = Array.isArray(result) ? (result[result.length - 1] as pg.QueryResult) : result;
+  const all = last.rows ?? [];
+  const rows = fitInResponse(all);
+  return {
+    command: last.command,
+    rowCount: last.rowCount,
+    fields: (last.fields ?? []).map((f) => ({ name: f.name, dataTypeID: f.dataTypeID })),
+    rows,
+    truncated: rows.length < all.length,
+    notices,
+    durationMs: Date.now() - started,
+  };
 }
 
 function statementFailed(error: unknown, request: RunSqlRequest, timeoutMs: number, when?: string): MigrateError {

@@ -279,6 +279,8 @@ export interface SqlErrorInfo {
    * lock's session while it ran (lambda/lock.ts).
    */
   blockedBy?: BlockingSession[];
+  /** A failed `CREATE INDEX CONCURRENTLY` left this index INVALID (pg_index.indisvalid = false). */
+  invalidIndex?: { schema: string; name: string };
 }
 
 /** A session another one waits for (pg_blocking_pids), as pg_stat_activity shows it. */

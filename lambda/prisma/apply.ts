@@ -401,7 +401,10 @@ async function runStepwise(ctx: RunContext, ledger: PrismaLedger, m: DecodedMigr
         // DROP INDEX CONCURRENTLY of an index the interrupted run already dropped.
         skipped.push(skippedEntry(m, span, i, error));
       } else {
-        return fail(error, span, i);
+        const outcome = await fail(error, span, i);
+        const left = await invalidIndexLeft(db, text).catch(() => null);
+        if (left && outcome.error) outcome.error.invalidIndex = left;
+        return outcome;
       }
     }
     made.add(span);
@@ -436,6 +439,35 @@ function selfCommittingLog(m: DecodedMigration, span: StatementSpan, index: numb
  * applied without a usable index. PostgreSQL's documented remedy is to drop it and build again:
  * drops the invalid index named in the message, and returns its name (null if there is none).
  */
+/** An identifier as written: quoted (doubled quotes inside) or plain. */
+const IDENT = String.raw`("(?:[^"]|"")+"|[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*)`;
+const CREATE_CONCURRENTLY = new RegExp(
+  String.raw`^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?(?!ON\s)${IDENT}\s+ON\s+(?:ONLY\s+)?(?:${IDENT}\s*\.\s*)?${IDENT}`,
+  'i',
+);
+/** An identifier's name: quoted as written (doubled quotes undone), plain folded to lower case. */
+const unquote = (id: string) => (id.startsWith('"') ? id.slice(1, -1).replaceAll('""', '"') : id.toLowerCase());
+
+/**
+ * The INVALID index a failed `CREATE INDEX CONCURRENTLY` left behind (PostgreSQL keeps the
+ * half-built index, marked invalid, until someone drops it), found by the name the statement
+ * gives, on the table it names. Null when the statement names no index or none is invalid.
+ */
+async function invalidIndexLeft(db: Db, statement: string): Promise<{ schema: string; name: string } | null> {
+  const m = CREATE_CONCURRENTLY.exec(statement.replace(/^(\s*--[^\n]*\n)+/, ''));
+  if (!m) return null;
+  const [, index, schema, table] = m as unknown as [string, string, string | undefined, string];
+  const relation = schema === undefined ? `"${unquote(table).replaceAll('"', '""')}"` : `"${unquote(schema).replaceAll('"', '""')}"."${unquote(table).replaceAll('"', '""')}"`;
+  const { rows } = await db.query<{ schema: string; name: string }>(
+    `SELECT n.nspname AS schema, c.relname AS name
+       FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE NOT i.indisvalid AND c.relname = $1 AND i.indrelid = pg_catalog.to_regclass($2)`,
+    [unquote(index), relation],
+  );
+  return rows[0] ?? null;
+}
+
 async function dropInvalidIndex(db: Db, message: string): Promise<string | null> {
   const { rows } = await db.query<{ name: string }>(
     `SELECT format('%I.%I', n.nspname, c.relname) AS name

@@ -174,4 +174,27 @@ describe('messages against a real worker', () => {
       await query(db.url, `DROP TABLE held; DROP TABLE _prisma_migrations`);
     }
   });
+
+  it('a failed CREATE INDEX CONCURRENTLY: the INVALID index it left is named, and the printed command that drops it works as printed', async () => {
+    const dir = await migrationsDir({
+      '001_base': "CREATE TABLE dup (v int);\nINSERT INTO dup VALUES (1), (1);\n",
+      '002_unique': '-- fails: v has duplicates\nCREATE UNIQUE INDEX CONCURRENTLY "dup_v_key" ON "dup" ("v");\n',
+    });
+    const cli = (args: string[]) => spawnCollect(process.execPath, ['scripts/run-cli.mjs', ...args, ...targetFlags(tw), '--migrations', dir], { cwd: repoRoot });
+    const invalid = () => query<{ indisvalid: boolean }>(db.url, `SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'dup_v_key'`);
+
+    const deployed = await cli(['deploy']);
+
+    expect(deployed.code, deployed.stderr).toBe(2);
+    expect(await invalid()).toEqual([{ indisvalid: false }]);
+    expect(deployed.stdout).toContain('It left the index "public"."dup_v_key" INVALID');
+    const command = [...deployed.stdout.matchAll(/`([^`]+)`/g)].map((m) => m[1]!).find((c) => c.includes('DROP INDEX CONCURRENTLY'))!;
+    expect(command).toContain(`sql --write --yes 'DROP INDEX CONCURRENTLY IF EXISTS "public"."dup_v_key"'`);
+
+    const dropped = await spawnCollect('sh', ['-c', command], { cwd: repoRoot });
+
+    expect(dropped.code, dropped.stdout + dropped.stderr).toBe(0);
+    expect(await invalid()).toEqual([]);
+    await query(db.url, `DROP TABLE dup; DROP TABLE _prisma_migrations`);
+  });
 });

@@ -8,7 +8,7 @@ import { plan } from '../../core/plan.js';
 import { lintPending } from '../../lint/pending.js';
 import { type Discovery, type Format, usableLocal } from '../format.js';
 import { discoverMigrations, planInputs } from './discover.js';
-import { failureCause, prismaFailureRemedy } from './remedies.js';
+import { failureCause, prismaFailureRemedy, withInvalidIndex } from './remedies.js';
 
 export const prismaFormat: Format<Discovery> = {
   name: 'prisma',
@@ -39,7 +39,7 @@ export const prismaFormat: Format<Discovery> = {
       warnings.push(`${name}/migration.sql:${e.line}:${e.column}: PostgreSQL's parser rejects it (${e.message}); it is sent whole and the database will report the error.`),
     ),
 
-  failure: (failed) => failureCause(failed) ?? { remedy: prismaFailureRemedy(failed) },
+  failure: (failed) => withInvalidIndex(failed, failureCause(failed) ?? { remedy: prismaFailureRemedy(failed) }),
 
   // The shared check (every local migration recorded, none failed) says it all for Prisma.
   verify: () => undefined,

@@ -83,3 +83,22 @@ export function failureCause(r: MigrationResult): { message: string; remedy: str
   }
   return undefined;
 }
+
+/** `"schema"."name"`, each part quoted for PostgreSQL. */
+const qualified = (i: { schema: string; name: string }) => [i.schema, i.name].map((p) => `"${p.replaceAll('"', '""')}"`).join('.');
+
+/**
+ * A failed `CREATE INDEX CONCURRENTLY` leaves its index behind, INVALID: unused by queries but
+ * still maintained on every write, and in the way of the statement's next run ("already
+ * exists"). Said first, with the command that drops it (outside a transaction, as it must).
+ */
+export function withInvalidIndex(r: MigrationResult, said: { message?: string; remedy: string }): { message?: string; remedy: string } {
+  const left = r.error?.invalidIndex;
+  if (!left) return said;
+  const drop = remedyCommand('sql', '--write', '--yes', `DROP INDEX CONCURRENTLY IF EXISTS ${qualified(left)}`);
+  const base = said.message ?? `Migration ${r.name} failed${r.error?.code ? ` (${r.error.code})` : ''}: ${r.error?.message ?? 'unknown error'}`;
+  return {
+    message: `${base} It left the index ${qualified(left)} INVALID (pg_index.indisvalid = false): queries do not use it, writes still maintain it.`,
+    remedy: `First drop the INVALID index: ${drop}. Then: ${said.remedy}`,
+  };
+}
