@@ -20,7 +20,7 @@ import {
 } from './contract/index.js';
 import { acquireMigrationLock } from './lock.js';
 import { failedRows, PrismaLedger, successfulNames } from './prisma/ledger.js';
-import { missingObjects } from './reconcile.js';
+import { isCheckable, missingObjects } from './reconcile.js';
 
 const LISTED = 20;
 
@@ -42,7 +42,9 @@ export async function baselineMigrations(db: Db, openSession: () => Promise<Db>,
       const recorded = [];
       for (const m of todo) recorded.push(await ledger.insertResolvedApplied(m.name, m.checksum, { clock: true }));
       await db.query('COMMIT');
-      return { recorded, alreadyRecorded: request.migrations.filter((m) => done.has(m.name)).map((m) => m.name), ledgerCreated, lockWaitMs: lock.waitedMs };
+      return { recorded, alreadyRecorded: request.migrations.filter((m) => done.has(m.name)).map((m) => m.name),
+        unchecked: todo.filter((m) => !isCheckable(m)).map((m) => m.name),
+        ledgerCreated, lockWaitMs: lock.waitedMs };
     } catch (error) {
       await db.query('ROLLBACK').catch(() => undefined);
       throw error;

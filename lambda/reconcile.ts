@@ -306,11 +306,19 @@ export async function missingObjects(db: Db, migrations: DecodedMigration[], opt
   return found;
 }
 
-/** The last of `migrations` such that it and every one before it create only what exists (by name): what `baseline --up-to` may name. */
+/** Whether any statement of `m` creates something by name: otherwise nothing tells whether it ran. */
+export const isCheckable = (m: DecodedMigration): boolean => m.statements.some((s) => (s.creates ?? []).length > 0);
+
+/**
+ * What `baseline --up-to` may name: the last migration that creates something by name, all of
+ * which exists, as does what every migration before it creates. A migration that creates nothing
+ * by name (ALTER TYPE … ADD VALUE, a data migration) is never the last one named: nothing here
+ * shows it ran, and the deploy that follows runs it.
+ */
 export async function lastExisting(db: Db, migrations: DecodedMigration[]): Promise<string | undefined> {
   const missing = await missingObjects(db, migrations, { definitions: false, firstOnly: true });
   const stop = missing.length === 0 ? migrations.length : migrations.findIndex((m) => m.name === missing[0]!.migration);
-  return stop > 0 ? migrations[stop - 1]!.name : undefined;
+  return migrations.slice(0, stop).findLast(isCheckable)?.name;
 }
 
 const indent = (text: string) => text.split('\n').map((l) => `  ${l}`).join('\n');

@@ -437,6 +437,8 @@ export interface BaselineResult {
   recorded: LedgerRow[];
   /** Already recorded as applied: left as they were. */
   alreadyRecorded: string[];
+  /** Recorded now, though they create nothing by name to check (data migrations, ALTER … TYPE): recorded on the user's word. */
+  unchecked: string[];
   /** `_prisma_migrations` was created. */
   ledgerCreated: boolean;
   lockWaitMs: number;

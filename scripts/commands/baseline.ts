@@ -35,6 +35,8 @@ export interface BaselineReport {
   recorded: string[];
   /** Already recorded as applied: left as they were. */
   alreadyRecorded: string[];
+  /** Recorded though they create nothing by name that could be checked (data migrations, ALTER … TYPE). */
+  unchecked: string[];
   ledgerCreated: boolean;
   /** Local migrations after NAME: what the next deploy applies. */
   remaining: number;
@@ -69,6 +71,7 @@ export async function baseline(worker: Worker, opts: BaselineOptions): Promise<B
     upTo: opts.upTo,
     recorded: [],
     alreadyRecorded: [],
+    unchecked: [],
     ledgerCreated: false,
     remaining: names.length - chosen.length,
     next: remedyCommand('deploy'),
@@ -84,6 +87,7 @@ export async function baseline(worker: Worker, opts: BaselineOptions): Promise<B
     const result = await worker.send<BaselineResult>(event);
     report.recorded.push(...result.recorded.map((r) => r.migration_name));
     report.alreadyRecorded.push(...result.alreadyRecorded.filter((n) => !report.alreadyRecorded.includes(n)));
+    report.unchecked.push(...result.unchecked);
     if (result.ledgerCreated) report.ledgerCreated = true;
   }
   return report;

@@ -11,6 +11,9 @@ export function renderBaseline(r: BaselineReport): string {
   } else {
     out.push(green(`Nothing to record: every migration through ${r.upTo} is already recorded as applied.`));
   }
+  if (r.unchecked.length > 0) {
+    out.push(yellow(`  ${r.unchecked.length} of them create nothing by name that could be checked, so they are recorded on your word: ${r.unchecked.join(', ')}.`));
+  }
   if (r.alreadyRecorded.length > 0) out.push(dim(`  ${r.alreadyRecorded.length} were already recorded; left as they were.`));
   out.push(dim(r.remaining > 0 ? `Next: ${r.next} applies the ${r.remaining} migration(s) after ${r.upTo}.` : `Next: ${r.next} (nothing is left to apply).`));
   return out.join('\n');
