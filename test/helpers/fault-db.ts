@@ -286,6 +286,9 @@ export async function blockedBy(adminDbUrl: string, pid: number): Promise<number
   return rows[0]?.pids ?? [];
 }
 
+/** The statement a migration file passes {@link sqlGate} `n` with. */
+export const gateStatement = (n: number): string => `SELECT pg_advisory_xact_lock_shared(${GATE_KEY}, ${n})`;
+
 /**
  * A gate a migration file passes with `SELECT pg_advisory_xact_lock_shared(7270, n)`: closed
  * while the test holds that lock exclusively, so the file stops there (its transaction open,
@@ -296,7 +299,7 @@ export async function sqlGate(adminDbUrl: string, n: number): Promise<{ sql: str
   await holder.query('SELECT pg_advisory_lock($1, $2)', [GATE_KEY, n]);
   let opened = false;
   return {
-    sql: `SELECT pg_advisory_xact_lock_shared(${GATE_KEY}, ${n})`,
+    sql: gateStatement(n),
     waiters: async () => {
       const { rows } = await holder.query<{ pid: number }>(
         `SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND NOT l.granted AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 2
