@@ -25,6 +25,8 @@ export async function applyBatch(
   try {
     // lambda/ledger.ts: format-neutral facts (user tables, for `baselining`); the row itself is the format's.
     const tablesBefore = await userTableCount(db);
+    // Prisma's P3005 (schema-not-empty.ts): tables but no ledger may be the wrong database.
+    if (options.baseline !== true) await format.refuseNonEmptySchema?.(db, request.migrations);
     const ledgerCreated = await format.ensureLedger(db);
     const ledger = await format.readBatch(db, request.migrations, lock.pid);
     const migrationPid = (await db.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid')).rows[0]!.pid;

@@ -25,6 +25,11 @@ export interface WorkerFormat {
   readonly name: MigrationFormat;
   /** The ledger's part of the `ledger` action's answer. */
   readLedger(db: Db): Promise<Pick<LedgerResult, 'tableExists' | 'rows' | 'format' | 'drizzleRows'>>;
+  /**
+   * Refuses (throws) a deploy into a schema that holds tables but no ledger (Prisma's P3005,
+   * lambda/schema-not-empty.ts), unless the deploy said `baseline`. Absent: the format proceeds.
+   */
+  refuseNonEmptySchema?(db: Db, migrations: DecodedMigration[]): Promise<void>;
   /** Creates the ledger when missing; whether it was. Called before any file ran on the session. */
   ensureLedger(db: Db): Promise<boolean>;
   /**

@@ -29,6 +29,7 @@ import type { WorkerFormat } from './format.js';
 import { prisma } from './prisma/apply.js';
 import { readLedgerState } from './ledger.js';
 import { rehearse } from './rehearse.js';
+import { baselineMigrations } from './baseline.js';
 import { resolveMigration } from './resolve.js';
 import { createLogger, type Logger } from './log.js';
 
@@ -207,6 +208,8 @@ async function dispatch(
       return rehearse({ db, log, remainingMs: () => context.getRemainingTimeInMillis(), openSession }, event);
     case 'backfill':
       return runBackfill(db, event, context.getRemainingTimeInMillis());
+    case 'baseline':
+      return baselineMigrations(db, openSession, event, context.getRemainingTimeInMillis());
   }
 }
 

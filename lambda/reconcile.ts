@@ -15,6 +15,7 @@ import {
   type CreatedObject,
   type DecodedMigration,
   describeSqlError,
+  type MissingObject,
   redact,
   remedyCommand,
   shorten,
@@ -260,6 +261,64 @@ export async function reconcileStatement(
     `Make the database match the migration (drop or alter the existing object), then ${remedyCommand('resolve', '--rolled-back', m.name)} ` +
     `and deploy again; or, if the existing object is what you want, ${remedyCommand('resolve', '--applied', m.name)}.`;
   return { info };
+}
+
+/** Whether the object exists at all (describe() says nothing of schemas and extensions: they are asked by name). */
+async function exists(db: Db, o: CreatedObject): Promise<boolean> {
+  if (o.kind === 'schema') return (await db.query<{ e: boolean }>('SELECT to_regnamespace(quote_ident($1)) IS NOT NULL AS e', [o.name])).rows[0]?.e === true;
+  if (o.kind === 'extension') return (await db.query<{ e: boolean }>('SELECT EXISTS (SELECT FROM pg_extension WHERE extname = $1) AS e', [o.name])).rows[0]?.e === true;
+  return (await describe(db, o)).facts.length > 0;
+}
+
+/**
+ * What the database lacks of what `migrations` create, statement by statement, in order: an
+ * object that does not exist, or (with `definitions`) one that exists but is not what its
+ * statement makes (compareWithExisting, the same judgement as a reconciled deploy). Statements
+ * that create nothing by name (UPDATE, DO blocks, ALTER … TYPE) are not checked. Runs in a
+ * transaction of its own, rolled back: nothing changes. `firstOnly`: stop at the first
+ * migration with a problem.
+ */
+export async function missingObjects(db: Db, migrations: DecodedMigration[], opts: { definitions: boolean; firstOnly?: boolean }): Promise<MissingObject[]> {
+  const found: MissingObject[] = [];
+  await db.query('BEGIN');
+  try {
+    for (const m of migrations) {
+      for (const span of m.statements) {
+        const objects = span.creates ?? [];
+        if (objects.length === 0) continue;
+        const absent: CreatedObject[] = [];
+        for (const o of objects) if (!(await exists(db, o))) absent.push(o);
+        for (const o of absent) found.push({ migration: m.name, line: span.line, object: label(o), why: 'does not exist' });
+        if (absent.length > 0 || !opts.definitions || !(span.kind === 'transactional' || span.kind === 'non-transactional')) continue;
+        const comparison = await compareWithExisting(db, m.sql.slice(span.start, span.end), span);
+        if (!comparison.same) {
+          const entry: MissingObject = { migration: m.name, line: span.line, object: objects.map(label).join(', '), why: comparison.why };
+          if (comparison.existing !== undefined) entry.existing = comparison.existing;
+          if (comparison.wanted !== undefined) entry.wanted = comparison.wanted;
+          found.push(entry);
+        }
+      }
+      if (opts.firstOnly && found.length > 0) break;
+    }
+  } finally {
+    await db.query('ROLLBACK').catch(() => undefined);
+  }
+  return found;
+}
+
+/** Whether any statement of `m` creates something by name: otherwise nothing tells whether it ran. */
+export const isCheckable = (m: DecodedMigration): boolean => m.statements.some((s) => (s.creates ?? []).length > 0);
+
+/**
+ * What `baseline --up-to` may name: the last migration that creates something by name, all of
+ * which exists, as does what every migration before it creates. A migration that creates nothing
+ * by name (ALTER TYPE … ADD VALUE, a data migration) is never the last one named: nothing here
+ * shows it ran, and the deploy that follows runs it.
+ */
+export async function lastExisting(db: Db, migrations: DecodedMigration[]): Promise<string | undefined> {
+  const missing = await missingObjects(db, migrations, { definitions: false, firstOnly: true });
+  const stop = missing.length === 0 ? migrations.length : migrations.findIndex((m) => m.name === missing[0]!.migration);
+  return migrations.slice(0, stop).findLast(isCheckable)?.name;
 }
 
 const indent = (text: string) => text.split('\n').map((l) => `  ${l}`).join('\n');

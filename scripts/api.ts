@@ -38,6 +38,11 @@ export interface DeployApiOptions extends CommonOptions {
   /** Lint pending migrations first (default true). */
   lint?: boolean;
   apply?: ApplyOptions;
+  /**
+   * Deploy into a schema that holds tables but no ledger, reconciling what exists (`--baseline`).
+   * Without it such a deploy is refused: a report with the problem VPCM_SCHEMA_NOT_EMPTY (Prisma's P3005).
+   */
+  baseline?: boolean;
 }
 
 /** Applies the pending migrations, as `vpc-migrate deploy --json`. */
@@ -50,7 +55,7 @@ export async function deploy(opts: DeployApiOptions): Promise<DeployReport> {
       allowOutOfOrder: opts.allowOutOfOrder === true,
       allowModified: opts.allowModified === true,
       lint: opts.lint !== false,
-      apply: opts.apply ?? {},
+      apply: { ...opts.apply, ...(opts.baseline ? { baseline: true } : {}) },
       ...(opts.progress ? { progress: opts.progress } : {}),
       ...(opts.format ? { format: opts.format } : {}),
     }),

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type ErrorBody, ErrorCode, MigrateError, remedyCommand } from '../lambda/contract/index.js';
 import { backfillCommand } from './commands/backfill.js';
+import { baselineCommand } from './commands/baseline.js';
 import type { Command } from './commands/command.js';
 import { deployCommand } from './commands/deploy.js';
 import { TARGET_HELP, TARGET_OPTIONS, targetFlags, type Values } from './commands/flags.js';
@@ -32,6 +33,7 @@ export const commands: Record<string, Command> = {
   lint: lintCommand,
   sql: sqlCommand,
   resolve: resolveCommand,
+  baseline: baselineCommand,
   rehearse: rehearseCommand,
   backfill: backfillCommand,
 };

@@ -98,6 +98,10 @@ export const ErrorCode = {
   BackfillMissing: 'VPCM_BACKFILL_MISSING',
   BackfillInvalid: 'VPCM_BACKFILL_INVALID',
   BackfillAlreadyRun: 'VPCM_BACKFILL_ALREADY_RUN',
+  // baselining a database migrated by other means
+  SchemaNotEmpty: 'VPCM_SCHEMA_NOT_EMPTY', // Prisma P3005: deploy into a schema with tables but no ledger
+  BaselineUnknownMigration: 'VPCM_BASELINE_UNKNOWN_MIGRATION', // baseline --up-to names no local migration
+  BaselineMismatch: 'VPCM_BASELINE_MISMATCH', // baseline --up-to: objects of those migrations are missing or differ
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -46,7 +46,8 @@ export type ParsedEvent =
     }
   | ParsedResolve
   | ParsedRehearse
-  | ParsedBackfill;
+  | ParsedBackfill
+  | ParsedBaseline;
 
 /** The most SQL one event may carry once decoded (the 6 MB Invoke limit applies to the wire form). */
 export const MAX_SQL_BYTES = 64 * 1024 * 1024;
@@ -96,6 +97,8 @@ export function parseEvent(raw: unknown): ParsedEvent {
       return parseRehearse(raw, requestId, problems);
     case 'backfill':
       return parseBackfill(raw, requestId, problems);
+    case 'baseline':
+      return parseBaseline(raw, requestId, problems);
     default:
       return parseRunSql(raw, requestId, problems);
   }
@@ -253,7 +256,7 @@ function parseOptions(value: unknown, problems: string[]): ApplyOptions {
     problems.push('options: must be an object');
     return {};
   }
-  onlyKeys(value, ['statementTimeoutMs', 'lockTimeoutMs', 'lockWaitMs', 'reconcileExisting'], problems, 'options');
+  onlyKeys(value, ['statementTimeoutMs', 'lockTimeoutMs', 'lockWaitMs', 'reconcileExisting', 'baseline'], problems, 'options');
   const options: ApplyOptions = {};
   for (const key of ['statementTimeoutMs', 'lockTimeoutMs', 'lockWaitMs'] as const) {
     const v = value[key];
@@ -264,6 +267,10 @@ function parseOptions(value: unknown, problems: string[]): ApplyOptions {
   if (value.reconcileExisting !== undefined) {
     if (typeof value.reconcileExisting !== 'boolean') problems.push('options.reconcileExisting: a boolean');
     else options.reconcileExisting = value.reconcileExisting;
+  }
+  if (value.baseline !== undefined) {
+    if (typeof value.baseline !== 'boolean') problems.push('options.baseline: a boolean');
+    else options.baseline = value.baseline;
   }
   return options;
 }
@@ -338,6 +345,14 @@ export interface ParsedRehearse {
   options: ApplyOptions;
 }
 
+export interface ParsedBaseline {
+  action: 'baseline';
+  requestId?: string;
+  /** From the first local migration through the one to baseline up to (the last). */
+  migrations: DecodedMigration[];
+  lockWaitMs?: number;
+}
+
 export interface ParsedBackfill {
   action: 'backfill';
   requestId?: string;
@@ -389,6 +404,19 @@ function parseRehearse(raw: Obj, requestId: string | undefined, problems: string
   done(problems);
   const event: ParsedRehearse = { action: 'rehearse', migrations, options };
   if (requestId !== undefined) event.requestId = requestId;
+  return event;
+}
+
+function parseBaseline(raw: Obj, requestId: string | undefined, problems: string[]): ParsedBaseline {
+  onlyKeys(raw, ['action', 'requestId', 'migrations', 'lockWaitMs'], problems);
+  const migrations = parseMigrationList(raw.migrations, problems, 'baseline');
+  // Prisma's ledger only (the CLI refuses Drizzle): Drizzle's fields are refused, not ignored.
+  problems.push(...formatFieldProblems(migrations, 'prisma'));
+  const lockWaitMs = optionalTimeout(raw, 'lockWaitMs', problems);
+  done(problems);
+  const event: ParsedBaseline = { action: 'baseline', migrations };
+  if (requestId !== undefined) event.requestId = requestId;
+  if (lockWaitMs !== undefined) event.lockWaitMs = lockWaitMs;
   return event;
 }
 

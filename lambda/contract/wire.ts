@@ -143,6 +143,12 @@ export interface ApplyOptions {
   lockWaitMs?: number;
   /** Reconcile "already exists" failures statement by statement (default true). */
   reconcileExisting?: boolean;
+  /**
+   * Apply into a schema that holds tables but no ledger, reconciling what exists (`deploy
+   * --baseline`). Without it the worker refuses such a schema (VPCM_SCHEMA_NOT_EMPTY, Prisma's
+   * P3005): it may be the wrong database.
+   */
+  baseline?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -198,9 +204,9 @@ export interface SetupResult {
   reads: 'pg_read_all_data' | 'public-tables';
 }
 
-export type WorkerEvent = LedgerEvent | ApplyEvent | RunSqlEvent | ResolveEvent | RehearseEvent | BackfillEvent | SetupEvent;
+export type WorkerEvent = LedgerEvent | ApplyEvent | RunSqlEvent | ResolveEvent | RehearseEvent | BackfillEvent | SetupEvent | BaselineEvent;
 export type WorkerAction = WorkerEvent['action'];
-export const WORKER_ACTIONS: readonly WorkerAction[] = ['ledger', 'apply', 'run-sql', 'resolve', 'rehearse', 'backfill', 'setup'];
+export const WORKER_ACTIONS: readonly WorkerAction[] = ['ledger', 'apply', 'run-sql', 'resolve', 'rehearse', 'backfill', 'setup', 'baseline'];
 
 // ---------------------------------------------------------------------------------------------
 // Responses: the worker answers with an envelope, never by throwing, so typed errors survive
@@ -415,6 +421,44 @@ export interface ResolveResult {
   /** The row `applied` inserted. */
   inserted?: LedgerRow;
   /** `applied` created `_prisma_migrations` (Prisma does too: `baseline_initialize`). */
+  ledgerCreated: boolean;
+  lockWaitMs: number;
+}
+
+/**
+ * `baseline --up-to NAME` (Prisma format): the local migrations from the first through NAME, in
+ * order, NAME last. Under the migration lock the worker checks by definition that what each one
+ * creates exists (lambda/reconcile.ts), then records each not yet recorded as Prisma's `migrate
+ * resolve --applied` does, all in one transaction. Nothing of the SQL runs.
+ */
+export interface BaselineEvent {
+  action: 'baseline';
+  requestId?: string;
+  migrations: MigrationPayload[];
+  /** How long to wait for the migration advisory lock (default 10 s). */
+  lockWaitMs?: number;
+}
+
+/** What of a migration the database lacks, or holds differently, for `baseline`. */
+export interface MissingObject {
+  migration: string;
+  /** Line of the creating statement in migration.sql. */
+  line: number;
+  /** e.g. `relation "User"`, `index "User_email_key"`. */
+  object: string;
+  why: string;
+  existing?: string;
+  wanted?: string;
+}
+
+export interface BaselineResult {
+  /** Recorded now, in order. */
+  recorded: LedgerRow[];
+  /** Already recorded as applied: left as they were. */
+  alreadyRecorded: string[];
+  /** Recorded now, though they create nothing by name to check (data migrations, ALTER … TYPE): recorded on the user's word. */
+  unchecked: string[];
+  /** `_prisma_migrations` was created. */
   ledgerCreated: boolean;
   lockWaitMs: number;
 }

@@ -33,6 +33,7 @@ import { blockedByWaiters, cancelledForWaiters, lockWaiters, WAITER_GRACE_MS } f
 import { CreatedInFile, reconcileStatement, skippedEntry } from '../reconcile.js';
 import { holdTimeBudget, type RunContext } from '../session.js';
 import { guardRefusal } from '../ledger-guard.js';
+import { refuseNonEmptySchema } from '../schema-not-empty.js';
 import { failedRows, PrismaLedger, successfulNames } from './ledger.js';
 
 export const prisma: WorkerFormat = {
@@ -42,6 +43,7 @@ export const prisma: WorkerFormat = {
     const tableExists = await ledger.exists();
     return { tableExists, rows: tableExists ? await ledger.read() : [] };
   },
+  refuseNonEmptySchema,
   ensureLedger: async (db) => (await PrismaLedger.open(db)).ensure(),
   readBatch,
 };

@@ -161,10 +161,15 @@ export class PrismaLedger {
     await this.db.query(`UPDATE ${this.table} SET rolled_back_at = pg_catalog.now() WHERE id = ANY($1::varchar[])`, [ids]);
   }
 
-  /** `migrate resolve --applied`'s row, as Prisma writes it: logs '', no steps, started = finished = now(). */
-  async insertResolvedApplied(name: string, checksum: string): Promise<LedgerRow> {
+  /**
+   * `migrate resolve --applied`'s row, as Prisma writes it: logs '', no steps, started = finished = now().
+   * `clock`: the time of this statement rather than of the transaction, so rows written in one
+   * transaction (baseline) keep their order in `started_at`, the order Prisma reads them in.
+   */
+  async insertResolvedApplied(name: string, checksum: string, opts: { clock?: boolean } = {}): Promise<LedgerRow> {
+    const at = opts.clock ? 'c.at' : 'pg_catalog.now()';
     const { rows } = await this.db.query<RawLedgerRow>(
-      `INSERT INTO ${this.table} (${COLUMNS}) VALUES ($1, $2, pg_catalog.now(), $3, '', NULL, pg_catalog.now(), 0) RETURNING ${COLUMNS}`,
+      `INSERT INTO ${this.table} (${COLUMNS}) SELECT $1, $2, ${at}, $3, '', NULL, ${at}, 0 FROM (SELECT pg_catalog.clock_timestamp() AS at) c RETURNING ${COLUMNS}`,
       [randomUUID(), checksum, name],
     );
     return toLedgerRow(rows[0] as RawLedgerRow);

@@ -10,6 +10,7 @@ import {
   type ApplyOptions,
   type ApplyResult,
   ErrorCode,
+  MigrateError,
   type MigrationFormat,
   type MigrationPayload,
   type MigrationResult,
@@ -87,7 +88,8 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
     problems: before.problems,
     // A compatibility worker (--protocol run-sql) says what it cannot guarantee, every time.
     warnings: [...state.warnings, ...(worker.limitations ?? [])],
-    baselining: !state.ledger.tableExists && state.ledger.userTableCount > 0,
+    // Prisma refuses such a schema (P3005) unless told --baseline; the worker decides, under the lock.
+    baselining: !state.ledger.tableExists && state.ledger.userTableCount > 0 && (format.wire === 'drizzle' || opts.apply?.baseline === true),
     verified: false,
     planBefore: before,
     invocations: 0,
@@ -195,6 +197,11 @@ async function applyBatches(worker: Worker, payloads: MigrationPayload[], report
     try {
       // worker.apply: one Lambda Invoke (transport/invoke.ts, connectWorker) answered by lambda/handler.ts.
       result = await worker.apply({ requestId: `${requestId}-${round}`, migrations: batch, ...(opts.apply ? { options: opts.apply } : {}), ...(report.format ? { format: report.format } : {}) });
+    } catch (error) {
+      // Prisma's P3005 (lambda/schema-not-empty.ts): a refusal of the deploy, reported as its problem.
+      if (!(error instanceof MigrateError && error.code === ErrorCode.SchemaNotEmpty)) throw error;
+      report.problems.push({ code: error.code, migration: batch[0]!.name, message: error.message, remedy: error.remedy });
+      break;
     } finally {
       clearInterval(heartbeat);
     }
@@ -239,6 +246,9 @@ Applies every pending migration in order, then verifies the ledger.
   --statement-timeout MS  cap for each statement, 0 to 3600000 (default 0: the function's remaining time;
                           always below it)
   --no-reconcile          treat "already exists" as a failure instead of reconciling
+  --baseline              deploy into a schema that holds tables but no ledger, reconciling what already
+                          exists (without it such a deploy is refused, as Prisma's P3005; or record
+                          what exists with vpc-migrate baseline --up-to NAME)
   --no-lint               skip the lint of pending migrations (by default lint errors refuse the deploy)
 Exit codes: 0 applied or up to date, 2 problem (nothing or not everything applied).`,
   positionals: 0,
@@ -246,11 +256,13 @@ Exit codes: 0 applied or up to date, 2 problem (nothing or not everything applie
     'allow-out-of-order': { type: 'boolean' },
     'allow-modified': { type: 'boolean' },
     ...APPLY_OPTIONS,
+    baseline: { type: 'boolean' },
     'no-lint': { type: 'boolean' },
   },
   needsWorker: true,
   async run({ values, worker, progress, interrupted }) {
     const apply = applyOptionsFrom(values);
+    if (values.baseline === true) apply.baseline = true;
     const location = await migrationsFlag(values);
     const report = await deploy(worker, {
       migrationsDir: location.dir,

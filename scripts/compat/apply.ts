@@ -91,6 +91,17 @@ export async function applyThroughRunSql(t: RunSqlTransport, event: Omit<ApplyEv
 
   const facts = await batchFacts(t);
   if (facts.failed.length > 0) throw failedMigrationsError(facts.failed);
+  // Prisma's P3005, as our worker refuses it (lambda/schema-not-empty.ts); `baseline` is our worker's action, not sent here.
+  if (!facts.tableExists && facts.userTableCount > 0 && parsed.options.baseline !== true) {
+    throw new MigrateError(
+      ErrorCode.SchemaNotEmpty,
+      `P3005: The database schema is not empty: it holds ${facts.userTableCount} table(s) but no _prisma_migrations table, so which migrations it already has is unknown. ` +
+        'It may be a database migrated by other means, or not the one you meant. Nothing was changed.',
+      `If this is the database you meant, ${remedyCommand('deploy', '--baseline')} applies every migration, skipping statements whose object already exists ` +
+        'with the same definition (`baseline --up-to` needs the vpc-migrate worker). Otherwise, point the command at the right database.',
+      { details: { prismaCode: 'P3005', tables: facts.userTableCount } },
+    );
+  }
   if (!facts.tableExists) {
     // Under the lock, so two deploys starting at once do not race on CREATE TABLE (pg_type's unique index).
     const create = doBlock([...guardLines(ctx.options), `EXECUTE ${literal(CREATE_LEDGER_SQL)};`], DECLARE);

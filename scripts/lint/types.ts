@@ -18,6 +18,7 @@ export type RuleId =
   | 'add-column-not-null-no-default'
   | 'destructive-drop'
   | 'session-set-leak'
+  | 'session-reset'
   | 'own-transaction-shape';
 
 /** A migration to lint or to learn the schema from. */

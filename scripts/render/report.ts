@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { BackfillReport } from '../commands/backfill.js';
+import type { BaselineReport } from '../commands/baseline.js';
 import type { DeployReport } from '../commands/deploy.js';
 import type { Values } from '../commands/flags.js';
 import type { LintReport } from '../commands/lint.js';
@@ -12,6 +13,7 @@ import type { ResolveReport } from '../commands/resolve.js';
 import type { SqlReport } from '../commands/sql.js';
 import type { StatusReport } from '../commands/status.js';
 import { renderBackfill } from './backfill.js';
+import { renderBaseline } from './baseline.js';
 import { renderDeploy } from './deploy.js';
 import { renderLint } from './lint.js';
 import { renderRehearse } from './rehearse.js';
@@ -20,7 +22,7 @@ import { visibleText as visible } from './rows.js';
 import { renderSql, sqlFooter } from './sql.js';
 import { renderStatus } from './status.js';
 
-export type Report = DeployReport | StatusReport | LintReport | SqlReport | ResolveReport | RehearseReport | BackfillReport;
+export type Report = DeployReport | StatusReport | LintReport | SqlReport | ResolveReport | RehearseReport | BackfillReport | BaselineReport;
 
 /** `values` are the run's flags (`sql --csv`); `progress` is stderr, where CSV output puts what is not rows. */
 export async function renderReport(report: { command: string }, values: Values, progress: (line: string) => void): Promise<string> {
@@ -34,6 +36,8 @@ export async function renderReport(report: { command: string }, values: Values, 
       return renderLint(r);
     case 'resolve':
       return renderResolve(r);
+    case 'baseline':
+      return renderBaseline(r);
     case 'rehearse':
       return renderRehearse(r);
     case 'sql': {

@@ -13,7 +13,7 @@ import type { CellRecord } from '../helpers/fault-matrix.js';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** Matrix order: the sections, one test file each. */
 const AUDIT = 'Security · no secret in any log line, answer or error ';
-const FILES = ['kill.test.ts', 'lost-response.test.ts', 'timeout.test.ts', 'concurrency.test.ts', 'connection.test.ts', 'payload.test.ts', 'input.test.ts', 'security.test.ts'];
+const FILES = ['kill.test.ts', 'lost-response.test.ts', 'timeout.test.ts', 'concurrency.test.ts', 'lock-release.test.ts', 'connection.test.ts', 'payload.test.ts', 'input.test.ts', 'security.test.ts'];
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dir = await mkdtemp(path.join(tmpdir(), 'vpcm-faults-'));

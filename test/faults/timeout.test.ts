@@ -10,7 +10,7 @@ import { ErrorCode } from '../../lambda/contract/index.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { resolve } from '../../scripts/commands/resolve.js';
 import { databaseTargets } from '../helpers/db.js';
-import { fingerprint, ledgerRows, query, secretServer, sleep, workerSessionsGone, type SecretServer } from '../helpers/fault-db.js';
+import { fingerprint, ledgerRows, query, secretServer, waitFor, workerSessionsGone, type SecretServer } from '../helpers/fault-db.js';
 import { cell } from '../helpers/fault-matrix.js';
 import { auditSecrets, witness } from '../helpers/fault-secrets.js';
 import { startFaultWorker, type FaultWorker, type Verdict } from '../helpers/fault-worker.js';
@@ -57,13 +57,12 @@ describe.each(databaseTargets())('function timeout on the $name PostgreSQL', ({ 
       });
       short.useDatabase(db.url);
       long.useDatabase(db.url);
-      const started = Date.now();
       const report = await deploy(short.worker, { migrationsDir: dir });
       witness(report);
       ran();
-      // The worker answered; the sandbox was not killed at its limit.
+      // The worker answered before its limit: the sandbox, killed at the limit, was not (no
+      // clock of the test's, which a loaded machine would stretch).
       expect(short.kills).toBe(0);
-      expect(Date.now() - started).toBeLessThan(FUNCTION_TIMEOUT_MS + 2_000);
       expect(report.exitCode).toBe(2);
       expect(report.results.map((r) => [r.name, r.status])).toEqual([
         ['001_fast', 'applied'],
@@ -122,7 +121,8 @@ describe.each(databaseTargets())('function timeout on the $name PostgreSQL', ({ 
       try {
         fx.fw.useDatabase(db.url);
         fx.fw.onQuery(async (q): Promise<Verdict> => {
-          if (q.action === 'apply' && q.phase === 'after' && q.text === STEPWISE.statements[1]) await sleep(FUNCTION_TIMEOUT_MS + 2_000);
+          // Held until the sandbox is observed killed at its limit, however long that takes.
+          if (q.action === 'apply' && q.phase === 'after' && q.text === STEPWISE.statements[1]) await waitFor('the sandbox to be killed at its function timeout', async () => fx.fw.kills > 0, 60_000);
           return 'continue';
         });
         const error = await fx.deployAll().then(

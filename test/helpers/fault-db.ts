@@ -236,3 +236,83 @@ export async function closeGate(adminDbUrl: string, n: number): Promise<{ waiter
     },
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// The migration lock as the server shows it: the cells order concurrent starts by these
+// observations, never by timing (a bigint advisory key is classid = high 32 bits, objid = low 32
+// bits, objsubid 1; lambda/lock.ts reads it the same way).
+
+const MIGRATION_LOCK = `l.locktype = 'advisory' AND l.objsubid = 1
+  AND l.classid = (72707369::bigint >> 32)::oid AND l.objid = (72707369::bigint & 4294967295)::oid
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
+
+/** The session holding the migration lock (pg_advisory_lock(72707369)) on `adminDbUrl`'s database, or null. */
+export async function migrationLockHolder(adminDbUrl: string): Promise<{ pid: number; application: string } | null> {
+  const rows = await query<{ pid: number; application: string }>(
+    adminDbUrl,
+    `SELECT l.pid, coalesce(a.application_name, '') AS application FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.granted AND ${MIGRATION_LOCK}`,
+  );
+  return rows[0] ?? null;
+}
+
+/** Sessions blocked in pg_advisory_lock(72707369) (how `prisma migrate deploy` waits). */
+export async function migrationLockWaiters(adminDbUrl: string): Promise<{ pid: number; application: string }[]> {
+  return query<{ pid: number; application: string }>(
+    adminDbUrl,
+    `SELECT l.pid, coalesce(a.application_name, '') AS application FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+      WHERE NOT l.granted AND ${MIGRATION_LOCK} ORDER BY l.pid`,
+  );
+}
+
+/**
+ * Worker lock sessions polling for the migration lock: our worker never blocks on it (it polls
+ * pg_try_advisory_lock, lambda/lock.ts), so a waiting deploy shows as a `vpc-migrate … lock`
+ * session whose last query was that poll and which does not hold the lock.
+ */
+export async function migrationLockPollers(adminDbUrl: string): Promise<number[]> {
+  const rows = await query<{ pid: number }>(
+    adminDbUrl,
+    `SELECT a.pid FROM pg_stat_activity a
+      WHERE a.datname = current_database() AND a.application_name LIKE 'vpc-migrate % lock%' AND a.query LIKE '%pg_try_advisory_lock%'
+        AND NOT EXISTS (SELECT FROM pg_locks l WHERE l.pid = a.pid AND l.granted AND ${MIGRATION_LOCK})
+      ORDER BY a.pid`,
+  );
+  return rows.map((r) => r.pid);
+}
+
+/** The sessions `pid` waits for (pg_blocking_pids). */
+export async function blockedBy(adminDbUrl: string, pid: number): Promise<number[]> {
+  const rows = await query<{ pids: number[] }>(adminDbUrl, 'SELECT pg_blocking_pids($1) AS pids', [pid]);
+  return rows[0]?.pids ?? [];
+}
+
+/** The statement a migration file passes {@link sqlGate} `n` with. */
+export const gateStatement = (n: number): string => `SELECT pg_advisory_xact_lock_shared(${GATE_KEY}, ${n})`;
+
+/**
+ * A gate a migration file passes with `SELECT pg_advisory_xact_lock_shared(7270, n)`: closed
+ * while the test holds that lock exclusively, so the file stops there (its transaction open,
+ * the statements before it run) until `open()`. `waiters()` lists the sessions stopped at it.
+ */
+export async function sqlGate(adminDbUrl: string, n: number): Promise<{ sql: string; waiters: () => Promise<number[]>; open: () => Promise<void> }> {
+  const holder = await session(adminDbUrl, 'fault-suite gate');
+  await holder.query('SELECT pg_advisory_lock($1, $2)', [GATE_KEY, n]);
+  let opened = false;
+  return {
+    sql: gateStatement(n),
+    waiters: async () => {
+      const { rows } = await holder.query<{ pid: number }>(
+        `SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND NOT l.granted AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 2
+            AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY l.pid`,
+        [GATE_KEY, n],
+      );
+      return rows.map((r) => r.pid);
+    },
+    open: async () => {
+      if (opened) return;
+      opened = true;
+      await holder.query('SELECT pg_advisory_unlock($1, $2)', [GATE_KEY, n]).catch(() => undefined);
+      await holder.end().catch(() => undefined);
+    },
+  };
+}

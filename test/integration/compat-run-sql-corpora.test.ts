@@ -66,7 +66,7 @@ describe.skipIf(!existsSync(corporaDir))('run-sql protocol on real histories (co
     const prefix = names.slice(0, 12);
     await applyByOtherMeans(db.url, dir, prefix);
 
-    const report = await deploy(cw.worker, { migrationsDir: dir });
+    const report = await deploy(cw.worker, { migrationsDir: dir, apply: { baseline: true } });
 
     expect(report.problems).toEqual([]);
     expect(report.exitCode).toBe(0);
@@ -94,7 +94,10 @@ describe.skipIf(!existsSync(corporaDir))('run-sql protocol on real histories (co
     try {
       await applyByOtherMeans(db.url, dir, half);
       await applyByOtherMeans(db2.url, dir, half);
-      const [viaRunSql, viaOurs] = await Promise.all([deploy(cw.worker, { migrationsDir: dir }), deploy(ours.worker, { migrationsDir: dir })]);
+      const [viaRunSql, viaOurs] = await Promise.all([
+        deploy(cw.worker, { migrationsDir: dir, apply: { baseline: true } }),
+        deploy(ours.worker, { migrationsDir: dir, apply: { baseline: true } }),
+      ]);
       // Ours: the first file's "Document" is not the table that exists (later files changed it).
       expect(viaOurs.exitCode).toBe(2);
       expect(viaOurs.results).toHaveLength(1);

@@ -73,8 +73,12 @@ describe.each(databaseTargets())('run-sql protocol on the $name PostgreSQL', ({ 
     await restart((url) => startCountOnlyWorker(url, { messageOnly }));
     const half = ['20250101090000_init', '20250108120000_add_products', '20250115093000_order_items'];
     await applyByOtherMeans(db.url, exampleMigrations, half);
+    // Tables but no ledger: refused as our worker refuses it (Prisma's P3005) unless --baseline.
+    const refused = await deploy(cw.worker, { migrationsDir: exampleMigrations });
+    expect(refused.problems.map((p) => p.code)).toEqual(['VPCM_SCHEMA_NOT_EMPTY']);
+    expect(refused.results).toEqual([]);
 
-    const report = await deploy(cw.worker, { migrationsDir: exampleMigrations });
+    const report = await deploy(cw.worker, { migrationsDir: exampleMigrations, apply: { baseline: true } });
 
     expect(report.problems).toEqual([]);
     expect(report.exitCode).toBe(0);
@@ -144,7 +148,7 @@ describe.each(databaseTargets())('run-sql protocol on the $name PostgreSQL', ({ 
     const cw2 = await startCountOnlyWorker(db2.url);
     try {
       await query(db2.url, 'CREATE TABLE x (id int)');
-      const failing = await deploy(cw2.worker, { migrationsDir: other });
+      const failing = await deploy(cw2.worker, { migrationsDir: other, apply: { baseline: true } });
       expect(failing.results[0]).toMatchObject({ status: 'failed', error: { code: '42P01', line: 2 } });
       // Only the duplicate was skipped (and reported, as our worker does); the other error fails the file.
       expect(failing.results[0]?.skipped?.map((x) => [x.code, x.line])).toEqual([['42P07', 1]]);
@@ -310,7 +314,7 @@ describe.each(databaseTargets())('run-sql protocol on the $name PostgreSQL', ({ 
         '001_products': 'CREATE TABLE "Product" (id text);\nCREATE TABLE "Order" (id text);\n',
         '002_rows': `INSERT INTO "Order" VALUES ('a'), ('b');\n`,
       });
-      const report = await deploy(worker, { migrationsDir: dir });
+      const report = await deploy(worker, { migrationsDir: dir, apply: { baseline: true } });
       expect(report.problems).toEqual([]);
       expect(report.results.map((r) => [r.name, r.status, r.skipped?.map((s) => s.code)])).toEqual([
         ['001_products', 'reconciled', ['42P07']],

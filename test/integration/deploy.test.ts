@@ -96,7 +96,7 @@ describe.each(databaseTargets())('deploy on the $name PostgreSQL', ({ adminUrl }
     await query(db.url, `CREATE TYPE "OrderStatus" AS ENUM ('PENDING', 'PAID', 'SHIPPED', 'CANCELLED')`);
     await query(db.url, `CREATE TABLE "Product" ("id" TEXT NOT NULL, "sku" TEXT NOT NULL, "title" TEXT NOT NULL, "priceCents" INTEGER NOT NULL, "active" BOOLEAN NOT NULL DEFAULT true, CONSTRAINT "Product_pkey" PRIMARY KEY ("id"))`);
 
-    const report = await deploy(tw.worker, { migrationsDir: exampleMigrations });
+    const report = await deploy(tw.worker, { migrationsDir: exampleMigrations, apply: { baseline: true } });
 
     expect(report.exitCode).toBe(0);
     expect(report.baselining).toBe(true);

@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../lambda/contract/index.js';
 import { type ProcessRun, runCli, spawnCollect } from '../helpers/cli.js';
-import { databaseTargets, prismaLedger, useFreshDatabase } from '../helpers/db.js';
+import { databaseTargets, prismaLedger, query, useFreshDatabase } from '../helpers/db.js';
 import { migrationsDir, repoRoot } from '../helpers/migrations.js';
 
 /** `file args…` (or `sh -c` for a printed command) from the repository root, in a plain shell's environment. */
@@ -58,6 +58,33 @@ describe('remedies run as printed', () => {
     const status = await run('sh', ['-c', printed(resolved.stdout, ' status ')], { PGPASSWORD: decodeURIComponent(url.password) });
     expect(status.code, status.stdout + status.stderr).toBe(1);
     expect(status.stdout).toContain('002_broken');
+  });
+
+  it.each([
+    ['baseline --up-to', 'baseline --up-to 001_base'],
+    ['deploy --baseline', 'deploy --baseline'],
+  ])('a deploy into tables without a ledger (P3005): the printed %s, run through sh -c, lets the next deploy succeed', async (_, part) => {
+    const dir = await migrationsDir({
+      '001_base': 'CREATE TABLE t (id int PRIMARY KEY);\n',
+      '002_more': 'CREATE TABLE u (id int);\n',
+    });
+    await query(db.url, 'CREATE TABLE t (id int PRIMARY KEY)');
+    const password = decodeURIComponent(new URL(db.url).password);
+
+    const refused = await cli(['deploy', '--local', '--database-url', db.url, '--migrations', dir]);
+
+    expect(refused.code, refused.stderr).toBe(2);
+    const output = refused.stdout + refused.stderr;
+    expect(output).toContain(ErrorCode.SchemaNotEmpty);
+    const command = printed(output, part);
+    expect(command).toContain(`--migrations ${dir}`);
+    expect(await query(db.url, `SELECT to_regclass('_prisma_migrations') AS t`)).toEqual([{ t: null }]);
+
+    const remedy = await run('sh', ['-c', command], { PGPASSWORD: password });
+    expect(remedy.code, remedy.stdout + remedy.stderr).toBe(0);
+    const next = await cli(['deploy', '--local', '--database-url', db.url, '--migrations', dir]);
+    expect(next.code, next.stdout + next.stderr).toBe(0);
+    expect((await prismaLedger(db.url)).map((r) => r.migration_name)).toEqual(['001_base', '002_more']);
   });
 
   it('the Ctrl-C hint names the status command with the target flags; run as printed, it exits with status\'s code for that database', async () => {

@@ -40,7 +40,11 @@ const isTransport = (to: string) =>
 const FORMAT_DIRS = ['scripts/formats/prisma/', 'scripts/formats/drizzle/'];
 const FORMAT_SWITCH = 'scripts/formats/select.ts';
 /** `resolve` is Prisma's own command (`migrate resolve` on `_prisma_migrations`): it reads Prisma's folders directly. */
-const FORMAT_OWN_COMMANDS: Record<string, string[]> = { 'scripts/commands/resolve.ts': ['scripts/formats/prisma/discover.ts'] };
+const FORMAT_OWN_COMMANDS: Record<string, string[]> = {
+  'scripts/commands/resolve.ts': ['scripts/formats/prisma/discover.ts'],
+  // Prisma-only as resolve is: it records _prisma_migrations rows (a Drizzle folder is refused first).
+  'scripts/commands/baseline.ts': ['scripts/formats/prisma/discover.ts'],
+};
 
 /** Every file and package `from` loads, directly or through other project files. */
 function reachableFrom(from: string): Set<string> {

@@ -264,6 +264,48 @@ RESET statement_timeout;
   });
 });
 
+describe('session-reset', () => {
+  it('flags DISCARD, RESET ALL, SET/RESET ROLE, SET SESSION AUTHORIZATION and pg_advisory_unlock* anywhere in a statement, as warnings', () => {
+    const findings = check(`DISCARD ALL;
+DISCARD PLANS;
+DISCARD SEQUENCES;
+DISCARD TEMP;
+RESET ALL;
+SET ROLE app_owner;
+RESET ROLE;
+SET SESSION AUTHORIZATION app_owner;
+SELECT pg_advisory_unlock_all();
+SELECT 1 WHERE pg_catalog.pg_advisory_unlock(72707369);
+DO $$ BEGIN PERFORM pg_advisory_unlock_shared(1); END $$;
+`);
+
+    expect(brief(of(findings, 'session-reset'))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((line) => ['session-reset', 'warning', line, false]));
+    const messages = of(findings, 'session-reset').map((f) => f.message);
+    expect(messages[0]).toMatch(/DISCARD ALL releases every session-level advisory lock/);
+    expect(messages[9]).toContain('pg_advisory_unlock releases');
+    expect(messages[10]).toContain('pg_advisory_unlock_shared');
+  });
+
+  it('accepts transaction-scoped changes and locks: SET LOCAL ROLE, pg_advisory_xact_lock, other SETs (session-set-leak\'s)', () => {
+    const findings = check(`SET LOCAL ROLE app_owner;
+SELECT pg_advisory_xact_lock(1);
+SELECT pg_advisory_lock(2);
+SET LOCAL search_path TO app;
+`);
+
+    expect(of(findings, 'session-reset')).toEqual([]);
+  });
+
+  it('is the only rule that reports SET ROLE (session-set-leak leaves who the session runs as to it)', () => {
+    const findings = check('SET ROLE app_owner;\nSET SESSION AUTHORIZATION app_owner;\n');
+
+    expect(brief(findings)).toEqual([
+      ['session-reset', 'warning', 1, false],
+      ['session-reset', 'warning', 2, false],
+    ]);
+  });
+});
+
 describe('own-transaction-shape', () => {
   it('refuses SET TRANSACTION SNAPSHOT and a committing DO block inside the file\'s own block, at their lines', () => {
     const findings = check(`BEGIN;

@@ -9,6 +9,7 @@ import { parseError } from './parse-error.js';
 import { prismaM2mChurn } from './prisma-m2m-churn.js';
 import type { Rule } from './rule.js';
 import { ownTransactionShape } from './own-transaction-shape.js';
+import { sessionReset } from './session-reset.js';
 import { sessionSetLeak } from './session-set-leak.js';
 
 export const RULES: readonly Rule[] = [
@@ -22,6 +23,7 @@ export const RULES: readonly Rule[] = [
   addColumnNotNullNoDefault,
   destructiveDrop,
   sessionSetLeak,
+  sessionReset,
 ];
 
 export type { Rule } from './rule.js';

@@ -6,7 +6,8 @@ import type { Rule } from './rule.js';
 function sessionSetting(node: Node): string | undefined {
   if ('VariableSetStmt' in node) {
     const { kind, name, is_local } = node.VariableSetStmt;
-    if (is_local) return undefined;
+    // Who the session runs as is session-reset's (session-reset.ts).
+    if (is_local || name === 'role' || name === 'session_authorization') return undefined;
     if (kind === 'VAR_SET_VALUE' || kind === 'VAR_SET_CURRENT') return name;
     if (kind === 'VAR_SET_MULTI' && name === 'SESSION CHARACTERISTICS') return 'default_transaction_*';
     return undefined;
