@@ -14,7 +14,7 @@ import { discoverMigrations } from '../formats/prisma/discover.js';
 import { detectFormat } from '../formats/select.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
 import type { Command } from './command.js';
-import { formatFlag, intFlag, migrationsFlag, stringFlag, usageError } from './flags.js';
+import { formatFlag, INT_FLAGS, intFlag, migrationsFlag, stringFlag, usageError } from './flags.js';
 
 export interface BaselineOptions {
   migrationsDir: string;
@@ -102,7 +102,7 @@ Prisma's \`migrate resolve --applied\` rows, after checking by definition that w
 creates exists. The next deploy applies the migrations after NAME. Under the migration lock.
 Prisma format only.
   --up-to NAME            the last migration the database already has (the whole folder name)
-  --lock-wait SEC         wait this long for a running deploy to release the lock (default 10)
+  --lock-wait SEC         wait this long for a running deploy to release the lock, 0 to 3600 (default 10)
 Exit codes: 0 recorded, 2 refused (unknown NAME: VPCM_BASELINE_UNKNOWN_MIGRATION; objects missing or
 different: VPCM_BASELINE_MISMATCH, each listed; nothing recorded) or worker error.`,
   positionals: 0,
@@ -122,7 +122,7 @@ different: VPCM_BASELINE_MISMATCH, each listed; nothing recorded) or worker erro
       );
     }
     const opts: BaselineOptions = { migrationsDir: location.dir, location, upTo, progress };
-    const lockWait = intFlag(values, 'lock-wait', { scale: 1000, max: 3_600_000, unit: 's' });
+    const lockWait = intFlag(values, 'lock-wait', INT_FLAGS['lock-wait']);
     if (lockWait !== undefined) opts.lockWaitMs = lockWait;
     const report = await baseline(worker, opts);
     return { exitCode: report.exitCode, report };

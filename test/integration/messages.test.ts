@@ -43,6 +43,7 @@ describe('numeric flags: digits only, within bounds, for every command', () => {
     ['rehearse', ['--statement-timeout', '0x10'], 'statement-timeout', '0 to 3600000 ms'],
     ['rehearse', ['--lock-timeout=-1'], 'lock-timeout', '0 to 3600000 ms'],
     ['resolve', ['--applied', '001_base', '--lock-wait', '1e1'], 'lock-wait', '0 to 3600 s'],
+    ['baseline', ['--up-to', '001_base', '--lock-wait', '1.5'], 'lock-wait', '0 to 3600 s'],
     ['backfill', ['fill', '--statement-timeout', '1.5'], 'statement-timeout', '0 to 3600000 ms'],
     ['backfill', ['fill', '--lock-timeout', '0x10'], 'lock-timeout', '0 to 3600000 ms'],
     ['sql', ['--statement-timeout', '1.5', 'select 1'], 'statement-timeout', '1 to 3600000 ms'],
