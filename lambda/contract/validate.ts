@@ -1,73 +1,72 @@
 /**
  * The worker's boundary: an untrusted event becomes a typed, decoded request or a
  * `VPCM_INVALID_EVENT` listing every problem. Nothing reaches the database before this passes.
+ *
+ * The shape is checked by the wire schemas (./wire.ts); what a schema cannot see is checked
+ * here: the SQL decoded and within its budget, statement spans inside the decoded text, names
+ * unique in a batch, the format's own fields, and the checksum of what arrived.
  */
 import { createHash } from 'node:crypto';
-import { ErrorCode, MigrateError } from './errors.js';
+import * as v from 'valibot';
 import { decodeSql } from './codec.js';
+import { ErrorCode, MigrateError } from './errors.js';
 import {
-  MIGRATION_FORMATS,
-  WORKER_ACTIONS,
-  type ApplyOptions,
-  type ExecutionMode,
+  type ApplyEventSchema,
+  type BaselineEventSchema,
+  type BackfillEventSchema,
+  type LedgerEventSchema,
+  MAX_SQL_BYTES,
   type MigrationFormat,
-  CREATED_KINDS,
-  STATEMENT_KINDS,
-  type CreatedKind,
-  type CreatedObject,
-  type StatementKind,
+  type MigrationPayloadSchema,
+  type RehearseEventSchema,
+  type ResolveEventSchema,
+  type RunSqlEventSchema,
+  type SetupEventSchema,
   type StatementSpan,
+  WORKER_ACTIONS,
+  WorkerEventSchema,
 } from './wire.js';
 
+type Payload = v.InferOutput<typeof MigrationPayloadSchema>;
+
 /** A decoded migration: its text is plain and its checksum verified. */
-export interface DecodedMigration {
-  name: string;
-  checksum: string;
+export type DecodedMigration = Omit<Payload, 'sql' | 'sqlGzipBase64' | 'statements'> & {
   sql: string;
-  mode: ExecutionMode;
   statements: StatementSpan[];
-  /** Drizzle: the journal's `when` and the breakpoint chunks (wire.ts, MigrationPayload). */
-  createdAt?: number;
-  chunks?: StatementSpan[];
-}
+};
+
+/** An event's migrations, decoded. */
+type Decoded<E> = Omit<E, 'migrations'> & { migrations: DecodedMigration[] };
+
+export type ParsedLedger = v.InferOutput<typeof LedgerEventSchema>;
+export type ParsedSetup = v.InferOutput<typeof SetupEventSchema>;
+export type ParsedApply = Decoded<v.InferOutput<typeof ApplyEventSchema>>;
+export type ParsedRunSql = v.InferOutput<typeof RunSqlEventSchema>;
+export type ParsedResolve = v.InferOutput<typeof ResolveEventSchema>;
+export type ParsedRehearse = Decoded<v.InferOutput<typeof RehearseEventSchema>>;
+/** `migrations`: from the first local migration through the one to baseline up to (the last). */
+export type ParsedBaseline = Decoded<v.InferOutput<typeof BaselineEventSchema>>;
+export type ParsedBackfill = v.InferOutput<typeof BackfillEventSchema>;
 
 export type ParsedEvent =
-  | { action: 'ledger'; requestId?: string; format?: MigrationFormat }
-  | { action: 'setup'; requestId?: string }
-  | { action: 'apply'; requestId: string; migrations: DecodedMigration[]; options: ApplyOptions; format?: MigrationFormat }
-  | {
-      action: 'run-sql';
-      requestId?: string;
-      sql: string;
-      write: boolean;
-      params?: unknown[];
-      maxRows: number;
-      statementTimeoutMs?: number;
-    }
+  | ParsedLedger
+  | ParsedSetup
+  | ParsedApply
+  | ParsedRunSql
   | ParsedResolve
   | ParsedRehearse
   | ParsedBackfill
   | ParsedBaseline;
 
-/** The most SQL one event may carry once decoded (the 6 MB Invoke limit applies to the wire form). */
-export const MAX_SQL_BYTES = 64 * 1024 * 1024;
-export const MAX_MIGRATIONS_PER_BATCH = 5000;
-export const DEFAULT_MAX_ROWS = 1000;
-export const MAX_ROWS_LIMIT = 100_000;
-
-const MODES: readonly ExecutionMode[] = ['transactional', 'non-transactional', 'script'];
-const KINDS: readonly StatementKind[] = STATEMENT_KINDS;
-const HEX64 = /^[0-9a-f]{64}$/;
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v);
+const isObj = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isAction = (value: unknown): value is (typeof WORKER_ACTIONS)[number] =>
+  typeof value === 'string' && WORKER_ACTIONS.some((a) => a === value);
 
 export function parseEvent(raw: unknown): ParsedEvent {
-  const problems: string[] = [];
   if (!isObj(raw)) throw invalid(['the event must be a JSON object']);
   const action = raw.action;
-  if (typeof action !== 'string' || !(WORKER_ACTIONS as readonly string[]).includes(action)) {
+  if (!isAction(action)) {
     throw new MigrateError(
       ErrorCode.UnknownAction,
       `Unknown action ${JSON.stringify(action)}; this worker answers ${WORKER_ACTIONS.join(', ')}.`,
@@ -75,61 +74,60 @@ export function parseEvent(raw: unknown): ParsedEvent {
       { details: { action: typeof action === 'string' ? action.slice(0, 64) : typeof action } },
     );
   }
-  const requestId = optionalString(raw, 'requestId', problems, 128);
-  switch (action) {
+  const checked = v.safeParse(WorkerEventSchema, raw);
+  if (!checked.success) throw invalid(checked.issues.map(problemOf));
+  const event = checked.output;
+  switch (event.action) {
     case 'ledger': {
-      onlyKeys(raw, ['action', 'requestId', 'format'], problems);
-      const format = parseFormat(raw.format, problems);
-      done(problems);
-      const event: ParsedEvent = requestId === undefined ? { action } : { action, requestId };
-      return format === 'drizzle' ? { ...event, format } : event;
+      // Absent means prisma, and a Prisma-only worker expects no format: it stays absent.
+      const { format, ...rest } = event;
+      return format === 'drizzle' ? { ...rest, format } : rest;
     }
-    case 'setup': {
-      onlyKeys(raw, ['action', 'requestId'], problems);
+    case 'apply': {
+      const problems: string[] = [];
+      const { format, ...rest } = event;
+      const migrations = decodeMigrations(event.migrations, problems);
+      problems.push(...formatFieldProblems(migrations, format ?? 'prisma'));
       done(problems);
-      return requestId === undefined ? { action } : { action, requestId };
+      return { ...rest, migrations, ...(format === 'drizzle' ? { format } : {}) };
     }
-    case 'apply':
-      return parseApply(raw, requestId, problems);
-    case 'resolve':
-      return parseResolve(raw, requestId, problems);
     case 'rehearse':
-      return parseRehearse(raw, requestId, problems);
+    case 'baseline': {
+      const problems: string[] = [];
+      const migrations = decodeMigrations(event.migrations, problems);
+      // Prisma's ledger only for now: Drizzle's fields are refused, not silently ignored.
+      problems.push(...formatFieldProblems(migrations, 'prisma'));
+      done(problems);
+      return { ...event, migrations };
+    }
     case 'backfill':
-      return parseBackfill(raw, requestId, problems);
-    case 'baseline':
-      return parseBaseline(raw, requestId, problems);
+      verifyChecksum(event.sql, event.checksum, `Backfill ${event.name}`, { backfill: event.name });
+      return event;
     default:
-      return parseRunSql(raw, requestId, problems);
+      return event;
   }
 }
 
-function parseApply(raw: Obj, requestId: string | undefined, problems: string[]): ParsedEvent {
-  onlyKeys(raw, ['action', 'requestId', 'migrations', 'options', 'format'], problems);
-  if (requestId === undefined) problems.push('requestId: required for apply');
-  const format = parseFormat(raw.format, problems);
-  const options = parseOptions(raw.options, problems);
-  const migrations = parseMigrationList(raw.migrations, problems, 'batch');
-  problems.push(...formatFieldProblems(migrations, format));
-  done(problems);
-  return { action: 'apply', requestId: requestId as string, migrations, options, ...(format === 'drizzle' ? { format } : {}) };
+/** `migrations[2].statements[0].kind: one of …`: where the problem is, then what is expected. */
+function problemOf(issue: v.BaseIssue<unknown>): string {
+  const path = (issue.path ?? [])
+    .map((item) => (typeof item.key === 'number' ? `[${item.key}]` : `.${String(item.key)}`))
+    .join('')
+    .replace(/^\./, '');
+  const objectIssue = issue.kind === 'schema' && (issue.type === 'strict_object' || issue.type === 'object');
+  let what = issue.message;
+  if (objectIssue && issue.expected === 'never') what = 'unknown field';
+  else if (objectIssue && issue.received === 'undefined' && path !== '') what = 'required';
+  return path === '' ? what : `${path}: ${what}`;
 }
 
-/** A batch's migrations: non-empty, bounded, unique names, SQL within MAX_SQL_BYTES in all. */
-function parseMigrationList(list: unknown, problems: string[], noun: string): DecodedMigration[] {
+/** Decodes each migration's SQL within the batch's budget and checks what needs the text. */
+function decodeMigrations(list: Payload[], problems: string[]): DecodedMigration[] {
   const migrations: DecodedMigration[] = [];
-  if (!Array.isArray(list) || list.length === 0) {
-    problems.push('migrations: must be a non-empty array');
-    return migrations;
-  }
-  if (list.length > MAX_MIGRATIONS_PER_BATCH) {
-    problems.push(`migrations: at most ${MAX_MIGRATIONS_PER_BATCH} per ${noun}, got ${list.length}`);
-    return migrations;
-  }
   let total = 0;
   const seen = new Set<string>();
   list.forEach((item, i) => {
-    const m = parseMigration(item, `migrations[${i}]`, problems, MAX_SQL_BYTES - total);
+    const m = decodeMigration(item, `migrations[${i}]`, problems, MAX_SQL_BYTES - total);
     if (!m) return;
     if (seen.has(m.name)) problems.push(`migrations[${i}].name: ${JSON.stringify(m.name)} appears twice`);
     seen.add(m.name);
@@ -139,31 +137,13 @@ function parseMigrationList(list: unknown, problems: string[], noun: string): De
   return migrations;
 }
 
-function parseMigration(item: unknown, at: string, problems: string[], budget: number): DecodedMigration | undefined {
-  if (!isObj(item)) {
-    problems.push(`${at}: must be an object`);
-    return undefined;
-  }
+function decodeMigration(item: Payload, at: string, problems: string[], budget: number): DecodedMigration | undefined {
   const before = problems.length;
-  onlyKeys(item, ['name', 'checksum', 'sql', 'sqlGzipBase64', 'mode', 'statements', 'createdAt', 'chunks'], problems, at);
-  const name = item.name;
-  if (typeof name !== 'string' || name.length === 0 || name.length > 255 || /[/\\\0]/.test(name)) {
-    problems.push(`${at}.name: a folder name of 1-255 characters without / \\ or NUL`);
-  }
-  const checksum = item.checksum;
-  if (typeof checksum !== 'string' || !HEX64.test(checksum)) problems.push(`${at}.checksum: 64 lowercase hex characters`);
-  const mode = item.mode as ExecutionMode;
-  if (!MODES.includes(mode)) problems.push(`${at}.mode: one of ${MODES.join(', ')}`);
-  let sql: string | undefined;
-  const hasPlain = typeof item.sql === 'string';
-  const hasGzip = typeof item.sqlGzipBase64 === 'string';
-  if (hasPlain === hasGzip || (item.sql !== undefined && !hasPlain) || (item.sqlGzipBase64 !== undefined && !hasGzip)) {
-    problems.push(`${at}: exactly one of sql (string) or sqlGzipBase64 (string)`);
-  } else if (hasPlain) {
-    sql = item.sql as string;
-  } else {
+  const { sql: plain, sqlGzipBase64, statements, chunks, ...rest } = item;
+  let sql = plain;
+  if (sql === undefined && sqlGzipBase64 !== undefined) {
     try {
-      sql = decodeSql(item.sqlGzipBase64 as string, Math.max(0, budget));
+      sql = decodeSql(sqlGzipBase64, Math.max(0, budget));
     } catch {
       problems.push(`${at}.sqlGzipBase64: not valid gzip+base64, or larger than ${MAX_SQL_BYTES} bytes decoded`);
     }
@@ -172,144 +152,37 @@ function parseMigration(item: unknown, at: string, problems: string[], budget: n
     problems.push(`${at}: the batch's SQL exceeds ${MAX_SQL_BYTES} bytes`);
     sql = undefined;
   }
-  const statements = parseStatements(item.statements, sql, `${at}.statements`, problems);
-  const createdAt = parseCreatedAt(item.createdAt, at, problems);
-  const chunks = item.chunks === undefined ? undefined : parseStatements(item.chunks, sql, `${at}.chunks`, problems);
+  const limit = sql?.length ?? Number.MAX_SAFE_INTEGER;
+  spanProblem(statements ?? [], limit, `${at}.statements`, problems);
+  if (chunks !== undefined) spanProblem(chunks, limit, `${at}.chunks`, problems);
   if (problems.length > before || sql === undefined) return undefined;
-  const actual = createHash('sha256').update(sql, 'utf8').digest('hex');
-  if (actual !== checksum) {
-    throw new MigrateError(
-      ErrorCode.ChecksumInTransit,
-      `Migration ${name as string}: the SQL received hashes to ${actual}, the event says ${checksum as string}.`,
-      'The payload was altered in transit or the CLI is broken; nothing was executed. Re-run the command.',
-      { details: { migration: name } },
-    );
-  }
-  const decoded: DecodedMigration = { name: name as string, checksum: checksum as string, sql, mode, statements };
-  if (createdAt !== undefined) decoded.createdAt = createdAt;
+  verifyChecksum(sql, item.checksum, `Migration ${item.name}`, { migration: item.name });
+  const decoded: DecodedMigration = { ...rest, sql, statements: statements ?? [] };
   if (chunks !== undefined) decoded.chunks = chunks;
   return decoded;
 }
 
-function parseStatements(value: unknown, sql: string | undefined, at: string, problems: string[]): StatementSpan[] {
-  if (value === undefined) return [];
-  if (!Array.isArray(value)) {
-    problems.push(`${at}: must be an array`);
-    return [];
-  }
-  const spans: StatementSpan[] = [];
+/** Spans must be in order, non-empty, non-overlapping and inside the text; the first that is not is reported. */
+function spanProblem(spans: StatementSpan[], limit: number, at: string, problems: string[]): void {
   let previousEnd = 0;
-  for (let i = 0; i < value.length; i++) {
-    const s = value[i];
-    if (!isObj(s) || !isInt(s.start) || !isInt(s.end) || !isInt(s.line) || !KINDS.includes(s.kind as StatementKind)) {
-      problems.push(`${at}[${i}]: {start, end, line: integers; kind: ${KINDS.join('|')}}`);
-      return [];
-    }
-    const limit = sql?.length ?? Number.MAX_SAFE_INTEGER;
+  for (const [i, s] of spans.entries()) {
     if (s.start < previousEnd || s.end <= s.start || s.end > limit || s.line < 1) {
       problems.push(`${at}[${i}]: spans must be in order, non-empty, non-overlapping and inside the text`);
-      return [];
+      return;
     }
     previousEnd = s.end;
-    const span: StatementSpan = { start: s.start, end: s.end, line: s.line, kind: s.kind as StatementKind };
-    if (s.creates !== undefined) {
-      const creates = parseCreates(s.creates);
-      if (!creates) {
-        problems.push(`${at}[${i}].creates: a list of {kind: ${CREATED_KINDS.join('|')}; name, schema?, table?: names}`);
-        return [];
-      }
-      span.creates = creates;
-    }
-    if (s.comparable !== undefined) {
-      if (typeof s.comparable !== 'string' || s.comparable.length === 0 || s.comparable.length > s.end - s.start) {
-        problems.push(`${at}[${i}].comparable: a non-empty string no longer than the statement`);
-        return [];
-      }
-      span.comparable = s.comparable;
-    }
-    spans.push(span);
   }
-  return spans;
 }
 
-/** PostgreSQL names are at most 63 bytes; a little room for the unusual. */
-const isPgName = (v: unknown): v is string => typeof v === "string" && v.length > 0 && v.length <= 256 && !v.includes("\u0000");
-
-function parseCreates(value: unknown): CreatedObject[] | undefined {
-  if (!Array.isArray(value) || value.length > 100) return undefined;
-  const out: CreatedObject[] = [];
-  for (const c of value) {
-    if (!isObj(c) || !CREATED_KINDS.includes(c.kind as CreatedKind) || !isPgName(c.name)) return undefined;
-    if ((c.schema !== undefined && !isPgName(c.schema)) || (c.table !== undefined && !isPgName(c.table))) return undefined;
-    if (Object.keys(c).some((k) => !['kind', 'name', 'schema', 'table'].includes(k))) return undefined;
-    const o: CreatedObject = { kind: c.kind as CreatedKind, name: c.name };
-    if (c.schema !== undefined) o.schema = c.schema as string;
-    if (c.table !== undefined) o.table = c.table as string;
-    out.push(o);
-  }
-  return out;
-}
-
-function parseOptions(value: unknown, problems: string[]): ApplyOptions {
-  if (value === undefined) return {};
-  if (!isObj(value)) {
-    problems.push('options: must be an object');
-    return {};
-  }
-  onlyKeys(value, ['statementTimeoutMs', 'lockTimeoutMs', 'lockWaitMs', 'reconcileExisting', 'baseline'], problems, 'options');
-  const options: ApplyOptions = {};
-  for (const key of ['statementTimeoutMs', 'lockTimeoutMs', 'lockWaitMs'] as const) {
-    const v = value[key];
-    if (v === undefined) continue;
-    if (!isInt(v) || v < 0 || v > 3_600_000) problems.push(`options.${key}: an integer from 0 to 3600000`);
-    else options[key] = v;
-  }
-  if (value.reconcileExisting !== undefined) {
-    if (typeof value.reconcileExisting !== 'boolean') problems.push('options.reconcileExisting: a boolean');
-    else options.reconcileExisting = value.reconcileExisting;
-  }
-  if (value.baseline !== undefined) {
-    if (typeof value.baseline !== 'boolean') problems.push('options.baseline: a boolean');
-    else options.baseline = value.baseline;
-  }
-  return options;
-}
-
-function parseRunSql(raw: Obj, requestId: string | undefined, problems: string[]): ParsedEvent {
-  onlyKeys(raw, ['action', 'requestId', 'sql', 'write', 'params', 'maxRows', 'statementTimeoutMs'], problems);
-  const sql = raw.sql;
-  if (typeof sql !== 'string' || sql.trim().length === 0) problems.push('sql: a non-empty string');
-  else if (Buffer.byteLength(sql, 'utf8') > MAX_SQL_BYTES) problems.push(`sql: larger than ${MAX_SQL_BYTES} bytes`);
-  if (raw.write !== undefined && typeof raw.write !== 'boolean') problems.push('write: a boolean');
-  if (raw.params !== undefined && !Array.isArray(raw.params)) problems.push('params: an array');
-  const maxRows = raw.maxRows ?? DEFAULT_MAX_ROWS;
-  if (!isInt(maxRows) || maxRows < 0 || maxRows > MAX_ROWS_LIMIT) problems.push(`maxRows: an integer from 0 to ${MAX_ROWS_LIMIT}`);
-  const timeout = raw.statementTimeoutMs;
-  if (timeout !== undefined && (!isInt(timeout) || timeout < 1 || timeout > 3_600_000)) {
-    problems.push('statementTimeoutMs: an integer from 1 to 3600000');
-  }
-  done(problems);
-  const event: ParsedEvent = { action: 'run-sql', sql: sql as string, write: raw.write === true, maxRows: maxRows as number };
-  if (requestId !== undefined) event.requestId = requestId;
-  if (raw.params !== undefined) event.params = raw.params as unknown[];
-  if (timeout !== undefined) event.statementTimeoutMs = timeout as number;
-  return event;
-}
-
-function optionalString(raw: Obj, key: string, problems: string[], max: number): string | undefined {
-  const v = raw[key];
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v.length === 0 || v.length > max) {
-    problems.push(`${key}: a string of 1-${max} characters`);
-    return undefined;
-  }
-  return v;
-}
-
-function onlyKeys(obj: Obj, allowed: string[], problems: string[], at?: string): void {
-  for (const key of Object.keys(obj)) {
-    if (!allowed.includes(key)) problems.push(`${at ? at + '.' : ''}${key}: unknown field`);
-  }
+function verifyChecksum(sql: string, checksum: string, what: string, details: Record<string, unknown>): void {
+  const actual = createHash('sha256').update(sql, 'utf8').digest('hex');
+  if (actual === checksum) return;
+  throw new MigrateError(
+    ErrorCode.ChecksumInTransit,
+    `${what}: the SQL received hashes to ${actual}, the event says ${checksum}.`,
+    'The payload was altered in transit or the CLI is broken; nothing was executed. Re-run the command.',
+    { details },
+  );
 }
 
 function done(problems: string[]): void {
@@ -326,153 +199,7 @@ function invalid(problems: string[]): MigrateError {
   );
 }
 
-// ---------------------------------------------------------------------------------------------
-// Operator actions: resolve, rehearse, backfill
-
-export interface ParsedResolve {
-  action: 'resolve';
-  requestId?: string;
-  name: string;
-  to: 'applied' | 'rolled-back';
-  checksum?: string;
-  lockWaitMs?: number;
-}
-
-export interface ParsedRehearse {
-  action: 'rehearse';
-  requestId?: string;
-  migrations: DecodedMigration[];
-  options: ApplyOptions;
-}
-
-export interface ParsedBaseline {
-  action: 'baseline';
-  requestId?: string;
-  /** From the first local migration through the one to baseline up to (the last). */
-  migrations: DecodedMigration[];
-  lockWaitMs?: number;
-}
-
-export interface ParsedBackfill {
-  action: 'backfill';
-  requestId?: string;
-  name: string;
-  checksum: string;
-  sql: string;
-  again: boolean;
-  runBy?: string;
-  statementTimeoutMs?: number;
-  lockTimeoutMs?: number;
-}
-
-const MAX_TIMEOUT_MS = 3_600_000;
-const isName = (v: unknown, max: number): v is string => typeof v === 'string' && v.length > 0 && v.length <= max && !/[/\\\0]/.test(v);
-
-function optionalTimeout(raw: Obj, key: string, problems: string[]): number | undefined {
-  const v = raw[key];
-  if (v === undefined) return undefined;
-  if (!isInt(v) || v < 0 || v > MAX_TIMEOUT_MS) {
-    problems.push(`${key}: an integer from 0 to ${MAX_TIMEOUT_MS}`);
-    return undefined;
-  }
-  return v;
-}
-
-function parseResolve(raw: Obj, requestId: string | undefined, problems: string[]): ParsedResolve {
-  onlyKeys(raw, ['action', 'requestId', 'name', 'checksum', 'to', 'lockWaitMs'], problems);
-  if (!isName(raw.name, 255)) problems.push('name: a folder name of 1-255 characters without / \\ or NUL');
-  const to = raw.to;
-  if (to !== 'applied' && to !== 'rolled-back') problems.push('to: "applied" or "rolled-back"');
-  const checksum = raw.checksum;
-  if (checksum !== undefined && (typeof checksum !== 'string' || !HEX64.test(checksum))) problems.push('checksum: 64 lowercase hex characters');
-  if (to === 'applied' && checksum === undefined) problems.push('checksum: required when to is "applied" (the new row records it)');
-  const lockWaitMs = optionalTimeout(raw, 'lockWaitMs', problems);
-  done(problems);
-  const event: ParsedResolve = { action: 'resolve', name: raw.name as string, to: to as ParsedResolve['to'] };
-  if (requestId !== undefined) event.requestId = requestId;
-  if (checksum !== undefined) event.checksum = checksum as string;
-  if (lockWaitMs !== undefined) event.lockWaitMs = lockWaitMs;
-  return event;
-}
-
-function parseRehearse(raw: Obj, requestId: string | undefined, problems: string[]): ParsedRehearse {
-  onlyKeys(raw, ['action', 'requestId', 'migrations', 'options'], problems);
-  const options = parseOptions(raw.options, problems);
-  const migrations = parseMigrationList(raw.migrations, problems, 'rehearsal');
-  // Rehearsal is Prisma-only for now: Drizzle's fields are refused, not silently ignored.
-  problems.push(...formatFieldProblems(migrations, 'prisma'));
-  done(problems);
-  const event: ParsedRehearse = { action: 'rehearse', migrations, options };
-  if (requestId !== undefined) event.requestId = requestId;
-  return event;
-}
-
-function parseBaseline(raw: Obj, requestId: string | undefined, problems: string[]): ParsedBaseline {
-  onlyKeys(raw, ['action', 'requestId', 'migrations', 'lockWaitMs'], problems);
-  const migrations = parseMigrationList(raw.migrations, problems, 'baseline');
-  // Prisma's ledger only (the CLI refuses Drizzle): Drizzle's fields are refused, not ignored.
-  problems.push(...formatFieldProblems(migrations, 'prisma'));
-  const lockWaitMs = optionalTimeout(raw, 'lockWaitMs', problems);
-  done(problems);
-  const event: ParsedBaseline = { action: 'baseline', migrations };
-  if (requestId !== undefined) event.requestId = requestId;
-  if (lockWaitMs !== undefined) event.lockWaitMs = lockWaitMs;
-  return event;
-}
-
-function parseBackfill(raw: Obj, requestId: string | undefined, problems: string[]): ParsedBackfill {
-  onlyKeys(raw, ['action', 'requestId', 'name', 'checksum', 'sql', 'again', 'runBy', 'statementTimeoutMs', 'lockTimeoutMs'], problems);
-  if (!isName(raw.name, 200)) problems.push('name: a backfill name of 1-200 characters without / \\ or NUL');
-  const checksum = raw.checksum;
-  if (typeof checksum !== 'string' || !HEX64.test(checksum)) problems.push('checksum: 64 lowercase hex characters');
-  const sql = raw.sql;
-  if (typeof sql !== 'string' || sql.trim().length === 0) problems.push('sql: a non-empty string');
-  else if (Buffer.byteLength(sql, 'utf8') > MAX_SQL_BYTES) problems.push(`sql: larger than ${MAX_SQL_BYTES} bytes`);
-  if (raw.again !== undefined && typeof raw.again !== 'boolean') problems.push('again: a boolean');
-  const runBy = optionalString(raw, 'runBy', problems, 200);
-  const statementTimeoutMs = optionalTimeout(raw, 'statementTimeoutMs', problems);
-  const lockTimeoutMs = optionalTimeout(raw, 'lockTimeoutMs', problems);
-  done(problems);
-  const actual = createHash('sha256').update(sql as string, 'utf8').digest('hex');
-  if (actual !== checksum) {
-    throw new MigrateError(
-      ErrorCode.ChecksumInTransit,
-      `Backfill ${raw.name as string}: the SQL received hashes to ${actual}, the event says ${checksum as string}.`,
-      'The payload was altered in transit or the CLI is broken; nothing was executed. Re-run the command.',
-      { details: { backfill: raw.name } },
-    );
-  }
-  const event: ParsedBackfill = { action: 'backfill', name: raw.name as string, checksum: checksum as string, sql: sql as string, again: raw.again === true };
-  if (requestId !== undefined) event.requestId = requestId;
-  if (runBy !== undefined) event.runBy = runBy;
-  if (statementTimeoutMs !== undefined) event.statementTimeoutMs = statementTimeoutMs;
-  if (lockTimeoutMs !== undefined) event.lockTimeoutMs = lockTimeoutMs;
-  return event;
-}
-
-// The event fields of the second format (docs/drizzle.md): `format` on `ledger` and `apply` (absent =
-// prisma), and on each Drizzle migration its `createdAt` (the journal's `when`) and `chunks`.
-
-export function parseFormat(value: unknown, problems: string[]): MigrationFormat {
-  if (value === undefined) return 'prisma';
-  if (typeof value !== 'string' || !(MIGRATION_FORMATS as readonly string[]).includes(value)) {
-    problems.push(`format: one of ${MIGRATION_FORMATS.join(', ')}`);
-    return 'prisma';
-  }
-  return value as MigrationFormat;
-}
-
-/** A journal `when`: milliseconds since the epoch, a non-negative safe integer (the ledger's bigint). */
-export function parseCreatedAt(value: unknown, at: string, problems: string[]): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    problems.push(`${at}.createdAt: a non-negative integer (the journal entry's when)`);
-    return undefined;
-  }
-  return value;
-}
-
-/** Drizzle migrations need `createdAt` and `chunks`; Prisma ones must not carry them. */
+/** Drizzle migrations need `createdAt` and `chunks`; Prisma ones must not carry them (docs/drizzle.md). */
 export function formatFieldProblems(migrations: DecodedMigration[], format: MigrationFormat): string[] {
   const problems: string[] = [];
   migrations.forEach((m, i) => {
