@@ -24,6 +24,7 @@ import {
   type SetupEventSchema,
   type StatementSpan,
   WORKER_ACTIONS,
+  type WorkerAction,
   WorkerEventSchema,
 } from './wire.js';
 
@@ -60,7 +61,7 @@ export type ParsedEvent =
 
 const isObj = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
-const isAction = (value: unknown): value is (typeof WORKER_ACTIONS)[number] =>
+const isAction = (value: unknown): value is WorkerAction =>
   typeof value === 'string' && WORKER_ACTIONS.some((a) => a === value);
 
 export function parseEvent(raw: unknown): ParsedEvent {
@@ -75,7 +76,11 @@ export function parseEvent(raw: unknown): ParsedEvent {
     );
   }
   const checked = v.safeParse(WorkerEventSchema, raw);
-  if (!checked.success) throw invalid(checked.issues.map(problemOf));
+  if (!checked.success) {
+    // Unknown fields first (a sender of another version is the likeliest cause), then in field order.
+    const problems = checked.issues.map((issue) => problemOf(issue, action));
+    throw invalid([...problems.filter(isUnknownField), ...problems.filter((p) => !isUnknownField(p))]);
+  }
   const event = checked.output;
   switch (event.action) {
     case 'ledger': {
@@ -109,17 +114,36 @@ export function parseEvent(raw: unknown): ParsedEvent {
 }
 
 /** `migrations[2].statements[0].kind: one of …`: where the problem is, then what is expected. */
-function problemOf(issue: v.BaseIssue<unknown>): string {
-  const path = (issue.path ?? [])
-    .map((item) => (typeof item.key === 'number' ? `[${item.key}]` : `.${String(item.key)}`))
-    .join('')
-    .replace(/^\./, '');
+function problemOf(issue: v.BaseIssue<unknown>, action: WorkerAction): string {
+  const keys = (issue.path ?? []).map((item) => item.key);
+  const path = keys.map((key) => (typeof key === 'number' ? `[${key}]` : `.${String(key)}`)).join('').replace(/^\./, '');
   const objectIssue = issue.kind === 'schema' && (issue.type === 'strict_object' || issue.type === 'object');
   let what = issue.message;
   if (objectIssue && issue.expected === 'never') what = 'unknown field';
-  else if (objectIssue && issue.received === 'undefined' && path !== '') what = 'required';
+  else if (objectIssue && issue.received === 'undefined') what = missingField(action, keys);
   return path === '' ? what : `${path}: ${what}`;
 }
+
+const UNKNOWN_FIELD = ': unknown field';
+const isUnknownField = (problem: string) => problem.endsWith(UNKNOWN_FIELD);
+
+/**
+ * A required field that is absent: what the field itself expects (`checksum: 64 lowercase hex
+ * characters`), found by walking the action's schema along the path and asking it about nothing.
+ */
+function missingField(action: WorkerAction, keys: unknown[]): string {
+  let schema: unknown = WorkerEventSchema.options.find((option) => option.entries.action.literal === action);
+  for (const key of keys) {
+    while (isObj(schema) && 'wrapped' in schema) schema = schema.wrapped;
+    if (!isObj(schema)) break;
+    const inner = typeof key === 'number' ? schema.item : isObj(schema.entries) ? schema.entries[String(key)] : undefined;
+    schema = inner;
+  }
+  return (isSchema(schema) && v.safeParse(schema, undefined).issues?.[0]?.message) || 'required';
+}
+
+const isSchema = (value: unknown): value is v.GenericSchema =>
+  isObj(value) && value.kind === 'schema' && typeof value['~run'] === 'function';
 
 /** Decodes each migration's SQL within the batch's budget and checks what needs the text. */
 function decodeMigrations(list: Payload[], problems: string[]): DecodedMigration[] {

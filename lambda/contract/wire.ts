@@ -151,7 +151,11 @@ export const StatementSpanSchema = v.pipe(
     'must be an object',
   ),
   v.forward(
-    v.check((s) => s.comparable === undefined || s.comparable.length <= s.end - s.start, 'a non-empty string no longer than the statement'),
+    v.partialCheck(
+      [['start'], ['end'], ['comparable']],
+      (s) => s.comparable === undefined || s.comparable.length <= s.end - s.start,
+      'a non-empty string no longer than the statement',
+    ),
     ['comparable'],
   ),
 );
@@ -197,7 +201,12 @@ export const MigrationPayloadSchema = v.pipe(
     },
     'must be an object',
   ),
-  v.check((m) => (m.sql === undefined) !== (m.sqlGzipBase64 === undefined), 'exactly one of sql (string) or sqlGzipBase64 (string)'),
+  // Checked even when other fields are wrong, so one answer lists every problem.
+  v.partialCheck(
+    [['sql'], ['sqlGzipBase64']],
+    (m) => (m.sql === undefined) !== (m.sqlGzipBase64 === undefined),
+    'exactly one of sql (string) or sqlGzipBase64 (string)',
+  ),
 );
 export type MigrationPayload = v.InferInput<typeof MigrationPayloadSchema>;
 
@@ -266,10 +275,10 @@ export const ApplyEventSchema = v.strictObject({
   action: v.literal('apply'),
   /** Identifies the request in logs; a retried batch finds its own finished work in the ledger. */
   requestId,
-  migrations: migrationList('batch'),
-  options: v.optional(ApplyOptionsSchema, {}),
   /** Which ledger records the migrations and how they run; absent = `prisma`. */
   format: v.optional(MigrationFormatSchema),
+  options: v.optional(ApplyOptionsSchema, {}),
+  migrations: migrationList('batch'),
 });
 export type ApplyEvent = v.InferInput<typeof ApplyEventSchema>;
 
@@ -312,14 +321,18 @@ export const ResolveEventSchema = v.pipe(
     requestId: v.optional(requestId),
     /** The migration folder name (`migration_name`). */
     name: fileName(255, 'a folder name of 1-255 characters without / \\ or NUL'),
+    to: ResolveTargetSchema,
     /** sha256 of the local migration.sql; required for `applied` (the new row records it). */
     checksum: v.optional(hex64),
-    to: ResolveTargetSchema,
     /** How long to wait for the migration advisory lock (default 10 s). */
     lockWaitMs: v.optional(timeoutMs),
   }),
   v.forward(
-    v.check((e) => e.to !== 'applied' || e.checksum !== undefined, 'required when to is "applied" (the new row records it)'),
+    v.partialCheck(
+      [['to'], ['checksum']],
+      (e) => e.to !== 'applied' || e.checksum !== undefined,
+      'required when to is "applied" (the new row records it)',
+    ),
     ['checksum'],
   ),
 );
@@ -344,9 +357,9 @@ export type BaselineEvent = v.InferInput<typeof BaselineEventSchema>;
 export const RehearseEventSchema = v.strictObject({
   action: v.literal('rehearse'),
   requestId: v.optional(requestId),
-  migrations: migrationList('rehearsal'),
   /** `statementTimeoutMs`, `lockTimeoutMs`, `lockWaitMs`, `reconcileExisting` as for apply. */
   options: v.optional(ApplyOptionsSchema, {}),
+  migrations: migrationList('rehearsal'),
 });
 export type RehearseEvent = v.InferInput<typeof RehearseEventSchema>;
 
