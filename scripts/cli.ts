@@ -110,7 +110,8 @@ function noWorker(): Worker {
   const refuse = (): never => {
     throw new MigrateError(ErrorCode.NoTarget, 'This command was run without a worker.', 'Pass --local, --function NAME or --stack NAME.');
   };
-  return { target: { functionName: '' }, invocations: 0, ledger: refuse, apply: refuse, runSql: refuse, send: refuse, close: () => undefined };
+  return { target: { functionName: '' }, invocations: 0, ledger: refuse, apply: refuse, runSql: refuse,
+    resolve: refuse, rehearse: refuse, backfill: refuse, baseline: refuse, send: refuse, close: () => undefined };
 }
 
 export async function main(argv: string[]): Promise<number> {

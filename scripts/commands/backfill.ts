@@ -6,10 +6,12 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { hostname, userInfo } from 'node:os';
 import path from 'node:path';
+import * as v from 'valibot';
 import {
   type BackfillEvent,
   type BackfillResult,
   type BackfillRun,
+  BackfillRunSchema,
   type ErrorBody,
   ErrorCode,
   MigrateError,
@@ -19,7 +21,7 @@ import {
 import { sha256Hex } from '../core/checksum.js';
 import { refuseNulByte } from '../formats/read-files.js';
 import { loadParser, splitMigration } from '../core/split.js';
-import type { Worker } from '../core/worker.js';
+import type { Request, Worker } from '../core/worker.js';
 import { fromInvocationDir, invocationDir } from '../project/invocation-dir.js';
 import type { Command } from './command.js';
 import { INT_FLAGS, intFlag, stringFlag, usageError } from './flags.js';
@@ -108,20 +110,21 @@ export async function backfill(worker: Worker, opts: BackfillOptions): Promise<B
     );
   }
 
-  const event: Omit<BackfillEvent, 'action'> = { name, checksum, sql, runBy: opts.runBy ?? defaultRunBy() };
+  const event: Request<BackfillEvent> = { name, checksum, sql, runBy: opts.runBy ?? defaultRunBy() };
   if (opts.again) event.again = true;
   if (opts.statementTimeoutMs !== undefined) event.statementTimeoutMs = opts.statementTimeoutMs;
   if (opts.lockTimeoutMs !== undefined) event.lockTimeoutMs = opts.lockTimeoutMs;
   opts.progress?.(`Running backfill ${name} (${path.relative(invocationDir(), file) || file}) in one transaction…`);
   try {
-    report.result = await worker.send<BackfillResult>({ action: 'backfill', ...event });
+    report.result = await worker.backfill(event);
     report.status = 'ran';
     report.exitCode = 0;
   } catch (error) {
     if (!(error instanceof MigrateError)) throw error;
     if (error.code === ErrorCode.BackfillAlreadyRun) {
       report.status = 'already-run';
-      report.previousRuns = (error.details?.previousRuns as BackfillRun[] | undefined) ?? [];
+      const runs = error.details?.previousRuns;
+      report.previousRuns = v.is(v.array(BackfillRunSchema), runs) ? runs : [];
       report.error = error.toJSON();
       report.exitCode = 1;
     } else if (error.code === ErrorCode.SqlFailed || error.code === ErrorCode.BackfillInvalid) {

@@ -6,10 +6,10 @@
  * creates exists (lambda/baseline.ts); the next deploy applies the rest. Prisma format only.
  */
 import { randomUUID } from 'node:crypto';
-import { type BaselineResult, ErrorCode, MigrateError, remedyCommand } from '../../lambda/contract/index.js';
+import { type BaselineEvent, ErrorCode, MigrateError, remedyCommand } from '../../lambda/contract/index.js';
 import { batchBySize, splitPayloads } from '../core/batch.js';
 import { loadParser } from '../core/split.js';
-import type { Worker } from '../core/worker.js';
+import type { Request, Worker } from '../core/worker.js';
 import { discoverMigrations } from '../formats/prisma/discover.js';
 import { detectFormat } from '../formats/select.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
@@ -82,9 +82,9 @@ export async function baseline(worker: Worker, opts: BaselineOptions): Promise<B
   const batches = batchBySize(payloads);
   for (const [i, batch] of batches.entries()) {
     if (batches.length > 1) opts.progress?.(`Checking and recording ${batch.length} migration(s) (request ${i + 1} of ${batches.length})…`);
-    const event: Record<string, unknown> = { action: 'baseline', requestId: randomUUID(), migrations: batch };
+    const event: Request<BaselineEvent> = { requestId: randomUUID(), migrations: batch };
     if (opts.lockWaitMs !== undefined) event.lockWaitMs = opts.lockWaitMs;
-    const result = await worker.send<BaselineResult>(event);
+    const result = await worker.baseline(event);
     report.recorded.push(...result.recorded.map((r) => r.migration_name));
     report.alreadyRecorded.push(...result.alreadyRecorded.filter((n) => !report.alreadyRecorded.includes(n)));
     report.unchecked.push(...result.unchecked);

@@ -10,13 +10,14 @@ import {
   MigrateError,
   type MigrationFormat,
   type RehearsalResult,
+  type RehearseEvent,
   type RehearseResult,
   type ServerFacts,
 } from '../../lambda/contract/index.js';
 import { batchBySize, BATCH_BYTES, formatBytes, splitPayloads } from '../core/batch.js';
 import { summarize, type PlanOptions, type Problem } from '../core/plan.js';
 import { loadParser } from '../core/split.js';
-import type { Worker } from '../core/worker.js';
+import type { Request, Worker } from '../core/worker.js';
 import { loadState } from '../formats/select.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
 import type { Command } from './command.js';
@@ -91,10 +92,11 @@ export async function rehearseMigrations(worker: Worker, opts: RehearseOptions):
       );
     }
     opts.progress?.(`Rehearsing ${pending.length} pending migration(s) in one transaction (rolled back at the end)…`);
-    const event: Record<string, unknown> = { action: 'rehearse', requestId: randomUUID(), migrations: payloads };
+    const event: Request<RehearseEvent> = { requestId: randomUUID(), migrations: payloads };
     if (opts.options && Object.keys(opts.options).length > 0) event.options = opts.options;
-    report.result = await worker.send<RehearseResult>(event);
-    for (const r of report.result.results) report.counts[r.status]++;
+    const result = await worker.rehearse(event);
+    report.result = result;
+    for (const r of result.results) report.counts[r.status]++;
   }
   const broken = report.counts.failed > 0 || report.counts['not-started'] > 0;
   report.exitCode = broken || report.problems.length > 0 ? 2 : 0;

@@ -12,7 +12,7 @@ import {
   type ResolveResult,
   type ResolveTarget,
 } from '../../lambda/contract/index.js';
-import type { Worker } from '../core/worker.js';
+import type { Request, Worker } from '../core/worker.js';
 import { discoverMigrations } from '../formats/prisma/discover.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
 import type { Command } from './command.js';
@@ -45,7 +45,7 @@ export interface ResolveReport {
 /** Throws a MigrateError (exit 2) for every refusal: P3017 here, P3008/P3011/P3012 from the worker. */
 export async function resolve(worker: Worker, opts: ResolveOptions): Promise<ResolveReport> {
   const migrations = givenLocation(opts.migrationsDir, opts.location);
-  const event: Omit<ResolveEvent, 'action'> = { name: opts.name, to: opts.to };
+  const event: Request<ResolveEvent> = { name: opts.name, to: opts.to };
   if (opts.lockWaitMs !== undefined) event.lockWaitMs = opts.lockWaitMs;
   let checksum: string | undefined;
   if (opts.to === 'applied') {
@@ -63,7 +63,7 @@ export async function resolve(worker: Worker, opts: ResolveOptions): Promise<Res
     checksum = local.checksum;
     event.checksum = checksum;
   }
-  const result = await worker.send<ResolveResult>({ action: 'resolve', ...event });
+  const result = await worker.resolve(event);
   const report: ResolveReport = { command: 'resolve', migrationsDir: migrations.dir, migrations, name: opts.name, to: opts.to, result, next: remedyCommand('status'), exitCode: 0 };
   if (checksum) report.checksum = checksum;
   return report;

@@ -51,9 +51,22 @@ export function runSqlWorker(transport: RunSqlTransport, options: { ledgerPageBy
     ledger: () => readLedgerThroughRunSql(transport, options.ledgerPageBytes ?? DEFAULT_PAGE_BYTES),
     apply: (event) => applyThroughRunSql(transport, { ...event, requestId: event.requestId ?? randomUUID() }),
     runSql: (event) => runSqlThrough(transport, event),
-    send: async <T>(event: object, opts?: { writes?: boolean }) => (await transport.sendRaw(event, opts)) as T,
+    resolve: () => needsOurWorker('resolve'),
+    rehearse: () => needsOurWorker('rehearse'),
+    backfill: () => needsOurWorker('backfill'),
+    baseline: () => needsOurWorker('baseline'),
+    send: (event, opts) => transport.sendRaw(event, opts),
     close: () => transport.close(),
   };
+}
+
+/** The operator actions run inside our worker (under its lock, in one transaction): a run-sql worker has none of it. */
+async function needsOurWorker(command: string): Promise<never> {
+  throw new MigrateError(
+    ErrorCode.UsageError,
+    `${command} needs the vpc-migrate worker; a run-sql worker (--protocol run-sql) answers only deploy, status and sql.`,
+    'Deploy the vpc-migrate worker (`pnpm cdk deploy`) and drop --protocol run-sql.',
+  );
 }
 
 const MAX_READ_BYTES = 4 * 1024 * 1024;

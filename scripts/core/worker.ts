@@ -7,13 +7,24 @@
 import type {
   ApplyEvent,
   ApplyResult,
+  BackfillEvent,
+  BackfillResult,
+  BaselineEvent,
+  BaselineResult,
   LedgerResult,
   MigrationFormat,
+  RehearseEvent,
+  RehearseResult,
+  ResolveEvent,
+  ResolveResult,
   RunSqlEvent,
   RunSqlResult,
   WorkerEvent,
 } from '../../lambda/contract/index.js';
 import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
+
+/** An action's event as a method takes it: the client adds `action`, and a `requestId` when none is given. */
+export type Request<E extends { action: string; requestId?: string }> = Omit<E, 'action' | 'requestId'> & { requestId?: string };
 
 export interface WorkerTarget {
   /** The migrator function: the one that applies migrations and writes ('' when only a reader function is named). */
@@ -41,15 +52,23 @@ export interface Worker {
   readonly invocations: number;
   /** The ledger of `format` (default prisma: the event then carries no format, as a Prisma-only worker expects). */
   ledger(format?: MigrationFormat): Promise<LedgerResult>;
-  apply(event: Omit<ApplyEvent, 'action' | 'requestId'> & { requestId?: string }): Promise<ApplyResult>;
+  apply(event: Request<ApplyEvent>): Promise<ApplyResult>;
   runSql(event: Omit<RunSqlEvent, 'action'>): Promise<RunSqlResult>;
+  /** `migrate resolve` under the migration lock. Each action's answer is validated against its schema (wire.ts). */
+  resolve(event: Request<ResolveEvent>): Promise<ResolveResult>;
+  rehearse(event: Request<RehearseEvent>): Promise<RehearseResult>;
+  backfill(event: Request<BackfillEvent>): Promise<BackfillResult>;
+  baseline(event: Request<BaselineEvent>): Promise<BaselineResult>;
   /**
    * What this worker cannot guarantee (the run-sql compatibility protocol, scripts/compat/);
    * deploy prints each as a warning. Absent for our worker.
    */
   readonly limitations?: readonly string[];
-  /** Sends any event and returns the raw envelope (protocol tests, other commands). */
-  send<T>(event: WorkerEvent | Record<string, unknown>, opts?: { writes?: boolean }): Promise<T>;
+  /**
+   * Sends any event and returns its `result` unchecked (protocol tests send malformed events):
+   * commands use the typed method of their action instead.
+   */
+  send(event: WorkerEvent | Record<string, unknown>, opts?: { writes?: boolean }): Promise<unknown>;
   close(): void;
 }
 

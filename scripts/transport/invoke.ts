@@ -8,19 +8,22 @@
 import { InvokeCommand, LambdaClient, type LambdaClientConfig } from '@aws-sdk/client-lambda';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { randomUUID } from 'node:crypto';
+import * as v from 'valibot';
 import {
-  type ApplyResult,
-  type ErrorBody,
+  ApplyResultSchema,
+  BackfillResultSchema,
+  BaselineResultSchema,
+  ErrorBodySchema,
   ErrorCode,
   INVOKE_PAYLOAD_LIMIT_BYTES,
-  type LedgerResult,
+  LedgerResultSchema,
   MigrateError,
-  type MigrationStatus,
   PROTOCOL_VERSION,
+  RehearseResultSchema,
   remedyCommand,
-  type RunSqlResult,
+  ResolveResultSchema,
+  RunSqlResultSchema,
   type WorkerEvent,
-  type WorkerResponse,
 } from '../../lambda/contract/index.js';
 import { formatBytes } from '../core/batch.js';
 import type { Worker, WorkerTarget } from '../core/worker.js';
@@ -34,7 +37,7 @@ export function connectWorker(target: WorkerTarget): Worker {
   let reader: LambdaClient | undefined;
   let invocations = 0;
 
-  async function send<T>(event: WorkerEvent | Record<string, unknown>, opts: { writes?: boolean } = {}): Promise<T> {
+  async function send(event: WorkerEvent | Record<string, unknown>, opts: { writes?: boolean } = {}): Promise<unknown> {
     const payload = Buffer.from(JSON.stringify(event), 'utf8');
     if (payload.length > INVOKE_PAYLOAD_LIMIT_BYTES) {
       throw new MigrateError(
@@ -57,28 +60,40 @@ export function connectWorker(target: WorkerTarget): Worker {
     }
     const text = response.Payload ? Buffer.from(response.Payload).toString('utf8') : '';
     if (response.FunctionError) throw functionError(response.FunctionError, text, target);
-    let body: WorkerResponse<T>;
+    let body: unknown;
     try {
-      body = JSON.parse(text) as WorkerResponse<T>;
+      body = JSON.parse(text);
     } catch {
       throw new MigrateError(ErrorCode.ProtocolMismatch, `The function ${target.functionName} answered something that is not JSON.`, 'Check that --function names the vpc-migrate worker.');
     }
-    if (typeof body !== 'object' || body === null || !('ok' in body)) {
+    if (!isObject(body) || !('ok' in body)) {
       throw new MigrateError(ErrorCode.ProtocolMismatch, `The function ${target.functionName} does not speak the vpc-migrate protocol.`, 'Check that --function names the vpc-migrate worker, or use --protocol run-sql for a plain run-sql worker.');
     }
     if (body.protocol !== PROTOCOL_VERSION) {
       throw new MigrateError(ErrorCode.ProtocolMismatch, `The worker speaks protocol ${String(body.protocol)}, this CLI ${PROTOCOL_VERSION}.`, 'Redeploy the worker from this version of the repository.');
     }
-    if (body.ok === false && isErrorBody(body.error)) throw MigrateError.fromBody(body.error);
-    const action = (event as { action?: unknown }).action;
-    if (body.ok !== true || !isResultOf(action, body.result)) {
-      throw new MigrateError(
-        ErrorCode.ProtocolMismatch,
-        `The worker ${target.functionName} answered ${String(action)} with a malformed result: ${text.slice(0, 200)}`,
-        'Redeploy the worker from this version of the repository (a worker from another version, or not the vpc-migrate worker, answered).',
-      );
-    }
+    if (body.ok === false && v.is(ErrorBodySchema, body.error)) throw MigrateError.fromBody(body.error);
+    if (body.ok !== true) throw malformed(event, text);
     return body.result;
+  }
+
+  function malformed(event: object, text: string, issue?: string): MigrateError {
+    const action = 'action' in event ? String(event.action) : 'an event';
+    return new MigrateError(
+      ErrorCode.ProtocolMismatch,
+      `The worker ${target.functionName} answered ${action} with a malformed result${issue ? ` (${issue})` : ''}: ${text.slice(0, 200)}`,
+      'Redeploy the worker from this version of the repository (a worker from another version, or not the vpc-migrate worker, answered).',
+    );
+  }
+
+  /** One action: its answer checked against the action's schema, typed by it. */
+  async function call<S extends v.GenericSchema>(schema: S, event: WorkerEvent, opts?: { writes?: boolean }): Promise<v.InferOutput<S>> {
+    const result = await send(event, opts);
+    const checked = v.safeParse(schema, result);
+    if (checked.success) return checked.output;
+    const [issue] = checked.issues;
+    const at = issue ? v.getDotPath(issue) : null;
+    throw malformed(event, JSON.stringify(result) ?? '', issue && `${at ?? 'result'}: ${issue.message}`);
   }
 
   return {
@@ -86,9 +101,13 @@ export function connectWorker(target: WorkerTarget): Worker {
     get invocations() {
       return invocations;
     },
-    ledger: (format) => send<LedgerResult>(format && format !== 'prisma' ? { action: 'ledger', format } : { action: 'ledger' }, { writes: false }),
-    apply: (event) => send<ApplyResult>({ action: 'apply', ...event, requestId: event.requestId ?? randomUUID() }),
-    runSql: (event) => send<RunSqlResult>({ action: 'run-sql', ...event }, { writes: event.write === true }),
+    ledger: (format) => call(LedgerResultSchema, format && format !== 'prisma' ? { action: 'ledger', format } : { action: 'ledger' }, { writes: false }),
+    apply: (event) => call(ApplyResultSchema, { action: 'apply', ...event, requestId: event.requestId ?? randomUUID() }),
+    runSql: (event) => call(RunSqlResultSchema, { action: 'run-sql', ...event }, { writes: event.write === true }),
+    resolve: (event) => call(ResolveResultSchema, { action: 'resolve', ...event }),
+    rehearse: (event) => call(RehearseResultSchema, { action: 'rehearse', ...event, requestId: event.requestId ?? randomUUID() }),
+    backfill: (event) => call(BackfillResultSchema, { action: 'backfill', ...event }),
+    baseline: (event) => call(BaselineResultSchema, { action: 'baseline', ...event, requestId: event.requestId ?? randomUUID() }),
     send,
     close() {
       writer?.destroy();
@@ -110,27 +129,6 @@ export function responseMarginMs(functionTimeoutMs: number): number {
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function isErrorBody(v: unknown): v is ErrorBody {
-  return isObject(v) && typeof v.code === 'string' && typeof v.message === 'string' && typeof v.remedy === 'string';
-}
-
-const STATUSES: readonly MigrationStatus[] = ['applied', 'reconciled', 'already-applied', 'failed', 'not-started'];
-
-/** The shape the CLI relies on for each action's result; more is checked where it is used. */
-function isResultOf(action: unknown, result: unknown): boolean {
-  if (!isObject(result)) return false;
-  switch (action) {
-    case 'ledger':
-      return isObject(result.server) && Array.isArray(result.rows) && typeof result.tableExists === 'boolean';
-    case 'apply':
-      return Array.isArray(result.results) && result.results.every((r) => isObject(r) && typeof r.name === 'string' && STATUSES.includes(r.status as MigrationStatus));
-    case 'run-sql':
-      return Array.isArray(result.rows) && Array.isArray(result.fields) && Array.isArray(result.notices);
-    default:
-      return true;
-  }
-}
 
 /**
  * The SDK client for a target: `maxAttempts: 1` for anything that writes, and an HTTP timeout

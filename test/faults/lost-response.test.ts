@@ -8,7 +8,8 @@
  * Both for every COMMIT of the batch (each transactional file, each step of the stepwise one).
  */
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { type ApplyResult, ErrorCode } from '../../lambda/contract/index.js';
+import * as v from 'valibot';
+import { ApplyEventSchema, ErrorCode } from '../../lambda/contract/index.js';
 import { connectWorker } from '../../scripts/transport/invoke.js';
 import type { Worker } from '../../scripts/core/worker.js';
 import { databaseTargets } from '../helpers/db.js';
@@ -77,8 +78,8 @@ describe.each(databaseTargets())('response lost after commit on the $name Postgr
         expect((await ledgerRows(db.adminUrl)).every((r) => r.finished_at !== null)).toBe(true);
 
         const sent = proxy.requests.filter((b) => b.includes('"action":"apply"')).at(-1)!;
-        const event = JSON.parse(sent) as { requestId: string; migrations: { name: string }[] };
-        const replay = await fixture.fw.worker.send<ApplyResult>(event);
+        const event = v.parse(ApplyEventSchema, JSON.parse(sent));
+        const replay = await fixture.fw.worker.apply(event);
         witness(replay);
         ran();
         expect(replay.requestId).toBe(event.requestId);

@@ -163,8 +163,7 @@ describe.each(databaseTargets())('rehearse on the $name PostgreSQL', ({ adminUrl
     // A migration recorded meanwhile (a race with a deploy) is skipped, not run again.
     const { discoverMigrations } = await import('../../scripts/formats/prisma/discover.js');
     const init = (await discoverMigrations(exampleMigrations)).migrations[0]!;
-    const raced = await tw.worker.send<RehearseResult>({
-      action: 'rehearse',
+    const raced = await tw.worker.rehearse({
       migrations: [{ name: init.name, checksum: init.checksum, sql: init.sql, mode: 'transactional' }],
     });
     expect(raced.results.map((r) => r.status)).toEqual(['already-applied']);
