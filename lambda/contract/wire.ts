@@ -517,6 +517,15 @@ export const SqlErrorInfoSchema = v.object({
 });
 export type SqlErrorInfo = v.InferOutput<typeof SqlErrorInfoSchema>;
 
+/**
+ * The PostgreSQL error an error body carries in `details.error` (a failed migration, backfill or
+ * run-sql statement), checked against its schema; undefined when there is none.
+ */
+export function sqlErrorOf(body: { details?: Record<string, unknown> | undefined } | undefined): SqlErrorInfo | undefined {
+  const error = body?.details?.error;
+  return v.is(SqlErrorInfoSchema, error) ? error : undefined;
+}
+
 export const SkippedStatementSchema = v.object({
   index: v.number(),
   line: v.number(),

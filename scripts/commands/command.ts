@@ -1,12 +1,31 @@
 /** What every command is to the command line: its flags, its help, and a run that returns a report. */
 import type { Worker } from '../core/worker.js';
 import type { Interruption } from '../interrupt.js';
+import type { BackfillReport } from './backfill.js';
+import type { BaselineReport } from './baseline.js';
+import type { DeployReport } from './deploy.js';
 import type { Options, Values } from './flags.js';
+import type { LintReport } from './lint.js';
+import type { RehearseReport } from './rehearse.js';
+import type { ResolveReport } from './resolve.js';
+import type { SqlReport } from './sql.js';
+import type { StatusReport } from './status.js';
+
+/** Every command's report, told apart by its `command` literal (render/report.ts switches on it). */
+export type Report =
+  | DeployReport
+  | StatusReport
+  | LintReport
+  | SqlReport
+  | ResolveReport
+  | RehearseReport
+  | BackfillReport
+  | BaselineReport;
 
 export interface CommandOutput {
   exitCode: number;
   /** Printed as JSON with --json, else as text by render/report.ts (by its `command` field). */
-  report: { command: string };
+  report: Report;
 }
 
 export interface Command {

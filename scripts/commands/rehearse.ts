@@ -54,7 +54,6 @@ export interface RehearseReport {
   exitCode: 0 | 2;
 }
 
-const STATUSES: RehearsalResult['status'][] = ['rehearsed', 'partial', 'failed', 'shared-transaction', 'not-rehearsable', 'already-applied', 'not-started'];
 
 export async function rehearseMigrations(worker: Worker, opts: RehearseOptions): Promise<RehearseReport> {
   const started = Date.now();
@@ -75,7 +74,7 @@ export async function rehearseMigrations(worker: Worker, opts: RehearseOptions):
     pending,
     problems: state.plan.problems,
     warnings: [...state.warnings],
-    counts: Object.fromEntries(STATUSES.map((s) => [s, 0])) as RehearseReport['counts'],
+    counts: { rehearsed: 0, partial: 0, failed: 0, 'shared-transaction': 0, 'not-rehearsable': 0, 'already-applied': 0, 'not-started': 0 },
     invocations: 0,
     durationMs: 0,
     exitCode: 2,

@@ -14,6 +14,7 @@ import {
   type RunSqlEvent,
   type RunSqlResult,
   remedyCommand,
+  sqlErrorOf,
 } from '../../lambda/contract/index.js';
 import { type AnsweredBy, answeredBy, type Worker } from '../core/worker.js';
 import { yellow } from '../render/common.js';
@@ -91,7 +92,7 @@ export async function runSqlCommand(worker: Worker, opts: SqlOptions): Promise<S
     // The statement's own outcome (PostgreSQL's error, or read-only mode's refusal) is the report.
     if (!(error instanceof MigrateError) || (error.code !== ErrorCode.SqlFailed && error.code !== ErrorCode.ReadOnlyRefused)) throw error;
     report.error = error.toJSON();
-    const sqlstate = (report.error.details as { error?: { code?: string } } | undefined)?.error?.code;
+    const sqlstate = sqlErrorOf(report.error)?.code;
     if (!write && sqlstate === INSUFFICIENT_PRIVILEGE && report.error.remedy.includes('--write')) report.error.remedy = READ_ONLY_PERMISSION_REMEDY;
   }
   return report;

@@ -1,5 +1,5 @@
 /** Text of `backfill`: what ran (rows per table, notices, the check before and after), or why not. */
-import type { BackfillResult, CheckOutcome, SqlErrorInfo } from '../../lambda/contract/index.js';
+import { type CheckOutcome, sqlErrorOf } from '../../lambda/contract/index.js';
 import type { BackfillReport } from '../commands/backfill.js';
 import { bold, dim, green, red, yellow } from './common.js';
 import { caretLines, renderTable } from './rows.js';
@@ -22,7 +22,7 @@ export function renderBackfill(r: BackfillReport, sql?: string): string {
     return out.join('\n');
   }
   if (r.status === 'failed') {
-    const info = (r.error?.details as { error?: SqlErrorInfo } | undefined)?.error;
+    const info = sqlErrorOf(r.error);
     out.push(red(bold(`Backfill ${r.name} failed: nothing was changed and nothing was recorded.`)));
     out.push(`  ${info?.code ? `SQLSTATE ${info.code}: ` : ''}${info?.message ?? r.error?.message ?? ''}`);
     if (info && sql) out.push(...caretLines(sql, info, `${r.name}.sql line`).map((l) => `  ${l}`));
@@ -31,7 +31,8 @@ export function renderBackfill(r: BackfillReport, sql?: string): string {
     out.push(`  ${dim('next')} ${r.error?.remedy ?? ''}`);
     return out.join('\n');
   }
-  const res = r.result as BackfillResult;
+  const res = r.result;
+  if (!res) return out.join('\n');
   if (res.tableCreated) out.push(dim('Created the tracking table _vpc_migrate_backfills.'));
   if (res.previousRuns.length > 0) out.push(yellow(`Ran again (--again): ${res.previousRuns.length} earlier run(s) recorded.`));
   out.push(green(bold(`Backfill ${r.name} ran in one transaction: ${res.rowsAffected} row(s) affected, ${res.durationMs} ms. Recorded.`)));

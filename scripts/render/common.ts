@@ -2,7 +2,7 @@
  * What every text report shares: colour (only on a terminal, never with NO_COLOR), the server
  * line, problem lines and the error block. Commands return data; render/ turns it into text.
  */
-import type { ErrorBody, ServerFacts } from '../../lambda/contract/index.js';
+import { type ErrorBody, type ServerFacts, sqlErrorOf } from '../../lambda/contract/index.js';
 import type { Problem } from '../core/plan.js';
 import type { AnsweredBy } from '../core/worker.js';
 import { type MigrationsLocation, sourceLabel } from '../project/migrations-dir.js';
@@ -35,7 +35,7 @@ export function problemLines(problems: Problem[]): string[] {
 
 export function renderError(e: ErrorBody): string {
   const lines = [`${red('✖')} ${e.message}`, `  ${dim('code')} ${e.code}`, `  ${dim('next')} ${e.remedy}`];
-  const sqlError = (e.details as { error?: { line?: number; detail?: string; hint?: string } } | undefined)?.error;
+  const sqlError = sqlErrorOf(e);
   if (sqlError?.detail) lines.push(`  DETAIL: ${sqlError.detail}`);
   if (sqlError?.hint) lines.push(`  HINT: ${sqlError.hint}`);
   return lines.join('\n');

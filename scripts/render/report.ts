@@ -3,15 +3,8 @@
  * report itself as JSON with --json. Every text renderer is in this folder.
  */
 import { readFile } from 'node:fs/promises';
-import type { BackfillReport } from '../commands/backfill.js';
-import type { BaselineReport } from '../commands/baseline.js';
-import type { DeployReport } from '../commands/deploy.js';
+import type { Report } from '../commands/command.js';
 import type { Values } from '../commands/flags.js';
-import type { LintReport } from '../commands/lint.js';
-import type { RehearseReport } from '../commands/rehearse.js';
-import type { ResolveReport } from '../commands/resolve.js';
-import type { SqlReport } from '../commands/sql.js';
-import type { StatusReport } from '../commands/status.js';
 import { renderBackfill } from './backfill.js';
 import { renderBaseline } from './baseline.js';
 import { renderDeploy } from './deploy.js';
@@ -22,11 +15,10 @@ import { visibleText as visible } from './rows.js';
 import { renderSql, sqlFooter } from './sql.js';
 import { renderStatus } from './status.js';
 
-export type Report = DeployReport | StatusReport | LintReport | SqlReport | ResolveReport | RehearseReport | BackfillReport | BaselineReport;
+export type { Report };
 
 /** `values` are the run's flags (`sql --csv`); `progress` is stderr, where CSV output puts what is not rows. */
-export async function renderReport(report: { command: string }, values: Values, progress: (line: string) => void): Promise<string> {
-  const r = report as Report;
+export async function renderReport(r: Report, values: Values, progress: (line: string) => void): Promise<string> {
   switch (r.command) {
     case 'deploy':
       return renderDeploy(r);

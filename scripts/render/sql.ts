@@ -1,12 +1,10 @@
 /** Text of `sql` (run-sql): rows as psql lays them out (or CSV), notices, the footer, and errors with a caret. */
-import type { ErrorBody, RunSqlResult, SqlErrorInfo } from '../../lambda/contract/index.js';
+import { type ErrorBody, type RunSqlResult, sqlErrorOf } from '../../lambda/contract/index.js';
 import type { SqlReport } from '../commands/sql.js';
 import { bold, dim, functionLines, red, yellow } from './common.js';
 import { caretLines, renderCsv, renderTable, visibleText as visible } from './rows.js';
 
-export function sqlErrorOf(body: ErrorBody | undefined): SqlErrorInfo | undefined {
-  return (body?.details as { error?: SqlErrorInfo } | undefined)?.error;
-}
+export { sqlErrorOf };
 
 /** The footer psql would print, plus ours: command tag, row count, truncation, duration. */
 export function sqlFooter(r: RunSqlResult): string {
@@ -34,7 +32,8 @@ export function renderSqlError(sql: string, body: ErrorBody): string {
 export function renderSql(r: SqlReport, format: 'table' | 'csv' = 'table'): string {
   if (r.cancelled) return 'Cancelled: nothing was run.';
   if (r.error) return renderSqlError(r.sql, r.error);
-  const result = r.result as RunSqlResult;
+  const result = r.result;
+  if (!result) return 'No result: the statement was not run.';
   const columns = result.fields.map((f) => f.name);
   if (format === 'csv') return renderCsv(columns, result.rows);
   const out: string[] = [];
