@@ -23,11 +23,11 @@ import { watchInterrupts } from './interrupt.js';
 import { CARRIED_FLAGS, currentLaunch, type Invocation, invocationOf } from './invocation.js';
 import { renderError } from './render/common.js';
 import { visible, visibleReport } from './render/escape.js';
-import { renderReport } from './render/report.js';
+import { type Report, renderReport } from './render/report.js';
 import { connectWorker } from './transport/invoke.js';
 import { resolveTarget } from './transport/target.js';
 
-export const commands: Record<string, Command> = {
+export const commands: Record<string, Command<Report>> = {
   deploy: deployCommand,
   status: statusCommand,
   lint: lintCommand,

@@ -147,7 +147,7 @@ function defaultRunBy(): string {
   return `${user}@${hostname()}`.slice(0, 200);
 }
 
-export const backfillCommand: Command = {
+export const backfillCommand: Command<BackfillReport> = {
   summary: 'run a tracked data backfill once, in one transaction',
   usage: `vpc-migrate backfill NAME [options]
 Runs prisma/backfills/NAME.sql through the worker in ONE transaction and records it in

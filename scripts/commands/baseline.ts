@@ -93,7 +93,7 @@ export async function baseline(worker: Worker, opts: BaselineOptions): Promise<B
   return report;
 }
 
-export const baselineCommand: Command = {
+export const baselineCommand: Command<BaselineReport> = {
   summary: 'record the migrations through NAME as applied, after checking their objects exist',
   usage: `vpc-migrate baseline --up-to NAME [options]
 For a database migrated by other means (deploy refuses it: VPCM_SCHEMA_NOT_EMPTY, Prisma's P3005).

@@ -235,7 +235,7 @@ async function applyBatches(worker: Worker, payloads: MigrationPayload[], report
   }
 }
 
-export const deployCommand: Command = {
+export const deployCommand: Command<DeployReport> = {
   summary: 'apply pending migrations through the worker',
   usage: `vpc-migrate deploy [options]
 Applies every pending migration in order, then verifies the ledger.

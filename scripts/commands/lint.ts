@@ -158,7 +158,7 @@ export async function runLint(worker: Worker | undefined, opts: LintCommandOptio
   };
 }
 
-export const lintCommand: Command = {
+export const lintCommand: Command<LintReport> = {
   summary: 'static checks of pending migrations with PostgreSQL\'s parser',
   usage: `vpc-migrate lint [NAME...] [options]
 Checks migrations with PostgreSQL's own parser; each finding has a rule id, severity, file:line,

@@ -104,7 +104,7 @@ export async function rehearseMigrations(worker: Worker, opts: RehearseOptions):
   return report;
 }
 
-export const rehearseCommand: Command = {
+export const rehearseCommand: Command<RehearseReport> = {
   summary: 'apply pending migrations in one transaction, measure, roll back',
   usage: `vpc-migrate rehearse [options]
 For staging: runs every pending migration inside ONE transaction on the target, measures each

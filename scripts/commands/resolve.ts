@@ -69,7 +69,7 @@ export async function resolve(worker: Worker, opts: ResolveOptions): Promise<Res
   return report;
 }
 
-export const resolveCommand: Command = {
+export const resolveCommand: Command<ResolveReport> = {
   summary: 'mark a failed migration applied or rolled back, as Prisma does',
   usage: `vpc-migrate resolve --applied NAME | --rolled-back NAME [options]
 Prisma's \`migrate resolve\`, through the worker, under the migration lock.

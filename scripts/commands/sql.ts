@@ -131,7 +131,7 @@ async function askOnTerminal(question: string): Promise<boolean> {
   }
 }
 
-export const sqlCommand: Command = {
+export const sqlCommand: Command<SqlReport> = {
   summary: 'run SQL through the worker, read-only unless --write',
   usage: `vpc-migrate sql "<sql>" [options]
        vpc-migrate sql -f file.sql [options]

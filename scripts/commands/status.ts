@@ -61,7 +61,7 @@ export async function status(worker: Worker, opts: { migrationsDir: string; loca
   };
 }
 
-export const statusCommand: Command = {
+export const statusCommand: Command<StatusReport> = {
   summary: 'compare local migrations with the database',
   usage: `vpc-migrate status [options]
 Shows applied, pending, failed, modified, missing-locally and out-of-order migrations. Only reads

@@ -3,7 +3,14 @@
  * report itself as JSON with --json. Every text renderer is in this folder.
  */
 import { readFile } from 'node:fs/promises';
-import type { Report } from '../commands/command.js';
+import type { BackfillReport } from '../commands/backfill.js';
+import type { BaselineReport } from '../commands/baseline.js';
+import type { DeployReport } from '../commands/deploy.js';
+import type { LintReport } from '../commands/lint.js';
+import type { RehearseReport } from '../commands/rehearse.js';
+import type { ResolveReport } from '../commands/resolve.js';
+import type { SqlReport } from '../commands/sql.js';
+import type { StatusReport } from '../commands/status.js';
 import type { Values } from '../commands/flags.js';
 import { renderBackfill } from './backfill.js';
 import { renderBaseline } from './baseline.js';
@@ -15,7 +22,16 @@ import { visibleText as visible } from './rows.js';
 import { renderSql, sqlFooter } from './sql.js';
 import { renderStatus } from './status.js';
 
-export type { Report };
+/** Every command's report, told apart by its `command` literal: the switch below needs no cast. */
+export type Report =
+  | DeployReport
+  | StatusReport
+  | LintReport
+  | SqlReport
+  | ResolveReport
+  | RehearseReport
+  | BackfillReport
+  | BaselineReport;
 
 /** `values` are the run's flags (`sql --csv`); `progress` is stderr, where CSV output puts what is not rows. */
 export async function renderReport(r: Report, values: Values, progress: (line: string) => void): Promise<string> {
