@@ -134,12 +134,22 @@ const isUnknownField = (problem: string) => problem.endsWith(UNKNOWN_FIELD);
 function missingField(action: WorkerAction, keys: unknown[]): string {
   let schema: unknown = WorkerEventSchema.options.find((option) => option.entries.action.literal === action);
   for (const key of keys) {
-    while (isObj(schema) && 'wrapped' in schema) schema = schema.wrapped;
+    schema = unwrapped(schema);
     if (!isObj(schema)) break;
     const inner = typeof key === 'number' ? schema.item : isObj(schema.entries) ? schema.entries[String(key)] : undefined;
     schema = inner;
   }
+  schema = unwrapped(schema);
   return (isSchema(schema) && v.safeParse(schema, undefined).issues?.[0]?.message) || 'required';
+}
+
+/** The schema inside `v.optional(…)` and `v.lazy(…)` (the migration lists), for the walk above. */
+function unwrapped(schema: unknown): unknown {
+  for (;;) {
+    if (isObj(schema) && 'wrapped' in schema) schema = schema.wrapped;
+    else if (isObj(schema) && typeof schema.getter === 'function') schema = schema.getter([]);
+    else return schema;
+  }
 }
 
 const isSchema = (value: unknown): value is v.GenericSchema =>

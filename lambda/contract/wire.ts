@@ -210,13 +210,18 @@ export const MigrationPayloadSchema = v.pipe(
 );
 export type MigrationPayload = v.InferInput<typeof MigrationPayloadSchema>;
 
-/** A batch's migrations: non-empty and bounded (`noun` names the batch in the message). */
-const migrationList = (noun: string) =>
-  v.pipe(
-    v.array(MigrationPayloadSchema, 'must be a non-empty array'),
-    v.minLength(1, 'must be a non-empty array'),
-    v.maxLength(MAX_MIGRATIONS_PER_BATCH, (issue) => `at most ${MAX_MIGRATIONS_PER_BATCH} per ${noun}, got ${issue.received}`),
+/**
+ * A batch's migrations: non-empty and bounded (`noun` names the batch in the message). The bound
+ * is checked before the items, so an oversized list is refused without looking at each one.
+ */
+const migrationList = (noun: string) => {
+  const list = v.pipe(v.array(MigrationPayloadSchema, 'must be a non-empty array'), v.minLength(1, 'must be a non-empty array'));
+  const tooMany = v.custom<v.InferInput<typeof list>>(
+    () => false,
+    (issue) => `at most ${MAX_MIGRATIONS_PER_BATCH} per ${noun}, got ${Array.isArray(issue.input) ? issue.input.length : '?'}`,
   );
+  return v.lazy((input) => (Array.isArray(input) && input.length > MAX_MIGRATIONS_PER_BATCH ? tooMany : list));
+};
 
 export const ApplyOptionsSchema = v.strictObject(
   {

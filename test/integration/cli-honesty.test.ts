@@ -112,6 +112,8 @@ describe('bounded flags and protocol answers', () => {
     ['status', 'result: null', 'ledger', { ok: true, protocol: 1, action: 'ledger', result: null }],
     ['status', 'an error without a code', 'ledger', { ok: false, protocol: 1, error: { message: 'x' } }],
     ['deploy', 'an unknown status', 'apply', { ok: true, protocol: 1, action: 'apply', result: { results: [{ name: '001_base', status: 'done' }] } }],
+    // Every action's answer is checked against its schema (wire.ts), not only ledger, apply and run-sql.
+    ['rehearse', 'no results', 'rehearse', { ok: true, protocol: 1, action: 'rehearse', result: { rolledBack: true } }],
   ])('%s: a malformed answer (%s) is VPCM_PROTOCOL_MISMATCH with exit 2, not an internal error', async (command, _what, action, answer) => {
     const fake = await startTestWorker(db.url, {
       functionName: 'fake',

@@ -47,6 +47,15 @@ describe('parseEvent', () => {
     expect(codeOf({ action: 'apply', requestId: 'r', migrations: [{ ...migration('SELECT 1'), sql: 'DROP TABLE users' }] })).toBe('VPCM_CHECKSUM_IN_TRANSIT');
   });
 
+  it('refuses an oversized batch by its length alone, before looking at each migration', () => {
+    try {
+      parseEvent({ action: 'apply', requestId: 'r', migrations: Array.from({ length: 5001 }, () => ({})) });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as MigrateError).details?.problems).toEqual(['migrations: at most 5000 per batch, got 5001']);
+    }
+  });
+
   it('lists every problem at once', () => {
     try {
       parseEvent({ action: 'apply', migrations: [{ name: '', checksum: 'x', mode: 'm' }] });
