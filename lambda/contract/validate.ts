@@ -147,7 +147,7 @@ function missingField(action: WorkerAction, keys: unknown[]): string {
 function unwrapped(schema: unknown): unknown {
   for (;;) {
     if (isObj(schema) && 'wrapped' in schema) schema = schema.wrapped;
-    else if (isObj(schema) && typeof schema.getter === 'function') schema = schema.getter([]);
+    else if (isObj(schema) && typeof schema.getter === 'function') schema = schema.getter(undefined);
     else return schema;
   }
 }

@@ -60,6 +60,11 @@ const nonBlankSql = v.pipe(
   v.check((s) => s.trim().length > 0, 'a non-empty string'),
   v.check((s) => Buffer.byteLength(s, 'utf8') <= MAX_SQL_BYTES, `larger than ${MAX_SQL_BYTES} bytes`),
 );
+/** `schema`, refusing an array first (valibot's objects accept arrays). */
+const notArray = <S extends v.GenericSchema>(schema: S) => {
+  const refused = v.custom<v.InferInput<S>>(() => false, 'must be an object');
+  return v.lazy((input) => (Array.isArray(input) ? refused : schema));
+};
 /** PostgreSQL names are at most 63 bytes; a little room for the unusual. */
 const pgName = v.pipe(v.string(), v.minLength(1), v.maxLength(256), v.regex(/^[^\0]*$/));
 const isoOrNull = v.nullable(v.string());
@@ -223,24 +228,27 @@ const migrationList = (noun: string) => {
   return v.lazy((input) => (Array.isArray(input) && input.length > MAX_MIGRATIONS_PER_BATCH ? tooMany : list));
 };
 
-export const ApplyOptionsSchema = v.strictObject(
-  {
-    /** Upper bound for each statement; the worker lowers it to fit the Lambda's remaining time. */
-    statementTimeoutMs: v.optional(timeoutMs),
-    /** `lock_timeout` for each migration's statements (0 = PostgreSQL's default: wait forever). */
-    lockTimeoutMs: v.optional(timeoutMs),
-    /** How long to wait for the migration advisory lock before refusing. */
-    lockWaitMs: v.optional(timeoutMs),
-    /** Reconcile "already exists" failures statement by statement (default true). */
-    reconcileExisting: v.optional(bool),
-    /**
-     * Apply into a schema that holds tables but no ledger, reconciling what exists (`deploy
-     * --baseline`). Without it the worker refuses such a schema (VPCM_SCHEMA_NOT_EMPTY, Prisma's
-     * P3005): it may be the wrong database.
-     */
-    baseline: v.optional(bool),
-  },
-  'must be an object',
+// valibot's objects take arrays too; every field here is optional, so `[]` would pass as `{}`.
+export const ApplyOptionsSchema = notArray(
+  v.strictObject(
+    {
+      /** Upper bound for each statement; the worker lowers it to fit the Lambda's remaining time. */
+      statementTimeoutMs: v.optional(timeoutMs),
+      /** `lock_timeout` for each migration's statements (0 = PostgreSQL's default: wait forever). */
+      lockTimeoutMs: v.optional(timeoutMs),
+      /** How long to wait for the migration advisory lock before refusing. */
+      lockWaitMs: v.optional(timeoutMs),
+      /** Reconcile "already exists" failures statement by statement (default true). */
+      reconcileExisting: v.optional(bool),
+      /**
+       * Apply into a schema that holds tables but no ledger, reconciling what exists (`deploy
+       * --baseline`). Without it the worker refuses such a schema (VPCM_SCHEMA_NOT_EMPTY, Prisma's
+       * P3005): it may be the wrong database.
+       */
+      baseline: v.optional(bool),
+    },
+    'must be an object',
+  ),
 );
 export type ApplyOptions = v.InferOutput<typeof ApplyOptionsSchema>;
 

@@ -41,6 +41,8 @@ describe('parseEvent', () => {
     expect(codeOf({ action: 'run-sql', sql: '' })).toBe('VPCM_INVALID_EVENT');
     expect(codeOf({ action: 'run-sql', sql: 'select 1', maxRows: -1 })).toBe('VPCM_INVALID_EVENT');
     expect(codeOf({ action: 'ledger', surprise: true })).toBe('VPCM_INVALID_EVENT');
+    // An array is not an object, even where every field is optional.
+    expect(codeOf({ action: 'rehearse', migrations: [migration('SELECT 1')], options: [] })).toBe('VPCM_INVALID_EVENT');
   });
 
   it('refuses SQL whose checksum does not match what the CLI computed', () => {
