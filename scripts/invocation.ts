@@ -21,6 +21,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { redact, REMEDY_PROGRAM, sh } from '../lambda/contract/index.js';
 import type { Values } from './commands/flags.js';
+import { mapStrings } from './render/escape.js';
 
 /** How this process was started; {@link currentLaunch} reads it, tests pass their own. */
 export interface Launch {
@@ -38,7 +39,7 @@ export interface Invocation {
   /** `text` with every backticked `vpc-migrate <command> …` (and the older `pnpm migrate:*` forms) as {@link command} prints it. */
   rewrite(text: string): string;
   /** A copy of a report or error body with {@link rewrite} applied to its strings, except the database's own data (rows, notices). */
-  rewriteAll<T>(value: T): T;
+  rewriteAll<T extends object>(value: T): T;
 }
 
 /** The target flags of a run, in the order they are printed; each is repeated in every printed command. */
@@ -208,21 +209,12 @@ export function invocationOf(launch: Launch, values: Values): Invocation {
     });
     return carried ? `${out} ${PASSWORD_NOTE}` : out;
   };
-  const rewriteAll = <T>(value: T): T => deepMap(value, rewrite) as T;
+  const rewriteAll = <T extends object>(value: T): T => mapStrings(value, rewrite, DATA_KEYS);
   return {
     command: (command, args = []) => render(command, args.map(sh).join(' ')),
     rewrite,
     rewriteAll,
   };
-}
-
-function deepMap(value: unknown, f: (s: string) => string): unknown {
-  if (typeof value === 'string') return f(value);
-  if (Array.isArray(value)) return value.map((v) => deepMap(v, f));
-  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, DATA_KEYS.has(k) ? v : deepMap(v, f)]));
-  }
-  return value;
 }
 
 /** How this process was started, with the running package's scripts read from its package.json. */

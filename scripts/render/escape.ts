@@ -32,15 +32,35 @@ const DATA_KEYS = new Set(['rows', 'fields', 'columns', 'notices']);
  * place, so no renderer can forget. Fields that are laid out over lines keep their line breaks;
  * rows are left to render/rows.ts.
  */
-export function visibleReport<T>(value: T): T {
-  return walk(value, false) as T;
+export function visibleReport<T extends object>(value: T): T {
+  return mapStrings(value, (text, key) => visible(text, { keepLines: key !== undefined && MULTILINE_KEYS.has(key) }), DATA_KEYS);
 }
 
-function walk(value: unknown, keepLines: boolean): unknown {
-  if (typeof value === 'string') return visible(value, { keepLines });
-  if (Array.isArray(value)) return value.map((v) => walk(v, keepLines));
-  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, DATA_KEYS.has(k) ? v : walk(v, MULTILINE_KEYS.has(k))]));
+/**
+ * A copy of a report (or error body) with `f` applied to every string in its plain objects and
+ * arrays, except under the keys in `skip`. `key`: the property the string is under (an array's
+ * items are under the array's). A copy, so the report printed as JSON keeps its own strings.
+ */
+export function mapStrings<T extends object>(value: T, f: (text: string, key: string | undefined) => string, skip: ReadonlySet<string>): T {
+  const copy = structuredClone(value);
+  mapInPlace(copy, undefined, f, skip);
+  return copy;
+}
+
+const isPlainObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+
+function mapInPlace(value: unknown, key: string | undefined, f: (text: string, key: string | undefined) => string, skip: ReadonlySet<string>): void {
+  if (Array.isArray(value)) {
+    value.forEach((item: unknown, i) => {
+      if (typeof item === 'string') value[i] = f(item, key);
+      else mapInPlace(item, key, f, skip);
+    });
+  } else if (isPlainObject(value)) {
+    for (const [k, item] of Object.entries(value)) {
+      if (skip.has(k)) continue;
+      if (typeof item === 'string') value[k] = f(item, k);
+      else mapInPlace(item, k, f, skip);
+    }
   }
-  return value;
 }
