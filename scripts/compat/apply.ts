@@ -19,6 +19,7 @@
  * BEGIN/COMMIT run Prisma-style: the row first, then one call per statement (per BEGIN…COMMIT
  * block for scripts, each block in one atomic `DO`), then the row completed.
  */
+import * as v from 'valibot';
 import {
   type ApplyEvent,
   type ApplyOptions,
@@ -249,11 +250,8 @@ async function recordFailure(ctx: Ctx, sql: () => string, error: SqlErrorInfo): 
   if (!outcome.ok) error.hint = [error.hint, `The failure could not be recorded in the ledger: ${outcome.failure.message}`].filter(Boolean).join(' ');
 }
 
-interface Facts {
-  tableExists: boolean;
-  userTableCount: number;
-  failed: string[];
-}
+const FactsSchema = v.object({ tableExists: v.boolean(), userTableCount: v.number(), failed: v.array(v.string()) });
+type Facts = v.InferOutput<typeof FactsSchema>;
 
 async function batchFacts(t: RunSqlTransport): Promise<Facts> {
   const nonce = newNonce();
@@ -278,7 +276,7 @@ async function batchFacts(t: RunSqlTransport): Promise<Facts> {
     ],
     ['vpcm_exists boolean := false;', "vpcm_failed json := '[]';", 'vpcm_b64 text;'],
   );
-  const reply = await ask<Facts>(t, sql, nonce, 'ledger state');
+  const reply = await ask(t, sql, nonce, 'ledger state', FactsSchema);
   if (reply.kind !== 'answer') throw new MigrateError(ErrorCode.ProtocolMismatch, `The run-sql worker damaged a short answer (${reply.reason}).`, 'The worker must return error messages whole.');
   return reply.value;
 }
@@ -313,10 +311,13 @@ function tolerant(s: PreparedStatement, index: number, onOther: string): string[
   ];
 }
 
-interface DryRun {
-  skipped: { i: number; code: string; message: string }[];
-  failure: { i: number; code: string; message: string; detail: string | null; hint: string | null } | null;
-}
+const DryRunSchema = v.object({
+  skipped: v.array(v.object({ i: v.number(), code: v.string(), message: v.string() })),
+  failure: v.nullable(
+    v.object({ i: v.number(), code: v.string(), message: v.string(), detail: v.nullable(v.string()), hint: v.nullable(v.string()) }),
+  ),
+});
+type DryRun = v.InferOutput<typeof DryRunSchema>;
 
 async function runAtomic(ctx: Ctx, p: Prepared, indices: number[], unit: UnitOptions): Promise<AtomicOutcome> {
   const statements = indices.map((i) => p.statements[i]!);
@@ -380,7 +381,7 @@ async function dryRun(ctx: Ctx, p: Prepared, indices: number[]): Promise<DryRun 
     }
   }
   body.push(...raiseAnswer(`json_build_object('skipped', vpcm_skipped, 'failure', NULL)`, nonce));
-  const reply = await ask<DryRun>(ctx.t, doBlock(body, DECLARE), nonce, 'dry run').catch(() => undefined);
+  const reply = await ask(ctx.t, doBlock(body, DECLARE), nonce, 'dry run', DryRunSchema).catch(() => undefined);
   return reply?.kind === 'answer' ? reply.value : undefined;
 }
 

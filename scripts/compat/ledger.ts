@@ -14,15 +14,15 @@
  * every page carries a fingerprint of the whole ledger, so a ledger changed between two pages
  * (a concurrent deploy) is read again instead of being stitched together.
  */
+import * as v from 'valibot';
 import {
   ErrorCode,
   type LedgerResult,
   type LedgerRow,
-  type LockHolder,
+  LockHolderSchema,
   MigrateError,
   MIGRATION_LOCK_KEY,
   PRISMA_LEDGER_TABLE,
-  type ServerFacts,
 } from '../../lambda/contract/index.js';
 import { decodeAnswer, doBlock, isoUtc, literal, newNonce, raiseAnswer } from './sql.js';
 import type { RunSqlTransport } from './transport.js';
@@ -71,13 +71,24 @@ const FACTS_JSON = `json_build_object(
           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
         LIMIT 1))`;
 
-interface PageAnswer {
-  facts: Omit<ServerFacts, 'lockHolder'> & { userTableCount: number; lockHolder: LockHolder | null };
-  tableExists: boolean;
-  total: number;
-  fingerprint: string | null;
-  rows: [string, string, string | null, string, string | null, string | null, string, number][];
-}
+/** One page of the ledger as ledgerPageSql's DO block RAISEs it; rows as tuples, in the ledger's column order. */
+const PageAnswerSchema = v.object({
+  facts: v.object({
+    version: v.string(),
+    database: v.string(),
+    schema: v.string(),
+    user: v.string(),
+    userTableCount: v.number(),
+    lockHolder: v.nullable(LockHolderSchema),
+  }),
+  tableExists: v.boolean(),
+  total: v.number(),
+  fingerprint: v.nullable(v.string()),
+  rows: v.array(
+    v.tuple([v.string(), v.string(), v.nullable(v.string()), v.string(), v.nullable(v.string()), v.nullable(v.string()), v.string(), v.number()]),
+  ),
+});
+type PageAnswer = v.InferOutput<typeof PageAnswerSchema>;
 
 /** SQL of one ledger page: a DO block that RAISEs the answer. Exported for tests. */
 export function ledgerPageSql(offset: number, pageBytes: number, nonce: string, logChars = MAX_LOG_CHARS): string {
@@ -94,8 +105,14 @@ export function ledgerPageSql(offset: number, pageBytes: number, nonce: string, 
   );
 }
 
-/** Sends `sql` (which must RAISE an answer for `nonce`) and decodes the answer. */
-export async function ask<T>(transport: RunSqlTransport, sql: string, nonce: string, what: string): Promise<{ kind: 'answer'; value: T } | { kind: 'damaged'; reason: string }> {
+/** Sends `sql` (which must RAISE an answer for `nonce`), decodes the answer and checks it against `schema`. */
+export async function ask<S extends v.GenericSchema>(
+  transport: RunSqlTransport,
+  sql: string,
+  nonce: string,
+  what: string,
+  schema: S,
+): Promise<{ kind: 'answer'; value: v.InferOutput<S> } | { kind: 'damaged'; reason: string }> {
   const outcome = await transport.call(sql, { writes: false });
   if (outcome.ok) {
     throw new MigrateError(
@@ -114,7 +131,15 @@ export async function ask<T>(transport: RunSqlTransport, sql: string, nonce: str
       { details: { code: outcome.failure.code } },
     );
   }
-  return decoded as { kind: 'answer'; value: T } | { kind: 'damaged'; reason: string };
+  if (decoded.kind === 'damaged') return decoded;
+  const checked = v.safeParse(schema, decoded.value);
+  if (checked.success) return { kind: 'answer', value: checked.output };
+  const [issue] = checked.issues;
+  throw new MigrateError(
+    ErrorCode.ProtocolMismatch,
+    `The ${what} answer read through run-sql has an unexpected shape (${issue ? `${v.getDotPath(issue) ?? 'answer'}: ${issue.message}` : 'invalid'}).`,
+    'The worker must return error messages unchanged; deploy the vpc-migrate worker otherwise.',
+  );
 }
 
 /**
@@ -130,7 +155,7 @@ export async function readLedgerThroughRunSql(transport: RunSqlTransport, pageBy
     let consistent = true;
     while (!first || rows.length < first.total) {
       const nonce = newNonce();
-      const reply = await ask<PageAnswer>(transport, ledgerPageSql(rows.length, size, nonce, logChars), nonce, 'ledger');
+      const reply = await ask(transport, ledgerPageSql(rows.length, size, nonce, logChars), nonce, 'ledger', PageAnswerSchema);
       if (reply.kind === 'damaged') {
         if (size > MIN_PAGE_BYTES) {
           size = Math.max(MIN_PAGE_BYTES, Math.floor(size / 2));

@@ -10,6 +10,7 @@
  * const report = await deploy(worker, { migrationsDir: 'prisma/migrations' });
  */
 import { randomUUID } from 'node:crypto';
+import * as v from 'valibot';
 import { ErrorCode, MigrateError, type RunSqlEvent, type RunSqlResult } from '../../lambda/contract/index.js';
 import type { Worker, WorkerTarget } from '../core/worker.js';
 import { applyThroughRunSql } from './apply.js';
@@ -71,6 +72,9 @@ async function needsOurWorker(command: string): Promise<never> {
 
 const MAX_READ_BYTES = 4 * 1024 * 1024;
 
+/** A read's rows as the DO block below RAISEs them. */
+const QueryAnswerSchema = v.object({ rows: v.array(v.record(v.string(), v.unknown())), truncated: v.boolean() });
+
 /**
  * `sql` through a count-only worker: a write returns its count; a read runs in a READ ONLY
  * transaction inside a DO block that RAISEs the rows (and so also rolls back).
@@ -102,7 +106,7 @@ async function runSqlThrough(transport: RunSqlTransport, event: Omit<RunSqlEvent
   );
   let reply;
   try {
-    reply = await ask<{ rows: Record<string, unknown>[]; truncated: boolean }>(transport, sql, nonce, 'query');
+    reply = await ask(transport, sql, nonce, 'query', QueryAnswerSchema);
   } catch (error) {
     if (error instanceof MigrateError && error.code === ErrorCode.ProtocolMismatch && error.details?.code) {
       throw new MigrateError(ErrorCode.SqlFailed, error.message.replace(/^Reading the query through run-sql failed: /, ''), 'Fix the SQL and run it again.', { details: { error: { code: error.details.code } } });
