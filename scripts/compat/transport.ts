@@ -102,6 +102,9 @@ export function renderPayload(template: PayloadTemplate, sql: string): unknown {
 // ---------------------------------------------------------------------------------------------
 // Answers
 
+/** An object or array, indexed by key (`0` for an array's first item). */
+const isIndexable = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null;
+
 /** Follows a dot path (`a.b.0.c`); a string met on the way that holds JSON is entered. */
 export function readPath(value: unknown, path: string): unknown {
   let current = value;
@@ -113,8 +116,8 @@ export function readPath(value: unknown, path: string): unknown {
         return undefined;
       }
     }
-    if (current === null || typeof current !== 'object') return undefined;
-    current = (current as Record<string, unknown>)[key];
+    if (!isIndexable(current)) return undefined;
+    current = current[key];
   }
   return current;
 }
@@ -129,11 +132,11 @@ const SQLSTATE = /^[0-9A-Z]{5}$/;
 export function failureFrom(detail: unknown, text: string, errorType?: string): RunSqlFailure {
   let message = typeof detail === 'string' ? detail : text;
   let code: string | undefined;
-  if (detail && typeof detail === 'object') {
-    const d = detail as Record<string, unknown>;
+  if (isIndexable(detail)) {
+    const d = detail;
     const m = d.message ?? d.errorMessage ?? d.error;
     if (typeof m === 'string') message = m;
-    for (const c of [d.code, d.sqlState, d.sqlstate, (d.meta as Record<string, unknown> | undefined)?.code]) {
+    for (const c of [d.code, d.sqlState, d.sqlstate, isIndexable(d.meta) ? d.meta.code : undefined]) {
       if (typeof c === 'string' && SQLSTATE.test(c) && !/^P2\d{3}$/.test(c)) code ??= c;
     }
   }
@@ -229,8 +232,8 @@ export function lambdaTransport(target: WorkerTarget, options: RunSqlProtocolOpt
       const { text, functionError } = await invoke(payloadValue, opts.writes !== false);
       const body = parseJson(text);
       if (functionError) {
-        const parsed = (body ?? {}) as { errorType?: string; errorMessage?: string };
-        throw new MigrateError(ErrorCode.WorkerCrashed, `The run-sql worker ${target.functionName} failed (${parsed.errorType ?? functionError}): ${parsed.errorMessage ?? text.slice(0, 500)}`, 'See the function logs for this request.');
+        const { type, message } = lambdaFunctionError(functionError, text, 500);
+        throw new MigrateError(ErrorCode.WorkerCrashed, `The run-sql worker ${target.functionName} failed (${type}): ${message}`, 'See the function logs for this request.');
       }
       return body ?? text;
     },

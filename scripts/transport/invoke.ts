@@ -209,11 +209,14 @@ export function invokeError(error: unknown, target: WorkerTarget, waitedMs?: num
  * function hit its timeout, so what it was running may still roll back or finish on its own.
  * Also read by the run-sql compatibility transport (compat/transport.ts).
  */
+/** The payload Lambda answers a function error with (an uncaught exception, a timeout). */
+const FunctionErrorSchema = v.object({ errorType: v.optional(v.string()), errorMessage: v.optional(v.string()) });
+
 export function lambdaFunctionError(kind: string, text: string, messageChars: number): { type: string; message: string; timedOut: boolean } {
-  let parsed: { errorType?: string; errorMessage?: string } = {};
+  let parsed: v.InferOutput<typeof FunctionErrorSchema> = {};
   try {
-    const body: unknown = JSON.parse(text);
-    if (typeof body === 'object' && body !== null) parsed = body as typeof parsed;
+    const checked = v.safeParse(FunctionErrorSchema, JSON.parse(text));
+    if (checked.success) parsed = checked.output;
   } catch {
     // a crash may answer with plain text
   }
