@@ -116,7 +116,10 @@ export function parseEvent(raw: unknown): ParsedEvent {
 /** `migrations[2].statements[0].kind: one of …`: where the problem is, then what is expected. */
 function problemOf(issue: v.BaseIssue<unknown>, action: WorkerAction): string {
   const keys = (issue.path ?? []).map((item) => item.key);
-  const path = keys.map((key) => (typeof key === 'number' ? `[${key}]` : `.${String(key)}`)).join('').replace(/^\./, '');
+  const path = keys
+    .map((key) => (typeof key === 'number' ? `[${key}]` : `.${String(key)}`))
+    .join('')
+    .replace(/^\./, '');
   const objectIssue = issue.kind === 'schema' && (issue.type === 'strict_object' || issue.type === 'object');
   let what = issue.message;
   if (objectIssue && issue.expected === 'never') what = 'unknown field';
@@ -136,8 +139,8 @@ function missingField(action: WorkerAction, keys: unknown[]): string {
   for (const key of keys) {
     schema = unwrapped(schema);
     if (!isObj(schema)) break;
-    const inner = typeof key === 'number' ? schema.item : isObj(schema.entries) ? schema.entries[String(key)] : undefined;
-    schema = inner;
+    if (typeof key === 'number') schema = schema.item;
+    else schema = isObj(schema.entries) ? schema.entries[String(key)] : undefined;
   }
   schema = unwrapped(schema);
   return (isSchema(schema) && v.safeParse(schema, undefined).issues?.[0]?.message) || 'required';

@@ -114,7 +114,17 @@ export function isGuardable(kind: StatementKind): boolean {
   return kind === 'transactional';
 }
 
-const CREATED_KIND_LIST = ['relation', 'index', 'constraint', 'column', 'type', 'routine', 'trigger', 'schema', 'extension'] as const;
+const CREATED_KIND_LIST = [
+  'relation',
+  'index',
+  'constraint',
+  'column',
+  'type',
+  'routine',
+  'trigger',
+  'schema',
+  'extension',
+] as const;
 export const CreatedKindSchema = v.picklist(CREATED_KIND_LIST);
 export type CreatedKind = v.InferOutput<typeof CreatedKindSchema>;
 export const CREATED_KINDS: readonly CreatedKind[] = CREATED_KIND_LIST;
@@ -220,11 +230,14 @@ export type MigrationPayload = v.InferInput<typeof MigrationPayloadSchema>;
  * is checked before the items, so an oversized list is refused without looking at each one.
  */
 const migrationList = (noun: string) => {
-  const list = v.pipe(v.array(MigrationPayloadSchema, 'must be a non-empty array'), v.minLength(1, 'must be a non-empty array'));
-  const tooMany = v.custom<v.InferInput<typeof list>>(
-    () => false,
-    (issue) => `at most ${MAX_MIGRATIONS_PER_BATCH} per ${noun}, got ${Array.isArray(issue.input) ? issue.input.length : '?'}`,
+  const list = v.pipe(
+    v.array(MigrationPayloadSchema, 'must be a non-empty array'),
+    v.minLength(1, 'must be a non-empty array'),
   );
+  const tooMany = v.custom<v.InferInput<typeof list>>(() => false, (issue) => {
+    const got = Array.isArray(issue.input) ? issue.input.length : '?';
+    return `at most ${MAX_MIGRATIONS_PER_BATCH} per ${noun}, got ${got}`;
+  });
   return v.lazy((input) => (Array.isArray(input) && input.length > MAX_MIGRATIONS_PER_BATCH ? tooMany : list));
 };
 
@@ -534,7 +547,9 @@ export type SqlErrorInfo = v.InferOutput<typeof SqlErrorInfoSchema>;
  * The PostgreSQL error an error body carries in `details.error` (a failed migration, backfill or
  * run-sql statement), checked against its schema; undefined when there is none.
  */
-export function sqlErrorOf(body: { details?: Record<string, unknown> | undefined } | undefined): SqlErrorInfo | undefined {
+export function sqlErrorOf(
+  body: { details?: Record<string, unknown> | undefined } | undefined,
+): SqlErrorInfo | undefined {
   const error = body?.details?.error;
   return v.is(SqlErrorInfoSchema, error) ? error : undefined;
 }
@@ -714,7 +729,12 @@ export const RehearsalLockSchema = v.object({
 });
 export type RehearsalLock = v.InferOutput<typeof RehearsalLockSchema>;
 
-export const RowsTouchedSchema = v.object({ table: v.string(), inserted: v.number(), updated: v.number(), deleted: v.number() });
+export const RowsTouchedSchema = v.object({
+  table: v.string(),
+  inserted: v.number(),
+  updated: v.number(),
+  deleted: v.number(),
+});
 export type RowsTouched = v.InferOutput<typeof RowsTouchedSchema>;
 
 export const NotRehearsedStatementSchema = v.object({
@@ -749,7 +769,11 @@ export const RehearsalResultSchema = v.object({
 });
 export type RehearsalResult = v.InferOutput<typeof RehearsalResultSchema>;
 
-export const SequenceAdvanceSchema = v.object({ sequence: v.string(), before: v.nullable(v.string()), after: v.nullable(v.string()) });
+export const SequenceAdvanceSchema = v.object({
+  sequence: v.string(),
+  before: v.nullable(v.string()),
+  after: v.nullable(v.string()),
+});
 export type SequenceAdvance = v.InferOutput<typeof SequenceAdvanceSchema>;
 
 export const RehearseResultSchema = v.object({

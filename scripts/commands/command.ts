@@ -18,5 +18,11 @@ export interface Command<R extends { command: string } = { command: string }> {
   positionals: number;
   /** Whether the command talks to a worker (all but local-only ones); a function decides per invocation. */
   needsWorker: boolean | ((values: Values, positionals: string[]) => boolean);
-  run(ctx: { values: Values; positionals: string[]; worker: Worker; progress: (line: string) => void; interrupted?: () => Interruption | undefined }): Promise<CommandOutput<R>>;
+  run(ctx: {
+    values: Values;
+    positionals: string[];
+    worker: Worker;
+    progress: (line: string) => void;
+    interrupted?: () => Interruption | undefined;
+  }): Promise<CommandOutput<R>>;
 }

@@ -314,7 +314,13 @@ function tolerant(s: PreparedStatement, index: number, onOther: string): string[
 const DryRunSchema = v.object({
   skipped: v.array(v.object({ i: v.number(), code: v.string(), message: v.string() })),
   failure: v.nullable(
-    v.object({ i: v.number(), code: v.string(), message: v.string(), detail: v.nullable(v.string()), hint: v.nullable(v.string()) }),
+    v.object({
+      i: v.number(),
+      code: v.string(),
+      message: v.string(),
+      detail: v.nullable(v.string()),
+      hint: v.nullable(v.string()),
+    }),
   ),
 });
 type DryRun = v.InferOutput<typeof DryRunSchema>;

@@ -85,7 +85,17 @@ const PageAnswerSchema = v.object({
   total: v.number(),
   fingerprint: v.nullable(v.string()),
   rows: v.array(
-    v.tuple([v.string(), v.string(), v.nullable(v.string()), v.string(), v.nullable(v.string()), v.nullable(v.string()), v.string(), v.number()]),
+    // id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count
+    v.tuple([
+      v.string(),
+      v.string(),
+      v.nullable(v.string()),
+      v.string(),
+      v.nullable(v.string()),
+      v.nullable(v.string()),
+      v.string(),
+      v.number(),
+    ]),
   ),
 });
 type PageAnswer = v.InferOutput<typeof PageAnswerSchema>;
@@ -135,9 +145,10 @@ export async function ask<S extends v.GenericSchema>(
   const checked = v.safeParse(schema, decoded.value);
   if (checked.success) return { kind: 'answer', value: checked.output };
   const [issue] = checked.issues;
+  const problem = `${v.getDotPath(issue) ?? 'answer'}: ${issue.message}`;
   throw new MigrateError(
     ErrorCode.ProtocolMismatch,
-    `The ${what} answer read through run-sql has an unexpected shape (${issue ? `${v.getDotPath(issue) ?? 'answer'}: ${issue.message}` : 'invalid'}).`,
+    `The ${what} answer read through run-sql has an unexpected shape (${problem}).`,
     'The worker must return error messages unchanged; deploy the vpc-migrate worker otherwise.',
   );
 }
@@ -155,7 +166,8 @@ export async function readLedgerThroughRunSql(transport: RunSqlTransport, pageBy
     let consistent = true;
     while (!first || rows.length < first.total) {
       const nonce = newNonce();
-      const reply = await ask(transport, ledgerPageSql(rows.length, size, nonce, logChars), nonce, 'ledger', PageAnswerSchema);
+      const sql = ledgerPageSql(rows.length, size, nonce, logChars);
+      const reply = await ask(transport, sql, nonce, 'ledger', PageAnswerSchema);
       if (reply.kind === 'damaged') {
         if (size > MIN_PAGE_BYTES) {
           size = Math.max(MIN_PAGE_BYTES, Math.floor(size / 2));

@@ -65,7 +65,8 @@ export function runSqlWorker(transport: RunSqlTransport, options: { ledgerPageBy
 async function needsOurWorker(command: string): Promise<never> {
   throw new MigrateError(
     ErrorCode.UsageError,
-    `${command} needs the vpc-migrate worker; a run-sql worker (--protocol run-sql) answers only deploy, status and sql.`,
+    `${command} needs the vpc-migrate worker; a run-sql worker (--protocol run-sql) answers only deploy, ` +
+      'status and sql.',
     'Deploy the vpc-migrate worker (`pnpm cdk deploy`) and drop --protocol run-sql.',
   );
 }

@@ -233,7 +233,11 @@ export function lambdaTransport(target: WorkerTarget, options: RunSqlProtocolOpt
       const body = parseJson(text);
       if (functionError) {
         const { type, message } = lambdaFunctionError(functionError, text, 500);
-        throw new MigrateError(ErrorCode.WorkerCrashed, `The run-sql worker ${target.functionName} failed (${type}): ${message}`, 'See the function logs for this request.');
+        throw new MigrateError(
+          ErrorCode.WorkerCrashed,
+          `The run-sql worker ${target.functionName} failed (${type}): ${message}`,
+          'See the function logs for this request.',
+        );
       }
       return body ?? text;
     },

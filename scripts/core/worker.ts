@@ -24,7 +24,9 @@ import type {
 import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
 
 /** An action's event as a method takes it: the client adds `action`, and a `requestId` when none is given. */
-export type Request<E extends { action: string; requestId?: string }> = Omit<E, 'action' | 'requestId'> & { requestId?: string };
+export type Request<E extends { action: string; requestId?: string }> = Omit<E, 'action' | 'requestId'> & {
+  requestId?: string;
+};
 
 export interface WorkerTarget {
   /** The migrator function: the one that applies migrations and writes ('' when only a reader function is named). */

@@ -33,7 +33,8 @@ const DATA_KEYS = new Set(['rows', 'fields', 'columns', 'notices']);
  * rows are left to render/rows.ts.
  */
 export function visibleReport<T extends object>(value: T): T {
-  return mapStrings(value, (text, key) => visible(text, { keepLines: key !== undefined && MULTILINE_KEYS.has(key) }), DATA_KEYS);
+  const keepLines = (key: string | undefined) => key !== undefined && MULTILINE_KEYS.has(key);
+  return mapStrings(value, (text, key) => visible(text, { keepLines: keepLines(key) }), DATA_KEYS);
 }
 
 /**
@@ -41,7 +42,9 @@ export function visibleReport<T extends object>(value: T): T {
  * arrays, except under the keys in `skip`. `key`: the property the string is under (an array's
  * items are under the array's). A copy, so the report printed as JSON keeps its own strings.
  */
-export function mapStrings<T extends object>(value: T, f: (text: string, key: string | undefined) => string, skip: ReadonlySet<string>): T {
+type StringMap = (text: string, key: string | undefined) => string;
+
+export function mapStrings<T extends object>(value: T, f: StringMap, skip: ReadonlySet<string>): T {
   const copy = structuredClone(value);
   mapInPlace(copy, undefined, f, skip);
   return copy;
@@ -50,7 +53,7 @@ export function mapStrings<T extends object>(value: T, f: (text: string, key: st
 const isPlainObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
 
-function mapInPlace(value: unknown, key: string | undefined, f: (text: string, key: string | undefined) => string, skip: ReadonlySet<string>): void {
+function mapInPlace(value: unknown, key: string | undefined, f: StringMap, skip: ReadonlySet<string>): void {
   if (Array.isArray(value)) {
     value.forEach((item: unknown, i) => {
       if (typeof item === 'string') value[i] = f(item, key);

@@ -81,13 +81,19 @@ export function connectWorker(target: WorkerTarget): Worker {
     const action = 'action' in event ? String(event.action) : 'an event';
     return new MigrateError(
       ErrorCode.ProtocolMismatch,
-      `The worker ${target.functionName} answered ${action} with a malformed result${issue ? ` (${issue})` : ''}: ${text.slice(0, 200)}`,
-      'Redeploy the worker from this version of the repository (a worker from another version, or not the vpc-migrate worker, answered).',
+      `The worker ${target.functionName} answered ${action} with a malformed result` +
+        `${issue ? ` (${issue})` : ''}: ${text.slice(0, 200)}`,
+      'Redeploy the worker from this version of the repository (a worker from another version, ' +
+        'or not the vpc-migrate worker, answered).',
     );
   }
 
   /** One action: its answer checked against the action's schema, typed by it. */
-  async function call<S extends v.GenericSchema>(schema: S, event: WorkerEvent, opts?: { writes?: boolean }): Promise<v.InferOutput<S>> {
+  async function call<S extends v.GenericSchema>(
+    schema: S,
+    event: WorkerEvent,
+    opts?: { writes?: boolean },
+  ): Promise<v.InferOutput<S>> {
     const result = await send(event, opts);
     const checked = v.safeParse(schema, result);
     if (checked.success) return checked.output;
@@ -101,13 +107,19 @@ export function connectWorker(target: WorkerTarget): Worker {
     get invocations() {
       return invocations;
     },
-    ledger: (format) => call(LedgerResultSchema, format && format !== 'prisma' ? { action: 'ledger', format } : { action: 'ledger' }, { writes: false }),
-    apply: (event) => call(ApplyResultSchema, { action: 'apply', ...event, requestId: event.requestId ?? randomUUID() }),
+    ledger: (format) =>
+      call(LedgerResultSchema, format && format !== 'prisma' ? { action: 'ledger', format } : { action: 'ledger' }, {
+        writes: false,
+      }),
+    apply: (event) =>
+      call(ApplyResultSchema, { action: 'apply', ...event, requestId: event.requestId ?? randomUUID() }),
     runSql: (event) => call(RunSqlResultSchema, { action: 'run-sql', ...event }, { writes: event.write === true }),
     resolve: (event) => call(ResolveResultSchema, { action: 'resolve', ...event }),
-    rehearse: (event) => call(RehearseResultSchema, { action: 'rehearse', ...event, requestId: event.requestId ?? randomUUID() }),
+    rehearse: (event) =>
+      call(RehearseResultSchema, { action: 'rehearse', ...event, requestId: event.requestId ?? randomUUID() }),
     backfill: (event) => call(BackfillResultSchema, { action: 'backfill', ...event }),
-    baseline: (event) => call(BaselineResultSchema, { action: 'baseline', ...event, requestId: event.requestId ?? randomUUID() }),
+    baseline: (event) =>
+      call(BaselineResultSchema, { action: 'baseline', ...event, requestId: event.requestId ?? randomUUID() }),
     send,
     close() {
       writer?.destroy();

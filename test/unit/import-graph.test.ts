@@ -77,7 +77,9 @@ describe('import graph', () => {
       (e) =>
         e.from.startsWith(CONTRACT) &&
         // valibot: the wire schemas (pure, no I/O, tree-shaken into the worker bundle).
-        (e.to.startsWith('.') || /\.ts$/.test(e.to) ? !e.to.startsWith(CONTRACT) : !e.to.startsWith('node:') && e.to !== 'valibot'),
+        (e.to.startsWith('.') || /\.ts$/.test(e.to)
+          ? !e.to.startsWith(CONTRACT)
+          : !e.to.startsWith('node:') && e.to !== 'valibot'),
     );
     expect(bad).toEqual([]);
   });
