@@ -140,6 +140,8 @@ export async function startFaultWorker(databaseUrl: string, opts: { timeoutMs?: 
   };
 
   const handler: WorkerHandler = async (event, context) => {
+    // The sandbox's deadline is fixed when the invocation starts, as the endpoint's own timer is.
+    const deadline = Date.now() + context.getRemainingTimeInMillis();
     const child = await acquire();
     child.busy = true;
     const invocation = ++invocations;
@@ -150,7 +152,7 @@ export async function startFaultWorker(databaseUrl: string, opts: { timeoutMs?: 
       return await new Promise<unknown>((resolve, reject) => {
         let settled = false;
         // Lambda freezes and discards a sandbox that outlived its timeout: so do we.
-        const timer = setTimeout(() => void killChild(child), context.getRemainingTimeInMillis());
+        const timer = setTimeout(() => void killChild(child), Math.max(0, deadline - Date.now()));
         child.exited.then(() => {
           clearTimeout(timer);
           if (settled) return;
@@ -189,7 +191,7 @@ export async function startFaultWorker(databaseUrl: string, opts: { timeoutMs?: 
           type: 'invoke',
           id: invocation,
           event,
-          deadline: Date.now() + context.getRemainingTimeInMillis(),
+          deadline,
           requestId: context.awsRequestId,
           functionName: context.functionName,
           hooks: armed !== null,
