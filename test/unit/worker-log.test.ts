@@ -31,13 +31,15 @@ describe('worker log', () => {
       expect(line).not.toContain(SECRET);
       expect(() => JSON.parse(line)).not.toThrow();
     }
-    expect(JSON.parse(lines[0]!)).toMatchObject({ level: 'ERROR', service: 't', url: expect.stringContaining('app:***@') });
+    const first: unknown = JSON.parse(lines[0]!);
+    expect(first).toMatchObject({ level: 'ERROR', service: 't', url: expect.stringContaining('app:***@') });
   });
 
   it("names each invocation's request id, and the cold start only on the first", async () => {
     process.env.AWS_LAMBDA_INITIALIZATION_TYPE = 'on-demand';
     const lines: string[] = [];
-    const handler = createHandler({ databaseUrl: 'postgresql://unused', logger: createLogger({}, (l) => lines.push(l)) });
+    const logger = createLogger({}, (l) => lines.push(l));
+    const handler = createHandler({ databaseUrl: 'postgresql://unused', logger });
     // An event the contract refuses: logged ("event rejected") without touching a database.
     await handler({ action: 'no-such-action' }, context('req-1'));
     await handler({ action: 'no-such-action' }, context('req-2'));
