@@ -57,7 +57,7 @@ export async function applyBatch(
         const { value: result, blockers } = await lock.whileNotingBlockers(migrationPid, () => ledger.execute({ ...ctx, margin, budget, started, options, timeouts: [], lock }, m));
         if (result.status === 'failed' && result.error?.code === '55P03' && blockers.length > 0 && !/migration lock/.test(result.error.message)) result.error.blockedBy = blockers;
         if (result.status !== 'failed') ledger.add(m);
-        log.child({ migration: m.name }).info('migration finished', { status: result.status, durationMs: result.durationMs, mode: result.mode, format: format.name });
+        log.info('migration finished', { migration: m.name, status: result.status, durationMs: result.durationMs, mode: result.mode, format: format.name });
         return result;
       },
     });

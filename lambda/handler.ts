@@ -66,7 +66,7 @@ function loginFor(event: ParsedEvent): 'reader' | 'migrator' {
 }
 
 export function createHandler(config: WorkerConfig): WorkerHandler {
-  const baseLog = config.logger ?? createLogger({ service: 'vpc-migrate-worker' });
+  const baseLog = config.logger ?? createLogger();
   const mode = config.mode ?? 'migrator';
   const migrator: ConnectionSource =
     config.connectionConfig ??
@@ -74,7 +74,11 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
   const reader: ConnectionSource = config.readerConnectionConfig ?? fromUrl(config.readerDatabaseUrl, readerNotConfigured);
 
   return async (rawEvent: unknown, context: LambdaContext): Promise<WorkerResponse<unknown> | CustomResourceResponse> => {
-    const log = baseLog.child({ requestId: context.awsRequestId });
+    // Powertools' addContext (request id, function, cold start) on the long-lived logger, which
+    // alone knows whether this is the first invocation; each invocation then logs through its own
+    // child, so invocations a local host runs side by side keep their own request ids.
+    baseLog.addContext(context);
+    const log = baseLog.createChild();
     if (isReaderRoleResourceEvent(rawEvent)) {
       log.info('custom resource', { requestType: rawEvent.RequestType });
       return handleReaderRoleResource(rawEvent, async () => {

@@ -22,7 +22,7 @@ import { loadParser } from '../core/split.js';
 import type { Worker } from '../core/worker.js';
 import { loadState, type State } from '../formats/select.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
-import type { Command } from './command.js';
+import { defineCommand } from './command.js';
 import { APPLY_OPTIONS, applyOptionsFrom, formatFlag, migrationsFlag } from './flags.js';
 
 export interface DeployOptions extends PlanOptions {
@@ -235,7 +235,7 @@ async function applyBatches(worker: Worker, payloads: MigrationPayload[], report
   }
 }
 
-export const deployCommand: Command = {
+export const deployCommand = defineCommand({
   summary: 'apply pending migrations through the worker',
   usage: `vpc-migrate deploy [options]
 Applies every pending migration in order, then verifies the ledger.
@@ -277,4 +277,4 @@ Exit codes: 0 applied or up to date, 2 problem (nothing or not everything applie
     });
     return { exitCode: report.exitCode, report };
   },
-};
+});

@@ -305,6 +305,8 @@ describe('reader function', () => {
       DB_NAME: 'app',
       NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
       PGSSLMODE: 'verify-full',
+      POWERTOOLS_SERVICE_NAME: 'vpc-migrate-reader',
+      POWERTOOLS_LOG_LEVEL: 'INFO',
     });
     expect(JSON.stringify(env)).not.toContain(secretAttachmentId);
   });
