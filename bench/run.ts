@@ -27,7 +27,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { REPO_ROOT } from '../infra/bundling.js';
 import type { MigrationPayload } from '../lambda/contract/index.js';
-import { batchBySize, buildPayload } from '../scripts/core/batch.js';
+import { batchBySize, buildPayload } from '../scripts/core/payloads.js';
 import type { LocalMigration } from '../scripts/formats/format.js';
 import { discoverMigrations } from '../scripts/formats/prisma/discover.js';
 import { createDatabase, dropDatabase, startLocalDatabase, type LocalDatabase } from '../scripts/local/database.js';

@@ -19,7 +19,7 @@ import {
   shorten,
 } from './contract/index.js';
 import { acquireMigrationLock } from './lock.js';
-import { failedRows, PrismaLedger, successfulNames } from './prisma/ledger.js';
+import { failedRows, PrismaLedger, successfulNames } from './prisma/prisma-ledger.js';
 import { isCheckable, missingObjects } from './reconcile.js';
 
 const LISTED = 20;

@@ -4,7 +4,7 @@
  * gets the code and remedy; only a bug surfaces as a Lambda function error.
  */
 import type pg from 'pg';
-import { applyBatch } from './batch.js';
+import { applyBatch } from './apply-batch.js';
 import { runBackfill } from './backfill.js';
 import {
   ErrorCode,
@@ -27,7 +27,7 @@ import { clientConfigFromUrl, close, connect, isAuthFailure, type Db } from './d
 import { drizzle } from './drizzle/apply.js';
 import type { WorkerFormat } from './format.js';
 import { prisma } from './prisma/apply.js';
-import { readLedgerState } from './ledger.js';
+import { readLedgerState } from './ledger-state.js';
 import { rehearse } from './rehearse.js';
 import { baselineMigrations } from './baseline.js';
 import { resolveMigration } from './resolve.js';

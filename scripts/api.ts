@@ -8,7 +8,7 @@
 import type { ApplyOptions, MigrationFormat } from '../lambda/contract/index.js';
 import { deploy as deployWith, type DeployReport } from './commands/deploy.js';
 import { status as statusWith, type StatusReport } from './commands/status.js';
-import { type TargetFlags, targetFor, type Worker } from './core/worker.js';
+import { type TargetFlags, targetFor, type Worker } from './core/worker-client.js';
 import { locateMigrations, type MigrationsLocation, requireMigrationsDir } from './project/migrations-dir.js';
 import { connectWorker } from './transport/invoke.js';
 import { resolveTarget } from './transport/target.js';

@@ -18,7 +18,7 @@ import { resolveCommand } from './commands/resolve.js';
 import { sqlCommand } from './commands/sql.js';
 import { statusCommand } from './commands/status.js';
 import { connectRunSql, protocolFlag } from './compat/protocol.js';
-import { targetFor, type Worker } from './core/worker.js';
+import { targetFor, type Worker } from './core/worker-client.js';
 import { watchInterrupts } from './interrupt.js';
 import { CARRIED_FLAGS, currentLaunch, type Invocation, invocationOf } from './invocation.js';
 import { renderError } from './render/common.js';

@@ -31,7 +31,7 @@ import type { BatchLedger, WorkerFormat } from '../format.js';
 import { CreatedInFile, reconcileStatement } from '../reconcile.js';
 import type { RunContext } from '../session.js';
 import { guardRefusal } from '../ledger-guard.js';
-import { drizzleLedgerExists, ensureDrizzleLedger, insertDrizzleRow, readDrizzleRows } from './ledger.js';
+import { drizzleLedgerExists, ensureDrizzleLedger, insertDrizzleRow, readDrizzleRows } from './drizzle-ledger.js';
 
 export const drizzle: WorkerFormat = {
   name: 'drizzle',

@@ -34,7 +34,7 @@ import { CreatedInFile, reconcileStatement, skippedEntry } from '../reconcile.js
 import { holdTimeBudget, type RunContext } from '../session.js';
 import { guardRefusal } from '../ledger-guard.js';
 import { refuseNonEmptySchema } from '../schema-not-empty.js';
-import { failedRows, PrismaLedger, successfulNames } from './ledger.js';
+import { failedRows, PrismaLedger, successfulNames } from './prisma-ledger.js';
 
 export const prisma: WorkerFormat = {
   name: 'prisma',

@@ -16,10 +16,10 @@ import {
   type MigrationResult,
   type ServerFacts,
 } from '../../lambda/contract/index.js';
-import { batchBySize } from '../core/batch.js';
+import { batchBySize } from '../core/payloads.js';
 import { summarize, type Plan, type PlanOptions, type Problem } from '../core/plan.js';
 import { loadParser } from '../core/split.js';
-import type { Worker } from '../core/worker.js';
+import type { Worker } from '../core/worker-client.js';
 import { loadState, type State } from '../formats/select.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
 import type { Command } from './command.js';

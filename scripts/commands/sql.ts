@@ -15,7 +15,7 @@ import {
   type RunSqlResult,
   remedyCommand,
 } from '../../lambda/contract/index.js';
-import { type AnsweredBy, answeredBy, type Worker } from '../core/worker.js';
+import { type AnsweredBy, answeredBy, type Worker } from '../core/worker-client.js';
 import { yellow } from '../render/common.js';
 import { fromInvocationDir } from '../project/invocation-dir.js';
 import type { Command } from './command.js';

@@ -6,7 +6,7 @@
 import { ErrorCode } from '../../lambda/contract/index.js';
 import type { Problem } from '../core/plan.js';
 import type { LocalMigration } from '../formats/format.js';
-import { lint } from './lint.js';
+import { lint } from './linter.js';
 import { loadLintParser } from './parse.js';
 import type { Finding, LintInput } from './types.js';
 

@@ -8,7 +8,7 @@
  * `--local` serves its own. core/worker.ts `targetFor` decides which of the two a command uses.
  */
 import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
-import type { TargetFlags, WorkerTarget } from '../core/worker.js';
+import type { TargetFlags, WorkerTarget } from '../core/worker-client.js';
 
 export interface ResolvedTarget {
   target: WorkerTarget;
@@ -35,7 +35,7 @@ export async function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv =
     );
   }
   if (flags.local) {
-    const { startLocalWorker } = await import('../local/worker.js');
+    const { startLocalWorker } = await import('../local/local-worker.js');
     const databaseUrl = flags.databaseUrl ?? env.DATABASE_URL;
     const local = await startLocalWorker({
       ...(databaseUrl ? { databaseUrl } : {}),

@@ -16,9 +16,9 @@
  */
 import pg from 'pg';
 import type { WorkerHandler } from '../../lambda/contract/index.js';
-import type { Worker } from '../../scripts/core/worker.js';
+import type { Worker } from '../../scripts/core/worker-client.js';
 import { connectRunSqlWorker, type RunSqlWorkerOptions } from '../../scripts/compat/run-sql-worker.js';
-import { serveFunction, type ServedFunction } from './worker.js';
+import { serveFunction, type ServedFunction } from './test-worker.js';
 
 export interface CountOnlyWorkerOptions {
   multiStatement?: boolean;

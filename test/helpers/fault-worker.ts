@@ -11,12 +11,12 @@
  * - `onQuery(fn)`: every query the worker sends is reported before it is sent and after it
  *   settled; `fn` answers 'continue' or 'kill' (and may take its time: the worker waits).
  */
-import { testReaderUrl } from './worker.js';
+import { testReaderUrl } from './test-worker.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WorkerHandler } from '../../lambda/contract/index.js';
-import { serveFunction, type ServedFunction } from './worker.js';
+import { serveFunction, type ServedFunction } from './test-worker.js';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fault-child.ts');
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

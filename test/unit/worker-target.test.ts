@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
 import { targetFlags } from '../../scripts/commands/flags.js';
 import { READ_ONLY_PERMISSION_REMEDY, runSqlCommand } from '../../scripts/commands/sql.js';
-import { answeredBy, migratorOnly, readsOnly, targetFor, type Worker, type WorkerTarget } from '../../scripts/core/worker.js';
+import { answeredBy, migratorOnly, readsOnly, targetFor, type Worker, type WorkerTarget } from '../../scripts/core/worker-client.js';
 import { renderSql } from '../../scripts/render/sql.js';
 import { invocationOf, targetArgs } from '../../scripts/invocation.js';
 import { invokeError } from '../../scripts/transport/invoke.js';

@@ -3,7 +3,7 @@
  * folder name, the `_prisma_migrations` ledger, one payload per file split by PostgreSQL's
  * parser, and remedies around the failed row Prisma keeps (`migrate resolve`).
  */
-import { splitPayloads } from '../../core/batch.js';
+import { splitPayloads } from '../../core/payloads.js';
 import { plan } from '../../core/plan.js';
 import { lintPending } from '../../lint/pending.js';
 import { type Discovery, type Format, usableLocal } from '../format.js';

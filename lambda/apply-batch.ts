@@ -6,7 +6,7 @@
  */
 import { BatchStop, ErrorCode, MigrateError, runInOrder, type ApplyOptions, type ApplyResult, type DecodedMigration } from './contract/index.js';
 import type { WorkerFormat } from './format.js';
-import { userTableCount } from './ledger.js';
+import { userTableCount } from './ledger-state.js';
 import { acquireMigrationLock, blockedByWaiters, lockWaiters, WAITER_GRACE_MS } from './lock.js';
 import { lockWaitBudget, prepareSession, timeMargin, type ApplyContext } from './session.js';
 
