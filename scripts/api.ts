@@ -74,7 +74,7 @@ async function locationOf(opts: CommonOptions): Promise<MigrationsLocation> {
   return requireMigrationsDir(await locateMigrations({ env: {}, cwd, ...(opts.migrationsDir === undefined ? {} : { flag: opts.migrationsDir }) }));
 }
 
-/** Resolves the target as the CLI does and talks to the function `command` goes to (core/worker.ts `targetFor`). */
+/** Resolves the target as the CLI does and talks to the function `command` goes to (core/worker-client.ts `targetFor`). */
 async function withWorker<T>(command: 'deploy' | 'status', flags: TargetFlags, run: (worker: Worker) => Promise<T>): Promise<T> {
   const resolved = await resolveTarget(flags);
   let worker: Worker;

@@ -1,5 +1,5 @@
 /**
- * Prisma's format in the worker: `_prisma_migrations` (lambda/prisma/ledger.ts) and how one
+ * Prisma's format in the worker: `_prisma_migrations` (lambda/prisma/prisma-ledger.ts) and how one
  * migration.sql runs, with the policy of docs/design.md §3. By mode (chosen by the CLI's parse):
  * - transactional: BEGIN, the file, then insertFinishedAndCommit — the row and COMMIT in one
  *   round trip, so the migration and its record commit together (runTransactional);

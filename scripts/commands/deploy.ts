@@ -171,7 +171,7 @@ async function settleInFlight(worker: Worker, opts: DeployOptions, first: State)
 }
 
 /**
- * The sending: the payloads in as few Invoke requests as fit (core/batch.ts), one request at a
+ * The sending: the payloads in as few Invoke requests as fit (core/payloads.ts), one request at a
  * time, stopping at the first failure, a lock held by another deploy, an exhausted time budget
  * or a signal. What the worker reports is added to the report as it arrives.
  */

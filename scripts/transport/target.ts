@@ -5,7 +5,7 @@
  *
  * The reader function, when there is one, comes from `--reader-function`, else
  * VPC_MIGRATE_READER_FUNCTION, else the stack's `ReaderFunctionName`/`ReaderFunctionArn` output;
- * `--local` serves its own. core/worker.ts `targetFor` decides which of the two a command uses.
+ * `--local` serves its own. core/worker-client.ts `targetFor` decides which of the two a command uses.
  */
 import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
 import type { TargetFlags, WorkerTarget } from '../core/worker-client.js';

@@ -78,7 +78,7 @@ export function countOnlyHandler(databaseUrl: string, opts: CountOnlyWorkerOptio
 }
 
 /**
- * The count-only function on the shared test endpoint (worker.ts's serveFunction): it differs from
+ * The count-only function on the shared test endpoint (test-worker.ts's serveFunction): it differs from
  * startTestWorker only in the handler (a foreign worker's, not ours) and in how a client speaks to
  * it (`--protocol run-sql`, connectRunSqlWorker).
  */

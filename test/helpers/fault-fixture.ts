@@ -2,7 +2,7 @@
  * The common starts of the fault files. `scenarioFixture`, for the kill, lost-response and
  * connection-cut cells: a server role with a password, a killable worker, and the four-migration
  * scenario with its reference states. `useFaultServer`, for the cells that need no kill: the
- * same server role, and plain test workers (worker.ts) on its databases.
+ * same server role, and plain test workers (test-worker.ts) on its databases.
  */
 import { afterAll, beforeAll, expect } from 'vitest';
 import { deploy, type DeployReport } from '../../scripts/commands/deploy.js';

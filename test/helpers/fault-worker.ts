@@ -40,7 +40,7 @@ export type Verdict = 'continue' | 'kill';
 export type QueryHook = (q: QueryEvent) => Verdict | Promise<Verdict>;
 
 /**
- * The shared test endpoint (worker.ts's serveFunction) with a function of its own: the real handler
+ * The shared test endpoint (test-worker.ts's serveFunction) with a function of its own: the real handler
  * runs in child processes that can be killed, which an in-process handler (startTestWorker) cannot be.
  */
 export interface FaultWorker extends ServedFunction {

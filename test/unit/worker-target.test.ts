@@ -1,6 +1,6 @@
 /**
  * Which function a run talks to (issue 23): where the reader function's name comes from
- * (transport/target.ts) and the one routing rule between reader and migrator (core/worker.ts).
+ * (transport/target.ts) and the one routing rule between reader and migrator (core/worker-client.ts).
  * No network: `--stack` is covered against a local CloudFormation server in test/infra.
  */
 import { describe, expect, it } from 'vitest';

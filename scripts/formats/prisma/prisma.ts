@@ -30,7 +30,7 @@ export const prismaFormat: Format<Discovery> = {
 
   lintPending: (discovery, pending, opts) => lintPending(discovery.migrations, pending, opts),
 
-  // One payload per pending file (core/batch.ts): its statements' spans from PostgreSQL's own
+  // One payload per pending file (core/payloads.ts): its statements' spans from PostgreSQL's own
   // parser (core/split.ts), the execution mode those imply ('transactional', 'non-transactional'
   // for CONCURRENTLY and the like, 'script' for a file with its own BEGIN/COMMIT), and the
   // text, gzip+base64 from 64 KB (lambda/contract/codec.ts).
