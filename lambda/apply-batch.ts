@@ -4,7 +4,9 @@
  * differs by format (the ledger, running one migration) is a WorkerFormat (lambda/format.ts):
  * lambda/prisma/apply.ts or lambda/drizzle/apply.ts.
  */
-import { BatchStop, ErrorCode, MigrateError, runInOrder, type ApplyOptions, type ApplyResult, type DecodedMigration } from './contract/index.js';
+// Straight from the file, not through the contract's index: the reader following a migration lands where runInOrder is.
+import { BatchStop, runInOrder } from './contract/batch-order.js';
+import { ErrorCode, MigrateError, type ApplyOptions, type ApplyResult, type DecodedMigration } from './contract/index.js';
 import type { WorkerFormat } from './format.js';
 import { userTableCount } from './ledger-state.js';
 import { acquireMigrationLock, blockedByWaiters, lockWaiters, WAITER_GRACE_MS } from './lock.js';
