@@ -95,10 +95,9 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
     }
     let event: ParsedEvent;
     try {
-      // The contract's parseEvent (lambda/contract/validate.ts) refuses unknown keys and bad
-      // types, decodes each migration's SQL (codec.ts), checks its statement spans and refuses
-      // it unless the text hashes to the checksum sent (the one its ledger row records), so
-      // nothing below meets an event the CLI could not have sent.
+      // Unknown keys, bad types, bad statement spans and SQL that does not hash to the checksum
+      // sent (the one its ledger row records) are refused: nothing below meets an event the CLI
+      // could not have sent.
       event = parseEvent(rawEvent);
     } catch (error) {
       log.warn('event rejected', { error: describe(error) });

@@ -69,10 +69,7 @@ export interface DeployReport {
 export async function deploy(worker: Worker, opts: DeployOptions): Promise<DeployReport> {
   const started = Date.now();
   const migrations = givenLocation(opts.migrationsDir, opts.location);
-  // loadState (formats/select.ts) picks the format — `drizzle` when the folder holds
-  // meta/_journal.json, else Prisma, whose Format is scripts/formats/prisma/prisma.ts — then reads
-  // the folder (format.loadLocal) and the worker's ledger (format.readLedger → worker.ledger(), an
-  // Invoke) side by side and plans (format.plan). The SQL parser loads meanwhile for payloads.
+  // The SQL parser loads while the folder and the ledger are read: the payloads need it.
   const [loaded] = await Promise.all([loadState(worker, migrations.dir, opts), loadParser()]);
   const state = await settleInFlight(worker, { ...opts, migrationsDir: migrations.dir }, loaded);
   const { format } = state;

@@ -30,10 +30,8 @@ export const prismaFormat: Format<Discovery> = {
 
   lintPending: (discovery, pending, opts) => lintPending(discovery.migrations, pending, opts),
 
-  // One payload per pending file (core/payloads.ts): its statements' spans from PostgreSQL's own
-  // parser (core/split.ts), the execution mode those imply ('transactional', 'non-transactional'
-  // for CONCURRENTLY and the like, 'script' for a file with its own BEGIN/COMMIT), and the
-  // text, gzip+base64 from 64 KB (lambda/contract/codec.ts).
+  // Split by PostgreSQL's own parser, so the worker runs each file in the mode its statements
+  // need ('non-transactional' for CONCURRENTLY and the like, 'script' for its own BEGIN/COMMIT).
   payloads: (discovery, pending, warnings) =>
     splitPayloads(discovery.migrations, pending, (name, e) =>
       warnings.push(`${name}/migration.sql:${e.line}:${e.column}: PostgreSQL's parser rejects it (${e.message}); it is sent whole and the database will report the error.`),
