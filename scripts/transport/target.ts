@@ -56,7 +56,7 @@ export async function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv =
   }
   const endpoint = flags.endpoint ? { endpoint: flags.endpoint } : {};
   if (flags.stack) {
-    const { resolveStackFunctions } = await import('./stack.js');
+    const { resolveStackFunctions } = await import('./stack-outputs.js');
     const stack = await resolveStackFunctions({ stackName: flags.stack, ...common });
     const reader = readerFunctionOf(flags, env, stack.readerFunctionName);
     return { target: { functionName: stack.functionName, ...(reader ? { readerFunctionName: reader } : {}), ...common, ...endpoint }, close: async () => undefined };
