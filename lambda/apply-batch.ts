@@ -25,7 +25,7 @@ export async function applyBatch(
   // own, which no migration file can reach.
   const lock = await acquireMigrationLock(ctx.openSession, lockWaitBudget(ctx, options, margin));
   try {
-    // lambda/ledger-state.ts: format-neutral facts (user tables, for `baselining`); the row itself is the format's.
+    // Before anything runs: a schema that held tables and no ledger is being baselined.
     const tablesBefore = await userTableCount(db);
     // Prisma's P3005 (schema-not-empty.ts): tables but no ledger may be the wrong database.
     if (options.baseline !== true) await format.refuseNonEmptySchema?.(db, request.migrations);

@@ -113,7 +113,7 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
         throw readerOnly(event.action === 'run-sql' ? 'run-sql --write' : event.action);
       }
       db = login === 'reader' ? await openReader(reader, event) : await open(migrator, event);
-      // The migration lock's own session (lambda/lock.ts), on the migrating login.
+      // The migration lock's own session, on the migrating login.
       const openSession = () => open(migrator, { action: `${event.action} lock`, requestId: event.requestId });
       const result = await dispatch(db, event, context, log, reader, openSession);
       log.info('action finished', { action: event.action, login, durationMs: Date.now() - started });

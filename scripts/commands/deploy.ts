@@ -1,9 +1,8 @@
 /**
  * `deploy` (`vpc-migrate deploy`): discover → ledger → plan → lint → apply in batches → verify.
  * Refuses before applying anything when the plan has a problem; stops at the first failure;
- * verifies afterwards that the ledger holds every local migration. The format (formats/) says
- * how each step reads for Prisma or Drizzle (formats/select.ts picks it); applyBatches below
- * sends the migrations to the worker (transport/invoke.ts).
+ * verifies afterwards that the ledger holds every local migration. The format says how each step
+ * reads for Prisma or Drizzle; applyBatches below sends the migrations to the worker.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -168,7 +167,7 @@ async function settleInFlight(worker: Worker, opts: DeployOptions, first: State)
 }
 
 /**
- * The sending: the payloads in as few Invoke requests as fit (core/payloads.ts), one request at a
+ * The sending: the payloads in as few Invoke requests as fit, one request at a
  * time, stopping at the first failure, a lock held by another deploy, an exhausted time budget
  * or a signal. What the worker reports is added to the report as it arrives.
  */
@@ -192,7 +191,7 @@ async function applyBatches(worker: Worker, payloads: MigrationPayload[], report
     const heartbeat = setInterval(() => progress(`  … still applying (${Math.round((Date.now() - sent) / 1000)} s)`), 15_000);
     let result: ApplyResult;
     try {
-      // worker.apply: one Lambda Invoke (transport/invoke.ts, connectWorker) answered by lambda/handler.ts.
+      // One Lambda Invoke; no import shows where it lands: lambda/handler.ts answers it.
       result = await worker.apply({ requestId: `${requestId}-${round}`, migrations: batch, ...(opts.apply ? { options: opts.apply } : {}), ...(report.format ? { format: report.format } : {}) });
     } catch (error) {
       // Prisma's P3005 (lambda/schema-not-empty.ts): a refusal of the deploy, reported as its problem.
