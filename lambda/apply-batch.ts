@@ -6,7 +6,13 @@
  */
 // From its own file, not the contract's index: one hop fewer for a reader following a migration.
 import { BatchStop, runInOrder } from './contract/batch-order.js';
-import { ErrorCode, MigrateError, type ApplyOptions, type ApplyResult, type DecodedMigration } from './contract/index.js';
+import {
+  ErrorCode,
+  MigrateError,
+  type ApplyOptions,
+  type ApplyResult,
+  type DecodedMigration,
+} from './contract/index.js';
 import type { WorkerFormat } from './format.js';
 import { userTableCount } from './ledger-state.js';
 import { acquireMigrationLock, blockedByWaiters, lockWaiters, WAITER_GRACE_MS } from './lock.js';

@@ -93,7 +93,13 @@ afterAll(() => api.close());
 const keyOf = (n: Node) => `${n.getSourceFile().fileName}:${n.pos}`;
 
 function nameOf(node: Node): string | undefined {
-  if (isFunctionDeclaration(node) || isMethodDeclaration(node) || isPropertyAssignment(node) || isVariableDeclaration(node) || isClassDeclaration(node)) {
+  if (
+    isFunctionDeclaration(node) ||
+    isMethodDeclaration(node) ||
+    isPropertyAssignment(node) ||
+    isVariableDeclaration(node) ||
+    isClassDeclaration(node)
+  ) {
     const name = node.name;
     return name && (isIdentifier(name) || isStringLiteral(name)) ? name.text : undefined;
   }
@@ -121,7 +127,10 @@ function findFunction(step: { file: string; fn: string }): Node | string | undef
   const [outer, ...inner] = step.fn.split('.');
   const sf = project.program.getSourceFile(path.join(repoRoot, step.file));
   if (!sf) return undefined;
-  let node: Node | undefined = sf.statements.flatMap((s): Node[] => (isVariableStatement(s) ? [...s.declarationList.declarations] : [s])).find((s) => nameOf(s) === outer);
+  const topLevel = sf.statements.flatMap((s): Node[] =>
+    isVariableStatement(s) ? [...s.declarationList.declarations] : [s],
+  );
+  let node: Node | undefined = topLevel.find((s) => nameOf(s) === outer);
   for (const part of inner) node = node && declarations(node, part).find((d) => d !== node);
   return node;
 }
@@ -185,11 +194,14 @@ function hopHolds(prev: Step, step: Step, seen: Step[]): string | undefined {
     case 'call':
       return calls(from, to) ? undefined : `${prev.fn} does not call it`;
     case 'return':
-      return seen.some((s) => s.file === step.file && s.fn === step.fn) ? undefined : 'returns to a step not on the path';
+      if (seen.some((s) => s.file === step.file && s.fn === step.fn)) return undefined;
+      return 'returns to a step not on the path';
     case 'bundle': {
       // run-cli.mjs bundles ENTRY (scripts/cli.ts) and calls the bundle's `main`.
       const runCli = read(prev.file);
-      return runCli.includes(`path.join(ROOT, ${step.file.split('/').map((p) => `'${p}'`).join(', ')})`) && /\bmain\(/.test(textOf(from)) && /^export async function main\(/m.test(read(step.file))
+      const entry = `path.join(ROOT, ${step.file.split('/').map((p) => `'${p}'`).join(', ')})`;
+      const exportsMain = /^export async function main\(/m.test(read(step.file));
+      return runCli.includes(entry) && /\bmain\(/.test(textOf(from)) && exportsMain
         ? undefined
         : 'the bin does not load this entry';
     }
@@ -198,7 +210,8 @@ function hopHolds(prev: Step, step: Step, seen: Step[]): string | undefined {
       const action = /send<\w+>\(\{ action: '([\w-]+)'/.exec(textOf(from))?.[1];
       const entry = /new URL\('\.\.\/([\w/.-]+)', import\.meta\.url\)/.exec(read('infra/bundling.ts'))?.[1];
       const dispatch = findFunction({ file: step.file, fn: 'dispatch' });
-      return action && entry === step.file && /InvokeCommand/.test(read(prev.file)) && dispatch && textOf(dispatch).includes(`case '${action}':`)
+      const dispatched = dispatch !== undefined && textOf(dispatch).includes(`case '${action}':`);
+      return action && entry === step.file && /InvokeCommand/.test(read(prev.file)) && dispatched
         ? undefined
         : 'the Invoke does not reach this handler';
     }
@@ -216,7 +229,8 @@ const returns = DEPLOY_PATH.filter((s) => s.hop === 'return').length;
 
 describe('the path of one Prisma migration, by its real calls', () => {
   it('every step names a function defined in its file', () => {
-    expect([...DEPLOY_PATH, ...STEPPED_OVER].filter((s) => !findFunction(s)).map((s) => `${s.file} ${s.fn}`)).toEqual([]);
+    const missing = [...DEPLOY_PATH, ...STEPPED_OVER].filter((s) => !findFunction(s)).map((s) => `${s.file} ${s.fn}`);
+    expect(missing).toEqual([]);
   });
 
   it('each step is reached from the one before it as it says (a call, a return, the bundle, the Invoke)', () => {
@@ -228,13 +242,14 @@ describe('the path of one Prisma migration, by its real calls', () => {
   });
 
   it('after a return, the step returned to calls the next step', () => {
-    const broken = DEPLOY_PATH.flatMap((s, i) => (s.hop === 'return' && DEPLOY_PATH[i + 1]?.hop !== 'call' ? [s.fn] : []));
+    const broken = DEPLOY_PATH.filter((s, i) => s.hop === 'return' && DEPLOY_PATH[i + 1]?.hop !== 'call');
+    expect(broken.map((s) => s.fn)).toEqual([]);
     expect(broken).toEqual([]);
   });
 
   it('the calls it steps over are real calls of the step named', () => {
-    const broken = STEPPED_OVER.filter((s) => !calls(findFunction(s.from)!, findFunction(s)!)).map((s) => `${s.from.fn} -> ${s.fn}`);
-    expect(broken).toEqual([]);
+    const broken = STEPPED_OVER.filter((s) => !calls(findFunction(s.from)!, findFunction(s)!));
+    expect(broken.map((s) => `${s.from.fn} -> ${s.fn}`)).toEqual([]);
   });
 
   it('starts at the bin and ends at the INSERT of the row', () => {
@@ -248,7 +263,9 @@ describe('the path of one Prisma migration, by its real calls', () => {
   it('every file on it is imported by one before it, except where the bundle and the Invoke lead', () => {
     const unreached = files.slice(1).filter((file, i) => {
       const hop = DEPLOY_PATH.find((s) => s.file === file)!.hop;
-      return hop !== 'bundle' && hop !== 'invoke' && !files.slice(0, i + 1).some((earlier) => importsOf(earlier, read(earlier)).some((e) => e.to === file));
+      const importsIt = (earlier: string) => importsOf(earlier, read(earlier)).some((e) => e.to === file);
+      const imported = files.slice(0, i + 1).some(importsIt);
+      return hop !== 'bundle' && hop !== 'invoke' && !imported;
     });
     expect(unreached).toEqual([]);
   });
@@ -263,7 +280,8 @@ describe('the path of one Prisma migration, by its real calls', () => {
 
   it('can fail: a step whose function does not call the next is caught', () => {
     const plan = DEPLOY_PATH.find((s) => s.fn === 'plan')!;
-    expect(hopHolds(plan, { file: 'lambda/apply-batch.ts', fn: 'applyBatch', hop: 'call' }, [])).toBe('plan does not call it');
+    const notCalled = { file: 'lambda/apply-batch.ts', fn: 'applyBatch', hop: 'call' } as const;
+    expect(hopHolds(plan, notCalled, [])).toBe('plan does not call it');
     expect(findFunction({ file: 'scripts/core/plan.ts', fn: 'noSuchFunction' })).toBeUndefined();
   });
 });
