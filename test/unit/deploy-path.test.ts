@@ -207,11 +207,14 @@ function hopHolds(prev: Step, step: Step, seen: Step[]): string | undefined {
     }
     case 'invoke': {
       // The action the client sends is one the worker entry point dispatches.
-      const action = /send<\w+>\(\{ action: '([\w-]+)'/.exec(textOf(from))?.[1];
+      // `{ action: 'apply', … }`, or a typed client's `call('apply', …)`.
+      const said = /\baction: '([\w-]+)'|\(\s*'([\w-]+)'/.exec(textOf(from));
+      const action = said?.[1] ?? said?.[2];
       const entry = /new URL\('\.\.\/([\w/.-]+)', import\.meta\.url\)/.exec(read('infra/bundling.ts'))?.[1];
       const dispatch = findFunction({ file: step.file, fn: 'dispatch' });
       const dispatched = dispatch !== undefined && textOf(dispatch).includes(`case '${action}':`);
-      return action && entry === step.file && /InvokeCommand/.test(read(prev.file)) && dispatched
+      const exported = new RegExp(`^export const handler\\b.*= ${step.fn}\\(`, 'm').test(read(step.file));
+      return action && entry === step.file && /InvokeCommand/.test(read(prev.file)) && dispatched && exported
         ? undefined
         : 'the Invoke does not reach this handler';
     }
