@@ -4,7 +4,7 @@
  * gets the code and remedy; only a bug surfaces as a Lambda function error.
  */
 import type pg from 'pg';
-import { applyBatch } from './batch.js';
+import { applyBatch } from './apply-batch.js';
 import { runBackfill } from './backfill.js';
 import {
   ErrorCode,
@@ -27,7 +27,7 @@ import { clientConfigFromUrl, close, connect, isAuthFailure, type Db } from './d
 import { drizzle } from './drizzle/apply.js';
 import type { WorkerFormat } from './format.js';
 import { prisma } from './prisma/apply.js';
-import { readLedgerState } from './ledger.js';
+import { readLedgerState } from './ledger-state.js';
 import { rehearse } from './rehearse.js';
 import { baselineMigrations } from './baseline.js';
 import { resolveMigration } from './resolve.js';
@@ -99,10 +99,9 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
     }
     let event: ParsedEvent;
     try {
-      // The contract's parseEvent (lambda/contract/validate.ts) refuses unknown keys and bad
-      // types, decodes each migration's SQL (codec.ts), checks its statement spans and refuses
-      // it unless the text hashes to the checksum sent (the one its ledger row records), so
-      // nothing below meets an event the CLI could not have sent.
+      // Unknown keys, bad types, bad statement spans and SQL that does not hash to the checksum
+      // sent (the one its ledger row records) are refused: nothing below meets an event the CLI
+      // could not have sent.
       event = parseEvent(rawEvent);
     } catch (error) {
       log.warn('event rejected', { error: describe(error) });
@@ -118,7 +117,7 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
         throw readerOnly(event.action === 'run-sql' ? 'run-sql --write' : event.action);
       }
       db = login === 'reader' ? await openReader(reader, event) : await open(migrator, event);
-      // The migration lock's own session (lambda/lock.ts), on the migrating login.
+      // The migration lock's own session, on the migrating login.
       const openSession = () => open(migrator, { action: `${event.action} lock`, requestId: event.requestId });
       const result = await dispatch(db, event, context, log, reader, openSession);
       log.info('action finished', { action: event.action, login, durationMs: Date.now() - started });

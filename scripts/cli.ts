@@ -18,7 +18,7 @@ import { resolveCommand } from './commands/resolve.js';
 import { sqlCommand } from './commands/sql.js';
 import { statusCommand } from './commands/status.js';
 import { connectRunSql, protocolFlag } from './compat/protocol.js';
-import { targetFor, type Worker } from './core/worker.js';
+import { targetFor, type Worker } from './core/worker-client.js';
 import { watchInterrupts } from './interrupt.js';
 import { CARRIED_FLAGS, currentLaunch, type Invocation, invocationOf } from './invocation.js';
 import { renderError } from './render/common.js';
@@ -170,7 +170,7 @@ export async function main(argv: string[]): Promise<number> {
     if (resolved.localDatabase && !json) {
       progress(`Local worker: ${resolved.localDatabase.embedded ? `embedded PostgreSQL (${resolved.localDatabase.dataDir ?? '.vpc-migrate/pgdata'})` : 'database from DATABASE_URL'} behind the local Invoke endpoint ${resolved.target.endpoint}`);
     }
-    // The reader function for what only reads (status, lint, sql without --write), the migrator for the rest (core/worker.ts).
+    // The reader function for what only reads (status, lint, sql without --write), the migrator for the rest (core/worker-client.ts).
     const target = targetFor(name, resolved.target, { write: values.write === true });
     // Our worker through Lambda Invoke (transport/invoke.ts), or a plain run-sql one (compat/).
     const worker = protocolFlag(values) === 'run-sql' ? connectRunSql(values, target, progress) : connectWorker(target);

@@ -19,7 +19,7 @@ import {
 import { sha256Hex } from '../core/checksum.js';
 import { refuseNulByte } from '../formats/read-files.js';
 import { loadParser, splitMigration } from '../core/split.js';
-import type { Worker } from '../core/worker.js';
+import type { Worker } from '../core/worker-client.js';
 import { fromInvocationDir, invocationDir } from '../project/invocation-dir.js';
 import { defineCommand } from './command.js';
 import { INT_FLAGS, intFlag, usageError } from './flags.js';

@@ -7,9 +7,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type BaselineResult, ErrorCode, MigrateError, remedyCommand } from '../../lambda/contract/index.js';
-import { batchBySize, splitPayloads } from '../core/batch.js';
+import { batchBySize, splitPayloads } from '../core/payloads.js';
 import { loadParser } from '../core/split.js';
-import type { Worker } from '../core/worker.js';
+import type { Worker } from '../core/worker-client.js';
 import { discoverMigrations } from '../formats/prisma/discover.js';
 import { detectFormat } from '../formats/select.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';

@@ -1,5 +1,5 @@
 /** What every command is to the command line: its flags, its help, and a run that returns a report. */
-import type { Worker } from '../core/worker.js';
+import type { Worker } from '../core/worker-client.js';
 import type { Interruption } from '../interrupt.js';
 import type { Options, Values } from './flags.js';
 

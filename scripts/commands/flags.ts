@@ -5,7 +5,7 @@
  */
 import type { ParseArgsConfig } from 'node:util';
 import { type ApplyOptions, ErrorCode, MigrateError, MIGRATION_FORMATS, type MigrationFormat } from '../../lambda/contract/index.js';
-import type { TargetFlags } from '../core/worker.js';
+import type { TargetFlags } from '../core/worker-client.js';
 import { DETECTION_RULE } from '../formats/select.js';
 import { locateMigrations, type MigrationsLocation, requireMigrationsDir } from '../project/migrations-dir.js';
 

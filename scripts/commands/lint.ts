@@ -11,10 +11,10 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { ErrorCode, MigrateError, type MigrationFormat, type ServerFacts } from '../../lambda/contract/index.js';
-import type { Worker } from '../core/worker.js';
+import type { Worker } from '../core/worker-client.js';
 import { formatFor } from '../formats/select.js';
 import { fixMigration, type RemovedStatement } from '../lint/fix.js';
-import { lint, lintHistory, type LintResult } from '../lint/lint.js';
+import { lint, lintHistory, type LintResult } from '../lint/linter.js';
 import { loadLintParser } from '../lint/parse.js';
 import { lintInput } from '../lint/pending.js';
 import type { Finding, LintInput } from '../lint/types.js';

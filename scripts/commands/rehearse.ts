@@ -13,10 +13,10 @@ import {
   type RehearseResult,
   type ServerFacts,
 } from '../../lambda/contract/index.js';
-import { batchBySize, BATCH_BYTES, formatBytes, splitPayloads } from '../core/batch.js';
+import { batchBySize, BATCH_BYTES, formatBytes, splitPayloads } from '../core/payloads.js';
 import { summarize, type PlanOptions, type Problem } from '../core/plan.js';
 import { loadParser } from '../core/split.js';
-import type { Worker } from '../core/worker.js';
+import type { Worker } from '../core/worker-client.js';
 import { loadState } from '../formats/select.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
 import { defineCommand } from './command.js';

@@ -12,7 +12,7 @@ import {
   type ResolveResult,
   type ResolveTarget,
 } from '../../lambda/contract/index.js';
-import type { Worker } from '../core/worker.js';
+import type { Worker } from '../core/worker-client.js';
 import { discoverMigrations } from '../formats/prisma/discover.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
 import { defineCommand } from './command.js';

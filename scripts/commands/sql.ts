@@ -2,7 +2,7 @@
  * `sql` (`pnpm run-sql "<sql>"`, or `-f file.sql`): ad-hoc SQL through the worker. Read-only
  * unless `--write`, and PostgreSQL enforces it (a READ ONLY transaction, one statement through
  * the extended protocol, as the reader login); read-only SQL goes to the reader function when
- * one is known (core/worker.ts `targetFor`). With `--write` the statement is echoed and, on a
+ * one is known (core/worker-client.ts `targetFor`). With `--write` the statement is echoed and, on a
  * terminal, confirmed; without a terminal it needs `--yes`.
  */
 import { readFile } from 'node:fs/promises';
@@ -15,7 +15,7 @@ import {
   type RunSqlResult,
   remedyCommand,
 } from '../../lambda/contract/index.js';
-import { type AnsweredBy, answeredBy, type Worker } from '../core/worker.js';
+import { type AnsweredBy, answeredBy, type Worker } from '../core/worker-client.js';
 import { yellow } from '../render/common.js';
 import { fromInvocationDir } from '../project/invocation-dir.js';
 import { defineCommand } from './command.js';

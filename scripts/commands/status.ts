@@ -4,7 +4,7 @@
  */
 import { type MigrationFormat, remedyCommand, type ServerFacts } from '../../lambda/contract/index.js';
 import { summarize, type Plan, type PlanOptions } from '../core/plan.js';
-import { type AnsweredBy, answeredBy, type Worker } from '../core/worker.js';
+import { type AnsweredBy, answeredBy, type Worker } from '../core/worker-client.js';
 import type { LedgerCounts } from '../formats/format.js';
 import { loadState } from '../formats/select.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';

@@ -19,7 +19,7 @@ import {
   OUTPUT_READER_FUNCTION_NAME,
   VpcMigrateStack,
 } from '../../infra/stack.js';
-import { FUNCTION_ARN_OUTPUT, FUNCTION_NAME_OUTPUT, READER_ARN_OUTPUT, READER_NAME_OUTPUT } from '../../scripts/transport/stack.js';
+import { FUNCTION_ARN_OUTPUT, FUNCTION_NAME_OUTPUT, READER_ARN_OUTPUT, READER_NAME_OUTPUT } from '../../scripts/transport/stack-outputs.js';
 
 interface Resource {
   Type: string;
