@@ -47,7 +47,7 @@ import {
   type StatementSpan,
 } from '../../lambda/contract/index.js';
 import { loadInspector, prepareStatement, type PreparedStatement } from './inspect.js';
-import { ask } from './ledger.js';
+import { ask } from './read-ledger-via-raise.js';
 import { decodeGuard, doBlock, literal, newNonce, raiseAnswer, raiseGuard } from './sql.js';
 import {
   CREATE_LEDGER_SQL,

@@ -1,6 +1,6 @@
 /**
  * `_prisma_migrations` writes as SQL text, for a worker that takes no parameters. The columns
- * and values are lambda/prisma/ledger.ts's (Prisma's, docs/design.md §2); the table DDL is reused as is.
+ * and values are lambda/prisma/prisma-ledger.ts's (Prisma's, docs/design.md §2); the table DDL is reused as is.
  * `started_at` is the database's `now()` (the start of the call's transaction), `finished_at`
  * its `clock_timestamp()`, so the client's clock never enters the ledger.
  */

@@ -34,7 +34,11 @@ export type Report =
   | BaselineReport;
 
 /** `values` are the run's flags (`sql --csv`); `progress` is stderr, where CSV output puts what is not rows. */
-export async function renderReport(r: Report, values: Values, progress: (line: string) => void): Promise<string> {
+export async function renderReport(
+  r: Report,
+  values: { readonly csv?: boolean },
+  progress: (line: string) => void,
+): Promise<string> {
   switch (r.command) {
     case 'deploy':
       return renderDeploy(r);
