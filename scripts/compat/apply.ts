@@ -19,22 +19,31 @@
  * BEGIN/COMMIT run Prisma-style: the row first, then one call per statement (per BEGIN…COMMIT
  * block for scripts, each block in one atomic `DO`), then the row completed.
  */
+import { randomUUID } from 'node:crypto';
 import {
   type ApplyEvent,
   type ApplyOptions,
   type ApplyResult,
   BatchStop,
+  CREATE_LEDGER_SQL,
   type DecodedMigration,
   DEFAULT_LOCK_WAIT_MS,
   ErrorCode,
   failedMigrationsError,
+  failedNamesJsonSql,
+  inline,
+  literal,
+  insertLedgerRowSql,
   ledgerLogFor,
+  type LedgerRowUpdate,
   MigrateError,
   MIGRATION_LOCK_KEY,
   type MigrationResult,
   NOT_RELOCATABLE,
   parseEvent,
+  PRISMA_LEDGER_IN_SESSION_SCHEMA,
   PRISMA_LEDGER_TABLE,
+  recordedAsAppliedSql,
   reconcileLog,
   redact,
   remedyCommand,
@@ -44,27 +53,18 @@ import {
   type SkippedStatement,
   type SqlErrorInfo,
   type StatementSpan,
+  updateLedgerRowsSql,
 } from '../../lambda/contract/index.js';
 import { loadInspector, prepareStatement, type PreparedStatement } from './inspect.js';
 import { ask } from './ledger.js';
-import { decodeGuard, doBlock, literal, newNonce, raiseAnswer, raiseGuard } from './sql.js';
-import {
-  CREATE_LEDGER_SQL,
-  insertFailedSql,
-  insertFinishedSql,
-  insertStartedSql,
-  markFailedSql,
-  markFinishedSql,
-  newRowId,
-  recordProgressSql,
-} from './tracking.js';
+import { decodeGuard, doBlock, newNonce, raiseAnswer, raiseGuard } from './sql.js';
 import { isDuplicateFailure, type RunSqlFailure, type RunSqlTransport } from './transport.js';
 
 const LOCK_POLL_MS = 250;
 const DUPLICATE_CONDITIONS = 'duplicate_table OR duplicate_object OR duplicate_column OR duplicate_schema OR duplicate_function OR invalid_table_definition OR invalid_object_definition';
 /** 42P16 and 42P17 mean "already there" only with these messages (lambda/sql-error.ts isAlreadyExists). */
 const NOT_REALLY_DUPLICATE = `(SQLSTATE = '42P16' AND SQLERRM !~* 'multiple primary keys') OR (SQLSTATE = '42P17' AND SQLERRM !~* 'already exists')`;
-const TABLE = `"${PRISMA_LEDGER_TABLE}"`;
+const TABLE = PRISMA_LEDGER_IN_SESSION_SCHEMA;
 
 interface Ctx {
   t: RunSqlTransport;
@@ -138,14 +138,14 @@ async function runMigration(ctx: Ctx, p: Prepared): Promise<MigrationResult> {
   const { m } = p;
   if (m.mode === 'transactional' && p.statements.every((s) => s.executable)) {
     const indices = p.spans.map((_, i) => i);
-    const out = await runAtomic(ctx, p, indices, { name: m.name, row: (logs) => insertFinishedSql(newRowId(), m, logs) });
+    const out = await runAtomic(ctx, p, indices, { name: m.name, row: (logs) => insertRowSql(m, logs, { finishedAt: 'clock', appliedSteps: 1 }) });
     switch (out.kind) {
       case 'done':
         return result(m, out.skipped.length > 0 ? 'reconciled' : 'applied', { skipped: out.skipped });
       case 'recorded':
         return result(m, 'already-applied');
       case 'failed':
-        await recordFailure(ctx, () => insertFailedSql(newRowId(), m, ledgerLogFor(m.name, out.error)), out.error);
+        await recordFailure(ctx, () => insertRowSql(m, ledgerLogFor(m.name, out.error), { appliedSteps: 0 }), out.error);
         return result(m, 'failed', { error: out.error, ...(out.skipped ? { skipped: out.skipped } : {}) });
     }
   }
@@ -158,6 +158,23 @@ function result(m: DecodedMigration, status: MigrationResult['status'], extra: {
   if (extra.error) r.error = extra.error;
   if (extra.appliedSteps !== undefined) r.appliedSteps = extra.appliedSteps;
   return r;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ledger writes: the worker's statements (lambda/contract/prisma-ledger-sql.ts), values inlined.
+// `started_at` is the database's now() (the call's transaction), so the client's clock never enters the ledger.
+
+function insertRowSql(
+  m: DecodedMigration,
+  logs: string | null,
+  rest: { finishedAt?: 'clock'; appliedSteps: number },
+  id = randomUUID(),
+): string {
+  return inline(insertLedgerRowSql(TABLE, { id, checksum: m.checksum, name: m.name, logs, startedAt: 'now', ...rest }));
+}
+
+function updateRowSql(id: string, set: LedgerRowUpdate): string {
+  return inline(updateLedgerRowsSql(TABLE, id, set));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -176,7 +193,8 @@ function guardLines(options: ApplyOptions, ledgerFor?: string): string[] {
       `SELECT migration_name, logs IS NULL INTO vpcm_name, vpcm_running FROM ${TABLE} WHERE finished_at IS NULL AND rolled_back_at IS NULL ORDER BY started_at LIMIT 1;`,
       `IF FOUND AND vpcm_running THEN ${raiseGuard('running', 'vpcm_name')} END IF;`,
       `IF FOUND THEN ${raiseGuard('failed', 'vpcm_name')} END IF;`,
-      `IF EXISTS (SELECT 1 FROM ${TABLE} WHERE migration_name = ${literal(ledgerFor)} AND rolled_back_at IS NULL) THEN ${raiseGuard('recorded')} END IF;`,
+      // After the two checks above every row of the name not rolled back is finished: the worker's own condition.
+      `IF ${recordedAsAppliedSql(TABLE, literal(ledgerFor))} THEN ${raiseGuard('recorded')} END IF;`,
     );
   }
   return lines;
@@ -266,7 +284,7 @@ async function batchFacts(t: RunSqlTransport): Promise<Facts> {
       // marker is written before a non-transactional statement runs): they are failures only when
       // no deploy is running, which only the lock tells. Busy: the guard waits and checks again.
       `  IF pg_try_advisory_xact_lock(${MIGRATION_LOCK_KEY}) THEN`,
-      `    EXECUTE ${literal(`SELECT coalesce(json_agg(DISTINCT migration_name), '[]') FROM ${TABLE} WHERE finished_at IS NULL AND rolled_back_at IS NULL AND logs IS NOT NULL`)} INTO vpcm_failed;`,
+      `    EXECUTE ${literal(failedNamesJsonSql(TABLE))} INTO vpcm_failed;`,
       `  END IF;`,
       `END IF;`,
       ...raiseAnswer(
@@ -416,8 +434,8 @@ async function runOne(ctx: Ctx, s: PreparedStatement): Promise<CallResult> {
 }
 
 async function startRow(ctx: Ctx, m: DecodedMigration): Promise<string | undefined> {
-  const id = newRowId();
-  const out = await call(ctx, doBlock([...guardLines(ctx.options, m.name), `${insertStartedSql(id, m)};`], DECLARE));
+  const id = randomUUID();
+  const out = await call(ctx, doBlock([...guardLines(ctx.options, m.name), `${insertRowSql(m, null, { appliedSteps: 0 }, id)};`], DECLARE));
   if (out.kind === 'recorded') return undefined;
   if (out.kind !== 'ok') {
     const failure = out.kind === 'failed' ? out.failure : { message: 'the ledger changed', text: '' };
@@ -448,12 +466,12 @@ async function runStepwise(ctx: Ctx, p: Prepared): Promise<MigrationResult> {
   for (let i = 0; i < p.spans.length; i++) {
     const out = await step(ctx, p, i, skipped);
     if (out.kind === 'failed') {
-      await recordFailure(ctx, () => markFailedSql(id, ledgerLogFor(m.name, out.error), i), out.error);
+      await recordFailure(ctx, () => updateRowSql(id, { logs: ledgerLogFor(m.name, out.error), appliedSteps: i }), out.error);
       return result(m, 'failed', { skipped, error: out.error, appliedSteps: i });
     }
-    if (i < p.spans.length - 1) await mustSucceed(ctx, recordProgressSql(id, i + 1), `record the progress of ${m.name}`);
+    if (i < p.spans.length - 1) await mustSucceed(ctx, updateRowSql(id, { appliedSteps: i + 1 }), `record the progress of ${m.name}`);
   }
-  await mustSucceed(ctx, markFinishedSql(id, reconcileLog(skipped)), `record ${m.name} as finished`);
+  await mustSucceed(ctx, updateRowSql(id, { finished: true, logs: reconcileLog(skipped) }), `record ${m.name} as finished`);
   return result(m, skipped.length > 0 ? 'reconciled' : 'applied', { skipped });
 }
 
@@ -494,7 +512,7 @@ async function runScript(ctx: Ctx, p: Prepared): Promise<MigrationResult> {
   if (!id) return result(m, 'already-applied');
   const skipped: SkippedStatement[] = [];
   const fail = async (error: SqlErrorInfo, index: number) => {
-    await recordFailure(ctx, () => markFailedSql(id, ledgerLogFor(m.name, error), index), error);
+    await recordFailure(ctx, () => updateRowSql(id, { logs: ledgerLogFor(m.name, error), appliedSteps: index }), error);
     return result(m, 'failed', { skipped, error, appliedSteps: index });
   };
   for (const seg of scriptSegments(p)) {
@@ -513,6 +531,6 @@ async function runScript(ctx: Ctx, p: Prepared): Promise<MigrationResult> {
       if (out.kind === 'failed') return fail(out.error, i);
     }
   }
-  await mustSucceed(ctx, markFinishedSql(id, reconcileLog(skipped)), `record ${m.name} as finished`);
+  await mustSucceed(ctx, updateRowSql(id, { finished: true, logs: reconcileLog(skipped) }), `record ${m.name} as finished`);
   return result(m, skipped.length > 0 ? 'reconciled' : 'applied', { skipped });
 }

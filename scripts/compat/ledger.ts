@@ -16,19 +16,21 @@
  */
 import {
   ErrorCode,
+  literal,
+  MAX_LOG_CHARS,
   type LedgerResult,
   type LedgerRow,
   type LockHolder,
   MigrateError,
   MIGRATION_LOCK_KEY,
+  PRISMA_LEDGER_IN_SESSION_SCHEMA,
   PRISMA_LEDGER_TABLE,
   type ServerFacts,
+  shortenedLogsSql,
 } from '../../lambda/contract/index.js';
-import { decodeAnswer, doBlock, isoUtc, literal, newNonce, raiseAnswer } from './sql.js';
+import { decodeAnswer, doBlock, isoUtc, newNonce, raiseAnswer } from './sql.js';
 import type { RunSqlTransport } from './transport.js';
 
-/** Our worker shortens logs to this many characters in ledger answers (lambda/prisma/ledger.ts). */
-const MAX_LOG_CHARS = 4000;
 export const DEFAULT_PAGE_BYTES = 512 * 1024;
 const MIN_PAGE_BYTES = 4 * 1024;
 const MIN_LOG_CHARS = 200;
@@ -44,9 +46,9 @@ const LEDGER_REGCLASS = `to_regclass(format('%I.%I', current_schema(), ${literal
 function pageQuery(logChars: number): string {
   const rows = `SELECT row_number() OVER (ORDER BY started_at, migration_name, id) AS n,
          json_build_array(id, checksum, ${isoUtc('finished_at')}, migration_name,
-           CASE WHEN length(logs) > ${logChars} THEN left(logs, ${logChars}) || '…' ELSE logs END,
+           ${shortenedLogsSql(logChars)},
            ${isoUtc('rolled_back_at')}, ${isoUtc('started_at')}, applied_steps_count) AS j
-    FROM "${PRISMA_LEDGER_TABLE}"`;
+    FROM ${PRISMA_LEDGER_IN_SESSION_SCHEMA}`;
   return `WITH r AS (${rows}),
   p AS (SELECT n, j, sum(octet_length(j::text) + 1) OVER (ORDER BY n) AS cum FROM r WHERE n > $1)
 SELECT (SELECT count(*)::int FROM r),

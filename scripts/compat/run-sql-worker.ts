@@ -10,11 +10,11 @@
  * const report = await deploy(worker, { migrationsDir: 'prisma/migrations' });
  */
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, MigrateError, type RunSqlEvent, type RunSqlResult } from '../../lambda/contract/index.js';
+import { ErrorCode, literal, MigrateError, type RunSqlEvent, type RunSqlResult } from '../../lambda/contract/index.js';
 import type { Worker, WorkerTarget } from '../core/worker.js';
 import { applyThroughRunSql } from './apply.js';
 import { ask, DEFAULT_PAGE_BYTES, readLedgerThroughRunSql } from './ledger.js';
-import { doBlock, literal, newNonce, raiseAnswer } from './sql.js';
+import { doBlock, newNonce, raiseAnswer } from './sql.js';
 import { lambdaTransport, type RunSqlProtocolOptions, type RunSqlTransport } from './transport.js';
 
 /**
