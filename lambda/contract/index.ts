@@ -5,6 +5,7 @@
  * `pg`, no `@aws-sdk/*` (test/unit/import-graph.test.ts holds every side to it).
  */
 export * from './wire.js';
+export * from './limits.js';
 export * from './errors.js';
 export * from './codec.js';
 export * from './validate.js';

@@ -13,6 +13,7 @@ import {
   type ErrorBody,
   ErrorCode,
   INVOKE_PAYLOAD_LIMIT_BYTES,
+  LAMBDA_MAX_TIMEOUT_SECONDS,
   type LedgerResult,
   MigrateError,
   type MigrationStatus,
@@ -26,7 +27,7 @@ import { formatBytes } from '../core/batch.js';
 import type { Worker, WorkerTarget } from '../core/worker.js';
 
 /** Lambda's maximum; the deployed function's own timeout is at most this. */
-export const DEFAULT_FUNCTION_TIMEOUT_MS = 900_000;
+export const DEFAULT_FUNCTION_TIMEOUT_MS = LAMBDA_MAX_TIMEOUT_SECONDS * 1000;
 
 export function connectWorker(target: WorkerTarget): Worker {
   const make = (maxAttempts: number) => lambdaClientFor(target, maxAttempts);
