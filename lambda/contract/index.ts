@@ -12,6 +12,7 @@ export * from './validate.js';
 export * from './context.js';
 export * from './sqlstate.js';
 export * from './sql-error.js';
+export * from './position.js';
 export * from './redact.js';
 export * from './prisma-ledger-sql.js';
 export * from './sql-text.js';

@@ -100,7 +100,8 @@ export class PrismaLedger {
    * A finished row in the caller's transaction, then (with `commit`) its COMMIT — the guard, the
    * row and the COMMIT as one simple-protocol query (values inlined), so recording a migration
    * costs one round trip (docs/benchmarks.md). If the guard or the INSERT fails, PostgreSQL skips
-   * the rest and the transaction stays aborted for the caller's ROLLBACK.
+   * the rest and the transaction stays aborted for the caller's ROLLBACK. The INSERT's text is
+   * lambda/contract/prisma-ledger-sql.ts's, as every statement on the ledger.
    */
   async insertFinished(row: NewRow, options: { commit?: boolean } = {}): Promise<string> {
     const insert = this.insert(row, { finishedAt: 'clock', appliedSteps: 1 });

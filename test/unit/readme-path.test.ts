@@ -58,9 +58,11 @@ describe('the README draws the path of one Prisma migration', () => {
   });
 
   it('the ledger row is written where the path ends', () => {
-    // The table is schema-qualified when the ledger is opened (issue 24): `INSERT INTO ${this.table}`.
-    expect(read(steps.at(-1) as string)).toMatch(/INSERT INTO \$\{this\.table\}/);
+    // The table is schema-qualified when the ledger is opened (issue 24); the statement's text is
+    // the contract's, shared with compatibility mode (issue 25).
+    expect(read(steps.at(-1) as string)).toMatch(/insertLedgerRowSql\(this\.table/);
     expect(read(steps.at(-1) as string)).toContain('PRISMA_LEDGER_TABLE');
+    expect(read('lambda/contract/prisma-ledger-sql.ts')).toMatch(/INSERT INTO \$\{table\}/);
   });
 
   describe('the side doors the path skips', () => {
