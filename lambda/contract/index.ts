@@ -13,6 +13,7 @@ export * from './context.js';
 export * from './sqlstate.js';
 export * from './sql-error.js';
 export * from './position.js';
+export * from './migration-run.js';
 export * from './redact.js';
 export * from './prisma-ledger-sql.js';
 export * from './sql-text.js';

@@ -28,6 +28,7 @@ import {
   CREATE_LEDGER_SQL,
   type DecodedMigration,
   DEFAULT_LOCK_WAIT_MS,
+  describeSqlError,
   ErrorCode,
   failedMigrationsError,
   failedNamesJsonSql,
@@ -38,7 +39,9 @@ import {
   type LedgerRowUpdate,
   MigrateError,
   MIGRATION_LOCK_KEY,
+  type MigrationOutcome,
   type MigrationResult,
+  migrationResult,
   NOT_RELOCATABLE,
   parseEvent,
   PRISMA_LEDGER_IN_SESSION_SCHEMA,
@@ -49,10 +52,11 @@ import {
   remedyCommand,
   resolveEither,
   runInOrder,
-  shorten,
   type SkippedStatement,
+  skippedEntry,
   type SqlErrorInfo,
   type StatementSpan,
+  statementSpans,
   updateLedgerRowsSql,
 } from '../../lambda/contract/index.js';
 import { loadInspector, prepareStatement, type PreparedStatement } from './inspect.js';
@@ -130,7 +134,7 @@ export async function applyThroughRunSql(t: RunSqlTransport, event: Omit<ApplyEv
 }
 
 function prepare(m: DecodedMigration): Prepared {
-  const spans = m.statements.length > 0 ? m.statements : m.sql.trim() === '' ? [] : [{ start: 0, end: m.sql.length, line: 1, kind: 'transactional' as const }];
+  const spans = statementSpans(m);
   return { m, spans, statements: spans.map((s) => prepareStatement(m.sql.slice(s.start, s.end), s.kind)) };
 }
 
@@ -152,12 +156,9 @@ async function runMigration(ctx: Ctx, p: Prepared): Promise<MigrationResult> {
   return m.mode === 'script' ? runScript(ctx, p) : runStepwise(ctx, p);
 }
 
-function result(m: DecodedMigration, status: MigrationResult['status'], extra: { skipped?: SkippedStatement[]; error?: SqlErrorInfo; appliedSteps?: number } = {}): MigrationResult {
-  const r: MigrationResult = { name: m.name, status, mode: m.mode, durationMs: 0 };
-  if (extra.skipped && extra.skipped.length > 0) r.skipped = extra.skipped;
-  if (extra.error) r.error = extra.error;
-  if (extra.appliedSteps !== undefined) r.appliedSteps = extra.appliedSteps;
-  return r;
+/** The result without its duration (applyThroughRunSql measures it). */
+function result(m: DecodedMigration, status: MigrationResult['status'], extra: Omit<MigrationOutcome, 'status'> = {}): MigrationResult {
+  return migrationResult(m, { status, ...extra }, 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -355,10 +356,10 @@ async function runAtomic(ctx: Ctx, p: Prepared, indices: number[], unit: UnitOpt
     if (dry.failure) {
       const f = dry.failure;
       const info = infoAt(p, f.i, { code: f.code, message: f.message, detail: f.detail, hint: f.hint });
-      return { kind: 'failed', error: info, index: f.i, skipped: dry.skipped.map((s) => skippedEntry(p, s)) };
+      return { kind: 'failed', error: info, index: f.i, skipped: dry.skipped.map((s) => skippedAt(p, s)) };
     }
     if (dry.skipped.length === 0 || !ctx.reconcile) break;
-    const skipped = dry.skipped.map((s) => skippedEntry(p, s));
+    const skipped = dry.skipped.map((s) => skippedAt(p, s));
     const expected = JSON.stringify(dry.skipped.map((s) => s.i));
     const real = doBlock(
       [
@@ -402,23 +403,17 @@ async function dryRun(ctx: Ctx, p: Prepared, indices: number[]): Promise<DryRun 
   return reply?.kind === 'answer' ? reply.value : undefined;
 }
 
-function skippedEntry(p: Prepared, s: { i: number; code: string; message: string }): SkippedStatement {
-  const span = p.spans[s.i]!;
-  return { index: s.i, line: span.line, code: s.code, message: s.message, statement: shorten(p.m.sql.slice(span.start, span.end), 200) };
+/** A duplicate the dry run or a step met, listed as the worker lists it. */
+function skippedAt(p: Prepared, s: { i: number; code: string; message: string }): SkippedStatement {
+  return skippedEntry(p.m, p.spans[s.i]!, s.i, s);
 }
 
+/** The failure at statement `index` (of the unit when unknown), described as the worker describes it. */
 function infoAt(p: Prepared, index: number | undefined, e: { code?: string | undefined; message: string; detail?: string | null; hint?: string | null }): SqlErrorInfo {
-  const info: SqlErrorInfo = { message: redact(e.message) };
-  if (e.code) info.code = e.code;
-  if (e.detail) info.detail = redact(e.detail);
-  if (e.hint) info.hint = e.hint;
-  if (index !== undefined) {
-    const span = p.spans[index]!;
-    info.line = span.line;
-    info.statementIndex = index;
-    info.statement = shorten(p.m.sql.slice(span.start, span.end));
-  }
-  return info;
+  const error = { message: e.message, ...(e.code ? { code: e.code } : {}), ...(e.detail ? { detail: e.detail } : {}), ...(e.hint ? { hint: e.hint } : {}) };
+  if (index === undefined) return describeSqlError(error, p.m.sql, 0, 0);
+  const span = p.spans[index]!;
+  return describeSqlError(error, p.m.sql, span.start, span.end - span.start, span.line, index);
 }
 
 function infoFromFailure(p: Prepared, f: RunSqlFailure, index: number | undefined): SqlErrorInfo {
@@ -452,7 +447,7 @@ async function step(ctx: Ctx, p: Prepared, i: number, skipped: SkippedStatement[
   if (out.kind === 'ok') return out;
   if (out.kind !== 'failed') throw new Error('unreachable: a single statement has no ledger guard');
   if (ctx.reconcile && isDuplicateFailure(out.failure)) {
-    skipped.push(skippedEntry(p, { i, code: out.failure.code ?? '', message: out.failure.message }));
+    skipped.push(skippedAt(p, { i, code: out.failure.code ?? '', message: out.failure.message }));
     return { kind: 'ok' };
   }
   return { kind: 'failed', error: infoFromFailure(p, out.failure, i), index: i };
