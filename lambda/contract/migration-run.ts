@@ -16,9 +16,15 @@ export function statementSpans(m: Pick<DecodedMigration, 'sql' | 'statements'>):
 }
 
 /** A statement skipped because its object already exists, as reports and the ledger's logs list it. */
-export function skippedEntry(m: Pick<DecodedMigration, 'sql'>, span: StatementSpan, index: number, error: unknown): SkippedStatement {
+export function skippedEntry(
+  m: Pick<DecodedMigration, 'sql'>,
+  span: StatementSpan,
+  index: number,
+  error: unknown,
+): SkippedStatement {
   const pg = asPgError(error);
-  return { index, line: span.line, code: pg.code ?? '', message: redact(pg.message), statement: shorten(redact(m.sql.slice(span.start, span.end)), 200) };
+  const statement = shorten(redact(m.sql.slice(span.start, span.end)), 200);
+  return { index, line: span.line, code: pg.code ?? '', message: redact(pg.message), statement };
 }
 
 /** How one migration ended, before the executor adds what only it knows (time budget, resume). */
@@ -29,7 +35,11 @@ export interface MigrationOutcome {
   appliedSteps?: number;
 }
 
-export function migrationResult(m: Pick<DecodedMigration, 'name' | 'mode'>, outcome: MigrationOutcome, durationMs: number): MigrationResult {
+export function migrationResult(
+  m: Pick<DecodedMigration, 'name' | 'mode'>,
+  outcome: MigrationOutcome,
+  durationMs: number,
+): MigrationResult {
   const result: MigrationResult = { name: m.name, status: outcome.status, mode: m.mode, durationMs };
   if (outcome.skipped && outcome.skipped.length > 0) result.skipped = outcome.skipped;
   if (outcome.error) result.error = outcome.error;

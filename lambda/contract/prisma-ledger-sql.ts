@@ -28,7 +28,8 @@ export function createLedgerSql(table: string): string {
 export const PRISMA_LEDGER_IN_SESSION_SCHEMA = '"_prisma_migrations"';
 export const CREATE_LEDGER_SQL = createLedgerSql(PRISMA_LEDGER_IN_SESSION_SCHEMA);
 
-export const LEDGER_COLUMNS = 'id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count';
+export const LEDGER_COLUMNS =
+  'id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count';
 
 /** Ledger answers shorten `logs` to this many characters, so 800+ rows fit one response. */
 export const MAX_LOG_CHARS = 4000;
@@ -60,7 +61,8 @@ export function rowsNamedSql(table: string, name: string): SqlStatement {
  * (guards are DO blocks, which take no parameters).
  */
 export function recordedAsAppliedSql(table: string, nameLiteral: string): string {
-  return `EXISTS (SELECT FROM ${table} WHERE migration_name = ${nameLiteral} AND finished_at IS NOT NULL AND rolled_back_at IS NULL)`;
+  return `EXISTS (SELECT FROM ${table} WHERE migration_name = ${nameLiteral}
+    AND finished_at IS NOT NULL AND rolled_back_at IS NULL)`;
 }
 
 /**
@@ -68,7 +70,8 @@ export function recordedAsAppliedSql(table: string, nameLiteral: string): string
  * without logs may be a deploy running now).
  */
 export function failedNamesJsonSql(table: string): string {
-  return `SELECT coalesce(json_agg(DISTINCT migration_name), '[]') FROM ${table} WHERE finished_at IS NULL AND rolled_back_at IS NULL AND logs IS NOT NULL`;
+  return `SELECT coalesce(json_agg(DISTINCT migration_name), '[]') FROM ${table}
+    WHERE finished_at IS NULL AND rolled_back_at IS NULL AND logs IS NOT NULL`;
 }
 
 /** A time a row records: a client time, the transaction's start (`now`), or this statement's (`clock`). */
@@ -95,18 +98,21 @@ export interface NewLedgerRow {
  */
 export function insertLedgerRowSql(table: string, row: NewLedgerRow): SqlStatement {
   const { values, p } = placeholders();
-  const time = (t: LedgerTime) => (t === 'now' ? 'pg_catalog.now()' : t === 'clock' ? 'c.clock' : `${p(t)}::timestamptz`);
+  const time = (t: LedgerTime) =>
+    t === 'now' ? 'pg_catalog.now()' : t === 'clock' ? 'c.clock' : `${p(t)}::timestamptz`;
   // Cast: in INSERT … SELECT a parameter's type is not taken from its column.
   const id = `${p(row.id)}::varchar`;
   const checksum = `${p(row.checksum)}::varchar`;
   const name = `${p(row.name)}::varchar`;
   const logs = `${p(row.logs)}::text`;
   const started = time(row.startedAt);
-  const finished = row.finishedAt === undefined ? 'NULL::timestamptz' : row.finishedAt === 'started' ? started : time(row.finishedAt);
+  const finished =
+    row.finishedAt === undefined ? 'NULL::timestamptz' : row.finishedAt === 'started' ? started : time(row.finishedAt);
   const steps = `${p(row.appliedSteps)}::integer`;
   return {
     text:
-      `INSERT INTO ${table} (${LEDGER_COLUMNS}) SELECT ${id}, ${checksum}, ${finished}, ${name}, ${logs}, NULL::timestamptz, ${started}, ${steps}` +
+      `INSERT INTO ${table} (${LEDGER_COLUMNS})` +
+      ` SELECT ${id}, ${checksum}, ${finished}, ${name}, ${logs}, NULL::timestamptz, ${started}, ${steps}` +
       ` FROM (SELECT pg_catalog.clock_timestamp() AS clock) c${row.returning ? ` RETURNING ${LEDGER_COLUMNS}` : ''}`,
     values,
   };
@@ -125,14 +131,20 @@ export interface LedgerRowUpdate {
  * The one UPDATE of ledger rows by id: progress of a stepwise run, its end, a failure's logs and
  * steps, `resolve`'s rolled_back_at.
  */
-export function updateLedgerRowsSql(table: string, ids: string | readonly string[], set: LedgerRowUpdate): SqlStatement {
+export function updateLedgerRowsSql(
+  table: string,
+  ids: string | readonly string[],
+  set: LedgerRowUpdate,
+): SqlStatement {
   const { values, p } = placeholders();
   const where = typeof ids === 'string' ? `id = ${p(ids)}::varchar` : `id = ANY(${p(ids)}::varchar[])`;
   const sets: string[] = [];
   if (set.finished) sets.push('finished_at = pg_catalog.clock_timestamp()', 'applied_steps_count = 1');
   if (set.rolledBack) sets.push('rolled_back_at = pg_catalog.now()');
   if (set.logs !== undefined) sets.push(`logs = ${p(set.logs)}::text`);
-  if (set.appliedSteps !== undefined && !set.finished) sets.push(`applied_steps_count = ${p(set.appliedSteps)}::integer`);
+  if (set.appliedSteps !== undefined && !set.finished) {
+    sets.push(`applied_steps_count = ${p(set.appliedSteps)}::integer`);
+  }
   if (sets.length === 0) throw new Error('updateLedgerRowsSql: nothing to set');
   return { text: `UPDATE ${table} SET ${sets.join(', ')} WHERE ${where}`, values };
 }

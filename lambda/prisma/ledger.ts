@@ -170,7 +170,10 @@ export class PrismaLedger {
     return toLedgerRow(rows[0] as RawLedgerRow);
   }
 
-  private insert(row: NewRow, rest: Pick<NewLedgerRow, 'finishedAt' | 'appliedSteps'>): { id: string; statement: SqlStatement } {
+  private insert(
+    row: NewRow,
+    rest: Pick<NewLedgerRow, 'finishedAt' | 'appliedSteps'>,
+  ): { id: string; statement: SqlStatement } {
     const id = randomUUID();
     const { name, checksum, startedAt, logs } = row;
     return { id, statement: insertLedgerRowSql(this.table, { id, checksum, name, logs, startedAt, ...rest }) };
@@ -194,7 +197,8 @@ export class PrismaLedger {
 
   /** The guard (lambda/ledger-guard.ts): the lock is held and no finished, not rolled back row of `name` exists. */
   private guard(name: string): string {
-    return ledgerGuardSql(this.db, { lockPid: this.lockPid, alreadyRecorded: recordedAsAppliedSql(this.table, this.db.escapeLiteral(name)) });
+    const alreadyRecorded = recordedAsAppliedSql(this.table, this.db.escapeLiteral(name));
+    return ledgerGuardSql(this.db, { lockPid: this.lockPid, alreadyRecorded });
   }
 }
 

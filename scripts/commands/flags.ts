@@ -118,7 +118,7 @@ export function intFlag(values: Values, name: string, spec: IntFlagSpec): number
   return n * (spec.scale ?? 1);
 }
 
-/** Lambda's own bounds for a function timeout (1 to LAMBDA_MAX_TIMEOUT_SECONDS): the CLI waits this long plus a margin. */
+/** Lambda's own bounds for a function timeout (1 s to its maximum): the CLI waits this long plus a margin. */
 export function functionTimeoutFlag(values: Values): number | undefined {
   return intFlag(values, 'function-timeout', INT_FLAGS['function-timeout']);
 }

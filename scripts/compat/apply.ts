@@ -142,14 +142,16 @@ async function runMigration(ctx: Ctx, p: Prepared): Promise<MigrationResult> {
   const { m } = p;
   if (m.mode === 'transactional' && p.statements.every((s) => s.executable)) {
     const indices = p.spans.map((_, i) => i);
-    const out = await runAtomic(ctx, p, indices, { name: m.name, row: (logs) => insertRowSql(m, logs, { finishedAt: 'clock', appliedSteps: 1 }) });
+    const row = (logs: string | null) => insertRowSql(m, logs, { finishedAt: 'clock', appliedSteps: 1 });
+    const out = await runAtomic(ctx, p, indices, { name: m.name, row });
     switch (out.kind) {
       case 'done':
         return result(m, out.skipped.length > 0 ? 'reconciled' : 'applied', { skipped: out.skipped });
       case 'recorded':
         return result(m, 'already-applied');
       case 'failed':
-        await recordFailure(ctx, () => insertRowSql(m, ledgerLogFor(m.name, out.error), { appliedSteps: 0 }), out.error);
+        const failedRow = () => insertRowSql(m, ledgerLogFor(m.name, out.error), { appliedSteps: 0 });
+        await recordFailure(ctx, failedRow, out.error);
         return result(m, 'failed', { error: out.error, ...(out.skipped ? { skipped: out.skipped } : {}) });
     }
   }
@@ -157,7 +159,11 @@ async function runMigration(ctx: Ctx, p: Prepared): Promise<MigrationResult> {
 }
 
 /** The result without its duration (applyThroughRunSql measures it). */
-function result(m: DecodedMigration, status: MigrationResult['status'], extra: Omit<MigrationOutcome, 'status'> = {}): MigrationResult {
+function result(
+  m: DecodedMigration,
+  status: MigrationResult['status'],
+  extra: Omit<MigrationOutcome, 'status'> = {},
+): MigrationResult {
   return migrationResult(m, { status, ...extra }, 0);
 }
 
@@ -410,7 +416,12 @@ function skippedAt(p: Prepared, s: { i: number; code: string; message: string })
 
 /** The failure at statement `index` (of the unit when unknown), described as the worker describes it. */
 function infoAt(p: Prepared, index: number | undefined, e: { code?: string | undefined; message: string; detail?: string | null; hint?: string | null }): SqlErrorInfo {
-  const error = { message: e.message, ...(e.code ? { code: e.code } : {}), ...(e.detail ? { detail: e.detail } : {}), ...(e.hint ? { hint: e.hint } : {}) };
+  const error = {
+    message: e.message,
+    ...(e.code ? { code: e.code } : {}),
+    ...(e.detail ? { detail: e.detail } : {}),
+    ...(e.hint ? { hint: e.hint } : {}),
+  };
   if (index === undefined) return describeSqlError(error, p.m.sql, 0, 0);
   const span = p.spans[index]!;
   return describeSqlError(error, p.m.sql, span.start, span.end - span.start, span.line, index);
@@ -430,7 +441,8 @@ async function runOne(ctx: Ctx, s: PreparedStatement): Promise<CallResult> {
 
 async function startRow(ctx: Ctx, m: DecodedMigration): Promise<string | undefined> {
   const id = randomUUID();
-  const out = await call(ctx, doBlock([...guardLines(ctx.options, m.name), `${insertRowSql(m, null, { appliedSteps: 0 }, id)};`], DECLARE));
+  const started = `${insertRowSql(m, null, { appliedSteps: 0 }, id)};`;
+  const out = await call(ctx, doBlock([...guardLines(ctx.options, m.name), started], DECLARE));
   if (out.kind === 'recorded') return undefined;
   if (out.kind !== 'ok') {
     const failure = out.kind === 'failed' ? out.failure : { message: 'the ledger changed', text: '' };
@@ -461,12 +473,16 @@ async function runStepwise(ctx: Ctx, p: Prepared): Promise<MigrationResult> {
   for (let i = 0; i < p.spans.length; i++) {
     const out = await step(ctx, p, i, skipped);
     if (out.kind === 'failed') {
-      await recordFailure(ctx, () => updateRowSql(id, { logs: ledgerLogFor(m.name, out.error), appliedSteps: i }), out.error);
+      const failure = () => updateRowSql(id, { logs: ledgerLogFor(m.name, out.error), appliedSteps: i });
+      await recordFailure(ctx, failure, out.error);
       return result(m, 'failed', { skipped, error: out.error, appliedSteps: i });
     }
-    if (i < p.spans.length - 1) await mustSucceed(ctx, updateRowSql(id, { appliedSteps: i + 1 }), `record the progress of ${m.name}`);
+    if (i < p.spans.length - 1) {
+      await mustSucceed(ctx, updateRowSql(id, { appliedSteps: i + 1 }), `record the progress of ${m.name}`);
+    }
   }
-  await mustSucceed(ctx, updateRowSql(id, { finished: true, logs: reconcileLog(skipped) }), `record ${m.name} as finished`);
+  const finished = updateRowSql(id, { finished: true, logs: reconcileLog(skipped) });
+  await mustSucceed(ctx, finished, `record ${m.name} as finished`);
   return result(m, skipped.length > 0 ? 'reconciled' : 'applied', { skipped });
 }
 
@@ -526,6 +542,7 @@ async function runScript(ctx: Ctx, p: Prepared): Promise<MigrationResult> {
       if (out.kind === 'failed') return fail(out.error, i);
     }
   }
-  await mustSucceed(ctx, updateRowSql(id, { finished: true, logs: reconcileLog(skipped) }), `record ${m.name} as finished`);
+  const finished = updateRowSql(id, { finished: true, logs: reconcileLog(skipped) });
+  await mustSucceed(ctx, finished, `record ${m.name} as finished`);
   return result(m, skipped.length > 0 ? 'reconciled' : 'applied', { skipped });
 }

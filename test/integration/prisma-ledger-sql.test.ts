@@ -21,11 +21,18 @@ const INLINED = '"ledger_inlined"';
 /** Values a literal must survive: quotes, backslashes (either standard_conforming_strings), newlines, non-ASCII. */
 const AWKWARD = `it's a \\ back\\slash, "quoted", \\n not a newline\nbut this is; ünïcødé 😀 $1 $$`;
 
+const row = (id: string, name: string, rest: Omit<NewLedgerRow, 'id' | 'checksum' | 'name'>): NewLedgerRow => ({
+  id,
+  checksum: `sum-${id}`,
+  name,
+  ...rest,
+});
+
 const ROWS: NewLedgerRow[] = [
-  { id: 'started', checksum: 'c1', name: '20240101_started', logs: null, startedAt: 'now', appliedSteps: 0 },
-  { id: 'finished', checksum: 'c2', name: "20240102_o'neil", logs: AWKWARD, startedAt: 'now', finishedAt: 'clock', appliedSteps: 1 },
-  { id: 'failed', checksum: 'c3', name: '20240103_failed', logs: AWKWARD, startedAt: new Date('2024-01-03T04:05:06.789Z'), appliedSteps: 0 },
-  { id: 'resolved', checksum: 'c4', name: '20240104_resolved', logs: '', startedAt: 'clock', finishedAt: 'started', appliedSteps: 0 },
+  row('started', '20240101_started', { logs: null, startedAt: 'now', appliedSteps: 0 }),
+  row('finished', "20240102_o'neil", { logs: AWKWARD, startedAt: 'now', finishedAt: 'clock', appliedSteps: 1 }),
+  row('failed', '20240103_failed', { logs: AWKWARD, startedAt: new Date('2024-01-03T04:05:06.789Z'), appliedSteps: 0 }),
+  row('resolved', '20240104_resolved', { logs: '', startedAt: 'clock', finishedAt: 'started', appliedSteps: 0 }),
 ];
 
 const UPDATES: [string | string[], Parameters<typeof updateLedgerRowsSql>[2]][] = [
@@ -54,7 +61,7 @@ describe('the Prisma ledger statements, parameterised and inlined', () => {
         }));
       });
     const statements: ((table: string) => SqlStatement)[] = [
-      ...ROWS.map((row) => (table: string) => insertLedgerRowSql(table, { ...row, returning: row.id === 'resolved' })),
+      ...ROWS.map((r) => (table: string) => insertLedgerRowSql(table, { ...r, returning: r.id === 'resolved' })),
       ...UPDATES.map(([ids, set]) => (table: string) => updateLedgerRowsSql(table, ids, set)),
     ];
 
@@ -72,10 +79,11 @@ describe('the Prisma ledger statements, parameterised and inlined', () => {
     // Assess
     const inlined = await rowsOf(INLINED);
     expect(inlined).toEqual(await rowsOf(PARAMS));
-    expect(inlined.find((r) => r.id === 'finished')).toMatchObject({ migration_name: "20240102_o'neil", logs: AWKWARD, finished: true });
-    expect(inlined.find((r) => r.id === 'started')).toMatchObject({ logs: null, applied_steps_count: 1, finished: true });
-    expect(inlined.find((r) => r.id === 'failed')).toMatchObject({ started_at: '2024-01-03T04:05:06.789Z', rolled_back: true });
-    expect(inlined.find((r) => r.id === 'resolved')).toMatchObject({ logs: '', finishedWhenStarted: true, applied_steps_count: 0 });
+    const written = (id: string) => inlined.find((r) => r.id === id);
+    expect(written('finished')).toMatchObject({ migration_name: "20240102_o'neil", logs: AWKWARD, finished: true });
+    expect(written('started')).toMatchObject({ logs: null, applied_steps_count: 1, finished: true });
+    expect(written('failed')).toMatchObject({ started_at: '2024-01-03T04:05:06.789Z', rolled_back: true });
+    expect(written('resolved')).toMatchObject({ logs: '', finishedWhenStarted: true, applied_steps_count: 0 });
   });
 
   it('refuses a statement with a placeholder it has no value for', () => {

@@ -4,7 +4,13 @@
  * be written; failures whose cause is not the SQL (the time budget, a lost connection, the
  * migration lock) get their own message.
  */
-import { describeBlockers, LAMBDA_MAX_TIMEOUT_SECONDS, type MigrationResult, remedyCommand, resolveEither } from '../../../lambda/contract/index.js';
+import {
+  describeBlockers,
+  LAMBDA_MAX_TIMEOUT_SECONDS,
+  type MigrationResult,
+  remedyCommand,
+  resolveEither,
+} from '../../../lambda/contract/index.js';
 
 /** The remedy for a failure the SQL caused, by execution mode and whether the failure is recorded. */
 export function prismaFailureRemedy(failed: MigrationResult): string {
