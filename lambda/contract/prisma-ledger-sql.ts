@@ -8,7 +8,8 @@
  * `table` is the table as it is to appear, quoted: the worker names it with its schema (a
  * migration may change search_path), compatibility mode unqualified (the session's schema).
  */
-import { placeholders, type SqlStatement } from './sql-text.js';
+import { literal, placeholders, quoteIdent, type SqlStatement } from './sql-text.js';
+import { PRISMA_LEDGER_TABLE } from './wire.js';
 
 /** Prisma's DDL on PostgreSQL. */
 export function createLedgerSql(table: string): string {
@@ -25,8 +26,21 @@ export function createLedgerSql(table: string): string {
 }
 
 /** The table in the session's schema, unqualified. */
-export const PRISMA_LEDGER_IN_SESSION_SCHEMA = '"_prisma_migrations"';
+export const PRISMA_LEDGER_IN_SESSION_SCHEMA = quoteIdent(PRISMA_LEDGER_TABLE);
 export const CREATE_LEDGER_SQL = createLedgerSql(PRISMA_LEDGER_IN_SESSION_SCHEMA);
+
+/** The ledger's regclass in the session's schema, NULL when it does not exist. */
+export const LEDGER_REGCLASS_SQL =
+  `pg_catalog.to_regclass(pg_catalog.format('%I.%I', pg_catalog.current_schema(), ${literal(PRISMA_LEDGER_TABLE)}))`;
+
+/**
+ * An int expression: the tables (and views) of the session's schema other than the ledger. A
+ * schema holding some but no ledger is Prisma's P3005 (baselining).
+ */
+export const USER_TABLE_COUNT_SQL = `(SELECT count(*)::int FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = pg_catalog.current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+      AND c.relname <> ${literal(PRISMA_LEDGER_TABLE)})`;
 
 export const LEDGER_COLUMNS =
   'id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count';

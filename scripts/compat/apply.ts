@@ -35,6 +35,7 @@ import {
   inline,
   literal,
   insertLedgerRowSql,
+  LEDGER_REGCLASS_SQL,
   ledgerLogFor,
   type LedgerRowUpdate,
   MigrateError,
@@ -45,7 +46,6 @@ import {
   NOT_RELOCATABLE,
   parseEvent,
   PRISMA_LEDGER_IN_SESSION_SCHEMA,
-  PRISMA_LEDGER_TABLE,
   recordedAsAppliedSql,
   reconcileLog,
   redact,
@@ -58,6 +58,7 @@ import {
   type StatementSpan,
   statementSpans,
   updateLedgerRowsSql,
+  USER_TABLE_COUNT_SQL,
 } from '../../lambda/contract/index.js';
 import { loadInspector, prepareStatement, type PreparedStatement } from './inspect.js';
 import { ask } from './ledger.js';
@@ -284,7 +285,7 @@ async function batchFacts(t: RunSqlTransport): Promise<Facts> {
   const nonce = newNonce();
   const sql = doBlock(
     [
-      `IF to_regclass(format('%I.%I', current_schema(), ${literal(PRISMA_LEDGER_TABLE)})) IS NOT NULL THEN`,
+      `IF ${LEDGER_REGCLASS_SQL} IS NOT NULL THEN`,
       `  vpcm_exists := true;`,
       // Unfinished rows without logs may belong to a deploy running now: the per-call guard waits for those.
       // So may rows with logs while another deploy holds the lock (our worker's interrupted-run
@@ -295,9 +296,7 @@ async function batchFacts(t: RunSqlTransport): Promise<Facts> {
       `  END IF;`,
       `END IF;`,
       ...raiseAnswer(
-        `json_build_object('tableExists', vpcm_exists, 'failed', vpcm_failed, 'userTableCount',
-          (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND c.relname <> ${literal(PRISMA_LEDGER_TABLE)}))`,
+        `json_build_object('tableExists', vpcm_exists, 'failed', vpcm_failed, 'userTableCount', ${USER_TABLE_COUNT_SQL})`,
         nonce,
       ),
     ],

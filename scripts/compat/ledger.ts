@@ -16,6 +16,7 @@
  */
 import {
   ErrorCode,
+  LEDGER_REGCLASS_SQL,
   literal,
   MAX_LOG_CHARS,
   type LedgerResult,
@@ -24,9 +25,9 @@ import {
   MigrateError,
   MIGRATION_LOCK_KEY,
   PRISMA_LEDGER_IN_SESSION_SCHEMA,
-  PRISMA_LEDGER_TABLE,
   type ServerFacts,
   shortenedLogsSql,
+  USER_TABLE_COUNT_SQL,
 } from '../../lambda/contract/index.js';
 import { decodeAnswer, doBlock, isoUtc, newNonce, raiseAnswer } from './sql.js';
 import type { RunSqlTransport } from './transport.js';
@@ -36,7 +37,6 @@ const MIN_PAGE_BYTES = 4 * 1024;
 const MIN_LOG_CHARS = 200;
 const MAX_RESTARTS = 3;
 
-const LEDGER_REGCLASS = `to_regclass(format('%I.%I', current_schema(), ${literal(PRISMA_LEDGER_TABLE)}))`;
 
 /**
  * Total, fingerprint and the page of rows after `$1` whose JSON fits `$2` bytes (at least one
@@ -62,9 +62,7 @@ const FACTS_JSON = `json_build_object(
     'database', current_database(),
     'schema', current_schema(),
     'user', current_user,
-    'userTableCount', (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-          AND c.relname <> ${literal(PRISMA_LEDGER_TABLE)}),
+    'userTableCount', ${USER_TABLE_COUNT_SQL},
     'lockHolder', (SELECT json_build_object('pid', a.pid, 'application', a.application_name, 'user', a.usename,
           'since', ${isoUtc('coalesce(a.xact_start, a.backend_start)')}, 'query', left(a.query, 200))
         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
@@ -92,7 +90,7 @@ export function ledgerPageSql(offset: number, pageBytes: number, nonce: string, 
       `END IF;`,
       ...raiseAnswer(answer, nonce),
     ],
-    [`vpcm_table regclass := ${LEDGER_REGCLASS};`, `vpcm_total int := 0;`, `vpcm_fingerprint text;`, `vpcm_rows json := '[]';`, `vpcm_b64 text;`],
+    [`vpcm_table regclass := ${LEDGER_REGCLASS_SQL};`, `vpcm_total int := 0;`, `vpcm_fingerprint text;`, `vpcm_rows json := '[]';`, `vpcm_b64 text;`],
   );
 }
 
