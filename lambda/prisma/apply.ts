@@ -18,6 +18,7 @@ import {
   isGuardable,
   isResumableLog,
   migrationResult,
+  noteUnrecorded,
   ledgerLogFor,
   type LedgerRow,
   type MigrationResult,
@@ -145,7 +146,7 @@ async function recordFailure(write: () => Promise<unknown>, error: SqlErrorInfo)
     await write();
     return true;
   } catch (cause) {
-    error.hint = [error.hint, `The failure could not be recorded in the ledger: ${asPgError(cause).message}`].filter(Boolean).join(' ');
+    noteUnrecorded(error, asPgError(cause).message);
     return false;
   }
 }

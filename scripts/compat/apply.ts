@@ -44,6 +44,7 @@ import {
   type MigrationResult,
   migrationResult,
   NOT_RELOCATABLE,
+  noteUnrecorded,
   parseEvent,
   PRISMA_LEDGER_IN_SESSION_SCHEMA,
   recordedAsAppliedSql,
@@ -52,6 +53,7 @@ import {
   remedyCommand,
   resolveEither,
   runInOrder,
+  schemaNotEmptyError,
   type SkippedStatement,
   skippedEntry,
   type SqlErrorInfo,
@@ -98,14 +100,7 @@ export async function applyThroughRunSql(t: RunSqlTransport, event: Omit<ApplyEv
   if (facts.failed.length > 0) throw failedMigrationsError(facts.failed);
   // Prisma's P3005, as our worker refuses it (lambda/schema-not-empty.ts); `baseline` is our worker's action, not sent here.
   if (!facts.tableExists && facts.userTableCount > 0 && parsed.options.baseline !== true) {
-    throw new MigrateError(
-      ErrorCode.SchemaNotEmpty,
-      `P3005: The database schema is not empty: it holds ${facts.userTableCount} table(s) but no _prisma_migrations table, so which migrations it already has is unknown. ` +
-        'It may be a database migrated by other means, or not the one you meant. Nothing was changed.',
-      `If this is the database you meant, ${remedyCommand('deploy', '--baseline')} applies every migration, skipping statements whose object already exists ` +
-        'with the same definition (`baseline --up-to` needs the vpc-migrate worker). Otherwise, point the command at the right database.',
-      { details: { prismaCode: 'P3005', tables: facts.userTableCount } },
-    );
+    throw schemaNotEmptyError({ count: facts.userTableCount });
   }
   if (!facts.tableExists) {
     // Under the lock, so two deploys starting at once do not race on CREATE TABLE (pg_type's unique index).
@@ -272,7 +267,7 @@ async function mustSucceed(ctx: Ctx, sql: string, what: string): Promise<void> {
 /** Records a failure; if even that fails, the report says so (lambda/prisma/apply.ts recordFailure). */
 async function recordFailure(ctx: Ctx, sql: () => string, error: SqlErrorInfo): Promise<void> {
   const outcome = await ctx.t.call(sql()).catch((e: unknown) => ({ ok: false as const, failure: { message: (e as Error).message, text: '' } }));
-  if (!outcome.ok) error.hint = [error.hint, `The failure could not be recorded in the ledger: ${outcome.failure.message}`].filter(Boolean).join(' ');
+  if (!outcome.ok) noteUnrecorded(error, outcome.failure.message);
 }
 
 interface Facts {
