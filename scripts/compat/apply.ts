@@ -21,6 +21,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
+  ALREADY_EXISTS_PLPGSQL,
   type ApplyEvent,
   type ApplyOptions,
   type ApplyResult,
@@ -68,9 +69,6 @@ import { decodeGuard, doBlock, newNonce, raiseAnswer, raiseGuard } from './sql.j
 import { isDuplicateFailure, type RunSqlFailure, type RunSqlTransport } from './transport.js';
 
 const LOCK_POLL_MS = 250;
-const DUPLICATE_CONDITIONS = 'duplicate_table OR duplicate_object OR duplicate_column OR duplicate_schema OR duplicate_function OR invalid_table_definition OR invalid_object_definition';
-/** 42P16 and 42P17 mean "already there" only with these messages (lambda/sql-error.ts isAlreadyExists). */
-const NOT_REALLY_DUPLICATE = `(SQLSTATE = '42P16' AND SQLERRM !~* 'multiple primary keys') OR (SQLSTATE = '42P17' AND SQLERRM !~* 'already exists')`;
 const TABLE = PRISMA_LEDGER_IN_SESSION_SCHEMA;
 
 interface Ctx {
@@ -325,8 +323,8 @@ function tolerant(s: PreparedStatement, index: number, onOther: string): string[
   return [
     'BEGIN',
     `  ${execute(s)}`,
-    `EXCEPTION WHEN ${DUPLICATE_CONDITIONS} THEN`,
-    `  IF ${NOT_REALLY_DUPLICATE} THEN ${onOther} END IF;`,
+    `EXCEPTION WHEN ${ALREADY_EXISTS_PLPGSQL.condition} THEN`,
+    `  IF ${ALREADY_EXISTS_PLPGSQL.notReally} THEN ${onOther} END IF;`,
     `  vpcm_skipped := vpcm_skipped || jsonb_build_array(jsonb_build_object('i', ${index}, 'code', SQLSTATE, 'message', SQLERRM));`,
     'END;',
   ];
