@@ -14,6 +14,7 @@ export * from './sqlstate.js';
 export * from './sql-error.js';
 export * from './position.js';
 export * from './migration-run.js';
+export * from './lock-sql.js';
 export * from './redact.js';
 export * from './prisma-ledger-sql.js';
 export * from './sql-text.js';

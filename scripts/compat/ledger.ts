@@ -23,7 +23,7 @@ import {
   type LedgerRow,
   type LockHolder,
   MigrateError,
-  MIGRATION_LOCK_KEY,
+  migrationLockRowSql,
   PRISMA_LEDGER_IN_SESSION_SCHEMA,
   type ServerFacts,
   shortenedLogsSql,
@@ -66,9 +66,7 @@ const FACTS_JSON = `json_build_object(
     'lockHolder', (SELECT json_build_object('pid', a.pid, 'application', a.application_name, 'user', a.usename,
           'since', ${isoUtc('coalesce(a.xact_start, a.backend_start)')}, 'query', left(a.query, 200))
         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-        WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-          AND l.classid = (${MIGRATION_LOCK_KEY}::bigint >> 32)::oid AND l.objid = (${MIGRATION_LOCK_KEY}::bigint & 4294967295)::oid
-          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        WHERE l.granted AND ${migrationLockRowSql()}
         LIMIT 1))`;
 
 interface PageAnswer {
