@@ -101,7 +101,7 @@ async function probeFile(): Promise<string> {
 /** Runs the bundle's handler on one event in a fresh `node` process. Without `eventFile`: `{ action: 'ledger' }`. */
 export async function probeWorker(bundle: string, databaseUrl: string, eventFile?: string, extraNodeArgs: string[] = []): Promise<ProbeResult> {
   const probe = await probeFile();
-  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl, VPC_MIGRATE_LOG_LEVEL: 'info' };
+  const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl, POWERTOOLS_LOG_LEVEL: 'INFO' };
   delete env.NODE_OPTIONS;
   const args = [...extraNodeArgs, probe, pathToFileURL(bundle).href, ...(eventFile ? [eventFile] : [])];
   const started = performance.now();

@@ -27,7 +27,7 @@ import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { REPO_ROOT } from '../infra/bundling.js';
 import type { MigrationPayload } from '../lambda/contract/index.js';
-import { batchBySize, buildPayload } from '../scripts/core/batch.js';
+import { batchBySize, buildPayload } from '../scripts/core/payloads.js';
 import type { LocalMigration } from '../scripts/formats/format.js';
 import { discoverMigrations } from '../scripts/formats/prisma/discover.js';
 import { createDatabase, dropDatabase, startLocalDatabase, type LocalDatabase } from '../scripts/local/database.js';
@@ -673,7 +673,7 @@ function goalRows(f: CorpusFigures, v: CliVariant, nodeStart: Stat): GoalRow[] {
     });
   }
   const inv = stat(vf.invocations).max;
-  rows.push({ name: 'invocations ≤ 5', met: inv <= GOALS.invocations, text: `${inv}`, why: `${inv - GOALS.invocations} invocation(s) too many: the apply batches are bounded by the Invoke payload limit (scripts/core/batch.ts, BATCH_BYTES)` });
+  rows.push({ name: 'invocations ≤ 5', met: inv <= GOALS.invocations, text: `${inv}`, why: `${inv - GOALS.invocations} invocation(s) too many: the apply batches are bounded by the Invoke payload limit (scripts/core/payloads.ts, BATCH_BYTES)` });
   const s = stat(vf.statusMs).median;
   rows.push({
     name: 'no-op status ≤ 0.5 s',

@@ -94,6 +94,11 @@ export interface MigrationWorkerProps {
   /** @default logs.RetentionDays.THREE_MONTHS */
   readonly logRetention?: logs.RetentionDays;
   /**
+   * The functions' log level (POWERTOOLS_LOG_LEVEL, read by their Powertools Logger).
+   * @default 'INFO'
+   */
+  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /**
    * Let the worker's security group reach anything. With `false` the construct opens only the
    * database port; open HTTPS to Secrets Manager yourself
    * (`worker.connections.allowTo(endpoint, ec2.Port.tcp(443))`).
@@ -265,6 +270,8 @@ export class MigrationWorker extends Construct implements ec2.IConnectable {
       retryAttempts: 0,
     };
     const retention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
+    // Powertools Logger settings: each function's lines carry its own service name.
+    const logging = (service: string) => ({ POWERTOOLS_SERVICE_NAME: service, POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO' });
 
     this.logGroup = new logs.LogGroup(this, 'Logs', { retention });
     this.fn = new lambda.Function(this, 'Function', {
@@ -278,6 +285,7 @@ export class MigrationWorker extends Construct implements ec2.IConnectable {
         // `setup` creates the reader login with this secret's password.
         [WORKER_ENV.readerSecret]: this.readerSecret.secretArn,
         ...connection,
+        ...logging('vpc-migrate-worker'),
       },
       logGroup: this.logGroup,
     });
@@ -293,7 +301,12 @@ export class MigrationWorker extends Construct implements ec2.IConnectable {
         description: 'vpc-migrate reader: read-only queries and status',
         securityGroups: [this.readerSecurityGroup],
         // No DB_SECRET_ARN: the reader cannot log in as the migrator, whatever it is sent.
-        environment: { [WORKER_ENV.readerSecret]: this.readerSecret.secretArn, [WORKER_ENV.mode]: 'reader', ...connection },
+        environment: {
+          [WORKER_ENV.readerSecret]: this.readerSecret.secretArn,
+          [WORKER_ENV.mode]: 'reader',
+          ...connection,
+          ...logging('vpc-migrate-reader'),
+        },
         logGroup: this.readerLogGroup,
       });
       grantSecretRead(this.readerFn, this.readerSecret, this.readerSecret.encryptionKey);

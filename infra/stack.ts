@@ -12,7 +12,7 @@ import { MigrationWorker, type MigrationWorkerProps } from './migration-worker.j
 
 export const DB_PORT = 5432;
 
-/** Output keys `scripts/transport/stack.ts` reads to find the worker. */
+/** Output keys `scripts/transport/stack-outputs.ts` reads to find the worker. */
 export const OUTPUT_FUNCTION_NAME = 'WorkerFunctionName';
 export const OUTPUT_FUNCTION_ARN = 'WorkerFunctionArn';
 /** Output keys the CLI reads to find the reader function (read-only run-sql and status). */

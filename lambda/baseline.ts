@@ -3,7 +3,7 @@
  * local migrations through NAME as applied without running them, after checking by definition
  * that what each creates exists (lambda/reconcile.ts, missingObjects: the judgement a reconciled
  * deploy makes). Under the migration lock; the rows are Prisma's `migrate resolve --applied`
- * rows (lambda/prisma/ledger.ts), all written in one transaction, or none.
+ * rows (lambda/prisma/prisma-ledger.ts), all written in one transaction, or none.
  */
 import type { Db } from './db.js';
 import {
@@ -19,7 +19,7 @@ import {
   shorten,
 } from './contract/index.js';
 import { acquireMigrationLock } from './lock.js';
-import { failedRows, PrismaLedger, successfulNames } from './prisma/ledger.js';
+import { failedRows, PrismaLedger, successfulNames } from './prisma/prisma-ledger.js';
 import { isCheckable, missingObjects } from './reconcile.js';
 
 const LISTED = 20;

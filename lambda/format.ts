@@ -1,7 +1,7 @@
 /**
  * What a migration format is to the worker: its ledger (exists, ensure, read, what it records of
  * a batch) and how one migration runs and is recorded. Prisma (`lambda/prisma/`) and Drizzle
- * (`lambda/drizzle/`) are the two implementations; lambda/batch.ts runs either in one loop.
+ * (`lambda/drizzle/`) are the two implementations; lambda/apply-batch.ts runs either in one loop.
  */
 import type { Db } from './db.js';
 import type { DecodedMigration, LedgerResult, MigrationFormat, MigrationResult } from './contract/index.js';

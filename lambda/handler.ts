@@ -4,7 +4,7 @@
  * gets the code and remedy; only a bug surfaces as a Lambda function error.
  */
 import type pg from 'pg';
-import { applyBatch } from './batch.js';
+import { applyBatch } from './apply-batch.js';
 import { runBackfill } from './backfill.js';
 import {
   ErrorCode,
@@ -27,7 +27,7 @@ import { clientConfigFromUrl, close, connect, isAuthFailure, type Db } from './d
 import { drizzle } from './drizzle/apply.js';
 import type { WorkerFormat } from './format.js';
 import { prisma } from './prisma/apply.js';
-import { readLedgerState } from './ledger.js';
+import { readLedgerState } from './ledger-state.js';
 import { rehearse } from './rehearse.js';
 import { baselineMigrations } from './baseline.js';
 import { resolveMigration } from './resolve.js';
@@ -66,7 +66,7 @@ function loginFor(event: ParsedEvent): 'reader' | 'migrator' {
 }
 
 export function createHandler(config: WorkerConfig): WorkerHandler {
-  const baseLog = config.logger ?? createLogger({ service: 'vpc-migrate-worker' });
+  const baseLog = config.logger ?? createLogger();
   const mode = config.mode ?? 'migrator';
   const migrator: ConnectionSource =
     config.connectionConfig ??
@@ -74,7 +74,11 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
   const reader: ConnectionSource = config.readerConnectionConfig ?? fromUrl(config.readerDatabaseUrl, readerNotConfigured);
 
   return async (rawEvent: unknown, context: LambdaContext): Promise<WorkerResponse<unknown> | CustomResourceResponse> => {
-    const log = baseLog.child({ requestId: context.awsRequestId });
+    // Powertools' addContext (request id, function, cold start) on the long-lived logger, which
+    // alone knows whether this is the first invocation; each invocation then logs through its own
+    // child, so invocations a local host runs side by side keep their own request ids.
+    baseLog.addContext(context);
+    const log = baseLog.createChild();
     if (isReaderRoleResourceEvent(rawEvent)) {
       log.info('custom resource', { requestType: rawEvent.RequestType });
       return handleReaderRoleResource(rawEvent, async () => {
@@ -95,10 +99,9 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
     }
     let event: ParsedEvent;
     try {
-      // The contract's parseEvent (lambda/contract/validate.ts) refuses unknown keys and bad
-      // types, decodes each migration's SQL (codec.ts), checks its statement spans and refuses
-      // it unless the text hashes to the checksum sent (the one its ledger row records), so
-      // nothing below meets an event the CLI could not have sent.
+      // Unknown keys, bad types, bad statement spans and SQL that does not hash to the checksum
+      // sent (the one its ledger row records) are refused: nothing below meets an event the CLI
+      // could not have sent.
       event = parseEvent(rawEvent);
     } catch (error) {
       log.warn('event rejected', { error: describe(error) });
@@ -114,7 +117,7 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
         throw readerOnly(event.action === 'run-sql' ? 'run-sql --write' : event.action);
       }
       db = login === 'reader' ? await openReader(reader, event) : await open(migrator, event);
-      // The migration lock's own session (lambda/lock.ts), on the migrating login.
+      // The migration lock's own session, on the migrating login.
       const openSession = () => open(migrator, { action: `${event.action} lock`, requestId: event.requestId });
       const result = await dispatch(db, event, context, log, reader, openSession);
       log.info('action finished', { action: event.action, login, durationMs: Date.now() - started });

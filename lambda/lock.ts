@@ -19,7 +19,7 @@ const SINCE_HIDDEN = 'an unknown time (the worker\'s database role may not see o
 
 /** The migration lock, held by its own session (see {@link acquireMigrationLock}). */
 export interface HeldLock {
-  /** The backend holding the lock: ledger writes check it still does (lambda/prisma/ledger.ts). */
+  /** The backend holding the lock: ledger writes check it still does (lambda/prisma/prisma-ledger.ts). */
   readonly pid: number;
   readonly waitedMs: number;
   /** Unlocks and closes the lock's session. */

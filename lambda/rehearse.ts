@@ -49,7 +49,7 @@ import {
   type LockSnapshot,
   type RowCounts,
 } from './measure.js';
-import { PrismaLedger, successfulNames } from './prisma/ledger.js';
+import { PrismaLedger, successfulNames } from './prisma/prisma-ledger.js';
 
 /**
  * Transaction control a file may hide in a statement the CLI classified as transactional

@@ -14,7 +14,7 @@
 import type { Db } from './db.js';
 import { DEFAULT_LOCK_WAIT_MS, ErrorCode, type LedgerRow, MigrateError, type ParsedResolve, type ResolveResult } from './contract/index.js';
 import { acquireMigrationLock } from './lock.js';
-import { iso, PrismaLedger, toLedgerRow } from './prisma/ledger.js';
+import { iso, PrismaLedger, toLedgerRow } from './prisma/prisma-ledger.js';
 
 export async function resolveMigration(db: Db, openSession: () => Promise<Db>, request: ParsedResolve, remainingMs: number): Promise<ResolveResult> {
   const lock = await acquireMigrationLock(openSession, Math.min(request.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, Math.max(0, remainingMs - 2000)));

@@ -9,7 +9,7 @@
  */
 import { type DecodedMigration, PRISMA_LEDGER_TABLE, remedyCommand, schemaNotEmptyError } from './contract/index.js';
 import type { Db } from './db.js';
-import { PrismaLedger } from './prisma/ledger.js';
+import { PrismaLedger } from './prisma/prisma-ledger.js';
 import { lastExisting } from './reconcile.js';
 
 const NAMES_SHOWN = 5;

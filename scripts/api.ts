@@ -8,7 +8,7 @@
 import type { ApplyOptions, MigrationFormat } from '../lambda/contract/index.js';
 import { deploy as deployWith, type DeployReport } from './commands/deploy.js';
 import { status as statusWith, type StatusReport } from './commands/status.js';
-import { type TargetFlags, targetFor, type Worker } from './core/worker.js';
+import { type TargetFlags, targetFor, type Worker } from './core/worker-client.js';
 import { locateMigrations, type MigrationsLocation, requireMigrationsDir } from './project/migrations-dir.js';
 import { connectWorker } from './transport/invoke.js';
 import { resolveTarget } from './transport/target.js';
@@ -74,7 +74,7 @@ async function locationOf(opts: CommonOptions): Promise<MigrationsLocation> {
   return requireMigrationsDir(await locateMigrations({ env: {}, cwd, ...(opts.migrationsDir === undefined ? {} : { flag: opts.migrationsDir }) }));
 }
 
-/** Resolves the target as the CLI does and talks to the function `command` goes to (core/worker.ts `targetFor`). */
+/** Resolves the target as the CLI does and talks to the function `command` goes to (core/worker-client.ts `targetFor`). */
 async function withWorker<T>(command: 'deploy' | 'status', flags: TargetFlags, run: (worker: Worker) => Promise<T>): Promise<T> {
   const resolved = await resolveTarget(flags);
   let worker: Worker;

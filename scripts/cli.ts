@@ -11,14 +11,14 @@ import { backfillCommand } from './commands/backfill.js';
 import { baselineCommand } from './commands/baseline.js';
 import type { Command } from './commands/command.js';
 import { deployCommand } from './commands/deploy.js';
-import { TARGET_HELP, TARGET_OPTIONS, targetFlags, type Values } from './commands/flags.js';
+import { type AnyValues, type Options, TARGET_HELP, TARGET_OPTIONS, targetFlags } from './commands/flags.js';
 import { lintCommand } from './commands/lint.js';
 import { rehearseCommand } from './commands/rehearse.js';
 import { resolveCommand } from './commands/resolve.js';
 import { sqlCommand } from './commands/sql.js';
 import { statusCommand } from './commands/status.js';
 import { connectRunSql, protocolFlag } from './compat/protocol.js';
-import { targetFor, type Worker } from './core/worker.js';
+import { targetFor, type Worker } from './core/worker-client.js';
 import { watchInterrupts } from './interrupt.js';
 import { CARRIED_FLAGS, currentLaunch, type Invocation, invocationOf } from './invocation.js';
 import { renderError } from './render/common.js';
@@ -51,7 +51,7 @@ function usage(): string {
   return `vpc-migrate: apply Prisma migrations through a worker Lambda inside the VPC\n\nUsage: vpc-migrate <command> [options]\n       vpc-migrate --version\n\nCommands:\n${list.join('\n')}\n\n${TARGET_HELP}\n\nRun vpc-migrate <command> --help for a command's options.`;
 }
 
-function workerNeeded(command: Command, values: Values, positionals: string[]): boolean {
+function workerNeeded(command: Command, values: AnyValues, positionals: string[]): boolean {
   return typeof command.needsWorker === 'function' ? command.needsWorker(values, positionals) : command.needsWorker;
 }
 
@@ -62,10 +62,10 @@ type Token = NonNullable<ReturnType<typeof parseArgs>['tokens']>[number];
  * (pnpm and yarn pass it on to the script; after it a flag would be read as an argument, so
  * `deploy -- --allow-modified` would deploy without it). npm strips the first `--` itself.
  */
-function strayArguments(name: string, command: Command, args: string[], tokens: Token[], values: Values, positionals: string[]): MigrateError | undefined {
+function strayArguments(name: string, command: Command, args: string[], tokens: Token[], values: AnyValues, positionals: string[]): MigrateError | undefined {
   const end = tokens.find((t) => t.kind === 'option-terminator');
   if (end) {
-    const options = { ...TARGET_OPTIONS, ...command.options };
+    const options: Options = { ...TARGET_OPTIONS, ...command.options };
     const after = args.slice(end.index + 1);
     const flags = after.filter((a) => /^--?[^-]/.test(a) && (a.startsWith('--') ? a.slice(2).split('=')[0]! in options : Object.values(options).some((o) => o.short === a.slice(1))));
     if (command.positionals === 0 || flags.length > 0) {
@@ -90,7 +90,7 @@ function strayArguments(name: string, command: Command, args: string[], tokens: 
 }
 
 /** The canonical command for these arguments; the printed form adds the target flags that are in `values` (given before the `--`). */
-function suggestion(name: string, command: Command, args: string[], values: Values): string {
+function suggestion(name: string, command: Command, args: string[], values: AnyValues): string {
   try {
     const { tokens } = parseArgs({ args, options: { ...TARGET_OPTIONS, ...command.options }, allowPositionals: true, strict: true, tokens: true });
     const carried = new Set<string>(CARRIED_FLAGS.filter((flag) => values[flag] !== undefined));
@@ -132,11 +132,13 @@ export async function main(argv: string[]): Promise<number> {
   const launch = currentLaunch();
   let say = invocationOf(launch, {});
   if (!command) return fail(new MigrateError(ErrorCode.UsageError, `Unknown command "${name}".`, `Run one of: ${Object.keys(commands).join(', ')} (see --help).`), wantsJson, say);
-  let values: Values;
+  let values: AnyValues;
   let positionals: string[];
   let tokens: Token[];
   try {
-    ({ values, positionals, tokens } = parseArgs({ args: rest, options: { ...TARGET_OPTIONS, ...command.options }, allowPositionals: true, strict: true, tokens: true }) as { values: Values; positionals: string[]; tokens: Token[] });
+    const options: typeof TARGET_OPTIONS & Options = { ...TARGET_OPTIONS, ...command.options };
+    const config = { args: rest, options, allowPositionals: true, strict: true, tokens: true } as const;
+    ({ values, positionals, tokens } = parseArgs(config));
   } catch (error) {
     return fail(new MigrateError(ErrorCode.UsageError, (error as Error).message, `Run ${remedyCommand(name, '--help')}.`), wantsJson, say);
   }
@@ -157,7 +159,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!workerNeeded(command, values, positionals)) {
       const output = await command.run({ values, positionals, worker: noWorker(), progress });
       const report = say.rewriteAll(output.report);
-      const text = await renderReport(visibleReport(report), values, write);
+      const text = await renderReport(visibleReport(report), { csv: values.csv === true }, write);
       process.stdout.write((json ? JSON.stringify(report, null, 2) : text) + '\n');
       return output.exitCode;
     }
@@ -168,7 +170,7 @@ export async function main(argv: string[]): Promise<number> {
     if (resolved.localDatabase && !json) {
       progress(`Local worker: ${resolved.localDatabase.embedded ? `embedded PostgreSQL (${resolved.localDatabase.dataDir ?? '.vpc-migrate/pgdata'})` : 'database from DATABASE_URL'} behind the local Invoke endpoint ${resolved.target.endpoint}`);
     }
-    // The reader function for what only reads (status, lint, sql without --write), the migrator for the rest (core/worker.ts).
+    // The reader function for what only reads (status, lint, sql without --write), the migrator for the rest (core/worker-client.ts).
     const target = targetFor(name, resolved.target, { write: values.write === true });
     // Our worker through Lambda Invoke (transport/invoke.ts), or a plain run-sql one (compat/).
     const worker = protocolFlag(values) === 'run-sql' ? connectRunSql(values, target, progress) : connectWorker(target);
@@ -183,7 +185,7 @@ export async function main(argv: string[]): Promise<number> {
     try {
       const output = await command.run({ values, positionals, worker, progress, interrupted: watch.current });
       const report = say.rewriteAll(output.report);
-      const text = await renderReport(visibleReport(report), values, write);
+      const text = await renderReport(visibleReport(report), { csv: values.csv === true }, write);
       const stop = watch.current();
       const body = stop && json ? { ...report, interrupted: stop } : report;
       process.stdout.write((json ? JSON.stringify(body, null, 2) : text) + '\n');

@@ -20,7 +20,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { redact, REMEDY_PROGRAM, sh } from '../lambda/contract/index.js';
-import type { Values } from './commands/flags.js';
+import type { AnyValues } from './commands/flags.js';
 
 /** How this process was started; {@link currentLaunch} reads it, tests pass their own. */
 export interface Launch {
@@ -171,7 +171,7 @@ export function withoutPassword(url: string): string | undefined {
 }
 
 /** The target flags of `values` as shell words, and whether a password was left out of `--database-url`. */
-export function targetArgs(values: Values): { args: string[]; passwordLeftOut: boolean } {
+export function targetArgs(values: AnyValues): { args: string[]; passwordLeftOut: boolean } {
   const args: string[] = [];
   let passwordLeftOut = false;
   for (const flag of CARRIED_FLAGS) {
@@ -188,7 +188,7 @@ export function targetArgs(values: Values): { args: string[]; passwordLeftOut: b
 
 export const PASSWORD_NOTE = '(The password of --database-url is not printed: set PGPASSWORD to it before running the command, or put it back in the URL.)';
 
-export function invocationOf(launch: Launch, values: Values): Invocation {
+export function invocationOf(launch: Launch, values: AnyValues): Invocation {
   const target = targetArgs(values);
   /** `argText` is already shell text (the canonical form quotes its arguments). */
   const render = (command: string, argText: string): string => {

@@ -1,6 +1,6 @@
 /**
  * Every statement that touches `_prisma_migrations`, written once (docs/design.md §2): the worker
- * (lambda/prisma/ledger.ts, `resolve`, `baseline`) sends them parameterised, compatibility mode
+ * (lambda/prisma/prisma-ledger.ts, `resolve`, `baseline`) sends them parameterised, compatibility mode
  * (scripts/compat/) inlines the same statements' values (sql-text.ts `inline`), since its
  * run-sql worker takes no parameters. The rows are Prisma's schema engine's: no unique constraint
  * on the name, so rows are found by name, never upserted.

@@ -1,6 +1,6 @@
 /**
  * Drizzle's format in the worker (`format: 'drizzle'`): `drizzle.__drizzle_migrations`
- * (lambda/drizzle/ledger.ts) and what drizzle-orm's `migrate()` does, one file at a time.
+ * (lambda/drizzle/drizzle-ledger.ts) and what drizzle-orm's `migrate()` does, one file at a time.
  *
  * drizzle-orm runs every pending file in ONE transaction, each `--> statement-breakpoint` chunk
  * as one query, and inserts each file's ledger row in that transaction. Files rely on it (a
@@ -31,7 +31,7 @@ import type { BatchLedger, WorkerFormat } from '../format.js';
 import { CreatedInFile, reconcileStatement } from '../reconcile.js';
 import type { RunContext } from '../session.js';
 import { guardRefusal } from '../ledger-guard.js';
-import { drizzleLedgerExists, ensureDrizzleLedger, insertDrizzleRow, readDrizzleRows } from './ledger.js';
+import { drizzleLedgerExists, ensureDrizzleLedger, insertDrizzleRow, readDrizzleRows } from './drizzle-ledger.js';
 
 export const drizzle: WorkerFormat = {
   name: 'drizzle',

@@ -1,5 +1,5 @@
 /**
- * Prisma's format in the worker: `_prisma_migrations` (lambda/prisma/ledger.ts) and how one
+ * Prisma's format in the worker: `_prisma_migrations` (lambda/prisma/prisma-ledger.ts) and how one
  * migration.sql runs, with the policy of docs/design.md §3. By mode (chosen by the CLI's parse):
  * - transactional: BEGIN, the file, then insertFinishedAndCommit — the row and COMMIT in one
  *   round trip, so the migration and its record commit together (runTransactional);
@@ -38,7 +38,7 @@ import { CreatedInFile, reconcileStatement } from '../reconcile.js';
 import { holdTimeBudget, type RunContext } from '../session.js';
 import { guardRefusal } from '../ledger-guard.js';
 import { refuseNonEmptySchema } from '../schema-not-empty.js';
-import { failedRows, PrismaLedger, successfulNames } from './ledger.js';
+import { failedRows, PrismaLedger, successfulNames } from './prisma-ledger.js';
 
 export const prisma: WorkerFormat = {
   name: 'prisma',

@@ -19,10 +19,10 @@ import {
 import { sha256Hex } from '../core/checksum.js';
 import { refuseNulByte } from '../formats/read-files.js';
 import { loadParser, splitMigration } from '../core/split.js';
-import type { Worker } from '../core/worker.js';
+import type { Worker } from '../core/worker-client.js';
 import { fromInvocationDir, invocationDir } from '../project/invocation-dir.js';
-import type { Command } from './command.js';
-import { INT_FLAGS, intFlag, stringFlag, usageError } from './flags.js';
+import { defineCommand } from './command.js';
+import { INT_FLAGS, intFlag, usageError } from './flags.js';
 
 export const DEFAULT_BACKFILLS_DIR = 'prisma/backfills';
 
@@ -144,7 +144,7 @@ function defaultRunBy(): string {
   return `${user}@${hostname()}`.slice(0, 200);
 }
 
-export const backfillCommand: Command = {
+export const backfillCommand = defineCommand({
   summary: 'run a tracked data backfill once, in one transaction',
   usage: `vpc-migrate backfill NAME [options]
 Runs prisma/backfills/NAME.sql through the worker in ONE transaction and records it in
@@ -173,7 +173,7 @@ Exit codes: 0 ran and recorded, 1 already run (nothing was run; --again to insis
     if (positionals.length !== 1) throw usageError('Name exactly one backfill.', 'Run `vpc-migrate backfill NAME` (the file prisma/backfills/NAME.sql).');
     const opts: BackfillOptions = { name: positionals[0] as string, again: values.again === true, progress };
     // --backfills (and its default) from the directory the user ran the command in.
-    opts.dir = fromInvocationDir(stringFlag(values, 'backfills') ?? DEFAULT_BACKFILLS_DIR);
+    opts.dir = fromInvocationDir(values.backfills ?? DEFAULT_BACKFILLS_DIR);
     const statementTimeout = intFlag(values, 'statement-timeout', INT_FLAGS['statement-timeout']);
     if (statementTimeout !== undefined) opts.statementTimeoutMs = statementTimeout;
     const lockTimeout = intFlag(values, 'lock-timeout', INT_FLAGS['lock-timeout']);
@@ -181,4 +181,4 @@ Exit codes: 0 ran and recorded, 1 already run (nothing was run; --again to insis
     const report = await backfill(worker, opts);
     return { exitCode: report.exitCode, report };
   },
-};
+});

@@ -7,14 +7,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { type BaselineResult, ErrorCode, MigrateError, remedyCommand } from '../../lambda/contract/index.js';
-import { batchBySize, splitPayloads } from '../core/batch.js';
+import { batchBySize, splitPayloads } from '../core/payloads.js';
 import { loadParser } from '../core/split.js';
-import type { Worker } from '../core/worker.js';
+import type { Worker } from '../core/worker-client.js';
 import { discoverMigrations } from '../formats/prisma/discover.js';
 import { detectFormat } from '../formats/select.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
-import type { Command } from './command.js';
-import { formatFlag, INT_FLAGS, intFlag, migrationsFlag, stringFlag, usageError } from './flags.js';
+import { defineCommand } from './command.js';
+import { formatFlag, INT_FLAGS, intFlag, migrationsFlag, usageError } from './flags.js';
 
 export interface BaselineOptions {
   migrationsDir: string;
@@ -93,7 +93,7 @@ export async function baseline(worker: Worker, opts: BaselineOptions): Promise<B
   return report;
 }
 
-export const baselineCommand: Command = {
+export const baselineCommand = defineCommand({
   summary: 'record the migrations through NAME as applied, after checking their objects exist',
   usage: `vpc-migrate baseline --up-to NAME [options]
 For a database migrated by other means (deploy refuses it: VPCM_SCHEMA_NOT_EMPTY, Prisma's P3005).
@@ -112,7 +112,7 @@ different: VPCM_BASELINE_MISMATCH, each listed; nothing recorded) or worker erro
   },
   needsWorker: true,
   async run({ values, worker, progress }) {
-    const upTo = stringFlag(values, 'up-to');
+    const upTo = values['up-to'];
     if (upTo === undefined || upTo === '') throw usageError('Pass --up-to NAME: the last migration the database already has.', `Run ${remedyCommand('baseline', '--help')}.`);
     const location = await migrationsFlag(values);
     if ((await detectFormat(location.dir, formatFlag(values.format))) === 'drizzle') {
@@ -127,4 +127,4 @@ different: VPCM_BASELINE_MISMATCH, each listed; nothing recorded) or worker erro
     const report = await baseline(worker, opts);
     return { exitCode: report.exitCode, report };
   },
-};
+});

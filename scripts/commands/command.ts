@@ -1,5 +1,5 @@
 /** What every command is to the command line: its flags, its help, and a run that returns a report. */
-import type { Worker } from '../core/worker.js';
+import type { Worker } from '../core/worker-client.js';
 import type { Interruption } from '../interrupt.js';
 import type { Options, Values } from './flags.js';
 
@@ -9,13 +9,25 @@ export interface CommandOutput {
   report: { command: string };
 }
 
-export interface Command {
+/** A command with its own flags `O` (parsed by node:util's parseArgs beside TARGET_OPTIONS), typed in `run`. */
+export interface Command<O extends Options = Options> {
   summary: string;
   usage: string;
-  options: Options;
+  options: O;
   /** How many positional arguments it takes (`Infinity`: any number); cli.ts refuses more, and a stray `--`. */
   positionals: number;
   /** Whether the command talks to a worker (all but local-only ones); a function decides per invocation. */
-  needsWorker: boolean | ((values: Values, positionals: string[]) => boolean);
-  run(ctx: { values: Values; positionals: string[]; worker: Worker; progress: (line: string) => void; interrupted?: () => Interruption | undefined }): Promise<CommandOutput>;
+  needsWorker: boolean | ((values: Values<O>, positionals: string[]) => boolean);
+  run(ctx: {
+    values: Values<O>;
+    positionals: string[];
+    worker: Worker;
+    progress: (line: string) => void;
+    interrupted?: () => Interruption | undefined;
+  }): Promise<CommandOutput>;
+}
+
+/** Declares a command, its flags' types inferred from its `options` literal. */
+export function defineCommand<const O extends Options>(command: Command<O>): Command<O> {
+  return command;
 }

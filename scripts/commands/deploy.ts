@@ -1,9 +1,8 @@
 /**
  * `deploy` (`vpc-migrate deploy`): discover → ledger → plan → lint → apply in batches → verify.
  * Refuses before applying anything when the plan has a problem; stops at the first failure;
- * verifies afterwards that the ledger holds every local migration. The format (formats/) says
- * how each step reads for Prisma or Drizzle (formats/select.ts picks it); applyBatches below
- * sends the migrations to the worker (transport/invoke.ts).
+ * verifies afterwards that the ledger holds every local migration. The format says how each step
+ * reads for Prisma or Drizzle; applyBatches below sends the migrations to the worker.
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -17,13 +16,13 @@ import {
   type MigrationResult,
   type ServerFacts,
 } from '../../lambda/contract/index.js';
-import { batchBySize } from '../core/batch.js';
+import { batchBySize } from '../core/payloads.js';
 import { summarize, type Plan, type PlanOptions, type Problem } from '../core/plan.js';
 import { loadParser } from '../core/split.js';
-import type { Worker } from '../core/worker.js';
+import type { Worker } from '../core/worker-client.js';
 import { loadState, type State } from '../formats/select.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
-import type { Command } from './command.js';
+import { defineCommand } from './command.js';
 import { APPLY_OPTIONS, applyOptionsFrom, formatFlag, migrationsFlag } from './flags.js';
 
 export interface DeployOptions extends PlanOptions {
@@ -70,10 +69,7 @@ export interface DeployReport {
 export async function deploy(worker: Worker, opts: DeployOptions): Promise<DeployReport> {
   const started = Date.now();
   const migrations = givenLocation(opts.migrationsDir, opts.location);
-  // loadState (formats/select.ts) picks the format — `drizzle` when the folder holds
-  // meta/_journal.json, else Prisma, whose Format is scripts/formats/prisma/prisma.ts — then reads
-  // the folder (format.loadLocal) and the worker's ledger (format.readLedger → worker.ledger(), an
-  // Invoke) side by side and plans (format.plan). The SQL parser loads meanwhile for payloads.
+  // The SQL parser loads while the folder and the ledger are read: the payloads need it.
   const [loaded] = await Promise.all([loadState(worker, migrations.dir, opts), loadParser()]);
   const state = await settleInFlight(worker, { ...opts, migrationsDir: migrations.dir }, loaded);
   const { format } = state;
@@ -172,7 +168,7 @@ async function settleInFlight(worker: Worker, opts: DeployOptions, first: State)
 }
 
 /**
- * The sending: the payloads in as few Invoke requests as fit (core/batch.ts), one request at a
+ * The sending: the payloads in as few Invoke requests as fit, one request at a
  * time, stopping at the first failure, a lock held by another deploy, an exhausted time budget
  * or a signal. What the worker reports is added to the report as it arrives.
  */
@@ -196,7 +192,7 @@ async function applyBatches(worker: Worker, payloads: MigrationPayload[], report
     const heartbeat = setInterval(() => progress(`  … still applying (${Math.round((Date.now() - sent) / 1000)} s)`), 15_000);
     let result: ApplyResult;
     try {
-      // worker.apply: one Lambda Invoke (transport/invoke.ts, connectWorker) answered by lambda/handler.ts.
+      // One Lambda Invoke; no import shows where it lands: lambda/handler.ts answers it.
       result = await worker.apply({ requestId: `${requestId}-${round}`, migrations: batch, ...(opts.apply ? { options: opts.apply } : {}), ...(report.format ? { format: report.format } : {}) });
     } catch (error) {
       // Prisma's P3005 (lambda/schema-not-empty.ts): a refusal of the deploy, reported as its problem.
@@ -236,7 +232,7 @@ async function applyBatches(worker: Worker, payloads: MigrationPayload[], report
   }
 }
 
-export const deployCommand: Command = {
+export const deployCommand = defineCommand({
   summary: 'apply pending migrations through the worker',
   usage: `vpc-migrate deploy [options]
 Applies every pending migration in order, then verifies the ledger.
@@ -278,4 +274,4 @@ Exit codes: 0 applied or up to date, 2 problem (nothing or not everything applie
     });
     return { exitCode: report.exitCode, report };
   },
-};
+});

@@ -12,19 +12,33 @@ import {
   MIGRATION_FORMATS,
   type MigrationFormat,
 } from '../../lambda/contract/index.js';
-import type { TargetFlags } from '../core/worker.js';
+import type { TargetFlags } from '../core/worker-client.js';
 import { DETECTION_RULE } from '../formats/select.js';
 import { locateMigrations, type MigrationsLocation, requireMigrationsDir } from '../project/migrations-dir.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;
-export type Values = Record<string, string | boolean | string[] | undefined>;
+
+type OptionValue<C> = C extends { type: 'boolean' }
+  ? C extends { multiple: true } ? boolean[] : boolean
+  : C extends { type: 'string' }
+    ? C extends { multiple: true } ? string[] : string
+    : string | boolean | (string | boolean)[];
+
+/** What `parseArgs` (strict) returns for the options `O`: each flag optional, typed by its `type` and `multiple`. */
+export type ValuesOf<O extends Options> = { -readonly [K in keyof O]?: OptionValue<O[K]> };
+
+/** A command's flags as it reads them: every command's (TARGET_OPTIONS) and its own `O`. */
+export type Values<O extends Options = Record<never, never>> = ValuesOf<typeof TARGET_OPTIONS & O>;
+
+/** The flags of a command not known here (cli.ts): the shared ones typed, its own as parseArgs gives them. */
+export type AnyValues = Values<Options>;
 
 export const PROTOCOL_OPTIONS = {
   protocol: { type: 'string' },
   'payload-template': { type: 'string' },
   'error-path': { type: 'string' },
   'count-path': { type: 'string' },
-} as const;
+} as const satisfies Options;
 
 const PROTOCOL_HELP = `Worker protocol:
   --protocol P            vpc-migrate (default: our worker) or run-sql (an existing worker that runs
@@ -34,7 +48,7 @@ const PROTOCOL_HELP = `Worker protocol:
   --count-path PATH       run-sql: where the row count sits in the answer (default count)`;
 
 /** Flags every command accepts: which worker, which migrations, how to print. */
-export const TARGET_OPTIONS: Options = {
+export const TARGET_OPTIONS = {
   local: { type: 'boolean' },
   function: { type: 'string' },
   'reader-function': { type: 'string' },
@@ -49,7 +63,7 @@ export const TARGET_OPTIONS: Options = {
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   ...PROTOCOL_OPTIONS,
-};
+} as const satisfies Options;
 
 export const TARGET_HELP = `Worker (one of):
   --local                 run the worker locally: embedded PostgreSQL (or DATABASE_URL / --database-url)
@@ -104,14 +118,18 @@ const DECIMAL = /^[0-9]+$/;
  * bounds (then scaled), or undefined when absent; anything else is VPCM_USAGE naming the flag
  * and its bounds, before anything is sent.
  */
-export function intFlag(values: Values, name: string, spec: IntFlagSpec): number | undefined {
+export function intFlag<K extends string>(
+  values: { readonly [P in K]?: string },
+  name: K,
+  spec: IntFlagSpec,
+): number | undefined {
   const v = values[name];
   if (v === undefined) return undefined;
   const unit = spec.unit ? ` ${spec.unit}` : '';
-  const n = typeof v === 'string' && DECIMAL.test(v) ? Number(v) : NaN;
+  const n = DECIMAL.test(v) ? Number(v) : NaN;
   if (!Number.isSafeInteger(n) || n < spec.min || n > spec.max) {
     throw usageError(
-      `--${name} must be a whole number from ${spec.min} to ${spec.max}${unit}, got ${JSON.stringify(typeof v === 'string' ? v : String(v))}.`,
+      `--${name} must be a whole number from ${spec.min} to ${spec.max}${unit}, got ${JSON.stringify(v)}.`,
       `Pass --${name} as digits only, between ${spec.min} and ${spec.max}${unit}.`,
     );
   }
@@ -119,25 +137,20 @@ export function intFlag(values: Values, name: string, spec: IntFlagSpec): number
 }
 
 /** Lambda's own bounds for a function timeout (1 s to its maximum): the CLI waits this long plus a margin. */
-export function functionTimeoutFlag(values: Values): number | undefined {
+export function functionTimeoutFlag(values: { readonly 'function-timeout'?: string }): number | undefined {
   return intFlag(values, 'function-timeout', INT_FLAGS['function-timeout']);
 }
 
-export function stringFlag(values: Values, name: string): string | undefined {
-  const v = values[name];
-  return typeof v === 'string' ? v : undefined;
-}
-
 /** The flags of how migrations are applied (deploy, rehearse); {@link applyOptionsFrom} reads them. */
-export const APPLY_OPTIONS: Options = {
+export const APPLY_OPTIONS = {
   'lock-wait': { type: 'string' },
   'lock-timeout': { type: 'string' },
   'statement-timeout': { type: 'string' },
   'no-reconcile': { type: 'boolean' },
-};
+} as const satisfies Options;
 
 /** `--lock-wait SEC`, `--lock-timeout MS`, `--statement-timeout MS`, `--no-reconcile`, as deploy takes them. */
-export function applyOptionsFrom(values: Values): ApplyOptions {
+export function applyOptionsFrom(values: ValuesOf<typeof APPLY_OPTIONS>): ApplyOptions {
   const options: ApplyOptions = {};
   const lockWait = intFlag(values, 'lock-wait', INT_FLAGS['lock-wait']);
   const lockTimeout = intFlag(values, 'lock-timeout', INT_FLAGS['lock-timeout']);
@@ -154,17 +167,24 @@ export function applyOptionsFrom(values: Values): ApplyOptions {
  * where Prisma (or drizzle-kit) would look (project/migrations-dir.ts); refused with its source
  * when it does not exist.
  */
-export async function migrationsFlag(values: Values, opts: { mustExist?: boolean } = {}): Promise<MigrationsLocation> {
-  const flag = stringFlag(values, 'migrations');
+export async function migrationsFlag(
+  values: { readonly migrations?: string },
+  opts: { mustExist?: boolean } = {},
+): Promise<MigrationsLocation> {
+  const flag = values.migrations;
   const location = await locateMigrations(flag === undefined ? {} : { flag });
   return opts.mustExist === false ? location : requireMigrationsDir(location);
 }
 
 /** `--format prisma|drizzle`, or undefined to detect. */
-export function formatFlag(value: unknown): MigrationFormat | undefined {
+export function formatFlag(value: string | undefined): MigrationFormat | undefined {
   if (value === undefined) return undefined;
-  if (typeof value === 'string' && (MIGRATION_FORMATS as readonly string[]).includes(value)) return value as MigrationFormat;
-  throw usageError(`--format must be one of ${MIGRATION_FORMATS.join(', ')}, got ${String(value)}.`, `Pass --format prisma or --format drizzle, or leave it out to detect (${DETECTION_RULE}).`);
+  const format = MIGRATION_FORMATS.find((f) => f === value);
+  if (format) return format;
+  throw usageError(
+    `--format must be one of ${MIGRATION_FORMATS.join(', ')}, got ${value}.`,
+    `Pass --format prisma or --format drizzle, or leave it out to detect (${DETECTION_RULE}).`,
+  );
 }
 
 /** The target flags as transport/target.ts takes them. */
@@ -172,7 +192,7 @@ export function targetFlags(values: Values): TargetFlags {
   const flags: TargetFlags = {};
   if (values.local) flags.local = true;
   for (const [flag, key] of [['function', 'function'], ['reader-function', 'readerFunction'], ['endpoint', 'endpoint'], ['stack', 'stack'], ['region', 'region'], ['profile', 'profile'], ['database-url', 'databaseUrl']] as const) {
-    const value = stringFlag(values, flag);
+    const value = values[flag];
     if (value !== undefined) flags[key] = value;
   }
   const timeout = functionTimeoutFlag(values);

@@ -11,15 +11,15 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { ErrorCode, MigrateError, type MigrationFormat, type ServerFacts } from '../../lambda/contract/index.js';
-import type { Worker } from '../core/worker.js';
+import type { Worker } from '../core/worker-client.js';
 import { formatFor } from '../formats/select.js';
 import { fixMigration, type RemovedStatement } from '../lint/fix.js';
-import { lint, lintHistory, type LintResult } from '../lint/lint.js';
+import { lint, lintHistory, type LintResult } from '../lint/linter.js';
 import { loadLintParser } from '../lint/parse.js';
 import { lintInput } from '../lint/pending.js';
 import type { Finding, LintInput } from '../lint/types.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
-import type { Command } from './command.js';
+import { defineCommand } from './command.js';
 import { formatFlag, migrationsFlag } from './flags.js';
 
 export interface LintCommandOptions {
@@ -158,7 +158,7 @@ export async function runLint(worker: Worker | undefined, opts: LintCommandOptio
   };
 }
 
-export const lintCommand: Command = {
+export const lintCommand = defineCommand({
   summary: 'static checks of pending migrations with PostgreSQL\'s parser',
   usage: `vpc-migrate lint [NAME...] [options]
 Checks migrations with PostgreSQL's own parser; each finding has a rule id, severity, file:line,
@@ -190,4 +190,4 @@ Exit codes: 0 no errors (warnings allowed), 2 errors found or lint could not run
     });
     return { exitCode: report.exitCode, report };
   },
-};
+});

@@ -13,14 +13,14 @@ import {
   type RehearseResult,
   type ServerFacts,
 } from '../../lambda/contract/index.js';
-import { batchBySize, BATCH_BYTES, formatBytes, splitPayloads } from '../core/batch.js';
+import { batchBySize, BATCH_BYTES, formatBytes, splitPayloads } from '../core/payloads.js';
 import { summarize, type PlanOptions, type Problem } from '../core/plan.js';
 import { loadParser } from '../core/split.js';
-import type { Worker } from '../core/worker.js';
+import type { Worker } from '../core/worker-client.js';
 import { loadState } from '../formats/select.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
-import type { Command } from './command.js';
-import { APPLY_OPTIONS, applyOptionsFrom, formatFlag, migrationsFlag, stringFlag, usageError } from './flags.js';
+import { defineCommand } from './command.js';
+import { APPLY_OPTIONS, applyOptionsFrom, formatFlag, migrationsFlag, usageError } from './flags.js';
 
 export interface RehearseOptions extends PlanOptions {
   migrationsDir: string;
@@ -103,7 +103,7 @@ export async function rehearseMigrations(worker: Worker, opts: RehearseOptions):
   return report;
 }
 
-export const rehearseCommand: Command = {
+export const rehearseCommand = defineCommand({
   summary: 'apply pending migrations in one transaction, measure, roll back',
   usage: `vpc-migrate rehearse [options]
 For staging: runs every pending migration inside ONE transaction on the target, measures each
@@ -129,11 +129,11 @@ failed, the time budget ran out, deploy would refuse (failed/modified/out-of-ord
     if (positionals.length > 0) throw usageError(`Unexpected argument ${positionals[0]}.`, 'Run `vpc-migrate rehearse --help`.');
     const location = await migrationsFlag(values);
     const opts: RehearseOptions = { migrationsDir: location.dir, location, options: applyOptionsFrom(values), progress };
-    const to = stringFlag(values, 'to');
+    const to = values.to;
     if (to !== undefined) opts.to = to;
     const format = formatFlag(values.format);
     if (format !== undefined) opts.format = format;
     const report = await rehearseMigrations(worker, opts);
     return { exitCode: report.exitCode, report };
   },
-};
+});

@@ -12,11 +12,11 @@ import {
   type ResolveResult,
   type ResolveTarget,
 } from '../../lambda/contract/index.js';
-import type { Worker } from '../core/worker.js';
+import type { Worker } from '../core/worker-client.js';
 import { discoverMigrations } from '../formats/prisma/discover.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
-import type { Command } from './command.js';
-import { INT_FLAGS, intFlag, migrationsFlag, stringFlag, usageError } from './flags.js';
+import { defineCommand } from './command.js';
+import { INT_FLAGS, intFlag, migrationsFlag, usageError } from './flags.js';
 
 export interface ResolveOptions {
   migrationsDir: string;
@@ -69,7 +69,7 @@ export async function resolve(worker: Worker, opts: ResolveOptions): Promise<Res
   return report;
 }
 
-export const resolveCommand: Command = {
+export const resolveCommand = defineCommand({
   summary: 'mark a failed migration applied or rolled back, as Prisma does',
   usage: `vpc-migrate resolve --applied NAME | --rolled-back NAME [options]
 Prisma's \`migrate resolve\`, through the worker, under the migration lock.
@@ -88,8 +88,8 @@ Exit codes: 0 done, 2 refused (the Prisma code is in the message and in --json) 
   },
   needsWorker: true,
   async run({ values, positionals, worker }) {
-    const applied = stringFlag(values, 'applied');
-    const rolledBack = stringFlag(values, 'rolled-back');
+    const applied = values.applied;
+    const rolledBack = values['rolled-back'];
     if ((applied === undefined) === (rolledBack === undefined) || positionals.length > 0) {
       throw usageError('Pass exactly one of --applied NAME or --rolled-back NAME.', 'Run `vpc-migrate resolve --help`.');
     }
@@ -106,4 +106,4 @@ Exit codes: 0 done, 2 refused (the Prisma code is in the message and in --json) 
     const report = await resolve(worker, opts);
     return { exitCode: report.exitCode, report };
   },
-};
+});

@@ -2,7 +2,7 @@
  * `sql` (`pnpm run-sql "<sql>"`, or `-f file.sql`): ad-hoc SQL through the worker. Read-only
  * unless `--write`, and PostgreSQL enforces it (a READ ONLY transaction, one statement through
  * the extended protocol, as the reader login); read-only SQL goes to the reader function when
- * one is known (core/worker.ts `targetFor`). With `--write` the statement is echoed and, on a
+ * one is known (core/worker-client.ts `targetFor`). With `--write` the statement is echoed and, on a
  * terminal, confirmed; without a terminal it needs `--yes`.
  */
 import { readFile } from 'node:fs/promises';
@@ -15,12 +15,12 @@ import {
   type RunSqlResult,
   remedyCommand,
 } from '../../lambda/contract/index.js';
-import { type AnsweredBy, answeredBy, type Worker } from '../core/worker.js';
+import { type AnsweredBy, answeredBy, type Worker } from '../core/worker-client.js';
 import { yellow } from '../render/common.js';
 import { fromInvocationDir } from '../project/invocation-dir.js';
-import type { Command } from './command.js';
+import { defineCommand } from './command.js';
 import { refuseNulByte } from '../formats/read-files.js';
-import { INT_FLAGS, intFlag, stringFlag, usageError, type Values } from './flags.js';
+import { INT_FLAGS, intFlag, usageError } from './flags.js';
 
 export interface SqlOptions {
   sql: string;
@@ -102,12 +102,20 @@ export async function runSqlCommand(worker: Worker, opts: SqlOptions): Promise<S
  * end), for a remedy that runs as printed. SQL that starts with "-" gets a leading space, which
  * PostgreSQL ignores, instead of a "--" that would turn the target flags after it into SQL.
  */
-function ownArgs(values: Values, file: string | undefined, positionals: string[], ...extra: string[]): string[] {
+/** The flags of sql's own that a printed command repeats. */
+interface RepeatedFlags {
+  param?: string[];
+  'max-rows'?: string;
+  'statement-timeout'?: string;
+  csv?: boolean;
+}
+
+function ownArgs(values: RepeatedFlags, file: string | undefined, positionals: string[], ...extra: string[]): string[] {
   const sql = positionals.join(' ');
   const args = file !== undefined ? ['-f', file] : [sql.startsWith('-') ? ` ${sql}` : sql];
-  for (const p of Array.isArray(values.param) ? values.param : []) args.push('--param', p);
+  for (const p of values.param ?? []) args.push('--param', p);
   for (const name of ['max-rows', 'statement-timeout'] as const) {
-    const v = stringFlag(values, name);
+    const v = values[name];
     if (v !== undefined) args.push(`--${name}`, v);
   }
   if (values.csv === true) args.push('--csv');
@@ -130,7 +138,7 @@ async function askOnTerminal(question: string): Promise<boolean> {
   }
 }
 
-export const sqlCommand: Command = {
+export const sqlCommand = defineCommand({
   summary: 'run SQL through the worker, read-only unless --write',
   usage: `vpc-migrate sql "<sql>" [options]
        vpc-migrate sql -f file.sql [options]
@@ -163,7 +171,7 @@ cancelled, or the worker could not be reached.`,
   },
   needsWorker: true,
   async run({ values, positionals, worker, progress }) {
-    const file = stringFlag(values, 'file');
+    const file = values.file;
     if (file !== undefined && positionals.length > 0) throw usageError('Give the SQL either as an argument or with -f FILE, not both.', 'Run `vpc-migrate sql --help`.');
     let sql: string;
     if (file !== undefined) {
@@ -199,4 +207,4 @@ cancelled, or the worker could not be reached.`,
     const report = await runSqlCommand(worker, opts);
     return { exitCode: report.exitCode, report };
   },
-};
+});

@@ -4,11 +4,11 @@
  */
 import { type MigrationFormat, remedyCommand, type ServerFacts } from '../../lambda/contract/index.js';
 import { summarize, type Plan, type PlanOptions } from '../core/plan.js';
-import { type AnsweredBy, answeredBy, type Worker } from '../core/worker.js';
+import { type AnsweredBy, answeredBy, type Worker } from '../core/worker-client.js';
 import type { LedgerCounts } from '../formats/format.js';
 import { loadState } from '../formats/select.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
-import type { Command } from './command.js';
+import { defineCommand } from './command.js';
 import { formatFlag, migrationsFlag } from './flags.js';
 
 export interface StatusReport {
@@ -61,7 +61,7 @@ export async function status(worker: Worker, opts: { migrationsDir: string; loca
   };
 }
 
-export const statusCommand: Command = {
+export const statusCommand = defineCommand({
   summary: 'compare local migrations with the database',
   usage: `vpc-migrate status [options]
 Shows applied, pending, failed, modified, missing-locally and out-of-order migrations. Only reads
@@ -76,4 +76,4 @@ Exit codes: 0 up to date, 1 pending migrations, 2 problem (failed, modified, mis
     const report = await status(worker, { migrationsDir: location.dir, location, format: formatFlag(values.format) });
     return { exitCode: report.exitCode, report };
   },
-};
+});

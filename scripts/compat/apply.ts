@@ -64,7 +64,7 @@ import {
   USER_TABLE_COUNT_SQL,
 } from '../../lambda/contract/index.js';
 import { loadInspector, prepareStatement, type PreparedStatement } from './inspect.js';
-import { ask } from './ledger.js';
+import { ask } from './read-ledger-via-raise.js';
 import { decodeGuard, doBlock, newNonce, raiseAnswer, raiseGuard } from './sql.js';
 import { isDuplicateFailure, type RunSqlFailure, type RunSqlTransport } from './transport.js';
 

@@ -5,7 +5,7 @@
  */
 import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
 import type { Values } from '../commands/flags.js';
-import type { Worker, WorkerTarget } from '../core/worker.js';
+import type { Worker, WorkerTarget } from '../core/worker-client.js';
 import { connectRunSqlWorker, type RunSqlWorkerOptions } from './run-sql-worker.js';
 import { parsePayloadTemplate } from './transport.js';
 

@@ -10,8 +10,8 @@
  */
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
 import { ErrorCode, INVOKE_PAYLOAD_LIMIT_BYTES, isAlreadyExists, MigrateError } from '../../lambda/contract/index.js';
-import { formatBytes } from '../core/batch.js';
-import type { WorkerTarget } from '../core/worker.js';
+import { formatBytes } from '../core/payloads.js';
+import type { WorkerTarget } from '../core/worker-client.js';
 import { invokeError, lambdaClientFor, lambdaFunctionError } from '../transport/invoke.js';
 
 export const DEFAULT_PAYLOAD_TEMPLATE = '{"action":"run-sql","sql":"{{sql}}"}';

@@ -274,9 +274,6 @@ function latest(rows: LedgerRow[]): LedgerRow | undefined {
   return best;
 }
 
-/** Quotes a name for a POSIX shell when it needs it (lambda/contract/remedy-command.ts). */
-export { sh };
-
 function failedProblem(f: FailedEntry, migration: LocalMigrationRef | undefined): Problem {
   const how = f.interrupted
     ? 'and recorded no error: the worker was interrupted (timeout or crash) while running it'

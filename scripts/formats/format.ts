@@ -7,7 +7,7 @@
  */
 import { ErrorCode, type LedgerResult, MigrateError, type MigrationFormat, type MigrationPayload, type MigrationResult } from '../../lambda/contract/index.js';
 import type { Plan, PlanOptions, Problem } from '../core/plan.js';
-import type { Worker } from '../core/worker.js';
+import type { Worker } from '../core/worker-client.js';
 
 /** One migration folder with a readable, valid UTF-8 migration.sql. */
 export interface LocalMigration {

@@ -6,7 +6,7 @@
  */
 import type { LedgerResult, MigrationFormat } from '../../lambda/contract/index.js';
 import type { Plan, PlanOptions } from '../core/plan.js';
-import type { Worker } from '../core/worker.js';
+import type { Worker } from '../core/worker-client.js';
 import { hasJournal, JOURNAL_FILE } from './drizzle/discover.js';
 import { drizzleFormat } from './drizzle/drizzle.js';
 import type { Discovery, Format } from './format.js';

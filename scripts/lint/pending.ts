@@ -1,12 +1,12 @@
 /**
  * Deploy's lint of the pending migrations (both formats; Drizzle adds its chunk check in
- * formats/drizzle/lint.ts): error findings become problems that refuse the deploy, warnings
+ * formats/drizzle/pending-lint.ts): error findings become problems that refuse the deploy, warnings
  * become report lines, counted per rule beyond a handful so a large backlog stays readable.
  */
 import { ErrorCode } from '../../lambda/contract/index.js';
 import type { Problem } from '../core/plan.js';
 import type { LocalMigration } from '../formats/format.js';
-import { lint } from './lint.js';
+import { lint } from './linter.js';
 import { loadLintParser } from './parse.js';
 import type { Finding, LintInput } from './types.js';
 

@@ -4,7 +4,7 @@
  */
 import type { ErrorBody, ServerFacts } from '../../lambda/contract/index.js';
 import type { Problem } from '../core/plan.js';
-import type { AnsweredBy } from '../core/worker.js';
+import type { AnsweredBy } from '../core/worker-client.js';
 import { type MigrationsLocation, sourceLabel } from '../project/migrations-dir.js';
 
 const useColor = () => process.stdout.isTTY === true && !process.env.NO_COLOR;

@@ -6,7 +6,6 @@ import { readFile } from 'node:fs/promises';
 import type { BackfillReport } from '../commands/backfill.js';
 import type { BaselineReport } from '../commands/baseline.js';
 import type { DeployReport } from '../commands/deploy.js';
-import type { Values } from '../commands/flags.js';
 import type { LintReport } from '../commands/lint.js';
 import type { RehearseReport } from '../commands/rehearse.js';
 import type { ResolveReport } from '../commands/resolve.js';
@@ -25,7 +24,11 @@ import { renderStatus } from './status.js';
 export type Report = DeployReport | StatusReport | LintReport | SqlReport | ResolveReport | RehearseReport | BackfillReport | BaselineReport;
 
 /** `values` are the run's flags (`sql --csv`); `progress` is stderr, where CSV output puts what is not rows. */
-export async function renderReport(report: { command: string }, values: Values, progress: (line: string) => void): Promise<string> {
+export async function renderReport(
+  report: { command: string },
+  values: { readonly csv?: boolean },
+  progress: (line: string) => void,
+): Promise<string> {
   const r = report as Report;
   switch (r.command) {
     case 'deploy':

@@ -2,6 +2,7 @@
  * Rows for people and for spreadsheets: an aligned text table (psql's layout) and RFC 4180 CSV,
  * plus the psql-style pointer under the position of a PostgreSQL error.
  */
+import { stringify } from 'csv-stringify/sync';
 import type { SqlErrorInfo } from '../../lambda/contract/index.js';
 import { visible } from './escape.js';
 
@@ -42,15 +43,19 @@ export function renderTable(columns: string[], rows: Record<string, unknown>[]):
   return [line(names), widths.map((w) => '-'.repeat(w + 2)).join('+'), ...cells.map(line)].join('\n');
 }
 
-function csvField(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  const text = cellText(value);
-  return /[",\r\n]/.test(text) || text !== text.trim() ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
-/** RFC 4180: CRLF line ends, fields quoted when they hold a comma, quote or line break. NULL is empty. */
+/**
+ * RFC 4180 through csv-stringify: CRLF line ends, fields quoted when they hold a comma, quote or
+ * line break, or start or end with white space (a spreadsheet would trim it). NULL is
+ * empty; json and arrays are JSON, booleans `true`/`false`, as in the table.
+ */
 export function renderCsv(columns: string[], rows: Record<string, unknown>[]): string {
-  return [columns.map(csvField).join(','), ...rows.map((r) => columns.map((c) => csvField(r[c])).join(','))].join('\r\n');
+  return stringify([columns, ...rows.map((r) => columns.map((c) => r[c]))], {
+    record_delimiter: 'windows',
+    eof: false,
+    // csv-stringify quotes a lone LF only when it is the record delimiter; RFC 4180 readers need it quoted too.
+    quoted_match: /^\s|\s$|[\r\n]/,
+    cast: { boolean: (value) => String(value), date: (value) => value.toISOString() },
+  });
 }
 
 /**

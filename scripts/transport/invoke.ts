@@ -23,8 +23,8 @@ import {
   type WorkerEvent,
   type WorkerResponse,
 } from '../../lambda/contract/index.js';
-import { formatBytes } from '../core/batch.js';
-import type { Worker, WorkerTarget } from '../core/worker.js';
+import { formatBytes } from '../core/payloads.js';
+import type { Worker, WorkerTarget } from '../core/worker-client.js';
 
 /** Lambda's maximum; the deployed function's own timeout is at most this. */
 export const DEFAULT_FUNCTION_TIMEOUT_MS = LAMBDA_MAX_TIMEOUT_SECONDS * 1000;

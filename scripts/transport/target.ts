@@ -5,10 +5,10 @@
  *
  * The reader function, when there is one, comes from `--reader-function`, else
  * VPC_MIGRATE_READER_FUNCTION, else the stack's `ReaderFunctionName`/`ReaderFunctionArn` output;
- * `--local` serves its own. core/worker.ts `targetFor` decides which of the two a command uses.
+ * `--local` serves its own. core/worker-client.ts `targetFor` decides which of the two a command uses.
  */
 import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
-import type { TargetFlags, WorkerTarget } from '../core/worker.js';
+import type { TargetFlags, WorkerTarget } from '../core/worker-client.js';
 
 export interface ResolvedTarget {
   target: WorkerTarget;
@@ -35,7 +35,7 @@ export async function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv =
     );
   }
   if (flags.local) {
-    const { startLocalWorker } = await import('../local/worker.js');
+    const { startLocalWorker } = await import('../local/local-worker.js');
     const databaseUrl = flags.databaseUrl ?? env.DATABASE_URL;
     const local = await startLocalWorker({
       ...(databaseUrl ? { databaseUrl } : {}),
@@ -56,7 +56,7 @@ export async function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv =
   }
   const endpoint = flags.endpoint ? { endpoint: flags.endpoint } : {};
   if (flags.stack) {
-    const { resolveStackFunctions } = await import('./stack.js');
+    const { resolveStackFunctions } = await import('./stack-outputs.js');
     const stack = await resolveStackFunctions({ stackName: flags.stack, ...common });
     const reader = readerFunctionOf(flags, env, stack.readerFunctionName);
     return { target: { functionName: stack.functionName, ...(reader ? { readerFunctionName: reader } : {}), ...common, ...endpoint }, close: async () => undefined };

@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect } from 'vitest';
 import { ErrorCode, type MigrateError, MIGRATION_LOCK_KEY } from '../../lambda/contract/index.js';
 import { deploy, type DeployReport } from '../../scripts/commands/deploy.js';
-import type { Worker } from '../../scripts/core/worker.js';
+import type { Worker } from '../../scripts/core/worker-client.js';
 import { status } from '../../scripts/commands/status.js';
 import { databaseTargets } from '../helpers/db.js';
 import { fingerprint, gateStatement, ledgerRows, migrationLockHolder, migrationLockWaiters, session, sqlGate, waitFor } from '../helpers/fault-db.js';

@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { type ApplyResult, ErrorCode } from '../../lambda/contract/index.js';
 import { connectWorker } from '../../scripts/transport/invoke.js';
-import type { Worker } from '../../scripts/core/worker.js';
+import type { Worker } from '../../scripts/core/worker-client.js';
 import { databaseTargets } from '../helpers/db.js';
 import { ledgerRows, waitFor, workerSessionsGone } from '../helpers/fault-db.js';
 import { isCommit, scenarioFixture, type Fixture } from '../helpers/fault-fixture.js';

@@ -15,9 +15,9 @@ import {
   type MigrateError,
   type RunSqlResult,
 } from '../../lambda/contract/index.js';
-import { BATCH_BYTES } from '../../scripts/core/batch.js';
+import { BATCH_BYTES } from '../../scripts/core/payloads.js';
 import { deploy } from '../../scripts/commands/deploy.js';
-import { formatBytes } from '../../scripts/core/batch.js';
+import { formatBytes } from '../../scripts/core/payloads.js';
 import { databaseTargets } from '../helpers/db.js';
 import { ledgerRows, query } from '../helpers/fault-db.js';
 import { useFaultServer } from '../helpers/fault-fixture.js';

@@ -135,6 +135,8 @@ describe.each(databaseTargets())('function timeout on the $name PostgreSQL', ({ 
         expect(error?.code).toBe(ErrorCode.InvokeTimeout);
         expect(error?.message).toMatch(/hit its function timeout: .*Task timed out after 3\.00 seconds/);
         expect(error?.remedy).toMatch(/vpc-migrate status/);
+        // The endpoint's answer and the sandbox's kill are two events: wait for the second.
+        await waitFor('the sandbox to be killed at its function timeout', async () => fx.fw.kills > 0, 60_000);
         expect(fx.fw.kills).toBe(1);
         await workerSessionsGone(db.adminUrl, db.name);
         // Statement 2 ran but its transaction (with its progress) never committed.

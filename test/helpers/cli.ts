@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { vi } from 'vitest';
 import { main } from '../../scripts/cli.js';
-import type { TestWorker } from './worker.js';
+import type { TestWorker } from './test-worker.js';
 
 export interface CliRun {
   exitCode: number;

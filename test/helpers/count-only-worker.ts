@@ -16,9 +16,9 @@
  */
 import pg from 'pg';
 import type { WorkerHandler } from '../../lambda/contract/index.js';
-import type { Worker } from '../../scripts/core/worker.js';
+import type { Worker } from '../../scripts/core/worker-client.js';
 import { connectRunSqlWorker, type RunSqlWorkerOptions } from '../../scripts/compat/run-sql-worker.js';
-import { serveFunction, type ServedFunction } from './worker.js';
+import { serveFunction, type ServedFunction } from './test-worker.js';
 
 export interface CountOnlyWorkerOptions {
   multiStatement?: boolean;
@@ -78,7 +78,7 @@ export function countOnlyHandler(databaseUrl: string, opts: CountOnlyWorkerOptio
 }
 
 /**
- * The count-only function on the shared test endpoint (worker.ts's serveFunction): it differs from
+ * The count-only function on the shared test endpoint (test-worker.ts's serveFunction): it differs from
  * startTestWorker only in the handler (a foreign worker's, not ours) and in how a client speaks to
  * it (`--protocol run-sql`, connectRunSqlWorker).
  */

@@ -1,6 +1,6 @@
 /** Deploys racing each other, as two engineers or two CI jobs would start them. */
 import { deploy, type DeployReport } from '../../scripts/commands/deploy.js';
-import type { Worker } from '../../scripts/core/worker.js';
+import type { Worker } from '../../scripts/core/worker-client.js';
 import { prismaLedger } from './db.js';
 
 /** One folder deployed through each worker at once, every deploy willing to wait a minute for the lock. */

@@ -2,17 +2,17 @@
  * The common starts of the fault files. `scenarioFixture`, for the kill, lost-response and
  * connection-cut cells: a server role with a password, a killable worker, and the four-migration
  * scenario with its reference states. `useFaultServer`, for the cells that need no kill: the
- * same server role, and plain test workers (worker.ts) on its databases.
+ * same server role, and plain test workers (test-worker.ts) on its databases.
  */
 import { afterAll, beforeAll, expect } from 'vitest';
 import { deploy, type DeployReport } from '../../scripts/commands/deploy.js';
-import type { Worker } from '../../scripts/core/worker.js';
+import type { Worker } from '../../scripts/core/worker-client.js';
 import { installDdlGate, secretServer, type SecretServer } from './fault-db.js';
 import { live } from './db.js';
 import { auditSecrets } from './fault-secrets.js';
 import { assertFinished, buildScenario, STEPWISE, TRANSACTIONAL, type Scenario } from './fault-scenario.js';
 import { startFaultWorker, type FaultWorker, type QueryEvent } from './fault-worker.js';
-import { startTestWorker, type TestWorker } from './worker.js';
+import { startTestWorker, type TestWorker } from './test-worker.js';
 
 export interface TracePoint {
   q: QueryEvent;

@@ -11,12 +11,12 @@
  * - `onQuery(fn)`: every query the worker sends is reported before it is sent and after it
  *   settled; `fn` answers 'continue' or 'kill' (and may take its time: the worker waits).
  */
-import { testReaderUrl } from './worker.js';
+import { testReaderUrl } from './test-worker.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { WorkerHandler } from '../../lambda/contract/index.js';
-import { serveFunction, type ServedFunction } from './worker.js';
+import { serveFunction, type ServedFunction } from './test-worker.js';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fault-child.ts');
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -40,7 +40,7 @@ export type Verdict = 'continue' | 'kill';
 export type QueryHook = (q: QueryEvent) => Verdict | Promise<Verdict>;
 
 /**
- * The shared test endpoint (worker.ts's serveFunction) with a function of its own: the real handler
+ * The shared test endpoint (test-worker.ts's serveFunction) with a function of its own: the real handler
  * runs in child processes that can be killed, which an in-process handler (startTestWorker) cannot be.
  */
 export interface FaultWorker extends ServedFunction {
@@ -140,6 +140,8 @@ export async function startFaultWorker(databaseUrl: string, opts: { timeoutMs?: 
   };
 
   const handler: WorkerHandler = async (event, context) => {
+    // The sandbox's deadline is fixed when the invocation starts, as the endpoint's own timer is.
+    const deadline = Date.now() + context.getRemainingTimeInMillis();
     const child = await acquire();
     child.busy = true;
     const invocation = ++invocations;
@@ -150,7 +152,7 @@ export async function startFaultWorker(databaseUrl: string, opts: { timeoutMs?: 
       return await new Promise<unknown>((resolve, reject) => {
         let settled = false;
         // Lambda freezes and discards a sandbox that outlived its timeout: so do we.
-        const timer = setTimeout(() => void killChild(child), context.getRemainingTimeInMillis());
+        const timer = setTimeout(() => void killChild(child), Math.max(0, deadline - Date.now()));
         child.exited.then(() => {
           clearTimeout(timer);
           if (settled) return;
@@ -189,7 +191,7 @@ export async function startFaultWorker(databaseUrl: string, opts: { timeoutMs?: 
           type: 'invoke',
           id: invocation,
           event,
-          deadline: Date.now() + context.getRemainingTimeInMillis(),
+          deadline,
           requestId: context.awsRequestId,
           functionName: context.functionName,
           hooks: armed !== null,

@@ -99,6 +99,7 @@ beforeAll(() => {
       secret: secretsmanager.Secret.fromSecretCompleteArn(stack, 'ByArnSecret', SECRET_ARN),
       secretEncryptionKey: kms.Key.fromKeyArn(stack, 'ByArnKey', KEY_ARN),
       setupReaderRole: false,
+      logLevel: 'DEBUG',
     }),
     // A reader secret managed elsewhere, under its own key; no reader function; weekly rotation is
     // the owner's business, so none here.
@@ -225,9 +226,15 @@ describe('with an endpoint and an imported secret under a customer-managed key',
       DB_NAME: 'app',
       NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
       PGSSLMODE: 'verify-full',
+      POWERTOOLS_SERVICE_NAME: 'vpc-migrate-worker',
+      POWERTOOLS_LOG_LEVEL: 'INFO',
     });
     expect(fn.Architectures).toEqual(['x86_64']);
     expect(fn.MemorySize).toBe(1024);
+  });
+
+  it('sets the log level asked for', () => {
+    expect(fnOf(workers.byArn).Environment.Variables).toMatchObject({ POWERTOOLS_LOG_LEVEL: 'DEBUG' });
   });
 });
 
@@ -302,7 +309,11 @@ describe('reader function', () => {
     const migrator = fnOf(workers.cluster);
     expect(reader.Code).toEqual(migrator.Code);
     expect(reader.Handler).toBe(migrator.Handler);
-    expect(reader.Environment.Variables).toMatchObject({ READER_SECRET_ARN: readerSecretRef(workers.cluster), VPC_MIGRATE_MODE: 'reader' });
+    expect(reader.Environment.Variables).toMatchObject({
+      READER_SECRET_ARN: readerSecretRef(workers.cluster),
+      VPC_MIGRATE_MODE: 'reader',
+      POWERTOOLS_SERVICE_NAME: 'vpc-migrate-reader',
+    });
     expect(reader.Environment.Variables).not.toHaveProperty('DB_SECRET_ARN');
     expect(migrator.Environment.Variables).toMatchObject({ DB_SECRET_ARN: { Ref: attachment }, READER_SECRET_ARN: readerSecretRef(workers.cluster) });
     expect(migrator.Environment.Variables).not.toHaveProperty('VPC_MIGRATE_MODE');

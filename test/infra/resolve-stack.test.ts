@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { resolveStackFunction, resolveStackFunctions } from '../../scripts/transport/stack.js';
+import { resolveStackFunction, resolveStackFunctions } from '../../scripts/transport/stack-outputs.js';
 import { resolveTarget } from '../../scripts/transport/target.js';
 import { migrateErrorOf } from '../helpers/errors.js';
 

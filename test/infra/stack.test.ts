@@ -19,7 +19,7 @@ import {
   OUTPUT_READER_FUNCTION_NAME,
   VpcMigrateStack,
 } from '../../infra/stack.js';
-import { FUNCTION_ARN_OUTPUT, FUNCTION_NAME_OUTPUT, READER_ARN_OUTPUT, READER_NAME_OUTPUT } from '../../scripts/transport/stack.js';
+import { FUNCTION_ARN_OUTPUT, FUNCTION_NAME_OUTPUT, READER_ARN_OUTPUT, READER_NAME_OUTPUT } from '../../scripts/transport/stack-outputs.js';
 
 interface Resource {
   Type: string;
@@ -305,6 +305,8 @@ describe('reader function', () => {
       DB_NAME: 'app',
       NODE_EXTRA_CA_CERTS: '/var/runtime/ca-cert.pem',
       PGSSLMODE: 'verify-full',
+      POWERTOOLS_SERVICE_NAME: 'vpc-migrate-reader',
+      POWERTOOLS_LOG_LEVEL: 'INFO',
     });
     expect(JSON.stringify(env)).not.toContain(secretAttachmentId);
   });

@@ -14,7 +14,7 @@ import { deploy } from '../../scripts/commands/deploy.js';
 import { runCli, targetFlags } from '../helpers/cli.js';
 import { databaseTargets, query } from '../helpers/db.js';
 import { migrationsDir } from '../helpers/migrations.js';
-import { useFreshWorker } from '../helpers/worker.js';
+import { useFreshWorker } from '../helpers/test-worker.js';
 
 async function backfillsDir(files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'vpcm-backfills-'));

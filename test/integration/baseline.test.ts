@@ -14,7 +14,7 @@ import { databaseTargets, prismaLedger, query } from '../helpers/db.js';
 import { copyOfExample, exampleMigrations } from '../helpers/migrations.js';
 import { expectPrismaAgrees } from '../helpers/prisma-agrees.js';
 import { prismaAvailable } from '../helpers/prisma-judge.js';
-import { useFreshWorker } from '../helpers/worker.js';
+import { useFreshWorker } from '../helpers/test-worker.js';
 
 const NAMES = ['20250101090000_init', '20250108120000_add_products', '20250115093000_order_items', '20250122160000_add_refunded_status', '20250203110000_index_orders_customer', '20250210140000_backfill_order_totals'];
 

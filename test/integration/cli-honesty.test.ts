@@ -14,7 +14,7 @@ import { status } from '../../scripts/commands/status.js';
 import { type ProcessRun, runCli, spawnCollect, targetFlags } from '../helpers/cli.js';
 import { databaseTargets, prismaLedger } from '../helpers/db.js';
 import { migrationsDir, repoRoot } from '../helpers/migrations.js';
-import { useFreshWorker, startTestWorker } from '../helpers/worker.js';
+import { useFreshWorker, startTestWorker } from '../helpers/test-worker.js';
 
 /** The CLI as its own process; `onStderr` sees each chunk (and may signal the process). */
 function cliProcess(args: string[], onStderr?: (text: string, child: ChildProcess) => void): Promise<ProcessRun> {

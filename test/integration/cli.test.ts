@@ -7,7 +7,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { databaseTargets, freshDatabase } from '../helpers/db.js';
 import { addMigration, copyOfExample, repoRoot } from '../helpers/migrations.js';
-import { useFreshWorker } from '../helpers/worker.js';
+import { useFreshWorker } from '../helpers/test-worker.js';
 
 const tsx = path.join(repoRoot, 'node_modules/.bin/tsx');
 

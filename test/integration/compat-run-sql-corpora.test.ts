@@ -17,7 +17,7 @@ import { corporaDir } from '../helpers/migrations.js';
 import { expectPrismaUpToDate } from '../helpers/prisma-agrees.js';
 import { prismaAvailable } from '../helpers/prisma-judge.js';
 import { applyByOtherMeans } from '../helpers/psql.js';
-import { startTestWorker, useFreshWorker } from '../helpers/worker.js';
+import { startTestWorker, useFreshWorker } from '../helpers/test-worker.js';
 
 const corpora = [
   { name: 'triggerdotdev__trigger.dev', count: 820 },

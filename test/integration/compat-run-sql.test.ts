@@ -17,7 +17,7 @@ import { addMigration, copyOfExample, exampleMigrations, migrationsDir } from '.
 import { expectPrismaUpToDate } from '../helpers/prisma-agrees.js';
 import { prismaAvailable } from '../helpers/prisma-judge.js';
 import { applyByOtherMeans } from '../helpers/psql.js';
-import { startTestWorker, useFreshWorker } from '../helpers/worker.js';
+import { startTestWorker, useFreshWorker } from '../helpers/test-worker.js';
 import { runSqlWorker } from '../../scripts/compat/run-sql-worker.js';
 import { lambdaTransport } from '../../scripts/compat/transport.js';
 import type { StatusReport } from '../../scripts/commands/status.js';

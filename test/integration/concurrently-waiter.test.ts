@@ -12,7 +12,7 @@ import { deploy } from '../../scripts/commands/deploy.js';
 import { databaseTargets, prismaLedger, query } from '../helpers/db.js';
 import { waitFor } from '../helpers/fault-db.js';
 import { addMigration, migrationsDir } from '../helpers/migrations.js';
-import { useFreshWorker } from '../helpers/worker.js';
+import { useFreshWorker } from '../helpers/test-worker.js';
 
 async function session(url: string, applicationName: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: url, application_name: applicationName });

@@ -14,7 +14,7 @@ import { databaseTargets, prismaLedger } from '../helpers/db.js';
 import { corporaDir } from '../helpers/migrations.js';
 import { expectPrismaAgrees } from '../helpers/prisma-agrees.js';
 import { prismaAvailable } from '../helpers/prisma-judge.js';
-import { useFreshWorker } from '../helpers/worker.js';
+import { useFreshWorker } from '../helpers/test-worker.js';
 
 const corpora = [
   { name: 'triggerdotdev__trigger.dev', count: 820 },

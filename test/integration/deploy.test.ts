@@ -12,7 +12,7 @@ import { status } from '../../scripts/commands/status.js';
 import { databaseTargets, freshDatabase, query, prismaLedger } from '../helpers/db.js';
 import { appliedBy, deployAtOnce, ledgerNames } from '../helpers/deploy.js';
 import { addMigration, copyOfExample, exampleMigrations, migrationsDir } from '../helpers/migrations.js';
-import { startTestWorker, useFreshWorker } from '../helpers/worker.js';
+import { startTestWorker, useFreshWorker } from '../helpers/test-worker.js';
 
 describe.each(databaseTargets())('deploy on the $name PostgreSQL', ({ adminUrl }) => {
   const { db, tw } = useFreshWorker(adminUrl);

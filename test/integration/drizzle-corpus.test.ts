@@ -15,7 +15,7 @@ import { status } from '../../scripts/commands/status.js';
 import { databaseTargets, useFreshDatabase } from '../helpers/db.js';
 import { drizzleMigrate, drizzleRows } from '../helpers/drizzle.js';
 import { corporaDir, repoRoot } from '../helpers/migrations.js';
-import { startTestWorker } from '../helpers/worker.js';
+import { startTestWorker } from '../helpers/test-worker.js';
 
 const dir = path.join(corporaDir, 'Dokploy__dokploy', 'migrations');
 const COUNT = 186;

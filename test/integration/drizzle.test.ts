@@ -13,7 +13,7 @@ import { renderStatus } from '../../scripts/render/status.js';
 import { databaseTargets, freshDatabase } from '../helpers/db.js';
 import { appliedBy, deployAtOnce } from '../helpers/deploy.js';
 import { drizzleDir, drizzleMigrate, drizzleRows, ledgerShape, query, readJournal, sha256, writeJournal, type DrizzleRow, type Entry } from '../helpers/drizzle.js';
-import { startTestWorker, useFreshWorker } from '../helpers/worker.js';
+import { startTestWorker, useFreshWorker } from '../helpers/test-worker.js';
 
 const BP = '--> statement-breakpoint';
 const CUSTOM = '-- Custom SQL migration file, put your code below! --\n';

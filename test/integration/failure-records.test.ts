@@ -12,7 +12,7 @@ import { runCli, targetFlags } from '../helpers/cli.js';
 import { databaseTargets, prismaLedger, query } from '../helpers/db.js';
 import { waitFor } from '../helpers/fault-db.js';
 import { migrationsDir } from '../helpers/migrations.js';
-import { useFreshWorker, startTestWorker } from '../helpers/worker.js';
+import { useFreshWorker, startTestWorker } from '../helpers/test-worker.js';
 
 /** The `vpc-migrate resolve …` command a remedy prints, as CLI arguments. */
 function resolveArgs(remedy: string): string[] {

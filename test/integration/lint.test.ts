@@ -15,7 +15,7 @@ import { runLint } from '../../scripts/commands/lint.js';
 import { status } from '../../scripts/commands/status.js';
 import { databaseTargets, query } from '../helpers/db.js';
 import { addMigration, corporaDir, migrationsDir, repoRoot } from '../helpers/migrations.js';
-import { useFreshWorker } from '../helpers/worker.js';
+import { useFreshWorker } from '../helpers/test-worker.js';
 
 const exists = async (url: string, relation: string) => (await query<{ t: string | null }>(url, `SELECT to_regclass('${relation}')::text AS t`))[0]?.t !== null;
 

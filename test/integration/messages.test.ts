@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../lambda/contract/index.js';
 import { runCli, spawnCollect, targetFlags } from '../helpers/cli.js';
 import { databaseTargets, query } from '../helpers/db.js';
-import { useFreshWorker } from '../helpers/worker.js';
+import { useFreshWorker } from '../helpers/test-worker.js';
 import { addMigration, migrationsDir, repoRoot } from '../helpers/migrations.js';
 
 describe('numeric flags: digits only, within bounds, for every command', () => {

@@ -25,7 +25,7 @@ import { repoRoot } from '../helpers/migrations.js';
 import { expectPrismaUpToDate } from '../helpers/prisma-agrees.js';
 import { prismaAvailable } from '../helpers/prisma-judge.js';
 import { applyLikePsql } from '../helpers/psql.js';
-import { startTestWorker, useFreshWorker } from '../helpers/worker.js';
+import { startTestWorker, useFreshWorker } from '../helpers/test-worker.js';
 
 const FIXTURES = path.join(repoRoot, 'test/fixtures/own-transaction');
 const BASE = '20260101000000_base';

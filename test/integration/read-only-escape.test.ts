@@ -19,7 +19,7 @@ import { localReaderUrl } from '../../scripts/local/reader-login.js';
 import { runCli, targetFlags } from '../helpers/cli.js';
 import { databaseTargets, freshDatabase, query } from '../helpers/db.js';
 import { exampleMigrations } from '../helpers/migrations.js';
-import { startTestWorker, useFreshWorker, type TestWorker } from '../helpers/worker.js';
+import { startTestWorker, useFreshWorker, type TestWorker } from '../helpers/test-worker.js';
 
 const MIGRATION_LOCK = 72707369;
 const marker = `/tmp/vpcm-escape-${randomBytes(6).toString('hex')}`;

@@ -11,7 +11,7 @@ import { databaseTargets, prismaLedger, query } from '../helpers/db.js';
 import { migrationsDir } from '../helpers/migrations.js';
 import { expectPrismaUpToDate, UP_TO_DATE } from '../helpers/prisma-agrees.js';
 import { prismaAvailable, prismaMigrateStatus } from '../helpers/prisma-judge.js';
-import { useFreshWorker } from '../helpers/worker.js';
+import { useFreshWorker } from '../helpers/test-worker.js';
 
 const BASE = 'CREATE TABLE "User" ("id" INTEGER NOT NULL, "email" TEXT NOT NULL, "name" TEXT, CONSTRAINT "User_pkey" PRIMARY KEY ("id"));\n';
 

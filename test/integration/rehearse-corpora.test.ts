@@ -11,7 +11,7 @@ import { rehearseMigrations } from '../../scripts/commands/rehearse.js';
 import { databaseTargets } from '../helpers/db.js';
 import { corporaDir } from '../helpers/migrations.js';
 import { ledgerDump, schemaDump } from '../helpers/schema-dump.js';
-import { useFreshWorker } from '../helpers/worker.js';
+import { useFreshWorker } from '../helpers/test-worker.js';
 
 const trigger = path.join(corporaDir, 'triggerdotdev__trigger.dev', 'migrations');
 const documenso = path.join(corporaDir, 'documenso__documenso', 'migrations');

@@ -13,7 +13,7 @@ import { runCli, targetFlags } from '../helpers/cli.js';
 import { databaseTargets, query } from '../helpers/db.js';
 import { addMigration, exampleMigrations, migrationsDir } from '../helpers/migrations.js';
 import { ledgerDump, schemaDump } from '../helpers/schema-dump.js';
-import { useFreshWorker } from '../helpers/worker.js';
+import { useFreshWorker } from '../helpers/test-worker.js';
 
 /** Everything a rehearsal must leave as it was. */
 async function snapshot(url: string) {

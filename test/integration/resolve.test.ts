@@ -19,7 +19,7 @@ import { databaseTargets, freshDatabase, withClient, type PrismaLedgerRow, prism
 import { migrationsDir } from '../helpers/migrations.js';
 import { expectPrismaAgrees, expectPrismaUpToDate, shown } from '../helpers/prisma-agrees.js';
 import { prismaAvailable, prismaMigrateDeploy, prismaMigrateStatus, prismaResolveApplied } from '../helpers/prisma-judge.js';
-import { startTestWorker, useFreshWorker } from '../helpers/worker.js';
+import { startTestWorker, useFreshWorker } from '../helpers/test-worker.js';
 import { migrateErrorOf } from '../helpers/errors.js';
 
 const rowsOf = async (url: string, name: string) => (await prismaLedger(url)).filter((r) => r.migration_name === name);

@@ -11,7 +11,7 @@ import { renderSql, sqlErrorOf } from '../../scripts/render/sql.js';
 import { runSqlCommand } from '../../scripts/commands/sql.js';
 import { runCli, targetFlags } from '../helpers/cli.js';
 import { databaseTargets, query } from '../helpers/db.js';
-import { useFreshWorker } from '../helpers/worker.js';
+import { useFreshWorker } from '../helpers/test-worker.js';
 
 describe.each(databaseTargets())('run-sql on the $name PostgreSQL', ({ adminUrl }) => {
   const { db, tw } = useFreshWorker(adminUrl, {

@@ -11,7 +11,7 @@ import { databaseTargets, prismaLedger, query, useFreshDatabase } from '../helpe
 import { migrationsDir } from '../helpers/migrations.js';
 import { expectPrismaUpToDate } from '../helpers/prisma-agrees.js';
 import { applyLikePsql } from '../helpers/psql.js';
-import { useFreshWorker } from '../helpers/worker.js';
+import { useFreshWorker } from '../helpers/test-worker.js';
 
 /** Every table with its schema (fingerprint() looks at public only; these files write elsewhere too). */
 const tablesBySchema = async (url: string) =>

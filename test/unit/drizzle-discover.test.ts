@@ -12,7 +12,7 @@ import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { drizzlePayload, splitDrizzle, STATEMENT_BREAKPOINT } from '../../scripts/formats/drizzle/chunks.js';
 import { discoverDrizzle, parseJournal } from '../../scripts/formats/drizzle/discover.js';
-import { lintDrizzlePending } from '../../scripts/formats/drizzle/lint.js';
+import { lintDrizzlePending } from '../../scripts/formats/drizzle/pending-lint.js';
 import { detectFormat } from '../../scripts/formats/select.js';
 import { formatFlag } from '../../scripts/commands/flags.js';
 import { loadParser } from '../../scripts/core/split.js';

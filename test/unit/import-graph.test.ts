@@ -12,7 +12,7 @@ import { importsOf } from '../helpers/imports.js';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CONTRACT = 'lambda/contract/';
 /** The local worker host runs the real worker, as Lambda's runtime does: it may load the entry point. */
-const HOSTS: Record<string, string[]> = { 'scripts/local/worker.ts': ['lambda/handler.ts'] };
+const HOSTS: Record<string, string[]> = { 'scripts/local/local-worker.ts': ['lambda/handler.ts'] };
 
 
 function sourceFiles(dir: string): string[] {

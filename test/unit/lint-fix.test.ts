@@ -10,7 +10,7 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { discoverMigrations } from '../../scripts/formats/prisma/discover.js';
 import { fixMigration } from '../../scripts/lint/fix.js';
-import { lint } from '../../scripts/lint/lint.js';
+import { lint } from '../../scripts/lint/linter.js';
 import { loadLintParser, parseMigration } from '../../scripts/lint/parse.js';
 import type { LintInput } from '../../scripts/lint/types.js';
 import { corporaDir, repoRoot } from '../helpers/migrations.js';

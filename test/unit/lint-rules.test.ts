@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { lint, lintHistory, ruleInfo } from '../../scripts/lint/lint.js';
+import { lint, lintHistory, ruleInfo } from '../../scripts/lint/linter.js';
 import { loadLintParser } from '../../scripts/lint/parse.js';
 import type { Finding, RuleId } from '../../scripts/lint/types.js';
 import { repoRoot } from '../helpers/migrations.js';

@@ -110,6 +110,9 @@ describe('row formatting', () => {
     expect(renderCsv(['a', 'b'], [{ a: 'x,y', b: 'say "hi"' }, { a: null, b: ' padded' }, { a: 'multi\nline', b: 2 }])).toBe(
       'a,b\r\n"x,y","say ""hi"""\r\n," padded"\r\n"multi\nline",2',
     );
+    // Booleans and json as the table shows them (csv-stringify's defaults would write 1 and empty).
+    const typed = renderCsv(['t', 'f', 'j'], [{ t: true, f: false, j: { k: [1] } }]);
+    expect(typed).toBe('t,f,j\r\ntrue,false,"{""k"":[1]}"');
   });
 
   it('puts a caret under the error position, windowing long lines', () => {

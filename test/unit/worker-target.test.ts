@@ -1,13 +1,13 @@
 /**
  * Which function a run talks to (issue 23): where the reader function's name comes from
- * (transport/target.ts) and the one routing rule between reader and migrator (core/worker.ts).
+ * (transport/target.ts) and the one routing rule between reader and migrator (core/worker-client.ts).
  * No network: `--stack` is covered against a local CloudFormation server in test/infra.
  */
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
 import { targetFlags } from '../../scripts/commands/flags.js';
 import { READ_ONLY_PERMISSION_REMEDY, runSqlCommand } from '../../scripts/commands/sql.js';
-import { answeredBy, migratorOnly, readsOnly, targetFor, type Worker, type WorkerTarget } from '../../scripts/core/worker.js';
+import { answeredBy, migratorOnly, readsOnly, targetFor, type Worker, type WorkerTarget } from '../../scripts/core/worker-client.js';
 import { renderSql } from '../../scripts/render/sql.js';
 import { invocationOf, targetArgs } from '../../scripts/invocation.js';
 import { invokeError } from '../../scripts/transport/invoke.js';

@@ -6,11 +6,11 @@
  * and reports are one for both formats.
  */
 import { ErrorCode, type LedgerResult, MigrateError, type MigrationResult } from '../../../lambda/contract/index.js';
-import type { Worker } from '../../core/worker.js';
+import type { Worker } from '../../core/worker-client.js';
 import { type Format, usableLocal } from '../format.js';
 import { drizzlePayload } from './chunks.js';
 import { discoverDrizzle, type DrizzleDiscovery } from './discover.js';
-import { lintDrizzlePending } from './lint.js';
+import { lintDrizzlePending } from './pending-lint.js';
 import { planDrizzle, verifyDrizzle, type DrizzlePlan } from './plan.js';
 
 export const drizzleFormat: Format<DrizzleDiscovery> = {

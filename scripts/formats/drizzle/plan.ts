@@ -11,9 +11,8 @@
  * hash (the journal's `when` was edited); then same `created_at` with another hash — the file
  * of an applied entry was changed. A row left over matches no entry: the database is ahead.
  */
-import { type DrizzleLedgerRow, ErrorCode } from '../../../lambda/contract/index.js';
+import { type DrizzleLedgerRow, ErrorCode, sh } from '../../../lambda/contract/index.js';
 import type { AppliedEntry, ModifiedEntry, Plan, PlanOptions, PlanState, Problem } from '../../core/plan.js';
-import { sh } from '../../core/plan.js';
 
 /** What the plan needs to know about one journal entry. */
 export interface DrizzleLocalRef {

@@ -3,7 +3,7 @@
  * folder name, the `_prisma_migrations` ledger, one payload per file split by PostgreSQL's
  * parser, and remedies around the failed row Prisma keeps (`migrate resolve`).
  */
-import { splitPayloads } from '../../core/batch.js';
+import { splitPayloads } from '../../core/payloads.js';
 import { plan } from '../../core/plan.js';
 import { lintPending } from '../../lint/pending.js';
 import { type Discovery, type Format, usableLocal } from '../format.js';
@@ -30,10 +30,8 @@ export const prismaFormat: Format<Discovery> = {
 
   lintPending: (discovery, pending, opts) => lintPending(discovery.migrations, pending, opts),
 
-  // One payload per pending file (core/batch.ts): its statements' spans from PostgreSQL's own
-  // parser (core/split.ts), the execution mode those imply ('transactional', 'non-transactional'
-  // for CONCURRENTLY and the like, 'script' for a file with its own BEGIN/COMMIT), and the
-  // text, gzip+base64 from 64 KB (lambda/contract/codec.ts).
+  // Split by PostgreSQL's own parser, so the worker runs each file in the mode its statements
+  // need ('non-transactional' for CONCURRENTLY and the like, 'script' for its own BEGIN/COMMIT).
   payloads: (discovery, pending, warnings) =>
     splitPayloads(discovery.migrations, pending, (name, e) =>
       warnings.push(`${name}/migration.sql:${e.line}:${e.column}: PostgreSQL's parser rejects it (${e.message}); it is sent whole and the database will report the error.`),

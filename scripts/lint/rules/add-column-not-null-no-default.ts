@@ -1,6 +1,6 @@
 import type { ColumnDef } from 'libpg-query';
 import { displayKey, names, relKey } from '../ast.js';
-import type { Rule } from './rule.js';
+import { eachStatement, type Rule } from './rule.js';
 
 const SERIAL_TYPES = new Set(['serial', 'serial4', 'bigserial', 'serial8', 'smallserial', 'serial2']);
 
@@ -30,23 +30,18 @@ export const addColumnNotNullNoDefault: Rule = {
   fix:
     'Add a DEFAULT (constant defaults are instant since PostgreSQL 11), or add the column nullable, backfill it, ' +
     'and SET NOT NULL in a later migration.',
-  start(ctx, report) {
-    const schema = ctx.model.defaultSchema;
-    return {
-      statement(s) {
-        const node = s.node;
-        if (!('AlterTableStmt' in node)) return;
-        const table = relKey(node.AlterTableStmt.relation, schema);
-        if (!table || ctx.isNew(table)) return;
-        const columns: string[] = [];
-        for (const item of node.AlterTableStmt.cmds ?? []) {
-          if (!('AlterTableCmd' in item) || item.AlterTableCmd.subtype !== 'AT_AddColumn') continue;
-          const def = item.AlterTableCmd.def;
-          if (def && 'ColumnDef' in def && requiredWithoutDefault(def.ColumnDef)) columns.push(`"${def.ColumnDef.colname ?? '?'}"`);
-        }
-        if (columns.length === 0) return;
-        report(s, { message: `Adds required column(s) ${columns.join(', ')} without a default to ${displayKey(table, schema)}: fails with 23502 if the table has any row.` });
-      },
-    };
-  },
+  start: eachStatement((s, ctx, report, schema) => {
+    const node = s.node;
+    if (!('AlterTableStmt' in node)) return;
+    const table = relKey(node.AlterTableStmt.relation, schema);
+    if (!table || ctx.isNew(table)) return;
+    const columns: string[] = [];
+    for (const item of node.AlterTableStmt.cmds ?? []) {
+      if (!('AlterTableCmd' in item) || item.AlterTableCmd.subtype !== 'AT_AddColumn') continue;
+      const def = item.AlterTableCmd.def;
+      if (def && 'ColumnDef' in def && requiredWithoutDefault(def.ColumnDef)) columns.push(`"${def.ColumnDef.colname ?? '?'}"`);
+    }
+    if (columns.length === 0) return;
+    report(s, { message: `Adds required column(s) ${columns.join(', ')} without a default to ${displayKey(table, schema)}: fails with 23502 if the table has any row.` });
+  }),
 };

@@ -1,6 +1,6 @@
 import { displayKey, relKey } from '../ast.js';
 import { existingIndex } from './index-recreation.js';
-import type { Rule } from './rule.js';
+import { eachStatement, type Rule } from './rule.js';
 
 export const createIndexNotConcurrently: Rule = {
   id: 'create-index-not-concurrently',
@@ -13,18 +13,13 @@ export const createIndexNotConcurrently: Rule = {
   fix:
     'Use CREATE INDEX CONCURRENTLY IF NOT EXISTS in a migration folder of its own (CONCURRENTLY cannot share a ' +
     'file, see concurrently-mixed); vpc-migrate runs that file outside a transaction.',
-  start(ctx, report) {
-    const schema = ctx.model.defaultSchema;
-    return {
-      statement(s) {
-        const node = s.node;
-        if (!('IndexStmt' in node) || node.IndexStmt.concurrent) return;
-        const table = relKey(node.IndexStmt.relation, schema);
-        // A re-creation is reported by index-recreation, which says why it should go instead.
-        if (!table || ctx.isNew(table) || existingIndex(node, ctx.model)) return;
-        const name = node.IndexStmt.idxname ? `"${node.IndexStmt.idxname}" ` : '';
-        report(s, { message: `Builds index ${name}on the existing table ${displayKey(table, schema)} without CONCURRENTLY: writes to it are blocked until the build ends.` });
-      },
-    };
-  },
+  start: eachStatement((s, ctx, report, schema) => {
+    const node = s.node;
+    if (!('IndexStmt' in node) || node.IndexStmt.concurrent) return;
+    const table = relKey(node.IndexStmt.relation, schema);
+    // A re-creation is reported by index-recreation, which says why it should go instead.
+    if (!table || ctx.isNew(table) || existingIndex(node, ctx.model)) return;
+    const name = node.IndexStmt.idxname ? `"${node.IndexStmt.idxname}" ` : '';
+    report(s, { message: `Builds index ${name}on the existing table ${displayKey(table, schema)} without CONCURRENTLY: writes to it are blocked until the build ends.` });
+  }),
 };

@@ -1,5 +1,5 @@
 import { displayKey, objectNames, qualify, relKey } from '../ast.js';
-import type { Rule } from './rule.js';
+import { eachStatement, type Rule } from './rule.js';
 
 const DESTRUCTIVE: Record<string, string> = {
   OBJECT_TABLE: 'table',
@@ -21,40 +21,35 @@ export const destructiveDrop: Rule = {
   fix:
     'Make sure the data is no longer needed (back it up or copy it first) and that the release before this one ' +
     'already stopped using it (expand/contract); then keep the drop.',
-  start(ctx, report) {
-    const schema = ctx.model.defaultSchema;
-    return {
-      statement(s) {
-        const node = s.node;
-        const what: string[] = [];
-        if ('DropStmt' in node) {
-          const kind = node.DropStmt.removeType ? DESTRUCTIVE[node.DropStmt.removeType] : undefined;
-          if (!kind) return;
-          for (const object of node.DropStmt.objects ?? []) {
-            const parts = objectNames(object);
-            if (kind === 'schema') {
-              what.push(`schema "${parts[0] ?? '?'}"`);
-              continue;
-            }
-            const key = qualify(parts, schema);
-            if (key && !ctx.isNew(key)) what.push(`${kind} ${displayKey(key, schema)}`);
-          }
-        } else if ('AlterTableStmt' in node) {
-          const table = relKey(node.AlterTableStmt.relation, schema);
-          if (!table || ctx.isNew(table)) return;
-          for (const item of node.AlterTableStmt.cmds ?? []) {
-            if ('AlterTableCmd' in item && item.AlterTableCmd.subtype === 'AT_DropColumn') {
-              what.push(`column ${displayKey(table, schema)}."${item.AlterTableCmd.name ?? '?'}"`);
-            }
-          }
-        } else if ('TruncateStmt' in node) {
-          for (const rel of node.TruncateStmt.relations ?? []) {
-            const key = 'RangeVar' in rel ? relKey(rel.RangeVar, schema) : undefined;
-            if (key && !ctx.isNew(key)) what.push(`all rows of ${displayKey(key, schema)} (TRUNCATE)`);
-          }
+  start: eachStatement((s, ctx, report, schema) => {
+    const node = s.node;
+    const what: string[] = [];
+    if ('DropStmt' in node) {
+      const kind = node.DropStmt.removeType ? DESTRUCTIVE[node.DropStmt.removeType] : undefined;
+      if (!kind) return;
+      for (const object of node.DropStmt.objects ?? []) {
+        const parts = objectNames(object);
+        if (kind === 'schema') {
+          what.push(`schema "${parts[0] ?? '?'}"`);
+          continue;
         }
-        if (what.length > 0) report(s, { message: `Destroys ${what.join(', ')}.` });
-      },
-    };
-  },
+        const key = qualify(parts, schema);
+        if (key && !ctx.isNew(key)) what.push(`${kind} ${displayKey(key, schema)}`);
+      }
+    } else if ('AlterTableStmt' in node) {
+      const table = relKey(node.AlterTableStmt.relation, schema);
+      if (!table || ctx.isNew(table)) return;
+      for (const item of node.AlterTableStmt.cmds ?? []) {
+        if ('AlterTableCmd' in item && item.AlterTableCmd.subtype === 'AT_DropColumn') {
+          what.push(`column ${displayKey(table, schema)}."${item.AlterTableCmd.name ?? '?'}"`);
+        }
+      }
+    } else if ('TruncateStmt' in node) {
+      for (const rel of node.TruncateStmt.relations ?? []) {
+        const key = 'RangeVar' in rel ? relKey(rel.RangeVar, schema) : undefined;
+        if (key && !ctx.isNew(key)) what.push(`all rows of ${displayKey(key, schema)} (TRUNCATE)`);
+      }
+    }
+    if (what.length > 0) report(s, { message: `Destroys ${what.join(', ')}.` });
+  }),
 };

@@ -1,7 +1,7 @@
 import type { Node } from 'libpg-query';
 import { displayKey, objectKey, relKey, splitKey } from '../ast.js';
 import type { IndexInfo, SchemaModel } from '../schema.js';
-import type { Rule } from './rule.js';
+import { eachStatement, type Rule } from './rule.js';
 
 /** The index a CREATE INDEX would collide with by name, as the model knows it now. */
 export function existingIndex(node: Node, model: SchemaModel): { key: string; table: string; existing: IndexInfo } | undefined {
@@ -25,27 +25,22 @@ export const indexRecreation: Rule = {
   fix:
     'Delete it (`lint --fix` does when the history creates that index on the same table). To change the ' +
     'definition, DROP INDEX CONCURRENTLY and CREATE INDEX CONCURRENTLY it in migrations of their own.',
-  start(ctx, report) {
-    const schema = ctx.model.defaultSchema;
-    return {
-      statement(s) {
-        const hit = existingIndex(s.node, ctx.model);
-        if (!hit) return;
-        const { existing, table } = hit;
-        const [, indexName] = splitKey(hit.key);
-        const where = `${existing.origin.migration}/migration.sql line ${existing.origin.line}`;
-        if (existing.table !== table) {
-          report(s, { message: `Index "${indexName}" already exists on ${displayKey(existing.table, schema)} (created at ${where}), not on ${displayKey(table, schema)}: this statement fails with 42P07 or is skipped.` });
-          return;
-        }
-        const touched = ctx.model.touchedOpaquely(existing.step, indexName, splitKey(table)[1]);
-        report(s, {
-          message: touched
-            ? `Re-creates index "${indexName}" (created at ${where}), but a DO block or an unparsable file since then mentions it, so it cannot be proven to still exist.`
-            : `Re-creates index "${indexName}" on ${displayKey(table, schema)}: ${where} already creates it and nothing after that drops or renames it.`,
-          fixable: !touched,
-        });
-      },
-    };
-  },
+  start: eachStatement((s, ctx, report, schema) => {
+    const hit = existingIndex(s.node, ctx.model);
+    if (!hit) return;
+    const { existing, table } = hit;
+    const [, indexName] = splitKey(hit.key);
+    const where = `${existing.origin.migration}/migration.sql line ${existing.origin.line}`;
+    if (existing.table !== table) {
+      report(s, { message: `Index "${indexName}" already exists on ${displayKey(existing.table, schema)} (created at ${where}), not on ${displayKey(table, schema)}: this statement fails with 42P07 or is skipped.` });
+      return;
+    }
+    const touched = ctx.model.touchedOpaquely(existing.step, indexName, splitKey(table)[1]);
+    report(s, {
+      message: touched
+        ? `Re-creates index "${indexName}" (created at ${where}), but a DO block or an unparsable file since then mentions it, so it cannot be proven to still exist.`
+        : `Re-creates index "${indexName}" on ${displayKey(table, schema)}: ${where} already creates it and nothing after that drops or renames it.`,
+      fixable: !touched,
+    });
+  }),
 };

@@ -36,3 +36,16 @@ export interface FileCheck {
 export interface Rule extends RuleInfo {
   start(ctx: LintContext, report: Report): FileCheck;
 }
+
+/**
+ * `start` for a rule that judges each statement on its own, against the schema the history built
+ * (names without a schema are in `schema`, the target's default).
+ */
+export function eachStatement(
+  check: (s: ParsedStatement, ctx: LintContext, report: Report, schema: string) => void,
+): Rule['start'] {
+  return (ctx, report) => {
+    const schema = ctx.model.defaultSchema;
+    return { statement: (s) => check(s, ctx, report, schema) };
+  };
+}

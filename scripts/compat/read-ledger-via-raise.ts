@@ -40,7 +40,7 @@ const MAX_RESTARTS = 3;
 
 /**
  * Total, fingerprint and the page of rows after `$1` whose JSON fits `$2` bytes (at least one
- * row), in a stable order, each row with the columns of lambda/prisma/ledger.ts readLedger and its
+ * row), in a stable order, each row with the columns of lambda/prisma/prisma-ledger.ts readLedger and its
  * logs shortened to `logChars` as that function does.
  */
 function pageQuery(logChars: number): string {
@@ -56,7 +56,7 @@ SELECT (SELECT count(*)::int FROM r),
        coalesce((SELECT json_agg(j ORDER BY n) FROM p WHERE cum <= $2 OR n = $1 + 1), '[]'::json)`;
 }
 
-/** The facts lambda/ledger.ts returns, with the same queries (lambda/lock.ts, lambda/prisma/ledger.ts). */
+/** The facts lambda/ledger-state.ts returns, with the same queries (lambda/lock.ts, lambda/prisma/prisma-ledger.ts). */
 const FACTS_JSON = `json_build_object(
     'version', current_setting('server_version'),
     'database', current_database(),

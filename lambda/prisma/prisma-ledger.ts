@@ -11,22 +11,24 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  createLedgerSql,
   ErrorCode,
   inline,
-  insertLedgerRowSql,
   type LedgerRow,
-  type LedgerRowUpdate,
   MigrateError,
-  type NewLedgerRow,
   PRISMA_LEDGER_TABLE,
   quoteIdent,
+  type SqlStatement,
+} from '../contract/index.js';
+// The statements themselves: written once, shared with compatibility mode.
+import {
+  createLedgerSql,
+  insertLedgerRowSql,
+  type LedgerRowUpdate,
   readLedgerSql,
   recordedAsAppliedSql,
   rowsNamedSql,
-  type SqlStatement,
   updateLedgerRowsSql,
-} from '../contract/index.js';
+} from '../contract/prisma-ledger-sql.js';
 import type { Db } from '../db.js';
 import { ledgerGuardSql } from '../ledger-guard.js';
 
@@ -104,9 +106,10 @@ export class PrismaLedger {
    * lambda/contract/prisma-ledger-sql.ts's, as every statement on the ledger.
    */
   async insertFinished(row: NewRow, options: { commit?: boolean } = {}): Promise<string> {
-    const insert = this.insert(row, { finishedAt: 'clock', appliedSteps: 1 });
-    await this.db.query(`${this.guard(row.name)}; ${inline(insert.statement)}${options.commit ? '; COMMIT' : ''}`);
-    return insert.id;
+    const id = randomUUID();
+    const insert = insertLedgerRowSql(this.table, { id, ...row, finishedAt: 'clock', appliedSteps: 1 });
+    await this.db.query(`${this.guard(row.name)}; ${inline(insert)}${options.commit ? '; COMMIT' : ''}`);
+    return id;
   }
 
   /**
@@ -114,16 +117,16 @@ export class PrismaLedger {
    * `logs`: NULL as Prisma writes it, or the resumable marker of a stepwise run (lambda/contract/wire.ts).
    */
   async insertStarted(row: Omit<NewRow, 'logs'> & { logs?: string }): Promise<string> {
-    const insert = this.insert({ ...row, logs: row.logs ?? null }, { appliedSteps: 0 });
-    await this.guarded(row.name, insert.statement);
-    return insert.id;
+    const id = randomUUID();
+    await this.guarded(row.name, insertLedgerRowSql(this.table, { id, ...row, logs: row.logs ?? null, appliedSteps: 0 }));
+    return id;
   }
 
   /** A failed attempt of a transactional file: nothing of it was committed, only this record. */
   async insertFailed(row: NewRow & { logs: string }): Promise<string> {
-    const insert = this.insert(row, { appliedSteps: 0 });
-    await this.run(insert.statement);
-    return insert.id;
+    const id = randomUUID();
+    await this.run(insertLedgerRowSql(this.table, { id, ...row, appliedSteps: 0 }));
+    return id;
   }
 
   async recordProgress(id: string, appliedSteps: number): Promise<void> {
@@ -168,15 +171,6 @@ export class PrismaLedger {
       }),
     );
     return toLedgerRow(rows[0] as RawLedgerRow);
-  }
-
-  private insert(
-    row: NewRow,
-    rest: Pick<NewLedgerRow, 'finishedAt' | 'appliedSteps'>,
-  ): { id: string; statement: SqlStatement } {
-    const id = randomUUID();
-    const { name, checksum, startedAt, logs } = row;
-    return { id, statement: insertLedgerRowSql(this.table, { id, checksum, name, logs, startedAt, ...rest }) };
   }
 
   private async update(ids: string | string[], set: LedgerRowUpdate): Promise<void> {

@@ -15,7 +15,7 @@ import { createLogger, type Logger } from '../../lambda/log.js';
 import { startInvokeEndpoint } from '../../scripts/local/endpoint.js';
 import { ensureLocalReader, localReaderUrl } from '../../scripts/local/reader-login.js';
 import { connectWorker } from '../../scripts/transport/invoke.js';
-import type { Worker, WorkerTarget } from '../../scripts/core/worker.js';
+import type { Worker, WorkerTarget } from '../../scripts/core/worker-client.js';
 import { databaseTargets, fixture, freshDatabase, live, orDrop, type FixtureScope, type FreshDatabase } from './db.js';
 
 /** A function served by the local Invoke endpoint, and the SDK clients a test opened on it. */
