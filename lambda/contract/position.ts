@@ -34,11 +34,21 @@ export function lineOf(source: TextSource, offset: number): number {
   return new LineCounter(source).lineAt(offset);
 }
 
+/** Where the line holding `index` starts. */
+export function lineStartOf(text: string, index: number): number {
+  return index <= 0 ? 0 : text.lastIndexOf('\n', index - 1) + 1;
+}
+
+/** Where the line holding `index` ends: its newline, or the end of the text. */
+export function lineEndOf(text: string, index: number): number {
+  const nl = text.indexOf('\n', index);
+  return nl === -1 ? text.length : nl;
+}
+
 /** 1-based line and column (UTF-16 units) of a JS string index, clamped to the text. */
 export function positionOf(text: string, index: number): { line: number; column: number } {
   const at = Math.min(Math.max(index, 0), text.length);
-  const lineStart = at === 0 ? 0 : text.lastIndexOf('\n', at - 1) + 1;
-  return { line: lineOf(text, at), column: at - lineStart + 1 };
+  return { line: lineOf(text, at), column: at - lineStartOf(text, at) + 1 };
 }
 
 /**
