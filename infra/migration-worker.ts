@@ -13,13 +13,19 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { ErrorCode, MigrateError, READER_ROLE_RESOURCE_TYPE, WORKER_ENV } from '../lambda/contract/index.js';
+import {
+  ErrorCode,
+  LAMBDA_MAX_TIMEOUT_SECONDS as MAX_TIMEOUT_SECONDS,
+  MigrateError,
+  READER_ROLE_RESOURCE_TYPE,
+  WORKER_ENV,
+} from '../lambda/contract/index.js';
 import { WORKER_HANDLER_SETTING, workerCode } from './bundling.js';
 import { DEFAULT_READER_ROTATION, ReaderSecret } from './reader-secret.js';
 import { grantSecretRead } from './secret-access.js';
 
-/** Lambda's hard limit for a function timeout (docs/design.md §5). */
-export const MAX_TIMEOUT_SECONDS = 900;
+/** Lambda's hard limit for a function timeout (docs/design.md §5), as the stack's API names it. */
+export { LAMBDA_MAX_TIMEOUT_SECONDS as MAX_TIMEOUT_SECONDS } from '../lambda/contract/index.js';
 
 /** Where the nodejs runtimes keep the Amazon RDS CA bundle (not loaded unless named here). */
 export const RDS_CA_BUNDLE_PATH = '/var/runtime/ca-cert.pem';
@@ -72,8 +78,8 @@ export interface MigrationWorkerProps {
   readonly port?: number;
   /**
    * Function timeout: the longest a single invocation (one batch of migrations) may run.
-   * At most 900 s, Lambda's limit.
-   * @default Duration.seconds(900)
+   * At most MAX_TIMEOUT_SECONDS (900 s), Lambda's limit.
+   * @default Duration.seconds(MAX_TIMEOUT_SECONDS)
    */
   readonly timeout?: Duration;
   /** @default 512 */

@@ -3,7 +3,7 @@
  * Prisma-style `?schema=NAME` in the URL becomes the session's search_path, as Prisma does.
  */
 import pg from 'pg';
-import { ErrorCode, MigrateError, redact } from './contract/index.js';
+import { ErrorCode, MigrateError, quoteIdent, redact } from './contract/index.js';
 
 export type Db = pg.Client;
 
@@ -31,9 +31,6 @@ export function clientConfigFromUrl(url: string): pg.ClientConfig {
   return config;
 }
 
-function quoteIdent(name: string): string {
-  return '"' + name.replace(/"/g, '""') + '"';
-}
 
 export async function connect(config: pg.ClientConfig, options: ConnectOptions = {}): Promise<Db> {
   const client = new pg.Client({

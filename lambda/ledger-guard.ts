@@ -7,7 +7,7 @@
  * recording nothing.
  */
 import { randomUUID } from 'node:crypto';
-import { ErrorCode, MigrateError, MIGRATION_LOCK_KEY, remedyCommand } from './contract/index.js';
+import { ErrorCode, MigrateError, migrationLockRowSql, remedyCommand } from './contract/index.js';
 import type { Db } from './db.js';
 
 /** SQLSTATEs the guard raises (class VM: ours, never PostgreSQL's). */
@@ -29,9 +29,8 @@ export function ledgerGuardSql(db: Db, spec: GuardSpec): string {
   const checks: string[] = [];
   if (spec.lockPid !== undefined) {
     checks.push(
-      `IF NOT EXISTS (SELECT FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1 AND pid = ${Math.trunc(spec.lockPid)}
-          AND classid = (${MIGRATION_LOCK_KEY}::bigint >> 32)::oid AND objid = (${MIGRATION_LOCK_KEY}::bigint & 4294967295)::oid
-          AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())) THEN
+      `IF NOT EXISTS (SELECT FROM pg_catalog.pg_locks l
+          WHERE l.granted AND l.pid = ${Math.trunc(spec.lockPid)} AND ${migrationLockRowSql()}) THEN
         RAISE EXCEPTION USING ERRCODE = '${LOCK_LOST_SQLSTATE}', MESSAGE = 'vpc-migrate: the migration lock is no longer held (its session, pid ${Math.trunc(spec.lockPid)}, ended)';
       END IF;`,
     );

@@ -6,7 +6,7 @@
 import type { Db } from './db.js';
 import type { WorkerFormat } from './format.js';
 import { lockHolder } from './lock.js';
-import type { LedgerResult } from './contract/index.js';
+import { type LedgerResult, USER_TABLE_COUNT_SQL } from './contract/index.js';
 
 export async function readLedgerState(db: Db, format: WorkerFormat): Promise<LedgerResult> {
   const { rows } = await db.query<{ version: string; database: string; schema: string; user: string }>(
@@ -20,10 +20,6 @@ export async function readLedgerState(db: Db, format: WorkerFormat): Promise<Led
 
 /** Tables in the current schema other than the ledger (a non-empty schema is baselined). */
 export async function userTableCount(db: Db): Promise<number> {
-  const { rows } = await db.query<{ n: string }>(
-    `SELECT count(*) AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-        AND c.relname <> '_prisma_migrations'`,
-  );
+  const { rows } = await db.query<{ n: number }>(`SELECT ${USER_TABLE_COUNT_SQL} AS n`);
   return Number(rows[0]?.n ?? 0);
 }

@@ -4,7 +4,14 @@
  * so the wait is bounded and the refusal can name who holds the lock.
  */
 import { close, type Db } from './db.js';
-import { type BlockingSession, ErrorCode, type LockHolder, MigrateError, MIGRATION_LOCK_KEY } from './contract/index.js';
+import {
+  type BlockingSession,
+  ErrorCode,
+  type LockHolder,
+  MigrateError,
+  MIGRATION_LOCK_KEY,
+  migrationLockRowSql,
+} from './contract/index.js';
 
 const POLL_MS = 100;
 /** pg_stat_activity hides another role's session times from a role without pg_read_all_stats. */
@@ -105,11 +112,8 @@ export async function lockWaiters(db: Db, graceMs: number): Promise<LockWaiter[]
     const { rows } = await db.query<{ pid: number; application: string | null }>(
       `SELECT l.pid, a.application_name AS application
          FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
-        WHERE l.locktype = 'advisory' AND NOT l.granted AND l.objsubid = 1
-          AND l.classid = ($1::bigint >> 32)::oid AND l.objid = ($1::bigint & 4294967295)::oid
-          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        WHERE NOT l.granted AND ${migrationLockRowSql()}
         ORDER BY l.pid`,
-      [MIGRATION_LOCK_KEY],
     );
     if (rows.length === 0 || Date.now() - started >= graceMs) return rows;
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -147,11 +151,8 @@ export async function lockHolder(db: Db): Promise<LockHolder | null> {
     `SELECT a.pid, a.application_name AS application, a.usename AS "user",
             coalesce(a.xact_start, a.backend_start) AS since, left(a.query, 200) AS query
        FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-      WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-        AND l.classid = ($1::bigint >> 32)::oid AND l.objid = ($1::bigint & 4294967295)::oid
-        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+      WHERE l.granted AND ${migrationLockRowSql()}
       LIMIT 1`,
-    [MIGRATION_LOCK_KEY],
   );
   const row = rows[0];
   if (!row) return null;
@@ -182,15 +183,13 @@ async function watchedForWaiters<T>(
   // statement could finish and the cancel would hit the worker's next query instead.
   const poll = async () => {
     const { rows } = await session.query<LockWaiter>(
-      `SELECT w.pid, w.application, pg_catalog.pg_cancel_backend($2) AS cancelled
+      `SELECT w.pid, w.application, pg_catalog.pg_cancel_backend($1) AS cancelled
          FROM (SELECT l.pid, a.application_name AS application
                  FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
-                WHERE l.locktype = 'advisory' AND NOT l.granted AND l.objsubid = 1
-                  AND l.classid = ($1::bigint >> 32)::oid AND l.objid = ($1::bigint & 4294967295)::oid
-                  AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database())
-                  AND l.pid = ANY (pg_catalog.pg_blocking_pids($2))) w
+                WHERE NOT l.granted AND ${migrationLockRowSql()}
+                  AND l.pid = ANY (pg_catalog.pg_blocking_pids($1))) w
         ORDER BY w.pid`,
-      [MIGRATION_LOCK_KEY, migrationPid],
+      [migrationPid],
     );
     if (rows.length > 0) cancelledFor = rows.map(({ pid, application }) => ({ pid, application }));
   };

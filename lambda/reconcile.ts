@@ -20,6 +20,7 @@ import {
   remedyCommand,
   shorten,
   type SkippedStatement,
+  skippedEntry,
   type SqlErrorInfo,
   type StatementSpan,
 } from './contract/index.js';
@@ -188,12 +189,6 @@ async function describe(db: Db, o: CreatedObject): Promise<Described> {
   }
   const facts = row?.facts ?? [];
   return facts.length > 0 && row?.drop ? { facts, drop: row.drop } : { facts };
-}
-
-/** A statement skipped because what it creates exists, as the report lists it. */
-export function skippedEntry(m: DecodedMigration, span: StatementSpan, index: number, error: unknown): SkippedStatement {
-  const pg = asPgError(error);
-  return { index, line: span.line, code: pg.code ?? '', message: redact(pg.message), statement: shorten(redact(m.sql.slice(span.start, span.end)), 200) };
 }
 
 /** Objects the statements of this run created so far: a duplicate inside one file is never reconciled. */

@@ -7,7 +7,7 @@
  *
  * Asked by the first batch of a deploy only: it creates the ledger, so later batches find it.
  */
-import { type DecodedMigration, ErrorCode, MigrateError, PRISMA_LEDGER_TABLE, remedyCommand } from './contract/index.js';
+import { type DecodedMigration, PRISMA_LEDGER_TABLE, remedyCommand, schemaNotEmptyError } from './contract/index.js';
 import type { Db } from './db.js';
 import { PrismaLedger } from './prisma/prisma-ledger.js';
 import { lastExisting } from './reconcile.js';
@@ -35,12 +35,5 @@ export async function refuseNonEmptySchema(db: Db, migrations: DecodedMigration[
   const baselineStep = upTo
     ? `${remedyCommand('baseline', '--up-to', upTo)} records the migrations through ${upTo} as applied (the newest whose objects all exist here) after checking their definitions, then deploy applies the rest`
     : `${remedyCommand('baseline', '--up-to', last)} (or the name of the last migration the database already has) records the migrations through it as applied after checking their objects exist — though the objects of the first migration, ${migrations[0]!.name}, do not exist here, so check that this is the database you meant`;
-  throw new MigrateError(
-    ErrorCode.SchemaNotEmpty,
-    `P3005: The database schema "${ledger.schema}" is not empty: it holds ${count} table(s) (${shown}) but no ${PRISMA_LEDGER_TABLE} table, ` +
-      'so which migrations it already has is unknown. It may be a database migrated by other means, or not the one you meant. Nothing was changed.',
-    `If this is the database you meant, baseline it, either way: ${baselineStep}; or ${remedyCommand('deploy', '--baseline')} applies every migration, ` +
-      'skipping statements whose object already exists with the same definition. Otherwise, point the command at the right database.',
-    { details: { prismaCode: 'P3005', schema: ledger.schema, tables: count, upTo: upTo ?? null } },
-  );
+  throw schemaNotEmptyError({ schema: ledger.schema, count, shown, baselineStep, upTo: upTo ?? null });
 }

@@ -8,6 +8,7 @@
  */
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import { ErrorCode, MigrateError } from './errors.js';
+import { literal, quoteIdent } from './sql-text.js';
 
 export const DEFAULT_READER_ROLE = 'vpc_migrate_reader';
 
@@ -26,9 +27,6 @@ export const WORKER_ENV = {
 } as const;
 
 export type WorkerMode = 'migrator' | 'reader';
-
-const ident = (name: string) => '"' + name.replace(/"/g, '""') + '"';
-const literal = (s: string) => "'" + s.replace(/'/g, "''") + "'";
 
 /**
  * A SCRAM-SHA-256 verifier for `password` (RFC 5802/7677, PostgreSQL's stored format), so the
@@ -52,21 +50,21 @@ export function scramVerifier(password: string, salt: Buffer = randomBytes(16), 
 export function readerSetupSql(role: string, verifier: string, serverVersionNum: number): string {
   const reads =
     serverVersionNum >= 140000
-      ? `GRANT pg_read_all_data TO ${ident(role)};`
-      : `GRANT USAGE ON SCHEMA public TO ${ident(role)}; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${ident(role)};`;
+      ? `GRANT pg_read_all_data TO ${quoteIdent(role)};`
+      : `GRANT USAGE ON SCHEMA public TO ${quoteIdent(role)}; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${quoteIdent(role)};`;
   return (
     `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${literal(role)}) ` +
-    `THEN CREATE ROLE ${ident(role)} LOGIN PASSWORD ${literal(verifier)}; ` +
-    `ELSE ALTER ROLE ${ident(role)} LOGIN PASSWORD ${literal(verifier)}; END IF; END $$; ` +
-    `${reads} ALTER ROLE ${ident(role)} SET default_transaction_read_only = on;`
+    `THEN CREATE ROLE ${quoteIdent(role)} LOGIN PASSWORD ${literal(verifier)}; ` +
+    `ELSE ALTER ROLE ${quoteIdent(role)} LOGIN PASSWORD ${literal(verifier)}; END IF; END $$; ` +
+    `${reads} ALTER ROLE ${quoteIdent(role)} SET default_transaction_read_only = on;`
   );
 }
 
 /** The set-up SQL as a person runs it by hand: the password is the reader secret's, never printed. */
 export function readerSetupByHand(role: string): string {
   return (
-    `CREATE ROLE ${ident(role)} LOGIN PASSWORD '<the reader secret's password>'; ` +
-    `GRANT pg_read_all_data TO ${ident(role)}; ALTER ROLE ${ident(role)} SET default_transaction_read_only = on;`
+    `CREATE ROLE ${quoteIdent(role)} LOGIN PASSWORD '<the reader secret's password>'; ` +
+    `GRANT pg_read_all_data TO ${quoteIdent(role)}; ALTER ROLE ${quoteIdent(role)} SET default_transaction_read_only = on;`
   );
 }
 

@@ -5,34 +5,8 @@
  */
 import type { BlockingSession, SkippedStatement, SqlErrorInfo } from './wire.js';
 import { redact } from './redact.js';
+import { indexAfterCodePoints, positionOf } from './position.js';
 import { asPgError } from './sqlstate.js';
-
-/** 1-based line and column of a JS string index. */
-export function positionOf(text: string, index: number): { line: number; column: number } {
-  let line = 1;
-  let lineStart = 0;
-  const end = Math.min(index, text.length);
-  for (let i = 0; i < end; i++) {
-    if (text.charCodeAt(i) === 10) {
-      line++;
-      lineStart = i + 1;
-    }
-  }
-  return { line, column: end - lineStart + 1 };
-}
-
-/**
- * PostgreSQL counts an error's position in characters (code points); JS indexes UTF-16 units,
- * which differ after an emoji or any other astral character.
- */
-export function codePointsToIndex(text: string, from: number, codePoints: number): number {
-  let i = from;
-  for (let n = 0; n < codePoints && i < text.length; n++) {
-    const c = text.charCodeAt(i);
-    i += c >= 0xd800 && c <= 0xdbff ? 2 : 1;
-  }
-  return i - from;
-}
 
 const STATEMENT_PREVIEW = 300;
 
@@ -62,7 +36,7 @@ export function describeSqlError(
   if (pg.where) info.where = redact(pg.where);
   const position = pg.position ? Number(pg.position) : NaN;
   if (Number.isFinite(position) && position > 0) {
-    const at = positionOf(fileText, offset + codePointsToIndex(fileText, offset, position - 1));
+    const at = positionOf(fileText, indexAfterCodePoints(fileText, offset, position - 1));
     info.line = at.line;
     info.column = at.column;
   } else if (fallbackLine !== undefined) {

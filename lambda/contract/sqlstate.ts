@@ -3,6 +3,12 @@
 /** SQLSTATEs meaning "the object is already there" (docs/design.md §3). */
 const DUPLICATE_CODES = new Set(['42P07', '42710', '42701', '42P06', '42723']);
 
+/**
+ * SQLSTATEs meaning it only with a message that says so (a pattern without quotes): 42P16 for
+ * "multiple primary keys" (the key is there), 42P17 when PostgreSQL itself says "already exists".
+ */
+const DUPLICATE_IF_MESSAGE: Readonly<Record<string, string>> = { '42P16': 'multiple primary keys', '42P17': 'already exists' };
+
 export interface PgErrorLike {
   code?: string;
   message: string;
@@ -17,17 +23,24 @@ export function asPgError(error: unknown): PgErrorLike {
   return { message: String(error) };
 }
 
-/**
- * Whether a failure means the object already exists. 42P16 counts only for "multiple primary
- * keys" (the key is there) and 42P17 only when PostgreSQL itself says "already exists".
- */
+/** Whether a failure means the object already exists. */
 export function isAlreadyExists(error: PgErrorLike): boolean {
   if (!error.code) return false;
   if (DUPLICATE_CODES.has(error.code)) return true;
-  if (error.code === '42P16') return /multiple primary keys/i.test(error.message);
-  if (error.code === '42P17') return /already exists/i.test(error.message);
-  return false;
+  const pattern = DUPLICATE_IF_MESSAGE[error.code];
+  return pattern !== undefined && new RegExp(pattern, 'i').test(error.message);
 }
+
+/**
+ * The same judgement in PL/pgSQL, for compatibility mode's DO blocks: `condition` for an
+ * `EXCEPTION WHEN`, and `notReally`, true inside that handler when the message says otherwise.
+ */
+export const ALREADY_EXISTS_PLPGSQL = {
+  condition: [...DUPLICATE_CODES, ...Object.keys(DUPLICATE_IF_MESSAGE)].map((c) => `SQLSTATE '${c}'`).join(' OR '),
+  notReally: Object.entries(DUPLICATE_IF_MESSAGE)
+    .map(([code, pattern]) => `(SQLSTATE = '${code}' AND SQLERRM !~* '${pattern}')`)
+    .join(' OR '),
+};
 
 /** Errors that re-running a file statement by statement cannot place on a line (timeouts, cancellation, a lost connection): it would only repeat them. */
 export const NOT_RELOCATABLE: ReadonlySet<string> = new Set(['57014', '55P03', '40P01', '40001', '57P01', '57P02', '57P03', '08006', '08003']);

@@ -15,12 +15,6 @@ export const PROTOCOL_VERSION = 1;
 /** Prisma's advisory lock key (schema-engine `flavour/postgres.rs`): we and Prisma exclude each other. */
 export const MIGRATION_LOCK_KEY = 72707369;
 
-/** Synchronous Invoke limits (request and response): 6 MB each. */
-export const INVOKE_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024;
-
-/** SQL longer than this travels gzip+base64 in the event. */
-export const COMPRESS_THRESHOLD_BYTES = 64 * 1024;
-
 /** How long deploy and resolve wait for the migration lock by default (Prisma waits 10 s too). */
 export const DEFAULT_LOCK_WAIT_MS = 10_000;
 

@@ -4,14 +4,15 @@
  * bigint`, one row per applied journal entry (`hash` = sha256 of the file's text, `created_at`
  * = the entry's `when`). Drizzle keeps no failure state: a row means "applied", nothing else.
  */
-import type { DrizzleLedgerRow } from '../contract/index.js';
+import { DRIZZLE_LEDGER_SCHEMA, DRIZZLE_LEDGER_TABLE, type DrizzleLedgerRow, quoteIdent } from '../contract/index.js';
 import type { Db } from '../db.js';
 import { ledgerGuardSql } from '../ledger-guard.js';
 
-const TABLE = '"drizzle"."__drizzle_migrations"';
+const SCHEMA = quoteIdent(DRIZZLE_LEDGER_SCHEMA);
+const TABLE = `${SCHEMA}.${quoteIdent(DRIZZLE_LEDGER_TABLE)}`;
 
 /** drizzle-orm's DDL, word for word (`CREATE TABLE IF NOT EXISTS` in `migrate()`). */
-export const CREATE_DRIZZLE_SCHEMA_SQL = 'CREATE SCHEMA IF NOT EXISTS "drizzle"';
+export const CREATE_DRIZZLE_SCHEMA_SQL = `CREATE SCHEMA IF NOT EXISTS ${SCHEMA}`;
 export const CREATE_DRIZZLE_LEDGER_SQL = `CREATE TABLE IF NOT EXISTS ${TABLE} (
   id SERIAL PRIMARY KEY,
   hash text NOT NULL,
@@ -30,7 +31,7 @@ export async function drizzleLedgerExists(db: Db): Promise<boolean> {
  */
 export async function ensureDrizzleLedger(db: Db): Promise<boolean> {
   if (await drizzleLedgerExists(db)) return false;
-  const { rows } = await db.query<{ exists: boolean }>(`SELECT to_regnamespace('"drizzle"') IS NOT NULL AS exists`);
+  const { rows } = await db.query<{ exists: boolean }>(`SELECT to_regnamespace('${SCHEMA}') IS NOT NULL AS exists`);
   if (rows[0]?.exists !== true) await db.query(CREATE_DRIZZLE_SCHEMA_SQL);
   await db.query(CREATE_DRIZZLE_LEDGER_SQL);
   return true;

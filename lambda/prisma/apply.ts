@@ -17,6 +17,8 @@ import {
   isAlreadyExists,
   isGuardable,
   isResumableLog,
+  migrationResult,
+  noteUnrecorded,
   ledgerLogFor,
   type LedgerRow,
   type MigrationResult,
@@ -24,13 +26,15 @@ import {
   RESUMABLE_LOG_PREFIX,
   runsOutsideTransaction,
   type SkippedStatement,
+  skippedEntry,
   type SqlErrorInfo,
   type StatementSpan,
+  statementSpans,
 } from '../contract/index.js';
 import { type Db, queryCounting } from '../db.js';
 import type { BatchLedger, WorkerFormat } from '../format.js';
 import { blockedByWaiters, cancelledForWaiters, lockWaiters, WAITER_GRACE_MS } from '../lock.js';
-import { CreatedInFile, reconcileStatement, skippedEntry } from '../reconcile.js';
+import { CreatedInFile, reconcileStatement } from '../reconcile.js';
 import { holdTimeBudget, type RunContext } from '../session.js';
 import { guardRefusal } from '../ledger-guard.js';
 import { refuseNonEmptySchema } from '../schema-not-empty.js';
@@ -88,23 +92,15 @@ async function runMigration(ctx: RunContext, ledger: PrismaLedger, m: DecodedMig
     default:
       outcome = await runScript(ctx, ledger, m, reconcile);
   }
-  const result: MigrationResult = { name: m.name, status: outcome.status, mode: m.mode, durationMs: Date.now() - ctx.started };
-  if (outcome.skipped.length > 0) result.skipped = outcome.skipped;
-  if (outcome.error) result.error = outcome.error;
-  if (outcome.appliedSteps !== undefined) result.appliedSteps = outcome.appliedSteps;
+  const result = migrationResult(m, outcome, Date.now() - ctx.started);
   if (outcome.status === 'failed') result.failureRecorded = outcome.recorded !== false;
   if (outcome.error?.code === '57014' && ctx.budget.limitedByBudget) {
     result.timeBudgetExhausted = true;
     result.statementTimeoutMs = ctx.budget.statementTimeoutMs;
   }
-  if (resume) result.resumedFrom = Math.min(resume.applied_steps_count, spansOf(m).length);
+  if (resume) result.resumedFrom = Math.min(resume.applied_steps_count, statementSpans(m).length);
   if (ctx.timeouts.length > 0) result.timeouts = ctx.timeouts;
   return result;
-}
-
-function spansOf(m: DecodedMigration): StatementSpan[] {
-  if (m.statements.length > 0) return m.statements;
-  return m.sql.trim().length === 0 ? [] : [{ start: 0, end: m.sql.length, line: 1, kind: 'transactional' }];
 }
 
 /** Runs one statement as written; a statement_timeout it sets is then held to the budget. */
@@ -150,7 +146,7 @@ async function recordFailure(write: () => Promise<unknown>, error: SqlErrorInfo)
     await write();
     return true;
   } catch (cause) {
-    error.hint = [error.hint, `The failure could not be recorded in the ledger: ${asPgError(cause).message}`].filter(Boolean).join(' ');
+    noteUnrecorded(error, asPgError(cause).message);
     return false;
   }
 }
@@ -197,7 +193,7 @@ function describeFileError(error: unknown, m: DecodedMigration, spans: Statement
 async function runTransactional(ctx: RunContext, ledger: PrismaLedger, m: DecodedMigration, reconcile: boolean): Promise<Outcome> {
   const { db } = ctx;
   const startedAt = new Date();
-  const spans = spansOf(m);
+  const spans = statementSpans(m);
   // Sent whole, the file's own statement_timeout would apply unchecked to what follows it.
   if (spans.some((s) => s.kind === 'timeout-setting')) return runTransactionalStepwise(ctx, ledger, m, spans, reconcile, startedAt);
   const failed = async (info: SqlErrorInfo): Promise<Outcome> => {
@@ -303,7 +299,7 @@ async function runTransactionalStepwise(
  */
 async function runStepwise(ctx: RunContext, ledger: PrismaLedger, m: DecodedMigration, reconcile: boolean, resume?: LedgerRow): Promise<Outcome> {
   const { db } = ctx;
-  const spans = spansOf(m);
+  const spans = statementSpans(m);
   const from = Math.min(resume?.applied_steps_count ?? 0, spans.length);
   const runningLog = `${RESUMABLE_LOG_PREFIX} (${spans.length} statement(s)); applied_steps_count = statements done. If this row stays unfinished, the run was interrupted: deploy again to resume it.`;
   const id = resume?.id ?? (await startRow(db, ledger, m, runningLog));
@@ -494,7 +490,7 @@ async function dropInvalidIndex(db: Db, message: string): Promise<string | null>
 async function runScript(ctx: RunContext, ledger: PrismaLedger, m: DecodedMigration, reconcile: boolean): Promise<Outcome> {
   const { db } = ctx;
   const id = await startRow(db, ledger, m);
-  const spans = spansOf(m);
+  const spans = statementSpans(m);
   const skipped: SkippedStatement[] = [];
   const made = new CreatedInFile();
   let inBlock = false;

@@ -10,12 +10,27 @@
  * held, and no other finished row of the same migration exists.
  */
 import { randomUUID } from 'node:crypto';
-import { createLedgerSql, ErrorCode, type LedgerRow, MigrateError, PRISMA_LEDGER_TABLE } from '../contract/index.js';
+import {
+  ErrorCode,
+  inline,
+  type LedgerRow,
+  MigrateError,
+  PRISMA_LEDGER_TABLE,
+  quoteIdent,
+  type SqlStatement,
+} from '../contract/index.js';
+// The statements themselves: written once, shared with compatibility mode.
+import {
+  createLedgerSql,
+  insertLedgerRowSql,
+  type LedgerRowUpdate,
+  readLedgerSql,
+  recordedAsAppliedSql,
+  rowsNamedSql,
+  updateLedgerRowsSql,
+} from '../contract/prisma-ledger-sql.js';
 import type { Db } from '../db.js';
 import { ledgerGuardSql } from '../ledger-guard.js';
-
-const MAX_LOG_CHARS_IN_RESPONSE = 4000;
-const COLUMNS = 'id, checksum, finished_at, migration_name, logs, rolled_back_at, started_at, applied_steps_count';
 
 /** A row as pg returns it: timestamps as Dates. */
 export type RawLedgerRow = Omit<LedgerRow, 'finished_at' | 'started_at' | 'rolled_back_at'> & {
@@ -31,6 +46,7 @@ interface NewRow {
   logs: string | null;
 }
 
+/** Runs the statements of lambda/contract/prisma-ledger-sql.ts on the worker's session. */
 export class PrismaLedger {
   private constructor(
     readonly db: Db,
@@ -73,38 +89,26 @@ export class PrismaLedger {
 
   /** Rows in Prisma's order (started_at); long logs are shortened so 800+ rows fit one response. */
   async read(): Promise<LedgerRow[]> {
-    const { rows } = await this.db.query<RawLedgerRow>(
-      `SELECT id, checksum, finished_at, migration_name,
-              CASE WHEN length(logs) > ${MAX_LOG_CHARS_IN_RESPONSE} THEN left(logs, ${MAX_LOG_CHARS_IN_RESPONSE}) || '…' ELSE logs END AS logs,
-              rolled_back_at, started_at, applied_steps_count
-         FROM ${this.table} ORDER BY started_at ASC, migration_name ASC`,
-    );
+    const { rows } = await this.db.query<RawLedgerRow>(readLedgerSql(this.table));
     return rows.map(toLedgerRow);
   }
 
   /** The rows of one migration, locked for the caller's transaction (resolve). */
   async rowsNamed(name: string): Promise<RawLedgerRow[]> {
-    const { rows } = await this.db.query<RawLedgerRow>(
-      `SELECT ${COLUMNS} FROM ${this.table} WHERE migration_name = $1 ORDER BY started_at, id FOR UPDATE`,
-      [name],
-    );
-    return rows;
+    return (await this.run<RawLedgerRow>(rowsNamedSql(this.table, name))).rows;
   }
 
   /**
    * A finished row in the caller's transaction, then (with `commit`) its COMMIT — the guard, the
-   * row and the COMMIT as one simple-protocol query, so recording a migration costs one round
-   * trip (docs/benchmarks.md). If the guard or the INSERT fails, PostgreSQL skips the rest and
-   * the transaction stays aborted for the caller's ROLLBACK.
+   * row and the COMMIT as one simple-protocol query (values inlined), so recording a migration
+   * costs one round trip (docs/benchmarks.md). If the guard or the INSERT fails, PostgreSQL skips
+   * the rest and the transaction stays aborted for the caller's ROLLBACK. The INSERT's text is
+   * lambda/contract/prisma-ledger-sql.ts's, as every statement on the ledger.
    */
   async insertFinished(row: NewRow, options: { commit?: boolean } = {}): Promise<string> {
     const id = randomUUID();
-    const lit = (v: string | null) => (v === null ? 'NULL' : this.db.escapeLiteral(v));
-    await this.db.query(
-      `${this.guard(row.name)}; INSERT INTO ${this.table} (${COLUMNS})
-       VALUES (${lit(id)}, ${lit(row.checksum)}, pg_catalog.clock_timestamp(), ${lit(row.name)}, ${lit(row.logs)}, NULL, ${lit(row.startedAt.toISOString())}::timestamptz, 1)` +
-        (options.commit ? '; COMMIT' : ''),
-    );
+    const insert = insertLedgerRowSql(this.table, { id, ...row, finishedAt: 'clock', appliedSteps: 1 });
+    await this.db.query(`${this.guard(row.name)}; ${inline(insert)}${options.commit ? '; COMMIT' : ''}`);
     return id;
   }
 
@@ -114,29 +118,19 @@ export class PrismaLedger {
    */
   async insertStarted(row: Omit<NewRow, 'logs'> & { logs?: string }): Promise<string> {
     const id = randomUUID();
-    await this.guarded(
-      row.name,
-      `INSERT INTO ${this.table} (${COLUMNS}) VALUES ($1, $2, NULL, $3, $5, NULL, $4, 0)`,
-      [id, row.checksum, row.name, row.startedAt, row.logs ?? null],
-    );
+    await this.guarded(row.name, insertLedgerRowSql(this.table, { id, ...row, logs: row.logs ?? null, appliedSteps: 0 }));
     return id;
   }
 
   /** A failed attempt of a transactional file: nothing of it was committed, only this record. */
   async insertFailed(row: NewRow & { logs: string }): Promise<string> {
     const id = randomUUID();
-    await this.db.query(`INSERT INTO ${this.table} (${COLUMNS}) VALUES ($1, $2, NULL, $3, $4, NULL, $5, 0)`, [
-      id,
-      row.checksum,
-      row.name,
-      row.logs,
-      row.startedAt,
-    ]);
+    await this.run(insertLedgerRowSql(this.table, { id, ...row, appliedSteps: 0 }));
     return id;
   }
 
   async recordProgress(id: string, appliedSteps: number): Promise<void> {
-    await this.db.query(`UPDATE ${this.table} SET applied_steps_count = $2 WHERE id = $1`, [id, appliedSteps]);
+    await this.update(id, { appliedSteps });
   }
 
   /**
@@ -145,20 +139,17 @@ export class PrismaLedger {
    * a resumed run knows where to start.
    */
   async markFinished(id: string, name: string, logs: string | null): Promise<void> {
-    await this.guarded(name, `UPDATE ${this.table} SET finished_at = pg_catalog.clock_timestamp(), applied_steps_count = 1, logs = $2 WHERE id = $1`, [
-      id,
-      logs,
-    ]);
+    await this.guarded(name, updateLedgerRowsSql(this.table, id, { finished: true, logs }));
   }
 
   /** An unfinished row's `logs` and `applied_steps_count`: what a reader learns if the run stops here. */
   async recordRunState(id: string, logs: string, appliedSteps: number): Promise<void> {
-    await this.db.query(`UPDATE ${this.table} SET logs = $2, applied_steps_count = $3 WHERE id = $1`, [id, logs, appliedSteps]);
+    await this.update(id, { logs, appliedSteps });
   }
 
   async markRolledBack(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.db.query(`UPDATE ${this.table} SET rolled_back_at = pg_catalog.now() WHERE id = ANY($1::varchar[])`, [ids]);
+    await this.update(ids, { rolledBack: true });
   }
 
   /**
@@ -167,28 +158,41 @@ export class PrismaLedger {
    * transaction (baseline) keep their order in `started_at`, the order Prisma reads them in.
    */
   async insertResolvedApplied(name: string, checksum: string, opts: { clock?: boolean } = {}): Promise<LedgerRow> {
-    const at = opts.clock ? 'c.at' : 'pg_catalog.now()';
-    const { rows } = await this.db.query<RawLedgerRow>(
-      `INSERT INTO ${this.table} (${COLUMNS}) SELECT $1, $2, ${at}, $3, '', NULL, ${at}, 0 FROM (SELECT pg_catalog.clock_timestamp() AS at) c RETURNING ${COLUMNS}`,
-      [randomUUID(), checksum, name],
+    const { rows } = await this.run<RawLedgerRow>(
+      insertLedgerRowSql(this.table, {
+        id: randomUUID(),
+        checksum,
+        name,
+        logs: '',
+        startedAt: opts.clock ? 'clock' : 'now',
+        finishedAt: 'started',
+        appliedSteps: 0,
+        returning: true,
+      }),
     );
     return toLedgerRow(rows[0] as RawLedgerRow);
   }
 
-  /** Runs `sql` (with parameters) after the guard, in one transaction of its own or the caller's. */
-  private async guarded(name: string, sql: string, params: unknown[]): Promise<void> {
+  private async update(ids: string | string[], set: LedgerRowUpdate): Promise<void> {
+    await this.run(updateLedgerRowsSql(this.table, ids, set));
+  }
+
+  private run<T extends object = object>(statement: SqlStatement) {
+    return this.db.query<T>(statement.text, statement.values as unknown[]);
+  }
+
+  /** Runs `statement` after the guard, in one transaction of its own or the caller's. */
+  private async guarded(name: string, statement: SqlStatement): Promise<void> {
     // The guard is a DO block (no parameters), the write a parameterised query: two statements,
     // but the second only runs if the first passed; the caller's transaction, if any, holds both.
     await this.db.query(this.guard(name));
-    await this.db.query(sql, params);
+    await this.run(statement);
   }
 
   /** The guard (lambda/ledger-guard.ts): the lock is held and no finished, not rolled back row of `name` exists. */
   private guard(name: string): string {
-    return ledgerGuardSql(this.db, {
-      lockPid: this.lockPid,
-      alreadyRecorded: `EXISTS (SELECT FROM ${this.table} WHERE migration_name = ${this.db.escapeLiteral(name)} AND finished_at IS NOT NULL AND rolled_back_at IS NULL)`,
-    });
+    const alreadyRecorded = recordedAsAppliedSql(this.table, this.db.escapeLiteral(name));
+    return ledgerGuardSql(this.db, { lockPid: this.lockPid, alreadyRecorded });
   }
 }
 
@@ -207,8 +211,4 @@ export function successfulNames(rows: LedgerRow[]): Set<string> {
 
 export function failedRows(rows: LedgerRow[]): LedgerRow[] {
   return rows.filter((r) => r.finished_at === null && r.rolled_back_at === null);
-}
-
-function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
 }

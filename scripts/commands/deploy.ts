@@ -9,6 +9,7 @@ import {
   type ApplyOptions,
   type ApplyResult,
   ErrorCode,
+  LAMBDA_MAX_TIMEOUT_SECONDS,
   MigrateError,
   type MigrationFormat,
   type MigrationPayload,
@@ -223,7 +224,7 @@ async function applyBatches(worker: Worker, payloads: MigrationPayload[], report
         code: ErrorCode.InvokeTimeout,
         migration: batch[0]!.name,
         message: `The worker's time budget ran out before ${batch[0]!.name} could start.`,
-        remedy: 'Raise the function timeout (at most 900 s) or split the migration; then run deploy again.',
+        remedy: `Raise the function timeout (at most ${LAMBDA_MAX_TIMEOUT_SECONDS} s) or split the migration; then run deploy again.`,
       });
       break;
     }

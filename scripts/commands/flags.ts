@@ -4,7 +4,14 @@
  * declared with it (commands/*.ts) and parsed with the helpers here.
  */
 import type { ParseArgsConfig } from 'node:util';
-import { type ApplyOptions, ErrorCode, MigrateError, MIGRATION_FORMATS, type MigrationFormat } from '../../lambda/contract/index.js';
+import {
+  type ApplyOptions,
+  ErrorCode,
+  LAMBDA_MAX_TIMEOUT_SECONDS,
+  MigrateError,
+  MIGRATION_FORMATS,
+  type MigrationFormat,
+} from '../../lambda/contract/index.js';
 import type { TargetFlags } from '../core/worker-client.js';
 import { DETECTION_RULE } from '../formats/select.js';
 import { locateMigrations, type MigrationsLocation, requireMigrationsDir } from '../project/migrations-dir.js';
@@ -68,7 +75,7 @@ export const TARGET_HELP = `Worker (one of):
                           other command to the worker; not with --local, which serves its own
   --endpoint URL          any Lambda Invoke-compatible endpoint (with --function)
   --region R, --profile P AWS region and profile (default: the AWS SDK chain)
-  --function-timeout SEC  the function's timeout, 1 to 900 (Lambda's maximum; default 900); the CLI waits a little longer
+  --function-timeout SEC  the function's timeout, 1 to ${LAMBDA_MAX_TIMEOUT_SECONDS} (Lambda's maximum; default ${LAMBDA_MAX_TIMEOUT_SECONDS}); the CLI waits a little longer
 Common:
   --migrations DIR        the folder of migration folders, relative to where you ran the command; default:
                           where Prisma looks (prisma.config.ts migrations.path or beside its schema, then
@@ -93,7 +100,7 @@ export interface IntFlagSpec {
 
 /** The bounds of every numeric flag, in one place: the help texts and docs/commands.md print these. */
 export const INT_FLAGS = {
-  'function-timeout': { min: 1, max: 900, unit: 's', scale: 1000 },
+  'function-timeout': { min: 1, max: LAMBDA_MAX_TIMEOUT_SECONDS, unit: 's', scale: 1000 },
   'lock-wait': { min: 0, max: 3600, unit: 's', scale: 1000 },
   'lock-timeout': { min: 0, max: 3_600_000, unit: 'ms' },
   /** deploy, rehearse, backfill: 0 means the function's remaining time. */
@@ -129,7 +136,7 @@ export function intFlag<K extends string>(
   return n * (spec.scale ?? 1);
 }
 
-/** Lambda's own bounds for a function timeout (1–900 s): the CLI waits this long plus a margin. */
+/** Lambda's own bounds for a function timeout (1 s to its maximum): the CLI waits this long plus a margin. */
 export function functionTimeoutFlag(values: { readonly 'function-timeout'?: string }): number | undefined {
   return intFlag(values, 'function-timeout', INT_FLAGS['function-timeout']);
 }

@@ -19,53 +19,58 @@
  * BEGIN/COMMIT run Prisma-style: the row first, then one call per statement (per BEGIN…COMMIT
  * block for scripts, each block in one atomic `DO`), then the row completed.
  */
+import { randomUUID } from 'node:crypto';
 import * as v from 'valibot';
 import {
+  ALREADY_EXISTS_PLPGSQL,
   type ApplyEvent,
   type ApplyOptions,
   type ApplyResult,
   BatchStop,
+  CREATE_LEDGER_SQL,
   type DecodedMigration,
   DEFAULT_LOCK_WAIT_MS,
+  describeSqlError,
   ErrorCode,
   failedMigrationsError,
+  failedNamesJsonSql,
+  inline,
+  literal,
+  insertLedgerRowSql,
+  LEDGER_REGCLASS_SQL,
   ledgerLogFor,
+  type LedgerRowUpdate,
   MigrateError,
   MIGRATION_LOCK_KEY,
+  type MigrationOutcome,
   type MigrationResult,
+  migrationResult,
   NOT_RELOCATABLE,
+  noteUnrecorded,
   parseEvent,
-  PRISMA_LEDGER_TABLE,
+  PRISMA_LEDGER_IN_SESSION_SCHEMA,
+  recordedAsAppliedSql,
   reconcileLog,
   redact,
   remedyCommand,
   resolveEither,
   runInOrder,
-  shorten,
+  schemaNotEmptyError,
   type SkippedStatement,
+  skippedEntry,
   type SqlErrorInfo,
   type StatementSpan,
+  statementSpans,
+  updateLedgerRowsSql,
+  USER_TABLE_COUNT_SQL,
 } from '../../lambda/contract/index.js';
 import { loadInspector, prepareStatement, type PreparedStatement } from './inspect.js';
 import { ask } from './read-ledger-via-raise.js';
-import { decodeGuard, doBlock, literal, newNonce, raiseAnswer, raiseGuard } from './sql.js';
-import {
-  CREATE_LEDGER_SQL,
-  insertFailedSql,
-  insertFinishedSql,
-  insertStartedSql,
-  markFailedSql,
-  markFinishedSql,
-  newRowId,
-  recordProgressSql,
-} from './tracking.js';
+import { decodeGuard, doBlock, newNonce, raiseAnswer, raiseGuard } from './sql.js';
 import { isDuplicateFailure, type RunSqlFailure, type RunSqlTransport } from './transport.js';
 
 const LOCK_POLL_MS = 250;
-const DUPLICATE_CONDITIONS = 'duplicate_table OR duplicate_object OR duplicate_column OR duplicate_schema OR duplicate_function OR invalid_table_definition OR invalid_object_definition';
-/** 42P16 and 42P17 mean "already there" only with these messages (lambda/sql-error.ts isAlreadyExists). */
-const NOT_REALLY_DUPLICATE = `(SQLSTATE = '42P16' AND SQLERRM !~* 'multiple primary keys') OR (SQLSTATE = '42P17' AND SQLERRM !~* 'already exists')`;
-const TABLE = `"${PRISMA_LEDGER_TABLE}"`;
+const TABLE = PRISMA_LEDGER_IN_SESSION_SCHEMA;
 
 interface Ctx {
   t: RunSqlTransport;
@@ -94,14 +99,7 @@ export async function applyThroughRunSql(t: RunSqlTransport, event: Omit<ApplyEv
   if (facts.failed.length > 0) throw failedMigrationsError(facts.failed);
   // Prisma's P3005, as our worker refuses it (lambda/schema-not-empty.ts); `baseline` is our worker's action, not sent here.
   if (!facts.tableExists && facts.userTableCount > 0 && parsed.options.baseline !== true) {
-    throw new MigrateError(
-      ErrorCode.SchemaNotEmpty,
-      `P3005: The database schema is not empty: it holds ${facts.userTableCount} table(s) but no _prisma_migrations table, so which migrations it already has is unknown. ` +
-        'It may be a database migrated by other means, or not the one you meant. Nothing was changed.',
-      `If this is the database you meant, ${remedyCommand('deploy', '--baseline')} applies every migration, skipping statements whose object already exists ` +
-        'with the same definition (`baseline --up-to` needs the vpc-migrate worker). Otherwise, point the command at the right database.',
-      { details: { prismaCode: 'P3005', tables: facts.userTableCount } },
-    );
+    throw schemaNotEmptyError({ count: facts.userTableCount });
   }
   if (!facts.tableExists) {
     // Under the lock, so two deploys starting at once do not race on CREATE TABLE (pg_type's unique index).
@@ -131,7 +129,7 @@ export async function applyThroughRunSql(t: RunSqlTransport, event: Omit<ApplyEv
 }
 
 function prepare(m: DecodedMigration): Prepared {
-  const spans = m.statements.length > 0 ? m.statements : m.sql.trim() === '' ? [] : [{ start: 0, end: m.sql.length, line: 1, kind: 'transactional' as const }];
+  const spans = statementSpans(m);
   return { m, spans, statements: spans.map((s) => prepareStatement(m.sql.slice(s.start, s.end), s.kind)) };
 }
 
@@ -139,26 +137,46 @@ async function runMigration(ctx: Ctx, p: Prepared): Promise<MigrationResult> {
   const { m } = p;
   if (m.mode === 'transactional' && p.statements.every((s) => s.executable)) {
     const indices = p.spans.map((_, i) => i);
-    const out = await runAtomic(ctx, p, indices, { name: m.name, row: (logs) => insertFinishedSql(newRowId(), m, logs) });
+    const row = (logs: string | null) => insertRowSql(m, logs, { finishedAt: 'clock', appliedSteps: 1 });
+    const out = await runAtomic(ctx, p, indices, { name: m.name, row });
     switch (out.kind) {
       case 'done':
         return result(m, out.skipped.length > 0 ? 'reconciled' : 'applied', { skipped: out.skipped });
       case 'recorded':
         return result(m, 'already-applied');
       case 'failed':
-        await recordFailure(ctx, () => insertFailedSql(newRowId(), m, ledgerLogFor(m.name, out.error)), out.error);
+        const failedRow = () => insertRowSql(m, ledgerLogFor(m.name, out.error), { appliedSteps: 0 });
+        await recordFailure(ctx, failedRow, out.error);
         return result(m, 'failed', { error: out.error, ...(out.skipped ? { skipped: out.skipped } : {}) });
     }
   }
   return m.mode === 'script' ? runScript(ctx, p) : runStepwise(ctx, p);
 }
 
-function result(m: DecodedMigration, status: MigrationResult['status'], extra: { skipped?: SkippedStatement[]; error?: SqlErrorInfo; appliedSteps?: number } = {}): MigrationResult {
-  const r: MigrationResult = { name: m.name, status, mode: m.mode, durationMs: 0 };
-  if (extra.skipped && extra.skipped.length > 0) r.skipped = extra.skipped;
-  if (extra.error) r.error = extra.error;
-  if (extra.appliedSteps !== undefined) r.appliedSteps = extra.appliedSteps;
-  return r;
+/** The result without its duration (applyThroughRunSql measures it). */
+function result(
+  m: DecodedMigration,
+  status: MigrationResult['status'],
+  extra: Omit<MigrationOutcome, 'status'> = {},
+): MigrationResult {
+  return migrationResult(m, { status, ...extra }, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ledger writes: the worker's statements (lambda/contract/prisma-ledger-sql.ts), values inlined.
+// `started_at` is the database's now() (the call's transaction), so the client's clock never enters the ledger.
+
+function insertRowSql(
+  m: DecodedMigration,
+  logs: string | null,
+  rest: { finishedAt?: 'clock'; appliedSteps: number },
+  id = randomUUID(),
+): string {
+  return inline(insertLedgerRowSql(TABLE, { id, checksum: m.checksum, name: m.name, logs, startedAt: 'now', ...rest }));
+}
+
+function updateRowSql(id: string, set: LedgerRowUpdate): string {
+  return inline(updateLedgerRowsSql(TABLE, id, set));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -177,7 +195,8 @@ function guardLines(options: ApplyOptions, ledgerFor?: string): string[] {
       `SELECT migration_name, logs IS NULL INTO vpcm_name, vpcm_running FROM ${TABLE} WHERE finished_at IS NULL AND rolled_back_at IS NULL ORDER BY started_at LIMIT 1;`,
       `IF FOUND AND vpcm_running THEN ${raiseGuard('running', 'vpcm_name')} END IF;`,
       `IF FOUND THEN ${raiseGuard('failed', 'vpcm_name')} END IF;`,
-      `IF EXISTS (SELECT 1 FROM ${TABLE} WHERE migration_name = ${literal(ledgerFor)} AND rolled_back_at IS NULL) THEN ${raiseGuard('recorded')} END IF;`,
+      // After the two checks above every row of the name not rolled back is finished: the worker's own condition.
+      `IF ${recordedAsAppliedSql(TABLE, literal(ledgerFor))} THEN ${raiseGuard('recorded')} END IF;`,
     );
   }
   return lines;
@@ -247,7 +266,7 @@ async function mustSucceed(ctx: Ctx, sql: string, what: string): Promise<void> {
 /** Records a failure; if even that fails, the report says so (lambda/prisma/apply.ts recordFailure). */
 async function recordFailure(ctx: Ctx, sql: () => string, error: SqlErrorInfo): Promise<void> {
   const outcome = await ctx.t.call(sql()).catch((e: unknown) => ({ ok: false as const, failure: { message: (e as Error).message, text: '' } }));
-  if (!outcome.ok) error.hint = [error.hint, `The failure could not be recorded in the ledger: ${outcome.failure.message}`].filter(Boolean).join(' ');
+  if (!outcome.ok) noteUnrecorded(error, outcome.failure.message);
 }
 
 const FactsSchema = v.object({ tableExists: v.boolean(), userTableCount: v.number(), failed: v.array(v.string()) });
@@ -257,20 +276,18 @@ async function batchFacts(t: RunSqlTransport): Promise<Facts> {
   const nonce = newNonce();
   const sql = doBlock(
     [
-      `IF to_regclass(format('%I.%I', current_schema(), ${literal(PRISMA_LEDGER_TABLE)})) IS NOT NULL THEN`,
+      `IF ${LEDGER_REGCLASS_SQL} IS NOT NULL THEN`,
       `  vpcm_exists := true;`,
       // Unfinished rows without logs may belong to a deploy running now: the per-call guard waits for those.
       // So may rows with logs while another deploy holds the lock (our worker's interrupted-run
       // marker is written before a non-transactional statement runs): they are failures only when
       // no deploy is running, which only the lock tells. Busy: the guard waits and checks again.
       `  IF pg_try_advisory_xact_lock(${MIGRATION_LOCK_KEY}) THEN`,
-      `    EXECUTE ${literal(`SELECT coalesce(json_agg(DISTINCT migration_name), '[]') FROM ${TABLE} WHERE finished_at IS NULL AND rolled_back_at IS NULL AND logs IS NOT NULL`)} INTO vpcm_failed;`,
+      `    EXECUTE ${literal(failedNamesJsonSql(TABLE))} INTO vpcm_failed;`,
       `  END IF;`,
       `END IF;`,
       ...raiseAnswer(
-        `json_build_object('tableExists', vpcm_exists, 'failed', vpcm_failed, 'userTableCount',
-          (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND c.relname <> ${literal(PRISMA_LEDGER_TABLE)}))`,
+        `json_build_object('tableExists', vpcm_exists, 'failed', vpcm_failed, 'userTableCount', ${USER_TABLE_COUNT_SQL})`,
         nonce,
       ),
     ],
@@ -304,8 +321,8 @@ function tolerant(s: PreparedStatement, index: number, onOther: string): string[
   return [
     'BEGIN',
     `  ${execute(s)}`,
-    `EXCEPTION WHEN ${DUPLICATE_CONDITIONS} THEN`,
-    `  IF ${NOT_REALLY_DUPLICATE} THEN ${onOther} END IF;`,
+    `EXCEPTION WHEN ${ALREADY_EXISTS_PLPGSQL.condition} THEN`,
+    `  IF ${ALREADY_EXISTS_PLPGSQL.notReally} THEN ${onOther} END IF;`,
     `  vpcm_skipped := vpcm_skipped || jsonb_build_array(jsonb_build_object('i', ${index}, 'code', SQLSTATE, 'message', SQLERRM));`,
     'END;',
   ];
@@ -344,10 +361,10 @@ async function runAtomic(ctx: Ctx, p: Prepared, indices: number[], unit: UnitOpt
     if (dry.failure) {
       const f = dry.failure;
       const info = infoAt(p, f.i, { code: f.code, message: f.message, detail: f.detail, hint: f.hint });
-      return { kind: 'failed', error: info, index: f.i, skipped: dry.skipped.map((s) => skippedEntry(p, s)) };
+      return { kind: 'failed', error: info, index: f.i, skipped: dry.skipped.map((s) => skippedAt(p, s)) };
     }
     if (dry.skipped.length === 0 || !ctx.reconcile) break;
-    const skipped = dry.skipped.map((s) => skippedEntry(p, s));
+    const skipped = dry.skipped.map((s) => skippedAt(p, s));
     const expected = JSON.stringify(dry.skipped.map((s) => s.i));
     const real = doBlock(
       [
@@ -391,23 +408,22 @@ async function dryRun(ctx: Ctx, p: Prepared, indices: number[]): Promise<DryRun 
   return reply?.kind === 'answer' ? reply.value : undefined;
 }
 
-function skippedEntry(p: Prepared, s: { i: number; code: string; message: string }): SkippedStatement {
-  const span = p.spans[s.i]!;
-  return { index: s.i, line: span.line, code: s.code, message: s.message, statement: shorten(p.m.sql.slice(span.start, span.end), 200) };
+/** A duplicate the dry run or a step met, listed as the worker lists it. */
+function skippedAt(p: Prepared, s: { i: number; code: string; message: string }): SkippedStatement {
+  return skippedEntry(p.m, p.spans[s.i]!, s.i, s);
 }
 
+/** The failure at statement `index` (of the unit when unknown), described as the worker describes it. */
 function infoAt(p: Prepared, index: number | undefined, e: { code?: string | undefined; message: string; detail?: string | null; hint?: string | null }): SqlErrorInfo {
-  const info: SqlErrorInfo = { message: redact(e.message) };
-  if (e.code) info.code = e.code;
-  if (e.detail) info.detail = redact(e.detail);
-  if (e.hint) info.hint = e.hint;
-  if (index !== undefined) {
-    const span = p.spans[index]!;
-    info.line = span.line;
-    info.statementIndex = index;
-    info.statement = shorten(p.m.sql.slice(span.start, span.end));
-  }
-  return info;
+  const error = {
+    message: e.message,
+    ...(e.code ? { code: e.code } : {}),
+    ...(e.detail ? { detail: e.detail } : {}),
+    ...(e.hint ? { hint: e.hint } : {}),
+  };
+  if (index === undefined) return describeSqlError(error, p.m.sql, 0, 0);
+  const span = p.spans[index]!;
+  return describeSqlError(error, p.m.sql, span.start, span.end - span.start, span.line, index);
 }
 
 function infoFromFailure(p: Prepared, f: RunSqlFailure, index: number | undefined): SqlErrorInfo {
@@ -423,8 +439,9 @@ async function runOne(ctx: Ctx, s: PreparedStatement): Promise<CallResult> {
 }
 
 async function startRow(ctx: Ctx, m: DecodedMigration): Promise<string | undefined> {
-  const id = newRowId();
-  const out = await call(ctx, doBlock([...guardLines(ctx.options, m.name), `${insertStartedSql(id, m)};`], DECLARE));
+  const id = randomUUID();
+  const started = `${insertRowSql(m, null, { appliedSteps: 0 }, id)};`;
+  const out = await call(ctx, doBlock([...guardLines(ctx.options, m.name), started], DECLARE));
   if (out.kind === 'recorded') return undefined;
   if (out.kind !== 'ok') {
     const failure = out.kind === 'failed' ? out.failure : { message: 'the ledger changed', text: '' };
@@ -441,7 +458,7 @@ async function step(ctx: Ctx, p: Prepared, i: number, skipped: SkippedStatement[
   if (out.kind === 'ok') return out;
   if (out.kind !== 'failed') throw new Error('unreachable: a single statement has no ledger guard');
   if (ctx.reconcile && isDuplicateFailure(out.failure)) {
-    skipped.push(skippedEntry(p, { i, code: out.failure.code ?? '', message: out.failure.message }));
+    skipped.push(skippedAt(p, { i, code: out.failure.code ?? '', message: out.failure.message }));
     return { kind: 'ok' };
   }
   return { kind: 'failed', error: infoFromFailure(p, out.failure, i), index: i };
@@ -455,12 +472,16 @@ async function runStepwise(ctx: Ctx, p: Prepared): Promise<MigrationResult> {
   for (let i = 0; i < p.spans.length; i++) {
     const out = await step(ctx, p, i, skipped);
     if (out.kind === 'failed') {
-      await recordFailure(ctx, () => markFailedSql(id, ledgerLogFor(m.name, out.error), i), out.error);
+      const failure = () => updateRowSql(id, { logs: ledgerLogFor(m.name, out.error), appliedSteps: i });
+      await recordFailure(ctx, failure, out.error);
       return result(m, 'failed', { skipped, error: out.error, appliedSteps: i });
     }
-    if (i < p.spans.length - 1) await mustSucceed(ctx, recordProgressSql(id, i + 1), `record the progress of ${m.name}`);
+    if (i < p.spans.length - 1) {
+      await mustSucceed(ctx, updateRowSql(id, { appliedSteps: i + 1 }), `record the progress of ${m.name}`);
+    }
   }
-  await mustSucceed(ctx, markFinishedSql(id, reconcileLog(skipped)), `record ${m.name} as finished`);
+  const finished = updateRowSql(id, { finished: true, logs: reconcileLog(skipped) });
+  await mustSucceed(ctx, finished, `record ${m.name} as finished`);
   return result(m, skipped.length > 0 ? 'reconciled' : 'applied', { skipped });
 }
 
@@ -501,7 +522,7 @@ async function runScript(ctx: Ctx, p: Prepared): Promise<MigrationResult> {
   if (!id) return result(m, 'already-applied');
   const skipped: SkippedStatement[] = [];
   const fail = async (error: SqlErrorInfo, index: number) => {
-    await recordFailure(ctx, () => markFailedSql(id, ledgerLogFor(m.name, error), index), error);
+    await recordFailure(ctx, () => updateRowSql(id, { logs: ledgerLogFor(m.name, error), appliedSteps: index }), error);
     return result(m, 'failed', { skipped, error, appliedSteps: index });
   };
   for (const seg of scriptSegments(p)) {
@@ -520,6 +541,7 @@ async function runScript(ctx: Ctx, p: Prepared): Promise<MigrationResult> {
       if (out.kind === 'failed') return fail(out.error, i);
     }
   }
-  await mustSucceed(ctx, markFinishedSql(id, reconcileLog(skipped)), `record ${m.name} as finished`);
+  const finished = updateRowSql(id, { finished: true, logs: reconcileLog(skipped) });
+  await mustSucceed(ctx, finished, `record ${m.name} as finished`);
   return result(m, skipped.length > 0 ? 'reconciled' : 'applied', { skipped });
 }

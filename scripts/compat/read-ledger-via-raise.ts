@@ -17,24 +17,26 @@
 import * as v from 'valibot';
 import {
   ErrorCode,
+  LEDGER_REGCLASS_SQL,
+  literal,
+  MAX_LOG_CHARS,
   type LedgerResult,
   type LedgerRow,
   LockHolderSchema,
   MigrateError,
-  MIGRATION_LOCK_KEY,
-  PRISMA_LEDGER_TABLE,
+  migrationLockRowSql,
+  PRISMA_LEDGER_IN_SESSION_SCHEMA,
+  shortenedLogsSql,
+  USER_TABLE_COUNT_SQL,
 } from '../../lambda/contract/index.js';
-import { decodeAnswer, doBlock, isoUtc, literal, newNonce, raiseAnswer } from './sql.js';
+import { decodeAnswer, doBlock, isoUtc, newNonce, raiseAnswer } from './sql.js';
 import type { RunSqlTransport } from './transport.js';
 
-/** Our worker shortens logs to this many characters in ledger answers (lambda/prisma/prisma-ledger.ts). */
-const MAX_LOG_CHARS = 4000;
 export const DEFAULT_PAGE_BYTES = 512 * 1024;
 const MIN_PAGE_BYTES = 4 * 1024;
 const MIN_LOG_CHARS = 200;
 const MAX_RESTARTS = 3;
 
-const LEDGER_REGCLASS = `to_regclass(format('%I.%I', current_schema(), ${literal(PRISMA_LEDGER_TABLE)}))`;
 
 /**
  * Total, fingerprint and the page of rows after `$1` whose JSON fits `$2` bytes (at least one
@@ -44,9 +46,9 @@ const LEDGER_REGCLASS = `to_regclass(format('%I.%I', current_schema(), ${literal
 function pageQuery(logChars: number): string {
   const rows = `SELECT row_number() OVER (ORDER BY started_at, migration_name, id) AS n,
          json_build_array(id, checksum, ${isoUtc('finished_at')}, migration_name,
-           CASE WHEN length(logs) > ${logChars} THEN left(logs, ${logChars}) || '…' ELSE logs END,
+           ${shortenedLogsSql(logChars)},
            ${isoUtc('rolled_back_at')}, ${isoUtc('started_at')}, applied_steps_count) AS j
-    FROM "${PRISMA_LEDGER_TABLE}"`;
+    FROM ${PRISMA_LEDGER_IN_SESSION_SCHEMA}`;
   return `WITH r AS (${rows}),
   p AS (SELECT n, j, sum(octet_length(j::text) + 1) OVER (ORDER BY n) AS cum FROM r WHERE n > $1)
 SELECT (SELECT count(*)::int FROM r),
@@ -60,15 +62,11 @@ const FACTS_JSON = `json_build_object(
     'database', current_database(),
     'schema', current_schema(),
     'user', current_user,
-    'userTableCount', (SELECT count(*)::int FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
-          AND c.relname <> ${literal(PRISMA_LEDGER_TABLE)}),
+    'userTableCount', ${USER_TABLE_COUNT_SQL},
     'lockHolder', (SELECT json_build_object('pid', a.pid, 'application', a.application_name, 'user', a.usename,
           'since', ${isoUtc('coalesce(a.xact_start, a.backend_start)')}, 'query', left(a.query, 200))
         FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-        WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-          AND l.classid = (${MIGRATION_LOCK_KEY}::bigint >> 32)::oid AND l.objid = (${MIGRATION_LOCK_KEY}::bigint & 4294967295)::oid
-          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+        WHERE l.granted AND ${migrationLockRowSql()}
         LIMIT 1))`;
 
 /** One page of the ledger as ledgerPageSql's DO block RAISEs it; rows as tuples, in the ledger's column order. */
@@ -111,7 +109,7 @@ export function ledgerPageSql(offset: number, pageBytes: number, nonce: string, 
       `END IF;`,
       ...raiseAnswer(answer, nonce),
     ],
-    [`vpcm_table regclass := ${LEDGER_REGCLASS};`, `vpcm_total int := 0;`, `vpcm_fingerprint text;`, `vpcm_rows json := '[]';`, `vpcm_b64 text;`],
+    [`vpcm_table regclass := ${LEDGER_REGCLASS_SQL};`, `vpcm_total int := 0;`, `vpcm_fingerprint text;`, `vpcm_rows json := '[]';`, `vpcm_b64 text;`],
   );
 }
 

@@ -11,11 +11,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as v from 'valibot';
-import { ErrorCode, MigrateError, type RunSqlEvent, type RunSqlResult } from '../../lambda/contract/index.js';
+import { ErrorCode, literal, MigrateError, type RunSqlEvent, type RunSqlResult } from '../../lambda/contract/index.js';
 import type { Worker, WorkerTarget } from '../core/worker-client.js';
 import { applyThroughRunSql } from './apply.js';
 import { ask, DEFAULT_PAGE_BYTES, readLedgerThroughRunSql } from './read-ledger-via-raise.js';
-import { doBlock, literal, newNonce, raiseAnswer } from './sql.js';
+import { doBlock, newNonce, raiseAnswer } from './sql.js';
 import { lambdaTransport, type RunSqlProtocolOptions, type RunSqlTransport } from './transport.js';
 
 /**

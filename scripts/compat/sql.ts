@@ -11,12 +11,6 @@
  */
 import { randomBytes } from 'node:crypto';
 
-/** A PostgreSQL string literal that means the same whatever `standard_conforming_strings` says. */
-export function literal(text: string): string {
-  if (!text.includes('\\')) return `'${text.replaceAll("'", "''")}'`;
-  return `E'${text.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
-}
-
 /** A dollar-quote tag that occurs in none of `texts`. */
 export function dollarTag(texts: readonly string[]): string {
   for (;;) {

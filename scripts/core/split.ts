@@ -13,7 +13,11 @@ import type { AlterSubscriptionStmt, CreateSubscriptionStmt, DefElem, DoStmt, No
 import {
   ErrorCode,
   type ExecutionMode,
+  indexAfterCodePoints,
+  LineCounter,
+  lineOf,
   MigrateError,
+  positionOf,
   runsOutsideTransaction,
   type StatementKind,
   type StatementSpan,
@@ -132,7 +136,7 @@ function analyze(sql: string): { result: SplitResult; nodes: Node[] } {
   } catch (error) {
     if (!pg.hasSqlDetails(error)) throw error;
     const details = error.sqlDetails;
-    const index = codePointToIndex(sql, details?.cursorPosition ?? 0);
+    const index = indexAfterCodePoints(sql, 0, details?.cursorPosition ?? 0);
     return { result: unparsable(sql, details?.message ?? error.message, index), nodes: [] };
   }
 
@@ -396,39 +400,6 @@ function defElemBoolean(def: DefElem): boolean | undefined {
 // ---------------------------------------------------------------------------------------------
 // Positions
 
-/** 1-based line of a JS string index (lines end at `\n`). */
-export function lineOf(sql: string, index: number): number {
-  let line = 1;
-  const stop = Math.min(Math.max(index, 0), sql.length);
-  for (let nl = sql.indexOf('\n'); nl !== -1 && nl < stop; nl = sql.indexOf('\n', nl + 1)) line++;
-  return line;
-}
-
-/** 1-based column (UTF-16 code units) of a JS string index. */
-export function columnOf(sql: string, index: number): number {
-  const at = Math.min(Math.max(index, 0), sql.length);
-  return at - (at === 0 ? 0 : sql.lastIndexOf('\n', at - 1) + 1) + 1;
-}
-
-/** Line numbers for increasing indices in one forward pass. */
-class LineCounter {
-  private index = 0;
-  private line = 1;
-  constructor(private readonly sql: string) {}
-
-  lineAt(index: number): number {
-    if (index < this.index) {
-      this.index = 0;
-      this.line = 1;
-    }
-    for (let nl = this.sql.indexOf('\n', this.index); nl !== -1 && nl < index; nl = this.sql.indexOf('\n', nl + 1)) {
-      this.line++;
-    }
-    this.index = index;
-    return this.line;
-  }
-}
-
 /**
  * UTF-8 byte offsets → JS string indices. Statement offsets arrive in increasing order, so a
  * cursor moving forward keeps the whole file linear; ASCII text (most files) maps 1:1.
@@ -470,17 +441,6 @@ class ByteIndex {
     }
     return this.index;
   }
-}
-
-/** Code point offset (PostgreSQL's error cursor) → JS string index. */
-function codePointToIndex(text: string, codePoints: number): number {
-  let index = 0;
-  for (let n = 0; n < codePoints && index < text.length; n++) {
-    const unit = text.charCodeAt(index);
-    const next = text.charCodeAt(index + 1);
-    index += unit >= 0xd800 && unit <= 0xdbff && next >= 0xdc00 && next <= 0xdfff ? 2 : 1;
-  }
-  return index;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -584,6 +544,6 @@ function unparsable(sql: string, message: string, errorIndex: number): SplitResu
   return {
     statements,
     mode: 'transactional',
-    parseError: { message, line: lineOf(sql, errorIndex), column: columnOf(sql, errorIndex) },
+    parseError: { message, ...positionOf(sql, errorIndex) },
   };
 }

@@ -4,7 +4,7 @@
  * and nothing else. The result is re-split and checked to hold exactly the other statements,
  * byte for byte, before anyone writes it.
  */
-import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
+import { ErrorCode, lineEndOf, lineStartOf, MigrateError } from '../../lambda/contract/index.js';
 import { splitMigration } from '../core/split.js';
 import type { Finding, ParsedMigration, ParsedStatement, RuleId } from './types.js';
 
@@ -120,21 +120,15 @@ function statementCuts(sql: string, s: ParsedStatement): [number, number][] {
   if (sql[j] === ';') end = j + 1;
   const cuts: [number, number][] = [[s.start, end]];
 
-  const lineStart = sql.lastIndexOf('\n', s.start - 1) + 1;
-  let lineEnd = sql.indexOf('\n', end);
-  if (lineEnd === -1) lineEnd = sql.length;
+  const lineStart = lineStartOf(sql, s.start);
+  const lineEnd = lineEndOf(sql, end);
   const ownsLines = BLANK.test(sql.slice(lineStart, s.start)) && BLANK.test(sql.slice(end, lineEnd));
-  const nextLine = lineEnd < sql.length ? lineAt(sql, lineEnd + 1) : '';
+  const nextLine = lineEnd < sql.length ? sql.slice(lineEnd + 1, lineEndOf(sql, lineEnd + 1)) : '';
   if (ownsLines && lineStart > 0 && BLANK.test(nextLine)) {
-    const prevStart = sql.lastIndexOf('\n', lineStart - 2) + 1;
+    const prevStart = lineStartOf(sql, lineStart - 1);
     if (PRISMA_STEP_COMMENT.test(sql.slice(prevStart, lineStart - 1))) cuts.push([prevStart, lineStart - 1]);
   }
   return cuts;
-}
-
-function lineAt(sql: string, start: number): string {
-  const nl = sql.indexOf('\n', start);
-  return sql.slice(start, nl === -1 ? sql.length : nl);
 }
 
 /** The fixed text must hold exactly the statements kept, unchanged and in order. */

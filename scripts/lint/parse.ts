@@ -4,7 +4,7 @@
  * once with `parseSync` and never split.
  */
 import type { Node } from 'libpg-query';
-import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
+import { ErrorCode, LineCounter, MigrateError } from '../../lambda/contract/index.js';
 import { loadParser, splitMigrationWithNodes } from '../core/split.js';
 import type { LintInput, ParsedMigration, ParsedStatement } from './types.js';
 
@@ -58,33 +58,7 @@ export function parseHistoryFile(sql: string): HistoryStatement[] | null {
   } catch {
     return null;
   }
-  const lines = new ByteLines(sql);
+  // The parser's offsets are UTF-8 byte offsets.
+  const lines = new LineCounter(Buffer.from(sql));
   return raw.flatMap((s) => (s.stmt ? [{ node: s.stmt, line: lines.lineAt(s.stmt_location ?? 0) }] : []));
-}
-
-/** 1-based line of a UTF-8 byte offset (the parser's offsets), for increasing offsets. */
-class ByteLines {
-  private readonly bytes: Buffer | undefined;
-  private readonly text: string;
-  private at = 0;
-  private line = 1;
-
-  constructor(text: string) {
-    this.text = text;
-    this.bytes = Buffer.byteLength(text) === text.length ? undefined : Buffer.from(text);
-  }
-
-  lineAt(offset: number): number {
-    if (offset < this.at) {
-      this.at = 0;
-      this.line = 1;
-    }
-    if (this.bytes) {
-      for (let i = this.at; i < offset && i < this.bytes.length; i++) if (this.bytes[i] === 0x0a) this.line++;
-    } else {
-      for (let nl = this.text.indexOf('\n', this.at); nl !== -1 && nl < offset; nl = this.text.indexOf('\n', nl + 1)) this.line++;
-    }
-    this.at = offset;
-    return this.line;
-  }
 }

@@ -3,13 +3,14 @@
  * the embedded PostgreSQL. Never a fallback for a missing production target: only an explicit
  * `--local` (or a test) starts it.
  */
+import { LAMBDA_MAX_TIMEOUT_SECONDS } from '../../lambda/contract/index.js';
 import { createHandler, createLogger } from '../../lambda/handler.js';
 import { startLocalDatabase, type LocalDatabase } from './database.js';
 import { startInvokeEndpoint, writeInvocationLog } from './endpoint.js';
 import { ensureLocalReader, localReaderUrl } from './reader-login.js';
 
-/** Lambda's maximum function timeout. */
-export const DEFAULT_TIMEOUT_MS = 900_000;
+/** As a deployed worker's default: Lambda's maximum function timeout. */
+export const DEFAULT_TIMEOUT_MS = LAMBDA_MAX_TIMEOUT_SECONDS * 1000;
 export const DEFAULT_FUNCTION_NAME = 'vpc-migrate-local';
 
 export interface LocalWorkerOptions {

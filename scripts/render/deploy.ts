@@ -1,5 +1,5 @@
 /** Text of `deploy`: the plan, each migration's result (with the statement_timeout it ran under), the verdict. */
-import type { MigrationResult } from '../../lambda/contract/index.js';
+import { LAMBDA_MAX_TIMEOUT_SECONDS, type MigrationResult } from '../../lambda/contract/index.js';
 import type { DeployReport } from '../commands/deploy.js';
 import { formatNamed } from '../formats/select.js';
 import { bold, dim, green, migrationsPlace, problemLines, red, serverLine, yellow } from './common.js';
@@ -11,7 +11,7 @@ function timeoutLines(r: MigrationResult, file: string): string[] {
   return (r.timeouts ?? []).map((t) =>
     t.winner === 'file'
       ? `      ${file} line ${t.line} sets statement_timeout = ${seconds(t.requestedMs)}: kept (it ends before the function's time does).`
-      : `      ${file} line ${t.line} sets statement_timeout = ${seconds(t.requestedMs)}: the worker's time budget (${seconds(t.effectiveMs)}, the function's remaining time minus a margin) was kept instead, because Lambda kills a statement still running at the function timeout mid-write. Raise --function-timeout (at most 900 s) or split the migration to give it more.`,
+      : `      ${file} line ${t.line} sets statement_timeout = ${seconds(t.requestedMs)}: the worker's time budget (${seconds(t.effectiveMs)}, the function's remaining time minus a margin) was kept instead, because Lambda kills a statement still running at the function timeout mid-write. Raise --function-timeout (at most ${LAMBDA_MAX_TIMEOUT_SECONDS} s) or split the migration to give it more.`,
   );
 }
 

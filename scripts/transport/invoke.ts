@@ -16,6 +16,7 @@ import {
   ErrorBodySchema,
   ErrorCode,
   INVOKE_PAYLOAD_LIMIT_BYTES,
+  LAMBDA_MAX_TIMEOUT_SECONDS,
   LedgerResultSchema,
   MigrateError,
   PROTOCOL_VERSION,
@@ -29,7 +30,7 @@ import { formatBytes } from '../core/payloads.js';
 import type { Worker, WorkerTarget } from '../core/worker-client.js';
 
 /** Lambda's maximum; the deployed function's own timeout is at most this. */
-export const DEFAULT_FUNCTION_TIMEOUT_MS = 900_000;
+export const DEFAULT_FUNCTION_TIMEOUT_MS = LAMBDA_MAX_TIMEOUT_SECONDS * 1000;
 
 export function connectWorker(target: WorkerTarget): Worker {
   const make = (maxAttempts: number) => lambdaClientFor(target, maxAttempts);

@@ -2,9 +2,8 @@
  * Issue 24, points 5 and 6: each message tells what happened, each numeric flag is read by the
  * one parser (scripts/commands/flags.ts). One test per message and per flag.
  */
-import http from 'node:http';
 import pg from 'pg';
-import type { AddressInfo } from 'node:net';
+import { httpStub, type HttpStub } from '../helpers/http-stub.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../lambda/contract/index.js';
 import { runCli, spawnCollect, targetFlags } from '../helpers/cli.js';
@@ -13,25 +12,13 @@ import { useFreshWorker } from '../helpers/test-worker.js';
 import { addMigration, migrationsDir, repoRoot } from '../helpers/migrations.js';
 
 describe('numeric flags: digits only, within bounds, for every command', () => {
-  let server: http.Server;
-  let url: string;
-  let requests = 0;
+  let stub: HttpStub;
 
+  // Counts what reaches it: a refused flag must send nothing.
   beforeAll(async () => {
-    // Counts what reaches it: a refused flag must send nothing.
-    server = http.createServer((req, res) => {
-      requests++;
-      req.resume();
-      res.writeHead(500).end();
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    stub = await httpStub((_req, res) => res.writeHead(500).end());
   });
-
-  afterAll(async () => {
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  });
+  afterAll(() => stub.close());
 
   it.each([
     ['deploy', ['--statement-timeout', '1.5'], 'statement-timeout', '0 to 3600000 ms'],
@@ -51,8 +38,8 @@ describe('numeric flags: digits only, within bounds, for every command', () => {
     ['status', ['--function-timeout', '0x10'], 'function-timeout', '1 to 900 s'],
   ] as const)('%s %j: VPCM_USAGE naming the flag and its bounds, nothing sent', async (command, args, flag, bounds) => {
     const dir = await migrationsDir({ '001_base': 'CREATE TABLE t (id int);\n' });
-    const before = requests;
-    const target = (args as readonly string[]).includes('--function-timeout') ? ['--endpoint', url, '--function', 'f'] : ['--endpoint', url, '--function', 'f', '--function-timeout', '5'];
+    const before = stub.requests();
+    const target = (args as readonly string[]).includes('--function-timeout') ? ['--endpoint', stub.url, '--function', 'f'] : ['--endpoint', stub.url, '--function', 'f', '--function-timeout', '5'];
 
     const run = await runCli([command, ...target, '--migrations', dir, '--json', ...args]);
 
@@ -60,7 +47,7 @@ describe('numeric flags: digits only, within bounds, for every command', () => {
     const body = JSON.parse(run.stdout) as { error: { code: string; message: string; remedy: string } };
     expect(body.error.code).toBe(ErrorCode.UsageError);
     expect(body.error.message).toContain(`--${flag} must be a whole number from ${bounds}`);
-    expect(requests).toBe(before);
+    expect(stub.requests()).toBe(before);
   });
 });
 

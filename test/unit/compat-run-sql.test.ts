@@ -2,7 +2,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { scriptSegments } from '../../scripts/compat/apply.js';
 import { loadInspector, prepareStatement } from '../../scripts/compat/inspect.js';
-import { decodeAnswer, decodeGuard, dollarTag, literal } from '../../scripts/compat/sql.js';
+import { literal } from '../../lambda/contract/index.js';
+import { decodeAnswer, decodeGuard, dollarTag } from '../../scripts/compat/sql.js';
 import { failureFrom, isDuplicateFailure, parsePayloadTemplate, readPath, renderPayload } from '../../scripts/compat/transport.js';
 import { loadParser, splitMigration } from '../../scripts/core/split.js';
 

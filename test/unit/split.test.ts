@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { parseSync } from 'libpg-query';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
-import type { StatementKind } from '../../lambda/contract/index.js';
-import { columnOf, executionModeOf, lineOf, loadParser, splitMigration } from '../../scripts/core/split.js';
+import { LineCounter, lineOf, positionOf, type StatementKind } from '../../lambda/contract/index.js';
+import { executionModeOf, loadParser, splitMigration } from '../../scripts/core/split.js';
 
 /** The statements' texts, as the worker will run them. */
 function texts(sql: string): string[] {
@@ -456,17 +456,31 @@ describe('splitMigration', () => {
   });
 });
 
-describe('lineOf / columnOf', () => {
+describe('positions (lambda/contract/position.ts)', () => {
   it('give 1-based positions in UTF-16 code units', () => {
     // Prepare
     const sql = 'ab\n😀c\r\nd';
+    const at = (i: number) => [positionOf(sql, i).line, positionOf(sql, i).column];
 
     // Act & Assess
-    expect([lineOf(sql, 0), columnOf(sql, 0)]).toEqual([1, 1]);
-    expect([lineOf(sql, 2), columnOf(sql, 2)]).toEqual([1, 3]);
-    expect([lineOf(sql, 3), columnOf(sql, 3)]).toEqual([2, 1]);
-    expect([lineOf(sql, 5), columnOf(sql, 5)]).toEqual([2, 3]);
-    expect([lineOf(sql, 8), columnOf(sql, 8)]).toEqual([3, 1]);
-    expect([lineOf(sql, 99), columnOf(sql, 99)]).toEqual([3, 2]);
+    expect(at(0)).toEqual([1, 1]);
+    expect(at(2)).toEqual([1, 3]);
+    expect(at(3)).toEqual([2, 1]);
+    expect(at(5)).toEqual([2, 3]);
+    expect(at(8)).toEqual([3, 1]);
+    expect(at(99)).toEqual([3, 2]);
+    expect(at(-1)).toEqual([1, 1]);
+  });
+
+  it('count lines alike in the text and in its UTF-8 bytes, forward and after a step back', () => {
+    // Prepare
+    const sql = 'é\n😀\nx\n';
+    const bytes = Buffer.from(sql);
+    const counter = new LineCounter(bytes);
+
+    // Act & Assess: byte offsets of 'é', '😀', 'x', the end
+    expect([0, 3, 8, 10].map((o) => counter.lineAt(o))).toEqual([1, 2, 3, 4]);
+    expect(counter.lineAt(3)).toBe(2);
+    expect([0, 2, 5, 7].map((i) => lineOf(sql, i))).toEqual([1, 2, 3, 4]);
   });
 });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
-  codePointsToIndex,
   describeSqlError,
   isAlreadyExists,
+  indexAfterCodePoints,
   ledgerLogFor,
   positionOf,
 } from '../../lambda/contract/index.js';
@@ -19,7 +19,7 @@ describe('sql-error', () => {
   it('counts an emoji as one character, as PostgreSQL does', () => {
     const text = "SELECT '😀', nope";
     // "nope" is the 14th character (1-based) for PostgreSQL but index 14 in UTF-16.
-    expect(codePointsToIndex(text, 0, 13)).toBe(14);
+    expect(indexAfterCodePoints(text, 0, 13)).toBe(14);
     const info = describeSqlError({ message: 'column "nope" does not exist', position: '14' }, text, 0, text.length);
     expect(info.column).toBe(15);
   });

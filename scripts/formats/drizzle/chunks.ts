@@ -8,12 +8,13 @@
 import {
   encodeSql,
   type ExecutionMode,
+  lineOf,
   type MigrationPayload,
   runsOutsideTransaction,
   type StatementKind,
   type StatementSpan,
 } from '../../../lambda/contract/index.js';
-import { lineOf, splitMigration } from '../../core/split.js';
+import { splitMigration } from '../../core/split.js';
 import type { DrizzleMigration } from './discover.js';
 
 /** drizzle-orm's separator (`query.split("--> statement-breakpoint")`). */

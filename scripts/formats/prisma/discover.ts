@@ -20,7 +20,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ErrorCode, MigrateError } from '../../../lambda/contract/index.js';
+import { ErrorCode, lineOf, MigrateError } from '../../../lambda/contract/index.js';
 import { checksumMatches, sha256Hex } from '../../core/checksum.js';
 import type { LocalMigrationRef } from '../../core/plan.js';
 import type { Anomaly, Discovery, LocalMigration } from '../format.js';
@@ -200,7 +200,7 @@ async function inspectFolder(root: string, name: string): Promise<FolderResult> 
     sql = utf8.decode(bytes);
   } catch {
     const offset = firstInvalidUtf8(bytes);
-    return { anomalies, notUtf8: { name, file, offset, line: lineAt(bytes, offset) } };
+    return { anomalies, notUtf8: { name, file, offset, line: lineOf(bytes, offset) } };
   }
   anomalies.push(...contentAnomalies(name, bytes, sql));
   return { anomalies, migration: { name, path: file, bytes, sql, checksum: sha256Hex(bytes) } };
@@ -326,9 +326,4 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
   return bytes.length;
 }
 
-function lineAt(bytes: Uint8Array, offset: number): number {
-  let line = 1;
-  for (let i = 0; i < offset && i < bytes.length; i++) if (bytes[i] === 0x0a) line++;
-  return line;
-}
 

@@ -4,7 +4,13 @@
  * be written; failures whose cause is not the SQL (the time budget, a lost connection, the
  * migration lock) get their own message.
  */
-import { describeBlockers, type MigrationResult, remedyCommand, resolveEither } from '../../../lambda/contract/index.js';
+import {
+  describeBlockers,
+  LAMBDA_MAX_TIMEOUT_SECONDS,
+  type MigrationResult,
+  remedyCommand,
+  resolveEither,
+} from '../../../lambda/contract/index.js';
 
 /** The remedy for a failure the SQL caused, by execution mode and whether the failure is recorded. */
 export function prismaFailureRemedy(failed: MigrationResult): string {
@@ -38,8 +44,8 @@ export function failureCause(r: MigrationResult): { message: string; remedy: str
         `stopped it${e?.line ? ` at migration.sql line ${e.line}` : ''} (57014) before Lambda's function timeout could kill the worker.`,
       remedy:
         r.failureRecorded === false
-          ? `${done}; the failure could not be recorded, so no resolve is needed. Raise the function timeout (at most 900 s), or make the migration fit, then deploy again.`
-          : `${done} and the failure is recorded. Raise the function timeout (at most 900 s), or make the migration fit (split it, move a long data change to a backfill), ` +
+          ? `${done}; the failure could not be recorded, so no resolve is needed. Raise the function timeout (at most ${LAMBDA_MAX_TIMEOUT_SECONDS} s), or make the migration fit, then deploy again.`
+          : `${done} and the failure is recorded. Raise the function timeout (at most ${LAMBDA_MAX_TIMEOUT_SECONDS} s), or make the migration fit (split it, move a long data change to a backfill), ` +
             `then run ${remedyCommand('resolve', '--rolled-back', r.name)} and deploy again.`,
     };
   }
