@@ -101,7 +101,8 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
   };
   if (before.problems.length > 0) return finish();
   if (opts.lint !== false && before.pending.length > 0) {
-    const linted = await format.lintPending(parser, state.discovery, before.pending, { defaultSchema: state.ledger.server.schema });
+    const lintOptions = { defaultSchema: state.ledger.server.schema };
+    const linted = await format.lintPending(parser, state.discovery, before.pending, lintOptions);
     report.warnings.push(...linted.warnings);
     if (linted.problems.length > 0) {
       report.problems = [...report.problems, ...linted.problems];

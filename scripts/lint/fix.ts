@@ -37,7 +37,11 @@ const BLANK = /^[ \t\r]*$/;
  *   if (fixed && file.path) await writeFile(file.path, fixed.sql);
  * }
  */
-export function fixMigration(parser: SqlParser, file: ParsedMigration, findings: readonly Finding[]): FixedMigration | null {
+export function fixMigration(
+  parser: SqlParser,
+  file: ParsedMigration,
+  findings: readonly Finding[],
+): FixedMigration | null {
   const byIndex = new Map<number, Finding>();
   for (const f of findings) if (f.fixable && f.migration === file.name && f.statementIndex >= 0) byIndex.set(f.statementIndex, f);
   if (byIndex.size === 0) return null;

@@ -1,7 +1,7 @@
 /**
  * Parsing for the linter: files to lint get exact statement spans from core/split.ts (the same
  * spans and lines deploy uses); history files only need their parse trees, so they are parsed
- * once with `parseSync` and never split.
+ * once with the parser's `parse` and never split.
  */
 import type { Node } from 'libpg-query';
 import { ErrorCode, LineCounter, MigrateError } from '../../lambda/contract/index.js';
