@@ -31,7 +31,8 @@ import { batchBySize, buildPayload } from '../scripts/core/payloads.js';
 import type { LocalMigration } from '../scripts/formats/format.js';
 import { discoverMigrations } from '../scripts/formats/prisma/discover.js';
 import { createDatabase, dropDatabase, startLocalDatabase, type LocalDatabase } from '../scripts/local/database.js';
-import { loadParser, splitMigration } from '../scripts/core/split.js';
+import { sqlParser } from '../scripts/core/sql-parser.js';
+import { splitMigration } from '../scripts/core/split.js';
 import { prismaAvailable, prismaMigrateDeploy } from '../test/helpers/prisma-judge.js';
 import type { EndpointMessage, EndpointReply } from './endpoint.js';
 import { findPsql, psqlVersion, runFloor, writeFloorScript } from './floor.js';
@@ -233,8 +234,8 @@ async function prepareCorpus(dir: string): Promise<Corpus> {
   const largest = migrations.reduce((a, b) => (b.bytes.length > a.bytes.length ? b : a));
   const floorScript = path.join(BENCH_DIR, `floor-${slug}.sql`);
   await writeFloorScript(floorScript, migrations.map((m) => m.path));
-  await loadParser();
-  const payloads: MigrationPayload[] = migrations.map((m) => buildPayload(m, splitMigration(m.sql)));
+  const parser = await sqlParser();
+  const payloads: MigrationPayload[] = migrations.map((m) => buildPayload(m, splitMigration(parser, m.sql)));
   const batches = batchBySize(payloads);
   const batch = batches.find((b) => b.some((p) => p.name === largest.name))!;
   // The batch deploy sends with the largest file in it; earlier batches first, so that it applies

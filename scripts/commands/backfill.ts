@@ -20,7 +20,8 @@ import {
 } from '../../lambda/contract/index.js';
 import { sha256Hex } from '../core/checksum.js';
 import { refuseNulByte } from '../formats/read-files.js';
-import { loadParser, splitMigration } from '../core/split.js';
+import { sqlParser } from '../core/sql-parser.js';
+import { splitMigration } from '../core/split.js';
 import type { Request, Worker } from '../core/worker-client.js';
 import { fromInvocationDir, invocationDir } from '../project/invocation-dir.js';
 import { defineCommand } from './command.js';
@@ -89,8 +90,7 @@ export async function backfill(worker: Worker, opts: BackfillOptions): Promise<B
   const check = parseBackfillCheck(sql);
   if (check) report.check = check;
 
-  await loadParser();
-  const split = splitMigration(sql);
+  const split = splitMigration(await sqlParser(), sql);
   if (split.parseError) {
     report.warnings.push(`${name}.sql:${split.parseError.line}:${split.parseError.column}: PostgreSQL's parser rejects it (${split.parseError.message}); it is sent as is and the database will report the error.`);
   }

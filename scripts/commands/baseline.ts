@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import { type BaselineEvent, ErrorCode, MigrateError, remedyCommand } from '../../lambda/contract/index.js';
 import { batchBySize, splitPayloads } from '../core/payloads.js';
-import { loadParser } from '../core/split.js';
+import { sqlParser } from '../core/sql-parser.js';
 import type { Request, Worker } from '../core/worker-client.js';
 import { discoverMigrations } from '../formats/prisma/discover.js';
 import { detectFormat } from '../formats/select.js';
@@ -48,7 +48,7 @@ export interface BaselineReport {
 /** Throws a MigrateError (exit 2) for every refusal: an unknown NAME here, a mismatch from the worker. */
 export async function baseline(worker: Worker, opts: BaselineOptions): Promise<BaselineReport> {
   const migrations = givenLocation(opts.migrationsDir, opts.location);
-  const [discovery] = await Promise.all([discoverMigrations(migrations.dir), loadParser()]);
+  const [discovery, parser] = await Promise.all([discoverMigrations(migrations.dir), sqlParser()]);
   const names = discovery.migrations.map((m) => m.name);
   const at = names.indexOf(opts.upTo);
   if (at === -1) {
@@ -63,7 +63,7 @@ export async function baseline(worker: Worker, opts: BaselineOptions): Promise<B
     );
   }
   const chosen = names.slice(0, at + 1);
-  const payloads = splitPayloads(discovery.migrations, chosen, () => undefined);
+  const payloads = splitPayloads(parser, discovery.migrations, chosen, () => undefined);
   const report: BaselineReport = {
     command: 'baseline',
     migrationsDir: migrations.dir,

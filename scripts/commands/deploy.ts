@@ -18,7 +18,7 @@ import {
 } from '../../lambda/contract/index.js';
 import { batchBySize } from '../core/payloads.js';
 import { summarize, type Plan, type PlanOptions, type Problem } from '../core/plan.js';
-import { loadParser } from '../core/split.js';
+import { sqlParser } from '../core/sql-parser.js';
 import type { Worker } from '../core/worker-client.js';
 import { loadState, type State } from '../formats/select.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
@@ -70,7 +70,7 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
   const started = Date.now();
   const migrations = givenLocation(opts.migrationsDir, opts.location);
   // The SQL parser loads while the folder and the ledger are read: the payloads need it.
-  const [loaded] = await Promise.all([loadState(worker, migrations.dir, opts), loadParser()]);
+  const [loaded, parser] = await Promise.all([loadState(worker, migrations.dir, opts), sqlParser()]);
   const state = await settleInFlight(worker, { ...opts, migrationsDir: migrations.dir }, loaded);
   const { format } = state;
   const before = state.plan;
@@ -101,7 +101,8 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
   };
   if (before.problems.length > 0) return finish();
   if (opts.lint !== false && before.pending.length > 0) {
-    const linted = await format.lintPending(state.discovery, before.pending, { defaultSchema: state.ledger.server.schema });
+    const lintOptions = { defaultSchema: state.ledger.server.schema };
+    const linted = await format.lintPending(parser, state.discovery, before.pending, lintOptions);
     report.warnings.push(...linted.warnings);
     if (linted.problems.length > 0) {
       report.problems = [...report.problems, ...linted.problems];
@@ -116,7 +117,7 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
     return finish();
   }
 
-  const payloads = format.payloads(state.discovery, before.pending, report.warnings);
+  const payloads = format.payloads(parser, state.discovery, before.pending, report.warnings);
   await applyBatches(worker, payloads, report, opts);
 
   const failed = report.results.find((r) => r.status === 'failed');

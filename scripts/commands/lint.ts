@@ -11,11 +11,11 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { ErrorCode, MigrateError, type MigrationFormat, type ServerFacts } from '../../lambda/contract/index.js';
+import { sqlParser } from '../core/sql-parser.js';
 import type { Worker } from '../core/worker-client.js';
 import { formatFor } from '../formats/select.js';
 import { fixMigration, type RemovedStatement } from '../lint/fix.js';
 import { lint, lintHistory, type LintResult } from '../lint/linter.js';
-import { loadLintParser } from '../lint/parse.js';
 import { lintInput } from '../lint/pending.js';
 import type { Finding, LintInput } from '../lint/types.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
@@ -88,7 +88,7 @@ export async function runLint(worker: Worker | undefined, opts: LintCommandOptio
   }
   const migrations = givenLocation(opts.migrationsDir, opts.location);
   const format = await formatFor(migrations.dir, opts.format);
-  const [{ discovery, warnings }] = await Promise.all([format.loadLocal(migrations.dir), loadLintParser()]);
+  const [{ discovery, warnings }, parser] = await Promise.all([format.loadLocal(migrations.dir), sqlParser()]);
   const inputs = discovery.migrations.map(lintInput);
   const byName = new Map(inputs.map((m) => [m.name, m]));
 
@@ -106,10 +106,10 @@ export async function runLint(worker: Worker | undefined, opts: LintCommandOptio
     }
     scope = 'named';
     const wanted = new Set(names);
-    run = (current) => lintHistory(discovery.migrations.map((m) => current.get(m.name)!), (n) => wanted.has(n));
+    run = (current) => lintHistory(parser, discovery.migrations.map((m) => current.get(m.name)!), (n) => wanted.has(n));
   } else if (opts.all) {
     scope = 'all';
-    run = (current) => lintHistory(discovery.migrations.map((m) => current.get(m.name)!));
+    run = (current) => lintHistory(parser, discovery.migrations.map((m) => current.get(m.name)!));
   } else {
     if (!worker) {
       throw new MigrateError(ErrorCode.NoTarget, 'Linting the pending migrations needs the ledger, so a worker.', 'Pass --local, --function NAME or --stack NAME; or lint without a database: `lint --all` or `lint NAME…`.');
@@ -120,7 +120,8 @@ export async function runLint(worker: Worker | undefined, opts: LintCommandOptio
     const pending = new Set(format.plan(discovery, ledger, {}).pending);
     run = (current) => {
       const all = discovery.migrations.map((m) => current.get(m.name)!);
-      return lint(all.filter((m) => pending.has(m.name)), all.filter((m) => !pending.has(m.name)), { defaultSchema: ledger.server.schema });
+      const [files, history] = [all.filter((m) => pending.has(m.name)), all.filter((m) => !pending.has(m.name))];
+      return lint(parser, files, history, { defaultSchema: ledger.server.schema });
     };
   }
 
@@ -129,7 +130,7 @@ export async function runLint(worker: Worker | undefined, opts: LintCommandOptio
   if (opts.fix) {
     const current = new Map(byName);
     for (const file of result.files) {
-      const change = fixMigration(file, result.findings);
+      const change = fixMigration(parser, file, result.findings);
       if (!change || !file.path) continue;
       await writeFile(file.path, change.sql);
       current.set(file.name, { ...file, sql: change.sql });

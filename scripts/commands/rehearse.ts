@@ -16,7 +16,7 @@ import {
 } from '../../lambda/contract/index.js';
 import { batchBySize, BATCH_BYTES, formatBytes, splitPayloads } from '../core/payloads.js';
 import { summarize, type PlanOptions, type Problem } from '../core/plan.js';
-import { loadParser } from '../core/split.js';
+import { sqlParser } from '../core/sql-parser.js';
 import type { Request, Worker } from '../core/worker-client.js';
 import { loadState } from '../formats/select.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
@@ -58,7 +58,7 @@ export interface RehearseReport {
 export async function rehearseMigrations(worker: Worker, opts: RehearseOptions): Promise<RehearseReport> {
   const started = Date.now();
   const migrations = givenLocation(opts.migrationsDir, opts.location);
-  const [state] = await Promise.all([loadState(worker, migrations.dir, opts), loadParser()]);
+  const [state, parser] = await Promise.all([loadState(worker, migrations.dir, opts), sqlParser()]);
   let pending = state.plan.pending;
   if (opts.to !== undefined) {
     const at = pending.indexOf(opts.to);
@@ -88,7 +88,7 @@ export async function rehearseMigrations(worker: Worker, opts: RehearseOptions):
     exitCode: 2,
   };
   if (pending.length > 0) {
-    const payloads = splitPayloads(state.discovery.migrations, pending, (name, e) =>
+    const payloads = splitPayloads(parser, state.discovery.migrations, pending, (name, e) =>
       report.warnings.push(`${name}/migration.sql:${e.line}:${e.column}: PostgreSQL's parser rejects it (${e.message}); it is sent whole.`),
     );
     if (batchBySize(payloads).length > 1) {

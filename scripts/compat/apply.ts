@@ -64,7 +64,8 @@ import {
   updateLedgerRowsSql,
   USER_TABLE_COUNT_SQL,
 } from '../../lambda/contract/index.js';
-import { loadInspector, prepareStatement, type PreparedStatement } from './inspect.js';
+import { type SqlParser, sqlParser } from '../core/sql-parser.js';
+import { prepareStatement, type PreparedStatement } from './inspect.js';
 import { ask } from './read-ledger-via-raise.js';
 import { decodeGuard, doBlock, newNonce, raiseAnswer, raiseGuard } from './sql.js';
 import { isDuplicateFailure, type RunSqlFailure, type RunSqlTransport } from './transport.js';
@@ -92,7 +93,7 @@ export async function applyThroughRunSql(t: RunSqlTransport, event: Omit<ApplyEv
   // The worker's own validation: checksums recomputed, spans checked, gzip inflated.
   const parsed = parseEvent({ action: 'apply', ...event });
   if (parsed.action !== 'apply') throw new Error('unreachable');
-  await loadInspector();
+  const parser = await sqlParser();
   const ctx: Ctx = { t, options: parsed.options, reconcile: parsed.options.reconcileExisting !== false, lockWaitMs: 0 };
 
   const facts = await batchFacts(t);
@@ -114,7 +115,7 @@ export async function applyThroughRunSql(t: RunSqlTransport, event: Omit<ApplyEv
     recorded: () => false,
     run: async (m) => {
       const started = Date.now();
-      const result = await runMigration(ctx, prepare(m));
+      const result = await runMigration(ctx, prepare(parser, m));
       result.durationMs = Date.now() - started;
       return result;
     },
@@ -128,9 +129,9 @@ export async function applyThroughRunSql(t: RunSqlTransport, event: Omit<ApplyEv
   };
 }
 
-function prepare(m: DecodedMigration): Prepared {
+function prepare(parser: SqlParser, m: DecodedMigration): Prepared {
   const spans = statementSpans(m);
-  return { m, spans, statements: spans.map((s) => prepareStatement(m.sql.slice(s.start, s.end), s.kind)) };
+  return { m, spans, statements: spans.map((s) => prepareStatement(parser, m.sql.slice(s.start, s.end), s.kind)) };
 }
 
 async function runMigration(ctx: Ctx, p: Prepared): Promise<MigrationResult> {

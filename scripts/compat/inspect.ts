@@ -7,16 +7,7 @@
  */
 import type { Node } from 'libpg-query';
 import type { StatementKind } from '../../lambda/contract/index.js';
-
-type PgQuery = typeof import('libpg-query');
-let parser: PgQuery | undefined;
-
-export async function loadInspector(): Promise<void> {
-  if (parser) return;
-  const mod = await import('libpg-query');
-  await mod.loadModule();
-  parser = mod;
-}
+import type { SqlParser } from '../core/sql-parser.js';
 
 export interface PreparedStatement {
   /** The text to send (a session SET made LOCAL when it runs inside a DO block). */
@@ -25,32 +16,30 @@ export interface PreparedStatement {
   executable: boolean;
 }
 
-function parseOne(text: string): Node | undefined {
+function parseOne(parser: SqlParser, text: string): Node | undefined {
   try {
-    const stmts = parser!.parseSync(text).stmts ?? [];
+    const stmts = parser.parse(text).stmts ?? [];
     return stmts.length === 1 ? stmts[0]?.stmt : undefined;
   } catch {
     return undefined;
   }
 }
 
-/** Call {@link loadInspector} first. */
-export function prepareStatement(text: string, kind: StatementKind): PreparedStatement {
-  if (!parser) throw new Error('prepareStatement: call loadInspector() first');
+export function prepareStatement(parser: SqlParser, text: string, kind: StatementKind): PreparedStatement {
   if (kind !== 'transactional' && kind !== 'timeout-setting') return { text, executable: false };
-  const node = parseOne(text);
+  const node = parseOne(parser, text);
   if (!node) return { text, executable: false };
   if ('TransactionStmt' in node || 'CopyStmt' in node) return { text, executable: false };
   if ('SelectStmt' in node && node.SelectStmt.intoClause) return { text, executable: false };
-  if ('VariableSetStmt' in node) return { text: localSet(text, node.VariableSetStmt), executable: true };
+  if ('VariableSetStmt' in node) return { text: localSet(parser, text, node.VariableSetStmt), executable: true };
   return { text, executable: true };
 }
 
-function localSet(text: string, stmt: { kind?: string; name?: string; is_local?: boolean }): string {
+function localSet(parser: SqlParser, text: string, stmt: { kind?: string; name?: string; is_local?: boolean }): string {
   if (stmt.is_local || !['VAR_SET_VALUE', 'VAR_SET_DEFAULT', 'VAR_SET_CURRENT'].includes(stmt.kind ?? '')) return text;
   const rewritten = stmt.name === 'session_authorization' ? text.replace(/^SET(?=\s)/i, 'SET LOCAL') : text.replace(/^SET(\s+SESSION)?(?=\s)/i, 'SET LOCAL');
   // Keep the rewrite only when the parser reads it as the same SET, now LOCAL.
-  const check = parseOne(rewritten);
+  const check = parseOne(parser, rewritten);
   const same = check && 'VariableSetStmt' in check && check.VariableSetStmt.is_local === true && check.VariableSetStmt.name === stmt.name;
   return same ? rewritten : text;
 }

@@ -9,6 +9,7 @@ import {
   MigrateError,
   type MigrationPayload,
 } from '../../lambda/contract/index.js';
+import type { SqlParser } from './sql-parser.js';
 import { splitMigration, type SplitParseError, type SplitResult } from './split.js';
 
 /** Room for the event envelope and options inside the Invoke limit. */
@@ -21,9 +22,10 @@ export function buildPayload(m: { name: string; sql: string; checksum: string },
 /**
  * Payloads for the migrations named, in that order, each file split by PostgreSQL's parser.
  * A file the parser rejects is sent whole (the database reports the error); `onParseError`
- * hears of it. Needs `loadParser()`.
+ * hears of it.
  */
 export function splitPayloads(
+  parser: SqlParser,
   migrations: readonly { name: string; sql: string; checksum: string }[],
   names: readonly string[],
   onParseError: (name: string, error: SplitParseError) => void,
@@ -31,7 +33,7 @@ export function splitPayloads(
   const byName = new Map(migrations.map((m) => [m.name, m]));
   return names.map((name) => {
     const m = byName.get(name)!;
-    const split = splitMigration(m.sql);
+    const split = splitMigration(parser, m.sql);
     if (split.parseError) onParseError(name, split.parseError);
     return buildPayload(m, split);
   });

@@ -11,18 +11,17 @@
  */
 import type { AlterSubscriptionStmt, CreateSubscriptionStmt, DefElem, DoStmt, Node, RawStmt, ScanToken } from 'libpg-query';
 import {
-  ErrorCode,
   type ExecutionMode,
   indexAfterCodePoints,
   LineCounter,
   lineOf,
-  MigrateError,
   positionOf,
   runsOutsideTransaction,
   type StatementKind,
   type StatementSpan,
 } from '../../lambda/contract/index.js';
 import { createdObjects } from './creates.js';
+import type { SqlParser } from './sql-parser.js';
 
 export interface SplitParseError {
   message: string;
@@ -42,50 +41,18 @@ export interface SplitResult {
   parseError?: SplitParseError;
 }
 
-type PgQuery = typeof import('libpg-query');
-
-let parser: PgQuery | undefined;
-let loading: Promise<void> | undefined;
-
-/**
- * Load the parser's WASM module. Idempotent: later calls share the first load. The import is
- * dynamic so that modules importing only the helpers here do not pay for the 1.7 MB WASM.
- *
- * @example
- * await loadParser();
- * const { statements, mode } = splitMigration(sql);
- */
-export function loadParser(): Promise<void> {
-  loading ??= (async () => {
-    const mod = await import('libpg-query');
-    await mod.loadModule();
-    parser = mod;
-  })().catch((error: unknown) => {
-    loading = undefined;
-    throw new MigrateError(
-      ErrorCode.ParseFailed,
-      `Could not load the PostgreSQL parser (libpg-query): ${error instanceof Error ? error.message : String(error)}`,
-      'Reinstall dependencies (pnpm install) so that libpg-query and its WASM file are present.',
-      { cause: error },
-    );
-  });
-  return loading;
-}
-
 /**
  * Split `sql` into executable statements and decide how the worker runs the file.
- * Synchronous; call {@link loadParser} once first. Never throws for SQL the parser rejects:
- * see {@link SplitResult.parseError}.
+ * Never throws for SQL the parser rejects: see {@link SplitResult.parseError}.
  *
  * @example
- * await loadParser();
- * splitMigration('BEGIN;\nUPDATE t SET a = 1;\nCOMMIT;');
+ * splitMigration(await sqlParser(), 'BEGIN;\nUPDATE t SET a = 1;\nCOMMIT;');
  * // → { mode: 'script', statements: [{ start: 0, end: 5, line: 1, kind: 'begin' }, ...] }
  */
-export function splitMigration(sql: string): SplitResult {
+export function splitMigration(parser: SqlParser, sql: string): SplitResult {
   const cached = splitCache.get(sql);
   if (cached) return { ...cached, statements: cached.statements.slice() };
-  return remember(sql, analyze(sql).result);
+  return remember(sql, analyze(parser, sql).result);
 }
 
 /**
@@ -93,8 +60,8 @@ export function splitMigration(sql: string): SplitResult {
  * `statements[i]`), from the same single parse: the linter needs both, and deploy's
  * `splitMigration` of the same text afterwards is then answered from the cache.
  */
-export function splitMigrationWithNodes(sql: string): SplitResult & { nodes: Node[] } {
-  const { result, nodes } = analyze(sql);
+export function splitMigrationWithNodes(parser: SqlParser, sql: string): SplitResult & { nodes: Node[] } {
+  const { result, nodes } = analyze(parser, sql);
   remember(sql, result);
   return { ...result, statements: result.statements.slice(), nodes };
 }
@@ -111,16 +78,7 @@ function remember(sql: string, result: SplitResult): SplitResult {
   return { ...result, statements: result.statements.slice() };
 }
 
-function analyze(sql: string): { result: SplitResult; nodes: Node[] } {
-  const pg = parser;
-  if (!pg) {
-    throw new MigrateError(
-      ErrorCode.ParseFailed,
-      'The PostgreSQL parser is not loaded.',
-      'Call and await loadParser() before splitMigration().',
-    );
-  }
-
+function analyze(pg: SqlParser, sql: string): { result: SplitResult; nodes: Node[] } {
   // The parser reads a C string: a NUL would silently end the file early.
   const nul = sql.indexOf('\u0000');
   if (nul !== -1) return { result: unparsable(sql, 'migration.sql contains a NUL character', nul), nodes: [] };
@@ -132,9 +90,9 @@ function analyze(sql: string): { result: SplitResult; nodes: Node[] } {
 
   let raw: RawStmt[];
   try {
-    raw = pg.parseSync(sql).stmts ?? [];
+    raw = pg.parse(sql).stmts ?? [];
   } catch (error) {
-    if (!pg.hasSqlDetails(error)) throw error;
+    if (!pg.isSyntaxError(error)) throw error;
     const details = error.sqlDetails;
     const index = indexAfterCodePoints(sql, 0, details?.cursorPosition ?? 0);
     return { result: unparsable(sql, details?.message ?? error.message, index), nodes: [] };
@@ -152,7 +110,7 @@ function analyze(sql: string): { result: SplitResult; nodes: Node[] } {
     const start = skipSpaceAndComments(sql, rawStart, rawEnd);
     const end = trimmedEnd(pg, sql, start, rawEnd);
     if (end <= start || stmt.stmt === undefined) continue;
-    const span: StatementSpan = { start, end, line: lines.lineAt(start), kind: classifyStatement(stmt.stmt) };
+    const span: StatementSpan = { start, end, line: lines.lineAt(start), kind: classifyStatement(stmt.stmt, pg) };
     const creates = createdObjects(stmt.stmt);
     if (creates.length > 0) span.creates = creates;
     if ('IndexStmt' in stmt.stmt && stmt.stmt.IndexStmt.concurrent && creates.length > 0) {
@@ -169,9 +127,9 @@ function analyze(sql: string): { result: SplitResult; nodes: Node[] } {
  * CREATE INDEX CONCURRENTLY … as a plain CREATE INDEX (the CONCURRENTLY keyword token cut out,
  * found by PostgreSQL's scanner): the form the worker can build inside a transaction to compare.
  */
-function withoutConcurrently(pg: PgQuery, text: string): string | undefined {
+function withoutConcurrently(pg: SqlParser, text: string): string | undefined {
   const bytes = Buffer.from(text, 'utf8');
-  const token = pg.scanSync(text).tokens.find((t) => t.keywordKind !== 0 && t.text.toUpperCase() === 'CONCURRENTLY');
+  const token = pg.scan(text).tokens.find((t) => t.keywordKind !== 0 && t.text.toUpperCase() === 'CONCURRENTLY');
   if (!token) return undefined;
   return bytes.subarray(0, token.start).toString('utf8') + bytes.subarray(token.end).toString('utf8');
 }
@@ -219,7 +177,7 @@ export function executionModeOf(kinds: readonly StatementKind[]): ExecutionMode 
  * SESSION CHARACTERISTICS. Checked against the time budget, `timeout-setting`: SET/RESET
  * statement_timeout (and RESET ALL).
  */
-export function classifyStatement(node: Node): StatementKind {
+export function classifyStatement(node: Node, parser: SqlParser): StatementKind {
   if ('TransactionStmt' in node) {
     switch (node.TransactionStmt.kind) {
       case 'TRANS_STMT_BEGIN':
@@ -253,7 +211,7 @@ export function classifyStatement(node: Node): StatementKind {
   // The procedure's body lives in the database, not in the file: it may COMMIT, which PostgreSQL
   // only allows when CALL runs outside a transaction block.
   if ('CallStmt' in node) return 'self-committing';
-  if ('DoStmt' in node) return doBlockCommits(node.DoStmt) ? 'self-committing' : 'transactional';
+  if ('DoStmt' in node) return doBlockCommits(parser, node.DoStmt) ? 'self-committing' : 'transactional';
   if ('IndexStmt' in node) return node.IndexStmt.concurrent ? 'non-transactional' : 'transactional';
   if ('DropStmt' in node) {
     const drop = node.DropStmt;
@@ -314,7 +272,7 @@ function setsStatementTimeout(node: Node): boolean {
  * committing when the words appear: running it outside a block is always possible, inside it
  * would fail.
  */
-function doBlockCommits(stmt: DoStmt): boolean {
+function doBlockCommits(parser: SqlParser, stmt: DoStmt): boolean {
   let body = '';
   let language = 'plpgsql';
   for (const arg of stmt.args ?? []) {
@@ -324,10 +282,10 @@ function doBlockCommits(stmt: DoStmt): boolean {
     if (arg.DefElem.defname === 'language') language = value.toLowerCase();
   }
   const mentions = /\b(commit|rollback)\b/i.test(body);
-  if (!mentions || language !== 'plpgsql' || !parser) return mentions;
+  if (!mentions || language !== 'plpgsql') return mentions;
   try {
     const tag = body.includes('$vpcm$') ? `$vpcm${body.length}$` : '$vpcm$';
-    return /"PLpgSQL_stmt_(commit|rollback)"/.test(JSON.stringify(parser.parsePlPgSQLSync(`DO ${tag}${body}${tag}`)));
+    return /"PLpgSQL_stmt_(commit|rollback)"/.test(JSON.stringify(parser.parsePlPgSQL(`DO ${tag}${body}${tag}`)));
   } catch {
     return true;
   }
@@ -500,7 +458,7 @@ function blockCommentEnd(sql: string, open: number): number {
  * comment can only exist if the trimmed text ends with `*\/` or its last line holds `--`, and
  * only then is the statement scanned to find its last token exactly.
  */
-function trimmedEnd(pg: PgQuery, sql: string, start: number, rawEnd: number): number {
+function trimmedEnd(pg: SqlParser, sql: string, start: number, rawEnd: number): number {
   let end = rawEnd;
   while (end > start && isPgSpace(sql.charCodeAt(end - 1))) end--;
   if (!mayEndInComment(sql, start, end)) return end;
@@ -508,7 +466,7 @@ function trimmedEnd(pg: PgQuery, sql: string, start: number, rawEnd: number): nu
   const text = sql.slice(start, end);
   let tokens: ScanToken[];
   try {
-    tokens = pg.scanSync(text).tokens;
+    tokens = pg.scan(text).tokens;
   } catch {
     return end; // cannot happen for text the parser accepted; keep the whitespace-trimmed end
   }

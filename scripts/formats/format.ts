@@ -7,6 +7,7 @@
  */
 import { ErrorCode, type LedgerResult, MigrateError, type MigrationFormat, type MigrationPayload, type MigrationResult } from '../../lambda/contract/index.js';
 import type { Plan, PlanOptions, Problem } from '../core/plan.js';
+import type { SqlParser } from '../core/sql-parser.js';
 import type { Worker } from '../core/worker-client.js';
 
 /** One migration folder with a readable, valid UTF-8 migration.sql. */
@@ -94,10 +95,14 @@ export interface Format<D extends Discovery = Discovery> {
   loadLocal(dir: string): Promise<Local<D>>;
   readLedger(worker: Worker): Promise<LedgerResult>;
   plan(discovery: D, ledger: LedgerResult, options: PlanOptions): Plan;
-  /** Needs `loadParser()` (core/split.ts). */
-  lintPending(discovery: D, pending: readonly string[], opts: { defaultSchema?: string }): Promise<PendingLintResult>;
-  /** Apply payloads for `pending`, in that order; parser findings go to `warnings`. Needs `loadParser()`. */
-  payloads(discovery: D, pending: readonly string[], warnings: string[]): MigrationPayload[];
+  lintPending(
+    parser: SqlParser,
+    discovery: D,
+    pending: readonly string[],
+    opts: { defaultSchema?: string },
+  ): Promise<PendingLintResult>;
+  /** Apply payloads for `pending`, in that order; parser findings go to `warnings`. */
+  payloads(parser: SqlParser, discovery: D, pending: readonly string[], warnings: string[]): MigrationPayload[];
   /** What deploy says about a failed migration: its own message when the SQL is not the cause, and what to do next. */
   failure(failed: MigrationResult): { message?: string; remedy: string };
   /** The after-deploy check in the format's own words, or undefined where the shared check says it all. */

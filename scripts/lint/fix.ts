@@ -5,6 +5,7 @@
  * byte for byte, before anyone writes it.
  */
 import { ErrorCode, lineEndOf, lineStartOf, MigrateError } from '../../lambda/contract/index.js';
+import type { SqlParser } from '../core/sql-parser.js';
 import { splitMigration } from '../core/split.js';
 import type { Finding, ParsedMigration, ParsedStatement, RuleId } from './types.js';
 
@@ -30,20 +31,24 @@ const BLANK = /^[ \t\r]*$/;
  * The file without the statements of its fixable findings; null when there is nothing to fix.
  *
  * @example
- * const { files, findings } = lint(pending, applied);
+ * const { files, findings } = lint(parser, pending, applied);
  * for (const file of files) {
- *   const fixed = fixMigration(file, findings);
+ *   const fixed = fixMigration(parser, file, findings);
  *   if (fixed && file.path) await writeFile(file.path, fixed.sql);
  * }
  */
-export function fixMigration(file: ParsedMigration, findings: readonly Finding[]): FixedMigration | null {
+export function fixMigration(
+  parser: SqlParser,
+  file: ParsedMigration,
+  findings: readonly Finding[],
+): FixedMigration | null {
   const byIndex = new Map<number, Finding>();
   for (const f of findings) if (f.fixable && f.migration === file.name && f.statementIndex >= 0) byIndex.set(f.statementIndex, f);
   if (byIndex.size === 0) return null;
 
   const doomed = file.statements.filter((s) => byIndex.has(s.index));
   const sql = removeStatements(file.sql, doomed);
-  verify(file, sql, new Set(doomed.map((s) => s.index)));
+  verify(parser, file, sql, new Set(doomed.map((s) => s.index)));
   return {
     migration: file.name,
     ...(file.path ? { path: file.path } : {}),
@@ -132,9 +137,9 @@ function statementCuts(sql: string, s: ParsedStatement): [number, number][] {
 }
 
 /** The fixed text must hold exactly the statements kept, unchanged and in order. */
-function verify(file: ParsedMigration, fixed: string, removed: Set<number>): void {
+function verify(parser: SqlParser, file: ParsedMigration, fixed: string, removed: Set<number>): void {
   const expected = file.statements.filter((s) => !removed.has(s.index)).map((s) => file.sql.slice(s.start, s.end));
-  const split = splitMigration(fixed);
+  const split = splitMigration(parser, fixed);
   const actual = split.statements.map((s) => fixed.slice(s.start, s.end));
   if (split.parseError || actual.length !== expected.length || actual.some((text, i) => text !== expected[i])) {
     throw internal(file, 'the fixed file does not hold exactly the statements that were kept');

@@ -5,6 +5,7 @@
  */
 import type { Node } from 'libpg-query';
 import { DEFAULT_SCHEMA, names, objectKey, qualify, relKey, shortStatement, splitKey } from './ast.js';
+import type { SqlParser } from '../core/sql-parser.js';
 import { parseHistoryFile, parseMigration } from './parse.js';
 import { RULES, type Rule } from './rules/index.js';
 import type { FileCheck, LintContext, Report } from './rules/rule.js';
@@ -33,15 +34,23 @@ export interface LintResult {
 
 /**
  * Lints `files` in order after learning the schema from `history` (the migrations already
- * applied, in apply order). Call and await `loadLintParser()` once first.
+ * applied, in apply order).
  *
  * @example
- * await loadLintParser();
- * const { findings } = lint([{ name: '20250101_add_index', sql }], appliedMigrations);
+ * const { findings } = lint(await sqlParser(), [{ name: '20250101_add_index', sql }], appliedMigrations);
  * for (const f of findings) console.log(`${f.file}:${f.line} ${f.severity} ${f.rule} ${f.message}`);
  */
-export function lint(files: readonly LintInput[], history: readonly LintInput[] = [], options: LintOptions = {}): LintResult {
-  return walk([...history.map((input) => ({ input, check: false })), ...files.map((input) => ({ input, check: true }))], options);
+export function lint(
+  parser: SqlParser,
+  files: readonly LintInput[],
+  history: readonly LintInput[] = [],
+  options: LintOptions = {},
+): LintResult {
+  const sequence = [
+    ...history.map((input) => ({ input, check: false })),
+    ...files.map((input) => ({ input, check: true })),
+  ];
+  return walk(parser, sequence, options);
 }
 
 /**
@@ -49,12 +58,18 @@ export function lint(files: readonly LintInput[], history: readonly LintInput[] 
  * against every migration before it, as if it were the only one pending (`scope: 'each'`).
  * Migrations after the last selected one are not read.
  */
-export function lintHistory(migrations: readonly LintInput[], selected: (name: string) => boolean = () => true, options: Omit<LintOptions, 'scope'> = {}): LintResult {
+export function lintHistory(
+  parser: SqlParser,
+  migrations: readonly LintInput[],
+  selected: (name: string) => boolean = () => true,
+  options: Omit<LintOptions, 'scope'> = {},
+): LintResult {
   let last = -1;
   migrations.forEach((m, i) => {
     if (selected(m.name)) last = i;
   });
-  return walk(migrations.slice(0, last + 1).map((input) => ({ input, check: selected(input.name) })), { ...options, scope: 'each' });
+  const sequence = migrations.slice(0, last + 1).map((input) => ({ input, check: selected(input.name) }));
+  return walk(parser, sequence, { ...options, scope: 'each' });
 }
 
 /** The rules' documentation: id, severity, title, why, fix. */
@@ -62,7 +77,7 @@ export function ruleInfo(rules: readonly Rule[] = RULES): RuleInfo[] {
   return rules.map(({ id, severity, title, why, fix }) => ({ id, severity, title, why, fix }));
 }
 
-function walk(sequence: { input: LintInput; check: boolean }[], options: LintOptions): LintResult {
+function walk(parser: SqlParser, sequence: { input: LintInput; check: boolean }[], options: LintOptions): LintResult {
   const rules = options.rules ?? RULES;
   const model = new SchemaModel(options.defaultSchema ?? DEFAULT_SCHEMA);
   const created = new Set<string>();
@@ -70,11 +85,11 @@ function walk(sequence: { input: LintInput; check: boolean }[], options: LintOpt
   const files: ParsedMigration[] = [];
   for (const { input, check } of sequence) {
     if (!check) {
-      learn(model, input);
+      learn(parser, model, input);
       continue;
     }
     if (options.scope === 'each') created.clear();
-    const file = parseMigration(input);
+    const file = parseMigration(parser, input);
     files.push(file);
     const fileFindings = lintFile(file, model, created, rules);
     findings.push(...fileFindings);
@@ -83,8 +98,8 @@ function walk(sequence: { input: LintInput; check: boolean }[], options: LintOpt
 }
 
 /** Learns a history file into the model without linting it. */
-function learn(model: SchemaModel, input: LintInput): void {
-  const statements = parseHistoryFile(input.sql);
+function learn(parser: SqlParser, model: SchemaModel, input: LintInput): void {
+  const statements = parseHistoryFile(parser, input.sql);
   if (statements === null) {
     model.addOpaque(input.sql);
     return;

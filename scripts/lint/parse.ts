@@ -1,34 +1,18 @@
 /**
  * Parsing for the linter: files to lint get exact statement spans from core/split.ts (the same
  * spans and lines deploy uses); history files only need their parse trees, so they are parsed
- * once with `parseSync` and never split.
+ * once with the parser's `parse` and never split.
  */
 import type { Node } from 'libpg-query';
 import { ErrorCode, LineCounter, MigrateError } from '../../lambda/contract/index.js';
-import { loadParser, splitMigrationWithNodes } from '../core/split.js';
+import type { SqlParser } from '../core/sql-parser.js';
+import { splitMigrationWithNodes } from '../core/split.js';
 import type { LintInput, ParsedMigration, ParsedStatement } from './types.js';
 
-type PgQuery = typeof import('libpg-query');
-let pg: PgQuery | undefined;
-
-/** Loads PostgreSQL's parser for the linter (idempotent; shares split.ts's WASM load). */
-export async function loadLintParser(): Promise<void> {
-  if (pg) return;
-  await loadParser();
-  pg = await import('libpg-query');
-}
-
-function parser(): PgQuery {
-  if (!pg) {
-    throw new MigrateError(ErrorCode.ParseFailed, 'The PostgreSQL parser is not loaded.', 'Call and await loadLintParser() before linting.');
-  }
-  return pg;
-}
-
 /** Splits and parses a file to lint: every statement with its node, span, line and kind. */
-export function parseMigration(input: LintInput): ParsedMigration {
+export function parseMigration(parser: SqlParser, input: LintInput): ParsedMigration {
   // One parse gives both the spans and the trees (deploy's split of this file then hits split.ts's cache).
-  const split = splitMigrationWithNodes(input.sql);
+  const split = splitMigrationWithNodes(parser, input.sql);
   if (split.parseError) return { ...input, statements: [], mode: split.mode, parseError: split.parseError };
   if (split.statements.length === 0) return { ...input, statements: [], mode: split.mode };
   // split.ts keeps exactly the raw statements that have a node, in order.
@@ -50,11 +34,11 @@ export interface HistoryStatement {
 }
 
 /** The parse trees of a history file, with approximate lines; null when the parser rejects it. */
-export function parseHistoryFile(sql: string): HistoryStatement[] | null {
+export function parseHistoryFile(parser: SqlParser, sql: string): HistoryStatement[] | null {
   if (sql.trim() === '' || sql.includes('\u0000')) return [];
   let raw;
   try {
-    raw = parser().parseSync(sql).stmts ?? [];
+    raw = parser.parse(sql).stmts ?? [];
   } catch {
     return null;
   }

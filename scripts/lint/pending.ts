@@ -5,9 +5,9 @@
  */
 import { ErrorCode } from '../../lambda/contract/index.js';
 import type { Problem } from '../core/plan.js';
+import type { SqlParser } from '../core/sql-parser.js';
 import type { LocalMigration } from '../formats/format.js';
 import { lint } from './linter.js';
-import { loadLintParser } from './parse.js';
 import type { Finding, LintInput } from './types.js';
 
 /** Deploy lists at most this many lint warnings one by one; beyond, it counts them per rule. */
@@ -25,12 +25,17 @@ export interface PendingLint {
  * Lints the pending migrations for deploy: `local` in apply order, `pending` from the plan.
  * Errors become problems (deploy refuses), warnings become report lines.
  */
-export async function lintPending(local: readonly LocalMigration[], pending: readonly string[], opts: { defaultSchema?: string } = {}): Promise<PendingLint> {
+export async function lintPending(
+  parser: SqlParser,
+  local: readonly LocalMigration[],
+  pending: readonly string[],
+  opts: { defaultSchema?: string } = {},
+): Promise<PendingLint> {
   if (pending.length === 0) return { findings: [], problems: [], warnings: [] };
-  await loadLintParser();
   const wanted = new Set(pending);
   const inputs = local.map(lintInput);
   const { findings } = lint(
+    parser,
     inputs.filter((m) => wanted.has(m.name)),
     inputs.filter((m) => !wanted.has(m.name)),
     opts.defaultSchema ? { defaultSchema: opts.defaultSchema } : {},

@@ -10,7 +10,8 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { loadParser, splitMigration } from '../../scripts/core/split.js';
+import { sqlParser } from '../../scripts/core/sql-parser.js';
+import { splitMigration } from '../../scripts/core/split.js';
 import { withClient } from './db.js';
 
 const run = promisify(execFile);
@@ -25,7 +26,6 @@ export async function applyLikePsql(url: string, dir: string): Promise<Reference
     .map((e) => e.name)
     .sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
   const method: ReferenceMethod = existsSync(PSQL) ? 'psql' : 'statement-by-statement';
-  if (method === 'statement-by-statement') await loadParser();
   for (const name of names) {
     const file = path.join(dir, name, 'migration.sql');
     if (method === 'psql') {
@@ -34,7 +34,7 @@ export async function applyLikePsql(url: string, dir: string): Promise<Reference
     }
     const sql = await readFile(file, 'utf8');
     await withClient(url, async (client) => {
-      for (const s of splitMigration(sql).statements) await client.query(sql.slice(s.start, s.end));
+      for (const s of splitMigration(await sqlParser(), sql).statements) await client.query(sql.slice(s.start, s.end));
     });
   }
   return method;

@@ -23,10 +23,11 @@ import { lambdaTransport } from '../../scripts/compat/transport.js';
 import type { StatusReport } from '../../scripts/commands/status.js';
 import { renderDeploy } from '../../scripts/render/deploy.js';
 import { renderStatus } from '../../scripts/render/status.js';
-import { loadParser, splitMigration } from '../../scripts/core/split.js';
+import { sqlParser } from '../../scripts/core/sql-parser.js';
+import { splitMigration } from '../../scripts/core/split.js';
 
-await loadParser();
-const splitCount = (sql: string) => splitMigration(sql).statements.length;
+const parser = await sqlParser();
+const splitCount = (sql: string) => splitMigration(parser, sql).statements.length;
 
 /** A status report without what legitimately differs between transports (timing, invocation count). */
 function comparable(r: StatusReport): Omit<StatusReport, 'durationMs' | 'invocations'> {

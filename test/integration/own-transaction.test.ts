@@ -16,7 +16,8 @@ import { ErrorCode } from '../../lambda/contract/index.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { resolve } from '../../scripts/commands/resolve.js';
 import { status } from '../../scripts/commands/status.js';
-import { loadParser, splitMigration } from '../../scripts/core/split.js';
+import { sqlParser } from '../../scripts/core/sql-parser.js';
+import { splitMigration } from '../../scripts/core/split.js';
 import { runCli } from '../helpers/cli.js';
 import { databaseTargets, prismaLedger, query, type FreshDatabase, useFreshDatabase } from '../helpers/db.js';
 import { fingerprint, waitFor } from '../helpers/fault-db.js';
@@ -194,11 +195,11 @@ describe.each(databaseTargets())('own-transaction files interrupted on the $name
     // The shape and the fixtures before it (some build on earlier ones' tables).
     const dir = await fixtureCopy([BASE, ...SHAPES.filter((name) => name <= shape)]);
     await applyLikePsql(reference.url, dir);
-    await loadParser();
+    const parser = await sqlParser();
     const sql = await readFile(path.join(dir, shape, 'migration.sql'), 'utf8');
     const everything = (await Promise.all([BASE, ...SHAPES].map((n) => readFile(path.join(FIXTURES, n, 'migration.sql'), 'utf8')))).join('\n');
     // A statement that does work (not BEGIN/COMMIT/SAVEPOINT, which the worker also sends itself) and appears nowhere else.
-    const candidates = splitMigration(sql).statements.filter((st) => {
+    const candidates = splitMigration(parser, sql).statements.filter((st) => {
       const text = sql.slice(st.start, st.end);
       return ['transactional', 'self-committing', 'timeout-setting'].includes(st.kind) && everything.indexOf(text) === everything.lastIndexOf(text);
     });

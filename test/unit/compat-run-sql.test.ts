@@ -1,11 +1,12 @@
 /** The pure parts of `--protocol run-sql`: payloads, answers, error reading, statement preparation. */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { scriptSegments } from '../../scripts/compat/apply.js';
-import { loadInspector, prepareStatement } from '../../scripts/compat/inspect.js';
+import { prepareStatement } from '../../scripts/compat/inspect.js';
 import { literal } from '../../lambda/contract/index.js';
 import { decodeAnswer, decodeGuard, dollarTag } from '../../scripts/compat/sql.js';
 import { failureFrom, isDuplicateFailure, parsePayloadTemplate, readPath, renderPayload } from '../../scripts/compat/transport.js';
-import { loadParser, splitMigration } from '../../scripts/core/split.js';
+import { type SqlParser, sqlParser } from '../../scripts/core/sql-parser.js';
+import { splitMigration } from '../../scripts/core/split.js';
 
 describe('payload template', () => {
   it('puts the SQL into the seed shape without any escaping by hand', () => {
@@ -85,32 +86,33 @@ describe('SQL text', () => {
 });
 
 describe('statements in run-sql mode', () => {
+  let parser: SqlParser;
   beforeAll(async () => {
-    await Promise.all([loadInspector(), loadParser()]);
+    parser = await sqlParser();
   });
 
   it('makes a session SET local to its DO block, and leaves everything else as written', () => {
-    expect(prepareStatement("SET lock_timeout = '5s'", 'transactional')).toEqual({ text: "SET LOCAL lock_timeout = '5s'", executable: true });
-    expect(prepareStatement('SET SESSION search_path TO a, b', 'transactional').text).toBe('SET LOCAL search_path TO a, b');
-    expect(prepareStatement('SET SESSION AUTHORIZATION DEFAULT', 'transactional').text).toBe('SET LOCAL SESSION AUTHORIZATION DEFAULT');
-    expect(prepareStatement("SET TIME ZONE 'UTC'", 'transactional').text).toBe("SET LOCAL TIME ZONE 'UTC'");
-    expect(prepareStatement('SET LOCAL x.y = 1', 'transactional').text).toBe('SET LOCAL x.y = 1');
-    expect(prepareStatement('set transaction isolation level serializable', 'transactional').text).toBe('set transaction isolation level serializable');
-    expect(prepareStatement('UPDATE t SET a = 1', 'transactional').text).toBe('UPDATE t SET a = 1');
+    expect(prepareStatement(parser, "SET lock_timeout = '5s'", 'transactional')).toEqual({ text: "SET LOCAL lock_timeout = '5s'", executable: true });
+    expect(prepareStatement(parser, 'SET SESSION search_path TO a, b', 'transactional').text).toBe('SET LOCAL search_path TO a, b');
+    expect(prepareStatement(parser, 'SET SESSION AUTHORIZATION DEFAULT', 'transactional').text).toBe('SET LOCAL SESSION AUTHORIZATION DEFAULT');
+    expect(prepareStatement(parser, "SET TIME ZONE 'UTC'", 'transactional').text).toBe("SET LOCAL TIME ZONE 'UTC'");
+    expect(prepareStatement(parser, 'SET LOCAL x.y = 1', 'transactional').text).toBe('SET LOCAL x.y = 1');
+    expect(prepareStatement(parser, 'set transaction isolation level serializable', 'transactional').text).toBe('set transaction isolation level serializable');
+    expect(prepareStatement(parser, 'UPDATE t SET a = 1', 'transactional').text).toBe('UPDATE t SET a = 1');
   });
 
   it('keeps out of DO blocks what PL/pgSQL EXECUTE cannot run', () => {
-    expect(prepareStatement('CREATE INDEX CONCURRENTLY i ON t (a)', 'non-transactional').executable).toBe(false);
-    expect(prepareStatement('SELECT * INTO t2 FROM t', 'transactional').executable).toBe(false);
-    expect(prepareStatement('COPY t FROM STDIN', 'transactional').executable).toBe(false);
-    expect(prepareStatement('SAVEPOINT a', 'transactional').executable).toBe(false);
-    expect(prepareStatement('CREATE TABLE t AS SELECT 1 AS a', 'transactional').executable).toBe(true);
-    expect(prepareStatement('DO $$ BEGIN PERFORM 1; END $$', 'transactional').executable).toBe(true);
+    expect(prepareStatement(parser, 'CREATE INDEX CONCURRENTLY i ON t (a)', 'non-transactional').executable).toBe(false);
+    expect(prepareStatement(parser, 'SELECT * INTO t2 FROM t', 'transactional').executable).toBe(false);
+    expect(prepareStatement(parser, 'COPY t FROM STDIN', 'transactional').executable).toBe(false);
+    expect(prepareStatement(parser, 'SAVEPOINT a', 'transactional').executable).toBe(false);
+    expect(prepareStatement(parser, 'CREATE TABLE t AS SELECT 1 AS a', 'transactional').executable).toBe(true);
+    expect(prepareStatement(parser, 'DO $$ BEGIN PERFORM 1; END $$', 'transactional').executable).toBe(true);
   });
 
   it('splits a script into its BEGIN…COMMIT blocks and the statements between them', () => {
     const sql = 'UPDATE a SET x = 1;\nBEGIN;\nCREATE TYPE t2 AS ENUM (\'A\');\nDROP TYPE t1;\nCOMMIT;\nALTER TABLE a DROP COLUMN y;\nBEGIN;\nDELETE FROM a;\nROLLBACK;\nBEGIN;\nSELECT 1;\n';
-    const split = splitMigration(sql);
+    const split = splitMigration(parser, sql);
     expect(split.mode).toBe('script');
     expect(scriptSegments({ spans: split.statements, m: { sql } })).toEqual([
       { block: false, indices: [0] },

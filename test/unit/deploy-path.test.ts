@@ -78,6 +78,7 @@ export const DEPLOY_PATH: Step[] = [
 export const STEPPED_OVER: { from: Step; file: string; fn: string }[] = [
   { from: DEPLOY_PATH[1]!, file: 'scripts/transport/target.ts', fn: 'resolveTarget' },
   { from: DEPLOY_PATH[1]!, file: 'scripts/transport/invoke.ts', fn: 'connectWorker' },
+  { from: DEPLOY_PATH[3]!, file: 'scripts/core/sql-parser.ts', fn: 'sqlParser' },
   { from: DEPLOY_PATH[12]!, file: 'scripts/core/split.ts', fn: 'splitMigration' },
   { from: DEPLOY_PATH[14]!, file: 'scripts/core/payloads.ts', fn: 'batchBySize' },
   { from: DEPLOY_PATH[16]!, file: 'lambda/contract/validate.ts', fn: 'parseEvent' },

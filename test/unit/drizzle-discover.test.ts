@@ -15,7 +15,7 @@ import { discoverDrizzle, parseJournal } from '../../scripts/formats/drizzle/dis
 import { lintDrizzlePending } from '../../scripts/formats/drizzle/pending-lint.js';
 import { detectFormat } from '../../scripts/formats/select.js';
 import { formatFlag } from '../../scripts/commands/flags.js';
-import { loadParser } from '../../scripts/core/split.js';
+import { type SqlParser, sqlParser } from '../../scripts/core/sql-parser.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const dokploy = path.resolve(repoRoot, '../shared/corpora/Dokploy__dokploy/migrations');
@@ -34,8 +34,9 @@ const journalOf = (...entries: [string, number][]) => ({
   entries: entries.map(([tag, when], idx) => ({ idx, version: '7', when, tag, breakpoints: true })),
 });
 
+let parser: SqlParser;
 beforeAll(async () => {
-  await loadParser();
+  parser = await sqlParser();
 });
 
 describe('discoverDrizzle', () => {
@@ -129,7 +130,7 @@ describe('lintDrizzlePending', () => {
     const d = await discoverDrizzle(dir);
 
     // Act
-    const { problems, warnings } = await lintDrizzlePending(d, ['0001_drop', '0002_index', '0003_bad']);
+    const { problems, warnings } = await lintDrizzlePending(parser, d, ['0001_drop', '0002_index', '0003_bad']);
 
     // Assess
     expect(warnings.join('\n')).toContain('0001_drop.sql:1 [destructive-drop]');
@@ -142,7 +143,7 @@ describe('splitDrizzle', () => {
   it('cuts on every breakpoint, whatever the journal says, and keeps file offsets and lines', () => {
     const sql = `-- header\nCREATE TABLE a (id int);\n${BP}\n\n${BP}\n/* c */ CREATE TABLE b (id int); INSERT INTO b VALUES (1);${BP}\nSELECT 'x';`;
 
-    const s = splitDrizzle(sql);
+    const s = splitDrizzle(parser, sql);
 
     expect(s.chunks.map((c) => [sql.slice(c.start, c.end), c.line, c.kind])).toEqual([
       ['CREATE TABLE a (id int)', 2, 'transactional'],
@@ -160,21 +161,21 @@ describe('splitDrizzle', () => {
   });
 
   it('knows the file’s own COMMIT with PostgreSQL’s parser: CONCURRENTLY after it runs, before it is refused', () => {
-    const ok = splitDrizzle(`ALTER TABLE t ADD COLUMN c int;${BP}\nCOMMIT;${BP}\nCREATE INDEX CONCURRENTLY i ON t (c);${BP}\nBEGIN;${BP}\nUPDATE t SET c = 1;`);
+    const ok = splitDrizzle(parser, `ALTER TABLE t ADD COLUMN c int;${BP}\nCOMMIT;${BP}\nCREATE INDEX CONCURRENTLY i ON t (c);${BP}\nBEGIN;${BP}\nUPDATE t SET c = 1;`);
     expect(ok.chunks.map((c) => c.kind)).toEqual(['transactional', 'commit', 'non-transactional', 'begin', 'transactional']);
     expect(ok.mode).toBe('script');
     expect(ok.refused).toEqual([]);
 
-    const inside = splitDrizzle(`ALTER TABLE t ADD COLUMN c int;${BP}\nCREATE INDEX CONCURRENTLY i ON t (c);`);
+    const inside = splitDrizzle(parser, `ALTER TABLE t ADD COLUMN c int;${BP}\nCREATE INDEX CONCURRENTLY i ON t (c);`);
     expect(inside.refused.map((r) => [r.chunk, r.line])).toEqual([[1, 2]]);
-    const shared = splitDrizzle(`COMMIT;${BP}\nSELECT 1; CREATE INDEX CONCURRENTLY i ON t (c);`);
+    const shared = splitDrizzle(parser, `COMMIT;${BP}\nSELECT 1; CREATE INDEX CONCURRENTLY i ON t (c);`);
     expect(shared.refused.map((r) => r.message)).toEqual([expect.stringContaining('shares its chunk')]);
     // A comment that merely mentions COMMIT is not one (no regex).
-    expect(splitDrizzle(`-- COMMIT;\nCREATE INDEX CONCURRENTLY i ON t (c);`).refused).toHaveLength(1);
+    expect(splitDrizzle(parser, `-- COMMIT;\nCREATE INDEX CONCURRENTLY i ON t (c);`).refused).toHaveLength(1);
   });
 
   it('a chunk the parser rejects is sent whole and reported', () => {
-    const s = splitDrizzle(`SELECT 1;${BP}\nSELEC oops;`);
+    const s = splitDrizzle(parser, `SELECT 1;${BP}\nSELEC oops;`);
     expect(s.chunks).toHaveLength(2);
     expect(s.parseErrors.map((e) => [e.chunk, e.line])).toEqual([[1, 2]]);
   });
@@ -186,7 +187,7 @@ describe('splitDrizzle', () => {
     const theirs = readMigrationFiles({ migrationsFolder: dokploy });
 
     // Act
-    const payloads = d.migrations.map((m) => drizzlePayload(m));
+    const payloads = d.migrations.map((m) => drizzlePayload(parser, m));
     console.log(`Dokploy: discovered and split ${d.migrations.length} entries in ${(performance.now() - started).toFixed(0)} ms`);
 
     // Assess

@@ -8,14 +8,15 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { sqlParser } from '../../scripts/core/sql-parser.js';
 import { discoverMigrations } from '../../scripts/formats/prisma/discover.js';
 import { fixMigration } from '../../scripts/lint/fix.js';
 import { lint } from '../../scripts/lint/linter.js';
-import { loadLintParser, parseMigration } from '../../scripts/lint/parse.js';
+import { parseMigration } from '../../scripts/lint/parse.js';
 import type { LintInput } from '../../scripts/lint/types.js';
 import { corporaDir, repoRoot } from '../helpers/migrations.js';
 
-beforeAll(loadLintParser);
+const parser = await sqlParser();
 
 const JOIN = `CREATE TABLE "_AToB" ("A" TEXT NOT NULL, "B" TEXT NOT NULL);\nCREATE UNIQUE INDEX "_AToB_AB_unique" ON "_AToB"("A", "B");`;
 const churn = (schema = '') => `-- AlterTable
@@ -25,13 +26,13 @@ ALTER TABLE ${schema}"_AToB" ADD CONSTRAINT "_AToB_AB_pkey" PRIMARY KEY ("A", "B
 DROP INDEX ${schema}"_AToB_AB_unique";`;
 
 function fix(sql: string, history: string[] = []): string | null {
-  const { files, findings } = lint([{ name: '900_pending', sql }], history.map((h, i) => ({ name: `${100 + i}_h`, sql: h })));
-  return fixMigration(files[0]!, findings)?.sql ?? null;
+  const { files, findings } = lint(parser, [{ name: '900_pending', sql }], history.map((h, i) => ({ name: `${100 + i}_h`, sql: h })));
+  return fixMigration(parser, files[0]!, findings)?.sql ?? null;
 }
 
 /** Each statement's parse tree without positions: equal trees mean the same statement. */
 function statementTrees(sql: string): string[] {
-  const file = parseMigration({ name: 'x', sql });
+  const file = parseMigration(parser, { name: 'x', sql });
   expect(file.parseError).toBeUndefined();
   return file.statements.map((s) => JSON.stringify(s.node, (key, value: unknown) => (key === 'location' ? undefined : value)));
 }
@@ -91,9 +92,9 @@ describe.skipIf(!existsSync(fixtureDir) || !existsSync(triggerDir))('the prisma-
   });
 
   it('--fix turns the generated file into expected.sql, statement for statement (and byte for byte)', () => {
-    const { files, findings } = lint([{ name: STAND_IN, sql: generated }], history);
+    const { files, findings } = lint(parser, [{ name: STAND_IN, sql: generated }], history);
 
-    const fixed = fixMigration(files[0]!, findings);
+    const fixed = fixMigration(parser, files[0]!, findings);
 
     expect(fixed).not.toBeNull();
     expect(statementTrees(fixed!.sql)).toEqual(statementTrees(expected));
@@ -102,7 +103,7 @@ describe.skipIf(!existsSync(fixtureDir) || !existsSync(triggerDir))('the prisma-
   });
 
   it('flags every statement of the difference with a reason, and nothing the team kept', () => {
-    const { files, findings } = lint([{ name: STAND_IN, sql: generated }], history);
+    const { files, findings } = lint(parser, [{ name: STAND_IN, sql: generated }], history);
     const kept = new Set(statementTrees(expected));
     const trees = statementTrees(generated);
     const noise = files[0]!.statements.filter((s) => !kept.has(trees[s.index]!));
@@ -118,9 +119,9 @@ describe.skipIf(!existsSync(fixtureDir) || !existsSync(triggerDir))('the prisma-
   });
 
   it('without the history, removes the many-to-many churn by itself and only flags the index re-creations', () => {
-    const { files, findings } = lint([{ name: STAND_IN, sql: generated }], []);
+    const { files, findings } = lint(parser, [{ name: STAND_IN, sql: generated }], []);
 
-    const fixed = fixMigration(files[0]!, findings)!;
+    const fixed = fixMigration(parser, files[0]!, findings)!;
 
     expect(fixed.removed.every((r) => r.rule === 'prisma-m2m-churn')).toBe(true);
     expect(fixed.removed).toHaveLength(10);

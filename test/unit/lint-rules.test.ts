@@ -4,18 +4,18 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { sqlParser } from '../../scripts/core/sql-parser.js';
 import { lint, lintHistory, ruleInfo } from '../../scripts/lint/linter.js';
-import { loadLintParser } from '../../scripts/lint/parse.js';
 import type { Finding, RuleId } from '../../scripts/lint/types.js';
 import { repoRoot } from '../helpers/migrations.js';
 
-beforeAll(loadLintParser);
+const parser = await sqlParser();
 
 /** Lints `sql` as the pending migration `900_pending` after the `history` files. */
 function check(sql: string, ...history: string[]): Finding[] {
   const applied = history.map((h, i) => ({ name: `${String(i + 100)}_history`, sql: h }));
-  return lint([{ name: '900_pending', sql }], applied).findings;
+  return lint(parser, [{ name: '900_pending', sql }], applied).findings;
 }
 
 const of = (findings: Finding[], rule: RuleId) => findings.filter((f) => f.rule === rule);
@@ -173,7 +173,7 @@ describe('create-index-not-concurrently', () => {
 
   it('accepts tables created by the same file or an earlier pending file, and CONCURRENTLY', () => {
     const sameFile = check('CREATE TABLE "New" ("a" int);\nCREATE INDEX "New_a_idx" ON "New"("a");');
-    const earlierPending = lint(
+    const earlierPending = lint(parser, 
       [
         { name: '001_table', sql: 'CREATE TABLE "New" ("a" int);' },
         { name: '002_index', sql: 'CREATE INDEX "New_a_idx" ON "New"("a");' },
@@ -186,7 +186,7 @@ describe('create-index-not-concurrently', () => {
   });
 
   it('with --all each file stands alone: a table from an earlier file exists', () => {
-    const findings = lintHistory([
+    const findings = lintHistory(parser, [
       { name: '001_table', sql: 'CREATE TABLE "New" ("a" int);' },
       { name: '002_index', sql: 'CREATE INDEX "New_a_idx" ON "New"("a");' },
     ]).findings;

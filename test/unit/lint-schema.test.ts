@@ -1,15 +1,16 @@
 /** The schema model the linter learns from the history: which indexes, tables and enums exist. */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { sqlParser } from '../../scripts/core/sql-parser.js';
 import { objectKey } from '../../scripts/lint/ast.js';
-import { loadLintParser, parseHistoryFile } from '../../scripts/lint/parse.js';
+import { parseHistoryFile } from '../../scripts/lint/parse.js';
 import { SchemaModel } from '../../scripts/lint/schema.js';
 
-beforeAll(loadLintParser);
+const parser = await sqlParser();
 
 function learn(...files: string[]): SchemaModel {
   const model = new SchemaModel();
   files.forEach((sql, i) => {
-    const statements = parseHistoryFile(sql);
+    const statements = parseHistoryFile(parser, sql);
     if (statements === null) model.addOpaque(sql);
     else for (const s of statements) model.apply(s.node, { migration: `m${i}`, line: s.line });
   });

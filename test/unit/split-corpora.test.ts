@@ -8,13 +8,15 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { StatementSpan } from '../../lambda/contract/index.js';
-import { loadParser, splitMigration, type SplitResult } from '../../scripts/core/split.js';
+import { type SqlParser, sqlParser } from '../../scripts/core/sql-parser.js';
+import { splitMigration, type SplitResult } from '../../scripts/core/split.js';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const corporaDir = resolve(repoRoot, '../shared/corpora');
 const exists = existsSync(corporaDir);
 
-/** Imported after loadParser() so that the load is timed from nothing. */
+let parser: SqlParser;
+/** Imported after sqlParser() so that the load is timed from nothing. */
 let pg: typeof import('libpg-query');
 
 interface Migration {
@@ -39,7 +41,7 @@ function readCorpus(corpus: string): Migration[] {
 function splitCorpus(corpus: string): { migrations: SplitMigration[]; ms: number; bytes: number } {
   const files = readCorpus(corpus);
   const started = performance.now();
-  const results = files.map((file) => splitMigration(file.sql));
+  const results = files.map((file) => splitMigration(parser, file.sql));
   const ms = performance.now() - started;
   const bytes = files.reduce((sum, file) => sum + Buffer.byteLength(file.sql), 0);
   return { migrations: files.map((file, i) => ({ ...file, result: results[i] as SplitResult })), ms, bytes };
@@ -105,7 +107,7 @@ describe.skipIf(!exists)('splitting the corpora (test data in ../shared/corpora)
 
   beforeAll(async () => {
     const started = performance.now();
-    await loadParser();
+    parser = await sqlParser();
     console.log(`WASM load (import + compile): ${(performance.now() - started).toFixed(1)} ms`);
     pg = await import('libpg-query');
     for (const corpus of corpora) {
@@ -147,7 +149,7 @@ describe.skipIf(!exists)('splitting the corpora (test data in ../shared/corpora)
         m.result.statements.forEach((s, i) => {
           const slice = m.sql.slice(s.start, s.end);
           const count = pg.parseSync(slice).stmts?.length ?? 0;
-          const again = splitMigration(slice).statements;
+          const again = splitMigration(parser, slice).statements;
           const same = again.length === 1 && again[0]?.start === 0 && again[0].end === slice.length && again[0].kind === s.kind;
           if (count !== 1 || !same) problems.push(`${m.name} #${i}: ${count} statements`);
         });

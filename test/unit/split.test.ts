@@ -1,61 +1,48 @@
 import fc from 'fast-check';
 import { parseSync } from 'libpg-query';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { LineCounter, lineOf, positionOf, type StatementKind } from '../../lambda/contract/index.js';
-import { executionModeOf, loadParser, splitMigration } from '../../scripts/core/split.js';
+import { sqlParser } from '../../scripts/core/sql-parser.js';
+import { executionModeOf, splitMigration } from '../../scripts/core/split.js';
+
+const parser = await sqlParser();
 
 /** The statements' texts, as the worker will run them. */
 function texts(sql: string): string[] {
-  return splitMigration(sql).statements.map((s) => sql.slice(s.start, s.end));
+  return splitMigration(parser, sql).statements.map((s) => sql.slice(s.start, s.end));
 }
 
 function kindOf(sql: string): StatementKind | undefined {
-  const { statements } = splitMigration(sql);
+  const { statements } = splitMigration(parser, sql);
   expect(statements).toHaveLength(1);
   return statements[0]?.kind;
 }
 
-describe('loadParser', () => {
-  it('must run before splitMigration, which says so with a typed error', async () => {
-    // Prepare: a fresh module instance whose parser was never loaded
+describe('sqlParser', () => {
+  it('is loaded once: every call shares the first load', async () => {
+    // Prepare: a fresh module instance, nothing loaded yet
     vi.resetModules();
-    const fresh = await import('../../scripts/core/split.js');
+    const fresh = await import('../../scripts/core/sql-parser.js');
 
     // Act
-    const act = () => fresh.splitMigration('SELECT 1;');
-
-    // Assess
-    expect(act).toThrow(expect.objectContaining({ code: 'VPCM_PARSE_FAILED' }));
-  });
-
-  it('is idempotent: every call shares one load', async () => {
-    // Prepare
-    vi.resetModules();
-    const fresh = await import('../../scripts/core/split.js');
-
-    // Act
-    const first = fresh.loadParser();
-    const second = fresh.loadParser();
-    await Promise.all([first, second]);
+    const first = fresh.sqlParser();
+    const second = fresh.sqlParser();
 
     // Assess
     expect(second).toBe(first);
-    expect(fresh.splitMigration('SELECT 1;').statements).toHaveLength(1);
+    expect(await second).toBe(await first);
+    expect(splitMigration(await first, 'SELECT 1;').statements).toHaveLength(1);
   });
 });
 
 describe('splitMigration', () => {
-  beforeAll(async () => {
-    await loadParser();
-  });
-
   describe('boundaries', () => {
     it('starts at the first token and ends before the `;`, skipping whitespace and comments', () => {
       // Prepare
       const sql = '\n  -- CreateTable\n/* block /* nested */ comment */\tCREATE TABLE "A" ("id" INT)  ;\n\n';
 
       // Act
-      const { statements, mode, parseError } = splitMigration(sql);
+      const { statements, mode, parseError } = splitMigration(parser, sql);
 
       // Assess
       expect(parseError).toBeUndefined();
@@ -93,7 +80,7 @@ describe('splitMigration', () => {
       const sql = "-- Crée la table « déjà »\nINSERT INTO t VALUES ('😀; 👍🏽');\n/* ünïcödé */ SELECT 'ok' AS \"ñ\";\nSELECT 3;";
 
       // Act
-      const { statements } = splitMigration(sql);
+      const { statements } = splitMigration(parser, sql);
 
       // Assess
       expect(statements.map((s) => sql.slice(s.start, s.end))).toEqual([
@@ -109,7 +96,7 @@ describe('splitMigration', () => {
       const sql = '-- header\r\nSELECT 1;\r\n\r\nSELECT 2;\r\n';
 
       // Act
-      const { statements } = splitMigration(sql);
+      const { statements } = splitMigration(parser, sql);
 
       // Assess
       expect(statements.map((s) => s.line)).toEqual([2, 4]);
@@ -134,7 +121,7 @@ describe('splitMigration', () => {
       ['semicolons only', ';\n;;'],
     ])('returns no statements for a %s file, which Prisma accepts', (_name, sql) => {
       // Act
-      const result = splitMigration(sql);
+      const result = splitMigration(parser, sql);
 
       // Assess
       expect(result).toEqual({ statements: [], mode: 'transactional' });
@@ -150,7 +137,7 @@ describe('splitMigration', () => {
       const sql = `${doBlock};\n${fn};\n${eString};\n${comment};\n`;
 
       // Act
-      const { statements, mode } = splitMigration(sql);
+      const { statements, mode } = splitMigration(parser, sql);
 
       // Assess
       expect(statements.map((s) => sql.slice(s.start, s.end))).toEqual([doBlock, fn, eString, comment]);
@@ -202,7 +189,7 @@ describe('splitMigration', () => {
       const sql = 'BEGIN;\nUPDATE "t" SET "a" = 1;\nCOMMIT;\nALTER TABLE "t" DROP COLUMN "b";';
 
       // Act
-      const { statements, mode } = splitMigration(sql);
+      const { statements, mode } = splitMigration(parser, sql);
 
       // Assess
       expect(mode).toBe('script');
@@ -248,7 +235,7 @@ describe('splitMigration', () => {
         'DO $$ BEGIN COMMIT; END $$;\nCREATE PROCEDURE p() LANGUAGE plpgsql AS $$ BEGIN COMMIT; END $$;\nCALL p();';
 
       // Act
-      const { statements, mode } = splitMigration(sql);
+      const { statements, mode } = splitMigration(parser, sql);
 
       // Assess: a COMMIT in a body is not the file's own transaction control
       expect(statements.map((s) => s.kind)).toEqual(['self-committing', 'transactional', 'self-committing']);
@@ -260,7 +247,7 @@ describe('splitMigration', () => {
       const sql = '-- CreateIndex\nCREATE INDEX CONCURRENTLY IF NOT EXISTS "t_a_idx" ON "t"("a");\n';
 
       // Act
-      const { statements, mode } = splitMigration(sql);
+      const { statements, mode } = splitMigration(parser, sql);
 
       // Assess
       expect(mode).toBe('non-transactional');
@@ -291,7 +278,7 @@ describe('splitMigration', () => {
       ['CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$', []],
       ['CREATE EXTENSION pgcrypto', [{ kind: 'extension', name: 'pgcrypto' }]],
     ] as const)('names what %s creates, for the worker to compare with what exists', (sql, creates) => {
-      expect(splitMigration(sql).statements[0]?.creates ?? []).toEqual(creates);
+      expect(splitMigration(parser, sql).statements[0]?.creates ?? []).toEqual(creates);
     });
 
     it('makes the whole file non-transactional when any statement is', () => {
@@ -299,7 +286,7 @@ describe('splitMigration', () => {
       const sql = 'ALTER TABLE "t" ADD COLUMN "b" INT;\nDROP INDEX CONCURRENTLY "t_a_idx";';
 
       // Act
-      const { statements, mode } = splitMigration(sql);
+      const { statements, mode } = splitMigration(parser, sql);
 
       // Assess
       expect(statements.map((s) => s.kind)).toEqual(['transactional', 'non-transactional']);
@@ -395,7 +382,7 @@ describe('splitMigration', () => {
       const sql = "-- header ✓\n\nCREATE TABLE \"A\" (\"id\" INT);\nSELEC 1;\n\n";
 
       // Act
-      const result = splitMigration(sql);
+      const result = splitMigration(parser, sql);
 
       // Assess
       expect(result.mode).toBe('transactional');
@@ -413,7 +400,7 @@ describe('splitMigration', () => {
       const sql = "SELECT '😀é😀'\n  FROM\n x y z;";
 
       // Act
-      const { parseError } = splitMigration(sql);
+      const { parseError } = splitMigration(parser, sql);
 
       // Assess
       expect(parseError).toEqual({ message: 'syntax error at or near "z"', line: 3, column: 6 });
@@ -428,7 +415,7 @@ describe('splitMigration', () => {
       ['a byte order mark', '\uFEFFSELECT 1;', 'syntax error', 1, 1],
     ])('does not throw for %s', (_name, sql, message, line, column) => {
       // Act
-      const result = splitMigration(sql);
+      const result = splitMigration(parser, sql);
 
       // Assess
       expect(result.mode).toBe('transactional');
@@ -445,7 +432,7 @@ describe('splitMigration', () => {
 
     // Act
     const started = performance.now();
-    const { statements } = splitMigration(sql);
+    const { statements } = splitMigration(parser, sql);
     const elapsed = performance.now() - started;
 
     // Assess

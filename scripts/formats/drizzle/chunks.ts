@@ -14,6 +14,7 @@ import {
   type StatementKind,
   type StatementSpan,
 } from '../../../lambda/contract/index.js';
+import type { SqlParser } from '../../core/sql-parser.js';
 import { splitMigration } from '../../core/split.js';
 import type { DrizzleMigration } from './discover.js';
 
@@ -45,14 +46,13 @@ export interface DrizzleSplit {
 }
 
 /**
- * Cuts and parses a Drizzle file. Call `loadParser()` (core/split.ts) once first.
+ * Cuts and parses a Drizzle file.
  *
  * @example
- * await loadParser();
- * splitDrizzle('CREATE TABLE t (id int);\n--> statement-breakpoint\nCOMMIT;\n--> statement-breakpoint\nCREATE INDEX CONCURRENTLY i ON t (id);');
+ * splitDrizzle(await sqlParser(), 'CREATE TABLE t (id int);\n--> statement-breakpoint\nCOMMIT;\n--> statement-breakpoint\nCREATE INDEX CONCURRENTLY i ON t (id);');
  * // → mode 'script'; chunk kinds transactional, commit, non-transactional; nothing refused
  */
-export function splitDrizzle(sql: string): DrizzleSplit {
+export function splitDrizzle(parser: SqlParser, sql: string): DrizzleSplit {
   const chunks: StatementSpan[] = [];
   const statements: StatementSpan[] = [];
   const parseErrors: DrizzleChunkIssue[] = [];
@@ -67,7 +67,7 @@ export function splitDrizzle(sql: string): DrizzleSplit {
     const firstLine = line;
     offset += piece.length + STATEMENT_BREAKPOINT.length;
     line += lineOf(piece, piece.length) - 1;
-    const split = splitMigration(piece);
+    const split = splitMigration(parser, piece);
     if (split.statements.length === 0) return;
     const spans = split.statements.map((s) => ({ ...s, start: s.start + base, end: s.end + base, line: firstLine + s.line - 1 }));
     if (split.parseError) {
@@ -98,8 +98,11 @@ export function splitDrizzle(sql: string): DrizzleSplit {
 }
 
 /** The apply payload of one journal entry, plus warnings for the report. */
-export function drizzlePayload(m: DrizzleMigration): { payload: MigrationPayload; warnings: string[] } {
-  const split = splitDrizzle(m.sql);
+export function drizzlePayload(
+  parser: SqlParser,
+  m: DrizzleMigration,
+): { payload: MigrationPayload; warnings: string[] } {
+  const split = splitDrizzle(parser, m.sql);
   const warnings = [
     ...split.parseErrors.map((e) => `${m.name}.sql:${e.line}: PostgreSQL's parser rejects chunk ${e.chunk + 1} (${e.message}); it is sent whole and the database will report the error.`),
     ...split.refused.map((e) => `${m.name}.sql:${e.line}: PostgreSQL will refuse this statement: ${e.message}.`),

@@ -33,10 +33,10 @@ export const drizzleFormat: Format<DrizzleDiscovery> = {
 
   lintPending: lintDrizzlePending,
 
-  payloads(discovery, pending, warnings) {
+  payloads(parser, discovery, pending, warnings) {
     const byName = new Map(discovery.migrations.map((m) => [m.name, m]));
     return pending.map((name) => {
-      const { payload, warnings: found } = drizzlePayload(byName.get(name)!);
+      const { payload, warnings: found } = drizzlePayload(parser, byName.get(name)!);
       warnings.push(...found);
       return payload;
     });

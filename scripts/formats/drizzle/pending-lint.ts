@@ -8,19 +8,20 @@
  */
 import { ErrorCode } from '../../../lambda/contract/index.js';
 import type { Problem } from '../../core/plan.js';
+import type { SqlParser } from '../../core/sql-parser.js';
 import { lintPending } from '../../lint/pending.js';
 import { splitDrizzle } from './chunks.js';
 import type { DrizzleDiscovery } from './discover.js';
 
 const REPLACED_RULE = '[concurrently-mixed]';
 
-/** Needs `loadParser()` (core/split.ts) for the chunk check. */
 export async function lintDrizzlePending(
+  parser: SqlParser,
   discovery: DrizzleDiscovery,
   pending: readonly string[],
   opts: { defaultSchema?: string } = {},
 ): Promise<{ problems: Problem[]; warnings: string[] }> {
-  const linted = await lintPending(discovery.migrations, pending, opts);
+  const linted = await lintPending(parser, discovery.migrations, pending, opts);
   // The shared linter names files Prisma's way (`NAME/migration.sql`); a Drizzle file is `NAME.sql`.
   const names = new Set(pending);
   const rename = (text: string) => text.replace(/([^\s/]+)\/migration\.sql\b/g, (whole, name: string) => (names.has(name) ? `${name}.sql` : whole));
@@ -29,7 +30,7 @@ export async function lintDrizzlePending(
   for (const name of pending) {
     const m = byName.get(name);
     if (!m) continue;
-    for (const issue of splitDrizzle(m.sql).refused) {
+    for (const issue of splitDrizzle(parser, m.sql).refused) {
       problems.push({
         code: ErrorCode.LintFailed,
         migration: name,

@@ -28,12 +28,12 @@ export const prismaFormat: Format<Discovery> = {
   // which is `resumable` and pending again (the worker resumes it where it stopped).
   plan: (discovery, ledger, options) => plan(planInputs(discovery.migrations), ledger.rows, options),
 
-  lintPending: (discovery, pending, opts) => lintPending(discovery.migrations, pending, opts),
+  lintPending: (parser, discovery, pending, opts) => lintPending(parser, discovery.migrations, pending, opts),
 
   // Split by PostgreSQL's own parser, so the worker runs each file in the mode its statements
   // need ('non-transactional' for CONCURRENTLY and the like, 'script' for its own BEGIN/COMMIT).
-  payloads: (discovery, pending, warnings) =>
-    splitPayloads(discovery.migrations, pending, (name, e) =>
+  payloads: (parser, discovery, pending, warnings) =>
+    splitPayloads(parser, discovery.migrations, pending, (name, e) =>
       warnings.push(`${name}/migration.sql:${e.line}:${e.column}: PostgreSQL's parser rejects it (${e.message}); it is sent whole and the database will report the error.`),
     ),
 
