@@ -18,7 +18,10 @@ export type EndpointMessage =
   | { type: 'remove'; name: string }
   | { type: 'stop' };
 
-export type EndpointReply = { type: 'ready'; url: string } | { type: 'added'; name: string } | { type: 'removed'; name: string };
+export type EndpointReply =
+  | { type: 'ready'; url: string }
+  | { type: 'added'; name: string }
+  | { type: 'removed'; name: string };
 
 async function main(): Promise<void> {
   if (!process.send) throw new Error('bench/endpoint.ts runs as a child of bench/run.ts (IPC channel required)');
@@ -30,7 +33,10 @@ async function main(): Promise<void> {
   process.on('message', (message: EndpointMessage) => {
     switch (message.type) {
       case 'add':
-        functions[message.name] = { handler: createHandler({ databaseUrl: message.databaseUrl, logger }), timeoutMs: TIMEOUT_MS };
+        functions[message.name] = {
+          handler: createHandler({ databaseUrl: message.databaseUrl, logger }),
+          timeoutMs: TIMEOUT_MS,
+        };
         reply({ type: 'added', name: message.name });
         break;
       case 'remove':

@@ -37,14 +37,27 @@ export function runFloor(psql: string, databaseUrl: string, script: string): Pro
     const started = performance.now();
     const env = { ...process.env };
     delete env.PGOPTIONS;
-    const child = spawn(psql, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', script, '-d', databaseUrl], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(psql, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', script, '-d', databaseUrl], {
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     const err: Buffer[] = [];
     child.stderr.on('data', (b: Buffer) => err.push(b));
     child.on('error', reject);
     child.on('close', (code) => {
       const ms = performance.now() - started;
       if (code === 0) resolve(ms);
-      else reject(new Error(`psql floor failed (exit ${code}): ${Buffer.concat(err).toString('utf8').split('\n').filter((l) => /ERROR|FATAL/.test(l)).slice(0, 3).join('\n')}`));
+      else
+        reject(
+          new Error(
+            `psql floor failed (exit ${code}): ${Buffer.concat(err)
+              .toString('utf8')
+              .split('\n')
+              .filter((l) => /ERROR|FATAL/.test(l))
+              .slice(0, 3)
+              .join('\n')}`,
+          ),
+        );
     });
   });
 }

@@ -37,8 +37,14 @@ export async function buildWorkerBundle(): Promise<BundleFigures> {
   await build(esbuildOptions(WORKER_ENTRY, file));
   const size = await measureBundle(WORKER_ENTRY);
   const built = (await stat(file)).size;
-  if (built !== size.bytes) throw new Error(`the probe bundle (${built} bytes) differs from scripts/bundle-size.ts's (${size.bytes} bytes)`);
-  return { file, bytes: size.bytes, gzipBytes: size.gzipBytes, topInputs: size.contributors.slice(0, 8).map((c) => ({ input: c.name, bytes: c.bytes })) };
+  if (built !== size.bytes)
+    throw new Error(`the probe bundle (${built} bytes) differs from scripts/bundle-size.ts's (${size.bytes} bytes)`);
+  return {
+    file,
+    bytes: size.bytes,
+    gzipBytes: size.gzipBytes,
+    topInputs: size.contributors.slice(0, 8).map((c) => ({ input: c.name, bytes: c.bytes })),
+  };
 }
 
 // The probe: what Lambda's runtime does at a cold start (import the handler module, hand it the
@@ -53,7 +59,8 @@ const rssAfterLoadKB = Math.round(process.memoryUsage().rss / 1024);
 const event = eventFile ? JSON.parse(readFileSync(eventFile, 'utf8')) : { action: 'ledger' };
 const deadline = Date.now() + 900000;
 const t2 = performance.now();
-const response = await mod.handler(event, { awsRequestId: 'bench', functionName: 'bench', getRemainingTimeInMillis: () => deadline - Date.now() });
+const context = { awsRequestId: 'bench', functionName: 'bench', getRemainingTimeInMillis: () => deadline - Date.now() };
+const response = await mod.handler(event, context);
 const t3 = performance.now();
 // In AWS the first event also loads the Secrets Manager client (lambda/secret.ts, lazily) before
 // fetching the secret; with DATABASE_URL it is not needed, so its load is timed on its own here.
@@ -67,7 +74,9 @@ const results = response?.result?.results;
 const summary = {
   ok: response?.ok === true,
   error: response?.error?.message,
-  applied: Array.isArray(results) ? results.filter((r) => r.status === 'applied' || r.status === 'reconciled').length : undefined,
+  applied: Array.isArray(results)
+    ? results.filter((r) => r.status === 'applied' || r.status === 'reconciled').length
+    : undefined,
   importMs: t1 - t0,
   firstEventMs: t3 - t2,
   secretsSdkImportMs,
@@ -99,7 +108,12 @@ async function probeFile(): Promise<string> {
 }
 
 /** Runs the bundle's handler on one event in a fresh `node` process. Without `eventFile`: `{ action: 'ledger' }`. */
-export async function probeWorker(bundle: string, databaseUrl: string, eventFile?: string, extraNodeArgs: string[] = []): Promise<ProbeResult> {
+export async function probeWorker(
+  bundle: string,
+  databaseUrl: string,
+  eventFile?: string,
+  extraNodeArgs: string[] = [],
+): Promise<ProbeResult> {
   const probe = await probeFile();
   const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl, POWERTOOLS_LOG_LEVEL: 'INFO' };
   delete env.NODE_OPTIONS;
@@ -112,7 +126,12 @@ export async function probeWorker(bundle: string, databaseUrl: string, eventFile
   return { ...(JSON.parse(line.slice('BENCH_PROBE '.length)) as Omit<ProbeResult, 'processMs'>), processMs };
 }
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -120,6 +139,12 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): 
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+    child.on('close', (code) =>
+      resolve({
+        code: code ?? -1,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      }),
+    );
   });
 }

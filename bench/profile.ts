@@ -74,8 +74,14 @@ export function summarizeProfile(profile: CpuProfile, top = 12): ProfileSummary 
   return {
     totalMs: round(totalMs),
     idleMs: round(idleMs),
-    topFunctions: [...perFunction.values()].sort((a, b) => b.selfMs - a.selfMs).slice(0, top).map((f) => ({ ...f, selfMs: round(f.selfMs) })),
-    byPackage: [...perPackage].map(([name, ms]) => ({ name, selfMs: round(ms) })).sort((a, b) => b.selfMs - a.selfMs).slice(0, top),
+    topFunctions: [...perFunction.values()]
+      .sort((a, b) => b.selfMs - a.selfMs)
+      .slice(0, top)
+      .map((f) => ({ ...f, selfMs: round(f.selfMs) })),
+    byPackage: [...perPackage]
+      .map(([name, ms]) => ({ name, selfMs: round(ms) }))
+      .sort((a, b) => b.selfMs - a.selfMs)
+      .slice(0, top),
   };
 }
 
@@ -90,7 +96,7 @@ function shortUrl(url: string): string {
 function packageOf(url: string, functionName: string): string {
   if (!url) return functionName.startsWith('(') ? functionName : '(native)';
   if (url.startsWith('node:')) return 'node: built-ins';
-  if (url.startsWith('wasm://')) return 'WebAssembly (libpg-query: PostgreSQL\'s parser)';
+  if (url.startsWith('wasm://')) return "WebAssembly (libpg-query: PostgreSQL's parser)";
   const clean = url.replace(/^file:\/\//, '');
   const at = clean.lastIndexOf('node_modules/');
   if (at === -1) return clean.includes('/dist/') ? 'dist (bundled CLI)' : 'project sources';

@@ -74,7 +74,8 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  process.stdout.write(`pnpm bench [--corpus DIR]... [--rounds N] [--warmup N] [--out FILE] [--compare tsx] [--no-prisma] [--embedded] [--profile]
+  process.stdout.write(`pnpm bench [--corpus DIR]... [--rounds N] [--warmup N] [--out FILE] [--compare tsx]
+           [--no-prisma] [--embedded] [--profile]
   --corpus DIR   a Prisma migrations folder (or a folder holding migrations/); repeatable.
                  Default: every Prisma-format history under ../shared/corpora.
   --rounds N     measured rounds per corpus (default 5; medians are reported)
@@ -113,7 +114,14 @@ function stat(xs: number[]): Stat {
   return { median, min: s[0] ?? NaN, max: s[n - 1] ?? NaN, n };
 }
 
-const ms = (x: number) => (Number.isFinite(x) ? (x >= 10_000 ? `${(x / 1000).toFixed(1)} s` : x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${Math.round(x)} ms`) : '–');
+const ms = (x: number) =>
+  Number.isFinite(x)
+    ? x >= 10_000
+      ? `${(x / 1000).toFixed(1)} s`
+      : x >= 1000
+        ? `${(x / 1000).toFixed(2)} s`
+        : `${Math.round(x)} ms`
+    : '–';
 const kb = (b: number) => `${(b / 1024).toFixed(1)} KB`;
 const mb = (b: number) => `${(b / 1024 / 1024).toFixed(1)} MB`;
 const ratio = (x: number) => (Number.isFinite(x) ? `${x.toFixed(2)}×` : '–');
@@ -135,7 +143,9 @@ async function probe(url: string): Promise<boolean> {
   client.on('error', () => undefined);
   try {
     await client.connect();
-    const { rows } = await client.query<{ ok: boolean }>('SELECT rolsuper OR rolcreatedb AS ok FROM pg_roles WHERE rolname = current_user');
+    const { rows } = await client.query<{ ok: boolean }>(
+      'SELECT rolsuper OR rolcreatedb AS ok FROM pg_roles WHERE rolname = current_user',
+    );
     return rows[0]?.ok === true;
   } catch {
     return false;
@@ -149,10 +159,15 @@ async function describeServer(url: string): Promise<{ version: string; settings:
   await client.connect();
   try {
     const { rows } = await client.query<{ version: string; fsync: string; sc: string; sb: string }>(
-      `SELECT version() AS version, current_setting('fsync') AS fsync, current_setting('synchronous_commit') AS sc, current_setting('shared_buffers') AS sb`,
+      `SELECT version() AS version, current_setting('fsync') ` +
+        `AS fsync, current_setting('synchronous_commit') AS ` +
+        `sc, current_setting('shared_buffers') AS sb`,
     );
     const r = rows[0]!;
-    return { version: r.version.split(',')[0]!, settings: `fsync=${r.fsync}, synchronous_commit=${r.sc}, shared_buffers=${r.sb}` };
+    return {
+      version: r.version.split(',')[0]!,
+      settings: `fsync=${r.fsync}, synchronous_commit=${r.sc}, shared_buffers=${r.sb}`,
+    };
   } finally {
     await client.end();
   }
@@ -160,8 +175,20 @@ async function describeServer(url: string): Promise<{ version: string; settings:
 
 async function resolveServer(): Promise<Server> {
   const fromEnv = values.embedded ? undefined : process.env.DATABASE_URL;
-  if (fromEnv) return { adminUrl: fromEnv, source: 'DATABASE_URL', ...(await describeServer(fromEnv)), stop: async () => undefined };
-  if (!values.embedded && (await probe(SYSTEM_URL))) return { adminUrl: SYSTEM_URL, source: 'local server on 127.0.0.1:5432', ...(await describeServer(SYSTEM_URL)), stop: async () => undefined };
+  if (fromEnv)
+    return {
+      adminUrl: fromEnv,
+      source: 'DATABASE_URL',
+      ...(await describeServer(fromEnv)),
+      stop: async () => undefined,
+    };
+  if (!values.embedded && (await probe(SYSTEM_URL)))
+    return {
+      adminUrl: SYSTEM_URL,
+      source: 'local server on 127.0.0.1:5432',
+      ...(await describeServer(SYSTEM_URL)),
+      stop: async () => undefined,
+    };
   const root = await mkdtemp(path.join(os.tmpdir(), 'vpcm-bench-'));
   await chmod(root, 0o755); // as root the server runs as user postgres, which must traverse it
   let db: LocalDatabase;
@@ -200,7 +227,9 @@ interface Corpus {
 
 function isPrismaFolder(dir: string): boolean {
   try {
-    return readdirSync(dir, { withFileTypes: true }).some((e) => e.isDirectory() && existsSync(path.join(dir, e.name, 'migration.sql')));
+    return readdirSync(dir, { withFileTypes: true }).some(
+      (e) => e.isDirectory() && existsSync(path.join(dir, e.name, 'migration.sql')),
+    );
   } catch {
     return false;
   }
@@ -233,7 +262,10 @@ async function prepareCorpus(dir: string): Promise<Corpus> {
   const slug = name.replace(/[^A-Za-z0-9]+/g, '_').toLowerCase();
   const largest = migrations.reduce((a, b) => (b.bytes.length > a.bytes.length ? b : a));
   const floorScript = path.join(BENCH_DIR, `floor-${slug}.sql`);
-  await writeFloorScript(floorScript, migrations.map((m) => m.path));
+  await writeFloorScript(
+    floorScript,
+    migrations.map((m) => m.path),
+  );
   const parser = await sqlParser();
   const payloads: MigrationPayload[] = migrations.map((m) => buildPayload(m, splitMigration(parser, m.sql)));
   const batches = batchBySize(payloads);
@@ -318,7 +350,9 @@ interface CliVariant {
 
 /** The package script's command (`pnpm migrate:remote` minus pnpm itself), made runnable here. */
 function packageCli(): CliVariant {
-  const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
   const script = pkg.scripts['migrate:remote'];
   if (!script) throw new Error('package.json has no migrate:remote script');
   const words = script.trim().split(/\s+/);
@@ -337,7 +371,10 @@ function cliVariants(): CliVariant[] {
   const variants = [packageCli()];
   for (const c of values.compare ?? []) {
     if (c !== 'tsx') throw new Error(`--compare takes "tsx", got ${c}`);
-    const tsx: CliVariant = { label: '`tsx scripts/cli.ts` (TypeScript sources)', argv: [path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), 'scripts/cli.ts'] };
+    const tsx: CliVariant = {
+      label: '`tsx scripts/cli.ts` (TypeScript sources)',
+      argv: [path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), 'scripts/cli.ts'],
+    };
     if (!variants.some((v) => v.argv.join(' ') === tsx.argv.join(' '))) variants.push(tsx);
   }
   return variants;
@@ -361,7 +398,11 @@ function runCli(variant: CliVariant, args: string[], nodeFlags: string[] = []): 
     delete env.NODE_OPTIONS;
     const started = performance.now();
     const [cmd, ...pre] = variant.argv;
-    const child = spawn(cmd!, [...nodeFlags, ...pre, ...args], { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd!, [...nodeFlags, ...pre, ...args], {
+      cwd: REPO_ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const out: Buffer[] = [];
     const lines: CliRun['lines'] = [];
     let err = '';
@@ -378,7 +419,13 @@ function runCli(variant: CliVariant, args: string[], nodeFlags: string[] = []): 
     child.on('error', reject);
     child.on('close', (code) => {
       const wallMs = performance.now() - started;
-      resolve({ code: code ?? -1, wallMs, stdout: Buffer.concat(out).toString('utf8'), stderr: lines.map((l) => l.text).join('\n') + err, lines });
+      resolve({
+        code: code ?? -1,
+        wallMs,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: lines.map((l) => l.text).join('\n') + err,
+        lines,
+      });
     });
   });
 }
@@ -428,7 +475,11 @@ let dbSeq = 0;
 /** Databases created and not yet dropped: a failed run drops them on its way out. */
 const liveDbs = new Set<string>();
 
-async function freshDb(server: Server, slug: string, what: string): Promise<{ name: string; url: string; drop(): Promise<void> }> {
+async function freshDb(
+  server: Server,
+  slug: string,
+  what: string,
+): Promise<{ name: string; url: string; drop(): Promise<void> }> {
   const name = `vpcm_bench_${runId}_${slug}_${what}_${++dbSeq}`.slice(0, 63);
   const url = await createDatabase(server.adminUrl, name);
   liveDbs.add(name);
@@ -442,12 +493,42 @@ async function freshDb(server: Server, slug: string, what: string): Promise<{ na
   };
 }
 
-async function benchCorpus(server: Server, endpoint: Endpoint, variants: CliVariant[], corpus: Corpus, bundle: BundleFigures, log: (s: string) => void): Promise<CorpusFigures> {
-  const slug = corpus.name.split('__')[0]!.toLowerCase().replace(/[^a-z0-9]+/g, '').slice(0, 12);
+async function benchCorpus(
+  server: Server,
+  endpoint: Endpoint,
+  variants: CliVariant[],
+  corpus: Corpus,
+  bundle: BundleFigures,
+  log: (s: string) => void,
+): Promise<CorpusFigures> {
+  const slug = corpus.name
+    .split('__')[0]!
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '')
+    .slice(0, 12);
   const psql = findPsql();
-  const figures: CorpusFigures = { corpus, floorMs: [], prismaMs: [], prismaRatio: [], variants: new Map(), coldInit: [], rss: [], loads: [] };
+  const figures: CorpusFigures = {
+    corpus,
+    floorMs: [],
+    prismaMs: [],
+    prismaRatio: [],
+    variants: new Map(),
+    coldInit: [],
+    rss: [],
+    loads: [],
+  };
   for (const v of variants) {
-    figures.variants.set(v, { deployMs: [], ratio: [], invocations: [], beforeApplyMs: [], applyMs: [], workerMigrationsMs: [], afterApplyMs: [], statusMs: [], statusInvocations: [] });
+    figures.variants.set(v, {
+      deployMs: [],
+      ratio: [],
+      invocations: [],
+      beforeApplyMs: [],
+      applyMs: [],
+      workerMigrationsMs: [],
+      afterApplyMs: [],
+      statusMs: [],
+      statusInvocations: [],
+    });
   }
   const withPrisma = !values['no-prisma'] && prismaAvailable();
   let keep: { url: string; drop(): Promise<void> } | undefined;
@@ -484,16 +565,22 @@ async function benchCorpus(server: Server, endpoint: Endpoint, variants: CliVari
       try {
         report = JSON.parse(dep.stdout) as DeployReportJson;
       } catch {
-        throw new Error(`deploy printed no JSON report (exit ${dep.code}):\n${dep.stderr.slice(-3000)}\n${dep.stdout.slice(-2000)}`);
+        throw new Error(
+          `deploy printed no JSON report (exit ${dep.code}):\n${dep.stderr.slice(-3000)}\n${dep.stdout.slice(-2000)}`,
+        );
       }
       if (dep.code !== 0 || !report.verified || report.results.length !== corpus.migrations.length) {
-        throw new Error(`deploy of ${corpus.name} failed (exit ${dep.code}, ${report.results.length} results): ${JSON.stringify(report.problems).slice(0, 2000)}`);
+        throw new Error(
+          `deploy of ${corpus.name} failed (exit ${dep.code}, ` +
+            `${report.results.length} results): ${JSON.stringify(report.problems).slice(0, 2000)}`,
+        );
       }
       const applying = dep.lines.find((l) => l.text.startsWith('Applying'));
       const done = [...dep.lines].reverse().find((l) => / done, last /.test(l.text));
       const st = await runCli(variant, ['status', ...target]);
       const status = JSON.parse(st.stdout) as { invocations: number; exitCode: number };
-      if (st.code !== 0 || status.exitCode !== 0) throw new Error(`status after deploy exited ${st.code}: ${st.stderr.slice(-2000)}`);
+      if (st.code !== 0 || status.exitCode !== 0)
+        throw new Error(`status after deploy exited ${st.code}: ${st.stderr.slice(-2000)}`);
       await endpoint.remove(fn);
       if (measured) {
         f.deployMs.push(dep.wallMs);
@@ -508,7 +595,11 @@ async function benchCorpus(server: Server, endpoint: Endpoint, variants: CliVari
         f.statusInvocations.push(status.invocations);
       }
       deployed.push(dep.wallMs);
-      log(`  ${tag} deploy ${ms(dep.wallMs)} (${report.invocations} invocations) status ${ms(st.wallMs)} (${status.invocations}) — ${variant.label}`);
+      log(
+        `  ${tag} deploy ${ms(dep.wallMs)} (${report.invocations} ` +
+          `invocations) status ${ms(st.wallMs)} (${status.invocations}) ` +
+          `— ${variant.label}`,
+      );
       if (variant === variants[0] && round === WARMUP + ROUNDS - 1) {
         await keep?.drop();
         keep = db; // the applied database: cold-init probes read its ledger
@@ -524,7 +615,10 @@ async function benchCorpus(server: Server, endpoint: Endpoint, variants: CliVari
       const db = await freshDb(server, slug, 'prisma');
       try {
         const run = await prismaMigrateDeploy(db.url, corpus.dir, { timeoutMs: 900_000 });
-        if (run.exitCode !== 0) throw new Error(`prisma migrate deploy failed (exit ${run.exitCode}): ${run.stderr.slice(-2000)}${run.stdout.slice(-2000)}`);
+        if (run.exitCode !== 0)
+          throw new Error(
+            `prisma migrate deploy failed (exit ${run.exitCode}): ${run.stderr.slice(-2000)}${run.stdout.slice(-2000)}`,
+          );
         if (measured) {
           figures.prismaMs.push(run.durationMs);
           if (Number.isFinite(floorMs)) figures.prismaRatio.push(run.durationMs / floorMs);
@@ -572,7 +666,13 @@ interface Profiles {
   worker?: { corpus: string; summary: ProfileSummary };
 }
 
-async function profileCli(server: Server, endpoint: Endpoint, variant: CliVariant, corpus: Corpus, command: 'deploy' | 'status'): Promise<ProfileSummary> {
+async function profileCli(
+  server: Server,
+  endpoint: Endpoint,
+  variant: CliVariant,
+  corpus: Corpus,
+  command: 'deploy' | 'status',
+): Promise<ProfileSummary> {
   const dir = path.join(BENCH_DIR, `prof-${command}-${Date.now()}`);
   await mkdir(dir, { recursive: true });
   const db = await freshDb(server, 'prof', command);
@@ -610,7 +710,9 @@ async function profileWorker(server: Server, bundle: BundleFigures, corpus: Corp
 function machine(): string[] {
   const cpus = os.cpus();
   return [
-    `- CPU: ${cpus[0]?.model.trim() ?? 'unknown'}, ${cpus.length} logical core(s); RAM ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    `- CPU: ${cpus[0]?.model.trim() ?? 'unknown'}, ${cpus.length} ` +
+      `logical core(s); RAM ${(os.totalmem() / 2 ** 30).toFixed(1)} ` +
+      `GiB`,
     `- OS: ${os.type()} ${os.release()}; Node ${process.version}`,
   ];
 }
@@ -621,7 +723,12 @@ function statCells(xs: number[], fmt: (x: number) => string): string {
 }
 
 function renderProfile(title: string, p: ProfileSummary): string[] {
-  const lines = [`#### ${title}`, '', `Sampled ${ms(p.totalMs)}, of which idle (waiting on I/O: the worker, PostgreSQL) ${ms(p.idleMs)}.`, ''];
+  const lines = [
+    `#### ${title}`,
+    '',
+    `Sampled ${ms(p.totalMs)}, of which idle (waiting on I/O: the worker, PostgreSQL) ${ms(p.idleMs)}.`,
+    '',
+  ];
   lines.push('| self time | function | where |', '|---:|---|---|');
   for (const f of p.topFunctions) lines.push(`| ${ms(f.selfMs)} | \`${f.name}\` | ${f.where} |`);
   lines.push('', '| self time | package |', '|---:|---|');
@@ -664,8 +771,13 @@ function goalRows(f: CorpusFigures, v: CliVariant, nodeStart: Stat): GoalRow[] {
     const after = stat(vf.afterApplyMs).median;
     const bound =
       apply > floor
-        ? `the apply invocation alone (${ms(apply)}; the worker's migrations ${ms(stat(vf.workerMigrationsMs).median)}) takes longer than the whole floor`
-        : `the apply invocation (${ms(apply)}) is within the floor; the rest is client-side work before it (${ms(before)}: start-up, discovery, ledger invocation, lint and parse) and after it (${ms(after)}: verify invocation, report)`;
+        ? `the apply invocation alone (${ms(apply)}; the worker's ` +
+          `migrations ${ms(stat(vf.workerMigrationsMs).median)}) ` +
+          `takes longer than the whole floor`
+        : `the apply invocation (${ms(apply)}) is within the floor; ` +
+          `the rest is client-side work before it (${ms(before)}: ` +
+          `start-up, discovery, ledger invocation, lint and parse) ` +
+          `and after it (${ms(after)}: verify invocation, report)`;
     rows.push({
       name: 'deploy ≤ 1.5× floor',
       met: r <= GOALS.deployRatio,
@@ -674,16 +786,33 @@ function goalRows(f: CorpusFigures, v: CliVariant, nodeStart: Stat): GoalRow[] {
     });
   }
   const inv = stat(vf.invocations).max;
-  rows.push({ name: 'invocations ≤ 5', met: inv <= GOALS.invocations, text: `${inv}`, why: `${inv - GOALS.invocations} invocation(s) too many: the apply batches are bounded by the Invoke payload limit (scripts/core/payloads.ts, BATCH_BYTES)` });
+  rows.push({
+    name: 'invocations ≤ 5',
+    met: inv <= GOALS.invocations,
+    text: `${inv}`,
+    why:
+      `${inv - GOALS.invocations} invocation(s) too many: ` +
+      `the apply batches are bounded by the Invoke payload ` +
+      `limit (scripts/core/payloads.ts, BATCH_BYTES)`,
+  });
   const s = stat(vf.statusMs).median;
   rows.push({
     name: 'no-op status ≤ 0.5 s',
     met: s <= GOALS.statusMs,
     text: ms(s),
-    why: `over by ${ms(s - GOALS.statusMs)}; a bare \`node -e 0\` took ${ms(nodeStart.median)} in this run, the rest is loading the CLI, discovery and the ledger invocation (profile below)`,
+    why:
+      `over by ${ms(s - GOALS.statusMs)}; a bare \`node -e ` +
+      `0\` took ${ms(nodeStart.median)} in this run, the rest ` +
+      `is loading the CLI, discovery and the ledger invocation ` +
+      `(profile below)`,
   });
   const si = stat(vf.statusInvocations).max;
-  rows.push({ name: 'status: 1 invocation', met: si <= GOALS.statusInvocations, text: `${si}`, why: `${si} invocations` });
+  rows.push({
+    name: 'status: 1 invocation',
+    met: si <= GOALS.statusInvocations,
+    text: `${si}`,
+    why: `${si} invocations`,
+  });
   return rows;
 }
 
@@ -697,13 +826,18 @@ function workerGoalRows(f: CorpusFigures, bundle: BundleFigures): GoalRow[] {
       name: 'worker bundle ≤ 300 KB',
       met: bundle.bytes <= GOALS.bundleBytes,
       text: kb(bundle.bytes),
-      why: `over by ${kb(bundle.bytes - GOALS.bundleBytes)}; largest contributors: ${bundle.topInputs.slice(0, 3).map((t) => `${t.input} ${kb(t.bytes)}`).join(', ')}`,
+      why: `over by ${kb(bundle.bytes - GOALS.bundleBytes)}; largest contributors: ${bundle.topInputs
+        .slice(0, 3)
+        .map((t) => `${t.input} ${kb(t.bytes)}`)
+        .join(', ')}`,
     },
     {
       name: 'cold init ≤ 150 ms',
       met: init <= GOALS.coldInitMs,
       text: ms(init),
-      why: `over by ${ms(init - GOALS.coldInitMs)}: import ${ms(stat(f.coldInit.map((r) => r.importMs)).median)}, first event ${ms(stat(f.coldInit.map((r) => r.firstEventMs)).median)}`,
+      why:
+        `over by ${ms(init - GOALS.coldInitMs)}: import ${ms(stat(f.coldInit.map((r) => r.importMs)).median)}, ` +
+        `first event ${ms(stat(f.coldInit.map((r) => r.firstEventMs)).median)}`,
     },
     {
       name: 'worker peak RSS ≤ 128 MB',
@@ -719,14 +853,41 @@ function render(info: RunInfo): string {
   const loads = info.all.flatMap((f) => f.loads);
   const ls = stat(loads);
   L.push('# vpc-migrate benchmarks', '');
-  L.push(`Generated by \`pnpm bench\` (bench/run.ts) on ${info.started.toISOString()} in ${ms(info.durationMs)}; ${ROUNDS} measured round(s) per corpus after ${WARMUP} warm-up round(s). Medians are over rounds; ratios are per round (deploy and floor of the same round), then the median. Never asserted in tests.`, '');
+  L.push(
+    `Generated by \`pnpm bench\` (bench/run.ts) on ${info.started.toISOString()} ` +
+      `in ${ms(info.durationMs)}; ${ROUNDS} measured round(s) ` +
+      `per corpus after ${WARMUP} warm-up round(s). Medians ` +
+      `are over rounds; ratios are per round (deploy and floor ` +
+      `of the same round), then the median. Never asserted ` +
+      `in tests.`,
+    '',
+  );
   L.push('## Machine', '');
   L.push(...machine());
-  L.push(`- Load average (1 min): ${info.loadStart.map((x) => x.toFixed(2)).join(' / ')} (1/5/15 min) at start, ${info.loadEnd.map((x) => x.toFixed(2)).join(' / ')} at end; during measured rounds median ${ls.median.toFixed(2)}, min ${ls.min.toFixed(2)}, max ${ls.max.toFixed(2)}`);
+  L.push(
+    `- Load average (1 min): ${info.loadStart.map((x) => x.toFixed(2)).join(' / ')} ` +
+      `(1/5/15 min) at start, ${info.loadEnd.map((x) => x.toFixed(2)).join(' / ')} ` +
+      `at end; during measured rounds median ${ls.median.toFixed(2)}, ` +
+      `min ${ls.min.toFixed(2)}, max ${ls.max.toFixed(2)}`,
+  );
   L.push(`- PostgreSQL: ${info.server.version} — ${info.server.source}; ${info.server.settings}`);
   L.push(`- Floor client: ${info.psql ? psqlVersion(info.psql) : 'no psql found: floor not measured'}`);
   L.push(`- \`node -e 0\` (bare Node start-up, for scale): median ${ms(info.nodeStartMs.median)}`);
-  L.push(`- CLI as measured: ${info.variants.map((v) => v.label).join('; ')}${info.variants.length > 1 ? ' (the TypeScript sources are how the package scripts ran the CLI before scripts/run-cli.mjs: the "before" of the start-up change)' : ''}. The worker: the real handler (lambda/handler.ts) behind ONE long-lived local Invoke endpoint process (bench/endpoint.ts), started before the first round; each round's database gets its own function name.`, '');
+  L.push(
+    `- CLI as measured: ${info.variants.map((v) => v.label).join('; ')}` +
+      `${
+        info.variants.length > 1
+          ? ' (the TypeScript sources are how the package scripts ' +
+            'ran the CLI before scripts/run-cli.mjs: the "before" ' +
+            'of the start-up change)'
+          : ''
+      }. ` +
+      `The worker: the real handler (lambda/handler.ts) behind ` +
+      `ONE long-lived local Invoke endpoint process (bench/endpoint.ts), ` +
+      `started before the first round; each round's database ` +
+      `gets its own function name.`,
+    '',
+  );
 
   L.push('## Goals', '');
   L.push('| goal | ' + info.all.map((f) => f.corpus.name).join(' | ') + ' |');
@@ -734,21 +895,33 @@ function render(info: RunInfo): string {
   const primary = info.variants[0]!;
   const perCorpus = info.all.map((f) => [...goalRows(f, primary, info.nodeStartMs), ...workerGoalRows(f, info.bundle)]);
   for (let i = 0; i < (perCorpus[0]?.length ?? 0); i++) {
-    L.push(`| ${perCorpus[0]![i]!.name} | ` + perCorpus.map((rows) => `${mark(rows[i]!.met)}: ${rows[i]!.text}`).join(' | ') + ' |');
+    L.push(
+      `| ${perCorpus[0]![i]!.name} | ` +
+        perCorpus.map((rows) => `${mark(rows[i]!.met)}: ${rows[i]!.text}`).join(' | ') +
+        ' |',
+    );
   }
   L.push('');
 
   for (const f of info.all) {
     const c = f.corpus;
     L.push(`## ${c.name}`, '');
-    L.push(`${c.migrations.length} migrations, ${kb(c.sqlBytes)} of SQL; largest file ${c.largest.name} (${kb(c.largest.bytes)}); deploy sends ${c.batches} apply batch(es).`, '');
+    L.push(
+      `${c.migrations.length} migrations, ${kb(c.sqlBytes)} ` +
+        `of SQL; largest file ${c.largest.name} (${kb(c.largest.bytes)}); ` +
+        `deploy sends ${c.batches} apply batch(es).`,
+      '',
+    );
     L.push('| figure | median | min | max | rounds |', '|---|---:|---:|---:|---:|');
-    if (f.floorMs.length) L.push(`| floor: one psql session, \`\\i\` each file, autocommit | ${statCells(f.floorMs, ms)} |`);
+    if (f.floorMs.length)
+      L.push(`| floor: one psql session, \`\\i\` each file, autocommit | ${statCells(f.floorMs, ms)} |`);
     for (const v of info.variants) {
       const vf = f.variants.get(v)!;
       L.push(`| **vpc-migrate deploy**, end to end — ${v.label} | ${statCells(vf.deployMs, ms)} |`);
       if (vf.ratio.length) L.push(`| — ratio to the floor (goal ≤ 1.5×) | ${statCells(vf.ratio, ratio)} |`);
-      L.push(`| — start-up, discovery, ledger invocation, parse (spawn → "Applying") | ${statCells(vf.beforeApplyMs, ms)} |`);
+      L.push(
+        `| — start-up, discovery, ledger invocation, parse (spawn → "Applying") | ${statCells(vf.beforeApplyMs, ms)} |`,
+      );
       L.push(`| — apply invocation (→ "done") | ${statCells(vf.applyMs, ms)} |`);
       L.push(`| — of which the worker's per-migration durations, summed | ${statCells(vf.workerMigrationsMs, ms)} |`);
       L.push(`| — verify invocation, report, exit | ${statCells(vf.afterApplyMs, ms)} |`);
@@ -757,38 +930,92 @@ function render(info: RunInfo): string {
       L.push(`| — invocations (goal 1) | ${statCells(vf.statusInvocations, (x) => String(x))} |`);
     }
     if (f.prismaMs.length) {
-      L.push(`| Prisma 6.19.3 \`migrate deploy\` (WASM engine, pg adapter), end to end | ${statCells(f.prismaMs, ms)} |`);
+      L.push(
+        `| Prisma 6.19.3 \`migrate deploy\` (WASM engine, pg adapter), end to end | ${statCells(f.prismaMs, ms)} |`,
+      );
       if (f.prismaRatio.length) L.push(`| — ratio to the floor | ${statCells(f.prismaRatio, ratio)} |`);
       const pv = f.variants.get(primary)!;
       const vsPrisma = stat(pv.deployMs).median / stat(f.prismaMs).median;
       L.push(`| — vpc-migrate deploy ÷ Prisma (medians) | ${ratio(vsPrisma)} | | | |`);
     }
     L.push('');
-    L.push('Per round (1-min load average at the start of the round; deploy and status with the first CLI listed):', '');
+    L.push(
+      'Per round (1-min load average at the start of the round; deploy and status with the first CLI listed):',
+      '',
+    );
     const pv0 = f.variants.get(primary)!;
     L.push('| round | load | floor | deploy | ratio | status | prisma |', '|---:|---:|---:|---:|---:|---:|---:|');
     for (let i = 0; i < f.loads.length; i++) {
-      L.push(`| ${i + 1} | ${f.loads[i]!.toFixed(2)} | ${ms(f.floorMs[i] ?? NaN)} | ${ms(pv0.deployMs[i] ?? NaN)} | ${ratio(pv0.ratio[i] ?? NaN)} | ${ms(pv0.statusMs[i] ?? NaN)} | ${ms(f.prismaMs[i] ?? NaN)} |`);
+      L.push(
+        `| ${i + 1} | ${f.loads[i]!.toFixed(2)} | ${ms(f.floorMs[i] ?? NaN)} ` +
+          `| ${ms(pv0.deployMs[i] ?? NaN)} | ${ratio(pv0.ratio[i] ?? NaN)} ` +
+          `| ${ms(pv0.statusMs[i] ?? NaN)} | ${ms(f.prismaMs[i] ?? NaN)} ` +
+          `|`,
+      );
     }
     L.push('', '| worker figure | median | min | max | rounds |', '|---|---:|---:|---:|---:|');
-    L.push(`| worker cold init: import the bundle + first event (\`ledger\`), fresh \`node\` (goal ≤ 150 ms) | ${statCells(f.coldInit.map((r) => r.importMs + r.firstEventMs), ms)} |`);
-    L.push(`| — import of the bundle | ${statCells(f.coldInit.map((r) => r.importMs), ms)} |`);
-    L.push(`| — first event | ${statCells(f.coldInit.map((r) => r.firstEventMs), ms)} |`);
-    L.push(`| — whole probe process, spawn → exit (Node's own start-up included) | ${statCells(f.coldInit.map((r) => r.processMs), ms)} |`);
-    L.push(`| — not in the figure: loading @aws-sdk/client-secrets-manager, which the first event adds in AWS (secret-based connection; its network call not counted) | ${statCells(f.coldInit.map((r) => r.secretsSdkImportMs ?? NaN), ms)} |`);
-    L.push(`| worker peak RSS (maxRSS), one apply event of ${f.rss[0]?.applied ?? '?'} migrations (${kb(c.eventBytes)}; deploy's batch, largest file included) (goal ≤ 128 MB) | ${statCells(f.rss.map((r) => r.maxRssKB * 1024), mb)} |`);
-    L.push(`| — RSS after loading the bundle | ${statCells(f.rss.map((r) => r.rssAfterLoadKB * 1024), mb)} |`);
+    L.push(
+      `| worker cold init: import the bundle + first event (\`ledger\`), fresh \`node\` (goal ≤ 150 ms) | ${statCells(
+        f.coldInit.map((r) => r.importMs + r.firstEventMs),
+        ms,
+      )} |`,
+    );
+    L.push(
+      `| — import of the bundle | ${statCells(
+        f.coldInit.map((r) => r.importMs),
+        ms,
+      )} |`,
+    );
+    L.push(
+      `| — first event | ${statCells(
+        f.coldInit.map((r) => r.firstEventMs),
+        ms,
+      )} |`,
+    );
+    L.push(
+      `| — whole probe process, spawn → exit (Node's own start-up included) | ${statCells(
+        f.coldInit.map((r) => r.processMs),
+        ms,
+      )} |`,
+    );
+    L.push(
+      '| — not in the figure: loading @aws-sdk/client-secrets-manager, which the first event adds in AWS ' +
+        `(secret-based connection; its network call not counted) | ${statCells(
+          f.coldInit.map((r) => r.secretsSdkImportMs ?? NaN),
+          ms,
+        )} |`,
+    );
+    L.push(
+      `| worker peak RSS (maxRSS), one apply event of ${f.rss[0]?.applied ?? '?'} migrations ` +
+        `(${kb(c.eventBytes)}; deploy's batch, largest file included) (goal ≤ 128 MB) | ${statCells(
+          f.rss.map((r) => r.maxRssKB * 1024),
+          mb,
+        )} |`,
+    );
+    L.push(
+      `| — RSS after loading the bundle | ${statCells(
+        f.rss.map((r) => r.rssAfterLoadKB * 1024),
+        mb,
+      )} |`,
+    );
     L.push('');
   }
 
   L.push('## Worker bundle', '');
-  L.push(`infra/bundling.ts's esbuild options (as deployed): ${kb(info.bundle.bytes)} minified, ${kb(info.bundle.gzipBytes)} gzipped (goal ≤ 300 KB minified). Largest contributors:`, '');
+  L.push(
+    `infra/bundling.ts's esbuild options (as deployed): ` +
+      `${kb(info.bundle.bytes)} minified, ${kb(info.bundle.gzipBytes)} ` +
+      `gzipped (goal ≤ 300 KB minified). Largest contributors:`,
+    '',
+  );
   L.push('| bytes in bundle | input |', '|---:|---|');
   for (const t of info.bundle.topInputs) L.push(`| ${kb(t.bytes)} | ${t.input} |`);
   L.push('');
 
   const missed = info.all.flatMap((f) =>
-    [...goalRows(f, primary, info.nodeStartMs), ...workerGoalRows(f, info.bundle)].filter((r) => !r.met).map((r) => `${f.corpus.name}: **${r.name}** missed — ${r.text}: ${r.why}.`),
+    [...goalRows(f, primary, info.nodeStartMs), ...workerGoalRows(f, info.bundle)]
+      .filter((r) => !r.met)
+      .map((r) => `${f.corpus.name}: **${r.name}** missed — ${r.text}: ${r.why}.`),
   );
   L.push('## Missed goals', '');
   if (missed.length === 0) L.push('None: every goal is met on every corpus (medians).', '');
@@ -799,15 +1026,48 @@ function render(info: RunInfo): string {
     const vf = f.variants.get(primary)!;
     const overRatio = vf.ratio.filter((x) => x > GOALS.deployRatio);
     if (overRatio.length) {
-      outliers.push(`${f.corpus.name}: deploy over 1.5× the floor in ${overRatio.length} of ${vf.ratio.length} round(s) (${overRatio.map(ratio).join(', ')}); rounds' floors ${f.floorMs.map(ms).join(', ')}, before-apply ${vf.beforeApplyMs.map(ms).join(', ')}`);
+      outliers.push(
+        `${f.corpus.name}: deploy over 1.5× the floor in ${overRatio.length} ` +
+          `of ${vf.ratio.length} round(s) (${overRatio.map(ratio).join(', ')}); ` +
+          `rounds' floors ${f.floorMs.map(ms).join(', ')}, before-apply ` +
+          `${vf.beforeApplyMs.map(ms).join(', ')}`,
+      );
     }
     const overStatus = vf.statusMs.filter((x) => x > GOALS.statusMs);
-    if (overStatus.length) outliers.push(`${f.corpus.name}: no-op status over 0.5 s in ${overStatus.length} of ${vf.statusMs.length} round(s) (${overStatus.map(ms).join(', ')})`);
+    if (overStatus.length)
+      outliers.push(
+        `${f.corpus.name}: no-op status over 0.5 s in ${overStatus.length} ` +
+          `of ${vf.statusMs.length} round(s) (${overStatus.map(ms).join(', ')})`,
+      );
   }
-  if (outliers.length) L.push('Single rounds over a goal (the goals are judged on the medians above):', '', ...outliers.map((o) => `- ${o}`), '');
-  if (info.profiles.deploy) L.push(...renderProfile(`CPU profile of the CLI: deploy of ${info.profiles.deploy.corpus} — ${info.profiles.deploy.variant}`, info.profiles.deploy.summary));
-  if (info.profiles.status) L.push(...renderProfile(`CPU profile of the CLI: no-op status on ${info.profiles.status.corpus} — ${info.profiles.status.variant}`, info.profiles.status.summary));
-  if (info.profiles.worker) L.push(...renderProfile(`CPU profile of the worker bundle applying ${info.profiles.worker.corpus} in one event`, info.profiles.worker.summary));
+  if (outliers.length)
+    L.push(
+      'Single rounds over a goal (the goals are judged on the medians above):',
+      '',
+      ...outliers.map((o) => `- ${o}`),
+      '',
+    );
+  if (info.profiles.deploy)
+    L.push(
+      ...renderProfile(
+        `CPU profile of the CLI: deploy of ${info.profiles.deploy.corpus} — ${info.profiles.deploy.variant}`,
+        info.profiles.deploy.summary,
+      ),
+    );
+  if (info.profiles.status)
+    L.push(
+      ...renderProfile(
+        `CPU profile of the CLI: no-op status on ${info.profiles.status.corpus} — ${info.profiles.status.variant}`,
+        info.profiles.status.summary,
+      ),
+    );
+  if (info.profiles.worker)
+    L.push(
+      ...renderProfile(
+        `CPU profile of the worker bundle applying ${info.profiles.worker.corpus} in one event`,
+        info.profiles.worker.summary,
+      ),
+    );
   return L.join('\n');
 }
 
@@ -817,7 +1077,11 @@ async function nodeStartMs(): Promise<Stat> {
   const xs: number[] = [];
   for (let i = 0; i < 7; i++) {
     const started = performance.now();
-    await new Promise<void>((resolve, reject) => spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' }).on('close', () => resolve()).on('error', reject));
+    await new Promise<void>((resolve, reject) =>
+      spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' })
+        .on('close', () => resolve())
+        .on('error', reject),
+    );
     xs.push(performance.now() - started);
   }
   return stat(xs);
@@ -857,17 +1121,43 @@ async function main(): Promise<void> {
     const slowDeploy = want((f) => !goalRows(f, primary, nodeStart).find((r) => r.name.startsWith('deploy'))?.met);
     if (slowDeploy) {
       log('bench: profiling deploy');
-      profiles.deploy = { corpus: slowDeploy.corpus.name, variant: primary.label, summary: await profileCli(server, endpoint, primary, slowDeploy.corpus, 'deploy') };
-      profiles.worker = { corpus: slowDeploy.corpus.name, summary: await profileWorker(server, bundle, slowDeploy.corpus) };
+      profiles.deploy = {
+        corpus: slowDeploy.corpus.name,
+        variant: primary.label,
+        summary: await profileCli(server, endpoint, primary, slowDeploy.corpus, 'deploy'),
+      };
+      profiles.worker = {
+        corpus: slowDeploy.corpus.name,
+        summary: await profileWorker(server, bundle, slowDeploy.corpus),
+      };
     }
-    const slowStatus = want((f) => !goalRows(f, primary, nodeStart).find((r) => r.name.startsWith('no-op status'))?.met);
+    const slowStatus = want(
+      (f) => !goalRows(f, primary, nodeStart).find((r) => r.name.startsWith('no-op status'))?.met,
+    );
     if (slowStatus) {
       log('bench: profiling status');
-      profiles.status = { corpus: slowStatus.corpus.name, variant: primary.label, summary: await profileCli(server, endpoint, primary, slowStatus.corpus, 'status') };
+      profiles.status = {
+        corpus: slowStatus.corpus.name,
+        variant: primary.label,
+        summary: await profileCli(server, endpoint, primary, slowStatus.corpus, 'status'),
+      };
     }
     const slowInit = all.find((f) => !workerGoalRows(f, bundle).every((r) => r.met));
-    if (slowInit && !profiles.worker) profiles.worker = { corpus: slowInit.corpus.name, summary: await profileWorker(server, bundle, slowInit.corpus) };
-    const text = render({ server, psql: findPsql(), started, durationMs: performance.now() - t0, loadStart, loadEnd: os.loadavg(), nodeStartMs: nodeStart, bundle, variants, all, profiles });
+    if (slowInit && !profiles.worker)
+      profiles.worker = { corpus: slowInit.corpus.name, summary: await profileWorker(server, bundle, slowInit.corpus) };
+    const text = render({
+      server,
+      psql: findPsql(),
+      started,
+      durationMs: performance.now() - t0,
+      loadStart,
+      loadEnd: os.loadavg(),
+      nodeStartMs: nodeStart,
+      bundle,
+      variants,
+      all,
+      profiles,
+    });
     await writeFile(values.out!, text + '\n');
     log(`bench: wrote ${path.relative(process.cwd(), values.out!)}`);
     process.stdout.write(text + '\n');

@@ -73,7 +73,10 @@ export function workerCode(): lambda.Code {
   });
 }
 
-/** The folder in which the package build put the worker (`dist/worker/`, beside dist/cdk.*), when this code runs from there. */
+/**
+ *  The folder in which the package build put the worker (`dist/worker/`, beside dist/cdk.*), when this code runs from
+ *  there.
+ */
 export const PREBUILT_WORKER_DIR = 'worker';
 
 /** The prebuilt worker folder next to this module, or undefined when running from the sources (infra/). */

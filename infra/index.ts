@@ -3,7 +3,13 @@
  * database) and `VpcMigrateStack` (an example stack that creates a VPC, a database and the
  * worker). The worker's code is prebuilt inside the package.
  */
-export { MigrationWorker, MAX_TIMEOUT_SECONDS, RDS_CA_BUNDLE_PATH, type DatabaseEndpoint, type MigrationWorkerProps } from './migration-worker.js';
+export {
+  MigrationWorker,
+  MAX_TIMEOUT_SECONDS,
+  RDS_CA_BUNDLE_PATH,
+  type DatabaseEndpoint,
+  type MigrationWorkerProps,
+} from './migration-worker.js';
 export {
   VpcMigrateStack,
   DATABASE_NAME,

@@ -6,7 +6,7 @@
 import { Annotations, CustomResource, Duration, Stack, Token, Validations } from 'aws-cdk-lib';
 import * as cr from 'aws-cdk-lib/custom-resources';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as kms from 'aws-cdk-lib/aws-kms';
@@ -23,6 +23,9 @@ import {
 import { WORKER_HANDLER_SETTING, workerCode } from './bundling.js';
 import { DEFAULT_READER_ROTATION, ReaderSecret } from './reader-secret.js';
 import { grantSecretRead } from './secret-access.js';
+
+/** How cdk-nag names an AWS-managed service-role policy in an acknowledgement. */
+const MANAGED_POLICY_PREFIX = 'arn:<AWS::Partition>:iam::aws:policy/service-role/';
 
 /** Lambda's hard limit for a function timeout (docs/design.md §5), as the stack's API names it. */
 export { LAMBDA_MAX_TIMEOUT_SECONDS as MAX_TIMEOUT_SECONDS } from '../lambda/contract/index.js';
@@ -271,7 +274,10 @@ export class MigrationWorker extends Construct implements ec2.IConnectable {
     };
     const retention = props.logRetention ?? logs.RetentionDays.THREE_MONTHS;
     // Powertools Logger settings: each function's lines carry its own service name.
-    const logging = (service: string) => ({ POWERTOOLS_SERVICE_NAME: service, POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO' });
+    const logging = (service: string) => ({
+      POWERTOOLS_SERVICE_NAME: service,
+      POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
+    });
 
     this.logGroup = new logs.LogGroup(this, 'Logs', { retention });
     this.fn = new lambda.Function(this, 'Function', {
@@ -314,8 +320,8 @@ export class MigrationWorker extends Construct implements ec2.IConnectable {
       if (props.databaseName === undefined) {
         Annotations.of(this).addWarningV2(
           'vpc-migrate:readerDatabaseName',
-          'The reader function cannot read the database name from the migrating login\'s secret: it connects to ' +
-            'the reader secret\'s `dbname`, else `postgres`. Pass `databaseName` to MigrationWorker.',
+          "The reader function cannot read the database name from the migrating login's secret: it connects to " +
+            "the reader secret's `dbname`, else `postgres`. Pass `databaseName` to MigrationWorker.",
         );
       }
     }
@@ -346,8 +352,12 @@ export class MigrationWorker extends Construct implements ec2.IConnectable {
     if (!this.readerFn) {
       throw new MigrateError(
         ErrorCode.UsageError,
-        `MigrationWorker ${this.node.path} has no reader function (readerFunction: false): there is nothing to grant query access to.`,
-        'Remove `readerFunction: false` to deploy the reader function, or grant the migrator with grantMigrate (it can write).',
+        `MigrationWorker ${this.node.path} has no reader function ` +
+          `(readerFunction: false): there is nothing to grant ` +
+          `query access to.`,
+        'Remove `readerFunction: false` to deploy the reader ' +
+          'function, or grant the migrator with grantMigrate (it ' +
+          'can write).',
       );
     }
     return this.readerFn.grantInvoke(grantee);
@@ -376,16 +386,21 @@ export class MigrationWorker extends Construct implements ec2.IConnectable {
       resourceType: READER_ROLE_RESOURCE_TYPE,
       // Run again on every worker code change (set-up may change) and when the reader secret is
       // replaced (the login takes the new secret's password).
-      properties: { action: 'setup', worker: this.fn.currentVersion.version, readerSecret: this.readerSecret.secretArn },
+      properties: {
+        action: 'setup',
+        worker: this.fn.currentVersion.version,
+        readerSecret: this.readerSecret.secretArn,
+      },
     });
     setup.node.addDependency(this.fn);
+    const workerLogicalId = (this.fn.node.defaultChild as lambda.CfnFunction).logicalId;
     Validations.of(provider).acknowledge(
       {
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        id: `AwsSolutions-IAM4[Policy::${MANAGED_POLICY_PREFIX}AWSLambdaBasicExecutionRole]`,
         reason: "The CDK provider framework's own function writes its logs with the AWS-maintained minimum policy.",
       },
       {
-        id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).resolve((this.fn.node.defaultChild as lambda.CfnFunction).logicalId)}.Arn>:*]`,
+        id: `AwsSolutions-IAM5[Resource::<${Stack.of(this).resolve(workerLogicalId)}.Arn>:*]`,
         reason: 'The provider framework may invoke any version of the worker function, and only that function.',
       },
     );
@@ -398,13 +413,13 @@ function acknowledgeWorkerFunction(fn: lambda.Function, runtime: lambda.Runtime)
   if (fn.role) {
     Validations.of(fn.role).acknowledge(
       {
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        id: `AwsSolutions-IAM4[Policy::${MANAGED_POLICY_PREFIX}AWSLambdaBasicExecutionRole]`,
         reason:
           'AWSLambdaBasicExecutionRole is the AWS-maintained minimum for a function to write its own logs ' +
           '(logs:CreateLogStream, logs:PutLogEvents); an inline copy would need the same wildcard on log streams.',
       },
       {
-        id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]',
+        id: `AwsSolutions-IAM4[Policy::${MANAGED_POLICY_PREFIX}AWSLambdaVPCAccessExecutionRole]`,
         reason:
           'AWSLambdaVPCAccessExecutionRole is the AWS-maintained policy Lambda requires to attach the function to ' +
           'the VPC (create/describe/delete its network interfaces); EC2 does not scope these actions to one function.',

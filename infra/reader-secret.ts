@@ -13,7 +13,7 @@ import { DEFAULT_READER_ROLE } from '../lambda/contract/index.js';
  * Characters a generated password leaves out: those that break a connection string or SQL
  * quoting. The same set `rds.DatabaseSecret` and the hosted rotation use by default.
  */
-export const READER_PASSWORD_EXCLUDE_CHARACTERS = " %+~`#$&*()|[]{}:;<>?!'/@\"\\";
+export const READER_PASSWORD_EXCLUDE_CHARACTERS = ' %+~`#$&*()|[]{}:;<>?!\'/@"\\';
 
 /** How often the reader's password is rotated unless `readerSecretRotation` says otherwise. */
 export const DEFAULT_READER_ROTATION = Duration.days(30);

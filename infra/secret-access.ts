@@ -11,7 +11,11 @@ import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
  * identity-policy statement, because an imported key's policy cannot be edited from here
  * (`key.grantDecrypt(new ViaServicePrincipal(…))` adds nothing for one).
  */
-export function grantSecretRead(grantee: iam.IGrantable, secret: secretsmanager.ISecret, encryptionKey?: kms.IKey): void {
+export function grantSecretRead(
+  grantee: iam.IGrantable,
+  secret: secretsmanager.ISecret,
+  encryptionKey?: kms.IKey,
+): void {
   // A secret known by partial ARN: match its random suffix, and nothing broader.
   const secretArn = secret.secretFullArn ?? `${secret.secretArn}-??????`;
   iam.Grant.addToPrincipal({ grantee, actions: ['secretsmanager:GetSecretValue'], resourceArns: [secretArn] });

@@ -69,7 +69,8 @@ export class VpcMigrateStack extends Stack {
     const engine = rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_17 });
     this.database = new rds.DatabaseInstance(this, 'Database', {
       engine,
-      instanceType: props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.BURSTABLE4_GRAVITON, ec2.InstanceSize.MICRO),
+      instanceType:
+        props.instanceType ?? ec2.InstanceType.of(ec2.InstanceClass.BURSTABLE4_GRAVITON, ec2.InstanceSize.MICRO),
       vpc: this.vpc,
       vpcSubnets: isolated,
       port: DB_PORT,
@@ -134,7 +135,7 @@ export class VpcMigrateStack extends Stack {
         id: 'AwsSolutions-SMG4',
         reason:
           'The master secret is not rotated in this example: its rotation function would need its own ingress to ' +
-          'the database. The reader login\'s secret is rotated (hosted single-user rotation). The worker is ' +
+          "the database. The reader login's secret is rotated (hosted single-user rotation). The worker is " +
           'rotation-ready (it re-reads the secret after SQLSTATE 28P01); docs/aws.md (Rotating the database ' +
           'password) shows how to enable addRotationSingleUser.',
       },

@@ -49,7 +49,12 @@ export async function applyBatch(
           const waiters = await lockWaiters(db, WAITER_GRACE_MS);
           if (waiters.length > 0) {
             const because = blockedByWaiters(m.name, waiters);
-            const error = new MigrateError(ErrorCode.LockTimeout, because, 'Deploy again once that deploy has finished (`vpc-migrate status` shows when the lock is free).', { details: { waiters } });
+            const error = new MigrateError(
+              ErrorCode.LockTimeout,
+              because,
+              'Deploy again once that deploy has finished (`vpc-migrate status` shows when the lock is free).',
+              { details: { waiters } },
+            );
             throw new BatchStop(error, because);
           }
         }
@@ -59,14 +64,34 @@ export async function applyBatch(
         const started = Date.now();
         const budget = await prepareSession(ctx, options, margin);
         // Noted by the lock session while the file runs: a lock_timeout then names who held the lock.
-        const { value: result, blockers } = await lock.whileNotingBlockers(migrationPid, () => ledger.execute({ ...ctx, margin, budget, started, options, timeouts: [], lock }, m));
-        if (result.status === 'failed' && result.error?.code === '55P03' && blockers.length > 0 && !/migration lock/.test(result.error.message)) result.error.blockedBy = blockers;
+        const { value: result, blockers } = await lock.whileNotingBlockers(migrationPid, () =>
+          ledger.execute({ ...ctx, margin, budget, started, options, timeouts: [], lock }, m),
+        );
+        if (
+          result.status === 'failed' &&
+          result.error?.code === '55P03' &&
+          blockers.length > 0 &&
+          !/migration lock/.test(result.error.message)
+        )
+          result.error.blockedBy = blockers;
         if (result.status !== 'failed') ledger.add(m);
-        log.info('migration finished', { migration: m.name, status: result.status, durationMs: result.durationMs, mode: result.mode, format: format.name });
+        log.info('migration finished', {
+          migration: m.name,
+          status: result.status,
+          durationMs: result.durationMs,
+          mode: result.mode,
+          format: format.name,
+        });
         return result;
       },
     });
-    return { requestId: request.requestId, ...outcome, ledgerCreated, baselining: ledgerCreated && tablesBefore > 0, lockWaitMs: lock.waitedMs };
+    return {
+      requestId: request.requestId,
+      ...outcome,
+      ledgerCreated,
+      baselining: ledgerCreated && tablesBefore > 0,
+      lockWaitMs: lock.waitedMs,
+    };
   } finally {
     await lock.release();
   }

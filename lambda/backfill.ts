@@ -79,7 +79,9 @@ export async function runBackfill(db: Db, request: ParsedBackfill, remainingMs: 
   try {
     await db.query('BEGIN');
     open = true;
-    await db.query(`SET LOCAL statement_timeout = ${statementTimeout}; SET LOCAL lock_timeout = ${request.lockTimeoutMs ?? 0}`);
+    await db.query(
+      `SET LOCAL statement_timeout = ${statementTimeout}; SET LOCAL lock_timeout = ${request.lockTimeoutMs ?? 0}`,
+    );
     await backfillLock(db);
     const tableCreated = await ensureBackfillTable(db);
     const { rows: previous } = await db.query<RawRun>(
@@ -91,17 +93,22 @@ export async function runBackfill(db: Db, request: ParsedBackfill, remainingMs: 
     const last = previousRuns[previousRuns.length - 1];
     if (last && !request.again) {
       const changed = last.checksum !== request.checksum;
+      const times = previousRuns.length === 1 ? 'once' : `${previousRuns.length} times`;
+      const orRename = changed ? ', or put the new work in a backfill with a new name' : '';
       throw new MigrateError(
         ErrorCode.BackfillAlreadyRun,
-        `Backfill ${request.name} already ran ${previousRuns.length === 1 ? 'once' : `${previousRuns.length} times`}, last at ${last.finishedAt} by ${last.runBy} ` +
+        `Backfill ${request.name} already ran ${times}, ` +
+          `last at ${last.finishedAt} by ${last.runBy} ` +
           `(${last.rowsAffected} row(s))${changed ? '; the file has changed since' : ''}. Nothing was run.`,
-        `Pass --again to run it once more on purpose${changed ? ', or put the new work in a backfill with a new name' : ''}.`,
+        `Pass --again to run it once more on purpose${orRename}.`,
         { details: { backfill: request.name, previousRuns, checksumChanged: changed } },
       );
     }
     const before = checkQuery ? await runCheck(db, checkQuery) : undefined;
     const rowsBefore = await rowCounts(db);
-    const { rows: clock } = await db.query<{ now: Date; user: string }>('SELECT clock_timestamp() AS now, current_user AS "user"');
+    const { rows: clock } = await db.query<{ now: Date; user: string }>(
+      'SELECT clock_timestamp() AS now, current_user AS "user"',
+    );
     const startedAt = clock[0]?.now ?? new Date();
     let results: pg.QueryResult[];
     try {
@@ -112,7 +119,8 @@ export async function runBackfill(db: Db, request: ParsedBackfill, remainingMs: 
       throw new MigrateError(
         ErrorCode.SqlFailed,
         `Backfill ${request.name} failed${info.code ? ` (${info.code})` : ''}: ${info.message}`,
-        'Nothing was changed and nothing was recorded (the transaction was rolled back). Fix the file and run it again.',
+        'Nothing was changed and nothing was recorded (the transaction ' +
+          'was rolled back). Fix the file and run it again.',
         { details: { backfill: request.name, error: info } },
       );
     }
@@ -120,15 +128,20 @@ export async function runBackfill(db: Db, request: ParsedBackfill, remainingMs: 
       open = false;
       throw new MigrateError(
         ErrorCode.BackfillInvalid,
-        `Backfill ${request.name} ended the transaction itself (COMMIT/ROLLBACK in the file): part of it may be committed, and the run was NOT recorded.`,
-        'Check the data by hand. Remove transaction control from the file: vpc-migrate runs a backfill in one transaction it manages.',
+        `Backfill ${request.name} ended the transaction itself ` +
+          `(COMMIT/ROLLBACK in the file): part of it may be committed, ` +
+          `and the run was NOT recorded.`,
+        'Check the data by hand. Remove transaction control ' +
+          'from the file: vpc-migrate runs a backfill in one transaction ' +
+          'it manages.',
         { details: { backfill: request.name } },
       );
     }
     const commands = results.map((r) => ({ command: r.command, rowCount: r.rowCount }));
     const rows = rowsDelta(rowsBefore, await rowCounts(db));
     const dml = commands.filter((c) => DML.has(c.command));
-    const rowsAffected = dml.length > 0 ? dml.reduce((n, c) => n + (c.rowCount ?? 0), 0) : rows.reduce((n, r) => n + total(r), 0);
+    const rowsAffected =
+      dml.length > 0 ? dml.reduce((n, c) => n + (c.rowCount ?? 0), 0) : rows.reduce((n, r) => n + total(r), 0);
     const after = checkQuery ? await runCheck(db, checkQuery) : undefined;
     const runBy = request.runBy ?? clock[0]?.user ?? 'unknown';
     const { rows: inserted } = await db.query<RawRun>(
@@ -164,7 +177,9 @@ export async function runBackfill(db: Db, request: ParsedBackfill, remainingMs: 
 async function backfillLock(db: Db): Promise<void> {
   const started = Date.now();
   for (;;) {
-    const { rows } = await db.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, 2) AS ok', [MIGRATION_LOCK_KEY]);
+    const { rows } = await db.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, 2) AS ok', [
+      MIGRATION_LOCK_KEY,
+    ]);
     if (rows[0]?.ok) return;
     if (Date.now() - started > BACKFILL_LOCK_WAIT_MS) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -172,7 +187,9 @@ async function backfillLock(db: Db): Promise<void> {
   throw new MigrateError(
     ErrorCode.LockTimeout,
     `Another backfill is running on this database; waited ${Math.round(BACKFILL_LOCK_WAIT_MS / 1000)} s.`,
-    'Wait for it to finish (pg_stat_activity shows an application_name starting with "vpc-migrate backfill"), then run the command again.',
+    'Wait for it to finish (pg_stat_activity shows an application_name ' +
+      'starting with "vpc-migrate backfill"), then run the ' +
+      'command again.',
   );
 }
 
@@ -187,7 +204,9 @@ async function ensureBackfillTable(db: Db): Promise<boolean> {
   return true;
 }
 
-/** The check query, read-only, in a savepoint of the backfill's transaction (its settings and any error stay inside). */
+/**
+ *  The check query, read-only, in a savepoint of the backfill's transaction (its settings and any error stay inside).
+ */
 async function runCheck(db: Db, query: string): Promise<CheckOutcome> {
   await db.query('SAVEPOINT vpcm_check');
   try {
@@ -200,7 +219,12 @@ async function runCheck(db: Db, query: string): Promise<CheckOutcome> {
       truncated: rows.length > CHECK_MAX_ROWS,
     };
   } catch (error) {
-    return { fields: [], rows: [], truncated: false, error: describeSqlError(asPgError(error), query, 0, query.length) };
+    return {
+      fields: [],
+      rows: [],
+      truncated: false,
+      error: describeSqlError(asPgError(error), query, 0, query.length),
+    };
   } finally {
     await db.query('ROLLBACK TO SAVEPOINT vpcm_check');
     await db.query('RELEASE SAVEPOINT vpcm_check');

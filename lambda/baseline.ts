@@ -24,8 +24,16 @@ import { isCheckable, missingObjects } from './reconcile.js';
 
 const LISTED = 20;
 
-export async function baselineMigrations(db: Db, openSession: () => Promise<Db>, request: ParsedBaseline, remainingMs: number): Promise<BaselineResult> {
-  const lock = await acquireMigrationLock(openSession, Math.min(request.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, Math.max(0, remainingMs - 2000)));
+export async function baselineMigrations(
+  db: Db,
+  openSession: () => Promise<Db>,
+  request: ParsedBaseline,
+  remainingMs: number,
+): Promise<BaselineResult> {
+  const lock = await acquireMigrationLock(
+    openSession,
+    Math.min(request.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, Math.max(0, remainingMs - 2000)),
+  );
   try {
     const ledger = await PrismaLedger.open(db);
     const rows = (await ledger.exists()) ? await ledger.read() : [];
@@ -33,18 +41,26 @@ export async function baselineMigrations(db: Db, openSession: () => Promise<Db>,
     if (failed.length > 0) throw failedMigrationsError([...new Set(failed.map((r) => r.migration_name))]);
     const done = successfulNames(rows);
     const todo = request.migrations.filter((m) => !done.has(m.name));
-    const upTo = request.migrations[request.migrations.length - 1]!.name;
+    const _upTo = request.migrations[request.migrations.length - 1]!.name;
     const missing = await missingObjects(db, todo, { definitions: true });
-    if (missing.length > 0) throw mismatch(request.migrations.map((m) => m.name), missing);
+    if (missing.length > 0)
+      throw mismatch(
+        request.migrations.map((m) => m.name),
+        missing,
+      );
     await db.query('BEGIN');
     try {
       const ledgerCreated = await ledger.ensure();
       const recorded = [];
       for (const m of todo) recorded.push(await ledger.insertResolvedApplied(m.name, m.checksum, { clock: true }));
       await db.query('COMMIT');
-      return { recorded, alreadyRecorded: request.migrations.filter((m) => done.has(m.name)).map((m) => m.name),
+      return {
+        recorded,
+        alreadyRecorded: request.migrations.filter((m) => done.has(m.name)).map((m) => m.name),
         unchecked: todo.filter((m) => !isCheckable(m)).map((m) => m.name),
-        ledgerCreated, lockWaitMs: lock.waitedMs };
+        ledgerCreated,
+        lockWaitMs: lock.waitedMs,
+      };
     } catch (error) {
       await db.query('ROLLBACK').catch(() => undefined);
       throw error;
@@ -61,13 +77,31 @@ function mismatch(names: string[], missing: MissingObject[]): MigrateError {
   const first = missing[0]!.migration;
   const before = names[names.indexOf(first) - 1];
   const earlier = before
-    ? `Baseline only through the migrations the database has in full: ${remedyCommand('baseline', '--up-to', before)} (the one before ${first}), then deploy applies the rest; or `
-    : `The objects of the first migration, ${first}, are not all here: check that this is the database you meant. If it is, `;
+    ? `Baseline only through the migrations the database has ` +
+      `in full: ${remedyCommand('baseline', '--up-to', before)} ` +
+      `(the one before ${first}), then deploy applies the ` +
+      `rest; or `
+    : `The objects of the first migration, ${first}, are not ` +
+      `all here: check that this is the database you meant. ` +
+      `If it is, `;
   return new MigrateError(
     ErrorCode.BaselineMismatch,
-    `Cannot baseline through ${upTo}: the database lacks, or holds differently, ${missing.length} object(s) those migrations create. Nothing was recorded.\n${lines.join('\n')}`,
+    `Cannot baseline through ${upTo}: the database lacks, ` +
+      `or holds differently, ${missing.length} object(s) those ` +
+      `migrations create. Nothing was recorded.\n${lines.join('\n')}`,
     `${earlier}${remedyCommand('deploy', '--baseline')} applies every migration, reconciling what exists. ` +
-      'An object a later migration dropped or changed also shows here: baseline through an earlier migration in that case.',
-    { details: { upTo, missing: missing.slice(0, LISTED).map((x) => ({ ...x, ...(x.existing ? { existing: shorten(redact(x.existing), 2000) } : {}), ...(x.wanted ? { wanted: shorten(redact(x.wanted), 2000) } : {}) })) } },
+      ('An object a later migration dropped or changed also ' +
+        'shows here: baseline through an earlier migration in ' +
+        'that case.'),
+    {
+      details: {
+        upTo,
+        missing: missing.slice(0, LISTED).map((x) => ({
+          ...x,
+          ...(x.existing ? { existing: shorten(redact(x.existing), 2000) } : {}),
+          ...(x.wanted ? { wanted: shorten(redact(x.wanted), 2000) } : {}),
+        })),
+      },
+    },
   );
 }

@@ -22,14 +22,27 @@ const PHYSICAL_ID = 'vpc-migrate-reader-role';
 
 export function isReaderRoleResourceEvent(raw: unknown): raw is ReaderRoleResourceEvent {
   const e = raw as Partial<ReaderRoleResourceEvent> | null;
-  return typeof e === 'object' && e !== null && e.ResourceType === READER_ROLE_RESOURCE_TYPE && ['Create', 'Update', 'Delete'].includes(e.RequestType as string);
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    e.ResourceType === READER_ROLE_RESOURCE_TYPE &&
+    ['Create', 'Update', 'Delete'].includes(e.RequestType as string)
+  );
 }
 
-export async function handleReaderRoleResource(event: ReaderRoleResourceEvent, setup: () => Promise<SetupResult>): Promise<CustomResourceResponse> {
+export async function handleReaderRoleResource(
+  event: ReaderRoleResourceEvent,
+  setup: () => Promise<SetupResult>,
+): Promise<CustomResourceResponse> {
   if (event.RequestType === 'Delete') return { PhysicalResourceId: event.PhysicalResourceId ?? PHYSICAL_ID };
   const result = await setup();
   return {
     PhysicalResourceId: PHYSICAL_ID,
-    Data: { ReaderRole: result.readerRole, LoginRole: result.loginRole, Reads: result.reads, Created: String(result.created) },
+    Data: {
+      ReaderRole: result.readerRole,
+      LoginRole: result.loginRole,
+      Reads: result.reads,
+      Created: String(result.created),
+    },
   };
 }

@@ -31,7 +31,6 @@ export function clientConfigFromUrl(url: string): pg.ClientConfig {
   return config;
 }
 
-
 export async function connect(config: pg.ClientConfig, options: ConnectOptions = {}): Promise<Db> {
   const client = new pg.Client({
     ...config,

@@ -70,10 +70,22 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
   const mode = config.mode ?? 'migrator';
   const migrator: ConnectionSource =
     config.connectionConfig ??
-    fromUrl(config.databaseUrl, () => new MigrateError(ErrorCode.ConfigMissing, 'The worker has no database configured.', 'Set DATABASE_URL or DB_SECRET_ARN on the function.'));
-  const reader: ConnectionSource = config.readerConnectionConfig ?? fromUrl(config.readerDatabaseUrl, readerNotConfigured);
+    fromUrl(
+      config.databaseUrl,
+      () =>
+        new MigrateError(
+          ErrorCode.ConfigMissing,
+          'The worker has no database configured.',
+          'Set DATABASE_URL or DB_SECRET_ARN on the function.',
+        ),
+    );
+  const reader: ConnectionSource =
+    config.readerConnectionConfig ?? fromUrl(config.readerDatabaseUrl, readerNotConfigured);
 
-  return async (rawEvent: unknown, context: LambdaContext): Promise<WorkerResponse<unknown> | CustomResourceResponse> => {
+  return async (
+    rawEvent: unknown,
+    context: LambdaContext,
+  ): Promise<WorkerResponse<unknown> | CustomResourceResponse> => {
     // Powertools' addContext (request id, function, cold start) on the long-lived logger, which
     // alone knows whether this is the first invocation; each invocation then logs through its own
     // child, so invocations a local host runs side by side keep their own request ids.
@@ -93,7 +105,10 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
           }
         } catch (error) {
           const d = describe(error);
-          throw new Error(`vpc-migrate reader set-up failed: ${d.message as string}${error instanceof MigrateError ? ` (${error.code}) ${error.remedy}` : ''}`);
+          throw new Error(
+            `vpc-migrate reader set-up failed: ${d.message as string}` +
+              `${error instanceof MigrateError ? ` (${error.code}) ${error.remedy}` : ''}`,
+          );
         }
       });
     }
@@ -143,7 +158,9 @@ function readerOnly(what: string): MigrateError {
   return new MigrateError(
     ErrorCode.ReaderOnly,
     `This is the reader function: it answers only read-only queries and status, not ${what}.`,
-    'Run it against the migrating worker (--function or --stack with the WorkerFunctionName output); the reader function cannot write or migrate, by design.',
+    'Run it against the migrating worker (--function or ' +
+      '--stack with the WorkerFunctionName output); the reader ' +
+      'function cannot write or migrate, by design.',
     { details: { refused: what } },
   );
 }
@@ -157,10 +174,15 @@ async function openReader(source: ConnectionSource, event: Pick<ParsedEvent, 'ac
     // 28P01: wrong password; 28000: no such role (on a server that trusts the host, the only sign).
     const code = (error as { cause?: { code?: string } }).cause?.code;
     if (!isAuthFailure(error) && code !== '28000') throw error;
-    const role = await source().then((c) => credentialsOf(c).then((x) => x.role), () => DEFAULT_READER_ROLE);
+    const role = await source().then(
+      (c) => credentialsOf(c).then((x) => x.role),
+      () => DEFAULT_READER_ROLE,
+    );
     throw new MigrateError(
       ErrorCode.ReaderRoleMissing,
-      `The reader login "${role}" could not log in (it does not exist, or its password differs from the reader secret's).`,
+      `The reader login "${role}" could not log in (it does ` +
+        `not exist, or its password differs from the reader ` +
+        `secret's).`,
       readerRemedy(role),
       { cause: error, details: { role } },
     );
@@ -174,7 +196,10 @@ async function openReader(source: ConnectionSource, event: Pick<ParsedEvent, 'ac
   return db;
 }
 
-async function open(resolveConfig: ConnectionSource, event: { action: string; requestId?: string | undefined }): Promise<Db> {
+async function open(
+  resolveConfig: ConnectionSource,
+  event: { action: string; requestId?: string | undefined },
+): Promise<Db> {
   const applicationName = `vpc-migrate ${event.action}${event.requestId ? ' ' + event.requestId.slice(0, 36) : ''}`;
   try {
     return await connect(await resolveConfig(), { applicationName });
@@ -200,7 +225,11 @@ async function dispatch(
     case 'ledger':
       return readLedgerState(db, FORMATS[event.format ?? 'prisma']);
     case 'apply':
-      return applyBatch({ db, log, remainingMs: () => context.getRemainingTimeInMillis(), openSession }, FORMATS[event.format ?? 'prisma'], event);
+      return applyBatch(
+        { db, log, remainingMs: () => context.getRemainingTimeInMillis(), openSession },
+        FORMATS[event.format ?? 'prisma'],
+        event,
+      );
     case 'run-sql':
       return runSql(db, event, context.getRemainingTimeInMillis());
     case 'setup':

@@ -25,19 +25,21 @@ export interface GuardSpec {
  * A DO block (it takes no parameters: values are literals escaped by the driver, inside a
  * dollar quote they cannot close) that raises when the guard fails.
  */
-export function ledgerGuardSql(db: Db, spec: GuardSpec): string {
+export function ledgerGuardSql(_db: Db, spec: GuardSpec): string {
   const checks: string[] = [];
   if (spec.lockPid !== undefined) {
     checks.push(
       `IF NOT EXISTS (SELECT FROM pg_catalog.pg_locks l
           WHERE l.granted AND l.pid = ${Math.trunc(spec.lockPid)} AND ${migrationLockRowSql()}) THEN
-        RAISE EXCEPTION USING ERRCODE = '${LOCK_LOST_SQLSTATE}', MESSAGE = 'vpc-migrate: the migration lock is no longer held (its session, pid ${Math.trunc(spec.lockPid)}, ended)';
+        RAISE EXCEPTION USING ERRCODE = '${LOCK_LOST_SQLSTATE}', MESSAGE =
+          'vpc-migrate: the migration lock is no longer held (its session, pid ${Math.trunc(spec.lockPid)}, ended)';
       END IF;`,
     );
   }
   checks.push(
     `IF ${spec.alreadyRecorded} THEN
-        RAISE EXCEPTION USING ERRCODE = '${ALREADY_RECORDED_SQLSTATE}', MESSAGE = 'vpc-migrate: the migration is already recorded as applied';
+        RAISE EXCEPTION USING ERRCODE = '${ALREADY_RECORDED_SQLSTATE}',
+          MESSAGE = 'vpc-migrate: the migration is already recorded as applied';
       END IF;`,
   );
   const body = checks.join('\n      ');
@@ -52,16 +54,27 @@ export function guardRefusal(error: unknown, name: string): MigrateError | undef
   if (code === LOCK_LOST_SQLSTATE) {
     return new MigrateError(
       ErrorCode.LockLost,
-      `The migration lock was lost before ${name} could be recorded: the worker's lock session (a database connection of its own) ended or was terminated. ${name} was not recorded, and what could be rolled back was.`,
-      `Run ${remedyCommand('status')} to see what is applied, then ${remedyCommand('deploy')} again: the next deploy takes the lock afresh and continues where this one stopped.`,
+      `The migration lock was lost before ${name} could be ` +
+        `recorded: the worker's lock session (a database connection ` +
+        `of its own) ended or was terminated. ${name} was not ` +
+        `recorded, and what could be rolled back was.`,
+      `Run ${remedyCommand('status')} to see what is applied, ` +
+        `then ${remedyCommand('deploy')} again: the next deploy ` +
+        `takes the lock afresh and continues where this one ` +
+        `stopped.`,
       { details: { migration: name } },
     );
   }
   if (code === ALREADY_RECORDED_SQLSTATE) {
     return new MigrateError(
       ErrorCode.AlreadyRecorded,
-      `${name} is already recorded as applied by another run; this run's attempt was rolled back, so it is not applied twice.`,
-      `Another deploy ran at the same time without the migration lock. Run ${remedyCommand('status')}, and make sure every deployer of this database takes the lock (vpc-migrate and prisma migrate deploy do).`,
+      `${name} is already recorded as applied by another run; ` +
+        `this run's attempt was rolled back, so it is not applied ` +
+        `twice.`,
+      `Another deploy ran at the same time without the migration ` +
+        `lock. Run ${remedyCommand('status')}, and make sure ` +
+        `every deployer of this database takes the lock (vpc-migrate ` +
+        `and prisma migrate deploy do).`,
       { details: { migration: name } },
     );
   }

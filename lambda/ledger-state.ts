@@ -15,7 +15,12 @@ export async function readLedgerState(db: Db, format: WorkerFormat): Promise<Led
   );
   const facts = rows[0] as { version: string; database: string; schema: string; user: string };
   const { tableExists, ...ledger } = await format.readLedger(db);
-  return { server: { ...facts, lockHolder: await lockHolder(db) }, tableExists, userTableCount: await userTableCount(db), ...ledger };
+  return {
+    server: { ...facts, lockHolder: await lockHolder(db) },
+    tableExists,
+    userTableCount: await userTableCount(db),
+    ...ledger,
+  };
 }
 
 /** Tables in the current schema other than the ledger (a non-empty schema is baselined). */

@@ -1,6 +1,7 @@
 /**
  * The migration lock: Prisma's session-level advisory lock, so this worker and
- * `prisma migrate deploy` exclude each other, held on a session of its own. We poll `pg_try_advisory_lock` rather than block,
+ * `prisma migrate deploy` exclude each other, held on a session of its own. We poll `pg_try_advisory_lock` rather than
+ * block,
  * so the wait is bounded and the refusal can name who holds the lock.
  */
 import { close, type Db } from './db.js';
@@ -15,7 +16,10 @@ import {
 
 const POLL_MS = 100;
 /** pg_stat_activity hides another role's session times from a role without pg_read_all_stats. */
-const SINCE_HIDDEN = 'an unknown time (the worker\'s database role may not see other roles\' sessions; GRANT pg_read_all_stats to it to show when)';
+const SINCE_HIDDEN =
+  "an unknown time (the worker's database role may not " +
+  "see other roles' sessions; GRANT pg_read_all_stats " +
+  'to it to show when)';
 
 /** The migration lock, held by its own session (see {@link acquireMigrationLock}). */
 export interface HeldLock {
@@ -28,12 +32,18 @@ export interface HeldLock {
    * Runs `work` (one statement on the session `migrationPid`) while watching for the deadlock
    * PostgreSQL cannot see (see {@link watchedForWaiters}); returns the waiters it was cancelled for.
    */
-  whileWatched<T>(migrationPid: number, work: () => Promise<T>): Promise<{ value?: T; error?: unknown; cancelledFor: LockWaiter[] }>;
+  whileWatched<T>(
+    migrationPid: number,
+    work: () => Promise<T>,
+  ): Promise<{ value?: T; error?: unknown; cancelledFor: LockWaiter[] }>;
   /**
    * Runs `work` (a migration on the session `migrationPid`) while noting which sessions it waits
    * for (see {@link noteBlockers}): a lock_timeout can then name them. Errors of `work` pass through.
    */
-  whileNotingBlockers<T>(migrationPid: number, work: () => Promise<T>): Promise<{ value: T; blockers: BlockingSession[] }>;
+  whileNotingBlockers<T>(
+    migrationPid: number,
+    work: () => Promise<T>,
+  ): Promise<{ value: T; blockers: BlockingSession[] }>;
 }
 
 export interface LockWaiter {
@@ -83,12 +93,16 @@ async function pollForLock(db: Db, waitMs: number): Promise<{ pid: number; waite
   }
   const holder = await lockHolder(db);
   const who = holder
-    ? `pid ${holder.pid}, application ${JSON.stringify(holder.application ?? '')}, user ${holder.user ?? '?'}, since ${holder.since ?? SINCE_HIDDEN}`
+    ? `pid ${holder.pid}, application ${JSON.stringify(holder.application ?? '')}, ` +
+      `user ${holder.user ?? '?'}, since ${holder.since ?? SINCE_HIDDEN}`
     : 'a session that has since released it';
   throw new MigrateError(
     ErrorCode.LockTimeout,
-    `Another migration is running (${who}); waited ${Math.round((Date.now() - started) / 1000)} s for the migration lock.`,
-    `Wait for it to finish and run the command again, or raise --lock-wait. If that session is stuck, end it with SELECT pg_terminate_backend(${holder?.pid ?? 'PID'}).`,
+    `Another migration is running (${who}); waited ${Math.round((Date.now() - started) / 1000)} ` +
+      `s for the migration lock.`,
+    `Wait for it to finish and run the command again, or ` +
+      `raise --lock-wait. If that session is stuck, end it ` +
+      `with SELECT pg_terminate_backend(${holder?.pid ?? 'PID'}).`,
     { details: { holder } },
   );
 }
@@ -122,19 +136,33 @@ export async function lockWaiters(db: Db, graceMs: number): Promise<LockWaiter[]
 
 /** The sentence that explains a stop for `lockWaiters`. */
 export function blockedByWaiters(name: string, waiters: { pid: number; application: string | null }[]): string {
-  const who = waiters.map((w) => `pid ${w.pid}${w.application ? ` (${JSON.stringify(w.application)})` : ''}`).join(', ');
+  const who = waiters
+    .map((w) => `pid ${w.pid}${w.application ? ` (${JSON.stringify(w.application)})` : ''}`)
+    .join(', ');
   return (
-    `Stopped before ${name}: ${who} ${waiters.length === 1 ? 'is' : 'are'} blocked waiting for the migration lock, and ${name} runs a statement ` +
-    `outside a transaction (CONCURRENTLY) that would deadlock with ${waiters.length === 1 ? 'it' : 'them'}. The lock was released so ${waiters.length === 1 ? 'it goes' : 'they go'} first.`
+    `Stopped before ${name}: ${who} ${waiters.length === 1 ? 'is' : 'are'} ` +
+    `blocked waiting for the migration lock, and ${name} ` +
+    `runs a statement ` +
+    (`outside a transaction (CONCURRENTLY) that would deadlock ` +
+      `with ${waiters.length === 1 ? 'it' : 'them'}. The lock ` +
+      `was released so ${waiters.length === 1 ? 'it goes' : 'they go'} ` +
+      `first.`)
   );
 }
 
 /** The sentence that explains a CONCURRENTLY statement cancelled by {@link watchedForWaiters}. */
 export function cancelledForWaiters(name: string, line: number, waiters: LockWaiter[]): string {
-  const who = waiters.map((w) => `pid ${w.pid}${w.application ? ` (${JSON.stringify(w.application)})` : ''}`).join(', ');
+  const who = waiters
+    .map((w) => `pid ${w.pid}${w.application ? ` (${JSON.stringify(w.application)})` : ''}`)
+    .join(', ');
   return (
-    `Stopped ${name} at line ${line}: ${who} began waiting for the migration lock while this statement ran outside a transaction (CONCURRENTLY), ` +
-    `and the statement was waiting for ${waiters.length === 1 ? 'it' : 'them'}: a deadlock. The statement was cancelled and the lock released so ${waiters.length === 1 ? 'it goes' : 'they go'} first; ` +
+    `Stopped ${name} at line ${line}: ${who} began waiting ` +
+    `for the migration lock while this statement ran outside ` +
+    `a transaction (CONCURRENTLY), ` +
+    (`and the statement was waiting for ${waiters.length === 1 ? 'it' : 'them'}: ` +
+      `a deadlock. The statement was cancelled and the lock ` +
+      `released so ${waiters.length === 1 ? 'it goes' : 'they go'} ` +
+      `first; `) +
     `${name} is left resumable (an INVALID index it leaves is rebuilt when it resumes).`
   );
 }
@@ -225,7 +253,11 @@ const BLOCKERS_POLL_MS = 100;
  * migration's session (`pg_blocking_pids`). A statement that never waits is never seen waiting,
  * and costs one cheap query per poll.
  */
-async function noteBlockers<T>(session: Db, migrationPid: number, work: () => Promise<T>): Promise<{ value: T; blockers: BlockingSession[] }> {
+async function noteBlockers<T>(
+  session: Db,
+  migrationPid: number,
+  work: () => Promise<T>,
+): Promise<{ value: T; blockers: BlockingSession[] }> {
   let blockers: BlockingSession[] = [];
   let done = false;
   let timer: NodeJS.Timeout | undefined;
@@ -239,7 +271,11 @@ async function noteBlockers<T>(session: Db, migrationPid: number, work: () => Pr
         ORDER BY a.pid`,
       [migrationPid],
     );
-    if (rows.length > 0) blockers = rows.map(({ query_start, ...r }) => ({ ...r, queryStart: query_start ? new Date(query_start).toISOString() : null }));
+    if (rows.length > 0)
+      blockers = rows.map(({ query_start, ...r }) => ({
+        ...r,
+        queryStart: query_start ? new Date(query_start).toISOString() : null,
+      }));
   };
   const schedule = () => {
     timer = setTimeout(() => {

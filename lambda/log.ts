@@ -58,7 +58,10 @@ class WorkerLogger extends Logger {
 
   protected override printLog(logLevel: number, log: LogItem): void {
     const sink = this.sink;
-    if (!sink) return super.printLog(logLevel, log);
+    if (!sink) {
+      super.printLog(logLevel, log);
+      return;
+    }
     log.prepareForPrint();
     sink(JSON.stringify(log.getAttributes(), this.getJsonReplacer()));
   }

@@ -17,7 +17,12 @@ export async function rowCounts(db: Db): Promise<RowCounts> {
        FROM pg_stat_xact_user_tables
       WHERE n_tup_ins + n_tup_upd + n_tup_del > 0`,
   );
-  return new Map(rows.map((r) => [r.relid, { table: r.name, inserted: Number(r.ins), updated: Number(r.upd), deleted: Number(r.del) }]));
+  return new Map(
+    rows.map((r) => [
+      r.relid,
+      { table: r.name, inserted: Number(r.ins), updated: Number(r.upd), deleted: Number(r.del) },
+    ]),
+  );
 }
 
 /** Rows touched between two snapshots, per table, largest first. */
@@ -76,7 +81,8 @@ export type LockSnapshot = Set<string>;
 
 export async function lockSnapshot(db: Db): Promise<LockSnapshot> {
   const { rows } = await db.query<{ keys: string | null }>(
-    `SELECT string_agg(l.locktype || '|' || coalesce(l.relation::text, l.classid::text || ':' || l.objid::text || ':' || l.objsubid::text) || '|' || l.mode, E'\n') AS keys
+    `SELECT string_agg(l.locktype || '|' || coalesce(l.relation::text, l.classid::text || ':' || l.objid::text || ':'
+      || l.objsubid::text) || '|' || l.mode, E'\n') AS keys
        FROM pg_locks l
       WHERE l.pid = pg_backend_pid() AND l.granted AND l.locktype IN ('relation', 'object', 'advisory')`,
   );
@@ -102,7 +108,12 @@ const STRENGTH = [
 
 /** Strongest first, then by target. */
 export function sortLocks(locks: RehearsalLock[]): RehearsalLock[] {
-  return locks.sort((a, b) => STRENGTH.indexOf(b.mode) - STRENGTH.indexOf(a.mode) || a.target.localeCompare(b.target) || a.mode.localeCompare(b.mode));
+  return locks.sort(
+    (a, b) =>
+      STRENGTH.indexOf(b.mode) - STRENGTH.indexOf(a.mode) ||
+      a.target.localeCompare(b.target) ||
+      a.mode.localeCompare(b.mode),
+  );
 }
 
 /**
@@ -118,9 +129,17 @@ export async function describeLocks(db: Db, keys: string[], existing: ReadonlySe
     .filter(([type, , mode]) => !(type === 'object' && mode === 'AccessShareLock'))
     .filter(([type, target]) => !(type === 'advisory' && advisoryKey(target) === String(MIGRATION_LOCK_KEY)));
   if (parsed.length === 0) return [];
-  const { rows } = await db.query<{ i: number; nspname: string | null; relation: string | null; relkind: string | null; object: string | null }>(
-    `SELECT k.i, n.nspname, CASE WHEN c.oid IS NOT NULL THEN format('%I.%I', n.nspname, c.relname) END AS relation, c.relkind::text AS relkind,
-            CASE WHEN k.locktype = 'object' THEN pg_describe_object(split_part(k.target, ':', 1)::oid, split_part(k.target, ':', 2)::oid, 0) END AS object
+  const { rows } = await db.query<{
+    i: number;
+    nspname: string | null;
+    relation: string | null;
+    relkind: string | null;
+    object: string | null;
+  }>(
+    `SELECT k.i, n.nspname, CASE WHEN c.oid IS NOT NULL THEN format('%I.%I', n.nspname, c.relname) END AS relation,
+      c.relkind::text AS relkind,
+            CASE WHEN k.locktype = 'object' THEN pg_describe_object(split_part(k.target, ':', 1)::oid,
+              split_part(k.target, ':', 2)::oid, 0) END AS object
        FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(locktype, target, i)
        LEFT JOIN pg_class c ON c.oid = CASE WHEN k.locktype = 'relation' THEN k.target::oid END
        LEFT JOIN pg_namespace n ON n.oid = c.relnamespace`,
@@ -130,7 +149,11 @@ export async function describeLocks(db: Db, keys: string[], existing: ReadonlySe
   for (const r of rows) {
     const [locktype, target, mode] = parsed[Number(r.i) - 1] as [string, string, string];
     if (locktype === 'relation') {
-      if (r.nspname && (r.nspname === 'pg_catalog' || r.nspname === 'information_schema' || r.nspname.startsWith('pg_toast'))) continue;
+      if (
+        r.nspname &&
+        (r.nspname === 'pg_catalog' || r.nspname === 'information_schema' || r.nspname.startsWith('pg_toast'))
+      )
+        continue;
       const lock: RehearsalLock = { locktype, mode, target: r.nspname ? (r.relation as string) : target };
       if (r.relkind) lock.kind = RELKINDS[r.relkind] ?? r.relkind;
       lock.newObject = !existing.has(`${PG_CLASS}:${target}`);
@@ -162,11 +185,16 @@ const PG_CLASS = 1259;
  */
 export async function existingObjects(db: Db): Promise<Set<string>> {
   const { rows } = await db.query<{ key: string }>(
-    `WITH user_ns AS (SELECT oid FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_toast%')
-     SELECT 'pg_class'::regclass::oid::text || ':' || oid::text AS key FROM pg_class WHERE relnamespace IN (SELECT oid FROM user_ns)
-     UNION ALL SELECT 'pg_type'::regclass::oid::text || ':' || oid::text FROM pg_type WHERE typnamespace IN (SELECT oid FROM user_ns)
-     UNION ALL SELECT 'pg_constraint'::regclass::oid::text || ':' || oid::text FROM pg_constraint WHERE connamespace IN (SELECT oid FROM user_ns)
-     UNION ALL SELECT 'pg_proc'::regclass::oid::text || ':' || oid::text FROM pg_proc WHERE pronamespace IN (SELECT oid FROM user_ns)
+    `WITH user_ns AS (SELECT oid FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND
+      nspname NOT LIKE 'pg\\_toast%')
+     SELECT 'pg_class'::regclass::oid::text || ':' || oid::text AS key FROM pg_class WHERE relnamespace IN (SELECT oid
+       FROM user_ns)
+     UNION ALL SELECT 'pg_type'::regclass::oid::text || ':' || oid::text FROM pg_type WHERE typnamespace IN (SELECT
+       oid FROM user_ns)
+     UNION ALL SELECT 'pg_constraint'::regclass::oid::text || ':' || oid::text FROM pg_constraint WHERE connamespace
+       IN (SELECT oid FROM user_ns)
+     UNION ALL SELECT 'pg_proc'::regclass::oid::text || ':' || oid::text FROM pg_proc WHERE pronamespace IN (SELECT
+       oid FROM user_ns)
      UNION ALL SELECT 'pg_namespace'::regclass::oid::text || ':' || oid::text FROM pg_namespace`,
   );
   return new Set(rows.map((r) => r.key));

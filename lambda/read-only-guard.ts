@@ -35,7 +35,10 @@ const REFUSED_NAMES = new Set([
 ]);
 const REFUSED_PREFIXES = ['pg_advisory_', 'pg_try_advisory_', 'dblink'];
 
-/** The refused function or catalog `sql` names, if any (identifiers outside strings and comments, as PostgreSQL folds them). */
+/**
+ *  The refused function or catalog `sql` names, if any (identifiers outside strings and comments, as PostgreSQL folds
+ *  them).
+ */
 export function refusedCall(sql: string): string | undefined {
   for (const name of identifiers(sql)) {
     if (REFUSED_NAMES.has(name) || REFUSED_PREFIXES.some((p) => name.startsWith(p))) return name;
@@ -61,9 +64,13 @@ export function* identifiers(sql: string): Generator<string> {
       let depth = 1;
       i += 2;
       while (i < n && depth > 0) {
-        if (sql[i] === '/' && sql[i + 1] === '*') (depth++, (i += 2));
-        else if (sql[i] === '*' && sql[i + 1] === '/') (depth--, (i += 2));
-        else i++;
+        if (sql[i] === '/' && sql[i + 1] === '*') {
+          depth++;
+          i += 2;
+        } else if (sql[i] === '*' && sql[i + 1] === '/') {
+          depth--;
+          i += 2;
+        } else i++;
       }
     } else if (c === "'") {
       i = skipString(sql, i, /[eE]/.test(sql[i - 1] ?? '') && !/[\w$]/.test(sql[i - 2] ?? ''));
@@ -79,8 +86,10 @@ export function* identifiers(sql: string): Generator<string> {
       let name = '';
       while (j < n) {
         if (sql[j] === '"') {
-          if (sql[j + 1] === '"') (name += '"', (j += 2));
-          else break;
+          if (sql[j + 1] === '"') {
+            name += '"';
+            j += 2;
+          } else break;
         } else name += sql[j++];
       }
       i = j + 1;
@@ -109,7 +118,10 @@ function skipString(sql: string, start: number, backslashEscapes: boolean): numb
   return sql.length;
 }
 
-/** `\XXXX` and `\+XXXXXX` with the default escape character (UESCAPE is refused by the caller's list: any other escape keeps the raw text). */
+/**
+ *  `\XXXX` and `\+XXXXXX` with the default escape character (UESCAPE is refused by the caller's list: any other escape
+ *  keeps the raw text).
+ */
 function decodeUnicodeEscapes(text: string): string {
   return text
     .replace(/\\\+([0-9a-fA-F]{6})|\\([0-9a-fA-F]{4})/g, (_, six: string | undefined, four: string | undefined) =>

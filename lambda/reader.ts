@@ -19,7 +19,13 @@ import {
 } from './contract/index.js';
 
 /** Predefined roles that only read or observe; membership in any other role is more than a reader needs. */
-const READ_ONLY_ROLES = ['pg_read_all_data', 'pg_read_all_settings', 'pg_read_all_stats', 'pg_stat_scan_tables', 'pg_monitor'];
+const READ_ONLY_ROLES = [
+  'pg_read_all_data',
+  'pg_read_all_settings',
+  'pg_read_all_stats',
+  'pg_stat_scan_tables',
+  'pg_monitor',
+];
 
 export interface ReaderCredentials {
   role: string;
@@ -49,7 +55,9 @@ export async function credentialsOf(config: pg.ClientConfig): Promise<ReaderCred
 /** The `setup` action: creates (or updates) the reader login with the reader's own password. */
 export async function setupReader(db: Db, reader: ReaderCredentials, retried = false): Promise<SetupResult> {
   const { rows } = await db.query<{ v: number; login: string; exists: boolean }>(
-    `SELECT current_setting('server_version_num')::int AS v, current_user AS login, EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) AS exists`,
+    `SELECT current_setting('server_version_num')::int AS ` +
+      `v, current_user AS login, EXISTS (SELECT 1 FROM pg_roles ` +
+      `WHERE rolname = $1) AS exists`,
     [reader.role],
   );
   const facts = rows[0] as { v: number; login: string; exists: boolean };
@@ -57,7 +65,9 @@ export async function setupReader(db: Db, reader: ReaderCredentials, retried = f
     throw new MigrateError(
       ErrorCode.ReaderPrivileged,
       `The reader login "${reader.role}" is the worker's own migrating login.`,
-      'Give the reader its own secret (READER_SECRET_ARN, username vpc_migrate_reader); the MigrationWorker construct creates one.',
+      'Give the reader its own secret (READER_SECRET_ARN, ' +
+        'username vpc_migrate_reader); the MigrationWorker construct ' +
+        'creates one.',
     );
   }
   try {
@@ -69,15 +79,26 @@ export async function setupReader(db: Db, reader: ReaderCredentials, retried = f
     if (pgError.code === '42501') {
       throw new MigrateError(
         ErrorCode.ReaderSetupDenied,
-        `The migrating login "${facts.login}" may not create the reader login "${reader.role}" (${pgError.code}: ${pgError.message}).`,
-        `As a role with CREATEROLE that may grant pg_read_all_data (on RDS, the master user; rds_superuser members may), run: ${readerSetupByHand(reader.role)} ` +
-          'with the password from the reader secret; then turn the set-up off (setupReaderRole: false) or give the migrating login CREATEROLE.',
+        `The migrating login "${facts.login}" may not create ` +
+          `the reader login "${reader.role}" (${pgError.code}: ` +
+          `${pgError.message}).`,
+        `As a role with CREATEROLE that may grant pg_read_all_data ` +
+          `(on RDS, the master user; rds_superuser members may), ` +
+          `run: ${readerSetupByHand(reader.role)} ` +
+          ('with the password from the reader secret; then turn ' +
+            'the set-up off (setupReaderRole: false) or give the ' +
+            'migrating login CREATEROLE.'),
         { cause: error, details: { role: reader.role, code: pgError.code } },
       );
     }
     throw error;
   }
-  return { readerRole: reader.role, created: !facts.exists, loginRole: facts.login, reads: facts.v >= 140000 ? 'pg_read_all_data' : 'public-tables' };
+  return {
+    readerRole: reader.role,
+    created: !facts.exists,
+    loginRole: facts.login,
+    reads: facts.v >= 140000 ? 'pg_read_all_data' : 'public-tables',
+  };
 }
 
 /**
@@ -88,8 +109,10 @@ export async function setupReader(db: Db, reader: ReaderCredentials, retried = f
 export async function assertReader(db: Db): Promise<void> {
   const { rows } = await db.query<{ login: string; attrs: string[]; roles: string[] }>(
     `SELECT r.rolname AS login,
-            array_remove(ARRAY[CASE WHEN r.rolsuper THEN 'SUPERUSER' END, CASE WHEN r.rolcreaterole THEN 'CREATEROLE' END,
-                               CASE WHEN r.rolcreatedb THEN 'CREATEDB' END, CASE WHEN r.rolreplication THEN 'REPLICATION' END,
+            array_remove(ARRAY[CASE WHEN r.rolsuper THEN 'SUPERUSER' END, CASE WHEN r.rolcreaterole THEN 'CREATEROLE'
+              END,
+                               CASE WHEN r.rolcreatedb THEN 'CREATEDB' END, CASE WHEN r.rolreplication THEN
+                                 'REPLICATION' END,
                                CASE WHEN r.rolbypassrls THEN 'BYPASSRLS' END], NULL) AS attrs,
             ARRAY(SELECT b.rolname::text FROM pg_roles b
                    WHERE b.oid <> r.oid AND pg_has_role(r.oid, b.oid, 'MEMBER') AND b.rolname <> ALL($1::text[])
@@ -103,7 +126,9 @@ export async function assertReader(db: Db): Promise<void> {
   if (extra.length === 0) return;
   throw new MigrateError(
     ErrorCode.ReaderPrivileged,
-    `The reader login "${facts.login}" can do more than read (${extra.join(', ')}): read-only queries refuse to run as it.`,
+    `The reader login "${facts.login}" can do more than ` +
+      `read (${extra.join(', ')}): read-only queries refuse ` +
+      `to run as it.`,
     `Point the reader secret at a login with only pg_read_all_data. ${readerRemedy(DEFAULT_READER_ROLE)}`,
     { details: { login: facts.login, extra } },
   );

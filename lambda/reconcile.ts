@@ -18,7 +18,6 @@ import {
   type MissingObject,
   redact,
   remedyCommand,
-  shorten,
   type SkippedStatement,
   skippedEntry,
   type SqlErrorInfo,
@@ -39,12 +38,23 @@ interface Described {
 const SAVEPOINT = 'vpcm_compare';
 
 /** One column as a fact (pg_attribute `a`, pg_attrdef `d`): name, type with modifiers, NOT NULL, default. */
-const COLUMN_FACT = `format('column %I %s%s%s', a.attname, format_type(a.atttypid, a.atttypmod), CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END, coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), ''))`;
+const COLUMN_FACT =
+  `format('column %I %s%s%s', a.attname, format_type(a.atttypid, ` +
+  `a.atttypmod), CASE WHEN a.attnotnull THEN ' NOT NULL' ` +
+  `ELSE '' END, coalesce(' DEFAULT ' || pg_get_expr(d.adbin, ` +
+  `d.adrelid), ''))`;
 
 /** Call inside an open transaction, with no failed statement pending. */
 export async function compareWithExisting(db: Db, text: string, span: StatementSpan): Promise<Comparison> {
   const objects = span.creates ?? [];
-  if (objects.length === 0) return { same: false, why: 'vpc-migrate cannot tell which object this statement creates, so it cannot compare it with the one that exists' };
+  if (objects.length === 0)
+    return {
+      same: false,
+      why:
+        'vpc-migrate cannot tell which object this statement ' +
+        'creates, so it cannot compare it with the one that ' +
+        'exists',
+    };
   // A schema or an extension is its name: there is nothing else the statement would define.
   if (objects.every((o) => o.kind === 'schema' || o.kind === 'extension')) return { same: true };
   await db.query(`SAVEPOINT ${SAVEPOINT}`);
@@ -52,7 +62,10 @@ export async function compareWithExisting(db: Db, text: string, span: StatementS
     const before: Described[] = [];
     for (const o of objects) before.push(await describe(db, o));
     if (before.every((d) => d.facts.length === 0)) {
-      return { same: false, why: 'PostgreSQL says it already exists, but no object of that kind and name was found to compare with' };
+      return {
+        same: false,
+        why: 'PostgreSQL says it already exists, but no object of that kind and name was found to compare with',
+      };
     }
     for (const d of before) if (d.drop) await db.query(d.drop);
     await db.query(span.comparable ?? text);
@@ -89,7 +102,13 @@ function judge(objects: CreatedObject[], before: Described[], after: Described[]
       same = false;
     }
   });
-  if (!same) return { same: false, why: 'the object that exists is not what this statement creates', existing: existing.join('\n'), wanted: wanted.join('\n') };
+  if (!same)
+    return {
+      same: false,
+      why: 'the object that exists is not what this statement creates',
+      existing: existing.join('\n'),
+      wanted: wanted.join('\n'),
+    };
   return extras.length > 0 ? { same: true, note: `exists with later additions: ${extras.join('; ')}` } : { same: true };
 }
 
@@ -99,7 +118,12 @@ const label = (o: CreatedObject) => `${o.kind} ${o.table ? `${o.table}.` : ''}${
 async function schemaOf(db: Db, o: CreatedObject): Promise<string | null> {
   if (o.schema) return o.schema;
   if (o.table) {
-    const { rows } = await db.query<{ s: string | null }>(`SELECT (SELECT nspname FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid WHERE c.oid = to_regclass(quote_ident($1))) AS s`, [o.table]);
+    const { rows } = await db.query<{ s: string | null }>(
+      `SELECT (SELECT nspname FROM pg_namespace n JOIN pg_class ` +
+        `c ON c.relnamespace = n.oid WHERE c.oid = to_regclass(quote_ident($1))) ` +
+        `AS s`,
+      [o.table],
+    );
     return rows[0]?.s ?? null;
   }
   const { rows } = await db.query<{ s: string | null }>('SELECT current_schema() AS s');
@@ -111,14 +135,17 @@ async function schemaOf(db: Db, o: CreatedObject): Promise<string | null> {
  * its facts from `from` (where `$table` is the table's oid), and the statement that drops it.
  */
 function onTable(kind: 'constraint' | 'column', fact: string, from: string): string {
-  return `SELECT (SELECT array_agg(${fact}) FROM ${from.replace('$table', "to_regclass(format('%I.%I', $1::text, $3::text))")}) AS facts,
-                format('ALTER TABLE %I.%I DROP ${kind.toUpperCase()} %I CASCADE', $1::text, $3::text, $2::text) AS drop`;
+  return `SELECT (SELECT array_agg(${fact}) FROM
+    ${from.replace('$table', "to_regclass(format('%I.%I', $1::text, $3::text))")}) AS facts,
+                format('ALTER TABLE %I.%I DROP ${kind.toUpperCase()} %I CASCADE', $1::text, $3::text, $2::text) AS
+                  drop`;
 }
 
 async function describe(db: Db, o: CreatedObject): Promise<Described> {
   const schema = await schemaOf(db, o);
   if (schema === null) return { facts: [] };
-  const q = async (sql: string, params: unknown[]) => (await db.query<{ facts: string[] | null; drop: string | null }>(sql, params)).rows[0];
+  const q = async (sql: string, params: unknown[]) =>
+    (await db.query<{ facts: string[] | null; drop: string | null }>(sql, params)).rows[0];
   let row: { facts: string[] | null; drop: string | null } | undefined;
   switch (o.kind) {
     case 'relation':
@@ -126,15 +153,21 @@ async function describe(db: Db, o: CreatedObject): Promise<Described> {
         `SELECT CASE WHEN c.oid IS NULL THEN NULL ELSE
                   ARRAY['kind ' || c.relkind::text]
                   || coalesce((SELECT array_agg(${COLUMN_FACT} ORDER BY a.attnum)
-                                 FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                                 FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum =
+                                   a.attnum
                                 WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '{}')
-                  || coalesce((SELECT array_agg(format('constraint %I %s', conname, pg_get_constraintdef(oid)) ORDER BY conname) FROM pg_constraint WHERE conrelid = c.oid), '{}')
+                  || coalesce((SELECT array_agg(format('constraint %I %s', conname, pg_get_constraintdef(oid)) ORDER
+                    BY conname) FROM pg_constraint WHERE conrelid = c.oid), '{}')
                   || CASE WHEN c.relkind IN ('v', 'm') THEN ARRAY['query ' || pg_get_viewdef(c.oid)] ELSE '{}' END
-                  || coalesce((SELECT ARRAY[format('sequence %s start %s increment %s min %s max %s cycle %s', seqtypid::regtype, seqstart, seqincrement, seqmin, seqmax, seqcycle)] FROM pg_sequence WHERE seqrelid = c.oid), '{}')
+                  || coalesce((SELECT ARRAY[format('sequence %s start %s increment %s min %s max %s cycle %s',
+                    seqtypid::regtype, seqstart, seqincrement, seqmin, seqmax, seqcycle)] FROM pg_sequence WHERE
+                      seqrelid = c.oid), '{}')
                 END AS facts,
-                CASE c.relkind WHEN 'r' THEN 'DROP TABLE ' WHEN 'p' THEN 'DROP TABLE ' WHEN 'v' THEN 'DROP VIEW ' WHEN 'm' THEN 'DROP MATERIALIZED VIEW ' WHEN 'S' THEN 'DROP SEQUENCE ' END
+                CASE c.relkind WHEN 'r' THEN 'DROP TABLE ' WHEN 'p' THEN 'DROP TABLE ' WHEN 'v' THEN 'DROP VIEW ' WHEN
+                  'm' THEN 'DROP MATERIALIZED VIEW ' WHEN 'S' THEN 'DROP SEQUENCE ' END
                   || format('%I.%I CASCADE', $1::text, $2::text) AS drop
-           FROM (SELECT to_regclass(format('%I.%I', $1::text, $2::text)) AS oid) r LEFT JOIN pg_class c ON c.oid = r.oid`,
+           FROM (SELECT to_regclass(format('%I.%I', $1::text, $2::text)) AS oid) r LEFT JOIN pg_class c ON c.oid =
+             r.oid`,
         [schema, o.name],
       );
       break;
@@ -142,26 +175,45 @@ async function describe(db: Db, o: CreatedObject): Promise<Described> {
       row = await q(
         `SELECT CASE WHEN i.indexrelid IS NULL THEN NULL ELSE ARRAY[pg_get_indexdef(i.indexrelid)] END AS facts,
                 format('DROP INDEX %I.%I CASCADE', $1::text, $2::text) AS drop
-           FROM (SELECT to_regclass(format('%I.%I', $1::text, $2::text)) AS oid) r LEFT JOIN pg_index i ON i.indexrelid = r.oid`,
+           FROM (SELECT to_regclass(format('%I.%I', $1::text, $2::text)) AS oid) r LEFT JOIN pg_index i ON
+             i.indexrelid = r.oid`,
         [schema, o.name],
       );
       break;
     case 'constraint':
-      row = await q(onTable('constraint', `format('constraint %I %s', conname, pg_get_constraintdef(oid))`, 'pg_constraint WHERE conrelid = $table AND conname = $2'), [schema, o.name, o.table]);
+      row = await q(
+        onTable(
+          'constraint',
+          `format('constraint %I %s', conname, pg_get_constraintdef(oid))`,
+          'pg_constraint WHERE conrelid = $table AND conname = $2',
+        ),
+        [schema, o.name, o.table],
+      );
       break;
     case 'column':
       row = await q(
-        onTable('column', COLUMN_FACT, 'pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attrelid = $table AND a.attname = $2 AND NOT a.attisdropped'),
+        onTable(
+          'column',
+          COLUMN_FACT,
+          'pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid ' +
+            '= a.attrelid AND d.adnum = a.attnum WHERE a.attrelid ' +
+            '= $table AND a.attname = $2 AND NOT a.attisdropped',
+        ),
         [schema, o.name, o.table],
       );
       break;
     case 'type':
       row = await q(
         `SELECT CASE WHEN t.oid IS NULL THEN NULL
-                     WHEN t.typtype = 'e' THEN ARRAY['enum'] || (SELECT array_agg('label ' || enumlabel ORDER BY enumsortorder) FROM pg_enum WHERE enumtypid = t.oid)
-                     WHEN t.typtype = 'd' THEN ARRAY[format('domain %s%s', format_type(t.typbasetype, t.typtypmod), CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END)]
-                          || coalesce((SELECT array_agg(format('constraint %I %s', conname, pg_get_constraintdef(oid)) ORDER BY conname) FROM pg_constraint WHERE contypid = t.oid), '{}')
-                     WHEN t.typtype = 'c' THEN ARRAY['composite'] || (SELECT array_agg(format('attribute %I %s', attname, format_type(atttypid, atttypmod)) ORDER BY attnum) FROM pg_attribute WHERE attrelid = t.typrelid AND attnum > 0 AND NOT attisdropped)
+                     WHEN t.typtype = 'e' THEN ARRAY['enum'] || (SELECT array_agg('label ' || enumlabel ORDER BY
+                       enumsortorder) FROM pg_enum WHERE enumtypid = t.oid)
+                     WHEN t.typtype = 'd' THEN ARRAY[format('domain %s%s', format_type(t.typbasetype, t.typtypmod),
+                       CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END)]
+                          || coalesce((SELECT array_agg(format('constraint %I %s', conname, pg_get_constraintdef(oid))
+                            ORDER BY conname) FROM pg_constraint WHERE contypid = t.oid), '{}')
+                     WHEN t.typtype = 'c' THEN ARRAY['composite'] || (SELECT array_agg(format('attribute %I %s',
+                       attname, format_type(atttypid, atttypmod)) ORDER BY attnum) FROM pg_attribute WHERE attrelid =
+                         t.typrelid AND attnum > 0 AND NOT attisdropped)
                      ELSE ARRAY['type ' || t.typtype::text] END AS facts,
                 format('DROP TYPE %I.%I CASCADE', $1::text, $2::text) AS drop
            FROM (SELECT to_regtype(format('%I.%I', $1::text, $2::text)) AS oid) r LEFT JOIN pg_type t ON t.oid = r.oid`,
@@ -170,8 +222,10 @@ async function describe(db: Db, o: CreatedObject): Promise<Described> {
       break;
     case 'routine':
       row = await q(
-        `SELECT CASE WHEN count(*) = 1 THEN ARRAY[regexp_replace(pg_get_functiondef(min(p.oid)), '^CREATE OR REPLACE ', 'CREATE ')]
-                     WHEN count(*) > 1 THEN ARRAY[count(*) || ' overloads: ' || string_agg(p.oid::regprocedure::text, ', ')] END AS facts,
+        `SELECT CASE WHEN count(*) = 1 THEN ARRAY[regexp_replace(pg_get_functiondef(min(p.oid)),
+          '^CREATE OR REPLACE ', 'CREATE ')]
+                     WHEN count(*) > 1 THEN ARRAY[count(*) || ' overloads: ' || string_agg(p.oid::regprocedure::text,
+                       ', ')] END AS facts,
                 CASE WHEN count(*) = 1 THEN 'DROP ROUTINE ' || min(p.oid)::regprocedure::text || ' CASCADE' END AS drop
            FROM pg_proc p WHERE p.pronamespace = to_regnamespace(quote_ident($1)) AND p.proname = $2`,
         [schema, o.name],
@@ -179,7 +233,8 @@ async function describe(db: Db, o: CreatedObject): Promise<Described> {
       break;
     case 'trigger':
       row = await q(
-        `SELECT (SELECT array_agg(pg_get_triggerdef(t.oid)) FROM pg_trigger t WHERE t.tgrelid = to_regclass(format('%I.%I', $1::text, $3::text)) AND t.tgname = $2) AS facts,
+        `SELECT (SELECT array_agg(pg_get_triggerdef(t.oid)) FROM pg_trigger t WHERE t.tgrelid =
+          to_regclass(format('%I.%I', $1::text, $3::text)) AND t.tgname = $2) AS facts,
                 format('DROP TRIGGER %I ON %I.%I CASCADE', $2::text, $1::text, $3::text) AS drop`,
         [schema, o.name, o.table],
       );
@@ -196,7 +251,8 @@ export class CreatedInFile {
   private readonly lines = new Map<string, number>();
   private static key = (o: CreatedObject) => [o.kind, o.schema ?? '', o.table ?? '', o.name].join('\u0000');
   add(span: StatementSpan): void {
-    for (const o of span.creates ?? []) if (!this.lines.has(CreatedInFile.key(o))) this.lines.set(CreatedInFile.key(o), span.line);
+    for (const o of span.creates ?? [])
+      if (!this.lines.has(CreatedInFile.key(o))) this.lines.set(CreatedInFile.key(o), span.line);
   }
   earlierLine(span: StatementSpan): number | undefined {
     for (const o of span.creates ?? []) {
@@ -226,7 +282,9 @@ export async function reconcileStatement(
   const earlier = made.earlierLine(span);
   if (earlier !== undefined) {
     const info = located();
-    info.detail = `It creates an object this file already created at line ${earlier}: a duplicate inside one file is never reconciled.`;
+    info.detail =
+      `It creates an object this file already created at line ` +
+      `${earlier}: a duplicate inside one file is never reconciled.`;
     info.hint = 'Remove the duplicate statement from the migration.';
     return { info };
   }
@@ -253,15 +311,24 @@ export async function reconcileStatement(
     ...(comparison.wanted !== undefined ? ['This statement creates:', indent(comparison.wanted)] : []),
   ].join('\n');
   info.hint =
-    `Make the database match the migration (drop or alter the existing object), then ${remedyCommand('resolve', '--rolled-back', m.name)} ` +
+    `Make the database match the migration (drop or alter ` +
+    `the existing object), then ${remedyCommand('resolve', '--rolled-back', m.name)} ` +
     `and deploy again; or, if the existing object is what you want, ${remedyCommand('resolve', '--applied', m.name)}.`;
   return { info };
 }
 
 /** Whether the object exists at all (describe() says nothing of schemas and extensions: they are asked by name). */
 async function exists(db: Db, o: CreatedObject): Promise<boolean> {
-  if (o.kind === 'schema') return (await db.query<{ e: boolean }>('SELECT to_regnamespace(quote_ident($1)) IS NOT NULL AS e', [o.name])).rows[0]?.e === true;
-  if (o.kind === 'extension') return (await db.query<{ e: boolean }>('SELECT EXISTS (SELECT FROM pg_extension WHERE extname = $1) AS e', [o.name])).rows[0]?.e === true;
+  if (o.kind === 'schema')
+    return (
+      (await db.query<{ e: boolean }>('SELECT to_regnamespace(quote_ident($1)) IS NOT NULL AS e', [o.name])).rows[0]
+        ?.e === true
+    );
+  if (o.kind === 'extension')
+    return (
+      (await db.query<{ e: boolean }>('SELECT EXISTS (SELECT FROM pg_extension WHERE extname = $1) AS e', [o.name]))
+        .rows[0]?.e === true
+    );
   return (await describe(db, o)).facts.length > 0;
 }
 
@@ -273,7 +340,11 @@ async function exists(db: Db, o: CreatedObject): Promise<boolean> {
  * transaction of its own, rolled back: nothing changes. `firstOnly`: stop at the first
  * migration with a problem.
  */
-export async function missingObjects(db: Db, migrations: DecodedMigration[], opts: { definitions: boolean; firstOnly?: boolean }): Promise<MissingObject[]> {
+export async function missingObjects(
+  db: Db,
+  migrations: DecodedMigration[],
+  opts: { definitions: boolean; firstOnly?: boolean },
+): Promise<MissingObject[]> {
   const found: MissingObject[] = [];
   await db.query('BEGIN');
   try {
@@ -283,11 +354,22 @@ export async function missingObjects(db: Db, migrations: DecodedMigration[], opt
         if (objects.length === 0) continue;
         const absent: CreatedObject[] = [];
         for (const o of objects) if (!(await exists(db, o))) absent.push(o);
-        for (const o of absent) found.push({ migration: m.name, line: span.line, object: label(o), why: 'does not exist' });
-        if (absent.length > 0 || !opts.definitions || !(span.kind === 'transactional' || span.kind === 'non-transactional')) continue;
+        for (const o of absent)
+          found.push({ migration: m.name, line: span.line, object: label(o), why: 'does not exist' });
+        if (
+          absent.length > 0 ||
+          !opts.definitions ||
+          !(span.kind === 'transactional' || span.kind === 'non-transactional')
+        )
+          continue;
         const comparison = await compareWithExisting(db, m.sql.slice(span.start, span.end), span);
         if (!comparison.same) {
-          const entry: MissingObject = { migration: m.name, line: span.line, object: objects.map(label).join(', '), why: comparison.why };
+          const entry: MissingObject = {
+            migration: m.name,
+            line: span.line,
+            object: objects.map(label).join(', '),
+            why: comparison.why,
+          };
           if (comparison.existing !== undefined) entry.existing = comparison.existing;
           if (comparison.wanted !== undefined) entry.wanted = comparison.wanted;
           found.push(entry);
@@ -316,4 +398,8 @@ export async function lastExisting(db: Db, migrations: DecodedMigration[]): Prom
   return migrations.slice(0, stop).findLast(isCheckable)?.name;
 }
 
-const indent = (text: string) => text.split('\n').map((l) => `  ${l}`).join('\n');
+const indent = (text: string) =>
+  text
+    .split('\n')
+    .map((l) => `  ${l}`)
+    .join('\n');

@@ -56,7 +56,8 @@ import { PrismaLedger, successfulNames } from './prisma/prisma-ledger.js';
  * (a defence in depth: the CLI's parser is the first line). `ROLLBACK TO` and `RELEASE`
  * address the file's own savepoints and are allowed.
  */
-const TRANSACTION_CONTROL = /^(?:begin|start\s+transaction|commit|end|abort|rollback(?!\s+to\b)|prepare\s+transaction)\b/i;
+const TRANSACTION_CONTROL =
+  /^(?:begin|start\s+transaction|commit|end|abort|rollback(?!\s+to\b)|prepare\s+transaction)\b/i;
 
 /** SQLSTATE for "cannot run inside a transaction block". */
 const ACTIVE_SQL_TRANSACTION = '25001';
@@ -97,7 +98,15 @@ export async function rehearse(ctx: ApplyContext, request: ParsedRehearse): Prom
         results.push(empty(m, 'not-started'));
         continue;
       }
-      const result = await rehearseOne(ctx, m, index, { options, existing, enumAddedBy, earlier: results, margin, tracker, state });
+      const result = await rehearseOne(ctx, m, index, {
+        options,
+        existing,
+        enumAddedBy,
+        earlier: results,
+        margin,
+        tracker,
+        state,
+      });
       results.push(result);
       log.info('migration rehearsed', { migration: m.name, status: result.status, durationMs: result.durationMs });
       if (result.timeBudgetExhausted) stopped = 'time-budget';
@@ -113,7 +122,13 @@ export async function rehearse(ctx: ApplyContext, request: ParsedRehearse): Prom
     await db.query('ROLLBACK');
     open = false;
     const sequencesAdvanced = diffSequences(sequencesBefore, await sequenceValues(db));
-    const result: RehearseResult = { results, rolledBack: true, sequencesAdvanced, lockWaitMs: lock.waitedMs, durationMs: Date.now() - started };
+    const result: RehearseResult = {
+      results,
+      rolledBack: true,
+      sequencesAdvanced,
+      lockWaitMs: lock.waitedMs,
+      durationMs: Date.now() - started,
+    };
     if (stopped) result.stopped = stopped;
     return result;
   } finally {
@@ -126,7 +141,18 @@ export async function rehearse(ctx: ApplyContext, request: ParsedRehearse): Prom
 }
 
 function empty(m: DecodedMigration, status: 'already-applied' | 'not-started'): RehearsalResult {
-  return { name: m.name, mode: m.mode, status, durationMs: 0, statements: spansOf(m).length, statementsRun: 0, notRehearsed: [], skipped: [], locks: [], rows: [] };
+  return {
+    name: m.name,
+    mode: m.mode,
+    status,
+    durationMs: 0,
+    statements: spansOf(m).length,
+    statementsRun: 0,
+    notRehearsed: [],
+    skipped: [],
+    locks: [],
+    rows: [],
+  };
 }
 
 function spansOf(m: DecodedMigration): StatementSpan[] {
@@ -150,7 +176,12 @@ interface Shared {
   tracker: { status(): string };
 }
 
-async function rehearseOne(ctx: ApplyContext, m: DecodedMigration, index: number, shared: Shared): Promise<RehearsalResult> {
+async function rehearseOne(
+  ctx: ApplyContext,
+  m: DecodedMigration,
+  index: number,
+  shared: Shared,
+): Promise<RehearsalResult> {
   const { db } = ctx;
   const started = Date.now();
   const budget = timeBudgetMs(ctx, shared.margin);
@@ -159,7 +190,8 @@ async function rehearseOne(ctx: ApplyContext, m: DecodedMigration, index: number
   const limitedByBudget = configured === 0 || budget < configured;
   // What an earlier file set for its session must not leak into this one (docs/design.md §3).
   await db.query(
-    `SET SESSION AUTHORIZATION DEFAULT; RESET ALL; SET statement_timeout = ${timeout}; SET lock_timeout = ${shared.options.lockTimeoutMs ?? 0}`,
+    `SET SESSION AUTHORIZATION DEFAULT; RESET ALL; SET statement_timeout ` +
+      `= ${timeout}; SET lock_timeout = ${shared.options.lockTimeoutMs ?? 0}`,
   );
   const reconcile = shared.options.reconcileExisting !== false;
   const spans = spansOf(m);
@@ -181,7 +213,12 @@ async function rehearseOne(ctx: ApplyContext, m: DecodedMigration, index: number
   for (let i = 0; i < spans.length; i++) {
     const span = spans[i] as StatementSpan;
     const text = m.sql.slice(span.start, span.end);
-    if (span.kind === 'begin' || span.kind === 'commit' || span.kind === 'transaction-control' || TRANSACTION_CONTROL.test(text.trim())) {
+    if (
+      span.kind === 'begin' ||
+      span.kind === 'commit' ||
+      span.kind === 'transaction-control' ||
+      TRANSACTION_CONTROL.test(text.trim())
+    ) {
       result.notRehearsed.push(notRehearsed(text, span, i, 'transaction-control'));
       continue;
     }
@@ -200,7 +237,8 @@ async function rehearseOne(ctx: ApplyContext, m: DecodedMigration, index: number
       if (pg.code === ACTIVE_SQL_TRANSACTION || (reconcile && isAlreadyExists(pg))) {
         await db.query('ROLLBACK TO SAVEPOINT vpcm_statement');
         await db.query('RELEASE SAVEPOINT vpcm_statement');
-        if (pg.code === ACTIVE_SQL_TRANSACTION) result.notRehearsed.push(notRehearsed(text, span, i, 'non-transactional'));
+        if (pg.code === ACTIVE_SQL_TRANSACTION)
+          result.notRehearsed.push(notRehearsed(text, span, i, 'non-transactional'));
         else result.skipped.push(skippedEntry(text, span, i, pg));
         continue;
       }
@@ -227,7 +265,10 @@ async function rehearseOne(ctx: ApplyContext, m: DecodedMigration, index: number
       const earlier = earlierTrouble(shared.earlier);
       if (info.code === UNSAFE_NEW_ENUM_VALUE) {
         result.note =
-          'The enum value is added in this same file: deploy fails the same way, because PostgreSQL cannot use a new enum value in the transaction that adds it. Move the statements that use it into a later migration.';
+          'The enum value is added in this same file: deploy fails ' +
+          'the same way, because PostgreSQL cannot use a new enum ' +
+          'value in the transaction that adds it. Move the statements ' +
+          'that use it into a later migration.';
       } else if (earlier) {
         result.note = `It may fail only because of an earlier migration in this rehearsal: ${earlier}.`;
       }
@@ -248,11 +289,21 @@ async function rehearseOne(ctx: ApplyContext, m: DecodedMigration, index: number
   return result;
 }
 
-function notRehearsed(text: string, span: StatementSpan, index: number, reason: NotRehearsedStatement['reason']): NotRehearsedStatement {
+function notRehearsed(
+  text: string,
+  span: StatementSpan,
+  index: number,
+  reason: NotRehearsedStatement['reason'],
+): NotRehearsedStatement {
   return { index, line: span.line, statement: shorten(text, 200), reason };
 }
 
-function skippedEntry(text: string, span: StatementSpan, index: number, pg: { code?: string; message: string }): SkippedStatement {
+function skippedEntry(
+  text: string,
+  span: StatementSpan,
+  index: number,
+  pg: { code?: string; message: string },
+): SkippedStatement {
   return { index, line: span.line, code: pg.code ?? '', message: pg.message, statement: shorten(text, 200) };
 }
 
@@ -261,8 +312,13 @@ function ensureOpen(tracker: { status(): string }, m: DecodedMigration, span: St
   if (tracker.status() !== 'I') return;
   throw new MigrateError(
     ErrorCode.RehearsalEscaped,
-    `The statement at ${m.name}/migration.sql line ${span.line} ended the rehearsal's transaction: what ran before it may have been COMMITTED.`,
-    'Check the database now (`vpc-migrate status`, and the objects the rehearsed migrations create). Report this as a bug with the statement: the rehearsal must never send transaction control.',
+    `The statement at ${m.name}/migration.sql line ${span.line} ` +
+      `ended the rehearsal's transaction: what ran before ` +
+      `it may have been COMMITTED.`,
+    'Check the database now (`vpc-migrate status`, and the ' +
+      'objects the rehearsed migrations create). Report this ' +
+      'as a bug with the statement: the rehearsal must never ' +
+      'send transaction control.',
     { details: { migration: m.name, line: span.line } },
   );
 }
@@ -274,10 +330,16 @@ function sharedTransactionCause(info: SqlErrorInfo, m: DecodedMigration, shared:
     const addedBy = label !== undefined ? shared.enumAddedBy.get(label) : undefined;
     const anyEarlier = shared.enumAddedBy.size > 0 && label === undefined && !/\badd\s+value\b/i.test(m.sql);
     if (addedBy || anyEarlier) {
-      const who = addedBy ? `${addedBy} adds the enum value${label ? ` "${label}"` : ''}` : 'an earlier pending migration adds an enum value';
+      const who = addedBy
+        ? `${addedBy} adds the enum value${label ? ` "${label}"` : ''}`
+        : 'an earlier pending migration adds an enum value';
       return (
-        `Only the rehearsal's single transaction prevents this: ${who}, and PostgreSQL lets a new enum value be used only ` +
-        'after the transaction that added it commits. Deploy commits each migration before the next one, so this is not a defect; ' +
+        `Only the rehearsal's single transaction prevents this: ` +
+        `${who}, and PostgreSQL lets a new enum value be used ` +
+        `only ` +
+        ('after the transaction that added it commits. Deploy ' +
+          'commits each migration before the next one, so this ' +
+          'is not a defect; ') +
         'the rest of this migration could not be rehearsed.'
       );
     }
@@ -286,8 +348,12 @@ function sharedTransactionCause(info: SqlErrorInfo, m: DecodedMigration, shared:
     const writers = shared.earlier.filter((r) => r.rows.length > 0).map((r) => r.name);
     if (writers.length > 0) {
       return (
-        `Only the rehearsal's single transaction prevents this: earlier pending migration(s) ${writers.slice(0, 3).join(', ')} changed rows ` +
-        'whose deferred trigger events are still queued; deploy commits them first. (If this file itself changes rows of that table before altering it, deploy fails too.)'
+        `Only the rehearsal's single transaction prevents this: ` +
+        `earlier pending migration(s) ${writers.slice(0, 3).join(', ')} ` +
+        `changed rows ` +
+        ('whose deferred trigger events are still queued; deploy ' +
+          'commits them first. (If this file itself changes rows ' +
+          'of that table before altering it, deploy fails too.)')
       );
     }
   }
@@ -305,7 +371,9 @@ function earlierTrouble(earlier: RehearsalResult[]): string | undefined {
 }
 
 async function enumValues(db: Db): Promise<{ oid: string; label: string }[]> {
-  const { rows } = await db.query<{ oid: string; label: string }>('SELECT oid::text AS oid, enumlabel AS label FROM pg_enum');
+  const { rows } = await db.query<{ oid: string; label: string }>(
+    'SELECT oid::text AS oid, enumlabel AS label FROM pg_enum',
+  );
   return rows;
 }
 

@@ -12,15 +12,31 @@
  * The folder check (P3017) is the CLI's: only it sees the migrations folder.
  */
 import type { Db } from './db.js';
-import { DEFAULT_LOCK_WAIT_MS, ErrorCode, type LedgerRow, MigrateError, type ParsedResolve, type ResolveResult } from './contract/index.js';
+import {
+  DEFAULT_LOCK_WAIT_MS,
+  ErrorCode,
+  MigrateError,
+  type ParsedResolve,
+  type ResolveResult,
+} from './contract/index.js';
 import { acquireMigrationLock } from './lock.js';
 import { iso, PrismaLedger, toLedgerRow } from './prisma/prisma-ledger.js';
 
-export async function resolveMigration(db: Db, openSession: () => Promise<Db>, request: ParsedResolve, remainingMs: number): Promise<ResolveResult> {
-  const lock = await acquireMigrationLock(openSession, Math.min(request.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, Math.max(0, remainingMs - 2000)));
+export async function resolveMigration(
+  db: Db,
+  openSession: () => Promise<Db>,
+  request: ParsedResolve,
+  remainingMs: number,
+): Promise<ResolveResult> {
+  const lock = await acquireMigrationLock(
+    openSession,
+    Math.min(request.lockWaitMs ?? DEFAULT_LOCK_WAIT_MS, Math.max(0, remainingMs - 2000)),
+  );
   try {
     const ledger = await PrismaLedger.open(db);
-    return request.to === 'applied' ? await markApplied(ledger, request, lock.waitedMs) : await markRolledBack(ledger, request, lock.waitedMs);
+    return request.to === 'applied'
+      ? await markApplied(ledger, request, lock.waitedMs)
+      : await markRolledBack(ledger, request, lock.waitedMs);
   } finally {
     await lock.release();
   }
@@ -47,8 +63,12 @@ async function markApplied(ledger: PrismaLedger, request: ParsedResolve, lockWai
     if (finished) {
       throw new MigrateError(
         ErrorCode.ResolveAlreadyApplied,
-        `P3008: The migration \`${name}\` is already recorded as applied in the database (finished at ${iso(finished.finished_at)}). Nothing was changed.`,
-        `Nothing to resolve. If it failed again later, its newer failed row is what \`vpc-migrate status\` reports; otherwise run \`vpc-migrate deploy\`.`,
+        `P3008: The migration \`${name}\` is already recorded ` +
+          `as applied in the database (finished at ${iso(finished.finished_at)}). ` +
+          `Nothing was changed.`,
+        `Nothing to resolve. If it failed again later, its newer ` +
+          `failed row is what \`vpc-migrate status\` reports; ` +
+          `otherwise run \`vpc-migrate deploy\`.`,
         { details: { prismaCode: 'P3008', migration: name, row: toLedgerRow(finished) } },
       );
     }
@@ -60,13 +80,20 @@ async function markApplied(ledger: PrismaLedger, request: ParsedResolve, lockWai
   });
 }
 
-async function markRolledBack(ledger: PrismaLedger, request: ParsedResolve, lockWaitMs: number): Promise<ResolveResult> {
+async function markRolledBack(
+  ledger: PrismaLedger,
+  request: ParsedResolve,
+  lockWaitMs: number,
+): Promise<ResolveResult> {
   const { name } = request;
   const neverApplied = (why: string) =>
     new MigrateError(
       ErrorCode.ResolveNeverApplied,
-      `P3011: Migration \`${name}\` cannot be rolled back because it was never applied to the database (${why}). Nothing was changed.`,
-      'Check the name: it is the whole folder name, e.g. "20201207184859_initial_migration" (`vpc-migrate status` lists them).',
+      `P3011: Migration \`${name}\` cannot be rolled back ` +
+        `because it was never applied to the database (${why}). ` +
+        `Nothing was changed.`,
+      'Check the name: it is the whole folder name, e.g. "20201207184859_initial_migration" ' +
+        '(`vpc-migrate status` lists them).',
       { details: { prismaCode: 'P3011', migration: name } },
     );
   if (!(await ledger.exists())) throw neverApplied('there is no _prisma_migrations table');
@@ -77,7 +104,9 @@ async function markRolledBack(ledger: PrismaLedger, request: ParsedResolve, lock
       throw new MigrateError(
         ErrorCode.ResolveNotFailed,
         `P3012: Migration \`${name}\` cannot be rolled back because it is not in a failed state. Nothing was changed.`,
-        'Only a failed migration can be marked rolled back. To undo an applied migration, write a new migration that reverses it.',
+        'Only a failed migration can be marked rolled back. ' +
+          'To undo an applied migration, write a new migration ' +
+          'that reverses it.',
         { details: { prismaCode: 'P3012', migration: name } },
       );
     }

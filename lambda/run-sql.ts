@@ -37,7 +37,11 @@ class CappedQuery extends BaseQuery {
   truncated = false;
   private kept = 0;
   private bytes = 0;
-  constructor(config: pg.QueryConfig, private readonly maxRows: number, private readonly maxBytes: number) {
+  constructor(
+    config: pg.QueryConfig,
+    private readonly maxRows: number,
+    private readonly maxBytes: number,
+  ) {
     super(config);
   }
   override handleDataRow(msg: { fields: (string | null)[] }): void {
@@ -81,7 +85,9 @@ export async function runSql(db: Db, request: RunSqlRequest, remainingMs: number
     // A SELECT, not a SET: it takes the transaction's snapshot, after which PostgreSQL refuses
     // `SET TRANSACTION READ WRITE` (25001); after a SET alone it would still allow it.
     await db.query(`SELECT set_config('statement_timeout', '${timeout}', true)`);
-    const config: pg.QueryConfig = request.params ? { text: request.sql, values: request.params } : { text: request.sql };
+    const config: pg.QueryConfig = request.params
+      ? { text: request.sql, values: request.params }
+      : { text: request.sql };
     const query = new CappedQuery(config, request.maxRows, MAX_RESULT_BYTES);
     // Read-only always goes through the extended protocol: one statement, no escape by COMMIT.
     if (!request.write) forceExtended(query);
@@ -99,7 +105,8 @@ export async function runSql(db: Db, request: RunSqlRequest, remainingMs: number
       await db.query('ROLLBACK').catch(() => undefined);
       // CONCURRENTLY, VACUUM and the like refuse a transaction block (25001) before doing
       // anything: with --write, run such a statement alone in autocommit, as psql would.
-      if (request.write && asPgError(error).code === '25001') return await runOutsideTransaction(db, request, timeout, own, started, notices);
+      if (request.write && asPgError(error).code === '25001')
+        return await runOutsideTransaction(db, request, timeout, own, started, notices);
       throw statementFailed(error, request, timeout);
     }
     if (request.write) {
@@ -140,7 +147,14 @@ export async function runSql(db: Db, request: RunSqlRequest, remainingMs: number
  * `--write` SQL that cannot run inside a transaction block, run in autocommit: the user's timeout
  * set for the session around it, the worker's own restored after.
  */
-async function runOutsideTransaction(db: Db, request: RunSqlRequest, timeout: number, own: number, started: number, notices: string[]): Promise<RunSqlResult> {
+async function runOutsideTransaction(
+  db: Db,
+  request: RunSqlRequest,
+  timeout: number,
+  own: number,
+  started: number,
+  notices: string[],
+): Promise<RunSqlResult> {
   let result: pg.QueryResult | pg.QueryResult[];
   try {
     await db.query(`SET statement_timeout = ${timeout}`);
@@ -168,21 +182,41 @@ function statementFailed(error: unknown, request: RunSqlRequest, timeoutMs: numb
   const info = describeSqlError(error, request.sql, 0, request.sql.length);
   let remedy = 'Fix the SQL and run it again; nothing was changed (the transaction was rolled back).';
   if (info.code === '57014' && /statement timeout/.test(info.message)) {
-    remedy = `The statement ran longer than its statement timeout (${timeoutMs} ms: --statement-timeout, never past the function's remaining time); nothing was changed. Raise --statement-timeout, or make the statement cheaper.`;
+    remedy =
+      `The statement ran longer than its statement timeout ` +
+      `(${timeoutMs} ms: --statement-timeout, never past the ` +
+      `function's remaining time); nothing was changed. Raise ` +
+      `--statement-timeout, or make the statement cheaper.`;
   } else if (!request.write && info.code === '25006') {
-    remedy = 'This statement writes, and read-only run-sql cannot; nothing was changed. If you mean to change data, re-run with --write (it runs on the migrating function and asks for confirmation).';
+    remedy =
+      'This statement writes, and read-only run-sql cannot; ' +
+      'nothing was changed. If you mean to change data, re-run ' +
+      'with --write (it runs on the migrating function and ' +
+      'asks for confirmation).';
   } else if (!request.write && info.code === '42501') {
     // The reader login's limits are the point: there is no flag that lifts them.
-    remedy = 'Read-only run-sql runs as the reader login, which may read tables, views and sequences (pg_read_all_data) and nothing else; this statement needs a privilege it does not have. Nothing was changed.';
+    remedy =
+      'Read-only run-sql runs as the reader login, which may ' +
+      'read tables, views and sequences (pg_read_all_data) ' +
+      'and nothing else; this statement needs a privilege ' +
+      'it does not have. Nothing was changed.';
   }
-  return new MigrateError(ErrorCode.SqlFailed, `${info.code ? info.code + ': ' : ''}${info.message}${when ? ` (${when})` : ''}`, remedy, { details: { error: info } });
+  return new MigrateError(
+    ErrorCode.SqlFailed,
+    `${info.code ? info.code + ': ' : ''}${info.message}${when ? ` (${when})` : ''}`,
+    remedy,
+    { details: { error: info } },
+  );
 }
 
 function refusedWhy(name: string): string {
   if (name === 'uescape') return 'it names something with UESCAPE, which this check does not decode';
-  if (name.startsWith('pg_advisory_') || name.startsWith('pg_try_advisory_')) return `it takes an advisory lock (${name}), which would hold deploys back while it runs`;
-  if (name === 'pg_logical_emit_message') return 'pg_logical_emit_message writes to the WAL even in a read-only transaction';
-  if (['pg_authid', 'pg_shadow', 'pg_user_mapping'].includes(name)) return `${name} holds credentials (password hashes, foreign servers' passwords)`;
+  if (name.startsWith('pg_advisory_') || name.startsWith('pg_try_advisory_'))
+    return `it takes an advisory lock (${name}), which would hold deploys back while it runs`;
+  if (name === 'pg_logical_emit_message')
+    return 'pg_logical_emit_message writes to the WAL even in a read-only transaction';
+  if (['pg_authid', 'pg_shadow', 'pg_user_mapping'].includes(name))
+    return `${name} holds credentials (password hashes, foreign servers' passwords)`;
   return `${name} runs SQL given as text, out of the read-only check's sight`;
 }
 
@@ -190,7 +224,9 @@ function readOnlyRefused(sql: string, why: string): MigrateError {
   return new MigrateError(
     ErrorCode.ReadOnlyRefused,
     `Refused in read-only run-sql: ${why}. Nothing was run.`,
-    'Read-only run-sql runs only what cannot change the database or hold up others. Use a query without it; to test the migration lock, look at pg_locks.',
+    'Read-only run-sql runs only what cannot change the ' +
+      'database or hold up others. Use a query without it; ' +
+      'to test the migration lock, look at pg_locks.',
     { details: { error: { code: '25006', message: `read-only run-sql: ${why}`, statement: sql.slice(0, 300) } } },
   );
 }
@@ -206,7 +242,9 @@ async function refuseIfSessionState(db: Db, sql: string): Promise<void> {
             (SELECT count(*)::int FROM pg_prepared_statements) AS prepared`,
   );
   const left = rows[0] ?? { locks: 0, prepared: 0 };
-  const what = [left.locks > 0 && 'a session-level advisory lock', left.prepared > 0 && 'a prepared statement'].filter(Boolean);
+  const what = [left.locks > 0 && 'a session-level advisory lock', left.prepared > 0 && 'a prepared statement'].filter(
+    Boolean,
+  );
   if (what.length === 0) return;
   await db.query('SELECT pg_advisory_unlock_all(); DEALLOCATE ALL');
   throw readOnlyRefused(sql, `it left ${what.join(' and ')} in the session, which would outlast the query (undone)`);
@@ -229,7 +267,10 @@ async function refuseIfWritten(db: Db, sql: string, ownTimeoutMs: number): Promi
   }
   if (xid == null) return;
   await db.query('ROLLBACK').catch(() => undefined);
-  throw readOnlyRefused(sql, 'it wrote to the database inside the read-only transaction (PostgreSQL assigned it a transaction id); rolled back');
+  throw readOnlyRefused(
+    sql,
+    'it wrote to the database inside the read-only transaction (PostgreSQL assigned it a transaction id); rolled back',
+  );
 }
 
 /**

@@ -62,12 +62,19 @@ let smClient: { key: string; client: SecretsManagerClient } | undefined;
  * const retry = new pg.Client(await getConnectionConfig({ refresh: true }));
  */
 export function getConnectionConfig(opts: ConnectionConfigOptions = {}): Promise<ClientConfig> {
-  return configFromEnv(WORKER_ENV.migratorUrl, WORKER_ENV.migratorSecret, opts, () =>
-    new MigrateError(
-      ErrorCode.ConfigMissing,
-      `The worker has no database configured: neither ${WORKER_ENV.migratorUrl} nor ${WORKER_ENV.migratorSecret} is set.`,
-      `Set ${WORKER_ENV.migratorSecret} to the RDS credentials secret (the MigrationWorker construct does), or ${WORKER_ENV.migratorUrl} for local use.`,
-    ),
+  return configFromEnv(
+    WORKER_ENV.migratorUrl,
+    WORKER_ENV.migratorSecret,
+    opts,
+    () =>
+      new MigrateError(
+        ErrorCode.ConfigMissing,
+        `The worker has no database configured: neither ${WORKER_ENV.migratorUrl} ` +
+          `nor ${WORKER_ENV.migratorSecret} is set.`,
+        `Set ${WORKER_ENV.migratorSecret} to the RDS credentials ` +
+          `secret (the MigrationWorker construct does), or ${WORKER_ENV.migratorUrl} ` +
+          `for local use.`,
+      ),
   );
 }
 
@@ -80,7 +87,12 @@ export function getReaderConnectionConfig(opts: ConnectionConfigOptions = {}): P
 }
 
 /** A login's settings from its URL variable, else from the secret its ARN variable names. */
-async function configFromEnv(urlVar: string, secretVar: string, opts: ConnectionConfigOptions, missing: () => MigrateError): Promise<ClientConfig> {
+async function configFromEnv(
+  urlVar: string,
+  secretVar: string,
+  opts: ConnectionConfigOptions,
+  missing: () => MigrateError,
+): Promise<ClientConfig> {
   const url = process.env[urlVar];
   if (url) return { connectionString: url };
   const secretId = process.env[secretVar];
@@ -89,7 +101,10 @@ async function configFromEnv(urlVar: string, secretVar: string, opts: Connection
 }
 
 /** Connection settings from the RDS credentials secret `secretId`, fetched once per container. */
-export async function secretConnectionConfig(secretId: string, opts: ConnectionConfigOptions = {}): Promise<ClientConfig> {
+export async function secretConnectionConfig(
+  secretId: string,
+  opts: ConnectionConfigOptions = {},
+): Promise<ClientConfig> {
   const endpoint = opts.secretsManagerEndpoint ?? (process.env.SECRETS_MANAGER_ENDPOINT || undefined);
   const key = `${secretId}\n${endpoint ?? ''}`;
   let entry = cached.get(key);
@@ -181,7 +196,10 @@ function parseSecret(secretId: string, secretString: string | undefined): Databa
   if (missing.length > 0) throw invalid(`lacks ${missing.join(' and ')}`);
   const secret: DatabaseSecret = { username: fields.username as string, password: fields.password as string };
   if (typeof fields.host === 'string' && fields.host !== '') secret.host = fields.host;
-  const port = typeof fields.port === 'number' ? fields.port : parsePort(typeof fields.port === 'string' ? fields.port : undefined);
+  const port =
+    typeof fields.port === 'number'
+      ? fields.port
+      : parsePort(typeof fields.port === 'string' ? fields.port : undefined);
   if (port !== undefined) secret.port = port;
   if (typeof fields.dbname === 'string' && fields.dbname !== '') secret.dbname = fields.dbname;
   return secret;
@@ -204,7 +222,8 @@ function secretFetchError(secretId: string, error: unknown): MigrateError {
     case 'AccessDeniedException':
     case 'AccessDenied':
       remedy =
-        "Grant the worker's role secretsmanager:GetSecretValue on this secret (and kms:Decrypt on its key if customer-managed).";
+        "Grant the worker's role secretsmanager:GetSecretValue " +
+        'on this secret (and kms:Decrypt on its key if customer-managed).';
       break;
     case 'DecryptionFailure':
       remedy = "Grant the worker's role kms:Decrypt on the secret's KMS key (via Secrets Manager).";

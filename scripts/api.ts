@@ -18,13 +18,21 @@ export type { DeployReport, StatusReport, TargetFlags };
 
 export interface CommonOptions {
   /**
-   * Which worker: `{ stack }`, `{ function }`, `{ local: true }` (optionally with `databaseUrl`), … as the CLI's target flags;
-   * `readerFunction` (or VPC_MIGRATE_READER_FUNCTION, or the stack's output) is the function `status` asks, never `deploy`.
+   * Which worker: `{ stack }`, `{ function }`, `{ local: true }` (optionally with `databaseUrl`), … as the CLI's target
+   * flags;
+   * `readerFunction` (or VPC_MIGRATE_READER_FUNCTION, or the stack's output) is the function `status` asks, never
+   * `deploy`.
    */
   target: TargetFlags;
-  /** The migrations folder, relative to `cwd` (default: where the CLI finds it: prisma.config.ts, package.json, prisma/migrations). */
+  /**
+   *  The migrations folder, relative to `cwd` (default: where the CLI finds it: prisma.config.ts, package.json,
+   *  prisma/migrations).
+   */
   migrationsDir?: string;
-  /** The project directory: base for a relative `migrationsDir` and where its config is looked for (default: process.cwd()). */
+  /**
+   *  The project directory: base for a relative `migrationsDir` and where its config is looked for (default:
+   *  process.cwd()).
+   */
   cwd?: string;
   /** Force the format (default: detected, as the CLI does). */
   format?: MigrationFormat;
@@ -62,20 +70,33 @@ export async function deploy(opts: DeployApiOptions): Promise<DeployReport> {
   );
 }
 
-/** Compares the folder with the ledger, as `vpc-migrate status --json` (`exitCode` 0 up to date, 1 pending, 2 a problem). */
+/**
+ *  Compares the folder with the ledger, as `vpc-migrate status --json` (`exitCode` 0 up to date, 1 pending, 2 a
+ *  problem).
+ */
 export async function status(opts: CommonOptions): Promise<StatusReport> {
   const location = await locationOf(opts);
-  return withWorker('status', opts.target, (worker) => statusWith(worker, { migrationsDir: location.dir, location, ...(opts.format ? { format: opts.format } : {}) }));
+  return withWorker('status', opts.target, (worker) =>
+    statusWith(worker, { migrationsDir: location.dir, location, ...(opts.format ? { format: opts.format } : {}) }),
+  );
 }
 
 /** The folder as the CLI finds it, from `cwd` (no INIT_CWD: a program's own working directory is its project). */
 async function locationOf(opts: CommonOptions): Promise<MigrationsLocation> {
   const cwd = opts.cwd ?? process.cwd();
-  return requireMigrationsDir(await locateMigrations({ env: {}, cwd, ...(opts.migrationsDir === undefined ? {} : { flag: opts.migrationsDir }) }));
+  return requireMigrationsDir(
+    await locateMigrations({ env: {}, cwd, ...(opts.migrationsDir === undefined ? {} : { flag: opts.migrationsDir }) }),
+  );
 }
 
-/** Resolves the target as the CLI does and talks to the function `command` goes to (core/worker-client.ts `targetFor`). */
-async function withWorker<T>(command: 'deploy' | 'status', flags: TargetFlags, run: (worker: Worker) => Promise<T>): Promise<T> {
+/**
+ *  Resolves the target as the CLI does and talks to the function `command` goes to (core/worker-client.ts `targetFor`).
+ */
+async function withWorker<T>(
+  command: 'deploy' | 'status',
+  flags: TargetFlags,
+  run: (worker: Worker) => Promise<T>,
+): Promise<T> {
   const resolved = await resolveTarget(flags);
   let worker: Worker;
   try {

@@ -18,7 +18,9 @@ const DIST = path.join(REPO_ROOT, 'dist');
 
 /** The CLI and the API: the options scripts/run-cli.mjs builds the CLI with. */
 async function buildCliAndApi(): Promise<void> {
-  execFileSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'run-cli.mjs'), '--build-only', '--packaged'], { stdio: 'inherit' });
+  execFileSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'run-cli.mjs'), '--build-only', '--packaged'], {
+    stdio: 'inherit',
+  });
   const { EXTERNAL } = (await import(path.join(REPO_ROOT, 'scripts', 'run-cli.mjs'))) as { EXTERNAL: string[] };
   await build({
     entryPoints: [path.join(REPO_ROOT, 'scripts', 'api.ts')],
@@ -29,7 +31,11 @@ async function buildCliAndApi(): Promise<void> {
     target: 'node20',
     mainFields: ['module', 'main'],
     external: EXTERNAL,
-    banner: { js: "import { createRequire as __vpcmCreateRequire } from 'node:module'; const require = __vpcmCreateRequire(import.meta.url);" },
+    banner: {
+      js:
+        'import { createRequire as __vpcmCreateRequire } from ' +
+        "'node:module'; const require = __vpcmCreateRequire(import.meta.url);",
+    },
     logLevel: 'error',
   });
 }
@@ -61,7 +67,10 @@ async function buildCdk(): Promise<void> {
     format: 'esm',
     outfile: path.join(DIST, 'cdk.mjs'),
     banner: {
-      js: "import { createRequire as __vpcmCreateRequire } from 'node:module'; const __vpcmModuleUrl = import.meta.url; const require = __vpcmCreateRequire(__vpcmModuleUrl);",
+      js:
+        'import { createRequire as __vpcmCreateRequire } from ' +
+        "'node:module'; const __vpcmModuleUrl = import.meta.url; " +
+        'const require = __vpcmCreateRequire(__vpcmModuleUrl);',
     },
   });
   await build({
@@ -72,11 +81,22 @@ async function buildCdk(): Promise<void> {
   });
 }
 
-/** Declarations, and a CommonJS reading of the same files for `require` (TypeScript takes a folder's package.json `type`). */
+/**
+ *  Declarations, and a CommonJS reading of the same files for `require` (TypeScript takes a folder's package.json
+ *  `type`).
+ */
 function buildTypes(): void {
   rmSync(path.join(DIST, 'types'), { recursive: true, force: true });
   rmSync(path.join(DIST, 'types-cjs'), { recursive: true, force: true });
-  execFileSync(process.execPath, [path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(REPO_ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [
+      path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+      '-p',
+      path.join(REPO_ROOT, 'tsconfig.build.json'),
+    ],
+    { stdio: 'inherit' },
+  );
   cpSync(path.join(DIST, 'types'), path.join(DIST, 'types-cjs'), { recursive: true });
   writeFileSync(path.join(DIST, 'types-cjs', 'package.json'), '{ "type": "commonjs" }\n');
 }
@@ -88,7 +108,9 @@ async function main(): Promise<void> {
   await buildWorker();
   await buildCdk();
   buildTypes();
-  process.stderr.write(`vpc-migrate: built dist/ (cli, api, worker, cdk, types) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+  process.stderr.write(
+    `vpc-migrate: built dist/ (cli, api, worker, cdk, types) in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
+  );
 }
 
 await main();

@@ -52,7 +52,11 @@ const kb = (bytes: number) => `${(bytes / 1024).toFixed(1)} KB`;
 async function main(): Promise<void> {
   const size = await measureBundle();
   const verdict = size.bytes <= BUNDLE_GOAL_BYTES ? 'within' : 'OVER';
-  console.log(`worker bundle (${relative(REPO_ROOT, WORKER_ENTRY)}, minified ESM): ${kb(size.bytes)} (${size.bytes} bytes), gzip ${kb(size.gzipBytes)}`);
+  console.log(
+    `worker bundle (${relative(REPO_ROOT, WORKER_ENTRY)}, ` +
+      `minified ESM): ${kb(size.bytes)} (${size.bytes} bytes), ` +
+      `gzip ${kb(size.gzipBytes)}`,
+  );
   console.log(`goal: at most ${kb(BUNDLE_GOAL_BYTES)}: ${verdict}`);
   for (const { name, bytes } of size.contributors.slice(0, 8)) console.log(`  ${kb(bytes).padStart(9)}  ${name}`);
 }

@@ -48,7 +48,13 @@ export function version(): string {
 
 function usage(): string {
   const list = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return `vpc-migrate: apply Prisma migrations through a worker Lambda inside the VPC\n\nUsage: vpc-migrate <command> [options]\n       vpc-migrate --version\n\nCommands:\n${list.join('\n')}\n\n${TARGET_HELP}\n\nRun vpc-migrate <command> --help for a command's options.`;
+  return (
+    `vpc-migrate: apply Prisma migrations through a worker ` +
+    `Lambda inside the VPC\n\nUsage: vpc-migrate <command> ` +
+    `[options]\n       vpc-migrate --version\n\nCommands:\n` +
+    `${list.join('\n')}\n\n${TARGET_HELP}\n\nRun vpc-migrate ` +
+    `<command> --help for a command's options.`
+  );
 }
 
 function workerNeeded(command: Command, values: AnyValues, positionals: string[]): boolean {
@@ -62,19 +68,38 @@ type Token = NonNullable<ReturnType<typeof parseArgs>['tokens']>[number];
  * (pnpm and yarn pass it on to the script; after it a flag would be read as an argument, so
  * `deploy -- --allow-modified` would deploy without it). npm strips the first `--` itself.
  */
-function strayArguments(name: string, command: Command, args: string[], tokens: Token[], values: AnyValues, positionals: string[]): MigrateError | undefined {
+function strayArguments(
+  name: string,
+  command: Command,
+  args: string[],
+  tokens: Token[],
+  values: AnyValues,
+  positionals: string[],
+): MigrateError | undefined {
   const end = tokens.find((t) => t.kind === 'option-terminator');
   if (end) {
     const options: Options = { ...TARGET_OPTIONS, ...command.options };
     const after = args.slice(end.index + 1);
-    const flags = after.filter((a) => /^--?[^-]/.test(a) && (a.startsWith('--') ? a.slice(2).split('=')[0]! in options : Object.values(options).some((o) => o.short === a.slice(1))));
+    const flags = after.filter(
+      (a) =>
+        /^--?[^-]/.test(a) &&
+        (a.startsWith('--')
+          ? a.slice(2).split('=')[0]! in options
+          : Object.values(options).some((o) => o.short === a.slice(1))),
+    );
     if (command.positionals === 0 || flags.length > 0) {
       const shown = flags.length > 0 ? flags : after;
+      const reads =
+        command.positionals === 0 ? 'takes no arguments' : 'would read what follows it as arguments, not flags';
       return new MigrateError(
         ErrorCode.UsageError,
-        `Unexpected "--" before ${shown.join(' ') || 'nothing'}: ${name} ${command.positionals === 0 ? 'takes no arguments' : 'would read what follows it as arguments, not flags'}.`,
-        `Pass the flags directly, without "--": ${suggestion(name, command, args.filter((_, i) => i !== end.index), values)} ` +
-          '(pnpm and yarn pass a "--" on to the script; only npm run strips it).',
+        `Unexpected "--" before ${shown.join(' ') || 'nothing'}: ` + `${name} ${reads}.`,
+        `Pass the flags directly, without "--": ${suggestion(
+          name,
+          command,
+          args.filter((_, i) => i !== end.index),
+          values,
+        )} ` + '(pnpm and yarn pass a "--" on to the script; only npm run strips it).',
       );
     }
   }
@@ -82,17 +107,27 @@ function strayArguments(name: string, command: Command, args: string[], tokens: 
     const extra = positionals.slice(command.positionals);
     return new MigrateError(
       ErrorCode.UsageError,
-      `${name} takes ${command.positionals === 0 ? 'no arguments' : `at most ${command.positionals} argument(s)`}; got ${extra.map((a) => JSON.stringify(a)).join(' ')}.`,
+      `${name} takes ${command.positionals === 0 ? 'no arguments' : `at most ${command.positionals} argument(s)`}; ` +
+        `got ${extra.map((a) => JSON.stringify(a)).join(' ')}.`,
       `Flags start with "--"; ${remedyCommand(name, '--help')} lists them.`,
     );
   }
   return undefined;
 }
 
-/** The canonical command for these arguments; the printed form adds the target flags that are in `values` (given before the `--`). */
+/**
+ *  The canonical command for these arguments; the printed form adds the target flags that are in `values` (given before
+ *  the `--`).
+ */
 function suggestion(name: string, command: Command, args: string[], values: AnyValues): string {
   try {
-    const { tokens } = parseArgs({ args, options: { ...TARGET_OPTIONS, ...command.options }, allowPositionals: true, strict: true, tokens: true });
+    const { tokens } = parseArgs({
+      args,
+      options: { ...TARGET_OPTIONS, ...command.options },
+      allowPositionals: true,
+      strict: true,
+      tokens: true,
+    });
     const carried = new Set<string>(CARRIED_FLAGS.filter((flag) => values[flag] !== undefined));
     const own = tokens.flatMap((t) => {
       if (t.kind === 'positional') return [t.value];
@@ -108,10 +143,25 @@ function suggestion(name: string, command: Command, args: string[], values: AnyV
 /** What a command that said it needs no worker gets: any use is refused, nothing is started. */
 function noWorker(): Worker {
   const refuse = (): never => {
-    throw new MigrateError(ErrorCode.NoTarget, 'This command was run without a worker.', 'Pass --local, --function NAME or --stack NAME.');
+    throw new MigrateError(
+      ErrorCode.NoTarget,
+      'This command was run without a worker.',
+      'Pass --local, --function NAME or --stack NAME.',
+    );
   };
-  return { target: { functionName: '' }, invocations: 0, ledger: refuse, apply: refuse, runSql: refuse,
-    resolve: refuse, rehearse: refuse, backfill: refuse, baseline: refuse, send: refuse, close: () => undefined };
+  return {
+    target: { functionName: '' },
+    invocations: 0,
+    ledger: refuse,
+    apply: refuse,
+    runSql: refuse,
+    resolve: refuse,
+    rehearse: refuse,
+    backfill: refuse,
+    baseline: refuse,
+    send: refuse,
+    close: () => undefined,
+  };
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -132,7 +182,16 @@ export async function main(argv: string[]): Promise<number> {
   // parsed, without target flags.
   const launch = currentLaunch();
   let say = invocationOf(launch, {});
-  if (!command) return fail(new MigrateError(ErrorCode.UsageError, `Unknown command "${name}".`, `Run one of: ${Object.keys(commands).join(', ')} (see --help).`), wantsJson, say);
+  if (!command)
+    return fail(
+      new MigrateError(
+        ErrorCode.UsageError,
+        `Unknown command "${name}".`,
+        `Run one of: ${Object.keys(commands).join(', ')} (see --help).`,
+      ),
+      wantsJson,
+      say,
+    );
   let values: AnyValues;
   let positionals: string[];
   let tokens: Token[];
@@ -141,7 +200,11 @@ export async function main(argv: string[]): Promise<number> {
     const config = { args: rest, options, allowPositionals: true, strict: true, tokens: true } as const;
     ({ values, positionals, tokens } = parseArgs(config));
   } catch (error) {
-    return fail(new MigrateError(ErrorCode.UsageError, (error as Error).message, `Run ${remedyCommand(name, '--help')}.`), wantsJson, say);
+    return fail(
+      new MigrateError(ErrorCode.UsageError, (error as Error).message, `Run ${remedyCommand(name, '--help')}.`),
+      wantsJson,
+      say,
+    );
   }
   if (values.help) {
     process.stdout.write(`${command.usage}\n\n${TARGET_HELP}\n`);
@@ -155,7 +218,7 @@ export async function main(argv: string[]): Promise<number> {
   // so what renderers and the interruption hint print (already rewritten) goes out as it is.
   const write = (line: string) => process.stderr.write(line + '\n');
   const progress = (line: string) => write(visible(say.rewrite(line), { keepLines: true }));
-  let close = async () => undefined as void;
+  let close: () => Promise<void> = async () => {};
   try {
     if (!workerNeeded(command, values, positionals)) {
       const output = await command.run({ values, positionals, worker: noWorker(), progress });
@@ -169,17 +232,30 @@ export async function main(argv: string[]): Promise<number> {
     const resolved = await resolveTarget(targetFlags(values));
     close = resolved.close;
     if (resolved.localDatabase && !json) {
-      progress(`Local worker: ${resolved.localDatabase.embedded ? `embedded PostgreSQL (${resolved.localDatabase.dataDir ?? '.vpc-migrate/pgdata'})` : 'database from DATABASE_URL'} behind the local Invoke endpoint ${resolved.target.endpoint}`);
+      const { embedded, dataDir } = resolved.localDatabase;
+      const database = embedded
+        ? `embedded PostgreSQL (${dataDir ?? '.vpc-migrate/pgdata'})`
+        : 'database from DATABASE_URL';
+      progress(`Local worker: ${database} ` + `behind the local Invoke endpoint ${resolved.target.endpoint}`);
     }
-    // The reader function for what only reads (status, lint, sql without --write), the migrator for the rest (core/worker-client.ts).
+    // The reader function for what only reads (status, lint, sql without --write), the migrator for the rest
+    // (core/worker-client.ts).
     const target = targetFor(name, resolved.target, { write: values.write === true });
     // Our worker through Lambda Invoke (transport/invoke.ts), or a plain run-sql one (compat/).
     const worker = protocolFlag(values) === 'run-sql' ? connectRunSql(values, target, progress) : connectWorker(target);
     const watch = watchInterrupts(
       say.rewrite(`See the outcome with ${remedyCommand('status')}.`),
       (i, final) => {
-        if (final && json) process.stdout.write(JSON.stringify({ ok: false, interrupted: true, exitedAtOnce: true, ...i }, null, 2) + '\n');
-        else write(final ? `Second ${i.signal}: exiting now. ${i.next}` : `${i.message}\n${i.next}\nWaiting for the worker's answer; press Ctrl-C again to exit now.`);
+        if (final && json)
+          process.stdout.write(
+            JSON.stringify({ ok: false, interrupted: true, exitedAtOnce: true, ...i }, null, 2) + '\n',
+          );
+        else
+          write(
+            final
+              ? `Second ${i.signal}: exiting now. ${i.next}`
+              : `${i.message}\n${i.next}\nWaiting for the worker's answer; press Ctrl-C again to exit now.`,
+          );
       },
       (code) => process.stdout.write('', () => process.exit(code)),
     );
@@ -208,7 +284,11 @@ function fail(error: unknown, json: boolean, say: Invocation = invocationOf(curr
   const body: ErrorBody = say.rewriteAll(
     error instanceof MigrateError
       ? error.toJSON()
-      : { code: 'VPCM_INTERNAL', message: `Unexpected failure: ${(error as Error)?.stack ?? String(error)}`, remedy: 'This is a bug in vpc-migrate; please report it with this output.' },
+      : {
+          code: 'VPCM_INTERNAL',
+          message: `Unexpected failure: ${(error as Error)?.stack ?? String(error)}`,
+          remedy: 'This is a bug in vpc-migrate; please report it with this output.',
+        },
   );
   if (json) process.stdout.write(JSON.stringify({ ok: false, error: body }, null, 2) + '\n');
   else process.stderr.write(renderError(visibleReport(body)) + '\n');

@@ -26,8 +26,12 @@ export function interruptionOf(signal: 'SIGINT' | 'SIGTERM', next: string): Inte
     signal,
     exitCode: signal === 'SIGINT' ? 130 : 143,
     message:
-      `Interrupted (${signal}). The worker may still be running what it was sent: Lambda finishes an invocation even when ` +
-      `the caller goes away. The migration lock (pg_advisory_lock ${MIGRATION_LOCK_KEY}) keeps every other deploy out until it is done, ` +
+      `Interrupted (${signal}). The worker may still be running ` +
+      `what it was sent: Lambda finishes an invocation even ` +
+      `when ` +
+      (`the caller goes away. The migration lock (pg_advisory_lock ` +
+        `${MIGRATION_LOCK_KEY}) keeps every other deploy out ` +
+        `until it is done, `) +
       `and each migration is recorded with its effect, so nothing is half-recorded. No further migration is sent.`,
     next,
   };
@@ -37,7 +41,11 @@ export function interruptionOf(signal: 'SIGINT' | 'SIGTERM', next: string): Inte
  * Watches SIGINT/SIGTERM. `say` prints the first interruption (text or JSON, as the command's
  * output); `exitNow` ends the process on the second one.
  */
-export function watchInterrupts(next: string, say: (i: Interruption, final: boolean) => void, exitNow: (code: number) => void): InterruptWatch {
+export function watchInterrupts(
+  next: string,
+  say: (i: Interruption, final: boolean) => void,
+  exitNow: (code: number) => void,
+): InterruptWatch {
   let seen: Interruption | undefined;
   const on = (signal: 'SIGINT' | 'SIGTERM') => () => {
     if (seen) {

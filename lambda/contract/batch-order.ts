@@ -31,7 +31,10 @@ export interface BatchSteps<M extends { name: string; mode: ExecutionMode }> {
 
 export type BatchOutcome = Pick<ApplyResult, 'results' | 'stopped' | 'stoppedBecause'>;
 
-export async function runInOrder<M extends { name: string; mode: ExecutionMode }>(migrations: readonly M[], steps: BatchSteps<M>): Promise<BatchOutcome> {
+export async function runInOrder<M extends { name: string; mode: ExecutionMode }>(
+  migrations: readonly M[],
+  steps: BatchSteps<M>,
+): Promise<BatchOutcome> {
   const results: MigrationResult[] = [];
   let stopped: ApplyResult['stopped'];
   let stoppedBecause: string | undefined;
@@ -62,7 +65,8 @@ export async function runInOrder<M extends { name: string; mode: ExecutionMode }
       continue;
     }
     results.push(result);
-    if (result.status === 'failed') stopped = result.error?.code === '57014' && result.timeBudgetExhausted ? 'time-budget' : 'failed';
+    if (result.status === 'failed')
+      stopped = result.error?.code === '57014' && result.timeBudgetExhausted ? 'time-budget' : 'failed';
   }
   const outcome: BatchOutcome = { results };
   if (stopped) outcome.stopped = stopped;

@@ -47,10 +47,12 @@ export const ErrorCode = {
   ConfigMissing: 'VPCM_CONFIG_MISSING',
   LockTimeout: 'VPCM_LOCK_TIMEOUT',
   LockLost: 'VPCM_LOCK_LOST', // the lock session ended mid-batch: stop before recording anything more
-  AlreadyRecorded: 'VPCM_ALREADY_RECORDED', // a finished row of the migration appeared: never record (or commit) it twice
+  // a finished row of the migration appeared: never record (or commit) it twice
+  AlreadyRecorded: 'VPCM_ALREADY_RECORDED',
   FailedMigrationInLedger: 'VPCM_FAILED_MIGRATION', // Prisma P3009
   SqlFailed: 'VPCM_SQL_FAILED',
-  ReaderRoleMissing: 'VPCM_READER_ROLE_MISSING', // the reader login is not configured, missing, or its password is wrong
+  // the reader login is not configured, missing, or its password is wrong
+  ReaderRoleMissing: 'VPCM_READER_ROLE_MISSING',
   ReaderOnly: 'VPCM_READER_ONLY', // the reader function answers only read-only run-sql and status
   ReaderPrivileged: 'VPCM_READER_PRIVILEGED', // the reader login has more than pg_read_all_data
   ReaderSetupDenied: 'VPCM_READER_SETUP_DENIED', // the migrating login may not create the reader login
@@ -110,7 +112,9 @@ export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 export function failedMigrationsError(names: string[]): MigrateError {
   return new MigrateError(
     ErrorCode.FailedMigrationInLedger,
-    `The ledger holds failed migration(s): ${names.join(', ')}. New migrations will not be applied until they are resolved (Prisma P3009).`,
+    `The ledger holds failed migration(s): ${names.join(', ')}. ` +
+      `New migrations will not be applied until they are resolved ` +
+      `(Prisma P3009).`,
     `Fix the database by hand if needed, then run ${resolveEither(names[0]!)}.`,
     { details: { migrations: names } },
   );

@@ -31,7 +31,8 @@ export const CREATE_LEDGER_SQL = createLedgerSql(PRISMA_LEDGER_IN_SESSION_SCHEMA
 
 /** The ledger's regclass in the session's schema, NULL when it does not exist. */
 export const LEDGER_REGCLASS_SQL =
-  `pg_catalog.to_regclass(pg_catalog.format('%I.%I', pg_catalog.current_schema(), ${literal(PRISMA_LEDGER_TABLE)}))`;
+  `pg_catalog.to_regclass(pg_catalog.format('%I.%I', pg_catalog.current_schema(), ` +
+  `${literal(PRISMA_LEDGER_TABLE)}))`;
 
 /**
  * An int expression: the tables (and views) of the session's schema other than the ledger. A

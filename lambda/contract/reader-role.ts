@@ -38,7 +38,10 @@ export function scramVerifier(password: string, salt: Buffer = randomBytes(16), 
   const clientKey = createHmac('sha256', salted).update('Client Key').digest();
   const storedKey = createHash('sha256').update(clientKey).digest();
   const serverKey = createHmac('sha256', salted).update('Server Key').digest();
-  return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
+  return (
+    `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$` +
+    `${storedKey.toString('base64')}:${serverKey.toString('base64')}`
+  );
 }
 
 /**
@@ -51,7 +54,8 @@ export function readerSetupSql(role: string, verifier: string, serverVersionNum:
   const reads =
     serverVersionNum >= 140000
       ? `GRANT pg_read_all_data TO ${quoteIdent(role)};`
-      : `GRANT USAGE ON SCHEMA public TO ${quoteIdent(role)}; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${quoteIdent(role)};`;
+      : `GRANT USAGE ON SCHEMA public TO ${quoteIdent(role)}; ` +
+        `GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${quoteIdent(role)};`;
   return (
     `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${literal(role)}) ` +
     `THEN CREATE ROLE ${quoteIdent(role)} LOGIN PASSWORD ${literal(verifier)}; ` +
@@ -64,14 +68,18 @@ export function readerSetupSql(role: string, verifier: string, serverVersionNum:
 export function readerSetupByHand(role: string): string {
   return (
     `CREATE ROLE ${quoteIdent(role)} LOGIN PASSWORD '<the reader secret's password>'; ` +
-    `GRANT pg_read_all_data TO ${quoteIdent(role)}; ALTER ROLE ${quoteIdent(role)} SET default_transaction_read_only = on;`
+    (`GRANT pg_read_all_data TO ${quoteIdent(role)}; ALTER ` +
+      `ROLE ${quoteIdent(role)} SET default_transaction_read_only ` +
+      `= on;`)
   );
 }
 
 /** What to do when the reader login cannot be used (missing, wrong password, not configured). */
 export function readerRemedy(role: string): string {
   return (
-    `Redeploy the CDK stack (its ReaderRole set-up creates the login "${role}" from the reader secret), or as an administrator run: ` +
+    `Redeploy the CDK stack (its ReaderRole set-up creates ` +
+    `the login "${role}" from the reader secret), or as ` +
+    `an administrator run: ` +
     `${readerSetupByHand(role)} Locally, --local creates it when its login may create roles. ` +
     `Read-only queries never fall back to the migrating login.`
   );
@@ -81,7 +89,12 @@ export function readerRemedy(role: string): string {
 export function readerNotConfigured(): MigrateError {
   return new MigrateError(
     ErrorCode.ReaderRoleMissing,
-    `The worker has no reader login configured: neither ${WORKER_ENV.readerUrl} nor ${WORKER_ENV.readerSecret} is set, and read-only queries never run as the migrating login.`,
-    `Set ${WORKER_ENV.readerSecret} to the reader secret (the MigrationWorker construct creates it and sets this), or ${WORKER_ENV.readerUrl} for local use.`,
+    `The worker has no reader login configured: neither ` +
+      `${WORKER_ENV.readerUrl} nor ${WORKER_ENV.readerSecret} ` +
+      `is set, and read-only queries never run as the migrating ` +
+      `login.`,
+    `Set ${WORKER_ENV.readerSecret} to the reader secret ` +
+      `(the MigrationWorker construct creates it and sets ` +
+      `this), or ${WORKER_ENV.readerUrl} for local use.`,
   );
 }

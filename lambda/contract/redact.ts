@@ -7,7 +7,10 @@
 
 const URL_PASSWORD = /(\b[a-z][a-z0-9+.-]*:\/\/[^:\s/@]*:)([^@\s]+)(@)/gi;
 const KEY_VALUE_PASSWORD = /\b(password|passwd|pwd)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s,;&]+)/gi;
-/** SQL that sets one: `CREATE ROLE … PASSWORD 'x'`, `ALTER USER … ENCRYPTED PASSWORD E'x'`, FDW `OPTIONS (password 'x')`. */
+/**
+ *  SQL that sets one: `CREATE ROLE … PASSWORD 'x'`, `ALTER USER … ENCRYPTED PASSWORD E'x'`, FDW `OPTIONS (password
+ *  'x')`.
+ */
 const SQL_PASSWORD = /\b(password\s+)(E?'(?:[^'\\]|\\.|'')*')/gi;
 
 export function redact(text: string): string {

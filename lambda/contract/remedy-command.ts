@@ -16,9 +16,11 @@ export const REMEDY_PROGRAM = 'vpc-migrate';
  * still names the folder when pasted (bash, zsh, ksh, busybox sh, and POSIX.1-2024 sh).
  */
 export function sh(word: string): string {
-  if (/^[A-Za-z0-9_.,:@%+=\/-]+$/.test(word)) return word;
+  if (/^[A-Za-z0-9_.,:@%+=/-]+$/.test(word)) return word;
   if (/[\u0000-\u001f\u007f-\u009f]/.test(word)) {
-    const body = word.replace(/[\\']|[\u0000-\u001f\u007f-\u009f]/g, (c) => (c === '\\' || c === "'" ? `\\${c}` : ansiC(c)));
+    const body = word.replace(/[\\']|[\u0000-\u001f\u007f-\u009f]/g, (c) =>
+      c === '\\' || c === "'" ? `\\${c}` : ansiC(c),
+    );
     return `$'${body}'`;
   }
   return `'${word.replaceAll("'", `'\\''`)}'`;
@@ -43,5 +45,9 @@ export function remedyCommand(command: string, ...args: string[]): string {
 
 /** The two ways out of a failed migration, both as whole commands. */
 export function resolveEither(name: string): string {
-  return `${remedyCommand('resolve', '--rolled-back', name)} (to retry it) or ${remedyCommand('resolve', '--applied', name)} (if it is in fact complete)`;
+  return (
+    `${remedyCommand('resolve', '--rolled-back', name)} ` +
+    `(to retry it) or ${remedyCommand('resolve', '--applied', name)} ` +
+    `(if it is in fact complete)`
+  );
 }

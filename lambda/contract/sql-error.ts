@@ -57,7 +57,8 @@ export function ledgerLogFor(name: string, info: SqlErrorInfo): string {
   lines.push('Database error:', `ERROR: ${info.message}`);
   if (info.detail) lines.push(`DETAIL: ${info.detail}`);
   if (info.hint) lines.push(`HINT: ${info.hint}`);
-  if (info.line !== undefined) lines.push('', `Position: line ${info.line}${info.column ? `, column ${info.column}` : ''} of migration.sql`);
+  if (info.line !== undefined)
+    lines.push('', `Position: line ${info.line}${info.column ? `, column ${info.column}` : ''} of migration.sql`);
   if (info.statement) lines.push('', `Statement: ${info.statement}`);
   return lines.join('\n');
 }
@@ -80,7 +81,8 @@ const SUMMARY_CHARS = 300;
  * Rust `DbError { … message: "…" }` dump). Text in no known shape: its first line that is not the
  * migration's name. Empty when there is nothing to say.
  *
- * @example ledgerLogSummary('Migration name: 001_x\n\nDatabase error code: 42601\n\nDatabase error:\nERROR: syntax error at or near "x"') // '42601: syntax error at or near "x"'
+ * @example ledgerLogSummary('Migration name: 001_x\n\nDatabase error code: 42601\n\nDatabase error:\nERROR: syntax
+ * error at or near "x"') // '42601: syntax error at or near "x"'
  */
 export function ledgerLogSummary(logs: string | null | undefined): string {
   const lines = (logs ?? '').split(/\r?\n/).map((l) => l.trim());
@@ -91,17 +93,25 @@ export function ledgerLogSummary(logs: string | null | undefined): string {
     if (heading >= 0) message = lines.slice(heading + 1).find((l) => l !== '');
   }
   const dumped = /\bmessage: "((?:[^"\\]|\\.)*)"/.exec(logs ?? '')?.[1];
-  if (message !== undefined && dumped !== undefined && message.startsWith('DbError {')) message = dumped.replace(/\\(.)/g, '$1');
+  if (message !== undefined && dumped !== undefined && message.startsWith('DbError {'))
+    message = dumped.replace(/\\(.)/g, '$1');
   if (message === undefined) message = lines.find((l) => l !== '' && !/^Migration name:/.test(l)) ?? '';
   const position = lines.map((l) => /^Position: (line \d+(?:, column \d+)?)/.exec(l)?.[1]).find(Boolean);
   const detail = lines.find((l) => /^DETAIL:\s/.test(l));
-  const text = [code && message ? `${code}: ${message}` : message, position ? `(at ${position})` : '', detail ?? ''].filter(Boolean).join(' ');
+  const text = [code && message ? `${code}: ${message}` : message, position ? `(at ${position})` : '', detail ?? '']
+    .filter(Boolean)
+    .join(' ');
   return text.length > SUMMARY_CHARS ? `${text.slice(0, SUMMARY_CHARS - 1)}…` : text;
 }
 
 /** The sessions a statement waited for, for a message: pid, application, user, state, since, query. */
 export function describeBlockers(blockers: BlockingSession[]): string {
   return blockers
-    .map((b) => `pid ${b.pid} (application ${JSON.stringify(b.application ?? '')}, user ${b.user ?? '?'}, ${b.state ?? 'state unknown'}${b.queryStart ? ` since ${b.queryStart}` : ''}${b.query ? `, query: ${b.query}` : ''})`)
+    .map(
+      (b) =>
+        `pid ${b.pid} (application ${JSON.stringify(b.application ?? '')}, ` +
+        `user ${b.user ?? '?'}, ${b.state ?? 'state unknown'}` +
+        `${b.queryStart ? ` since ${b.queryStart}` : ''}${b.query ? `, query: ${b.query}` : ''})`,
+    )
     .join('; ');
 }

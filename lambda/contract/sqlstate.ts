@@ -7,7 +7,10 @@ const DUPLICATE_CODES = new Set(['42P07', '42710', '42701', '42P06', '42723']);
  * SQLSTATEs meaning it only with a message that says so (a pattern without quotes): 42P16 for
  * "multiple primary keys" (the key is there), 42P17 when PostgreSQL itself says "already exists".
  */
-const DUPLICATE_IF_MESSAGE: Readonly<Record<string, string>> = { '42P16': 'multiple primary keys', '42P17': 'already exists' };
+const DUPLICATE_IF_MESSAGE: Readonly<Record<string, string>> = {
+  '42P16': 'multiple primary keys',
+  '42P17': 'already exists',
+};
 
 export interface PgErrorLike {
   code?: string;
@@ -42,5 +45,18 @@ export const ALREADY_EXISTS_PLPGSQL = {
     .join(' OR '),
 };
 
-/** Errors that re-running a file statement by statement cannot place on a line (timeouts, cancellation, a lost connection): it would only repeat them. */
-export const NOT_RELOCATABLE: ReadonlySet<string> = new Set(['57014', '55P03', '40P01', '40001', '57P01', '57P02', '57P03', '08006', '08003']);
+/**
+ *  Errors that re-running a file statement by statement cannot place on a line (timeouts, cancellation, a lost
+ *  connection): it would only repeat them.
+ */
+export const NOT_RELOCATABLE: ReadonlySet<string> = new Set([
+  '57014',
+  '55P03',
+  '40P01',
+  '40001',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08006',
+  '08003',
+]);

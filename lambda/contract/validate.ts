@@ -230,7 +230,8 @@ function invalid(problems: string[]): MigrateError {
   const shown = problems.slice(0, 20);
   return new MigrateError(
     ErrorCode.InvalidEvent,
-    `The worker rejected the event (${problems.length} problem${problems.length === 1 ? '' : 's'}): ${shown.join('; ')}`,
+    `The worker rejected the event (${problems.length} problem` +
+      `${problems.length === 1 ? '' : 's'}): ${shown.join('; ')}`,
     'Nothing was executed. Use the vpc-migrate CLI of the same version as the worker, or fix the event.',
     { details: { problems: shown } },
   );

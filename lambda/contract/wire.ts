@@ -228,10 +228,13 @@ const migrationList = (noun: string) => {
     v.array(MigrationPayloadSchema, 'must be a non-empty array'),
     v.minLength(1, 'must be a non-empty array'),
   );
-  const tooMany = v.custom<v.InferInput<typeof list>>(() => false, (issue) => {
-    const got = Array.isArray(issue.input) ? issue.input.length : '?';
-    return `at most ${MAX_MIGRATIONS_PER_BATCH} per ${noun}, got ${got}`;
-  });
+  const tooMany = v.custom<v.InferInput<typeof list>>(
+    () => false,
+    (issue) => {
+      const got = Array.isArray(issue.input) ? issue.input.length : '?';
+      return `at most ${MAX_MIGRATIONS_PER_BATCH} per ${noun}, got ${got}`;
+    },
+  );
   return v.lazy((input) => (Array.isArray(input) && input.length > MAX_MIGRATIONS_PER_BATCH ? tooMany : list));
 };
 
@@ -414,7 +417,16 @@ export const WorkerEventSchema = v.variant('action', [
 ]);
 export type WorkerEvent = v.InferInput<typeof WorkerEventSchema>;
 export type WorkerAction = WorkerEvent['action'];
-export const WORKER_ACTIONS: readonly WorkerAction[] = ['ledger', 'apply', 'run-sql', 'resolve', 'rehearse', 'backfill', 'setup', 'baseline'];
+export const WORKER_ACTIONS: readonly WorkerAction[] = [
+  'ledger',
+  'apply',
+  'run-sql',
+  'resolve',
+  'rehearse',
+  'backfill',
+  'setup',
+  'baseline',
+];
 
 // ---------------------------------------------------------------------------------------------
 // Answers: the worker answers with an envelope, never by throwing, so typed errors survive
@@ -673,7 +685,10 @@ export const BaselineResultSchema = v.object({
   recorded: v.array(LedgerRowSchema),
   /** Already recorded as applied: left as they were. */
   alreadyRecorded: v.array(v.string()),
-  /** Recorded now, though they create nothing by name to check (data migrations, ALTER … TYPE): recorded on the user's word. */
+  /**
+   *  Recorded now, though they create nothing by name to check (data migrations, ALTER … TYPE): recorded on the user's
+   *  word.
+   */
   unchecked: v.array(v.string()),
   /** `_prisma_migrations` was created. */
   ledgerCreated: v.boolean(),
@@ -753,7 +768,10 @@ export const RehearsalResultSchema = v.object({
   notRehearsed: v.array(NotRehearsedStatementSchema),
   /** Statements skipped because the object already exists, as deploy would reconcile them. */
   skipped: v.array(SkippedStatementSchema),
-  /** Locks this migration took first in the rehearsal (one already held by an earlier pending migration is not repeated). */
+  /**
+   *  Locks this migration took first in the rehearsal (one already held by an earlier pending migration is not
+   *  repeated).
+   */
   locks: v.array(RehearsalLockSchema),
   rows: v.array(RowsTouchedSchema),
   error: v.optional(SqlErrorInfoSchema),

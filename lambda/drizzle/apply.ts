@@ -89,7 +89,12 @@ async function runDrizzleMigration(ctx: RunContext, m: DecodedMigration, lockPid
   } finally {
     tx.stop();
   }
-  const result: MigrationResult = { name: m.name, status: outcome.status, mode: m.mode, durationMs: Date.now() - ctx.started };
+  const result: MigrationResult = {
+    name: m.name,
+    status: outcome.status,
+    mode: m.mode,
+    durationMs: Date.now() - ctx.started,
+  };
   if (outcome.skipped.length > 0) result.skipped = outcome.skipped;
   if (outcome.error) result.error = outcome.error;
   if (outcome.appliedSteps !== undefined) result.appliedSteps = outcome.appliedSteps;
@@ -112,7 +117,14 @@ function statementsOf(m: DecodedMigration, chunk: ChunkSpan): StatementSpan[] {
  * file is committed yet, the file is rolled back and run again `careful`ly: each transactional
  * chunk under a savepoint, a failing one statement by statement, skipping only "already exists".
  */
-async function runChunks(db: Db, m: DecodedMigration, tx: TxWatch, lockPid: number, reconcile: boolean, careful: boolean): Promise<Outcome> {
+async function runChunks(
+  db: Db,
+  m: DecodedMigration,
+  tx: TxWatch,
+  lockPid: number,
+  reconcile: boolean,
+  careful: boolean,
+): Promise<Outcome> {
   const chunks = m.chunks ?? [];
   const skipped: SkippedStatement[] = [];
   /** The file ended the wrapping transaction itself: what ran before is committed (or discarded) for good. */
@@ -154,7 +166,9 @@ async function runChunks(db: Db, m: DecodedMigration, tx: TxWatch, lockPid: numb
         } else if (!inBlock && statements.length === 1) {
           // Autocommit, one statement: it changed nothing; skipped if what exists is what it makes.
           const span = statements[0] as StatementSpan;
-          const verdict = await reconcileStatement(db, m, span, indexOf(m, span), error, made, false).catch(() => undefined);
+          const verdict = await reconcileStatement(db, m, span, indexOf(m, span), error, made, false).catch(
+            () => undefined,
+          );
           if (verdict && 'skip' in verdict) {
             skipped.push(verdict.skip);
             continue;
@@ -168,7 +182,9 @@ async function runChunks(db: Db, m: DecodedMigration, tx: TxWatch, lockPid: numb
       // statementIndex: the failing statement's index in the file when known, else the chunk's.
       const index = failedSpan?.index ?? (only.length === 1 ? indexOf(m, only[0]) : i);
       const info = compared ?? describeSqlError(failure, m.sql, at.start, at.end - at.start, at.line, index);
-      return escaped ? { status: 'failed', skipped, error: info, appliedSteps: i } : { status: 'failed', skipped, error: info };
+      return escaped
+        ? { status: 'failed', skipped, error: info, appliedSteps: i }
+        : { status: 'failed', skipped, error: info };
     }
     if (tx.status() !== 'T' || statementsOf(m, chunk).some((s) => s.kind === 'commit')) escaped = true;
   }
@@ -182,7 +198,9 @@ async function runChunks(db: Db, m: DecodedMigration, tx: TxWatch, lockPid: numb
     if (refusal) throw new BatchStop(refusal, refusal.message);
     // Our own statement failed, not the file's: PostgreSQL's position is not in migration.sql.
     const info = describeSqlError({ ...asPgError(error), position: undefined }, m.sql, 0, 0);
-    return escaped ? { status: 'failed', skipped, error: info, appliedSteps: chunks.length } : { status: 'failed', skipped, error: info };
+    return escaped
+      ? { status: 'failed', skipped, error: info, appliedSteps: chunks.length }
+      : { status: 'failed', skipped, error: info };
   }
   return { status: skipped.length > 0 ? 'reconciled' : 'applied', skipped };
 }
@@ -195,11 +213,14 @@ async function runChunks(db: Db, m: DecodedMigration, tx: TxWatch, lockPid: numb
 async function reconcileChunk(
   db: Db,
   m: DecodedMigration,
-  chunk: ChunkSpan,
+  _chunk: ChunkSpan,
   chunkError: unknown,
   statements: StatementSpan[],
   made: CreatedInFile,
-): Promise<{ ok: true; skipped: SkippedStatement[] } | { ok: false; error: unknown; failed?: { span: StatementSpan; index: number }; info?: SqlErrorInfo }> {
+): Promise<
+  | { ok: true; skipped: SkippedStatement[] }
+  | { ok: false; error: unknown; failed?: { span: StatementSpan; index: number }; info?: SqlErrorInfo }
+> {
   try {
     await db.query('ROLLBACK TO SAVEPOINT vpcm_chunk');
   } catch (error) {

@@ -42,7 +42,11 @@ export async function readDrizzleRows(db: Db): Promise<DrizzleLedgerRow[]> {
   const { rows } = await db.query<{ id: number; hash: string; created_at: string | null }>(
     `SELECT id, hash, created_at FROM ${TABLE} ORDER BY created_at ASC NULLS FIRST, id ASC`,
   );
-  return rows.map((r) => ({ id: Number(r.id), hash: r.hash, created_at: r.created_at === null ? null : Number(r.created_at) }));
+  return rows.map((r) => ({
+    id: Number(r.id),
+    hash: r.hash,
+    created_at: r.created_at === null ? null : Number(r.created_at),
+  }));
 }
 
 /**
@@ -53,7 +57,9 @@ export async function insertDrizzleRow(db: Db, hash: string, createdAt: number, 
   const lit = (v: string) => db.escapeLiteral(v);
   const guard = ledgerGuardSql(db, {
     lockPid,
-    alreadyRecorded: `EXISTS (SELECT FROM ${TABLE} WHERE hash = ${lit(hash)} AND created_at IS NOT DISTINCT FROM ${lit(String(createdAt))}::bigint)`,
+    alreadyRecorded:
+      `EXISTS (SELECT FROM ${TABLE} WHERE hash = ${lit(hash)} ` +
+      `AND created_at IS NOT DISTINCT FROM ${lit(String(createdAt))}::bigint)`,
   });
   await db.query(guard);
   await db.query(`INSERT INTO ${TABLE} ("hash", "created_at") VALUES ($1, $2)`, [hash, createdAt]);

@@ -66,7 +66,14 @@ async function readBatch(db: Db, migrations: DecodedMigration[], lockPid: number
   for (const row of unfinished) {
     const m = migrations.find((x) => x.name === row.migration_name);
     const sameName = unfinished.filter((r) => r.migration_name === row.migration_name).length;
-    if (m && m.mode === 'non-transactional' && m.checksum === row.checksum && isResumableLog(row.logs) && sameName === 1 && !done.has(m.name)) {
+    if (
+      m &&
+      m.mode === 'non-transactional' &&
+      m.checksum === row.checksum &&
+      isResumableLog(row.logs) &&
+      sameName === 1 &&
+      !done.has(m.name)
+    ) {
       resumable.set(m.name, row);
     }
   }
@@ -79,7 +86,12 @@ async function readBatch(db: Db, migrations: DecodedMigration[], lockPid: number
   };
 }
 
-async function runMigration(ctx: RunContext, ledger: PrismaLedger, m: DecodedMigration, resume?: LedgerRow): Promise<MigrationResult> {
+async function runMigration(
+  ctx: RunContext,
+  ledger: PrismaLedger,
+  m: DecodedMigration,
+  resume?: LedgerRow,
+): Promise<MigrationResult> {
   const reconcile = ctx.options.reconcileExisting !== false;
   let outcome: Outcome;
   switch (m.mode) {
@@ -118,7 +130,10 @@ interface Outcome {
   recorded?: boolean;
 }
 
-const ok = (skipped: SkippedStatement[]): Outcome => ({ status: skipped.length > 0 ? 'reconciled' : 'applied', skipped });
+const ok = (skipped: SkippedStatement[]): Outcome => ({
+  status: skipped.length > 0 ? 'reconciled' : 'applied',
+  skipped,
+});
 
 async function rollbackQuietly(db: Db): Promise<void> {
   await db.query('ROLLBACK').catch(() => undefined);
@@ -160,7 +175,9 @@ function afterFileError(error: unknown): SqlErrorInfo {
   const info = describeSqlError({ ...pg, message: pg.message, code: pg.code, position: undefined }, '', 0, 0);
   info.hint = [
     info.hint,
-    'It failed at COMMIT or when writing its ledger row, after every statement of the file had run: nothing of it was committed.',
+    'It failed at COMMIT or when writing its ledger row, ' +
+      'after every statement of the file had run: nothing ' +
+      'of it was committed.',
   ]
     .filter(Boolean)
     .join(' ');
@@ -171,7 +188,12 @@ function afterFileError(error: unknown): SqlErrorInfo {
  * The failing statement of a file sent whole: the one after the `completed` statements that
  * finished (PostgreSQL sends a CommandComplete for each).
  */
-function describeFileError(error: unknown, m: DecodedMigration, spans: StatementSpan[], completed: number): SqlErrorInfo {
+function describeFileError(
+  error: unknown,
+  m: DecodedMigration,
+  spans: StatementSpan[],
+  completed: number,
+): SqlErrorInfo {
   const whole = describeSqlError(error, m.sql, 0, m.sql.length, spans.length === 1 ? spans[0]?.line : undefined);
   const span = spans[completed];
   if (!span) return whole;
@@ -190,14 +212,23 @@ function describeFileError(error: unknown, m: DecodedMigration, spans: Statement
  * file never runs twice — except for an "already exists", which is rolled back and run again
  * statement by statement to reconcile it (docs/applying.md).
  */
-async function runTransactional(ctx: RunContext, ledger: PrismaLedger, m: DecodedMigration, reconcile: boolean): Promise<Outcome> {
+async function runTransactional(
+  ctx: RunContext,
+  ledger: PrismaLedger,
+  m: DecodedMigration,
+  reconcile: boolean,
+): Promise<Outcome> {
   const { db } = ctx;
   const startedAt = new Date();
   const spans = statementSpans(m);
   // Sent whole, the file's own statement_timeout would apply unchecked to what follows it.
-  if (spans.some((s) => s.kind === 'timeout-setting')) return runTransactionalStepwise(ctx, ledger, m, spans, reconcile, startedAt);
+  if (spans.some((s) => s.kind === 'timeout-setting'))
+    return runTransactionalStepwise(ctx, ledger, m, spans, reconcile, startedAt);
   const failed = async (info: SqlErrorInfo): Promise<Outcome> => {
-    const recorded = await recordFailure(() => ledger.insertFailed({ name: m.name, checksum: m.checksum, startedAt, logs: ledgerLogFor(m.name, info) }), info);
+    const recorded = await recordFailure(
+      () => ledger.insertFailed({ name: m.name, checksum: m.checksum, startedAt, logs: ledgerLogFor(m.name, info) }),
+      info,
+    );
     return { status: 'failed', skipped: [], error: info, recorded };
   };
   try {
@@ -209,7 +240,8 @@ async function runTransactional(ctx: RunContext, ledger: PrismaLedger, m: Decode
     const run = await queryCounting(db, m.sql);
     if (run.error !== undefined) {
       await rollbackQuietly(db);
-      if (reconcile && isAlreadyExists(asPgError(run.error))) return runTransactionalStepwise(ctx, ledger, m, spans, reconcile, startedAt);
+      if (reconcile && isAlreadyExists(asPgError(run.error)))
+        return runTransactionalStepwise(ctx, ledger, m, spans, reconcile, startedAt);
       return failed(describeFileError(run.error, m, spans, run.completed));
     }
   }
@@ -238,9 +270,12 @@ async function runTransactionalStepwise(
 ): Promise<Outcome> {
   const { db } = ctx;
   const skipped: SkippedStatement[] = [];
-  const failed = async (error: unknown, info: SqlErrorInfo): Promise<Outcome> => {
+  const failed = async (_error: unknown, info: SqlErrorInfo): Promise<Outcome> => {
     await rollbackQuietly(db);
-    const recorded = await recordFailure(() => ledger.insertFailed({ name: m.name, checksum: m.checksum, startedAt, logs: ledgerLogFor(m.name, info) }), info);
+    const recorded = await recordFailure(
+      () => ledger.insertFailed({ name: m.name, checksum: m.checksum, startedAt, logs: ledgerLogFor(m.name, info) }),
+      info,
+    );
     return { status: 'failed', skipped, error: info, recorded };
   };
   try {
@@ -276,7 +311,10 @@ async function runTransactionalStepwise(
     }
   }
   try {
-    await ledger.insertFinished({ name: m.name, checksum: m.checksum, startedAt, logs: reconcileLog(skipped) }, { commit: true });
+    await ledger.insertFinished(
+      { name: m.name, checksum: m.checksum, startedAt, logs: reconcileLog(skipped) },
+      { commit: true },
+    );
   } catch (error) {
     // At COMMIT (a deferred constraint) or in the ledger write (a role the file switched to):
     // rolled back as a whole, and recorded like any other failure.
@@ -297,17 +335,29 @@ async function runTransactionalStepwise(
  * the statement at the count runs again, and if it is non-transactional and finds its work done
  * ("already exists" for a CREATE, "does not exist" for a DROP), that is recorded, not failed.
  */
-async function runStepwise(ctx: RunContext, ledger: PrismaLedger, m: DecodedMigration, reconcile: boolean, resume?: LedgerRow): Promise<Outcome> {
+async function runStepwise(
+  ctx: RunContext,
+  ledger: PrismaLedger,
+  m: DecodedMigration,
+  reconcile: boolean,
+  resume?: LedgerRow,
+): Promise<Outcome> {
   const { db } = ctx;
   const spans = statementSpans(m);
   const from = Math.min(resume?.applied_steps_count ?? 0, spans.length);
-  const runningLog = `${RESUMABLE_LOG_PREFIX} (${spans.length} statement(s)); applied_steps_count = statements done. If this row stays unfinished, the run was interrupted: deploy again to resume it.`;
+  const runningLog =
+    `${RESUMABLE_LOG_PREFIX} (${spans.length} statement(s)); ` +
+    `applied_steps_count = statements done. If this row ` +
+    `stays unfinished, the run was interrupted: deploy again ` +
+    `to resume it.`;
   const id = resume?.id ?? (await startRow(db, ledger, m, runningLog));
   const skipped: SkippedStatement[] = [];
   const notes: string[] = [];
-  if (resume) notes.push(`Resumed by vpc-migrate at statement ${from + 1} of ${spans.length} after an interrupted run.`);
+  if (resume)
+    notes.push(`Resumed by vpc-migrate at statement ${from + 1} of ${spans.length} after an interrupted run.`);
   const finalLogs = () => [...notes, reconcileLog(skipped)].filter(Boolean).join('\n') || null;
-  const advance = (i: number) => (i === spans.length - 1 ? ledger.markFinished(id, m.name, finalLogs()) : ledger.recordProgress(id, i + 1));
+  const advance = (i: number) =>
+    i === spans.length - 1 ? ledger.markFinished(id, m.name, finalLogs()) : ledger.recordProgress(id, i + 1);
   const fail = async (error: unknown, span: StatementSpan, i: number): Promise<Outcome> => {
     await stopIfRefused(db, error, m);
     const info = describeSqlError(error, m.sql, span.start, span.end - span.start, span.line, i);
@@ -322,7 +372,10 @@ async function runStepwise(ctx: RunContext, ledger: PrismaLedger, m: DecodedMigr
       skipped.push(verdict.skip);
       return undefined;
     }
-    const recorded = await recordFailure(() => ledger.recordRunState(id, ledgerLogFor(m.name, verdict.info), i), verdict.info);
+    const recorded = await recordFailure(
+      () => ledger.recordRunState(id, ledgerLogFor(m.name, verdict.info), i),
+      verdict.info,
+    );
     return { status: 'failed', skipped, error: verdict.info, appliedSteps: i, recorded };
   };
   for (let i = from; i < spans.length; i++) {
@@ -369,14 +422,29 @@ async function runStepwise(ctx: RunContext, ledger: PrismaLedger, m: DecodedMigr
     // Stop instead, unrecorded (the row stays resumable): the next deploy continues here.
     const waiters = await lockWaiters(db, WAITER_GRACE_MS);
     if (waiters.length > 0) {
-      return { status: 'failed', skipped, appliedSteps: i, error: { code: '55P03', message: blockedByWaiters(m.name, waiters), line: span.line, statementIndex: i } };
+      return {
+        status: 'failed',
+        skipped,
+        appliedSteps: i,
+        error: { code: '55P03', message: blockedByWaiters(m.name, waiters), line: span.line, statementIndex: i },
+      };
     }
     // Watched by the lock session: a deploy that starts waiting for the lock while this runs
     // would otherwise leave it waiting out its whole statement_timeout (lock.ts, watchedForWaiters).
     const { rows: self } = await db.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid');
     const watched = await ctx.lock.whileWatched(self[0]!.pid, () => db.query(text));
     if (watched.cancelledFor.length > 0) {
-      return { status: 'failed', skipped, appliedSteps: i, error: { code: '55P03', message: cancelledForWaiters(m.name, span.line, watched.cancelledFor), line: span.line, statementIndex: i } };
+      return {
+        status: 'failed',
+        skipped,
+        appliedSteps: i,
+        error: {
+          code: '55P03',
+          message: cancelledForWaiters(m.name, span.line, watched.cancelledFor),
+          line: span.line,
+          statementIndex: i,
+        },
+      };
     }
     if ('error' in watched) {
       const error = watched.error;
@@ -426,7 +494,9 @@ async function runStepwise(ctx: RunContext, ledger: PrismaLedger, m: DecodedMigr
 /** The row's `logs` while a statement that commits on its own runs: not resumable if it stays. */
 function selfCommittingLog(m: DecodedMigration, span: StatementSpan, index: number): string {
   return (
-    `vpc-migrate: interrupted in statement ${index + 1} (line ${span.line}), which commits on its own (DO … COMMIT or CALL); ` +
+    `vpc-migrate: interrupted in statement ${index + 1} ` +
+    `(line ${span.line}), which commits on its own (DO … ` +
+    `COMMIT or CALL); ` +
     `part of its work may be committed. Check what it did, finish or undo it, then resolve ${m.name}.`
   );
 }
@@ -440,7 +510,8 @@ function selfCommittingLog(m: DecodedMigration, span: StatementSpan, index: numb
 /** An identifier as written: quoted (doubled quotes inside) or plain. */
 const IDENT = String.raw`("(?:[^"]|"")+"|[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*)`;
 const CREATE_CONCURRENTLY = new RegExp(
-  String.raw`^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?(?!ON\s)${IDENT}\s+ON\s+(?:ONLY\s+)?(?:${IDENT}\s*\.\s*)?${IDENT}`,
+  String.raw`^\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?(?!ON\s)${IDENT}` +
+    String.raw`\s+ON\s+(?:ONLY\s+)?(?:${IDENT}\s*\.\s*)?${IDENT}`,
   'i',
 );
 /** An identifier's name: quoted as written (doubled quotes undone), plain folded to lower case. */
@@ -455,7 +526,10 @@ async function invalidIndexLeft(db: Db, statement: string): Promise<{ schema: st
   const m = CREATE_CONCURRENTLY.exec(statement.replace(/^(\s*--[^\n]*\n)+/, ''));
   if (!m) return null;
   const [, index, schema, table] = m as unknown as [string, string, string | undefined, string];
-  const relation = schema === undefined ? `"${unquote(table).replaceAll('"', '""')}"` : `"${unquote(schema).replaceAll('"', '""')}"."${unquote(table).replaceAll('"', '""')}"`;
+  const relation =
+    schema === undefined
+      ? `"${unquote(table).replaceAll('"', '""')}"`
+      : `"${unquote(schema).replaceAll('"', '""')}"."${unquote(table).replaceAll('"', '""')}"`;
   const { rows } = await db.query<{ schema: string; name: string }>(
     `SELECT n.nspname AS schema, c.relname AS name
        FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class c ON c.oid = i.indexrelid
@@ -487,7 +561,12 @@ async function dropInvalidIndex(db: Db, message: string): Promise<string | null>
  * Inside the file's own blocks each statement gets a savepoint, so an "already exists" can be
  * skipped without aborting the block.
  */
-async function runScript(ctx: RunContext, ledger: PrismaLedger, m: DecodedMigration, reconcile: boolean): Promise<Outcome> {
+async function runScript(
+  ctx: RunContext,
+  ledger: PrismaLedger,
+  m: DecodedMigration,
+  reconcile: boolean,
+): Promise<Outcome> {
   const { db } = ctx;
   const id = await startRow(db, ledger, m);
   const spans = statementSpans(m);
@@ -541,7 +620,12 @@ async function runScript(ctx: RunContext, ledger: PrismaLedger, m: DecodedMigrat
 /** Prisma's "started" row of a file run outside one transaction of ours; refused by the guard, the batch stops. */
 async function startRow(db: Db, ledger: PrismaLedger, m: DecodedMigration, logs?: string): Promise<string> {
   try {
-    return await ledger.insertStarted({ name: m.name, checksum: m.checksum, startedAt: new Date(), ...(logs === undefined ? {} : { logs }) });
+    return await ledger.insertStarted({
+      name: m.name,
+      checksum: m.checksum,
+      startedAt: new Date(),
+      ...(logs === undefined ? {} : { logs }),
+    });
   } catch (error) {
     await stopIfRefused(db, error, m);
     throw error;

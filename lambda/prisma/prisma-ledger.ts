@@ -68,15 +68,22 @@ export class PrismaLedger {
     if (!schema) {
       throw new MigrateError(
         ErrorCode.ConfigMissing,
-        'The connection has no current schema: no schema of its search_path exists, so there is nowhere to keep _prisma_migrations.',
-        'Create the schema the URL names (?schema=NAME, default public), or point the URL at an existing one, then run the command again.',
+        'The connection has no current schema: no schema of ' +
+          'its search_path exists, so there is nowhere to keep ' +
+          '_prisma_migrations.',
+        'Create the schema the URL names (?schema=NAME, default ' +
+          'public), or point the URL at an existing one, then ' +
+          'run the command again.',
       );
     }
     return new PrismaLedger(db, schema, `${quoteIdent(schema)}.${quoteIdent(PRISMA_LEDGER_TABLE)}`, lockPid);
   }
 
   async exists(): Promise<boolean> {
-    const { rows } = await this.db.query<{ exists: boolean }>(`SELECT pg_catalog.to_regclass($1) IS NOT NULL AS exists`, [this.table]);
+    const { rows } = await this.db.query<{ exists: boolean }>(
+      `SELECT pg_catalog.to_regclass($1) IS NOT NULL AS exists`,
+      [this.table],
+    );
     return rows[0]?.exists === true;
   }
 
@@ -118,7 +125,10 @@ export class PrismaLedger {
    */
   async insertStarted(row: Omit<NewRow, 'logs'> & { logs?: string }): Promise<string> {
     const id = randomUUID();
-    await this.guarded(row.name, insertLedgerRowSql(this.table, { id, ...row, logs: row.logs ?? null, appliedSteps: 0 }));
+    await this.guarded(
+      row.name,
+      insertLedgerRowSql(this.table, { id, ...row, logs: row.logs ?? null, appliedSteps: 0 }),
+    );
     return id;
   }
 
@@ -198,7 +208,12 @@ export class PrismaLedger {
 
 /** The wire form: timestamps as ISO strings. */
 export function toLedgerRow(r: RawLedgerRow): LedgerRow {
-  return { ...r, finished_at: iso(r.finished_at), rolled_back_at: iso(r.rolled_back_at), started_at: iso(r.started_at) as string };
+  return {
+    ...r,
+    finished_at: iso(r.finished_at),
+    rolled_back_at: iso(r.rolled_back_at),
+    started_at: iso(r.started_at) as string,
+  };
 }
 
 export function iso(value: Date | null): string | null {

@@ -62,18 +62,32 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export async function backfill(worker: Worker, opts: BackfillOptions): Promise<BackfillReport> {
   const dir = path.resolve(opts.dir ?? DEFAULT_BACKFILLS_DIR);
   const name = opts.name.endsWith('.sql') ? opts.name.slice(0, -4) : opts.name;
-  if (name === '' || /[/\\\0]/.test(name)) throw usageError(`"${opts.name}" is not a backfill name.`, `Pass the file name in ${dir} without .sql, e.g. ${remedyCommand('backfill', 'fill_order_totals')}.`);
+  if (name === '' || /[/\\\0]/.test(name))
+    throw usageError(
+      `"${opts.name}" is not a backfill name.`,
+      `Pass the file name in ${dir} without .sql, e.g. ${remedyCommand('backfill', 'fill_order_totals')}.`,
+    );
   const file = path.join(dir, `${name}.sql`);
   let bytes: Buffer;
   try {
     bytes = await readFile(file);
   } catch (error) {
-    const available = await readdir(dir).then((names) => names.filter((n) => n.endsWith('.sql')).map((n) => n.slice(0, -4)).sort(), () => null);
+    const available = await readdir(dir).then(
+      (names) =>
+        names
+          .filter((n) => n.endsWith('.sql'))
+          .map((n) => n.slice(0, -4))
+          .sort(),
+      () => null,
+    );
     throw new MigrateError(
       ErrorCode.BackfillMissing,
-      `No backfill ${name}: ${file} ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'cannot be read'}.`,
+      `No backfill ${name}: ${file} ` +
+        `${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'cannot be read'}.`,
       available === null
-        ? `The folder ${dir} does not exist; put backfills in prisma/backfills/NAME.sql or point --backfills DIR at them.`
+        ? `The folder ${dir} does not exist; put backfills in ` +
+            `prisma/backfills/NAME.sql or point --backfills DIR ` +
+            `at them.`
         : `Available: ${available.join(', ') || 'none'}.`,
       { details: { file, available } },
     );
@@ -86,13 +100,25 @@ export async function backfill(worker: Worker, opts: BackfillOptions): Promise<B
     throw new MigrateError(ErrorCode.NotUtf8, `${file} is not valid UTF-8.`, 'Re-save the file as UTF-8.');
   }
   const checksum = sha256Hex(bytes);
-  const report: BackfillReport = { command: 'backfill', name, file, checksum, status: 'failed', warnings: [], exitCode: 2 };
+  const report: BackfillReport = {
+    command: 'backfill',
+    name,
+    file,
+    checksum,
+    status: 'failed',
+    warnings: [],
+    exitCode: 2,
+  };
   const check = parseBackfillCheck(sql);
   if (check) report.check = check;
 
   const split = splitMigration(await sqlParser(), sql);
   if (split.parseError) {
-    report.warnings.push(`${name}.sql:${split.parseError.line}:${split.parseError.column}: PostgreSQL's parser rejects it (${split.parseError.message}); it is sent as is and the database will report the error.`);
+    report.warnings.push(
+      `${name}.sql:${split.parseError.line}:${split.parseError.column}: ` +
+        `PostgreSQL's parser rejects it (${split.parseError.message}); ` +
+        `it is sent as is and the database will report the error.`,
+    );
   }
   const control = split.statements.find((s) => s.kind === 'begin' || s.kind === 'commit');
   const outside = split.statements.find((s) => s.kind === 'non-transactional');
@@ -101,11 +127,17 @@ export async function backfill(worker: Worker, opts: BackfillOptions): Promise<B
     throw new MigrateError(
       ErrorCode.BackfillInvalid,
       control
-        ? `${name}.sql line ${s.line}: a backfill must not manage its own transaction (${sql.slice(s.start, s.end).split(/\s/)[0]}). Nothing was run.`
-        : `${name}.sql line ${s.line}: this statement cannot run inside a transaction, and a backfill is one transaction. Nothing was run.`,
+        ? `${name}.sql line ${s.line}: a backfill must not manage ` +
+            `its own transaction (${sql.slice(s.start, s.end).split(/\s/)[0]}). ` +
+            `Nothing was run.`
+        : `${name}.sql line ${s.line}: this statement cannot run ` +
+            `inside a transaction, and a backfill is one transaction. ` +
+            `Nothing was run.`,
       control
-        ? 'Remove BEGIN/COMMIT: vpc-migrate runs the whole file in one transaction and records it in the same transaction.'
-        : `Move it into a migration of its own (CONCURRENTLY alone in its file), or run it alone: ${remedyCommand('sql', '--write', sql.slice(s.start, s.end))}.`,
+        ? 'Remove BEGIN/COMMIT: vpc-migrate runs the whole file ' +
+            'in one transaction and records it in the same transaction.'
+        : `Move it into a migration of its own (CONCURRENTLY alone ` +
+            `in its file), or run it alone: ${remedyCommand('sql', '--write', sql.slice(s.start, s.end))}.`,
       { details: { file, line: s.line } },
     );
   }
@@ -156,7 +188,8 @@ transaction, so it cannot run twice by accident. Deploy never runs backfills.
 A sanity query in the file's leading comments runs read-only before and after, and is printed:
   -- check: SELECT count(*) AS missing
   --        FROM "Order" WHERE "totalCents" = 0
-  --backfills DIR          where the backfill files are, relative to where you ran the command (default prisma/backfills)
+  --backfills DIR          where the backfill files are, relative to where you ran the command
+                           (default prisma/backfills)
   --again                 run it even though a run is recorded
   --statement-timeout MS  cap for the backfill, 0 to 3600000 (default 0: the function's remaining time;
                           always below it)
@@ -173,7 +206,11 @@ Exit codes: 0 ran and recorded, 1 already run (nothing was run; --again to insis
   },
   needsWorker: true,
   async run({ values, positionals, worker, progress }) {
-    if (positionals.length !== 1) throw usageError('Name exactly one backfill.', 'Run `vpc-migrate backfill NAME` (the file prisma/backfills/NAME.sql).');
+    if (positionals.length !== 1)
+      throw usageError(
+        'Name exactly one backfill.',
+        'Run `vpc-migrate backfill NAME` (the file prisma/backfills/NAME.sql).',
+      );
     const opts: BackfillOptions = { name: positionals[0] as string, again: values.again === true, progress };
     // --backfills (and its default) from the directory the user ran the command in.
     opts.dir = fromInvocationDir(values.backfills ?? DEFAULT_BACKFILLS_DIR);

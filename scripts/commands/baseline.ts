@@ -55,10 +55,14 @@ export async function baseline(worker: Worker, opts: BaselineOptions): Promise<B
     const shown = names.slice(-5);
     throw new MigrateError(
       ErrorCode.BaselineUnknownMigration,
-      `${JSON.stringify(opts.upTo)} is not a migration in ${discovery.dir}${names.length === 0 ? ' (it holds none)' : ''}. Nothing was recorded.`,
+      `${JSON.stringify(opts.upTo)} is not a migration in ` +
+        `${discovery.dir}${names.length === 0 ? ' (it holds none)' : ''}. ` +
+        `Nothing was recorded.`,
       names.length === 0
         ? 'Point --migrations at the folder holding the migration folders.'
-        : `Pass the whole folder name of a local migration, e.g. ${remedyCommand('baseline', '--up-to', names[names.length - 1]!)} (the newest; ${names.length > 5 ? '…, ' : ''}${shown.join(', ')}).`,
+        : `Pass the whole folder name of a local migration, e.g. ` +
+            `${remedyCommand('baseline', '--up-to', names[names.length - 1]!)} ` +
+            `(the newest; ${names.length > 5 ? '…, ' : ''}${shown.join(', ')}).`,
       { details: { upTo: opts.upTo, migrationsDir: discovery.dir } },
     );
   }
@@ -81,7 +85,8 @@ export async function baseline(worker: Worker, opts: BaselineOptions): Promise<B
   // checked and recorded together, so a refused one leaves only its predecessors recorded.
   const batches = batchBySize(payloads);
   for (const [i, batch] of batches.entries()) {
-    if (batches.length > 1) opts.progress?.(`Checking and recording ${batch.length} migration(s) (request ${i + 1} of ${batches.length})…`);
+    if (batches.length > 1)
+      opts.progress?.(`Checking and recording ${batch.length} migration(s) (request ${i + 1} of ${batches.length})…`);
     const event: Request<BaselineEvent> = { requestId: randomUUID(), migrations: batch };
     if (opts.lockWaitMs !== undefined) event.lockWaitMs = opts.lockWaitMs;
     const result = await worker.baseline(event);
@@ -113,12 +118,18 @@ different: VPCM_BASELINE_MISMATCH, each listed; nothing recorded) or worker erro
   needsWorker: true,
   async run({ values, worker, progress }) {
     const upTo = values['up-to'];
-    if (upTo === undefined || upTo === '') throw usageError('Pass --up-to NAME: the last migration the database already has.', `Run ${remedyCommand('baseline', '--help')}.`);
+    if (upTo === undefined || upTo === '')
+      throw usageError(
+        'Pass --up-to NAME: the last migration the database already has.',
+        `Run ${remedyCommand('baseline', '--help')}.`,
+      );
     const location = await migrationsFlag(values);
     if ((await detectFormat(location.dir, formatFlag(values.format))) === 'drizzle') {
       throw usageError(
         'baseline records Prisma migrations (_prisma_migrations); this folder is a Drizzle journal.',
-        `Deploy with ${remedyCommand('deploy', '--baseline')}, which reconciles what already exists and records every migration in Drizzle's ledger.`,
+        `Deploy with ${remedyCommand('deploy', '--baseline')}, ` +
+          `which reconciles what already exists and records every ` +
+          `migration in Drizzle's ledger.`,
       );
     }
     const opts: BaselineOptions = { migrationsDir: location.dir, location, upTo, progress };

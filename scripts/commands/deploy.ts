@@ -86,7 +86,10 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
     // A compatibility worker (--protocol run-sql) says what it cannot guarantee, every time.
     warnings: [...state.warnings, ...(worker.limitations ?? [])],
     // Prisma refuses such a schema (P3005) unless told --baseline; the worker decides, under the lock.
-    baselining: !state.ledger.tableExists && state.ledger.userTableCount > 0 && (format.wire === 'drizzle' || opts.apply?.baseline === true),
+    baselining:
+      !state.ledger.tableExists &&
+      state.ledger.userTableCount > 0 &&
+      (format.wire === 'drizzle' || opts.apply?.baseline === true),
     verified: false,
     planBefore: before,
     invocations: 0,
@@ -126,7 +129,10 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
     report.problems.push({
       code: ErrorCode.SqlFailed,
       migration: failed.name,
-      message: said.message ?? `Migration ${failed.name} failed${failed.error?.code ? ` (${failed.error.code})` : ''}: ${failed.error?.message ?? 'unknown error'}`,
+      message:
+        said.message ??
+        `Migration ${failed.name} failed${failed.error?.code ? ` (${failed.error.code})` : ''}: ` +
+          `${failed.error?.message ?? 'unknown error'}`,
       remedy: said.remedy,
     });
   }
@@ -144,8 +150,13 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
     report.problems.push({
       code: ErrorCode.VerifyFailed,
       migration: after.pending[0] ?? after.failed[0]?.name ?? '',
-      message: check && !check.ok ? check.message : `After deploy the ledger still lacks ${after.pending.length} local migration(s): ${after.pending.slice(0, 5).join(', ')}.`,
-      remedy: `Run \`vpc-migrate status\` and look for a concurrent deploy or a manual change of ${format.ledgerTable}.`,
+      message:
+        check && !check.ok
+          ? check.message
+          : `After deploy the ledger still lacks ${after.pending.length} ` +
+            `local migration(s): ${after.pending.slice(0, 5).join(', ')}.`,
+      remedy:
+        `Run \`vpc-migrate status\` and look for a concurrent ` + `deploy or a manual change of ${format.ledgerTable}.`,
     });
   }
   report.exitCode = report.problems.length === 0 && report.verified ? 0 : 2;
@@ -161,7 +172,13 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
 async function settleInFlight(worker: Worker, opts: DeployOptions, first: State): Promise<State> {
   const deadline = Date.now() + (opts.apply?.lockWaitMs ?? 10_000);
   let state = first;
-  for (let again = 0; state.plan.failed.some((f) => !f.resumable) && (again === 0 || state.ledger.server.lockHolder) && Date.now() < deadline; again++) {
+  for (
+    let again = 0;
+    state.plan.failed.some((f) => !f.resumable) &&
+    (again === 0 || state.ledger.server.lockHolder) &&
+    Date.now() < deadline;
+    again++
+  ) {
     await new Promise((resolve) => setTimeout(resolve, again === 0 ? 100 : 500));
     state = await loadState(worker, opts.migrationsDir, opts);
   }
@@ -173,7 +190,12 @@ async function settleInFlight(worker: Worker, opts: DeployOptions, first: State)
  * time, stopping at the first failure, a lock held by another deploy, an exhausted time budget
  * or a signal. What the worker reports is added to the report as it arrives.
  */
-async function applyBatches(worker: Worker, payloads: MigrationPayload[], report: DeployReport, opts: DeployOptions): Promise<void> {
+async function applyBatches(
+  worker: Worker,
+  payloads: MigrationPayload[],
+  report: DeployReport,
+  opts: DeployOptions,
+): Promise<void> {
   const progress = opts.progress ?? (() => undefined);
   let remaining = payloads;
   const requestId = randomUUID();
@@ -181,24 +203,46 @@ async function applyBatches(worker: Worker, payloads: MigrationPayload[], report
   while (remaining.length > 0) {
     const stop = opts.interrupted?.();
     if (stop) {
-      report.problems.push({ code: ErrorCode.Interrupted, migration: remaining[0]!.name, message: `${stop.message} Not sent: ${remaining.length} migration(s), from ${remaining[0]!.name}.`, remedy: `${stop.next} Then deploy again for the rest.` });
+      report.problems.push({
+        code: ErrorCode.Interrupted,
+        migration: remaining[0]!.name,
+        message: `${stop.message} Not sent: ${remaining.length} migration(s), from ${remaining[0]!.name}.`,
+        remedy: `${stop.next} Then deploy again for the rest.`,
+      });
       break;
     }
     const batches = batchBySize(remaining);
     const batch = batches[0]!;
     round++;
-    progress(`Applying ${batch.length} of ${remaining.length} pending migration(s) (request ${round}, ${batches.length} batch(es) left)…`);
+    progress(
+      `Applying ${batch.length} of ${remaining.length} pending ` +
+        `migration(s) (request ${round}, ${batches.length} batch(es) ` +
+        `left)…`,
+    );
     // One invocation may run for minutes: say it is still alive, for people and CI logs alike.
     const sent = Date.now();
-    const heartbeat = setInterval(() => progress(`  … still applying (${Math.round((Date.now() - sent) / 1000)} s)`), 15_000);
+    const heartbeat = setInterval(
+      () => progress(`  … still applying (${Math.round((Date.now() - sent) / 1000)} s)`),
+      15_000,
+    );
     let result: ApplyResult;
     try {
       // One Lambda Invoke; no import shows where it lands: lambda/handler.ts answers it.
-      result = await worker.apply({ requestId: `${requestId}-${round}`, migrations: batch, ...(opts.apply ? { options: opts.apply } : {}), ...(report.format ? { format: report.format } : {}) });
+      result = await worker.apply({
+        requestId: `${requestId}-${round}`,
+        migrations: batch,
+        ...(opts.apply ? { options: opts.apply } : {}),
+        ...(report.format ? { format: report.format } : {}),
+      });
     } catch (error) {
       // Prisma's P3005 (lambda/schema-not-empty.ts): a refusal of the deploy, reported as its problem.
       if (!(error instanceof MigrateError && error.code === ErrorCode.SchemaNotEmpty)) throw error;
-      report.problems.push({ code: error.code, migration: batch[0]!.name, message: error.message, remedy: error.remedy });
+      report.problems.push({
+        code: error.code,
+        migration: batch[0]!.name,
+        message: error.message,
+        remedy: error.remedy,
+      });
       break;
     } finally {
       clearInterval(heartbeat);
@@ -215,17 +259,23 @@ async function applyBatches(worker: Worker, payloads: MigrationPayload[], report
         code: ErrorCode.LockTimeout,
         migration: result.results.find((r) => r.status === 'not-started')?.name ?? batch[0]!.name,
         message: result.stoppedBecause,
-        remedy: 'Deploy again once that deploy has finished: what was applied stays applied, the rest follows (`vpc-migrate status` shows when the lock is free).',
+        remedy:
+          'Deploy again once that deploy has finished: what was ' +
+          'applied stays applied, the rest follows (`vpc-migrate ' +
+          'status` shows when the lock is free).',
       });
     }
-    if (result.stopped === 'failed' || result.stopped === 'blocked' || finished.some((r) => r.status === 'failed')) break;
+    if (result.stopped === 'failed' || result.stopped === 'blocked' || finished.some((r) => r.status === 'failed'))
+      break;
     const notStarted = new Set(result.results.filter((r) => r.status === 'not-started').map((r) => r.name));
     if (result.stopped === 'time-budget' && finished.length === 0) {
       report.problems.push({
         code: ErrorCode.InvokeTimeout,
         migration: batch[0]!.name,
         message: `The worker's time budget ran out before ${batch[0]!.name} could start.`,
-        remedy: `Raise the function timeout (at most ${LAMBDA_MAX_TIMEOUT_SECONDS} s) or split the migration; then run deploy again.`,
+        remedy:
+          `Raise the function timeout (at most ${LAMBDA_MAX_TIMEOUT_SECONDS} ` +
+          `s) or split the migration; then run deploy again.`,
       });
       break;
     }

@@ -19,9 +19,13 @@ import { locateMigrations, type MigrationsLocation, requireMigrationsDir } from 
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
 type OptionValue<C> = C extends { type: 'boolean' }
-  ? C extends { multiple: true } ? boolean[] : boolean
+  ? C extends { multiple: true }
+    ? boolean[]
+    : boolean
   : C extends { type: 'string' }
-    ? C extends { multiple: true } ? string[] : string
+    ? C extends { multiple: true }
+      ? string[]
+      : string
     : string | boolean | (string | boolean)[];
 
 /** What `parseArgs` (strict) returns for the options `O`: each flag optional, typed by its `type` and `multiple`. */
@@ -44,7 +48,8 @@ const PROTOCOL_HELP = `Worker protocol:
   --protocol P            vpc-migrate (default: our worker) or run-sql (an existing worker that runs
                           one SQL statement per call and returns only a row count; see README, Compatibility mode)
   --payload-template JSON run-sql event with "{{sql}}" (default {"action":"run-sql","sql":"{{sql}}"})
-  --error-path PATH       run-sql: where a failure sits in a non-error answer (default: Lambda FunctionError/errorMessage)
+  --error-path PATH       run-sql: where a failure sits in a non-error answer
+                          (default: Lambda FunctionError/errorMessage)
   --count-path PATH       run-sql: where the row count sits in the answer (default count)`;
 
 /** Flags every command accepts: which worker, which migrations, how to print. */
@@ -75,7 +80,8 @@ export const TARGET_HELP = `Worker (one of):
                           other command to the worker; not with --local, which serves its own
   --endpoint URL          any Lambda Invoke-compatible endpoint (with --function)
   --region R, --profile P AWS region and profile (default: the AWS SDK chain)
-  --function-timeout SEC  the function's timeout, 1 to ${LAMBDA_MAX_TIMEOUT_SECONDS} (Lambda's maximum; default ${LAMBDA_MAX_TIMEOUT_SECONDS}); the CLI waits a little longer
+  --function-timeout SEC  the function's timeout, 1 to ${LAMBDA_MAX_TIMEOUT_SECONDS} (Lambda's maximum;
+                          default ${LAMBDA_MAX_TIMEOUT_SECONDS}); the CLI waits a little longer
 Common:
   --migrations DIR        the folder of migration folders, relative to where you ran the command; default:
                           where Prisma looks (prisma.config.ts migrations.path or beside its schema, then
@@ -191,7 +197,15 @@ export function formatFlag(value: string | undefined): MigrationFormat | undefin
 export function targetFlags(values: Values): TargetFlags {
   const flags: TargetFlags = {};
   if (values.local) flags.local = true;
-  for (const [flag, key] of [['function', 'function'], ['reader-function', 'readerFunction'], ['endpoint', 'endpoint'], ['stack', 'stack'], ['region', 'region'], ['profile', 'profile'], ['database-url', 'databaseUrl']] as const) {
+  for (const [flag, key] of [
+    ['function', 'function'],
+    ['reader-function', 'readerFunction'],
+    ['endpoint', 'endpoint'],
+    ['stack', 'stack'],
+    ['region', 'region'],
+    ['profile', 'profile'],
+    ['database-url', 'databaseUrl'],
+  ] as const) {
     const value = values[flag];
     if (value !== undefined) flags[key] = value;
   }

@@ -77,13 +77,19 @@ export async function runLint(worker: Worker | undefined, opts: LintCommandOptio
   const started = Date.now();
   const names = opts.names ?? [];
   if (opts.all && names.length > 0) {
-    throw new MigrateError(ErrorCode.UsageError, 'Pass either --all or migration names, not both.', 'Run `vpc-migrate lint --all`, or `vpc-migrate lint NAME…`.');
+    throw new MigrateError(
+      ErrorCode.UsageError,
+      'Pass either --all or migration names, not both.',
+      'Run `vpc-migrate lint --all`, or `vpc-migrate lint NAME…`.',
+    );
   }
   if (opts.fix && opts.all) {
     throw new MigrateError(
       ErrorCode.UsageError,
       '--fix with --all would edit migrations that are already applied, changing their checksums.',
-      'Run `lint --fix` on the pending migrations (with a worker flag), or name the migrations to fix: `vpc-migrate lint --fix NAME`.',
+      'Run `lint --fix` on the pending migrations (with a ' +
+        'worker flag), or name the migrations to fix: `vpc-migrate ' +
+        'lint --fix NAME`.',
     );
   }
   const migrations = givenLocation(opts.migrationsDir, opts.location);
@@ -106,13 +112,26 @@ export async function runLint(worker: Worker | undefined, opts: LintCommandOptio
     }
     scope = 'named';
     const wanted = new Set(names);
-    run = (current) => lintHistory(parser, discovery.migrations.map((m) => current.get(m.name)!), (n) => wanted.has(n));
+    run = (current) =>
+      lintHistory(
+        parser,
+        discovery.migrations.map((m) => current.get(m.name)!),
+        (n) => wanted.has(n),
+      );
   } else if (opts.all) {
     scope = 'all';
-    run = (current) => lintHistory(parser, discovery.migrations.map((m) => current.get(m.name)!));
+    run = (current) =>
+      lintHistory(
+        parser,
+        discovery.migrations.map((m) => current.get(m.name)!),
+      );
   } else {
     if (!worker) {
-      throw new MigrateError(ErrorCode.NoTarget, 'Linting the pending migrations needs the ledger, so a worker.', 'Pass --local, --function NAME or --stack NAME; or lint without a database: `lint --all` or `lint NAME…`.');
+      throw new MigrateError(
+        ErrorCode.NoTarget,
+        'Linting the pending migrations needs the ledger, so a worker.',
+        'Pass --local, --function NAME or --stack NAME; or lint without a database: `lint --all` or `lint NAME…`.',
+      );
     }
     scope = 'pending';
     const ledger = await format.readLedger(worker);
@@ -160,7 +179,7 @@ export async function runLint(worker: Worker | undefined, opts: LintCommandOptio
 }
 
 export const lintCommand = defineCommand({
-  summary: 'static checks of pending migrations with PostgreSQL\'s parser',
+  summary: "static checks of pending migrations with PostgreSQL's parser",
   usage: `vpc-migrate lint [NAME...] [options]
 Checks migrations with PostgreSQL's own parser; each finding has a rule id, severity, file:line,
 why it matters and the fix (the README lists the rules).

@@ -54,7 +54,6 @@ export interface RehearseReport {
   exitCode: 0 | 2;
 }
 
-
 export async function rehearseMigrations(worker: Worker, opts: RehearseOptions): Promise<RehearseReport> {
   const started = Date.now();
   const migrations = givenLocation(opts.migrationsDir, opts.location);
@@ -62,7 +61,11 @@ export async function rehearseMigrations(worker: Worker, opts: RehearseOptions):
   let pending = state.plan.pending;
   if (opts.to !== undefined) {
     const at = pending.indexOf(opts.to);
-    if (at === -1) throw usageError(`--to ${opts.to} is not a pending migration.`, `Pending: ${pending.slice(0, 5).join(', ') || 'none'}${pending.length > 5 ? ', …' : ''}.`);
+    if (at === -1)
+      throw usageError(
+        `--to ${opts.to} is not a pending migration.`,
+        `Pending: ${pending.slice(0, 5).join(', ') || 'none'}${pending.length > 5 ? ', …' : ''}.`,
+      );
     pending = pending.slice(0, at + 1);
   }
   const report: RehearseReport = {
@@ -89,13 +92,19 @@ export async function rehearseMigrations(worker: Worker, opts: RehearseOptions):
   };
   if (pending.length > 0) {
     const payloads = splitPayloads(parser, state.discovery.migrations, pending, (name, e) =>
-      report.warnings.push(`${name}/migration.sql:${e.line}:${e.column}: PostgreSQL's parser rejects it (${e.message}); it is sent whole.`),
+      report.warnings.push(
+        `${name}/migration.sql:${e.line}:${e.column}: PostgreSQL's parser rejects it (${e.message}); it is sent whole.`,
+      ),
     );
     if (batchBySize(payloads).length > 1) {
       throw new MigrateError(
         ErrorCode.PayloadTooLarge,
-        `The ${pending.length} pending migrations do not fit one Invoke request (${formatBytes(BATCH_BYTES)}), and a rehearsal runs them in one transaction.`,
-        `Rehearse the first part with --to NAME (e.g. --to ${pending[Math.floor(pending.length / 2)]}), deploy it, then rehearse the rest.`,
+        `The ${pending.length} pending migrations do not fit ` +
+          `one Invoke request (${formatBytes(BATCH_BYTES)}), and ` +
+          `a rehearsal runs them in one transaction.`,
+        `Rehearse the first part with --to NAME (e.g. --to ` +
+          `${pending[Math.floor(pending.length / 2)]}), deploy ` +
+          `it, then rehearse the rest.`,
       );
     }
     opts.progress?.(`Rehearsing ${pending.length} pending migration(s) in one transaction (rolled back at the end)…`);
@@ -135,9 +144,15 @@ failed, the time budget ran out, deploy would refuse (failed/modified/out-of-ord
   },
   needsWorker: true,
   async run({ values, positionals, worker, progress }) {
-    if (positionals.length > 0) throw usageError(`Unexpected argument ${positionals[0]}.`, 'Run `vpc-migrate rehearse --help`.');
+    if (positionals.length > 0)
+      throw usageError(`Unexpected argument ${positionals[0]}.`, 'Run `vpc-migrate rehearse --help`.');
     const location = await migrationsFlag(values);
-    const opts: RehearseOptions = { migrationsDir: location.dir, location, options: applyOptionsFrom(values), progress };
+    const opts: RehearseOptions = {
+      migrationsDir: location.dir,
+      location,
+      options: applyOptionsFrom(values),
+      progress,
+    };
     const to = values.to;
     if (to !== undefined) opts.to = to;
     const format = formatFlag(values.format);

@@ -55,8 +55,12 @@ export async function resolve(worker: Worker, opts: ResolveOptions): Promise<Res
       const folder = discovery.anomalies.find((a) => a.name === opts.name && a.kind === 'no-migration-sql');
       throw new MigrateError(
         ErrorCode.ResolveFolderMissing,
-        `P3017: The migration ${opts.name} could not be found in ${discovery.dir}${folder ? ' (the folder has no readable migration.sql)' : ''}. Nothing was changed.`,
-        `Make sure the migration exists and that you passed the whole folder name, e.g. "20201207184859_initial_migration" (${remedyCommand('status')} lists them).`,
+        `P3017: The migration ${opts.name} could not be found ` +
+          `in ${discovery.dir}${folder ? ' (the folder has no readable migration.sql)' : ''}. ` +
+          `Nothing was changed.`,
+        `Make sure the migration exists and that you passed ` +
+          `the whole folder name, e.g. "20201207184859_initial_migration" ` +
+          `(${remedyCommand('status')} lists them).`,
         { details: { prismaCode: 'P3017', migration: opts.name, migrationsDir: discovery.dir } },
       );
     }
@@ -64,7 +68,16 @@ export async function resolve(worker: Worker, opts: ResolveOptions): Promise<Res
     event.checksum = checksum;
   }
   const result = await worker.resolve(event);
-  const report: ResolveReport = { command: 'resolve', migrationsDir: migrations.dir, migrations, name: opts.name, to: opts.to, result, next: remedyCommand('status'), exitCode: 0 };
+  const report: ResolveReport = {
+    command: 'resolve',
+    migrationsDir: migrations.dir,
+    migrations,
+    name: opts.name,
+    to: opts.to,
+    result,
+    next: remedyCommand('status'),
+    exitCode: 0,
+  };
   if (checksum) report.checksum = checksum;
   return report;
 }
@@ -91,7 +104,10 @@ Exit codes: 0 done, 2 refused (the Prisma code is in the message and in --json) 
     const applied = values.applied;
     const rolledBack = values['rolled-back'];
     if ((applied === undefined) === (rolledBack === undefined) || positionals.length > 0) {
-      throw usageError('Pass exactly one of --applied NAME or --rolled-back NAME.', 'Run `vpc-migrate resolve --help`.');
+      throw usageError(
+        'Pass exactly one of --applied NAME or --rolled-back NAME.',
+        'Run `vpc-migrate resolve --help`.',
+      );
     }
     // --rolled-back changes only the ledger: the folder is named in the report, not required.
     const location = await migrationsFlag(values, { mustExist: applied !== undefined });

@@ -60,7 +60,9 @@ const INSUFFICIENT_PRIVILEGE = '42501';
  */
 export const READ_ONLY_PERMISSION_REMEDY =
   'Read-only sql runs as the reader login, which may read all data (pg_read_all_data) and nothing more: ' +
-  'this statement needs a privilege reading does not give (a function that writes, a superuser-only setting or file). ' +
+  ('this statement needs a privilege reading does not give ' +
+    '(a function that writes, a superuser-only setting or ' +
+    'file). ') +
   'Read the data another way, or ask a database owner whether the reader role should be granted it.';
 
 /** Runs one statement and returns the outcome; a PostgreSQL error is part of the report, not thrown. */
@@ -72,7 +74,11 @@ export async function runSqlCommand(worker: Worker, opts: SqlOptions): Promise<S
     opts.progress?.(`${yellow('--write')}: this runs with write access:\n${indent(opts.sql.trim())}`);
     if (opts.confirm) {
       // Our own fixed SELECT, as the role the write will run as (read-only would switch roles).
-      const who = await worker.runSql({ sql: `SELECT current_database() AS database, current_user AS "user"`, maxRows: 1, write: true });
+      const who = await worker.runSql({
+        sql: `SELECT current_database() AS database, current_user AS "user"`,
+        maxRows: 1,
+        write: true,
+      });
       const row = who.rows[0] ?? {};
       if (!(await opts.confirm(`Run it on database "${String(row.database)}" as ${String(row.user)}? [y/N] `))) {
         report.cancelled = true;
@@ -90,10 +96,15 @@ export async function runSqlCommand(worker: Worker, opts: SqlOptions): Promise<S
     report.exitCode = 0;
   } catch (error) {
     // The statement's own outcome (PostgreSQL's error, or read-only mode's refusal) is the report.
-    if (!(error instanceof MigrateError) || (error.code !== ErrorCode.SqlFailed && error.code !== ErrorCode.ReadOnlyRefused)) throw error;
+    if (
+      !(error instanceof MigrateError) ||
+      (error.code !== ErrorCode.SqlFailed && error.code !== ErrorCode.ReadOnlyRefused)
+    )
+      throw error;
     report.error = error.toJSON();
     const sqlstate = sqlErrorOf(report.error)?.code;
-    if (!write && sqlstate === INSUFFICIENT_PRIVILEGE && report.error.remedy.includes('--write')) report.error.remedy = READ_ONLY_PERMISSION_REMEDY;
+    if (!write && sqlstate === INSUFFICIENT_PRIVILEGE && report.error.remedy.includes('--write'))
+      report.error.remedy = READ_ONLY_PERMISSION_REMEDY;
   }
   return report;
 }
@@ -173,13 +184,20 @@ cancelled, or the worker could not be reached.`,
   needsWorker: true,
   async run({ values, positionals, worker, progress }) {
     const file = values.file;
-    if (file !== undefined && positionals.length > 0) throw usageError('Give the SQL either as an argument or with -f FILE, not both.', 'Run `vpc-migrate sql --help`.');
+    if (file !== undefined && positionals.length > 0)
+      throw usageError(
+        'Give the SQL either as an argument or with -f FILE, not both.',
+        'Run `vpc-migrate sql --help`.',
+      );
     let sql: string;
     if (file !== undefined) {
       // A relative -f is read from the directory the user ran the command in, not the package's.
       const abs = fromInvocationDir(file);
       const bytes = await readFile(abs).catch((error: NodeJS.ErrnoException) => {
-        throw usageError(`Cannot read ${abs}${abs === file ? '' : ` (-f ${file})`}: ${error.code ?? error.message}.`, 'Check the path given to -f.');
+        throw usageError(
+          `Cannot read ${abs}${abs === file ? '' : ` (-f ${file})`}: ${error.code ?? error.message}.`,
+          'Check the path given to -f.',
+        );
       });
       refuseNulByte(abs, bytes);
       sql = bytes.toString('utf8');
@@ -200,7 +218,8 @@ cancelled, or the worker could not be reached.`,
       if (!(process.stdin.isTTY && process.stderr.isTTY)) {
         throw usageError(
           'sql --write without a terminal needs --yes: there is no one to confirm the write, so nothing was run.',
-          `Check the statement, then run ${remedyCommand('sql', ...ownArgs(values, file, positionals, '--write', '--yes'))}.`,
+          `Check the statement, then run ` +
+            `${remedyCommand('sql', ...ownArgs(values, file, positionals, '--write', '--yes'))}.`,
         );
       }
       opts.confirm = askOnTerminal;

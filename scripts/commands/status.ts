@@ -34,7 +34,10 @@ export interface StatusReport {
   function?: AnsweredBy;
 }
 
-export async function status(worker: Worker, opts: { migrationsDir: string; location?: MigrationsLocation; format?: MigrationFormat } & PlanOptions): Promise<StatusReport> {
+export async function status(
+  worker: Worker,
+  opts: { migrationsDir: string; location?: MigrationsLocation; format?: MigrationFormat } & PlanOptions,
+): Promise<StatusReport> {
   const started = Date.now();
   const migrations = givenLocation(opts.migrationsDir, opts.location);
   const state = await loadState(worker, migrations.dir, opts);
@@ -54,7 +57,9 @@ export async function status(worker: Worker, opts: { migrationsDir: string; loca
     invocations: worker.invocations,
     durationMs: Date.now() - started,
     exitCode,
-    ...(exitCode === 1 ? { next: `Run ${remedyCommand('deploy')} to apply ${p.pending.length} pending migration(s).` } : {}),
+    ...(exitCode === 1
+      ? { next: `Run ${remedyCommand('deploy')} to apply ${p.pending.length} pending migration(s).` }
+      : {}),
     ...(state.format.wire ? { format: state.format.wire } : {}),
     ...(counts ? { counts } : {}),
     ...(by ? { function: by } : {}),
@@ -67,7 +72,8 @@ export const statusCommand = defineCommand({
 Shows applied, pending, failed, modified, missing-locally and out-of-order migrations. Only reads
 the ledger: it asks the reader function when one is known (--reader-function, VPC_MIGRATE_READER_FUNCTION,
 the stack's output, --local's own).
-Exit codes: 0 up to date, 1 pending migrations, 2 problem (failed, modified, missing locally, out of order, worker error).`,
+Exit codes: 0 up to date, 1 pending migrations,
+            2 problem (failed, modified, missing locally, out of order, worker error).`,
   positionals: 0,
   options: {},
   needsWorker: true,

@@ -80,7 +80,11 @@ interface Ctx {
   lockWaitMs: number;
 }
 
-type CallResult = { kind: 'ok' } | { kind: 'recorded' } | { kind: 'changed' } | { kind: 'failed'; failure: RunSqlFailure };
+type CallResult =
+  | { kind: 'ok' }
+  | { kind: 'recorded' }
+  | { kind: 'changed' }
+  | { kind: 'failed'; failure: RunSqlFailure };
 
 /** A file decoded, with each statement's text and whether it can go through EXECUTE. */
 interface Prepared {
@@ -98,7 +102,8 @@ export async function applyThroughRunSql(t: RunSqlTransport, event: Omit<ApplyEv
 
   const facts = await batchFacts(t);
   if (facts.failed.length > 0) throw failedMigrationsError(facts.failed);
-  // Prisma's P3005, as our worker refuses it (lambda/schema-not-empty.ts); `baseline` is our worker's action, not sent here.
+  // Prisma's P3005, as our worker refuses it (lambda/schema-not-empty.ts); `baseline` is our worker's action, not sent
+  // here.
   if (!facts.tableExists && facts.userTableCount > 0 && parsed.options.baseline !== true) {
     throw schemaNotEmptyError({ count: facts.userTableCount });
   }
@@ -145,10 +150,11 @@ async function runMigration(ctx: Ctx, p: Prepared): Promise<MigrationResult> {
         return result(m, out.skipped.length > 0 ? 'reconciled' : 'applied', { skipped: out.skipped });
       case 'recorded':
         return result(m, 'already-applied');
-      case 'failed':
+      case 'failed': {
         const failedRow = () => insertRowSql(m, ledgerLogFor(m.name, out.error), { appliedSteps: 0 });
         await recordFailure(ctx, failedRow, out.error);
         return result(m, 'failed', { error: out.error, ...(out.skipped ? { skipped: out.skipped } : {}) });
+      }
     }
   }
   return m.mode === 'script' ? runScript(ctx, p) : runStepwise(ctx, p);
@@ -183,7 +189,10 @@ function updateRowSql(id: string, set: LedgerRowUpdate): string {
 // ---------------------------------------------------------------------------------------------
 // Calls
 
-/** The first lines of every DO block: Prisma's lock for this transaction, our lock_timeout, and (for ledger writes) the ledger re-read. */
+/**
+ *  The first lines of every DO block: Prisma's lock for this transaction, our lock_timeout, and (for ledger writes) the
+ *  ledger re-read.
+ */
 function guardLines(options: ApplyOptions, ledgerFor?: string): string[] {
   const lines = [
     `IF NOT pg_try_advisory_xact_lock(${MIGRATION_LOCK_KEY}) THEN ${raiseGuard('busy')} END IF;`,
@@ -193,7 +202,10 @@ function guardLines(options: ApplyOptions, ledgerFor?: string): string[] {
   if (ledgerFor !== undefined) {
     lines.push(
       // An unfinished row with an error is a failure; without one, another deploy may be running it now.
-      `SELECT migration_name, logs IS NULL INTO vpcm_name, vpcm_running FROM ${TABLE} WHERE finished_at IS NULL AND rolled_back_at IS NULL ORDER BY started_at LIMIT 1;`,
+      `SELECT migration_name, logs IS NULL INTO vpcm_name, ` +
+        `vpcm_running FROM ${TABLE} WHERE finished_at IS NULL ` +
+        `AND rolled_back_at IS NULL ORDER BY started_at LIMIT ` +
+        `1;`,
       `IF FOUND AND vpcm_running THEN ${raiseGuard('running', 'vpcm_name')} END IF;`,
       `IF FOUND THEN ${raiseGuard('failed', 'vpcm_name')} END IF;`,
       // After the two checks above every row of the name not rolled back is finished: the worker's own condition.
@@ -203,7 +215,14 @@ function guardLines(options: ApplyOptions, ledgerFor?: string): string[] {
   return lines;
 }
 
-const DECLARE = ['vpcm_name text;', 'vpcm_running boolean;', "vpcm_skipped jsonb := '[]';", 'vpcm_detail text;', 'vpcm_hint text;', 'vpcm_b64 text;'];
+const DECLARE = [
+  'vpcm_name text;',
+  'vpcm_running boolean;',
+  "vpcm_skipped jsonb := '[]';",
+  'vpcm_detail text;',
+  'vpcm_hint text;',
+  'vpcm_b64 text;',
+];
 
 /**
  * Sends one guarded call. A busy lock is waited for (polling, up to the lock wait); another
@@ -226,7 +245,9 @@ async function call(ctx: Ctx, sql: string): Promise<CallResult> {
       throw new BatchStop(
         new MigrateError(
           ErrorCode.FailedMigrationInLedger,
-          `Migration ${guard.name ?? '?'} failed (another deploy recorded it while this one ran). Nothing is applied until it is resolved (Prisma P3009).`,
+          `Migration ${guard.name ?? '?'} failed (another deploy ` +
+            `recorded it while this one ran). Nothing is applied ` +
+            `until it is resolved (Prisma P3009).`,
           `Run ${remedyCommand('status')}, then ${resolveEither(guard.name ?? 'NAME')}.`,
         ),
       );
@@ -235,8 +256,13 @@ async function call(ctx: Ctx, sql: string): Promise<CallResult> {
       throw new BatchStop(
         new MigrateError(
           ErrorCode.FailedMigrationInLedger,
-          `Migration ${guard.name ?? '?'} is recorded as started and not finished: another deploy is running it (run-sql mode cannot hold the lock between calls), or it was interrupted; waited ${Math.round((Date.now() - started) / 1000)} s.`,
-          `Run ${remedyCommand('status')} again later. If no deploy is running, resolve it: ${resolveEither(guard.name ?? 'NAME')}.`,
+          `Migration ${guard.name ?? '?'} is recorded as started ` +
+            `and not finished: another deploy is running it (run-sql ` +
+            `mode cannot hold the lock between calls), or it was ` +
+            `interrupted; waited ${Math.round((Date.now() - started) / 1000)} ` +
+            `s.`,
+          `Run ${remedyCommand('status')} again later. If no deploy ` +
+            `is running, resolve it: ${resolveEither(guard.name ?? 'NAME')}.`,
         ),
       );
     }
@@ -244,8 +270,12 @@ async function call(ctx: Ctx, sql: string): Promise<CallResult> {
       throw new BatchStop(
         new MigrateError(
           ErrorCode.LockTimeout,
-          `Another migration holds the migration lock (Prisma's advisory lock ${MIGRATION_LOCK_KEY}); waited ${Math.round((Date.now() - started) / 1000)} s.`,
-          `Wait for the other deploy to finish and run the command again, or raise --lock-wait. ${remedyCommand('status')} names the session holding it.`,
+          `Another migration holds the migration lock (Prisma's ` +
+            `advisory lock ${MIGRATION_LOCK_KEY}); waited ${Math.round((Date.now() - started) / 1000)} ` +
+            `s.`,
+          `Wait for the other deploy to finish and run the command ` +
+            `again, or raise --lock-wait. ${remedyCommand('status')} ` +
+            `names the session holding it.`,
         ),
       );
     }
@@ -259,14 +289,18 @@ async function mustSucceed(ctx: Ctx, sql: string, what: string): Promise<void> {
   if (outcome.ok) return;
   throw new MigrateError(
     ErrorCode.SqlFailed,
-    `Could not ${what} through run-sql${outcome.failure.code ? ` (${outcome.failure.code})` : ''}: ${redact(outcome.failure.message)}`,
-    `Check that the worker's database user may write _prisma_migrations, then run ${remedyCommand('status')} before retrying.`,
+    `Could not ${what} through run-sql${outcome.failure.code ? ` (${outcome.failure.code})` : ''}: ` +
+      `${redact(outcome.failure.message)}`,
+    `Check that the worker's database user may write _prisma_migrations, ` +
+      `then run ${remedyCommand('status')} before retrying.`,
   );
 }
 
 /** Records a failure; if even that fails, the report says so (lambda/prisma/apply.ts recordFailure). */
 async function recordFailure(ctx: Ctx, sql: () => string, error: SqlErrorInfo): Promise<void> {
-  const outcome = await ctx.t.call(sql()).catch((e: unknown) => ({ ok: false as const, failure: { message: (e as Error).message, text: '' } }));
+  const outcome = await ctx.t
+    .call(sql())
+    .catch((e: unknown) => ({ ok: false as const, failure: { message: (e as Error).message, text: '' } }));
   if (!outcome.ok) noteUnrecorded(error, outcome.failure.message);
 }
 
@@ -288,14 +322,20 @@ async function batchFacts(t: RunSqlTransport): Promise<Facts> {
       `  END IF;`,
       `END IF;`,
       ...raiseAnswer(
-        `json_build_object('tableExists', vpcm_exists, 'failed', vpcm_failed, 'userTableCount', ${USER_TABLE_COUNT_SQL})`,
+        `json_build_object('tableExists', vpcm_exists, 'failed', ` +
+          `vpcm_failed, 'userTableCount', ${USER_TABLE_COUNT_SQL})`,
         nonce,
       ),
     ],
     ['vpcm_exists boolean := false;', "vpcm_failed json := '[]';", 'vpcm_b64 text;'],
   );
   const reply = await ask(t, sql, nonce, 'ledger state', FactsSchema);
-  if (reply.kind !== 'answer') throw new MigrateError(ErrorCode.ProtocolMismatch, `The run-sql worker damaged a short answer (${reply.reason}).`, 'The worker must return error messages whole.');
+  if (reply.kind !== 'answer')
+    throw new MigrateError(
+      ErrorCode.ProtocolMismatch,
+      `The run-sql worker damaged a short answer (${reply.reason}).`,
+      'The worker must return error messages whole.',
+    );
   return reply.value;
 }
 
@@ -317,14 +357,18 @@ interface UnitOptions {
 
 const execute = (s: PreparedStatement) => `EXECUTE ${literal(s.text)};`;
 
-/** EXECUTE inside a subtransaction that records "already exists" instead of failing; `onOther` runs for a 42P16/42P17 that is not one. */
+/**
+ *  EXECUTE inside a subtransaction that records "already exists" instead of failing; `onOther` runs for a 42P16/42P17
+ *  that is not one.
+ */
 function tolerant(s: PreparedStatement, index: number, onOther: string): string[] {
   return [
     'BEGIN',
     `  ${execute(s)}`,
     `EXCEPTION WHEN ${ALREADY_EXISTS_PLPGSQL.condition} THEN`,
     `  IF ${ALREADY_EXISTS_PLPGSQL.notReally} THEN ${onOther} END IF;`,
-    `  vpcm_skipped := vpcm_skipped || jsonb_build_array(jsonb_build_object('i', ${index}, 'code', SQLSTATE, 'message', SQLERRM));`,
+    `  vpcm_skipped := vpcm_skipped || jsonb_build_array(jsonb_build_object('i', ` +
+      `${index}, 'code', SQLSTATE, 'message', SQLERRM));`,
     'END;',
   ];
 }
@@ -345,7 +389,10 @@ type DryRun = v.InferOutput<typeof DryRunSchema>;
 
 async function runAtomic(ctx: Ctx, p: Prepared, indices: number[], unit: UnitOptions): Promise<AtomicOutcome> {
   const statements = indices.map((i) => p.statements[i]!);
-  const fast = doBlock([...guardLines(ctx.options, unit.name), ...statements.map(execute), ...(unit.row ? [`${unit.row(null)};`] : [])], DECLARE);
+  const fast = doBlock(
+    [...guardLines(ctx.options, unit.name), ...statements.map(execute), ...(unit.row ? [`${unit.row(null)};`] : [])],
+    DECLARE,
+  );
   const first = await call(ctx, fast);
   if (first.kind === 'ok') return { kind: 'done', skipped: [] };
   if (first.kind === 'recorded') return first;
@@ -354,7 +401,12 @@ async function runAtomic(ctx: Ctx, p: Prepared, indices: number[], unit: UnitOpt
   const duplicate = ctx.reconcile && isDuplicateFailure(failure);
   const locatable = indices.length > 1 && !NOT_RELOCATABLE.has(failure.code ?? '');
   const single = indices.length === 1 ? indices[0] : undefined;
-  if (!duplicate && !locatable) return { kind: 'failed', error: infoFromFailure(p, failure, single), ...(single !== undefined ? { index: single } : {}) };
+  if (!duplicate && !locatable)
+    return {
+      kind: 'failed',
+      error: infoFromFailure(p, failure, single),
+      ...(single !== undefined ? { index: single } : {}),
+    };
 
   for (let attempt = 0; attempt < 2; attempt++) {
     const dry = await dryRun(ctx, p, indices);
@@ -371,7 +423,9 @@ async function runAtomic(ctx: Ctx, p: Prepared, indices: number[], unit: UnitOpt
       [
         ...guardLines(ctx.options, unit.name),
         ...indices.flatMap((i) => tolerant(p.statements[i]!, i, 'RAISE;')),
-        `IF (SELECT coalesce(jsonb_agg(e->'i'), '[]') FROM jsonb_array_elements(vpcm_skipped) e) <> ${literal(expected)}::jsonb THEN ${raiseGuard('changed')} END IF;`,
+        `IF (SELECT coalesce(jsonb_agg(e->'i'), '[]') FROM jsonb_array_elements(vpcm_skipped) ` +
+          `e) <> ${literal(expected)}::jsonb THEN ${raiseGuard('changed')} ` +
+          `END IF;`,
         ...(unit.row ? [`${unit.row(reconcileLog(skipped))};`] : []),
       ],
       DECLARE,
@@ -382,7 +436,11 @@ async function runAtomic(ctx: Ctx, p: Prepared, indices: number[], unit: UnitOpt
     if (second.kind === 'failed') return { kind: 'failed', error: infoFromFailure(p, second.failure, single) };
     // 'changed': the database moved between the dry run and the real run; look again once.
   }
-  return { kind: 'failed', error: infoFromFailure(p, failure, single), ...(single !== undefined ? { index: single } : {}) };
+  return {
+    kind: 'failed',
+    error: infoFromFailure(p, failure, single),
+    ...(single !== undefined ? { index: single } : {}),
+  };
 }
 
 /** Runs the unit with every statement in a subtransaction, then RAISEs what happened: nothing stays. */
@@ -391,11 +449,16 @@ async function dryRun(ctx: Ctx, p: Prepared, indices: number[]): Promise<DryRun 
   const failed = (i: number) => [
     'GET STACKED DIAGNOSTICS vpcm_detail = PG_EXCEPTION_DETAIL, vpcm_hint = PG_EXCEPTION_HINT;',
     ...raiseAnswer(
-      `json_build_object('skipped', vpcm_skipped, 'failure', json_build_object('i', ${i}, 'code', SQLSTATE, 'message', SQLERRM, 'detail', nullif(vpcm_detail, ''), 'hint', nullif(vpcm_hint, '')))`,
+      `json_build_object('skipped', vpcm_skipped, 'failure', ` +
+        `json_build_object('i', ${i}, 'code', SQLSTATE, 'message', ` +
+        `SQLERRM, 'detail', nullif(vpcm_detail, ''), 'hint', ` +
+        `nullif(vpcm_hint, '')))`,
       nonce,
     ),
   ];
-  const body = [`PERFORM set_config('lock_timeout', '${Math.max(0, Math.round(ctx.options.lockTimeoutMs ?? 0))}', true);`];
+  const body = [
+    `PERFORM set_config('lock_timeout', '${Math.max(0, Math.round(ctx.options.lockTimeoutMs ?? 0))}', true);`,
+  ];
   for (const i of indices) {
     const s = p.statements[i]!;
     if (ctx.reconcile) {
@@ -415,7 +478,11 @@ function skippedAt(p: Prepared, s: { i: number; code: string; message: string })
 }
 
 /** The failure at statement `index` (of the unit when unknown), described as the worker describes it. */
-function infoAt(p: Prepared, index: number | undefined, e: { code?: string | undefined; message: string; detail?: string | null; hint?: string | null }): SqlErrorInfo {
+function infoAt(
+  p: Prepared,
+  index: number | undefined,
+  e: { code?: string | undefined; message: string; detail?: string | null; hint?: string | null },
+): SqlErrorInfo {
   const error = {
     message: e.message,
     ...(e.code ? { code: e.code } : {}),
@@ -446,7 +513,11 @@ async function startRow(ctx: Ctx, m: DecodedMigration): Promise<string | undefin
   if (out.kind === 'recorded') return undefined;
   if (out.kind !== 'ok') {
     const failure = out.kind === 'failed' ? out.failure : { message: 'the ledger changed', text: '' };
-    throw new MigrateError(ErrorCode.SqlFailed, `Could not record the start of ${m.name} through run-sql: ${redact(failure.message)}`, `Run ${remedyCommand('status')} and check the worker can write _prisma_migrations.`);
+    throw new MigrateError(
+      ErrorCode.SqlFailed,
+      `Could not record the start of ${m.name} through run-sql: ${redact(failure.message)}`,
+      `Run ${remedyCommand('status')} and check the worker can write _prisma_migrations.`,
+    );
   }
   return id;
 }

@@ -12,7 +12,10 @@ import type { SqlParser } from '../core/sql-parser.js';
 export interface PreparedStatement {
   /** The text to send (a session SET made LOCAL when it runs inside a DO block). */
   text: string;
-  /** PL/pgSQL `EXECUTE` runs it: false for non-transactional statements, transaction control, `SELECT … INTO`, `COPY`, and text the parser rejects. */
+  /**
+   *  PL/pgSQL `EXECUTE` runs it: false for non-transactional statements, transaction control, `SELECT … INTO`, `COPY`,
+   *  and text the parser rejects.
+   */
   executable: boolean;
 }
 
@@ -37,9 +40,16 @@ export function prepareStatement(parser: SqlParser, text: string, kind: Statemen
 
 function localSet(parser: SqlParser, text: string, stmt: { kind?: string; name?: string; is_local?: boolean }): string {
   if (stmt.is_local || !['VAR_SET_VALUE', 'VAR_SET_DEFAULT', 'VAR_SET_CURRENT'].includes(stmt.kind ?? '')) return text;
-  const rewritten = stmt.name === 'session_authorization' ? text.replace(/^SET(?=\s)/i, 'SET LOCAL') : text.replace(/^SET(\s+SESSION)?(?=\s)/i, 'SET LOCAL');
+  const rewritten =
+    stmt.name === 'session_authorization'
+      ? text.replace(/^SET(?=\s)/i, 'SET LOCAL')
+      : text.replace(/^SET(\s+SESSION)?(?=\s)/i, 'SET LOCAL');
   // Keep the rewrite only when the parser reads it as the same SET, now LOCAL.
   const check = parseOne(parser, rewritten);
-  const same = check && 'VariableSetStmt' in check && check.VariableSetStmt.is_local === true && check.VariableSetStmt.name === stmt.name;
+  const same =
+    check &&
+    'VariableSetStmt' in check &&
+    check.VariableSetStmt.is_local === true &&
+    check.VariableSetStmt.name === stmt.name;
   return same ? rewritten : text;
 }

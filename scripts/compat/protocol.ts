@@ -12,15 +12,25 @@ import { parsePayloadTemplate } from './transport.js';
 /** The protocol `--protocol` names; run-sql flags without `--protocol run-sql` are a usage error. */
 export function protocolFlag(values: Values): 'vpc-migrate' | 'run-sql' {
   const protocol = typeof values.protocol === 'string' ? values.protocol : 'vpc-migrate';
-  const compatFlags = (['payload-template', 'error-path', 'count-path'] as const).filter((f) => values[f] !== undefined);
+  const compatFlags = (['payload-template', 'error-path', 'count-path'] as const).filter(
+    (f) => values[f] !== undefined,
+  );
   if (protocol === 'vpc-migrate') {
     if (compatFlags.length > 0) {
-      throw new MigrateError(ErrorCode.UsageError, `--${compatFlags[0]} only applies to --protocol run-sql.`, 'Add --protocol run-sql, or drop the flag.');
+      throw new MigrateError(
+        ErrorCode.UsageError,
+        `--${compatFlags[0]} only applies to --protocol run-sql.`,
+        'Add --protocol run-sql, or drop the flag.',
+      );
     }
     return protocol;
   }
   if (protocol !== 'run-sql') {
-    throw new MigrateError(ErrorCode.UsageError, `Unknown --protocol ${protocol}.`, 'Use --protocol vpc-migrate (our worker, the default) or --protocol run-sql.');
+    throw new MigrateError(
+      ErrorCode.UsageError,
+      `Unknown --protocol ${protocol}.`,
+      'Use --protocol vpc-migrate (our worker, the default) or --protocol run-sql.',
+    );
   }
   return protocol;
 }
@@ -32,6 +42,11 @@ export function connectRunSql(values: Values, target: WorkerTarget, notify?: (li
   if (typeof values['error-path'] === 'string') options.errorPath = values['error-path'];
   if (typeof values['count-path'] === 'string') options.countPath = values['count-path'];
   parsePayloadTemplate(options.payloadTemplate); // a bad template is refused before anything is sent
-  notify?.(`run-sql compatibility mode (${target.functionName}): no lock is held between calls and only transactional files are atomic with their ledger row; see the warnings in the report and the README (Compatibility mode).`);
+  notify?.(
+    `run-sql compatibility mode (${target.functionName}): ` +
+      `no lock is held between calls and only transactional ` +
+      `files are atomic with their ledger row; see the warnings ` +
+      `in the report and the README (Compatibility mode).`,
+  );
   return connectRunSqlWorker(target, options);
 }

@@ -37,7 +37,6 @@ const MIN_PAGE_BYTES = 4 * 1024;
 const MIN_LOG_CHARS = 200;
 const MAX_RESTARTS = 3;
 
-
 /**
  * Total, fingerprint and the page of rows after `$1` whose JSON fits `$2` bytes (at least one
  * row), in a stable order, each row with the columns of lambda/prisma/prisma-ledger.ts readLedger and its
@@ -105,11 +104,18 @@ export function ledgerPageSql(offset: number, pageBytes: number, nonce: string, 
   return doBlock(
     [
       `IF vpcm_table IS NOT NULL THEN`,
-      `  EXECUTE ${literal(pageQuery(logChars))} INTO vpcm_total, vpcm_fingerprint, vpcm_rows USING ${offset}, ${pageBytes};`,
+      `  EXECUTE ${literal(pageQuery(logChars))} INTO vpcm_total, ` +
+        `vpcm_fingerprint, vpcm_rows USING ${offset}, ${pageBytes};`,
       `END IF;`,
       ...raiseAnswer(answer, nonce),
     ],
-    [`vpcm_table regclass := ${LEDGER_REGCLASS_SQL};`, `vpcm_total int := 0;`, `vpcm_fingerprint text;`, `vpcm_rows json := '[]';`, `vpcm_b64 text;`],
+    [
+      `vpcm_table regclass := ${LEDGER_REGCLASS_SQL};`,
+      `vpcm_total int := 0;`,
+      `vpcm_fingerprint text;`,
+      `vpcm_rows json := '[]';`,
+      `vpcm_b64 text;`,
+    ],
   );
 }
 
@@ -125,17 +131,23 @@ export async function ask<S extends v.GenericSchema>(
   if (outcome.ok) {
     throw new MigrateError(
       ErrorCode.ProtocolMismatch,
-      `The run-sql worker ran the ${what} query without reporting its error: it hides database errors, so nothing can be read through it.`,
+      `The run-sql worker ran the ${what} query without reporting ` +
+        `its error: it hides database errors, so nothing can ` +
+        `be read through it.`,
       'Point --error-path at where the worker puts error messages, or deploy the vpc-migrate worker.',
     );
   }
   const decoded = decodeAnswer(outcome.failure.text, nonce);
   if (decoded.kind === 'none') {
-    if (outcome.failure.errorType === 'Function.ResponseSizeTooLarge') return { kind: 'damaged', reason: 'the answer exceeded the response limit' };
+    if (outcome.failure.errorType === 'Function.ResponseSizeTooLarge')
+      return { kind: 'damaged', reason: 'the answer exceeded the response limit' };
     throw new MigrateError(
       ErrorCode.ProtocolMismatch,
       `Reading the ${what} through run-sql failed: ${outcome.failure.message.slice(0, 500)}`,
-      'The worker must run a DO block and report its error message (FunctionError/errorMessage or --error-path). Check that --function names a run-sql worker and that --payload-template matches its event.',
+      'The worker must run a DO block and report its error ' +
+        'message (FunctionError/errorMessage or --error-path). ' +
+        'Check that --function names a run-sql worker and that ' +
+        '--payload-template matches its event.',
       { details: { code: outcome.failure.code } },
     );
   }
@@ -155,7 +167,10 @@ export async function ask<S extends v.GenericSchema>(
  * The ledger and server facts, as our worker's `ledger` action returns them.
  * @param pageBytes JSON bytes of rows per answer; halved while the worker damages answers.
  */
-export async function readLedgerThroughRunSql(transport: RunSqlTransport, pageBytes = DEFAULT_PAGE_BYTES): Promise<LedgerResult> {
+export async function readLedgerThroughRunSql(
+  transport: RunSqlTransport,
+  pageBytes = DEFAULT_PAGE_BYTES,
+): Promise<LedgerResult> {
   let size = pageBytes;
   let logChars = MAX_LOG_CHARS;
   for (let attempt = 0; ; attempt++) {
@@ -176,7 +191,9 @@ export async function readLedgerThroughRunSql(transport: RunSqlTransport, pageBy
           throw new MigrateError(
             ErrorCode.ProtocolMismatch,
             `The run-sql worker damages even small answers (${reply.reason}).`,
-            'The worker must return error messages whole (it may be cutting them short); deploy the vpc-migrate worker otherwise.',
+            'The worker must return error messages whole (it may ' +
+              'be cutting them short); deploy the vpc-migrate worker ' +
+              'otherwise.',
           );
         }
         continue;
@@ -189,12 +206,25 @@ export async function readLedgerThroughRunSql(transport: RunSqlTransport, pageBy
       first ??= page;
       if (page.rows.length === 0) break;
       for (const [id, checksum, finished, name, logs, rolledBack, started, steps] of page.rows) {
-        rows.push({ id, checksum, finished_at: finished, migration_name: name, logs, rolled_back_at: rolledBack, started_at: started, applied_steps_count: steps });
+        rows.push({
+          id,
+          checksum,
+          finished_at: finished,
+          migration_name: name,
+          logs,
+          rolled_back_at: rolledBack,
+          started_at: started,
+          applied_steps_count: steps,
+        });
       }
     }
     if (!consistent && attempt < MAX_RESTARTS) continue;
     if (!first || !consistent) {
-      throw new MigrateError(ErrorCode.ProtocolMismatch, 'The ledger kept changing while it was read page by page.', 'Another deploy is probably running: wait for it, then run the command again.');
+      throw new MigrateError(
+        ErrorCode.ProtocolMismatch,
+        'The ledger kept changing while it was read page by page.',
+        'Another deploy is probably running: wait for it, then run the command again.',
+      );
     }
     const { userTableCount, lockHolder, ...facts } = first.facts;
     return { server: { ...facts, lockHolder }, tableExists: first.tableExists, userTableCount, rows };

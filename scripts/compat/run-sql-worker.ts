@@ -23,12 +23,39 @@ import { lambdaTransport, type RunSqlProtocolOptions, type RunSqlTransport } fro
  * text is in the README (Compatibility mode).
  */
 export const RUN_SQL_LIMITATIONS: readonly string[] = [
-  'run-sql compatibility mode: the worker takes one SQL statement per call and returns only a row count. Our worker (`pnpm cdk deploy`, then drop --protocol) removes every gap below.',
-  'No lock across calls: each call takes Prisma\'s advisory lock only for its own transaction, and migrations that write a ledger row re-read the ledger first, so a concurrent deploy makes a call fail fast instead of applying a migration twice; but between calls another deployer can run, and CONCURRENTLY statements (which cannot run in a transaction) run without the lock. Our worker holds the lock for the whole batch.',
-  'Atomic only per call: a transactional migration and its ledger row commit together (one DO block); a file with CONCURRENTLY statements or its own BEGIN/COMMIT runs Prisma-style (row written before, completed after, one call per statement or block), and a crash between calls leaves an unfinished row to resolve. Our worker does the same, but on one connection under one lock.',
-  'No time budget: statement_timeout cannot be tied to the worker\'s remaining time (a SET inside a DO block does not reach the running statement), so a statement that outlives the function is cut off by Lambda and the call\'s outcome is unknown. Our worker lowers statement_timeout to fit.',
-  'Session state: each call may use a different pooled connection; a file\'s SET is made SET LOCAL when it runs inside a DO block, but a SET sent on its own stays on that connection. Our worker resets the session between migrations.',
-  'Reads are errors: the ledger comes back as a RAISEd message, so every status or deploy adds failed invocations to the worker\'s error metrics and logs.',
+  'run-sql compatibility mode: the worker takes one SQL ' +
+    'statement per call and returns only a row count. Our ' +
+    'worker (`pnpm cdk deploy`, then drop --protocol) removes ' +
+    'every gap below.',
+  "No lock across calls: each call takes Prisma's advisory " +
+    'lock only for its own transaction, and migrations that ' +
+    'write a ledger row re-read the ledger first, so a concurrent ' +
+    'deploy makes a call fail fast instead of applying a ' +
+    'migration twice; but between calls another deployer ' +
+    'can run, and CONCURRENTLY statements (which cannot ' +
+    'run in a transaction) run without the lock. Our worker ' +
+    'holds the lock for the whole batch.',
+  'Atomic only per call: a transactional migration and ' +
+    'its ledger row commit together (one DO block); a file ' +
+    'with CONCURRENTLY statements or its own BEGIN/COMMIT ' +
+    'runs Prisma-style (row written before, completed after, ' +
+    'one call per statement or block), and a crash between ' +
+    'calls leaves an unfinished row to resolve. Our worker ' +
+    'does the same, but on one connection under one lock.',
+  'No time budget: statement_timeout cannot be tied to ' +
+    "the worker's remaining time (a SET inside a DO block " +
+    'does not reach the running statement), so a statement ' +
+    'that outlives the function is cut off by Lambda and ' +
+    "the call's outcome is unknown. Our worker lowers statement_timeout " +
+    'to fit.',
+  'Session state: each call may use a different pooled ' +
+    "connection; a file's SET is made SET LOCAL when it " +
+    'runs inside a DO block, but a SET sent on its own stays ' +
+    'on that connection. Our worker resets the session between ' +
+    'migrations.',
+  'Reads are errors: the ledger comes back as a RAISEd ' +
+    'message, so every status or deploy adds failed invocations ' +
+    "to the worker's error metrics and logs.",
 ];
 
 export interface RunSqlWorkerOptions extends RunSqlProtocolOptions {
@@ -82,13 +109,25 @@ const QueryAnswerSchema = v.object({ rows: v.array(v.record(v.string(), v.unknow
  */
 async function runSqlThrough(transport: RunSqlTransport, event: Omit<RunSqlEvent, 'action'>): Promise<RunSqlResult> {
   if (event.params && event.params.length > 0) {
-    throw new MigrateError(ErrorCode.UsageError, 'A run-sql worker takes no query parameters.', 'Inline the values in the SQL, or use the vpc-migrate worker.');
+    throw new MigrateError(
+      ErrorCode.UsageError,
+      'A run-sql worker takes no query parameters.',
+      'Inline the values in the SQL, or use the vpc-migrate worker.',
+    );
   }
   const started = Date.now();
   if (event.write === true) {
     const outcome = await transport.call(event.sql);
     if (!outcome.ok) throw sqlFailed(outcome.failure);
-    return { command: '', rowCount: outcome.count, fields: [], rows: [], truncated: false, notices: [], durationMs: Date.now() - started };
+    return {
+      command: '',
+      rowCount: outcome.count,
+      fields: [],
+      rows: [],
+      truncated: false,
+      notices: [],
+      durationMs: Date.now() - started,
+    };
   }
   const maxRows = event.maxRows ?? 1000;
   const nonce = newNonce();
@@ -101,23 +140,49 @@ async function runSqlThrough(transport: RunSqlTransport, event: Omit<RunSqlEvent
       `  vpcm_bytes := vpcm_bytes + octet_length(vpcm_parts[array_upper(vpcm_parts, 1)]);`,
       `  vpcm_n := vpcm_n + 1;`,
       `END LOOP;`,
-      ...raiseAnswer(`json_build_object('rows', ('[' || array_to_string(vpcm_parts, ',') || ']')::json, 'truncated', vpcm_truncated)`, nonce),
+      ...raiseAnswer(
+        `json_build_object('rows', ('[' || array_to_string(vpcm_parts, ` +
+          `',') || ']')::json, 'truncated', vpcm_truncated)`,
+        nonce,
+      ),
     ],
-    ['vpcm_rec record;', "vpcm_parts text[] := '{}';", 'vpcm_n int := 0;', 'vpcm_bytes bigint := 0;', 'vpcm_truncated boolean := false;', 'vpcm_b64 text;'],
+    [
+      'vpcm_rec record;',
+      "vpcm_parts text[] := '{}';",
+      'vpcm_n int := 0;',
+      'vpcm_bytes bigint := 0;',
+      'vpcm_truncated boolean := false;',
+      'vpcm_b64 text;',
+    ],
   );
-  let reply;
-  try {
-    reply = await ask(transport, sql, nonce, 'query', QueryAnswerSchema);
-  } catch (error) {
+  const reply = await ask(transport, sql, nonce, 'query', QueryAnswerSchema).catch((error: unknown) => {
     if (error instanceof MigrateError && error.code === ErrorCode.ProtocolMismatch && error.details?.code) {
-      throw new MigrateError(ErrorCode.SqlFailed, error.message.replace(/^Reading the query through run-sql failed: /, ''), 'Fix the SQL and run it again.', { details: { error: { code: error.details.code } } });
+      throw new MigrateError(
+        ErrorCode.SqlFailed,
+        error.message.replace(/^Reading the query through run-sql failed: /, ''),
+        'Fix the SQL and run it again.',
+        { details: { error: { code: error.details.code } } },
+      );
     }
     throw error;
-  }
-  if (reply.kind !== 'answer') throw new MigrateError(ErrorCode.ProtocolMismatch, `The run-sql worker damaged the answer (${reply.reason}).`, 'Ask for fewer rows (--max-rows).');
+  });
+  if (reply.kind !== 'answer')
+    throw new MigrateError(
+      ErrorCode.ProtocolMismatch,
+      `The run-sql worker damaged the answer (${reply.reason}).`,
+      'Ask for fewer rows (--max-rows).',
+    );
   const rows = reply.value.rows;
   const fields = Object.keys(rows[0] ?? {}).map((name) => ({ name, dataTypeID: 0 }));
-  return { command: 'SELECT', rowCount: rows.length, fields, rows, truncated: reply.value.truncated, notices: [], durationMs: Date.now() - started };
+  return {
+    command: 'SELECT',
+    rowCount: rows.length,
+    fields,
+    rows,
+    truncated: reply.value.truncated,
+    notices: [],
+    durationMs: Date.now() - started,
+  };
 }
 
 function sqlFailed(f: { code?: string; message: string }): MigrateError {

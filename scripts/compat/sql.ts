@@ -37,7 +37,9 @@ export function newNonce(): string {
 export function raiseAnswer(jsonExpr: string, nonce: string): string[] {
   return [
     `vpcm_b64 := translate(encode(convert_to((${jsonExpr})::text, 'UTF8'), 'base64'), E'\\n', '');`,
-    `RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = format('${ANSWER_PREFIX}%s:%s:%s:end', '${nonce}', length(vpcm_b64), vpcm_b64);`,
+    `RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = ` +
+      `format('${ANSWER_PREFIX}%s:%s:%s:end', '${nonce}', ` +
+      `length(vpcm_b64), vpcm_b64);`,
   ];
 }
 
@@ -84,7 +86,11 @@ export function decodeGuard(text: string): GuardHit | undefined {
 /** `RAISE EXCEPTION` for a guard, optionally with a text expression hex-encoded after it. */
 export function raiseGuard(kind: GuardKind, textExpr?: string): string {
   if (!textExpr) return `RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = '${GUARD_PREFIX}${kind}';`;
-  return `RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = '${GUARD_PREFIX}${kind}:' || encode(convert_to(${textExpr}, 'UTF8'), 'hex');`;
+  return (
+    `RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = ` +
+    `'${GUARD_PREFIX}${kind}:' || encode(convert_to(${textExpr}, ` +
+    `'UTF8'), 'hex');`
+  );
 }
 
 /** `to_char` pattern giving JavaScript's `Date#toISOString()` for a UTC timestamp. */

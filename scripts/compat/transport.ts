@@ -8,7 +8,7 @@
  * (`FunctionError: Unhandled`, `errorMessage` holding Prisma's
  * ``Raw query failed. Code: `42P07`. Message: `relation "x" already exists` ``).
  */
-import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { InvokeCommand, type InvokeCommandOutput, type LambdaClient } from '@aws-sdk/client-lambda';
 import { ErrorCode, INVOKE_PAYLOAD_LIMIT_BYTES, isAlreadyExists, MigrateError } from '../../lambda/contract/index.js';
 import { formatBytes } from '../core/payloads.js';
 import type { WorkerTarget } from '../core/worker-client.js';
@@ -181,16 +181,22 @@ export function lambdaTransport(target: WorkerTarget, options: RunSqlProtocolOpt
     if (payload.length > INVOKE_PAYLOAD_LIMIT_BYTES) {
       throw new MigrateError(
         ErrorCode.PayloadTooLarge,
-        `The run-sql request is ${formatBytes(payload.length)}, over Lambda's ${formatBytes(INVOKE_PAYLOAD_LIMIT_BYTES)} Invoke limit; nothing was sent.`,
-        'A plain run-sql worker takes the SQL uncompressed: split the migration into smaller files, or deploy the vpc-migrate worker (it accepts gzip).',
+        `The run-sql request is ${formatBytes(payload.length)}, ` +
+          `over Lambda's ${formatBytes(INVOKE_PAYLOAD_LIMIT_BYTES)} ` +
+          `Invoke limit; nothing was sent.`,
+        'A plain run-sql worker takes the SQL uncompressed: ' +
+          'split the migration into smaller files, or deploy the ' +
+          'vpc-migrate worker (it accepts gzip).',
         { details: { bytes: payload.length, limit: INVOKE_PAYLOAD_LIMIT_BYTES } },
       );
     }
     const client = writes ? (writer ??= lambdaClientFor(target, 1)) : (reader ??= lambdaClientFor(target, 3));
     invocations++;
-    let response;
+    let response: InvokeCommandOutput;
     try {
-      response = await client.send(new InvokeCommand({ FunctionName: target.functionName, InvocationType: 'RequestResponse', Payload: payload }));
+      response = await client.send(
+        new InvokeCommand({ FunctionName: target.functionName, InvocationType: 'RequestResponse', Payload: payload }),
+      );
     } catch (error) {
       throw invokeError(error, target);
     }
@@ -212,19 +218,27 @@ export function lambdaTransport(target: WorkerTarget, options: RunSqlProtocolOpt
           throw new MigrateError(
             ErrorCode.InvokeTimeout,
             `The run-sql worker ${target.functionName} hit its function timeout: ${message}`,
-            'The statement running then may still finish or roll back on its own. Run status to see what is recorded; raise the function timeout or split the migration.',
+            'The statement running then may still finish or roll ' +
+              'back on its own. Run status to see what is recorded; ' +
+              'raise the function timeout or split the migration.',
             { details: { errorType: type } },
           );
         }
         if (type.startsWith('Runtime.')) {
-          throw new MigrateError(ErrorCode.WorkerCrashed, `The run-sql worker ${target.functionName} crashed (${type}): ${message}`, 'See the function logs for this request; run status before retrying.', { details: { errorType: type } });
+          throw new MigrateError(
+            ErrorCode.WorkerCrashed,
+            `The run-sql worker ${target.functionName} crashed (${type}): ${message}`,
+            'See the function logs for this request; run status before retrying.',
+            { details: { errorType: type } },
+          );
         }
-        const detail = options.errorPath ? readPath(body, options.errorPath) ?? message : message;
+        const detail = options.errorPath ? (readPath(body, options.errorPath) ?? message) : message;
         return { ok: false, failure: failureFrom(detail, text, type) };
       }
       if (options.errorPath) {
         const detail = readPath(body, options.errorPath);
-        if (detail !== undefined && detail !== null && detail !== '' && detail !== false) return { ok: false, failure: failureFrom(detail, text) };
+        if (detail !== undefined && detail !== null && detail !== '' && detail !== false)
+          return { ok: false, failure: failureFrom(detail, text) };
       }
       return { ok: true, count: countFrom(body, countPath) };
     },

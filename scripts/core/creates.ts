@@ -8,7 +8,8 @@
 import type { Node, RangeVar } from 'libpg-query';
 import type { CreatedObject } from '../../lambda/contract/index.js';
 
-const names = (list: Node[] | undefined): string[] => (list ?? []).flatMap((n) => ('String' in n && n.String.sval !== undefined ? [n.String.sval] : []));
+const names = (list: Node[] | undefined): string[] =>
+  (list ?? []).flatMap((n) => ('String' in n && n.String.sval !== undefined ? [n.String.sval] : []));
 
 /** A qualified name list (`schema.name` or `name`) as an object reference. */
 function qualified(kind: CreatedObject['kind'], list: Node[] | undefined): CreatedObject[] {
@@ -23,7 +24,11 @@ function relation(kind: CreatedObject['kind'], r: RangeVar | undefined): Created
   return [r.schemaname ? { kind, name: r.relname, schema: r.schemaname } : { kind, name: r.relname }];
 }
 
-function onTable(kind: 'constraint' | 'column' | 'index' | 'trigger', name: string | undefined, table: RangeVar | undefined): CreatedObject[] {
+function onTable(
+  kind: 'constraint' | 'column' | 'index' | 'trigger',
+  name: string | undefined,
+  table: RangeVar | undefined,
+): CreatedObject[] {
   if (!name || !table?.relname) return [];
   const o: CreatedObject = { kind, name, table: table.relname };
   if (table.schemaname) o.schema = table.schemaname;
@@ -39,20 +44,28 @@ export function createdObjects(node: Node): CreatedObject[] {
   if ('CreateEnumStmt' in node) return qualified('type', node.CreateEnumStmt.typeName);
   if ('CompositeTypeStmt' in node) return relation('type', node.CompositeTypeStmt.typevar);
   if ('CreateDomainStmt' in node) return qualified('type', node.CreateDomainStmt.domainname);
-  if ('CreateFunctionStmt' in node) return node.CreateFunctionStmt.replace ? [] : qualified('routine', node.CreateFunctionStmt.funcname);
-  if ('CreateTrigStmt' in node) return node.CreateTrigStmt.replace ? [] : onTable('trigger', node.CreateTrigStmt.trigname, node.CreateTrigStmt.relation);
-  if ('CreateSchemaStmt' in node) return node.CreateSchemaStmt.schemaname ? [{ kind: 'schema', name: node.CreateSchemaStmt.schemaname }] : [];
-  if ('CreateExtensionStmt' in node) return node.CreateExtensionStmt.extname ? [{ kind: 'extension', name: node.CreateExtensionStmt.extname }] : [];
+  if ('CreateFunctionStmt' in node)
+    return node.CreateFunctionStmt.replace ? [] : qualified('routine', node.CreateFunctionStmt.funcname);
+  if ('CreateTrigStmt' in node)
+    return node.CreateTrigStmt.replace
+      ? []
+      : onTable('trigger', node.CreateTrigStmt.trigname, node.CreateTrigStmt.relation);
+  if ('CreateSchemaStmt' in node)
+    return node.CreateSchemaStmt.schemaname ? [{ kind: 'schema', name: node.CreateSchemaStmt.schemaname }] : [];
+  if ('CreateExtensionStmt' in node)
+    return node.CreateExtensionStmt.extname ? [{ kind: 'extension', name: node.CreateExtensionStmt.extname }] : [];
   if ('AlterTableStmt' in node) {
     const table = node.AlterTableStmt.relation;
     return (node.AlterTableStmt.cmds ?? []).flatMap((cmd) => {
       if (!('AlterTableCmd' in cmd)) return [];
       const { subtype, def } = cmd.AlterTableCmd;
-      if (subtype === 'AT_AddColumn' && def && 'ColumnDef' in def) return onTable('column', def.ColumnDef.colname, table);
+      if (subtype === 'AT_AddColumn' && def && 'ColumnDef' in def)
+        return onTable('column', def.ColumnDef.colname, table);
       if (subtype === 'AT_AddConstraint' && def && 'Constraint' in def) {
         const c = def.Constraint;
         // PostgreSQL's own name for an unnamed primary key: <table>_pkey.
-        const name = c.conname ?? (c.contype === 'CONSTR_PRIMARY' && table?.relname ? `${table.relname}_pkey` : undefined);
+        const name =
+          c.conname ?? (c.contype === 'CONSTR_PRIMARY' && table?.relname ? `${table.relname}_pkey` : undefined);
         return onTable('constraint', name, table);
       }
       return [];

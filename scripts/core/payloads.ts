@@ -52,8 +52,12 @@ export function batchBySize(payloads: MigrationPayload[], limit = BATCH_BYTES): 
     if (bytes > limit) {
       throw new MigrateError(
         ErrorCode.PayloadTooLarge,
-        `Migration ${p.name} is ${formatBytes(bytes)} after compression, over the ${formatBytes(limit)} a single Invoke request can carry; nothing was sent.`,
-        'Split it into several migration folders, or move bulk data loading out of the migration (e.g. a backfill from S3).',
+        `Migration ${p.name} is ${formatBytes(bytes)} after ` +
+          `compression, over the ${formatBytes(limit)} a single ` +
+          `Invoke request can carry; nothing was sent.`,
+        'Split it into several migration folders, or move bulk ' +
+          'data loading out of the migration (e.g. a backfill ' +
+          'from S3).',
         { details: { migration: p.name, bytes, limit } },
       );
     }

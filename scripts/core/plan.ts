@@ -7,7 +7,14 @@
  * docs/design.md §3: checksums are checked on deploy, and out-of-order folders are reported, never
  * silently skipped.
  */
-import { ErrorCode, isResumableLog, type LedgerRow, ledgerLogSummary, remedyCommand, sh } from '../../lambda/contract/index.js';
+import {
+  ErrorCode,
+  isResumableLog,
+  type LedgerRow,
+  ledgerLogSummary,
+  remedyCommand,
+  sh,
+} from '../../lambda/contract/index.js';
 
 /** What the plan needs to know about one local migration folder. */
 export interface LocalMigrationRef {
@@ -102,7 +109,9 @@ export interface Plan {
   rolledBack: string[];
   problems: Problem[];
   state: PlanState;
-  /** The line of counts in the format's own words (Drizzle: formats/drizzle/plan.ts); `summarize` returns it when set. */
+  /**
+   *  The line of counts in the format's own words (Drizzle: formats/drizzle/plan.ts); `summarize` returns it when set.
+   */
   summary?: string;
 }
 
@@ -149,7 +158,8 @@ export function plan(local: LocalMigrationRef[], ledger: LedgerRow[], options: P
     for (const row of live) {
       if (row.finished_at !== null) continue;
       // Strict checksum: the worker resumes only the very file it was running.
-      resumable = live.length === 1 && migration !== undefined && isResumableLog(row.logs) && row.checksum === migration.checksum;
+      resumable =
+        live.length === 1 && migration !== undefined && isResumableLog(row.logs) && row.checksum === migration.checksum;
       failed.push({
         name,
         startedAt: row.started_at,
@@ -288,7 +298,8 @@ function failedProblem(f: FailedEntry, migration: LocalMigrationRef | undefined)
   return {
     code: ErrorCode.FailedMigrationInLedger,
     migration: f.name,
-    message: `Migration ${f.name} started at ${f.startedAt} and failed${steps} ${how}. ` +
+    message:
+      `Migration ${f.name} started at ${f.startedAt} and failed${steps} ${how}. ` +
       `Nothing is applied until it is resolved (Prisma P3009).`,
     remedy,
   };
@@ -299,9 +310,11 @@ function modifiedProblem(m: ModifiedEntry, migration: LocalMigrationRef | undefi
   return {
     code: ErrorCode.ChecksumModified,
     migration: m.name,
-    message: `Migration ${m.name} was applied with checksum ${m.recordedChecksum}, but the local file now has ` +
+    message:
+      `Migration ${m.name} was applied with checksum ${m.recordedChecksum}, but the local file now has ` +
       `${m.localChecksum}: it was edited after it was applied.`,
-    remedy: `Restore the applied version from git (\`git log -p -- ${sh(file)}\` shows the edit, ` +
+    remedy:
+      `Restore the applied version from git (\`git log -p -- ${sh(file)}\` shows the edit, ` +
       `\`git checkout <commit> -- ${sh(file)}\` restores it) and put new changes in a new migration, ` +
       `or deploy anyway: \`vpc-migrate deploy --allow-modified\`.`,
   };
@@ -311,8 +324,11 @@ function missingProblem(name: string): Problem {
   return {
     code: ErrorCode.MissingLocally,
     migration: name,
-    message: `Migration ${name} is applied in the database but has no local folder: the database is ahead of this code.`,
-    remedy: `Deploy from code that contains it (\`git log --all --oneline -- '*/${name.replaceAll("'", `'\\''`)}/migration.sql'\` ` +
+    message:
+      `Migration ${name} is applied in the database but has ` + `no local folder: the database is ahead of this code.`,
+    remedy:
+      `Deploy from code that contains it (\`git log --all ` +
+      `--oneline -- '*/${name.replaceAll("'", `'\\''`)}/migration.sql'\` ` +
       `finds the commit), or restore the folder from the branch that applied it.`,
   };
 }
@@ -321,9 +337,11 @@ function outOfOrderProblem(name: string, newest: string): Problem {
   return {
     code: ErrorCode.OutOfOrder,
     migration: name,
-    message: `Migration ${name} is not applied, but it sorts before ${newest}, which is: applying it now ` +
+    message:
+      `Migration ${name} is not applied, but it sorts before ${newest}, which is: applying it now ` +
       `would run it after migrations that were written to follow it.`,
-    remedy: `If it has not been applied anywhere yet, rename its folder so it sorts after ${newest} ` +
+    remedy:
+      `If it has not been applied anywhere yet, rename its folder so it sorts after ${newest} ` +
       `(a new timestamp prefix); otherwise apply it anyway: \`vpc-migrate deploy --allow-out-of-order\`.`,
   };
 }

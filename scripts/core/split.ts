@@ -9,7 +9,15 @@
  * syntax-error cursors in code points (PostgreSQL's `scanner_errposition` converts byte offsets to
  * character numbers). Everything returned here is in UTF-16 code units, i.e. JS string indices.
  */
-import type { AlterSubscriptionStmt, CreateSubscriptionStmt, DefElem, DoStmt, Node, RawStmt, ScanToken } from 'libpg-query';
+import type {
+  AlterSubscriptionStmt,
+  CreateSubscriptionStmt,
+  DefElem,
+  DoStmt,
+  Node,
+  RawStmt,
+  ScanToken,
+} from 'libpg-query';
 import {
   type ExecutionMode,
   indexAfterCodePoints,
@@ -201,7 +209,10 @@ export function classifyStatement(node: Node, parser: SqlParser): StatementKind 
   if ('VariableSetStmt' in node) {
     const { name, kind } = node.VariableSetStmt;
     // SET TRANSACTION …, SET TRANSACTION SNAPSHOT …, SET SESSION CHARACTERISTICS AS TRANSACTION …
-    if (kind === 'VAR_SET_MULTI' && (name === 'TRANSACTION' || name === 'TRANSACTION SNAPSHOT' || name === 'SESSION CHARACTERISTICS')) {
+    if (
+      kind === 'VAR_SET_MULTI' &&
+      (name === 'TRANSACTION' || name === 'TRANSACTION SNAPSHOT' || name === 'SESSION CHARACTERISTICS')
+    ) {
       return 'transaction-control';
     }
     if (name?.toLowerCase() === 'statement_timeout' || kind === 'VAR_RESET_ALL') return 'timeout-setting';
@@ -262,7 +273,12 @@ function setsStatementTimeout(node: Node): boolean {
     if (!val || !('FuncCall' in val)) return false;
     const fn = (val.FuncCall.funcname ?? []).map((n) => ('String' in n ? n.String.sval : '')).pop();
     const first = val.FuncCall.args?.[0];
-    return fn === 'set_config' && first !== undefined && 'A_Const' in first && first.A_Const.sval?.sval?.toLowerCase() === 'statement_timeout';
+    return (
+      fn === 'set_config' &&
+      first !== undefined &&
+      'A_Const' in first &&
+      first.A_Const.sval?.sval?.toLowerCase() === 'statement_timeout'
+    );
   });
 }
 
@@ -405,7 +421,10 @@ class ByteIndex {
 // Lexical trimming. Only whitespace and comments are skipped here, and only from positions that
 // are token boundaries in the parser's initial state (a statement's start, or the file's start).
 
-/** PostgreSQL's `space` class in scan.l: [ \t\n\r\f\v]. JS trim() would also eat NBSP, which PostgreSQL reads as part of an identifier. */
+/**
+ *  PostgreSQL's `space` class in scan.l: [ \t\n\r\f\v]. JS trim() would also eat NBSP, which PostgreSQL reads as part
+ *  of an identifier.
+ */
 function isPgSpace(unit: number): boolean {
   return unit === 0x20 || (unit >= 0x09 && unit <= 0x0d);
 }

@@ -134,8 +134,12 @@ export function migratorOnly(target: WorkerTarget, command = 'this command'): Wo
   if (!rest.functionName) {
     throw new MigrateError(
       ErrorCode.NoTarget,
-      `Only a reader function (${String(readerFunctionName)}) is named, and ${command} needs the migrator function: nothing was run.`,
-      'Name the migrator with --function NAME|ARN (or VPC_MIGRATE_FUNCTION) or --stack STACK_NAME; the reader function answers only status, lint and sql without --write.',
+      `Only a reader function (${String(readerFunctionName)}) ` +
+        `is named, and ${command} needs the migrator function: ` +
+        `nothing was run.`,
+      'Name the migrator with --function NAME|ARN (or VPC_MIGRATE_FUNCTION) ' +
+        'or --stack STACK_NAME; the reader function answers ' +
+        'only status, lint and sql without --write.',
     );
   }
   return readerFunctionName ? { ...rest, role: 'migrator' } : rest;

@@ -5,7 +5,14 @@
  * the two implementations; formats/select.ts picks one per run. The commands reach
  * format-specific behaviour only through this interface.
  */
-import { ErrorCode, type LedgerResult, MigrateError, type MigrationFormat, type MigrationPayload, type MigrationResult } from '../../lambda/contract/index.js';
+import {
+  ErrorCode,
+  type LedgerResult,
+  MigrateError,
+  type MigrationFormat,
+  type MigrationPayload,
+  type MigrationResult,
+} from '../../lambda/contract/index.js';
 import type { Plan, PlanOptions, Problem } from '../core/plan.js';
 import type { SqlParser } from '../core/sql-parser.js';
 import type { Worker } from '../core/worker-client.js';
@@ -58,9 +65,14 @@ export interface Local<D extends Discovery = Discovery> {
 export function usableLocal<D extends Discovery>(discovery: D, remedy: string): Local<D> {
   const errors = discovery.anomalies.filter((a) => a.severity === 'error');
   if (errors.length > 0) {
-    throw new MigrateError(ErrorCode.MigrationFileMissing, `The migrations folder has problems: ${errors.map((a) => a.message).join('; ')}`, remedy, {
-      details: { anomalies: errors },
-    });
+    throw new MigrateError(
+      ErrorCode.MigrationFileMissing,
+      `The migrations folder has problems: ${errors.map((a) => a.message).join('; ')}`,
+      remedy,
+      {
+        details: { anomalies: errors },
+      },
+    );
   }
   return { discovery, warnings: discovery.anomalies.map((a) => a.message) };
 }

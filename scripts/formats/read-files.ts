@@ -6,7 +6,11 @@ import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
  * `Promise.all` over `items`, at most `limit` at a time, results in input order: a folder of
  * hundreds of migrations is read in parallel without running out of file descriptors.
  */
-export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async (): Promise<void> => {
@@ -50,8 +54,12 @@ export function refuseNulByte(file: string, bytes: Uint8Array): void {
   if (!at) return;
   throw new MigrateError(
     ErrorCode.NulByte,
-    `${file} holds a NUL byte (\\x00) at line ${at.line}, column ${at.column} (byte ${at.offset}): PostgreSQL cannot receive it in a query, so the file cannot run.`,
-    "Remove the byte (an editor that shows control characters finds it); to store a zero byte, write it as data, e.g. `'\\x00'::bytea`.",
+    `${file} holds a NUL byte (\\x00) at line ${at.line}, ` +
+      `column ${at.column} (byte ${at.offset}): PostgreSQL ` +
+      `cannot receive it in a query, so the file cannot run.`,
+    'Remove the byte (an editor that shows control characters ' +
+      'finds it); to store a zero byte, write it as data, ' +
+      "e.g. `'\\x00'::bytea`.",
     { details: { file, offset: at.offset, line: at.line, column: at.column } },
   );
 }

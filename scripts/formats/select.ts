@@ -42,7 +42,11 @@ export interface State {
   warnings: string[];
 }
 
-export async function loadState(worker: Worker, dir: string, options: PlanOptions & { format?: MigrationFormat }): Promise<State> {
+export async function loadState(
+  worker: Worker,
+  dir: string,
+  options: PlanOptions & { format?: MigrationFormat },
+): Promise<State> {
   const format = await formatFor(dir, options.format);
   const [{ discovery, warnings }, ledger] = await Promise.all([format.loadLocal(dir), format.readLedger(worker)]);
   return { format, discovery, ledger, plan: format.plan(discovery, ledger, options), warnings };

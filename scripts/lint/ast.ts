@@ -81,7 +81,8 @@ export function references(node: unknown): References {
       return;
     }
     if (typeof obj.relname === 'string') refs.relations.push(obj as RangeVar);
-    else if (Array.isArray(obj.names) && ('typemod' in obj || 'location' in obj || 'arrayBounds' in obj)) refs.types.push(obj as TypeName);
+    else if (Array.isArray(obj.names) && ('typemod' in obj || 'location' in obj || 'arrayBounds' in obj))
+      refs.types.push(obj as TypeName);
     for (const key in obj) visit(obj[key]);
   };
   visit(node);

@@ -43,7 +43,8 @@ export function fixMigration(
   findings: readonly Finding[],
 ): FixedMigration | null {
   const byIndex = new Map<number, Finding>();
-  for (const f of findings) if (f.fixable && f.migration === file.name && f.statementIndex >= 0) byIndex.set(f.statementIndex, f);
+  for (const f of findings)
+    if (f.fixable && f.migration === file.name && f.statementIndex >= 0) byIndex.set(f.statementIndex, f);
   if (byIndex.size === 0) return null;
 
   const doomed = file.statements.filter((s) => byIndex.has(s.index));

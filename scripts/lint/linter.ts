@@ -136,7 +136,10 @@ function lintFile(file: ParsedMigration, model: SchemaModel, created: Set<string
   for (const check of checks) check.end?.();
   if (file.parseError) model.addOpaque(file.sql);
   // Stable order: by line, then in rule order (the order findings were pushed).
-  return findings.map((f, i) => ({ f, i })).sort((a, b) => a.f.line - b.f.line || a.i - b.i).map(({ f }) => f);
+  return findings
+    .map((f, i) => ({ f, i }))
+    .sort((a, b) => a.f.line - b.f.line || a.i - b.i)
+    .map(({ f }) => f);
 }
 
 /** Tables and types created by the migrations being linted are new: empty, unused. */
@@ -147,7 +150,11 @@ function noteCreated(node: Node, created: Set<string>, model: SchemaModel): void
   else if ('CreateTableAsStmt' in node) key = relKey(node.CreateTableAsStmt.into?.rel, schema);
   else if ('CreateEnumStmt' in node) key = qualify(names(node.CreateEnumStmt.typeName), schema);
   else if ('CreateDomainStmt' in node) key = qualify(names(node.CreateDomainStmt.domainname), schema);
-  else if ('RenameStmt' in node && node.RenameStmt.renameType === 'OBJECT_TABLE' && node.RenameStmt.newname !== undefined) {
+  else if (
+    'RenameStmt' in node &&
+    node.RenameStmt.renameType === 'OBJECT_TABLE' &&
+    node.RenameStmt.newname !== undefined
+  ) {
     const old = relKey(node.RenameStmt.relation, schema);
     if (old && created.has(old)) key = objectKey(splitKey(old)[0], node.RenameStmt.newname);
   }

@@ -20,11 +20,16 @@ export function parseMigration(parser: SqlParser, input: LintInput): ParsedMigra
   if (nodes.length !== split.statements.length) {
     throw new MigrateError(
       ErrorCode.ParseFailed,
-      `${input.name}/migration.sql: the parser returned ${nodes.length} statement(s) but the splitter ${split.statements.length}.`,
+      `${input.name}/migration.sql: the parser returned ${nodes.length} ` +
+        `statement(s) but the splitter ${split.statements.length}.`,
       'This is a bug in vpc-migrate; please report it with the file.',
     );
   }
-  const statements: ParsedStatement[] = split.statements.map((span, index) => ({ index, node: nodes[index]!, ...span }));
+  const statements: ParsedStatement[] = split.statements.map((span, index) => ({
+    index,
+    node: nodes[index]!,
+    ...span,
+  }));
   return { ...input, statements, mode: split.mode };
 }
 
@@ -36,7 +41,7 @@ export interface HistoryStatement {
 /** The parse trees of a history file, with approximate lines; null when the parser rejects it. */
 export function parseHistoryFile(parser: SqlParser, sql: string): HistoryStatement[] | null {
   if (sql.trim() === '' || sql.includes('\u0000')) return [];
-  let raw;
+  let raw: NonNullable<ReturnType<SqlParser['parse']>['stmts']>;
   try {
     raw = parser.parse(sql).stmts ?? [];
   } catch {

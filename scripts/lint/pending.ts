@@ -57,7 +57,9 @@ export async function lintPending(
     for (const f of warned) perRule.set(f.rule, (perRule.get(f.rule) ?? 0) + 1);
     const files = new Set(warned.map((f) => f.migration)).size;
     warnings = [
-      `lint: ${warned.length} warning(s) in ${files} pending migration(s) (${[...perRule].map(([r, n]) => `${r} ${n}`).join(', ')}); \`vpc-migrate lint\` lists them with the fix.`,
+      `lint: ${warned.length} warning(s) in ${files} pending ` +
+        `migration(s) (${[...perRule].map(([r, n]) => `${r} ${n}`).join(', ')}); ` +
+        `\`vpc-migrate lint\` lists them with the fix.`,
     ];
   }
   return { findings, problems, warnings };

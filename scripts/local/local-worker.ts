@@ -19,7 +19,10 @@ export interface LocalWorkerOptions {
   functionName?: string;
   /** The function timeout the handler's context counts down from. */
   timeoutMs?: number;
-  /** Data directory of the embedded PostgreSQL (default: `.vpc-migrate/pgdata` in the project; see resolveDataDir in database.ts). */
+  /**
+   *  Data directory of the embedded PostgreSQL (default: `.vpc-migrate/pgdata` in the project; see resolveDataDir in
+   *  database.ts).
+   */
   dataDir?: string;
   /** Receives the embedded server's output and each invocation's log (START … REPORT). */
   log?: (text: string) => void;
@@ -48,7 +51,10 @@ export async function startLocalWorker(opts: LocalWorkerOptions = {}): Promise<L
   let databaseUrl = opts.databaseUrl || process.env.DATABASE_URL || undefined;
   let database: LocalDatabase | null = null;
   if (!databaseUrl) {
-    database = await startLocalDatabase({ ...(opts.dataDir ? { dataDir: opts.dataDir } : {}), ...(opts.log ? { log: opts.log } : {}) });
+    database = await startLocalDatabase({
+      ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+      ...(opts.log ? { log: opts.log } : {}),
+    });
     databaseUrl = database.url;
   }
   const functionName = opts.functionName ?? DEFAULT_FUNCTION_NAME;

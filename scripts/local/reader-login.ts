@@ -4,10 +4,19 @@
  * (the same on every start, nothing to store; whoever has that URL has more than the reader).
  */
 import { createHmac } from 'node:crypto';
-import { DEFAULT_READER_ROLE, MigrateError, type LambdaContext, type WorkerHandler } from '../../lambda/contract/index.js';
+import {
+  DEFAULT_READER_ROLE,
+  MigrateError,
+  type LambdaContext,
+  type WorkerHandler,
+} from '../../lambda/contract/index.js';
 
 /** The database URL with the reader login in place of the administrator (same host, database and parameters). */
-export function localReaderUrl(adminUrl: string, role = DEFAULT_READER_ROLE, env: NodeJS.ProcessEnv = process.env): string {
+export function localReaderUrl(
+  adminUrl: string,
+  role = DEFAULT_READER_ROLE,
+  env: NodeJS.ProcessEnv = process.env,
+): string {
   const url = new URL(adminUrl);
   // The administrator's password as the connection uses it: a URL without one logs in with
   // PGPASSWORD (the form printed remedies use). Keyed on the URL alone, the two spellings of one
@@ -42,7 +51,16 @@ export function ensureLocalReader(adminUrl: string, migrator: WorkerHandler): Pr
 }
 
 async function runSetup(migrator: WorkerHandler): Promise<MigrateError | undefined> {
-  const context: LambdaContext = { awsRequestId: 'local-reader-setup', functionName: 'local-reader-setup', getRemainingTimeInMillis: () => 60_000 };
-  const response = (await migrator({ action: 'setup' }, context)) as { ok: boolean; error?: { code: string; message: string; remedy: string } };
-  return response.ok ? undefined : new MigrateError(response.error!.code, response.error!.message, response.error!.remedy);
+  const context: LambdaContext = {
+    awsRequestId: 'local-reader-setup',
+    functionName: 'local-reader-setup',
+    getRemainingTimeInMillis: () => 60_000,
+  };
+  const response = (await migrator({ action: 'setup' }, context)) as {
+    ok: boolean;
+    error?: { code: string; message: string; remedy: string };
+  };
+  return response.ok
+    ? undefined
+    : new MigrateError(response.error!.code, response.error!.message, response.error!.remedy);
 }

@@ -11,7 +11,10 @@
  */
 import path from 'node:path';
 
-/** What a package script that runs vpc-migrate looks like (`vpc-migrate …` or this repository's `node scripts/run-cli.mjs …`). */
+/**
+ *  What a package script that runs vpc-migrate looks like (`vpc-migrate …` or this repository's `node
+ *  scripts/run-cli.mjs …`).
+ */
 const OUR_SCRIPT = /(^|[\s/"'])(vpc-migrate|run-cli\.mjs)(\s|$)/;
 
 export function invocationDir(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): string {
@@ -22,6 +25,10 @@ export function invocationDir(env: NodeJS.ProcessEnv = process.env, cwd: string 
 }
 
 /** `p` resolved against {@link invocationDir} (absolute paths stay as they are). */
-export function fromInvocationDir(p: string, env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): string {
+export function fromInvocationDir(
+  p: string,
+  env: NodeJS.ProcessEnv = process.env,
+  cwd: string = process.cwd(),
+): string {
   return path.resolve(invocationDir(env, cwd), p);
 }

@@ -38,11 +38,16 @@ export interface MigrationsLocation {
   /** Absolute path of the folder. */
   dir: string;
   kind: MigrationsSourceKind;
-  /** For people: `--migrations`, `prisma.config.ts migrations.path`, `package.json prisma.schema`, `default prisma/migrations`. */
+  /**
+   *  For people: `--migrations`, `prisma.config.ts migrations.path`, `package.json prisma.schema`, `default
+   *  prisma/migrations`.
+   */
   source: string;
   /** The file that named the folder (config file or package.json), absolute. */
   file?: string;
-  /** Which @prisma/config loaded a Prisma config: `@prisma/config 7.10.1 (the project's prisma)` or `(vpc-migrate's)`. */
+  /**
+   *  Which @prisma/config loaded a Prisma config: `@prisma/config 7.10.1 (the project's prisma)` or `(vpc-migrate's)`.
+   */
   loader?: string;
 }
 
@@ -61,11 +66,15 @@ export const PRISMA_CONFIG_CANDIDATES = [
     ...CONFIG_EXTENSIONS.map((ext) => path.join(base, `index${ext}`)),
   ]),
 ];
-export const DRIZZLE_CONFIG_CANDIDATES = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs', '.json'].map((ext) => `drizzle.config${ext}`);
+export const DRIZZLE_CONFIG_CANDIDATES = ['.ts', '.mts', '.cts', '.js', '.mjs', '.cjs', '.json'].map(
+  (ext) => `drizzle.config${ext}`,
+);
 
 /** The text after `Migrations: DIR`, e.g. `(from prisma.config.ts migrations.path)`. */
 export function sourceLabel(loc: Pick<MigrationsLocation, 'kind' | 'source'>): string {
-  return loc.kind === 'flag' || loc.kind === 'default' || loc.kind === 'option' ? `(${loc.source})` : `(from ${loc.source})`;
+  return loc.kind === 'flag' || loc.kind === 'default' || loc.kind === 'option'
+    ? `(${loc.source})`
+    : `(from ${loc.source})`;
 }
 
 /** A folder given by a program (`deploy(worker, { migrationsDir })`), when it says nothing more. */
@@ -78,7 +87,10 @@ export function besideSchema(schema: string, isDirectory: boolean): string {
   return path.join(isDirectory ? schema : path.dirname(schema), 'migrations');
 }
 
-/** The variable a config's `env()` could not resolve (Prisma 7: "Cannot resolve environment variable: X."; 6: "Missing required environment variable: X"). */
+/**
+ *  The variable a config's `env()` could not resolve (Prisma 7: "Cannot resolve environment variable: X."; 6: "Missing
+ *  required environment variable: X").
+ */
 export function missingEnvVariable(error: unknown): string | undefined {
   for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     const m = /(?:Cannot resolve|Missing required) environment variable:?\s+([A-Za-z_][A-Za-z0-9_]*)/.exec(e.message);
@@ -102,7 +114,10 @@ export interface LocateOptions {
   /** For {@link invocationDir}: default process.env and process.cwd(). */
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-  /** Where vpc-migrate's own packages (@prisma/config) are resolved from: default this module (tests point it elsewhere). */
+  /**
+   *  Where vpc-migrate's own packages (@prisma/config) are resolved from: default this module (tests point it
+   *  elsewhere).
+   */
   ownPackages?: string;
 }
 
@@ -138,7 +153,11 @@ function missingRemedy(loc: MigrationsLocation): string {
   const file = loc.file ? path.basename(loc.file) : '';
   switch (loc.kind) {
     case 'flag':
-      return 'A relative --migrations is read from the directory you ran the command in; pass the folder holding the migration folders (an absolute path is never ambiguous).';
+      return (
+        'A relative --migrations is read from the directory ' +
+        'you ran the command in; pass the folder holding the ' +
+        'migration folders (an absolute path is never ambiguous).'
+      );
     case 'prisma-config':
       return `Fix migrations.path (or schema) in ${loc.file}, or pass --migrations DIR.`;
     case 'package-json':
@@ -146,7 +165,7 @@ function missingRemedy(loc: MigrationsLocation): string {
     case 'drizzle-config':
       return `Fix out in ${file}, or pass --migrations DIR.`;
     default:
-      return 'Run from your project\'s root (where prisma/ or prisma.config.ts is), or pass --migrations DIR.';
+      return "Run from your project's root (where prisma/ or prisma.config.ts is), or pass --migrations DIR.";
   }
 }
 
@@ -185,20 +204,42 @@ async function fromPrismaConfig(root: string, file: string, ownPackages: string)
   const note = filled.length ? `; ${filled.join(', ')} unset, loaded with a placeholder` : '';
   const configDir = path.dirname(file);
   if (config.migrations?.path) {
-    return { dir: path.resolve(configDir, config.migrations.path), kind: 'prisma-config', source: `${name} migrations.path${note}`, file, loader };
+    return {
+      dir: path.resolve(configDir, config.migrations.path),
+      kind: 'prisma-config',
+      source: `${name} migrations.path${note}`,
+      file,
+      loader,
+    };
   }
   if (config.schema) {
     const schema = path.resolve(configDir, config.schema);
-    return { dir: besideSchema(schema, await isDirectory(schema)), kind: 'prisma-config', source: `${name} schema${note}`, file, loader };
+    return {
+      dir: besideSchema(schema, await isDirectory(schema)),
+      kind: 'prisma-config',
+      source: `${name} schema${note}`,
+      file,
+      loader,
+    };
   }
-  return { dir: path.resolve(root, DEFAULT_MIGRATIONS), kind: 'prisma-config', source: `${name} without migrations.path or schema: ${DEFAULT_MIGRATIONS}${note}`, file, loader };
+  return {
+    dir: path.resolve(root, DEFAULT_MIGRATIONS),
+    kind: 'prisma-config',
+    source: `${name} without migrations.path or schema: ${DEFAULT_MIGRATIONS}${note}`,
+    file,
+    loader,
+  };
 }
 
 /**
  * @prisma/config from the project's own `prisma` package (the version its Prisma uses), else
  * vpc-migrate's (an optional peer dependency). Imported by resolved path: never bundled.
  */
-async function importPrismaConfig(root: string, configName: string, ownPackages: string): Promise<{ api: PrismaConfigApi; loader: string }> {
+async function importPrismaConfig(
+  root: string,
+  configName: string,
+  ownPackages: string,
+): Promise<{ api: PrismaConfigApi; loader: string }> {
   const candidates: { from: NodeRequire; whose: string }[] = [];
   try {
     const prismaPackage = createRequire(path.join(root, 'package.json')).resolve('prisma/package.json');
@@ -214,7 +255,9 @@ async function importPrismaConfig(root: string, configName: string, ownPackages:
     } catch {
       continue; // a Prisma without @prisma/config (before 6.6), or none beside vpc-migrate
     }
-    const mod = (await import(pathToFileURL(entry).href)) as Partial<PrismaConfigApi> & { default?: Partial<PrismaConfigApi> };
+    const mod = (await import(pathToFileURL(entry).href)) as Partial<PrismaConfigApi> & {
+      default?: Partial<PrismaConfigApi>;
+    };
     const api = typeof mod.loadConfigFromFile === 'function' ? mod : mod.default;
     if (typeof api?.loadConfigFromFile !== 'function') continue;
     const version = await packageVersion(entry);
@@ -222,8 +265,13 @@ async function importPrismaConfig(root: string, configName: string, ownPackages:
   }
   throw new MigrateError(
     ErrorCode.PrismaConfigUnreadable,
-    `${path.join(root, configName)} names the migrations folder, but there is no @prisma/config to load it with (neither the project's prisma package nor vpc-migrate's own).`,
-    'Install Prisma in the project (`pnpm add -D prisma`) or @prisma/config beside vpc-migrate, or pass --migrations DIR.',
+    `${path.join(root, configName)} names the migrations ` +
+      `folder, but there is no @prisma/config to load it with ` +
+      `(neither the project's prisma package nor vpc-migrate's ` +
+      `own).`,
+    'Install Prisma in the project (`pnpm add -D prisma`) ' +
+      'or @prisma/config beside vpc-migrate, or pass --migrations ' +
+      'DIR.',
     { details: { file: path.join(root, configName) } },
   );
 }
@@ -242,7 +290,12 @@ async function fromPackageJson(root: string): Promise<MigrationsLocation | undef
       const schema = pkg.prisma?.schema;
       if (typeof schema !== 'string' || schema === '') return undefined;
       const abs = path.resolve(dir, schema);
-      return { dir: besideSchema(abs, await isDirectory(abs)), kind: 'package-json', source: `${path.relative(root, file) || 'package.json'} prisma.schema`, file };
+      return {
+        dir: besideSchema(abs, await isDirectory(abs)),
+        kind: 'package-json',
+        source: `${path.relative(root, file) || 'package.json'} prisma.schema`,
+        file,
+      };
     }
     if (path.dirname(dir) === dir) return undefined;
   }
@@ -252,21 +305,29 @@ async function fromDrizzleConfig(root: string, file: string): Promise<Migrations
   const name = path.relative(root, file);
   const config = await withEnvRestored(() => loadDrizzleConfig(root, file));
   const out = (config as { out?: unknown } | undefined)?.out;
-  if (typeof out === 'string' && out !== '') return { dir: path.resolve(root, out), kind: 'drizzle-config', source: `${name} out`, file };
+  if (typeof out === 'string' && out !== '')
+    return { dir: path.resolve(root, out), kind: 'drizzle-config', source: `${name} out`, file };
   return { dir: path.resolve(root, 'drizzle'), kind: 'drizzle-config', source: `${name} without out: drizzle`, file };
 }
 
 async function loadDrizzleConfig(root: string, file: string): Promise<unknown> {
   const unreadable = (why: string, cause?: unknown) =>
-    new MigrateError(ErrorCode.DrizzleConfigUnreadable, `${file} could not be loaded: ${why}.`, 'Fix the config, or pass --migrations DIR (the folder holding meta/_journal.json).', {
-      cause,
-      details: { file },
-    });
+    new MigrateError(
+      ErrorCode.DrizzleConfigUnreadable,
+      `${file} could not be loaded: ${why}.`,
+      'Fix the config, or pass --migrations DIR (the folder holding meta/_journal.json).',
+      {
+        cause,
+        details: { file },
+      },
+    );
   try {
     if (file.endsWith('.json')) return JSON.parse(await readFile(file, 'utf8'));
     const jiti = findJiti(root);
     if (jiti) {
-      const { createJiti } = createRequire(jiti)(jiti) as { createJiti: (from: string, opts: object) => { import(id: string, opts: object): Promise<unknown> } };
+      const { createJiti } = createRequire(jiti)(jiti) as {
+        createJiti: (from: string, opts: object) => { import(id: string, opts: object): Promise<unknown> };
+      };
       return await createJiti(file, { interopDefault: true, moduleCache: false }).import(file, { default: true });
     }
     if (/\.[cm]?js$/.test(file)) {

@@ -6,8 +6,15 @@ import { caretLines, renderTable } from './rows.js';
 
 function checkLines(label: string, c: CheckOutcome): string[] {
   if (c.error) return [`  ${label}: ${red('check failed')} ${c.error.code ?? ''} ${c.error.message}`];
-  const table = renderTable(c.fields.map((f) => f.name), c.rows);
-  return [`  ${label}:`, ...table.split('\n').map((l) => `    ${l}`), ...(c.truncated ? [`    ${dim('(more rows not shown)')}`] : [])];
+  const table = renderTable(
+    c.fields.map((f) => f.name),
+    c.rows,
+  );
+  return [
+    `  ${label}:`,
+    ...table.split('\n').map((l) => `    ${l}`),
+    ...(c.truncated ? [`    ${dim('(more rows not shown)')}`] : []),
+  ];
 }
 
 export function renderBackfill(r: BackfillReport, sql?: string): string {
@@ -16,7 +23,11 @@ export function renderBackfill(r: BackfillReport, sql?: string): string {
   if (r.status === 'already-run') {
     out.push(yellow(bold(`Backfill ${r.name} has already run; nothing was run this time.`)));
     for (const run of r.previousRuns ?? []) {
-      out.push(`  ran ${run.finishedAt} by ${run.runBy}: ${run.rowsAffected} row(s)${run.again ? ' (--again)' : ''}${run.checksum !== r.checksum ? dim(' — the file has changed since') : ''}`);
+      out.push(
+        `  ran ${run.finishedAt} by ${run.runBy}: ${run.rowsAffected} ` +
+          `row(s)${run.again ? ' (--again)' : ''}` +
+          `${run.checksum !== r.checksum ? dim(' — the file has changed since') : ''}`,
+      );
     }
     out.push(`  ${dim('next')} ${r.error?.remedy ?? 'Pass --again to run it once more on purpose.'}`);
     return out.join('\n');
@@ -34,9 +45,18 @@ export function renderBackfill(r: BackfillReport, sql?: string): string {
   const res = r.result;
   if (!res) return out.join('\n');
   if (res.tableCreated) out.push(dim('Created the tracking table _vpc_migrate_backfills.'));
-  if (res.previousRuns.length > 0) out.push(yellow(`Ran again (--again): ${res.previousRuns.length} earlier run(s) recorded.`));
-  out.push(green(bold(`Backfill ${r.name} ran in one transaction: ${res.rowsAffected} row(s) affected, ${res.durationMs} ms. Recorded.`)));
-  for (const t of res.rows.slice(0, 10)) out.push(`  ${dim('rows')} ${t.table}: ${t.inserted} inserted, ${t.updated} updated, ${t.deleted} deleted`);
+  if (res.previousRuns.length > 0)
+    out.push(yellow(`Ran again (--again): ${res.previousRuns.length} earlier run(s) recorded.`));
+  out.push(
+    green(
+      bold(
+        `Backfill ${r.name} ran in one transaction: ${res.rowsAffected} ` +
+          `row(s) affected, ${res.durationMs} ms. Recorded.`,
+      ),
+    ),
+  );
+  for (const t of res.rows.slice(0, 10))
+    out.push(`  ${dim('rows')} ${t.table}: ${t.inserted} inserted, ${t.updated} updated, ${t.deleted} deleted`);
   for (const n of res.notices) out.push(`  ${dim(n)}`);
   if (res.check) {
     out.push(`Check: ${res.check.query}`);

@@ -30,7 +30,11 @@ export function migrationsPlace(m: MigrationsLocation): string {
 }
 
 export function problemLines(problems: Problem[]): string[] {
-  return problems.flatMap((p) => [`  ${red('✖')} ${p.message}`, `    ${dim('code')} ${p.code}`, `    ${dim('next')} ${p.remedy}`]);
+  return problems.flatMap((p) => [
+    `  ${red('✖')} ${p.message}`,
+    `    ${dim('code')} ${p.code}`,
+    `    ${dim('next')} ${p.remedy}`,
+  ]);
 }
 
 export function renderError(e: ErrorBody): string {

@@ -6,7 +6,12 @@ import { bold, dim, green, migrationsPlace, red, serverLine, yellow } from './co
 export function renderLint(r: LintReport): string {
   const out: string[] = [];
   if (r.server) out.push(serverLine(r.server));
-  const what = r.scope === 'pending' ? 'pending migration(s)' : r.scope === 'all' ? 'migration(s), each against the history before it' : 'named migration(s), each against the history before it';
+  const what =
+    r.scope === 'pending'
+      ? 'pending migration(s)'
+      : r.scope === 'all'
+        ? 'migration(s), each against the history before it'
+        : 'named migration(s), each against the history before it';
   out.push(`Lint: ${r.linted.length} ${what} in ${migrationsPlace(r.migrations)}`);
   for (const note of r.notes) out.push(`${yellow('warning')} ${note}`);
 
@@ -32,14 +37,21 @@ export function renderLint(r: LintReport): string {
   if (rules.length > 0) {
     out.push('', bold('Why it matters, and the fix:'));
     for (const rule of rules) {
-      out.push(`  ${rule.id} (${rule.severity}): ${rule.title}`, `    ${dim('why')} ${rule.why}`, `    ${dim('fix')} ${rule.fix}`);
+      out.push(
+        `  ${rule.id} (${rule.severity}): ${rule.title}`,
+        `    ${dim('why')} ${rule.why}`,
+        `    ${dim('fix')} ${rule.fix}`,
+      );
     }
   }
 
   out.push('');
-  const counts = `${r.errors} error(s), ${r.warnings} warning(s)${r.fixable > 0 ? `, ${r.fixable} removable with --fix` : ''}`;
-  if (r.linted.length === 0) out.push(green(bold(r.scope === 'pending' ? 'Nothing pending: nothing to lint.' : 'Nothing to lint.')));
-  else if (r.errors > 0) out.push(red(bold(`${counts}. Deploy refuses these migrations until the errors are fixed (or --no-lint).`)));
+  const fixable = r.fixable > 0 ? `, ${r.fixable} removable with --fix` : '';
+  const counts = `${r.errors} error(s), ${r.warnings} warning(s)${fixable}`;
+  if (r.linted.length === 0)
+    out.push(green(bold(r.scope === 'pending' ? 'Nothing pending: nothing to lint.' : 'Nothing to lint.')));
+  else if (r.errors > 0)
+    out.push(red(bold(`${counts}. Deploy refuses these migrations until the errors are fixed (or --no-lint).`)));
   else if (r.warnings > 0) out.push(yellow(bold(`${counts}. No errors: deploy proceeds and prints the warnings.`)));
   else out.push(green(bold('No findings.')));
   out.push(dim(`${(r.durationMs / 1000).toFixed(2)} s`));

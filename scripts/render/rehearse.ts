@@ -1,4 +1,6 @@
-/** Text of `rehearse`: each migration's duration, locks (by what they block), rows touched and errors, then the totals. */
+/**
+ *  Text of `rehearse`: each migration's duration, locks (by what they block), rows touched and errors, then the totals.
+ */
 import type { RehearsalLock, RehearsalResult } from '../../lambda/contract/index.js';
 import type { RehearseReport } from '../commands/rehearse.js';
 import { bold, dim, green, migrationsPlace, red, serverLine, yellow } from './common.js';
@@ -30,16 +32,25 @@ function resultLines(r: RehearsalResult): string[] {
       lines.push(`  ${green('✔')} ${r.name} ${time}, ${r.statementsRun} statement(s), ${rowTotal} row(s) touched`);
       break;
     case 'partial':
-      lines.push(`  ${yellow('◐')} ${r.name} ${time}, ${r.statementsRun} of ${r.statements} statement(s) rehearsed, ${rowTotal} row(s) touched`);
+      lines.push(
+        `  ${yellow('◐')} ${r.name} ${time}, ${r.statementsRun} ` +
+          `of ${r.statements} statement(s) rehearsed, ${rowTotal} ` +
+          `row(s) touched`,
+      );
       break;
     case 'not-rehearsable':
       lines.push(`  ${yellow('○')} ${r.name} — not rehearsable: nothing in it can run inside a transaction`);
       break;
     case 'shared-transaction':
-      lines.push(`  ${yellow('~')} ${r.name} ${time} — refused only because the rehearsal shares one transaction (not a defect)`);
+      lines.push(
+        `  ${yellow('~')} ${r.name} ${time} — refused only because the rehearsal shares one transaction (not a defect)`,
+      );
       break;
     case 'failed':
-      lines.push(`  ${red('✖')} ${r.name} ${time} — failed at migration.sql line ${r.error?.line ?? '?'}${r.error?.column ? `, column ${r.error.column}` : ''}`);
+      lines.push(
+        `  ${red('✖')} ${r.name} ${time} — failed at migration.sql ` +
+          `line ${r.error?.line ?? '?'}${r.error?.column ? `, column ${r.error.column}` : ''}`,
+      );
       break;
   }
   const e = r.error;
@@ -51,10 +62,14 @@ function resultLines(r: RehearsalResult): string[] {
   }
   if (r.note) lines.push(`      ${dim('note')} ${r.note}`);
   for (const s of r.notRehearsed) {
-    const why = s.reason === 'non-transactional' ? 'cannot run in a transaction: not rehearsed' : "the file's own transaction control, replaced by the rehearsal's transaction";
+    const why =
+      s.reason === 'non-transactional'
+        ? 'cannot run in a transaction: not rehearsed'
+        : "the file's own transaction control, replaced by the rehearsal's transaction";
     lines.push(`      ${dim(`line ${s.line}`)} ${s.statement.split('\n')[0]} — ${why}`);
   }
-  for (const s of r.skipped) lines.push(`      ${dim(`line ${s.line}`)} skipped as deploy would (already exists): ${s.code} ${s.message}`);
+  for (const s of r.skipped)
+    lines.push(`      ${dim(`line ${s.line}`)} skipped as deploy would (already exists): ${s.code} ${s.message}`);
   const existing = r.locks.filter((l) => !l.newObject);
   const strong = existing.filter((l) => l.blocks !== 'ddl');
   const weak = existing.length - strong.length;
@@ -68,7 +83,8 @@ function resultLines(r: RehearsalResult): string[] {
     fresh > 0 ? `${fresh} on objects it creates (nobody else can be waiting for those)` : '',
   ].filter(Boolean);
   if (more.length > 0) lines.push(`      ${dim(`${strong.length > 0 ? 'plus ' : 'locks: '}${more.join('; ')}`)}`);
-  for (const t of r.rows.slice(0, 5)) lines.push(`      ${dim('rows')} ${t.table}: ${t.inserted} inserted, ${t.updated} updated, ${t.deleted} deleted`);
+  for (const t of r.rows.slice(0, 5))
+    lines.push(`      ${dim('rows')} ${t.table}: ${t.inserted} inserted, ${t.updated} updated, ${t.deleted} deleted`);
   if (r.rows.length > 5) lines.push(`      ${dim(`rows in ${r.rows.length - 5} more table(s)`)}`);
   return lines;
 }
@@ -77,7 +93,9 @@ export function renderRehearse(r: RehearseReport): string {
   const out = [serverLine(r.server), `Migrations: ${migrationsPlace(r.migrations)} — ${r.summary}`];
   for (const w of r.warnings) out.push(`${yellow('warning')} ${w}`);
   if (r.problems.length > 0) {
-    out.push(red(`Deploy would refuse (${r.problems.length} problem(s)); the pending migrations are rehearsed anyway:`));
+    out.push(
+      red(`Deploy would refuse (${r.problems.length} problem(s)); the pending migrations are rehearsed anyway:`),
+    );
     for (const p of r.problems) out.push(`  ${red('✖')} ${p.message}`, `    ${dim('next')} ${p.remedy}`);
   }
   if (!r.result) {
@@ -89,7 +107,8 @@ export function renderRehearse(r: RehearseReport): string {
   out.push('');
   if (r.result.sequencesAdvanced.length > 0) {
     out.push(yellow('Sequences advanced (nextval is never rolled back; concurrent sessions may account for part):'));
-    for (const s of r.result.sequencesAdvanced) out.push(`  ${s.sequence}: ${s.before ?? 'unused'} → ${s.after ?? 'unused'}`);
+    for (const s of r.result.sequencesAdvanced)
+      out.push(`  ${s.sequence}: ${s.before ?? 'unused'} → ${s.after ?? 'unused'}`);
   }
   const c = r.counts;
   const parts = [`${c.rehearsed} rehearsed`];
@@ -101,6 +120,13 @@ export function renderRehearse(r: RehearseReport): string {
   parts.push(`${c.failed} failed`);
   const line = `${parts.join(', ')}. Rolled back: the database is as it was.`;
   out.push(c.failed > 0 || c['not-started'] > 0 ? red(bold(line)) : green(bold(line)));
-  out.push(dim(`Locks listed are those each migration took first; one an earlier pending migration already held is not repeated. ${r.invocations} invocation(s), ${(r.durationMs / 1000).toFixed(2)} s`));
+  out.push(
+    dim(
+      `Locks listed are those each migration took first; one ` +
+        `an earlier pending migration already held is not repeated. ` +
+        `${r.invocations} invocation(s), ${(r.durationMs / 1000).toFixed(2)} ` +
+        `s`,
+    ),
+  );
   return out.join('\n');
 }

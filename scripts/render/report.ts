@@ -11,7 +11,6 @@ import type { RehearseReport } from '../commands/rehearse.js';
 import type { ResolveReport } from '../commands/resolve.js';
 import type { SqlReport } from '../commands/sql.js';
 import type { StatusReport } from '../commands/status.js';
-import type { Values } from '../commands/flags.js';
 import { renderBackfill } from './backfill.js';
 import { renderBaseline } from './baseline.js';
 import { renderDeploy } from './deploy.js';

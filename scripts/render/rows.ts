@@ -16,7 +16,10 @@ export function cellText(value: unknown): string {
 
 const MAX_CELL = 200;
 
-/** Text from the database made safe for a terminal (render/escape.ts); tabs and line breaks are kept for the caller to lay out. */
+/**
+ *  Text from the database made safe for a terminal (render/escape.ts); tabs and line breaks are kept for the caller to
+ *  lay out.
+ */
 export function visibleText(text: string): string {
   return visible(text, { keepLines: true });
 }
@@ -39,7 +42,12 @@ export function renderTable(columns: string[], rows: Record<string, unknown>[]):
   const cells = rows.map((r) => columns.map((c) => displayCell(r[c])));
   const names = columns.map((c) => visibleText(c));
   const widths = names.map((c, i) => Math.max(width(c), ...cells.map((row) => width(row[i] ?? ''))));
-  const line = (values: string[]) => ' ' + values.map((v, i) => pad(v, widths[i] ?? 0)).join(' | ').trimEnd();
+  const line = (values: string[]) =>
+    ' ' +
+    values
+      .map((v, i) => pad(v, widths[i] ?? 0))
+      .join(' | ')
+      .trimEnd();
   return [line(names), widths.map((w) => '-'.repeat(w + 2)).join('+'), ...cells.map(line)].join('\n');
 }
 

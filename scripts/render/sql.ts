@@ -9,7 +9,11 @@ export { sqlErrorOf };
 /** The footer psql would print, plus ours: command tag, row count, truncation, duration. */
 export function sqlFooter(r: RunSqlResult): string {
   const tag = r.rowCount === null ? r.command : `${r.command} ${r.rowCount}`;
-  const shown = r.fields.length > 0 ? `(${r.rows.length} row${r.rows.length === 1 ? '' : 's'}${r.truncated ? `, ${yellow('truncated')}: more rows exist, raise --max-rows or narrow the query` : ''}) ` : '';
+  const shown =
+    r.fields.length > 0
+      ? `(${r.rows.length} row${r.rows.length === 1 ? '' : 's'}` +
+        `${r.truncated ? `, ${yellow('truncated')}: more rows exist, raise --max-rows or narrow the query` : ''}) `
+      : '';
   return `${shown}${dim(`${tag} · ${r.durationMs} ms`)}`;
 }
 
@@ -22,7 +26,11 @@ export function renderSqlError(sql: string, body: ErrorBody): string {
   if (info?.hint) lines.push(`HINT: ${visible(info.hint)}`);
   if (info?.where) lines.push(`CONTEXT: ${visible(info.where)}`);
   if (info?.code === '42601' && /multiple commands/.test(info.message)) {
-    lines.push(`${dim('next')} Read-only run-sql takes exactly one statement (so a COMMIT cannot end the read-only transaction). Run them one by one, or use --write.`);
+    lines.push(
+      `${dim('next')} Read-only run-sql takes exactly one ` +
+        `statement (so a COMMIT cannot end the read-only transaction). ` +
+        `Run them one by one, or use --write.`,
+    );
   } else {
     lines.push(`${dim('next')} ${body.remedy}`);
   }

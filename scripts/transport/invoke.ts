@@ -5,7 +5,7 @@
  * throws, so the CLI never gives up on a migration that is still running. What answers is
  * lambda/handler.ts (deployed by infra/migration-worker.ts, served by scripts/local/ in --local).
  */
-import { InvokeCommand, LambdaClient, type LambdaClientConfig } from '@aws-sdk/client-lambda';
+import { InvokeCommand, type InvokeCommandOutput, LambdaClient, type LambdaClientConfig } from '@aws-sdk/client-lambda';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { randomUUID } from 'node:crypto';
 import * as v from 'valibot';
@@ -43,7 +43,9 @@ export function connectWorker(target: WorkerTarget): Worker {
     if (payload.length > INVOKE_PAYLOAD_LIMIT_BYTES) {
       throw new MigrateError(
         ErrorCode.PayloadTooLarge,
-        `The request is ${formatBytes(payload.length)}, over Lambda's ${formatBytes(INVOKE_PAYLOAD_LIMIT_BYTES)} Invoke limit; nothing was sent.`,
+        `The request is ${formatBytes(payload.length)}, over ` +
+          `Lambda's ${formatBytes(INVOKE_PAYLOAD_LIMIT_BYTES)} ` +
+          `Invoke limit; nothing was sent.`,
         'Split the migration into smaller files (each file must fit on its own after compression).',
         { details: { bytes: payload.length, limit: INVOKE_PAYLOAD_LIMIT_BYTES } },
       );
@@ -52,10 +54,12 @@ export function connectWorker(target: WorkerTarget): Worker {
     // writes is sent exactly once. Never more: each attempt may wait the whole function timeout.
     const client = opts.writes === false ? (reader ??= make(READ_ATTEMPTS)) : (writer ??= make(1));
     invocations++;
-    let response;
+    let response: InvokeCommandOutput;
     const started = Date.now();
     try {
-      response = await client.send(new InvokeCommand({ FunctionName: target.functionName, InvocationType: 'RequestResponse', Payload: payload }));
+      response = await client.send(
+        new InvokeCommand({ FunctionName: target.functionName, InvocationType: 'RequestResponse', Payload: payload }),
+      );
     } catch (error) {
       throw invokeError(error, target, Date.now() - started);
     }
@@ -65,13 +69,25 @@ export function connectWorker(target: WorkerTarget): Worker {
     try {
       body = JSON.parse(text);
     } catch {
-      throw new MigrateError(ErrorCode.ProtocolMismatch, `The function ${target.functionName} answered something that is not JSON.`, 'Check that --function names the vpc-migrate worker.');
+      throw new MigrateError(
+        ErrorCode.ProtocolMismatch,
+        `The function ${target.functionName} answered something that is not JSON.`,
+        'Check that --function names the vpc-migrate worker.',
+      );
     }
     if (!isObject(body) || !('ok' in body)) {
-      throw new MigrateError(ErrorCode.ProtocolMismatch, `The function ${target.functionName} does not speak the vpc-migrate protocol.`, 'Check that --function names the vpc-migrate worker, or use --protocol run-sql for a plain run-sql worker.');
+      throw new MigrateError(
+        ErrorCode.ProtocolMismatch,
+        `The function ${target.functionName} does not speak the vpc-migrate protocol.`,
+        'Check that --function names the vpc-migrate worker, or use --protocol run-sql for a plain run-sql worker.',
+      );
     }
     if (body.protocol !== PROTOCOL_VERSION) {
-      throw new MigrateError(ErrorCode.ProtocolMismatch, `The worker speaks protocol ${String(body.protocol)}, this CLI ${PROTOCOL_VERSION}.`, 'Redeploy the worker from this version of the repository.');
+      throw new MigrateError(
+        ErrorCode.ProtocolMismatch,
+        `The worker speaks protocol ${String(body.protocol)}, this CLI ${PROTOCOL_VERSION}.`,
+        'Redeploy the worker from this version of the repository.',
+      );
     }
     if (body.ok === false && v.is(ErrorBodySchema, body.error)) throw MigrateError.fromBody(body.error);
     if (body.ok !== true) throw malformed(event, text);
@@ -153,13 +169,18 @@ export function lambdaClientFor(target: WorkerTarget, maxAttempts: number): Lamb
   const timeout = functionTimeout + responseMarginMs(functionTimeout);
   const config: LambdaClientConfig = {
     maxAttempts,
-    requestHandler: new NodeHttpHandler({ connectionTimeout: 10_000, requestTimeout: timeout, throwOnRequestTimeout: true }),
+    requestHandler: new NodeHttpHandler({
+      connectionTimeout: 10_000,
+      requestTimeout: timeout,
+      throwOnRequestTimeout: true,
+    }),
   };
   if (target.region) config.region = target.region;
   else if (target.endpoint && !process.env.AWS_REGION) config.region = 'us-east-1';
   if (target.endpoint) config.endpoint = target.endpoint;
   if (target.profile) config.profile = target.profile;
-  if (target.localCredentials || isLoopback(target.endpoint)) config.credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+  if (target.localCredentials || isLoopback(target.endpoint))
+    config.credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
   return new LambdaClient(config);
 }
 
@@ -178,9 +199,16 @@ export function invokeError(error: unknown, target: WorkerTarget, waitedMs?: num
   if (e.name === 'ResourceNotFoundException') {
     const check =
       target.role === 'reader'
-        ? "Check --reader-function / VPC_MIGRATE_READER_FUNCTION (or the stack's ReaderFunctionName output), the region and the account."
+        ? 'Check --reader-function / VPC_MIGRATE_READER_FUNCTION ' +
+          "(or the stack's ReaderFunctionName output), the region " +
+          'and the account.'
         : 'Check --function / VPC_MIGRATE_FUNCTION (or --stack), the region and the account.';
-    return new MigrateError(ErrorCode.InvokeFailed, `No ${target.role === 'reader' ? 'reader ' : ''}function named ${target.functionName}${where}.`, check, { cause: error });
+    return new MigrateError(
+      ErrorCode.InvokeFailed,
+      `No ${target.role === 'reader' ? 'reader ' : ''}function named ${target.functionName}${where}.`,
+      check,
+      { cause: error },
+    );
   }
   // The SDK names a reset connection a TimeoutError too (ECONNRESET/EPIPE are "transient"): it
   // is not one. The endpoint closed the connection without answering, long before any timeout.
@@ -189,14 +217,19 @@ export function invokeError(error: unknown, target: WorkerTarget, waitedMs?: num
     const after = waitedMs === undefined ? '' : ` after ${(waitedMs / 1000).toFixed(1)} s (${attempts} attempt(s))`;
     return new MigrateError(
       ErrorCode.InvokeDropped,
-      `The connection to ${target.functionName}${where} dropped without an answer${after} (${e.code ?? e.message ?? e.name}): whether the request ran is unknown.`,
-      `Run ${remedyCommand('status')} to see what was applied, then run deploy again: a re-run never applies a recorded migration twice.`,
+      `The connection to ${target.functionName}${where} dropped ` +
+        `without an answer${after} (${e.code ?? e.message ?? e.name}): ` +
+        `whether the request ran is unknown.`,
+      `Run ${remedyCommand('status')} to see what was applied, ` +
+        `then run deploy again: a re-run never applies a recorded ` +
+        `migration twice.`,
       { cause: error },
     );
   }
   if (e.name === 'TimeoutError' || e.code === 'ETIMEDOUT' || /timed? ?out/i.test(e.message ?? '')) {
     const attempts = (error as { $metadata?: { attempts?: number } }).$metadata?.attempts ?? 1;
-    const waited = waitedMs === undefined ? '' : ` (waited ${(waitedMs / 1000).toFixed(1)} s in all, ${attempts} attempt(s))`;
+    const waited =
+      waitedMs === undefined ? '' : ` (waited ${(waitedMs / 1000).toFixed(1)} s in all, ${attempts} attempt(s))`;
     return new MigrateError(
       ErrorCode.InvokeTimeout,
       `No answer from ${target.functionName} within the function timeout${waited}: the outcome is unknown.`,
@@ -204,16 +237,30 @@ export function invokeError(error: unknown, target: WorkerTarget, waitedMs?: num
       { cause: error },
     );
   }
-  if (e.name === 'AccessDeniedException' || e.name === 'UnrecognizedClientException' || e.name === 'CredentialsProviderError') {
-    const readOnlyHint = target.role === 'migrator' ? ' Only status, lint and sql without --write may use the reader function instead.' : '';
+  if (
+    e.name === 'AccessDeniedException' ||
+    e.name === 'UnrecognizedClientException' ||
+    e.name === 'CredentialsProviderError'
+  ) {
+    const readOnlyHint =
+      target.role === 'migrator'
+        ? ' Only status, lint and sql without --write may use the reader function instead.'
+        : '';
     return new MigrateError(
       ErrorCode.InvokeFailed,
       `Not allowed to invoke ${target.functionName}: ${e.message ?? e.name}`,
-      `Use credentials allowed lambda:InvokeFunction on this function (AWS_PROFILE / --profile, or your CI role).${readOnlyHint}`,
+      `Use credentials allowed lambda:InvokeFunction on this ` +
+        `function (AWS_PROFILE / --profile, or your CI role).` +
+        `${readOnlyHint}`,
       { cause: error },
     );
   }
-  return new MigrateError(ErrorCode.InvokeFailed, `Invoking ${target.functionName}${where} failed: ${e.name ?? ''} ${e.message ?? String(error)}`.trim(), 'Check the network path to Lambda, the region and your credentials, then run the command again.', { cause: error });
+  return new MigrateError(
+    ErrorCode.InvokeFailed,
+    `Invoking ${target.functionName}${where} failed: ${e.name ?? ''} ${e.message ?? String(error)}`.trim(),
+    'Check the network path to Lambda, the region and your credentials, then run the command again.',
+    { cause: error },
+  );
 }
 
 /**
@@ -225,7 +272,11 @@ export function invokeError(error: unknown, target: WorkerTarget, waitedMs?: num
 /** The payload Lambda answers a function error with (an uncaught exception, a timeout). */
 const FunctionErrorSchema = v.object({ errorType: v.optional(v.string()), errorMessage: v.optional(v.string()) });
 
-export function lambdaFunctionError(kind: string, text: string, messageChars: number): { type: string; message: string; timedOut: boolean } {
+export function lambdaFunctionError(
+  kind: string,
+  text: string,
+  messageChars: number,
+): { type: string; message: string; timedOut: boolean } {
   let parsed: v.InferOutput<typeof FunctionErrorSchema> = {};
   try {
     const checked = v.safeParse(FunctionErrorSchema, JSON.parse(text));
@@ -244,7 +295,11 @@ function functionError(kind: string, text: string, target: WorkerTarget): Migrat
     return new MigrateError(
       ErrorCode.InvokeTimeout,
       `The worker ${target.functionName} hit its function timeout: ${message}`,
-      'Run `vpc-migrate status`: a transactional migration running at that moment rolled back, a non-transactional one is recorded as interrupted and the next deploy resumes it. Raise the function timeout or split the migration.',
+      'Run `vpc-migrate status`: a transactional migration ' +
+        'running at that moment rolled back, a non-transactional ' +
+        'one is recorded as interrupted and the next deploy ' +
+        'resumes it. Raise the function timeout or split the ' +
+        'migration.',
       { details: { errorType: type } },
     );
   }

@@ -5,7 +5,12 @@
  * Region and credentials come from the standard AWS SDK chain: `--region` / `--profile` when
  * given, else `AWS_REGION`, `AWS_PROFILE`, the shared config files, SSO, web identity (CI)...
  */
-import { CloudFormationClient, DescribeStacksCommand, type CloudFormationClientConfig, type Stack } from '@aws-sdk/client-cloudformation';
+import {
+  CloudFormationClient,
+  DescribeStacksCommand,
+  type CloudFormationClientConfig,
+  type Stack,
+} from '@aws-sdk/client-cloudformation';
 import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
 
 /** The output keys the example stack exports (kept in step with `infra/stack.ts`). */
@@ -77,9 +82,14 @@ export async function resolveStackFunctions(opts: ResolveStackOptions): Promise<
   const keys = outputs.map((o) => o.OutputKey).filter(Boolean);
   throw new MigrateError(
     ErrorCode.StackOutputMissing,
-    `Stack ${opts.stackName} (${stack.StackStatus ?? 'unknown status'}) has no ${FUNCTION_NAME_OUTPUT} or ${FUNCTION_ARN_OUTPUT} output` +
+    `Stack ${opts.stackName} (${stack.StackStatus ?? 'unknown status'}) ` +
+      `has no ${FUNCTION_NAME_OUTPUT} or ${FUNCTION_ARN_OUTPUT} ` +
+      `output` +
       (keys.length ? `; its outputs are: ${keys.join(', ')}.` : '; it has no outputs.'),
-    `Deploy the stack that holds the MigrationWorker and output its function (new CfnOutput(this, '${FUNCTION_NAME_OUTPUT}', { value: worker.fn.functionName })), or pass --function NAME.`,
+    `Deploy the stack that holds the MigrationWorker and ` +
+      `output its function (new CfnOutput(this, '${FUNCTION_NAME_OUTPUT}', ` +
+      `{ value: worker.fn.functionName })), or pass --function ` +
+      `NAME.`,
     { details: { stackName: opts.stackName, stackStatus: stack.StackStatus, outputKeys: keys } },
   );
 }
@@ -93,7 +103,9 @@ function stackNotFound(opts: ResolveStackOptions, cause?: unknown): MigrateError
   return new MigrateError(
     ErrorCode.StackNotFound,
     `Stack ${opts.stackName} does not exist${scope ? ` (${scope})` : ' in the default region'}.`,
-    'Check the stack name and the region (--region or AWS_REGION) and account (--profile or AWS_PROFILE); deploy it first with `pnpm cdk deploy`.',
+    'Check the stack name and the region (--region or AWS_REGION) ' +
+      'and account (--profile or AWS_PROFILE); deploy it first ' +
+      'with `pnpm cdk deploy`.',
     { ...(cause === undefined ? {} : { cause }), details: { stackName: opts.stackName } },
   );
 }
@@ -120,13 +132,17 @@ function describeStacksError(opts: ResolveStackOptions, error: unknown): Migrate
       { cause: error },
     );
   }
-  const denied = /AccessDenied|UnauthorizedOperation|InvalidClientTokenId|ExpiredToken|SignatureDoesNotMatch/.test(name);
+  const denied = /AccessDenied|UnauthorizedOperation|InvalidClientTokenId|ExpiredToken|SignatureDoesNotMatch/.test(
+    name,
+  );
   const scope = where(opts);
   return new MigrateError(
     ErrorCode.AwsRequestFailed,
     `CloudFormation DescribeStacks for ${opts.stackName}${scope ? ` (${scope})` : ''} failed: ${name}: ${message}`,
     denied
-      ? 'Use credentials allowed cloudformation:DescribeStacks on this stack (refresh expired ones, e.g. `aws sso login`).'
+      ? 'Use credentials allowed cloudformation:DescribeStacks ' +
+          'on this stack (refresh expired ones, e.g. `aws sso ' +
+          'login`).'
       : 'Check the network path to CloudFormation, the region and your credentials, then run the command again.',
     { cause: error, details: { awsError: name } },
   );

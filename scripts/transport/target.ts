@@ -25,13 +25,19 @@ export async function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv =
   };
   const chosen = [flags.local && '--local', flags.stack && '--stack', flags.function && '--function'].filter(Boolean);
   if (chosen.length > 1) {
-    throw new MigrateError(ErrorCode.UsageError, `Choose one worker target; got ${chosen.join(' and ')}.`, 'Pass exactly one of --local, --function NAME or --stack NAME.');
+    throw new MigrateError(
+      ErrorCode.UsageError,
+      `Choose one worker target; got ${chosen.join(' and ')}.`,
+      'Pass exactly one of --local, --function NAME or --stack NAME.',
+    );
   }
   if (flags.local && flags.readerFunction !== undefined) {
     throw new MigrateError(
       ErrorCode.UsageError,
       '--reader-function names a deployed reader function; --local serves its own beside the local worker.',
-      'Leave out --reader-function with --local, or drop --local and name the deployed worker (--function NAME or --stack NAME).',
+      'Leave out --reader-function with --local, or drop --local ' +
+        'and name the deployed worker (--function NAME or --stack ' +
+        'NAME).',
     );
   }
   if (flags.local) {
@@ -50,7 +56,11 @@ export async function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv =
         region: 'us-east-1',
         ...(flags.functionTimeoutMs ? { functionTimeoutMs: flags.functionTimeoutMs } : {}),
       },
-      localDatabase: { url: local.databaseUrl, embedded: local.embedded, ...(local.dataDir ? { dataDir: local.dataDir } : {}) },
+      localDatabase: {
+        url: local.databaseUrl,
+        embedded: local.embedded,
+        ...(local.dataDir ? { dataDir: local.dataDir } : {}),
+      },
       close: () => local.close(),
     };
   }
@@ -59,18 +69,36 @@ export async function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv =
     const { resolveStackFunctions } = await import('./stack-outputs.js');
     const stack = await resolveStackFunctions({ stackName: flags.stack, ...common });
     const reader = readerFunctionOf(flags, env, stack.readerFunctionName);
-    return { target: { functionName: stack.functionName, ...(reader ? { readerFunctionName: reader } : {}), ...common, ...endpoint }, close: async () => undefined };
+    return {
+      target: {
+        functionName: stack.functionName,
+        ...(reader ? { readerFunctionName: reader } : {}),
+        ...common,
+        ...endpoint,
+      },
+      close: async () => undefined,
+    };
   }
   const functionName = flags.function ?? env.VPC_MIGRATE_FUNCTION ?? (flags.endpoint ? 'vpc-migrate' : undefined);
   const reader = readerFunctionOf(flags, env);
   // A reader function alone is a target too: who may invoke only the reader runs status, lint and sql with it.
   if (functionName || reader) {
-    return { target: { functionName: functionName ?? '', ...(reader ? { readerFunctionName: reader } : {}), ...common, ...endpoint }, close: async () => undefined };
+    return {
+      target: {
+        functionName: functionName ?? '',
+        ...(reader ? { readerFunctionName: reader } : {}),
+        ...common,
+        ...endpoint,
+      },
+      close: async () => undefined,
+    };
   }
   throw new MigrateError(
     ErrorCode.NoTarget,
     'No worker to talk to: nothing was applied.',
-    'Name the worker with --function NAME|ARN (or VPC_MIGRATE_FUNCTION), --stack STACK_NAME, or --endpoint URL; use --local to run against the local embedded database on purpose.',
+    'Name the worker with --function NAME|ARN (or VPC_MIGRATE_FUNCTION), ' +
+      '--stack STACK_NAME, or --endpoint URL; use --local ' +
+      'to run against the local embedded database on purpose.',
   );
 }
 
@@ -79,9 +107,18 @@ export async function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv =
  * else the stack's output (`fromStack`); undefined when none names one (a stack from before the
  * reader function: every command then goes to the migrator).
  */
-export function readerFunctionOf(flags: Pick<TargetFlags, 'readerFunction'>, env: NodeJS.ProcessEnv, fromStack?: string): string | undefined {
+export function readerFunctionOf(
+  flags: Pick<TargetFlags, 'readerFunction'>,
+  env: NodeJS.ProcessEnv,
+  fromStack?: string,
+): string | undefined {
   if (flags.readerFunction !== undefined) {
-    if (flags.readerFunction.trim() === '') throw new MigrateError(ErrorCode.UsageError, '--reader-function is empty.', 'Pass --reader-function NAME|ARN, or leave it out.');
+    if (flags.readerFunction.trim() === '')
+      throw new MigrateError(
+        ErrorCode.UsageError,
+        '--reader-function is empty.',
+        'Pass --reader-function NAME|ARN, or leave it out.',
+      );
     return flags.readerFunction;
   }
   return env.VPC_MIGRATE_READER_FUNCTION || fromStack || undefined;

@@ -10,7 +10,16 @@ import { deploy, type DeployReport } from '../../scripts/commands/deploy.js';
 import type { Worker } from '../../scripts/core/worker-client.js';
 import { status } from '../../scripts/commands/status.js';
 import { databaseTargets } from '../helpers/db.js';
-import { fingerprint, gateStatement, ledgerRows, migrationLockHolder, migrationLockWaiters, session, sqlGate, waitFor } from '../helpers/fault-db.js';
+import {
+  fingerprint,
+  gateStatement,
+  ledgerRows,
+  migrationLockHolder,
+  migrationLockWaiters,
+  session,
+  sqlGate,
+  waitFor,
+} from '../helpers/fault-db.js';
 import { useFaultServer } from '../helpers/fault-fixture.js';
 import { cell } from '../helpers/fault-matrix.js';
 import { witness } from '../helpers/fault-secrets.js';
@@ -36,17 +45,24 @@ describe.each(databaseTargets())('concurrency on the $name PostgreSQL', ({ name:
   for (const n of [2, 8]) {
     cell(
       `Concurrency · ${n} deploys at once`,
-      { target, file: FILE, invariant: 'each migration applied exactly once, one ledger row each, schema+data of a single deploy', timeout: 300_000 },
+      {
+        target,
+        file: FILE,
+        invariant: 'each migration applied exactly once, one ledger row each, schema+data of a single deploy',
+        timeout: 300_000,
+      },
       async ({ ran }) => {
         for (let round = 0; round < ROUNDS; round++) {
           const db = await server.database();
           const tw = await workerFor(db.url);
           const clients = [tw.worker, ...Array.from({ length: n - 1 }, () => tw.another())];
           const outcomes = await Promise.all(
-            clients.map((w) => deploy(w, { migrationsDir: exampleMigrations }).then(
-              (r) => ({ report: r, error: null }),
-              (e: unknown) => ({ report: null, error: e as MigrateError }),
-            )),
+            clients.map((w) =>
+              deploy(w, { migrationsDir: exampleMigrations }).then(
+                (r) => ({ report: r, error: null }),
+                (e: unknown) => ({ report: null, error: e as MigrateError }),
+              ),
+            ),
           );
           ran(n);
           for (const o of outcomes) witness(o.report ?? o.error);
@@ -55,7 +71,9 @@ describe.each(databaseTargets())('concurrency on the $name PostgreSQL', ({ name:
             if (o.error) expect(o.error.code).toBe(ErrorCode.LockTimeout);
             else expect(o.report?.exitCode, JSON.stringify(o.report?.problems)).toBe(0);
           }
-          const applied = outcomes.flatMap((o) => o.report?.results.filter((r) => r.status === 'applied').map((r) => r.name) ?? []);
+          const applied = outcomes.flatMap(
+            (o) => o.report?.results.filter((r) => r.status === 'applied').map((r) => r.name) ?? [],
+          );
           const rows = await ledgerRows(db.adminUrl);
           expect(rows).toHaveLength(6);
           expect(new Set(rows.map((r) => r.migration_name)).size).toBe(6);
@@ -73,7 +91,10 @@ describe.each(databaseTargets())('concurrency on the $name PostgreSQL', ({ name:
     {
       target,
       file: FILE,
-      invariant: 'deploy waits lockWait (default 10 s), refuses naming pid/application/since, applies nothing; re-run after release applies',
+      invariant:
+        'deploy waits lockWait (default 10 s), refuses naming ' +
+        'pid/application/since, applies nothing; re-run after ' +
+        'release applies',
       timeout: 120_000,
     },
     async ({ ran }) => {
@@ -93,7 +114,10 @@ describe.each(databaseTargets())('concurrency on the $name PostgreSQL', ({ name:
         // role's session started; then 2 s with pg_read_all_stats granted, which shows it.
         for (const lockWaitMs of [undefined, 2_000]) {
           if (lockWaitMs) await holder.query(`GRANT pg_read_all_stats TO ${server.role}`);
-          const error = await deploy(tw.worker, { migrationsDir: exampleMigrations, ...(lockWaitMs ? { apply: { lockWaitMs } } : {}) }).then(
+          const error = await deploy(tw.worker, {
+            migrationsDir: exampleMigrations,
+            ...(lockWaitMs ? { apply: { lockWaitMs } } : {}),
+          }).then(
             () => null,
             (e: unknown) => e as MigrateError,
           );
@@ -105,7 +129,9 @@ describe.each(databaseTargets())('concurrency on the $name PostgreSQL', ({ name:
           // makes it longer): the whole budget, not a refusal at the first try.
           const waitedS = Number(/waited (\d+) s for the migration lock/.exec(error?.message ?? '')?.[1]);
           expect(waitedS, error?.message).toBeGreaterThanOrEqual(bound / 1000);
-          expect(error?.message).toMatch(/^Another migration is running \(pid \d+, application "prisma-migrate-deploy", user \S+, since /);
+          expect(error?.message).toMatch(
+            /^Another migration is running \(pid \d+, application "prisma-migrate-deploy", user \S+, since /,
+          );
           expect(error?.message).toContain(`pid ${pid}`);
           if (lockWaitMs) expect(error?.message).toMatch(/since \d{4}-\d\d-\d\dT[\d:.]+Z\)/);
           else expect(error?.message).toMatch(/since an unknown time \(.*GRANT pg_read_all_stats/);
@@ -128,7 +154,11 @@ describe.each(databaseTargets())('concurrency on the $name PostgreSQL', ({ name:
     {
       target,
       file: FILE,
-      invariant: 'they exclude each other on the advisory lock, in either order (started by observed state); a row Prisma is still running is waited for, not called failed; each migration once',
+      invariant:
+        'they exclude each other on the advisory lock, in either ' +
+        'order (started by observed state); a row Prisma is ' +
+        'still running is waited for, not called failed; each ' +
+        'migration once',
       timeout: 180_000,
     },
     async ({ ran }) => {
@@ -146,32 +176,51 @@ describe.each(databaseTargets())('concurrency on the $name PostgreSQL', ({ name:
         // the ledger while Prisma's row for the gated migration is written and unfinished.
         let reads = 0;
         const ours = Object.create(tw.worker, {
-          ledger: { value: async (...args: Parameters<Worker['ledger']>) => tw.worker.ledger(...args).finally(() => void reads++) },
+          ledger: {
+            value: async (...args: Parameters<Worker['ledger']>) =>
+              tw.worker.ledger(...args).finally(() => void reads++),
+          },
         }) as Worker;
         let first: { report: DeployReport | null; error: MigrateError | null };
         let theirs: PrismaRun;
         try {
           const runOurs = () => {
-            const run = { settled: false, outcome: deploy(ours, { migrationsDir: dir, apply: { lockWaitMs: 60_000 } }).then(
-              (report) => ({ report, error: null }),
-              (error: unknown) => ({ report: null, error: error as MigrateError }),
-            ) };
+            const run = {
+              settled: false,
+              outcome: deploy(ours, { migrationsDir: dir, apply: { lockWaitMs: 60_000 } }).then(
+                (report) => ({ report, error: null }),
+                (error: unknown) => ({ report: null, error: error as MigrateError }),
+              ),
+            };
             void run.outcome.then(() => void (run.settled = true));
             return run;
           };
           const runTheirs = () => {
             const run = { settled: false, outcome: prismaMigrateDeploy(db.url, dir) };
-            void run.outcome.then(() => void (run.settled = true), () => void (run.settled = true));
+            void run.outcome.then(
+              () => void (run.settled = true),
+              () => void (run.settled = true),
+            );
             return run;
           };
-          const atGate = async (whose: RegExp) => (await gate.waiters()).length > 0 && whose.test((await migrationLockHolder(db.adminUrl))?.application ?? '');
+          const atGate = async (whose: RegExp) =>
+            (await gate.waiters()).length > 0 &&
+            whose.test((await migrationLockHolder(db.adminUrl))?.application ?? '');
           if (round === 'ours first') {
             const o = runOurs();
-            await waitFor('our deploy to hold the lock and stop at the gate', async () => o.settled || (await atGate(/^vpc-migrate apply lock/)), 60_000);
+            await waitFor(
+              'our deploy to hold the lock and stop at the gate',
+              async () => o.settled || (await atGate(/^vpc-migrate apply lock/)),
+              60_000,
+            );
             expect(o.settled, 'our deploy ended before the gate').toBe(false);
             const t = runTheirs();
             // Prisma waits for the lock blocked in pg_advisory_lock(72707369).
-            await waitFor('Prisma to block on the migration lock', async () => t.settled || (await migrationLockWaiters(db.adminUrl)).length > 0, 60_000);
+            await waitFor(
+              'Prisma to block on the migration lock',
+              async () => t.settled || (await migrationLockWaiters(db.adminUrl)).length > 0,
+              60_000,
+            );
             await gate.open();
             [first, theirs] = await Promise.all([o.outcome, t.outcome]);
           } else {
@@ -181,12 +230,18 @@ describe.each(databaseTargets())('concurrency on the $name PostgreSQL', ({ name:
               async () =>
                 t.settled ||
                 ((await atGate(/^(?!vpc-migrate)/)) &&
-                  (await ledgerRows(db.adminUrl)).some((r) => r.migration_name === '20250116000000_slow_backfill' && r.finished_at === null)),
+                  (await ledgerRows(db.adminUrl)).some(
+                    (r) => r.migration_name === '20250116000000_slow_backfill' && r.finished_at === null,
+                  )),
               60_000,
             );
             expect(t.settled, 'Prisma ended before the gate').toBe(false);
             const o = runOurs();
-            await waitFor('our deploy to read the ledger with Prisma\'s row unfinished', async () => o.settled || reads > 0, 60_000);
+            await waitFor(
+              "our deploy to read the ledger with Prisma's row unfinished",
+              async () => o.settled || reads > 0,
+              60_000,
+            );
             await gate.open();
             [first, theirs] = await Promise.all([o.outcome, t.outcome]);
           }
@@ -202,7 +257,10 @@ describe.each(databaseTargets())('concurrency on the $name PostgreSQL', ({ name:
           // deadlock with such a session: ours stops before it and lets Prisma go first.
           expect(first.report?.exitCode, `our deploy should have let the blocked Prisma go first: ${stopped}`).toBe(2);
           expect(first.report?.problems[0]?.code).toBe(ErrorCode.LockTimeout);
-          expect(stopped).toMatch(/is blocked waiting for the migration lock, and 20250203110000_index_orders_customer runs a statement outside a transaction \(CONCURRENTLY\) that would deadlock/);
+          expect(stopped).toMatch(
+            /is blocked waiting for the migration lock, and 20250203110000_index_orders_customer/,
+          );
+          expect(stopped).toMatch(/runs a statement outside a transaction \(CONCURRENTLY\) that would deadlock/);
           // Prisma then applies the rest, or (its own 10 s lock timeout passed first) gives up on the lock.
           if (theirs.exitCode !== 0) expect(theirs.stdout + theirs.stderr).toMatch(/advisory lock/i);
         } else {

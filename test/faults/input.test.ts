@@ -36,14 +36,25 @@ import { migrationsDir } from '../helpers/migrations.js';
 const FILE = 'test/faults/input.test.ts';
 const IN_PROCESS_RUNS = 10_000;
 const SDK_RUNS = 300;
-const TYPED = new Set<string>([ErrorCode.InvalidEvent, ErrorCode.UnknownAction, ErrorCode.ChecksumInTransit, ErrorCode.PayloadTooLarge]);
+const TYPED = new Set<string>([
+  ErrorCode.InvalidEvent,
+  ErrorCode.UnknownAction,
+  ErrorCode.ChecksumInTransit,
+  ErrorCode.PayloadTooLarge,
+]);
 
 // ---------------------------------------------------------------------------------------------
 // Malformed events: valid bases, each broken in a way that makes it invalid by construction.
 
 const sha = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 const SQL = 'SELECT 1';
-const migration = () => ({ name: '001_x', checksum: sha(SQL), sql: SQL, mode: 'transactional', statements: [{ start: 0, end: SQL.length, line: 1, kind: 'transactional' }] });
+const migration = () => ({
+  name: '001_x',
+  checksum: sha(SQL),
+  sql: SQL,
+  mode: 'transactional',
+  statements: [{ start: 0, end: SQL.length, line: 1, kind: 'transactional' }],
+});
 const BACKFILL_SQL = 'UPDATE t SET a = 1';
 type Event = Record<string, unknown>;
 const BASES: Record<string, () => Event> = {
@@ -62,13 +73,26 @@ const badName = fc.oneof(
   notString,
   fc.constant(''),
   fc.string({ minLength: 256, maxLength: 400 }),
-  fc.tuple(fc.string({ maxLength: 20 }), fc.constantFrom('/', '\\', '\0'), fc.string({ maxLength: 20 })).map(([a, sep, b]) => `${a}${sep}${b}`),
+  fc
+    .tuple(fc.string({ maxLength: 20 }), fc.constantFrom('/', '\\', '\0'), fc.string({ maxLength: 20 }))
+    .map(([a, sep, b]) => `${a}${sep}${b}`),
 );
-const outOfRange = (max: number) => fc.oneof(fc.integer({ max: -1 }), fc.integer({ min: max + 1 }), fc.double({ noInteger: true }), notString.filter((v) => typeof v !== 'number' && v !== null), fc.string());
+const outOfRange = (max: number) =>
+  fc.oneof(
+    fc.integer({ max: -1 }),
+    fc.integer({ min: max + 1 }),
+    fc.double({ noInteger: true }),
+    notString.filter((v) => typeof v !== 'number' && v !== null),
+    fc.string(),
+  );
 const notBoolean = json.filter((v) => typeof v !== 'boolean');
 const notArray = json.filter((v) => !Array.isArray(v));
 const blankSql = fc.oneof(notString, fc.constantFrom('', ' ', '\n\t  '));
-const badHex = fc.oneof(notString, fc.string({ maxLength: 70 }).filter((s) => !/^[0-9a-f]{64}$/.test(s)), fc.constant('A'.repeat(64)));
+const badHex = fc.oneof(
+  notString,
+  fc.string({ maxLength: 70 }).filter((s) => !/^[0-9a-f]{64}$/.test(s)),
+  fc.constant('A'.repeat(64)),
+);
 const wrongHex = fc.stringMatching(/^[0-9a-f]{64}$/).filter((h) => h !== sha(SQL) && h !== sha(BACKFILL_SQL));
 
 /** A broken migration inside apply/rehearse. */
@@ -77,20 +101,41 @@ const badMigration: fc.Arbitrary<unknown> = fc.oneof(
   badName.map((name) => ({ ...migration(), name })),
   badHex.map((checksum) => ({ ...migration(), checksum })),
   wrongHex.map((checksum) => ({ ...migration(), checksum })),
-  json.filter((m) => !['transactional', 'non-transactional', 'script'].includes(m as string)).map((mode) => ({ ...migration(), mode })),
+  json
+    .filter((m) => !['transactional', 'non-transactional', 'script'].includes(m as string))
+    .map((mode) => ({ ...migration(), mode })),
   fc.constant({ ...migration(), sql: undefined }),
   fc.constant({ ...migration(), sqlGzipBase64: gzipSync(Buffer.from(SQL)).toString('base64') }),
-  fc.string({ minLength: 1, maxLength: 40 }).map((b64) => ({ ...migration(), sql: undefined, sqlGzipBase64: `${b64}!!` })),
+  fc
+    .string({ minLength: 1, maxLength: 40 })
+    .map((b64) => ({ ...migration(), sql: undefined, sqlGzipBase64: `${b64}!!` })),
   notArray.filter((v) => v !== null).map((statements) => ({ ...migration(), statements })),
-  fc.record({ start: fc.integer({ min: -5, max: 20 }), end: fc.integer({ min: -5, max: 20 }), line: fc.integer({ min: -2, max: 3 }), kind: json })
-    .filter((s) => !(s.start >= 0 && s.end > s.start && s.end <= SQL.length && s.line >= 1 && ['transactional', 'non-transactional', 'begin', 'commit'].includes(s.kind as string)))
+  fc
+    .record({
+      start: fc.integer({ min: -5, max: 20 }),
+      end: fc.integer({ min: -5, max: 20 }),
+      line: fc.integer({ min: -2, max: 3 }),
+      kind: json,
+    })
+    .filter(
+      (s) =>
+        !(
+          s.start >= 0 &&
+          s.end > s.start &&
+          s.end <= SQL.length &&
+          s.line >= 1 &&
+          ['transactional', 'non-transactional', 'begin', 'commit'].includes(s.kind as string)
+        ),
+    )
     .map((span) => ({ ...migration(), statements: [span] })),
   fc.string({ minLength: 1, maxLength: 10 }).map((k) => ({ ...migration(), [`zz_${k}`]: 1 })),
 );
 
 const badOptions: fc.Arbitrary<unknown> = fc.oneof(
   notString.filter((v) => typeof v !== 'object' || v === null || Array.isArray(v)),
-  fc.constantFrom('statementTimeoutMs', 'lockTimeoutMs', 'lockWaitMs').chain((k) => outOfRange(3_600_000).map((v) => ({ [k]: v }))),
+  fc
+    .constantFrom('statementTimeoutMs', 'lockTimeoutMs', 'lockWaitMs')
+    .chain((k) => outOfRange(3_600_000).map((v) => ({ [k]: v }))),
   notBoolean.map((v) => ({ reconcileExisting: v })),
   fc.string({ minLength: 1, maxLength: 10 }).map((k) => ({ [`zz_${k}`]: true })),
 );
@@ -100,7 +145,14 @@ const BREAKERS: Record<string, Record<string, fc.Arbitrary<unknown>>> = {
   ledger: { requestId: badRequestId },
   apply: {
     requestId: fc.oneof(badRequestId, fc.constant(undefined)),
-    migrations: fc.oneof(fc.constant(undefined), notArray, fc.constant([]), badMigration.map((m) => [m]), badMigration.map((m) => [migration(), m]), fc.constant([migration(), migration()])),
+    migrations: fc.oneof(
+      fc.constant(undefined),
+      notArray,
+      fc.constant([]),
+      badMigration.map((m) => [m]),
+      badMigration.map((m) => [migration(), m]),
+      fc.constant([migration(), migration()]),
+    ),
     options: badOptions,
   },
   'run-sql': {
@@ -114,13 +166,21 @@ const BREAKERS: Record<string, Record<string, fc.Arbitrary<unknown>>> = {
   resolve: {
     requestId: badRequestId,
     name: fc.oneof(fc.constant(undefined), badName),
-    to: fc.oneof(fc.constant(undefined), json.filter((v) => v !== 'applied' && v !== 'rolled-back')),
+    to: fc.oneof(
+      fc.constant(undefined),
+      json.filter((v) => v !== 'applied' && v !== 'rolled-back'),
+    ),
     checksum: badHex,
     lockWaitMs: outOfRange(3_600_000),
   },
   rehearse: {
     requestId: badRequestId,
-    migrations: fc.oneof(fc.constant(undefined), notArray, fc.constant([]), badMigration.map((m) => [m])),
+    migrations: fc.oneof(
+      fc.constant(undefined),
+      notArray,
+      fc.constant([]),
+      badMigration.map((m) => [m]),
+    ),
     options: badOptions,
   },
   backfill: {
@@ -150,11 +210,32 @@ const broken = (action: string): fc.Arbitrary<Event> => {
 const known = Object.keys(BASES);
 /** Every shape of malformed event. */
 const malformed: fc.Arbitrary<unknown> = fc.oneof(
-  { weight: 1, arbitrary: fc.oneof(fc.constant(null), fc.boolean(), fc.double(), fc.string(), fc.array(json, { maxLength: 4 })) },
-  { weight: 1, arbitrary: fc.record({ action: json.filter((a) => !(WORKER_ACTIONS as readonly unknown[]).includes(a)) }, { requiredKeys: [] }) },
-  { weight: 1, arbitrary: fc.dictionary(fc.string({ maxLength: 12 }).filter((k) => k !== 'action'), json, { maxKeys: 4 }) },
+  {
+    weight: 1,
+    arbitrary: fc.oneof(fc.constant(null), fc.boolean(), fc.double(), fc.string(), fc.array(json, { maxLength: 4 })),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record(
+      { action: json.filter((a) => !(WORKER_ACTIONS as readonly unknown[]).includes(a)) },
+      { requiredKeys: [] },
+    ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.dictionary(
+      fc.string({ maxLength: 12 }).filter((k) => k !== 'action'),
+      json,
+      { maxKeys: 4 },
+    ),
+  },
   // A valid event of each action plus a field nobody knows.
-  { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...WORKER_ACTIONS), fc.string({ minLength: 1, maxLength: 12 }), json).map(([action, k, v]) => ({ ...(BASES[action]?.() ?? { action }), [`zz_${k}`]: v })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.constantFrom(...WORKER_ACTIONS), fc.string({ minLength: 1, maxLength: 12 }), json)
+      .map(([action, k, v]) => ({ ...(BASES[action]?.() ?? { action }), [`zz_${k}`]: v })),
+  },
   { weight: 6, arbitrary: fc.constantFrom(...known).chain(broken) },
 );
 
@@ -176,18 +257,33 @@ describe.each(databaseTargets())('bad input on the $name PostgreSQL', ({ name: t
   const { server, worker, logs } = useFaultServer(adminUrl, FILE);
 
   cell(
-    `Bad input · ${IN_PROCESS_RUNS.toLocaleString('en')} generated malformed events in-process + ${SDK_RUNS} through the SDK endpoint`,
-    { target, file: FILE, invariant: 'each rejected with a typed error (code, message, remedy); pg_stat_database: no session, no transaction', timeout: 300_000 },
+    `Bad input · ${IN_PROCESS_RUNS.toLocaleString('en')} ` +
+      `generated malformed events in-process + ${SDK_RUNS} ` +
+      `through the SDK endpoint`,
+    {
+      target,
+      file: FILE,
+      invariant:
+        'each rejected with a typed error (code, message, remedy); pg_stat_database: no session, no transaction',
+      timeout: 300_000,
+    },
     async ({ ran }) => {
-      for (const [action, base] of Object.entries(BASES)) expect(() => parseEvent(base()), `base ${action} must be valid`).not.toThrow();
+      for (const [action, base] of Object.entries(BASES))
+        expect(() => parseEvent(base()), `base ${action} must be valid`).not.toThrow();
       const db = await server.database('vpcm_fault_fuzz');
-      const handler = createHandler({ databaseUrl: db.url, logger: createLogger({ service: 'fuzz' }, (line) => logs.length < 50_000 && logs.push(line), 'debug') });
+      const handler = createHandler({
+        databaseUrl: db.url,
+        logger: createLogger({ service: 'fuzz' }, (line) => logs.length < 50_000 && logs.push(line), 'debug'),
+      });
       const context = { awsRequestId: 'fuzz', functionName: 'fuzz', getRemainingTimeInMillis: () => 60_000 };
       const before = await meter(server, db);
 
       const check = (response: WorkerResponse<unknown>, event: unknown) => {
         if (response.ok) throw new Error(`accepted a malformed event: ${JSON.stringify(event)?.slice(0, 300)}`);
-        expect(TYPED.has(response.error.code), `untyped ${response.error.code} for ${JSON.stringify(event)?.slice(0, 200)}`).toBe(true);
+        expect(
+          TYPED.has(response.error.code),
+          `untyped ${response.error.code} for ${JSON.stringify(event)?.slice(0, 200)}`,
+        ).toBe(true);
         expect(response.error.message.length).toBeGreaterThan(0);
         expect(response.error.remedy.length).toBeGreaterThan(0);
       };
@@ -215,7 +311,9 @@ describe.each(databaseTargets())('bad input on the $name PostgreSQL', ({ name: t
       for (const event of fc.sample(malformed, SDK_RUNS)) {
         const error = await tw.worker.send(event as Record<string, unknown>).then(
           (result) => {
-            throw new Error(`the SDK path accepted ${JSON.stringify(event)?.slice(0, 200)}: ${JSON.stringify(result)?.slice(0, 200)}`);
+            throw new Error(
+              `the SDK path accepted ${JSON.stringify(event)?.slice(0, 200)}: ${JSON.stringify(result)?.slice(0, 200)}`,
+            );
           },
           (e: unknown) => e as MigrateError,
         );
@@ -228,14 +326,23 @@ describe.each(databaseTargets())('bad input on the $name PostgreSQL', ({ name: t
       expect(await meter(server, db)).toEqual(before);
       // The meter works: one valid event is one session.
       expect(((await handler({ action: 'ledger' }, context)) as WorkerResponse<unknown>).ok).toBe(true);
-      await waitFor('the valid event to show in pg_stat_database', async () => (await meter(server, db)).sessions === before.sessions + 1, 15_000);
+      await waitFor(
+        'the valid event to show in pg_stat_database',
+        async () => (await meter(server, db)).sessions === before.sessions + 1,
+        15_000,
+      );
       await db.drop();
     },
   );
 
   cell(
     'Bad input · folder anomalies (no migration.sql, empty, BOM, CRLF, duplicate names, spaces, 8-digit prefixes)',
-    { target, file: FILE, invariant: 'each gives a clear result: refused naming the folder, or applied exactly as named with a warning', timeout: 180_000 },
+    {
+      target,
+      file: FILE,
+      invariant: 'each gives a clear result: refused naming the folder, or applied exactly as named with a warning',
+      timeout: 180_000,
+    },
     async ({ ran }) => {
       const db = await server.database();
       const tw = await worker(db.url);
@@ -267,7 +374,10 @@ describe.each(databaseTargets())('bad input on the $name PostgreSQL', ({ name: t
       // Empty and whitespace-only files: applied (Prisma does), each with a warning.
       r = await run({ '20240101000000_empty': '', '20240102000000_blank': '\n  \n' });
       expect(r.report?.exitCode).toBe(0);
-      expect(r.report?.results.map((x) => [x.name, x.status])).toEqual([['20240101000000_empty', 'applied'], ['20240102000000_blank', 'applied']]);
+      expect(r.report?.results.map((x) => [x.name, x.status])).toEqual([
+        ['20240101000000_empty', 'applied'],
+        ['20240102000000_blank', 'applied'],
+      ]);
       expect(r.report?.warnings.join('\n')).toMatch(/20240101000000_empty\/migration\.sql is empty/);
       expect(r.report?.warnings.join('\n')).toMatch(/20240102000000_blank\/migration\.sql holds only whitespace/);
 
@@ -275,7 +385,9 @@ describe.each(databaseTargets())('bad input on the $name PostgreSQL', ({ name: t
       // failure placed on line 1 of that file — never a silent change of the checksum.
       const bomSql = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('CREATE TABLE bom (id int);\n')]);
       r = await run({ '20240101000000_bom': bomSql });
-      expect(r.report?.warnings.join('\n')).toMatch(/20240101000000_bom\/migration\.sql starts with a UTF-8 byte order mark/);
+      expect(r.report?.warnings.join('\n')).toMatch(
+        /20240101000000_bom\/migration\.sql starts with a UTF-8 byte order mark/,
+      );
       const bomRow = (await ledgerRows(db.adminUrl))[0];
       expect(bomRow?.checksum).toBe(createHash('sha256').update(bomSql).digest('hex'));
       const bomResult = r.report?.results[0];
@@ -290,7 +402,10 @@ describe.each(databaseTargets())('bad input on the $name PostgreSQL', ({ name: t
       r = await run({ '20240101000000_crlf': 'CREATE TABLE crlf (id int);\r\nCREATE TABLE crlf2 (id int);\r\n' });
       expect(r.report?.exitCode).toBe(0);
       expect(r.report?.warnings.join('\n')).toMatch(/CRLF line endings/);
-      await writeFile(path.join(r.dir, '20240101000000_crlf', 'migration.sql'), 'CREATE TABLE crlf (id int);\nCREATE TABLE crlf2 (id int);\n');
+      await writeFile(
+        path.join(r.dir, '20240101000000_crlf', 'migration.sql'),
+        'CREATE TABLE crlf (id int);\nCREATE TABLE crlf2 (id int);\n',
+      );
       expect((await status(tw.worker, { migrationsDir: r.dir })).exitCode).toBe(0);
 
       // Duplicate-looking names: same timestamp, case variants, NFC vs NFD. All distinct folders:
@@ -316,8 +431,16 @@ describe.each(databaseTargets())('bad input on the $name PostgreSQL', ({ name: t
         '20240102 hotfix': 'CREATE TABLE s3 (id int);\n',
       });
       expect(r.report?.exitCode).toBe(0);
-      expect(r.report?.results.map((x) => x.name)).toEqual(['20240101000000_add users', '20240101_init', '20240102 hotfix']);
-      expect((await ledgerRows(db.adminUrl)).map((x) => x.migration_name)).toEqual(['20240101000000_add users', '20240101_init', '20240102 hotfix']);
+      expect(r.report?.results.map((x) => x.name)).toEqual([
+        '20240101000000_add users',
+        '20240101_init',
+        '20240102 hotfix',
+      ]);
+      expect((await ledgerRows(db.adminUrl)).map((x) => x.migration_name)).toEqual([
+        '20240101000000_add users',
+        '20240101_init',
+        '20240102 hotfix',
+      ]);
       expect((await status(tw.worker, { migrationsDir: r.dir })).exitCode).toBe(0);
       await db.drop();
     },
@@ -325,16 +448,27 @@ describe.each(databaseTargets())('bad input on the $name PostgreSQL', ({ name: t
 
   cell(
     'Bad input · a migration.sql that is not UTF-8 is refused with its name',
-    { target, file: FILE, invariant: 'refused before anything is applied, naming the file and the byte offset', timeout: 60_000 },
+    {
+      target,
+      file: FILE,
+      invariant: 'refused before anything is applied, naming the file and the byte offset',
+      timeout: 60_000,
+    },
     async ({ ran }) => {
       const db = await server.database();
       const tw = await worker(db.url);
       const dir = await migrationsDir({ '20240101000000_ok': 'CREATE TABLE ok (id int);\n' });
       await mkdir(path.join(dir, '20240102000000_latin1'));
       // "café" in Windows-1252: 0xE9 alone is not UTF-8.
-      await writeFile(path.join(dir, '20240102000000_latin1', 'migration.sql'), Buffer.from('-- caf\xe9\nCREATE TABLE l (id int);\n', 'latin1'));
+      await writeFile(
+        path.join(dir, '20240102000000_latin1', 'migration.sql'),
+        Buffer.from('-- caf\xe9\nCREATE TABLE l (id int);\n', 'latin1'),
+      );
       for (const command of ['deploy', 'status'] as const) {
-        const error = await (command === 'deploy' ? deploy(tw.worker, { migrationsDir: dir }) : status(tw.worker, { migrationsDir: dir })).then(
+        const error = await (command === 'deploy'
+          ? deploy(tw.worker, { migrationsDir: dir })
+          : status(tw.worker, { migrationsDir: dir })
+        ).then(
           () => null,
           (e: unknown) => e as MigrateError,
         );

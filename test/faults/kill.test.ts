@@ -14,7 +14,14 @@ import { databaseTargets } from '../helpers/db.js';
 import { closeGate, workerSessionsGone, type SecretDatabase, type SecretServer } from '../helpers/fault-db.js';
 import { faultPoints, scenarioFixture, type Fixture, type TracePoint } from '../helpers/fault-fixture.js';
 import { cell } from '../helpers/fault-matrix.js';
-import { assertConsistent, assertFinished, LAST, STEPWISE, TRANSACTIONAL, type Scenario } from '../helpers/fault-scenario.js';
+import {
+  assertConsistent,
+  assertFinished,
+  LAST,
+  STEPWISE,
+  TRANSACTIONAL,
+  type Scenario,
+} from '../helpers/fault-scenario.js';
 import { auditSecrets, witness } from '../helpers/fault-secrets.js';
 import { expectPrismaUpToDate } from '../helpers/prisma-agrees.js';
 import { prismaAvailable } from '../helpers/prisma-judge.js';
@@ -23,7 +30,10 @@ import type { FaultWorker } from '../helpers/fault-worker.js';
 
 const FILE = 'test/faults/kill.test.ts';
 
-describe.each(databaseTargets())('worker killed mid-migration on the $name PostgreSQL', ({ name: target, adminUrl }) => {
+describe.each(databaseTargets())('worker killed mid-migration on the $name PostgreSQL', ({
+  name: target,
+  adminUrl,
+}) => {
   let fixture: Fixture;
   let server: SecretServer;
   let fw: FaultWorker;
@@ -85,7 +95,8 @@ describe.each(databaseTargets())('worker killed mid-migration on the $name Postg
     const again = await fixture.deployAll();
     witness(again);
     expect(again.exitCode, `${where} (${state}): re-run problems: ${JSON.stringify(again.problems)}`).toBe(0);
-    if (interrupted) expect(again.results.find((r) => r.name === STEPWISE.name)?.resumedFrom, where).toBe(Number(interrupted[1]));
+    if (interrupted)
+      expect(again.results.find((r) => r.name === STEPWISE.name)?.resumedFrom, where).toBe(Number(interrupted[1]));
     await assertFinished(db, scenario);
     if (interrupted && Number(interrupted[1]) > 0 && !judged && prismaAvailable()) {
       judged = true;

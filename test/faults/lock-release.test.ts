@@ -47,7 +47,10 @@ function started(run: Promise<DeployReport>): { settled: boolean; outcome: Promi
   return s;
 }
 
-describe.each(databaseTargets())('a migration that releases the lock, on the $name PostgreSQL', ({ name: target, adminUrl }) => {
+describe.each(databaseTargets())('a migration that releases the lock, on the $name PostgreSQL', ({
+  name: target,
+  adminUrl,
+}) => {
   const { server, worker: workerFor } = useFaultServer(adminUrl, FILE);
 
   for (const [variant, release] of Object.entries(VARIANTS)) {
@@ -56,7 +59,11 @@ describe.each(databaseTargets())('a migration that releases the lock, on the $na
       {
         target,
         file: FILE,
-        invariant: `${ROUNDS} rounds: A keeps the lock through 003 and exits 0; B (--lock-wait 0, or waiting) refuses with VPCM_LOCK_TIMEOUT or then finds nothing to do; one finished 003 row, n = 1`,
+        invariant:
+          `${ROUNDS} rounds: A keeps the lock through 003 and ` +
+          `exits 0; B (--lock-wait 0, or waiting) refuses with ` +
+          `VPCM_LOCK_TIMEOUT or then finds nothing to do; one ` +
+          `finished 003 row, n = 1`,
         timeout: 300_000,
       },
       async ({ ran }) => {
@@ -72,7 +79,11 @@ describe.each(databaseTargets())('a migration that releases the lock, on the $na
             });
             // Lint is off: the session-reset rule reports 002, which is the point here.
             const a = started(deploy(tw.worker, { migrationsDir: dir, lint: false }));
-            await waitFor('deploy A to stop at the gate in 003', async () => (await gate.waiters()).length > 0 || a.settled, 60_000);
+            await waitFor(
+              'deploy A to stop at the gate in 003',
+              async () => (await gate.waiters()).length > 0 || a.settled,
+              60_000,
+            );
             expect(a.settled, 'deploy A ended before reaching the gate').toBe(false);
             // Who holds the migration lock while A is in 003 (after 002 released its session's locks).
             const holderDuring003 = await migrationLockHolder(db.adminUrl);
@@ -82,7 +93,8 @@ describe.each(databaseTargets())('a migration that releases the lock, on the $na
             const b = started(deploy(tw.another(), { migrationsDir: dir, lint: false, apply: { lockWaitMs } }));
             await waitFor(
               'deploy B to refuse, to poll for the migration lock, or to reach the gate as well',
-              async () => b.settled || (await migrationLockPollers(db.adminUrl)).length > 0 || (await gate.waiters()).length > 1,
+              async () =>
+                b.settled || (await migrationLockPollers(db.adminUrl)).length > 0 || (await gate.waiters()).length > 1,
               60_000,
             );
             await gate.open();
@@ -93,20 +105,39 @@ describe.each(databaseTargets())('a migration that releases the lock, on the $na
 
             const rows = (await ledgerRows(db.adminUrl)).filter((r) => r.migration_name === '003');
             const counter = await query<{ n: number }>(db.adminUrl, 'SELECT n FROM counter');
-            const context = `round ${round}, B --lock-wait ${lockWaitMs}: ${JSON.stringify({ a: ra.error?.message ?? ra.report?.problems, b: rb.error?.message ?? rb.report?.problems })}`;
-            expect(rows.filter((r) => r.finished_at !== null), context).toHaveLength(1);
+            const outcomes = {
+              a: ra.error?.message ?? ra.report?.problems,
+              b: rb.error?.message ?? rb.report?.problems,
+            };
+            const context = `round ${round}, B --lock-wait ${lockWaitMs}: ${JSON.stringify(outcomes)}`;
+            expect(
+              rows.filter((r) => r.finished_at !== null),
+              context,
+            ).toHaveLength(1);
             expect(counter, context).toEqual([{ n: 1 }]);
-            expect(holderDuring003?.application, `${context}: the migration lock was not held while A ran 003`).toMatch(/^vpc-migrate apply lock/);
+            expect(holderDuring003?.application, `${context}: the migration lock was not held while A ran 003`).toMatch(
+              /^vpc-migrate apply lock/,
+            );
             expect(ra.error, context).toBeNull();
             expect(ra.report?.exitCode, context).toBe(0);
-            expect(ra.report?.results.map((r) => [r.name, r.status]), context).toEqual([['001', 'applied'], ['002', 'applied'], ['003', 'applied']]);
+            expect(
+              ra.report?.results.map((r) => [r.name, r.status]),
+              context,
+            ).toEqual([
+              ['001', 'applied'],
+              ['002', 'applied'],
+              ['003', 'applied'],
+            ]);
             if (lockWaitMs === 0) {
               expect(rb.error?.code, context).toBe(ErrorCode.LockTimeout);
               expect(rb.error?.message, context).toContain(`pid ${holderDuring003?.pid}`);
             } else {
               expect(rb.error, context).toBeNull();
               expect(rb.report?.exitCode, context).toBe(0);
-              expect(rb.report?.results.filter((r) => r.status === 'applied' || r.status === 'reconciled'), context).toEqual([]);
+              expect(
+                rb.report?.results.filter((r) => r.status === 'applied' || r.status === 'reconciled'),
+                context,
+              ).toEqual([]);
             }
           } finally {
             await gate.open();

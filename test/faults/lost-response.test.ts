@@ -33,7 +33,13 @@ describe.each(databaseTargets())('response lost after commit on the $name Postgr
   beforeAll(async () => {
     fixture = await scenarioFixture(adminUrl);
     proxy = await startLossyProxy(fixture.fw.endpoint);
-    lossy = connectWorker({ functionName: fixture.fw.functionName, endpoint: proxy.url, localCredentials: true, region: 'us-east-1', functionTimeoutMs: 120_000 });
+    lossy = connectWorker({
+      functionName: fixture.fw.functionName,
+      endpoint: proxy.url,
+      localCredentials: true,
+      region: 'us-east-1',
+      functionTimeoutMs: 120_000,
+    });
     const db = await fixture.server.clone(fixture.scenario.template);
     fixture.fw.useDatabase(db.url);
     let n = 0;
@@ -57,7 +63,12 @@ describe.each(databaseTargets())('response lost after commit on the $name Postgr
 
   cell(
     'Response lost after commit · answer of a finished apply lost, same request sent again',
-    { target, file: FILE, invariant: 'the replayed request (same id) answers already-applied for all; re-run applies nothing', timeout: 300_000 },
+    {
+      target,
+      file: FILE,
+      invariant: 'the replayed request (same id) answers already-applied for all; re-run applies nothing',
+      timeout: 300_000,
+    },
     async ({ ran }) => {
       const db = await fixture.server.clone(fixture.scenario.template);
       try {
@@ -83,7 +94,9 @@ describe.each(databaseTargets())('response lost after commit on the $name Postgr
         witness(replay);
         ran();
         expect(replay.requestId).toBe(event.requestId);
-        expect(replay.results.map((r) => [r.name, r.status])).toEqual(event.migrations.map((m) => [m.name, 'already-applied']));
+        expect(replay.results.map((r) => [r.name, r.status])).toEqual(
+          event.migrations.map((m) => [m.name, 'already-applied']),
+        );
 
         const again = await fixture.deployAll();
         witness(again);
@@ -99,7 +112,12 @@ describe.each(databaseTargets())('response lost after commit on the $name Postgr
 
   cell(
     'Response lost after commit · client gives up while the worker commits, retry queued on the lock',
-    { target, file: FILE, invariant: 'at every COMMIT of the batch: the retry deploy applies nothing, one row per migration', timeout: 300_000 },
+    {
+      target,
+      file: FILE,
+      invariant: 'at every COMMIT of the batch: the retry deploy applies nothing, one row per migration',
+      timeout: 300_000,
+    },
     async ({ ran }) => {
       for (let at = 0; at < commits; at++) {
         const db = await fixture.server.clone(fixture.scenario.template);

@@ -40,13 +40,20 @@ describe.each(databaseTargets())('payload limits on the $name PostgreSQL', ({ na
 
   cell(
     'Payload limits · migration over 6 MB after compression refused before invoking',
-    { target, file: FILE, invariant: 'refused by the CLI with name, size and limit, nothing invoked or applied; 5 MB goes through', timeout: 120_000 },
+    {
+      target,
+      file: FILE,
+      invariant: 'refused by the CLI with name, size and limit, nothing invoked or applied; 5 MB goes through',
+      timeout: 120_000,
+    },
     async ({ ran }) => {
       const db = await server.database();
       const tw = await worker(db.url);
       const dir = await migrationsDir({
         '001_small': 'CREATE TABLE small (id int);\n',
-        '002_huge': `-- A data dump that does not belong in a migration.\n${noise(7 * 1024 * 1024)}CREATE TABLE huge (id int);\n`,
+        '002_huge':
+          `-- A data dump that does not belong in a migration.\n` +
+          `${noise(7 * 1024 * 1024)}CREATE TABLE huge (id int);\n`,
       });
       const error = await deploy(tw.worker, { migrationsDir: dir }).then(
         () => null,
@@ -80,7 +87,12 @@ describe.each(databaseTargets())('payload limits on the $name PostgreSQL', ({ na
 
   cell(
     'Payload limits · result set over the 6 MB response limit truncated and flagged',
-    { target, file: FILE, invariant: 'every shape answers ok with truncated=true, at most 6 MB, never an error', timeout: 120_000 },
+    {
+      target,
+      file: FILE,
+      invariant: 'every shape answers ok with truncated=true, at most 6 MB, never an error',
+      timeout: 120_000,
+    },
     async ({ ran }) => {
       const db = await server.database();
       const tw = await worker(db.url);
@@ -89,13 +101,20 @@ describe.each(databaseTargets())('payload limits on the $name PostgreSQL', ({ na
         'wide ASCII rows': { sql: `SELECT repeat('x', 300000) AS v FROM generate_series(1, 40)` },
         'two-byte characters': { sql: `SELECT repeat('é', 300000) AS v FROM generate_series(1, 40)` },
         'astral characters': { sql: `SELECT repeat('😀', 150000) AS v FROM generate_series(1, 40)` },
-        'control characters (JSON \\u escapes)': { sql: `SELECT repeat(chr(1), 300000) AS v FROM generate_series(1, 40)` },
+        'control characters (JSON \\u escapes)': {
+          sql: `SELECT repeat(chr(1), 300000) AS v FROM generate_series(1, 40)`,
+        },
         'quotes and backslashes': { sql: `SELECT repeat('"\\', 150000) AS v FROM generate_series(1, 40)` },
-        'bytea': { sql: `SELECT decode(repeat('ff', 300000), 'hex') AS v FROM generate_series(1, 40)` },
-        'json': { sql: `SELECT json_build_object('k', repeat('x', 300000)) AS v FROM generate_series(1, 40)` },
-        'many rows': { sql: `SELECT g, md5(g::text) AS h, repeat('y', 40) AS pad FROM generate_series(1, 100000) g`, maxRows: 100_000 },
+        bytea: { sql: `SELECT decode(repeat('ff', 300000), 'hex') AS v FROM generate_series(1, 40)` },
+        json: { sql: `SELECT json_build_object('k', repeat('x', 300000)) AS v FROM generate_series(1, 40)` },
+        'many rows': {
+          sql: `SELECT g, md5(g::text) AS h, repeat('y', 40) AS pad FROM generate_series(1, 100000) g`,
+          maxRows: 100_000,
+        },
         'one row larger than the limit': { sql: `SELECT repeat('z', 7000000) AS v` },
-        'a flood of notices': { sql: `DO $$ BEGIN FOR i IN 1..200 LOOP RAISE NOTICE '%', repeat('n', 100000); END LOOP; END $$` },
+        'a flood of notices': {
+          sql: `DO $$ BEGIN FOR i IN 1..200 LOOP RAISE NOTICE '%', repeat('n', 100000); END LOOP; END $$`,
+        },
       };
       for (const [shape, { sql, maxRows }] of Object.entries(shapes)) {
         const result = await tw.worker.runSql({ sql, ...(maxRows ? { maxRows } : {}) }).then(
@@ -109,7 +128,8 @@ describe.each(databaseTargets())('payload limits on the $name PostgreSQL', ({ na
         expect(size, shape).toBeLessThanOrEqual(INVOKE_PAYLOAD_LIMIT_BYTES);
         if (shape === 'a flood of notices') expect(result.notices.at(-1), shape).toMatch(/more notice\(s\) not shown/);
         else expect(result.truncated, shape).toBe(true);
-        if (shape !== 'a flood of notices' && shape !== 'one row larger than the limit') expect(result.rows.length, shape).toBeGreaterThan(0);
+        if (shape !== 'a flood of notices' && shape !== 'one row larger than the limit')
+          expect(result.rows.length, shape).toBeGreaterThan(0);
         witness({ shape, size, rows: result.rows.length, notices: (result as RunSqlResult).notices.length });
       }
       await db.drop();

@@ -73,21 +73,31 @@ describe.each(databaseTargets())('security on the $name PostgreSQL', ({ name: ta
       largeObjects: (await query(db.adminUrl, 'SELECT count(*)::int AS n FROM pg_largeobject_metadata'))[0],
       comments: (await query(db.adminUrl, `SELECT obj_description('t'::regclass) AS c`))[0],
       grants: (await query(db.adminUrl, `SELECT relacl::text AS acl FROM pg_class WHERE relname = 't'`))[0],
-      relations: (await query(db.adminUrl, `SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = 'public'::regnamespace`))[0],
+      relations: (
+        await query(db.adminUrl, `SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = 'public'::regnamespace`)
+      )[0],
       matview: (await query(db.adminUrl, `SELECT ispopulated FROM pg_matviews WHERE matviewname = 'mv'`))[0],
     });
 
   cell(
     'Security · run-sql without --write cannot write',
-    { target, file: FILE, invariant: `${WRITES.length} write attempts: each refused or a no-op, database unchanged; with write it changes`, timeout: 120_000 },
+    {
+      target,
+      file: FILE,
+      invariant: `${WRITES.length} write attempts: each refused or a no-op, database unchanged; with write it changes`,
+      timeout: 120_000,
+    },
     async ({ ran }) => {
       const db = await server.database();
-      await query(db.url, `CREATE TABLE t (id int PRIMARY KEY, v text);
+      await query(
+        db.url,
+        `CREATE TABLE t (id int PRIMARY KEY, v text);
         INSERT INTO t VALUES (1, 'one'), (2, 'two');
         CREATE SEQUENCE s;
         CREATE FUNCTION f() RETURNS int LANGUAGE sql VOLATILE AS $$ INSERT INTO t VALUES (200, 'f') RETURNING id $$;
         CREATE PROCEDURE p() LANGUAGE sql AS $$ INSERT INTO t VALUES (201, 'p') $$;
-        CREATE MATERIALIZED VIEW mv AS SELECT * FROM t WITH NO DATA;`);
+        CREATE MATERIALIZED VIEW mv AS SELECT * FROM t WITH NO DATA;`,
+      );
       const tw = await worker(db.url);
       const before = await state(db);
       for (const w of WRITES) {
@@ -98,8 +108,11 @@ describe.each(databaseTargets())('security on the $name PostgreSQL', ({ name: ta
         witness(outcome.result ?? outcome.error);
         ran();
         // PostgreSQL's refusal, or read-only mode's own (a write it let through on this server version).
-        if (outcome.error) expect([ErrorCode.SqlFailed, ErrorCode.ReadOnlyRefused], w.sql).toContain(outcome.error.code);
-        expect(await state(db), `${w.sql} changed the database (${outcome.error ? 'refused' : 'accepted'})`).toBe(before);
+        if (outcome.error)
+          expect([ErrorCode.SqlFailed, ErrorCode.ReadOnlyRefused], w.sql).toContain(outcome.error.code);
+        expect(await state(db), `${w.sql} changed the database (${outcome.error ? 'refused' : 'accepted'})`).toBe(
+          before,
+        );
       }
       // The refusals name the cause and the way out.
       const refused = await tw.worker.runSql({ sql: `DELETE FROM t` }).catch((e: unknown) => e as MigrateError);
@@ -117,7 +130,8 @@ describe.each(databaseTargets())('security on the $name PostgreSQL', ({ name: ta
     {
       target,
       file: FILE,
-      invariant: 'password, password-bearing URL and a migration\'s role password absent from every log line, answer and error',
+      invariant:
+        "password, password-bearing URL and a migration's role password absent from every log line, answer and error",
       timeout: 120_000,
     },
     async ({ ran }) => {
@@ -153,7 +167,9 @@ describe.each(databaseTargets())('security on the $name PostgreSQL', ({ name: ta
 
       const tw = await worker(db.url);
       // SQL whose error quotes a connection string carrying the password.
-      const quoted = await tw.worker.runSql({ sql: `SELECT 'postgresql://${server.role}:${server.password}@db.internal:5432/app'::int` }).catch((e: unknown) => e as MigrateError);
+      const quoted = await tw.worker
+        .runSql({ sql: `SELECT 'postgresql://${server.role}:${server.password}@db.internal:5432/app'::int` })
+        .catch((e: unknown) => e as MigrateError);
       witness(quoted);
       ran();
       expect((quoted as MigrateError).code).toBe(ErrorCode.SqlFailed);
@@ -163,7 +179,9 @@ describe.each(databaseTargets())('security on the $name PostgreSQL', ({ name: ta
       const rolePassword = `Role-S3cret_${randomBytes(6).toString('hex')}`;
       extraSecrets.push(rolePassword);
       const dir = await migrationsDir({
-        '001_app_role': `CREATE TABLE a (id int);\nCREATE ROLE vpcm_app_${randomBytes(3).toString('hex')} LOGIN PASSWORD '${rolePassword}' IN ROLE vpcm_no_such_group;\n`,
+        '001_app_role':
+          `CREATE TABLE a (id int);\nCREATE ROLE vpcm_app_${randomBytes(3).toString('hex')} ` +
+          `LOGIN PASSWORD '${rolePassword}' IN ROLE vpcm_no_such_group;\n`,
       });
       const report = await deploy(tw.worker, { migrationsDir: dir, lint: false });
       witness(report);
@@ -172,11 +190,10 @@ describe.each(databaseTargets())('security on the $name PostgreSQL', ({ name: ta
       expect(report.results[0]?.error?.statement).toMatch(/PASSWORD/);
       const logs = (await ledgerRows(db.adminUrl)).map((r) => r.logs ?? '');
       witness(logs);
-      const leaks = scanForSecrets([server.password, encodeURIComponent(server.password), wrongPassword, rolePassword], [
-        ...workers.flatMap((w) => w.logs),
-        JSON.stringify(report),
-        ...logs,
-      ]);
+      const leaks = scanForSecrets(
+        [server.password, encodeURIComponent(server.password), wrongPassword, rolePassword],
+        [...workers.flatMap((w) => w.logs), JSON.stringify(report), ...logs],
+      );
       expect(leaks.leaks).toEqual([]);
       await db.drop();
     },

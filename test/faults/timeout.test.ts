@@ -10,7 +10,15 @@ import { ErrorCode } from '../../lambda/contract/index.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { resolve } from '../../scripts/commands/resolve.js';
 import { databaseTargets } from '../helpers/db.js';
-import { fingerprint, ledgerRows, query, secretServer, waitFor, workerSessionsGone, type SecretServer } from '../helpers/fault-db.js';
+import {
+  fingerprint,
+  ledgerRows,
+  query,
+  secretServer,
+  waitFor,
+  workerSessionsGone,
+  type SecretServer,
+} from '../helpers/fault-db.js';
 import { cell } from '../helpers/fault-matrix.js';
 import { auditSecrets, witness } from '../helpers/fault-secrets.js';
 import { startFaultWorker, type FaultWorker, type Verdict } from '../helpers/fault-worker.js';
@@ -45,7 +53,8 @@ describe.each(databaseTargets())('function timeout on the $name PostgreSQL', ({ 
     {
       target,
       file: FILE,
-      invariant: 'statement_timeout fires first; result names migration, budget, remedy; nothing applied; remedy finishes',
+      invariant:
+        'statement_timeout fires first; result names migration, budget, remedy; nothing applied; remedy finishes',
       timeout: 120_000,
     },
     async ({ ran }) => {
@@ -81,7 +90,9 @@ describe.each(databaseTargets())('function timeout on the $name PostgreSQL', ({ 
       expect(problem?.remedy).toMatch(/function timeout/i);
       expect(problem?.remedy).toContain('--rolled-back 002_slow');
       // Nothing of 002 is applied, its failure is recorded (Prisma P3018), 003 did not start.
-      expect((await query(db.adminUrl, `SELECT to_regclass('slow')::text AS t, to_regclass('later')::text AS l`))[0]).toEqual({ t: null, l: null });
+      expect(
+        (await query(db.adminUrl, `SELECT to_regclass('slow')::text AS t, to_regclass('later')::text AS l`))[0],
+      ).toEqual({ t: null, l: null });
       const rows = await ledgerRows(db.adminUrl);
       expect(rows.map((r) => [r.migration_name, r.finished_at !== null])).toEqual([
         ['001_fast', true],
@@ -110,7 +121,8 @@ describe.each(databaseTargets())('function timeout on the $name PostgreSQL', ({ 
     {
       target,
       file: FILE,
-      invariant: 'the endpoint answers Sandbox.Timedout and the sandbox dies; ledger describes the schema; plain re-run resumes',
+      invariant:
+        'the endpoint answers Sandbox.Timedout and the sandbox dies; ledger describes the schema; plain re-run resumes',
       timeout: 120_000,
     },
     async ({ ran }) => {
@@ -122,7 +134,8 @@ describe.each(databaseTargets())('function timeout on the $name PostgreSQL', ({ 
         fx.fw.useDatabase(db.url);
         fx.fw.onQuery(async (q): Promise<Verdict> => {
           // Held until the sandbox is observed killed at its limit, however long that takes.
-          if (q.action === 'apply' && q.phase === 'after' && q.text === STEPWISE.statements[1]) await waitFor('the sandbox to be killed at its function timeout', async () => fx.fw.kills > 0, 60_000);
+          if (q.action === 'apply' && q.phase === 'after' && q.text === STEPWISE.statements[1])
+            await waitFor('the sandbox to be killed at its function timeout', async () => fx.fw.kills > 0, 60_000);
           return 'continue';
         });
         const error = await fx.deployAll().then(

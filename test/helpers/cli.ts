@@ -16,10 +16,11 @@ export interface CliRun {
 export async function runCli(argv: string[]): Promise<CliRun> {
   const out: string[] = [];
   const err: string[] = [];
-  const capture = (sink: string[]) => ((chunk: string | Uint8Array) => {
-    sink.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
-    return true;
-  }) as typeof process.stdout.write;
+  const capture = (sink: string[]) =>
+    ((chunk: string | Uint8Array) => {
+      sink.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+      return true;
+    }) as typeof process.stdout.write;
   const stdout = vi.spyOn(process.stdout, 'write').mockImplementation(capture(out));
   const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(capture(err));
   try {
@@ -43,9 +44,11 @@ export function targetFlags(tw: TestWorker): string[] {
  */
 export function plainShellEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) if (key !== 'INIT_CWD' && !key.startsWith('npm_')) env[key] = value;
-  for (const [key, value] of Object.entries(extra)) if (value === undefined) delete env[key];
-  else env[key] = value;
+  for (const [key, value] of Object.entries(process.env))
+    if (key !== 'INIT_CWD' && !key.startsWith('npm_')) env[key] = value;
+  for (const [key, value] of Object.entries(extra))
+    if (value === undefined) delete env[key];
+    else env[key] = value;
   return env;
 }
 
@@ -61,7 +64,12 @@ export interface ProcessRun {
  * Runs `file args…` as its own process in a plain shell's environment ({@link plainShellEnv} with
  * `env`); `onStderr` sees all stderr so far after each chunk (and may signal the process).
  */
-export function spawnCollect(file: string, args: string[], opts: { cwd: string; env?: Record<string, string | undefined> }, onStderr: (text: string, child: ChildProcess) => void = () => undefined): Promise<ProcessRun> {
+export function spawnCollect(
+  file: string,
+  args: string[],
+  opts: { cwd: string; env?: Record<string, string | undefined> },
+  onStderr: (text: string, child: ChildProcess) => void = () => undefined,
+): Promise<ProcessRun> {
   return new Promise((resolve) => {
     const child = spawn(file, args, { cwd: opts.cwd, env: plainShellEnv(opts.env) });
     let stdout = '';

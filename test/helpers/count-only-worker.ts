@@ -28,26 +28,36 @@ export interface CountOnlyWorkerOptions {
   maxErrorChars?: number;
   /** Throw `new Error(pgError.message)`: no SQLSTATE anywhere, only PostgreSQL's words. */
   messageOnly?: boolean;
-  /** Awaited before each call runs: a test changes the database between two calls of a deploy, in order, by what is sent. */
+  /**
+   *  Awaited before each call runs: a test changes the database between two calls of a deploy, in order, by what is
+   *  sent.
+   */
   beforeCall?: (sql: string) => Promise<void>;
 }
 
 /** The shape of Prisma's P2010 as a Lambda runtime serialises it (name, message). */
 class PrismaClientKnownRequestError extends Error {
   readonly code = 'P2010';
-  constructor(message: string, readonly meta: { code: string; message: string }) {
+  constructor(
+    message: string,
+    readonly meta: { code: string; message: string },
+  ) {
     super(message);
     this.name = 'PrismaClientKnownRequestError';
   }
 }
 
-export function countOnlyHandler(databaseUrl: string, opts: CountOnlyWorkerOptions = {}): { handler: WorkerHandler; calls: string[]; close(): Promise<void> } {
+export function countOnlyHandler(
+  databaseUrl: string,
+  opts: CountOnlyWorkerOptions = {},
+): { handler: WorkerHandler; calls: string[]; close(): Promise<void> } {
   const calls: string[] = [];
   const pool = opts.connections === 'pooled' ? new pg.Pool({ connectionString: databaseUrl, max: 1 }) : undefined;
   pool?.on('error', () => undefined);
   const handler: WorkerHandler = async (event) => {
     const e = event as { action?: unknown; sql?: unknown };
-    if (!e || e.action !== 'run-sql' || typeof e.sql !== 'string') throw new Error(`Unknown action ${JSON.stringify(e?.action)}`);
+    if (!e || e.action !== 'run-sql' || typeof e.sql !== 'string')
+      throw new Error(`Unknown action ${JSON.stringify(e?.action)}`);
     calls.push(e.sql);
     await opts.beforeCall?.(e.sql);
     const client = pool ? await pool.connect() : new pg.Client({ connectionString: databaseUrl });
@@ -66,7 +76,9 @@ export function countOnlyHandler(databaseUrl: string, opts: CountOnlyWorkerOptio
       const message = (pgError.message ?? '').slice(0, opts.maxErrorChars);
       if (opts.messageOnly) throw new Error(message);
       throw new PrismaClientKnownRequestError(
-        `\nInvalid \`prisma.$executeRawUnsafe()\` invocation:\n\n\nRaw query failed. Code: \`${pgError.code}\`. Message: \`${message}\``,
+        `\nInvalid \`prisma.$executeRawUnsafe()\` invocation:\n\n\nRaw ` +
+          `query failed. Code: \`${pgError.code}\`. Message: \`` +
+          `${message}\``,
         { code: pgError.code, message },
       );
     } finally {
@@ -89,7 +101,10 @@ export interface CountOnlyTestWorker extends ServedFunction<RunSqlWorkerOptions>
   calls: string[];
 }
 
-export async function startCountOnlyWorker(databaseUrl: string, opts: CountOnlyWorkerOptions & { client?: RunSqlWorkerOptions } = {}): Promise<CountOnlyTestWorker> {
+export async function startCountOnlyWorker(
+  databaseUrl: string,
+  opts: CountOnlyWorkerOptions & { client?: RunSqlWorkerOptions } = {},
+): Promise<CountOnlyTestWorker> {
   const fn = countOnlyHandler(databaseUrl, opts);
   const served = await serveFunction(fn.handler, {
     functionName: 'legacy-run-sql',

@@ -41,7 +41,11 @@ export type FixtureScope = 'test' | 'describe';
  * The hook pair every fixture here is made of: `open` before each test (or once, before the
  * describe's tests), `close` after; returns a stand-in for the current one (see `live`).
  */
-export function fixture<T extends object>(per: FixtureScope, open: () => Promise<T>, close: (t: T) => Promise<void>): T {
+export function fixture<T extends object>(
+  per: FixtureScope,
+  open: () => Promise<T>,
+  close: (t: T) => Promise<void>,
+): T {
   let current: T | undefined;
   (per === 'test' ? beforeEach : beforeAll)(async () => {
     current = await open();
@@ -79,12 +83,18 @@ export function live<T extends object>(get: () => T): T {
  * A fresh database for every test of the calling describe (or one for the describe), dropped
  * after. `prepare` runs on it first (tables the tests read).
  */
-export function useFreshDatabase(adminUrl: string, opts: { per?: FixtureScope; prepare?: (url: string) => Promise<unknown> } = {}): FreshDatabase {
+export function useFreshDatabase(
+  adminUrl: string,
+  opts: { per?: FixtureScope; prepare?: (url: string) => Promise<unknown> } = {},
+): FreshDatabase {
   return fixture(
     opts.per ?? 'test',
     async () => {
       const db = await freshDatabase(adminUrl);
-      return orDrop(db, async () => (await opts.prepare?.(db.url), db));
+      return orDrop(db, async () => {
+        await opts.prepare?.(db.url);
+        return db;
+      });
     },
     (db) => db.drop(),
   );

@@ -31,7 +31,10 @@ export async function drizzleDir(entries: Entry[], extraFiles: Record<string, st
   const dir = await mkdtemp(path.join(tmpdir(), 'vpcm-drizzle-'));
   await mkdir(path.join(dir, 'meta'));
   for (const e of entries) await writeFile(path.join(dir, `${e.tag}.sql`), e.sql);
-  await writeJournal(dir, entries.map((e) => ({ tag: e.tag, when: e.when })));
+  await writeJournal(
+    dir,
+    entries.map((e) => ({ tag: e.tag, when: e.when })),
+  );
   for (const [name, text] of Object.entries(extraFiles)) await writeFile(path.join(dir, name), text);
   return dir;
 }
@@ -41,13 +44,16 @@ export async function writeJournal(dir: string, entries: { tag: string; when: nu
   const journal = {
     version: '7',
     dialect: 'postgresql',
-    entries: entries.map((e, idx): JournalEntry => ({ idx, version: '7', when: e.when, tag: e.tag, breakpoints: true })),
+    entries: entries.map(
+      (e, idx): JournalEntry => ({ idx, version: '7', when: e.when, tag: e.tag, breakpoints: true }),
+    ),
   };
   await writeFile(path.join(dir, 'meta', '_journal.json'), JSON.stringify(journal, null, 2));
 }
 
 export async function readJournal(dir: string): Promise<{ tag: string; when: number }[]> {
-  return (JSON.parse(await readFile(path.join(dir, 'meta', '_journal.json'), 'utf8')) as { entries: JournalEntry[] }).entries;
+  return (JSON.parse(await readFile(path.join(dir, 'meta', '_journal.json'), 'utf8')) as { entries: JournalEntry[] })
+    .entries;
 }
 
 export const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -77,14 +83,16 @@ export interface DrizzleRow {
 
 export { query };
 
-export const drizzleRows = (url: string) => query<DrizzleRow>(url, 'SELECT id, hash, created_at FROM drizzle.__drizzle_migrations ORDER BY id');
+export const drizzleRows = (url: string) =>
+  query<DrizzleRow>(url, 'SELECT id, hash, created_at FROM drizzle.__drizzle_migrations ORDER BY id');
 
 /** The ledger table's shape: columns, defaults, nullability, constraints. */
 export async function ledgerShape(url: string): Promise<unknown> {
   const columns = await query(
     url,
     `SELECT column_name, data_type, is_nullable, column_default, ordinal_position
-       FROM information_schema.columns WHERE table_schema = 'drizzle' AND table_name = '__drizzle_migrations' ORDER BY ordinal_position`,
+       FROM information_schema.columns WHERE table_schema = 'drizzle' AND table_name = '__drizzle_migrations' ORDER BY
+         ordinal_position`,
   );
   const constraints = await query(
     url,

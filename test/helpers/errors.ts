@@ -7,7 +7,10 @@ export async function migrateErrorOf(promise: Promise<unknown>): Promise<Migrate
     (value: unknown) => ({ resolved: value }),
     (error: unknown) => ({ error }),
   );
-  if (!('error' in outcome)) throw new Error(`expected a MigrateError, but the call resolved with ${JSON.stringify(outcome.resolved)?.slice(0, 200)}`);
+  if (!('error' in outcome))
+    throw new Error(
+      `expected a MigrateError, but the call resolved with ${JSON.stringify(outcome.resolved)?.slice(0, 200)}`,
+    );
   expect(outcome.error).toBeInstanceOf(MigrateError);
   return outcome.error as MigrateError;
 }

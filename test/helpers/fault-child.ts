@@ -14,7 +14,17 @@ import { createHandler } from '../../lambda/handler.js';
 import { createLogger } from '../../lambda/log.js';
 
 type ParentMessage =
-  | { type: 'invoke'; id: number; event: unknown; deadline: number; requestId: string; functionName: string; hooks: boolean; databaseUrl?: string; readerDatabaseUrl?: string }
+  | {
+      type: 'invoke';
+      id: number;
+      event: unknown;
+      deadline: number;
+      requestId: string;
+      functionName: string;
+      hooks: boolean;
+      databaseUrl?: string;
+      readerDatabaseUrl?: string;
+    }
   | { type: 'continue'; seq: number };
 
 const send = (message: unknown): void => {
@@ -28,7 +38,13 @@ let hooks = false;
 let seq = 0;
 const waiting = new Map<number, () => void>();
 
-function gate(info: { phase: 'before' | 'after'; text: string; pid: number | undefined; ok?: boolean; code?: string }): Promise<void> {
+function gate(info: {
+  phase: 'before' | 'after';
+  text: string;
+  pid: number | undefined;
+  ok?: boolean;
+  code?: string;
+}): Promise<void> {
   const s = ++seq;
   return new Promise((resolve) => {
     waiting.set(s, resolve);
@@ -67,7 +83,11 @@ const logger = createLogger({ service: 'vpc-migrate-worker' }, (line) => send({ 
 const handlers = new Map<string, ReturnType<typeof createHandler>>();
 const handlerFor = (url: string, readerDatabaseUrl: string | undefined) => {
   let h = handlers.get(url);
-  if (!h) handlers.set(url, (h = createHandler({ databaseUrl: url, ...(readerDatabaseUrl ? { readerDatabaseUrl } : {}), logger })));
+  if (!h)
+    handlers.set(
+      url,
+      (h = createHandler({ databaseUrl: url, ...(readerDatabaseUrl ? { readerDatabaseUrl } : {}), logger })),
+    );
   return h;
 };
 
@@ -91,7 +111,11 @@ process.on('message', (message: ParentMessage) => {
       (value) => send({ type: 'result', id: message.id, value: value === undefined ? null : value }),
       (error: unknown) => {
         const e = error as Error;
-        send({ type: 'result', id: message.id, error: { name: e?.name ?? 'Error', message: e?.message ?? String(error) } });
+        send({
+          type: 'result',
+          id: message.id,
+          error: { name: e?.name ?? 'Error', message: e?.message ?? String(error) },
+        });
       },
     )
     .finally(() => {

@@ -8,7 +8,11 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { PRISMA_LEDGER_SQL, type PrismaLedgerRow } from './db.js';
 
-export async function query<T extends pg.QueryResultRow = pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
+export async function query<T extends pg.QueryResultRow = pg.QueryResultRow>(
+  url: string,
+  sql: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   const client = new pg.Client({ connectionString: url, application_name: 'fault-suite' });
   client.on('error', () => undefined);
   await client.connect();
@@ -97,7 +101,12 @@ export async function secretServer(adminUrl: string): Promise<SecretServer> {
     adminUrl,
     role,
     password,
-    secrets: [password, encodeURIComponent(password), `${role}:${password}`, `${role}:${encodeURIComponent(password)}@${u.host}`],
+    secrets: [
+      password,
+      encodeURIComponent(password),
+      `${role}:${password}`,
+      `${role}:${encodeURIComponent(password)}@${u.host}`,
+    ],
     database: (prefix = 'vpcm_fault') => make(null, prefix),
     clone: (template) => make(template.name, 'vpcm_fault_c'),
     async close() {
@@ -114,7 +123,11 @@ async function dropDatabase(adminUrl: string, name: string): Promise<void> {
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls until `check` is truthy (or throws after `timeoutMs`). */
-export async function waitFor<T>(what: string, check: () => Promise<T | null | undefined | false>, timeoutMs = 20_000): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | null | undefined | false>,
+  timeoutMs = 20_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -129,7 +142,11 @@ export async function workerSessionsGone(adminUrl: string, database: string, tim
   await waitFor(
     `the worker sessions on ${database} to end`,
     async () => {
-      const rows = await query<{ n: string }>(adminUrl, `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'vpc-migrate%'`, [database]);
+      const rows = await query<{ n: string }>(
+        adminUrl,
+        `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'vpc-migrate%'`,
+        [database],
+      );
       return Number(rows[0]?.n) === 0;
     },
     timeoutMs,
@@ -144,32 +161,48 @@ export async function workerSessionsGone(adminUrl: string, database: string, tim
 export async function fingerprint(url: string, opts: { ignoreInvalidIndexes?: boolean } = {}): Promise<string> {
   const client = await session(url);
   try {
-    const { rows } = await client.query<{ f: unknown }>(`
+    const { rows } = await client.query<{ f: unknown }>(
+      `
       SELECT json_build_object(
-        'relations', (SELECT coalesce(json_agg(c.relname::text || ':' || c.relkind::text ORDER BY c.relname), '[]') FROM pg_class c
+        'relations', (SELECT coalesce(json_agg(c.relname::text || ':' || c.relkind::text ORDER BY c.relname), '[]')
+          FROM pg_class c
                        WHERE c.relnamespace = 'public'::regnamespace AND c.relname NOT LIKE '\\_prisma\\_migrations%'
-                         AND NOT ($1 AND EXISTS (SELECT 1 FROM pg_index x WHERE x.indexrelid = c.oid AND NOT x.indisvalid))),
-        'columns', (SELECT coalesce(json_agg(format('%s.%s %s%s %s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod),
-                           CASE WHEN a.attnotnull THEN ' not null' ELSE '' END, coalesce(pg_get_expr(d.adbin, d.adrelid), ''))
+                         AND NOT ($1 AND EXISTS (SELECT 1 FROM pg_index x WHERE x.indexrelid = c.oid AND NOT
+                           x.indisvalid))),
+        'columns', (SELECT coalesce(json_agg(format('%s.%s %s%s %s', c.relname, a.attname, format_type(a.atttypid,
+          a.atttypmod),
+                           CASE WHEN a.attnotnull THEN ' not null' ELSE '' END, coalesce(pg_get_expr(d.adbin,
+                             d.adrelid), ''))
                            ORDER BY c.relname, a.attnum), '[]')
                       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
                       LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
                      WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm')
                        AND a.attnum > 0 AND NOT a.attisdropped AND c.relname <> '_prisma_migrations'),
-        'indexes', (SELECT coalesce(json_agg(format('%s valid=%s ready=%s %s', c.relname, i.indisvalid, i.indisready, pg_get_indexdef(i.indexrelid)) ORDER BY c.relname), '[]')
+        'indexes', (SELECT coalesce(json_agg(format('%s valid=%s ready=%s %s', c.relname, i.indisvalid, i.indisready,
+          pg_get_indexdef(i.indexrelid)) ORDER BY c.relname), '[]')
                       FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-                     WHERE c.relnamespace = 'public'::regnamespace AND c.relname NOT LIKE '\\_prisma\\_migrations%' AND NOT ($1 AND NOT i.indisvalid)),
-        'constraints', (SELECT coalesce(json_agg(format('%s %s', conname, pg_get_constraintdef(oid)) ORDER BY conname), '[]')
-                          FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND conname NOT LIKE '\\_prisma\\_migrations%'),
-        'enums', (SELECT coalesce(json_agg(format('%s.%s', t.typname, e.enumlabel) ORDER BY t.typname, e.enumsortorder), '[]')
+                     WHERE c.relnamespace = 'public'::regnamespace AND c.relname NOT LIKE '\\_prisma\\_migrations%'
+                       AND NOT ($1 AND NOT i.indisvalid)),
+        'constraints', (SELECT coalesce(json_agg(format('%s %s', conname, pg_get_constraintdef(oid)) ORDER BY
+          conname), '[]')
+                          FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND conname NOT LIKE
+                            '\\_prisma\\_migrations%'),
+        'enums', (SELECT coalesce(json_agg(format('%s.%s', t.typname, e.enumlabel) ORDER BY t.typname,
+          e.enumsortorder), '[]')
                     FROM pg_enum e JOIN pg_type t ON t.oid = e.enumtypid WHERE t.typnamespace = 'public'::regnamespace)
-      ) AS f`, [opts.ignoreInvalidIndexes === true]);
+      ) AS f`,
+      [opts.ignoreInvalidIndexes === true],
+    );
     const tables = await client.query<{ t: string }>(
-      `SELECT quote_ident(relname) AS t FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' AND relname <> '_prisma_migrations' ORDER BY relname`,
+      `SELECT quote_ident(relname) AS t FROM pg_class WHERE ` +
+        `relnamespace = 'public'::regnamespace AND relkind = ` +
+        `'r' AND relname <> '_prisma_migrations' ORDER BY relname`,
     );
     const data: Record<string, string> = {};
     for (const { t } of tables.rows) {
-      const r = await client.query<{ n: string; h: string | null }>(`SELECT count(*) AS n, md5(string_agg(x::text, '|' ORDER BY x::text)) AS h FROM ${t} x`);
+      const r = await client.query<{ n: string; h: string | null }>(
+        `SELECT count(*) AS n, md5(string_agg(x::text, '|' ORDER BY x::text)) AS h FROM ${t} x`,
+      );
       data[t] = `${r.rows[0]?.n}:${r.rows[0]?.h ?? ''}`;
     }
     return JSON.stringify({ ...(rows[0]?.f as object), data });
@@ -197,16 +230,20 @@ export const GATE_KEY = 7270;
  * statements 1..n executed and uncommitted: the point at which to kill the worker.
  */
 export async function installDdlGate(adminDbUrl: string): Promise<void> {
-  await query(adminDbUrl, `
+  await query(
+    adminDbUrl,
+    `
     CREATE OR REPLACE FUNCTION fault_ddl_gate() RETURNS event_trigger LANGUAGE plpgsql AS $$
     DECLARE n int;
     BEGIN
       IF current_setting('application_name') NOT LIKE 'vpc-migrate apply%' THEN RETURN; END IF;
-      IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() c WHERE c.object_identity LIKE '%_prisma_migrations%') THEN RETURN; END IF;
+      IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands() c WHERE c.object_identity LIKE '%_prisma_migrations%')
+        THEN RETURN; END IF;
       n := coalesce(nullif(current_setting('fault.ddl_count', true), ''), '0')::int + 1;
       PERFORM set_config('fault.ddl_count', n::text, true);
       PERFORM pg_advisory_xact_lock_shared(${GATE_KEY}, n);
-    END $$`);
+    END $$`,
+  );
   await query(adminDbUrl, `CREATE EVENT TRIGGER fault_ddl_gate ON ddl_command_end EXECUTE FUNCTION fault_ddl_gate()`);
 }
 
@@ -216,7 +253,10 @@ export async function removeDdlGate(adminDbUrl: string): Promise<void> {
 }
 
 /** Holds gate `n` closed; resolves the pid of the worker backend once it waits there. */
-export async function closeGate(adminDbUrl: string, n: number): Promise<{ waiter: () => Promise<number>; open: () => Promise<void> }> {
+export async function closeGate(
+  adminDbUrl: string,
+  n: number,
+): Promise<{ waiter: () => Promise<number>; open: () => Promise<void> }> {
   const holder = await session(adminDbUrl);
   await holder.query('SELECT pg_advisory_lock($1, $2)', [GATE_KEY, n]);
   const database = new URL(adminDbUrl).pathname.slice(1);
@@ -225,7 +265,8 @@ export async function closeGate(adminDbUrl: string, n: number): Promise<{ waiter
       waitFor(`a worker waiting at DDL gate ${n}`, async () => {
         const { rows } = await holder.query<{ pid: number }>(
           `SELECT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database
-            WHERE l.locktype = 'advisory' AND NOT l.granted AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 2 AND d.datname = $3`,
+            WHERE l.locktype = 'advisory' AND NOT l.granted AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 2 AND
+              d.datname = $3`,
           [GATE_KEY, n, database],
         );
         return rows[0]?.pid ?? null;
@@ -250,7 +291,9 @@ const MIGRATION_LOCK = `l.locktype = 'advisory' AND l.objsubid = 1
 export async function migrationLockHolder(adminDbUrl: string): Promise<{ pid: number; application: string } | null> {
   const rows = await query<{ pid: number; application: string }>(
     adminDbUrl,
-    `SELECT l.pid, coalesce(a.application_name, '') AS application FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.granted AND ${MIGRATION_LOCK}`,
+    `SELECT l.pid, coalesce(a.application_name, '') AS application ` +
+      `FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid ` +
+      `= l.pid WHERE l.granted AND ${MIGRATION_LOCK}`,
   );
   return rows[0] ?? null;
 }
@@ -259,7 +302,8 @@ export async function migrationLockHolder(adminDbUrl: string): Promise<{ pid: nu
 export async function migrationLockWaiters(adminDbUrl: string): Promise<{ pid: number; application: string }[]> {
   return query<{ pid: number; application: string }>(
     adminDbUrl,
-    `SELECT l.pid, coalesce(a.application_name, '') AS application FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+    `SELECT l.pid, coalesce(a.application_name, '') AS application FROM pg_locks l LEFT JOIN pg_stat_activity a ON
+      a.pid = l.pid
       WHERE NOT l.granted AND ${MIGRATION_LOCK} ORDER BY l.pid`,
   );
 }
@@ -273,7 +317,8 @@ export async function migrationLockPollers(adminDbUrl: string): Promise<number[]
   const rows = await query<{ pid: number }>(
     adminDbUrl,
     `SELECT a.pid FROM pg_stat_activity a
-      WHERE a.datname = current_database() AND a.application_name LIKE 'vpc-migrate % lock%' AND a.query LIKE '%pg_try_advisory_lock%'
+      WHERE a.datname = current_database() AND a.application_name LIKE 'vpc-migrate % lock%' AND a.query LIKE
+        '%pg_try_advisory_lock%'
         AND NOT EXISTS (SELECT FROM pg_locks l WHERE l.pid = a.pid AND l.granted AND ${MIGRATION_LOCK})
       ORDER BY a.pid`,
   );
@@ -294,7 +339,10 @@ export const gateStatement = (n: number): string => `SELECT pg_advisory_xact_loc
  * while the test holds that lock exclusively, so the file stops there (its transaction open,
  * the statements before it run) until `open()`. `waiters()` lists the sessions stopped at it.
  */
-export async function sqlGate(adminDbUrl: string, n: number): Promise<{ sql: string; waiters: () => Promise<number[]>; open: () => Promise<void> }> {
+export async function sqlGate(
+  adminDbUrl: string,
+  n: number,
+): Promise<{ sql: string; waiters: () => Promise<number[]>; open: () => Promise<void> }> {
   const holder = await session(adminDbUrl, 'fault-suite gate');
   await holder.query('SELECT pg_advisory_lock($1, $2)', [GATE_KEY, n]);
   let opened = false;
@@ -302,7 +350,8 @@ export async function sqlGate(adminDbUrl: string, n: number): Promise<{ sql: str
     sql: gateStatement(n),
     waiters: async () => {
       const { rows } = await holder.query<{ pid: number }>(
-        `SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND NOT l.granted AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 2
+        `SELECT l.pid FROM pg_locks l WHERE l.locktype = 'advisory' AND NOT l.granted AND l.classid = $1 AND l.objid =
+          $2 AND l.objsubid = 2
             AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY l.pid`,
         [GATE_KEY, n],
       );

@@ -41,7 +41,10 @@ export function faultPoints(trace: TracePoint[], region: TracePoint['region']): 
   return trace.flatMap((t, i) => (t.region === region && (t.q.phase === 'after' || i === 0) ? [i] : []));
 }
 
-export async function scenarioFixture(adminUrl: string, opts: { timeoutMs?: number; gate?: boolean } = {}): Promise<Fixture> {
+export async function scenarioFixture(
+  adminUrl: string,
+  opts: { timeoutMs?: number; gate?: boolean } = {},
+): Promise<Fixture> {
   const server = await secretServer(adminUrl);
   const bootstrap = await server.database();
   const fw = await startFaultWorker(bootstrap.url, opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs });
@@ -82,8 +85,12 @@ export async function scenarioFixture(adminUrl: string, opts: { timeoutMs?: numb
       expect(fileAt).toBeGreaterThan(0);
       expect(start).toBeGreaterThan(fileAt);
       expect(end).toBeGreaterThan(start);
-      const trace = seen.map((q, i): TracePoint => ({ q, region: i > start && i < end ? 'stepwise' : 'transactional' }));
-      expect(trace.filter((t) => t.region === 'stepwise').length).toBeGreaterThanOrEqual(STEPWISE.statements.length * 2);
+      const trace = seen.map(
+        (q, i): TracePoint => ({ q, region: i > start && i < end ? 'stepwise' : 'transactional' }),
+      );
+      expect(trace.filter((t) => t.region === 'stepwise').length).toBeGreaterThanOrEqual(
+        STEPWISE.statements.length * 2,
+      );
       return trace;
     },
     async close() {

@@ -47,7 +47,14 @@ export function cell(
     name,
     async () => {
       let runs = 0;
-      const record: CellRecord = { cell: name, target: meta.target, runs: 0, held: false, file: meta.file, invariant: meta.invariant };
+      const record: CellRecord = {
+        cell: name,
+        target: meta.target,
+        runs: 0,
+        held: false,
+        file: meta.file,
+        invariant: meta.invariant,
+      };
       try {
         await body({ ran: (n = 1) => void (runs += n) });
         if (runs === 0) throw new Error(`cell "${name}" injected no fault`);

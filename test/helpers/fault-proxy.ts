@@ -31,7 +31,7 @@ export async function startLossyProxy(target: string): Promise<LossyProxy> {
       const body = Buffer.concat(chunks);
       const text = body.toString('utf8');
       requests.push(text);
-      const lose = drop !== null && drop(text);
+      const lose = drop?.(text);
       inFlight.add(res);
       const forward = request(
         { host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: req.headers },

@@ -13,9 +13,11 @@ import { fingerprint, ledgerRows, query, type SecretDatabase, type SecretServer 
 import { migrationsDir } from './migrations.js';
 
 export const BASE = {
-  '001_base': `CREATE TABLE "Customer" ("id" TEXT NOT NULL, "email" TEXT NOT NULL, CONSTRAINT "Customer_pkey" PRIMARY KEY ("id"));
+  '001_base': `CREATE TABLE "Customer" ("id" TEXT NOT NULL, "email" TEXT NOT NULL, CONSTRAINT "Customer_pkey" PRIMARY
+    KEY ("id"));
 CREATE TABLE "AuditLog" ("event" TEXT NOT NULL);
-INSERT INTO "Customer" ("id", "email") VALUES ('c1', 'ann@example.com'), ('c2', 'bob@vip.example'), ('c3', 'cy@vip.example');
+INSERT INTO "Customer" ("id", "email") VALUES ('c1', 'ann@example.com'), ('c2', 'bob@vip.example'), ('c3',
+  'cy@vip.example');
 `,
 };
 
@@ -31,7 +33,9 @@ export const TRANSACTIONAL = {
     CONSTRAINT "Subscription_pkey" PRIMARY KEY ("id")
 )`,
     `CREATE UNIQUE INDEX "Subscription_customerId_key" ON "Subscription"("customerId")`,
-    `ALTER TABLE "Subscription" ADD CONSTRAINT "Subscription_customerId_fkey" FOREIGN KEY ("customerId") REFERENCES "Customer"("id") ON DELETE RESTRICT ON UPDATE CASCADE`,
+    `ALTER TABLE "Subscription" ADD CONSTRAINT "Subscription_customerId_fkey" ` +
+      `FOREIGN KEY ("customerId") REFERENCES "Customer"("id") ` +
+      `ON DELETE RESTRICT ON UPDATE CASCADE`,
     `INSERT INTO "AuditLog" ("event") VALUES ('subscriptions added')`,
   ],
 };
@@ -61,8 +65,14 @@ const file = (statements: string[], comment: string) => `-- ${comment}\n${statem
 
 export const ALL_FILES: Record<string, string> = {
   ...BASE,
-  [TRANSACTIONAL.name]: file(TRANSACTIONAL.statements, 'Subscriptions (Prisma-style: enum, table, index, foreign key) plus an audit row'),
-  [STEPWISE.name]: file(STEPWISE.statements, 'A tier column, its index built CONCURRENTLY (so the file cannot be one transaction), data'),
+  [TRANSACTIONAL.name]: file(
+    TRANSACTIONAL.statements,
+    'Subscriptions (Prisma-style: enum, table, index, foreign key) plus an audit row',
+  ),
+  [STEPWISE.name]: file(
+    STEPWISE.statements,
+    'A tier column, its index built CONCURRENTLY (so the file cannot be one transaction), data',
+  ),
   [LAST.name]: LAST.sql,
 };
 export const NAMES = Object.keys(ALL_FILES);
@@ -80,7 +90,11 @@ export interface Scenario {
  * Builds the scenario on `server`. `applyBase` deploys 001 with the worker into the template
  * (so the ledger is the worker's own); references are computed with plain SQL on clones.
  */
-export async function buildScenario(server: SecretServer, applyBase: (db: SecretDatabase, dir: string) => Promise<void>, prepareTemplate?: (db: SecretDatabase) => Promise<void>): Promise<Scenario> {
+export async function buildScenario(
+  server: SecretServer,
+  applyBase: (db: SecretDatabase, dir: string) => Promise<void>,
+  prepareTemplate?: (db: SecretDatabase) => Promise<void>,
+): Promise<Scenario> {
   const dir = await migrationsDir(ALL_FILES);
   const baseDir = await migrationsDir(BASE);
   const template = await server.database('vpcm_fault_t');
@@ -100,13 +114,19 @@ export async function buildScenario(server: SecretServer, applyBase: (db: Secret
     for (const s of statements) await query(db.url, s);
   };
   const afterBase = await fingerprint(template.adminUrl);
-  const afterTransactional = await scratch((db) => query(db.url, `BEGIN;\n${TRANSACTIONAL.statements.join(';\n')};\nCOMMIT;`).then(() => undefined));
+  const afterTransactional = await scratch((db) =>
+    query(db.url, `BEGIN;\n${TRANSACTIONAL.statements.join(';\n')};\nCOMMIT;`).then(() => undefined),
+  );
   const stepwise: string[] = [];
   for (let s = 0; s <= STEPWISE.statements.length; s++) {
-    stepwise.push(s === 0 ? afterTransactional : await scratch(async (db) => {
-      await query(db.url, `BEGIN;\n${TRANSACTIONAL.statements.join(';\n')};\nCOMMIT;`);
-      await run(db, STEPWISE.statements.slice(0, s));
-    }));
+    stepwise.push(
+      s === 0
+        ? afterTransactional
+        : await scratch(async (db) => {
+            await query(db.url, `BEGIN;\n${TRANSACTIONAL.statements.join(';\n')};\nCOMMIT;`);
+            await run(db, STEPWISE.statements.slice(0, s));
+          }),
+    );
   }
   const all = await scratch(async (db) => {
     await query(db.url, `BEGIN;\n${TRANSACTIONAL.statements.join(';\n')};\nCOMMIT;`);

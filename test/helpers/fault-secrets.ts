@@ -20,10 +20,17 @@ export function witness(value: unknown): void {
 function describe(value: unknown): string {
   if (value instanceof Error) {
     const e = value as Error & { remedy?: unknown; details?: unknown; cause?: unknown };
-    return JSON.stringify({ name: e.name, message: e.message, remedy: e.remedy, details: e.details, stack: e.stack, cause: e.cause instanceof Error ? describe(e.cause) : e.cause });
+    return JSON.stringify({
+      name: e.name,
+      message: e.message,
+      remedy: e.remedy,
+      details: e.details,
+      stack: e.stack,
+      cause: e.cause instanceof Error ? describe(e.cause) : e.cause,
+    });
   }
   try {
-    return typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+    return typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   } catch {
     return String(value);
   }
@@ -61,13 +68,14 @@ export function auditSecrets(file: string, server: SecretServer | undefined, ...
     runs: result.scanned,
     held: result.leaks.length === 0 && result.scanned > 0,
     file,
-    invariant: 'the worker role\'s password and its connection string appear nowhere',
+    invariant: "the worker role's password and its connection string appear nowhere",
   };
   if (!record.held) record.error = result.leaks[0] ?? 'nothing was scanned';
   const dir = inject('faultResultsDir');
   if (dir) appendFileSync(path.join(dir, `cells-${process.pid}.jsonl`), JSON.stringify(record) + '\n');
   texts.length = 0;
-  if (result.leaks.length > 0) throw new Error(`secret found in ${result.leaks.length} line(s), e.g. ${result.leaks[0]}`);
+  if (result.leaks.length > 0)
+    throw new Error(`secret found in ${result.leaks.length} line(s), e.g. ${result.leaks[0]}`);
 }
 
 function targetOf(adminUrl: string): string {

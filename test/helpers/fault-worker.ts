@@ -95,10 +95,20 @@ export async function startFaultWorker(databaseUrl: string, opts: { timeoutMs?: 
         env: { ...process.env, FAULT_DATABASE_URL: databaseUrl, NODE_OPTIONS: '' },
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
       });
-      const child: Child = { process: proc, busy: false, exited: new Promise((done) => proc.once('exit', () => done())) };
+      const child: Child = {
+        process: proc,
+        busy: false,
+        exited: new Promise((done) => proc.once('exit', () => done())),
+      };
       proc.on('error', () => undefined);
       all.add(child);
-      const output = (chunk: Buffer) => logs.push(...chunk.toString('utf8').split('\n').filter((l) => l.trim() !== ''));
+      const output = (chunk: Buffer) =>
+        logs.push(
+          ...chunk
+            .toString('utf8')
+            .split('\n')
+            .filter((l) => l.trim() !== ''),
+        );
       proc.stdout?.on('data', output);
       proc.stderr?.on('data', output);
       proc.on('message', (message: ChildMessage) => {
@@ -145,7 +155,10 @@ export async function startFaultWorker(databaseUrl: string, opts: { timeoutMs?: 
     const child = await acquire();
     child.busy = true;
     const invocation = ++invocations;
-    const action = typeof (event as { action?: unknown } | null)?.action === 'string' ? ((event as { action: string }).action) : undefined;
+    const action =
+      typeof (event as { action?: unknown } | null)?.action === 'string'
+        ? (event as { action: string }).action
+        : undefined;
     const armed = hook;
     const readerDatabaseUrl = await testReaderUrl(currentUrl);
     try {
@@ -157,7 +170,9 @@ export async function startFaultWorker(databaseUrl: string, opts: { timeoutMs?: 
           clearTimeout(timer);
           if (settled) return;
           settled = true;
-          const error = new Error(`RequestId: ${context.awsRequestId} Error: Runtime exited with error: signal: killed`);
+          const error = new Error(
+            `RequestId: ${context.awsRequestId} Error: Runtime exited with error: signal: killed`,
+          );
           error.name = 'Runtime.ExitError';
           reject(error);
         });
@@ -217,10 +232,12 @@ export async function startFaultWorker(databaseUrl: string, opts: { timeoutMs?: 
       spare = undefined;
       const extra = await pending?.catch(() => undefined);
       if (extra) all.add(extra);
-      await Promise.all([...all].map((c) => {
-        if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
-        return c.exited;
-      }));
+      await Promise.all(
+        [...all].map((c) => {
+          if (c.process.exitCode === null && c.process.signalCode === null) c.process.kill('SIGKILL');
+          return c.exited;
+        }),
+      );
     },
   });
   return {

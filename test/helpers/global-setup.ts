@@ -49,7 +49,9 @@ async function probe(url: string): Promise<string | null> {
   client.on('error', () => undefined);
   try {
     await client.connect();
-    const { rows } = await client.query<{ ok: boolean }>('SELECT rolsuper OR rolcreatedb AS ok FROM pg_roles WHERE rolname = current_user');
+    const { rows } = await client.query<{ ok: boolean }>(
+      'SELECT rolsuper OR rolcreatedb AS ok FROM pg_roles WHERE rolname = current_user',
+    );
     return rows[0]?.ok ? url : null;
   } catch {
     return null;

@@ -13,7 +13,9 @@ export interface HttpStub {
   close(): Promise<void>;
 }
 
-export async function httpStub(answer: (req: http.IncomingMessage, res: http.ServerResponse) => void): Promise<HttpStub> {
+export async function httpStub(
+  answer: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+): Promise<HttpStub> {
   let requests = 0;
   const server = http.createServer((req, res) => {
     requests++;

@@ -12,11 +12,19 @@ export const NOTHING_PENDING = 'No pending migrations to apply.';
 
 /** Prisma's output, both streams (tails of long ones), for readable failure messages. */
 export function shown(run: PrismaRun): string {
-  return `exit ${run.exitCode} in ${run.durationMs} ms\n--- stdout ---\n${run.stdout.slice(-4_000)}\n--- stderr ---\n${run.stderr.slice(-4_000)}`;
+  return (
+    `exit ${run.exitCode} in ${run.durationMs} ms\n--- stdout ` +
+    `---\n${run.stdout.slice(-4_000)}\n--- stderr ---\n` +
+    `${run.stderr.slice(-4_000)}`
+  );
 }
 
 /** `prisma migrate status` exits 0 and says the schema is up to date. */
-export async function expectPrismaUpToDate(databaseUrl: string, migrationsDir: string, options?: PrismaJudgeOptions): Promise<PrismaRun> {
+export async function expectPrismaUpToDate(
+  databaseUrl: string,
+  migrationsDir: string,
+  options?: PrismaJudgeOptions,
+): Promise<PrismaRun> {
   const run = await prismaMigrateStatus(databaseUrl, migrationsDir, options);
   expect(run.stdout, shown(run)).toContain(UP_TO_DATE);
   expect(run.exitCode, shown(run)).toBe(0);
@@ -24,7 +32,11 @@ export async function expectPrismaUpToDate(databaseUrl: string, migrationsDir: s
 }
 
 /** `prisma migrate deploy` exits 0 and has nothing to apply. */
-export async function expectPrismaNothingPending(databaseUrl: string, migrationsDir: string, options?: PrismaJudgeOptions): Promise<PrismaRun> {
+export async function expectPrismaNothingPending(
+  databaseUrl: string,
+  migrationsDir: string,
+  options?: PrismaJudgeOptions,
+): Promise<PrismaRun> {
   const run = await prismaMigrateDeploy(databaseUrl, migrationsDir, options);
   expect(run.stdout, shown(run)).toContain(NOTHING_PENDING);
   expect(run.exitCode, shown(run)).toBe(0);
@@ -32,7 +44,11 @@ export async function expectPrismaNothingPending(databaseUrl: string, migrations
 }
 
 /** Both of Prisma's verdicts: its status and its deploy agree with the ledger as it stands. */
-export async function expectPrismaAgrees(databaseUrl: string, migrationsDir: string, options?: PrismaJudgeOptions): Promise<void> {
+export async function expectPrismaAgrees(
+  databaseUrl: string,
+  migrationsDir: string,
+  options?: PrismaJudgeOptions,
+): Promise<void> {
   await expectPrismaUpToDate(databaseUrl, migrationsDir, options);
   await expectPrismaNothingPending(databaseUrl, migrationsDir, options);
 }

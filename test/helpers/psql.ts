@@ -29,7 +29,9 @@ export async function applyLikePsql(url: string, dir: string): Promise<Reference
   for (const name of names) {
     const file = path.join(dir, name, 'migration.sql');
     if (method === 'psql') {
-      await run(PSQL, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--dbname', url, '-f', file], { env: { ...process.env, PGOPTIONS: '-c client_min_messages=warning' } });
+      await run(PSQL, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--dbname', url, '-f', file], {
+        env: { ...process.env, PGOPTIONS: '-c client_min_messages=warning' },
+      });
       continue;
     }
     const sql = await readFile(file, 'utf8');

@@ -39,13 +39,22 @@ export interface ServeOptions<O> {
   onClose?: () => Promise<void>;
 }
 
-export async function serveFunction<O = never>(handler: WorkerHandler, opts: ServeOptions<O>): Promise<ServedFunction<O>> {
+export async function serveFunction<O = never>(
+  handler: WorkerHandler,
+  opts: ServeOptions<O>,
+): Promise<ServedFunction<O>> {
   const { functionName, timeoutMs } = opts;
-  const ep = await startInvokeEndpoint({ functions: { [functionName]: { handler, timeoutMs } }, ...(opts.log ? { log: opts.log } : {}) });
+  const ep = await startInvokeEndpoint({
+    functions: { [functionName]: { handler, timeoutMs } },
+    ...(opts.log ? { log: opts.log } : {}),
+  });
   const connect = opts.connect ?? ((target: WorkerTarget) => connectWorker(target));
   const workers: Worker[] = [];
   const another = (options?: O) => {
-    const w = connect({ functionName, endpoint: ep.url, localCredentials: true, region: 'us-east-1', functionTimeoutMs: timeoutMs }, options);
+    const w = connect(
+      { functionName, endpoint: ep.url, localCredentials: true, region: 'us-east-1', functionTimeoutMs: timeoutMs },
+      options,
+    );
     workers.push(w);
     return w;
   };
@@ -83,7 +92,11 @@ export async function startTestWorker(databaseUrl: string, opts: TestWorkerOptio
   const logs: string[] = [];
   const logger: Logger = createLogger({ service: 'test-worker' }, (line) => logs.push(line), 'debug');
   const readerDatabaseUrl = opts.readerDatabaseUrl ?? (await testReaderUrl(databaseUrl));
-  const handler = createHandler({ ...(opts.mode === 'reader' ? { mode: 'reader' as const } : { databaseUrl }), readerDatabaseUrl, logger });
+  const handler = createHandler({
+    ...(opts.mode === 'reader' ? { mode: 'reader' as const } : { databaseUrl }),
+    readerDatabaseUrl,
+    logger,
+  });
   const served = await serveFunction(opts.wrap ? opts.wrap(handler) : handler, {
     functionName: opts.functionName ?? 'vpc-migrate-test',
     timeoutMs: opts.timeoutMs ?? 120_000,
@@ -107,7 +120,11 @@ export async function testReaderUrl(databaseUrl: string): Promise<string> {
   // sessions and transactions some tests count).
   const setupError = await ensureLocalReader(
     target.adminUrl,
-    createHandler({ databaseUrl: target.adminUrl, readerDatabaseUrl: localReaderUrl(target.adminUrl), logger: createLogger({ service: 'test-reader-setup' }, () => undefined) }),
+    createHandler({
+      databaseUrl: target.adminUrl,
+      readerDatabaseUrl: localReaderUrl(target.adminUrl),
+      logger: createLogger({ service: 'test-reader-setup' }, () => undefined),
+    }),
   );
   if (setupError) throw setupError;
   const reader = new URL(localReaderUrl(target.adminUrl));
@@ -121,7 +138,9 @@ export interface FreshWorkerOptions<W> extends TestWorkerOptions {
   per?: FixtureScope;
   /** Runs on the new database before the worker starts (tables the tests read). */
   prepare?: (url: string) => Promise<unknown>;
-  /** Another kind of worker on the database (count-only, fault worker); startTestWorker with these options otherwise. */
+  /**
+   *  Another kind of worker on the database (count-only, fault worker); startTestWorker with these options otherwise.
+   */
   start?: (url: string) => Promise<W>;
 }
 
@@ -141,7 +160,10 @@ export interface FreshWorker<W> {
  * const { db, tw } = useFreshWorker(adminUrl);
  * it('…', async () => { await deploy(tw.worker, …); await query(db.url, …); });
  */
-export function useFreshWorker<W extends { close(): Promise<void> } = TestWorker>(adminUrl: string, opts: FreshWorkerOptions<W> = {}): FreshWorker<W> {
+export function useFreshWorker<W extends { close(): Promise<void> } = TestWorker>(
+  adminUrl: string,
+  opts: FreshWorkerOptions<W> = {},
+): FreshWorker<W> {
   const start = opts.start ?? ((url: string) => startTestWorker(url, opts) as unknown as Promise<W>);
   const current = fixture(
     opts.per ?? 'test',

@@ -127,7 +127,8 @@ afterAll(() => {
   if (outdir) rmSync(outdir, { recursive: true, force: true });
 });
 
-const logicalId = (construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as never);
+const logicalId = (construct: { node: { defaultChild?: unknown } }) =>
+  stack.getLogicalId(construct.node.defaultChild as never);
 const fnOf = (w: MigrationWorker) => resources[logicalId(w.fn)]!.Properties!;
 const readerFnOf = (w: MigrationWorker) => resources[logicalId(w.readerFn!)]!.Properties!;
 const readerSecretRef = (w: MigrationWorker) => ({ Ref: logicalId(w.readerSecret) });
@@ -157,7 +158,11 @@ function statementsOfRole(roleId: string): Record<string, any>[] {
 describe('reader-role set-up', () => {
   it('is on by default, one per worker, and left out when setupReaderRole is false', () => {
     const setups = Object.entries(resources).filter(([, r]) => r.Type === 'Custom::VpcMigrateReaderRole');
-    expect(setups.map(([id]) => id.replace(/ReaderRole.*/, '')).sort()).toEqual(['ClusterWorker', 'OwnReaderWorker', 'ProxyWorker']);
+    expect(setups.map(([id]) => id.replace(/ReaderRole.*/, '')).sort()).toEqual([
+      'ClusterWorker',
+      'OwnReaderWorker',
+      'ProxyWorker',
+    ]);
   });
 });
 
@@ -177,10 +182,15 @@ describe('with an Aurora PostgreSQL cluster', () => {
 
   it("reads the cluster's attached secret and connects to the writer endpoint", () => {
     const env = fnOf(workers.cluster).Environment.Variables;
-    const attachment = Object.entries(resources).find(([, r]) => r.Type === 'AWS::SecretsManager::SecretTargetAttachment')![0];
+    const attachment = Object.entries(resources).find(
+      ([, r]) => r.Type === 'AWS::SecretsManager::SecretTargetAttachment',
+    )![0];
     expect(env.DB_SECRET_ARN).toEqual({ Ref: attachment });
     expect(env.DB_HOST).toEqual({ 'Fn::GetAtt': [expect.stringMatching(/^Cluster/), 'Endpoint.Address'] });
-    expect(statementsOf(workers.cluster)).toEqual([getSecret({ Ref: attachment }), getSecret(readerSecretRef(workers.cluster))]);
+    expect(statementsOf(workers.cluster)).toEqual([
+      getSecret({ Ref: attachment }),
+      getSecret(readerSecretRef(workers.cluster)),
+    ]);
     expect(fnOf(workers.cluster).Timeout).toBe(300);
   });
 });
@@ -204,7 +214,9 @@ describe('with an endpoint and an imported secret under a customer-managed key',
       getSecret(readerSecretRef(workers.endpoint)),
     ]);
     // The reader holds neither the migrating login's secret nor its key.
-    expect(statementsOf(workers.endpoint, readerFnOf(workers.endpoint))).toEqual([getSecret(readerSecretRef(workers.endpoint))]);
+    expect(statementsOf(workers.endpoint, readerFnOf(workers.endpoint))).toEqual([
+      getSecret(readerSecretRef(workers.endpoint)),
+    ]);
   });
 
   it('decrypts with secretEncryptionKey for a secret imported by ARN alone, and asks for no key otherwise', () => {
@@ -304,7 +316,9 @@ describe('validation', () => {
 
 describe('reader function', () => {
   it('runs the same code in reader mode with the reader secret alone, never the migrating login secret', () => {
-    const attachment = Object.entries(resources).find(([, r]) => r.Type === 'AWS::SecretsManager::SecretTargetAttachment')![0];
+    const attachment = Object.entries(resources).find(
+      ([, r]) => r.Type === 'AWS::SecretsManager::SecretTargetAttachment',
+    )![0];
     const reader = readerFnOf(workers.cluster);
     const migrator = fnOf(workers.cluster);
     expect(reader.Code).toEqual(migrator.Code);
@@ -315,7 +329,10 @@ describe('reader function', () => {
       POWERTOOLS_SERVICE_NAME: 'vpc-migrate-reader',
     });
     expect(reader.Environment.Variables).not.toHaveProperty('DB_SECRET_ARN');
-    expect(migrator.Environment.Variables).toMatchObject({ DB_SECRET_ARN: { Ref: attachment }, READER_SECRET_ARN: readerSecretRef(workers.cluster) });
+    expect(migrator.Environment.Variables).toMatchObject({
+      DB_SECRET_ARN: { Ref: attachment },
+      READER_SECRET_ARN: readerSecretRef(workers.cluster),
+    });
     expect(migrator.Environment.Variables).not.toHaveProperty('VPC_MIGRATE_MODE');
     expect(statementsOf(workers.cluster, reader)).toEqual([getSecret(readerSecretRef(workers.cluster))]);
   });
@@ -324,7 +341,11 @@ describe('reader function', () => {
     const rules = Object.values(resources)
       .filter((r) => r.Type === 'AWS::EC2::SecurityGroupIngress')
       .map((r) => r.Properties!)
-      .filter((p) => JSON.stringify(p.SourceSecurityGroupId) === JSON.stringify({ 'Fn::GetAtt': [logicalId(workers.endpoint.readerSecurityGroup!), 'GroupId'] }));
+      .filter(
+        (p) =>
+          JSON.stringify(p.SourceSecurityGroupId) ===
+          JSON.stringify({ 'Fn::GetAtt': [logicalId(workers.endpoint.readerSecurityGroup!), 'GroupId'] }),
+      );
     expect(rules).toEqual([expect.objectContaining({ GroupId: PROXY_SG, FromPort: 6432, ToPort: 6432 })]);
     expect(readerFnOf(workers.endpoint).VpcConfig.SecurityGroupIds).toEqual([
       { 'Fn::GetAtt': [logicalId(workers.endpoint.readerSecurityGroup!), 'GroupId'] },
@@ -334,12 +355,19 @@ describe('reader function', () => {
   it('is left out with readerFunction: false, and grantQuery then refuses with a remedy', () => {
     expect(workers.ownReader.readerFn).toBeUndefined();
     const modes = Object.entries(resources)
-      .filter(([id, r]) => r.Type === 'AWS::Lambda::Function' && id.startsWith('OwnReaderWorker') && r.Properties!.Handler === 'index.handler')
+      .filter(
+        ([id, r]) =>
+          r.Type === 'AWS::Lambda::Function' &&
+          id.startsWith('OwnReaderWorker') &&
+          r.Properties!.Handler === 'index.handler',
+      )
       .map(([, r]) => r.Properties!.Environment?.Variables?.VPC_MIGRATE_MODE);
     expect(modes).toEqual([undefined]);
     let error: unknown;
     try {
-      workers.ownReader.grantQuery(new iam.Role(new Stack(new App(), 'Other'), 'R', { assumedBy: new iam.AccountRootPrincipal() }));
+      workers.ownReader.grantQuery(
+        new iam.Role(new Stack(new App(), 'Other'), 'R', { assumedBy: new iam.AccountRootPrincipal() }),
+      );
     } catch (e) {
       error = e;
     }
@@ -366,22 +394,33 @@ describe('grantQuery and grantMigrate', () => {
 });
 
 describe('reader secret', () => {
-  it('is created per worker as the reader login, and rotated every 30 days by default through the hosted single-user rotation', () => {
-    const secret = resources[logicalId(workers.cluster.readerSecret)]!;
-    expect(secret.Type).toBe('AWS::SecretsManager::Secret');
-    expect(JSON.stringify(secret.Properties!.GenerateSecretString.SecretStringTemplate)).toContain('vpc_migrate_reader');
-    const schedules = Object.values(resources).filter(
-      (r) => r.Type === 'AWS::SecretsManager::RotationSchedule' && JSON.stringify(r.Properties!.SecretId) === JSON.stringify(readerSecretRef(workers.cluster)),
-    );
-    expect(schedules).toHaveLength(1);
-    expect(schedules[0]!.Properties).toMatchObject({
-      RotationRules: { ScheduleExpression: 'rate(30 days)' },
-      HostedRotationLambda: { RotationType: 'PostgreSQLSingleUser' },
-    });
-  });
+  it(
+    'is created per worker as the reader login, and rotated ' +
+      'every 30 days by default through the hosted single-user ' +
+      'rotation',
+    () => {
+      const secret = resources[logicalId(workers.cluster.readerSecret)]!;
+      expect(secret.Type).toBe('AWS::SecretsManager::Secret');
+      expect(JSON.stringify(secret.Properties!.GenerateSecretString.SecretStringTemplate)).toContain(
+        'vpc_migrate_reader',
+      );
+      const schedules = Object.values(resources).filter(
+        (r) =>
+          r.Type === 'AWS::SecretsManager::RotationSchedule' &&
+          JSON.stringify(r.Properties!.SecretId) === JSON.stringify(readerSecretRef(workers.cluster)),
+      );
+      expect(schedules).toHaveLength(1);
+      expect(schedules[0]!.Properties).toMatchObject({
+        RotationRules: { ScheduleExpression: 'rate(30 days)' },
+        HostedRotationLambda: { RotationType: 'PostgreSQLSingleUser' },
+      });
+    },
+  );
 
-  it('writes databaseName as the secret\'s dbname, so the reader connects where the migrator does', () => {
-    const template = JSON.stringify(resources[logicalId(workers.endpoint.readerSecret)]!.Properties!.GenerateSecretString.SecretStringTemplate);
+  it("writes databaseName as the secret's dbname, so the reader connects where the migrator does", () => {
+    const template = JSON.stringify(
+      resources[logicalId(workers.endpoint.readerSecret)]!.Properties!.GenerateSecretString.SecretStringTemplate,
+    );
     expect(template).toContain('\\"dbname\\":\\"app\\"');
     expect(template).toContain('\\"host\\":\\"proxy.proxy-abc.eu-west-1.rds.amazonaws.com\\"');
     expect(template).toContain('\\"port\\":\\"6432\\"');
@@ -389,7 +428,9 @@ describe('reader secret', () => {
   });
 
   it('is re-applied by the reader-role set-up when it changes: its ARN is in the set-up properties', () => {
-    const setup = Object.entries(resources).find(([id, r]) => r.Type === 'Custom::VpcMigrateReaderRole' && id.startsWith('ClusterWorker'))![1];
+    const setup = Object.entries(resources).find(
+      ([id, r]) => r.Type === 'Custom::VpcMigrateReaderRole' && id.startsWith('ClusterWorker'),
+    )![1];
     expect(setup.Properties!.readerSecret).toEqual(readerSecretRef(workers.cluster));
   });
 
@@ -413,11 +454,19 @@ describe('reader secret', () => {
     const vpc = new ec2.Vpc(scratch, 'Vpc', { maxAzs: 2, natGateways: 0 });
     const secret = secretsmanager.Secret.fromSecretCompleteArn(scratch, 'S', SECRET_ARN);
     const database = { hostname: 'db.internal', port: 5432 };
-    const weekly = new MigrationWorker(scratch, 'Weekly', { vpc, database, secret, readerSecretRotation: Duration.days(7) });
+    const weekly = new MigrationWorker(scratch, 'Weekly', {
+      vpc,
+      database,
+      secret,
+      readerSecretRotation: Duration.days(7),
+    });
     const never = new MigrationWorker(scratch, 'Never', { vpc, database, secret, readerSecretRotation: false });
     const schedules = Template.fromStack(scratch).findResources('AWS::SecretsManager::RotationSchedule');
     expect(Object.values(schedules).map((r) => [r.Properties.SecretId, r.Properties.RotationRules])).toEqual([
-      [{ Ref: scratch.getLogicalId(weekly.readerSecret.node.defaultChild as never) }, { ScheduleExpression: 'rate(7 days)' }],
+      [
+        { Ref: scratch.getLogicalId(weekly.readerSecret.node.defaultChild as never) },
+        { ScheduleExpression: 'rate(7 days)' },
+      ],
     ]);
     expect(never.readerSecretRotation).toBeUndefined();
   });

@@ -18,6 +18,7 @@ interface Captured {
   contentType: string;
 }
 
+const STACK_UUID = '0f1e2d3c-aaaa-bbbb-cccc-000000000000';
 const NS = 'http://cloudformation.amazonaws.com/doc/2010-05-15/';
 const requests: Captured[] = [];
 let reply: (params: URLSearchParams) => { status: number; body: string };
@@ -35,7 +36,7 @@ function stackXml(name: string, status: string, outputs: Record<string, string>)
   <DescribeStacksResult>
     <Stacks>
       <member>
-        <StackId>arn:aws:cloudformation:eu-west-1:123456789012:stack/${name}/0f1e2d3c-aaaa-bbbb-cccc-000000000000</StackId>
+        <StackId>arn:aws:cloudformation:eu-west-1:123456789012:stack/${name}/${STACK_UUID}</StackId>
         <StackName>${name}</StackName>
         <CreationTime>2026-01-01T00:00:00.000Z</CreationTime>
         <StackStatus>${status}</StackStatus>
@@ -130,7 +131,10 @@ describe('resolveStackFunction', () => {
   it('falls back to the WorkerFunctionArn output', async () => {
     envCredentials();
     const arn = 'arn:aws:lambda:eu-west-1:123456789012:function:worker';
-    reply = (p) => ({ status: 200, body: stackXml(p.get('StackName')!, 'CREATE_COMPLETE', { WorkerFunctionArn: arn }) });
+    reply = (p) => ({
+      status: 200,
+      body: stackXml(p.get('StackName')!, 'CREATE_COMPLETE', { WorkerFunctionArn: arn }),
+    });
     expect(await resolveStackFunction({ stackName: 'Other', region: 'eu-west-1', endpoint })).toBe(arn);
   });
 
@@ -141,7 +145,10 @@ describe('resolveStackFunction', () => {
       '[ci]\naws_access_key_id = AKIDPROFILEEXAMPLE\naws_secret_access_key = profile-secret\n',
     );
     envCredentials(); // a named profile wins over the environment's keys, as in the AWS CLI
-    reply = (p) => ({ status: 200, body: stackXml(p.get('StackName')!, 'CREATE_COMPLETE', { WorkerFunctionName: 'fn' }) });
+    reply = (p) => ({
+      status: 200,
+      body: stackXml(p.get('StackName')!, 'CREATE_COMPLETE', { WorkerFunctionName: 'fn' }),
+    });
     expect(await resolveStackFunction({ stackName: 'VpcMigrate', profile: 'ci', endpoint })).toBe('fn');
     expect(requests[0]!.authorization).toContain('Credential=AKIDPROFILEEXAMPLE/');
     expect(requests[0]!.authorization).toContain('/ap-southeast-2/cloudformation/');
@@ -154,14 +161,20 @@ describe('resolveStackFunction', () => {
     );
     process.env.AWS_PROFILE = 'deploy';
     process.env.AWS_REGION = 'us-west-2';
-    reply = (p) => ({ status: 200, body: stackXml(p.get('StackName')!, 'CREATE_COMPLETE', { WorkerFunctionName: 'fn' }) });
+    reply = (p) => ({
+      status: 200,
+      body: stackXml(p.get('StackName')!, 'CREATE_COMPLETE', { WorkerFunctionName: 'fn' }),
+    });
     await resolveStackFunction({ stackName: 'VpcMigrate', endpoint });
     expect(requests[0]!.authorization).toMatch(/Credential=AKIDDEPLOYEXAMPLE\/\d{8}\/us-west-2\//);
   });
 
   it('reports a missing stack with VPCM_STACK_NOT_FOUND', async () => {
     envCredentials();
-    reply = (p) => ({ status: 400, body: errorXml('ValidationError', `Stack with id ${p.get('StackName')} does not exist`) });
+    reply = (p) => ({
+      status: 400,
+      body: errorXml('ValidationError', `Stack with id ${p.get('StackName')} does not exist`),
+    });
     const error = await migrateErrorOf(resolveStackFunction({ stackName: 'Nope', region: 'eu-west-1', endpoint }));
     expect(error.code).toBe('VPCM_STACK_NOT_FOUND');
     expect(error.message).toContain('Nope');
@@ -180,7 +193,9 @@ describe('resolveStackFunction', () => {
 
   it('reports missing credentials with VPCM_AWS_CREDENTIALS_MISSING, before any request', async () => {
     reply = () => ({ status: 500, body: '' });
-    const error = await migrateErrorOf(resolveStackFunction({ stackName: 'VpcMigrate', region: 'eu-west-1', endpoint }));
+    const error = await migrateErrorOf(
+      resolveStackFunction({ stackName: 'VpcMigrate', region: 'eu-west-1', endpoint }),
+    );
     expect(error.code).toBe('VPCM_AWS_CREDENTIALS_MISSING');
     expect(error.remedy).toMatch(/AWS_PROFILE/);
     expect(requests).toHaveLength(0);
@@ -200,10 +215,13 @@ describe('resolveStackFunction', () => {
       status: 403,
       body: errorXml(
         'AccessDenied',
-        'User: arn:aws:sts::123456789012:assumed-role/ci/gh is not authorized to perform: cloudformation:DescribeStacks',
+        'User: arn:aws:sts::123456789012:assumed-role/ci/gh ' +
+          'is not authorized to perform: cloudformation:DescribeStacks',
       ),
     });
-    const error = await migrateErrorOf(resolveStackFunction({ stackName: 'VpcMigrate', region: 'eu-west-1', endpoint }));
+    const error = await migrateErrorOf(
+      resolveStackFunction({ stackName: 'VpcMigrate', region: 'eu-west-1', endpoint }),
+    );
     expect(error.code).toBe('VPCM_AWS_REQUEST_FAILED');
     expect(error.remedy).toContain('cloudformation:DescribeStacks');
   });
@@ -223,24 +241,45 @@ describe('the reader function from the stack', () => {
       functionName: 'VpcMigrate-Worker-abc',
       readerFunctionName: 'VpcMigrate-Reader-abc',
     });
-    reply = (p) => ({ status: 200, body: stackXml(p.get('StackName')!, 'UPDATE_COMPLETE', { WorkerFunctionName: 'w', ReaderFunctionArn: BOTH.ReaderFunctionArn }) });
-    expect((await resolveStackFunctions({ stackName: 'VpcMigrate', region: 'eu-west-1', endpoint })).readerFunctionName).toBe(BOTH.ReaderFunctionArn);
+    reply = (p) => ({
+      status: 200,
+      body: stackXml(p.get('StackName')!, 'UPDATE_COMPLETE', {
+        WorkerFunctionName: 'w',
+        ReaderFunctionArn: BOTH.ReaderFunctionArn,
+      }),
+    });
+    expect(
+      (await resolveStackFunctions({ stackName: 'VpcMigrate', region: 'eu-west-1', endpoint })).readerFunctionName,
+    ).toBe(BOTH.ReaderFunctionArn);
   });
 
   it('a stack from before the reader function has none: every command then goes to the worker', async () => {
     envCredentials();
-    reply = (p) => ({ status: 200, body: stackXml(p.get('StackName')!, 'CREATE_COMPLETE', { WorkerFunctionName: 'w' }) });
-    expect(await resolveStackFunctions({ stackName: 'Old', region: 'eu-west-1', endpoint })).toEqual({ functionName: 'w' });
+    reply = (p) => ({
+      status: 200,
+      body: stackXml(p.get('StackName')!, 'CREATE_COMPLETE', { WorkerFunctionName: 'w' }),
+    });
+    expect(await resolveStackFunctions({ stackName: 'Old', region: 'eu-west-1', endpoint })).toEqual({
+      functionName: 'w',
+    });
   });
 
   it('--stack: --reader-function, else VPC_MIGRATE_READER_FUNCTION, else the stack output', async () => {
     envCredentials();
     process.env.AWS_ENDPOINT_URL_CLOUDFORMATION = endpoint;
     reply = (p) => ({ status: 200, body: stackXml(p.get('StackName')!, 'UPDATE_COMPLETE', BOTH) });
-    const resolve = async (flags: { readerFunction?: string }, env: NodeJS.ProcessEnv) => (await resolveTarget({ stack: 'VpcMigrate', region: 'eu-west-1', ...flags }, env)).target;
+    const resolve = async (flags: { readerFunction?: string }, env: NodeJS.ProcessEnv) =>
+      (await resolveTarget({ stack: 'VpcMigrate', region: 'eu-west-1', ...flags }, env)).target;
 
-    expect(await resolve({}, {})).toEqual({ functionName: 'VpcMigrate-Worker-abc', readerFunctionName: 'VpcMigrate-Reader-abc', region: 'eu-west-1' });
+    expect(await resolve({}, {})).toEqual({
+      functionName: 'VpcMigrate-Worker-abc',
+      readerFunctionName: 'VpcMigrate-Reader-abc',
+      region: 'eu-west-1',
+    });
     expect((await resolve({}, { VPC_MIGRATE_READER_FUNCTION: 'env-reader' })).readerFunctionName).toBe('env-reader');
-    expect((await resolve({ readerFunction: 'flag-reader' }, { VPC_MIGRATE_READER_FUNCTION: 'env-reader' })).readerFunctionName).toBe('flag-reader');
+    expect(
+      (await resolve({ readerFunction: 'flag-reader' }, { VPC_MIGRATE_READER_FUNCTION: 'env-reader' }))
+        .readerFunctionName,
+    ).toBe('flag-reader');
   });
 });

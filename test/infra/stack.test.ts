@@ -19,7 +19,12 @@ import {
   OUTPUT_READER_FUNCTION_NAME,
   VpcMigrateStack,
 } from '../../infra/stack.js';
-import { FUNCTION_ARN_OUTPUT, FUNCTION_NAME_OUTPUT, READER_ARN_OUTPUT, READER_NAME_OUTPUT } from '../../scripts/transport/stack-outputs.js';
+import {
+  FUNCTION_ARN_OUTPUT,
+  FUNCTION_NAME_OUTPUT,
+  READER_ARN_OUTPUT,
+  READER_NAME_OUTPUT,
+} from '../../scripts/transport/stack-outputs.js';
 
 interface Resource {
   Type: string;
@@ -60,8 +65,10 @@ const migrator = () => only('AWS::Lambda::Function', (r) => 'DB_SECRET_ARN' in e
 /** The reader: the worker function in reader mode. */
 const reader = () => only('AWS::Lambda::Function', (r) => envOf(r).VPC_MIGRATE_MODE === 'reader');
 /** The database's master secret (the one the RDS instance is attached to). */
-const masterSecret = () => only('AWS::SecretsManager::Secret', (r) => JSON.stringify(r.Properties).includes('"username\\":\\"postgres'));
-const readerSecret = () => only('AWS::SecretsManager::Secret', (r) => JSON.stringify(r.Properties).includes('vpc_migrate_reader'));
+const masterSecret = () =>
+  only('AWS::SecretsManager::Secret', (r) => JSON.stringify(r.Properties).includes('"username\\":\\"postgres'));
+const readerSecret = () =>
+  only('AWS::SecretsManager::Secret', (r) => JSON.stringify(r.Properties).includes('vpc_migrate_reader'));
 
 const getAttGroupId = (logicalId: string) => ({ 'Fn::GetAtt': [logicalId, 'GroupId'] });
 
@@ -76,7 +83,9 @@ const readerSecurityGroupId = () => securityGroupOf(reader());
 /** The reader secret's hosted rotation function's security group. */
 function rotationSecurityGroupId(): string {
   const [, schedule] = only('AWS::SecretsManager::RotationSchedule');
-  return (schedule.Properties!.HostedRotationLambda.VpcSecurityGroupIds as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+  return (schedule.Properties!.HostedRotationLambda.VpcSecurityGroupIds as { 'Fn::GetAtt': [string, string] })[
+    'Fn::GetAtt'
+  ][0];
 }
 
 /** Every statement of the policies attached to a function's role. */
@@ -149,25 +158,35 @@ describe('network', () => {
     expect(new Set(azs).size).toBe(2);
   });
 
-  it('admits three ingresses to the database, each a security group of its own on 5432: migrator, reader, reader-secret rotation', () => {
-    const dbSg = databaseSecurityGroupId();
-    const inline = resources[dbSg]!.Properties!.SecurityGroupIngress ?? [];
-    expect(inline, 'no inline ingress rules on the database security group').toEqual([]);
-    const rules = all('AWS::EC2::SecurityGroupIngress')
-      .filter(([, r]) => JSON.stringify(r.Properties!.GroupId) === JSON.stringify(getAttGroupId(dbSg)))
-      .map(([, r]) => r.Properties!);
-    const sources = [workerSecurityGroupId(), readerSecurityGroupId(), rotationSecurityGroupId()];
-    expect(new Set(sources).size, 'three distinct security groups').toBe(3);
-    expect(rules).toHaveLength(3);
-    for (const sg of sources) {
-      expect(rules).toContainEqual(
-        expect.objectContaining({ IpProtocol: 'tcp', FromPort: 5432, ToPort: 5432, SourceSecurityGroupId: getAttGroupId(sg) }),
-      );
-    }
-    for (const rule of rules) {
-      for (const cidrKey of ['CidrIp', 'CidrIpv6', 'SourcePrefixListId']) expect(rule).not.toHaveProperty(cidrKey);
-    }
-  });
+  it(
+    'admits three ingresses to the database, each a security ' +
+      'group of its own on 5432: migrator, reader, reader-secret ' +
+      'rotation',
+    () => {
+      const dbSg = databaseSecurityGroupId();
+      const inline = resources[dbSg]!.Properties!.SecurityGroupIngress ?? [];
+      expect(inline, 'no inline ingress rules on the database security group').toEqual([]);
+      const rules = all('AWS::EC2::SecurityGroupIngress')
+        .filter(([, r]) => JSON.stringify(r.Properties!.GroupId) === JSON.stringify(getAttGroupId(dbSg)))
+        .map(([, r]) => r.Properties!);
+      const sources = [workerSecurityGroupId(), readerSecurityGroupId(), rotationSecurityGroupId()];
+      expect(new Set(sources).size, 'three distinct security groups').toBe(3);
+      expect(rules).toHaveLength(3);
+      for (const sg of sources) {
+        expect(rules).toContainEqual(
+          expect.objectContaining({
+            IpProtocol: 'tcp',
+            FromPort: 5432,
+            ToPort: 5432,
+            SourceSecurityGroupId: getAttGroupId(sg),
+          }),
+        );
+      }
+      for (const rule of rules) {
+        for (const cidrKey of ['CidrIp', 'CidrIpv6', 'SourcePrefixListId']) expect(rule).not.toHaveProperty(cidrKey);
+      }
+    },
+  );
 
   it('has no CIDR ingress on any security group', () => {
     for (const [, sg] of all('AWS::EC2::SecurityGroup')) {
@@ -198,7 +217,9 @@ describe('network', () => {
       }))
       .sort((a, b) => a.port - b.port);
     const [, endpoint] = only('AWS::EC2::VPCEndpoint');
-    const endpointSg = (endpoint.Properties!.SecurityGroupIds as { 'Fn::GetAtt': [string, string] }[])[0]!['Fn::GetAtt'][0];
+    const endpointSg = (endpoint.Properties!.SecurityGroupIds as { 'Fn::GetAtt': [string, string] }[])[0]![
+      'Fn::GetAtt'
+    ][0];
     expect(egress).toEqual([
       { to: endpointSg, port: 443, toPort: 443 },
       { to: databaseSecurityGroupId(), port: 5432, toPort: 5432 },
@@ -218,31 +239,43 @@ describe('Secrets Manager interface endpoint', () => {
 
   it('admits only the migrator, the reader and the reader-secret rotation, on 443', () => {
     const [, endpoint] = only('AWS::EC2::VPCEndpoint');
-    const endpointSg = (endpoint.Properties!.SecurityGroupIds as { 'Fn::GetAtt': [string, string] }[])[0]!['Fn::GetAtt'][0];
+    const endpointSg = (endpoint.Properties!.SecurityGroupIds as { 'Fn::GetAtt': [string, string] }[])[0]![
+      'Fn::GetAtt'
+    ][0];
     expect(resources[endpointSg]!.Properties!.SecurityGroupIngress ?? []).toEqual([]);
     const rules = all('AWS::EC2::SecurityGroupIngress').filter(
       ([, r]) => JSON.stringify(r.Properties!.GroupId) === JSON.stringify(getAttGroupId(endpointSg)),
     );
     const admitted = (sg: string) =>
-      expect.objectContaining({ IpProtocol: 'tcp', FromPort: 443, ToPort: 443, SourceSecurityGroupId: getAttGroupId(sg) });
+      expect.objectContaining({
+        IpProtocol: 'tcp',
+        FromPort: 443,
+        ToPort: 443,
+        SourceSecurityGroupId: getAttGroupId(sg),
+      });
     expect(rules.map(([, r]) => r.Properties)).toEqual(
-      expect.arrayContaining([workerSecurityGroupId(), readerSecurityGroupId(), rotationSecurityGroupId()].map(admitted)),
+      expect.arrayContaining(
+        [workerSecurityGroupId(), readerSecurityGroupId(), rotationSecurityGroupId()].map(admitted),
+      ),
     );
     expect(rules).toHaveLength(3);
   });
 });
 
 describe('worker function', () => {
-  it('is one of three functions: the reader runs the same code, the provider framework runs its reader-role set-up', () => {
-    template.resourceCountIs('AWS::Lambda::Function', 3);
-    expect(all('AWS::Lambda::Function').map(([, f]) => f.Properties!.Handler).sort()).toEqual([
-      'framework.onEvent',
-      'index.handler',
-      'index.handler',
-    ]);
-    expect(reader()[1].Properties!.Code).toEqual(migrator()[1].Properties!.Code);
-    expect(reader()[0]).not.toBe(migrator()[0]);
-  });
+  it(
+    'is one of three functions: the reader runs the same ' + 'code, the provider framework runs its reader-role set-up',
+    () => {
+      template.resourceCountIs('AWS::Lambda::Function', 3);
+      expect(
+        all('AWS::Lambda::Function')
+          .map(([, f]) => f.Properties!.Handler)
+          .sort(),
+      ).toEqual(['framework.onEvent', 'index.handler', 'index.handler']);
+      expect(reader()[1].Properties!.Code).toEqual(migrator()[1].Properties!.Code);
+      expect(reader()[0]).not.toBe(migrator()[0]);
+    },
+  );
 
   it('runs nodejs22.x on arm64 with the 900 s timeout, from the bundled handler', () => {
     const [, fn] = migrator();
@@ -266,7 +299,7 @@ describe('worker function', () => {
     expect(JSON.stringify(fn.Properties!.Environment.Variables)).not.toContain('DATABASE_URL');
   });
 
-  it("is given the reader secret, whose password its `setup` gives the reader login", () => {
+  it('is given the reader secret, whose password its `setup` gives the reader login', () => {
     const [readerSecretId] = readerSecret();
     expect(envOf(migrator()[1]).READER_SECRET_ARN).toEqual({ Ref: readerSecretId });
     expect(envOf(migrator()[1]).VPC_MIGRATE_MODE).toBeUndefined();
@@ -332,9 +365,14 @@ describe('reader secret', () => {
     const [, secret] = readerSecret();
     const generate = secret.Properties!.GenerateSecretString;
     expect(generate.GenerateStringKey).toBe('password');
-    expect(generate.ExcludeCharacters).toBe(" %+~`#$&*()|[]{}:;<>?!'/@\"\\");
+    expect(generate.ExcludeCharacters).toBe(' %+~`#$&*()|[]{}:;<>?!\'/@"\\');
     const template = JSON.stringify(generate.SecretStringTemplate);
-    for (const field of ['\\"username\\":\\"vpc_migrate_reader\\"', '\\"engine\\":\\"postgres\\"', '\\"dbname\\":\\"app\\"', '\\"port\\":\\"5432\\"']) {
+    for (const field of [
+      '\\"username\\":\\"vpc_migrate_reader\\"',
+      '\\"engine\\":\\"postgres\\"',
+      '\\"dbname\\":\\"app\\"',
+      '\\"port\\":\\"5432\\"',
+    ]) {
       expect(template).toContain(field);
     }
     expect(template).toContain('Endpoint.Address'); // host: the database endpoint
@@ -354,35 +392,51 @@ describe('reader secret', () => {
     const [, schedule] = only('AWS::SecretsManager::RotationSchedule');
     const [setupId] = only('Custom::VpcMigrateReaderRole');
     const [endpointId] = only('AWS::EC2::VPCEndpoint');
-    expect((schedule as Resource & { DependsOn?: string[] }).DependsOn).toEqual(expect.arrayContaining([setupId, endpointId]));
+    expect((schedule as Resource & { DependsOn?: string[] }).DependsOn).toEqual(
+      expect.arrayContaining([setupId, endpointId]),
+    );
   });
 
   it('leaves the master secret unrotated (acknowledged), and the reader secret the only other one', () => {
-    expect(all('AWS::SecretsManager::Secret').map(([id]) => id).sort()).toEqual([masterSecret()[0], readerSecret()[0]].sort());
+    expect(
+      all('AWS::SecretsManager::Secret')
+        .map(([id]) => id)
+        .sort(),
+    ).toEqual([masterSecret()[0], readerSecret()[0]].sort());
   });
 });
 
 describe('IAM', () => {
-  it('lets the migrator read exactly the database secret and the reader secret: GetSecretValue on their ARNs, nothing else', () => {
-    const [secretAttachmentId] = only('AWS::SecretsManager::SecretTargetAttachment');
-    const [readerSecretId] = readerSecret();
-    expect(statementsOf(migrator())).toEqual([
-      { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: { Ref: secretAttachmentId } },
-      { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: { Ref: readerSecretId } },
-    ]);
-  });
+  it(
+    'lets the migrator read exactly the database secret ' +
+      'and the reader secret: GetSecretValue on their ARNs, ' +
+      'nothing else',
+    () => {
+      const [secretAttachmentId] = only('AWS::SecretsManager::SecretTargetAttachment');
+      const [readerSecretId] = readerSecret();
+      expect(statementsOf(migrator())).toEqual([
+        { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: { Ref: secretAttachmentId } },
+        { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: { Ref: readerSecretId } },
+      ]);
+    },
+  );
 
   it('lets the reader read the reader secret and nothing else: never the database secret', () => {
     const [secretAttachmentId] = only('AWS::SecretsManager::SecretTargetAttachment');
     const [masterId] = masterSecret();
     const [readerSecretId] = readerSecret();
     const statements = statementsOf(reader());
-    expect(statements).toEqual([{ Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: { Ref: readerSecretId } }]);
+    expect(statements).toEqual([
+      { Effect: 'Allow', Action: 'secretsmanager:GetSecretValue', Resource: { Ref: readerSecretId } },
+    ]);
     expect(JSON.stringify(statements)).not.toContain(secretAttachmentId);
     expect(JSON.stringify(statements)).not.toContain(masterId);
   });
 
-  it.each([['migrator', migrator], ['reader', reader]])('attaches only the AWS-managed logging and VPC-access policies to the %s', (_name, fnOf) => {
+  it.each([
+    ['migrator', migrator],
+    ['reader', reader],
+  ])('attaches only the AWS-managed logging and VPC-access policies to the %s', (_name, fnOf) => {
     const [, fn] = fnOf();
     const roleId = (fn.Properties!.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
     const managed = JSON.stringify(resources[roleId]!.Properties!.ManagedPolicyArns);
@@ -395,7 +449,9 @@ describe('IAM', () => {
     const everyStatement = all('AWS::IAM::Policy').flatMap(
       ([, p]) => p.Properties!.PolicyDocument.Statement as { Action: string | string[] }[],
     );
-    const secretStatements = everyStatement.filter((s) => [s.Action].flat().some((a) => a.startsWith('secretsmanager:')));
+    const secretStatements = everyStatement.filter((s) =>
+      [s.Action].flat().some((a) => a.startsWith('secretsmanager:')),
+    );
     expect(secretStatements).toEqual([...statementsOf(migrator()), ...statementsOf(reader())]);
   });
 });
@@ -425,9 +481,14 @@ describe('reader-role set-up (read-only run-sql runs as a role that can only rea
 
   it('lets the provider framework invoke the worker function and nothing else', () => {
     const [workerId] = migrator();
-    const invoking = all('AWS::IAM::Policy').flatMap(([, p]) => p.Properties!.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]).filter((st) => [st.Action].flat().includes('lambda:InvokeFunction'));
+    const invoking = all('AWS::IAM::Policy')
+      .flatMap(([, p]) => p.Properties!.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[])
+      .filter((st) => [st.Action].flat().includes('lambda:InvokeFunction'));
     expect(invoking).toHaveLength(1);
-    expect(invoking[0]!.Resource).toEqual([{ 'Fn::GetAtt': [workerId, 'Arn'] }, { 'Fn::Join': ['', [{ 'Fn::GetAtt': [workerId, 'Arn'] }, ':*']] }]);
+    expect(invoking[0]!.Resource).toEqual([
+      { 'Fn::GetAtt': [workerId, 'Arn'] },
+      { 'Fn::Join': ['', [{ 'Fn::GetAtt': [workerId, 'Arn'] }, ':*']] },
+    ]);
   });
 });
 

@@ -32,11 +32,16 @@ UPDATE orders SET total = qty * 10, runs = runs + 1;
 describe.each(databaseTargets())('backfill on the $name PostgreSQL', ({ adminUrl }) => {
   const { db, tw } = useFreshWorker(adminUrl, {
     prepare: (url) =>
-      query(url, `CREATE TABLE orders (id int PRIMARY KEY, qty int NOT NULL, total int NOT NULL DEFAULT 0, runs int NOT NULL DEFAULT 0);
-                  INSERT INTO orders (id, qty) SELECT g, g FROM generate_series(1, 3) g`),
+      query(
+        url,
+        `CREATE TABLE orders (id int PRIMARY KEY, qty int NOT NULL, total int NOT NULL DEFAULT 0, runs int NOT NULL
+          DEFAULT 0);
+                  INSERT INTO orders (id, qty) SELECT g, g FROM generate_series(1, 3) g`,
+      ),
   });
 
-  const runs = async () => (await query<{ runs: number }>(db.url, 'SELECT sum(runs)::int AS runs FROM orders'))[0]?.runs;
+  const runs = async () =>
+    (await query<{ runs: number }>(db.url, 'SELECT sum(runs)::int AS runs FROM orders'))[0]?.runs;
 
   it('a backfill run twice runs once, says so, and exits non-zero without --again', async () => {
     const dir = await backfillsDir({ fill_totals: BUMP });
@@ -45,8 +50,11 @@ describe.each(databaseTargets())('backfill on the $name PostgreSQL', ({ adminUrl
     const first = await runCli(['backfill', ...flags, 'fill_totals']);
     expect(first.exitCode, first.stdout + first.stderr).toBe(0);
     expect(first.stdout).toContain('Backfill fill_totals ran in one transaction: 3 row(s) affected');
-    expect(first.stdout).toContain('Check: SELECT sum(runs)::int AS runs, count(*) FILTER (WHERE total = 0)::int AS zero_totals FROM orders');
-    expect(first.stdout).toMatch(/before:\n\s+runs \| zero_totals\n\s+-+\+-+\n\s+0\s+\| 3\n\s+after:\n\s+runs \| zero_totals\n\s+-+\+-+\n\s+3\s+\| 0/);
+    expect(first.stdout).toContain(
+      'Check: SELECT sum(runs)::int AS runs, count(*) FILTER (WHERE total = 0)::int AS zero_totals FROM orders',
+    );
+    const table = String.raw`\n\s+runs \| zero_totals\n\s+-+\+-+\n\s+`;
+    expect(first.stdout).toMatch(new RegExp(String.raw`before:${table}0\s+\| 3\n\s+after:${table}3\s+\| 0`));
     expect(await runs()).toBe(3);
 
     const second = await runCli(['backfill', ...flags, 'fill_totals']);
@@ -57,7 +65,10 @@ describe.each(databaseTargets())('backfill on the $name PostgreSQL', ({ adminUrl
 
     const json = await runCli(['backfill', ...flags, 'fill_totals.sql', '--json']);
     expect(json.exitCode).toBe(1);
-    const refused = JSON.parse(json.stdout) as { status: string; previousRuns: { rowsAffected: number; runBy: string }[] };
+    const refused = JSON.parse(json.stdout) as {
+      status: string;
+      previousRuns: { rowsAffected: number; runBy: string }[];
+    };
     expect(refused.status).toBe('already-run');
     expect(refused.previousRuns).toHaveLength(1);
     expect(refused.previousRuns[0]?.rowsAffected).toBe(3);
@@ -67,10 +78,15 @@ describe.each(databaseTargets())('backfill on the $name PostgreSQL', ({ adminUrl
     expect(again.stdout).toContain('Ran again (--again): 1 earlier run(s) recorded.');
     expect(await runs()).toBe(6);
 
-    const recorded = await query<{ name: string; checksum: string; rows_affected: string; run_by: string; again: boolean; started_at: Date; finished_at: Date }>(
-      db.url,
-      'SELECT * FROM _vpc_migrate_backfills ORDER BY started_at',
-    );
+    const recorded = await query<{
+      name: string;
+      checksum: string;
+      rows_affected: string;
+      run_by: string;
+      again: boolean;
+      started_at: Date;
+      finished_at: Date;
+    }>(db.url, 'SELECT * FROM _vpc_migrate_backfills ORDER BY started_at');
     expect(recorded.map((r) => [r.name, Number(r.rows_affected), r.again])).toEqual([
       ['fill_totals', 3, false],
       ['fill_totals', 3, true],
@@ -83,7 +99,12 @@ describe.each(databaseTargets())('backfill on the $name PostgreSQL', ({ adminUrl
   });
 
   it('two runs started at once: one runs, the other waits for it and then refuses', async () => {
-    const dir = await backfillsDir({ slow: '-- takes a moment, so the second run arrives while it holds the lock\nSELECT pg_sleep(0.5);\nUPDATE orders SET runs = runs + 1;\n' });
+    const dir = await backfillsDir({
+      slow:
+        '-- takes a moment, so the second run arrives while ' +
+        'it holds the lock\nSELECT pg_sleep(0.5);\nUPDATE orders ' +
+        'SET runs = runs + 1;\n',
+    });
     const [a, b] = await Promise.all([
       backfill(tw.worker, { name: 'slow', dir, runBy: 'a' }),
       backfill(tw.another(), { name: 'slow', dir, runBy: 'b' }),
@@ -94,7 +115,10 @@ describe.each(databaseTargets())('backfill on the $name PostgreSQL', ({ adminUrl
 
   it('a failing backfill changes nothing and records nothing; the error points into the file', async () => {
     const dir = await backfillsDir({
-      broken: "-- check: SELECT count(*)::int AS n FROM orders WHERE total > 0\nUPDATE orders SET total = 1;\nUPDATE orders SET total = total / (qty - 2);\n",
+      broken:
+        '-- check: SELECT count(*)::int AS n FROM orders WHERE ' +
+        'total > 0\nUPDATE orders SET total = 1;\nUPDATE orders ' +
+        'SET total = total / (qty - 2);\n',
     });
 
     const report = await backfill(tw.worker, { name: 'broken', dir, runBy: 'tester' });
@@ -103,7 +127,12 @@ describe.each(databaseTargets())('backfill on the $name PostgreSQL', ({ adminUrl
     expect(report.status).toBe('failed');
     expect(await query(db.url, 'SELECT sum(total)::int AS t FROM orders')).toEqual([{ t: 0 }]);
     expect(await query(db.url, `SELECT to_regclass('_vpc_migrate_backfills') AS t`)).toEqual([{ t: null }]);
-    const text = renderBackfill(report, "-- check: SELECT count(*)::int AS n FROM orders WHERE total > 0\nUPDATE orders SET total = 1;\nUPDATE orders SET total = total / (qty - 2);\n");
+    const text = renderBackfill(
+      report,
+      '-- check: SELECT count(*)::int AS n FROM orders WHERE ' +
+        'total > 0\nUPDATE orders SET total = 1;\nUPDATE orders ' +
+        'SET total = total / (qty - 2);\n',
+    );
     expect(text).toContain('Backfill broken failed: nothing was changed and nothing was recorded.');
     expect(text).toContain('SQLSTATE 22012: division by zero');
 
@@ -114,7 +143,10 @@ describe.each(databaseTargets())('backfill on the $name PostgreSQL', ({ adminUrl
 
   it('counts rows of a DO block from pg_stat, reports per table, and runs the check read-only', async () => {
     const dir = await backfillsDir({
-      in_do: "-- check: SELECT count(*)::int AS n FROM orders WHERE total > 0\nDO $$ BEGIN UPDATE orders SET total = 7 WHERE id < 3; RAISE NOTICE 'done'; END $$;\n",
+      in_do:
+        '-- check: SELECT count(*)::int AS n FROM orders WHERE ' +
+        'total > 0\nDO $$ BEGIN UPDATE orders SET total = 7 ' +
+        "WHERE id < 3; RAISE NOTICE 'done'; END $$;\n",
       sneaky_check: '-- check: UPDATE orders SET total = -1 RETURNING id\nUPDATE orders SET qty = qty;\n',
     });
 
@@ -137,26 +169,32 @@ describe.each(databaseTargets())('backfill on the $name PostgreSQL', ({ adminUrl
     expect(await query(db.url, 'SELECT count(*)::int AS n FROM orders WHERE total = -1')).toEqual([{ n: 0 }]);
   });
 
-  it('refuses files with their own transaction control or non-transactional statements, and unknown names', async () => {
-    const dir = await backfillsDir({
-      own_tx: 'BEGIN;\nUPDATE orders SET total = 1;\nCOMMIT;\n',
-      concurrently: 'CREATE INDEX CONCURRENTLY orders_total ON orders (total);\n',
-    });
-    for (const [name, text] of [
-      ['own_tx', 'must not manage its own transaction'],
-      ['concurrently', 'cannot run inside a transaction'],
-    ] as const) {
-      const error = await backfill(tw.worker, { name, dir }).then(() => undefined, (e: unknown) => e);
-      expect(error).toBeInstanceOf(MigrateError);
-      expect((error as MigrateError).code).toBe('VPCM_BACKFILL_INVALID');
-      expect((error as MigrateError).message).toContain(text);
-    }
-    const missing = await runCli(['backfill', ...targetFlags(tw), '--backfills', dir, 'nope']);
-    expect(missing.exitCode).toBe(2);
-    expect(missing.stderr).toContain('No backfill nope');
-    expect(missing.stderr).toContain('Available: concurrently, own_tx.');
-    expect(await query(db.url, 'SELECT sum(total)::int AS t FROM orders')).toEqual([{ t: 0 }]);
-  });
+  it(
+    'refuses files with their own transaction control or ' + 'non-transactional statements, and unknown names',
+    async () => {
+      const dir = await backfillsDir({
+        own_tx: 'BEGIN;\nUPDATE orders SET total = 1;\nCOMMIT;\n',
+        concurrently: 'CREATE INDEX CONCURRENTLY orders_total ON orders (total);\n',
+      });
+      for (const [name, text] of [
+        ['own_tx', 'must not manage its own transaction'],
+        ['concurrently', 'cannot run inside a transaction'],
+      ] as const) {
+        const error = await backfill(tw.worker, { name, dir }).then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+        expect(error).toBeInstanceOf(MigrateError);
+        expect((error as MigrateError).code).toBe('VPCM_BACKFILL_INVALID');
+        expect((error as MigrateError).message).toContain(text);
+      }
+      const missing = await runCli(['backfill', ...targetFlags(tw), '--backfills', dir, 'nope']);
+      expect(missing.exitCode).toBe(2);
+      expect(missing.stderr).toContain('No backfill nope');
+      expect(missing.stderr).toContain('Available: concurrently, own_tx.');
+      expect(await query(db.url, 'SELECT sum(total)::int AS t FROM orders')).toEqual([{ t: 0 }]);
+    },
+  );
 
   it('deploy never runs backfills, even next to the migrations', async () => {
     const root = await mkdtemp(path.join(tmpdir(), 'vpcm-project-'));
@@ -167,7 +205,10 @@ describe.each(databaseTargets())('backfill on the $name PostgreSQL', ({ adminUrl
     await writeFile(path.join(root, 'prisma', 'backfills', 'fill_totals.sql'), BUMP);
 
     // The orders table was made by other means (no ledger): a baselining deploy (lambda/schema-not-empty.ts).
-    const report = await deploy(tw.worker, { migrationsDir: path.join(root, 'prisma', 'migrations'), apply: { baseline: true } });
+    const report = await deploy(tw.worker, {
+      migrationsDir: path.join(root, 'prisma', 'migrations'),
+      apply: { baseline: true },
+    });
 
     expect(report.exitCode).toBe(0);
     expect(report.results.map((r) => r.name)).toEqual(['001_noop']);

@@ -16,7 +16,14 @@ import { expectPrismaAgrees } from '../helpers/prisma-agrees.js';
 import { prismaAvailable } from '../helpers/prisma-judge.js';
 import { useFreshWorker } from '../helpers/test-worker.js';
 
-const NAMES = ['20250101090000_init', '20250108120000_add_products', '20250115093000_order_items', '20250122160000_add_refunded_status', '20250203110000_index_orders_customer', '20250210140000_backfill_order_totals'];
+const NAMES = [
+  '20250101090000_init',
+  '20250108120000_add_products',
+  '20250115093000_order_items',
+  '20250122160000_add_refunded_status',
+  '20250203110000_index_orders_customer',
+  '20250210140000_backfill_order_totals',
+];
 
 /** The first `n` example migrations run as psql would, with no ledger: a database migrated by other means. */
 async function migratedByOtherMeans(url: string, n: number): Promise<void> {
@@ -26,7 +33,8 @@ async function migratedByOtherMeans(url: string, n: number): Promise<void> {
   }
 }
 
-const ledgerExists = async (url: string) => (await query<{ t: string | null }>(url, `SELECT to_regclass('_prisma_migrations')::text AS t`))[0]?.t !== null;
+const ledgerExists = async (url: string) =>
+  (await query<{ t: string | null }>(url, `SELECT to_regclass('_prisma_migrations')::text AS t`))[0]?.t !== null;
 
 interface ErrorJson {
   ok: false;
@@ -37,25 +45,34 @@ describe.each(databaseTargets())('baselining on the $name PostgreSQL', ({ adminU
   const { db, tw } = useFreshWorker(adminUrl);
   const cli = (...args: string[]) => runCli([...args, ...targetFlags(tw), '--migrations', exampleMigrations, '--json']);
 
-  it('a deploy into tables without a ledger exits 2 with VPCM_SCHEMA_NOT_EMPTY (P3005) and both remedies; nothing changes', async () => {
-    await migratedByOtherMeans(db.url, 3);
+  it(
+    'a deploy into tables without a ledger exits 2 with ' +
+      'VPCM_SCHEMA_NOT_EMPTY (P3005) and both remedies; nothing ' +
+      'changes',
+    async () => {
+      await migratedByOtherMeans(db.url, 3);
 
-    const run = await cli('deploy');
+      const run = await cli('deploy');
 
-    expect(run.exitCode, run.stderr).toBe(2);
-    const report = JSON.parse(run.stdout) as { problems: { code: string; message: string; remedy: string }[]; results: unknown[]; baselining: boolean };
-    expect(report.problems.map((p) => p.code)).toEqual([ErrorCode.SchemaNotEmpty]);
-    const [problem] = report.problems;
-    expect(problem!.message).toContain('P3005');
-    expect(problem!.message).toContain('"Customer"');
-    // The newest migration whose objects all exist; 004 adds an enum value, which nothing shows.
-    expect(problem!.remedy).toContain(`baseline --up-to ${NAMES[2]}`);
-    expect(problem!.remedy).toContain('deploy --baseline');
-    expect(report.results).toEqual([]);
-    expect(report.baselining).toBe(false);
-    expect(await ledgerExists(db.url)).toBe(false);
-    expect(await query(db.url, `SELECT to_regclass('"Order_customerId_createdAt_idx"') AS t`)).toEqual([{ t: null }]);
-  });
+      expect(run.exitCode, run.stderr).toBe(2);
+      const report = JSON.parse(run.stdout) as {
+        problems: { code: string; message: string; remedy: string }[];
+        results: unknown[];
+        baselining: boolean;
+      };
+      expect(report.problems.map((p) => p.code)).toEqual([ErrorCode.SchemaNotEmpty]);
+      const [problem] = report.problems;
+      expect(problem!.message).toContain('P3005');
+      expect(problem!.message).toContain('"Customer"');
+      // The newest migration whose objects all exist; 004 adds an enum value, which nothing shows.
+      expect(problem!.remedy).toContain(`baseline --up-to ${NAMES[2]}`);
+      expect(problem!.remedy).toContain('deploy --baseline');
+      expect(report.results).toEqual([]);
+      expect(report.baselining).toBe(false);
+      expect(await ledgerExists(db.url)).toBe(false);
+      expect(await query(db.url, `SELECT to_regclass('"Order_customerId_createdAt_idx"') AS t`)).toEqual([{ t: null }]);
+    },
+  );
 
   it('deploy --baseline reconciles what exists and applies the rest, as before', async () => {
     await migratedByOtherMeans(db.url, 3);
@@ -65,7 +82,14 @@ describe.each(databaseTargets())('baselining on the $name PostgreSQL', ({ adminU
     expect(run.exitCode, run.stderr).toBe(0);
     const report = JSON.parse(run.stdout) as { baselining: boolean; results: { name: string; status: string }[] };
     expect(report.baselining).toBe(true);
-    expect(report.results.map((r) => r.status)).toEqual(['reconciled', 'reconciled', 'reconciled', 'applied', 'applied', 'applied']);
+    expect(report.results.map((r) => r.status)).toEqual([
+      'reconciled',
+      'reconciled',
+      'reconciled',
+      'applied',
+      'applied',
+      'applied',
+    ]);
     expect((await prismaLedger(db.url)).map((r) => r.migration_name)).toEqual(NAMES);
   });
 
@@ -80,39 +104,59 @@ describe.each(databaseTargets())('baselining on the $name PostgreSQL', ({ adminU
     expect(done.results[0]?.status).toBe('reconciled');
   });
 
-  it('baseline --up-to NAME records exactly the migrations through NAME, as Prisma resolve --applied rows; deploy applies the rest', async () => {
-    await migratedByOtherMeans(db.url, 4);
+  it(
+    'baseline --up-to NAME records exactly the migrations ' +
+      'through NAME, as Prisma resolve --applied rows; deploy ' +
+      'applies the rest',
+    async () => {
+      await migratedByOtherMeans(db.url, 4);
 
-    const run = await cli('baseline', '--up-to', NAMES[3]!);
+      const run = await cli('baseline', '--up-to', NAMES[3]!);
 
-    expect(run.exitCode, run.stderr).toBe(0);
-    const report = JSON.parse(run.stdout) as { recorded: string[]; unchecked: string[]; ledgerCreated: boolean; remaining: number };
-    expect(report.recorded).toEqual(NAMES.slice(0, 4));
-    expect(report.unchecked).toEqual([NAMES[3]]);
-    expect(report.ledgerCreated).toBe(true);
-    expect(report.remaining).toBe(2);
-    const rows = await prismaLedger(db.url);
-    expect(rows.map((r) => r.migration_name)).toEqual(NAMES.slice(0, 4));
-    for (const row of rows) {
-      expect(row).toMatchObject({ logs: '', applied_steps_count: 0, rolled_back_at: null });
-      expect(row.finished_at).toEqual(row.started_at);
-    }
-    // Distinct times, in order: Prisma reads the rows by started_at.
-    const order = await query<{ name: string }>(db.url, 'SELECT migration_name AS name FROM _prisma_migrations ORDER BY started_at');
-    expect(order.map((r) => r.name)).toEqual(NAMES.slice(0, 4));
-    expect(await query(db.url, 'SELECT count(DISTINCT started_at)::int AS n FROM _prisma_migrations')).toEqual([{ n: 4 }]);
+      expect(run.exitCode, run.stderr).toBe(0);
+      const report = JSON.parse(run.stdout) as {
+        recorded: string[];
+        unchecked: string[];
+        ledgerCreated: boolean;
+        remaining: number;
+      };
+      expect(report.recorded).toEqual(NAMES.slice(0, 4));
+      expect(report.unchecked).toEqual([NAMES[3]]);
+      expect(report.ledgerCreated).toBe(true);
+      expect(report.remaining).toBe(2);
+      const rows = await prismaLedger(db.url);
+      expect(rows.map((r) => r.migration_name)).toEqual(NAMES.slice(0, 4));
+      for (const row of rows) {
+        expect(row).toMatchObject({ logs: '', applied_steps_count: 0, rolled_back_at: null });
+        expect(row.finished_at).toEqual(row.started_at);
+      }
+      // Distinct times, in order: Prisma reads the rows by started_at.
+      const order = await query<{ name: string }>(
+        db.url,
+        'SELECT migration_name AS name FROM _prisma_migrations ORDER BY started_at',
+      );
+      expect(order.map((r) => r.name)).toEqual(NAMES.slice(0, 4));
+      expect(await query(db.url, 'SELECT count(DISTINCT started_at)::int AS n FROM _prisma_migrations')).toEqual([
+        { n: 4 },
+      ]);
 
-    const after = await deploy(tw.worker, { migrationsDir: exampleMigrations });
-    expect(after.exitCode).toBe(0);
-    expect(after.results.map((r) => [r.name, r.status])).toEqual([[NAMES[4], 'applied'], [NAMES[5], 'applied']]);
-    if (prismaAvailable()) await expectPrismaAgrees(db.url, exampleMigrations);
+      const after = await deploy(tw.worker, { migrationsDir: exampleMigrations });
+      expect(after.exitCode).toBe(0);
+      expect(after.results.map((r) => [r.name, r.status])).toEqual([
+        [NAMES[4], 'applied'],
+        [NAMES[5], 'applied'],
+      ]);
+      if (prismaAvailable()) await expectPrismaAgrees(db.url, exampleMigrations);
 
-    // Again: nothing to record, nothing changed.
-    const again = await cli('baseline', '--up-to', NAMES[3]!);
-    expect(again.exitCode, again.stderr).toBe(0);
-    expect((JSON.parse(again.stdout) as { recorded: string[]; alreadyRecorded: string[] }).alreadyRecorded).toEqual(NAMES.slice(0, 4));
-    expect(await prismaLedger(db.url)).toHaveLength(6);
-  });
+      // Again: nothing to record, nothing changed.
+      const again = await cli('baseline', '--up-to', NAMES[3]!);
+      expect(again.exitCode, again.stderr).toBe(0);
+      expect((JSON.parse(again.stdout) as { recorded: string[]; alreadyRecorded: string[] }).alreadyRecorded).toEqual(
+        NAMES.slice(0, 4),
+      );
+      expect(await prismaLedger(db.url)).toHaveLength(6);
+    },
+  );
 
   it('an unknown NAME exits 2 with VPCM_BASELINE_UNKNOWN_MIGRATION; nothing is recorded', async () => {
     await migratedByOtherMeans(db.url, 2);
@@ -129,14 +173,22 @@ describe.each(databaseTargets())('baselining on the $name PostgreSQL', ({ adminU
   it('objects missing or different exit 2 with VPCM_BASELINE_MISMATCH listing each; nothing is recorded', async () => {
     await migratedByOtherMeans(db.url, 1);
     // Product exists, but not as the migration makes it: its price is text.
-    await query(db.url, `CREATE TABLE "Product" ("id" TEXT NOT NULL, "sku" TEXT NOT NULL, "title" TEXT NOT NULL, "priceCents" TEXT NOT NULL, "active" BOOLEAN NOT NULL DEFAULT true, CONSTRAINT "Product_pkey" PRIMARY KEY ("id"))`);
+    await query(
+      db.url,
+      `CREATE TABLE "Product" ("id" TEXT NOT NULL, "sku" TEXT ` +
+        `NOT NULL, "title" TEXT NOT NULL, "priceCents" TEXT ` +
+        `NOT NULL, "active" BOOLEAN NOT NULL DEFAULT true, CONSTRAINT ` +
+        `"Product_pkey" PRIMARY KEY ("id"))`,
+    );
 
     const run = await cli('baseline', '--up-to', NAMES[2]!);
 
     expect(run.exitCode).toBe(2);
     const body = JSON.parse(run.stdout) as ErrorJson;
     expect(body.error.code).toBe(ErrorCode.BaselineMismatch);
-    expect(body.error.message).toContain(`${NAMES[1]} line 2: relation Product the object that exists is not what this statement creates`);
+    expect(body.error.message).toContain(
+      `${NAMES[1]} line 2: relation Product the object that exists is not what this statement creates`,
+    );
     expect(body.error.message).toContain(`${NAMES[1]} line 13: index Product.Product_sku_key does not exist`);
     expect(body.error.message).toContain(`${NAMES[2]} line 5: relation OrderItem does not exist`);
     // The remedy names the migration before the first that is not there, which works as printed.
@@ -160,7 +212,17 @@ describe.each(databaseTargets())('baselining on the $name PostgreSQL', ({ adminU
   });
 
   it('Drizzle: baseline is refused as a usage error', async () => {
-    const run = await runCli(['baseline', '--up-to', 'x', ...targetFlags(tw), '--migrations', exampleMigrations, '--format', 'drizzle', '--json']);
+    const run = await runCli([
+      'baseline',
+      '--up-to',
+      'x',
+      ...targetFlags(tw),
+      '--migrations',
+      exampleMigrations,
+      '--format',
+      'drizzle',
+      '--json',
+    ]);
     expect(run.exitCode).toBe(2);
     expect((JSON.parse(run.stdout) as ErrorJson).error.code).toBe(ErrorCode.UsageError);
   });

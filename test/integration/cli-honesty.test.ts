@@ -18,7 +18,12 @@ import { useFreshWorker, startTestWorker } from '../helpers/test-worker.js';
 
 /** The CLI as its own process; `onStderr` sees each chunk (and may signal the process). */
 function cliProcess(args: string[], onStderr?: (text: string, child: ChildProcess) => void): Promise<ProcessRun> {
-  return spawnCollect(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'scripts/cli.ts'), ...args], { cwd: repoRoot, env: { VPC_MIGRATE_FUNCTION: '', DATABASE_URL: '' } }, onStderr);
+  return spawnCollect(
+    process.execPath,
+    ['--import', 'tsx', path.join(repoRoot, 'scripts/cli.ts'), ...args],
+    { cwd: repoRoot, env: { VPC_MIGRATE_FUNCTION: '', DATABASE_URL: '' } },
+    onStderr,
+  );
 }
 
 const SLOW = {
@@ -31,47 +36,71 @@ describe('Ctrl-C and SIGTERM during a deploy', () => {
   const { adminUrl } = databaseTargets()[0]!;
   const env = useFreshWorker(adminUrl);
 
-  it('the first Ctrl-C says what the worker may still do, waits for its answer and exits 130; status then shows the outcome', async () => {
-    const dir = await migrationsDir(SLOW);
-    let sent = false;
+  it(
+    'the first Ctrl-C says what the worker may still do, ' +
+      'waits for its answer and exits 130; status then shows ' +
+      'the outcome',
+    async () => {
+      const dir = await migrationsDir(SLOW);
+      let sent = false;
 
-    const run = await cliProcess(['deploy', ...targetFlags(env.tw), '--migrations', dir], (text, child) => {
-      if (!sent && text.includes('Applying')) {
-        sent = true;
-        setTimeout(() => child.kill('SIGINT'), 300);
-      }
-    });
+      const run = await cliProcess(['deploy', ...targetFlags(env.tw), '--migrations', dir], (text, child) => {
+        if (!sent && text.includes('Applying')) {
+          sent = true;
+          setTimeout(() => child.kill('SIGINT'), 300);
+        }
+      });
 
-    expect(run.code).toBe(130);
-    expect(run.stderr).toContain('Interrupted (SIGINT). The worker may still be running what it was sent');
-    expect(run.stderr).toContain('pg_advisory_lock 72707369');
-    expect(run.stderr).toContain(`\`node scripts/run-cli.mjs status --function ${env.tw.functionName} --endpoint ${env.tw.endpoint} --function-timeout 120 --migrations ${dir}\``);
-    // It waited: the answer came back and was reported.
-    expect(run.stdout).toContain('003_after');
-    const st = await status(env.tw.worker, { migrationsDir: dir });
-    expect(st.exitCode).toBe(0);
-    expect((await prismaLedger(env.db.url)).map((r) => r.finished_at !== null)).toEqual([true, true, true]);
-  });
+      expect(run.code).toBe(130);
+      expect(run.stderr).toContain('Interrupted (SIGINT). The worker may still be running what it was sent');
+      expect(run.stderr).toContain('pg_advisory_lock 72707369');
+      expect(run.stderr).toContain(
+        `\`node scripts/run-cli.mjs status --function ${env.tw.functionName} ` +
+          `--endpoint ${env.tw.endpoint} --function-timeout 120 ` +
+          `--migrations ${dir}\``,
+      );
+      // It waited: the answer came back and was reported.
+      expect(run.stdout).toContain('003_after');
+      const st = await status(env.tw.worker, { migrationsDir: dir });
+      expect(st.exitCode).toBe(0);
+      expect((await prismaLedger(env.db.url)).map((r) => r.finished_at !== null)).toEqual([true, true, true]);
+    },
+  );
 
-  it('a second SIGTERM exits at once with 143 and, with --json, an object saying so; the worker finishes on its own', async () => {
-    const dir = await migrationsDir(SLOW);
-    let signals = 0;
+  it(
+    'a second SIGTERM exits at once with 143 and, with --json, ' +
+      'an object saying so; the worker finishes on its own',
+    async () => {
+      const dir = await migrationsDir(SLOW);
+      let signals = 0;
 
-    const run = await cliProcess(['deploy', ...targetFlags(env.tw), '--migrations', dir, '--json'], (text, child) => {
-      if (signals === 0 && text.includes('Applying')) {
-        signals = 1;
-        setTimeout(() => child.kill('SIGTERM'), 200);
-        setTimeout(() => child.kill('SIGTERM'), 600);
-      }
-    });
+      const run = await cliProcess(['deploy', ...targetFlags(env.tw), '--migrations', dir, '--json'], (text, child) => {
+        if (signals === 0 && text.includes('Applying')) {
+          signals = 1;
+          setTimeout(() => child.kill('SIGTERM'), 200);
+          setTimeout(() => child.kill('SIGTERM'), 600);
+        }
+      });
 
-    expect(run.code).toBe(143);
-    const body = JSON.parse(run.stdout) as { ok: boolean; interrupted: boolean; exitedAtOnce: boolean; signal: string; next: string };
-    expect(body).toMatchObject({ ok: false, interrupted: true, exitedAtOnce: true, signal: 'SIGTERM' });
-    expect(body.next).toContain('`node scripts/run-cli.mjs status --function ');
-    // The worker was not stopped by the CLI leaving: the lock let it finish.
-    await expect.poll(async () => (await status(env.tw.worker, { migrationsDir: dir })).exitCode, { timeout: 15_000, interval: 250 }).toBe(0);
-  });
+      expect(run.code).toBe(143);
+      const body = JSON.parse(run.stdout) as {
+        ok: boolean;
+        interrupted: boolean;
+        exitedAtOnce: boolean;
+        signal: string;
+        next: string;
+      };
+      expect(body).toMatchObject({ ok: false, interrupted: true, exitedAtOnce: true, signal: 'SIGTERM' });
+      expect(body.next).toContain('`node scripts/run-cli.mjs status --function ');
+      // The worker was not stopped by the CLI leaving: the lock let it finish.
+      await expect
+        .poll(async () => (await status(env.tw.worker, { migrationsDir: dir })).exitCode, {
+          timeout: 15_000,
+          interval: 250,
+        })
+        .toBe(0);
+    },
+  );
 });
 
 describe('bounded flags and protocol answers', () => {
@@ -91,7 +120,13 @@ describe('bounded flags and protocol answers', () => {
     ['sql', '--max-rows', '0'],
   ])('%s %s %s is refused with VPCM_USAGE and exit 2, before anything is invoked', async (command, flag, value) => {
     const before = tw.logs.length;
-    const args = [command, ...targetFlags(tw).filter((a, i, all) => a !== '--function-timeout' && all[i - 1] !== '--function-timeout'), flag, value, '--json'];
+    const args = [
+      command,
+      ...targetFlags(tw).filter((a, i, all) => a !== '--function-timeout' && all[i - 1] !== '--function-timeout'),
+      flag,
+      value,
+      '--json',
+    ];
     if (command === 'sql') args.push('select 1');
 
     const run = await runCli(args);
@@ -111,27 +146,47 @@ describe('bounded flags and protocol answers', () => {
   it.each([
     ['status', 'result: null', 'ledger', { ok: true, protocol: 1, action: 'ledger', result: null }],
     ['status', 'an error without a code', 'ledger', { ok: false, protocol: 1, error: { message: 'x' } }],
-    ['deploy', 'an unknown status', 'apply', { ok: true, protocol: 1, action: 'apply', result: { results: [{ name: '001_base', status: 'done' }] } }],
+    [
+      'deploy',
+      'an unknown status',
+      'apply',
+      { ok: true, protocol: 1, action: 'apply', result: { results: [{ name: '001_base', status: 'done' }] } },
+    ],
     // Every action's answer is checked against its schema (wire.ts), not only ledger, apply and run-sql.
     ['rehearse', 'no results', 'rehearse', { ok: true, protocol: 1, action: 'rehearse', result: { rolledBack: true } }],
-  ])('%s: a malformed answer (%s) is VPCM_PROTOCOL_MISMATCH with exit 2, not an internal error', async (command, _what, action, answer) => {
-    const fake = await startTestWorker(db.url, {
-      functionName: 'fake',
-      timeoutMs: 5_000,
-      wrap: (real) => async (event: unknown, context: LambdaContext) => ((event as { action?: string }).action === action ? answer : real(event, context)),
-    });
-    try {
-      const dir = await migrationsDir({ '001_base': 'CREATE TABLE u (id int);\n' });
-      const run = await runCli([command, '--endpoint', fake.endpoint, '--function', 'fake', '--function-timeout', '5', '--migrations', dir, '--json']);
+  ])(
+    '%s: a malformed answer (%s) is VPCM_PROTOCOL_MISMATCH ' + 'with exit 2, not an internal error',
+    async (command, _what, action, answer) => {
+      const fake = await startTestWorker(db.url, {
+        functionName: 'fake',
+        timeoutMs: 5_000,
+        wrap: (real) => async (event: unknown, context: LambdaContext) =>
+          (event as { action?: string }).action === action ? answer : real(event, context),
+      });
+      try {
+        const dir = await migrationsDir({ '001_base': 'CREATE TABLE u (id int);\n' });
+        const run = await runCli([
+          command,
+          '--endpoint',
+          fake.endpoint,
+          '--function',
+          'fake',
+          '--function-timeout',
+          '5',
+          '--migrations',
+          dir,
+          '--json',
+        ]);
 
-      expect(run.exitCode, run.stdout).toBe(2);
-      const body = JSON.parse(run.stdout) as { error: { code: string; message: string } };
-      expect(body.error.code).toBe(ErrorCode.ProtocolMismatch);
-      expect(body.error.message).not.toContain('    at ');
-    } finally {
-      await fake.close();
-    }
-  });
+        expect(run.exitCode, run.stdout).toBe(2);
+        const body = JSON.parse(run.stdout) as { error: { code: string; message: string } };
+        expect(body.error.code).toBe(ErrorCode.ProtocolMismatch);
+        expect(body.error.message).not.toContain('    at ');
+      } finally {
+        await fake.close();
+      }
+    },
+  );
 
   it('a hanging endpoint is asked at most twice for a read, and the error says how long it waited', async () => {
     const sockets = new Set<import('node:net').Socket>();
@@ -143,7 +198,16 @@ describe('bounded flags and protocol answers', () => {
     try {
       const url = `http://127.0.0.1:${(hang.address() as AddressInfo).port}`;
       const started = Date.now();
-      const run = await runCli(['status', '--endpoint', url, '--function', 'hangs', '--function-timeout', '1', '--json']);
+      const run = await runCli([
+        'status',
+        '--endpoint',
+        url,
+        '--function',
+        'hangs',
+        '--function-timeout',
+        '1',
+        '--json',
+      ]);
       const took = Date.now() - started;
 
       expect(run.exitCode).toBe(2);

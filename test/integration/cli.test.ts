@@ -11,11 +11,19 @@ import { useFreshWorker } from '../helpers/test-worker.js';
 
 const tsx = path.join(repoRoot, 'node_modules/.bin/tsx');
 
-function cli(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function cli(
+  args: string[],
+  env: Record<string, string | undefined> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(tsx, [path.join(repoRoot, 'scripts/cli.ts'), ...args], { cwd: repoRoot, env: { ...process.env, VPC_MIGRATE_FUNCTION: '', DATABASE_URL: '', ...env }, timeout: 120_000 }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      tsx,
+      [path.join(repoRoot, 'scripts/cli.ts'), ...args],
+      { cwd: repoRoot, env: { ...process.env, VPC_MIGRATE_FUNCTION: '', DATABASE_URL: '', ...env }, timeout: 120_000 },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -53,13 +61,26 @@ describe('vpc-migrate CLI', () => {
   });
 
   it('exits 2 on a failing migration, with the SQLSTATE and the line', async () => {
-    await addMigration(dir, '20991231000000_broken', 'CREATE TABLE ok_table (id int);\n\nALTER TABLE no_such_table ADD COLUMN x int;\n');
+    await addMigration(
+      dir,
+      '20991231000000_broken',
+      'CREATE TABLE ok_table (id int);\n\nALTER TABLE no_such_table ADD COLUMN x int;\n',
+    );
     const run = await cli(['deploy', '--endpoint', tw.endpoint, '--function', tw.functionName, '--migrations', dir]);
     expect(run.code).toBe(2);
     expect(run.stdout).toContain('20991231000000_broken');
     expect(run.stdout).toContain('42P01');
     expect(run.stdout).toContain('line 3');
-    const again = await cli(['status', '--endpoint', tw.endpoint, '--function', tw.functionName, '--migrations', dir, '--json']);
+    const again = await cli([
+      'status',
+      '--endpoint',
+      tw.endpoint,
+      '--function',
+      tw.functionName,
+      '--migrations',
+      dir,
+      '--json',
+    ]);
     expect(again.code).toBe(2);
     expect(JSON.parse(again.stdout).plan.problems[0].code).toBe('VPCM_FAILED_MIGRATION');
   });

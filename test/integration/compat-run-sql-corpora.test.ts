@@ -28,7 +28,10 @@ const embedded = databaseTargets().find((t) => t.name === 'embedded')!;
 
 async function folders(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
-  return entries.filter((e) => e.isDirectory() && existsSync(path.join(dir, e.name, 'migration.sql'))).map((e) => e.name).sort(compareMigrationNames);
+  return entries
+    .filter((e) => e.isDirectory() && existsSync(path.join(dir, e.name, 'migration.sql')))
+    .map((e) => e.name)
+    .sort(compareMigrationNames);
 }
 
 async function ledgerCounts(url: string): Promise<{ done: number; reconciled: number }> {
@@ -40,7 +43,9 @@ async function ledgerCounts(url: string): Promise<{ done: number; reconciled: nu
 }
 
 describe.skipIf(!existsSync(corporaDir))('run-sql protocol on real histories (corpora as test data)', () => {
-  const { db, tw: cw } = useFreshWorker(embedded.adminUrl, { start: (url) => startCountOnlyWorker(url, { timeoutMs: 900_000 }) });
+  const { db, tw: cw } = useFreshWorker(embedded.adminUrl, {
+    start: (url) => startCountOnlyWorker(url, { timeoutMs: 900_000 }),
+  });
 
   it.each(corpora)('$name: deploy applies every migration and Prisma says up to date', async ({ dir, count }) => {
     const started = performance.now();
@@ -55,10 +60,16 @@ describe.skipIf(!existsSync(corporaDir))('run-sql protocol on real histories (co
     expect((await ledgerCounts(db.url)).done).toBe(count);
     expect((await status(cw.worker, { migrationsDir: dir })).exitCode).toBe(0);
     if (prismaAvailable()) await expectPrismaUpToDate(db.url, dir, { timeoutMs: 180_000 });
-    console.log(`[compat-run-sql] ${path.basename(path.dirname(dir))}: ${count} migrations through run-sql in ${deployMs} ms, ${report.invocations} invocations`);
+    console.log(
+      `[compat-run-sql] ${path.basename(path.dirname(dir))}: ` +
+        `${count} migrations through run-sql in ${deployMs} ` +
+        `ms, ${report.invocations} invocations`,
+    );
   }, 900_000);
 
-  it('documenso: migrations applied by other means and never recorded are recorded, the rest applied, skipped statements listed', async () => {
+  it('documenso: migrations applied by other means and never ' +
+    'recorded are recorded, the rest applied, skipped statements ' +
+    'listed', async () => {
     const dir = corpora.find((c) => c.name === 'documenso__documenso')!.dir;
     const names = await folders(dir);
     // Its first 12 files can be re-run over the schema they built; from the 15th on, files
@@ -77,16 +88,25 @@ describe.skipIf(!existsSync(corporaDir))('run-sql protocol on real histories (co
     // The rest re-ran without conflict (they only alter or update): applied again, recorded.
     expect(first.filter((r) => r.status !== 'reconciled').every((r) => r.status === 'applied')).toBe(true);
     expect(reconciled.length).toBeGreaterThanOrEqual(prefix.length - 2);
-    for (const r of reconciled) expect(r.skipped!.every((s) => s.line > 0 && s.statement.length > 0 && /^42/.test(s.code))).toBe(true);
+    for (const r of reconciled)
+      expect(r.skipped!.every((s) => s.line > 0 && s.statement.length > 0 && /^42/.test(s.code))).toBe(true);
     expect(report.results.slice(prefix.length).every((r) => r.status === 'applied')).toBe(true);
     expect((await ledgerCounts(db.url)).done).toBe(names.length);
     expect((await ledgerCounts(db.url)).reconciled).toBe(reconciled.length);
     if (prismaAvailable()) await expectPrismaUpToDate(db.url, dir, { timeoutMs: 180_000 });
     const skipped = reconciled.reduce((n, r) => n + (r.skipped?.length ?? 0), 0);
-    console.log(`[compat-run-sql] documenso, first ${prefix.length} applied by other means: ${reconciled.length} reconciled (${skipped} statements skipped), ${report.results.length - prefix.length} applied, ${report.invocations} invocations`);
+    console.log(
+      `[compat-run-sql] documenso, first ${prefix.length} ` +
+        `applied by other means: ${reconciled.length} reconciled ` +
+        `(${skipped} statements skipped), ${report.results.length - prefix.length} ` +
+        `applied, ${report.invocations} invocations`,
+    );
   }, 900_000);
 
-  it('documenso with its first half applied by other means: our worker refuses a table that differs; run-sql mode, which cannot compare definitions, skips by code (a listed gap)', async () => {
+  it('documenso with its first half applied by other means: ' +
+    'our worker refuses a table that differs; run-sql mode, ' +
+    'which cannot compare definitions, skips by code (a ' +
+    'listed gap)', async () => {
     const dir = corpora.find((c) => c.name === 'documenso__documenso')!.dir;
     const half = (await folders(dir)).slice(0, 81);
     const db2 = await freshDatabase(embedded.adminUrl);
@@ -101,10 +121,19 @@ describe.skipIf(!existsSync(corporaDir))('run-sql protocol on real histories (co
       // Ours: the first file's "Document" is not the table that exists (later files changed it).
       expect(viaOurs.exitCode).toBe(2);
       expect(viaOurs.results).toHaveLength(1);
-      expect(viaOurs.results[0]).toMatchObject({ status: 'failed', error: { code: '42P07', message: 'relation "Document" already exists' } });
-      expect(viaOurs.results[0]?.error?.detail).toContain('Not reconciled: the object that exists is not what this statement creates.');
+      expect(viaOurs.results[0]).toMatchObject({
+        status: 'failed',
+        error: { code: '42P07', message: 'relation "Document" already exists' },
+      });
+      expect(viaOurs.results[0]?.error?.detail).toContain(
+        'Not reconciled: the object that exists is not what this statement creates.',
+      );
       // run-sql mode: skipped by SQLSTATE, until a statement fails for another reason.
-      expect(viaRunSql.results.at(-1)).toMatchObject({ name: '20230505085625_create_subscription_table', status: 'failed', error: { code: '42703' } });
+      expect(viaRunSql.results.at(-1)).toMatchObject({
+        name: '20230505085625_create_subscription_table',
+        status: 'failed',
+        error: { code: '42703' },
+      });
       expect(viaRunSql.exitCode).toBe(2);
     } finally {
       await ours.close();

@@ -41,8 +41,11 @@ describe.skipIf(!existsSync(corporaDir))('real histories (corpora as test data)'
       expect((await status(tw.worker, { migrationsDir: dir })).exitCode).toBe(0);
     });
 
-    it.skipIf(!prismaAvailable())("is accepted by Prisma's own CLI: status up to date, deploy has nothing to apply", async () => {
-      await expectPrismaAgrees(db.url, dir, { timeoutMs: 180_000 });
-    });
+    it.skipIf(!prismaAvailable())(
+      "is accepted by Prisma's own CLI: status up to date, deploy has nothing to apply",
+      async () => {
+        await expectPrismaAgrees(db.url, dir, { timeoutMs: 180_000 });
+      },
+    );
   });
 });

@@ -33,7 +33,10 @@ describe.each(databaseTargets())('deploy on the $name PostgreSQL', ({ adminUrl }
       expect(row.applied_steps_count).toBe(1);
       expect(row.logs).toBeNull();
     }
-    const [index] = await query<{ valid: boolean }>(db.url, `SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = '"Order_customerId_createdAt_idx"'::regclass`);
+    const [index] = await query<{ valid: boolean }>(
+      db.url,
+      `SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = '"Order_customerId_createdAt_idx"'::regclass`,
+    );
     expect(index?.valid).toBe(true);
     const values = await query<{ v: string }>(db.url, `SELECT unnest(enum_range(NULL::"OrderStatus"))::text AS v`);
     expect(values.map((v) => v.v)).toContain('REFUNDED');
@@ -94,7 +97,13 @@ describe.each(databaseTargets())('deploy on the $name PostgreSQL', ({ adminUrl }
   it('reconciles objects that already exist, reporting each skipped statement, and skips nothing else', async () => {
     // The database was migrated by other means: the enum and the Product table are there already.
     await query(db.url, `CREATE TYPE "OrderStatus" AS ENUM ('PENDING', 'PAID', 'SHIPPED', 'CANCELLED')`);
-    await query(db.url, `CREATE TABLE "Product" ("id" TEXT NOT NULL, "sku" TEXT NOT NULL, "title" TEXT NOT NULL, "priceCents" INTEGER NOT NULL, "active" BOOLEAN NOT NULL DEFAULT true, CONSTRAINT "Product_pkey" PRIMARY KEY ("id"))`);
+    await query(
+      db.url,
+      `CREATE TABLE "Product" ("id" TEXT NOT NULL, "sku" TEXT ` +
+        `NOT NULL, "title" TEXT NOT NULL, "priceCents" INTEGER ` +
+        `NOT NULL, "active" BOOLEAN NOT NULL DEFAULT true, CONSTRAINT ` +
+        `"Product_pkey" PRIMARY KEY ("id"))`,
+    );
 
     const report = await deploy(tw.worker, { migrationsDir: exampleMigrations, apply: { baseline: true } });
 
@@ -134,41 +143,49 @@ describe.each(databaseTargets())('deploy on the $name PostgreSQL', ({ adminUrl }
     expect(appliedBy(reports)).toEqual(await ledgerNames(db.url, 6));
   });
 
-  it('refuses with exit 2 and a remedy on a modified file, a row with no folder, and an out-of-order folder', async () => {
-    const dir = await copyOfExample();
-    expect((await deploy(tw.worker, { migrationsDir: dir })).exitCode).toBe(0);
+  it(
+    'refuses with exit 2 and a remedy on a modified file, ' + 'a row with no folder, and an out-of-order folder',
+    async () => {
+      const dir = await copyOfExample();
+      expect((await deploy(tw.worker, { migrationsDir: dir })).exitCode).toBe(0);
 
-    const file = path.join(dir, '20250108120000_add_products', 'migration.sql');
-    const original = await readFile(file);
-    await writeFile(file, original.toString() + '\n-- edited after it was applied\n');
-    for (const report of [await status(tw.worker, { migrationsDir: dir }), await deploy(tw.worker, { migrationsDir: dir })]) {
-      expect(report.exitCode).toBe(2);
-      const problem = (report.command === 'status' ? report.plan.problems : report.problems).find((p) => p.code === 'VPCM_CHECKSUM_MODIFIED');
-      expect(problem?.migration).toBe('20250108120000_add_products');
-      expect(problem?.remedy.length).toBeGreaterThan(10);
-    }
-    await writeFile(file, original);
+      const file = path.join(dir, '20250108120000_add_products', 'migration.sql');
+      const original = await readFile(file);
+      await writeFile(file, original.toString() + '\n-- edited after it was applied\n');
+      for (const report of [
+        await status(tw.worker, { migrationsDir: dir }),
+        await deploy(tw.worker, { migrationsDir: dir }),
+      ]) {
+        expect(report.exitCode).toBe(2);
+        const problem = (report.command === 'status' ? report.plan.problems : report.problems).find(
+          (p) => p.code === 'VPCM_CHECKSUM_MODIFIED',
+        );
+        expect(problem?.migration).toBe('20250108120000_add_products');
+        expect(problem?.remedy.length).toBeGreaterThan(10);
+      }
+      await writeFile(file, original);
 
-    const last = path.join(dir, '20250210140000_backfill_order_totals');
-    const lastSql = await readFile(path.join(last, 'migration.sql'), 'utf8');
-    await rm(last, { recursive: true });
-    const ahead = await status(tw.worker, { migrationsDir: dir });
-    expect(ahead.exitCode).toBe(2);
-    expect(ahead.plan.problems.map((p) => p.code)).toContain('VPCM_MISSING_LOCALLY');
-    expect((await deploy(tw.worker, { migrationsDir: dir })).exitCode).toBe(2);
-    await addMigration(dir, '20250210140000_backfill_order_totals', lastSql);
+      const last = path.join(dir, '20250210140000_backfill_order_totals');
+      const lastSql = await readFile(path.join(last, 'migration.sql'), 'utf8');
+      await rm(last, { recursive: true });
+      const ahead = await status(tw.worker, { migrationsDir: dir });
+      expect(ahead.exitCode).toBe(2);
+      expect(ahead.plan.problems.map((p) => p.code)).toContain('VPCM_MISSING_LOCALLY');
+      expect((await deploy(tw.worker, { migrationsDir: dir })).exitCode).toBe(2);
+      await addMigration(dir, '20250210140000_backfill_order_totals', lastSql);
 
-    await addMigration(dir, '20250105000000_forgotten_branch', 'CREATE TABLE forgotten (id int);\n');
-    const late = await status(tw.worker, { migrationsDir: dir });
-    expect(late.exitCode).toBe(2);
-    expect(late.plan.outOfOrder).toEqual(['20250105000000_forgotten_branch']);
-    const refused = await deploy(tw.worker, { migrationsDir: dir });
-    expect(refused.exitCode).toBe(2);
-    expect(refused.results).toEqual([]);
-    expect(refused.problems.map((p) => p.code)).toEqual(['VPCM_OUT_OF_ORDER']);
-    expect(await query(db.url, `SELECT to_regclass('forgotten') AS t`)).toEqual([{ t: null }]);
-    const allowed = await deploy(tw.worker, { migrationsDir: dir, allowOutOfOrder: true });
-    expect(allowed.exitCode).toBe(0);
-    expect(allowed.results.map((r) => [r.name, r.status])).toEqual([['20250105000000_forgotten_branch', 'applied']]);
-  });
+      await addMigration(dir, '20250105000000_forgotten_branch', 'CREATE TABLE forgotten (id int);\n');
+      const late = await status(tw.worker, { migrationsDir: dir });
+      expect(late.exitCode).toBe(2);
+      expect(late.plan.outOfOrder).toEqual(['20250105000000_forgotten_branch']);
+      const refused = await deploy(tw.worker, { migrationsDir: dir });
+      expect(refused.exitCode).toBe(2);
+      expect(refused.results).toEqual([]);
+      expect(refused.problems.map((p) => p.code)).toEqual(['VPCM_OUT_OF_ORDER']);
+      expect(await query(db.url, `SELECT to_regclass('forgotten') AS t`)).toEqual([{ t: null }]);
+      const allowed = await deploy(tw.worker, { migrationsDir: dir, allowOutOfOrder: true });
+      expect(allowed.exitCode).toBe(0);
+      expect(allowed.results.map((r) => [r.name, r.status])).toEqual([['20250105000000_forgotten_branch', 'applied']]);
+    },
+  );
 });

@@ -23,16 +23,31 @@ const embedded = databaseTargets().find((t) => t.name === 'embedded')!;
 
 function pnpm(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile('pnpm', ['-s', ...args], { cwd: repoRoot, env: { ...process.env, VPC_MIGRATE_FUNCTION: '', ...env }, timeout: 300_000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
+    execFile(
+      'pnpm',
+      ['-s', ...args],
+      {
+        cwd: repoRoot,
+        env: { ...process.env, VPC_MIGRATE_FUNCTION: '', ...env },
+        timeout: 300_000,
+        maxBuffer: 64 * 1024 * 1024,
+      },
+      (error, stdout, stderr) => {
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
 describe.skipIf(!existsSync(dir))('Dokploy history (Drizzle corpus as test data)', () => {
-  const dbs = [useFreshDatabase(embedded.adminUrl, { per: 'describe' }), useFreshDatabase(embedded.adminUrl, { per: 'describe' })];
+  const dbs = [
+    useFreshDatabase(embedded.adminUrl, { per: 'describe' }),
+    useFreshDatabase(embedded.adminUrl, { per: 'describe' }),
+  ];
 
-  it(`pnpm migrate:remote --local applies all ${COUNT} entries with 0 failures; drizzle-orm's migrate() then applies nothing`, async () => {
+  it(`pnpm migrate:remote --local applies all ${COUNT} entries ` +
+    `with 0 failures; drizzle-orm's migrate() then applies ` +
+    `nothing`, async () => {
     const url = dbs[0]!.url;
     const run = await pnpm(['migrate:remote', '--local', '--migrations', dir, '--json'], { DATABASE_URL: url });
 

@@ -12,7 +12,18 @@ import { renderDeploy } from '../../scripts/render/deploy.js';
 import { renderStatus } from '../../scripts/render/status.js';
 import { databaseTargets, freshDatabase } from '../helpers/db.js';
 import { appliedBy, deployAtOnce } from '../helpers/deploy.js';
-import { drizzleDir, drizzleMigrate, drizzleRows, ledgerShape, query, readJournal, sha256, writeJournal, type DrizzleRow, type Entry } from '../helpers/drizzle.js';
+import {
+  drizzleDir,
+  drizzleMigrate,
+  drizzleRows,
+  ledgerShape,
+  query,
+  readJournal,
+  sha256,
+  writeJournal,
+  type DrizzleRow,
+  type Entry,
+} from '../helpers/drizzle.js';
 import { startTestWorker, useFreshWorker } from '../helpers/test-worker.js';
 
 const BP = '--> statement-breakpoint';
@@ -22,13 +33,20 @@ const base: Entry[] = [
   {
     tag: '0000_init',
     when: 1_700_000_000_000,
-    sql: `CREATE TABLE "users" (\n\t"id" serial PRIMARY KEY NOT NULL,\n\t"email" text NOT NULL\n);\n${BP}\nCREATE TABLE "posts" (\n\t"id" serial PRIMARY KEY NOT NULL,\n\t"user_id" integer REFERENCES "users"("id")\n);\n`,
+    sql:
+      `CREATE TABLE "users" (\n\t"id" serial PRIMARY KEY NOT ` +
+      `NULL,\n\t"email" text NOT NULL\n);\n${BP}\nCREATE TABLE ` +
+      `"posts" (\n\t"id" serial PRIMARY KEY NOT NULL,\n\t"user_id" ` +
+      `integer REFERENCES "users"("id")\n);\n`,
   },
   {
     tag: '0001_seed_from_temp',
     when: 1_700_000_100_000,
     // Relies on the file's transaction: the temp table is dropped at COMMIT, after the INSERT.
-    sql: `CREATE TEMP TABLE "incoming" ON COMMIT DROP AS SELECT 'a@example.com'::text AS email;${BP}\nINSERT INTO "users" ("email") SELECT email FROM "incoming";`,
+    sql:
+      `CREATE TEMP TABLE "incoming" ON COMMIT DROP AS SELECT ` +
+      `'a@example.com'::text AS email;${BP}\nINSERT INTO "users" ` +
+      `("email") SELECT email FROM "incoming";`,
   },
   // drizzle-kit's custom-migration stub, twice: two entries with the same hash.
   { tag: '0002_custom', when: 1_700_000_200_000, sql: CUSTOM },
@@ -52,7 +70,9 @@ describe.each(databaseTargets())('Drizzle journals on the $name PostgreSQL', ({ 
     expect(report.problems).toEqual([]);
     expect(report.exitCode).toBe(0);
     expect(report.format).toBe('drizzle');
-    expect(report.results.map((r) => [r.name, r.status, r.mode])).toEqual(base.map((e) => [e.tag, 'applied', 'transactional']));
+    expect(report.results.map((r) => [r.name, r.status, r.mode])).toEqual(
+      base.map((e) => [e.tag, 'applied', 'transactional']),
+    );
     expect(report.verification).toBe('Verified: database has all 4 migrations.');
     expect(renderDeploy(report)).toContain('Verified: database has all 4 migrations.');
     expect(report.warnings.join('\n')).toContain('0099_orphan.sql is not in meta/_journal.json');
@@ -103,72 +123,123 @@ describe.each(databaseTargets())('Drizzle journals on the $name PostgreSQL', ({ 
     }
   });
 
-  it('runs CREATE INDEX CONCURRENTLY after the file’s own COMMIT; the row exists only if the whole file ran', async () => {
-    const concurrent: Entry = {
-      tag: '0001_concurrent',
-      when: 1_700_000_100_000,
-      sql: `ALTER TABLE "items" ADD COLUMN "sku" text;${BP}\nCOMMIT;${BP}\nCREATE INDEX CONCURRENTLY "items_sku_idx" ON "items" ("sku");${BP}\nCREATE INDEX CONCURRENTLY "items_name_idx" ON "items" ("name");\n`,
-    };
-    const broken: Entry = {
-      tag: '0002_broken',
-      when: 1_700_000_200_000,
-      sql: `CREATE TABLE "audit" ("id" integer);${BP}\nCOMMIT;${BP}\n\nCREATE INDEX CONCURRENTLY "audit_idx" ON "audit" ("missing");\n`,
-    };
-    const entries: Entry[] = [{ tag: '0000_items', when: 1_700_000_000_000, sql: `CREATE TABLE "items" ("id" integer, "name" text);` }, concurrent, broken];
-    const dir = await drizzleDir(entries);
+  it(
+    'runs CREATE INDEX CONCURRENTLY after the file’s own ' + 'COMMIT; the row exists only if the whole file ran',
+    async () => {
+      const concurrent: Entry = {
+        tag: '0001_concurrent',
+        when: 1_700_000_100_000,
+        sql:
+          `ALTER TABLE "items" ADD COLUMN "sku" text;${BP}\nCOMMIT;` +
+          `${BP}\nCREATE INDEX CONCURRENTLY "items_sku_idx" ON ` +
+          `"items" ("sku");${BP}\nCREATE INDEX CONCURRENTLY "items_name_idx" ` +
+          `ON "items" ("name");\n`,
+      };
+      const broken: Entry = {
+        tag: '0002_broken',
+        when: 1_700_000_200_000,
+        sql:
+          `CREATE TABLE "audit" ("id" integer);${BP}\nCOMMIT;` +
+          `${BP}\n\nCREATE INDEX CONCURRENTLY "audit_idx" ON "audit" ` +
+          `("missing");\n`,
+      };
+      const entries: Entry[] = [
+        { tag: '0000_items', when: 1_700_000_000_000, sql: `CREATE TABLE "items" ("id" integer, "name" text);` },
+        concurrent,
+        broken,
+      ];
+      const dir = await drizzleDir(entries);
 
-    const report = await deploy(tw.worker, { migrationsDir: dir });
+      const report = await deploy(tw.worker, { migrationsDir: dir });
 
-    expect(report.exitCode).toBe(2);
-    expect(report.results.map((r) => [r.name, r.status, r.mode])).toEqual([
-      ['0000_items', 'applied', 'transactional'],
-      ['0001_concurrent', 'applied', 'script'],
-      ['0002_broken', 'failed', 'script'],
-    ]);
-    const valid = await query<{ i: string; valid: boolean }>(db.url, `SELECT indexrelid::regclass::text AS i, indisvalid AS valid FROM pg_index WHERE indrelid = 'items'::regclass ORDER BY 1`);
-    expect(valid).toEqual([{ i: 'items_name_idx', valid: true }, { i: 'items_sku_idx', valid: true }]);
-    const failed = report.results[2]!;
-    expect(failed.error?.code).toBe('42703');
-    expect(failed.error?.line).toBe(4);
-    expect(failed.appliedSteps).toBe(2);
-    expect(report.problems.find((p) => p.migration === '0002_broken')?.remedy).toContain('no ledger row was written');
-    expect(renderDeploy(report)).toContain('0002_broken.sql line 4');
-    // Its first chunk committed with its own COMMIT; its row was never written.
-    expect(await query(db.url, `SELECT to_regclass('audit') IS NOT NULL AS t`)).toEqual([{ t: true }]);
-    expect((await drizzleRows(db.url)).map((r) => Number(r.created_at))).toEqual([entries[0]!.when, concurrent.when]);
+      expect(report.exitCode).toBe(2);
+      expect(report.results.map((r) => [r.name, r.status, r.mode])).toEqual([
+        ['0000_items', 'applied', 'transactional'],
+        ['0001_concurrent', 'applied', 'script'],
+        ['0002_broken', 'failed', 'script'],
+      ]);
+      const valid = await query<{ i: string; valid: boolean }>(
+        db.url,
+        `SELECT indexrelid::regclass::text AS i, indisvalid ` +
+          `AS valid FROM pg_index WHERE indrelid = 'items'::regclass ` +
+          `ORDER BY 1`,
+      );
+      expect(valid).toEqual([
+        { i: 'items_name_idx', valid: true },
+        { i: 'items_sku_idx', valid: true },
+      ]);
+      const failed = report.results[2]!;
+      expect(failed.error?.code).toBe('42703');
+      expect(failed.error?.line).toBe(4);
+      expect(failed.appliedSteps).toBe(2);
+      expect(report.problems.find((p) => p.migration === '0002_broken')?.remedy).toContain('no ledger row was written');
+      expect(renderDeploy(report)).toContain('0002_broken.sql line 4');
+      // Its first chunk committed with its own COMMIT; its row was never written.
+      expect(await query(db.url, `SELECT to_regclass('audit') IS NOT NULL AS t`)).toEqual([{ t: true }]);
+      expect((await drizzleRows(db.url)).map((r) => Number(r.created_at))).toEqual([entries[0]!.when, concurrent.when]);
 
-    // Fixed (and made safe to run twice), it is still pending, and applies.
-    await writeFile(path.join(dir, '0002_broken.sql'), broken.sql.replace('CREATE TABLE "audit"', 'CREATE TABLE IF NOT EXISTS "audit"').replace('"missing"', '"id"'));
-    const st = await status(tw.worker, { migrationsDir: dir });
-    expect([st.exitCode, st.plan.pending]).toEqual([1, ['0002_broken']]);
-    const fixed = await deploy(tw.worker, { migrationsDir: dir });
-    expect(fixed.exitCode).toBe(0);
-    expect((await drizzleRows(db.url)).map((r) => Number(r.created_at))).toEqual(entries.map((e) => e.when));
-  });
+      // Fixed (and made safe to run twice), it is still pending, and applies.
+      await writeFile(
+        path.join(dir, '0002_broken.sql'),
+        broken.sql.replace('CREATE TABLE "audit"', 'CREATE TABLE IF NOT EXISTS "audit"').replace('"missing"', '"id"'),
+      );
+      const st = await status(tw.worker, { migrationsDir: dir });
+      expect([st.exitCode, st.plan.pending]).toEqual([1, ['0002_broken']]);
+      const fixed = await deploy(tw.worker, { migrationsDir: dir });
+      expect(fixed.exitCode).toBe(0);
+      expect((await drizzleRows(db.url)).map((r) => Number(r.created_at))).toEqual(entries.map((e) => e.when));
+    },
+  );
 
-  it('refuses a CONCURRENTLY chunk still inside the file’s transaction before applying anything; without lint it fails cleanly', async () => {
-    const dir = await drizzleDir([
-      { tag: '0000_items', when: 1_700_000_000_000, sql: `CREATE TABLE "items" ("id" integer);` },
-      { tag: '0001_index', when: 1_700_000_100_000, sql: `ALTER TABLE "items" ADD COLUMN "sku" text;${BP}\nCREATE INDEX CONCURRENTLY "items_sku_idx" ON "items" ("sku");` },
-    ]);
+  it(
+    'refuses a CONCURRENTLY chunk still inside the file’s ' +
+      'transaction before applying anything; without lint ' +
+      'it fails cleanly',
+    async () => {
+      const dir = await drizzleDir([
+        { tag: '0000_items', when: 1_700_000_000_000, sql: `CREATE TABLE "items" ("id" integer);` },
+        {
+          tag: '0001_index',
+          when: 1_700_000_100_000,
+          sql:
+            `ALTER TABLE "items" ADD COLUMN "sku" text;${BP}\nCREATE ` +
+            `INDEX CONCURRENTLY "items_sku_idx" ON "items" ("sku");`,
+        },
+      ]);
 
-    const refused = await deploy(tw.worker, { migrationsDir: dir });
-    expect(refused.exitCode).toBe(2);
-    expect(refused.results).toEqual([]);
-    expect(refused.problems.map((p) => [p.code, p.migration])).toEqual([['VPCM_LINT_FAILED', '0001_index']]);
-    expect(refused.problems[0]?.message).toContain('0001_index.sql:2');
+      const refused = await deploy(tw.worker, { migrationsDir: dir });
+      expect(refused.exitCode).toBe(2);
+      expect(refused.results).toEqual([]);
+      expect(refused.problems.map((p) => [p.code, p.migration])).toEqual([['VPCM_LINT_FAILED', '0001_index']]);
+      expect(refused.problems[0]?.message).toContain('0001_index.sql:2');
 
-    const unlinted = await deploy(tw.worker, { migrationsDir: dir, lint: false });
-    expect(unlinted.exitCode).toBe(2);
-    expect(unlinted.warnings.join('\n')).toContain('0001_index.sql:2: PostgreSQL will refuse this statement');
-    expect(unlinted.results.map((r) => [r.name, r.status, r.error?.code])).toEqual([['0000_items', 'applied', undefined], ['0001_index', 'failed', '25001']]);
-    expect(await query(db.url, `SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'items' AND column_name = 'sku'`)).toEqual([{ n: 0 }]);
-    expect(await drizzleRows(db.url)).toHaveLength(1);
-  });
+      const unlinted = await deploy(tw.worker, { migrationsDir: dir, lint: false });
+      expect(unlinted.exitCode).toBe(2);
+      expect(unlinted.warnings.join('\n')).toContain('0001_index.sql:2: PostgreSQL will refuse this statement');
+      expect(unlinted.results.map((r) => [r.name, r.status, r.error?.code])).toEqual([
+        ['0000_items', 'applied', undefined],
+        ['0001_index', 'failed', '25001'],
+      ]);
+      expect(
+        await query(
+          db.url,
+          `SELECT count(*)::int AS n FROM information_schema.columns ` +
+            `WHERE table_name = 'items' AND column_name = 'sku'`,
+        ),
+      ).toEqual([{ n: 0 }]);
+      expect(await drizzleRows(db.url)).toHaveLength(1);
+    },
+  );
 
   it('a failing file leaves nothing behind and no row, and is simply pending on the next deploy', async () => {
     const dir = await drizzleDir([
-      { tag: '0000_a', when: 1_700_000_000_000, sql: `CREATE TABLE "a" ("id" integer);${BP}\nINSERT INTO "a" VALUES (1);${BP}\n\nSELECT * FROM "missing_table";\n` },
+      {
+        tag: '0000_a',
+        when: 1_700_000_000_000,
+        sql:
+          `CREATE TABLE "a" ("id" integer);${BP}\nINSERT INTO ` +
+          `"a" VALUES (1);${BP}\n\nSELECT * FROM "missing_table";\n`,
+      },
       { tag: '0001_b', when: 1_700_000_100_000, sql: `CREATE TABLE "b" ("id" integer);` },
     ]);
 
@@ -184,35 +255,44 @@ describe.each(databaseTargets())('Drizzle journals on the $name PostgreSQL', ({ 
     expect((await status(tw.worker, { migrationsDir: dir })).exitCode).toBe(1);
   });
 
-  it('reports an entry older than the newest applied one as out of order (drizzle-orm would skip it), and applies it only when allowed', async () => {
-    const dir = await drizzleDir(base);
-    expect((await deploy(tw.worker, { migrationsDir: dir })).exitCode).toBe(0);
-    // A branch merged late: its entry sits in the journal with an older `when`.
-    const hotfix: Entry = { tag: '0004_hotfix', when: 1_700_000_150_000, sql: `CREATE TABLE "hotfix" ("id" integer);` };
-    await writeFile(path.join(dir, `${hotfix.tag}.sql`), hotfix.sql);
-    await writeJournal(dir, [...(await readJournal(dir)), hotfix]);
+  it(
+    'reports an entry older than the newest applied one ' +
+      'as out of order (drizzle-orm would skip it), and applies ' +
+      'it only when allowed',
+    async () => {
+      const dir = await drizzleDir(base);
+      expect((await deploy(tw.worker, { migrationsDir: dir })).exitCode).toBe(0);
+      // A branch merged late: its entry sits in the journal with an older `when`.
+      const hotfix: Entry = {
+        tag: '0004_hotfix',
+        when: 1_700_000_150_000,
+        sql: `CREATE TABLE "hotfix" ("id" integer);`,
+      };
+      await writeFile(path.join(dir, `${hotfix.tag}.sql`), hotfix.sql);
+      await writeJournal(dir, [...(await readJournal(dir)), hotfix]);
 
-    const st = await status(tw.worker, { migrationsDir: dir });
-    expect(st.exitCode).toBe(2);
-    expect(st.plan.pending).toEqual(['0004_hotfix']);
-    expect(st.plan.outOfOrder).toEqual(['0004_hotfix']);
-    expect(st.plan.problems.map((p) => p.code)).toEqual(['VPCM_OUT_OF_ORDER']);
-    expect(st.summary).toBe('Migration state: 4 applied, 5 expected, 1 pending, 1 out of order');
-    expect(renderStatus(st)).toContain('0004_hotfix (out of order)');
+      const st = await status(tw.worker, { migrationsDir: dir });
+      expect(st.exitCode).toBe(2);
+      expect(st.plan.pending).toEqual(['0004_hotfix']);
+      expect(st.plan.outOfOrder).toEqual(['0004_hotfix']);
+      expect(st.plan.problems.map((p) => p.code)).toEqual(['VPCM_OUT_OF_ORDER']);
+      expect(st.summary).toBe('Migration state: 4 applied, 5 expected, 1 pending, 1 out of order');
+      expect(renderStatus(st)).toContain('0004_hotfix (out of order)');
 
-    // drizzle-orm's own migrator skips it and says nothing: the failure this guards against.
-    await drizzleMigrate(db.url, dir);
-    expect(await query(db.url, `SELECT to_regclass('hotfix') AS t`)).toEqual([{ t: null }]);
+      // drizzle-orm's own migrator skips it and says nothing: the failure this guards against.
+      await drizzleMigrate(db.url, dir);
+      expect(await query(db.url, `SELECT to_regclass('hotfix') AS t`)).toEqual([{ t: null }]);
 
-    const refused = await deploy(tw.worker, { migrationsDir: dir });
-    expect(refused.exitCode).toBe(2);
-    expect(refused.results).toEqual([]);
-    const allowed = await deploy(tw.worker, { migrationsDir: dir, allowOutOfOrder: true });
-    expect(allowed.exitCode).toBe(0);
-    expect(allowed.results.map((r) => [r.name, r.status])).toEqual([['0004_hotfix', 'applied']]);
-    expect(allowed.verification).toBe('Verified: database has all 5 migrations.');
-    expect((await status(tw.worker, { migrationsDir: dir })).exitCode).toBe(0);
-  });
+      const refused = await deploy(tw.worker, { migrationsDir: dir });
+      expect(refused.exitCode).toBe(2);
+      expect(refused.results).toEqual([]);
+      const allowed = await deploy(tw.worker, { migrationsDir: dir, allowOutOfOrder: true });
+      expect(allowed.exitCode).toBe(0);
+      expect(allowed.results.map((r) => [r.name, r.status])).toEqual([['0004_hotfix', 'applied']]);
+      expect(allowed.verification).toBe('Verified: database has all 5 migrations.');
+      expect((await status(tw.worker, { migrationsDir: dir })).exitCode).toBe(0);
+    },
+  );
 
   it('refuses a database ahead of the journal with the seed’s message, and reports a changed file', async () => {
     const dir = await drizzleDir(base);
@@ -222,7 +302,9 @@ describe.each(databaseTargets())('Drizzle journals on the $name PostgreSQL', ({ 
     await writeJournal(dir, journal.slice(0, 3));
     const ahead = await status(tw.worker, { migrationsDir: dir });
     expect(ahead.exitCode).toBe(2);
-    expect(ahead.plan.problems.map((p) => [p.code, p.message])).toEqual([['VPCM_MISSING_LOCALLY', 'Database has 4 migrations but local journal only has 3']]);
+    expect(ahead.plan.problems.map((p) => [p.code, p.message])).toEqual([
+      ['VPCM_MISSING_LOCALLY', 'Database has 4 migrations but local journal only has 3'],
+    ]);
     expect(ahead.counts).toEqual({ applied: 4, expected: 3, pending: 0 });
     const refused = await deploy(tw.worker, { migrationsDir: dir });
     expect(refused.exitCode).toBe(2);
@@ -242,7 +324,9 @@ describe.each(databaseTargets())('Drizzle journals on the $name PostgreSQL', ({ 
     expect(allowed.exitCode).toBe(0);
     expect(allowed.results).toEqual([]);
     await rm(file);
-    await expect(status(tw.worker, { migrationsDir: dir })).rejects.toMatchObject({ code: 'VPCM_MIGRATION_FILE_MISSING' });
+    await expect(status(tw.worker, { migrationsDir: dir })).rejects.toMatchObject({
+      code: 'VPCM_MIGRATION_FILE_MISSING',
+    });
   });
 
   it('reconciles objects that already exist and records the file', async () => {
@@ -267,10 +351,14 @@ describe.each(databaseTargets())('Drizzle journals on the $name PostgreSQL', ({ 
       expect(failing.results[0]?.status).toBe('failed');
       expect(failing.results[0]?.error?.code).toBe('42P07');
       // Reconciling compares definitions: a "users" with other columns is not what the entry creates.
-      const other = await drizzleDir([{ tag: '0000_x', when: 1, sql: `CREATE TABLE "users" ("id" integer, "email" text NOT NULL);` }]);
+      const other = await drizzleDir([
+        { tag: '0000_x', when: 1, sql: `CREATE TABLE "users" ("id" integer, "email" text NOT NULL);` },
+      ]);
       const different = await deploy(tw2.worker, { migrationsDir: other });
       expect(different.results[0]?.status).toBe('failed');
-      expect(different.results[0]?.error?.detail).toContain('Not reconciled: the object that exists is not what this statement creates.');
+      expect(different.results[0]?.error?.detail).toContain(
+        'Not reconciled: the object that exists is not what this statement creates.',
+      );
       expect(different.results[0]?.error?.detail).toContain('column email text NOT NULL');
     } finally {
       await tw2.close();

@@ -27,7 +27,19 @@ describe('an endpoint that drops the connection', () => {
     const dir = await migrationsDir({ '001_base': 'CREATE TABLE t (id int);\n' });
     const before = stub.requests();
 
-    const run = await runCli([command, '--endpoint', stub.url, '--function', 'drops', '--function-timeout', '600', '--migrations', dir, '--json', ...extra]);
+    const run = await runCli([
+      command,
+      '--endpoint',
+      stub.url,
+      '--function',
+      'drops',
+      '--function-timeout',
+      '600',
+      '--migrations',
+      dir,
+      '--json',
+      ...extra,
+    ]);
 
     expect(run.exitCode, run.stdout + run.stderr).toBe(2);
     const body = JSON.parse(run.stdout) as { error: { code: string; message: string; remedy: string } };

@@ -17,7 +17,8 @@ import { databaseTargets, query } from '../helpers/db.js';
 import { addMigration, corporaDir, migrationsDir, repoRoot } from '../helpers/migrations.js';
 import { useFreshWorker } from '../helpers/test-worker.js';
 
-const exists = async (url: string, relation: string) => (await query<{ t: string | null }>(url, `SELECT to_regclass('${relation}')::text AS t`))[0]?.t !== null;
+const exists = async (url: string, relation: string) =>
+  (await query<{ t: string | null }>(url, `SELECT to_regclass('${relation}')::text AS t`))[0]?.t !== null;
 
 const MIXED = {
   '001_base': 'CREATE TABLE "Job" ("id" int PRIMARY KEY, "owner" text);\n',
@@ -30,7 +31,9 @@ CREATE TABLE "_RoleToUser" ("A" TEXT NOT NULL, "B" TEXT NOT NULL);
 CREATE UNIQUE INDEX "_RoleToUser_AB_unique" ON "_RoleToUser"("A", "B");
 CREATE INDEX "_RoleToUser_B_index" ON "_RoleToUser"("B");
 `;
-const HAND_INDEX = 'CREATE INDEX CONCURRENTLY IF NOT EXISTS "User_env_createdAt_idx" ON "User"("env", "createdAt" DESC) INCLUDE ("id");\n';
+const HAND_INDEX =
+  'CREATE INDEX CONCURRENTLY IF NOT EXISTS "User_env_createdAt_idx" ' +
+  'ON "User"("env", "createdAt" DESC) INCLUDE ("id");\n';
 const GENERATED = `-- AlterTable
 ALTER TABLE "User" ADD COLUMN     "nickname" TEXT;
 
@@ -75,8 +78,12 @@ describe.each(databaseTargets())('lint on the $name PostgreSQL', ({ adminUrl }) 
 
   it('the error is real: with lint off, a new enum value used in its own file fails with 55P04', async () => {
     const dir = await migrationsDir({
-      '001_status': `CREATE TYPE "Status" AS ENUM ('OPEN');\nCREATE TABLE "Job" ("id" int, "status" "Status" NOT NULL DEFAULT 'OPEN');\n`,
-      '002_done': `ALTER TYPE "Status" ADD VALUE 'DONE';\nALTER TABLE "Job" ALTER COLUMN "status" SET DEFAULT 'DONE';\n`,
+      '001_status':
+        `CREATE TYPE "Status" AS ENUM ('OPEN');\nCREATE TABLE ` +
+        `"Job" ("id" int, "status" "Status" NOT NULL DEFAULT ` +
+        `'OPEN');\n`,
+      '002_done':
+        `ALTER TYPE "Status" ADD VALUE 'DONE';\nALTER TABLE ` + `"Job" ALTER COLUMN "status" SET DEFAULT 'DONE';\n`,
     });
 
     const refused = await deploy(tw.worker, { migrationsDir: dir });
@@ -103,14 +110,18 @@ describe.each(databaseTargets())('lint on the $name PostgreSQL', ({ adminUrl }) 
 
     expect(report.exitCode).toBe(0);
     expect(report.results.map((r) => r.status)).toEqual(['applied']);
-    expect(report.warnings).toEqual([expect.stringContaining('002_owner_index/migration.sql:1 [create-index-not-concurrently]')]);
+    expect(report.warnings).toEqual([
+      expect.stringContaining('002_owner_index/migration.sql:1 [create-index-not-concurrently]'),
+    ]);
   });
 
   it('lints the pending migrations against the applied ones, and --fix rewrites only the pending file', async () => {
     const dir = await migrationsDir({ '001_init': JOIN_HISTORY, '002_hand_index': HAND_INDEX });
     expect((await deploy(tw.worker, { migrationsDir: dir })).exitCode).toBe(0);
     await addMigration(dir, '003_generated', GENERATED);
-    const applied = await Promise.all(['001_init', '002_hand_index'].map((n) => readFile(path.join(dir, n, 'migration.sql'))));
+    const applied = await Promise.all(
+      ['001_init', '002_hand_index'].map((n) => readFile(path.join(dir, n, 'migration.sql'))),
+    );
 
     const linted = await runLint(tw.worker, { migrationsDir: dir });
 
@@ -126,10 +137,14 @@ describe.each(databaseTargets())('lint on the $name PostgreSQL', ({ adminUrl }) 
 
     const fixed = await runLint(tw.worker, { migrationsDir: dir, fix: true });
 
-    expect(fixed.fixed.map((f) => [f.migration, f.removed.map((r) => r.line)])).toEqual([['003_generated', [5, 8, 11]]]);
+    expect(fixed.fixed.map((f) => [f.migration, f.removed.map((r) => r.line)])).toEqual([
+      ['003_generated', [5, 8, 11]],
+    ]);
     expect(fixed.findings).toEqual([]);
     expect(await readFile(path.join(dir, '003_generated', 'migration.sql'), 'utf8')).toBe(KEPT);
-    expect(await Promise.all(['001_init', '002_hand_index'].map((n) => readFile(path.join(dir, n, 'migration.sql'))))).toEqual(applied);
+    expect(
+      await Promise.all(['001_init', '002_hand_index'].map((n) => readFile(path.join(dir, n, 'migration.sql')))),
+    ).toEqual(applied);
     const report = await deploy(tw.worker, { migrationsDir: dir });
     expect(report.exitCode).toBe(0);
     expect(report.warnings).toEqual([]);
@@ -154,45 +169,63 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
     execFile(
       tsx,
       [path.join(repoRoot, 'scripts/cli.ts'), ...args],
-      { cwd: repoRoot, env: { ...process.env, VPC_MIGRATE_FUNCTION: '', DATABASE_URL: '' }, timeout: 120_000, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      {
+        cwd: repoRoot,
+        env: { ...process.env, VPC_MIGRATE_FUNCTION: '', DATABASE_URL: '' },
+        timeout: 120_000,
+        maxBuffer: 64 * 1024 * 1024,
+      },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
 
 describe('vpc-migrate lint / deploy --no-lint (CLI process)', () => {
   const { adminUrl } = databaseTargets()[0]!;
-  const { db, tw } = useFreshWorker(adminUrl);
+  const { tw } = useFreshWorker(adminUrl);
 
-  it('deploy exits 2 on a lint error and 0 with --no-lint; lint --all needs no worker, lint of pending does', async () => {
-    const dir = await migrationsDir(MIXED);
-    const target = ['--endpoint', tw.endpoint, '--function', tw.functionName, '--migrations', dir];
+  it(
+    'deploy exits 2 on a lint error and 0 with --no-lint; ' + 'lint --all needs no worker, lint of pending does',
+    async () => {
+      const dir = await migrationsDir(MIXED);
+      const target = ['--endpoint', tw.endpoint, '--function', tw.functionName, '--migrations', dir];
 
-    const offline = await cli(['lint', '--all', '--migrations', dir, '--json']);
-    const noWorker = await cli(['lint', '--migrations', dir]);
-    const pending = await cli(['lint', ...target]);
-    const refused = await cli(['deploy', ...target, '--json']);
-    const forced = await cli(['deploy', ...target, '--no-lint']);
+      const offline = await cli(['lint', '--all', '--migrations', dir, '--json']);
+      const noWorker = await cli(['lint', '--migrations', dir]);
+      const pending = await cli(['lint', ...target]);
+      const refused = await cli(['deploy', ...target, '--json']);
+      const forced = await cli(['deploy', ...target, '--no-lint']);
 
-    expect(offline.code).toBe(2);
-    expect(JSON.parse(offline.stdout)).toMatchObject({ scope: 'all', linted: ['001_base', '002_index'], errors: 1 });
-    expect(noWorker.code).toBe(2);
-    expect(noWorker.stderr).toContain('VPCM_NO_TARGET');
-    expect(pending.code).toBe(2);
-    expect(pending.stdout).toContain('002_index/migration.sql:2 error   concurrently-mixed');
-    expect(pending.stdout).toContain('why');
-    expect(refused.code).toBe(2);
-    expect(JSON.parse(refused.stdout).problems[0].code).toBe('VPCM_LINT_FAILED');
-    expect(forced.code).toBe(0);
-  });
+      expect(offline.code).toBe(2);
+      expect(JSON.parse(offline.stdout)).toMatchObject({ scope: 'all', linted: ['001_base', '002_index'], errors: 1 });
+      expect(noWorker.code).toBe(2);
+      expect(noWorker.stderr).toContain('VPCM_NO_TARGET');
+      expect(pending.code).toBe(2);
+      expect(pending.stdout).toContain('002_index/migration.sql:2 error   concurrently-mixed');
+      expect(pending.stdout).toContain('why');
+      expect(refused.code).toBe(2);
+      expect(JSON.parse(refused.stdout).problems[0].code).toBe('VPCM_LINT_FAILED');
+      expect(forced.code).toBe(0);
+    },
+  );
 
-  it.skipIf(!existsSync(corporaDir))('lint --all --json over the trigger.dev history (test data): no errors, the whole report on stdout', async () => {
-    const run = await cli(['lint', '--all', '--json', '--migrations', path.join(corporaDir, 'triggerdotdev__trigger.dev', 'migrations')]);
+  it.skipIf(!existsSync(corporaDir))(
+    'lint --all --json over the trigger.dev history (test data): no errors, the whole report on stdout',
+    async () => {
+      const run = await cli([
+        'lint',
+        '--all',
+        '--json',
+        '--migrations',
+        path.join(corporaDir, 'triggerdotdev__trigger.dev', 'migrations'),
+      ]);
 
-    expect(run.code).toBe(0);
-    const report = JSON.parse(run.stdout);
-    expect(report.linted).toHaveLength(820);
-    expect(report.errors).toBe(0);
-    expect(report.warnings).toBeGreaterThan(100);
-  });
+      expect(run.code).toBe(0);
+      const report = JSON.parse(run.stdout);
+      expect(report.linted).toHaveLength(820);
+      expect(report.errors).toBe(0);
+      expect(report.warnings).toBeGreaterThan(100);
+    },
+  );
 });

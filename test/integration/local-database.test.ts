@@ -34,7 +34,9 @@ describe('embedded PostgreSQL', () => {
     expect(second.created).toBe(false);
     expect([first.port, second.port]).not.toContain(5432);
     expect(rows).toEqual([{ v: 'still here' }]);
-    console.info(`embedded PostgreSQL start: cold ${first.startupMs} ms (initdb included), warm ${second.startupMs} ms`);
+    console.info(
+      `embedded PostgreSQL start: cold ${first.startupMs} ms (initdb included), warm ${second.startupMs} ms`,
+    );
   });
 
   it('creates and drops databases', async () => {
@@ -57,7 +59,10 @@ describe('embedded PostgreSQL', () => {
     const dataDir = path.join(root, 'stale');
     await (await startLocalDatabase({ dataDir, durable: false })).stop();
     // Our own PID: alive, but not a PostgreSQL server for this directory.
-    await writeFile(path.join(dataDir, 'postmaster.pid'), `${process.pid}\n${dataDir}\n1700000000\n5999\n\n127.0.0.1\n`);
+    await writeFile(
+      path.join(dataDir, 'postmaster.pid'),
+      `${process.pid}\n${dataDir}\n1700000000\n5999\n\n127.0.0.1\n`,
+    );
     const lines: string[] = [];
 
     const db = await startLocalDatabase({ dataDir, durable: false, log: (line) => lines.push(line) });
@@ -113,7 +118,8 @@ describe('embedded PostgreSQL', () => {
     await writeFile(
       script,
       `import { startLocalDatabase } from ${JSON.stringify(module)};\n` +
-        `const db = await startLocalDatabase({ dataDir: ${JSON.stringify(path.join(root, 'exit-code'))}, durable: false });\n` +
+        (`const db = await startLocalDatabase({ dataDir: ${JSON.stringify(path.join(root, 'exit-code'))}, ` +
+          `durable: false });\n`) +
         `await db.stop();\nprocess.exitCode = 3;\n`,
     );
 
@@ -136,48 +142,51 @@ describe('embedded PostgreSQL', () => {
 });
 
 // Only root runs PostgreSQL as another user (postgres) that may be shut out of a private directory.
-describe.skipIf(process.getuid?.() !== 0)('as root, a project inside a mode-700 directory (skipped: not running as root)', () => {
-  it('keeps its data in one stable directory outside it, which the second start reuses', async () => {
-    const closed = await mkdtemp(path.join(root, 'private-'));
-    await chmod(closed, 0o700);
-    const project = path.join(closed, 'app');
-    await mkdir(project);
-    await writeFile(path.join(project, 'package.json'), '{"name":"app"}\n');
-    const expected = sharedDataDir(project);
-    await rm(path.dirname(expected), { recursive: true, force: true }); // a leftover from an interrupted run
-    try {
-      const first = await startLocalDatabase({ projectDir: project, durable: false });
-      await query(first.url, 'CREATE TABLE kept (v int)');
-      await first.stop();
-      const second = await startLocalDatabase({ projectDir: project, durable: false });
-      const rows = await query(second.url, 'SELECT * FROM kept');
-      await second.stop();
+describe.skipIf(process.getuid?.() !== 0)(
+  'as root, a project inside a mode-700 directory (skipped: not running as root)',
+  () => {
+    it('keeps its data in one stable directory outside it, which the second start reuses', async () => {
+      const closed = await mkdtemp(path.join(root, 'private-'));
+      await chmod(closed, 0o700);
+      const project = path.join(closed, 'app');
+      await mkdir(project);
+      await writeFile(path.join(project, 'package.json'), '{"name":"app"}\n');
+      const expected = sharedDataDir(project);
+      await rm(path.dirname(expected), { recursive: true, force: true }); // a leftover from an interrupted run
+      try {
+        const first = await startLocalDatabase({ projectDir: project, durable: false });
+        await query(first.url, 'CREATE TABLE kept (v int)');
+        await first.stop();
+        const second = await startLocalDatabase({ projectDir: project, durable: false });
+        const rows = await query(second.url, 'SELECT * FROM kept');
+        await second.stop();
 
-      expect(first.dataDir).toBe(expected);
-      expect(second.dataDir).toBe(first.dataDir);
-      expect(path.relative(closed, first.dataDir).startsWith('..')).toBe(true);
-      expect(first.dataDir).toMatch(/^\/var\/tmp\/vpc-migrate\/[0-9a-f]{16}\/pgdata$/);
-      expect([first.created, second.created]).toEqual([true, false]);
-      expect(rows).toEqual([]);
-      expect(existsSync(path.join(project, '.vpc-migrate'))).toBe(false); // nothing left in the project
-      for (const dir of [path.dirname(path.dirname(expected)), path.dirname(expected)]) {
-        expect((statSync(dir).mode & 0o755).toString(8)).toBe('755');
+        expect(first.dataDir).toBe(expected);
+        expect(second.dataDir).toBe(first.dataDir);
+        expect(path.relative(closed, first.dataDir).startsWith('..')).toBe(true);
+        expect(first.dataDir).toMatch(/^\/var\/tmp\/vpc-migrate\/[0-9a-f]{16}\/pgdata$/);
+        expect([first.created, second.created]).toEqual([true, false]);
+        expect(rows).toEqual([]);
+        expect(existsSync(path.join(project, '.vpc-migrate'))).toBe(false); // nothing left in the project
+        for (const dir of [path.dirname(path.dirname(expected)), path.dirname(expected)]) {
+          expect((statSync(dir).mode & 0o755).toString(8)).toBe('755');
+        }
+        expect(readFileSync(path.join(path.dirname(expected), 'project'), 'utf8')).toBe(`${project}\n`);
+      } finally {
+        await rm(path.dirname(expected), { recursive: true, force: true });
+        await rmdir(path.dirname(path.dirname(expected))).catch(() => undefined); // only when no other project uses it
       }
-      expect(readFileSync(path.join(path.dirname(expected), 'project'), 'utf8')).toBe(`${project}\n`);
-    } finally {
-      await rm(path.dirname(expected), { recursive: true, force: true });
-      await rmdir(path.dirname(path.dirname(expected))).catch(() => undefined); // only when no other project uses it
-    }
-  });
+    });
 
-  it('keeps .vpc-migrate/pgdata in the project when the postgres user can reach it', async () => {
-    const project = path.join(root, 'open-app');
-    await mkdir(project);
-    await writeFile(path.join(project, 'package.json'), '{"name":"open-app"}\n');
+    it('keeps .vpc-migrate/pgdata in the project when the postgres user can reach it', async () => {
+      const project = path.join(root, 'open-app');
+      await mkdir(project);
+      await writeFile(path.join(project, 'package.json'), '{"name":"open-app"}\n');
 
-    const db = await startLocalDatabase({ projectDir: project, durable: false });
-    await db.stop();
+      const db = await startLocalDatabase({ projectDir: project, durable: false });
+      await db.stop();
 
-    expect(db.dataDir).toBe(path.join(project, '.vpc-migrate', 'pgdata'));
-  });
-});
+      expect(db.dataDir).toBe(path.join(project, '.vpc-migrate', 'pgdata'));
+    });
+  },
+);

@@ -1,4 +1,9 @@
-import { InvokeCommand, LambdaClient, ResourceNotFoundException, type InvokeCommandOutput } from '@aws-sdk/client-lambda';
+import {
+  InvokeCommand,
+  LambdaClient,
+  ResourceNotFoundException,
+  type InvokeCommandOutput,
+} from '@aws-sdk/client-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INVOKE_PAYLOAD_LIMIT_BYTES, type LambdaContext } from '../../lambda/contract/index.js';
 import { startInvokeEndpoint, writeInvocationLog, type InvokeEndpoint } from '../../scripts/local/endpoint.js';
@@ -64,7 +69,9 @@ const payload = (value: unknown): Uint8Array => Buffer.from(JSON.stringify(value
 
 describe('local Invoke endpoint, through the unmodified LambdaClient', () => {
   it('round-trips a RequestResponse invocation', async () => {
-    const out = await lambda.send(new InvokeCommand({ FunctionName: 'echo', Payload: payload({ action: 'ledger', n: 1 }) }));
+    const out = await lambda.send(
+      new InvokeCommand({ FunctionName: 'echo', Payload: payload({ action: 'ledger', n: 1 }) }),
+    );
 
     expect(out.StatusCode).toBe(200);
     expect(out.FunctionError).toBeUndefined();
@@ -105,10 +112,15 @@ describe('local Invoke endpoint, through the unmodified LambdaClient', () => {
   it('takes a request of exactly 6 MB and rejects one byte more with 413', async () => {
     const atLimit = Buffer.from(`"${'a'.repeat(INVOKE_PAYLOAD_LIMIT_BYTES - 2)}"`);
     const ok = await lambda.send(new InvokeCommand({ FunctionName: 'background', Payload: atLimit }));
-    const call = lambda.send(new InvokeCommand({ FunctionName: 'echo', Payload: Buffer.concat([atLimit, Buffer.from(' ')]) }));
+    const call = lambda.send(
+      new InvokeCommand({ FunctionName: 'echo', Payload: Buffer.concat([atLimit, Buffer.from(' ')]) }),
+    );
 
     expect(ok.StatusCode).toBe(200);
-    await expect(call).rejects.toMatchObject({ name: 'RequestEntityTooLargeException', $metadata: { httpStatusCode: 413 } });
+    await expect(call).rejects.toMatchObject({
+      name: 'RequestEntityTooLargeException',
+      $metadata: { httpStatusCode: 413 },
+    });
   });
 
   it('turns an oversize response into Function.ResponseSizeTooLarge', async () => {
@@ -121,12 +133,17 @@ describe('local Invoke endpoint, through the unmodified LambdaClient', () => {
   it('rejects a body that is not JSON', async () => {
     const call = lambda.send(new InvokeCommand({ FunctionName: 'echo', Payload: Buffer.from('{not json') }));
 
-    await expect(call).rejects.toMatchObject({ name: 'InvalidRequestContentException', $metadata: { httpStatusCode: 400 } });
+    await expect(call).rejects.toMatchObject({
+      name: 'InvalidRequestContentException',
+      $metadata: { httpStatusCode: 400 },
+    });
   });
 
   it('answers an Event invocation with 202 and runs the handler in the background', async () => {
     const ran = new Promise((resolve) => (backgroundDone = resolve));
-    const out = await lambda.send(new InvokeCommand({ FunctionName: 'background', InvocationType: 'Event', Payload: payload({ id: 7 }) }));
+    const out = await lambda.send(
+      new InvokeCommand({ FunctionName: 'background', InvocationType: 'Event', Payload: payload({ id: 7 }) }),
+    );
 
     expect(out.StatusCode).toBe(202);
     await expect(ran).resolves.toEqual({ id: 7 });
@@ -147,12 +164,17 @@ describe('local Invoke endpoint, through the unmodified LambdaClient', () => {
 
     expect(Date.now() - started).toBeLessThan(1_500);
     expect(out.FunctionError).toBe('Unhandled');
-    expect(json(out)).toMatchObject({ errorType: 'Sandbox.Timedout', errorMessage: expect.stringMatching(/ Task timed out after 0\.30 seconds$/) });
+    expect(json(out)).toMatchObject({
+      errorType: 'Sandbox.Timedout',
+      errorMessage: expect.stringMatching(/ Task timed out after 0\.30 seconds$/),
+    });
     expect(log).toMatch(/Status: timeout/);
   });
 
   it('returns the log tail for LogType Tail', async () => {
-    const out = await lambda.send(new InvokeCommand({ FunctionName: 'echo', Payload: payload({ x: 1 }), LogType: 'Tail' }));
+    const out = await lambda.send(
+      new InvokeCommand({ FunctionName: 'echo', Payload: payload({ x: 1 }), LogType: 'Tail' }),
+    );
     const log = Buffer.from(out.LogResult ?? '', 'base64').toString('utf8');
     const { requestId } = json(out) as { requestId: string };
 

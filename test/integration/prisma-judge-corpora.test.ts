@@ -28,29 +28,38 @@ function folders(dir: string): string[] {
   return readdirSync(dir).filter((name) => existsSync(join(dir, name, 'migration.sql')));
 }
 
-describe.skipIf(!existsSync(corporaDir) || !prismaAvailable())('Prisma 6.19.3 deploys the real histories (corpora as test data)', () => {
-  describe.each(databaseTargets().map((t, i) => ({ ...t, first: i === 0 })))('on the $name server', ({ name: server, adminUrl, first }) => {
-    const db = useFreshDatabase(adminUrl);
+describe.skipIf(!existsSync(corporaDir) || !prismaAvailable())(
+  'Prisma 6.19.3 deploys the real histories (corpora as test data)',
+  () => {
+    describe.each(databaseTargets().map((t, i) => ({ ...t, first: i === 0 })))('on the $name server', ({
+      name: server,
+      adminUrl,
+      first,
+    }) => {
+      const db = useFreshDatabase(adminUrl);
 
-    it.each(CORPORA.filter((c) => first || c.everyServer))('$corpus ($migrations migrations) on a fresh database', async ({ corpus, migrations }) => {
-      const dir = join(corporaDir, corpus, 'migrations');
-      expect(folders(dir)).toHaveLength(migrations);
+      it.each(
+        CORPORA.filter((c) => first || c.everyServer),
+      )('$corpus ($migrations migrations) on a fresh database', async ({ corpus, migrations }) => {
+        const dir = join(corporaDir, corpus, 'migrations');
+        expect(folders(dir)).toHaveLength(migrations);
 
-      const deploy = await prismaMigrateDeploy(db.url, dir, { timeoutMs: 600_000 });
-      expect(deploy.exitCode, shown(deploy)).toBe(0);
-      expect(deploy.stdout).toContain(`${migrations} migrations found in prisma/migrations`);
-      expect(deploy.stdout).toContain('All migrations have been successfully applied.');
+        const deploy = await prismaMigrateDeploy(db.url, dir, { timeoutMs: 600_000 });
+        expect(deploy.exitCode, shown(deploy)).toBe(0);
+        expect(deploy.stdout).toContain(`${migrations} migrations found in prisma/migrations`);
+        expect(deploy.stdout).toContain('All migrations have been successfully applied.');
 
-      const status = await expectPrismaUpToDate(db.url, dir, { timeoutMs: 300_000 });
+        const status = await expectPrismaUpToDate(db.url, dir, { timeoutMs: 300_000 });
 
-      const rows = await prismaLedger(db.url);
-      const done = rows.filter((r) => r.finished_at !== null && r.applied_steps_count === 1);
-      expect({ n: rows.length, done: done.length }).toEqual({ n: migrations, done: migrations });
+        const rows = await prismaLedger(db.url);
+        const done = rows.filter((r) => r.finished_at !== null && r.applied_steps_count === 1);
+        expect({ n: rows.length, done: done.length }).toEqual({ n: migrations, done: migrations });
 
-      console.log(
-        `[prisma-judge] ${server}: Prisma 6.19.3 migrate deploy of ${corpus} (${migrations} migrations): ` +
-          `${deploy.durationMs} ms; migrate status: ${status.durationMs} ms (CLI startup ≈ 1 s of each)`,
-      );
-    }, 900_000);
-  });
-});
+        console.log(
+          `[prisma-judge] ${server}: Prisma 6.19.3 migrate deploy of ${corpus} (${migrations} migrations): ` +
+            `${deploy.durationMs} ms; migrate status: ${status.durationMs} ms (CLI startup ≈ 1 s of each)`,
+        );
+      }, 900_000);
+    });
+  },
+);

@@ -11,8 +11,18 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { databaseTargets, withClient, prismaLedger, type PrismaLedgerRow, useFreshDatabase } from '../helpers/db.js';
-import { expectPrismaAgrees, expectPrismaNothingPending, expectPrismaUpToDate, shown } from '../helpers/prisma-agrees.js';
-import { prismaAvailable, prismaMigrateDeploy, prismaMigrateStatus, prismaResolveApplied } from '../helpers/prisma-judge.js';
+import {
+  expectPrismaAgrees,
+  expectPrismaNothingPending,
+  expectPrismaUpToDate,
+  shown,
+} from '../helpers/prisma-agrees.js';
+import {
+  prismaAvailable,
+  prismaMigrateDeploy,
+  prismaMigrateStatus,
+  prismaResolveApplied,
+} from '../helpers/prisma-judge.js';
 
 const MIGRATIONS: Record<string, string> = {
   '20240101000000_init': 'CREATE TABLE "Account" (\n  "id" SERIAL PRIMARY KEY,\n  "email" TEXT NOT NULL\n);\n',
@@ -42,13 +52,15 @@ async function writeMigrations(dir: string, migrations: Record<string, string>):
 /** The `CREATE TABLE "_prisma_migrations"` block of docs/design.md §2. */
 async function designLedgerDdl(): Promise<string> {
   const design = await readFile(new URL('../../docs/design.md', import.meta.url), 'utf8');
-  const ddl = /```sql\n(CREATE TABLE "_prisma_migrations" \([^]*?\);)\n```/.exec(design)?.[1];
+  const ddl = /```sql\n(CREATE TABLE "_prisma_migrations" \([\s\S]*?\);)\n```/.exec(design)?.[1];
   if (!ddl) throw new Error('docs/design.md §2 no longer holds the CREATE TABLE "_prisma_migrations" block');
   return ddl;
 }
 
 async function sha256OfFile(file: string): Promise<string> {
-  return createHash('sha256').update(await readFile(file)).digest('hex');
+  return createHash('sha256')
+    .update(await readFile(file))
+    .digest('hex');
 }
 
 describe.skipIf(!prismaAvailable())('Prisma 6.19.3 as the judge', () => {
@@ -100,14 +112,23 @@ describe.skipIf(!prismaAvailable())('Prisma 6.19.3 as the judge', () => {
       const deploy = await prismaMigrateDeploy(db.url, dir);
       expect(deploy.exitCode, shown(deploy)).toBe(0);
 
-      const columns = await withClient(db.url, async (c) =>
-        (
-          await c.query<{ column_name: string; data_type: string; len: number | null; nullable: string; def: string | null }>(
-            `SELECT column_name, data_type, character_maximum_length AS len, is_nullable AS nullable, column_default AS def
+      const columns = await withClient(
+        db.url,
+        async (c) =>
+          (
+            await c.query<{
+              column_name: string;
+              data_type: string;
+              len: number | null;
+              nullable: string;
+              def: string | null;
+            }>(
+              `SELECT column_name, data_type, character_maximum_length AS len, is_nullable AS nullable, column_default
+                AS def
                FROM information_schema.columns WHERE table_schema = 'public' AND table_name = '_prisma_migrations'
               ORDER BY ordinal_position`,
-          )
-        ).rows,
+            )
+          ).rows,
       );
       expect(columns).toEqual([
         { column_name: 'id', data_type: 'character varying', len: 36, nullable: 'NO', def: null },
@@ -119,13 +140,15 @@ describe.skipIf(!prismaAvailable())('Prisma 6.19.3 as the judge', () => {
         { column_name: 'started_at', data_type: 'timestamp with time zone', len: null, nullable: 'NO', def: 'now()' },
         { column_name: 'applied_steps_count', data_type: 'integer', len: null, nullable: 'NO', def: '0' },
       ]);
-      const constraints = await withClient(db.url, async (c) =>
-        (
-          await c.query<{ contype: string; def: string }>(
-            `SELECT contype, pg_get_constraintdef(oid) AS def FROM pg_constraint
+      const constraints = await withClient(
+        db.url,
+        async (c) =>
+          (
+            await c.query<{ contype: string; def: string }>(
+              `SELECT contype, pg_get_constraintdef(oid) AS def FROM pg_constraint
               WHERE conrelid = '"_prisma_migrations"'::regclass AND contype <> 'n'`, // PG 18 lists NOT NULLs too
-          )
-        ).rows,
+            )
+          ).rows,
       );
       // Only the primary key: no unique constraint on migration_name.
       expect(constraints).toEqual([{ contype: 'p', def: 'PRIMARY KEY (id)' }]);
@@ -189,7 +212,10 @@ describe.skipIf(!prismaAvailable())('Prisma 6.19.3 as the judge', () => {
       expect(failed[0]).toMatchObject({ finished_at: null, rolled_back_at: null, applied_steps_count: 0 });
       expect(failed[0]!.logs).toContain('division by zero');
       // One simple-protocol query is one implicit transaction: the first statement was undone.
-      const half = await withClient(db.url, async (c) => (await c.query(`SELECT to_regclass('"Half"') AS t`)).rows[0]?.t);
+      const half = await withClient(
+        db.url,
+        async (c) => (await c.query(`SELECT to_regclass('"Half"') AS t`)).rows[0]?.t,
+      );
       expect(half).toBeNull();
 
       const status = await prismaMigrateStatus(db.url, dir);
@@ -200,8 +226,12 @@ describe.skipIf(!prismaAvailable())('Prisma 6.19.3 as the judge', () => {
       const refused = await prismaMigrateDeploy(db.url, dir);
       expect(refused.exitCode, shown(refused)).toBe(1);
       expect(refused.stderr).toContain('Error: P3009');
-      expect(refused.stderr).toContain('migrate found failed migrations in the target database, new migrations will not be applied.');
-      expect(refused.stderr).toMatch(/The `20240104000000_broken` migration started at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ UTC failed/);
+      expect(refused.stderr).toContain(
+        'migrate found failed migrations in the target database, new migrations will not be applied.',
+      );
+      expect(refused.stderr).toMatch(
+        /The `20240104000000_broken` migration started at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ UTC failed/,
+      );
 
       const missing = await prismaResolveApplied(db.url, dir, '20240105000000_nowhere');
       expect(missing.exitCode, shown(missing)).toBe(1);
@@ -228,42 +258,50 @@ describe.skipIf(!prismaAvailable())('Prisma 6.19.3 as the judge', () => {
       const again = await prismaResolveApplied(db.url, dir, '20240104000000_broken');
       expect(again.exitCode, shown(again)).toBe(1);
       expect(again.stderr).toContain('Error: P3008');
-      expect(again.stderr).toContain('The migration `20240104000000_broken` is already recorded as applied in the database.');
+      expect(again.stderr).toContain(
+        'The migration `20240104000000_broken` is already recorded as applied in the database.',
+      );
 
       await expectPrismaUpToDate(db.url, dir);
     });
 
-    it("documents Prisma's status on rows not found locally: silent alone, divergence with a pending folder", async () => {
-      expect((await prismaMigrateDeploy(db.url, dir)).exitCode).toBe(0);
-      await rm(path.join(dir, '20240103000000_post'), { recursive: true });
+    it(
+      "documents Prisma's status on rows not found locally: " + 'silent alone, divergence with a pending folder',
+      async () => {
+        expect((await prismaMigrateDeploy(db.url, dir)).exitCode).toBe(0);
+        await rm(path.join(dir, '20240103000000_post'), { recursive: true });
 
-      // The database is ahead of the folder: Prisma's status does not report it.
-      const ahead = await prismaMigrateStatus(db.url, dir);
-      expect(ahead.exitCode, shown(ahead)).toBe(0);
-      expect(ahead.stdout).toContain('2 migrations found in prisma/migrations');
-      expect(ahead.stdout).toContain('Database schema is up to date!');
+        // The database is ahead of the folder: Prisma's status does not report it.
+        const ahead = await prismaMigrateStatus(db.url, dir);
+        expect(ahead.exitCode, shown(ahead)).toBe(0);
+        expect(ahead.stdout).toContain('2 migrations found in prisma/migrations');
+        expect(ahead.stdout).toContain('Database schema is up to date!');
 
-      await writeMigrations(dir, { '20240104000000_other': 'SELECT 1;\n' });
-      const diverged = await prismaMigrateStatus(db.url, dir);
-      expect(diverged.exitCode, shown(diverged)).toBe(1);
-      expect(diverged.stderr).toContain(
-        [
-          'Your local migration history and the migrations table from your database are different:',
-          '',
-          'The last common migration is: 20240102000000_index',
-          '',
-          'The migration have not yet been applied:',
-          '20240104000000_other',
-          '',
-          'The migration from the database are not found locally in prisma/migrations:',
-          '20240103000000_post',
-        ].join('\n'),
-      );
-    });
+        await writeMigrations(dir, { '20240104000000_other': 'SELECT 1;\n' });
+        const diverged = await prismaMigrateStatus(db.url, dir);
+        expect(diverged.exitCode, shown(diverged)).toBe(1);
+        expect(diverged.stderr).toContain(
+          [
+            'Your local migration history and the migrations table from your database are different:',
+            '',
+            'The last common migration is: 20240102000000_index',
+            '',
+            'The migration have not yet been applied:',
+            '20240104000000_other',
+            '',
+            'The migration from the database are not found locally in prisma/migrations:',
+            '20240103000000_post',
+          ].join('\n'),
+        );
+      },
+    );
 
     it("documents that Prisma's status and deploy do not check checksums of applied migrations", async () => {
       expect((await prismaMigrateDeploy(db.url, dir)).exitCode).toBe(0);
-      await writeFile(path.join(dir, '20240101000000_init', 'migration.sql'), `${MIGRATIONS['20240101000000_init']}-- edited\n`);
+      await writeFile(
+        path.join(dir, '20240101000000_init', 'migration.sql'),
+        `${MIGRATIONS['20240101000000_init']}-- edited\n`,
+      );
       await expectPrismaAgrees(db.url, dir);
     });
 
@@ -274,7 +312,13 @@ describe.skipIf(!prismaAvailable())('Prisma 6.19.3 as the judge', () => {
       expect(deploy.exitCode, shown(deploy)).toBe(0);
       expect(deploy.stdout).toContain('schema "tenant one"');
       const tables = await withClient(db.url, async (c) =>
-        (await c.query<{ t: string }>(`SELECT table_schema || '.' || table_name AS t FROM information_schema.tables WHERE table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1`)).rows.map((r) => r.t),
+        (
+          await c.query<{ t: string }>(
+            `SELECT table_schema || '.' || table_name AS t FROM ` +
+              `information_schema.tables WHERE table_schema NOT IN ` +
+              `('pg_catalog', 'information_schema') ORDER BY 1`,
+          )
+        ).rows.map((r) => r.t),
       );
       expect(tables).toEqual(['tenant one.Account', 'tenant one.Post', 'tenant one._prisma_migrations']);
       const status = await prismaMigrateStatus(url.toString(), dir);

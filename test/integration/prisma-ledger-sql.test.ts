@@ -62,7 +62,11 @@ describe('the Prisma ledger statements, parameterised and inlined', () => {
       });
     const statements: ((table: string) => SqlStatement)[] = [
       ...ROWS.map((r) => (table: string) => insertLedgerRowSql(table, { ...r, returning: r.id === 'resolved' })),
-      ...UPDATES.map(([ids, set]) => (table: string) => updateLedgerRowsSql(table, ids, set)),
+      ...UPDATES.map(
+        ([ids, set]) =>
+          (table: string) =>
+            updateLedgerRowsSql(table, ids, set),
+      ),
     ];
 
     // Act

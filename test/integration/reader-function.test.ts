@@ -12,7 +12,15 @@ import { deploy as deployApi, status as statusApi } from '../../scripts/api.js';
 import { startInvokeEndpoint } from '../../scripts/local/endpoint.js';
 import { ensureLocalReader, localReaderUrl } from '../../scripts/local/reader-login.js';
 import { runCli, spawnCollect, type ProcessRun } from '../helpers/cli.js';
-import { databaseTargets, fixture, freshDatabase, orDrop, prismaLedger, query, useFreshDatabase } from '../helpers/db.js';
+import {
+  databaseTargets,
+  fixture,
+  freshDatabase,
+  orDrop,
+  prismaLedger,
+  query,
+  useFreshDatabase,
+} from '../helpers/db.js';
 import { migrationsDir, repoRoot } from '../helpers/migrations.js';
 
 const MIGRATOR = 'app-migrator';
@@ -45,7 +53,10 @@ async function startTwoFunctions(databaseUrl: string) {
       return handler(event, context);
     };
   const endpoint = await startInvokeEndpoint({
-    functions: { [MIGRATOR]: { handler: recording(MIGRATOR, migrator), timeoutMs: 120_000 }, [READER]: { handler: recording(READER, reader), timeoutMs: 120_000 } },
+    functions: {
+      [MIGRATOR]: { handler: recording(MIGRATOR, migrator), timeoutMs: 120_000 },
+      [READER]: { handler: recording(READER, reader), timeoutMs: 120_000 },
+    },
   });
   return { url: endpoint.url, calls, close: () => endpoint.close() };
 }
@@ -56,14 +67,29 @@ describe('which function each command invokes', () => {
     'describe',
     async () => {
       const db = await freshDatabase(adminUrl);
-      return orDrop(db, async () => ({ db, fns: await startTwoFunctions(db.url), dir: await migrationsDir(MIGRATIONS) }));
+      return orDrop(db, async () => ({
+        db,
+        fns: await startTwoFunctions(db.url),
+        dir: await migrationsDir(MIGRATIONS),
+      }));
     },
     async ({ db, fns }) => {
       await fns.close();
       await db.drop();
     },
   );
-  const flags = () => ['--endpoint', env.fns.url, '--function', MIGRATOR, '--reader-function', READER, '--function-timeout', '120', '--migrations', env.dir];
+  const flags = () => [
+    '--endpoint',
+    env.fns.url,
+    '--function',
+    MIGRATOR,
+    '--reader-function',
+    READER,
+    '--function-timeout',
+    '120',
+    '--migrations',
+    env.dir,
+  ];
   /** Runs the CLI and returns what it printed and the functions it invoked. */
   async function cli(args: string[]) {
     const before = env.fns.calls.length;
@@ -87,7 +113,11 @@ describe('which function each command invokes', () => {
     const text = await cli(['status']);
 
     expect(status.exitCode, status.stdout + status.stderr).toBe(0);
-    expect(JSON.parse(status.stdout)).toMatchObject({ command: 'status', exitCode: 0, function: { name: READER, role: 'reader' } });
+    expect(JSON.parse(status.stdout)).toMatchObject({
+      command: 'status',
+      exitCode: 0,
+      function: { name: READER, role: 'reader' },
+    });
     expect(status.calls).toEqual([{ fn: READER, action: 'ledger', write: false }]);
     expect(lint.exitCode, lint.stdout + lint.stderr).toBe(0);
     expect(functionsOf(lint.calls)).toEqual([READER]);
@@ -120,20 +150,36 @@ describe('which function each command invokes', () => {
     const run = await cli(['sql', 'SET ROLE postgres', '--json']);
 
     expect(run.exitCode).toBe(2);
-    const body = JSON.parse(run.stdout) as { error: { code: string; remedy: string; details?: { error?: { code?: string } } } };
+    const body = JSON.parse(run.stdout) as {
+      error: { code: string; remedy: string; details?: { error?: { code?: string } } };
+    };
     expect(run.calls).toEqual([{ fn: READER, action: 'run-sql', write: false }]);
     expect(body.error.details?.error?.code, run.stdout).toBe('42501');
     expect(body.error.remedy).not.toContain('--write');
   });
 
-  it('the reader function itself answers nothing else: a deploy sent to it by name is refused, nothing applied', async () => {
-    const dir = await migrationsDir({ ...MIGRATIONS, '003_more': 'CREATE TABLE more (id int);\n' });
-    const run = await runCli(['deploy', '--json', '--endpoint', env.fns.url, '--function', READER, '--function-timeout', '120', '--migrations', dir]);
+  it(
+    'the reader function itself answers nothing else: a ' + 'deploy sent to it by name is refused, nothing applied',
+    async () => {
+      const dir = await migrationsDir({ ...MIGRATIONS, '003_more': 'CREATE TABLE more (id int);\n' });
+      const run = await runCli([
+        'deploy',
+        '--json',
+        '--endpoint',
+        env.fns.url,
+        '--function',
+        READER,
+        '--function-timeout',
+        '120',
+        '--migrations',
+        dir,
+      ]);
 
-    expect(run.exitCode, run.stdout).toBe(2);
-    expect(JSON.stringify(JSON.parse(run.stdout))).toContain('VPCM_READER_ONLY');
-    expect((await prismaLedger(env.db.url)).map((r) => r.migration_name)).not.toContain('003_more');
-  });
+      expect(run.exitCode, run.stdout).toBe(2);
+      expect(JSON.stringify(JSON.parse(run.stdout))).toContain('VPCM_READER_ONLY');
+      expect((await prismaLedger(env.db.url)).map((r) => r.migration_name)).not.toContain('003_more');
+    },
+  );
 
   it('api.ts: status asks the reader, deploy the migrator', async () => {
     const target = { endpoint: env.fns.url, function: MIGRATOR, readerFunction: READER, functionTimeoutMs: 120_000 };
@@ -148,10 +194,23 @@ describe('which function each command invokes', () => {
   });
 
   it('VPC_MIGRATE_READER_FUNCTION names the reader when no flag does', async () => {
-    const run = await spawnCollect(process.execPath, ['scripts/run-cli.mjs', 'sql', 'SELECT 1 AS one', '--json', '--endpoint', env.fns.url, '--function-timeout', '120'], {
-      cwd: repoRoot,
-      env: { VPC_MIGRATE_FUNCTION: MIGRATOR, VPC_MIGRATE_READER_FUNCTION: READER },
-    });
+    const run = await spawnCollect(
+      process.execPath,
+      [
+        'scripts/run-cli.mjs',
+        'sql',
+        'SELECT 1 AS one',
+        '--json',
+        '--endpoint',
+        env.fns.url,
+        '--function-timeout',
+        '120',
+      ],
+      {
+        cwd: repoRoot,
+        env: { VPC_MIGRATE_FUNCTION: MIGRATOR, VPC_MIGRATE_READER_FUNCTION: READER },
+      },
+    );
 
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout).function).toEqual({ name: READER, role: 'reader' });
@@ -162,9 +221,15 @@ describe('sql --write from a shell (no terminal), against --local', () => {
   const { adminUrl } = databaseTargets()[0]!;
   const db = useFreshDatabase(adminUrl);
   const shell = (file: string, args: string[], env: Record<string, string | undefined> = {}): Promise<ProcessRun> =>
-    spawnCollect(file, args, { cwd: repoRoot, env: { VPC_MIGRATE_FUNCTION: undefined, VPC_MIGRATE_READER_FUNCTION: undefined, DATABASE_URL: undefined, ...env } });
+    spawnCollect(file, args, {
+      cwd: repoRoot,
+      env: { VPC_MIGRATE_FUNCTION: undefined, VPC_MIGRATE_READER_FUNCTION: undefined, DATABASE_URL: undefined, ...env },
+    });
   const cli = (args: string[]) => shell(process.execPath, ['scripts/run-cli.mjs', ...args]);
-  const tables = async () => (await query<{ tablename: string }>(db.url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).map((r) => r.tablename);
+  const tables = async () =>
+    (await query<{ tablename: string }>(db.url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).map(
+      (r) => r.tablename,
+    );
 
   it('without --yes: usage error, exit 2, nothing written; the printed command, run as printed, writes', async () => {
     const url = new URL(db.url);
@@ -175,7 +240,9 @@ describe('sql --write from a shell (no terminal), against --local', () => {
     expect(refused.stderr).toContain('needs --yes');
     expect(await tables()).toEqual([]);
     const printed = [...refused.stderr.matchAll(/`([^`]+)`/g)].map((m) => m[1]!).find((c) => c.includes(' --yes'));
-    expect(printed).toMatch(/^node scripts\/run-cli\.mjs sql 'CREATE TABLE written \(id int\)' --write --yes --local --database-url /);
+    expect(printed).toMatch(
+      /^node scripts\/run-cli\.mjs sql 'CREATE TABLE written \(id int\)' --write --yes --local --database-url /,
+    );
 
     const again = await shell('sh', ['-c', printed!], { PGPASSWORD: decodeURIComponent(url.password) });
 
@@ -184,7 +251,16 @@ describe('sql --write from a shell (no terminal), against --local', () => {
   });
 
   it('with --yes: written, by the migrator; a read then goes to the local reader function', async () => {
-    const write = await cli(['sql', '--write', '--yes', 'CREATE TABLE written (id int)', '--local', '--database-url', db.url, '--json']);
+    const write = await cli([
+      'sql',
+      '--write',
+      '--yes',
+      'CREATE TABLE written (id int)',
+      '--local',
+      '--database-url',
+      db.url,
+      '--json',
+    ]);
     const read = await cli(['sql', 'SELECT current_user AS who', '--local', '--database-url', db.url, '--json']);
 
     expect(write.code, write.stdout + write.stderr).toBe(0);

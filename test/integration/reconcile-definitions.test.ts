@@ -13,7 +13,10 @@ import { expectPrismaUpToDate, UP_TO_DATE } from '../helpers/prisma-agrees.js';
 import { prismaAvailable, prismaMigrateStatus } from '../helpers/prisma-judge.js';
 import { useFreshWorker } from '../helpers/test-worker.js';
 
-const BASE = 'CREATE TABLE "User" ("id" INTEGER NOT NULL, "email" TEXT NOT NULL, "name" TEXT, CONSTRAINT "User_pkey" PRIMARY KEY ("id"));\n';
+const BASE =
+  'CREATE TABLE "User" ("id" INTEGER NOT NULL, "email" ' +
+  'TEXT NOT NULL, "name" TEXT, CONSTRAINT "User_pkey" ' +
+  'PRIMARY KEY ("id"));\n';
 
 interface Case {
   what: string;
@@ -30,19 +33,27 @@ const DIFFERENT: Case[] = [
     what: 'a non-unique index on another column where a unique one is created',
     existing: 'CREATE INDEX "User_email_key" ON "User"("name");',
     migration: 'CREATE UNIQUE INDEX "User_email_key" ON "User"("email");\n',
-    shows: ['CREATE INDEX "User_email_key" ON public."User" USING btree (name)', 'CREATE UNIQUE INDEX "User_email_key" ON public."User" USING btree (email)'],
+    shows: [
+      'CREATE INDEX "User_email_key" ON public."User" USING btree (name)',
+      'CREATE UNIQUE INDEX "User_email_key" ON public."User" USING btree (email)',
+    ],
   },
   {
     what: 'a table with other columns',
-    existing: 'CREATE TABLE "Team" ("id" INTEGER NOT NULL, "title" VARCHAR(20), CONSTRAINT "Team_pkey" PRIMARY KEY ("id"));',
-    migration: 'CREATE TABLE "Team" ("id" INTEGER NOT NULL, "name" TEXT NOT NULL, CONSTRAINT "Team_pkey" PRIMARY KEY ("id"));\n',
+    existing:
+      'CREATE TABLE "Team" ("id" INTEGER NOT NULL, "title" VARCHAR(20), CONSTRAINT "Team_pkey" PRIMARY KEY ("id"));',
+    migration:
+      'CREATE TABLE "Team" ("id" INTEGER NOT NULL, "name" TEXT NOT NULL, CONSTRAINT "Team_pkey" PRIMARY KEY ("id"));\n',
     shows: ['column title character varying(20)', 'column name text NOT NULL'],
   },
   {
     what: 'a constraint with another definition',
     existing: 'ALTER TABLE "User" ADD CONSTRAINT "User_email_check" CHECK (length("email") > 1);',
     migration: 'ALTER TABLE "User" ADD CONSTRAINT "User_email_check" CHECK (length("email") > 3);\n',
-    shows: ['constraint "User_email_check" CHECK ((length(email) > 1))', 'constraint "User_email_check" CHECK ((length(email) > 3))'],
+    shows: [
+      'constraint "User_email_check" CHECK ((length(email) > 1))',
+      'constraint "User_email_check" CHECK ((length(email) > 3))',
+    ],
   },
   {
     what: 'an enum with other labels',
@@ -53,17 +64,36 @@ const DIFFERENT: Case[] = [
 ];
 
 const EQUAL: Case[] = [
-  { what: 'the same unique index', existing: 'CREATE UNIQUE INDEX "User_email_key" ON "User"("email");', migration: 'CREATE UNIQUE INDEX "User_email_key" ON "User"("email");\n' },
+  {
+    what: 'the same unique index',
+    existing: 'CREATE UNIQUE INDEX "User_email_key" ON "User"("email");',
+    migration: 'CREATE UNIQUE INDEX "User_email_key" ON "User"("email");\n',
+  },
   {
     what: 'the same table',
-    existing: 'CREATE TABLE "Team" ("id" INTEGER NOT NULL, "name" TEXT NOT NULL, CONSTRAINT "Team_pkey" PRIMARY KEY ("id"));',
-    migration: 'CREATE TABLE "Team" (\n    "id" INTEGER NOT NULL,\n    "name" TEXT NOT NULL,\n\n    CONSTRAINT "Team_pkey" PRIMARY KEY ("id")\n);\n',
+    existing:
+      'CREATE TABLE "Team" ("id" INTEGER NOT NULL, "name" TEXT NOT NULL, CONSTRAINT "Team_pkey" PRIMARY KEY ("id"));',
+    migration:
+      'CREATE TABLE "Team" (\n    "id" INTEGER NOT NULL,\n ' +
+      '   "name" TEXT NOT NULL,\n\n    CONSTRAINT "Team_pkey" ' +
+      'PRIMARY KEY ("id")\n);\n',
   },
-  { what: 'the same constraint', existing: 'ALTER TABLE "User" ADD CONSTRAINT "User_email_check" CHECK (length("email") > 3);', migration: 'ALTER TABLE "User" ADD CONSTRAINT "User_email_check" CHECK (length(email) > 3);\n' },
-  { what: 'the same enum', existing: `CREATE TYPE "Role" AS ENUM ('ADMIN', 'MEMBER');`, migration: `CREATE TYPE "Role" AS ENUM ('ADMIN', 'MEMBER');\n` },
+  {
+    what: 'the same constraint',
+    existing: 'ALTER TABLE "User" ADD CONSTRAINT "User_email_check" CHECK (length("email") > 3);',
+    migration: 'ALTER TABLE "User" ADD CONSTRAINT "User_email_check" CHECK (length(email) > 3);\n',
+  },
+  {
+    what: 'the same enum',
+    existing: `CREATE TYPE "Role" AS ENUM ('ADMIN', 'MEMBER');`,
+    migration: `CREATE TYPE "Role" AS ENUM ('ADMIN', 'MEMBER');\n`,
+  },
 ];
 
-describe.each(databaseTargets())('reconciliation by definition on the $name PostgreSQL', ({ name: server, adminUrl }) => {
+describe.each(databaseTargets())('reconciliation by definition on the $name PostgreSQL', ({
+  name: server,
+  adminUrl,
+}) => {
   const env = useFreshWorker(adminUrl);
 
   /** Deploys the base, makes `existing` by other means, then deploys `migration`. */
@@ -82,7 +112,9 @@ describe.each(databaseTargets())('reconciliation by definition on the $name Post
     expect(report.exitCode).toBe(2);
     const failed = report.results.find((r) => r.name === '002_change');
     expect(failed?.status).toBe('failed');
-    expect(failed?.error?.detail).toContain('Not reconciled: the object that exists is not what this statement creates.');
+    expect(failed?.error?.detail).toContain(
+      'Not reconciled: the object that exists is not what this statement creates.',
+    );
     expect(failed?.error?.detail).toContain(`Existing:\n`);
     expect(failed?.error?.detail).toContain(c.shows![0]);
     expect(failed?.error?.detail).toContain(c.shows![1]);
@@ -91,7 +123,12 @@ describe.each(databaseTargets())('reconciliation by definition on the $name Post
     expect(row).toMatchObject({ finished_at: null, rolled_back_at: null });
     // The existing object is as it was: the comparison was rolled back.
     if (c.what.startsWith('a non-unique index')) {
-      expect(await query(env.db.url, `SELECT indisunique AS u FROM pg_index WHERE indexrelid = '"User_email_key"'::regclass`)).toEqual([{ u: false }]);
+      expect(
+        await query(
+          env.db.url,
+          `SELECT indisunique AS u FROM pg_index WHERE indexrelid = '"User_email_key"'::regclass`,
+        ),
+      ).toEqual([{ u: false }]);
     }
     if (judge) {
       const prisma = await prismaMigrateStatus(env.db.url, dir);
@@ -115,14 +152,22 @@ describe.each(databaseTargets())('reconciliation by definition on the $name Post
   });
 
   it('reconciles an enum that has grown labels since, naming the additions', async () => {
-    const { report } = await runInto({ what: 'grown enum', existing: `CREATE TYPE "Role" AS ENUM ('ADMIN', 'MEMBER', 'GUEST');`, migration: `CREATE TYPE "Role" AS ENUM ('ADMIN', 'MEMBER');\n` });
+    const { report } = await runInto({
+      what: 'grown enum',
+      existing: `CREATE TYPE "Role" AS ENUM ('ADMIN', 'MEMBER', 'GUEST');`,
+      migration: `CREATE TYPE "Role" AS ENUM ('ADMIN', 'MEMBER');\n`,
+    });
 
     expect(report.exitCode).toBe(0);
-    expect(report.results.find((r) => r.name === '002_change')?.skipped?.[0]?.message).toContain('later additions: label GUEST');
+    expect(report.results.find((r) => r.name === '002_change')?.skipped?.[0]?.message).toContain(
+      'later additions: label GUEST',
+    );
   });
 
   it('never reconciles a duplicate inside one file', async () => {
-    const dir = await migrationsDir({ '001_twice': 'CREATE TABLE "Twice" ("id" INTEGER);\nCREATE TABLE "Twice" ("id" INTEGER);\n' });
+    const dir = await migrationsDir({
+      '001_twice': 'CREATE TABLE "Twice" ("id" INTEGER);\nCREATE TABLE "Twice" ("id" INTEGER);\n',
+    });
 
     const report = await deploy(env.tw.worker, { migrationsDir: dir });
 

@@ -16,12 +16,24 @@ import { useFreshWorker } from '../helpers/test-worker.js';
 describe.each(databaseTargets())('run-sql on the $name PostgreSQL', ({ adminUrl }) => {
   const { db, tw } = useFreshWorker(adminUrl, {
     per: 'describe',
-    prepare: (url) => query(url, `CREATE TABLE account (id serial PRIMARY KEY, balance int NOT NULL); INSERT INTO account (balance) VALUES (10), (20)`),
+    prepare: (url) =>
+      query(
+        url,
+        `CREATE TABLE account (id serial PRIMARY KEY, balance ` +
+          `int NOT NULL); INSERT INTO account (balance) VALUES ` +
+          `(10), (20)`,
+      ),
   });
-  const accounts = async () => (await query<{ id: number; balance: number }>(db.url, 'SELECT id, balance FROM account ORDER BY id')).map((r) => [r.id, r.balance]);
+  const accounts = async () =>
+    (await query<{ id: number; balance: number }>(db.url, 'SELECT id, balance FROM account ORDER BY id')).map((r) => [
+      r.id,
+      r.balance,
+    ]);
 
   it('returns rows, columns, the command tag and the duration; renders a table and CSV', async () => {
-    const report = await runSqlCommand(tw.worker, { sql: `SELECT id, balance, 'a,"b"' AS note, NULL::text AS missing FROM account ORDER BY id` });
+    const report = await runSqlCommand(tw.worker, {
+      sql: `SELECT id, balance, 'a,"b"' AS note, NULL::text AS missing FROM account ORDER BY id`,
+    });
 
     expect(report.exitCode).toBe(0);
     const r = report.result!;
@@ -42,15 +54,40 @@ describe.each(databaseTargets())('run-sql on the $name PostgreSQL', ({ adminUrl 
   });
 
   it.each([
-    ['INSERT', 'INSERT INTO account (balance) VALUES (99)', '25006', /cannot execute INSERT in a read-only transaction/],
+    [
+      'INSERT',
+      'INSERT INTO account (balance) VALUES (99)',
+      '25006',
+      /cannot execute INSERT in a read-only transaction/,
+    ],
     ['UPDATE', 'UPDATE account SET balance = 0', '25006', /cannot execute UPDATE in a read-only transaction/],
-    ['DDL', 'ALTER TABLE account ADD COLUMN owner text', '25006', /cannot execute ALTER TABLE in a read-only transaction/],
-    ['DELETE in a DO block', 'DO $$ BEGIN DELETE FROM account; END $$', '25006', /cannot execute DELETE in a read-only transaction/],
+    [
+      'DDL',
+      'ALTER TABLE account ADD COLUMN owner text',
+      '25006',
+      /cannot execute ALTER TABLE in a read-only transaction/,
+    ],
+    [
+      'DELETE in a DO block',
+      'DO $$ BEGIN DELETE FROM account; END $$',
+      '25006',
+      /cannot execute DELETE in a read-only transaction/,
+    ],
     // The reader role may not use the sequence at all: privileges refuse before the transaction mode does.
     ['nextval', `SELECT nextval('account_id_seq')`, '42501', /permission denied for sequence account_id_seq/],
-    ['COMMIT; DELETE', 'COMMIT; DELETE FROM account', '42601', /cannot insert multiple commands into a prepared statement/],
-    ['a switch to read-write', `SELECT set_config('transaction_read_only', 'off', false)`, '25001', /read-write mode must be set before any query/],
-  ])('without --write, %s fails with PostgreSQL\'s own error and changes nothing', async (_what, sql, code, message) => {
+    [
+      'COMMIT; DELETE',
+      'COMMIT; DELETE FROM account',
+      '42601',
+      /cannot insert multiple commands into a prepared statement/,
+    ],
+    [
+      'a switch to read-write',
+      `SELECT set_config('transaction_read_only', 'off', false)`,
+      '25001',
+      /read-write mode must be set before any query/,
+    ],
+  ])("without --write, %s fails with PostgreSQL's own error and changes nothing", async (_what, sql, code, message) => {
     const report = await runSqlCommand(tw.worker, { sql });
 
     expect(report.exitCode).toBe(2);
@@ -62,8 +99,16 @@ describe.each(databaseTargets())('run-sql on the $name PostgreSQL', ({ adminUrl 
     if (code === '25006') expect(text).toContain('read-only run-sql cannot');
     if (code === '42501') expect(text).toContain('runs as the reader login');
     if (code === '42601') expect(text).toContain('exactly one statement');
-    expect(await accounts()).toEqual([[1, 10], [2, 20]]);
-    expect(await query(db.url, `SELECT column_name FROM information_schema.columns WHERE table_name = 'account' AND column_name = 'owner'`)).toEqual([]);
+    expect(await accounts()).toEqual([
+      [1, 10],
+      [2, 20],
+    ]);
+    expect(
+      await query(
+        db.url,
+        `SELECT column_name FROM information_schema.columns WHERE table_name = 'account' AND column_name = 'owner'`,
+      ),
+    ).toEqual([]);
   });
 
   it('a SELECT of 100,000 rows returns the cap with truncated', async () => {
@@ -74,7 +119,10 @@ describe.each(databaseTargets())('run-sql on the $name PostgreSQL', ({ adminUrl 
     expect(capped.result?.rowCount).toBe(100000);
     expect(renderSql(capped)).toContain('(1000 rows, truncated');
 
-    const all = await runSqlCommand(tw.worker, { sql: 'SELECT g AS n FROM generate_series(1, 100000) g', maxRows: 100000 });
+    const all = await runSqlCommand(tw.worker, {
+      sql: 'SELECT g AS n FROM generate_series(1, 100000) g',
+      maxRows: 100000,
+    });
     expect(all.result?.rows).toHaveLength(100000);
     expect(all.result?.truncated).toBe(false);
   });
@@ -118,13 +166,23 @@ describe.each(databaseTargets())('run-sql on the $name PostgreSQL', ({ adminUrl 
     expect(declined.cancelled).toBe(true);
     expect(declined.exitCode).toBe(2);
     expect(echoed.join('\n')).toContain('UPDATE account SET balance = balance + 1 WHERE id = 2');
-    expect(await accounts()).toEqual([[1, 10], [2, 20]]);
+    expect(await accounts()).toEqual([
+      [1, 10],
+      [2, 20],
+    ]);
 
-    const done = await runSqlCommand(tw.worker, { sql: 'UPDATE account SET balance = balance + 1 WHERE id = 2', write: true, confirm: async () => true });
+    const done = await runSqlCommand(tw.worker, {
+      sql: 'UPDATE account SET balance = balance + 1 WHERE id = 2',
+      write: true,
+      confirm: async () => true,
+    });
     expect(done.exitCode).toBe(0);
     expect(done.result?.command).toBe('UPDATE');
     expect(done.result?.rowCount).toBe(1);
-    expect(await accounts()).toEqual([[1, 10], [2, 21]]);
+    expect(await accounts()).toEqual([
+      [1, 10],
+      [2, 21],
+    ]);
     await runSqlCommand(tw.worker, { sql: 'UPDATE account SET balance = 20 WHERE id = 2', write: true });
   });
 
@@ -151,7 +209,9 @@ describe.each(databaseTargets())('run-sql on the $name PostgreSQL', ({ adminUrl 
     expect(refused.stdout).toContain('ERROR 25006: cannot execute DELETE in a read-only transaction');
     const refusedJson = await runCli(['sql', ...flags, '--json', 'DELETE FROM account']);
     expect(refusedJson.exitCode).toBe(2);
-    expect((JSON.parse(refusedJson.stdout) as { error: { details: { error: { code: string } } } }).error.details.error.code).toBe('25006');
+    expect(
+      (JSON.parse(refusedJson.stdout) as { error: { details: { error: { code: string } } } }).error.details.error.code,
+    ).toBe('25006');
 
     const written = await runCli(['sql', ...flags, '--write', '--yes', 'UPDATE account SET balance = 20 WHERE id = 2']);
     expect(written.exitCode).toBe(0);
@@ -159,6 +219,9 @@ describe.each(databaseTargets())('run-sql on the $name PostgreSQL', ({ adminUrl 
     expect(written.stdout).toContain('UPDATE 1');
 
     expect((await runCli(['sql', ...flags])).exitCode).toBe(2);
-    expect(await accounts()).toEqual([[1, 10], [2, 20]]);
+    expect(await accounts()).toEqual([
+      [1, 10],
+      [2, 20],
+    ]);
   });
 });

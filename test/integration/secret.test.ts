@@ -58,7 +58,11 @@ class LocalSecretsManager {
           res.end(JSON.stringify(json));
         };
         if (req.method !== 'POST' || target !== 'secretsmanager.GetSecretValue') {
-          return send(400, { __type: 'UnknownOperationException', message: `Unknown operation ${target}` }, 'UnknownOperationException');
+          return send(
+            400,
+            { __type: 'UnknownOperationException', message: `Unknown operation ${target}` },
+            'UnknownOperationException',
+          );
         }
         if (payload.SecretId !== SECRET_ARN || this.secretString === undefined) {
           const type = 'ResourceNotFoundException';
@@ -117,7 +121,9 @@ async function whoAmI(config: pg.ClientConfig): Promise<{ user: string; database
   const client = new pg.Client(config);
   await client.connect();
   try {
-    const { rows } = await client.query<{ user: string; database: string }>('select current_user as user, current_database() as database');
+    const { rows } = await client.query<{ user: string; database: string }>(
+      'select current_user as user, current_database() as database',
+    );
     return rows[0]!;
   } finally {
     await client.end();
@@ -149,9 +155,18 @@ describe.each(databaseTargets())('secret path against $name PostgreSQL', (target
     await admin.query(`create role ${role} login password ${admin.escapeLiteral(firstPassword)}`);
     db = await freshDatabase(target.adminUrl);
     // Does this server check passwords on 127.0.0.1 at all? (A system server may `trust` it.)
-    const probe = new pg.Client({ host: server.hostname, port: Number(server.port || 5432), user: role, password: 'wrong', database: 'postgres' });
+    const probe = new pg.Client({
+      host: server.hostname,
+      port: Number(server.port || 5432),
+      user: role,
+      password: 'wrong',
+      database: 'postgres',
+    });
     enforcesPasswords = await probe.connect().then(
-      async () => (await probe.end(), false),
+      async () => {
+        await probe.end();
+        return false;
+      },
       () => true,
     );
   });
@@ -178,7 +193,9 @@ describe.each(databaseTargets())('secret path against $name PostgreSQL', (target
       secretId: SECRET_ARN,
     });
     // Signed for the secret's own region, taken from its ARN.
-    expect(request!.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDWORKEREXAMPLE\/\d{8}\/eu-west-1\/secretsmanager\/aws4_request/);
+    expect(request!.authorization).toMatch(
+      /^AWS4-HMAC-SHA256 Credential=AKIDWORKEREXAMPLE\/\d{8}\/eu-west-1\/secretsmanager\/aws4_request/,
+    );
 
     expect(await whoAmI(config)).toEqual({ user: role, database: new URL(db.url).pathname.slice(1) });
   });
@@ -215,26 +232,32 @@ describe.each(databaseTargets())('secret path against $name PostgreSQL', (target
     await admin.query(`alter role ${role} password ${admin.escapeLiteral(firstPassword)}`);
   });
 
-  it.runIf(target.name === 'embedded')('lets the worker recover from a rotation by itself (28P01, then refresh)', async () => {
-    sm.secretString = rdsSecret(firstPassword);
-    process.env.DB_SECRET_ARN = SECRET_ARN;
-    // The worker's log lines go to a list, not the test output.
-    const logs: string[] = [];
-    const handler = createHandler({ connectionConfig: (opts) => getConnectionConfig(local(opts)), logger: createLogger({}, (line) => logs.push(line)) });
-    const context = { awsRequestId: 'req-1', functionName: 'worker', getRemainingTimeInMillis: () => 60_000 };
-    const before = await handler({ action: 'ledger' }, context);
-    expect(before).toMatchObject({ ok: true });
-    expect(enforcesPasswords).toBe(true);
+  it.runIf(target.name === 'embedded')(
+    'lets the worker recover from a rotation by itself (28P01, then refresh)',
+    async () => {
+      sm.secretString = rdsSecret(firstPassword);
+      process.env.DB_SECRET_ARN = SECRET_ARN;
+      // The worker's log lines go to a list, not the test output.
+      const logs: string[] = [];
+      const handler = createHandler({
+        connectionConfig: (opts) => getConnectionConfig(local(opts)),
+        logger: createLogger({}, (line) => logs.push(line)),
+      });
+      const context = { awsRequestId: 'req-1', functionName: 'worker', getRemainingTimeInMillis: () => 60_000 };
+      const before = await handler({ action: 'ledger' }, context);
+      expect(before).toMatchObject({ ok: true });
+      expect(enforcesPasswords).toBe(true);
 
-    await admin.query(`alter role ${role} password ${admin.escapeLiteral(secondPassword)}`);
-    sm.secretString = rdsSecret(secondPassword);
-    const fetchesBefore = sm.requests.length;
-    const after = await handler({ action: 'ledger', requestId: 'req-2' }, { ...context, awsRequestId: 'req-2' });
-    expect(after).toMatchObject({ ok: true, result: { server: { user: role } } });
-    expect(sm.requests.length).toBe(fetchesBefore + 1);
+      await admin.query(`alter role ${role} password ${admin.escapeLiteral(secondPassword)}`);
+      sm.secretString = rdsSecret(secondPassword);
+      const fetchesBefore = sm.requests.length;
+      const after = await handler({ action: 'ledger', requestId: 'req-2' }, { ...context, awsRequestId: 'req-2' });
+      expect(after).toMatchObject({ ok: true, result: { server: { user: role } } });
+      expect(sm.requests.length).toBe(fetchesBefore + 1);
 
-    await admin.query(`alter role ${role} password ${admin.escapeLiteral(firstPassword)}`);
-  });
+      await admin.query(`alter role ${role} password ${admin.escapeLiteral(firstPassword)}`);
+    },
+  );
 });
 
 describe('getConnectionConfig', () => {
@@ -253,20 +276,35 @@ describe('getConnectionConfig', () => {
   });
 
   it('verifies TLS certificates by default, and honours DB_HOST / DB_PORT / DB_NAME', async () => {
-    sm.secretString = JSON.stringify({ username: 'u', password: 'p-' + randomBytes(6).toString('hex'), host: 'a.internal', port: 5432 });
+    sm.secretString = JSON.stringify({
+      username: 'u',
+      password: 'p-' + randomBytes(6).toString('hex'),
+      host: 'a.internal',
+      port: 5432,
+    });
     process.env.DB_SECRET_ARN = SECRET_ARN;
     process.env.DB_HOST = 'proxy.internal';
     process.env.DB_PORT = '6432';
     process.env.DB_NAME = 'app';
     const config = await getConnectionConfig({ secretsManagerEndpoint: sm.endpoint, refresh: true });
-    expect(config).toMatchObject({ host: 'proxy.internal', port: 6432, database: 'app', user: 'u', ssl: { rejectUnauthorized: true } });
+    expect(config).toMatchObject({
+      host: 'proxy.internal',
+      port: 6432,
+      database: 'app',
+      user: 'u',
+      ssl: { rejectUnauthorized: true },
+    });
   });
 
   it('reads the endpoint from SECRETS_MANAGER_ENDPOINT', async () => {
     sm.secretString = JSON.stringify({ username: 'u', password: 'p', host: 'h', port: 5432, dbname: 'd' });
     process.env.DB_SECRET_ARN = SECRET_ARN;
     process.env.SECRETS_MANAGER_ENDPOINT = sm.endpoint;
-    expect(await getConnectionConfig({ refresh: true, tls: false })).toMatchObject({ host: 'h', database: 'd', ssl: false });
+    expect(await getConnectionConfig({ refresh: true, tls: false })).toMatchObject({
+      host: 'h',
+      database: 'd',
+      ssl: false,
+    });
     expect(sm.requests).toHaveLength(1);
   });
 
@@ -288,7 +326,9 @@ describe('getConnectionConfig', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    const error = await migrateErrorOf(getConnectionConfig({ secretsManagerEndpoint: `http://127.0.0.1:${port}`, refresh: true }));
+    const error = await migrateErrorOf(
+      getConnectionConfig({ secretsManagerEndpoint: `http://127.0.0.1:${port}`, refresh: true }),
+    );
     expect(error.code).toBe('VPCM_SECRET_UNAVAILABLE');
     expect(error.remedy).toMatch(/VPC endpoint/);
   });

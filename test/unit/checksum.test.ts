@@ -114,7 +114,7 @@ describe('checksumMatches', () => {
 
   it('handles a file with non-ASCII UTF-8 text byte-wise', () => {
     // Prepare
-    const script = 'SELECT \'héllo → 世界\';\r\n';
+    const script = "SELECT 'héllo → 世界';\r\n";
     const lf = script.replace(/\r\n/g, '\n');
 
     // Act / Assess

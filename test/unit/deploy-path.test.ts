@@ -186,7 +186,6 @@ function calls(from: Node | string, to: Node | string): boolean {
   return callTargets(from).some((t) => accepted.has(t));
 }
 
-
 function hopHolds(prev: Step, step: Step, seen: Step[]): string | undefined {
   const from = findFunction(prev);
   const to = findFunction(step);
@@ -202,7 +201,10 @@ function hopHolds(prev: Step, step: Step, seen: Step[]): string | undefined {
     case 'bundle': {
       // run-cli.mjs bundles ENTRY (scripts/cli.ts) and calls the bundle's `main`.
       const runCli = read(prev.file);
-      const entry = `path.join(ROOT, ${step.file.split('/').map((p) => `'${p}'`).join(', ')})`;
+      const entry = `path.join(ROOT, ${step.file
+        .split('/')
+        .map((p) => `'${p}'`)
+        .join(', ')})`;
       const exportsMain = /^export async function main\(/m.test(read(step.file));
       return runCli.includes(entry) && /\bmain\(/.test(textOf(from)) && exportsMain
         ? undefined

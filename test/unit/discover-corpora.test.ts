@@ -31,7 +31,11 @@ describe.skipIf(!existsSync(corpora))('discoverMigrations on real histories (tes
     const again = performance.now();
     await discoverMigrations(dir);
     const warmMs = performance.now() - again;
-    console.log(`${corpus}: discovered ${discovery.migrations.length} migrations in ${coldMs.toFixed(1)} ms (again: ${warmMs.toFixed(1)} ms)`);
+    console.log(
+      `${corpus}: discovered ${discovery.migrations.length} ` +
+        `migrations in ${coldMs.toFixed(1)} ms (again: ${warmMs.toFixed(1)} ` +
+        `ms)`,
+    );
 
     // Assess
     expect(discovery.migrations).toHaveLength(migrations);

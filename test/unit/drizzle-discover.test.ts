@@ -24,7 +24,10 @@ const BP = STATEMENT_BREAKPOINT;
 async function folder(files: Record<string, string | Buffer>, journal: unknown): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'vpcm-drizzle-unit-'));
   await mkdir(path.join(dir, 'meta'));
-  await writeFile(path.join(dir, 'meta', '_journal.json'), typeof journal === 'string' ? journal : JSON.stringify(journal));
+  await writeFile(
+    path.join(dir, 'meta', '_journal.json'),
+    typeof journal === 'string' ? journal : JSON.stringify(journal),
+  );
   for (const [name, content] of Object.entries(files)) await writeFile(path.join(dir, name), content);
   return dir;
 }
@@ -67,7 +70,10 @@ describe('discoverDrizzle', () => {
   });
 
   it('a .sql the journal does not name and meta/_journal.json.backup are reported, never migrations', async () => {
-    const dir = await folder({ '0000_a.sql': 'SELECT 1;', '0001_orphan.sql': 'DROP TABLE users;' }, journalOf(['0000_a', 1]));
+    const dir = await folder(
+      { '0000_a.sql': 'SELECT 1;', '0001_orphan.sql': 'DROP TABLE users;' },
+      journalOf(['0000_a', 1]),
+    );
     await writeFile(path.join(dir, 'meta', '_journal.json.backup'), '{}');
     await writeFile(path.join(dir, 'meta', '0000_snapshot.json'), '{}');
 
@@ -81,7 +87,10 @@ describe('discoverDrizzle', () => {
   });
 
   it('a journal entry without its file is an error anomaly; a `when` going backwards is a warning', async () => {
-    const dir = await folder({ '0000_a.sql': 'SELECT 1;', '0002_c.sql': 'SELECT 3;' }, journalOf(['0000_a', 50], ['0001_b', 60], ['0002_c', 40]));
+    const dir = await folder(
+      { '0000_a.sql': 'SELECT 1;', '0002_c.sql': 'SELECT 3;' },
+      journalOf(['0000_a', 50], ['0001_b', 60], ['0002_c', 40]),
+    );
     const d = await discoverDrizzle(dir);
     expect(d.anomalies.map((a) => [a.kind, a.name, a.severity])).toEqual([
       ['no-migration-sql', '0001_b', 'error'],
@@ -91,15 +100,29 @@ describe('discoverDrizzle', () => {
 
   it('refuses a malformed journal with every problem, and a dialect other than PostgreSQL', () => {
     expect(() => parseJournal('{', 'j')).toThrow(expect.objectContaining({ code: 'VPCM_JOURNAL_INVALID' }));
-    expect(() => parseJournal('{"entries": 3}', 'j')).toThrow(expect.objectContaining({ code: 'VPCM_JOURNAL_INVALID' }));
+    expect(() => parseJournal('{"entries": 3}', 'j')).toThrow(
+      expect.objectContaining({ code: 'VPCM_JOURNAL_INVALID' }),
+    );
     let problems: string[] = [];
     try {
-      parseJournal(JSON.stringify({ entries: [{ tag: '../x', when: 1 }, { tag: 'a', when: 'soon' }, { tag: 'b', when: 2 }, { tag: 'b', when: 3 }] }), 'j');
+      parseJournal(
+        JSON.stringify({
+          entries: [
+            { tag: '../x', when: 1 },
+            { tag: 'a', when: 'soon' },
+            { tag: 'b', when: 2 },
+            { tag: 'b', when: 3 },
+          ],
+        }),
+        'j',
+      );
     } catch (error) {
       problems = (error as { details: { problems: string[] } }).details.problems;
     }
     expect(problems).toHaveLength(3);
-    expect(() => parseJournal(JSON.stringify({ dialect: 'mysql', entries: [] }), 'j')).toThrow(expect.objectContaining({ code: 'VPCM_PROVIDER_MISMATCH' }));
+    expect(() => parseJournal(JSON.stringify({ dialect: 'mysql', entries: [] }), 'j')).toThrow(
+      expect.objectContaining({ code: 'VPCM_PROVIDER_MISMATCH' }),
+    );
     expect(parseJournal(JSON.stringify({ dialect: 'pg', entries: [] }), 'j').dialect).toBe('pg');
   });
 
@@ -122,7 +145,8 @@ describe('lintDrizzlePending', () => {
       {
         '0000_create.sql': 'CREATE TABLE "users" ("id" integer, "sku" text);',
         '0001_drop.sql': 'DROP TABLE "users";',
-        '0002_index.sql': `CREATE TABLE "t" ("id" integer);${BP}\nCOMMIT;${BP}\nCREATE INDEX CONCURRENTLY "t_idx" ON "t" ("id");`,
+        '0002_index.sql':
+          `CREATE TABLE "t" ("id" integer);${BP}\nCOMMIT;${BP}\nCREATE ` + `INDEX CONCURRENTLY "t_idx" ON "t" ("id");`,
         '0003_bad.sql': `CREATE TABLE "u" ("id" integer);${BP}\nCREATE INDEX CONCURRENTLY "u_idx" ON "u" ("id");`,
       },
       journalOf(['0000_create', 1], ['0001_drop', 2], ['0002_index', 3], ['0003_bad', 4]),
@@ -135,13 +159,18 @@ describe('lintDrizzlePending', () => {
     // Assess
     expect(warnings.join('\n')).toContain('0001_drop.sql:1 [destructive-drop]');
     expect(warnings.join('\n')).not.toContain('migration.sql');
-    expect(problems.map((p) => [p.migration, p.message.split(' ').slice(0, 2).join(' ')])).toEqual([['0003_bad', '0003_bad.sql:2 [drizzle-chunk-transaction]']]);
+    expect(problems.map((p) => [p.migration, p.message.split(' ').slice(0, 2).join(' ')])).toEqual([
+      ['0003_bad', '0003_bad.sql:2 [drizzle-chunk-transaction]'],
+    ]);
   });
 });
 
 describe('splitDrizzle', () => {
   it('cuts on every breakpoint, whatever the journal says, and keeps file offsets and lines', () => {
-    const sql = `-- header\nCREATE TABLE a (id int);\n${BP}\n\n${BP}\n/* c */ CREATE TABLE b (id int); INSERT INTO b VALUES (1);${BP}\nSELECT 'x';`;
+    const sql =
+      `-- header\nCREATE TABLE a (id int);\n${BP}\n\n${BP}\n/* ` +
+      `c */ CREATE TABLE b (id int); INSERT INTO b VALUES ` +
+      `(1);${BP}\nSELECT 'x';`;
 
     const s = splitDrizzle(parser, sql);
 
@@ -161,8 +190,19 @@ describe('splitDrizzle', () => {
   });
 
   it('knows the file’s own COMMIT with PostgreSQL’s parser: CONCURRENTLY after it runs, before it is refused', () => {
-    const ok = splitDrizzle(parser, `ALTER TABLE t ADD COLUMN c int;${BP}\nCOMMIT;${BP}\nCREATE INDEX CONCURRENTLY i ON t (c);${BP}\nBEGIN;${BP}\nUPDATE t SET c = 1;`);
-    expect(ok.chunks.map((c) => c.kind)).toEqual(['transactional', 'commit', 'non-transactional', 'begin', 'transactional']);
+    const ok = splitDrizzle(
+      parser,
+      `ALTER TABLE t ADD COLUMN c int;${BP}\nCOMMIT;${BP}\nCREATE ` +
+        `INDEX CONCURRENTLY i ON t (c);${BP}\nBEGIN;${BP}\nUPDATE ` +
+        `t SET c = 1;`,
+    );
+    expect(ok.chunks.map((c) => c.kind)).toEqual([
+      'transactional',
+      'commit',
+      'non-transactional',
+      'begin',
+      'transactional',
+    ]);
     expect(ok.mode).toBe('script');
     expect(ok.refused).toEqual([]);
 
@@ -180,27 +220,36 @@ describe('splitDrizzle', () => {
     expect(s.parseErrors.map((e) => [e.chunk, e.line])).toEqual([[1, 2]]);
   });
 
-  it.skipIf(!existsSync(dokploy))('Dokploy (test data): 186 entries, the same hashes and chunks as drizzle-orm, nothing refused', async () => {
-    // Prepare
-    const started = performance.now();
-    const d = await discoverDrizzle(dokploy);
-    const theirs = readMigrationFiles({ migrationsFolder: dokploy });
+  it.skipIf(!existsSync(dokploy))(
+    'Dokploy (test data): 186 entries, the same hashes and chunks as drizzle-orm, nothing refused',
+    async () => {
+      // Prepare
+      const started = performance.now();
+      const d = await discoverDrizzle(dokploy);
+      const theirs = readMigrationFiles({ migrationsFolder: dokploy });
 
-    // Act
-    const payloads = d.migrations.map((m) => drizzlePayload(parser, m));
-    console.log(`Dokploy: discovered and split ${d.migrations.length} entries in ${(performance.now() - started).toFixed(0)} ms`);
+      // Act
+      const payloads = d.migrations.map((m) => drizzlePayload(parser, m));
+      console.log(
+        `Dokploy: discovered and split ${d.migrations.length} ` +
+          `entries in ${(performance.now() - started).toFixed(0)} ` +
+          `ms`,
+      );
 
-    // Assess
-    expect(d.migrations).toHaveLength(186);
-    expect(d.migrations.map((m) => [m.checksum, m.createdAt])).toEqual(theirs.map((m) => [m.hash, m.folderMillis]));
-    expect(d.anomalies.map((a) => a.name)).toEqual(['0130_abandoned_dagger.sql', 'meta/_journal.json.backup']);
-    payloads.forEach(({ payload, warnings }, i) => {
-      expect(warnings).toEqual([]);
-      // One chunk per drizzle-orm chunk that holds SQL, in order, each its SQL without leading comments.
-      const pieces = theirs[i]!.sql.filter((piece) => piece.replace(/--[^\n]*/g, '').trim() !== '');
-      const ours = payload.chunks!.map((c) => d.migrations[i]!.sql.slice(c.start, c.end));
-      expect(ours).toHaveLength(pieces.length);
-      ours.forEach((text, k) => expect(pieces[k]!.trimEnd().replace(/\s*;$/, '').endsWith(text)).toBe(true));
-    });
-  });
+      // Assess
+      expect(d.migrations).toHaveLength(186);
+      expect(d.migrations.map((m) => [m.checksum, m.createdAt])).toEqual(theirs.map((m) => [m.hash, m.folderMillis]));
+      expect(d.anomalies.map((a) => a.name)).toEqual(['0130_abandoned_dagger.sql', 'meta/_journal.json.backup']);
+      payloads.forEach(({ payload, warnings }, i) => {
+        expect(warnings).toEqual([]);
+        // One chunk per drizzle-orm chunk that holds SQL, in order, each its SQL without leading comments.
+        const pieces = theirs[i]!.sql.filter((piece) => piece.replace(/--[^\n]*/g, '').trim() !== '');
+        const ours = payload.chunks!.map((c) => d.migrations[i]!.sql.slice(c.start, c.end));
+        expect(ours).toHaveLength(pieces.length);
+        for (const [k, text] of ours.entries()) {
+          expect(pieces[k]!.trimEnd().replace(/\s*;$/, '').endsWith(text)).toBe(true);
+        }
+      });
+    },
+  );
 });

@@ -15,22 +15,35 @@ describe('control characters never reach the terminal', () => {
     expect(visible('plain, ünïcode ✓')).toBe('plain, ünïcode ✓');
   });
 
-  it('visibleReport: every string of a report, one-line fields fully, DETAIL keeps its lines, rows left to the table', () => {
-    const report = {
-      command: 'status',
-      plan: { pending: ['002_\u001b]0;owned\u0007'], problems: [{ message: 'Migration 003_\nfake failed', remedy: 'x', detail: 'a\nb\u001b' }] },
-      result: { rows: [{ v: '\u001b' }] },
-      n: 3,
-    };
-    const safe = visibleReport(report);
-    expect(safe.plan.pending[0]).toBe('002_\\x1b]0;owned\\x07');
-    expect(safe.plan.problems[0]!.message).toBe('Migration 003_\\x0afake failed');
-    expect(safe.plan.problems[0]!.detail).toBe('a\nb\\x1b');
-    expect(safe.result.rows[0]!.v).toBe('\u001b');
-    expect(safe.n).toBe(3);
-  });
+  it(
+    'visibleReport: every string of a report, one-line fields ' +
+      'fully, DETAIL keeps its lines, rows left to the table',
+    () => {
+      const report = {
+        command: 'status',
+        plan: {
+          pending: ['002_\u001b]0;owned\u0007'],
+          problems: [{ message: 'Migration 003_\nfake failed', remedy: 'x', detail: 'a\nb\u001b' }],
+        },
+        result: { rows: [{ v: '\u001b' }] },
+        n: 3,
+      };
+      const safe = visibleReport(report);
+      expect(safe.plan.pending[0]).toBe('002_\\x1b]0;owned\\x07');
+      expect(safe.plan.problems[0]!.message).toBe('Migration 003_\\x0afake failed');
+      expect(safe.plan.problems[0]!.detail).toBe('a\nb\\x1b');
+      expect(safe.result.rows[0]!.v).toBe('\u001b');
+      expect(safe.n).toBe(3);
+    },
+  );
 
-  it.each(['002_\u001b[31mred', '003_new\nline', "004_it's\u0007", '005_back\\slash\t', '006_c1\u009b'])('sh(%j) prints no control character and bash reads back the same word', (word) => {
+  it.each([
+    '002_\u001b[31mred',
+    '003_new\nline',
+    "004_it's\u0007",
+    '005_back\\slash\t',
+    '006_c1\u009b',
+  ])('sh(%j) prints no control character and bash reads back the same word', (word) => {
     const quoted = sh(word);
     expect(quoted).not.toMatch(CONTROL);
     expect(quoted.startsWith("$'")).toBe(true);

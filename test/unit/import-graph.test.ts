@@ -14,7 +14,6 @@ const CONTRACT = 'lambda/contract/';
 /** The local worker host runs the real worker, as Lambda's runtime does: it may load the entry point. */
 const HOSTS: Record<string, string[]> = { 'scripts/local/local-worker.ts': ['lambda/handler.ts'] };
 
-
 function sourceFiles(dir: string): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(path.join(repoRoot, dir), { withFileTypes: true })) {
@@ -24,7 +23,6 @@ function sourceFiles(dir: string): string[] {
   }
   return out;
 }
-
 
 const files = ['lambda', 'scripts', 'infra'].flatMap(sourceFiles);
 const edges = files.flatMap((f) => importsOf(f, readFileSync(path.join(repoRoot, f), 'utf8')));
@@ -36,10 +34,13 @@ const CLI_CORE = 'scripts/core/';
 const TRANSPORT_DIRS = ['scripts/transport/', 'scripts/compat/', 'scripts/local/'];
 const TRANSPORT_PACKAGES = ['@aws-sdk/', '@smithy/', 'pg'];
 const isTransport = (to: string) =>
-  TRANSPORT_DIRS.some((dir) => to.startsWith(dir)) || TRANSPORT_PACKAGES.some((p) => to === p || (p.endsWith('/') && to.startsWith(p)));
+  TRANSPORT_DIRS.some((dir) => to.startsWith(dir)) ||
+  TRANSPORT_PACKAGES.some((p) => to === p || (p.endsWith('/') && to.startsWith(p)));
 const FORMAT_DIRS = ['scripts/formats/prisma/', 'scripts/formats/drizzle/'];
 const FORMAT_SWITCH = 'scripts/formats/select.ts';
-/** `resolve` is Prisma's own command (`migrate resolve` on `_prisma_migrations`): it reads Prisma's folders directly. */
+/**
+ *  `resolve` is Prisma's own command (`migrate resolve` on `_prisma_migrations`): it reads Prisma's folders directly.
+ */
 const FORMAT_OWN_COMMANDS: Record<string, string[]> = {
   'scripts/commands/resolve.ts': ['scripts/formats/prisma/discover.ts'],
   // Prisma-only as resolve is: it records _prisma_migrations rows (a Drizzle folder is refused first).
@@ -63,7 +64,13 @@ function reachableFrom(from: string): Set<string> {
 
 describe('import graph', () => {
   it('reads the imports it judges (the parser can fail)', () => {
-    expect(importsOf('scripts/a.ts', "import { x } from '../lambda/contract/index.js';\nimport type { Y } from './b.js';\nconst m = await import('pg');")).toEqual([
+    expect(
+      importsOf(
+        'scripts/a.ts',
+        "import { x } from '../lambda/contract/index.js';\nimport " +
+          "type { Y } from './b.js';\nconst m = await import('pg');",
+      ),
+    ).toEqual([
       { from: 'scripts/a.ts', to: 'lambda/contract/index.ts', typeOnly: false },
       { from: 'scripts/a.ts', to: 'scripts/b.ts', typeOnly: true },
       { from: 'scripts/a.ts', to: 'pg', typeOnly: false },
@@ -84,19 +91,24 @@ describe('import graph', () => {
     expect(bad).toEqual([]);
   });
 
-  it('outside the worker, only the contract (and, for the local host, the entry point) is imported from lambda/', () => {
-    const bad = edges.filter(
-      (e) =>
-        !e.from.startsWith('lambda/') &&
-        e.to.startsWith('lambda/') &&
-        e.to !== 'lambda/contract/index.ts' &&
-        !(HOSTS[e.from] ?? []).includes(e.to),
-    );
-    expect(bad).toEqual([]);
-  });
+  it(
+    'outside the worker, only the contract (and, for the ' + 'local host, the entry point) is imported from lambda/',
+    () => {
+      const bad = edges.filter(
+        (e) =>
+          !e.from.startsWith('lambda/') &&
+          e.to.startsWith('lambda/') &&
+          e.to !== 'lambda/contract/index.ts' &&
+          !(HOSTS[e.from] ?? []).includes(e.to),
+      );
+      expect(bad).toEqual([]);
+    },
+  );
 
   it('the worker imports nothing of the CLI or the stack', () => {
-    const bad = edges.filter((e) => e.from.startsWith('lambda/') && (e.to.startsWith('scripts/') || e.to.startsWith('infra/')));
+    const bad = edges.filter(
+      (e) => e.from.startsWith('lambda/') && (e.to.startsWith('scripts/') || e.to.startsWith('infra/')),
+    );
     expect(bad).toEqual([]);
   });
 
@@ -120,18 +132,29 @@ describe('import graph', () => {
     expect(cycles).toEqual([]);
   });
 
-  it('the CLI\'s pure core (plan, payload batching, SQL classification) reaches no transport, not even through another module', () => {
-    const bad = files
-      .filter((f) => f.startsWith(CLI_CORE))
-      .flatMap((f) => [...reachableFrom(f)].filter(isTransport).map((to) => `${f} -> ${to}`));
-    expect(bad).toEqual([]);
-  });
+  it(
+    "the CLI's pure core (plan, payload batching, SQL classification) " +
+      'reaches no transport, not even through another module',
+    () => {
+      const bad = files
+        .filter((f) => f.startsWith(CLI_CORE))
+        .flatMap((f) => [...reachableFrom(f)].filter(isTransport).map((to) => `${f} -> ${to}`));
+      expect(bad).toEqual([]);
+    },
+  );
 
-  it('in the CLI, only the entry points (cli.ts, api.ts) and the transport modules import a transport module, the AWS SDK or pg', () => {
-    const entries = ['scripts/cli.ts', 'scripts/api.ts'];
-    const bad = edges.filter((e) => e.from.startsWith('scripts/') && !isTransport(e.from) && !entries.includes(e.from) && isTransport(e.to));
-    expect(bad).toEqual([]);
-  });
+  it(
+    'in the CLI, only the entry points (cli.ts, api.ts) ' +
+      'and the transport modules import a transport module, ' +
+      'the AWS SDK or pg',
+    () => {
+      const entries = ['scripts/cli.ts', 'scripts/api.ts'];
+      const bad = edges.filter(
+        (e) => e.from.startsWith('scripts/') && !isTransport(e.from) && !entries.includes(e.from) && isTransport(e.to),
+      );
+      expect(bad).toEqual([]);
+    },
+  );
 
   it('format-specific CLI modules are reached only through the format switch', () => {
     const bad = edges.filter(
@@ -144,9 +167,14 @@ describe('import graph', () => {
   });
 
   it('uses only declared packages', () => {
-    const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as Record<string, Record<string, string>>;
+    const pkg = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as Record<
+      string,
+      Record<string, string>
+    >;
     const declared = new Set([...Object.keys(pkg.dependencies ?? {}), ...Object.keys(pkg.devDependencies ?? {})]);
-    const bad = edges.filter((e) => !e.to.endsWith('.ts') && !e.to.startsWith('node:') && !declared.has(packageOf(e.to) as string));
+    const bad = edges.filter(
+      (e) => !e.to.endsWith('.ts') && !e.to.startsWith('node:') && !declared.has(packageOf(e.to) as string),
+    );
     expect(bad).toEqual([]);
   });
 });

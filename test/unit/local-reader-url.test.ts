@@ -23,7 +23,13 @@ describe('localReaderUrl', () => {
   });
 
   it('keeps the database and parameters, and names the reader', () => {
-    const url = new URL(localReaderUrl('postgresql://postgres:pw@127.0.0.1:5433/app?schema=tenant', 'vpc_migrate_reader', {}));
-    expect([url.username, url.pathname, url.searchParams.get('schema')]).toEqual(['vpc_migrate_reader', '/app', 'tenant']);
+    const url = new URL(
+      localReaderUrl('postgresql://postgres:pw@127.0.0.1:5433/app?schema=tenant', 'vpc_migrate_reader', {}),
+    );
+    expect([url.username, url.pathname, url.searchParams.get('schema')]).toEqual([
+      'vpc_migrate_reader',
+      '/app',
+      'tenant',
+    ]);
   });
 });

@@ -6,7 +6,7 @@ describe('a NUL byte in a SQL file', () => {
   it('is found by line and column (characters, not bytes)', () => {
     expect(nulBytePosition(Buffer.from('select 1;\n'))).toBeNull();
     expect(nulBytePosition(Buffer.from('\0'))).toEqual({ offset: 0, line: 1, column: 1 });
-    expect(nulBytePosition(Buffer.from('a;\nb;\r\nselect \'é\0\';\n'))).toEqual({ offset: 17, line: 3, column: 10 });
+    expect(nulBytePosition(Buffer.from("a;\nb;\r\nselect 'é\0';\n"))).toEqual({ offset: 17, line: 3, column: 10 });
   });
 
   it('is refused with VPCM_NUL_BYTE naming the file, line and column', () => {

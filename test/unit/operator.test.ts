@@ -29,8 +29,21 @@ describe('worker events for the operator actions', () => {
   });
 
   it('resolve: accepts both targets, needs a checksum for applied, lists every problem', () => {
-    expect(parseEvent({ action: 'resolve', name: '001_x', to: 'rolled-back' })).toEqual({ action: 'resolve', name: '001_x', to: 'rolled-back' });
-    expect(parseEvent({ action: 'resolve', name: '001_x', to: 'applied', checksum: sha('x'), lockWaitMs: 500, requestId: 'r' })).toEqual({
+    expect(parseEvent({ action: 'resolve', name: '001_x', to: 'rolled-back' })).toEqual({
+      action: 'resolve',
+      name: '001_x',
+      to: 'rolled-back',
+    });
+    expect(
+      parseEvent({
+        action: 'resolve',
+        name: '001_x',
+        to: 'applied',
+        checksum: sha('x'),
+        lockWaitMs: 500,
+        requestId: 'r',
+      }),
+    ).toEqual({
       action: 'resolve',
       name: '001_x',
       to: 'applied',
@@ -38,23 +51,42 @@ describe('worker events for the operator actions', () => {
       lockWaitMs: 500,
       requestId: 'r',
     });
-    expect(problems({ action: 'resolve', name: 'a/b', to: 'sideways', checksum: 'XYZ', lockWaitMs: -1, extra: 1 })).toEqual([
+    expect(
+      problems({ action: 'resolve', name: 'a/b', to: 'sideways', checksum: 'XYZ', lockWaitMs: -1, extra: 1 }),
+    ).toEqual([
       'extra: unknown field',
       'name: a folder name of 1-255 characters without / \\ or NUL',
       'to: "applied" or "rolled-back"',
       'checksum: 64 lowercase hex characters',
       'lockWaitMs: an integer from 0 to 3600000',
     ]);
-    expect(problems({ action: 'resolve', name: 'x', to: 'applied' })).toEqual(['checksum: required when to is "applied" (the new row records it)']);
+    expect(problems({ action: 'resolve', name: 'x', to: 'applied' })).toEqual([
+      'checksum: required when to is "applied" (the new row records it)',
+    ]);
   });
 
   it('rehearse: decodes migrations like apply and verifies their checksums', () => {
     const sql = 'CREATE TABLE t (id int);';
-    const parsed = parseEvent({ action: 'rehearse', migrations: [{ name: '001', checksum: sha(sql), sql, mode: 'transactional' }], options: { lockTimeoutMs: 100 } });
-    expect(parsed).toMatchObject({ action: 'rehearse', options: { lockTimeoutMs: 100 }, migrations: [{ name: '001', sql, statements: [] }] });
+    const parsed = parseEvent({
+      action: 'rehearse',
+      migrations: [{ name: '001', checksum: sha(sql), sql, mode: 'transactional' }],
+      options: { lockTimeoutMs: 100 },
+    });
+    expect(parsed).toMatchObject({
+      action: 'rehearse',
+      options: { lockTimeoutMs: 100 },
+      migrations: [{ name: '001', sql, statements: [] }],
+    });
     expect(problems({ action: 'rehearse', migrations: [] })).toEqual(['migrations: must be a non-empty array']);
-    expect(problems({ action: 'rehearse', migrations: [{ name: '001', checksum: sha('other'), sql, mode: 'transactional' }] })).toEqual(['VPCM_CHECKSUM_IN_TRANSIT']);
-    expect(problems({ action: 'rehearse', migrations: [{ name: '', mode: 'x' }], options: { lockWaitMs: 'soon' } })).toEqual([
+    expect(
+      problems({
+        action: 'rehearse',
+        migrations: [{ name: '001', checksum: sha('other'), sql, mode: 'transactional' }],
+      }),
+    ).toEqual(['VPCM_CHECKSUM_IN_TRANSIT']);
+    expect(
+      problems({ action: 'rehearse', migrations: [{ name: '', mode: 'x' }], options: { lockWaitMs: 'soon' } }),
+    ).toEqual([
       'options.lockWaitMs: an integer from 0 to 3600000',
       'migrations[0].name: a folder name of 1-255 characters without / \\ or NUL',
       'migrations[0].checksum: 64 lowercase hex characters',
@@ -65,7 +97,9 @@ describe('worker events for the operator actions', () => {
 
   it('backfill: strict fields, checksum verified', () => {
     const sql = 'UPDATE t SET a = 1;';
-    expect(parseEvent({ action: 'backfill', name: 'fill', checksum: sha(sql), sql, again: true, runBy: 'me@host' })).toEqual({
+    expect(
+      parseEvent({ action: 'backfill', name: 'fill', checksum: sha(sql), sql, again: true, runBy: 'me@host' }),
+    ).toEqual({
       action: 'backfill',
       name: 'fill',
       checksum: sha(sql),
@@ -73,7 +107,18 @@ describe('worker events for the operator actions', () => {
       again: true,
       runBy: 'me@host',
     });
-    expect(problems({ action: 'backfill', name: '../x', checksum: 'no', sql: ' ', again: 'yes', runBy: '', statementTimeoutMs: 1.5, nope: true })).toEqual([
+    expect(
+      problems({
+        action: 'backfill',
+        name: '../x',
+        checksum: 'no',
+        sql: ' ',
+        again: 'yes',
+        runBy: '',
+        statementTimeoutMs: 1.5,
+        nope: true,
+      }),
+    ).toEqual([
       'nope: unknown field',
       'name: a backfill name of 1-200 characters without / \\ or NUL',
       'checksum: 64 lowercase hex characters',
@@ -82,16 +127,22 @@ describe('worker events for the operator actions', () => {
       'runBy: a string of 1-200 characters',
       'statementTimeoutMs: an integer from 0 to 3600000',
     ]);
-    expect(problems({ action: 'backfill', name: 'fill', checksum: sha('x'), sql })).toEqual(['VPCM_CHECKSUM_IN_TRANSIT']);
+    expect(problems({ action: 'backfill', name: 'fill', checksum: sha('x'), sql })).toEqual([
+      'VPCM_CHECKSUM_IN_TRANSIT',
+    ]);
   });
 });
 
 describe('parseBackfillCheck', () => {
   it('reads one line, or continues on indented comment lines, from the leading comments only', () => {
     expect(parseBackfillCheck('-- check: SELECT 1;\nUPDATE t SET a = 1;')).toBe('SELECT 1');
-    expect(parseBackfillCheck('-- Fill totals.\n-- check: SELECT count(*)\n--        FROM t\n--   WHERE a = 0\n-- unrelated note\nUPDATE t SET a = 1;')).toBe(
-      'SELECT count(*) FROM t WHERE a = 0',
-    );
+    expect(
+      parseBackfillCheck(
+        '-- Fill totals.\n-- check: SELECT count(*)\n--     ' +
+          '   FROM t\n--   WHERE a = 0\n-- unrelated note\nUPDATE ' +
+          't SET a = 1;',
+      ),
+    ).toBe('SELECT count(*) FROM t WHERE a = 0');
     expect(parseBackfillCheck('\uFEFF\n-- CHECK:   SELECT 2\r\nUPDATE t SET a = 1;')).toBe('SELECT 2');
     expect(parseBackfillCheck('UPDATE t SET a = 1;\n-- check: SELECT 1')).toBeUndefined();
     expect(parseBackfillCheck('-- check:\nUPDATE t SET a = 1;')).toBeUndefined();
@@ -101,15 +152,29 @@ describe('parseBackfillCheck', () => {
 
 describe('row formatting', () => {
   it('aligns a table, spells out NULL and shows JSON and line breaks on one line', () => {
-    expect(renderTable(['id', 'doc'], [{ id: 1, doc: { a: [1] } }, { id: 22, doc: null }, { id: 3, doc: 'two\nlines' }])).toBe(
-      [' id | doc', '----+-----------', ' 1  | {"a":[1]}', ' 22 | NULL', ' 3  | two↵lines'].join('\n'),
-    );
+    expect(
+      renderTable(
+        ['id', 'doc'],
+        [
+          { id: 1, doc: { a: [1] } },
+          { id: 22, doc: null },
+          { id: 3, doc: 'two\nlines' },
+        ],
+      ),
+    ).toBe([' id | doc', '----+-----------', ' 1  | {"a":[1]}', ' 22 | NULL', ' 3  | two↵lines'].join('\n'));
   });
 
   it('writes RFC 4180 CSV', () => {
-    expect(renderCsv(['a', 'b'], [{ a: 'x,y', b: 'say "hi"' }, { a: null, b: ' padded' }, { a: 'multi\nline', b: 2 }])).toBe(
-      'a,b\r\n"x,y","say ""hi"""\r\n," padded"\r\n"multi\nline",2',
-    );
+    expect(
+      renderCsv(
+        ['a', 'b'],
+        [
+          { a: 'x,y', b: 'say "hi"' },
+          { a: null, b: ' padded' },
+          { a: 'multi\nline', b: 2 },
+        ],
+      ),
+    ).toBe('a,b\r\n"x,y","say ""hi"""\r\n," padded"\r\n"multi\nline",2');
     // Booleans and json as the table shows them (csv-stringify's defaults would write 1 and empty).
     const typed = renderCsv(['t', 'f', 'j'], [{ t: true, f: false, j: { k: [1] } }]);
     expect(typed).toBe('t,f,j\r\ntrue,false,"{""k"":[1]}"');
@@ -128,7 +193,11 @@ describe('row formatting', () => {
 describe('rehearsal arithmetic', () => {
   it("maps lock modes to what other sessions wait for (PostgreSQL's conflict table)", () => {
     expect(lockImpact('AccessExclusiveLock')).toBe('reads-and-writes');
-    expect(['ExclusiveLock', 'ShareRowExclusiveLock', 'ShareLock'].map(lockImpact)).toEqual(['writes', 'writes', 'writes']);
+    expect(['ExclusiveLock', 'ShareRowExclusiveLock', 'ShareLock'].map(lockImpact)).toEqual([
+      'writes',
+      'writes',
+      'writes',
+    ]);
     expect(lockImpact('ShareUpdateExclusiveLock')).toBe('schema-changes');
     expect(['RowExclusiveLock', 'RowShareLock', 'AccessShareLock'].map(lockImpact)).toEqual(['ddl', 'ddl', 'ddl']);
   });
@@ -138,7 +207,12 @@ describe('rehearsal arithmetic', () => {
     const after = new Set([...before, 'relation|200|ShareLock', 'relation|100|AccessExclusiveLock']);
     expect(newLockKeys(before, after)).toEqual(['relation|200|ShareLock', 'relation|100|AccessExclusiveLock']);
     const lock = (target: string, mode: string) => ({ locktype: 'relation', mode, target });
-    expect(sortLocks([lock('u', 'ShareLock'), lock('t', 'RowExclusiveLock'), lock('t', 'AccessExclusiveLock')]).map((l) => [l.target, l.mode])).toEqual([
+    expect(
+      sortLocks([lock('u', 'ShareLock'), lock('t', 'RowExclusiveLock'), lock('t', 'AccessExclusiveLock')]).map((l) => [
+        l.target,
+        l.mode,
+      ]),
+    ).toEqual([
       ['t', 'AccessExclusiveLock'],
       ['u', 'ShareLock'],
       ['t', 'RowExclusiveLock'],

@@ -27,8 +27,11 @@ function row(name: string, overrides: Partial<LedgerRow> = {}): LedgerRow {
   };
 }
 const applied = (name: string, overrides: Partial<LedgerRow> = {}): LedgerRow => row(name, overrides);
-const failed = (name: string, logs: string | null = 'ERROR: relation "x" already exists', overrides: Partial<LedgerRow> = {}): LedgerRow =>
-  row(name, { finished_at: null, logs, applied_steps_count: 0, ...overrides });
+const failed = (
+  name: string,
+  logs: string | null = 'ERROR: relation "x" already exists',
+  overrides: Partial<LedgerRow> = {},
+): LedgerRow => row(name, { finished_at: null, logs, applied_steps_count: 0, ...overrides });
 const rolledBack = (name: string): LedgerRow =>
   row(name, { finished_at: null, logs: 'ERROR: boom', rolled_back_at: at(1000), applied_steps_count: 0 });
 
@@ -83,7 +86,7 @@ describe('plan', () => {
     expect(summarize(result)).toBe('4 local, 2 applied, 2 pending');
   });
 
-  it('keeps local order for pending even when it is not the names\' sort order', () => {
+  it("keeps local order for pending even when it is not the names' sort order", () => {
     // Prepare: the caller's order is the contract (discover.ts sorts by bytes).
     const names = ['20240105000000_z', '20240105000000_a', '20240106000000_m'];
 
@@ -194,7 +197,11 @@ describe('plan', () => {
 
   it('uses the matches function when given (Prisma leniency lives in checksum.ts)', () => {
     // Prepare: strict equality would call this modified.
-    const lenient: LocalMigrationRef = { name: A, checksum: 'crlf-variant', matches: (recorded) => recorded === sum(A) };
+    const lenient: LocalMigrationRef = {
+      name: A,
+      checksum: 'crlf-variant',
+      matches: (recorded) => recorded === sum(A),
+    };
     const strict: LocalMigrationRef = { name: A, checksum: 'crlf-variant' };
 
     // Act / Assess
@@ -314,7 +321,9 @@ describe('plan', () => {
       [ErrorCode.OutOfOrder, B],
     ]);
     expect(result.pending).toEqual([B]);
-    expect(summarize(result)).toBe('4 local, 3 applied, 1 pending, 1 failed, 1 modified, 1 missing locally, 1 out of order');
+    expect(summarize(result)).toBe(
+      '4 local, 3 applied, 1 pending, 1 failed, 1 modified, 1 missing locally, 1 out of order',
+    );
   });
 
   it('several successful rows for one name: the latest is reported, any match means unmodified', () => {

@@ -91,7 +91,8 @@ function coverageProblem(sql: string, statements: StatementSpan[]): string | und
     }
   }
   for (let i = 0; i < sql.length; i++) {
-    if (!covered[i] && !isPgSpace(sql[i] ?? '')) return `character ${JSON.stringify(sql[i])} at ${i} is in no statement`;
+    if (!covered[i] && !isPgSpace(sql[i] ?? ''))
+      return `character ${JSON.stringify(sql[i])} at ${i} is in no statement`;
   }
   return undefined;
 }
@@ -113,7 +114,9 @@ describe.skipIf(!exists)('splitting the corpora (test data in ../shared/corpora)
     for (const corpus of corpora) {
       // The first corpus is split cold, as the CLI does on every deploy.
       const { migrations, ms, bytes } = splitCorpus(corpus);
-      console.log(`${corpus}: split ${migrations.length} files (${(bytes / 1024).toFixed(0)} KB) in ${ms.toFixed(1)} ms`);
+      console.log(
+        `${corpus}: split ${migrations.length} files (${(bytes / 1024).toFixed(0)} KB) in ${ms.toFixed(1)} ms`,
+      );
       split.set(corpus, migrations);
       // Loose bound: a shared 2-core machine; quadratic work would blow far past it.
       expect(ms).toBeLessThan(3_000);
@@ -125,22 +128,28 @@ describe.skipIf(!exists)('splitting the corpora (test data in ../shared/corpora)
 
     it('parses every file without an error', () => {
       // Act
-      const failures = migrations().filter((m) => m.result.parseError).map((m) => `${m.name}: ${m.result.parseError?.message}`);
+      const failures = migrations()
+        .filter((m) => m.result.parseError)
+        .map((m) => `${m.name}: ${m.result.parseError?.message}`);
 
       // Assess
       expect(migrations().length).toBeGreaterThan(0);
       expect(failures).toEqual([]);
     });
 
-    it('covers every character that is not whitespace, a comment or a `;` with exactly the tokens of its statements', () => {
-      // Act
-      const problems = migrations()
-        .map((m) => ({ name: m.name, problem: coverageProblem(m.sql, m.result.statements) }))
-        .filter((p) => p.problem !== undefined);
+    it(
+      'covers every character that is not whitespace, a comment ' +
+        'or a `;` with exactly the tokens of its statements',
+      () => {
+        // Act
+        const problems = migrations()
+          .map((m) => ({ name: m.name, problem: coverageProblem(m.sql, m.result.statements) }))
+          .filter((p) => p.problem !== undefined);
 
-      // Assess
-      expect(problems).toEqual([]);
-    });
+        // Assess
+        expect(problems).toEqual([]);
+      },
+    );
 
     it('gives slices that each parse alone as exactly one statement of the same kind', () => {
       // Act
@@ -150,7 +159,8 @@ describe.skipIf(!exists)('splitting the corpora (test data in ../shared/corpora)
           const slice = m.sql.slice(s.start, s.end);
           const count = pg.parseSync(slice).stmts?.length ?? 0;
           const again = splitMigration(parser, slice).statements;
-          const same = again.length === 1 && again[0]?.start === 0 && again[0].end === slice.length && again[0].kind === s.kind;
+          const same =
+            again.length === 1 && again[0]?.start === 0 && again[0].end === slice.length && again[0].kind === s.kind;
           if (count !== 1 || !same) problems.push(`${m.name} #${i}: ${count} statements`);
         });
       }
@@ -183,7 +193,9 @@ describe.skipIf(!exists)('splitting the corpora (test data in ../shared/corpora)
     const concurrentCreates = nonTransactional.filter((m) => nodeTypes(m)[0] === 'IndexStmt');
     const concurrentDrops = nonTransactional.filter((m) => nodeTypes(m)[0] === 'DropStmt');
     const scripts = byMode('script');
-    const all = migrations.flatMap((m) => m.result.statements.map((s) => ({ m, s, type: nodeTypeOf(m.sql.slice(s.start, s.end)) })));
+    const all = migrations.flatMap((m) =>
+      m.result.statements.map((s) => ({ m, s, type: nodeTypeOf(m.sql.slice(s.start, s.end)) })),
+    );
     const addValue = all.filter((x) => x.type === 'AlterEnumStmt');
     const topLevelSet = all.filter((x) => x.type === 'VariableSetStmt');
 

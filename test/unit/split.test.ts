@@ -77,7 +77,8 @@ describe('splitMigration', () => {
 
     it('converts UTF-8 byte offsets to string indices (accents in comments, emoji in literals)', () => {
       // Prepare: é is 2 bytes and 1 code unit, 😀 is 4 bytes and 2 code units
-      const sql = "-- Crée la table « déjà »\nINSERT INTO t VALUES ('😀; 👍🏽');\n/* ünïcödé */ SELECT 'ok' AS \"ñ\";\nSELECT 3;";
+      const sql =
+        "-- Crée la table « déjà »\nINSERT INTO t VALUES ('😀; 👍🏽');\n/* ünïcödé */ SELECT 'ok' AS \"ñ\";\nSELECT 3;";
 
       // Act
       const { statements } = splitMigration(parser, sql);
@@ -85,7 +86,7 @@ describe('splitMigration', () => {
       // Assess
       expect(statements.map((s) => sql.slice(s.start, s.end))).toEqual([
         "INSERT INTO t VALUES ('😀; 👍🏽')",
-        "SELECT 'ok' AS \"ñ\"",
+        'SELECT \'ok\' AS "ñ"',
         'SELECT 3',
       ]);
       expect(statements.map((s) => s.line)).toEqual([2, 3, 4]);
@@ -131,7 +132,9 @@ describe('splitMigration', () => {
       // Prepare
       const doBlock = "DO $$\nBEGIN\n  RAISE NOTICE 'a;b; commit later';\nEND\n$$";
       const fn =
-        'CREATE OR REPLACE FUNCTION f() RETURNS trigger AS $body$\nBEGIN\n  NEW.x := $x$;$x$; -- ;\n  RETURN NEW;\nEND;\n$body$ LANGUAGE plpgsql';
+        'CREATE OR REPLACE FUNCTION f() RETURNS trigger AS $body$\nBEGIN\n ' +
+        ' NEW.x := $x$;$x$; -- ;\n  RETURN NEW;\nEND;\n$body$ ' +
+        'LANGUAGE plpgsql';
       const eString = "SELECT E'it\\'s; fine', 'it''s; too'";
       const comment = 'SELECT /* ; */ 1';
       const sql = `${doBlock};\n${fn};\n${eString};\n${comment};\n`;
@@ -141,13 +144,21 @@ describe('splitMigration', () => {
 
       // Assess
       expect(statements.map((s) => sql.slice(s.start, s.end))).toEqual([doBlock, fn, eString, comment]);
-      expect(statements.map((s) => s.kind)).toEqual(['transactional', 'transactional', 'transactional', 'transactional']);
+      expect(statements.map((s) => s.kind)).toEqual([
+        'transactional',
+        'transactional',
+        'transactional',
+        'transactional',
+      ]);
       expect(mode).toBe('transactional');
     });
 
     it('returns slices that each parse alone as exactly one statement', () => {
       // Prepare
-      const sql = "BEGIN;\nCREATE TYPE \"S\" AS ENUM ('a', 'b');\nALTER TYPE \"S\" ADD VALUE 'c';\nCOMMIT;\nSET lock_timeout = '5s';";
+      const sql =
+        "BEGIN;\nCREATE TYPE \"S\" AS ENUM ('a', 'b');\nALTER " +
+        'TYPE "S" ADD VALUE \'c\';\nCOMMIT;\nSET lock_timeout ' +
+        "= '5s';";
 
       // Act
       const slices = texts(sql);
@@ -163,7 +174,7 @@ describe('splitMigration', () => {
         'SELECT 1',
         "INSERT INTO \"T\" VALUES ('😀;', 'ça')",
         'CREATE INDEX CONCURRENTLY "i" ON "t"("a")',
-        "DO $$ BEGIN PERFORM 1; COMMIT; END $$",
+        'DO $$ BEGIN PERFORM 1; COMMIT; END $$',
         'CREATE FUNCTION f() RETURNS int AS $fn$ SELECT 1; $fn$ LANGUAGE sql',
         "SELECT E'\\';' /* inner; */ , 'x'",
         'BEGIN',
@@ -224,7 +235,7 @@ describe('splitMigration', () => {
       ["DO $$ BEGIN RAISE NOTICE 'no commit here'; END $$", 'transactional'],
       ['DO $$ BEGIN INSERT INTO t VALUES (1); COMMIT; END $$', 'self-committing'],
       ['DO $$ BEGIN IF true THEN ROLLBACK; END IF; END $$', 'self-committing'],
-      ["DO LANGUAGE plperl $$ spi_commit(); # commit $$", 'self-committing'],
+      ['DO LANGUAGE plperl $$ spi_commit(); # commit $$', 'self-committing'],
     ] as const)('classifies %s as %s', (sql, expected) => {
       expect(kindOf(sql)).toBe(expected);
     });
@@ -266,12 +277,20 @@ describe('splitMigration', () => {
 
     it.each([
       ['CREATE TABLE "public"."User" (id int)', [{ kind: 'relation', name: 'User', schema: 'public' }]],
-      ['CREATE UNIQUE INDEX "User_email_key" ON "User"("email")', [{ kind: 'index', name: 'User_email_key', table: 'User' }]],
+      [
+        'CREATE UNIQUE INDEX "User_email_key" ON "User"("email")',
+        [{ kind: 'index', name: 'User_email_key', table: 'User' }],
+      ],
       ['CREATE INDEX ON "User"("email")', []],
-      [`ALTER TABLE "User" ADD CONSTRAINT "User_team_fkey" FOREIGN KEY ("teamId") REFERENCES "Team"("id"), ADD COLUMN "b" TEXT`, [
-        { kind: 'constraint', name: 'User_team_fkey', table: 'User' },
-        { kind: 'column', name: 'b', table: 'User' },
-      ]],
+      [
+        `ALTER TABLE "User" ADD CONSTRAINT "User_team_fkey" ` +
+          `FOREIGN KEY ("teamId") REFERENCES "Team"("id"), ADD ` +
+          `COLUMN "b" TEXT`,
+        [
+          { kind: 'constraint', name: 'User_team_fkey', table: 'User' },
+          { kind: 'column', name: 'b', table: 'User' },
+        ],
+      ],
       ['ALTER TABLE "t" ADD PRIMARY KEY ("id")', [{ kind: 'constraint', name: 't_pkey', table: 't' }]],
       [`CREATE TYPE "s"."Role" AS ENUM ('A')`, [{ kind: 'type', name: 'Role', schema: 's' }]],
       ['CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$', [{ kind: 'routine', name: 'f' }]],
@@ -343,7 +362,7 @@ describe('splitMigration', () => {
       'CLUSTER t USING i',
       "ALTER DATABASE d SET work_mem = '1MB'",
       'ALTER DATABASE d WITH CONNECTION LIMIT 3',
-      "ALTER TABLESPACE ts SET (seq_page_cost = 1)",
+      'ALTER TABLESPACE ts SET (seq_page_cost = 1)',
       'DISCARD TEMP',
       'DISCARD PLANS',
       'ALTER TABLE t DETACH PARTITION p',
@@ -379,7 +398,7 @@ describe('splitMigration', () => {
   describe('files the parser rejects', () => {
     it('returns the whole trimmed file as one transactional statement with the error position', () => {
       // Prepare
-      const sql = "-- header ✓\n\nCREATE TABLE \"A\" (\"id\" INT);\nSELEC 1;\n\n";
+      const sql = '-- header ✓\n\nCREATE TABLE "A" ("id" INT);\nSELEC 1;\n\n';
 
       // Act
       const result = splitMigration(parser, sql);
@@ -428,7 +447,9 @@ describe('splitMigration', () => {
 
   it('stays linear on a large non-ASCII file', () => {
     // Prepare: ~1.3 MB, every statement preceded by multibyte text
-    const sql = Array.from({ length: 20_000 }, (_, i) => `-- é ${i} 😀\nINSERT INTO t VALUES (${i}, 'ü😀');`).join('\n');
+    const sql = Array.from({ length: 20_000 }, (_, i) => `-- é ${i} 😀\nINSERT INTO t VALUES (${i}, 'ü😀');`).join(
+      '\n',
+    );
 
     // Act
     const started = performance.now();

@@ -12,8 +12,21 @@ describe('sql-error', () => {
     const file = '-- 😀 header\nCREATE TABLE a (id int);\nSELECT * FROM nope;\n';
     const offset = file.indexOf('SELECT');
     // PostgreSQL reports "nope" at character 15 of the statement it was sent.
-    const info = describeSqlError({ code: '42P01', message: 'relation "nope" does not exist', position: '15' }, file, offset, 19, 3, 1);
-    expect(info).toMatchObject({ code: '42P01', line: 3, column: 15, statementIndex: 1, statement: 'SELECT * FROM nope;' });
+    const info = describeSqlError(
+      { code: '42P01', message: 'relation "nope" does not exist', position: '15' },
+      file,
+      offset,
+      19,
+      3,
+      1,
+    );
+    expect(info).toMatchObject({
+      code: '42P01',
+      line: 3,
+      column: 15,
+      statementIndex: 1,
+      statement: 'SELECT * FROM nope;',
+    });
   });
 
   it('counts an emoji as one character, as PostgreSQL does', () => {
@@ -31,8 +44,11 @@ describe('sql-error', () => {
   });
 
   it('treats only duplicate-object SQLSTATEs as "already exists"', () => {
-    for (const code of ['42P07', '42710', '42701', '42P06', '42723']) expect(isAlreadyExists({ code, message: 'x already exists' })).toBe(true);
-    expect(isAlreadyExists({ code: '42P16', message: 'multiple primary keys for table "t" are not allowed' })).toBe(true);
+    for (const code of ['42P07', '42710', '42701', '42P06', '42723'])
+      expect(isAlreadyExists({ code, message: 'x already exists' })).toBe(true);
+    expect(isAlreadyExists({ code: '42P16', message: 'multiple primary keys for table "t" are not allowed' })).toBe(
+      true,
+    );
     expect(isAlreadyExists({ code: '42P16', message: 'invalid table definition' })).toBe(false);
     expect(isAlreadyExists({ code: '23505', message: 'Key (id)=(1) already exists.' })).toBe(false);
     expect(isAlreadyExists({ code: '42P01', message: 'relation does not exist' })).toBe(false);
@@ -45,7 +61,12 @@ describe('sql-error', () => {
   });
 
   it('writes failure logs in the shape Prisma stores', () => {
-    const log = ledgerLogFor('001_x', { code: '42P01', message: 'relation "nope" does not exist', line: 3, column: 15 });
+    const log = ledgerLogFor('001_x', {
+      code: '42P01',
+      message: 'relation "nope" does not exist',
+      line: 3,
+      column: 15,
+    });
     expect(log).toContain('Migration name: 001_x');
     expect(log).toContain('Database error code: 42P01');
     expect(log).toContain('ERROR: relation "nope" does not exist');

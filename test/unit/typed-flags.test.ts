@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { deployCommand } from '../../scripts/commands/deploy.js';
+import type { deployCommand } from '../../scripts/commands/deploy.js';
 import { TARGET_OPTIONS, type Values } from '../../scripts/commands/flags.js';
 import { sqlCommand } from '../../scripts/commands/sql.js';
 
@@ -27,7 +27,7 @@ describe('typed flags', () => {
     expect(one).toEqual(['a', 'b']);
   });
 
-  it('types deploy\'s booleans as booleans', () => {
+  it("types deploy's booleans as booleans", () => {
     const values: Values<typeof deployCommand.options> = { 'allow-modified': true, 'lock-wait': '3' };
     // @ts-expect-error: a boolean flag holds no string
     const wrong: Values<typeof deployCommand.options> = { 'allow-modified': 'yes' };

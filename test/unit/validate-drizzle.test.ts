@@ -8,7 +8,16 @@ const chunks = [
   { start: 0, end: 23, line: 1, kind: 'transactional' },
   { start: 50, end: 56, line: 3, kind: 'commit' },
 ];
-const drizzleMigration = (extra: Record<string, unknown> = {}) => ({ name: '0000_a', checksum: sha(sql), sql, mode: 'script', statements: chunks, chunks, createdAt: 1_700_000_000_000, ...extra });
+const drizzleMigration = (extra: Record<string, unknown> = {}) => ({
+  name: '0000_a',
+  checksum: sha(sql),
+  sql,
+  mode: 'script',
+  statements: chunks,
+  chunks,
+  createdAt: 1_700_000_000_000,
+  ...extra,
+});
 
 function problemsOf(event: unknown): string[] {
   try {
@@ -26,12 +35,21 @@ describe('parseEvent: the Drizzle format', () => {
     expect(parseEvent({ action: 'ledger' })).toEqual({ action: 'ledger' });
     expect(parseEvent({ action: 'ledger', format: 'prisma' })).toEqual({ action: 'ledger' });
     const apply = parseEvent({ action: 'apply', requestId: 'r', format: 'drizzle', migrations: [drizzleMigration()] });
-    expect(apply.action === 'apply' && [apply.format, apply.migrations[0]?.createdAt, apply.migrations[0]?.chunks?.length]).toEqual(['drizzle', 1_700_000_000_000, 2]);
+    expect(
+      apply.action === 'apply' && [apply.format, apply.migrations[0]?.createdAt, apply.migrations[0]?.chunks?.length],
+    ).toEqual(['drizzle', 1_700_000_000_000, 2]);
   });
 
   it('refuses an unknown format, and Drizzle fields missing or out of place', () => {
     expect(problemsOf({ action: 'ledger', format: 'knex' })).toEqual(['format: one of prisma, drizzle']);
-    expect(problemsOf({ action: 'apply', requestId: 'r', format: 'drizzle', migrations: [drizzleMigration({ createdAt: undefined, chunks: undefined })] })).toEqual([
+    expect(
+      problemsOf({
+        action: 'apply',
+        requestId: 'r',
+        format: 'drizzle',
+        migrations: [drizzleMigration({ createdAt: undefined, chunks: undefined })],
+      }),
+    ).toEqual([
       'migrations[0].createdAt: required with format "drizzle"',
       'migrations[0].chunks: required with format "drizzle"',
     ]);
@@ -40,11 +58,21 @@ describe('parseEvent: the Drizzle format', () => {
       'migrations[0].chunks: only with format "drizzle"',
     ]);
     expect(problemsOf({ action: 'rehearse', migrations: [drizzleMigration()] })).toHaveLength(2);
-    expect(problemsOf({ action: 'apply', requestId: 'r', format: 'drizzle', migrations: [drizzleMigration({ createdAt: -1 })] })).toEqual([
-      'migrations[0].createdAt: a non-negative integer (the journal entry\'s when)',
-    ]);
-    expect(problemsOf({ action: 'apply', requestId: 'r', format: 'drizzle', migrations: [drizzleMigration({ chunks: [{ start: 40, end: 900, line: 1, kind: 'commit' }] })] })).toEqual([
-      'migrations[0].chunks[0]: spans must be in order, non-empty, non-overlapping and inside the text',
-    ]);
+    expect(
+      problemsOf({
+        action: 'apply',
+        requestId: 'r',
+        format: 'drizzle',
+        migrations: [drizzleMigration({ createdAt: -1 })],
+      }),
+    ).toEqual(["migrations[0].createdAt: a non-negative integer (the journal entry's when)"]);
+    expect(
+      problemsOf({
+        action: 'apply',
+        requestId: 'r',
+        format: 'drizzle',
+        migrations: [drizzleMigration({ chunks: [{ start: 40, end: 900, line: 1, kind: 'commit' }] })],
+      }),
+    ).toEqual(['migrations[0].chunks[0]: spans must be in order, non-empty, non-overlapping and inside the text']);
   });
 });

@@ -4,7 +4,13 @@ import { describe, expect, it } from 'vitest';
 import { MigrateError, parseEvent } from '../../lambda/contract/index.js';
 
 const sha = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
-const migration = (sql: string, extra: Record<string, unknown> = {}) => ({ name: '001_a', checksum: sha(sql), sql, mode: 'transactional', ...extra });
+const migration = (sql: string, extra: Record<string, unknown> = {}) => ({
+  name: '001_a',
+  checksum: sha(sql),
+  sql,
+  mode: 'transactional',
+  ...extra,
+});
 
 function codeOf(event: unknown): string {
   try {
@@ -24,7 +30,13 @@ describe('parseEvent', () => {
 
   it('decodes gzip+base64 SQL', () => {
     const sql = 'CREATE TABLE t (id int);\n'.repeat(5000);
-    const parsed = parseEvent({ action: 'apply', requestId: 'r', migrations: [{ name: 'big', checksum: sha(sql), mode: 'transactional', sqlGzipBase64: gzipSync(sql).toString('base64') }] });
+    const parsed = parseEvent({
+      action: 'apply',
+      requestId: 'r',
+      migrations: [
+        { name: 'big', checksum: sha(sql), mode: 'transactional', sqlGzipBase64: gzipSync(sql).toString('base64') },
+      ],
+    });
     expect(parsed.action === 'apply' && parsed.migrations[0]?.sql).toBe(sql);
   });
 
@@ -34,10 +46,22 @@ describe('parseEvent', () => {
     expect(codeOf('apply')).toBe('VPCM_INVALID_EVENT');
     expect(codeOf({ action: 'apply', migrations: [migration('SELECT 1')] })).toBe('VPCM_INVALID_EVENT');
     expect(codeOf({ action: 'apply', requestId: 'r', migrations: [] })).toBe('VPCM_INVALID_EVENT');
-    expect(codeOf({ action: 'apply', requestId: 'r', migrations: [migration('SELECT 1', { mode: 'yolo' })] })).toBe('VPCM_INVALID_EVENT');
-    expect(codeOf({ action: 'apply', requestId: 'r', migrations: [migration('SELECT 1', { extra: 1 })] })).toBe('VPCM_INVALID_EVENT');
-    expect(codeOf({ action: 'apply', requestId: 'r', migrations: [migration('SELECT 1', { statements: [{ start: 5, end: 2, line: 1, kind: 'transactional' }] })] })).toBe('VPCM_INVALID_EVENT');
-    expect(codeOf({ action: 'apply', requestId: 'r', migrations: [{ ...migration('SELECT 1'), name: '../etc' }] })).toBe('VPCM_INVALID_EVENT');
+    expect(codeOf({ action: 'apply', requestId: 'r', migrations: [migration('SELECT 1', { mode: 'yolo' })] })).toBe(
+      'VPCM_INVALID_EVENT',
+    );
+    expect(codeOf({ action: 'apply', requestId: 'r', migrations: [migration('SELECT 1', { extra: 1 })] })).toBe(
+      'VPCM_INVALID_EVENT',
+    );
+    expect(
+      codeOf({
+        action: 'apply',
+        requestId: 'r',
+        migrations: [migration('SELECT 1', { statements: [{ start: 5, end: 2, line: 1, kind: 'transactional' }] })],
+      }),
+    ).toBe('VPCM_INVALID_EVENT');
+    expect(
+      codeOf({ action: 'apply', requestId: 'r', migrations: [{ ...migration('SELECT 1'), name: '../etc' }] }),
+    ).toBe('VPCM_INVALID_EVENT');
     expect(codeOf({ action: 'run-sql', sql: '' })).toBe('VPCM_INVALID_EVENT');
     expect(codeOf({ action: 'run-sql', sql: 'select 1', maxRows: -1 })).toBe('VPCM_INVALID_EVENT');
     expect(codeOf({ action: 'ledger', surprise: true })).toBe('VPCM_INVALID_EVENT');
@@ -46,7 +70,9 @@ describe('parseEvent', () => {
   });
 
   it('refuses SQL whose checksum does not match what the CLI computed', () => {
-    expect(codeOf({ action: 'apply', requestId: 'r', migrations: [{ ...migration('SELECT 1'), sql: 'DROP TABLE users' }] })).toBe('VPCM_CHECKSUM_IN_TRANSIT');
+    expect(
+      codeOf({ action: 'apply', requestId: 'r', migrations: [{ ...migration('SELECT 1'), sql: 'DROP TABLE users' }] }),
+    ).toBe('VPCM_CHECKSUM_IN_TRANSIT');
   });
 
   it('refuses an oversized batch by its length alone, before looking at each migration', () => {

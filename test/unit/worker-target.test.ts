@@ -7,7 +7,14 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
 import { targetFlags } from '../../scripts/commands/flags.js';
 import { READ_ONLY_PERMISSION_REMEDY, runSqlCommand } from '../../scripts/commands/sql.js';
-import { answeredBy, migratorOnly, readsOnly, targetFor, type Worker, type WorkerTarget } from '../../scripts/core/worker-client.js';
+import {
+  answeredBy,
+  migratorOnly,
+  readsOnly,
+  targetFor,
+  type Worker,
+  type WorkerTarget,
+} from '../../scripts/core/worker-client.js';
 import { renderSql } from '../../scripts/render/sql.js';
 import { invocationOf, targetArgs } from '../../scripts/invocation.js';
 import { invokeError } from '../../scripts/transport/invoke.js';
@@ -29,7 +36,11 @@ describe('the routing rule', () => {
       expect(targetFor(command, BOTH)).toEqual({ functionName: 'app-migrator', region: 'eu-west-1', role: 'migrator' });
       expect(targetFor(command, BOTH, { write: false }).functionName).toBe('app-migrator');
     }
-    expect(targetFor('sql', BOTH, { write: true })).toEqual({ functionName: 'app-migrator', region: 'eu-west-1', role: 'migrator' });
+    expect(targetFor('sql', BOTH, { write: true })).toEqual({
+      functionName: 'app-migrator',
+      region: 'eu-west-1',
+      role: 'migrator',
+    });
     expect(readsOnly('sql', { write: true })).toBe(false);
     expect(readsOnly('an-unknown-command')).toBe(false);
   });
@@ -72,7 +83,9 @@ describe('where the reader function comes from', () => {
   });
 
   it('parses --reader-function as a target flag', () => {
-    expect(targetFlags({ function: 'm', 'reader-function': 'arn:aws:lambda:eu-west-1:123456789012:function:r' })).toEqual({
+    expect(
+      targetFlags({ function: 'm', 'reader-function': 'arn:aws:lambda:eu-west-1:123456789012:function:r' }),
+    ).toEqual({
       function: 'm',
       readerFunction: 'arn:aws:lambda:eu-west-1:123456789012:function:r',
     });
@@ -80,13 +93,22 @@ describe('where the reader function comes from', () => {
 
   it('resolves --function with the reader from the flag or the environment', async () => {
     const env = { VPC_MIGRATE_FUNCTION: 'env-migrator', VPC_MIGRATE_READER_FUNCTION: 'env-reader' };
-    expect((await resolveTarget({ function: 'm', readerFunction: 'r' }, env)).target).toEqual({ functionName: 'm', readerFunctionName: 'r' });
-    expect((await resolveTarget({}, env)).target).toEqual({ functionName: 'env-migrator', readerFunctionName: 'env-reader' });
+    expect((await resolveTarget({ function: 'm', readerFunction: 'r' }, env)).target).toEqual({
+      functionName: 'm',
+      readerFunctionName: 'r',
+    });
+    expect((await resolveTarget({}, env)).target).toEqual({
+      functionName: 'env-migrator',
+      readerFunctionName: 'env-reader',
+    });
     expect((await resolveTarget({ function: 'm' }, {})).target).toEqual({ functionName: 'm' });
   });
 
   it('a reader function alone is a target (for whoever may invoke only the reader)', async () => {
-    expect((await resolveTarget({}, { VPC_MIGRATE_READER_FUNCTION: 'env-reader' })).target).toEqual({ functionName: '', readerFunctionName: 'env-reader' });
+    expect((await resolveTarget({}, { VPC_MIGRATE_READER_FUNCTION: 'env-reader' })).target).toEqual({
+      functionName: '',
+      readerFunctionName: 'env-reader',
+    });
     expect((await migrateErrorOf(resolveTarget({}, {}))).code).toBe(ErrorCode.NoTarget);
   });
 
@@ -99,8 +121,16 @@ describe('where the reader function comes from', () => {
 
 describe('printed commands', () => {
   it('carry --reader-function after --function', () => {
-    expect(targetArgs({ 'reader-function': 'app-reader', function: 'app-migrator', json: true }).args).toEqual(['--function', 'app-migrator', '--reader-function', 'app-reader']);
-    const say = invocationOf({ env: {}, script: '/usr/local/bin/vpc-migrate', cwd: '/app' }, { function: 'm', 'reader-function': 'r' });
+    expect(targetArgs({ 'reader-function': 'app-reader', function: 'app-migrator', json: true }).args).toEqual([
+      '--function',
+      'app-migrator',
+      '--reader-function',
+      'app-reader',
+    ]);
+    const say = invocationOf(
+      { env: {}, script: '/usr/local/bin/vpc-migrate', cwd: '/app' },
+      { function: 'm', 'reader-function': 'r' },
+    );
     expect(say.rewrite('Run `vpc-migrate status`.')).toBe('Run `vpc-migrate status --function m --reader-function r`.');
   });
 });
@@ -118,7 +148,9 @@ describe('a permission error in read-only sql', () => {
     }) as unknown as Worker;
 
   it('never suggests --write, even when an older worker does', async () => {
-    const report = await runSqlCommand(failingWorker(denied('Re-run with --write if you mean it.')), { sql: 'SET ROLE postgres' });
+    const report = await runSqlCommand(failingWorker(denied('Re-run with --write if you mean it.')), {
+      sql: 'SET ROLE postgres',
+    });
 
     expect(report.exitCode).toBe(2);
     expect(report.error?.remedy).toBe(READ_ONLY_PERMISSION_REMEDY);
@@ -128,8 +160,13 @@ describe('a permission error in read-only sql', () => {
   });
 
   it("a worker's remedy without --write stands, and so does any remedy with --write", async () => {
-    const current = await runSqlCommand(failingWorker(denied('The reader login may read and nothing else.')), { sql: 'SET ROLE postgres' });
-    const written = await runSqlCommand(failingWorker(denied('Grant it, or re-run with --write.')), { sql: 'SET ROLE postgres', write: true });
+    const current = await runSqlCommand(failingWorker(denied('The reader login may read and nothing else.')), {
+      sql: 'SET ROLE postgres',
+    });
+    const written = await runSqlCommand(failingWorker(denied('Grant it, or re-run with --write.')), {
+      sql: 'SET ROLE postgres',
+      write: true,
+    });
 
     expect(current.error?.remedy).toBe('The reader login may read and nothing else.');
     expect(written.error?.remedy).toBe('Grant it, or re-run with --write.');

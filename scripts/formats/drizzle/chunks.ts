@@ -29,7 +29,9 @@ export interface DrizzleChunkIssue {
 }
 
 export interface DrizzleSplit {
-  /** One span per chunk that holds SQL, in file offsets (empty and comment-only chunks are left out: they run nothing). */
+  /**
+   *  One span per chunk that holds SQL, in file offsets (empty and comment-only chunks are left out: they run nothing).
+   */
   chunks: StatementSpan[];
   /** Every statement, in file offsets (to reconcile or locate statement by statement). */
   statements: StatementSpan[];
@@ -49,7 +51,8 @@ export interface DrizzleSplit {
  * Cuts and parses a Drizzle file.
  *
  * @example
- * splitDrizzle(await sqlParser(), 'CREATE TABLE t (id int);\n--> statement-breakpoint\nCOMMIT;\n--> statement-breakpoint\nCREATE INDEX CONCURRENTLY i ON t (id);');
+ * splitDrizzle(await sqlParser(), 'CREATE TABLE t (id int);\n--> statement-breakpoint\nCOMMIT;\n-->
+ * statement-breakpoint\nCREATE INDEX CONCURRENTLY i ON t (id);');
  * // → mode 'script'; chunk kinds transactional, commit, non-transactional; nothing refused
  */
 export function splitDrizzle(parser: SqlParser, sql: string): DrizzleSplit {
@@ -69,9 +72,18 @@ export function splitDrizzle(parser: SqlParser, sql: string): DrizzleSplit {
     line += lineOf(piece, piece.length) - 1;
     const split = splitMigration(parser, piece);
     if (split.statements.length === 0) return;
-    const spans = split.statements.map((s) => ({ ...s, start: s.start + base, end: s.end + base, line: firstLine + s.line - 1 }));
+    const spans = split.statements.map((s) => ({
+      ...s,
+      start: s.start + base,
+      end: s.end + base,
+      line: firstLine + s.line - 1,
+    }));
     if (split.parseError) {
-      parseErrors.push({ chunk: index, line: firstLine + split.parseError.line - 1, message: split.parseError.message });
+      parseErrors.push({
+        chunk: index,
+        line: firstLine + split.parseError.line - 1,
+        message: split.parseError.message,
+      });
     }
     for (const s of spans) {
       if (!runsOutsideTransaction(s.kind)) continue;
@@ -79,21 +91,31 @@ export function splitDrizzle(parser: SqlParser, sql: string): DrizzleSplit {
         refused.push({
           chunk: index,
           line: s.line,
-          message: spans.length > 1
-            ? 'it shares its chunk with other statements, which PostgreSQL runs as one transaction; give it a chunk of its own'
-            : 'it runs inside the migration\'s transaction; end the transaction first with a `COMMIT;--> statement-breakpoint` chunk before it (drizzle-orm needs this too)',
+          message:
+            spans.length > 1
+              ? 'it shares its chunk with other statements, which PostgreSQL ' +
+                'runs as one transaction; give it a chunk of its own'
+              : "it runs inside the migration's transaction; end the " +
+                'transaction first with a `COMMIT;--> statement-breakpoint` ' +
+                'chunk before it (drizzle-orm needs this too)',
         });
       }
     }
     const control = spans.filter((s) => s.kind === 'begin' || s.kind === 'commit');
     const last = control[control.length - 1];
     if (last) inBlock = last.kind === 'begin';
-    const kind: StatementKind = last ? last.kind : spans.some((s) => runsOutsideTransaction(s.kind)) ? 'non-transactional' : 'transactional';
+    const kind: StatementKind = last
+      ? last.kind
+      : spans.some((s) => runsOutsideTransaction(s.kind))
+        ? 'non-transactional'
+        : 'transactional';
     const first = spans[0] as StatementSpan;
     chunks.push({ start: first.start, end: (spans[spans.length - 1] as StatementSpan).end, line: first.line, kind });
     statements.push(...spans);
   });
-  const mode: ExecutionMode = statements.some((s) => s.kind === 'begin' || s.kind === 'commit') ? 'script' : 'transactional';
+  const mode: ExecutionMode = statements.some((s) => s.kind === 'begin' || s.kind === 'commit')
+    ? 'script'
+    : 'transactional';
   return { chunks, statements, mode, parseErrors, refused };
 }
 
@@ -104,7 +126,12 @@ export function drizzlePayload(
 ): { payload: MigrationPayload; warnings: string[] } {
   const split = splitDrizzle(parser, m.sql);
   const warnings = [
-    ...split.parseErrors.map((e) => `${m.name}.sql:${e.line}: PostgreSQL's parser rejects chunk ${e.chunk + 1} (${e.message}); it is sent whole and the database will report the error.`),
+    ...split.parseErrors.map(
+      (e) =>
+        `${m.name}.sql:${e.line}: PostgreSQL's parser rejects ` +
+        `chunk ${e.chunk + 1} (${e.message}); it is sent whole ` +
+        `and the database will report the error.`,
+    ),
     ...split.refused.map((e) => `${m.name}.sql:${e.line}: PostgreSQL will refuse this statement: ${e.message}.`),
   ];
   const payload: MigrationPayload = {

@@ -119,8 +119,11 @@ export function parseJournal(text: string, file: string): Journal {
 function journalError(file: string, problems: string[]): MigrateError {
   return new MigrateError(
     ErrorCode.JournalInvalid,
-    `${file} cannot be used: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? ` (and ${problems.length - 10} more)` : ''}.`,
-    'Restore meta/_journal.json from git (drizzle-kit writes it; it must list every migration as {idx, version, when, tag, breakpoints}).',
+    `${file} cannot be used: ${problems.slice(0, 10).join('; ')}` +
+      `${problems.length > 10 ? ` (and ${problems.length - 10} more)` : ''}.`,
+    'Restore meta/_journal.json from git (drizzle-kit writes ' +
+      'it; it must list every migration as {idx, version, ' +
+      'when, tag, breakpoints}).',
     { details: { path: file, problems } },
   );
 }
@@ -152,8 +155,12 @@ export async function discoverDrizzle(dir: string): Promise<DrizzleDiscovery> {
     const code = (error as NodeJS.ErrnoException).code;
     throw new MigrateError(
       code === 'ENOENT' ? ErrorCode.MigrationsDirMissing : ErrorCode.JournalInvalid,
-      `${journalPath} ${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (error as Error).message})`}: this is not a Drizzle migrations folder.`,
-      'Point --migrations at the folder drizzle-kit generates into (its `out`, e.g. `drizzle`), or drop --format drizzle for a Prisma folder.',
+      `${journalPath} ` +
+        `${code === 'ENOENT' ? 'does not exist' : `cannot be read (${code ?? (error as Error).message})`}: ` +
+        `this is not a Drizzle migrations folder.`,
+      'Point --migrations at the folder drizzle-kit generates ' +
+        'into (its `out`, e.g. `drizzle`), or drop --format ' +
+        'drizzle for a Prisma folder.',
       { cause: error, details: { path: journalPath } },
     );
   }
@@ -175,8 +182,11 @@ export async function discoverDrizzle(dir: string): Promise<DrizzleDiscovery> {
         kind: 'odd-name',
         name: entry.tag,
         severity: 'warning',
-        message: `Journal entry ${entry.tag} has "when" ${iso(entry.when)}, not after the entry before it (${newest.tag}, ${iso(newest.when)}). ` +
-          `It is applied in journal order; drizzle-orm's own migrator would skip it on a database that already has ${newest.tag}.`,
+        message:
+          `Journal entry ${entry.tag} has "when" ${iso(entry.when)}, ` +
+          `not after the entry before it (${newest.tag}, ${iso(newest.when)}). ` +
+          (`It is applied in journal order; drizzle-orm's own migrator ` +
+            `would skip it on a database that already has ${newest.tag}.`),
       });
     }
     if (!newest || entry.when > newest.when) newest = entry;
@@ -189,7 +199,9 @@ export async function discoverDrizzle(dir: string): Promise<DrizzleDiscovery> {
         kind: 'stray-file',
         name: file,
         severity: 'warning',
-        message: `${file} is not in meta/_journal.json: it is not a migration (drizzle-orm ignores it too) and is never applied. ` +
+        message:
+          `${file} is not in meta/_journal.json: it is not a migration ` +
+          `(drizzle-orm ignores it too) and is never applied. ` +
           'If it should be, generate it again with drizzle-kit (or add its entry to the journal).',
       });
     }
@@ -219,30 +231,53 @@ async function readEntry(root: string, entry: JournalEntry, position: number): P
     bytes = await readBytes(file);
   } catch (error) {
     return {
-      anomalies: [{
-        kind: 'no-migration-sql',
-        name,
-        severity: 'error',
-        message: `Journal entry ${name} has no readable ${name}.sql (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); ` +
-          'drizzle-orm stops on it too ("No file … found"). Restore the file from git or remove the entry with drizzle-kit drop.',
-      }],
+      anomalies: [
+        {
+          kind: 'no-migration-sql',
+          name,
+          severity: 'error',
+          message:
+            `Journal entry ${name} has no readable ${name}.sql (` +
+            `${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); ` +
+            ('drizzle-orm stops on it too ("No file … found"). Restore ' +
+              'the file from git or remove the entry with drizzle-kit ' +
+              'drop.'),
+        },
+      ],
     };
   }
   refuseNulByte(file, bytes);
   const sql = bytes.toString('utf8');
   const anomalies: Anomaly[] = [];
   if (sql.trim() === '') {
-    anomalies.push({ kind: 'empty-file', name, severity: 'warning', message: `${name}.sql is empty: nothing runs, and it is recorded as applied (as drizzle-orm does).` });
+    anomalies.push({
+      kind: 'empty-file',
+      name,
+      severity: 'warning',
+      message: `${name}.sql is empty: nothing runs, and it is recorded as applied (as drizzle-orm does).`,
+    });
   }
   if (sql.charCodeAt(0) === 0xfeff) {
-    anomalies.push({ kind: 'bom', name, severity: 'warning', message: `${name}.sql starts with a byte order mark; it is sent as part of the text (as drizzle-orm does) and the first statement will likely fail.` });
+    anomalies.push({
+      kind: 'bom',
+      name,
+      severity: 'warning',
+      message:
+        `${name}.sql starts with a byte order mark; it is sent ` +
+        `as part of the text (as drizzle-orm does) and the first ` +
+        `statement will likely fail.`,
+    });
   }
   if (sql.includes('\r\n')) {
     anomalies.push({
       kind: 'crlf',
       name,
       severity: 'warning',
-      message: `${name}.sql has CRLF line endings. Drizzle's hash covers them as they are: a checkout with other line endings changes the hash, and an applied file then shows as modified.`,
+      message:
+        `${name}.sql has CRLF line endings. Drizzle's hash covers ` +
+        `them as they are: a checkout with other line endings ` +
+        `changes the hash, and an applied file then shows as ` +
+        `modified.`,
     });
   }
   if (!Buffer.from(sql, 'utf8').equals(bytes)) {
@@ -250,16 +285,25 @@ async function readEntry(root: string, entry: JournalEntry, position: number): P
       kind: 'odd-name',
       name,
       severity: 'warning',
-      message: `${name}.sql is not valid UTF-8: it is read as drizzle-orm reads it (invalid bytes become U+FFFD), hashed and applied that way.`,
+      message:
+        `${name}.sql is not valid UTF-8: it is read as drizzle-orm ` +
+        `reads it (invalid bytes become U+FFFD), hashed and ` +
+        `applied that way.`,
     });
   }
-  return { anomalies, migration: { name, path: file, bytes, sql, checksum: drizzleHash(sql), createdAt: entry.when, position } };
+  return {
+    anomalies,
+    migration: { name, path: file, bytes, sql, checksum: drizzleHash(sql), createdAt: entry.when, position },
+  };
 }
 
 async function listFiles(dir: string): Promise<string[]> {
   try {
     const entries = await readdir(dir, { withFileTypes: true });
-    return entries.filter((e) => e.isFile()).map((e) => e.name).sort();
+    return entries
+      .filter((e) => e.isFile())
+      .map((e) => e.name)
+      .sort();
   } catch {
     return [];
   }

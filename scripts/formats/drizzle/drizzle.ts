@@ -21,13 +21,23 @@ export const drizzleFormat: Format<DrizzleDiscovery> = {
 
   async loadLocal(dir) {
     const discovery = await discoverDrizzle(dir);
-    return usableLocal(discovery, 'Restore the files the journal names (or remove their entries with drizzle-kit drop), then run the command again.');
+    return usableLocal(
+      discovery,
+      'Restore the files the journal names (or remove their ' +
+        'entries with drizzle-kit drop), then run the command ' +
+        'again.',
+    );
   },
 
   readLedger: readDrizzleLedger,
 
   plan(discovery, ledger, options) {
-    const local = discovery.migrations.map((m) => ({ name: m.name, hash: m.checksum, createdAt: m.createdAt, path: m.path }));
+    const local = discovery.migrations.map((m) => ({
+      name: m.name,
+      hash: m.checksum,
+      createdAt: m.createdAt,
+      path: m.path,
+    }));
     return planDrizzle(local, ledger.drizzleRows ?? [], options);
   },
 
@@ -52,12 +62,19 @@ export const drizzleFormat: Format<DrizzleDiscovery> = {
 /** What to do after a Drizzle migration failed (Drizzle's ledger records no failures). */
 function drizzleFailureRemedy(failed: MigrationResult): string {
   if (failed.appliedSteps === undefined) {
-    return `Nothing of it was applied (it ran in one transaction) and nothing was recorded. Fix ${failed.name}.sql, then deploy again.`;
+    return (
+      `Nothing of it was applied (it ran in one transaction) ` +
+      `and nothing was recorded. Fix ${failed.name}.sql, then ` +
+      `deploy again.`
+    );
   }
   return (
-    `It ended its own transaction: what its first ${failed.appliedSteps} chunk(s) did up to its last COMMIT stays applied, ` +
+    `It ended its own transaction: what its first ${failed.appliedSteps} ` +
+    `chunk(s) did up to its last COMMIT stays applied, ` +
     `but no ledger row was written, so the next deploy runs ${failed.name}.sql from the top again. ` +
-    'Make those chunks safe to run twice (IF NOT EXISTS) or undo them by hand, fix the failing chunk, then deploy again.'
+    ('Make those chunks safe to run twice (IF NOT EXISTS) ' +
+      'or undo them by hand, fix the failing chunk, then deploy ' +
+      'again.')
   );
 }
 
@@ -68,7 +85,8 @@ async function readDrizzleLedger(worker: Worker): Promise<LedgerResult> {
     throw new MigrateError(
       ErrorCode.ProtocolMismatch,
       'The worker answered a Drizzle ledger request with a Prisma ledger: it does not support Drizzle journals.',
-      'Redeploy the worker from this version of the repository (the run-sql compatibility protocol serves Prisma only).',
+      'Redeploy the worker from this version of the repository ' +
+        '(the run-sql compatibility protocol serves Prisma only).',
     );
   }
   return ledger;

@@ -24,8 +24,11 @@ export async function lintDrizzlePending(
   const linted = await lintPending(parser, discovery.migrations, pending, opts);
   // The shared linter names files Prisma's way (`NAME/migration.sql`); a Drizzle file is `NAME.sql`.
   const names = new Set(pending);
-  const rename = (text: string) => text.replace(/([^\s/]+)\/migration\.sql\b/g, (whole, name: string) => (names.has(name) ? `${name}.sql` : whole));
-  const problems = linted.problems.filter((p) => !p.message.includes(REPLACED_RULE)).map((p) => ({ ...p, message: rename(p.message) }));
+  const rename = (text: string) =>
+    text.replace(/([^\s/]+)\/migration\.sql\b/g, (whole, name: string) => (names.has(name) ? `${name}.sql` : whole));
+  const problems = linted.problems
+    .filter((p) => !p.message.includes(REPLACED_RULE))
+    .map((p) => ({ ...p, message: rename(p.message) }));
   const byName = new Map(discovery.migrations.map((m) => [m.name, m]));
   for (const name of pending) {
     const m = byName.get(name);
@@ -34,8 +37,12 @@ export async function lintDrizzlePending(
       problems.push({
         code: ErrorCode.LintFailed,
         migration: name,
-        message: `${name}.sql:${issue.line} [drizzle-chunk-transaction] PostgreSQL will refuse this statement (25001): ${issue.message}.`,
-        remedy: 'Fix the chunks as described (drizzle-orm fails on this file too), or deploy anyway: `vpc-migrate deploy --no-lint`.',
+        message:
+          `${name}.sql:${issue.line} [drizzle-chunk-transaction] ` +
+          `PostgreSQL will refuse this statement (25001): ${issue.message}.`,
+        remedy:
+          'Fix the chunks as described (drizzle-orm fails on this ' +
+          'file too), or deploy anyway: `vpc-migrate deploy --no-lint`.',
       });
     }
   }

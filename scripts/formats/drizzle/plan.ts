@@ -49,13 +49,17 @@ export function isDrizzlePlan(p: Plan): p is DrizzlePlan {
 }
 
 /** "Migration state: 8 applied, 10 expected, 2 pending" (the seed's words), then what else is non-zero. */
-export function stateLine(p: Pick<DrizzlePlan, 'counts' | 'modified' | 'missingLocally' | 'outOfOrder' | 'problems'>): string {
+export function stateLine(
+  p: Pick<DrizzlePlan, 'counts' | 'modified' | 'missingLocally' | 'outOfOrder' | 'problems'>,
+): string {
   const { applied, expected, pending } = p.counts;
   const parts = [`Migration state: ${applied} applied, ${expected} expected, ${pending} pending`];
-  if (p.modified.length > 0) parts.push(`${p.modified.length} modified${p.modified.every((m) => m.allowed) ? ' (allowed)' : ''}`);
+  if (p.modified.length > 0)
+    parts.push(`${p.modified.length} modified${p.modified.every((m) => m.allowed) ? ' (allowed)' : ''}`);
   if (p.missingLocally.length > 0) parts.push(`${p.missingLocally.length} missing locally`);
   if (p.outOfOrder.length > 0) {
-    parts.push(`${p.outOfOrder.length} out of order${p.problems.some((x) => x.code === ErrorCode.OutOfOrder) ? '' : ' (allowed)'}`);
+    const refused = p.problems.some((x) => x.code === ErrorCode.OutOfOrder);
+    parts.push(`${p.outOfOrder.length} out of order${refused ? '' : ' (allowed)'}`);
   }
   return parts.join(', ');
 }
@@ -63,9 +67,16 @@ export function stateLine(p: Pick<DrizzlePlan, 'counts' | 'modified' | 'missingL
 /** The seed's after-check: the ledger must hold exactly the journal's entries. */
 export function verifyDrizzle(p: DrizzlePlan): { ok: boolean; message: string } {
   const { applied, expected } = p.counts;
-  if (applied !== expected) return { ok: false, message: `Migration count mismatch: database has ${applied} but expected ${expected}` };
+  if (applied !== expected)
+    return { ok: false, message: `Migration count mismatch: database has ${applied} but expected ${expected}` };
   if (p.pending.length > 0) {
-    return { ok: false, message: `Verification failed: ${p.pending.length} journal entr${p.pending.length === 1 ? 'y has' : 'ies have'} no ledger row (${p.pending.slice(0, 5).join(', ')})` };
+    return {
+      ok: false,
+      message:
+        `Verification failed: ${p.pending.length} journal entr` +
+        `${p.pending.length === 1 ? 'y has' : 'ies have'} no ` +
+        `ledger row (${p.pending.slice(0, 5).join(', ')})`,
+    };
   }
   return { ok: true, message: `Verified: database has all ${applied} migrations.` };
 }
@@ -77,10 +88,15 @@ export function verifyDrizzle(p: DrizzlePlan): { ok: boolean; message: string } 
  * @param rows the ledger rows, any order
  *
  * @example
- * const p = planDrizzle(discovery.migrations.map((m) => ({ name: m.name, hash: m.checksum, createdAt: m.createdAt })), ledger.drizzleRows ?? []);
+ * const p = planDrizzle(discovery.migrations.map((m) => ({ name: m.name, hash: m.checksum, createdAt: m.createdAt })),
+ * ledger.drizzleRows ?? []);
  * console.log(p.summary); // Migration state: 186 applied, 186 expected, 0 pending
  */
-export function planDrizzle(local: DrizzleLocalRef[], rows: DrizzleLedgerRow[], options: PlanOptions = {}): DrizzlePlan {
+export function planDrizzle(
+  local: DrizzleLocalRef[],
+  rows: DrizzleLedgerRow[],
+  options: PlanOptions = {},
+): DrizzlePlan {
   const ordered = [...rows].sort((a, b) => (a.created_at ?? -1) - (b.created_at ?? -1) || a.id - b.id);
   const free = new Set(ordered);
   const match = new Map<number, { row: DrizzleLedgerRow; modified: boolean }>();
@@ -93,9 +109,9 @@ export function planDrizzle(local: DrizzleLocalRef[], rows: DrizzleLedgerRow[], 
       return;
     }
   };
-  local.forEach((m, i) => take(i, (r) => r.hash === m.hash && r.created_at === m.createdAt, false));
-  local.forEach((m, i) => take(i, (r) => r.hash === m.hash, false));
-  local.forEach((m, i) => take(i, (r) => r.created_at === m.createdAt, true));
+  for (const [i, m] of local.entries()) take(i, (r) => r.hash === m.hash && r.created_at === m.createdAt, false);
+  for (const [i, m] of local.entries()) take(i, (r) => r.hash === m.hash, false);
+  for (const [i, m] of local.entries()) take(i, (r) => r.created_at === m.createdAt, true);
 
   const applied: AppliedEntry[] = [];
   const pending: string[] = [];
@@ -108,7 +124,13 @@ export function planDrizzle(local: DrizzleLocalRef[], rows: DrizzleLedgerRow[], 
       return;
     }
     const { row } = found;
-    if (found.modified) modified.push({ name: m.name, recordedChecksum: row.hash, localChecksum: m.hash, allowed: options.allowModified === true });
+    if (found.modified)
+      modified.push({
+        name: m.name,
+        recordedChecksum: row.hash,
+        localChecksum: m.hash,
+        allowed: options.allowModified === true,
+      });
     else if (row.created_at !== m.createdAt) whenChanged.push(m.name);
     applied.push(appliedEntry(m.name, row, true, found.modified));
   });
@@ -120,13 +142,15 @@ export function planDrizzle(local: DrizzleLocalRef[], rows: DrizzleLedgerRow[], 
   for (const r of rows) if (r.created_at !== null && (newest === null || r.created_at > newest)) newest = r.created_at;
   const byName = new Map(local.map((m) => [m.name, m]));
   // drizzle-orm applies an entry only when `when` > the newest created_at: anything else would be skipped.
-  const outOfOrder = newest === null ? [] : pending.filter((name) => (byName.get(name)?.createdAt ?? 0) <= (newest as number));
+  const outOfOrder =
+    newest === null ? [] : pending.filter((name) => (byName.get(name)?.createdAt ?? 0) <= (newest as number));
 
   const problems: Problem[] = [];
   if (!options.allowModified) for (const m of modified) problems.push(modifiedProblem(m, byName.get(m.name)));
   if (leftover.length > 0) problems.push(...aheadProblems(leftover, rows.length, local));
   if (!options.allowOutOfOrder && newest !== null) {
-    for (const name of outOfOrder) problems.push(outOfOrderProblem(byName.get(name) as DrizzleLocalRef, newest, newestTag(local, match, newest)));
+    for (const name of outOfOrder)
+      problems.push(outOfOrderProblem(byName.get(name) as DrizzleLocalRef, newest, newestTag(local, match, newest)));
   }
 
   const state: PlanState = problems.length > 0 ? 'problem' : pending.length > 0 ? 'pending' : 'up-to-date';
@@ -153,7 +177,17 @@ export function planDrizzle(local: DrizzleLocalRef[], rows: DrizzleLedgerRow[], 
 function appliedEntry(name: string, row: DrizzleLedgerRow, isLocal: boolean, isModified: boolean): AppliedEntry {
   // Drizzle records no application time: both times are the entry's `when` (its created_at).
   const at = row.created_at === null ? '' : iso(row.created_at);
-  return { name, checksum: row.hash, startedAt: at, finishedAt: at, appliedStepsCount: 1, logs: null, local: isLocal, modified: isModified, attempts: 1 };
+  return {
+    name,
+    checksum: row.hash,
+    startedAt: at,
+    finishedAt: at,
+    appliedStepsCount: 1,
+    logs: null,
+    local: isLocal,
+    modified: isModified,
+    attempts: 1,
+  };
 }
 
 /** How a row that matches no journal entry is named in reports. */
@@ -161,7 +195,11 @@ export function rowLabel(row: DrizzleLedgerRow): string {
   return `ledger row ${row.id} (created_at ${row.created_at ?? 'NULL'})`;
 }
 
-function newestTag(local: DrizzleLocalRef[], match: Map<number, { row: DrizzleLedgerRow }>, newest: number): string | undefined {
+function newestTag(
+  local: DrizzleLocalRef[],
+  match: Map<number, { row: DrizzleLedgerRow }>,
+  newest: number,
+): string | undefined {
   for (const [i, { row }] of match) if (row.created_at === newest) return local[i]?.name;
   return undefined;
 }
@@ -171,9 +209,15 @@ function modifiedProblem(m: ModifiedEntry, entry: DrizzleLocalRef | undefined): 
   return {
     code: ErrorCode.ChecksumModified,
     migration: m.name,
-    message: `Migration ${m.name} was applied with hash ${m.recordedChecksum} (created_at ${entry?.createdAt ?? '?'}), but ${m.name}.sql now hashes to ` +
+    message:
+      `Migration ${m.name} was applied with hash ${m.recordedChecksum} ` +
+      `(created_at ${entry?.createdAt ?? '?'}), but ${m.name}.sql ` +
+      `now hashes to ` +
       `${m.localChecksum}: it was edited after it was applied.`,
-    remedy: `Restore the applied version from git (\`git log -p -- ${sh(file)}\` shows the edit) and put new changes in a new migration ` +
+    remedy:
+      `Restore the applied version from git (\`git log -p ` +
+      `-- ${sh(file)}\` shows the edit) and put new changes ` +
+      `in a new migration ` +
       '(`drizzle-kit generate`), or deploy anyway: `vpc-migrate deploy --allow-modified`.',
   };
 }
@@ -190,13 +234,19 @@ function aheadProblems(leftover: DrizzleLedgerRow[], databaseCount: number, loca
   });
   if (databaseCount > local.length) {
     // The seed project's refusal, in its words.
-    return [{
-      code: ErrorCode.MissingLocally,
-      migration: rowLabel(leftover[0] as DrizzleLedgerRow),
-      message: `Database has ${databaseCount} migrations but local journal only has ${local.length}`,
-      remedy: `The database is ahead of this code: ${leftover.length} ledger row(s) match no journal entry (${described.slice(0, 5).join('; ')}). ` +
-        'Deploy from the code that applied them (`git log -p -- meta/_journal.json` finds it), or restore their entries in meta/_journal.json.',
-    }];
+    return [
+      {
+        code: ErrorCode.MissingLocally,
+        migration: rowLabel(leftover[0] as DrizzleLedgerRow),
+        message: `Database has ${databaseCount} migrations but local journal only has ${local.length}`,
+        remedy:
+          `The database is ahead of this code: ${leftover.length} ` +
+          `ledger row(s) match no journal entry (${described.slice(0, 5).join('; ')}). ` +
+          ('Deploy from the code that applied them (`git log -p ' +
+            '-- meta/_journal.json` finds it), or restore their ' +
+            'entries in meta/_journal.json.'),
+      },
+    ];
   }
   return leftover.map((r, i) => {
     const twin = twinOf(r);
@@ -205,10 +255,14 @@ function aheadProblems(leftover: DrizzleLedgerRow[], databaseCount: number, loca
       migration: rowLabel(r),
       message: twin
         ? `The ledger records ${twin} twice: ${rowLabel(r)} is a second row for it.`
-        : `The ledger holds a migration that meta/_journal.json does not name (${described[i]}): the database is ahead of this code, or the entry was removed from the journal.`,
+        : `The ledger holds a migration that meta/_journal.json ` +
+          `does not name (${described[i]}): the database is ahead ` +
+          `of this code, or the entry was removed from the journal.`,
       remedy: twin
         ? `Delete the duplicate once you have checked it: DELETE FROM drizzle.__drizzle_migrations WHERE id = ${r.id};`
-        : 'Deploy from the code that applied it (`git log -p -- meta/_journal.json` finds the entry), or restore the entry in meta/_journal.json.',
+        : 'Deploy from the code that applied it (`git log -p -- ' +
+          'meta/_journal.json` finds the entry), or restore the ' +
+          'entry in meta/_journal.json.',
     };
   });
 }
@@ -218,9 +272,17 @@ function outOfOrderProblem(entry: DrizzleLocalRef, newest: number, newestName: s
   return {
     code: ErrorCode.OutOfOrder,
     migration: entry.name,
-    message: `Migration ${entry.name} is not applied, but its "when" (${iso(entry.createdAt)}) is not after ${after}, which is. ` +
-      "drizzle-orm's own migrator would skip it silently; applying it now runs it after migrations written to follow it.",
-    remedy: `If it has not been applied anywhere yet, give its journal entry a "when" after ${newest} (or generate it again on top of the current journal); ` +
+    message:
+      `Migration ${entry.name} is not applied, but its "when" ` +
+      `(${iso(entry.createdAt)}) is not after ${after}, which ` +
+      `is. ` +
+      ("drizzle-orm's own migrator would skip it silently; " +
+        'applying it now runs it after migrations written to ' +
+        'follow it.'),
+    remedy:
+      `If it has not been applied anywhere yet, give its journal ` +
+      `entry a "when" after ${newest} (or generate it again ` +
+      `on top of the current journal); ` +
       'otherwise apply it anyway: `vpc-migrate deploy --allow-out-of-order`.',
   };
 }

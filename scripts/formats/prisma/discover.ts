@@ -126,7 +126,10 @@ export function planInputs(migrations: LocalMigration[]): LocalMigrationRef[] {
  */
 export function parseLockProvider(content: string): string | null {
   // Rust's `str::lines` splits on LF and drops one CR before it.
-  const line = content.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l)).find((l) => l.startsWith('provider'));
+  const line = content
+    .split('\n')
+    .map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l))
+    .find((l) => l.startsWith('provider'));
   if (line === undefined) return null;
   let value = line;
   while (value.startsWith('provider = ')) value = value.slice('provider = '.length);
@@ -212,7 +215,8 @@ function strayAnomaly(name: string, symlink: boolean): Anomaly | null {
       kind: 'stray-file',
       name,
       severity: 'warning',
-      message: `${name} is a symbolic link. Prisma only takes real directories as migrations, so it ignores it, ` +
+      message:
+        `${name} is a symbolic link. Prisma only takes real directories as migrations, so it ignores it, ` +
         `and so do we: whatever it points to is NOT applied.`,
     };
   }
@@ -222,8 +226,11 @@ function strayAnomaly(name: string, symlink: boolean): Anomaly | null {
     kind: 'stray-file',
     name,
     severity: 'warning',
-    message: `${name} is a file, not a migration folder: Prisma ignores it and so do we, so it is never applied.` +
-      (name.toLowerCase().endsWith('.sql') ? ` If it is a migration, move it to <timestamp>_<name>/${MIGRATION_FILE}.` : ''),
+    message:
+      `${name} is a file, not a migration folder: Prisma ignores it and so do we, so it is never applied.` +
+      (name.toLowerCase().endsWith('.sql')
+        ? ` If it is a migration, move it to <timestamp>_<name>/${MIGRATION_FILE}.`
+        : ''),
   };
 }
 
@@ -236,7 +243,8 @@ function nameAnomalies(name: string): Anomaly[] {
       kind: 'odd-name',
       name,
       severity: 'warning',
-      message: `Folder ${name} does not start with a timestamp. Prisma still applies it, in name order ` +
+      message:
+        `Folder ${name} does not start with a timestamp. Prisma still applies it, in name order ` +
         `(byte order), so it runs where its name sorts, not by date.`,
     });
   }
@@ -256,7 +264,8 @@ async function missingScriptAnomaly(root: string, name: string, error: NodeJS.Er
     kind: 'no-migration-sql',
     name,
     severity: 'error',
-    message: `Folder ${name} has no readable ${MIGRATION_FILE} (${reason}). Prisma stops with P3015 ` +
+    message:
+      `Folder ${name} has no readable ${MIGRATION_FILE} (${reason}). Prisma stops with P3015 ` +
       `("Could not find the migration file") when it reaches it; we refuse it the same way. ` +
       `Restore ${name}/${MIGRATION_FILE} or delete the folder.`,
   };
@@ -269,7 +278,8 @@ function contentAnomalies(name: string, bytes: Buffer, sql: string): Anomaly[] {
       kind: 'empty-file',
       name,
       severity: 'warning',
-      message: `${name}/${MIGRATION_FILE} ${bytes.length === 0 ? 'is empty' : 'holds only whitespace'}. ` +
+      message:
+        `${name}/${MIGRATION_FILE} ${bytes.length === 0 ? 'is empty' : 'holds only whitespace'}. ` +
         `Prisma applies it anyway (nothing runs) and records it as applied; so do we.`,
     });
   }
@@ -278,7 +288,8 @@ function contentAnomalies(name: string, bytes: Buffer, sql: string): Anomaly[] {
       kind: 'bom',
       name,
       severity: 'warning',
-      message: `${name}/${MIGRATION_FILE} starts with a UTF-8 byte order mark. It is sent as part of the text, ` +
+      message:
+        `${name}/${MIGRATION_FILE} starts with a UTF-8 byte order mark. It is sent as part of the text, ` +
         `as Prisma does, and PostgreSQL reads it as part of the first token, so the first statement will ` +
         `likely fail. The checksum covers the BOM; removing it changes the checksum.`,
     });
@@ -288,7 +299,8 @@ function contentAnomalies(name: string, bytes: Buffer, sql: string): Anomaly[] {
       kind: 'crlf',
       name,
       severity: 'warning',
-      message: `${name}/${MIGRATION_FILE} has CRLF line endings. It is applied as is; the checksum is over the ` +
+      message:
+        `${name}/${MIGRATION_FILE} has CRLF line endings. It is applied as is; the checksum is over the ` +
         `raw bytes, and an LF-only copy still matches the recorded checksum (Prisma accepts both).`,
     });
   }
@@ -325,5 +337,3 @@ function firstInvalidUtf8(bytes: Uint8Array): number {
   }
   return bytes.length;
 }
-
-

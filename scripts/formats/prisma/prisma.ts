@@ -17,7 +17,10 @@ export const prismaFormat: Format<Discovery> = {
 
   async loadLocal(dir) {
     const discovery = await discoverMigrations(dir);
-    return usableLocal(discovery, 'Fix the folders listed (each migration folder needs a migration.sql), then run the command again.');
+    return usableLocal(
+      discovery,
+      'Fix the folders listed (each migration folder needs a migration.sql), then run the command again.',
+    );
   },
 
   readLedger: (worker) => worker.ledger(),
@@ -34,7 +37,11 @@ export const prismaFormat: Format<Discovery> = {
   // need ('non-transactional' for CONCURRENTLY and the like, 'script' for its own BEGIN/COMMIT).
   payloads: (parser, discovery, pending, warnings) =>
     splitPayloads(parser, discovery.migrations, pending, (name, e) =>
-      warnings.push(`${name}/migration.sql:${e.line}:${e.column}: PostgreSQL's parser rejects it (${e.message}); it is sent whole and the database will report the error.`),
+      warnings.push(
+        `${name}/migration.sql:${e.line}:${e.column}: PostgreSQL's ` +
+          `parser rejects it (${e.message}); it is sent whole ` +
+          `and the database will report the error.`,
+      ),
     ),
 
   failure: (failed) => withInvalidIndex(failed, failureCause(failed) ?? { remedy: prismaFailureRemedy(failed) }),

@@ -6,11 +6,13 @@ const SERIAL_TYPES = new Set(['serial', 'serial4', 'bigserial', 'serial8', 'smal
 
 /** NOT NULL (or PRIMARY KEY) with nothing that fills existing rows. */
 export function requiredWithoutDefault(def: ColumnDef): boolean {
-  const kinds = new Set((def.constraints ?? []).flatMap((c) => ('Constraint' in c && c.Constraint.contype ? [c.Constraint.contype] : [])));
+  const kinds = new Set(
+    (def.constraints ?? []).flatMap((c) => ('Constraint' in c && c.Constraint.contype ? [c.Constraint.contype] : [])),
+  );
   const notNull = def.is_not_null === true || kinds.has('CONSTR_NOTNULL') || kinds.has('CONSTR_PRIMARY');
   const filled =
     def.raw_default !== undefined ||
-    def.identity !== undefined && def.identity !== '' ||
+    (def.identity !== undefined && def.identity !== '') ||
     kinds.has('CONSTR_DEFAULT') ||
     kinds.has('CONSTR_IDENTITY') ||
     kinds.has('CONSTR_GENERATED');
@@ -39,9 +41,15 @@ export const addColumnNotNullNoDefault: Rule = {
     for (const item of node.AlterTableStmt.cmds ?? []) {
       if (!('AlterTableCmd' in item) || item.AlterTableCmd.subtype !== 'AT_AddColumn') continue;
       const def = item.AlterTableCmd.def;
-      if (def && 'ColumnDef' in def && requiredWithoutDefault(def.ColumnDef)) columns.push(`"${def.ColumnDef.colname ?? '?'}"`);
+      if (def && 'ColumnDef' in def && requiredWithoutDefault(def.ColumnDef))
+        columns.push(`"${def.ColumnDef.colname ?? '?'}"`);
     }
     if (columns.length === 0) return;
-    report(s, { message: `Adds required column(s) ${columns.join(', ')} without a default to ${displayKey(table, schema)}: fails with 23502 if the table has any row.` });
+    report(s, {
+      message:
+        `Adds required column(s) ${columns.join(', ')} without ` +
+        `a default to ${displayKey(table, schema)}: fails with ` +
+        `23502 if the table has any row.`,
+    });
   }),
 };

@@ -25,7 +25,10 @@ export const concurrentlyMixed: Rule = {
     'transaction block" (P3018) unless they are alone in their file. vpc-migrate runs such a file statement by ' +
     'statement without a transaction instead: if a later statement fails, the earlier ones stay applied and the ' +
     'migration has to be resolved by hand.',
-  fix: 'Move each non-transactional statement into a migration folder of its own (e.g. `<timestamp>_<name>_concurrently`), alone in its migration.sql; keep the rest transactional.',
+  fix:
+    'Move each non-transactional statement into a migration ' +
+    'folder of its own (e.g. `<timestamp>_<name>_concurrently`), ' +
+    'alone in its migration.sql; keep the rest transactional.',
   start(ctx, report) {
     const { statements } = ctx.file;
     const lonely = statements.filter((s) => s.kind === 'non-transactional');
@@ -35,8 +38,13 @@ export const concurrentlyMixed: Rule = {
       const others = statements.length - 1;
       report(s, {
         message: inScript
-          ? `${nonTransactionalLabel(s.node)} runs inside this file's own BEGIN … COMMIT: PostgreSQL refuses it there (25001), so this migration fails.`
-          : `${nonTransactionalLabel(s.node)} shares its file with ${others} other statement(s): it fails under Prisma (25001), and vpc-migrate has to run the whole file without a transaction.`,
+          ? `${nonTransactionalLabel(s.node)} runs inside this file's ` +
+            `own BEGIN … COMMIT: PostgreSQL refuses it there (25001), ` +
+            `so this migration fails.`
+          : `${nonTransactionalLabel(s.node)} shares its file with ` +
+            `${others} other statement(s): it fails under Prisma ` +
+            `(25001), and vpc-migrate has to run the whole file ` +
+            `without a transaction.`,
       });
     }
     return {};

@@ -20,6 +20,11 @@ export const createIndexNotConcurrently: Rule = {
     // A re-creation is reported by index-recreation, which says why it should go instead.
     if (!table || ctx.isNew(table) || existingIndex(node, ctx.model)) return;
     const name = node.IndexStmt.idxname ? `"${node.IndexStmt.idxname}" ` : '';
-    report(s, { message: `Builds index ${name}on the existing table ${displayKey(table, schema)} without CONCURRENTLY: writes to it are blocked until the build ends.` });
+    report(s, {
+      message:
+        `Builds index ${name}on the existing table ${displayKey(table, schema)} ` +
+        `without CONCURRENTLY: writes to it are blocked until ` +
+        `the build ends.`,
+    });
   }),
 };

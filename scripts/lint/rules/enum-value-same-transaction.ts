@@ -14,7 +14,11 @@ export const enumValueSameTransaction: Rule = {
     'PostgreSQL lets ALTER TYPE … ADD VALUE run in a transaction (since 12), but the new value cannot be used ' +
     'until that transaction commits: a default, cast, comparison or INSERT/UPDATE with it fails with 55P04 ' +
     '"unsafe use of new value". A migration.sql runs as one transaction, so using the value in the same file fails.',
-  fix: 'Keep the ALTER TYPE … ADD VALUE in its own migration and move the statements that use the value into the next migration folder (deploy runs each file in its own transaction).',
+  fix:
+    'Keep the ALTER TYPE … ADD VALUE in its own migration ' +
+    'and move the statements that use the value into the ' +
+    'next migration folder (deploy runs each file in its ' +
+    'own transaction).',
   start(ctx, report) {
     const added = new Map<string, NewValue[]>();
     // Values of a type created in the same transaction are safe (PostgreSQL's check_safe_enum_use).
@@ -50,7 +54,12 @@ export const enumValueSameTransaction: Rule = {
           for (const [value, adds] of added) {
             if (body.includes(`'${value.replaceAll("'", "''")}'`)) {
               const first = adds[0]!;
-              report(s, { message: `The DO block uses '${value}', which line ${first.line} adds to ${displayKey(first.type, schema)} in the same transaction (55P04 "unsafe use of new value").` });
+              report(s, {
+                message:
+                  `The DO block uses '${value}', which line ${first.line} ` +
+                  `adds to ${displayKey(first.type, schema)} in the same ` +
+                  `transaction (55P04 "unsafe use of new value").`,
+              });
             }
           }
           return;
@@ -64,9 +73,14 @@ export const enumValueSameTransaction: Rule = {
             const viaType = types.has(add.type);
             const viaColumn = [...ctx.model.columnsOfType(add.type).keys()].find((t) => tables.has(t));
             if (!viaType && viaColumn === undefined) continue;
-            const where = viaType ? `as ${displayKey(add.type, schema)}` : `with a ${displayKey(add.type, schema)} column of ${displayKey(viaColumn!, schema)}`;
+            const where = viaType
+              ? `as ${displayKey(add.type, schema)}`
+              : `with a ${displayKey(add.type, schema)} column of ${displayKey(viaColumn!, schema)}`;
             report(s, {
-              message: `Uses '${value}' ${where}, but line ${add.line} adds that value in the same transaction: PostgreSQL fails with 55P04 "unsafe use of new value".`,
+              message:
+                `Uses '${value}' ${where}, but line ${add.line} adds ` +
+                `that value in the same transaction: PostgreSQL fails ` +
+                `with 55P04 "unsafe use of new value".`,
             });
             break;
           }

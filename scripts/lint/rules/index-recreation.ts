@@ -4,7 +4,10 @@ import type { IndexInfo, SchemaModel } from '../schema.js';
 import { eachStatement, type Rule } from './rule.js';
 
 /** The index a CREATE INDEX would collide with by name, as the model knows it now. */
-export function existingIndex(node: Node, model: SchemaModel): { key: string; table: string; existing: IndexInfo } | undefined {
+export function existingIndex(
+  node: Node,
+  model: SchemaModel,
+): { key: string; table: string; existing: IndexInfo } | undefined {
   if (!('IndexStmt' in node) || node.IndexStmt.idxname === undefined) return undefined;
   const table = relKey(node.IndexStmt.relation, model.defaultSchema);
   if (!table) return undefined;
@@ -32,14 +35,23 @@ export const indexRecreation: Rule = {
     const [, indexName] = splitKey(hit.key);
     const where = `${existing.origin.migration}/migration.sql line ${existing.origin.line}`;
     if (existing.table !== table) {
-      report(s, { message: `Index "${indexName}" already exists on ${displayKey(existing.table, schema)} (created at ${where}), not on ${displayKey(table, schema)}: this statement fails with 42P07 or is skipped.` });
+      report(s, {
+        message:
+          `Index "${indexName}" already exists on ${displayKey(existing.table, schema)} ` +
+          `(created at ${where}), not on ${displayKey(table, schema)}: ` +
+          `this statement fails with 42P07 or is skipped.`,
+      });
       return;
     }
     const touched = ctx.model.touchedOpaquely(existing.step, indexName, splitKey(table)[1]);
     report(s, {
       message: touched
-        ? `Re-creates index "${indexName}" (created at ${where}), but a DO block or an unparsable file since then mentions it, so it cannot be proven to still exist.`
-        : `Re-creates index "${indexName}" on ${displayKey(table, schema)}: ${where} already creates it and nothing after that drops or renames it.`,
+        ? `Re-creates index "${indexName}" (created at ${where}), ` +
+          `but a DO block or an unparsable file since then mentions ` +
+          `it, so it cannot be proven to still exist.`
+        : `Re-creates index "${indexName}" on ${displayKey(table, schema)}: ` +
+          `${where} already creates it and nothing after that ` +
+          `drops or renames it.`,
       fixable: !touched,
     });
   }),

@@ -21,7 +21,8 @@ function m2mPrimaryKey(node: Node, schema: string): string | undefined {
   const def = cmd.def;
   if (cmd.subtype !== 'AT_AddConstraint' || !def || !('Constraint' in def)) return undefined;
   const con = def.Constraint;
-  if (con.contype !== 'CONSTR_PRIMARY' || con.conname !== `${table}_AB_pkey` || con.indexname !== undefined) return undefined;
+  if (con.contype !== 'CONSTR_PRIMARY' || con.conname !== `${table}_AB_pkey` || con.indexname !== undefined)
+    return undefined;
   const keys = (con.keys ?? []).map((k) => ('String' in k ? k.String.sval : undefined));
   if (keys.length !== 2 || keys[0] !== 'A' || keys[1] !== 'B') return undefined;
   return relKey(stmt.relation, schema);
@@ -62,7 +63,12 @@ export const prismaM2mChurn: Rule = {
     }
     const pairs = adds.map((add) => {
       const [tableSchema, tableName] = splitKey(add.table);
-      return { ...add, tableName, uniqueKey: objectKey(tableSchema, `${tableName}_AB_unique`), pkeyKey: objectKey(tableSchema, `${tableName}_AB_pkey`) };
+      return {
+        ...add,
+        tableName,
+        uniqueKey: objectKey(tableSchema, `${tableName}_AB_unique`),
+        pkeyKey: objectKey(tableSchema, `${tableName}_AB_pkey`),
+      };
     });
     const handled = new Set<PkAdd>();
     return {
@@ -75,34 +81,56 @@ export const prismaM2mChurn: Rule = {
           const table = displayKey(pair.table, schema);
           const drop = drops.get(pair.uniqueKey);
           if (!drop) {
-            report(s, { message: `Adds ${tableName}_AB_pkey to the join table ${table} like Prisma's many-to-many churn, but without the matching DROP INDEX "${tableName}_AB_unique": it cannot be proven to be generated noise.` });
+            report(s, {
+              message:
+                `Adds ${tableName}_AB_pkey to the join table ${table} ` +
+                `like Prisma's many-to-many churn, but without the matching ` +
+                `DROP INDEX "${tableName}_AB_unique": it cannot be proven ` +
+                `to be generated noise.`,
+            });
             return;
           }
           // Proven when the history either does not know the table (no history given) or shows
           // the unique index the pair replaces and no primary key yet.
-          const known = ctx.model.tables.has(pair.table) || [...ctx.model.indexes.values()].some((i) => i.table === pair.table);
+          const known =
+            ctx.model.tables.has(pair.table) || [...ctx.model.indexes.values()].some((i) => i.table === pair.table);
           const unique = ctx.model.indexes.get(pair.uniqueKey);
-          const proven = !ctx.isNew(pair.table) && (!known || (unique?.table === pair.table && !ctx.model.indexes.has(pair.pkeyKey)));
+          const proven =
+            !ctx.isNew(pair.table) &&
+            (!known || (unique?.table === pair.table && !ctx.model.indexes.has(pair.pkeyKey)));
           const reason = proven
             ? ''
             : ctx.isNew(pair.table)
               ? ` ${table} is created by the migrations being linted, so this is not an upgrade's churn.`
               : unique?.table !== pair.table
-                ? ` The history does not create "${tableName}_AB_unique" on ${table}, so it cannot be proven to be noise.`
+                ? ` The history does not create "${tableName}_AB_unique" ` +
+                  `on ${table}, so it cannot be proven to be noise.`
                 : ` The history already has "${tableName}_AB_pkey", so it cannot be proven to be noise.`;
           report(pair.statement, {
-            message: `Prisma's many-to-many churn on ${table}: ADD PRIMARY KEY "${tableName}_AB_pkey", paired with DROP INDEX "${tableName}_AB_unique" at line ${drop.line}.${reason}`,
+            message:
+              `Prisma's many-to-many churn on ${table}: ADD PRIMARY ` +
+              `KEY "${tableName}_AB_pkey", paired with DROP INDEX ` +
+              `"${tableName}_AB_unique" at line ${drop.line}.${reason}`,
             fixable: proven,
           });
           report(drop, {
-            message: `Prisma's many-to-many churn on ${table}: DROP INDEX "${tableName}_AB_unique", paired with ADD PRIMARY KEY "${tableName}_AB_pkey" at line ${pair.statement.line}.${reason}`,
+            message:
+              `Prisma's many-to-many churn on ${table}: DROP INDEX ` +
+              `"${tableName}_AB_unique", paired with ADD PRIMARY KEY ` +
+              `"${tableName}_AB_pkey" at line ${pair.statement.line}.` +
+              `${reason}`,
             fixable: proven,
           });
           return;
         }
         for (const [index, drop] of drops) {
           if (drop !== s || pairs.some((p) => p.uniqueKey === index)) continue;
-          report(s, { message: `Drops "${splitKey(index)[1]}", the unique index of an implicit many-to-many table, without Prisma's matching ADD PRIMARY KEY: the join table loses its uniqueness.` });
+          report(s, {
+            message:
+              `Drops "${splitKey(index)[1]}", the unique index of ` +
+              `an implicit many-to-many table, without Prisma's matching ` +
+              `ADD PRIMARY KEY: the join table loses its uniqueness.`,
+          });
         }
       },
     };

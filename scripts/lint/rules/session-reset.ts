@@ -13,7 +13,10 @@ const DISCARD: Record<string, string> = {
 function unlockCalls(node: Node): string[] {
   const found = new Set<string>();
   const walk = (value: unknown): void => {
-    if (Array.isArray(value)) return value.forEach(walk);
+    if (Array.isArray(value)) {
+      for (const v of value) walk(v);
+      return;
+    }
     if (value === null || typeof value !== 'object') return;
     const fn = (value as { FuncCall?: { funcname?: Node[] } }).FuncCall;
     if (fn) {
@@ -24,7 +27,9 @@ function unlockCalls(node: Node): string[] {
   };
   walk(node);
   // PL/pgSQL is not parsed: a DO body is searched for the name.
-  if ('DoStmt' in node) for (const m of JSON.stringify(node.DoStmt.args ?? []).matchAll(/pg_advisory_unlock\w*/gi)) found.add(m[0].toLowerCase());
+  if ('DoStmt' in node)
+    for (const m of JSON.stringify(node.DoStmt.args ?? []).matchAll(/pg_advisory_unlock\w*/gi))
+      found.add(m[0].toLowerCase());
   return [...found];
 }
 
@@ -33,23 +38,36 @@ function resetOf(node: Node): string | undefined {
   if ('DiscardStmt' in node) {
     const what = DISCARD[node.DiscardStmt.target ?? ''] ?? 'DISCARD';
     return node.DiscardStmt.target === 'DISCARD_ALL'
-      ? `${what} releases every session-level advisory lock and resets the whole session (settings, role, prepared statements, temporary tables)`
+      ? `${what} releases every session-level advisory lock ` +
+          `and resets the whole session (settings, role, prepared ` +
+          `statements, temporary tables)`
       : `${what} drops session state the rest of the file may rely on`;
   }
   if ('VariableSetStmt' in node) {
     const { kind, name, is_local } = node.VariableSetStmt;
-    if (kind === 'VAR_RESET_ALL') return 'RESET ALL resets every setting of the session, those the deployer set included (statement_timeout, lock_timeout, search_path)';
+    if (kind === 'VAR_RESET_ALL')
+      return (
+        'RESET ALL resets every setting of the session, those ' +
+        'the deployer set included (statement_timeout, lock_timeout, ' +
+        'search_path)'
+      );
     if (is_local) return undefined;
     if (name === 'role') {
       return kind === 'VAR_RESET' || kind === 'VAR_SET_DEFAULT'
         ? 'RESET ROLE changes the role the rest of the session runs as'
         : 'SET ROLE changes the role the rest of the session runs as (the ledger write included)';
     }
-    if (name === 'session_authorization') return 'SET SESSION AUTHORIZATION changes the user the rest of the session runs as (the ledger write included)';
+    if (name === 'session_authorization')
+      return 'SET SESSION AUTHORIZATION changes the user the rest of the session runs as (the ledger write included)';
     return undefined;
   }
   const calls = unlockCalls(node);
-  if (calls.length > 0) return `${calls.join(', ')} release${calls.length === 1 ? 's' : ''} session-level advisory locks, the migration lock among them when it is held on this session`;
+  if (calls.length > 0)
+    return (
+      `${calls.join(', ')} release${calls.length === 1 ? 's' : ''} ` +
+      `session-level advisory locks, the migration lock among ` +
+      `them when it is held on this session`
+    );
   return undefined;
 }
 

@@ -13,13 +13,23 @@ const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
   privateSubnetIds: ['subnet-0aaaaaaaaaaaaaaa1'],
   privateSubnetRouteTableIds: ['rtb-0aaaaaaaaaaaaaaa1'],
 });
-const secret = secretsmanager.Secret.fromSecretCompleteArn(stack, 'S', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf');
+const secret = secretsmanager.Secret.fromSecretCompleteArn(
+  stack,
+  'S',
+  'arn:aws:secretsmanager:eu-west-1:123456789012:secret:db-AbCdEf',
+);
 new MigrationWorker(stack, 'Migrations', { vpc, secret, database: { hostname: 'db.internal', port: 5432 } });
-const functions = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler' } }));
+const functions = Object.values(
+  Template.fromStack(stack).findResources('AWS::Lambda::Function', { Properties: { Handler: 'index.handler' } }),
+);
 const env = (f) => f.Properties.Environment.Variables;
 const migrators = functions.filter((f) => 'DB_SECRET_ARN' in env(f));
 const readers = functions.filter((f) => env(f).VPC_MIGRATE_MODE === 'reader' && !('DB_SECRET_ARN' in env(f)));
 if (functions.length !== 2 || migrators.length !== 1 || readers.length !== 1) {
-  throw new Error(`expected the migrator and the reader function from the ESM build, found ${functions.length} (${migrators.length} migrator, ${readers.length} reader)`);
+  throw new Error(
+    `expected the migrator and the reader function from ` +
+      `the ESM build, found ${functions.length} (${migrators.length} ` +
+      `migrator, ${readers.length} reader)`,
+  );
 }
 console.log('esm: MigrationWorker (migrator + reader) synthesised from the ESM build');

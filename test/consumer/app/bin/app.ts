@@ -18,14 +18,22 @@ const vpc = ec2.Vpc.fromVpcAttributes(stack, 'Vpc', {
   privateSubnetIds: ['subnet-0aaaaaaaaaaaaaaa1', 'subnet-0bbbbbbbbbbbbbbb2'],
   privateSubnetRouteTableIds: ['rtb-0aaaaaaaaaaaaaaa1', 'rtb-0bbbbbbbbbbbbbbb2'],
 });
-const databaseSecurityGroup = ec2.SecurityGroup.fromSecurityGroupId(stack, 'DatabaseSecurityGroup', 'sg-0123456789abcdef0');
+const databaseSecurityGroup = ec2.SecurityGroup.fromSecurityGroupId(
+  stack,
+  'DatabaseSecurityGroup',
+  'sg-0123456789abcdef0',
+);
 const database = rds.DatabaseInstance.fromDatabaseInstanceAttributes(stack, 'Database', {
   instanceIdentifier: 'api-db',
   instanceEndpointAddress: 'api-db.abcdefghijkl.eu-west-1.rds.amazonaws.com',
   port: 5432,
   securityGroups: [databaseSecurityGroup],
 });
-const secretKey = kms.Key.fromKeyArn(stack, 'SecretKey', 'arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555');
+const secretKey = kms.Key.fromKeyArn(
+  stack,
+  'SecretKey',
+  'arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555',
+);
 const secret = secretsmanager.Secret.fromSecretAttributes(stack, 'DatabaseSecret', {
   secretCompleteArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:api-db-credentials-AbCdEf',
   encryptionKey: secretKey,
