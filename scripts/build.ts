@@ -21,21 +21,15 @@ async function buildCliAndApi(): Promise<void> {
   execFileSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'run-cli.mjs'), '--build-only', '--packaged'], {
     stdio: 'inherit',
   });
-  const { EXTERNAL } = (await import(path.join(REPO_ROOT, 'scripts', 'run-cli.mjs'))) as { EXTERNAL: string[] };
+  const { ESM_BUNDLE_OPTIONS } = (await import(path.join(REPO_ROOT, 'scripts', 'run-cli.mjs'))) as {
+    ESM_BUNDLE_OPTIONS: BuildOptions;
+  };
   await build({
+    ...ESM_BUNDLE_OPTIONS,
     entryPoints: [path.join(REPO_ROOT, 'scripts', 'api.ts')],
     outfile: path.join(DIST, 'api.mjs'),
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
+    // The oldest Node the package supports (engines), not the one building it.
     target: 'node20',
-    mainFields: ['module', 'main'],
-    external: EXTERNAL,
-    banner: {
-      js:
-        'import { createRequire as __vpcmCreateRequire } from ' +
-        "'node:module'; const require = __vpcmCreateRequire(import.meta.url);",
-    },
     logLevel: 'error',
   });
 }

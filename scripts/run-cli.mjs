@@ -99,27 +99,32 @@ export function isFresh() {
  * scripts/build.ts) writes no meta file: that bundle runs from wherever it is installed, where
  * there are no sources to compare with.
  */
+/** How the CLI and the API are bundled (scripts/build.ts builds the API with the same options). */
+export const ESM_BUNDLE_OPTIONS = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  // Packages' ESM builds where they have one (the AWS SDK's tree-shake better).
+  mainFields: ['module', 'main'],
+  external: EXTERNAL,
+  // CommonJS dependencies (pg) call require() for Node built-ins; ESM has none, so give them one.
+  banner: {
+    js:
+      'import { createRequire as __vpcmCreateRequire } from ' +
+      "'node:module'; const require = __vpcmCreateRequire(import.meta.url);",
+  },
+};
+
 export async function buildCli({ packaged = false } = {}) {
   const startedAt = Date.now();
   const { build } = await import('esbuild');
   mkdirSync(OUT_DIR, { recursive: true });
   const tmp = `${BUNDLE}.${process.pid}.${startedAt}.tmp`;
   const result = await build({
+    ...ESM_BUNDLE_OPTIONS,
     entryPoints: [ENTRY],
     outfile: tmp,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
     target: `node${process.versions.node.split('.')[0]}`,
-    // Packages' ESM builds where they have one (the AWS SDK's tree-shake better).
-    mainFields: ['module', 'main'],
-    external: EXTERNAL,
-    // CommonJS dependencies (pg) call require() for Node built-ins; ESM has none, so give them one.
-    banner: {
-      js:
-        'import { createRequire as __vpcmCreateRequire } from ' +
-        "'node:module'; const require = __vpcmCreateRequire(import.meta.url);",
-    },
     // Readable stack traces in VPCM_INTERNAL reports: no minification.
     minify: false,
     metafile: true,
