@@ -56,7 +56,11 @@ export function readerSetupSql(role: string, verifier: string, serverVersionNum:
       ? `GRANT pg_read_all_data TO ${quoteIdent(role)};`
       : `GRANT USAGE ON SCHEMA public TO ${quoteIdent(role)}; ` +
         `GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${quoteIdent(role)};`;
+  // One implicit transaction (a multi-statement simple query); the transaction-level advisory lock
+  // makes two set-ups at once (two stacks on one cluster, parallel local workers) take turns: two
+  // concurrent ALTER ROLEs of one role fail with "tuple concurrently updated".
   return (
+    `SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('vpc-migrate reader set-up')); ` +
     `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = ${literal(role)}) ` +
     `THEN CREATE ROLE ${quoteIdent(role)} LOGIN PASSWORD ${literal(verifier)}; ` +
     `ELSE ALTER ROLE ${quoteIdent(role)} LOGIN PASSWORD ${literal(verifier)}; END IF; END $$; ` +
