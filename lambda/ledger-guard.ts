@@ -2,10 +2,9 @@
  * The check every ledger write that records a migration as run makes first, in the same round
  * trip: the batch's lock session still holds the migration lock (lambda/lock.ts; it can only
  * lose it by ending, so its being alive is the lock being held), and the ledger does not
- * already record the migration. Either failing
- * means another run may be applying the same migration: the write is refused with an error of
- * our own SQLSTATE class, the caller rolls back what it can and stops the batch (BatchStop),
- * recording nothing.
+ * already record the migration. Either failing means another run may be applying the same
+ * migration: the write is refused with an error of our own SQLSTATE class, the caller rolls back
+ * what it can and stops the batch (BatchStop), recording nothing.
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCode, MigrateError, remedyCommand } from './contract/index.js';

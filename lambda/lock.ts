@@ -4,8 +4,8 @@
  * block,
  * so the wait is bounded and the refusal can name who holds the lock.
  */
-import { close, type Db } from './db.js';
 import { randomBytes } from 'node:crypto';
+import { close, type Db } from './db.js';
 import type { LockProof } from './ledger-guard.js';
 import {
   type BlockingSession,
