@@ -36,7 +36,7 @@ export async function applyBatch(
     // Prisma's P3005 (schema-not-empty.ts): tables but no ledger may be the wrong database.
     if (options.baseline !== true) await format.refuseNonEmptySchema?.(db, request.migrations);
     const ledgerCreated = await format.ensureLedger(db);
-    const ledger = await format.readBatch(db, request.migrations, lock.pid);
+    const ledger = await format.readBatch(db, request.migrations, lock);
     const migrationPid = (await db.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid')).rows[0]!.pid;
     // Shared with the run-sql compatibility mode, so both answer an `apply` alike.
     const outcome = await runInOrder(request.migrations, {

@@ -6,6 +6,7 @@
 import type { Db } from './db.js';
 import type { DecodedMigration, LedgerResult, MigrationFormat, MigrationResult } from './contract/index.js';
 import type { RunContext } from './session.js';
+import type { LockProof } from './ledger-guard.js';
 
 /** What the ledger says of the migrations of one batch, read under the migration lock, and how each runs. */
 export interface BatchLedger {
@@ -34,8 +35,8 @@ export interface WorkerFormat {
   ensureLedger(db: Db): Promise<boolean>;
   /**
    * Reads the ledger for a batch, before any file ran on the session; refuses (throws) when it
-   * holds what must be resolved first. `lockPid`: the session holding the migration lock, which
-   * every write that records a migration checks.
+   * holds what must be resolved first. `lock`: the session holding the migration lock, which
+   * every write that records a migration checks (lambda/ledger-guard.ts).
    */
-  readBatch(db: Db, migrations: DecodedMigration[], lockPid: number): Promise<BatchLedger>;
+  readBatch(db: Db, migrations: DecodedMigration[], lock: LockProof): Promise<BatchLedger>;
 }

@@ -4,7 +4,9 @@
  * block,
  * so the wait is bounded and the refusal can name who holds the lock.
  */
+import { randomBytes } from 'node:crypto';
 import { close, type Db } from './db.js';
+import type { LockProof } from './ledger-guard.js';
 import {
   type BlockingSession,
   ErrorCode,
@@ -21,9 +23,12 @@ const SINCE_HIDDEN =
   "see other roles' sessions; GRANT pg_read_all_stats " +
   'to it to show when)';
 
-/** The migration lock, held by its own session (see {@link acquireMigrationLock}). */
-export interface HeldLock {
-  /** The backend holding the lock: ledger writes check it still does (lambda/prisma/prisma-ledger.ts). */
+/**
+ * The migration lock, held by its own session (see {@link acquireMigrationLock}). Ledger writes
+ * check it is still held (lambda/ledger-guard.ts) through `sessionKey`.
+ */
+export interface HeldLock extends LockProof {
+  /** The backend holding the lock. */
   readonly pid: number;
   readonly waitedMs: number;
   /** Unlocks and closes the lock's session. */
@@ -64,8 +69,10 @@ export async function acquireMigrationLock(open: () => Promise<Db>, waitMs: numb
   const session = await open();
   try {
     const { pid, waitedMs } = await pollForLock(session, waitMs);
+    const sessionKey = await holdSessionKey(session);
     return {
       pid,
+      sessionKey,
       waitedMs,
       release: async () => {
         await session.query('SELECT pg_catalog.pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
@@ -77,6 +84,25 @@ export async function acquireMigrationLock(open: () => Promise<Db>, waitMs: numb
   } catch (error) {
     await close(session);
     throw error;
+  }
+}
+
+/**
+ * Beside the migration lock, the lock session takes an advisory lock of its own, on a random key:
+ * the ledger guard (lambda/ledger-guard.ts) proves the session alive by failing to take that key,
+ * one lock-manager probe where a pg_locks query copies every lock table. Nothing else runs on this
+ * session and nothing releases its locks before `release`, so while it lives it holds the
+ * migration lock. Taken with pg_try_advisory_lock: a key some other session holds (2^-64) is
+ * never waited on, another one is drawn.
+ */
+async function holdSessionKey(db: Db): Promise<string> {
+  for (;;) {
+    const key = randomBytes(8).readBigInt64BE().toString();
+    if (key === String(MIGRATION_LOCK_KEY)) continue;
+    const { rows } = await db.query<{ held: boolean }>('SELECT pg_catalog.pg_try_advisory_lock($1::bigint) AS held', [
+      key,
+    ]);
+    if (rows[0]?.held) return key;
   }
 }
 

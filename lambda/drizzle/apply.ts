@@ -30,7 +30,7 @@ import type { Db } from '../db.js';
 import type { BatchLedger, WorkerFormat } from '../format.js';
 import { CreatedInFile, reconcileStatement } from '../reconcile.js';
 import type { RunContext } from '../session.js';
-import { guardRefusal } from '../ledger-guard.js';
+import { guardRefusal, type LockProof } from '../ledger-guard.js';
 import { drizzleLedgerExists, ensureDrizzleLedger, insertDrizzleRow, readDrizzleRows } from './drizzle-ledger.js';
 
 export const drizzle: WorkerFormat = {
@@ -44,12 +44,12 @@ export const drizzle: WorkerFormat = {
 };
 
 /** drizzle-orm keeps no failure state: a row (file hash and journal `when`) means applied. */
-async function readBatch(db: Db, _migrations: DecodedMigration[], lockPid: number): Promise<BatchLedger> {
+async function readBatch(db: Db, _migrations: DecodedMigration[], lock: LockProof): Promise<BatchLedger> {
   const recorded = new Set((await readDrizzleRows(db)).map((r) => key(r.hash, r.created_at)));
   return {
     recorded: (m) => recorded.has(key(m.checksum, m.createdAt)),
     add: (m) => recorded.add(key(m.checksum, m.createdAt)),
-    execute: (ctx, m) => runDrizzleMigration(ctx, m, lockPid),
+    execute: (ctx, m) => runDrizzleMigration(ctx, m, lock),
   };
 }
 
@@ -81,11 +81,11 @@ interface Outcome {
   appliedSteps?: number;
 }
 
-async function runDrizzleMigration(ctx: RunContext, m: DecodedMigration, lockPid: number): Promise<MigrationResult> {
+async function runDrizzleMigration(ctx: RunContext, m: DecodedMigration, lock: LockProof): Promise<MigrationResult> {
   const tx = watchTransaction(ctx.db);
   let outcome: Outcome;
   try {
-    outcome = await runChunks(ctx.db, m, tx, lockPid, ctx.options.reconcileExisting !== false, false);
+    outcome = await runChunks(ctx.db, m, tx, lock, ctx.options.reconcileExisting !== false, false);
   } finally {
     tx.stop();
   }
@@ -121,7 +121,7 @@ async function runChunks(
   db: Db,
   m: DecodedMigration,
   tx: TxWatch,
-  lockPid: number,
+  lock: LockProof,
   reconcile: boolean,
   careful: boolean,
 ): Promise<Outcome> {
@@ -151,7 +151,7 @@ async function runChunks(
       if (reconcile && isAlreadyExists(asPgError(error))) {
         if (!careful && !escaped) {
           await rollbackOpen(db, tx);
-          return runChunks(db, m, tx, lockPid, reconcile, true);
+          return runChunks(db, m, tx, lock, reconcile, true);
         }
         const statements = statementsOf(m, chunk);
         if (guarded) {
@@ -190,7 +190,7 @@ async function runChunks(
   }
   try {
     // In the file's transaction when one is open (ours, or one the file opened), else autocommit.
-    await insertDrizzleRow(db, m.checksum, m.createdAt ?? 0, lockPid);
+    await insertDrizzleRow(db, m.checksum, m.createdAt ?? 0, lock);
     if (tx.status() === 'T') await db.query('COMMIT');
   } catch (error) {
     await rollbackOpen(db, tx);

@@ -6,7 +6,7 @@
  */
 import { DRIZZLE_LEDGER_SCHEMA, DRIZZLE_LEDGER_TABLE, type DrizzleLedgerRow, quoteIdent } from '../contract/index.js';
 import type { Db } from '../db.js';
-import { ledgerGuardSql } from '../ledger-guard.js';
+import { type LockProof, ledgerGuardSql } from '../ledger-guard.js';
 
 const SCHEMA = quoteIdent(DRIZZLE_LEDGER_SCHEMA);
 const TABLE = `${SCHEMA}.${quoteIdent(DRIZZLE_LEDGER_TABLE)}`;
@@ -53,10 +53,10 @@ export async function readDrizzleRows(db: Db): Promise<DrizzleLedgerRow[]> {
  * drizzle-orm's insert: in the caller's transaction when there is one. Guarded
  * (lambda/ledger-guard.ts): the lock is held and no row of the same file (hash and `when`) exists.
  */
-export async function insertDrizzleRow(db: Db, hash: string, createdAt: number, lockPid: number): Promise<void> {
+export async function insertDrizzleRow(db: Db, hash: string, createdAt: number, lock: LockProof): Promise<void> {
   const lit = (v: string) => db.escapeLiteral(v);
   const guard = ledgerGuardSql(db, {
-    lockPid,
+    lock,
     alreadyRecorded:
       `EXISTS (SELECT FROM ${TABLE} WHERE hash = ${lit(hash)} ` +
       `AND created_at IS NOT DISTINCT FROM ${lit(String(createdAt))}::bigint)`,

@@ -36,7 +36,7 @@ import type { BatchLedger, WorkerFormat } from '../format.js';
 import { blockedByWaiters, cancelledForWaiters, lockWaiters, WAITER_GRACE_MS } from '../lock.js';
 import { CreatedInFile, reconcileStatement } from '../reconcile.js';
 import { holdTimeBudget, type RunContext } from '../session.js';
-import { guardRefusal } from '../ledger-guard.js';
+import { guardRefusal, type LockProof } from '../ledger-guard.js';
 import { refuseNonEmptySchema } from '../schema-not-empty.js';
 import { failedRows, PrismaLedger, successfulNames } from './prisma-ledger.js';
 
@@ -57,8 +57,8 @@ export const prisma: WorkerFormat = {
  * error, was interrupted (worker killed, timed out, connection lost): this batch resumes it if it
  * holds the same file. Any other unfinished row is Prisma's P3009: nothing runs until resolved.
  */
-async function readBatch(db: Db, migrations: DecodedMigration[], lockPid: number): Promise<BatchLedger> {
-  const ledger = await PrismaLedger.open(db, lockPid);
+async function readBatch(db: Db, migrations: DecodedMigration[], lock: LockProof): Promise<BatchLedger> {
+  const ledger = await PrismaLedger.open(db, lock);
   const rows = await ledger.read();
   const done = successfulNames(rows);
   const unfinished = failedRows(rows);

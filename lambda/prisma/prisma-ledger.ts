@@ -30,7 +30,7 @@ import {
   updateLedgerRowsSql,
 } from '../contract/prisma-ledger-sql.js';
 import type { Db } from '../db.js';
-import { ledgerGuardSql } from '../ledger-guard.js';
+import { type LockProof, ledgerGuardSql } from '../ledger-guard.js';
 
 /** A row as pg returns it: timestamps as Dates. */
 export type RawLedgerRow = Omit<LedgerRow, 'finished_at' | 'started_at' | 'rolled_back_at'> & {
@@ -54,15 +54,15 @@ export class PrismaLedger {
     readonly schema: string,
     /** `"schema"."_prisma_migrations"`. */
     readonly table: string,
-    /** The backend holding the migration lock; unset when the caller holds none (reads, resolve). */
-    private readonly lockPid?: number,
+    /** The session holding the migration lock; unset when the caller holds none (reads, resolve). */
+    private readonly lock?: LockProof,
   ) {}
 
   /**
    * The ledger in the session's current schema. Open it before any migration file has run on
    * the session (or right after the session was reset), so it is the connection's own schema.
    */
-  static async open(db: Db, lockPid?: number): Promise<PrismaLedger> {
+  static async open(db: Db, lock?: LockProof): Promise<PrismaLedger> {
     const { rows } = await db.query<{ schema: string | null }>('SELECT pg_catalog.current_schema() AS schema');
     const schema = rows[0]?.schema;
     if (!schema) {
@@ -76,7 +76,7 @@ export class PrismaLedger {
           'run the command again.',
       );
     }
-    return new PrismaLedger(db, schema, `${quoteIdent(schema)}.${quoteIdent(PRISMA_LEDGER_TABLE)}`, lockPid);
+    return new PrismaLedger(db, schema, `${quoteIdent(schema)}.${quoteIdent(PRISMA_LEDGER_TABLE)}`, lock);
   }
 
   async exists(): Promise<boolean> {
@@ -202,7 +202,7 @@ export class PrismaLedger {
   /** The guard (lambda/ledger-guard.ts): the lock is held and no finished, not rolled back row of `name` exists. */
   private guard(name: string): string {
     const alreadyRecorded = recordedAsAppliedSql(this.table, this.db.escapeLiteral(name));
-    return ledgerGuardSql(this.db, { lockPid: this.lockPid, alreadyRecorded });
+    return ledgerGuardSql(this.db, { lock: this.lock, alreadyRecorded });
   }
 }
 
