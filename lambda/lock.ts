@@ -230,9 +230,6 @@ async function watchedForWaiters<T>(
   work: () => Promise<T>,
 ): Promise<{ value?: T; error?: unknown; cancelledFor: LockWaiter[] }> {
   let cancelledFor: LockWaiter[] = [];
-  let done = false;
-  let timer: NodeJS.Timeout | undefined;
-  let polling: Promise<void> = Promise.resolve();
   // One statement finds the waiter among the blockers and cancels: between two, the migration
   // statement could finish and the cancel would hit the worker's next query instead.
   const poll = async () => {
@@ -246,27 +243,13 @@ async function watchedForWaiters<T>(
       [migrationPid],
     );
     if (rows.length > 0) cancelledFor = rows.map(({ pid, application }) => ({ pid, application }));
+    return cancelledFor.length === 0;
   };
-  const schedule = () => {
-    timer = setTimeout(() => {
-      polling = poll()
-        .catch(() => undefined)
-        .then(() => {
-          if (!done && cancelledFor.length === 0) schedule();
-        });
-    }, WATCH_MS);
-  };
-  schedule();
-  let outcome: { value?: T; error?: unknown };
   try {
-    outcome = { value: await work() };
+    return { value: await pollingWhile(WATCH_MS, poll, work), cancelledFor: [] };
   } catch (error) {
-    outcome = { error };
+    return { error, cancelledFor };
   }
-  done = true;
-  clearTimeout(timer);
-  await polling;
-  return { ...outcome, cancelledFor: 'error' in outcome ? cancelledFor : [] };
 }
 
 /** How often the lock session looks at what a running migration waits for. */
@@ -285,9 +268,6 @@ async function noteBlockers<T>(
   work: () => Promise<T>,
 ): Promise<{ value: T; blockers: BlockingSession[] }> {
   let blockers: BlockingSession[] = [];
-  let done = false;
-  let timer: NodeJS.Timeout | undefined;
-  let polling: Promise<void> = Promise.resolve();
   const poll = async () => {
     const { rows } = await session.query<Omit<BlockingSession, 'queryStart'> & { query_start: Date | null }>(
       `SELECT a.pid, a.application_name AS application, a.usename AS "user", a.state, a.query_start,
@@ -302,27 +282,36 @@ async function noteBlockers<T>(
         ...r,
         queryStart: query_start ? new Date(query_start).toISOString() : null,
       }));
+    return true;
   };
+  const value = await pollingWhile(BLOCKERS_POLL_MS, poll, work);
+  return { value, blockers };
+}
+
+/**
+ * Runs `work` while `poll` runs on the lock session every `intervalMs`, one poll at a time (a
+ * failed poll is skipped) until it answers false. Whatever `work` does, the poll in flight is
+ * awaited before returning, so what it found is in and the session is free for the next query.
+ */
+async function pollingWhile<T>(intervalMs: number, poll: () => Promise<boolean>, work: () => Promise<T>): Promise<T> {
+  let done = false;
+  let timer: NodeJS.Timeout | undefined;
+  let polling: Promise<void> = Promise.resolve();
   const schedule = () => {
     timer = setTimeout(() => {
       polling = poll()
-        .catch(() => undefined)
-        .then(() => {
-          if (!done) schedule();
+        .catch(() => true)
+        .then((again) => {
+          if (!done && again) schedule();
         });
-    }, BLOCKERS_POLL_MS);
+    }, intervalMs);
   };
   schedule();
-  const stop = async () => {
+  try {
+    return await work();
+  } finally {
     done = true;
     clearTimeout(timer);
     await polling;
-  };
-  let value: T;
-  try {
-    value = await work();
-  } finally {
-    await stop();
   }
-  return { value, blockers };
 }
