@@ -22,6 +22,7 @@ import { sqlParser } from '../core/sql-parser.js';
 import type { Worker } from '../core/worker-client.js';
 import { loadState, type State } from '../formats/select.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
+import { openParseCache } from '../project/parse-cache.js';
 import { defineCommand } from './command.js';
 import { APPLY_OPTIONS, applyOptionsFrom, formatFlag, migrationsFlag } from './flags.js';
 
@@ -69,8 +70,13 @@ export interface DeployReport {
 export async function deploy(worker: Worker, opts: DeployOptions): Promise<DeployReport> {
   const started = Date.now();
   const migrations = givenLocation(opts.migrationsDir, opts.location);
-  // The SQL parser loads while the folder and the ledger are read: the payloads need it.
-  const [loaded, parser] = await Promise.all([loadState(worker, migrations.dir, opts), sqlParser()]);
+  // The parse cache is read while the folder and the ledger are; the SQL parser loads only for
+  // what the cache does not hold (nothing pending, or a warm cache: never).
+  const [loaded, cache] = await Promise.all([
+    loadState(worker, migrations.dir, opts),
+    openParseCache({ onWriteError: (e) => opts.progress?.(`Parse cache not written (${String(e)}).`) }),
+  ]);
+  const parser = () => sqlParser();
   const state = await settleInFlight(worker, { ...opts, migrationsDir: migrations.dir }, loaded);
   const { format } = state;
   const before = state.plan;
@@ -104,11 +110,12 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
   };
   if (before.problems.length > 0) return finish();
   if (opts.lint !== false && before.pending.length > 0) {
-    const lintOptions = { defaultSchema: state.ledger.server.schema };
+    const lintOptions = { defaultSchema: state.ledger.server.schema, cache };
     const linted = await format.lintPending(parser, state.discovery, before.pending, lintOptions);
     report.warnings.push(...linted.warnings);
     if (linted.problems.length > 0) {
       report.problems = [...report.problems, ...linted.problems];
+      await cache.save();
       return finish();
     }
   }
@@ -120,7 +127,8 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
     return finish();
   }
 
-  const payloads = format.payloads(parser, state.discovery, before.pending, report.warnings);
+  const payloads = await format.payloads(parser, state.discovery, before.pending, report.warnings, cache);
+  await cache.save();
   await applyBatches(worker, payloads, report, opts);
 
   const failed = report.results.find((r) => r.status === 'failed');

@@ -9,6 +9,7 @@ import {
   MigrateError,
   type MigrationPayload,
 } from '../../lambda/contract/index.js';
+import { NO_PARSE_CACHE, type ParseCache } from '../project/parse-cache.js';
 import type { SqlParser } from './sql-parser.js';
 import { splitMigration, type SplitParseError, type SplitResult } from './split.js';
 
@@ -19,24 +20,48 @@ export function buildPayload(m: { name: string; sql: string; checksum: string },
   return { name: m.name, checksum: m.checksum, mode: split.mode, statements: split.statements, ...encodeSql(m.sql) };
 }
 
+type Migration = { name: string; sql: string; checksum: string };
+
 /**
  * Payloads for the migrations named, in that order, each file split by PostgreSQL's parser.
  * A file the parser rejects is sent whole (the database reports the error); `onParseError`
- * hears of it.
+ * hears of it. Splits found in `cache` are used as they are (the parser may then be undefined:
+ * see {@link needsParser}); the others are made and added to it.
  */
 export function splitPayloads(
-  parser: SqlParser,
-  migrations: readonly { name: string; sql: string; checksum: string }[],
+  parser: SqlParser | undefined,
+  migrations: readonly Migration[],
   names: readonly string[],
   onParseError: (name: string, error: SplitParseError) => void,
+  cache: ParseCache = NO_PARSE_CACHE,
 ): MigrationPayload[] {
   const byName = new Map(migrations.map((m) => [m.name, m]));
   return names.map((name) => {
     const m = byName.get(name)!;
-    const split = splitMigration(parser, m.sql);
+    let split = cache.split(m);
+    if (!split) {
+      split = splitMigration(parserFor(parser, name), m.sql);
+      cache.rememberSplit(m, split);
+    }
     if (split.parseError) onParseError(name, split.parseError);
     return buildPayload(m, split);
   });
+}
+
+/** Whether splitting `names` needs the parser: some file's split is not in `cache`. */
+export function needsParser(cache: ParseCache, migrations: readonly Migration[], names: readonly string[]): boolean {
+  const wanted = new Set(names);
+  return migrations.some((m) => wanted.has(m.name) && !cache.split(m));
+}
+
+/** The parser, which a caller that found a split missing from the cache must have loaded. */
+export function parserFor(parser: SqlParser | undefined, name: string): SqlParser {
+  if (parser) return parser;
+  throw new MigrateError(
+    ErrorCode.ParseFailed,
+    `${name}: its parse is not in the parse cache and the parser was not loaded.`,
+    'This is a bug in vpc-migrate; run again with VPC_MIGRATE_CACHE=0 and please report it.',
+  );
 }
 
 export function payloadBytes(p: MigrationPayload): number {

@@ -14,8 +14,9 @@ import {
   type MigrationResult,
 } from '../../lambda/contract/index.js';
 import type { Plan, PlanOptions, Problem } from '../core/plan.js';
-import type { SqlParser } from '../core/sql-parser.js';
+import type { ParserSource } from '../core/sql-parser.js';
 import type { Worker } from '../core/worker-client.js';
+import type { ParseCache } from '../project/parse-cache.js';
 
 /** One migration folder with a readable, valid UTF-8 migration.sql. */
 export interface LocalMigration {
@@ -107,14 +108,24 @@ export interface Format<D extends Discovery = Discovery> {
   loadLocal(dir: string): Promise<Local<D>>;
   readLedger(worker: Worker): Promise<LedgerResult>;
   plan(discovery: D, ledger: LedgerResult, options: PlanOptions): Plan;
+  /** The parser is loaded only for what `opts.cache` (the parse cache) does not answer. */
   lintPending(
-    parser: SqlParser,
+    parser: ParserSource,
     discovery: D,
     pending: readonly string[],
-    opts: { defaultSchema?: string },
+    opts: { defaultSchema?: string; cache?: ParseCache },
   ): Promise<PendingLintResult>;
-  /** Apply payloads for `pending`, in that order; parser findings go to `warnings`. */
-  payloads(parser: SqlParser, discovery: D, pending: readonly string[], warnings: string[]): MigrationPayload[];
+  /**
+   * Apply payloads for `pending`, in that order; parser findings go to `warnings`. The parser is
+   * loaded only for files `cache` has no parse of.
+   */
+  payloads(
+    parser: ParserSource,
+    discovery: D,
+    pending: readonly string[],
+    warnings: string[],
+    cache?: ParseCache,
+  ): Promise<MigrationPayload[]>;
   /** What deploy says about a failed migration: its own message when the SQL is not the cause, and what to do next. */
   failure(failed: MigrationResult): { message?: string; remedy: string };
   /** The after-deploy check in the format's own words, or undefined where the shared check says it all. */

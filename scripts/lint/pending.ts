@@ -5,8 +5,9 @@
  */
 import { ErrorCode } from '../../lambda/contract/index.js';
 import type { Problem } from '../core/plan.js';
-import type { SqlParser } from '../core/sql-parser.js';
+import type { ParserSource } from '../core/sql-parser.js';
 import type { LocalMigration } from '../formats/format.js';
+import { lintKey, NO_PARSE_CACHE, type ParseCache } from '../project/parse-cache.js';
 import { lint } from './linter.js';
 import type { Finding, LintInput } from './types.js';
 
@@ -23,23 +24,34 @@ export interface PendingLint {
 
 /**
  * Lints the pending migrations for deploy: `local` in apply order, `pending` from the plan.
- * Errors become problems (deploy refuses), warnings become report lines.
+ * Errors become problems (deploy refuses), warnings become report lines. The findings depend on
+ * every local file (the history teaches the schema model), so the parse cache keeps them under
+ * the whole sequence of checksums; on a hit nothing is parsed and the parser is never loaded.
  */
 export async function lintPending(
-  parser: SqlParser,
+  parser: ParserSource,
   local: readonly LocalMigration[],
   pending: readonly string[],
-  opts: { defaultSchema?: string } = {},
+  opts: { defaultSchema?: string; cache?: ParseCache } = {},
 ): Promise<PendingLint> {
   if (pending.length === 0) return { findings: [], problems: [], warnings: [] };
   const wanted = new Set(pending);
-  const inputs = local.map(lintInput);
-  const { findings } = lint(
-    parser,
-    inputs.filter((m) => wanted.has(m.name)),
-    inputs.filter((m) => !wanted.has(m.name)),
-    opts.defaultSchema ? { defaultSchema: opts.defaultSchema } : {},
+  const cache = opts.cache ?? NO_PARSE_CACHE;
+  const key = lintKey(
+    local.map((m) => ({ name: m.name, checksum: m.checksum, linted: wanted.has(m.name) })),
+    { scope: 'batch', ...(opts.defaultSchema ? { defaultSchema: opts.defaultSchema } : {}) },
   );
+  let findings = cache.lint(key);
+  if (!findings) {
+    const inputs = local.map(lintInput);
+    findings = lint(
+      await parser(),
+      inputs.filter((m) => wanted.has(m.name)),
+      inputs.filter((m) => !wanted.has(m.name)),
+      opts.defaultSchema ? { defaultSchema: opts.defaultSchema } : {},
+    ).findings;
+    cache.rememberLint(key, findings);
+  }
   const problems: Problem[] = findings
     .filter((f) => f.severity === 'error')
     .map((f) => ({

@@ -154,7 +154,11 @@ describe('lintDrizzlePending', () => {
     const d = await discoverDrizzle(dir);
 
     // Act
-    const { problems, warnings } = await lintDrizzlePending(parser, d, ['0001_drop', '0002_index', '0003_bad']);
+    const { problems, warnings } = await lintDrizzlePending(async () => parser, d, [
+      '0001_drop',
+      '0002_index',
+      '0003_bad',
+    ]);
 
     // Assess
     expect(warnings.join('\n')).toContain('0001_drop.sql:1 [destructive-drop]');

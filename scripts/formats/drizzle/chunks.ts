@@ -14,8 +14,10 @@ import {
   type StatementKind,
   type StatementSpan,
 } from '../../../lambda/contract/index.js';
+import { parserFor } from '../../core/payloads.js';
 import type { SqlParser } from '../../core/sql-parser.js';
 import { splitMigration } from '../../core/split.js';
+import { NO_PARSE_CACHE, type ParseCache } from '../../project/parse-cache.js';
 import type { DrizzleMigration } from './discover.js';
 
 /** drizzle-orm's separator (`query.split("--> statement-breakpoint")`). */
@@ -119,12 +121,35 @@ export function splitDrizzle(parser: SqlParser, sql: string): DrizzleSplit {
   return { chunks, statements, mode, parseErrors, refused };
 }
 
+/**
+ * {@link splitDrizzle} of a journal entry, from the parse cache when it has it (the parser may
+ * then be undefined: ask {@link drizzleNeedsParser} first), else made and added to it.
+ */
+export function cachedDrizzleSplit(
+  parser: SqlParser | undefined,
+  m: DrizzleMigration,
+  cache: ParseCache = NO_PARSE_CACHE,
+): DrizzleSplit {
+  let split = cache.drizzle(m);
+  if (!split) {
+    split = splitDrizzle(parserFor(parser, m.name), m.sql);
+    cache.rememberDrizzle(m, split);
+  }
+  return split;
+}
+
+/** Whether splitting these entries needs the parser: some entry's split is not in `cache`. */
+export function drizzleNeedsParser(cache: ParseCache, migrations: readonly (DrizzleMigration | undefined)[]): boolean {
+  return migrations.some((m) => m !== undefined && !cache.drizzle(m));
+}
+
 /** The apply payload of one journal entry, plus warnings for the report. */
 export function drizzlePayload(
-  parser: SqlParser,
+  parser: SqlParser | undefined,
   m: DrizzleMigration,
+  cache: ParseCache = NO_PARSE_CACHE,
 ): { payload: MigrationPayload; warnings: string[] } {
-  const split = splitDrizzle(parser, m.sql);
+  const split = cachedDrizzleSplit(parser, m, cache);
   const warnings = [
     ...split.parseErrors.map(
       (e) =>

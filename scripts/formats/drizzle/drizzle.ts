@@ -8,7 +8,7 @@
 import { ErrorCode, type LedgerResult, MigrateError, type MigrationResult } from '../../../lambda/contract/index.js';
 import type { Worker } from '../../core/worker-client.js';
 import { type Format, usableLocal } from '../format.js';
-import { drizzlePayload } from './chunks.js';
+import { drizzleNeedsParser, drizzlePayload } from './chunks.js';
 import { discoverDrizzle, type DrizzleDiscovery } from './discover.js';
 import { lintDrizzlePending } from './pending-lint.js';
 import { planDrizzle, verifyDrizzle, type DrizzlePlan } from './plan.js';
@@ -43,10 +43,12 @@ export const drizzleFormat: Format<DrizzleDiscovery> = {
 
   lintPending: lintDrizzlePending,
 
-  payloads(parser, discovery, pending, warnings) {
+  async payloads(parser, discovery, pending, warnings, cache) {
     const byName = new Map(discovery.migrations.map((m) => [m.name, m]));
+    const chosen = pending.map((name) => byName.get(name));
+    const loaded = cache && !drizzleNeedsParser(cache, chosen) ? undefined : await parser();
     return pending.map((name) => {
-      const { payload, warnings: found } = drizzlePayload(parser, byName.get(name)!);
+      const { payload, warnings: found } = drizzlePayload(loaded, byName.get(name)!, cache);
       warnings.push(...found);
       return payload;
     });

@@ -8,18 +8,19 @@
  */
 import { ErrorCode } from '../../../lambda/contract/index.js';
 import type { Problem } from '../../core/plan.js';
-import type { SqlParser } from '../../core/sql-parser.js';
+import type { ParserSource } from '../../core/sql-parser.js';
 import { lintPending } from '../../lint/pending.js';
-import { splitDrizzle } from './chunks.js';
+import type { ParseCache } from '../../project/parse-cache.js';
+import { cachedDrizzleSplit, drizzleNeedsParser } from './chunks.js';
 import type { DrizzleDiscovery } from './discover.js';
 
 const REPLACED_RULE = '[concurrently-mixed]';
 
 export async function lintDrizzlePending(
-  parser: SqlParser,
+  parser: ParserSource,
   discovery: DrizzleDiscovery,
   pending: readonly string[],
-  opts: { defaultSchema?: string } = {},
+  opts: { defaultSchema?: string; cache?: ParseCache } = {},
 ): Promise<{ problems: Problem[]; warnings: string[] }> {
   const linted = await lintPending(parser, discovery.migrations, pending, opts);
   // The shared linter names files Prisma's way (`NAME/migration.sql`); a Drizzle file is `NAME.sql`.
@@ -30,10 +31,12 @@ export async function lintDrizzlePending(
     .filter((p) => !p.message.includes(REPLACED_RULE))
     .map((p) => ({ ...p, message: rename(p.message) }));
   const byName = new Map(discovery.migrations.map((m) => [m.name, m]));
-  for (const name of pending) {
-    const m = byName.get(name);
+  const chosen = pending.map((name) => byName.get(name));
+  const loaded = opts.cache && !drizzleNeedsParser(opts.cache, chosen) ? undefined : await parser();
+  for (const m of chosen) {
     if (!m) continue;
-    for (const issue of splitDrizzle(parser, m.sql).refused) {
+    const name = m.name;
+    for (const issue of cachedDrizzleSplit(loaded, m, opts.cache).refused) {
       problems.push({
         code: ErrorCode.LintFailed,
         migration: name,

@@ -3,7 +3,7 @@
  * folder name, the `_prisma_migrations` ledger, one payload per file split by PostgreSQL's
  * parser, and remedies around the failed row Prisma keeps (`migrate resolve`).
  */
-import { splitPayloads } from '../../core/payloads.js';
+import { needsParser, splitPayloads } from '../../core/payloads.js';
 import { plan } from '../../core/plan.js';
 import { lintPending } from '../../lint/pending.js';
 import { type Discovery, type Format, usableLocal } from '../format.js';
@@ -35,14 +35,21 @@ export const prismaFormat: Format<Discovery> = {
 
   // Split by PostgreSQL's own parser, so the worker runs each file in the mode its statements
   // need ('non-transactional' for CONCURRENTLY and the like, 'script' for its own BEGIN/COMMIT).
-  payloads: (parser, discovery, pending, warnings) =>
-    splitPayloads(parser, discovery.migrations, pending, (name, e) =>
-      warnings.push(
-        `${name}/migration.sql:${e.line}:${e.column}: PostgreSQL's ` +
-          `parser rejects it (${e.message}); it is sent whole ` +
-          `and the database will report the error.`,
-      ),
-    ),
+  async payloads(parser, discovery, pending, warnings, cache) {
+    const loaded = cache && !needsParser(cache, discovery.migrations, pending) ? undefined : await parser();
+    return splitPayloads(
+      loaded,
+      discovery.migrations,
+      pending,
+      (name, e) =>
+        warnings.push(
+          `${name}/migration.sql:${e.line}:${e.column}: PostgreSQL's ` +
+            `parser rejects it (${e.message}); it is sent whole ` +
+            `and the database will report the error.`,
+        ),
+      cache,
+    );
+  },
 
   failure: (failed) => withInvalidIndex(failed, failureCause(failed) ?? { remedy: prismaFailureRemedy(failed) }),
 
