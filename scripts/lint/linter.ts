@@ -23,6 +23,13 @@ export interface LintOptions {
   defaultSchema?: string;
   /** Rules to run (default: all). */
   rules?: readonly Rule[];
+  /**
+   * {@link lint} only: a model that already holds the first `learned` history files (restored
+   * from the parse cache), so only the rest of the history is parsed.
+   */
+  start?: { model: SchemaModel; learned: number };
+  /** {@link lint} only: the model once the history is learned, before the files are linted (and change it). */
+  onHistoryLearned?: (model: SchemaModel) => void;
 }
 
 export interface LintResult {
@@ -46,11 +53,15 @@ export function lint(
   history: readonly LintInput[] = [],
   options: LintOptions = {},
 ): LintResult {
-  const sequence = [
-    ...history.map((input) => ({ input, check: false })),
-    ...files.map((input) => ({ input, check: true })),
-  ];
-  return walk(parser, sequence, options);
+  const model = options.start?.model ?? new SchemaModel(options.defaultSchema ?? DEFAULT_SCHEMA);
+  for (const input of history.slice(options.start?.learned ?? 0)) learn(parser, model, input);
+  options.onHistoryLearned?.(model);
+  return walk(
+    parser,
+    files.map((input) => ({ input, check: true })),
+    options,
+    model,
+  );
 }
 
 /**
@@ -77,9 +88,13 @@ export function ruleInfo(rules: readonly Rule[] = RULES): RuleInfo[] {
   return rules.map(({ id, severity, title, why, fix }) => ({ id, severity, title, why, fix }));
 }
 
-function walk(parser: SqlParser, sequence: { input: LintInput; check: boolean }[], options: LintOptions): LintResult {
+function walk(
+  parser: SqlParser,
+  sequence: { input: LintInput; check: boolean }[],
+  options: LintOptions,
+  model = new SchemaModel(options.defaultSchema ?? DEFAULT_SCHEMA),
+): LintResult {
   const rules = options.rules ?? RULES;
-  const model = new SchemaModel(options.defaultSchema ?? DEFAULT_SCHEMA);
   const created = new Set<string>();
   const findings: Finding[] = [];
   const files: ParsedMigration[] = [];

@@ -7,8 +7,9 @@ import { ErrorCode } from '../../lambda/contract/index.js';
 import type { Problem } from '../core/plan.js';
 import type { ParserSource } from '../core/sql-parser.js';
 import type { LocalMigration } from '../formats/format.js';
-import { lintKey, NO_PARSE_CACHE, type ParseCache } from '../project/parse-cache.js';
+import { historyKeys, lintKey, NO_PARSE_CACHE, type ParseCache } from '../project/parse-cache.js';
 import { lint } from './linter.js';
+import { SchemaModel } from './schema.js';
 import type { Finding, LintInput } from './types.js';
 
 /** Deploy lists at most this many lint warnings one by one; beyond, it counts them per rule. */
@@ -43,13 +44,19 @@ export async function lintPending(
   );
   let findings = cache.lint(key);
   if (!findings) {
-    const inputs = local.map(lintInput);
-    findings = lint(
-      await parser(),
-      inputs.filter((m) => wanted.has(m.name)),
-      inputs.filter((m) => !wanted.has(m.name)),
-      opts.defaultSchema ? { defaultSchema: opts.defaultSchema } : {},
-    ).findings;
+    // The history (what is applied) only teaches the model: the model the last deploy learned
+    // is restored, and only the files applied since are parsed.
+    const history = local.filter((m) => !wanted.has(m.name));
+    const keys = historyKeys(history, opts.defaultSchema);
+    const known = cache.model(keys);
+    findings = lint(await parser(), local.filter((m) => wanted.has(m.name)).map(lintInput), history.map(lintInput), {
+      ...(opts.defaultSchema ? { defaultSchema: opts.defaultSchema } : {}),
+      ...(known ? { start: { model: SchemaModel.restore(known.snapshot), learned: known.learned } } : {}),
+      onHistoryLearned: (model) => {
+        const learnedMore = history.length > (known?.learned ?? 0);
+        if (learnedMore && cache !== NO_PARSE_CACHE) cache.rememberModel(keys[history.length]!, model.snapshot());
+      },
+    }).findings;
     cache.rememberLint(key, findings);
   }
   const problems: Problem[] = findings

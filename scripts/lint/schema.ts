@@ -42,6 +42,20 @@ export interface EnumInfo {
   origin: Origin;
 }
 
+/**
+ * A model as plain data, in its maps' order (rules iterate them): what the parse cache keeps of
+ * a learned history, so the next deploy learns only the files added since.
+ */
+export interface ModelSnapshot {
+  defaultSchema: string;
+  step: number;
+  opaque: { step: number; text: string }[];
+  /** Column types: null where the model has none (JSON has no undefined). */
+  tables: { key: string; columns: [string, string | null][]; origin: Origin }[];
+  indexes: { key: string; table: string; columns: string[]; constraint: boolean; origin: Origin; step: number }[];
+  enums: { key: string; values: string[]; origin: Origin }[];
+}
+
 /** PostgreSQL's NAMEDATALEN - 1: longer generated names are truncated in ways not modelled here. */
 const MAX_IDENTIFIER_BYTES = 63;
 
@@ -53,6 +67,46 @@ export class SchemaModel {
   private step = 0;
 
   constructor(readonly defaultSchema = DEFAULT_SCHEMA) {}
+
+  /** The model as plain data, copied: learning more afterwards does not change it. */
+  snapshot(): ModelSnapshot {
+    return {
+      defaultSchema: this.defaultSchema,
+      step: this.step,
+      opaque: this.opaque.map((o) => ({ ...o })),
+      tables: [...this.tables.values()].map((t) => ({
+        key: t.key,
+        columns: [...t.columns].map(([c, type]): [string, string | null] => [c, type ?? null]),
+        origin: { ...t.origin },
+      })),
+      indexes: [...this.indexes.values()].map((i) => ({
+        key: i.key,
+        table: i.table,
+        columns: [...i.columns],
+        constraint: i.constraint,
+        origin: { ...i.origin },
+        step: i.step,
+      })),
+      enums: [...this.enums.values()].map((e) => ({ key: e.key, values: [...e.values], origin: { ...e.origin } })),
+    };
+  }
+
+  /** The model a {@link snapshot} was taken of: the same answers, the same order. */
+  static restore(snapshot: ModelSnapshot): SchemaModel {
+    const model = new SchemaModel(snapshot.defaultSchema);
+    model.step = snapshot.step;
+    for (const o of snapshot.opaque) model.opaque.push({ step: o.step, text: o.text });
+    for (const t of snapshot.tables) {
+      const columns = new Map(t.columns.map(([c, type]): [string, string | undefined] => [c, type ?? undefined]));
+      model.tables.set(t.key, { key: t.key, columns, origin: { ...t.origin } });
+    }
+    for (const i of snapshot.indexes)
+      model.indexes.set(i.key, { ...i, columns: new Set(i.columns), origin: { ...i.origin } });
+    for (const e of snapshot.enums) {
+      model.enums.set(e.key, { key: e.key, values: new Set(e.values), origin: { ...e.origin } });
+    }
+    return model;
+  }
 
   /** Records SQL the model cannot interpret (a DO block, a file the parser rejects). */
   addOpaque(text: string): void {

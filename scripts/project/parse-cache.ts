@@ -27,6 +27,7 @@ import * as v from 'valibot';
 import { ExecutionModeSchema, StatementSpanSchema } from '../../lambda/contract/index.js';
 import type { SplitResult } from '../core/split.js';
 import type { DrizzleSplit } from '../formats/drizzle/chunks.js';
+import type { ModelSnapshot } from '../lint/schema.js';
 import type { Finding } from '../lint/types.js';
 import { invocationDir } from './invocation-dir.js';
 
@@ -41,6 +42,12 @@ export interface ParseCache {
   /** Lint findings under a key from {@link lintKey}. */
   lint(key: string): Finding[] | undefined;
   rememberLint(key: string, findings: readonly Finding[]): void;
+  /**
+   * The linter's schema model after the longest learned history it has: `keys` from
+   * {@link historyKeys}, `learned` how many history files the model holds.
+   */
+  model(keys: readonly string[]): { learned: number; snapshot: ModelSnapshot } | undefined;
+  rememberModel(key: string, snapshot: ModelSnapshot): void;
   /** Writes what was added, atomically; never throws (a cache that cannot be written is no cache). */
   save(): Promise<void>;
 }
@@ -59,6 +66,8 @@ export const NO_PARSE_CACHE: ParseCache = {
   rememberDrizzle: () => undefined,
   lint: () => undefined,
   rememberLint: () => undefined,
+  model: () => undefined,
+  rememberModel: () => undefined,
   save: async () => undefined,
 };
 
@@ -75,11 +84,13 @@ export const PARSE_CACHE_FILE = 'parse.json';
 /** The tool's directory name under node_modules/.cache (or CACHE_DIR). */
 const CACHE_NAME = 'vpc-migrate';
 /** Bumped whenever the shape of the file or of an entry changes. */
-const CACHE_FORMAT = 1;
+const CACHE_FORMAT = 2;
 const TOOL = 'vpc-migrate parse cache';
 /** Oldest entries go first beyond these: a long-lived project's edits must not grow the file forever. */
 const MAX_FILE_ENTRIES = 20_000;
 const MAX_LINT_ENTRIES = 16;
+/** A model is only ever wanted for the newest history: a few cover switching between branches. */
+const MAX_MODEL_ENTRIES = 4;
 
 /** Where the cache file lives for this run, or undefined when it is off. */
 export function parseCachePath(
@@ -137,6 +148,20 @@ export function lintKey(
   return hash.digest('hex');
 }
 
+/**
+ * The keys of the linter's model after each prefix of the history (`keys[i]`: after its first `i`
+ * files), so a deploy finds the model the last one learned and parses only the files added since.
+ */
+export function historyKeys(history: readonly { name: string; checksum: string }[], defaultSchema?: string): string[] {
+  const hash = createHash('sha256').update(JSON.stringify(['model', defaultSchema ?? null]));
+  const keys = [hash.copy().digest('hex')];
+  for (const m of history) {
+    hash.update(`\n${m.checksum} ${m.name}`);
+    keys.push(hash.copy().digest('hex'));
+  }
+  return keys;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The file
 
@@ -148,6 +173,7 @@ interface Body {
   splits: Record<string, unknown>;
   drizzle: Record<string, unknown>;
   lints: Record<string, unknown>;
+  models: Record<string, unknown>;
 }
 
 const HeaderSchema = v.object({
@@ -157,6 +183,7 @@ const HeaderSchema = v.object({
   splits: v.record(v.string(), v.unknown()),
   drizzle: v.record(v.string(), v.unknown()),
   lints: v.record(v.string(), v.unknown()),
+  models: v.record(v.string(), v.unknown()),
 });
 
 /** The file's body when it is ours, of this build; undefined (start over) for anything else. */
@@ -213,6 +240,32 @@ const FindingSchema = v.strictObject({
 });
 const FindingsSchema = v.array(FindingSchema);
 
+const count = v.pipe(v.number(), v.safeInteger(), v.minValue(0));
+const OriginSchema = v.strictObject({ migration: v.string(), line: count });
+const ModelSchema = v.strictObject({
+  defaultSchema: v.string(),
+  step: count,
+  opaque: v.array(v.strictObject({ step: count, text: v.string() })),
+  tables: v.array(
+    v.strictObject({
+      key: v.string(),
+      columns: v.array(v.strictTuple([v.string(), v.nullable(v.string())])),
+      origin: OriginSchema,
+    }),
+  ),
+  indexes: v.array(
+    v.strictObject({
+      key: v.string(),
+      table: v.string(),
+      columns: v.array(v.string()),
+      constraint: v.boolean(),
+      origin: OriginSchema,
+      step: count,
+    }),
+  ),
+  enums: v.array(v.strictObject({ key: v.string(), values: v.array(v.string()), origin: OriginSchema })),
+});
+
 /** The keys a statement span may carry: the span schema is not strict, and nothing unknown may reach a payload. */
 const SPAN_KEYS = new Set(['start', 'end', 'line', 'kind', 'creates', 'comparable']);
 
@@ -243,6 +296,7 @@ class FileParseCache implements ParseCache {
   private readonly splits: Map<string, unknown>;
   private readonly drizzleSplits: Map<string, unknown>;
   private readonly lints: Map<string, unknown>;
+  private readonly models: Map<string, unknown>;
   /** Entries already checked against their schema (or made by this run): checked once per run. */
   private readonly valid = new WeakSet<object>();
   private dirty: boolean;
@@ -256,6 +310,7 @@ class FileParseCache implements ParseCache {
     this.splits = new Map(Object.entries(body?.splits ?? {}));
     this.drizzleSplits = new Map(Object.entries(body?.drizzle ?? {}));
     this.lints = new Map(Object.entries(body?.lints ?? {}));
+    this.models = new Map(Object.entries(body?.models ?? {}));
     // A file that was missing, foreign, corrupt or of another build is replaced on save.
     this.dirty = body === undefined;
   }
@@ -291,6 +346,19 @@ class FileParseCache implements ParseCache {
     this.put(this.lints, key, findings, MAX_LINT_ENTRIES);
   }
 
+  model(keys: readonly string[]): { learned: number; snapshot: ModelSnapshot } | undefined {
+    for (let learned = keys.length - 1; learned > 0; learned--) {
+      if (!this.models.has(keys[learned]!)) continue;
+      const snapshot = this.checked(this.models, keys[learned]!, ModelSchema);
+      if (snapshot) return { learned, snapshot };
+    }
+    return undefined;
+  }
+
+  rememberModel(key: string, snapshot: ModelSnapshot): void {
+    this.put(this.models, key, snapshot, MAX_MODEL_ENTRIES);
+  }
+
   async save(): Promise<void> {
     if (!this.dirty) return;
     const body: Body = {
@@ -300,6 +368,7 @@ class FileParseCache implements ParseCache {
       splits: Object.fromEntries(this.splits),
       drizzle: Object.fromEntries(this.drizzleSplits),
       lints: Object.fromEntries(this.lints),
+      models: Object.fromEntries(this.models),
     };
     const temp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     try {

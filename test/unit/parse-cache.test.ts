@@ -206,6 +206,49 @@ describe('parse cache', () => {
     expect(payload.statements?.map((s) => s.kind)).toEqual(['transactional', 'non-transactional']);
   });
 
+  it('learns only the history applied since the last deploy, with the findings of a cold run', async () => {
+    // Prepare: the history creates an index (in a file with leading comments, so lines matter),
+    // a later pending file creates it again (index-recreation names where the history made it).
+    const files: Record<string, string> = {
+      ...MIGRATIONS,
+      '20240106000000_table': '-- a\n-- b\n\nCREATE TABLE t (id int, v text);\n\n\nCREATE INDEX t_v ON t (v);\n',
+      '20240107000000_other': 'ALTER TABLE t ADD COLUMN w int;\n-- x\nCREATE INDEX t_w ON t (w);\n',
+      '20240108000000_again': 'CREATE INDEX t_v ON t (v);\nCREATE INDEX t_w ON t (w);\nDROP TABLE t;\n',
+    };
+    const migrations = await prismaFolder(files);
+    const { discovery } = await prismaFormat.loadLocal(migrations);
+    const names = discovery.migrations.map((m) => m.name);
+    const dir = await cacheDir();
+    const lintRun = async (pending: string[], cache: ParseCache) => {
+      const parses = { count: 0 };
+      const counting: SqlParser = {
+        ...parser,
+        parse: (sql) => {
+          parses.count++;
+          return parser.parse(sql);
+        },
+      };
+      const result = await prismaFormat.lintPending(async () => counting, discovery, pending, {
+        defaultSchema: 'public',
+        cache,
+      });
+      await cache.save();
+      return { result, parses: parses.count };
+    };
+    // The first deploy: the last two pending (the model after the six before is kept).
+    await lintRun(names.slice(6), await open(dir));
+
+    // Act: the next deploy, after the first of them was applied.
+    const cold = await lintRun(names.slice(7), NO_PARSE_CACHE);
+    const warm = await lintRun(names.slice(7), await open(dir));
+
+    // Assess
+    expect(JSON.stringify(warm.result)).toBe(JSON.stringify(cold.result));
+    expect(cold.result.warnings.some((w) => w.includes('index-recreation'))).toBe(true);
+    // Cold: the seven history files and the pending one; warm: the one applied since and the pending one.
+    expect({ cold: cold.parses, warm: warm.parses }).toEqual({ cold: 8, warm: 2 });
+  });
+
   it('is off with VPC_MIGRATE_CACHE=0: nothing read, nothing written', async () => {
     // Prepare
     const dir = await cacheDir();
