@@ -24,9 +24,12 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as v from 'valibot';
-import { ExecutionModeSchema, StatementSpanSchema } from '../../lambda/contract/index.js';
-import type { SplitResult } from '../core/split.js';
-import type { DrizzleSplit } from '../formats/drizzle/chunks.js';
+import {
+  type ExecutionMode,
+  ExecutionModeSchema,
+  type StatementSpan,
+  StatementSpanSchema,
+} from '../../lambda/contract/index.js';
 import type { ModelSnapshot } from '../lint/schema.js';
 import type { Finding } from '../lint/types.js';
 import { invocationDir } from './invocation-dir.js';
@@ -34,11 +37,11 @@ import { invocationDir } from './invocation-dir.js';
 /** What a run reads from and adds to the cache. {@link NO_PARSE_CACHE} when it is off. */
 export interface ParseCache {
   /** The statement split of `file` (core/split.ts), when cached and consistent with its text. */
-  split(file: CachedFile): SplitResult | undefined;
-  rememberSplit(file: CachedFile, split: SplitResult): void;
+  split(file: CachedFile): CachedSplit | undefined;
+  rememberSplit(file: CachedFile, split: CachedSplit): void;
   /** A Drizzle file's chunk split (formats/drizzle/chunks.ts). */
-  drizzle(file: CachedFile): DrizzleSplit | undefined;
-  rememberDrizzle(file: CachedFile, split: DrizzleSplit): void;
+  drizzle(file: CachedFile): CachedDrizzleSplit | undefined;
+  rememberDrizzle(file: CachedFile, split: CachedDrizzleSplit): void;
   /** Lint findings under a key from {@link lintKey}. */
   lint(key: string): Finding[] | undefined;
   rememberLint(key: string, findings: readonly Finding[]): void;
@@ -50,6 +53,25 @@ export interface ParseCache {
   rememberModel(key: string, snapshot: ModelSnapshot): void;
   /** Writes what was added, atomically; never throws (a cache that cannot be written is no cache). */
   save(): Promise<void>;
+}
+
+/**
+ * A file's statement split as core/split.ts makes it (its `SplitResult`). Spelled out here, not
+ * imported: the cache sits below the formats and the splitter in the import graph.
+ */
+export interface CachedSplit {
+  statements: StatementSpan[];
+  mode: ExecutionMode;
+  parseError?: { message: string; line: number; column: number };
+}
+
+/** A Drizzle file's chunk split as formats/drizzle/chunks.ts makes it (its `DrizzleSplit`). */
+export interface CachedDrizzleSplit {
+  chunks: StatementSpan[];
+  statements: StatementSpan[];
+  mode: ExecutionMode;
+  parseErrors: { chunk: number; line: number; message: string }[];
+  refused: { chunk: number; line: number; message: string }[];
 }
 
 /** A migration as the cache knows it: its text and the sha256 that names it. */
@@ -315,17 +337,17 @@ class FileParseCache implements ParseCache {
     this.dirty = body === undefined;
   }
 
-  split(file: CachedFile): SplitResult | undefined {
+  split(file: CachedFile): CachedSplit | undefined {
     const entry = this.checked(this.splits, file.checksum, SplitSchema);
     if (entry && !spansFit(entry.statements, file.sql)) return this.drop(this.splits, file.checksum);
     return entry;
   }
 
-  rememberSplit(file: CachedFile, split: SplitResult): void {
+  rememberSplit(file: CachedFile, split: CachedSplit): void {
     this.put(this.splits, file.checksum, split, MAX_FILE_ENTRIES);
   }
 
-  drizzle(file: CachedFile): DrizzleSplit | undefined {
+  drizzle(file: CachedFile): CachedDrizzleSplit | undefined {
     const entry = this.checked(this.drizzleSplits, file.checksum, DrizzleSchema);
     if (entry && !(spansInside(entry.chunks, file.sql) && spansInside(entry.statements, file.sql))) {
       return this.drop(this.drizzleSplits, file.checksum);
@@ -333,7 +355,7 @@ class FileParseCache implements ParseCache {
     return entry;
   }
 
-  rememberDrizzle(file: CachedFile, split: DrizzleSplit): void {
+  rememberDrizzle(file: CachedFile, split: CachedDrizzleSplit): void {
     this.put(this.drizzleSplits, file.checksum, split, MAX_FILE_ENTRIES);
   }
 
