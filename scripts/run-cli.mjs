@@ -26,6 +26,7 @@
 import {
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   realpathSync,
   renameSync,
@@ -41,6 +42,9 @@ const ENTRY = path.join(ROOT, 'scripts', 'cli.ts');
 const OUT_DIR = path.join(ROOT, 'dist');
 const BUNDLE = path.join(OUT_DIR, 'cli.mjs');
 const META = path.join(OUT_DIR, 'cli.meta.json');
+/** The bundle's chunks (code splitting), beside it: `dist/cli-chunks/`. */
+const CHUNKS = 'cli-chunks';
+const CHUNK_DIR = path.join(OUT_DIR, CHUNKS);
 const DEPENDENCY_STAMPS = ['package.json', 'pnpm-lock.yaml', 'node_modules/.modules.yaml'].map((f) =>
   path.join(ROOT, f),
 );
@@ -68,7 +72,7 @@ function mtime(file) {
   }
 }
 
-/** True when dist/cli.mjs exists and none of the files it was built from changed (mtime or size). */
+/** True when dist/cli.mjs and its chunks exist and none of the files it was built from changed (mtime or size). */
 export function isFresh() {
   let meta;
   try {
@@ -77,7 +81,8 @@ export function isFresh() {
   } catch {
     return false;
   }
-  if (meta.node !== process.version || !Array.isArray(meta.inputs)) return false;
+  if (meta.node !== process.version || !Array.isArray(meta.inputs) || !Array.isArray(meta.chunks)) return false;
+  for (const chunk of meta.chunks) if (mtime(path.join(CHUNK_DIR, chunk)) === null) return false;
   for (const { file, mtimeMs, size } of meta.inputs) {
     let s;
     try {
@@ -94,11 +99,6 @@ export function isFresh() {
   return true;
 }
 
-/**
- * Builds dist/cli.mjs (and its meta file) from scripts/cli.ts. `packaged` (the package build,
- * scripts/build.ts) writes no meta file: that bundle runs from wherever it is installed, where
- * there are no sources to compare with.
- */
 /** How the CLI and the API are bundled (scripts/build.ts builds the API with the same options). */
 export const ESM_BUNDLE_OPTIONS = {
   bundle: true,
@@ -115,28 +115,38 @@ export const ESM_BUNDLE_OPTIONS = {
   },
 };
 
+/**
+ * Builds dist/cli.mjs, its chunks in dist/cli-chunks/ and its meta file from scripts/cli.ts.
+ * `packaged` (the package build, scripts/build.ts) writes no meta file: that bundle runs from
+ * wherever it is installed, where there are no sources to compare with.
+ */
 export async function buildCli({ packaged = false } = {}) {
   const startedAt = Date.now();
   const { build } = await import('esbuild');
-  mkdirSync(OUT_DIR, { recursive: true });
-  const tmp = `${BUNDLE}.${process.pid}.${startedAt}.tmp`;
+  mkdirSync(CHUNK_DIR, { recursive: true });
   const result = await build({
     ...ESM_BUNDLE_OPTIONS,
-    entryPoints: [ENTRY],
-    outfile: tmp,
+    entryPoints: { cli: ENTRY },
+    // Code splitting: each `await import()` of the CLI (a command, the local worker, the AWS SDK)
+    // becomes a chunk of its own, so `--help` and one command compile only what they run.
+    splitting: true,
+    outdir: OUT_DIR,
+    entryNames: '[name]',
+    chunkNames: `${CHUNKS}/[name]-[hash]`,
+    outExtension: { '.js': '.mjs' },
+    write: false,
     target: `node${process.versions.node.split('.')[0]}`,
     // Readable stack traces in VPCM_INTERNAL reports: no minification.
     minify: false,
     metafile: true,
     logLevel: 'error',
   });
-  const output = Object.values(result.metafile.outputs)[0];
-  const eager = (output?.imports ?? []).filter(
-    (i) => i.external && i.kind === 'import-statement' && !i.path.startsWith('node:'),
-  );
+  const eager = Object.values(result.metafile.outputs)
+    .flatMap((output) => output.imports ?? [])
+    .filter((i) => i.external && i.kind === 'import-statement' && !i.path.startsWith('node:'));
   if (eager.length > 0) {
     process.stderr.write(
-      `vpc-migrate: warning: the CLI bundle loads ${eager.map((i) => i.path).join(', ')} ` +
+      `vpc-migrate: warning: the CLI bundle loads ${[...new Set(eager.map((i) => i.path))].join(', ')} ` +
         `on every start; import it with await import() where ` +
         `it is used.\n`,
     );
@@ -149,15 +159,44 @@ export async function buildCli({ packaged = false } = {}) {
       // Edited while esbuild ran: the bundle may hold either version, so the next run rebuilds.
       return { file, mtimeMs: s.mtimeMs > startedAt ? -1 : s.mtimeMs, size: s.size };
     });
-  renameSync(tmp, BUNDLE);
+  // Chunks first, each under its content hash (a name never changes content), the entry last:
+  // a run that starts meanwhile loads either the old entry with its chunks or the new one.
+  const tmp = (file) => `${file}.${process.pid}.${startedAt}.tmp`;
+  const written = new Set();
+  for (const out of result.outputFiles) {
+    if (out.path === BUNDLE) continue;
+    written.add(path.basename(out.path));
+    if (existsSync(out.path)) continue;
+    writeFileSync(tmp(out.path), out.contents);
+    renameSync(tmp(out.path), out.path);
+  }
+  const entry = result.outputFiles.find((out) => out.path === BUNDLE);
+  writeFileSync(tmp(BUNDLE), entry.contents);
+  renameSync(tmp(BUNDLE), BUNDLE);
+  removeStaleChunks(written, packaged);
   if (packaged) {
     rmSync(META, { force: true });
     return BUNDLE;
   }
   const metaTmp = `${META}.${process.pid}.tmp`;
-  writeFileSync(metaTmp, JSON.stringify({ startedAt, node: process.version, inputs }, null, 1));
+  const chunks = [...written];
+  writeFileSync(metaTmp, JSON.stringify({ startedAt, node: process.version, inputs, chunks }, null, 1));
   renameSync(metaTmp, META);
   return BUNDLE;
+}
+
+/**
+ * Chunks of earlier builds. A CLI started from the previous entry may still import one of them
+ * later (a command's chunk after its flags are read): in a checkout they are removed only once
+ * they are an hour old; the package build keeps only its own.
+ */
+function removeStaleChunks(keep, packaged) {
+  const cutoff = Date.now() - 3_600_000;
+  for (const name of readdirSync(CHUNK_DIR)) {
+    if (keep.has(name)) continue;
+    const file = path.join(CHUNK_DIR, name);
+    if (packaged || (mtime(file) ?? 0) < cutoff) rmSync(file, { force: true });
+  }
 }
 
 /**

@@ -9,6 +9,7 @@
  */
 import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
 import type { TargetFlags, WorkerTarget } from '../core/worker-client.js';
+import { DEFAULT_FUNCTION_NAME, readerFunctionNameOf } from '../local/names.js';
 
 export interface ResolvedTarget {
   target: WorkerTarget;
@@ -17,12 +18,11 @@ export interface ResolvedTarget {
   close(): Promise<void>;
 }
 
-export async function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedTarget> {
-  const common = {
-    ...(flags.region ? { region: flags.region } : {}),
-    ...(flags.profile ? { profile: flags.profile } : {}),
-    ...(flags.functionTimeoutMs ? { functionTimeoutMs: flags.functionTimeoutMs } : {}),
-  };
+/**
+ * The target flags' own consistency (one target; no --reader-function with --local): refused
+ * before anything starts. {@link resolveTarget} checks it first too.
+ */
+export function checkTargetFlags(flags: TargetFlags): void {
   const chosen = [flags.local && '--local', flags.stack && '--stack', flags.function && '--function'].filter(Boolean);
   if (chosen.length > 1) {
     throw new MigrateError(
@@ -40,6 +40,15 @@ export async function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv =
         'NAME).',
     );
   }
+}
+
+export async function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedTarget> {
+  const common = {
+    ...(flags.region ? { region: flags.region } : {}),
+    ...(flags.profile ? { profile: flags.profile } : {}),
+    ...(flags.functionTimeoutMs ? { functionTimeoutMs: flags.functionTimeoutMs } : {}),
+  };
+  checkTargetFlags(flags);
   if (flags.local) {
     const { startLocalWorker } = await import('../local/local-worker.js');
     const databaseUrl = flags.databaseUrl ?? env.DATABASE_URL;
@@ -48,14 +57,7 @@ export async function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv =
       ...(flags.functionTimeoutMs ? { timeoutMs: flags.functionTimeoutMs } : {}),
     });
     return {
-      target: {
-        functionName: local.functionName,
-        readerFunctionName: local.readerFunctionName,
-        endpoint: local.endpoint,
-        localCredentials: true,
-        region: 'us-east-1',
-        ...(flags.functionTimeoutMs ? { functionTimeoutMs: flags.functionTimeoutMs } : {}),
-      },
+      target: { ...plannedLocalTarget(flags), endpoint: local.endpoint },
       localDatabase: {
         url: local.databaseUrl,
         embedded: local.embedded,
@@ -100,6 +102,17 @@ export async function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv =
       '--stack STACK_NAME, or --endpoint URL; use --local ' +
       'to run against the local embedded database on purpose.',
   );
+}
+
+/** The target `--local` resolves to, but its endpoint (known once it listens). */
+export function plannedLocalTarget(flags: Pick<TargetFlags, 'functionTimeoutMs'>): WorkerTarget {
+  return {
+    functionName: DEFAULT_FUNCTION_NAME,
+    readerFunctionName: readerFunctionNameOf(DEFAULT_FUNCTION_NAME),
+    localCredentials: true,
+    region: 'us-east-1',
+    ...(flags.functionTimeoutMs ? { functionTimeoutMs: flags.functionTimeoutMs } : {}),
+  };
 }
 
 /**
