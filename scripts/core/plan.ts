@@ -180,7 +180,11 @@ export function plan(local: LocalMigrationRef[], ledger: LedgerRow[], options: P
     if (!success) continue;
     let isModified = false;
     if (migration) {
-      const matches = migration.matches ?? ((recorded: string) => recorded === migration.checksum);
+      const lenient = migration.matches;
+      // The local checksum equal to the recorded one is a match whatever the leniency: only
+      // another value is compared again (Prisma's CRLF and legacy forms hash the file anew).
+      const matches = (recorded: string) =>
+        recorded === migration.checksum || (lenient !== undefined && lenient(recorded));
       // Any successful row will do: with several (a hand-inserted duplicate, say), the file is
       // unchanged if it matches what one of them recorded.
       isModified = !successes.some((r) => matches(r.checksum));

@@ -209,6 +209,27 @@ describe('plan', () => {
     expect(plan([strict], [applied(A)]).modified).toHaveLength(1);
   });
 
+  it('compares again only a recorded checksum that differs from the local one (no rehash of an unchanged file)', () => {
+    // Prepare: a matches function that counts its calls, as checksumMatches would hash the file.
+    const asked: string[] = [];
+    const ref = (name: string): LocalMigrationRef => ({
+      name,
+      checksum: sum(name),
+      matches: (recorded) => {
+        asked.push(recorded);
+        return recorded === `crlf-${name}`;
+      },
+    });
+
+    // Act
+    const result = plan([ref(A), ref(B)], [applied(A), applied(B, { checksum: `crlf-${B}` })]);
+
+    // Assess: A's recorded checksum is its own, so only B's other form is compared.
+    expect(asked).toEqual([`crlf-${B}`]);
+    expect(result.modified).toEqual([]);
+    expect(result.state).toBe('up-to-date');
+  });
+
   it('checks only successful rows: a rolled-back attempt with another checksum is not a modification', () => {
     // Act
     const result = plan(local(A), [row(A, { checksum: 'old', finished_at: null, rolled_back_at: at(5) }), applied(A)]);
