@@ -183,8 +183,7 @@ export function plan(local: LocalMigrationRef[], ledger: LedgerRow[], options: P
       const lenient = migration.matches;
       // The local checksum equal to the recorded one is a match whatever the leniency: only
       // another value is compared again (Prisma's CRLF and legacy forms hash the file anew).
-      const matches = (recorded: string) =>
-        recorded === migration.checksum || (lenient !== undefined && lenient(recorded));
+      const matches = (recorded: string) => recorded === migration.checksum || lenient?.(recorded) === true;
       // Any successful row will do: with several (a hand-inserted duplicate, say), the file is
       // unchanged if it matches what one of them recorded.
       isModified = !successes.some((r) => matches(r.checksum));
