@@ -99,8 +99,39 @@ export function isFresh() {
   return true;
 }
 
+/**
+ * pg asks whether it runs in a Cloudflare Worker when it is loaded: on Node 20 (no `navigator`)
+ * by constructing a `Response`, which loads Node's whole fetch implementation (undici, ~40 ms)
+ * for an answer that is always "no" in Node. The bundle, which only ever runs in Node, skips it.
+ */
+const pgWithoutCloudflareProbe = {
+  name: 'pg-without-cloudflare-probe',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]pg[\\/]lib[\\/]stream\.js$/ }, ({ path: file }) => ({
+      contents: readFileSync(file, 'utf8').replace("typeof Response === 'function'", 'false'),
+      loader: 'js',
+    }));
+  },
+};
+
+/**
+ * `import { env } from 'node:process'` (the AWS SDK's user agent) makes Node build an ES module
+ * of every property of `process` on load; they are the global `process`'s, so read them there.
+ */
+const processAsGlobal = {
+  name: 'process-as-global',
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?process$/ }, () => ({ path: 'process', namespace: 'vpcm-process' }));
+    build.onLoad({ filter: /.*/, namespace: 'vpcm-process' }, () => ({
+      contents: 'module.exports = globalThis.process;',
+      loader: 'js',
+    }));
+  },
+};
+
 /** How the CLI and the API are bundled (scripts/build.ts builds the API with the same options). */
 export const ESM_BUNDLE_OPTIONS = {
+  plugins: [pgWithoutCloudflareProbe, processAsGlobal],
   bundle: true,
   platform: 'node',
   format: 'esm',
@@ -152,7 +183,7 @@ export async function buildCli({ packaged = false } = {}) {
     );
   }
   const inputs = Object.keys(result.metafile.inputs)
-    .filter((input) => !input.includes('node_modules/') && !input.startsWith('<'))
+    .filter((input) => !input.includes('node_modules/') && !input.startsWith('<') && !input.startsWith('vpcm-'))
     .map((input) => {
       const file = path.resolve(ROOT, input);
       const s = statSync(file);
