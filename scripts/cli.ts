@@ -4,7 +4,7 @@
  * JSON, and exit codes only. Each command (commands/*) returns a report; render/report.ts
  * writes its text.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type ErrorBody, ErrorCode, MigrateError, remedyCommand } from '../lambda/contract/index.js';
 import type { Command } from './commands/command.js';
@@ -263,7 +263,7 @@ export async function main(argv: string[]): Promise<number> {
     checkTargetFlags(flags);
     // The SDK client's chunk loads while the target resolves.
     const invoking = import('./transport/invoke.js');
-    const resolving = resolveTarget(flags);
+    const resolving = resolveTarget(flags, process.env, localThread());
     // Stops the local worker once it has started, even when the command finished (failed) first.
     close = async () => (await resolving.catch(() => undefined))?.close();
     const ready = resolving.then(async (resolved) => {
@@ -335,6 +335,16 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     await close().catch(() => undefined);
   }
+}
+
+/**
+ * The bundled CLI's entry for the local worker's thread, beside dist/cli.mjs (scripts/run-cli.mjs
+ * builds it from scripts/local/thread.ts). Run from the TypeScript sources (tests) there is none,
+ * and `--local` serves the worker in-process.
+ */
+function localThread(): { localThread?: URL } {
+  const entry = new URL('./cli-local-thread.mjs', import.meta.url);
+  return import.meta.url.endsWith('.mjs') && existsSync(entry) ? { localThread: entry } : {};
 }
 
 /** Prints the error (text on stderr, or JSON on stdout), its commands as the user runs them; exit code 2. */

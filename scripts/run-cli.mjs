@@ -39,8 +39,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ENTRY = path.join(ROOT, 'scripts', 'cli.ts');
+const THREAD_ENTRY = path.join(ROOT, 'scripts', 'local', 'thread.ts');
 const OUT_DIR = path.join(ROOT, 'dist');
 const BUNDLE = path.join(OUT_DIR, 'cli.mjs');
+const THREAD_BUNDLE = path.join(OUT_DIR, 'cli-local-thread.mjs');
 const META = path.join(OUT_DIR, 'cli.meta.json');
 /** The bundle's chunks (code splitting), beside it: `dist/cli-chunks/`. */
 const CHUNKS = 'cli-chunks';
@@ -78,6 +80,7 @@ export function isFresh() {
   try {
     meta = JSON.parse(readFileSync(META, 'utf8'));
     statSync(BUNDLE);
+    statSync(THREAD_BUNDLE);
   } catch {
     return false;
   }
@@ -157,7 +160,8 @@ export async function buildCli({ packaged = false } = {}) {
   mkdirSync(CHUNK_DIR, { recursive: true });
   const result = await build({
     ...ESM_BUNDLE_OPTIONS,
-    entryPoints: { cli: ENTRY },
+    // The local worker's thread (scripts/local/thread.ts): dist/cli-local-thread.mjs, sharing chunks.
+    entryPoints: { cli: ENTRY, 'cli-local-thread': THREAD_ENTRY },
     // Code splitting: each `await import()` of the CLI (a command, the local worker, the AWS SDK)
     // becomes a chunk of its own, so `--help` and one command compile only what they run.
     splitting: true,
@@ -196,8 +200,10 @@ export async function buildCli({ packaged = false } = {}) {
   const written = new Set();
   for (const out of result.outputFiles) {
     if (out.path === BUNDLE) continue;
-    written.add(path.basename(out.path));
-    if (existsSync(out.path)) continue;
+    if (path.dirname(out.path) === CHUNK_DIR) {
+      written.add(path.basename(out.path));
+      if (existsSync(out.path)) continue;
+    }
     writeFileSync(tmp(out.path), out.contents);
     renameSync(tmp(out.path), out.path);
   }

@@ -42,7 +42,15 @@ export function checkTargetFlags(flags: TargetFlags): void {
   }
 }
 
-export async function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedTarget> {
+/**
+ * `localThread`: the bundled CLI's thread entry (scripts/local/thread.ts); with it, `--local`
+ * against a database URL serves the worker from a worker thread (scripts/local/threaded-worker.ts).
+ */
+export async function resolveTarget(
+  flags: TargetFlags,
+  env: NodeJS.ProcessEnv = process.env,
+  opts: { localThread?: URL } = {},
+): Promise<ResolvedTarget> {
   const common = {
     ...(flags.region ? { region: flags.region } : {}),
     ...(flags.profile ? { profile: flags.profile } : {}),
@@ -50,12 +58,17 @@ export async function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv =
   };
   checkTargetFlags(flags);
   if (flags.local) {
-    const { startLocalWorker } = await import('../local/local-worker.js');
     const databaseUrl = flags.databaseUrl ?? env.DATABASE_URL;
-    const local = await startLocalWorker({
+    const options = {
       ...(databaseUrl ? { databaseUrl } : {}),
       ...(flags.functionTimeoutMs ? { timeoutMs: flags.functionTimeoutMs } : {}),
-    });
+    };
+    // The embedded PostgreSQL stays in-process: it takes seconds to start, and its exit hooks
+    // belong to the process.
+    const local =
+      databaseUrl && opts.localThread
+        ? await (await import('../local/threaded-worker.js')).startLocalWorkerThread(opts.localThread, options)
+        : await (await import('../local/local-worker.js')).startLocalWorker(options);
     return {
       target: { ...plannedLocalTarget(flags), endpoint: local.endpoint },
       localDatabase: {
