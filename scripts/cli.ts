@@ -5,6 +5,7 @@
  * writes its text.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { type ErrorBody, ErrorCode, MigrateError, remedyCommand } from '../lambda/contract/index.js';
 import type { Command } from './commands/command.js';
@@ -341,10 +342,16 @@ export async function main(argv: string[]): Promise<number> {
  * The bundled CLI's entry for the local worker's thread, beside dist/cli.mjs (scripts/run-cli.mjs
  * builds it from scripts/local/thread.ts). Run from the TypeScript sources (tests) there is none,
  * and `--local` serves the worker in-process.
+ *
+ * Only with a core to spare: the thread moves the worker's work off the CLI's core but costs its
+ * own start (~0.1 s of CPU), so on a machine whose cores are all busy it made `status --local`
+ * slower, not faster (docs/benchmarks.md). The output is the same either way.
  */
 function localThread(): { localThread?: URL } {
   const entry = new URL('./cli-local-thread.mjs', import.meta.url);
-  return import.meta.url.endsWith('.mjs') && existsSync(entry) ? { localThread: entry } : {};
+  if (!import.meta.url.endsWith('.mjs') || !existsSync(entry)) return {};
+  const cores = availableParallelism();
+  return cores >= 2 && loadavg()[0]! <= cores - 1 ? { localThread: entry } : {};
 }
 
 /** Prints the error (text on stderr, or JSON on stdout), its commands as the user runs them; exit code 2. */

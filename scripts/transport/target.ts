@@ -10,6 +10,8 @@
 import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
 import type { TargetFlags, WorkerTarget } from '../core/worker-client.js';
 import { DEFAULT_FUNCTION_NAME, readerFunctionNameOf } from '../local/names.js';
+// Small, and loaded with the CLI so that the thread starts without waiting for a chunk.
+import { startLocalWorkerThread } from '../local/threaded-worker.js';
 
 export interface ResolvedTarget {
   target: WorkerTarget;
@@ -67,7 +69,7 @@ export async function resolveTarget(
     // belong to the process.
     const local =
       databaseUrl && opts.localThread
-        ? await (await import('../local/threaded-worker.js')).startLocalWorkerThread(opts.localThread, options)
+        ? await startLocalWorkerThread(opts.localThread, options)
         : await (await import('../local/local-worker.js')).startLocalWorker(options);
     return {
       target: { ...plannedLocalTarget(flags), endpoint: local.endpoint },
