@@ -260,6 +260,20 @@ export function summarize(p: Plan): string {
  * while JS `<` compares UTF-16 units and differs for astral characters.
  */
 export function compareMigrationNames(a: string, b: string): number {
+  // Fast path: UTF-16 units order like code points except where a surrogate (U+D800–DFFF) meets
+  // a unit above it; names are nearly always ASCII, compared here without iterators.
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x < 0xd800 && y < 0xd800) return x < y ? -1 : 1;
+    return compareByCodePoints(a, b);
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
+}
+
+function compareByCodePoints(a: string, b: string): number {
   const ia = a[Symbol.iterator]();
   const ib = b[Symbol.iterator]();
   for (;;) {

@@ -388,4 +388,19 @@ describe('compareMigrationNames', () => {
     expect(compareMigrationNames('x', 'x')).toBe(0);
     expect(compareMigrationNames('x', 'xy')).toBe(-1);
   });
+
+  it('agrees with Buffer.compare on every pair of names mixing ASCII, BMP and astral characters', () => {
+    // Prepare: the fast path (UTF-16 units) must hand over wherever a surrogate is involved.
+    const parts = ['', 'a', 'z', '_', '\u00e9', '\uD7FF', '\uE000', '\uFF5E', '\u{1F600}', '\u{10FFFF}'];
+    const names = parts.flatMap((x) => parts.map((y) => `0${x}${y}`));
+
+    // Act / Assess
+    for (const x of names) {
+      for (const y of names) {
+        expect(Math.sign(compareMigrationNames(x, y)), `${x} vs ${y}`).toBe(
+          Math.sign(Buffer.compare(Buffer.from(x), Buffer.from(y))),
+        );
+      }
+    }
+  });
 });

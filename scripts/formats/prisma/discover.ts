@@ -72,7 +72,7 @@ export async function discoverMigrations(dir: string): Promise<Discovery> {
       if (stray) anomalies.push(stray);
     }
   }
-  folders.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  sortByBytes(folders);
 
   // The lock file is read alongside the folders; the folders are read, checked and hashed in
   // slices (formats/read-files.ts), letting the local worker or an Invoke move in between.
@@ -103,6 +103,12 @@ export async function discoverMigrations(dir: string): Promise<Discovery> {
   }
 
   return { dir: root, migrations, anomalies: [...folderAnomalies, ...anomalies], provider };
+}
+
+/** Sorts names in byte order of their UTF-8 encoding, each name encoded once (not twice per comparison). */
+function sortByBytes(names: string[]): void {
+  const keys = new Map(names.map((name) => [name, Buffer.from(name)]));
+  names.sort((a, b) => Buffer.compare(keys.get(a)!, keys.get(b)!));
 }
 
 /**
