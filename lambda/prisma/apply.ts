@@ -211,9 +211,10 @@ function describeFileError(
 
 /**
  * One transaction: the session reset and the whole file in one round trip
- * (lambda/session-reset.ts), then the ledger row and COMMIT in another. A failure is located from what PostgreSQL reports (the statements that completed), so the
- * file never runs twice — except for an "already exists", which is rolled back and run again
- * statement by statement to reconcile it (docs/applying.md).
+ * (lambda/session-reset.ts), then the ledger row and COMMIT in another. A failure is located
+ * from what PostgreSQL reports (the statements that completed), so the file never runs twice —
+ * except for an "already exists", which is rolled back and run again statement by statement to
+ * reconcile it (docs/applying.md).
  */
 async function runTransactional(
   ctx: RunContext,
