@@ -11,6 +11,7 @@
  * `position` count from the file's start, as if the file had been sent alone. A failure inside
  * the prefix is the worker's, never the file's: VPCM_SESSION_RESET_FAILED.
  */
+import pg from 'pg';
 import { asPgError, ErrorCode, MigrateError, redact } from './contract/index.js';
 import { type Db, queryCounting } from './db.js';
 
@@ -42,7 +43,7 @@ export class PendingReset {
     try {
       await db.query(this.statements.join('; '));
     } catch (error) {
-      throw sessionResetFailed(error);
+      throw resetError(error);
     }
     this.done = true;
   }
@@ -73,7 +74,7 @@ export class PendingReset {
       return { error: shifted, completed: 0, inTransaction: false };
     }
     await db.query('ROLLBACK').catch(() => undefined);
-    throw sessionResetFailed(run.error);
+    throw resetError(run.error);
   }
 }
 
@@ -100,6 +101,18 @@ export function shiftPosition(error: unknown, prefixLength: number): unknown {
     position: position > 0 ? String(position) : undefined,
   });
   return copy;
+}
+
+/**
+ * A lost connection is not the reset's fault: it goes on as the driver's error, as it would from
+ * any other query of the worker's (the handler and the CLI say the connection was lost).
+ */
+function resetError(error: unknown): unknown {
+  // A server's ErrorResponse, not a socket's (ECONNRESET, "Connection terminated").
+  if (!(error instanceof pg.DatabaseError)) return error;
+  const code = error.code ?? '';
+  if (code.startsWith('08') || code.startsWith('57P')) return error;
+  return sessionResetFailed(error);
 }
 
 function sessionResetFailed(error: unknown): MigrateError {
