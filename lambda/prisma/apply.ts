@@ -1,8 +1,9 @@
 /**
  * Prisma's format in the worker: `_prisma_migrations` (lambda/prisma/prisma-ledger.ts) and how one
  * migration.sql runs, with the policy of docs/design.md §3. By mode (chosen by the CLI's parse):
- * - transactional: BEGIN, the file, then insertFinishedAndCommit — the row and COMMIT in one
- *   round trip, so the migration and its record commit together (runTransactional);
+ * - transactional: the session reset, BEGIN and the file in one round trip
+ *   (lambda/session-reset.ts), then insertFinished with COMMIT — the guard, the row and COMMIT in
+ *   another, so the migration and its record commit together (runTransactional);
  * - non-transactional (CREATE INDEX CONCURRENTLY …): insertStarted first, one statement at a
  *   time with recordProgress, markFinished at the end; resumable after a kill (runStepwise);
  * - script (its own BEGIN/COMMIT): insertStarted, the file as written, markFinished (runScript).
