@@ -18,6 +18,7 @@ import { resolveCommand } from './commands/resolve.js';
 import { sqlCommand } from './commands/sql.js';
 import { statusCommand } from './commands/status.js';
 import { connectRunSql, protocolFlag } from './compat/protocol.js';
+import { beginTimings, timed } from './core/timings.js';
 import { targetFor, type Worker } from './core/worker-client.js';
 import { watchInterrupts } from './interrupt.js';
 import { CARRIED_FLAGS, currentLaunch, type Invocation, invocationOf } from './invocation.js';
@@ -168,6 +169,7 @@ export async function main(argv: string[]): Promise<number> {
   // The SDK warns on every run that releases after January 2027 need Node 22; README says so once.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const [name, ...rest] = argv;
+  beginTimings(name); // VPC_MIGRATE_TIMINGS: the split of this run (core/timings.ts)
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage() + '\n');
     return name ? 0 : 2;
@@ -229,7 +231,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     // transport/target.ts: --function / --stack name a deployed worker; --local starts the local
     // Invoke endpoint (scripts/local/) with the worker inside, on DATABASE_URL or embedded PostgreSQL.
-    const resolved = await resolveTarget(targetFlags(values));
+    const resolved = await timed('endpoint', () => resolveTarget(targetFlags(values)));
     close = resolved.close;
     if (resolved.localDatabase && !json) {
       const { embedded, dataDir } = resolved.localDatabase;

@@ -19,6 +19,7 @@ import {
 import { batchBySize } from '../core/payloads.js';
 import { summarize, type Plan, type PlanOptions, type Problem } from '../core/plan.js';
 import { sqlParser } from '../core/sql-parser.js';
+import { timed } from '../core/timings.js';
 import type { Worker } from '../core/worker-client.js';
 import { loadState, type State } from '../formats/select.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
@@ -70,7 +71,7 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
   const started = Date.now();
   const migrations = givenLocation(opts.migrationsDir, opts.location);
   // The SQL parser loads while the folder and the ledger are read: the payloads need it.
-  const [loaded, parser] = await Promise.all([loadState(worker, migrations.dir, opts), sqlParser()]);
+  const [loaded, parser] = await Promise.all([loadState(worker, migrations.dir, opts), timed('parser', sqlParser)]);
   const state = await settleInFlight(worker, { ...opts, migrationsDir: migrations.dir }, loaded);
   const { format } = state;
   const before = state.plan;
@@ -105,7 +106,7 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
   if (before.problems.length > 0) return finish();
   if (opts.lint !== false && before.pending.length > 0) {
     const lintOptions = { defaultSchema: state.ledger.server.schema };
-    const linted = await format.lintPending(parser, state.discovery, before.pending, lintOptions);
+    const linted = await timed('lint', () => format.lintPending(parser, state.discovery, before.pending, lintOptions));
     report.warnings.push(...linted.warnings);
     if (linted.problems.length > 0) {
       report.problems = [...report.problems, ...linted.problems];
@@ -120,7 +121,7 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
     return finish();
   }
 
-  const payloads = format.payloads(parser, state.discovery, before.pending, report.warnings);
+  const payloads = timed('split', () => format.payloads(parser, state.discovery, before.pending, report.warnings));
   await applyBatches(worker, payloads, report, opts);
 
   const failed = report.results.find((r) => r.status === 'failed');
@@ -138,7 +139,7 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
   }
 
   // Verify: the ledger must now hold every local migration (the seed's after-check).
-  const after = format.plan(state.discovery, await format.readLedger(worker), opts);
+  const after = await timed('verify', async () => format.plan(state.discovery, await format.readLedger(worker), opts));
   report.summaryAfter = summarize(after);
   report.verified = after.pending.length === 0 && after.failed.length === 0;
   const check = format.verify(after);
