@@ -206,6 +206,66 @@ function invokeRows(invokes: readonly InvokeTiming[]): [string, string, string, 
   return rows;
 }
 
+/** One line of a split reduced to stable keys (bench/split.ts compares a before and an after by them). */
+export interface SplitRow {
+  key: string;
+  label: string;
+  ms: number;
+  /** Indented under the row before it: a part of it. */
+  part?: boolean;
+}
+
+/**
+ * The split as stable rows: the stages in display order, the Invokes summed by action (apply's
+ * parts, client and worker, summed over its batches), the total and the CPU time. Keys do not
+ * depend on how many Invokes ran, so splits of different versions line up.
+ */
+export function splitRows(split: Split): SplitRow[] {
+  const rows: SplitRow[] = [];
+  const stages = [...split.stages].sort((a, b) => DISPLAY_ORDER.indexOf(a.stage) - DISPLAY_ORDER.indexOf(b.stage));
+  const sum = (xs: readonly InvokeTiming[], f: (i: InvokeTiming) => number | undefined) =>
+    xs.reduce((n, i) => n + (f(i) ?? 0), 0);
+  for (const s of stages) {
+    rows.push({ key: s.stage, label: s.label, ms: s.ms });
+    if (s.stage !== 'invoke') continue;
+    const actions = [...new Set(split.invokes.map((i) => i.action))];
+    for (const action of actions) {
+      const of = split.invokes.filter((i) => i.action === action);
+      const measured = of.filter((i) => i.worker);
+      rows.push({
+        key: `invoke.${action}`,
+        label: `${action}: ${of.length} Invoke(s), whole (client and worker)`,
+        ms: sum(of, (i) => i.encodeMs + i.roundTripMs + i.decodeMs),
+        part: true,
+      });
+      if (measured.length === 0) continue;
+      const parts: [string, string, (i: InvokeTiming) => number | undefined][] = [
+        ['encode', 'client encode', (i) => i.encodeMs],
+        ['wire', 'wire (SDK, HTTP, endpoint)', (i) => i.wireMs],
+        ['decode', 'worker decode (validate, checksums)', (i) => i.worker?.decodeMs],
+        ['connect', 'worker connect', (i) => i.worker?.connectMs],
+        ['postgres', 'PostgreSQL (statements, lock, reads)', (i) => i.worker?.postgresMs],
+        [
+          'ledger',
+          `ledger writes (${sum(measured, (i) => i.worker?.ledgerWrites)}, with their COMMIT)`,
+          (i) => i.worker?.ledgerMs,
+        ],
+        ['other', 'worker other', (i) => i.worker?.otherMs],
+        ['client-decode', 'client decode + check', (i) => i.decodeMs],
+      ];
+      for (const [key, label, f] of parts)
+        rows.push({ key: `invoke.${action}.${key}`, label: `  ${label}`, ms: sum(measured, f), part: true });
+    }
+  }
+  rows.push({ key: 'total', label: 'total (process start → end of command)', ms: split.totalMs });
+  rows.push({
+    key: 'cpu',
+    label: 'CPU user + sys (CLI process; --local: the worker too)',
+    ms: split.cpu.userMs + split.cpu.systemMs,
+  });
+  return rows;
+}
+
 // ---------------------------------------------------------------------------------------------
 // The recorder of this process
 
