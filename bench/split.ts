@@ -55,7 +55,9 @@ export async function readSplit(file: string): Promise<Split> {
   return split;
 }
 
-const cell = (x: number | undefined) => (x === undefined ? '–' : ms(x));
+/** A time, and the stage's own wall time where it overlapped others (discovery beside the ledger Invoke). */
+const cell = (x: number | undefined, busy?: number) =>
+  x === undefined ? '–' : busy === undefined ? ms(x) : `${ms(x)} (${ms(busy)} wall)`;
 
 /** The split as a markdown table; with `before`, side by side with the change. */
 export function renderSplitTable(after: Split, before?: Split): string[] {
@@ -79,10 +81,12 @@ export function renderSplitTable(after: Split, before?: Split): string[] {
     if (before) {
       const d = ra && rb ? ra.ms - rb.ms : undefined;
       const change = d === undefined ? '' : `${d > 0 ? '+' : d < 0 ? '−' : ''}${ms(Math.abs(d))}`;
-      lines.push(`| ${strong(label)} | ${cell(rb?.ms)} | ${strong(cell(ra?.ms))} | ${change} |`);
+      lines.push(
+        `| ${strong(label)} | ${cell(rb?.ms, rb?.busyMs)} | ${strong(cell(ra?.ms, ra?.busyMs))} | ${change} |`,
+      );
     } else {
       const share = key === 'cpu' || row.part ? '' : `${((100 * row.ms) / after.totalMs).toFixed(0)}%`;
-      lines.push(`| ${strong(label)} | ${strong(cell(row.ms))} | ${share} |`);
+      lines.push(`| ${strong(label)} | ${strong(cell(row.ms, row.busyMs))} | ${share} |`);
     }
   }
   return lines;

@@ -71,7 +71,10 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
   const started = Date.now();
   const migrations = givenLocation(opts.migrationsDir, opts.location);
   // The SQL parser loads while the folder and the ledger are read: the payloads need it.
-  const [loaded, parser] = await Promise.all([loadState(worker, migrations.dir, opts), timed('parser', sqlParser)]);
+  const [loaded, parser] = await Promise.all([
+    loadState(worker, migrations.dir, opts),
+    timed('parser', () => sqlParser()),
+  ]);
   const state = await settleInFlight(worker, { ...opts, migrationsDir: migrations.dir }, loaded);
   const { format } = state;
   const before = state.plan;

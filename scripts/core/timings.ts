@@ -211,6 +211,8 @@ export interface SplitRow {
   key: string;
   label: string;
   ms: number;
+  /** A stage's own wall time where it ran beside others (only when more than its share). */
+  busyMs?: number;
   /** Indented under the row before it: a part of it. */
   part?: boolean;
 }
@@ -226,7 +228,7 @@ export function splitRows(split: Split): SplitRow[] {
   const sum = (xs: readonly InvokeTiming[], f: (i: InvokeTiming) => number | undefined) =>
     xs.reduce((n, i) => n + (f(i) ?? 0), 0);
   for (const s of stages) {
-    rows.push({ key: s.stage, label: s.label, ms: s.ms });
+    rows.push({ key: s.stage, label: s.label, ms: s.ms, ...(s.busyMs > s.ms + 0.5 ? { busyMs: s.busyMs } : {}) });
     if (s.stage !== 'invoke') continue;
     const actions = [...new Set(split.invokes.map((i) => i.action))];
     for (const action of actions) {
@@ -254,7 +256,7 @@ export function splitRows(split: Split): SplitRow[] {
         ['client-decode', 'client decode + check', (i) => i.decodeMs],
       ];
       for (const [key, label, f] of parts)
-        rows.push({ key: `invoke.${action}.${key}`, label: `  ${label}`, ms: sum(measured, f), part: true });
+        rows.push({ key: `invoke.${action}.${key}`, label: `${action}: ${label}`, ms: sum(measured, f), part: true });
     }
   }
   rows.push({ key: 'total', label: 'total (process start → end of command)', ms: split.totalMs });
