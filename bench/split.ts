@@ -8,7 +8,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { type Split, splitRows } from '../scripts/core/timings.js';
+import { type Split, type SplitRow, splitRows } from '../scripts/core/timings.js';
 import type { Corpus } from './corpus.js';
 import { freshDatabase, type Server } from './server.js';
 import { ms } from './stats.js';
@@ -56,8 +56,11 @@ export async function readSplit(file: string): Promise<Split> {
 }
 
 /** A time, and the stage's own wall time where it overlapped others (discovery beside the ledger Invoke). */
-const cell = (x: number | undefined, busy?: number) =>
-  x === undefined ? '–' : busy === undefined ? ms(x) : `${ms(x)} (${ms(busy)} wall)`;
+function cell(r: SplitRow | undefined): string {
+  if (r === undefined) return '–';
+  const wall = r.busyMs !== undefined ? ` (${ms(r.busyMs)} wall)` : '';
+  return `${ms(r.ms)}${wall}${r.count !== undefined ? ` (${r.count})` : ''}`;
+}
 
 /** The split as a markdown table; with `before`, side by side with the change. */
 export function renderSplitTable(after: Split, before?: Split): string[] {
@@ -81,12 +84,10 @@ export function renderSplitTable(after: Split, before?: Split): string[] {
     if (before) {
       const d = ra && rb ? ra.ms - rb.ms : undefined;
       const change = d === undefined ? '' : `${d > 0 ? '+' : d < 0 ? '−' : ''}${ms(Math.abs(d))}`;
-      lines.push(
-        `| ${strong(label)} | ${cell(rb?.ms, rb?.busyMs)} | ${strong(cell(ra?.ms, ra?.busyMs))} | ${change} |`,
-      );
+      lines.push(`| ${strong(label)} | ${cell(rb)} | ${strong(cell(ra))} | ${change} |`);
     } else {
       const share = key === 'cpu' || row.part ? '' : `${((100 * row.ms) / after.totalMs).toFixed(0)}%`;
-      lines.push(`| ${strong(label)} | ${strong(cell(row.ms, row.busyMs))} | ${share} |`);
+      lines.push(`| ${strong(label)} | ${strong(cell(row))} | ${share} |`);
     }
   }
   return lines;

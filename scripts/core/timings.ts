@@ -215,6 +215,8 @@ export interface SplitRow {
   busyMs?: number;
   /** Indented under the row before it: a part of it. */
   part?: boolean;
+  /** How many of what it times (ledger writes). */
+  count?: number;
 }
 
 /**
@@ -247,16 +249,20 @@ export function splitRows(split: Split): SplitRow[] {
         ['decode', 'worker decode (validate, checksums)', (i) => i.worker?.decodeMs],
         ['connect', 'worker connect', (i) => i.worker?.connectMs],
         ['postgres', 'PostgreSQL (statements, lock, reads)', (i) => i.worker?.postgresMs],
-        [
-          'ledger',
-          `ledger writes (${sum(measured, (i) => i.worker?.ledgerWrites)}, with their COMMIT)`,
-          (i) => i.worker?.ledgerMs,
-        ],
+        ['ledger', 'ledger writes, with their COMMIT (how many)', (i) => i.worker?.ledgerMs],
         ['other', 'worker other', (i) => i.worker?.otherMs],
         ['client-decode', 'client decode + check', (i) => i.decodeMs],
       ];
-      for (const [key, label, f] of parts)
-        rows.push({ key: `invoke.${action}.${key}`, label: `${action}: ${label}`, ms: sum(measured, f), part: true });
+      for (const [key, label, f] of parts) {
+        const row: SplitRow = {
+          key: `invoke.${action}.${key}`,
+          label: `${action}: ${label}`,
+          ms: sum(measured, f),
+          part: true,
+        };
+        if (key === 'ledger') row.count = sum(measured, (i) => i.worker?.ledgerWrites);
+        rows.push(row);
+      }
     }
   }
   rows.push({ key: 'total', label: 'total (process start → end of command)', ms: split.totalMs });
