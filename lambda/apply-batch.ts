@@ -16,7 +16,9 @@ import {
 import type { WorkerFormat } from './format.js';
 import { userTableCount } from './ledger-state.js';
 import { acquireMigrationLock, blockedByWaiters, lockWaiters, WAITER_GRACE_MS } from './lock.js';
-import { lockWaitBudget, prepareSession, timeMargin, type ApplyContext } from './session.js';
+import { BatchLog } from './batch-log.js';
+import { lockWaitBudget, sessionResetStatements, timeMargin, type ApplyContext } from './session.js';
+import { PendingReset } from './session-reset.js';
 
 export async function applyBatch(
   ctx: ApplyContext,
@@ -37,7 +39,9 @@ export async function applyBatch(
     if (options.baseline !== true) await format.refuseNonEmptySchema?.(db, request.migrations);
     const ledgerCreated = await format.ensureLedger(db);
     const ledger = await format.readBatch(db, request.migrations, lock);
+    // Once per batch: every migration runs on this session (RunContext.pid).
     const migrationPid = (await db.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid')).rows[0]!.pid;
+    const batchLog = new BatchLog(log, format.name, request.migrations.length);
     // Shared with the run-sql compatibility mode, so both answer an `apply` alike.
     const outcome = await runInOrder(request.migrations, {
       recorded: (m) => ledger.recorded(m),
@@ -62,11 +66,16 @@ export async function applyBatch(
       },
       run: async (m) => {
         const started = Date.now();
-        const budget = await prepareSession(ctx, options, margin);
+        // Sent by the format before anything of the file runs, ahead of it where it can be.
+        const { statements, budget } = sessionResetStatements(ctx, options, margin);
+        const reset = new PendingReset(statements);
         // Noted by the lock session while the file runs: a lock_timeout then names who held the lock.
         const { value: result, blockers } = await lock.whileNotingBlockers(migrationPid, () =>
-          ledger.execute({ ...ctx, margin, budget, started, options, timeouts: [], lock }, m),
+          ledger.execute({ ...ctx, margin, budget, started, options, timeouts: [], lock, pid: migrationPid, reset }, m),
         );
+        // A format that ran a file without resetting the session first is a bug, whatever came of it.
+        if (reset.pending && result.status !== 'failed')
+          throw new Error(`the worker ran ${m.name} without resetting its session first`);
         if (
           result.status === 'failed' &&
           result.error?.code === '55P03' &&
@@ -75,16 +84,11 @@ export async function applyBatch(
         )
           result.error.blockedBy = blockers;
         if (result.status !== 'failed') ledger.add(m);
-        log.info('migration finished', {
-          migration: m.name,
-          status: result.status,
-          durationMs: result.durationMs,
-          mode: result.mode,
-          format: format.name,
-        });
+        batchLog.finished(result);
         return result;
       },
     });
+    batchLog.summary(outcome.results, outcome.stopped);
     return {
       requestId: request.requestId,
       ...outcome,

@@ -7,6 +7,7 @@
 import type { Db } from './db.js';
 import type { HeldLock } from './lock.js';
 import type { Logger } from './log.js';
+import type { PendingReset } from './session-reset.js';
 import { DEFAULT_LOCK_WAIT_MS, type ApplyOptions, type StatementSpan, type TimeoutDecision } from './contract/index.js';
 
 export interface ApplyContext {
@@ -29,6 +30,13 @@ export interface RunContext extends ApplyContext {
   timeouts: TimeoutDecision[];
   /** The batch's migration lock: a CONCURRENTLY statement runs watched by it (lambda/lock.ts). */
   lock: Pick<HeldLock, 'whileWatched'>;
+  /** The migration session's backend pid, looked up once per batch. */
+  pid: number;
+  /**
+   * The session reset this migration still needs, run before anything of the file: alone, or
+   * ahead of a transactional file in the same query (lambda/session-reset.ts).
+   */
+  reset: PendingReset;
 }
 
 /**
@@ -54,16 +62,31 @@ export interface Budget {
   limitedByBudget: boolean;
 }
 
-/** Resets what a previous file may have changed in the session, then applies our own limits. */
-export async function prepareSession(ctx: ApplyContext, options: ApplyOptions, margin: number): Promise<Budget> {
+/**
+ * What the session is reset to before each migration: whatever a previous file changed (role,
+ * settings, temporary tables) undone, then our own limits. Statements of their own, so a caller
+ * may send them ahead of other text in the same query (lambda/session-reset.ts).
+ */
+export function sessionResetStatements(ctx: ApplyContext, options: ApplyOptions, margin: number): SessionReset {
   const budget = timeBudgetMs(ctx, margin);
   const configured = options.statementTimeoutMs ?? 0;
   const statementTimeoutMs = configured > 0 ? Math.min(configured, budget) : budget;
-  await ctx.db.query(
-    `SET SESSION AUTHORIZATION DEFAULT; RESET ALL; DISCARD TEMP; ` +
-      `SET statement_timeout = ${statementTimeoutMs}; SET lock_timeout = ${options.lockTimeoutMs ?? 0}`,
-  );
-  return { statementTimeoutMs, limitedByBudget: configured === 0 || budget < configured };
+  const lockTimeoutMs = options.lockTimeoutMs ?? 0;
+  return {
+    statements: [
+      'SET SESSION AUTHORIZATION DEFAULT',
+      'RESET ALL',
+      'DISCARD TEMP',
+      `SET statement_timeout = ${Math.trunc(statementTimeoutMs)}`,
+      `SET lock_timeout = ${Math.trunc(lockTimeoutMs)}`,
+    ],
+    budget: { statementTimeoutMs, limitedByBudget: configured === 0 || budget < configured },
+  };
+}
+
+export interface SessionReset {
+  statements: string[];
+  budget: Budget;
 }
 
 /** A duration as SHOW prints it (`0`, `250ms`, `5s`, `2min`, `1h`, `1d`), in ms. */

@@ -49,6 +49,8 @@ export const ErrorCode = {
   LockLost: 'VPCM_LOCK_LOST', // the lock session ended mid-batch: stop before recording anything more
   // a finished row of the migration appeared: never record (or commit) it twice
   AlreadyRecorded: 'VPCM_ALREADY_RECORDED',
+  // the session could not be reset before a migration: the worker's failure, not the file's
+  SessionResetFailed: 'VPCM_SESSION_RESET_FAILED',
   FailedMigrationInLedger: 'VPCM_FAILED_MIGRATION', // Prisma P3009
   SqlFailed: 'VPCM_SQL_FAILED',
   // the reader login is not configured, missing, or its password is wrong

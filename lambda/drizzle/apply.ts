@@ -30,6 +30,7 @@ import type { Db } from '../db.js';
 import type { BatchLedger, WorkerFormat } from '../format.js';
 import { CreatedInFile, reconcileStatement } from '../reconcile.js';
 import type { RunContext } from '../session.js';
+import type { PendingReset } from '../session-reset.js';
 import { guardRefusal, type LockProof } from '../ledger-guard.js';
 import { drizzleLedgerExists, ensureDrizzleLedger, insertDrizzleRow, readDrizzleRows } from './drizzle-ledger.js';
 
@@ -60,6 +61,11 @@ type TxStatus = 'I' | 'T' | 'E';
 
 interface TxWatch {
   status(): TxStatus;
+  /**
+   * A query that opened a transaction block failed: the block is open (aborted) though its
+   * ReadyForQuery has not arrived yet (pg rejects a failed query first).
+   */
+  failedInBlock(): void;
   stop(): void;
 }
 
@@ -70,7 +76,13 @@ function watchTransaction(db: Db): TxWatch {
     if (msg.status === 'I' || msg.status === 'T' || msg.status === 'E') status = msg.status;
   };
   db.connection.on('readyForQuery', onReady);
-  return { status: () => status, stop: () => db.connection.off('readyForQuery', onReady) };
+  return {
+    status: () => status,
+    failedInBlock: () => {
+      status = 'E';
+    },
+    stop: () => db.connection.off('readyForQuery', onReady),
+  };
 }
 
 interface Outcome {
@@ -85,7 +97,7 @@ async function runDrizzleMigration(ctx: RunContext, m: DecodedMigration, lock: L
   const tx = watchTransaction(ctx.db);
   let outcome: Outcome;
   try {
-    outcome = await runChunks(ctx.db, m, tx, lock, ctx.options.reconcileExisting !== false, false);
+    outcome = await runChunks(ctx.db, ctx.reset, m, tx, lock, ctx.options.reconcileExisting !== false, false);
   } finally {
     tx.stop();
   }
@@ -119,6 +131,7 @@ function statementsOf(m: DecodedMigration, chunk: ChunkSpan): StatementSpan[] {
  */
 async function runChunks(
   db: Db,
+  reset: PendingReset,
   m: DecodedMigration,
   tx: TxWatch,
   lock: LockProof,
@@ -129,19 +142,26 @@ async function runChunks(
   const skipped: SkippedStatement[] = [];
   /** The file ended the wrapping transaction itself: what ran before is committed (or discarded) for good. */
   let escaped = false;
-  try {
-    await db.query('BEGIN');
-  } catch (error) {
-    return { status: 'failed', skipped, error: describeSqlError(error, m.sql, 0, 0) };
-  }
+  // The session reset, BEGIN and (on the fast path) the first chunk as one query
+  // (lambda/session-reset.ts); that chunk's error is handled below like any other chunk's.
+  const first = careful ? undefined : chunks[0];
+  const begun = await reset.begin(db, first ? m.sql.slice(first.start, first.end) : '');
+  if (!first && begun.error !== undefined)
+    return { status: 'failed', skipped, error: describeSqlError(begun.error, m.sql, 0, 0) };
   const made = new CreatedInFile();
   for (let i = 0; i < chunks.length; i++) {
     const chunk = chunks[i] as ChunkSpan;
-    const inBlock = tx.status() === 'T';
+    // Whether the chunk starts inside a transaction block: the first one always does (our BEGIN).
+    const inBlock = i === 0 || tx.status() === 'T';
     const guarded = careful && inBlock && chunk.kind === 'transactional';
     try {
       if (guarded) await db.query('SAVEPOINT vpcm_chunk');
-      await db.query(m.sql.slice(chunk.start, chunk.end));
+      if (i === 0 && first) {
+        if (begun.error !== undefined) {
+          if (begun.inTransaction) tx.failedInBlock();
+          throw begun.error;
+        }
+      } else await db.query(m.sql.slice(chunk.start, chunk.end));
       if (guarded) await db.query('RELEASE SAVEPOINT vpcm_chunk');
       for (const span of statementsOf(m, chunk)) made.add(span);
     } catch (error) {
@@ -151,7 +171,7 @@ async function runChunks(
       if (reconcile && isAlreadyExists(asPgError(error))) {
         if (!careful && !escaped) {
           await rollbackOpen(db, tx);
-          return runChunks(db, m, tx, lock, reconcile, true);
+          return runChunks(db, reset, m, tx, lock, reconcile, true);
         }
         const statements = statementsOf(m, chunk);
         if (guarded) {
@@ -190,8 +210,7 @@ async function runChunks(
   }
   try {
     // In the file's transaction when one is open (ours, or one the file opened), else autocommit.
-    await insertDrizzleRow(db, m.checksum, m.createdAt ?? 0, lock);
-    if (tx.status() === 'T') await db.query('COMMIT');
+    await insertDrizzleRow(db, m.checksum, m.createdAt ?? 0, lock, { commit: tx.status() === 'T' });
   } catch (error) {
     await rollbackOpen(db, tx);
     const refusal = guardRefusal(error, m.name);

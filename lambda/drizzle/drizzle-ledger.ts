@@ -4,7 +4,13 @@
  * bigint`, one row per applied journal entry (`hash` = sha256 of the file's text, `created_at`
  * = the entry's `when`). Drizzle keeps no failure state: a row means "applied", nothing else.
  */
-import { DRIZZLE_LEDGER_SCHEMA, DRIZZLE_LEDGER_TABLE, type DrizzleLedgerRow, quoteIdent } from '../contract/index.js';
+import {
+  DRIZZLE_LEDGER_SCHEMA,
+  DRIZZLE_LEDGER_TABLE,
+  type DrizzleLedgerRow,
+  inline,
+  quoteIdent,
+} from '../contract/index.js';
 import type { Db } from '../db.js';
 import { type LockProof, ledgerGuardSql } from '../ledger-guard.js';
 
@@ -52,8 +58,18 @@ export async function readDrizzleRows(db: Db): Promise<DrizzleLedgerRow[]> {
 /**
  * drizzle-orm's insert: in the caller's transaction when there is one. Guarded
  * (lambda/ledger-guard.ts): the lock is held and no row of the same file (hash and `when`) exists.
+ * The guard, the INSERT and (with `commit`) the caller's COMMIT are one simple-protocol query
+ * (values inlined): when the guard or the INSERT fails PostgreSQL runs none of the rest, and the
+ * caller's transaction stays aborted for its ROLLBACK; in autocommit the query is one implicit
+ * transaction, so no row is written past a failed guard.
  */
-export async function insertDrizzleRow(db: Db, hash: string, createdAt: number, lock: LockProof): Promise<void> {
+export async function insertDrizzleRow(
+  db: Db,
+  hash: string,
+  createdAt: number,
+  lock: LockProof,
+  options: { commit?: boolean } = {},
+): Promise<void> {
   const lit = (v: string) => db.escapeLiteral(v);
   const guard = ledgerGuardSql(db, {
     lock,
@@ -61,6 +77,9 @@ export async function insertDrizzleRow(db: Db, hash: string, createdAt: number, 
       `EXISTS (SELECT FROM ${TABLE} WHERE hash = ${lit(hash)} ` +
       `AND created_at IS NOT DISTINCT FROM ${lit(String(createdAt))}::bigint)`,
   });
-  await db.query(guard);
-  await db.query(`INSERT INTO ${TABLE} ("hash", "created_at") VALUES ($1, $2)`, [hash, createdAt]);
+  const insert = inline({
+    text: `INSERT INTO ${TABLE} ("hash", "created_at") VALUES ($1, $2)`,
+    values: [hash, createdAt],
+  });
+  await db.query(`${guard}; ${insert}${options.commit ? '; COMMIT' : ''}`);
 }

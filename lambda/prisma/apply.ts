@@ -1,8 +1,9 @@
 /**
  * Prisma's format in the worker: `_prisma_migrations` (lambda/prisma/prisma-ledger.ts) and how one
  * migration.sql runs, with the policy of docs/design.md §3. By mode (chosen by the CLI's parse):
- * - transactional: BEGIN, the file, then insertFinishedAndCommit — the row and COMMIT in one
- *   round trip, so the migration and its record commit together (runTransactional);
+ * - transactional: the session reset, BEGIN and the file in one round trip
+ *   (lambda/session-reset.ts), then insertFinished with COMMIT — the guard, the row and COMMIT in
+ *   another, so the migration and its record commit together (runTransactional);
  * - non-transactional (CREATE INDEX CONCURRENTLY …): insertStarted first, one statement at a
  *   time with recordProgress, markFinished at the end; resumable after a kill (runStepwise);
  * - script (its own BEGIN/COMMIT): insertStarted, the file as written, markFinished (runScript).
@@ -31,7 +32,7 @@ import {
   type StatementSpan,
   statementSpans,
 } from '../contract/index.js';
-import { type Db, queryCounting } from '../db.js';
+import type { Db } from '../db.js';
 import type { BatchLedger, WorkerFormat } from '../format.js';
 import { blockedByWaiters, cancelledForWaiters, lockWaiters, WAITER_GRACE_MS } from '../lock.js';
 import { CreatedInFile, reconcileStatement } from '../reconcile.js';
@@ -93,6 +94,9 @@ async function runMigration(
   resume?: LedgerRow,
 ): Promise<MigrationResult> {
   const reconcile = ctx.options.reconcileExisting !== false;
+  // A transactional file sends the reset ahead of itself (lambda/session-reset.ts); the others
+  // run statement by statement, after the reset on its own.
+  if (m.mode !== 'transactional') await ctx.reset.run(ctx.db);
   let outcome: Outcome;
   switch (m.mode) {
     case 'transactional':
@@ -207,10 +211,11 @@ function describeFileError(
 }
 
 /**
- * One transaction: the whole file in one round trip, then the ledger row and COMMIT in another.
- * A failure is located from what PostgreSQL reports (the statements that completed), so the
- * file never runs twice — except for an "already exists", which is rolled back and run again
- * statement by statement to reconcile it (docs/applying.md).
+ * One transaction: the session reset and the whole file in one round trip
+ * (lambda/session-reset.ts), then the ledger row and COMMIT in another. A failure is located
+ * from what PostgreSQL reports (the statements that completed), so the file never runs twice —
+ * except for an "already exists", which is rolled back and run again statement by statement to
+ * reconcile it (docs/applying.md).
  */
 async function runTransactional(
   ctx: RunContext,
@@ -231,19 +236,13 @@ async function runTransactional(
     );
     return { status: 'failed', skipped: [], error: info, recorded };
   };
-  try {
-    await db.query('BEGIN');
-  } catch (error) {
-    return failed(afterFileError(error));
-  }
-  if (spans.length > 0) {
-    const run = await queryCounting(db, m.sql);
-    if (run.error !== undefined) {
-      await rollbackQuietly(db);
-      if (reconcile && isAlreadyExists(asPgError(run.error)))
-        return runTransactionalStepwise(ctx, ledger, m, spans, reconcile, startedAt);
-      return failed(describeFileError(run.error, m, spans, run.completed));
-    }
+  // Positions and completed statements come back counted from the file's start.
+  const run = await ctx.reset.begin(db, spans.length > 0 ? m.sql : '');
+  if (run.error !== undefined) {
+    await rollbackQuietly(db);
+    if (reconcile && isAlreadyExists(asPgError(run.error)))
+      return runTransactionalStepwise(ctx, ledger, m, spans, reconcile, startedAt);
+    return failed(describeFileError(run.error, m, spans, run.completed));
   }
   try {
     await ledger.insertFinished({ name: m.name, checksum: m.checksum, startedAt, logs: null }, { commit: true });
@@ -278,11 +277,8 @@ async function runTransactionalStepwise(
     );
     return { status: 'failed', skipped, error: info, recorded };
   };
-  try {
-    await db.query('BEGIN');
-  } catch (error) {
-    return failed(error, afterFileError(error));
-  }
+  const begun = await ctx.reset.begin(db, '');
+  if (begun.error !== undefined) return failed(begun.error, afterFileError(begun.error));
   const made = new CreatedInFile();
   for (let i = 0; i < spans.length; i++) {
     const span = spans[i] as StatementSpan;
@@ -431,8 +427,7 @@ async function runStepwise(
     }
     // Watched by the lock session: a deploy that starts waiting for the lock while this runs
     // would otherwise leave it waiting out its whole statement_timeout (lock.ts, watchedForWaiters).
-    const { rows: self } = await db.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid');
-    const watched = await ctx.lock.whileWatched(self[0]!.pid, () => db.query(text));
+    const watched = await ctx.lock.whileWatched(ctx.pid, () => db.query(text));
     if (watched.cancelledFor.length > 0) {
       return {
         status: 'failed',

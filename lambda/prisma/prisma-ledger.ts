@@ -191,12 +191,14 @@ export class PrismaLedger {
     return this.db.query<T>(statement.text, statement.values as unknown[]);
   }
 
-  /** Runs `statement` after the guard, in one transaction of its own or the caller's. */
+  /**
+   * Runs `statement` after the guard, in one round trip: one simple-protocol query (values
+   * inlined, as the guard's DO block takes no parameters). PostgreSQL runs the write only if the
+   * guard passed; outside a transaction of the caller's the query is one implicit transaction,
+   * inside one it is the caller's, so the guard and the write commit or fail together either way.
+   */
   private async guarded(name: string, statement: SqlStatement): Promise<void> {
-    // The guard is a DO block (no parameters), the write a parameterised query: two statements,
-    // but the second only runs if the first passed; the caller's transaction, if any, holds both.
-    await this.db.query(this.guard(name));
-    await this.run(statement);
+    await this.db.query(`${this.guard(name)}; ${inline(statement)}`);
   }
 
   /** The guard (lambda/ledger-guard.ts): the lock is held and no finished, not rolled back row of `name` exists. */

@@ -83,7 +83,9 @@ export const STEPPED_OVER: { from: Step; file: string; fn: string }[] = [
   { from: DEPLOY_PATH[14]!, file: 'scripts/core/payloads.ts', fn: 'batchBySize' },
   { from: DEPLOY_PATH[16]!, file: 'lambda/contract/validate.ts', fn: 'parseEvent' },
   { from: DEPLOY_PATH[18]!, file: 'lambda/lock.ts', fn: 'acquireMigrationLock' },
-  { from: DEPLOY_PATH[20]!, file: 'lambda/session.ts', fn: 'prepareSession' },
+  { from: DEPLOY_PATH[20]!, file: 'lambda/session.ts', fn: 'sessionResetStatements' },
+  // The session reset and the file, one query (issue 26).
+  { from: DEPLOY_PATH[23]!, file: 'lambda/session-reset.ts', fn: 'PendingReset.begin' },
 ];
 
 // TypeScript 7's compiler API: the checker runs in tsgo, reached over a pipe (typescript/unstable/sync).

@@ -1,0 +1,128 @@
+/**
+ * The session reset before each migration (lambda/session.ts), sent without a round trip of its
+ * own where it can be: ahead of a transactional file, in one simple-protocol query
+ *
+ *   BEGIN; <reset>; COMMIT; BEGIN;
+ *   <file>
+ *
+ * The reset commits on its own before the file's transaction opens, so a file rolled back keeps
+ * the session reset (a SET rolled back with the file would be undone too). What PostgreSQL
+ * reports of such a query is shifted back past the prefix: statements completed and the error's
+ * `position` count from the file's start, as if the file had been sent alone. A failure inside
+ * the prefix is the worker's, never the file's: VPCM_SESSION_RESET_FAILED.
+ */
+import pg from 'pg';
+import { asPgError, ErrorCode, MigrateError, redact } from './contract/index.js';
+import { type Db, queryCounting } from './db.js';
+
+/** What a query sent after the reset reports, shifted to the text after the prefix. */
+export interface AfterReset {
+  error?: unknown;
+  /** Statements of the text after the prefix that completed. */
+  completed: number;
+  /**
+   * Whether our BEGIN ran, so a transaction block is open (aborted, after an error). Read here,
+   * not from ReadyForQuery: pg rejects a failed query before that message arrives.
+   */
+  inTransaction: boolean;
+}
+
+/** The reset a migration's session still needs: run once, alone or ahead of the file. */
+export class PendingReset {
+  private done = false;
+
+  constructor(private readonly statements: readonly string[]) {}
+
+  get pending(): boolean {
+    return !this.done;
+  }
+
+  /** Runs the reset as a query of its own, unless it ran already. */
+  async run(db: Db): Promise<void> {
+    if (this.done) return;
+    try {
+      await db.query(this.statements.join('; '));
+    } catch (error) {
+      throw resetError(error);
+    }
+    this.done = true;
+  }
+
+  /**
+   * Opens a transaction and runs `text` in it, the reset (when still pending) committed first,
+   * all in one query. A failure of the reset is thrown (after a ROLLBACK); one of `text` is
+   * returned, shifted back past the prefix, with the transaction left for the caller to roll back.
+   */
+  async begin(db: Db, text: string): Promise<AfterReset> {
+    const prefix = this.done ? 'BEGIN;\n' : `BEGIN; ${this.statements.join('; ')}; COMMIT; BEGIN;\n`;
+    // BEGIN, the reset's statements, COMMIT, BEGIN: each sends one CommandComplete.
+    const prefixStatements = this.done ? 1 : this.statements.length + 3;
+    const run = await queryCounting(db, prefix + text);
+    if (run.error === undefined) {
+      this.done = true;
+      return { completed: run.completed - prefixStatements, inTransaction: true };
+    }
+    const shifted = shiftPosition(run.error, prefix.length);
+    if (run.completed >= prefixStatements) {
+      this.done = true;
+      return { error: shifted, completed: run.completed - prefixStatements, inTransaction: true };
+    }
+    if (run.completed === 0 && isParseError(shifted)) {
+      // PostgreSQL parses the whole query before running any of it, and our prefix parses: the
+      // file does not. Nothing ran, the reset included; it runs alone before anything else does.
+      await this.run(db);
+      return { error: shifted, completed: 0, inTransaction: false };
+    }
+    await db.query('ROLLBACK').catch(() => undefined);
+    throw resetError(run.error);
+  }
+}
+
+/**
+ * A parse error of the text: PostgreSQL gives its position, past our (ASCII) prefix. A syntax
+ * error without one (none known) is counted the file's too: the prefix is ours and parses.
+ */
+function isParseError(error: unknown): boolean {
+  const pg = asPgError(error);
+  return pg.position !== undefined ? Number(pg.position) > 0 : pg.code === '42601';
+}
+
+/**
+ * The error with its `position` (1-based, in characters of the whole query) counted from the
+ * text after a prefix of `prefixLength` ASCII characters; a position inside the prefix is dropped.
+ */
+export function shiftPosition(error: unknown, prefixLength: number): unknown {
+  const pg = asPgError(error);
+  if (pg.position === undefined || prefixLength === 0) return error;
+  const position = Number(pg.position) - prefixLength;
+  // A copy: the driver's error object is not ours to change. Own fields only, as asPgError reads them.
+  const copy = Object.assign(Object.create(Object.getPrototypeOf(error) as object) as object, error, {
+    message: (error as Error).message,
+    position: position > 0 ? String(position) : undefined,
+  });
+  return copy;
+}
+
+/**
+ * A lost connection is not the reset's fault: it goes on as the driver's error, as it would from
+ * any other query of the worker's (the handler and the CLI say the connection was lost).
+ */
+function resetError(error: unknown): unknown {
+  // A server's ErrorResponse, not a socket's (ECONNRESET, "Connection terminated").
+  if (!(error instanceof pg.DatabaseError)) return error;
+  const code = error.code ?? '';
+  if (code.startsWith('08') || code.startsWith('57P')) return error;
+  return sessionResetFailed(error);
+}
+
+function sessionResetFailed(error: unknown): MigrateError {
+  const pg = asPgError(error);
+  return new MigrateError(
+    ErrorCode.SessionResetFailed,
+    `The worker could not reset its database session before the next migration ` +
+      `(${pg.code ? `${pg.code}: ` : ''}${redact(pg.message)}). No migration file was run by this step.`,
+    'Deploy again: the next run starts on a new session and continues where this one stopped. ' +
+      'If it fails the same way, check the migrating login (it must be able to RESET ALL and DISCARD TEMP).',
+    { cause: error, details: pg.code ? { code: pg.code } : {} },
+  );
+}

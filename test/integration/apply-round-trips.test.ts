@@ -1,0 +1,129 @@
+/**
+ * The apply path's round trips (issue 26): a transactional migration costs the worker's session
+ * two queries — the session reset committed ahead of the file, then the guarded ledger row with
+ * COMMIT (lambda/session-reset.ts) — and what PostgreSQL reports of the first is still placed in
+ * the user's own file: positions shifted back past the prefix, a file PostgreSQL cannot parse (a
+ * leading BOM) reported as the file's failure at line 1, and a failing reset reported as the
+ * worker's (VPCM_SESSION_RESET_FAILED), never as the file's.
+ */
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
+import { PendingReset } from '../../lambda/session-reset.js';
+import { deploy } from '../../scripts/commands/deploy.js';
+import { databaseTargets, freshDatabase, prismaLedger, query, withClient } from '../helpers/db.js';
+import { migrationsDir } from '../helpers/migrations.js';
+import { startTestWorker, useFreshWorker } from '../helpers/test-worker.js';
+
+/** Counts the queries sent on the worker's migration session of `apply` (not its lock session). */
+function countApplyQueries(): { count: () => number; restore: () => void } {
+  const original = pg.Client.prototype.query;
+  let n = 0;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const app = (this as unknown as { connectionParameters?: { application_name?: string } }).connectionParameters
+      ?.application_name;
+    if (app?.startsWith('vpc-migrate apply ') && !app.startsWith('vpc-migrate apply lock')) n++;
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof original;
+  return { count: () => n, restore: () => void (pg.Client.prototype.query = original) };
+}
+
+const RESET = ['SET SESSION AUTHORIZATION DEFAULT', 'RESET ALL', 'DISCARD TEMP', 'SET lock_timeout = 0'];
+
+describe.each(databaseTargets())('the apply path on the $name PostgreSQL', ({ adminUrl }) => {
+  const env = useFreshWorker(adminUrl);
+  let restore: (() => void) | undefined;
+  afterEach(() => {
+    restore?.();
+    restore = undefined;
+  });
+
+  it('a transactional migration costs two round trips on the migration session', async () => {
+    const one = await migrationsDir({ '001_a': 'CREATE TABLE a (id integer);\n' });
+    const two = await migrationsDir({
+      '001_a': 'CREATE TABLE a (id integer);\n',
+      '002_b': 'CREATE TABLE b (id integer);\nCREATE INDEX b_id ON b (id);\n',
+    });
+    const other = await freshDatabase(adminUrl);
+    const tw2 = await startTestWorker(other.url);
+    try {
+      const counter = countApplyQueries();
+      restore = counter.restore;
+      const first = await deploy(env.tw.worker, { migrationsDir: one });
+      const withOne = counter.count();
+      const second = await deploy(tw2.worker, { migrationsDir: two });
+      const withTwo = counter.count() - withOne;
+      expect(first.exitCode).toBe(0);
+      expect(second.results.map((r) => r.status)).toEqual(['applied', 'applied']);
+      // Same batch overhead on both fresh databases: the difference is 002_b alone.
+      expect(withTwo - withOne).toBe(2);
+      expect((await prismaLedger(other.url)).map((r) => [r.migration_name, r.finished_at !== null])).toEqual([
+        ['001_a', true],
+        ['002_b', true],
+      ]);
+    } finally {
+      await tw2.close();
+      await other.drop();
+    }
+  });
+
+  it("a runtime error's line and column are the file's own, past the reset sent ahead of it", async () => {
+    const dir = await migrationsDir({
+      '001_ok': 'CREATE TABLE t (id integer);\n',
+      '002_bad': '-- first line\nCREATE TABLE u (id integer);\nSELECT  nope FROM u;\n',
+    });
+    const report = await deploy(env.tw.worker, { migrationsDir: dir });
+    const failed = report.results[1];
+    expect(failed?.status).toBe('failed');
+    expect(failed?.error).toMatchObject({ code: '42703', line: 3, column: 9, statementIndex: 1 });
+    // Rolled back: the file's first statement left nothing, the reset before it stayed committed.
+    expect(await query(env.db.url, `SELECT to_regclass('u') IS NULL AS gone`)).toEqual([{ gone: true }]);
+    const rows = await prismaLedger(env.db.url);
+    expect(rows.find((r) => r.migration_name === '002_bad')?.logs).toContain('line 3, column 9 of migration.sql');
+  });
+
+  it("a file PostgreSQL cannot parse (a leading BOM) is the file's failure, at line 1", async () => {
+    const dir = await migrationsDir({ '001_bom': '\uFEFFCREATE TABLE bom (id integer);\n' });
+    // The linter refuses it first (its parser fails alike); sent anyway, the worker must place it.
+    const report = await deploy(env.tw.worker, { migrationsDir: dir, lint: false });
+    const failed = report.results[0];
+    expect(failed?.status, JSON.stringify(report.problems)).toBe('failed');
+    expect(failed?.error?.code).toBe('42601');
+    expect(failed?.error?.line).toBe(1);
+    expect(failed?.error?.column).toBe(1);
+    expect(failed?.failureRecorded).toBe(true);
+    const rows = await prismaLedger(env.db.url);
+    expect(rows.map((r) => [r.migration_name, r.finished_at])).toEqual([['001_bom', null]]);
+  });
+
+  it('the prefix: positions shifted back; a failing reset is VPCM_SESSION_RESET_FAILED, rolled back', async () => {
+    await withClient(env.db.url, async (db) => {
+      const text = 'SELECT 1;\nSELECT  nope;';
+      const run = await new PendingReset(RESET).begin(db, text);
+      expect(run.completed).toBe(1);
+      expect(run.inTransaction).toBe(true);
+      // 1-based, in characters of the text after the prefix: `nope` starts at index 18.
+      expect((run.error as { position?: string }).position).toBe(String(text.indexOf('nope') + 1));
+      await db.query('ROLLBACK');
+
+      const bad = new PendingReset(['RESET ALL', 'SET statement_timeout = nonsense']);
+      const error = await bad.begin(db, 'CREATE TABLE never (id integer)').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(MigrateError);
+      expect((error as MigrateError).code).toBe(ErrorCode.SessionResetFailed);
+      expect(bad.pending).toBe(true);
+      // Not left in an aborted transaction, and the file never ran.
+      expect((await db.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+      expect((await db.query(`SELECT to_regclass('never') IS NULL AS absent`)).rows).toEqual([{ absent: true }]);
+
+      // A parse error of the file: nothing ran, so the reset runs alone, and the error is the file's.
+      const parse = new PendingReset(RESET);
+      const unparsable = await parse.begin(db, 'CREATE TABLE x (id integer,,)');
+      expect(unparsable.inTransaction).toBe(false);
+      expect(parse.pending).toBe(false);
+      expect((unparsable.error as { code?: string }).code).toBe('42601');
+      expect(Number((unparsable.error as { position?: string }).position)).toBe(
+        'CREATE TABLE x (id integer,,)'.indexOf(',,') + 2,
+      );
+    });
+  });
+});
