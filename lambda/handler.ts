@@ -38,6 +38,7 @@ export { createLogger, type Logger };
 import { handleReaderRoleResource, isReaderRoleResourceEvent, type CustomResourceResponse } from './custom-resource.js';
 import { assertReader, credentialsOf, setupReader } from './reader.js';
 import { runSql } from './run-sql.js';
+import { startWorkerClock, type WorkerClock } from './timings.js';
 
 export interface WorkerConfig {
   /** The migrating login as a URL (local use); otherwise `connectionConfig` is asked. */
@@ -113,6 +114,7 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
       });
     }
     let event: ParsedEvent;
+    const received = performance.now();
     try {
       // Unknown keys, bad types, bad statement spans and SQL that does not hash to the checksum
       // sent (the one its ledger row records) are refused: nothing below meets an event the CLI
@@ -122,6 +124,9 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
       log.warn('event rejected', { error: describe(error) });
       return failure(error, actionOf(rawEvent));
     }
+    // Only an apply that asks for it is measured (VPC_MIGRATE_TIMINGS; lambda/timings.ts).
+    const clock =
+      event.action === 'apply' && event.timings ? startWorkerClock(received, performance.now() - received) : undefined;
     const started = Date.now();
     let db: Db | undefined;
     try {
@@ -131,12 +136,17 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
       if (mode === 'reader' && event.action !== 'ledger' && loginFor(event) !== 'reader') {
         throw readerOnly(event.action === 'run-sql' ? 'run-sql --write' : event.action);
       }
-      db = login === 'reader' ? await openReader(reader, event) : await open(migrator, event);
+      db = login === 'reader' ? await openReader(reader, event) : await open(migrator, event, clock);
       // The migration lock's own session, on the migrating login.
-      const openSession = () => open(migrator, { action: `${event.action} lock`, requestId: event.requestId });
+      const openSession = () => open(migrator, { action: `${event.action} lock`, requestId: event.requestId }, clock);
       const result = await dispatch(db, event, context, log, reader, openSession);
       log.info('action finished', { action: event.action, login, durationMs: Date.now() - started });
-      return { ok: true, protocol: PROTOCOL_VERSION, action: event.action, result };
+      return {
+        ok: true,
+        protocol: PROTOCOL_VERSION,
+        action: event.action,
+        result: clock ? { ...(result as object), timings: clock.read() } : result,
+      };
     } catch (error) {
       log.error('action failed', { action: event.action, error: describe(error) });
       return failure(error, event.action);
@@ -196,10 +206,13 @@ async function openReader(source: ConnectionSource, event: Pick<ParsedEvent, 'ac
   return db;
 }
 
+/** A session of the migrating login; with a `clock`, its connecting and every query are timed. */
 async function open(
   resolveConfig: ConnectionSource,
   event: { action: string; requestId?: string | undefined },
+  clock?: WorkerClock,
 ): Promise<Db> {
+  if (clock) return clock.watch(await clock.connecting(() => open(resolveConfig, event)));
   const applicationName = `vpc-migrate ${event.action}${event.requestId ? ' ' + event.requestId.slice(0, 36) : ''}`;
   try {
     return await connect(await resolveConfig(), { applicationName });

@@ -14,6 +14,7 @@ import { CARRIED_FLAGS, currentLaunch, type Invocation, invocationOf } from './i
 import { renderError } from './render/common.js';
 import { visible, visibleReport } from './render/escape.js';
 import { protocolFlag } from './compat/protocol-flag.js';
+import { beginTimings, timed } from './core/timings.js';
 import { targetFor, type Worker } from './core/worker-client.js';
 import { watchInterrupts } from './interrupt.js';
 import type { Report } from './render/report.js';
@@ -195,6 +196,7 @@ export async function main(argv: string[]): Promise<number> {
   // The SDK warns on every run that releases after January 2027 need Node 22; README says so once.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const [name, ...rest] = argv;
+  beginTimings(name); // VPC_MIGRATE_TIMINGS: the split of this run (core/timings.ts)
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(usage() + '\n');
     return name ? 0 : 2;
@@ -264,7 +266,7 @@ export async function main(argv: string[]): Promise<number> {
     checkTargetFlags(flags);
     // The SDK client's chunk loads while the target resolves.
     const invoking = import('./transport/invoke.js');
-    const resolving = resolveTarget(flags, process.env, localThread());
+    const resolving = timed('endpoint', () => resolveTarget(flags, process.env, localThread()));
     // Stops the local worker once it has started, even when the command finished (failed) first.
     close = async () => (await resolving.catch(() => undefined))?.close();
     const ready = resolving.then(async (resolved) => {

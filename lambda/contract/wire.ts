@@ -302,6 +302,11 @@ export const ApplyEventSchema = v.strictObject({
   format: v.optional(MigrationFormatSchema),
   options: v.optional(ApplyOptionsSchema, {}),
   migrations: migrationList('batch'),
+  /**
+   * Ask for the worker's time split in the answer (`VPC_MIGRATE_TIMINGS`, docs/benchmarks.md).
+   * Sent only when asked for, so a CLI without the flag speaks to any worker of this protocol.
+   */
+  timings: v.optional(v.literal(true)),
 });
 export type ApplyEvent = v.InferInput<typeof ApplyEventSchema>;
 
@@ -625,6 +630,23 @@ export function isResumableLog(logs: string | null | undefined): boolean {
   return typeof logs === 'string' && logs.startsWith(RESUMABLE_LOG_PREFIX);
 }
 
+/**
+ * One apply invocation's time split, as lambda/timings.ts measures it (milliseconds; the parts sum
+ * to `totalMs`): validating and decoding the event, opening connections, PostgreSQL running the
+ * queries, writes to the ledger, and the worker's own work in between.
+ */
+export const WorkerTimingsSchema = v.object({
+  totalMs: v.number(),
+  decodeMs: v.number(),
+  connectMs: v.number(),
+  postgresMs: v.number(),
+  ledgerMs: v.number(),
+  otherMs: v.number(),
+  queries: v.number(),
+  ledgerWrites: v.number(),
+});
+export type WorkerTimings = v.InferOutput<typeof WorkerTimingsSchema>;
+
 export const ApplyResultSchema = v.object({
   requestId: v.string(),
   results: v.array(MigrationResultSchema),
@@ -636,6 +658,8 @@ export const ApplyResultSchema = v.object({
   /** The schema held tables but no ledger: what already exists is reconciled and recorded. */
   baselining: v.boolean(),
   lockWaitMs: v.number(),
+  /** Only when the event asked for it (`timings: true`): where the invocation's time went. */
+  timings: v.optional(WorkerTimingsSchema),
 });
 export type ApplyResult = v.InferOutput<typeof ApplyResultSchema>;
 

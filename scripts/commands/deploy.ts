@@ -19,6 +19,7 @@ import {
 import { batchBySize } from '../core/payloads.js';
 import { summarize, type Plan, type PlanOptions, type Problem } from '../core/plan.js';
 import { sqlParser } from '../core/sql-parser.js';
+import { timed } from '../core/timings.js';
 import type { Worker } from '../core/worker-client.js';
 import { loadState, type State } from '../formats/select.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
@@ -76,7 +77,7 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
     loadState(worker, migrations.dir, opts),
     openParseCache({ onWriteError: (e) => opts.progress?.(`Parse cache not written (${String(e)}).`) }),
   ]);
-  const parser = () => sqlParser();
+  const parser = () => timed('parser', () => sqlParser());
   const state = await settleInFlight(worker, { ...opts, migrationsDir: migrations.dir }, loaded);
   const { format } = state;
   const before = state.plan;
@@ -111,7 +112,7 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
   if (before.problems.length > 0) return finish();
   if (opts.lint !== false && before.pending.length > 0) {
     const lintOptions = { defaultSchema: state.ledger.server.schema, cache };
-    const linted = await format.lintPending(parser, state.discovery, before.pending, lintOptions);
+    const linted = await timed('lint', () => format.lintPending(parser, state.discovery, before.pending, lintOptions));
     report.warnings.push(...linted.warnings);
     if (linted.problems.length > 0) {
       report.problems = [...report.problems, ...linted.problems];
@@ -127,8 +128,11 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
     return finish();
   }
 
-  const payloads = await format.payloads(parser, state.discovery, before.pending, report.warnings, cache);
-  await cache.save();
+  const payloads = await timed('split', async () => {
+    const built = await format.payloads(parser, state.discovery, before.pending, report.warnings, cache);
+    await cache.save();
+    return built;
+  });
   await applyBatches(worker, payloads, report, opts);
 
   const failed = report.results.find((r) => r.status === 'failed');
@@ -146,7 +150,7 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
   }
 
   // Verify: the ledger must now hold every local migration (the seed's after-check).
-  const after = format.plan(state.discovery, await format.readLedger(worker), opts);
+  const after = await timed('verify', async () => format.plan(state.discovery, await format.readLedger(worker), opts));
   report.summaryAfter = summarize(after);
   report.verified = after.pending.length === 0 && after.failed.length === 0;
   const check = format.verify(after);

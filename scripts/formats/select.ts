@@ -6,6 +6,7 @@
  */
 import type { LedgerResult, MigrationFormat } from '../../lambda/contract/index.js';
 import type { Plan, PlanOptions } from '../core/plan.js';
+import { timed } from '../core/timings.js';
 import type { Worker } from '../core/worker-client.js';
 import { DETECTION_RULE } from './detection.js';
 import { hasJournal } from './drizzle/discover.js';
@@ -48,6 +49,9 @@ export async function loadState(
   options: PlanOptions & { format?: MigrationFormat },
 ): Promise<State> {
   const format = await formatFor(dir, options.format);
-  const [{ discovery, warnings }, ledger] = await Promise.all([format.loadLocal(dir), format.readLedger(worker)]);
+  const [{ discovery, warnings }, ledger] = await Promise.all([
+    timed('discovery', () => format.loadLocal(dir)),
+    format.readLedger(worker),
+  ]);
   return { format, discovery, ledger, plan: format.plan(discovery, ledger, options), warnings };
 }

@@ -25,8 +25,10 @@ import {
   ResolveResultSchema,
   RunSqlResultSchema,
   type WorkerEvent,
+  type WorkerTimings,
 } from '../../lambda/contract/index.js';
 import { formatBytes } from '../core/payloads.js';
+import { type InvokeMarks, startInvoke, timingsEnabled } from '../core/timings.js';
 import type { Worker, WorkerTarget } from '../core/worker-client.js';
 
 /** Lambda's maximum; the deployed function's own timeout is at most this. */
@@ -38,8 +40,13 @@ export function connectWorker(target: WorkerTarget): Worker {
   let reader: LambdaClient | undefined;
   let invocations = 0;
 
-  async function send(event: WorkerEvent | Record<string, unknown>, opts: { writes?: boolean } = {}): Promise<unknown> {
+  async function send(
+    event: WorkerEvent | Record<string, unknown>,
+    opts: { writes?: boolean } = {},
+    marks?: InvokeMarks,
+  ): Promise<unknown> {
     const payload = Buffer.from(JSON.stringify(event), 'utf8');
+    marks?.encoded(payload.length);
     if (payload.length > INVOKE_PAYLOAD_LIMIT_BYTES) {
       throw new MigrateError(
         ErrorCode.PayloadTooLarge,
@@ -63,6 +70,7 @@ export function connectWorker(target: WorkerTarget): Worker {
     } catch (error) {
       throw invokeError(error, target, Date.now() - started);
     }
+    marks?.answered();
     const text = response.Payload ? Buffer.from(response.Payload).toString('utf8') : '';
     if (response.FunctionError) throw functionError(response.FunctionError, text, target);
     let body: unknown;
@@ -111,9 +119,14 @@ export function connectWorker(target: WorkerTarget): Worker {
     event: WorkerEvent,
     opts?: { writes?: boolean },
   ): Promise<v.InferOutput<S>> {
-    const result = await send(event, opts);
+    // VPC_MIGRATE_TIMINGS (core/timings.ts): this Invoke's part of the time split.
+    const marks = startInvoke(event.action, 'migrations' in event ? event.migrations.length : undefined);
+    const result = await send(event, opts, marks);
     const checked = v.safeParse(schema, result);
-    if (checked.success) return checked.output;
+    if (checked.success) {
+      marks?.done((checked.output as { timings?: WorkerTimings }).timings);
+      return checked.output;
+    }
     const [issue] = checked.issues;
     const at = issue ? v.getDotPath(issue) : null;
     throw malformed(event, JSON.stringify(result) ?? '', issue && `${at ?? 'result'}: ${issue.message}`);
@@ -129,7 +142,13 @@ export function connectWorker(target: WorkerTarget): Worker {
         writes: false,
       }),
     apply: (event) =>
-      call(ApplyResultSchema, { action: 'apply', ...event, requestId: event.requestId ?? randomUUID() }),
+      call(ApplyResultSchema, {
+        action: 'apply',
+        ...event,
+        requestId: event.requestId ?? randomUUID(),
+        // Asked for only when measuring: a worker of this protocol without the field stays compatible.
+        ...(timingsEnabled ? { timings: true as const } : {}),
+      }),
     runSql: (event) => call(RunSqlResultSchema, { action: 'run-sql', ...event }, { writes: event.write === true }),
     resolve: (event) => call(ResolveResultSchema, { action: 'resolve', ...event }),
     rehearse: (event) =>
