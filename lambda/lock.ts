@@ -193,24 +193,33 @@ export function cancelledForWaiters(name: string, line: number, waiters: LockWai
   );
 }
 
-/** The session holding the lock: a bigint key is stored as classid = high 32 bits, objid = low 32 bits. */
-export async function lockHolder(db: Db): Promise<LockHolder | null> {
-  const { rows } = await db.query<{
-    pid: number;
-    application: string | null;
-    user: string | null;
-    since: Date | null;
-    query: string | null;
-  }>(
-    `SELECT a.pid, a.application_name AS application, a.usename AS "user",
+/**
+ * The session holding the migration lock, at most one row: `pid`, `application`, `user`, `since`,
+ * `query` (ledger-state.ts reads it in the same query as the server's facts).
+ */
+export const LOCK_HOLDER_SQL = `SELECT a.pid, a.application_name AS application, a.usename AS "user",
             coalesce(a.xact_start, a.backend_start) AS since, left(a.query, 200) AS query
        FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
       WHERE l.granted AND ${migrationLockRowSql()}
-      LIMIT 1`,
-  );
-  const row = rows[0];
-  if (!row) return null;
-  return { ...row, since: row.since ? new Date(row.since).toISOString() : null };
+      LIMIT 1`;
+
+export interface LockHolderRow {
+  pid: number;
+  application: string | null;
+  user: string | null;
+  since: Date | null;
+  query: string | null;
+}
+
+export const toLockHolder = (row: LockHolderRow): LockHolder => ({
+  ...row,
+  since: row.since ? new Date(row.since).toISOString() : null,
+});
+
+/** The session holding the lock: a bigint key is stored as classid = high 32 bits, objid = low 32 bits. */
+export async function lockHolder(db: Db): Promise<LockHolder | null> {
+  const row = (await db.query<LockHolderRow>(LOCK_HOLDER_SQL)).rows[0];
+  return row ? toLockHolder(row) : null;
 }
 
 /**

@@ -4,38 +4,65 @@
  * JSON, and exit codes only. Each command (commands/*) returns a report; render/report.ts
  * writes its text.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { type ErrorBody, ErrorCode, MigrateError, remedyCommand } from '../lambda/contract/index.js';
-import { backfillCommand } from './commands/backfill.js';
-import { baselineCommand } from './commands/baseline.js';
 import type { Command } from './commands/command.js';
-import { deployCommand } from './commands/deploy.js';
 import { type AnyValues, type Options, TARGET_HELP, TARGET_OPTIONS, targetFlags } from './commands/flags.js';
-import { lintCommand } from './commands/lint.js';
-import { rehearseCommand } from './commands/rehearse.js';
-import { resolveCommand } from './commands/resolve.js';
-import { sqlCommand } from './commands/sql.js';
-import { statusCommand } from './commands/status.js';
-import { connectRunSql, protocolFlag } from './compat/protocol.js';
-import { targetFor, type Worker } from './core/worker-client.js';
-import { watchInterrupts } from './interrupt.js';
 import { CARRIED_FLAGS, currentLaunch, type Invocation, invocationOf } from './invocation.js';
 import { renderError } from './render/common.js';
 import { visible, visibleReport } from './render/escape.js';
-import { type Report, renderReport } from './render/report.js';
-import { connectWorker } from './transport/invoke.js';
-import { resolveTarget } from './transport/target.js';
+import { protocolFlag } from './compat/protocol-flag.js';
+import { targetFor, type Worker } from './core/worker-client.js';
+import { watchInterrupts } from './interrupt.js';
+import type { Report } from './render/report.js';
+import { deferredWorker } from './transport/deferred.js';
+import { checkTargetFlags, plannedLocalTarget, resolveTarget } from './transport/target.js';
 
-export const commands: Record<string, Command<Options, Report>> = {
-  deploy: deployCommand,
-  status: statusCommand,
-  lint: lintCommand,
-  sql: sqlCommand,
-  resolve: resolveCommand,
-  baseline: baselineCommand,
-  rehearse: rehearseCommand,
-  backfill: backfillCommand,
+/** A command as the command line lists it: its one-line summary, and its module, loaded only when it runs. */
+export interface CommandEntry {
+  summary: string;
+  load(): Promise<Command<Options, Report>>;
+}
+
+/**
+ * Every command. Each is imported only when it runs (`await import`, a chunk of its own in the
+ * bundle): `--help` loads none, `status` never compiles deploy's parser or lint's rules.
+ */
+export const commands: Record<string, CommandEntry> = {
+  deploy: {
+    summary: 'apply pending migrations through the worker',
+    load: async () => (await import('./commands/deploy.js')).deployCommand,
+  },
+  status: {
+    summary: 'compare local migrations with the database',
+    load: async () => (await import('./commands/status.js')).statusCommand,
+  },
+  lint: {
+    summary: "static checks of pending migrations with PostgreSQL's parser",
+    load: async () => (await import('./commands/lint.js')).lintCommand,
+  },
+  sql: {
+    summary: 'run SQL through the worker, read-only unless --write',
+    load: async () => (await import('./commands/sql.js')).sqlCommand,
+  },
+  resolve: {
+    summary: 'mark a failed migration applied or rolled back, as Prisma does',
+    load: async () => (await import('./commands/resolve.js')).resolveCommand,
+  },
+  baseline: {
+    summary: 'record the migrations through NAME as applied, after checking their objects exist',
+    load: async () => (await import('./commands/baseline.js')).baselineCommand,
+  },
+  rehearse: {
+    summary: 'apply pending migrations in one transaction, measure, roll back',
+    load: async () => (await import('./commands/rehearse.js')).rehearseCommand,
+  },
+  backfill: {
+    summary: 'run a tracked data backfill once, in one transaction',
+    load: async () => (await import('./commands/backfill.js')).backfillCommand,
+  },
 };
 
 /**
@@ -176,13 +203,13 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${version()}\n`);
     return 0;
   }
-  const command = commands[name];
+  const entry = Object.hasOwn(commands, name) ? commands[name] : undefined;
   const wantsJson = rest.includes('--json');
   // How the user runs us, for every command printed below (invocation.ts): until the flags are
   // parsed, without target flags.
   const launch = currentLaunch();
   let say = invocationOf(launch, {});
-  if (!command)
+  if (!entry)
     return fail(
       new MigrateError(
         ErrorCode.UsageError,
@@ -192,6 +219,7 @@ export async function main(argv: string[]): Promise<number> {
       wantsJson,
       say,
     );
+  const command = await entry.load();
   let values: AnyValues;
   let positionals: string[];
   let tokens: Token[];
@@ -220,29 +248,52 @@ export async function main(argv: string[]): Promise<number> {
   const progress = (line: string) => write(visible(say.rewrite(line), { keepLines: true }));
   let close: () => Promise<void> = async () => {};
   try {
+    // The renderers load while the command runs.
+    const rendering = import('./render/report.js');
     if (!workerNeeded(command, values, positionals)) {
       const output = await command.run({ values, positionals, worker: noWorker(), progress });
       const report = say.rewriteAll(output.report);
+      const { renderReport } = await rendering;
       const text = await renderReport(visibleReport(report), { csv: values.csv === true }, write);
       process.stdout.write((json ? JSON.stringify(report, null, 2) : text) + '\n');
       return output.exitCode;
     }
     // transport/target.ts: --function / --stack name a deployed worker; --local starts the local
     // Invoke endpoint (scripts/local/) with the worker inside, on DATABASE_URL or embedded PostgreSQL.
-    const resolved = await resolveTarget(targetFlags(values));
-    close = resolved.close;
-    if (resolved.localDatabase && !json) {
-      const { embedded, dataDir } = resolved.localDatabase;
-      const database = embedded
-        ? `embedded PostgreSQL (${dataDir ?? '.vpc-migrate/pgdata'})`
-        : 'database from DATABASE_URL';
-      progress(`Local worker: ${database} ` + `behind the local Invoke endpoint ${resolved.target.endpoint}`);
-    }
-    // The reader function for what only reads (status, lint, sql without --write), the migrator for the rest
-    // (core/worker-client.ts).
-    const target = targetFor(name, resolved.target, { write: values.write === true });
-    // Our worker through Lambda Invoke (transport/invoke.ts), or a plain run-sql one (compat/).
-    const worker = protocolFlag(values) === 'run-sql' ? connectRunSql(values, target, progress) : connectWorker(target);
+    const flags = targetFlags(values);
+    checkTargetFlags(flags);
+    // The SDK client's chunk loads while the target resolves.
+    const invoking = import('./transport/invoke.js');
+    const resolving = resolveTarget(flags, process.env, localThread());
+    // Stops the local worker once it has started, even when the command finished (failed) first.
+    close = async () => (await resolving.catch(() => undefined))?.close();
+    const ready = resolving.then(async (resolved) => {
+      if (resolved.localDatabase && !json) {
+        const { embedded, dataDir } = resolved.localDatabase;
+        const database = embedded
+          ? `embedded PostgreSQL (${dataDir ?? '.vpc-migrate/pgdata'})`
+          : 'database from DATABASE_URL';
+        progress(`Local worker: ${database} ` + `behind the local Invoke endpoint ${resolved.target.endpoint}`);
+      }
+      // The reader function for what only reads (status, lint, sql without --write), the migrator for the rest
+      // (core/worker-client.ts).
+      const target = targetFor(name, resolved.target, { write: values.write === true });
+      // Our worker through Lambda Invoke (transport/invoke.ts), or a plain run-sql one (compat/).
+      if (protocolFlag(values) === 'run-sql')
+        return (await import('./compat/protocol.js')).connectRunSql(values, target, progress);
+      return (await invoking).connectWorker(target);
+    });
+    // A deployed target resolves before the command starts, as it always did. --local starts its
+    // endpoint (and the worker's database connection) while the command reads the migrations
+    // folder: its calls wait for it (transport/deferred.ts).
+    const worker = flags.local
+      ? deferredWorker(ready, targetFor(name, plannedLocalTarget(flags), { write: values.write === true }))
+      : await ready;
+    // A failed start is the error, as when the command waited for it: whatever the command made of it.
+    const started = ready.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     const watch = watchInterrupts(
       say.rewrite(`See the outcome with ${remedyCommand('status')}.`),
       (i, final) => {
@@ -260,8 +311,16 @@ export async function main(argv: string[]): Promise<number> {
       (code) => process.stdout.write('', () => process.exit(code)),
     );
     try {
-      const output = await command.run({ values, positionals, worker, progress, interrupted: watch.current });
+      let output: Awaited<ReturnType<typeof command.run>>;
+      try {
+        output = await command.run({ values, positionals, worker, progress, interrupted: watch.current });
+      } catch (error) {
+        throw (await started) ?? error;
+      }
+      const failedStart = await started;
+      if (failedStart) throw failedStart;
       const report = say.rewriteAll(output.report);
+      const { renderReport } = await rendering;
       const text = await renderReport(visibleReport(report), { csv: values.csv === true }, write);
       const stop = watch.current();
       const body = stop && json ? { ...report, interrupted: stop } : report;
@@ -277,6 +336,22 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     await close().catch(() => undefined);
   }
+}
+
+/**
+ * The bundled CLI's entry for the local worker's thread, beside dist/cli.mjs (scripts/run-cli.mjs
+ * builds it from scripts/local/thread.ts). Run from the TypeScript sources (tests) there is none,
+ * and `--local` serves the worker in-process.
+ *
+ * Only with a core to spare: the thread moves the worker's work off the CLI's core but costs its
+ * own start (~0.1 s of CPU), so on a machine whose cores are all busy it made `status --local`
+ * slower, not faster (docs/benchmarks.md). The output is the same either way.
+ */
+function localThread(): { localThread?: URL } {
+  const entry = new URL('./cli-local-thread.mjs', import.meta.url);
+  if (!import.meta.url.endsWith('.mjs') || !existsSync(entry)) return {};
+  const cores = availableParallelism();
+  return cores >= 2 && loadavg()[0]! <= cores - 1 ? { localThread: entry } : {};
 }
 
 /** Prints the error (text on stderr, or JSON on stdout), its commands as the user runs them; exit code 2. */

@@ -228,6 +228,8 @@ export function invocationOf(launch: Launch, values: AnyValues): Invocation {
     return `${words}${dashDash ? ' --' : ''} ${rest}`;
   };
   const rewrite = (text: string): string => {
+    // Every canonical command is backticked: most strings (names, checksums, dates) hold none.
+    if (!text.includes('`')) return text;
     let carried = false;
     const out = text.replace(CANONICAL, (_, command: string | undefined, old: string | undefined, argText: string) => {
       const name = command ?? (OLD_SCRIPTS[old as string] as string);

@@ -180,7 +180,6 @@ function defaultRunBy(): string {
 }
 
 export const backfillCommand = defineCommand({
-  summary: 'run a tracked data backfill once, in one transaction',
   usage: `vpc-migrate backfill NAME [options]
 Runs prisma/backfills/NAME.sql through the worker in ONE transaction and records it in
 _vpc_migrate_backfills (name, checksum, started/finished, rows affected, who ran it) in the same

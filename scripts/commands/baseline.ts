@@ -99,7 +99,6 @@ export async function baseline(worker: Worker, opts: BaselineOptions): Promise<B
 }
 
 export const baselineCommand = defineCommand({
-  summary: 'record the migrations through NAME as applied, after checking their objects exist',
   usage: `vpc-migrate baseline --up-to NAME [options]
 For a database migrated by other means (deploy refuses it: VPCM_SCHEMA_NOT_EMPTY, Prisma's P3005).
 Records the local migrations from the first through NAME as applied without running them, as

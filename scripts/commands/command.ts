@@ -15,7 +15,6 @@ export interface CommandOutput<R extends { command: string } = { command: string
  * and its own report `R`.
  */
 export interface Command<O extends Options = Options, R extends { command: string } = { command: string }> {
-  summary: string;
   usage: string;
   options: O;
   /** How many positional arguments it takes (`Infinity`: any number); cli.ts refuses more, and a stray `--`. */

@@ -284,7 +284,6 @@ async function applyBatches(
 }
 
 export const deployCommand = defineCommand({
-  summary: 'apply pending migrations through the worker',
   usage: `vpc-migrate deploy [options]
 Applies every pending migration in order, then verifies the ledger.
   --allow-out-of-order    apply folders older than the newest applied one (still reported)

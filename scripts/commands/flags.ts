@@ -13,7 +13,7 @@ import {
   type MigrationFormat,
 } from '../../lambda/contract/index.js';
 import type { TargetFlags } from '../core/worker-client.js';
-import { DETECTION_RULE } from '../formats/select.js';
+import { DETECTION_RULE } from '../formats/detection.js';
 import { locateMigrations, type MigrationsLocation, requireMigrationsDir } from '../project/migrations-dir.js';
 
 export type Options = NonNullable<ParseArgsConfig['options']>;

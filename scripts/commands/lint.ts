@@ -179,7 +179,6 @@ export async function runLint(worker: Worker | undefined, opts: LintCommandOptio
 }
 
 export const lintCommand = defineCommand({
-  summary: "static checks of pending migrations with PostgreSQL's parser",
   usage: `vpc-migrate lint [NAME...] [options]
 Checks migrations with PostgreSQL's own parser; each finding has a rule id, severity, file:line,
 why it matters and the fix (the README lists the rules).

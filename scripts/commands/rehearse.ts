@@ -122,7 +122,6 @@ export async function rehearseMigrations(worker: Worker, opts: RehearseOptions):
 }
 
 export const rehearseCommand = defineCommand({
-  summary: 'apply pending migrations in one transaction, measure, roll back',
   usage: `vpc-migrate rehearse [options]
 For staging: runs every pending migration inside ONE transaction on the target, measures each
 (duration, locks taken from pg_locks, rows touched, error), then rolls everything back. Nothing is

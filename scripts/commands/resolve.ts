@@ -83,7 +83,6 @@ export async function resolve(worker: Worker, opts: ResolveOptions): Promise<Res
 }
 
 export const resolveCommand = defineCommand({
-  summary: 'mark a failed migration applied or rolled back, as Prisma does',
   usage: `vpc-migrate resolve --applied NAME | --rolled-back NAME [options]
 Prisma's \`migrate resolve\`, through the worker, under the migration lock.
   --applied NAME          record NAME as applied without running it: its failed rows are marked

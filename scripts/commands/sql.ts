@@ -151,7 +151,6 @@ async function askOnTerminal(question: string): Promise<boolean> {
 }
 
 export const sqlCommand = defineCommand({
-  summary: 'run SQL through the worker, read-only unless --write',
   usage: `vpc-migrate sql "<sql>" [options]
        vpc-migrate sql -f file.sql [options]
 Runs one statement through the worker and prints the rows, the row count and command tag,

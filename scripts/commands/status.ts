@@ -67,7 +67,6 @@ export async function status(
 }
 
 export const statusCommand = defineCommand({
-  summary: 'compare local migrations with the database',
   usage: `vpc-migrate status [options]
 Shows applied, pending, failed, modified, missing-locally and out-of-order migrations. Only reads
 the ledger: it asks the reader function when one is known (--reader-function, VPC_MIGRATE_READER_FUNCTION,

@@ -180,7 +180,10 @@ export function plan(local: LocalMigrationRef[], ledger: LedgerRow[], options: P
     if (!success) continue;
     let isModified = false;
     if (migration) {
-      const matches = migration.matches ?? ((recorded: string) => recorded === migration.checksum);
+      const lenient = migration.matches;
+      // The local checksum equal to the recorded one is a match whatever the leniency: only
+      // another value is compared again (Prisma's CRLF and legacy forms hash the file anew).
+      const matches = (recorded: string) => recorded === migration.checksum || lenient?.(recorded) === true;
       // Any successful row will do: with several (a hand-inserted duplicate, say), the file is
       // unchanged if it matches what one of them recorded.
       isModified = !successes.some((r) => matches(r.checksum));
@@ -257,6 +260,20 @@ export function summarize(p: Plan): string {
  * while JS `<` compares UTF-16 units and differs for astral characters.
  */
 export function compareMigrationNames(a: string, b: string): number {
+  // Fast path: UTF-16 units order like code points except where a surrogate (U+D800–DFFF) meets
+  // a unit above it; names are nearly always ASCII, compared here without iterators.
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x < 0xd800 && y < 0xd800) return x < y ? -1 : 1;
+    return compareByCodePoints(a, b);
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
+}
+
+function compareByCodePoints(a: string, b: string): number {
   const ia = a[Symbol.iterator]();
   const ib = b[Symbol.iterator]();
   for (;;) {

@@ -7,15 +7,15 @@
 import type { LedgerResult, MigrationFormat } from '../../lambda/contract/index.js';
 import type { Plan, PlanOptions } from '../core/plan.js';
 import type { Worker } from '../core/worker-client.js';
-import { hasJournal, JOURNAL_FILE } from './drizzle/discover.js';
+import { DETECTION_RULE } from './detection.js';
+import { hasJournal } from './drizzle/discover.js';
 import { drizzleFormat } from './drizzle/drizzle.js';
 import type { Discovery, Format } from './format.js';
 import { prismaFormat } from './prisma/prisma.js';
 
 const FORMATS: Record<MigrationFormat, Format> = { prisma: prismaFormat, drizzle: drizzleFormat };
 
-/** How detection decides, for messages (`--format` remedies). */
-export const DETECTION_RULE = `${JOURNAL_FILE} present → drizzle`;
+export { DETECTION_RULE };
 
 /** The forced format, else `drizzle` when `dir/meta/_journal.json` exists, else `prisma`. */
 export async function detectFormat(dir: string, forced?: MigrationFormat): Promise<MigrationFormat> {

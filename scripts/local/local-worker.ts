@@ -7,11 +7,13 @@ import { LAMBDA_MAX_TIMEOUT_SECONDS } from '../../lambda/contract/index.js';
 import { createHandler, createLogger } from '../../lambda/handler.js';
 import { startLocalDatabase, type LocalDatabase } from './database.js';
 import { startInvokeEndpoint, writeInvocationLog } from './endpoint.js';
+import { DEFAULT_FUNCTION_NAME, readerFunctionNameOf } from './names.js';
 import { ensureLocalReader, localReaderUrl } from './reader-login.js';
+
+export { DEFAULT_FUNCTION_NAME };
 
 /** As a deployed worker's default: Lambda's maximum function timeout. */
 export const DEFAULT_TIMEOUT_MS = LAMBDA_MAX_TIMEOUT_SECONDS * 1000;
-export const DEFAULT_FUNCTION_NAME = 'vpc-migrate-local';
 
 export interface LocalWorkerOptions {
   /** Default `process.env.DATABASE_URL`; without either, the embedded PostgreSQL. */
@@ -58,7 +60,7 @@ export async function startLocalWorker(opts: LocalWorkerOptions = {}): Promise<L
     databaseUrl = database.url;
   }
   const functionName = opts.functionName ?? DEFAULT_FUNCTION_NAME;
-  const readerFunctionName = `${functionName}-reader`;
+  const readerFunctionName = readerFunctionNameOf(functionName);
   // The worker's JSON log lines go where CloudWatch would have them, the invocation's log
   // (LogResult), not onto the CLI's stdout, where they would corrupt `--json` output.
   const logger = createLogger({ service: 'vpc-migrate-worker' }, writeInvocationLog);

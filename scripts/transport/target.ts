@@ -9,6 +9,9 @@
  */
 import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
 import type { TargetFlags, WorkerTarget } from '../core/worker-client.js';
+import { DEFAULT_FUNCTION_NAME, readerFunctionNameOf } from '../local/names.js';
+// Small, and loaded with the CLI so that the thread starts without waiting for a chunk.
+import { startLocalWorkerThread } from '../local/threaded-worker.js';
 
 export interface ResolvedTarget {
   target: WorkerTarget;
@@ -17,12 +20,11 @@ export interface ResolvedTarget {
   close(): Promise<void>;
 }
 
-export async function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedTarget> {
-  const common = {
-    ...(flags.region ? { region: flags.region } : {}),
-    ...(flags.profile ? { profile: flags.profile } : {}),
-    ...(flags.functionTimeoutMs ? { functionTimeoutMs: flags.functionTimeoutMs } : {}),
-  };
+/**
+ * The target flags' own consistency (one target; no --reader-function with --local): refused
+ * before anything starts. {@link resolveTarget} checks it first too.
+ */
+export function checkTargetFlags(flags: TargetFlags): void {
   const chosen = [flags.local && '--local', flags.stack && '--stack', flags.function && '--function'].filter(Boolean);
   if (chosen.length > 1) {
     throw new MigrateError(
@@ -40,22 +42,37 @@ export async function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv =
         'NAME).',
     );
   }
+}
+
+/**
+ * `localThread`: the bundled CLI's thread entry (scripts/local/thread.ts); with it, `--local`
+ * against a database URL serves the worker from a worker thread (scripts/local/threaded-worker.ts).
+ */
+export async function resolveTarget(
+  flags: TargetFlags,
+  env: NodeJS.ProcessEnv = process.env,
+  opts: { localThread?: URL } = {},
+): Promise<ResolvedTarget> {
+  const common = {
+    ...(flags.region ? { region: flags.region } : {}),
+    ...(flags.profile ? { profile: flags.profile } : {}),
+    ...(flags.functionTimeoutMs ? { functionTimeoutMs: flags.functionTimeoutMs } : {}),
+  };
+  checkTargetFlags(flags);
   if (flags.local) {
-    const { startLocalWorker } = await import('../local/local-worker.js');
     const databaseUrl = flags.databaseUrl ?? env.DATABASE_URL;
-    const local = await startLocalWorker({
+    const options = {
       ...(databaseUrl ? { databaseUrl } : {}),
       ...(flags.functionTimeoutMs ? { timeoutMs: flags.functionTimeoutMs } : {}),
-    });
+    };
+    // The embedded PostgreSQL stays in-process: it takes seconds to start, and its exit hooks
+    // belong to the process.
+    const local =
+      databaseUrl && opts.localThread
+        ? await startLocalWorkerThread(opts.localThread, options)
+        : await (await import('../local/local-worker.js')).startLocalWorker(options);
     return {
-      target: {
-        functionName: local.functionName,
-        readerFunctionName: local.readerFunctionName,
-        endpoint: local.endpoint,
-        localCredentials: true,
-        region: 'us-east-1',
-        ...(flags.functionTimeoutMs ? { functionTimeoutMs: flags.functionTimeoutMs } : {}),
-      },
+      target: { ...plannedLocalTarget(flags), endpoint: local.endpoint },
       localDatabase: {
         url: local.databaseUrl,
         embedded: local.embedded,
@@ -100,6 +117,17 @@ export async function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv =
       '--stack STACK_NAME, or --endpoint URL; use --local ' +
       'to run against the local embedded database on purpose.',
   );
+}
+
+/** The target `--local` resolves to, but its endpoint (known once it listens). */
+export function plannedLocalTarget(flags: Pick<TargetFlags, 'functionTimeoutMs'>): WorkerTarget {
+  return {
+    functionName: DEFAULT_FUNCTION_NAME,
+    readerFunctionName: readerFunctionNameOf(DEFAULT_FUNCTION_NAME),
+    localCredentials: true,
+    region: 'us-east-1',
+    ...(flags.functionTimeoutMs ? { functionTimeoutMs: flags.functionTimeoutMs } : {}),
+  };
 }
 
 /**

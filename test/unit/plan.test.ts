@@ -209,6 +209,27 @@ describe('plan', () => {
     expect(plan([strict], [applied(A)]).modified).toHaveLength(1);
   });
 
+  it('compares again only a recorded checksum that differs from the local one (no rehash of an unchanged file)', () => {
+    // Prepare: a matches function that counts its calls, as checksumMatches would hash the file.
+    const asked: string[] = [];
+    const ref = (name: string): LocalMigrationRef => ({
+      name,
+      checksum: sum(name),
+      matches: (recorded) => {
+        asked.push(recorded);
+        return recorded === `crlf-${name}`;
+      },
+    });
+
+    // Act
+    const result = plan([ref(A), ref(B)], [applied(A), applied(B, { checksum: `crlf-${B}` })]);
+
+    // Assess: A's recorded checksum is its own, so only B's other form is compared.
+    expect(asked).toEqual([`crlf-${B}`]);
+    expect(result.modified).toEqual([]);
+    expect(result.state).toBe('up-to-date');
+  });
+
   it('checks only successful rows: a rolled-back attempt with another checksum is not a modification', () => {
     // Act
     const result = plan(local(A), [row(A, { checksum: 'old', finished_at: null, rolled_back_at: at(5) }), applied(A)]);
@@ -366,5 +387,20 @@ describe('compareMigrationNames', () => {
     expect(ours).toEqual(bytes);
     expect(compareMigrationNames('x', 'x')).toBe(0);
     expect(compareMigrationNames('x', 'xy')).toBe(-1);
+  });
+
+  it('agrees with Buffer.compare on every pair of names mixing ASCII, BMP and astral characters', () => {
+    // Prepare: the fast path (UTF-16 units) must hand over wherever a surrogate is involved.
+    const parts = ['', 'a', 'z', '_', '\u00e9', '\uD7FF', '\uE000', '\uFF5E', '\u{1F600}', '\u{10FFFF}'];
+    const names = parts.flatMap((x) => parts.map((y) => `0${x}${y}`));
+
+    // Act / Assess
+    for (const x of names) {
+      for (const y of names) {
+        expect(Math.sign(compareMigrationNames(x, y)), `${x} vs ${y}`).toBe(
+          Math.sign(Buffer.compare(Buffer.from(x), Buffer.from(y))),
+        );
+      }
+    }
   });
 });

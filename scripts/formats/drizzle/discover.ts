@@ -12,11 +12,12 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode, MigrateError } from '../../../lambda/contract/index.js';
+import { JOURNAL_FILE } from '../detection.js';
 import type { Anomaly, Discovery, LocalMigration } from '../format.js';
 import { mapLimit, readBytes, refuseNulByte } from '../read-files.js';
 
 /** Where the journal sits inside the migrations folder. */
-export const JOURNAL_FILE = path.join('meta', '_journal.json');
+export { JOURNAL_FILE };
 /** Journal dialects that mean PostgreSQL (`pg` in drizzle-kit before 0.21, `postgresql` since). */
 export const POSTGRES_DIALECTS: readonly string[] = ['postgresql', 'pg'];
 
