@@ -23,6 +23,8 @@ export interface PairFigures {
   deployMs: number;
   floorMs: number;
   statusMs: number;
+  /** The same deploy with the parse cache off (VPC_MIGRATE_CACHE=0), after the pair. */
+  coldDeployMs: number;
 }
 
 export interface CorpusFigures {
@@ -93,26 +95,32 @@ function corpusSection(f: CorpusFigures): string[] {
       `(${kb(c.largest.bytes)}); deploy sends ${c.batches} apply batch(es).`,
     '',
   );
-  L.push('| pair | order | load (1 min) | deploy | floor | deploy ÷ floor | no-op status |');
-  L.push('|---:|---|---:|---:|---:|---:|---:|');
+  L.push(
+    '| pair | order | load (1 min) | deploy | floor | deploy ÷ floor | no-op status | deploy, cache off | ÷ floor |',
+  );
+  L.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|');
   f.pairs.forEach((p, i) => {
     L.push(
       `| ${i + 1} | ${p.deployFirst ? 'deploy, floor' : 'floor, deploy'} | ${p.load.toFixed(2)} | ${ms(p.deployMs)} ` +
-        `| ${ms(p.floorMs)} | ${ratio(p.deployMs / p.floorMs)} | ${ms(p.statusMs)} |`,
+        `| ${ms(p.floorMs)} | ${ratio(p.deployMs / p.floorMs)} | ${ms(p.statusMs)} | ${ms(p.coldDeployMs)} ` +
+        `| ${ratio(p.coldDeployMs / p.floorMs)} |`,
     );
   });
   const d = stat(f.pairs.map((p) => p.deployMs));
   const fl = stat(f.pairs.map((p) => p.floorMs));
   const st = stat(f.pairs.map((p) => p.statusMs));
+  const cd = stat(f.pairs.map((p) => p.coldDeployMs));
+  const cr = median(f.pairs.map((p) => p.coldDeployMs / p.floorMs));
   const r = pairedRatios(f.pairs.map((p) => ({ a: p.deployMs, b: p.floorMs, aFirst: p.deployFirst })));
   L.push(
     `| **median** | | ${median(f.pairs.map((p) => p.load)).toFixed(2)} | **${ms(d.median)}** | **${ms(fl.median)}** ` +
       `| **${ratio(r.median)}** (median of the ratios; ratio of the medians ${ratio(d.median / fl.median)}) ` +
-      `| **${ms(st.median)}** |`,
+      `| **${ms(st.median)}** | **${ms(cd.median)}** | **${ratio(cr)}** |`,
   );
   L.push(
     `| min – max | | | ${ms(d.min)} – ${ms(d.max)} | ${ms(fl.min)} – ${ms(fl.max)} ` +
-      `| ${ratio(Math.min(...r.ratios))} – ${ratio(Math.max(...r.ratios))} | ${ms(st.min)} – ${ms(st.max)} |`,
+      `| ${ratio(Math.min(...r.ratios))} – ${ratio(Math.max(...r.ratios))} | ${ms(st.min)} – ${ms(st.max)} ` +
+      `| ${ms(cd.min)} – ${ms(cd.max)} | |`,
   );
   L.push('');
   const extra: string[] = [];
@@ -142,7 +150,9 @@ export function render(info: RunInfo): string {
       `autocommit) on a fresh database of its own; ${info.rounds} pair(s) per corpus after ${info.warmup} ` +
       `warm-up pair(s), the order alternating (deploy first, then floor first). The goals are judged on ` +
       `the median of the per-pair ratios. No-op status: \`status --local\` on deploy's database, applied, ` +
-      `whole process. Never asserted in tests.`,
+      `whole process. The deploy column runs with the parse cache (node_modules/.cache/vpc-migrate) as a ` +
+      `user's repeated runs have it, filled by the warm-up; "cache off" is the same deploy with ` +
+      `VPC_MIGRATE_CACHE=0, a fresh checkout's first run. Never asserted in tests.`,
     '',
   );
   const cpus = os.cpus();

@@ -7,7 +7,8 @@
  *   deploy   the bin, `node scripts/run-cli.mjs deploy --local`, DATABASE_URL = the database,
  *            as a whole process (bench/user-path.ts);
  *   floor    one psql session applying the same files, `\i` each, autocommit (bench/floor.ts);
- * then a no-op `status --local` on the database deploy filled. The machine's load is recorded per
+ * then a no-op `status --local` on the database deploy filled, and a deploy with the parse cache off
+ * (VPC_MIGRATE_CACHE=0: a fresh checkout's first run), set against the same pair's floor. The machine's load is recorded per
  * pair. Medians, the median of the per-pair ratios (what the goals are judged on), Prisma's own
  * `migrate deploy` once per corpus (`--no-prisma` skips it), the worker bundle's size and its
  * cold init and peak RSS (bench/measure-worker.ts), and the time split of one deploy (`--split`,
@@ -75,6 +76,7 @@ async function pair(server: Server, corpus: Corpus, psql: string, deployFirst: b
   const load = load1();
   const dbDeploy = await freshDatabase(server, 'deploy');
   const dbFloor = await freshDatabase(server, 'floor');
+  const dbCold = await freshDatabase(server, 'cold');
   try {
     let deployMs = Number.NaN;
     let floorMs = Number.NaN;
@@ -97,10 +99,14 @@ async function pair(server: Server, corpus: Corpus, psql: string, deployFirst: b
     }
     const status = await runBin('status', corpus.dir, dbDeploy.url);
     expectSuccess(status, `status on ${corpus.name}`);
-    return { load, deployFirst, deployMs, floorMs, statusMs: status.wallMs };
+    // A first deploy from a fresh checkout has no parse cache: the same deploy with it turned off.
+    const cold = await runBin('deploy', corpus.dir, dbCold.url, { VPC_MIGRATE_CACHE: '0' });
+    expectSuccess(cold, `deploy of ${corpus.name} without the parse cache`);
+    return { load, deployFirst, deployMs, floorMs, statusMs: status.wallMs, coldDeployMs: cold.wallMs };
   } finally {
     await dbDeploy.drop();
     await dbFloor.drop();
+    await dbCold.drop();
   }
 }
 
@@ -121,7 +127,8 @@ async function benchCorpus(
     log(
       `  ${measured ? `pair ${i - warmup + 1}/${rounds}` : `warm-up ${i + 1}/${warmup}`} ` +
         `(${p.deployFirst ? 'deploy first' : 'floor first'}, load ${p.load.toFixed(2)}): deploy ${ms(p.deployMs)}, ` +
-        `floor ${ms(p.floorMs)} → ${ratio(p.deployMs / p.floorMs)}; status ${ms(p.statusMs)}`,
+        `floor ${ms(p.floorMs)} → ${ratio(p.deployMs / p.floorMs)}; status ${ms(p.statusMs)}; ` +
+        `cache off ${ms(p.coldDeployMs)}`,
     );
   }
   const figures: CorpusFigures = { corpus, pairs, coldInitMs: [], rss: [] };
