@@ -58,6 +58,8 @@ export interface LockWaiter {
 
 /** How often the lock session looks for the hidden deadlock (PostgreSQL's deadlock_timeout is 1 s). */
 const WATCH_MS = 500;
+/** Failed tries met with no visible holder before a refusal names none (pollForLock). */
+const HOLDER_RETRIES = 3;
 
 /**
  * Takes the migration lock on a session of its own, opened by `open`, never on the session that
@@ -108,16 +110,27 @@ async function holdSessionKey(db: Db): Promise<string> {
 
 async function pollForLock(db: Db, waitMs: number): Promise<{ pid: number; waitedMs: number }> {
   const started = Date.now();
+  const tryLock = async () =>
+    (
+      await db.query<{ locked: boolean; pid: number }>(
+        'SELECT pg_catalog.pg_try_advisory_lock($1) AS locked, pg_catalog.pg_backend_pid() AS pid',
+        [MIGRATION_LOCK_KEY],
+      )
+    ).rows[0];
   for (;;) {
-    const { rows } = await db.query<{ locked: boolean; pid: number }>(
-      'SELECT pg_catalog.pg_try_advisory_lock($1) AS locked, pg_catalog.pg_backend_pid() AS pid',
-      [MIGRATION_LOCK_KEY],
-    );
-    if (rows[0]?.locked) return { pid: rows[0].pid, waitedMs: Date.now() - started };
+    const row = await tryLock();
+    if (row?.locked) return { pid: row.pid, waitedMs: Date.now() - started };
     if (Date.now() - started >= waitMs) break;
     await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, waitMs)));
   }
-  const holder = await lockHolder(db);
+  // The refusal names the holder. When none shows between our failed try and the lookup, the
+  // lock may be free now: try again (a few times) rather than refuse without naming anyone.
+  let holder = await lockHolder(db);
+  for (let again = 0; holder === null && again < HOLDER_RETRIES; again++) {
+    const row = await tryLock();
+    if (row?.locked) return { pid: row.pid, waitedMs: Date.now() - started };
+    holder = await lockHolder(db);
+  }
   const who = holder
     ? `pid ${holder.pid}, application ${JSON.stringify(holder.application ?? '')}, ` +
       `user ${holder.user ?? '?'}, since ${holder.since ?? SINCE_HIDDEN}`
