@@ -8,11 +8,12 @@
  *            as a whole process (bench/user-path.ts);
  *   floor    one psql session applying the same files, `\i` each, autocommit (bench/floor.ts);
  * then a no-op `status --local` on the database deploy filled, and a deploy with the parse cache
- * off (VPC_MIGRATE_CACHE=0: a fresh checkout's first run), set against the same pair's floor.
- * The machine's load is recorded per pair. Medians, the median of the per-pair ratios (what the
- * goals are judged on), Prisma's own `migrate deploy` once per corpus (`--no-prisma` skips it), the worker bundle's size and its
- * cold init and peak RSS (bench/measure-worker.ts), and the time split of one deploy (`--split`,
- * bench/split.ts) beside an earlier one (`--before`). Writes bench/results.md (bench/report.ts).
+ * off (VPC_MIGRATE_CACHE=0: a fresh checkout's first run), set against the same pair's floor. The
+ * machine's load is recorded per pair. Medians, the median of the per-pair ratios (what the goals
+ * are judged on), Prisma's own `migrate deploy` once per corpus (`--no-prisma` skips it), the
+ * worker bundle's size and its cold init and peak RSS (bench/measure-worker.ts), and the time split
+ * of one deploy (`--split`, bench/split.ts) beside an earlier one (`--before`). Writes
+ * bench/results.md (bench/report.ts).
  * Timings are never asserted anywhere: this is a report.
  */
 import { existsSync } from 'node:fs';
