@@ -10,13 +10,13 @@
  * import, `@aws-sdk/client-secrets-manager` (provided by the Lambda runtime), resolves from the
  * project's node_modules as it would from the runtime's.
  */
-import { spawn } from 'node:child_process';
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { build } from 'esbuild';
 import { esbuildOptions, REPO_ROOT, WORKER_ENTRY, BUNDLE_FILE } from '../infra/bundling.js';
 import { measureBundle } from '../scripts/bundle-size.js';
+import { runProcess } from './user-path.js';
 
 export const BENCH_DIR = path.join(REPO_ROOT, '.vpc-migrate', 'bench');
 
@@ -118,33 +118,8 @@ export async function probeWorker(
   const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: databaseUrl, POWERTOOLS_LOG_LEVEL: 'INFO' };
   delete env.NODE_OPTIONS;
   const args = [...extraNodeArgs, probe, pathToFileURL(bundle).href, ...(eventFile ? [eventFile] : [])];
-  const started = performance.now();
-  const { code, stdout, stderr } = await run(process.execPath, args, env, BENCH_DIR);
-  const processMs = performance.now() - started;
+  const { code, stdout, stderr, wallMs: processMs } = await runProcess(process.execPath, args, env, BENCH_DIR);
   const line = stdout.split('\n').find((l) => l.startsWith('BENCH_PROBE '));
   if (code !== 0 || !line) throw new Error(`worker probe failed (exit ${code}): ${stderr.slice(-2000)}`);
   return { ...(JSON.parse(line.slice('BENCH_PROBE '.length)) as Omit<ProbeResult, 'processMs'>), processMs };
-}
-
-function run(
-  cmd: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  cwd: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      resolve({
-        code: code ?? -1,
-        stdout: Buffer.concat(out).toString('utf8'),
-        stderr: Buffer.concat(err).toString('utf8'),
-      }),
-    );
-  });
 }

@@ -32,11 +32,16 @@ export function userEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-/** Runs `file args…` to its exit; wall time from spawn to the 'close' of its pipes. */
-export function runProcess(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<ProcessRun> {
+/** Runs `file args…` in `cwd` to its exit; wall time from spawn to the 'close' of its pipes. */
+export function runProcess(
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string = REPO_ROOT,
+): Promise<ProcessRun> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(file, args, { cwd: REPO_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
