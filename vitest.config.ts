@@ -2,6 +2,8 @@ import { defineConfig } from 'vitest/config';
 
 /** The files that take the corpora as test data. */
 const CORPORA = ['test/**/*-corpora.test.ts', 'test/**/corpora.test.ts', 'test/**/*-corpus.test.ts'];
+/** Prisma 6.19's own migrate judging our ledgers case by case: its own suite, `pnpm test:judge`. */
+const JUDGE = ['test/integration/prisma-judge.test.ts'];
 
 // Two cores: integration files each start their own databases, so keep parallelism modest.
 export default defineConfig({
@@ -12,7 +14,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          exclude: CORPORA,
+          exclude: [...CORPORA, ...JUDGE],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           globalSetup: ['test/helpers/global-setup.ts'],
@@ -27,6 +29,20 @@ export default defineConfig({
               test: {
                 name: 'corpora',
                 include: CORPORA,
+                testTimeout: 300_000,
+                hookTimeout: 300_000,
+                globalSetup: ['test/helpers/global-setup.ts'],
+              },
+            },
+          ]
+        : []),
+      // 108 s of the 351 s `pnpm test` took on 2 cores (2026-12-06): `pnpm test:judge`, run by .ci/run.
+      ...(judgeRequested()
+        ? [
+            {
+              test: {
+                name: 'judge',
+                include: JUDGE,
                 testTimeout: 300_000,
                 hookTimeout: 300_000,
                 globalSetup: ['test/helpers/global-setup.ts'],
@@ -60,6 +76,11 @@ export default defineConfig({
 /** `--project corpora`, or VPCM_CORPORA=1. */
 function corporaRequested(): boolean {
   return process.env.VPCM_CORPORA === '1' || process.argv.some((arg) => /(^|[=/])corpora$/.test(arg));
+}
+
+/** `--project judge`, or VPCM_JUDGE=1. */
+function judgeRequested(): boolean {
+  return process.env.VPCM_JUDGE === '1' || process.argv.some((arg) => /(^|[=/])judge$/.test(arg));
 }
 
 /** `--project faults`, a path under test/faults, or VPCM_FAULTS=1 (e.g. to run everything at once). */

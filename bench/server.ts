@@ -9,8 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { createDatabase, dropDatabase, type LocalDatabase, startLocalDatabase } from '../scripts/local/database.js';
+import { probe, SYSTEM_URL } from '../test/helpers/global-setup.js';
 
-export const SYSTEM_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
+export { SYSTEM_URL };
 
 export interface Server {
   adminUrl: string;
@@ -18,23 +19,6 @@ export interface Server {
   version: string;
   settings: string;
   stop(): Promise<void>;
-}
-
-/** True when `url` answers as a role that may create databases. */
-async function answers(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_500 });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    const { rows } = await client.query<{ ok: boolean }>(
-      'SELECT rolsuper OR rolcreatedb AS ok FROM pg_roles WHERE rolname = current_user',
-    );
-    return rows[0]?.ok === true;
-  } catch {
-    return false;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
 }
 
 async function describe(url: string): Promise<{ version: string; settings: string }> {
@@ -57,7 +41,7 @@ async function describe(url: string): Promise<{ version: string; settings: strin
 
 /** 127.0.0.1:5432 if it answers (unless `embedded`), else the embedded PostgreSQL in a temporary directory. */
 export async function startServer(opts: { embedded?: boolean } = {}): Promise<Server> {
-  if (!opts.embedded && (await answers(SYSTEM_URL)))
+  if (!opts.embedded && (await probe(SYSTEM_URL)) !== null)
     return {
       adminUrl: SYSTEM_URL,
       source: 'local server on 127.0.0.1:5432',

@@ -8,7 +8,8 @@
  * own (lambda/lock.ts), so B refuses (`--lock-wait 0`) or waits and then finds 003 recorded.
  *
  * Ordered by observed state only: A is at the gate (pg_locks), then B has ended, is polling for
- * the migration lock, or (the old failure) is at the gate too; only then does the gate open.
+ * the migration lock (only when it may wait), or (the old failure) is at the gate too; only then
+ * does the gate open.
  */
 import { describe, expect } from 'vitest';
 import { ErrorCode, type MigrateError } from '../../lambda/contract/index.js';
@@ -91,10 +92,17 @@ describe.each(databaseTargets())('a migration that releases the lock, on the $na
             // Even rounds: B refuses at once; odd rounds: B waits for the lock.
             const lockWaitMs = round % 2 === 0 ? 0 : 120_000;
             const b = started(deploy(tw.another(), { migrationsDir: dir, lint: false, apply: { lockWaitMs } }));
+            // With --lock-wait 0, B must have answered before the gate opens: once B has tried the
+            // lock it shows as a poller, and opening the gate then lets A release the lock between
+            // B's failed try and its refusal, which B (rightly) takes instead of refusing.
             await waitFor(
-              'deploy B to refuse, to poll for the migration lock, or to reach the gate as well',
+              lockWaitMs === 0
+                ? 'deploy B to refuse, or to reach the gate as well'
+                : 'deploy B to refuse, to poll for the migration lock, or to reach the gate as well',
               async () =>
-                b.settled || (await migrationLockPollers(db.adminUrl)).length > 0 || (await gate.waiters()).length > 1,
+                b.settled ||
+                (lockWaitMs > 0 && (await migrationLockPollers(db.adminUrl)).length > 0) ||
+                (await gate.waiters()).length > 1,
               60_000,
             );
             await gate.open();

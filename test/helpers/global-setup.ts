@@ -19,7 +19,7 @@ declare module 'vitest' {
   }
 }
 
-const SYSTEM_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
+export const SYSTEM_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   // Not the project's .vpc-migrate: tests must neither see nor leave state there.
@@ -43,8 +43,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
 }
 
-/** The URL when a server answers there and its user may create databases, else null. */
-async function probe(url: string): Promise<string | null> {
+/** The URL when a server answers there and its user may create databases, else null (bench/server.ts too). */
+export async function probe(url: string): Promise<string | null> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1_500 });
   client.on('error', () => undefined);
   try {
