@@ -1,6 +1,6 @@
 /** The rollout's pure parts: the targets file's schema, the stages, the scheduler, the progress line. */
 import { describe, expect, it } from 'vitest';
-import { MigrateError } from '../../lambda/contract/index.js';
+import type { MigrateError } from '../../lambda/contract/index.js';
 import { initialEntries, planStages } from '../../scripts/rollout/plan.js';
 import { changeLine, progressLine } from '../../scripts/rollout/progress.js';
 import { countStatuses, finish, type RolloutReport } from '../../scripts/rollout/report.js';
