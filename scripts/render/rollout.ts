@@ -1,5 +1,4 @@
 /** Text of `deploy --targets` (the rollout's outcome) and `status --targets` (the matrix). */
-import { remedyCommand } from '../../lambda/contract/index.js';
 import type { RolloutReport, TargetEntry } from '../rollout/report.js';
 import type { StatusMatrixReport } from '../rollout/status-matrix.js';
 import { bold, dim, green, red, yellow } from './common.js';
@@ -22,13 +21,8 @@ export function renderRollout(r: RolloutReport): string {
   if (r.exitCode === 0) out.push(green(bold('Every target is up to date.')));
   else {
     const stop = r.state === 'stopped' ? `The rollout stopped: ${r.targets.find((t) => t.reason)?.reason}. ` : '';
-    out.push(
-      red(bold(`${stop}Not every target is up to date.`)),
-      yellow(
-        `Fix what failed, then run ${remedyCommand('deploy', '--resume', r.reportFile)} ` +
-          '(add the flags of this run, such as --local): it runs only the targets that did not succeed.',
-      ),
-    );
+    out.push(red(bold(`${stop}Not every target is up to date.`)));
+    if (r.next) out.push(yellow(r.next));
   }
   return out.join('\n');
 }
@@ -65,7 +59,9 @@ export function renderStatusMatrix(r: StatusMatrixReport): string {
   }
   const c = r.counts;
   out.push('', `${c.upToDate} up to date, ${c.pending} pending, ${c.problem} with a problem.`);
-  if (r.exitCode === 1)
-    out.push(yellow(bold(`Run ${remedyCommand('deploy', '--targets', r.targetsFile)} to apply them.`)));
+  const troubled = r.rows.filter((row) => row.problems.length > 0);
+  if (troubled.length > 0) out.push('', red(bold('Problems:')));
+  for (const row of troubled) for (const p of row.problems) out.push(`  ${row.name}: ${p.code} ${p.message}`);
+  if (r.next) out.push(yellow(bold(r.next)));
   return out.join('\n');
 }

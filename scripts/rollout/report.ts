@@ -1,3 +1,5 @@
+import { remedyCommand } from '../../lambda/contract/index.js';
+
 /**
  * The rollout report: one entry per target with its status, what was applied and what is still
  * pending, how long it took and why it failed. It is written to a file as the rollout goes
@@ -51,6 +53,8 @@ export interface RolloutReport {
   counts: Counts;
   durationMs: number;
   exitCode: 0 | 2;
+  /** When not every target is up to date: the command that continues (printed as the user runs it). */
+  next?: string;
 }
 
 export type Counts = Record<TargetStatus, number>;
@@ -81,5 +85,9 @@ export function finish(report: RolloutReport, stoppedBecause: string | undefined
   const failed = report.counts.failed > 0;
   report.state = stoppedBecause ? 'stopped' : failed ? 'failed' : 'succeeded';
   report.exitCode = report.state === 'succeeded' ? 0 : 2;
+  if (report.exitCode !== 0)
+    report.next =
+      `Fix what failed, then run ${remedyCommand('deploy', '--resume', report.reportFile)}: ` +
+      'it runs only the targets that did not succeed, and each ledger decides what is still missing.';
   return report;
 }

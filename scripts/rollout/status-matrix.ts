@@ -4,7 +4,7 @@
  * worst target's: 0 all up to date, 1 some pending (none worse), 2 a problem on any target (a
  * failed or modified migration, an unreachable worker).
  */
-import { MigrateError, redact } from '../../lambda/contract/index.js';
+import { MigrateError, redact, remedyCommand } from '../../lambda/contract/index.js';
 import type { Worker } from '../core/worker-client.js';
 import { describeTarget, type RolloutTarget, type TargetWorkers } from './targets.js';
 
@@ -36,6 +36,8 @@ export interface StatusMatrixReport {
   rows: MatrixRow[];
   counts: { upToDate: number; pending: number; problem: number };
   exitCode: 0 | 1 | 2;
+  /** With pending migrations and no problem: the rollout that applies them (printed as the user runs it). */
+  next?: string;
 }
 
 export interface StatusMatrixOptions {
