@@ -84,6 +84,9 @@ export function matrixOf(
     rows,
     counts,
     exitCode,
+    ...(exitCode === 1
+      ? { next: `Run ${remedyCommand('deploy', '--targets', opts.targetsFile)} to apply them (canary first).` }
+      : {}),
   };
 }
 
