@@ -355,10 +355,10 @@ ${ROLLOUT_HELP}
       // Every target's deploy is this one, with these flags, sharing the rollout's parse cache.
       const report = await (await import('../rollout/commands.js')).deployTargets(values, {
         migrationsDir: location.dir,
-        run: (w, parseCache) => deploy(w, { ...each, parseCache }),
+        run: (w, parseCache, stop) => deploy(w, { ...each, parseCache, interrupted: stop }),
         targetWorkers,
       });
-      return { exitCode: report.exitCode, report };
+      return { exitCode: report.interrupted?.exitCode ?? report.exitCode, report };
     }
     const report = await deploy(worker, {
       ...each,

@@ -4,7 +4,9 @@
  * passes in its own single-target run and cli.ts's maker of workers (transport/rollout-target.ts),
  * so nothing here imports a command or a transport. Loaded only then (its own chunk of the bundle).
  */
+import { remedyCommand } from '../../lambda/contract/index.js';
 import { functionTimeoutFlag, usageError } from '../commands/flags.js';
+import { watchInterrupts } from '../interrupt.js';
 import { invocationDir } from '../project/invocation-dir.js';
 import { checkNoSingleTarget, concurrencyFlag, rolloutFlags } from './flags.js';
 import { rolloutProgress } from './progress.js';
@@ -50,11 +52,24 @@ export async function deployTargets(values: Flags, seams: Seams<DeployOne>): Pro
   const targets = await checkedTargets(targetsFile, local);
   const timeout = functionTimeoutFlag(values);
   const workers = makerOf(seams)({ command: 'deploy', local, ...(timeout ? { functionTimeoutMs: timeout } : {}) });
+  const reportFile = flags.reportFile ?? flags.resume ?? defaultReportPath(invocationDir(), new Date());
+  // Ctrl-C / SIGTERM: no target starts after it, running deploys stop between batches and answer,
+  // the report says so; a second signal exits at once (the report then shows them running).
+  const watch = watchInterrupts(
+    `No new target is started. Continue later with ${remedyCommand('deploy', '--resume', reportFile)}.`,
+    (i, final) =>
+      process.stderr.write(
+        final
+          ? `Second ${i.signal}: exiting now. ${i.next}\n`
+          : `\n${i.message}\n${i.next}\nWaiting for the running targets; press Ctrl-C again to exit now.\n`,
+      ),
+    (code) => process.exit(code),
+  );
   try {
     return await rollout({
       targets,
       targetsFile,
-      reportFile: flags.reportFile ?? flags.resume ?? defaultReportPath(invocationDir(), new Date()),
+      reportFile,
       ...(flags.resume ? { resumedFrom: flags.resume, resume: resumed } : {}),
       canary: flags.canary,
       canaryTargets: flags.canaryTargets,
@@ -64,8 +79,10 @@ export async function deployTargets(values: Flags, seams: Seams<DeployOne>): Pro
       deploy: seams.run,
       workers,
       progress: rolloutProgress(process.stderr, process.env, values.json === true),
+      interrupted: watch.current,
     });
   } finally {
+    watch.stop();
     await workers.close();
   }
 }

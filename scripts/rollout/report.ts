@@ -55,6 +55,8 @@ export interface RolloutReport {
   exitCode: 0 | 2;
   /** When not every target is up to date: the command that continues (printed as the user runs it). */
   next?: string;
+  /** A signal stopped it: the CLI exits with this code (130, 143) instead of 2. */
+  interrupted?: { signal: 'SIGINT' | 'SIGTERM'; exitCode: 130 | 143 };
 }
 
 export type Counts = Record<TargetStatus, number>;

@@ -8,6 +8,7 @@
  */
 import { MigrateError, redact } from '../../lambda/contract/index.js';
 import type { Worker } from '../core/worker-client.js';
+import type { Interruption } from '../interrupt.js';
 import { openParseCache, type ParseCache } from '../project/parse-cache.js';
 import { initialEntries, planStages, type StageOptions } from './plan.js';
 import type { RolloutProgress } from './progress.js';
@@ -29,7 +30,11 @@ export interface DeployOutcome {
  * The single-target deploy with the command's flags (deploy.ts passes itself in, so the
  * rollout does not import the command that starts it), sharing the rollout's parse cache.
  */
-export type DeployOne = (worker: Worker, parseCache: ParseCache) => Promise<DeployOutcome>;
+export type DeployOne = (
+  worker: Worker,
+  parseCache: ParseCache,
+  interrupted: () => { message: string; next: string } | undefined,
+) => Promise<DeployOutcome>;
 
 export interface RolloutOptions extends StageOptions {
   targets: readonly RolloutTarget[];
@@ -43,6 +48,8 @@ export interface RolloutOptions extends StageOptions {
   deploy: DeployOne;
   workers: TargetWorkers;
   progress: RolloutProgress;
+  /** A signal's interruption (scripts/interrupt.ts): no target starts after it, and deploys stop between batches. */
+  interrupted?: () => Interruption | undefined;
   now?: () => Date;
 }
 
@@ -74,9 +81,14 @@ export async function rollout(opts: RolloutOptions): Promise<RolloutReport> {
   record();
   // One cache for every target: the canary's deploy splits and lints the files, the rest find them.
   const parseCache = await openParseCache();
+  const interrupted = opts.interrupted ?? (() => undefined);
   const stopped = await schedule(plan.canary, plan.rest, {
     concurrency: opts.concurrency,
     maxFailures: opts.maxFailures,
+    stopped: () => {
+      const i = interrupted();
+      return i ? `interrupted (${i.signal})` : undefined;
+    },
     runOne: async (target) => {
       const entry = entryOf(report, target.name);
       entry.status = 'running';
@@ -85,7 +97,7 @@ export async function rollout(opts: RolloutOptions): Promise<RolloutReport> {
       const started = Date.now();
       let ok = false;
       try {
-        const result = await opts.workers.use(target, (worker) => opts.deploy(worker, parseCache));
+        const result = await opts.workers.use(target, (worker) => opts.deploy(worker, parseCache, interrupted));
         ok = recordDeploy(entry, result);
       } catch (error) {
         entry.status = 'failed';
@@ -98,6 +110,8 @@ export async function rollout(opts: RolloutOptions): Promise<RolloutReport> {
   });
   opts.progress.end();
   finish(report, stopped, now());
+  const signal = interrupted();
+  if (signal) report.interrupted = { signal: signal.signal, exitCode: signal.exitCode };
   writeReport(opts.reportFile, report);
   return report;
 }

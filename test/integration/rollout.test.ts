@@ -30,6 +30,39 @@ const MIGRATIONS = {
   '003_more': 'ALTER TABLE accounts ADD COLUMN note text;\n',
 };
 
+/**
+ * The bundled CLI as its own process, sent `signal` once the report it writes (atomically, so
+ * every read is a whole file) shows at least `done` targets succeeded and one running.
+ */
+function signalMidRollout(
+  args: string[],
+  report: string,
+  signal: NodeJS.Signals,
+  done: number,
+): Promise<{ seen: RolloutReport; code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve, reject) => {
+    const child: ChildProcess = spawn(
+      process.execPath,
+      [path.join(repoRoot, 'scripts/run-cli.mjs'), ...args, '--report', report],
+      { cwd: repoRoot, env: plainShellEnv({ VPC_MIGRATE_FUNCTION: '', DATABASE_URL: '' }), stdio: 'ignore' },
+    );
+    let seen: RolloutReport | undefined;
+    const watch = setInterval(() => {
+      if (seen || !existsSync(report)) return;
+      const r = JSON.parse(readFileSync(report, 'utf8')) as RolloutReport;
+      if (r.counts.succeeded >= done && r.counts.running >= 1) {
+        seen = r;
+        child.kill(signal);
+      }
+    }, 10);
+    child.on('exit', (code, got) => {
+      clearInterval(watch);
+      if (seen) resolve({ seen, code, signal: got });
+      else reject(new Error(`the CLI exited (${String(got ?? code)}) before the report showed work in flight`));
+    });
+  });
+}
+
 const name = (i: number) => `t${String(i + 1).padStart(2, '0')}`;
 
 /** The finished, not rolled-back ledger rows of a database, by name (none when it has no ledger). */
@@ -83,6 +116,9 @@ describe('deploy --targets: 20 databases, a canary, a failure budget, --resume',
   const entry = (r: RolloutReport, n: string) => r.targets.find((t) => t.name === n)!;
 
   it('(a) the canary fails: exit 2, no other database touched', async () => {
+    const before = await runCli(['status', '--local', '--migrations', dir, '--json', '--targets', targetsFile]);
+    expect(before.exitCode, before.stderr).toBe(1);
+    expect((JSON.parse(before.stdout) as StatusMatrixReport).counts.pending).toBe(COUNT);
     const report = path.join(work, 'a.json');
     const run = await deploy('--targets', targetsFile, '--canary-target', FAILING, '--report', report);
     expect(run.exitCode, run.stderr).toBe(2);
@@ -172,29 +208,7 @@ describe('deploy --targets: 20 databases, a canary, a failure budget, --resume',
     await addMigration(dir, '004_slow', 'SELECT pg_sleep(0.3);\nCREATE TABLE late (id int);\n');
     const report = path.join(work, 'd.json');
     const args = ['deploy', '--local', '--targets', targetsFile, '--migrations', dir, '--concurrency', '3'];
-    const killed = await new Promise<{ seen: RolloutReport; signal: NodeJS.Signals | null }>((resolve, reject) => {
-      const child: ChildProcess = spawn(
-        process.execPath,
-        [path.join(repoRoot, 'scripts/run-cli.mjs'), ...args, '--report', report],
-        { cwd: repoRoot, env: plainShellEnv({ VPC_MIGRATE_FUNCTION: '', DATABASE_URL: '' }), stdio: 'ignore' },
-      );
-      let seen: RolloutReport | undefined;
-      // Watches the report the CLI writes (atomically, so every read is a whole file): the kill
-      // comes once it shows targets done and targets running.
-      const watch = setInterval(() => {
-        if (!existsSync(report)) return;
-        const r = JSON.parse(readFileSync(report, 'utf8')) as RolloutReport;
-        if (r.counts.succeeded >= 2 && r.counts.running >= 1 && !seen) {
-          seen = r;
-          child.kill('SIGKILL');
-        }
-      }, 10);
-      child.on('exit', (_code, signal) => {
-        clearInterval(watch);
-        if (seen) resolve({ seen, signal });
-        else reject(new Error(`the CLI exited (${String(signal ?? _code)}) before the report showed work in flight`));
-      });
-    });
+    const killed = await signalMidRollout(args, report, 'SIGKILL', 2);
     expect(killed.signal).toBe('SIGKILL');
     const left = JSON.parse(readFileSync(report, 'utf8')) as RolloutReport;
     expect(left.state).toBe('running');
@@ -211,5 +225,29 @@ describe('deploy --targets: 20 databases, a canary, a failure budget, --resume',
       );
       expect(rows[0]!.n, n).toBe(1);
     }
+  });
+
+  it('(e) Ctrl-C mid-rollout: running targets finish, nothing new starts, exit 130; --resume completes', async () => {
+    await addMigration(dir, '005_slow', 'SELECT pg_sleep(0.3);\nCREATE TABLE later (id int);\n');
+    const report = path.join(work, 'e.json');
+    const args = ['deploy', '--local', '--targets', targetsFile, '--migrations', dir, '--concurrency', '2'];
+    const run = await signalMidRollout(args, report, 'SIGINT', 1);
+    expect(run.code).toBe(130);
+    const r = JSON.parse(readFileSync(report, 'utf8')) as RolloutReport;
+    expect(r).toMatchObject({ state: 'stopped', interrupted: { signal: 'SIGINT', exitCode: 130 } });
+    expect(r.counts.running + r.counts.pending).toBe(0);
+    expect(r.counts.skipped).toBeGreaterThan(0);
+    // What was running when the signal came finished: every target is either complete or untouched by 005.
+    for (const t of r.targets) {
+      const has005 = (await finishedRows(urls.get(t.name)!)).includes('005_slow');
+      expect(has005, t.name).toBe(t.status === 'succeeded');
+    }
+    const resumed = await deploy('--resume', report);
+    expect(resumed.exitCode, resumed.stderr).toBe(0);
+    for (const [n, url] of urls)
+      expect(
+        (await finishedRows(url)).filter((m) => m === '005_slow'),
+        n,
+      ).toHaveLength(1);
   });
 });

@@ -157,6 +157,19 @@ describe('scheduler', () => {
     expect(r.started).toHaveLength(6);
   });
 
+  it('a signal stops the scheduling: nothing starts after it, its reason is the outcome', async () => {
+    const r = runner([]);
+    let signal: string | undefined;
+    const runOne = async (t: RolloutTarget) => {
+      if (t.name === 't3') signal = 'interrupted (SIGINT)';
+      return r.runOne(t);
+    };
+    const [canary, ...rest] = local(8);
+    const stopped = await schedule([canary!], rest, { concurrency: 1, maxFailures: 0, runOne, stopped: () => signal });
+    expect(stopped).toBe('interrupted (SIGINT)');
+    expect(r.started).toEqual(['t1', 't2', 't3']);
+  });
+
   it('never runs more than --concurrency at once', async () => {
     let running = 0;
     let most = 0;
