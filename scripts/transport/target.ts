@@ -54,6 +54,7 @@ export async function resolveTarget(
   opts: { localThread?: URL } = {},
 ): Promise<ResolvedTarget> {
   const common = {
+    ...(flags.database !== undefined ? { database: flags.database } : {}),
     ...(flags.region ? { region: flags.region } : {}),
     ...(flags.profile ? { profile: flags.profile } : {}),
     ...(flags.functionTimeoutMs ? { functionTimeoutMs: flags.functionTimeoutMs } : {}),
@@ -120,12 +121,13 @@ export async function resolveTarget(
 }
 
 /** The target `--local` resolves to, but its endpoint (known once it listens). */
-export function plannedLocalTarget(flags: Pick<TargetFlags, 'functionTimeoutMs'>): WorkerTarget {
+export function plannedLocalTarget(flags: Pick<TargetFlags, 'functionTimeoutMs' | 'database'>): WorkerTarget {
   return {
     functionName: DEFAULT_FUNCTION_NAME,
     readerFunctionName: readerFunctionNameOf(DEFAULT_FUNCTION_NAME),
     localCredentials: true,
     region: 'us-east-1',
+    ...(flags.database !== undefined ? { database: flags.database } : {}),
     ...(flags.functionTimeoutMs ? { functionTimeoutMs: flags.functionTimeoutMs } : {}),
   };
 }

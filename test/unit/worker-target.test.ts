@@ -72,6 +72,33 @@ describe('the routing rule', () => {
   });
 });
 
+describe('a named database (--database)', () => {
+  it('sends every command to the migrator: the reader function serves only its own database', () => {
+    for (const command of ['status', 'lint', 'sql', ...WRITING_COMMANDS]) {
+      expect(targetFor(command, { ...BOTH, database: 't1' })).toEqual({
+        functionName: 'app-migrator',
+        region: 'eu-west-1',
+        role: 'migrator',
+        database: 't1',
+      });
+    }
+  });
+
+  it('is a target flag, checked for form before anything is sent, and carried into printed commands', async () => {
+    expect(targetFlags({ function: 'm', database: 'tenant-01' })).toEqual({ function: 'm', database: 'tenant-01' });
+    for (const bad of ['', 'a b', '../x', '-x']) {
+      expect(() => targetFlags({ database: bad })).toThrow(
+        expect.objectContaining({ code: ErrorCode.UsageError }) as MigrateError,
+      );
+    }
+    expect((await resolveTarget({ function: 'm', database: 't1' }, {})).target).toEqual({
+      functionName: 'm',
+      database: 't1',
+    });
+    expect(targetArgs({ function: 'm', database: 't1' }).args).toEqual(['--database', 't1', '--function', 'm']);
+  });
+});
+
 describe('where the reader function comes from', () => {
   it('--reader-function, else VPC_MIGRATE_READER_FUNCTION, else the stack output', () => {
     const env = { VPC_MIGRATE_READER_FUNCTION: 'from-env' };
