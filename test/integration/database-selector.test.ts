@@ -101,7 +101,7 @@ describe.each(databaseTargets())('one worker, three named databases ($name)', ({
     expect(await ledgerOf(named.t2!.url)).not.toContain('004_broken');
   });
 
-  it('refuses a name outside the allow-list with VPCM_DATABASE_NOT_ALLOWED, and a malformed one before sending', async () => {
+  it('refuses a name outside the allow-list (VPCM_DATABASE_NOT_ALLOWED), a malformed one before sending', async () => {
     const refused = await run('status', 'ghost');
     expect(refused.exitCode).toBe(2);
     const error = JSON.parse(refused.stdout).error;
