@@ -101,6 +101,23 @@ describe.each(databaseTargets())('one worker, three named databases ($name)', ({
     expect(await ledgerOf(named.t2!.url)).not.toContain('004_broken');
   });
 
+  it('--local serves the named databases of VPCM_DATABASES, as the demo runs it', async () => {
+    const saved = process.env.VPCM_DATABASES;
+    process.env.VPCM_DATABASES = JSON.stringify({ t1: named.t1!.url });
+    try {
+      const local = ['--local', '--database-url', own.url, '--migrations', dir, '--json'];
+      const t1 = await runCli(['status', ...local, '--database', 't1']);
+      expect(t1.exitCode).toBe(1);
+      expect(JSON.parse(t1.stdout).plan.pending).toContain('003_items');
+      const t2 = await runCli(['status', ...local, '--database', 't2']);
+      expect(JSON.parse(t2.stdout).error.code).toBe(ErrorCode.DatabaseNotAllowed);
+      expect(JSON.parse(t2.stdout).error.message).toContain('1 named database(s): t1');
+    } finally {
+      if (saved === undefined) delete process.env.VPCM_DATABASES;
+      else process.env.VPCM_DATABASES = saved;
+    }
+  });
+
   it('refuses a name outside the allow-list (VPCM_DATABASE_NOT_ALLOWED), a malformed one before sending', async () => {
     const refused = await run('status', 'ghost');
     expect(refused.exitCode).toBe(2);
