@@ -177,7 +177,7 @@ describe.each(databaseTargets())('secret path against $name PostgreSQL', (target
     await admin.end();
   });
 
-  it("a named database's secret says where to connect: the worker's DB_HOST, DB_PORT, DB_NAME do not apply", async () => {
+  it("a named database's secret says where to connect: the worker's DB_* overrides do not apply", async () => {
     sm.secretString = rdsSecret(firstPassword);
     // The worker's own database is elsewhere; a named one must not be sent there.
     Object.assign(process.env, { DB_HOST: '192.0.2.1', DB_PORT: '1', DB_NAME: 'not_this_one' });
