@@ -154,7 +154,12 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
       // The migration lock's own session, on the migrating login of the same database.
       const openSession = () => open(target, { action: `${event.action} lock`, requestId: event.requestId }, clock);
       const result = await dispatch(db, event, context, log, reader, openSession);
-      log.info('action finished', { action: event.action, login, durationMs: Date.now() - started });
+      log.info('action finished', {
+        action: event.action,
+        login,
+        ...(event.database === undefined ? {} : { database: event.database }),
+        durationMs: Date.now() - started,
+      });
       return {
         ok: true,
         protocol: PROTOCOL_VERSION,
@@ -162,7 +167,11 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
         result: clock ? { ...(result as object), timings: clock.read() } : result,
       };
     } catch (error) {
-      log.error('action failed', { action: event.action, error: describe(error) });
+      log.error('action failed', {
+        action: event.action,
+        ...(event.database === undefined ? {} : { database: event.database }),
+        error: describe(error),
+      });
       return failure(error, event.action);
     } finally {
       if (db) await close(db);

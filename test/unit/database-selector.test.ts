@@ -118,6 +118,17 @@ describe('VPCM_DATABASE_NOT_ALLOWED', () => {
       const error = await errorOf(handler, { ...event, database: 'b' });
       expect(error.code, String(event.action)).toBe(ErrorCode.DatabaseNotAllowed);
     }
+    // The worker's log line names the database the refused event asked for.
+    const lines: string[] = [];
+    const logged = createHandler({
+      databaseUrl: nowhere,
+      databases: { a: nowhere },
+      logger: createLogger({ service: 'unit' }, (l) => lines.push(l)),
+    });
+    await errorOf(logged, { action: 'ledger', database: 'b' });
+    expect(lines.map((l) => JSON.parse(l) as Record<string, unknown>)).toContainEqual(
+      expect.objectContaining({ message: 'action failed', database: 'b' }),
+    );
     const without = createHandler({ databaseUrl: nowhere, logger: quiet });
     expect((await errorOf(without, { action: 'ledger', database: 'a' })).message).toContain(
       'configured for no named databases',
