@@ -6,9 +6,7 @@
 import type { ParseArgsConfig } from 'node:util';
 import {
   type ApplyOptions,
-  DATABASE_NAME_RULE,
   ErrorCode,
-  isDatabaseName,
   LAMBDA_MAX_TIMEOUT_SECONDS,
   MigrateError,
   MIGRATION_FORMATS,
@@ -216,14 +214,6 @@ export function targetFlags(values: Values): TargetFlags {
   }
   const timeout = functionTimeoutFlag(values);
   if (timeout !== undefined) flags.functionTimeoutMs = timeout;
-  if (values.database !== undefined) {
-    if (!isDatabaseName(values.database)) {
-      throw usageError(
-        `--database must be ${DATABASE_NAME_RULE}, got ${JSON.stringify(values.database.slice(0, 140))}.`,
-        "Pass --database NAME with a name from the worker's allow-list (the construct's databases prop).",
-      );
-    }
-    flags.database = values.database;
-  }
+  if (values.database !== undefined) flags.database = values.database;
   return flags;
 }

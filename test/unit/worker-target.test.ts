@@ -18,7 +18,7 @@ import {
 import { renderSql } from '../../scripts/render/sql.js';
 import { invocationOf, targetArgs } from '../../scripts/invocation.js';
 import { invokeError } from '../../scripts/transport/invoke.js';
-import { readerFunctionOf, resolveTarget } from '../../scripts/transport/target.js';
+import { checkTargetFlags, readerFunctionOf, resolveTarget } from '../../scripts/transport/target.js';
 import { migrateErrorOf } from '../helpers/errors.js';
 
 const BOTH: WorkerTarget = { functionName: 'app-migrator', readerFunctionName: 'app-reader', region: 'eu-west-1' };
@@ -87,7 +87,7 @@ describe('a named database (--database)', () => {
   it('is a target flag, checked for form before anything is sent, and carried into printed commands', async () => {
     expect(targetFlags({ function: 'm', database: 'tenant-01' })).toEqual({ function: 'm', database: 'tenant-01' });
     for (const bad of ['', 'a b', '../x', '-x']) {
-      expect(() => targetFlags({ database: bad })).toThrow(
+      expect(() => checkTargetFlags(targetFlags({ database: bad }))).toThrow(
         expect.objectContaining({ code: ErrorCode.UsageError }) as MigrateError,
       );
     }
