@@ -14,7 +14,9 @@ import type * as rds from 'aws-cdk-lib/aws-rds';
 import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
 import {
+  DATABASE_NAME_RULE,
   ErrorCode,
+  isDatabaseName,
   LAMBDA_MAX_TIMEOUT_SECONDS as MAX_TIMEOUT_SECONDS,
   MigrateError,
   READER_ROLE_RESOURCE_TYPE,
@@ -42,6 +44,31 @@ export interface DatabaseEndpoint {
    * @default - none: you admit the worker's security group yourself
    */
   readonly securityGroups?: ec2.ISecurityGroup[];
+}
+
+/**
+ * A database the migrator serves besides its own, selected per command with `--database NAME`
+ * (one worker, many databases: docs/aws.md, "Many databases").
+ */
+export interface NamedDatabase {
+  /** What `--database` (an event's `database`) names it by: 1-128 letters, digits, `_ . -`. */
+  readonly name: string;
+  /**
+   * Its migrating login's RDS credentials secret (JSON with username, password, host, port,
+   * dbname: the worker connects where the secret says). The migrator gets GetSecretValue on it,
+   * and `kms:Decrypt` through Secrets Manager when the secret has an `encryptionKey`.
+   */
+  readonly secret: secretsmanager.ISecret;
+  /**
+   * The database's security group: the migrator's security group is admitted to it on `port`.
+   * @default - none: you admit the migrator's security group yourself
+   */
+  readonly securityGroup?: ec2.ISecurityGroup;
+  /**
+   * The port it listens on.
+   * @default - the worker's own database's port
+   */
+  readonly port?: number;
 }
 
 export interface MigrationWorkerProps {
@@ -138,6 +165,13 @@ export interface MigrationWorkerProps {
    * @default Duration.days(30)
    */
   readonly readerSecretRotation?: Duration | false;
+  /**
+   * Databases the migrator may serve besides its own (its allow-list, VPCM_DATABASES): GetSecretValue
+   * on exactly these secrets, and network reach to exactly these security groups. The reader
+   * function serves none of them.
+   * @default - none: every event runs against the worker's own database
+   */
+  readonly databases?: NamedDatabase[];
 }
 
 /**
@@ -292,11 +326,13 @@ export class MigrationWorker extends Construct implements ec2.IConnectable {
         [WORKER_ENV.readerSecret]: this.readerSecret.secretArn,
         ...connection,
         ...logging('vpc-migrate-worker'),
+        ...this.namedDatabases(props.databases ?? [], port),
       },
       logGroup: this.logGroup,
     });
     grantSecretRead(this.fn, secret, props.secretEncryptionKey ?? secret.encryptionKey);
     grantSecretRead(this.fn, this.readerSecret, this.readerSecret.encryptionKey);
+    for (const named of props.databases ?? []) grantSecretRead(this.fn, named.secret, named.secret.encryptionKey);
     acknowledgeWorkerFunction(this.fn, runtime);
 
     if (this.readerSecurityGroup) {
@@ -379,6 +415,35 @@ export class MigrationWorker extends Construct implements ec2.IConnectable {
    * provider framework: the framework's function answers CloudFormation, so the worker needs no
    * route to S3, and a failed set-up fails the deployment instead of passing unnoticed.
    */
+  /**
+   * The migrator's allow-list of named databases as its environment (name → secret ARN), after
+   * admitting the migrator's security group, and only it, to each one's security group on its port.
+   */
+  private namedDatabases(databases: NamedDatabase[], ownPort: number): Record<string, string> {
+    if (databases.length === 0) return {};
+    const seen = new Set<string>();
+    for (const { name } of databases) {
+      if (!isDatabaseName(name) || seen.has(name)) {
+        throw new MigrateError(
+          ErrorCode.UsageError,
+          `MigrationWorker ${this.node.path}: the database name ${JSON.stringify(name)} is ` +
+            `${seen.has(name) ? 'given twice' : `not ${DATABASE_NAME_RULE}`}.`,
+          'Give each entry of `databases` its own name of letters, digits, _ . or - (what --database names it by).',
+        );
+      }
+      seen.add(name);
+    }
+    for (const { name, securityGroup, port } of databases) {
+      securityGroup?.connections.allowFrom(
+        this.securityGroup,
+        ec2.Port.tcp(port ?? ownPort),
+        `vpc-migrate worker (database ${name})`,
+      );
+    }
+    const list = Object.fromEntries(databases.map((d) => [d.name, d.secret.secretArn]));
+    return { [WORKER_ENV.databases]: Stack.of(this).toJsonString(list) };
+  }
+
   private setupReaderRole(): CustomResource {
     const provider = new cr.Provider(this, 'SetupProvider', { onEventHandler: this.fn });
     const setup = new CustomResource(this, 'ReaderRole', {

@@ -22,6 +22,8 @@ import {
   readerNotConfigured,
   readerRemedy,
   WORKER_ENV,
+  databaseNotAllowed,
+  parseDatabaseList,
 } from './contract/index.js';
 import { clientConfigFromUrl, close, connect, isAuthFailure, type Db } from './db.js';
 import { drizzle } from './drizzle/apply.js';
@@ -55,6 +57,15 @@ export interface WorkerConfig {
    * @default 'migrator'
    */
   mode?: WorkerMode;
+  /**
+   * The named databases an event may select with `database` (the allow-list), each by the
+   * migrating login's connection URL (local use) or its RDS credentials secret (ARN or name), as
+   * DATABASE_URL and DB_SECRET_ARN give the worker's own. Ignored in reader mode, which refuses
+   * every selector: it holds no reader login for them (docs/aws.md, "Many databases").
+   */
+  databases?: Record<string, string>;
+  /** Why the allow-list could not be read (a malformed VPCM_DATABASES): raised when an event selects a database. */
+  databasesInvalid?: MigrateError;
   logger?: Logger;
 }
 
@@ -82,6 +93,7 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
     );
   const reader: ConnectionSource =
     config.readerConnectionConfig ?? fromUrl(config.readerDatabaseUrl, readerNotConfigured);
+  const named = namedDatabases(config);
 
   return async (
     rawEvent: unknown,
@@ -132,15 +144,22 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
     try {
       // The reader function holds no migrating credentials: everything runs as the reader there.
       const login = mode === 'reader' ? 'reader' : loginFor(event);
+      // Before anything connects or reads a secret: a database outside the allow-list goes no further.
+      const target = event.database === undefined ? migrator : named.select(event.database, login, event.action);
       // The reader function answers what reads as the reader anyway, and the ledger (status).
       if (mode === 'reader' && event.action !== 'ledger' && loginFor(event) !== 'reader') {
         throw readerOnly(event.action === 'run-sql' ? 'run-sql --write' : event.action);
       }
-      db = login === 'reader' ? await openReader(reader, event) : await open(migrator, event, clock);
-      // The migration lock's own session, on the migrating login.
-      const openSession = () => open(migrator, { action: `${event.action} lock`, requestId: event.requestId }, clock);
+      db = login === 'reader' ? await openReader(reader, event) : await open(target, event, clock);
+      // The migration lock's own session, on the migrating login of the same database.
+      const openSession = () => open(target, { action: `${event.action} lock`, requestId: event.requestId }, clock);
       const result = await dispatch(db, event, context, log, reader, openSession);
-      log.info('action finished', { action: event.action, login, durationMs: Date.now() - started });
+      log.info('action finished', {
+        action: event.action,
+        login,
+        ...(event.database === undefined ? {} : { database: event.database }),
+        durationMs: Date.now() - started,
+      });
       return {
         ok: true,
         protocol: PROTOCOL_VERSION,
@@ -148,12 +167,58 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
         result: clock ? { ...(result as object), timings: clock.read() } : result,
       };
     } catch (error) {
-      log.error('action failed', { action: event.action, error: describe(error) });
+      log.error('action failed', {
+        action: event.action,
+        ...(event.database === undefined ? {} : { database: event.database }),
+        error: describe(error),
+      });
       return failure(error, event.action);
     } finally {
       if (db) await close(db);
     }
   };
+}
+
+/**
+ * The allow-list of named databases and their migrating logins, one connection source per name
+ * for the container's life (each secret is fetched once and cached under its own ARN).
+ */
+function namedDatabases(config: WorkerConfig) {
+  const reader = (config.mode ?? 'migrator') === 'reader';
+  const list = reader ? {} : (config.databases ?? {});
+  const sources = new Map<string, ConnectionSource>();
+  return {
+    /** The migrating login of `name`, or the refusal; nothing here connects or reads a secret. */
+    select(name: string, login: 'reader' | 'migrator', action: string): ConnectionSource {
+      if (reader) throw databaseNotAllowed(name, [], true);
+      if (config.databasesInvalid) throw config.databasesInvalid;
+      const value = Object.hasOwn(list, name) ? list[name] : undefined;
+      if (value === undefined) throw databaseNotAllowed(name, Object.keys(list));
+      // Reader logins exist for the worker's own database only; reads never fall back to the migrating login.
+      if (login === 'reader' || action === 'setup') throw noReaderFor(name, action);
+      let source = sources.get(name);
+      if (!source) sources.set(name, (source = sourceOf(value)));
+      return source;
+    },
+  };
+}
+
+/** A named database's login: a connection URL (local use), else the RDS credentials secret it names. */
+function sourceOf(value: string): ConnectionSource {
+  if (/^postgres(ql)?:\/\//i.test(value)) return async () => clientConfigFromUrl(value);
+  return async (opts) => (await import('./secret.js')).namedDatabaseConfig(value, opts);
+}
+
+function noReaderFor(name: string, action: string): MigrateError {
+  const what = action === 'setup' ? 'set up a reader login' : 'run read-only queries';
+  return new MigrateError(
+    ErrorCode.ReaderRoleMissing,
+    `The worker cannot ${what} on the named database "${name}": it holds reader credentials only for its own ` +
+      'database, and read-only queries never run as the migrating login.',
+    'Run the query against a worker deployed for that database, or leave out --database; status, lint and ' +
+      'deploy work with --database.',
+    { details: { database: name } },
+  );
 }
 
 /** A connection source for a URL given in the config, or the error saying none was. */
@@ -287,8 +352,9 @@ function failure(error: unknown, action: string | undefined): WorkerResponse<nev
 /**
  * The deployed function's configuration from its environment (names in WORKER_ENV): the
  * migrating login from DATABASE_URL or DB_SECRET_ARN, the reader from READER_DATABASE_URL or
- * READER_SECRET_ARN; `VPC_MIGRATE_MODE=reader` makes it the reader function, which never reads
- * the migrating login's settings even if they are set.
+ * READER_SECRET_ARN, the named databases an event may select from VPCM_DATABASES;
+ * `VPC_MIGRATE_MODE=reader` makes it the reader function, which never reads the migrating
+ * logins' settings even if they are set.
  */
 export function workerConfigFromEnv(env: NodeJS.ProcessEnv = process.env): WorkerConfig {
   const mode: WorkerMode = env[WORKER_ENV.mode] === 'reader' ? 'reader' : 'migrator';
@@ -297,7 +363,12 @@ export function workerConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Worke
     mode,
     readerConnectionConfig: async (opts) => (await secrets()).getReaderConnectionConfig(opts),
   };
-  if (mode === 'migrator') config.connectionConfig = async (opts) => (await secrets()).getConnectionConfig(opts);
+  if (mode === 'migrator') {
+    config.connectionConfig = async (opts) => (await secrets()).getConnectionConfig(opts);
+    const databases = parseDatabaseList(env[WORKER_ENV.databases]);
+    if (databases instanceof MigrateError) config.databasesInvalid = databases;
+    else config.databases = databases;
+  }
   return config;
 }
 

@@ -100,10 +100,22 @@ async function configFromEnv(
   return secretConnectionConfig(secretId, opts);
 }
 
-/** Connection settings from the RDS credentials secret `secretId`, fetched once per container. */
+/**
+ * A named database's migrating login (WORKER_ENV.databases): the secret's own host, port and
+ * dbname. DB_HOST, DB_PORT and DB_NAME describe the worker's own database and never apply here.
+ */
+export function namedDatabaseConfig(secretId: string, opts: ConnectionConfigOptions = {}): Promise<ClientConfig> {
+  return secretConnectionConfig(secretId, opts, { own: false });
+}
+
+/**
+ * Connection settings from the RDS credentials secret `secretId`, fetched once per container.
+ * `own: false`: a named database's secret, which the worker's DB_* overrides do not apply to.
+ */
 export async function secretConnectionConfig(
   secretId: string,
   opts: ConnectionConfigOptions = {},
+  { own = true }: { own?: boolean } = {},
 ): Promise<ClientConfig> {
   const endpoint = opts.secretsManagerEndpoint ?? (process.env.SECRETS_MANAGER_ENDPOINT || undefined);
   const key = `${secretId}\n${endpoint ?? ''}`;
@@ -116,11 +128,16 @@ export async function secretConnectionConfig(
       if (cached.get(key) === fresh) cached.delete(key);
     });
   }
-  return toClientConfig(await entry, opts.tls);
+  return toClientConfig(await entry, opts.tls, own ? process.env : {});
 }
 
-function toClientConfig(secret: DatabaseSecret, tls: ConnectionConfigOptions['tls']): ClientConfig {
-  const host = process.env.DB_HOST || secret.host;
+/** `env`: where DB_HOST, DB_PORT and DB_NAME override the secret (the worker's own database only). */
+function toClientConfig(
+  secret: DatabaseSecret,
+  tls: ConnectionConfigOptions['tls'],
+  env: NodeJS.ProcessEnv,
+): ClientConfig {
+  const host = env.DB_HOST || secret.host;
   if (!host) {
     throw new MigrateError(
       ErrorCode.SecretInvalid,
@@ -128,13 +145,13 @@ function toClientConfig(secret: DatabaseSecret, tls: ConnectionConfigOptions['tl
       'Set DB_HOST on the function (the MigrationWorker construct does) or add `host` to the secret.',
     );
   }
-  const port = parsePort(process.env.DB_PORT) ?? secret.port ?? 5432;
+  const port = parsePort(env.DB_PORT) ?? secret.port ?? 5432;
   const password = secret.password;
   return {
     host,
     port,
     user: secret.username,
-    database: process.env.DB_NAME || secret.dbname || 'postgres',
+    database: env.DB_NAME || secret.dbname || 'postgres',
     password: () => password,
     ssl: tls === false ? false : { rejectUnauthorized: true, ...tls },
   };
@@ -217,7 +234,9 @@ function secretFetchError(secretId: string, error: unknown): MigrateError {
   let remedy: string;
   switch (name) {
     case 'ResourceNotFoundException':
-      remedy = 'Check DB_SECRET_ARN: the secret does not exist in this account and region.';
+      remedy =
+        `Check ${WORKER_ENV.migratorSecret} (or the secret ARNs in ${WORKER_ENV.databases}): ` +
+        'the secret does not exist in this account and region.';
       break;
     case 'AccessDeniedException':
     case 'AccessDenied':

@@ -52,6 +52,7 @@ export interface Invocation {
 export const CARRIED_FLAGS = [
   'local',
   'database-url',
+  'database',
   'function',
   'reader-function',
   'stack',

@@ -45,6 +45,8 @@ export const ErrorCode = {
   // database
   ConnectionFailed: 'VPCM_CONNECTION_FAILED',
   ConfigMissing: 'VPCM_CONFIG_MISSING',
+  // the event names a database (`database`) this worker is not configured for: refused before connecting
+  DatabaseNotAllowed: 'VPCM_DATABASE_NOT_ALLOWED',
   LockTimeout: 'VPCM_LOCK_TIMEOUT',
   LockLost: 'VPCM_LOCK_LOST', // the lock session ended mid-batch: stop before recording anything more
   // a finished row of the migration appeared: never record (or commit) it twice

@@ -19,6 +19,7 @@ export * from './redact.js';
 export * from './prisma-ledger-sql.js';
 export * from './sql-text.js';
 export * from './reader-role.js';
+export * from './database-selector.js';
 export * from './backfill-check.js';
 export * from './batch-order.js';
 export * from './remedy-command.js';

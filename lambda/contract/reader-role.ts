@@ -22,6 +22,11 @@ export const WORKER_ENV = {
   migratorUrl: 'DATABASE_URL',
   /** Local and tests: the reader login's URL. */
   readerUrl: 'READER_DATABASE_URL',
+  /**
+   * The named databases the migrator may serve besides its own (the allow-list of an event's
+   * `database`): a JSON object `{ "<name>": "<secret ARN>" }`, or locally `"<name>": "postgresql://…"`.
+   */
+  databases: 'VPCM_DATABASES',
   /** `reader`: the function answers only read-only run-sql and the ledger (status). */
   mode: 'VPC_MIGRATE_MODE',
 } as const;

@@ -62,6 +62,14 @@ const notArray = <S extends v.GenericSchema>(schema: S) => {
 /** PostgreSQL names are at most 63 bytes; a little room for the unusual. */
 const pgName = v.pipe(v.string(), v.minLength(1), v.maxLength(256), v.regex(/^[^\0]*$/));
 const isoOrNull = v.nullable(v.string());
+/** A database name as events, flags and the construct spell it: it is printed in remedies and logs. */
+export const DATABASE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+export const DATABASE_NAME_RULE = '1-128 letters, digits, _ . or -, starting with a letter or digit';
+/**
+ * Which of the worker's named databases the event is for (./database-selector.ts); absent: the
+ * worker's own database. A name outside the worker's allow-list is refused before anything connects.
+ */
+const database = v.optional(v.pipe(v.string(DATABASE_NAME_RULE), v.regex(DATABASE_NAME_PATTERN, DATABASE_NAME_RULE)));
 
 // ---------------------------------------------------------------------------------------------
 // Statements: the CLI parses each migration.sql with PostgreSQL's own parser and sends the
@@ -288,6 +296,7 @@ export type ChunkSpan = StatementSpan;
 
 export const LedgerEventSchema = v.strictObject({
   action: v.literal('ledger'),
+  database,
   requestId: v.optional(requestId),
   /** Which ledger to read; absent = `prisma`. */
   format: v.optional(MigrationFormatSchema),
@@ -296,6 +305,7 @@ export type LedgerEvent = v.InferInput<typeof LedgerEventSchema>;
 
 export const ApplyEventSchema = v.strictObject({
   action: v.literal('apply'),
+  database,
   /** Identifies the request in logs; a retried batch finds its own finished work in the ledger. */
   requestId,
   /** Which ledger records the migrations and how they run; absent = `prisma`. */
@@ -312,6 +322,7 @@ export type ApplyEvent = v.InferInput<typeof ApplyEventSchema>;
 
 export const RunSqlEventSchema = v.strictObject({
   action: v.literal('run-sql'),
+  database,
   requestId: v.optional(requestId),
   sql: nonBlankSql,
   /** Without it the statement runs in a READ ONLY transaction, enforced by PostgreSQL. */
@@ -329,6 +340,7 @@ export type RunSqlEvent = v.InferInput<typeof RunSqlEventSchema>;
  */
 export const SetupEventSchema = v.strictObject({
   action: v.literal('setup'),
+  database,
   requestId: v.optional(requestId),
 });
 export type SetupEvent = v.InferInput<typeof SetupEventSchema>;
@@ -346,6 +358,7 @@ export type ResolveTarget = v.InferOutput<typeof ResolveTargetSchema>;
 export const ResolveEventSchema = v.pipe(
   v.strictObject({
     action: v.literal('resolve'),
+    database,
     requestId: v.optional(requestId),
     /** The migration folder name (`migration_name`). */
     name: fileName(255, 'a folder name of 1-255 characters without / \\ or NUL'),
@@ -374,6 +387,7 @@ export type ResolveEvent = v.InferInput<typeof ResolveEventSchema>;
  */
 export const BaselineEventSchema = v.strictObject({
   action: v.literal('baseline'),
+  database,
   requestId: v.optional(requestId),
   migrations: migrationList('baseline'),
   /** How long to wait for the migration advisory lock (default 10 s). */
@@ -384,6 +398,7 @@ export type BaselineEvent = v.InferInput<typeof BaselineEventSchema>;
 /** Pending migrations applied inside ONE transaction, measured, then rolled back. */
 export const RehearseEventSchema = v.strictObject({
   action: v.literal('rehearse'),
+  database,
   requestId: v.optional(requestId),
   /** `statementTimeoutMs`, `lockTimeoutMs`, `lockWaitMs`, `reconcileExisting` as for apply. */
   options: v.optional(ApplyOptionsSchema, {}),
@@ -394,6 +409,7 @@ export type RehearseEvent = v.InferInput<typeof RehearseEventSchema>;
 /** A tracked data backfill (`prisma/backfills/NAME.sql`): one transaction, recorded, run once. */
 export const BackfillEventSchema = v.strictObject({
   action: v.literal('backfill'),
+  database,
   requestId: v.optional(requestId),
   /** The file name without `.sql`. */
   name: fileName(200, 'a backfill name of 1-200 characters without / \\ or NUL'),

@@ -62,6 +62,7 @@ export const TARGET_OPTIONS = {
   region: { type: 'string' },
   profile: { type: 'string' },
   'database-url': { type: 'string' },
+  database: { type: 'string' },
   'function-timeout': { type: 'string' },
   migrations: { type: 'string' },
   format: { type: 'string' },
@@ -80,6 +81,8 @@ export const TARGET_HELP = `Worker (one of):
                           other command to the worker; not with --local, which serves its own
   --endpoint URL          any Lambda Invoke-compatible endpoint (with --function)
   --region R, --profile P AWS region and profile (default: the AWS SDK chain)
+  --database NAME         one of the worker's named databases (the construct's databases prop; locally
+                          VPCM_DATABASES='{"NAME":"postgresql://…"}'); default: the worker's own database
   --function-timeout SEC  the function's timeout, 1 to ${LAMBDA_MAX_TIMEOUT_SECONDS} (Lambda's maximum;
                           default ${LAMBDA_MAX_TIMEOUT_SECONDS}); the CLI waits a little longer
 Common:
@@ -211,5 +214,6 @@ export function targetFlags(values: Values): TargetFlags {
   }
   const timeout = functionTimeoutFlag(values);
   if (timeout !== undefined) flags.functionTimeoutMs = timeout;
+  if (values.database !== undefined) flags.database = values.database;
   return flags;
 }

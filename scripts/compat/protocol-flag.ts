@@ -28,5 +28,12 @@ export function protocolFlag(values: Values): 'vpc-migrate' | 'run-sql' {
       'Use --protocol vpc-migrate (our worker, the default) or --protocol run-sql.',
     );
   }
+  if (values.database !== undefined) {
+    throw new MigrateError(
+      ErrorCode.UsageError,
+      "--database selects one of our worker's named databases; a run-sql worker has no such selector.",
+      'Drop --database, or name a run-sql worker deployed for that database.',
+    );
+  }
   return protocol;
 }

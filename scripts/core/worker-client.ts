@@ -46,6 +46,11 @@ export interface WorkerTarget {
   functionTimeoutMs?: number;
   /** Static credentials for the local endpoint (it does not check signatures). */
   localCredentials?: boolean;
+  /**
+   * One of the worker's named databases (its allow-list, the construct's `databases` prop): every
+   * event sent carries it as `database`. Absent: the worker's own database.
+   */
+  database?: string;
 }
 
 export interface Worker {
@@ -86,6 +91,8 @@ export interface TargetFlags {
   functionTimeoutMs?: number;
   /** `--reader-function NAME|ARN` (else VPC_MIGRATE_READER_FUNCTION, the stack's output, the local worker's). */
   readerFunction?: string;
+  /** `--database NAME`: one of the worker's named databases. */
+  database?: string;
 }
 
 export type FunctionRole = 'reader' | 'migrator';
@@ -117,11 +124,12 @@ export function readsOnly(command: string, opts: { write?: boolean } = {}): bool
  * The one routing rule between the two functions: a read-only command goes to the reader
  * function when one is known, anything else to the migrator. The returned target names the
  * function to invoke in `functionName`, and `role` says which it is when there was a choice.
+ * With a named database everything goes to the migrator: the reader function serves only its own.
  *
  * @example targetFor('status', { functionName: 'w', readerFunctionName: 'r' }) // { functionName: 'r', role: 'reader' }
  */
 export function targetFor(command: string, target: WorkerTarget, opts: { write?: boolean } = {}): WorkerTarget {
-  if (readsOnly(command, opts) && target.readerFunctionName) {
+  if (readsOnly(command, opts) && target.readerFunctionName && target.database === undefined) {
     const { readerFunctionName, ...rest } = target;
     return { ...rest, functionName: readerFunctionName, role: 'reader' };
   }

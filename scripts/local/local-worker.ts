@@ -3,7 +3,12 @@
  * the embedded PostgreSQL. Never a fallback for a missing production target: only an explicit
  * `--local` (or a test) starts it.
  */
-import { LAMBDA_MAX_TIMEOUT_SECONDS } from '../../lambda/contract/index.js';
+import {
+  LAMBDA_MAX_TIMEOUT_SECONDS,
+  MigrateError,
+  parseDatabaseList,
+  WORKER_ENV,
+} from '../../lambda/contract/index.js';
 import { createHandler, createLogger } from '../../lambda/handler.js';
 import { startLocalDatabase, type LocalDatabase } from './database.js';
 import { startInvokeEndpoint, writeInvocationLog } from './endpoint.js';
@@ -18,6 +23,12 @@ export const DEFAULT_TIMEOUT_MS = LAMBDA_MAX_TIMEOUT_SECONDS * 1000;
 export interface LocalWorkerOptions {
   /** Default `process.env.DATABASE_URL`; without either, the embedded PostgreSQL. */
   databaseUrl?: string;
+  /**
+   * Named databases an event may select with `database` (name → connection URL), the allow-list
+   * a deployed worker reads from VPCM_DATABASES; default: `process.env.VPCM_DATABASES` in the same
+   * JSON form, else none.
+   */
+  databases?: Record<string, string>;
   functionName?: string;
   /** The function timeout the handler's context counts down from. */
   timeoutMs?: number;
@@ -66,7 +77,14 @@ export async function startLocalWorker(opts: LocalWorkerOptions = {}): Promise<L
   const logger = createLogger({ service: 'vpc-migrate-worker' }, writeInvocationLog);
   try {
     const readerDatabaseUrl = localReaderUrl(databaseUrl);
-    const migrator = createHandler({ databaseUrl, readerDatabaseUrl, logger });
+    const named = opts.databases ?? parseDatabaseList(process.env[WORKER_ENV.databases]);
+    const migrator = createHandler({
+      databaseUrl,
+      readerDatabaseUrl,
+      logger,
+      // As deployed: a malformed list refuses selectors, and the worker still serves its own database.
+      ...(named instanceof MigrateError ? { databasesInvalid: named } : { databases: named }),
+    });
     // What the CDK stack's set-up does on deploy: the reader login, from the reader's credentials.
     const readerSetupError = await ensureLocalReader(databaseUrl, migrator);
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;

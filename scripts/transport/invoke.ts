@@ -45,7 +45,9 @@ export function connectWorker(target: WorkerTarget): Worker {
     opts: { writes?: boolean } = {},
     marks?: InvokeMarks,
   ): Promise<unknown> {
-    const payload = Buffer.from(JSON.stringify(event), 'utf8');
+    // The named database goes with every event (an event naming its own keeps it: protocol tests).
+    const sent = target.database === undefined ? event : { database: target.database, ...event };
+    const payload = Buffer.from(JSON.stringify(sent), 'utf8');
     marks?.encoded(payload.length);
     if (payload.length > INVOKE_PAYLOAD_LIMIT_BYTES) {
       throw new MigrateError(

@@ -7,7 +7,7 @@
  * VPC_MIGRATE_READER_FUNCTION, else the stack's `ReaderFunctionName`/`ReaderFunctionArn` output;
  * `--local` serves its own. core/worker-client.ts `targetFor` decides which of the two a command uses.
  */
-import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
+import { DATABASE_NAME_RULE, ErrorCode, isDatabaseName, MigrateError } from '../../lambda/contract/index.js';
 import type { TargetFlags, WorkerTarget } from '../core/worker-client.js';
 import { DEFAULT_FUNCTION_NAME, readerFunctionNameOf } from '../local/names.js';
 // Small, and loaded with the CLI so that the thread starts without waiting for a chunk.
@@ -21,10 +21,18 @@ export interface ResolvedTarget {
 }
 
 /**
- * The target flags' own consistency (one target; no --reader-function with --local): refused
- * before anything starts. {@link resolveTarget} checks it first too.
+ * The target flags' own consistency (one target; no --reader-function with --local; a
+ * `--database` name the worker could accept): refused before anything starts. {@link resolveTarget}
+ * checks it first too, for the API as for the CLI.
  */
 export function checkTargetFlags(flags: TargetFlags): void {
+  if (flags.database !== undefined && !isDatabaseName(flags.database)) {
+    throw new MigrateError(
+      ErrorCode.UsageError,
+      `--database must be ${DATABASE_NAME_RULE}, got ${JSON.stringify(flags.database.slice(0, 140))}.`,
+      "Pass --database NAME with a name from the worker's allow-list (the construct's databases prop).",
+    );
+  }
   const chosen = [flags.local && '--local', flags.stack && '--stack', flags.function && '--function'].filter(Boolean);
   if (chosen.length > 1) {
     throw new MigrateError(
@@ -54,6 +62,7 @@ export async function resolveTarget(
   opts: { localThread?: URL } = {},
 ): Promise<ResolvedTarget> {
   const common = {
+    ...(flags.database !== undefined ? { database: flags.database } : {}),
     ...(flags.region ? { region: flags.region } : {}),
     ...(flags.profile ? { profile: flags.profile } : {}),
     ...(flags.functionTimeoutMs ? { functionTimeoutMs: flags.functionTimeoutMs } : {}),
@@ -120,12 +129,13 @@ export async function resolveTarget(
 }
 
 /** The target `--local` resolves to, but its endpoint (known once it listens). */
-export function plannedLocalTarget(flags: Pick<TargetFlags, 'functionTimeoutMs'>): WorkerTarget {
+export function plannedLocalTarget(flags: Pick<TargetFlags, 'functionTimeoutMs' | 'database'>): WorkerTarget {
   return {
     functionName: DEFAULT_FUNCTION_NAME,
     readerFunctionName: readerFunctionNameOf(DEFAULT_FUNCTION_NAME),
     localCredentials: true,
     region: 'us-east-1',
+    ...(flags.database !== undefined ? { database: flags.database } : {}),
     ...(flags.functionTimeoutMs ? { functionTimeoutMs: flags.functionTimeoutMs } : {}),
   };
 }

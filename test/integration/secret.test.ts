@@ -15,7 +15,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createHandler } from '../../lambda/handler.js';
 import { createLogger } from '../../lambda/log.js';
-import { getConnectionConfig, type ConnectionConfigOptions } from '../../lambda/secret.js';
+import { getConnectionConfig, namedDatabaseConfig, type ConnectionConfigOptions } from '../../lambda/secret.js';
 import { databaseTargets, freshDatabase, type FreshDatabase } from '../helpers/db.js';
 import { migrateErrorOf } from '../helpers/errors.js';
 
@@ -175,6 +175,18 @@ describe.each(databaseTargets())('secret path against $name PostgreSQL', (target
     await db?.drop();
     await admin.query(`drop role if exists ${role}`);
     await admin.end();
+  });
+
+  it("a named database's secret says where to connect: the worker's DB_* overrides do not apply", async () => {
+    sm.secretString = rdsSecret(firstPassword);
+    // The worker's own database is elsewhere; a named one must not be sent there.
+    Object.assign(process.env, { DB_HOST: '192.0.2.1', DB_PORT: '1', DB_NAME: 'not_this_one' });
+    const named = await namedDatabaseConfig(SECRET_ARN, local({ refresh: true }));
+    expect(named).toMatchObject({ host: server.hostname, port: Number(server.port || 5432) });
+    expect(await whoAmI(named)).toEqual({ user: role, database: new URL(db.url).pathname.slice(1) });
+    // The control: the same secret as the worker's own is overridden.
+    process.env.DB_SECRET_ARN = SECRET_ARN;
+    expect(await getConnectionConfig(local())).toMatchObject({ host: '192.0.2.1', port: 1, database: 'not_this_one' });
   });
 
   it('fetches the secret once per container and connects with it', async () => {

@@ -18,7 +18,7 @@ import {
 import { renderSql } from '../../scripts/render/sql.js';
 import { invocationOf, targetArgs } from '../../scripts/invocation.js';
 import { invokeError } from '../../scripts/transport/invoke.js';
-import { readerFunctionOf, resolveTarget } from '../../scripts/transport/target.js';
+import { checkTargetFlags, readerFunctionOf, resolveTarget } from '../../scripts/transport/target.js';
 import { migrateErrorOf } from '../helpers/errors.js';
 
 const BOTH: WorkerTarget = { functionName: 'app-migrator', readerFunctionName: 'app-reader', region: 'eu-west-1' };
@@ -69,6 +69,33 @@ describe('the routing rule', () => {
       expect(error?.remedy).toContain('--function');
     }
     expect(() => migratorOnly(readerOnly)).toThrow(/needs the migrator/);
+  });
+});
+
+describe('a named database (--database)', () => {
+  it('sends every command to the migrator: the reader function serves only its own database', () => {
+    for (const command of ['status', 'lint', 'sql', ...WRITING_COMMANDS]) {
+      expect(targetFor(command, { ...BOTH, database: 't1' })).toEqual({
+        functionName: 'app-migrator',
+        region: 'eu-west-1',
+        role: 'migrator',
+        database: 't1',
+      });
+    }
+  });
+
+  it('is a target flag, checked for form before anything is sent, and carried into printed commands', async () => {
+    expect(targetFlags({ function: 'm', database: 'tenant-01' })).toEqual({ function: 'm', database: 'tenant-01' });
+    for (const bad of ['', 'a b', '../x', '-x']) {
+      expect(() => checkTargetFlags(targetFlags({ database: bad }))).toThrow(
+        expect.objectContaining({ code: ErrorCode.UsageError }) as MigrateError,
+      );
+    }
+    expect((await resolveTarget({ function: 'm', database: 't1' }, {})).target).toEqual({
+      functionName: 'm',
+      database: 't1',
+    });
+    expect(targetArgs({ function: 'm', database: 't1' }).args).toEqual(['--database', 't1', '--function', 'm']);
   });
 });
 
