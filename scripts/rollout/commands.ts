@@ -51,7 +51,12 @@ export async function deployTargets(values: Flags, seams: Seams<DeployOne>): Pro
   const local = values.local === true;
   const targets = await checkedTargets(targetsFile, local);
   const timeout = functionTimeoutFlag(values);
-  const workers = makerOf(seams)({ command: 'deploy', local, ...(timeout ? { functionTimeoutMs: timeout } : {}) });
+  const workers = makerOf(seams)({
+    targets,
+    command: 'deploy',
+    local,
+    ...(timeout ? { functionTimeoutMs: timeout } : {}),
+  });
   const reportFile = flags.reportFile ?? flags.resume ?? defaultReportPath(invocationDir(), new Date());
   // Ctrl-C / SIGTERM: no target starts after it, running deploys stop between batches and answer,
   // the report says so; a second signal exits at once (the report then shows them running).
@@ -94,7 +99,12 @@ export async function statusTargets(values: Flags, seams: Seams<StatusOne>): Pro
   const local = values.local === true;
   const targets = await checkedTargets(targetsFile, local);
   const timeout = functionTimeoutFlag(values);
-  const workers = makerOf(seams)({ command: 'status', local, ...(timeout ? { functionTimeoutMs: timeout } : {}) });
+  const workers = makerOf(seams)({
+    targets,
+    command: 'status',
+    local,
+    ...(timeout ? { functionTimeoutMs: timeout } : {}),
+  });
   try {
     return await statusMatrix({
       targets,

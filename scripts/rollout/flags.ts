@@ -61,13 +61,14 @@ export function wantsTargets(values: { readonly targets?: string; readonly resum
 
 /** Flags naming one worker make no sense beside a file of targets: refused, not silently ignored. */
 export function checkNoSingleTarget(values: object): void {
-  const single = ['function', 'stack', 'endpoint', 'reader-function', 'database-url'].filter(
+  const single = ['function', 'stack', 'endpoint', 'reader-function', 'database-url', 'database'].filter(
     (f) => (values as Record<string, unknown>)[f] !== undefined,
   );
   if (single.length > 0)
     throw usageError(
       `--${single[0]} names one worker; with --targets each target says how it is reached.`,
-      'Leave out the single-target flags (put "function", "stack" or "databaseUrl" in the targets file), or ' +
+      'Leave out the single-target flags (put "function", "stack", "database" or "databaseUrl" in the targets ' +
+        'file), or ' +
         'drop --targets.',
     );
 }

@@ -172,6 +172,8 @@ export interface TargetWorkers {
 }
 
 export interface TargetWorkerOptions {
+  /** Every target of the file (the local worker serves all `databaseUrl` entries at once). */
+  targets: readonly RolloutTarget[];
   /** The command the workers serve (`status` goes to a reader function when one is known). */
   command: 'deploy' | 'status';
   /** `--local`: required for `databaseUrl` entries, refused for deployed ones. */
