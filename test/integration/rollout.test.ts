@@ -12,6 +12,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalWorker } from '../../scripts/local/local-worker.js';
 import type { RolloutReport } from '../../scripts/rollout/report.js';
 import type { StatusMatrixReport } from '../../scripts/rollout/status-matrix.js';
 import { plainShellEnv, runCli } from '../helpers/cli.js';
@@ -249,5 +250,44 @@ describe('deploy --targets: 20 databases, a canary, a failure budget, --resume',
         (await finishedRows(url)).filter((m) => m === '005_slow'),
         n,
       ).toHaveLength(1);
+  });
+
+  it('(f) deployed entries (function, endpoint, database selector); a name off the allow-list is refused', async () => {
+    // t01 and t02 are up to date after (e): a deployed worker that serves them by name finds nothing to apply.
+    const worker = await startLocalWorker({
+      databaseUrl: urls.get('t01')!,
+      databases: { alpha: urls.get('t01')!, beta: urls.get('t02')! },
+    });
+    try {
+      const file = path.join(work, 'deployed.json');
+      const entry = (n: string, database: string) => ({
+        name: n,
+        function: worker.functionName,
+        endpoint: worker.endpoint,
+        database,
+      });
+      await writeFile(
+        file,
+        JSON.stringify({ targets: [entry('alpha', 'alpha'), entry('ghost', 'ghost'), entry('beta', 'beta')] }),
+      );
+      const status = await runCli(['status', '--migrations', dir, '--json', '--targets', file]);
+      expect(status.exitCode, status.stderr).toBe(2);
+      const matrix = JSON.parse(status.stdout) as StatusMatrixReport;
+      expect(matrix.rows.map((r) => [r.name, r.state, r.problems.map((p) => p.code)])).toEqual([
+        ['alpha', 'up-to-date', []],
+        ['ghost', 'problem', ['VPCM_DATABASE_NOT_ALLOWED']],
+        ['beta', 'up-to-date', []],
+      ]);
+      const run = await runCli(['deploy', '--migrations', dir, '--json', '--targets', file, '--max-failures', '1']);
+      expect(run.exitCode, run.stderr).toBe(2);
+      const r = JSON.parse(run.stdout) as RolloutReport;
+      expect(r.targets.map((t) => [t.name, t.status, t.error?.code])).toEqual([
+        ['alpha', 'succeeded', undefined],
+        ['ghost', 'failed', 'VPCM_DATABASE_NOT_ALLOWED'],
+        ['beta', 'succeeded', undefined],
+      ]);
+    } finally {
+      await worker.close();
+    }
   });
 });
