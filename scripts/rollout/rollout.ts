@@ -79,8 +79,9 @@ export async function rollout(opts: RolloutOptions): Promise<RolloutReport> {
     if (entry) opts.progress.changed(report, entry);
   };
   record();
-  // One cache for every target: the canary's deploy splits and lints the files, the rest find them.
-  const parseCache = await openParseCache();
+  // One cache for every target: the canary's deploy splits and lints the files, the rest find them
+  // (in memory when the project's cache file is off).
+  const parseCache = await openParseCache({ inMemoryWhenOff: true });
   const interrupted = opts.interrupted ?? (() => undefined);
   const stopped = await schedule(plan.canary, plan.rest, {
     concurrency: opts.concurrency,
