@@ -20,7 +20,7 @@ export function renderRollout(r: RolloutReport): string {
   ];
   if (r.exitCode === 0) out.push(green(bold('Every target is up to date.')));
   else {
-    const stop = r.state === 'stopped' ? `The rollout stopped: ${r.targets.find((t) => t.reason)?.reason}. ` : '';
+    const stop = r.stopReason ? `The rollout stopped: ${r.stopReason}. ` : '';
     out.push(red(bold(`${stop}Not every target is up to date.`)));
     if (r.next) out.push(yellow(r.next));
   }

@@ -6,6 +6,8 @@
 import { countStatuses, type RolloutReport, type TargetEntry } from './report.js';
 
 export interface RolloutProgress {
+  /** Before the first target: where the report goes (found again when the CLI is killed). */
+  start(report: RolloutReport): void;
   /** `entry` just changed status. */
   changed(report: RolloutReport, entry: TargetEntry): void;
   /** Clears the live line before the final report is printed. */
@@ -48,9 +50,15 @@ export function rolloutProgress(
   env: NodeJS.ProcessEnv,
   quiet: boolean,
 ): RolloutProgress {
-  if (quiet) return { changed: () => undefined, end: () => undefined };
+  const start = (r: RolloutReport) =>
+    stream.write(
+      `Rollout to ${r.targets.length} target(s)` +
+        `${r.canary.length > 0 ? `, canary ${r.canary.join(', ')}` : ''}; report: ${r.reportFile}\n`,
+    );
+  if (quiet) return { start: () => undefined, changed: () => undefined, end: () => undefined };
   if (!stream.isTTY || env.CI) {
     return {
+      start,
       changed: (_, entry) => {
         const line = changeLine(entry);
         if (line) stream.write(line + '\n');
@@ -64,6 +72,7 @@ export function rolloutProgress(
   const timer = setInterval(draw, 1000);
   timer.unref();
   return {
+    start,
     changed(report, entry) {
       last = report;
       // A failure stays on screen above the live line.

@@ -55,6 +55,8 @@ export interface RolloutReport {
   exitCode: 0 | 2;
   /** When not every target is up to date: the command that continues (printed as the user runs it). */
   next?: string;
+  /** Why targets were left `skipped` (a failed canary, the failure budget, a signal). */
+  stopReason?: string;
   /** A signal stopped it: the CLI exits with this code (130, 143) instead of 2. */
   interrupted?: { signal: 'SIGINT' | 'SIGTERM'; exitCode: 130 | 143 };
 }
@@ -76,16 +78,19 @@ export function entryOf(report: RolloutReport, name: string): TargetEntry {
 
 /** Ends the report: every target not started is `skipped` with `reason` when the rollout stopped early. */
 export function finish(report: RolloutReport, stoppedBecause: string | undefined, now: Date): RolloutReport {
+  let skipped = false;
   for (const t of report.targets)
     if (t.status === 'pending' && stoppedBecause) {
       t.status = 'skipped';
       t.reason = stoppedBecause;
+      skipped = true;
     }
   report.counts = countStatuses(report.targets);
   report.finishedAt = now.toISOString();
   report.durationMs = now.getTime() - Date.parse(report.startedAt);
-  const failed = report.counts.failed > 0;
-  report.state = stoppedBecause ? 'stopped' : failed ? 'failed' : 'succeeded';
+  // Stopped only when it left targets out: a failure of the last target to start is just a failure.
+  if (skipped && stoppedBecause) report.stopReason = stoppedBecause;
+  report.state = report.stopReason ? 'stopped' : report.counts.failed > 0 ? 'failed' : 'succeeded';
   report.exitCode = report.state === 'succeeded' ? 0 : 2;
   if (report.exitCode !== 0)
     report.next =

@@ -79,6 +79,7 @@ export async function rollout(opts: RolloutOptions): Promise<RolloutReport> {
     if (entry) opts.progress.changed(report, entry);
   };
   record();
+  opts.progress.start(report);
   // One cache for every target: the canary's deploy splits and lints the files, the rest find them
   // (in memory when the project's cache file is off).
   const parseCache = await openParseCache({ inMemoryWhenOff: true });

@@ -228,6 +228,18 @@ describe('report and progress', () => {
     finish(r, 'the canary stage failed (1 of 1)', new Date('2026-12-06T20:00:10.000Z'));
     expect(r.targets[3]).toMatchObject({ status: 'skipped', reason: 'the canary stage failed (1 of 1)' });
     expect(r).toMatchObject({ state: 'stopped', exitCode: 2, durationMs: 10_000 });
+    expect(r.stopReason).toBe('the canary stage failed (1 of 1)');
     expect(r.counts).toEqual({ pending: 0, running: 0, succeeded: 2, failed: 1, skipped: 1 });
+  });
+
+  it('a failure budget spent by the last target to start leaves nothing skipped: failed, not stopped', () => {
+    const r = base();
+    r.targets[1]!.status = 'succeeded';
+    r.targets[3]!.status = 'succeeded';
+    finish(r, '1 target(s) failed, more than --max-failures 0', new Date('2026-12-06T20:00:10.000Z'));
+    expect(r).toMatchObject({ state: 'failed', exitCode: 2 });
+    expect(r.stopReason).toBeUndefined();
+    expect(r.next).toContain('--resume r.json');
+    expect(r.counts).toEqual({ pending: 0, running: 0, succeeded: 3, failed: 1, skipped: 0 });
   });
 });
