@@ -15,7 +15,7 @@ import type { RolloutProgress } from './progress.js';
 import { writeReport } from './report-file.js';
 import { countStatuses, entryOf, finish, type RolloutReport, type TargetEntry } from './report.js';
 import { schedule } from './schedule.js';
-import type { RolloutTarget, TargetWorkers } from './targets.js';
+import { onTarget, type RolloutTarget, type TargetWorkers } from './targets.js';
 
 /** What the rollout reads of a target's deploy report (commands/deploy.ts `DeployReport`). */
 export interface DeployOutcome {
@@ -100,10 +100,10 @@ export async function rollout(opts: RolloutOptions): Promise<RolloutReport> {
       let ok = false;
       try {
         const result = await opts.workers.use(target, (worker) => opts.deploy(worker, parseCache, interrupted));
-        ok = recordDeploy(entry, result);
+        ok = recordDeploy(entry, result, target);
       } catch (error) {
         entry.status = 'failed';
-        entry.error = errorOf(error);
+        entry.error = errorOf(error, target);
       }
       entry.durationMs = Date.now() - started;
       record(entry);
@@ -119,7 +119,7 @@ export async function rollout(opts: RolloutOptions): Promise<RolloutReport> {
 }
 
 /** What a target's deploy report says, in its rollout entry; true when it succeeded. */
-function recordDeploy(entry: TargetEntry, r: DeployOutcome): boolean {
+function recordDeploy(entry: TargetEntry, r: DeployOutcome, target: RolloutTarget): boolean {
   const done = r.results.filter((m) => m.status === 'applied' || m.status === 'reconciled').map((m) => m.name);
   const doneSet = new Set([...done, ...r.results.filter((m) => m.status === 'already-applied').map((m) => m.name)]);
   entry.applied = done;
@@ -128,13 +128,13 @@ function recordDeploy(entry: TargetEntry, r: DeployOutcome): boolean {
   const problem = r.problems[0];
   if (entry.status === 'failed')
     entry.error = problem
-      ? { code: problem.code, message: redact(problem.message), remedy: redact(problem.remedy) }
+      ? { code: problem.code, message: redact(problem.message), remedy: onTarget(redact(problem.remedy), target) }
       : { code: 'VPCM_VERIFY_FAILED', message: 'The deploy did not verify.' };
   return entry.status === 'succeeded';
 }
 
-function errorOf(error: unknown): NonNullable<TargetEntry['error']> {
+function errorOf(error: unknown, target: RolloutTarget): NonNullable<TargetEntry['error']> {
   if (error instanceof MigrateError)
-    return { code: error.code, message: redact(error.message), remedy: redact(error.remedy) };
+    return { code: error.code, message: redact(error.message), remedy: onTarget(redact(error.remedy), target) };
   return { code: 'VPCM_INTERNAL', message: redact(String((error as Error)?.message ?? error)) };
 }

@@ -14,8 +14,9 @@
  * ```
  */
 import { readFile } from 'node:fs/promises';
-import { ErrorCode, MigrateError, redact } from '../../lambda/contract/index.js';
+import { ErrorCode, MigrateError, REMEDY_PROGRAM, redact, sh } from '../../lambda/contract/index.js';
 import type { Worker } from '../core/worker-client.js';
+import { withoutPassword } from '../invocation.js';
 
 interface Common {
   /** Unique in the file: reports and `--canary-target` name targets by it. */
@@ -162,6 +163,37 @@ export function describeTarget(t: RolloutTarget): string {
   if (t.kind === 'local') return redact(t.databaseUrl);
   const where = t.function ? `function ${t.function}` : `stack ${t.stack}`;
   return `${where}${t.database ? ` database ${t.database}` : ''}${t.region ? ` (${t.region})` : ''}`;
+}
+
+/**
+ * The flags that reach `t` alone, for the commands its remedies print (`resolve --rolled-back …`
+ * on that target). A password is left out of a database URL (the person adds it, or PGPASSWORD).
+ */
+export function targetArgs(t: RolloutTarget): string[] {
+  if (t.kind === 'local') return ['--database-url', withoutPassword(t.databaseUrl) ?? t.databaseUrl];
+  const args: string[] = [];
+  for (const [key, flag] of [
+    ['function', '--function'],
+    ['stack', '--stack'],
+    ['readerFunction', '--reader-function'],
+    ['endpoint', '--endpoint'],
+    ['region', '--region'],
+    ['profile', '--profile'],
+    ['database', '--database'],
+  ] as const) {
+    const value = t[key];
+    if (value !== undefined) args.push(flag, value);
+  }
+  return args;
+}
+
+/** `text` with each printed command (`` `vpc-migrate resolve …` ``) given the target's own flags. */
+export function onTarget(text: string, t: RolloutTarget): string {
+  const args = targetArgs(t).map(sh).join(' ');
+  return text.replace(
+    new RegExp(`\`${REMEDY_PROGRAM} ([a-z][a-z-]*)((?: [^\`]*)?)\``, 'g'),
+    (_, command: string, rest: string) => `\`${REMEDY_PROGRAM} ${command}${rest} ${args}\``,
+  );
 }
 
 /** Workers for targets: transport/rollout-target.ts makes them, cli.ts hands the maker to the commands. */

@@ -127,6 +127,11 @@ describe('deploy --targets: 20 databases, a canary, a failure budget, --resume',
     expect(entry(run.report, FAILING)).toMatchObject({ status: 'failed', stage: 'canary' });
     expect(entry(run.report, FAILING).error).toMatchObject({ code: 'VPCM_SQL_FAILED' });
     expect(entry(run.report, FAILING).error?.message).toContain('002_notes');
+    // Its remedy's commands name that target: they run as printed, against it alone.
+    const dbName = new URL(urls.get(FAILING)!).pathname.slice(1);
+    expect(entry(run.report, FAILING).error?.remedy).toMatch(
+      new RegExp(`resolve --rolled-back 002_notes --database-url \\S*${dbName}\\S* --local`),
+    );
     expect(run.report.counts).toMatchObject({ failed: 1, skipped: COUNT - 1, succeeded: 0 });
     // The file on disk is the final report (its remedies as written, without the CLI's rewriting).
     const onDisk = JSON.parse(readFileSync(report, 'utf8')) as RolloutReport;

@@ -5,7 +5,7 @@ import { initialEntries, planStages } from '../../scripts/rollout/plan.js';
 import { changeLine, progressLine } from '../../scripts/rollout/progress.js';
 import { countStatuses, finish, type RolloutReport } from '../../scripts/rollout/report.js';
 import { schedule } from '../../scripts/rollout/schedule.js';
-import { checkTargetsReachable, parseTargets, type RolloutTarget } from '../../scripts/rollout/targets.js';
+import { checkTargetsReachable, onTarget, parseTargets, type RolloutTarget } from '../../scripts/rollout/targets.js';
 
 function refusal(text: string): MigrateError {
   try {
@@ -79,6 +79,27 @@ describe('targets file', () => {
       /--local serves only "databaseUrl" entries/,
     );
     expect(() => checkTargetsReachable(local(2), true)).not.toThrow();
+  });
+});
+
+describe("a target's remedies", () => {
+  it("name the target's own flags in each printed command, never its password", () => {
+    const remedy = 'Fix the SQL, then `vpc-migrate resolve --rolled-back 002_x` and deploy again.';
+    const local: RolloutTarget = { kind: 'local', name: 't1', databaseUrl: 'postgresql://app:s3cret@db:5432/t1' };
+    expect(onTarget(remedy, local)).toBe(
+      'Fix the SQL, then `vpc-migrate resolve --rolled-back 002_x --database-url postgresql://app@db:5432/t1` ' +
+        'and deploy again.',
+    );
+    const deployed: RolloutTarget = {
+      kind: 'deployed',
+      name: 'acme',
+      function: 'w',
+      region: 'eu-west-1',
+      database: 'acme',
+    };
+    expect(onTarget(remedy, deployed)).toContain(
+      '`vpc-migrate resolve --rolled-back 002_x --function w --region eu-west-1 --database acme`',
+    );
   });
 });
 
