@@ -204,6 +204,18 @@ describe('deploy --targets: 20 databases, a canary, a failure budget, --resume',
     }
     expect(entry(r, FAILING).applied).toEqual(['002_notes', '003_more']);
     for (const [n, url] of urls) expect(await finishedRows(url), n).toEqual(Object.keys(MIGRATIONS));
+    // Identical ledgers: the same migrations with the same checksums, each finished once.
+    const ledgers = await Promise.all(
+      [...urls.values()].map((url) =>
+        query<{ migration_name: string; checksum: string; n: number }>(
+          url,
+          'SELECT migration_name, checksum, count(*)::int AS n FROM _prisma_migrations ' +
+            'WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL GROUP BY 1, 2 ORDER BY 1',
+        ),
+      ),
+    );
+    for (const ledger of ledgers) expect(ledger).toEqual(ledgers[0]);
+    expect(ledgers[0]!.map((row) => row.n)).toEqual([1, 1, 1]);
 
     const status = await runCli(['status', '--local', '--migrations', dir, '--json', '--targets', targetsFile]);
     expect(status.exitCode, status.stderr).toBe(0);
