@@ -10,6 +10,7 @@ export function renderRollout(r: RolloutReport): string {
     `Rollout of ${r.migrationsDir} to ${r.targets.length} target(s) from ${r.targetsFile}` +
       (r.resumedFrom ? ` (resuming ${r.resumedFrom})` : ''),
     dim(`canary: ${r.canary.join(', ') || 'none'}; concurrency ${r.concurrency}; --max-failures ${r.maxFailures}`),
+    ...r.warnings.map((w) => `${yellow('warning')} ${w}`),
     '',
     ...r.targets.map((t) => `  ${t.name.padEnd(width)}  ${statusCell(t)}`),
     '',

@@ -13,6 +13,8 @@ export interface StagePlan {
   rest: RolloutTarget[];
   /** Succeeded in the resumed report: carried over, not run. */
   carried: TargetEntry[];
+  /** Named by the resumed report, no longer in the targets file: left out. */
+  dropped: string[];
 }
 
 export interface StageOptions {
@@ -36,6 +38,7 @@ export function planStages(targets: readonly RolloutTarget[], opts: StageOptions
     return entry ? [{ ...entry, carried: true }] : [];
   });
   const toRun = targets.filter((t) => !done.has(t.name));
+  const dropped = (opts.resume?.targets ?? []).map((t) => t.name).filter((n) => !targets.some((t) => t.name === n));
   const named = opts.canaryTargets ?? [];
   if (named.length > 0) {
     const unknown = named.filter((n) => !targets.some((t) => t.name === n));
@@ -46,9 +49,26 @@ export function planStages(targets: readonly RolloutTarget[], opts: StageOptions
         'Pass --canary-target with a "name" from the targets file, or --canary N for the first N.',
       );
     const canary = toRun.filter((t) => named.includes(t.name));
-    return { canary, rest: toRun.filter((t) => !named.includes(t.name)), carried };
+    return { canary, rest: toRun.filter((t) => !named.includes(t.name)), carried, dropped };
   }
-  return { canary: toRun.slice(0, opts.canary), rest: toRun.slice(opts.canary), carried };
+  return { canary: toRun.slice(0, opts.canary), rest: toRun.slice(opts.canary), carried, dropped };
+}
+
+/** What a resumed run should say before it starts: targets it leaves out, another migrations folder. */
+export function resumeWarnings(plan: StagePlan, resumed: RolloutReport | undefined, migrationsDir: string): string[] {
+  if (!resumed) return [];
+  const out: string[] = [];
+  if (plan.dropped.length > 0)
+    out.push(
+      `The resumed report names ${plan.dropped.length} target(s) the targets file no longer has ` +
+        `(${plan.dropped.slice(0, 5).join(', ')}): they are left out.`,
+    );
+  if (resumed.migrationsDir !== migrationsDir)
+    out.push(
+      `The resumed rollout deployed ${resumed.migrationsDir}; this run deploys ${migrationsDir} ` +
+        '(each ledger decides what is missing).',
+    );
+  return out;
 }
 
 /** The first report of a run: every target pending, carried ones as they were. */

@@ -53,7 +53,8 @@ export function rolloutProgress(
   const start = (r: RolloutReport) =>
     stream.write(
       `Rollout to ${r.targets.length} target(s)` +
-        `${r.canary.length > 0 ? `, canary ${r.canary.join(', ')}` : ''}; report: ${r.reportFile}\n`,
+        `${r.canary.length > 0 ? `, canary ${r.canary.join(', ')}` : ''}; report: ${r.reportFile}\n` +
+        r.warnings.map((w) => `warning: ${w}\n`).join(''),
     );
   if (quiet) return { start: () => undefined, changed: () => undefined, end: () => undefined };
   if (!stream.isTTY || env.CI) {

@@ -55,6 +55,8 @@ export interface RolloutReport {
   exitCode: 0 | 2;
   /** When not every target is up to date: the command that continues (printed as the user runs it). */
   next?: string;
+  /** Said before it started (a resumed report's targets no longer in the file, another folder). */
+  warnings: string[];
   /** Why targets were left `skipped` (a failed canary, the failure budget, a signal). */
   stopReason?: string;
   /** A signal stopped it: the CLI exits with this code (130, 143) instead of 2. */

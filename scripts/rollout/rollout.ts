@@ -10,7 +10,7 @@ import { MigrateError, redact } from '../../lambda/contract/index.js';
 import type { Worker } from '../core/worker-client.js';
 import type { Interruption } from '../interrupt.js';
 import { openParseCache, type ParseCache } from '../project/parse-cache.js';
-import { initialEntries, planStages, type StageOptions } from './plan.js';
+import { initialEntries, planStages, resumeWarnings, type StageOptions } from './plan.js';
 import type { RolloutProgress } from './progress.js';
 import { writeReport } from './report-file.js';
 import { countStatuses, entryOf, finish, type RolloutReport, type TargetEntry } from './report.js';
@@ -67,6 +67,7 @@ export async function rollout(opts: RolloutOptions): Promise<RolloutReport> {
     concurrency: opts.concurrency,
     maxFailures: opts.maxFailures,
     canary: plan.canary.map((t) => t.name),
+    warnings: resumeWarnings(plan, opts.resume, opts.migrationsDir),
     state: 'running',
     targets: initialEntries(plan),
     counts: countStatuses([]),

@@ -1,7 +1,7 @@
 /** The rollout's pure parts: the targets file's schema, the stages, the scheduler, the progress line. */
 import { describe, expect, it } from 'vitest';
 import type { MigrateError } from '../../lambda/contract/index.js';
-import { initialEntries, planStages } from '../../scripts/rollout/plan.js';
+import { initialEntries, planStages, resumeWarnings } from '../../scripts/rollout/plan.js';
 import { changeLine, progressLine } from '../../scripts/rollout/progress.js';
 import { countStatuses, finish, type RolloutReport } from '../../scripts/rollout/report.js';
 import { schedule } from '../../scripts/rollout/schedule.js';
@@ -128,6 +128,13 @@ describe('stages', () => {
     ]);
     expect(plan.canary.map((t) => t.name)).toEqual(['t2']);
     expect(plan.rest.map((t) => t.name)).toEqual(['t3', 't4']);
+    expect(plan.dropped).toEqual([]);
+    // A target gone from the file is left out, and said so.
+    const shorter = planStages(targets.slice(0, 4), { canary: 1, resume: { ...resume, migrationsDir: 'm' } });
+    expect(shorter.dropped).toEqual(['t5']);
+    expect(resumeWarnings(shorter, { ...resume, migrationsDir: 'm' }, 'm')).toEqual([
+      'The resumed report names 1 target(s) the targets file no longer has (t5): they are left out.',
+    ]);
     expect(initialEntries(plan).map((e) => [e.name, e.status, e.stage])).toEqual([
       ['t1', 'succeeded', undefined],
       ['t5', 'succeeded', undefined],
@@ -216,6 +223,7 @@ describe('report and progress', () => {
     concurrency: 2,
     maxFailures: 0,
     canary: ['a'],
+    warnings: [],
     state: 'running',
     targets: [
       { name: 'a', via: 'x', stage: 'canary', status: 'succeeded', applied: ['001'], pending: [], durationMs: 1500 },
