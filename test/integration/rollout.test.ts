@@ -116,6 +116,24 @@ describe('deploy --targets: 20 databases, a canary, a failure budget, --resume',
     }));
   const entry = (r: RolloutReport, n: string) => r.targets.find((t) => t.name === n)!;
 
+  it('refuses before anything starts: local entries without --local, a single-target flag, a bad file', async () => {
+    const refusal = async (args: string[]) => {
+      const run = await runCli(['deploy', '--migrations', dir, '--json', ...args]);
+      expect(run.exitCode, run.stdout).toBe(2);
+      return (JSON.parse(run.stdout) as { error: { code: string; message: string } }).error;
+    };
+    expect((await refusal(['--targets', targetsFile])).message).toMatch(/only the local worker \(--local\)/);
+    expect((await refusal(['--local', '--targets', targetsFile, '--database-url', urls.get('t01')!])).code).toBe(
+      'VPCM_USAGE',
+    );
+    const bad = path.join(work, 'bad.json');
+    await writeFile(bad, JSON.stringify({ targets: [{ name: 't01', databaseUrl: urls.get('t01') }, { name: 't01' }] }));
+    const invalid = await refusal(['--local', '--targets', bad]);
+    expect(invalid.code).toBe('VPCM_TARGETS_INVALID');
+    expect(invalid.message).toContain('targets[1] ("t01"): the name is already used by targets[0]');
+    for (const url of urls.values()) expect(await touched(url)).toBe(false);
+  });
+
   it('(a) the canary fails: exit 2, no other database touched', async () => {
     const before = await runCli(['status', '--local', '--migrations', dir, '--json', '--targets', targetsFile]);
     expect(before.exitCode, before.stderr).toBe(1);
