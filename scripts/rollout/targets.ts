@@ -59,7 +59,8 @@ export function parseTargets(text: string, file: string): RolloutTarget[] {
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    throw invalid(file, [`not JSON (${(error as Error).message})`]);
+    const yaml = /\.ya?ml$/i.test(file) ? ': targets files are JSON (YAML is not read)' : '';
+    throw invalid(file, [`not JSON (${(error as Error).message})${yaml}`]);
   }
   return validateTargets(raw, file);
 }

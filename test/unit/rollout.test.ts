@@ -68,6 +68,7 @@ describe('targets file', () => {
 
   it('refuses what is not a targets file', () => {
     expect(refusal('{').message).toContain('not JSON');
+    expect(() => parseTargets('targets:\n  - name: t01\n', 'targets.yaml')).toThrow(/YAML is not read/);
     expect(refusal('[]').message).toContain('"targets" array');
     expect(refusal('{"targets": []}').message).toContain('"targets" is empty');
     expect(refusal('{"targets": [], "x": 1}').message).toContain('unknown top-level key(s): x');
