@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MigrateError } from '../../lambda/contract/index.js';
 import { initialEntries, planStages, resumeWarnings } from '../../scripts/rollout/plan.js';
-import { changeLine, progressLine } from '../../scripts/rollout/progress.js';
+import { changeLine, progressLine, rolloutProgress } from '../../scripts/rollout/progress.js';
 import { countStatuses, finish, type RolloutReport } from '../../scripts/rollout/report.js';
 import { schedule } from '../../scripts/rollout/schedule.js';
 import { checkTargetsReachable, onTarget, parseTargets, type RolloutTarget } from '../../scripts/rollout/targets.js';
@@ -250,6 +250,22 @@ describe('report and progress', () => {
       'Rollout: 1 done, 1 running, 1 failed, 1 left; slowest b 4.0 s',
     );
     expect(changeLine(base().targets[0]!)).toBe('[a] up to date: 1 applied (1.5 s)');
+  });
+
+  it('a terminal gets one redrawn line (failures kept above it); a pipe or CI gets plain lines', () => {
+    const out: string[] = [];
+    const stream = (isTTY: boolean) => ({ isTTY, write: (text: string) => out.push(text) });
+    const r = base();
+    const live = rolloutProgress(stream(true), {}, false);
+    live.changed(r, r.targets[2]!);
+    live.end();
+    expect(out.join('')).toContain('\r\x1b[2K[c] failed: ?\n');
+    expect(out.join('')).toMatch(/\r\x1b\[2KRollout: 1 done, 1 running, 1 failed, 1 left; slowest b [0-9.]+ s\n$/);
+    out.length = 0;
+    const plain = rolloutProgress(stream(true), { CI: 'true' }, false);
+    plain.changed(r, r.targets[0]!);
+    plain.changed(r, r.targets[3]!);
+    expect(out).toEqual(['[a] up to date: 1 applied (1.5 s)\n']);
   });
 
   it('finishing a stopped rollout marks what never started as skipped, exit 2', () => {
