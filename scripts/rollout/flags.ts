@@ -3,10 +3,9 @@
  * their help, their bounded parsing, and the two adapters the commands hand over to when
  * `--targets` (or `--resume`) is given.
  */
-import path from 'node:path';
 import { remedyCommand } from '../../lambda/contract/index.js';
 import { intFlag, type IntFlagSpec, type Options, usageError } from '../commands/flags.js';
-import { fromInvocationDir, invocationDir } from '../project/invocation-dir.js';
+import { fromInvocationDir } from '../project/invocation-dir.js';
 
 /**
  * Default 4: each target holds one worker invocation (a Lambda concurrent execution) and, in
@@ -111,10 +110,4 @@ export function rolloutFlags(values: {
       `Pass one of them (${remedyCommand('deploy', '--help')} explains both).`,
     );
   return flags;
-}
-
-/** The folder relative paths in a report are shown from. */
-export function displayPath(file: string): string {
-  const rel = path.relative(invocationDir(), file);
-  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : file;
 }
