@@ -44,6 +44,9 @@ function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
 
+/** Plain lines: the longest silence while targets run. */
+const HEARTBEAT_MS = 60_000;
+
 /** The display for `stream`: live on a terminal (unless CI is set), plain lines otherwise. */
 export function rolloutProgress(
   stream: { isTTY?: boolean; write(text: string): unknown },
@@ -58,13 +61,26 @@ export function rolloutProgress(
     );
   if (quiet) return { start: () => undefined, changed: () => undefined, end: () => undefined };
   if (!stream.isTTY || env.CI) {
+    // A CI log that stays silent for minutes looks hung (some runners kill such a job): a target
+    // that runs long gets the summary line once a minute while nothing else is printed.
+    let last: RolloutReport | undefined;
+    let wrote = Date.now();
+    const say = (line: string) => {
+      stream.write(line + '\n');
+      wrote = Date.now();
+    };
+    const timer = setInterval(() => {
+      if (last && Date.now() - wrote >= HEARTBEAT_MS) say(progressLine(last, Date.now()));
+    }, HEARTBEAT_MS / 4);
+    timer.unref();
     return {
       start,
-      changed: (_, entry) => {
+      changed: (report, entry) => {
+        last = report;
         const line = changeLine(entry);
-        if (line) stream.write(line + '\n');
+        if (line) say(line);
       },
-      end: () => undefined,
+      end: () => clearInterval(timer),
     };
   }
   let last: RolloutReport | undefined;

@@ -1,5 +1,5 @@
 /** The rollout's pure parts: the targets file's schema, the stages, the scheduler, the progress line. */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { MigrateError } from '../../lambda/contract/index.js';
 import { initialEntries, planStages, resumeWarnings } from '../../scripts/rollout/plan.js';
 import { changeLine, progressLine, rolloutProgress } from '../../scripts/rollout/progress.js';
@@ -266,6 +266,24 @@ describe('report and progress', () => {
     plain.changed(r, r.targets[0]!);
     plain.changed(r, r.targets[3]!);
     expect(out).toEqual(['[a] up to date: 1 applied (1.5 s)\n']);
+  });
+
+  it('plain lines: after a minute without one, the summary line (a CI log must not look hung)', () => {
+    vi.useFakeTimers({ now: Date.parse('2026-12-06T20:00:02.000Z') });
+    try {
+      const out: string[] = [];
+      const plain = rolloutProgress({ isTTY: false, write: (text: string) => out.push(text) }, {}, false);
+      const r = base();
+      plain.changed(r, r.targets[1]!);
+      out.length = 0;
+      vi.advanceTimersByTime(59_000);
+      expect(out).toEqual([]);
+      vi.advanceTimersByTime(16_000);
+      expect(out).toEqual(['Rollout: 1 done, 1 running, 1 failed, 1 left; slowest b 61.0 s\n']);
+      plain.end();
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('finishing a stopped rollout marks what never started as skipped, exit 2', () => {
