@@ -39,12 +39,14 @@ export const ROLLOUT_OPTIONS = {
 } as const satisfies Options;
 
 export const TARGETS_HELP = `Many databases (docs/many-databases.md):
-  --targets FILE          run on every target of FILE ({"targets": [{"name": …, "databaseUrl"|"function"|"stack": …}]})
-  --concurrency N         targets at a time, 1 to 64 (default ${DEFAULT_CONCURRENCY}: safe for Lambda and RDS
-                          connection limits)`;
+  --targets FILE          run on every target of FILE, a JSON file: {"targets": [{"name": …,
+                          "databaseUrl" | "function" | "stack": …}, …]}
+  --concurrency N         targets at a time, 1 to 64 (default ${DEFAULT_CONCURRENCY}: within Lambda's and RDS's
+                          connection limits; docs/many-databases.md says why)`;
 
 export const ROLLOUT_HELP = `${TARGETS_HELP}
-  --canary N              deploy the first N targets first, 0 to 1000 (default 1); a canary failure stops everything
+  --canary N              deploy the first N targets first, 0 to 1000 (default 1); a canary failure
+                          stops everything
   --canary-target NAME    the canary stage is these targets instead (repeatable)
   --max-failures N        failures tolerated before no new target starts (default 0: stop at the first;
                           running ones finish)
