@@ -91,7 +91,8 @@ function goalRows(info: RunInfo): string[] {
     const r = rolloutRatio(info.rollout);
     rows.push(
       `| rollout of ${info.rollout.corpus} to ${info.rollout.databases} databases at concurrency ` +
-        `${info.rollout.concurrency} ≤ ${ROLLOUT_GOAL}× ${info.rollout.concurrency} parallel psql sessions (issue 27) ` +
+        `${info.rollout.concurrency} ≤ ${ROLLOUT_GOAL}× ${info.rollout.concurrency} parallel psql sessions ` +
+        '(issue 27) ' +
         `| ${ratio(r)} | ${mark(r <= ROLLOUT_GOAL)} |`,
     );
   }
