@@ -31,6 +31,18 @@ export function clientConfigFromUrl(url: string): pg.ClientConfig {
   return config;
 }
 
+/**
+ * The same login's settings for another database on the same server (drift's scratch database):
+ * the URL's path or the `database` field replaced, everything else (host, TLS, password, the
+ * search_path a `?schema=` gave) kept. pg reads a connectionString over `database`, so the URL is rewritten.
+ */
+export function withDatabaseName(config: pg.ClientConfig, database: string): pg.ClientConfig {
+  if (config.connectionString === undefined) return { ...config, database };
+  const url = new URL(config.connectionString);
+  url.pathname = `/${encodeURIComponent(database)}`;
+  return { ...config, connectionString: url.toString() };
+}
+
 export async function connect(config: pg.ClientConfig, options: ConnectOptions = {}): Promise<Db> {
   const client = new pg.Client({
     ...config,

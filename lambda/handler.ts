@@ -30,6 +30,7 @@ import { drizzle } from './drizzle/apply.js';
 import type { WorkerFormat } from './format.js';
 import { prisma } from './prisma/apply.js';
 import { readLedgerState } from './ledger-state.js';
+import { runDrift } from './drift/action.js';
 import { rehearse } from './rehearse.js';
 import { baselineMigrations } from './baseline.js';
 import { resolveMigration } from './resolve.js';
@@ -153,7 +154,13 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
       db = login === 'reader' ? await openReader(reader, event) : await open(target, event, clock);
       // The migration lock's own session, on the migrating login of the same database.
       const openSession = () => open(target, { action: `${event.action} lock`, requestId: event.requestId }, clock);
-      const result = await dispatch(db, event, context, log, reader, openSession);
+      // drift: the scratch database is the target's server with another name; the dev database is from the allow-list.
+      const sources: DriftSources = {
+        target,
+        dev: (name) => named.select(name, 'migrator', 'drift'),
+        open: (source) => open(source, { action: `${event.action} place`, requestId: event.requestId }),
+      };
+      const result = await dispatch(db, event, context, log, reader, openSession, sources);
       log.info('action finished', {
         action: event.action,
         login,
@@ -288,6 +295,13 @@ async function open(
   }
 }
 
+/** The connections drift needs besides the target's session (lambda/drift/action.ts). */
+interface DriftSources {
+  target: ConnectionSource;
+  dev: (name: string) => ConnectionSource;
+  open: (source: ConnectionSource) => Promise<Db>;
+}
+
 /** The one place the worker tells the formats apart. */
 const FORMATS: Record<MigrationFormat, WorkerFormat> = { prisma, drizzle };
 
@@ -298,6 +312,7 @@ async function dispatch(
   log: Logger,
   reader: ConnectionSource,
   openSession: () => Promise<Db>,
+  sources: DriftSources,
 ): Promise<unknown> {
   switch (event.action) {
     case 'ledger':
@@ -320,6 +335,17 @@ async function dispatch(
       return runBackfill(db, event, context.getRemainingTimeInMillis());
     case 'baseline':
       return baselineMigrations(db, openSession, event, context.getRemainingTimeInMillis());
+    case 'drift':
+      return runDrift(
+        {
+          db,
+          log,
+          remainingMs: () => context.getRemainingTimeInMillis(),
+          ...sources,
+          format: FORMATS[event.format ?? 'prisma'],
+        },
+        event,
+      );
   }
 }
 

@@ -61,6 +61,10 @@ export const commands: Record<string, CommandEntry> = {
     summary: 'apply pending migrations in one transaction, measure, roll back',
     load: async () => (await import('./commands/rehearse.js')).rehearseCommand,
   },
+  drift: {
+    summary: 'compare the live schema with the one its applied migrations produce',
+    load: async () => (await import('./commands/drift.js')).driftCommand,
+  },
   backfill: {
     summary: 'run a tracked data backfill once, in one transaction',
     load: async () => (await import('./commands/backfill.js')).backfillCommand,
@@ -188,6 +192,7 @@ function noWorker(): Worker {
     rehearse: refuse,
     backfill: refuse,
     baseline: refuse,
+    drift: refuse,
     send: refuse,
     close: () => undefined,
   };

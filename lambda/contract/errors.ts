@@ -108,6 +108,12 @@ export const ErrorCode = {
   SchemaNotEmpty: 'VPCM_SCHEMA_NOT_EMPTY', // Prisma P3005: deploy into a schema with tables but no ledger
   BaselineUnknownMigration: 'VPCM_BASELINE_UNKNOWN_MIGRATION', // baseline --up-to names no local migration
   BaselineMismatch: 'VPCM_BASELINE_MISMATCH', // baseline --up-to: objects of those migrations are missing or differ
+  // drift (lambda/drift/)
+  DriftNeedsCreatedb: 'VPCM_DRIFT_NEEDS_CREATEDB', // the login may not create the scratch database
+  DriftDevNotEmpty: 'VPCM_DRIFT_DEV_NOT_EMPTY', // --dev-database holds objects that are not ours, or is in use
+  DriftInUse: 'VPCM_DRIFT_IN_USE', // another drift invocation holds the drift lock in that database
+  DriftScratchGone: 'VPCM_DRIFT_SCRATCH_GONE', // a later step found no scratch database of ours by that name
+  DriftFailed: 'VPCM_DRIFT_FAILED', // the expected schema could not be built (a migration failed in scratch)
   // many databases (scripts/rollout/)
   TargetsInvalid: 'VPCM_TARGETS_INVALID', // --targets FILE: unreadable, not JSON, or entries that break its schema
   RolloutReportInvalid: 'VPCM_ROLLOUT_REPORT_INVALID', // --resume REPORT: unreadable or not a rollout report

@@ -14,6 +14,7 @@ import {
   type ApplyEventSchema,
   type BaselineEventSchema,
   type BackfillEventSchema,
+  type DriftEventSchema,
   type LedgerEventSchema,
   MAX_SQL_BYTES,
   type MigrationFormat,
@@ -48,6 +49,10 @@ export type ParsedRehearse = Decoded<v.InferOutput<typeof RehearseEventSchema>>;
 /** `migrations`: from the first local migration through the one to baseline up to (the last). */
 export type ParsedBaseline = Decoded<v.InferOutput<typeof BaselineEventSchema>>;
 export type ParsedBackfill = v.InferOutput<typeof BackfillEventSchema>;
+/** `migrations` decoded when present (the `apply` step). */
+export type ParsedDrift = Omit<v.InferOutput<typeof DriftEventSchema>, 'migrations'> & {
+  migrations?: DecodedMigration[];
+};
 
 export type ParsedEvent =
   | ParsedLedger
@@ -57,7 +62,8 @@ export type ParsedEvent =
   | ParsedResolve
   | ParsedRehearse
   | ParsedBackfill
-  | ParsedBaseline;
+  | ParsedBaseline
+  | ParsedDrift;
 
 const isObj = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -104,6 +110,14 @@ export function parseEvent(raw: unknown): ParsedEvent {
       problems.push(...formatFieldProblems(migrations, 'prisma'));
       done(problems);
       return { ...event, migrations };
+    }
+    case 'drift': {
+      const problems = driftStepProblems(event);
+      const { migrations: payloads, ...rest } = event;
+      const migrations = payloads ? decodeMigrations(payloads, problems) : undefined;
+      if (migrations) problems.push(...formatFieldProblems(migrations, event.format ?? 'prisma'));
+      done(problems);
+      return migrations ? { ...rest, migrations } : rest;
     }
     case 'backfill':
       verifyChecksum(event.sql, event.checksum, `Backfill ${event.name}`, { backfill: event.name });
@@ -235,6 +249,19 @@ function invalid(problems: string[]): MigrateError {
     'Nothing was executed. Use the vpc-migrate CLI of the same version as the worker, or fix the event.',
     { details: { problems: shown } },
   );
+}
+
+/** What a drift step needs: `begin` creates the scratch database, every later step names it (or the dev database). */
+function driftStepProblems(e: v.InferOutput<typeof DriftEventSchema>): string[] {
+  const problems: string[] = [];
+  if (e.scratch !== undefined && e.devDatabase !== undefined) problems.push('scratch: not with devDatabase');
+  if (e.step === 'begin' && e.scratch !== undefined) problems.push('scratch: not with step "begin" (it creates one)');
+  if (e.step !== 'begin' && e.scratch === undefined && e.devDatabase === undefined)
+    problems.push(`scratch: required with step "${e.step}" (or devDatabase)`);
+  if (e.step === 'apply' && e.migrations === undefined) problems.push('migrations: required with step "apply"');
+  if (e.step !== 'apply' && e.migrations !== undefined) problems.push('migrations: only with step "apply"');
+  if (e.step !== 'compare' && e.exclude !== undefined) problems.push('exclude: only with step "compare"');
+  return problems;
 }
 
 /** Drizzle migrations need `createdAt` and `chunks`; Prisma ones must not carry them (docs/drizzle.md). */

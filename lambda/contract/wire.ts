@@ -425,6 +425,46 @@ export const BackfillEventSchema = v.strictObject({
 });
 export type BackfillEvent = v.InferInput<typeof BackfillEventSchema>;
 
+// ---------------------------------------------------------------------------------------------
+// Drift (lambda/drift/, docs/drift.md): the expected schema is built in a scratch database on the
+// target's server (or a dev database the user names) by applying the migrations the ledger records,
+// then compared with the live one. The CLI drives it in steps, several invocations when the
+// migrations do not fit one function's time.
+
+/** Scratch databases drift creates: the prefix and the marker comment together make one ours. */
+export const DRIFT_SCRATCH_PREFIX = 'vpcm_drift_';
+export const DRIFT_SCRATCH_PATTERN = /^vpcm_drift_[0-9a-f]{16}$/;
+const DRIFT_STEP_LIST = ['begin', 'apply', 'compare', 'end'] as const;
+export const DriftStepSchema = v.picklist(DRIFT_STEP_LIST, `one of ${DRIFT_STEP_LIST.join(', ')}`);
+export type DriftStep = v.InferOutput<typeof DriftStepSchema>;
+const DRIFT_SCRATCH_RULE = 'a scratch database name vpcm_drift_ and 16 hex digits';
+const excludePattern = idString(256);
+
+/**
+ * - `begin`: removes stale scratch databases of ours, creates a new one (or checks the dev
+ *   database is empty) and answers its name.
+ * - `apply`: applies `migrations` there through deploy's own path (lambda/apply-batch.ts).
+ * - `compare`: introspects it and the live database, answers the differences, then drops it.
+ * - `end`: drops it (the CLI's clean-up after a failure); answers whether it was there.
+ */
+export const DriftEventSchema = v.strictObject({
+  action: v.literal('drift'),
+  database,
+  requestId,
+  step: DriftStepSchema,
+  format: v.optional(MigrationFormatSchema),
+  /** The scratch database `begin` created; every later step names it (or `devDatabase`). */
+  scratch: v.optional(v.pipe(v.string(DRIFT_SCRATCH_RULE), v.regex(DRIFT_SCRATCH_PATTERN, DRIFT_SCRATCH_RULE))),
+  /** A database of the worker's allow-list to build the expected schema in instead (Atlas's dev database). */
+  devDatabase: database,
+  options: v.optional(ApplyOptionsSchema, {}),
+  /** `apply` only: the next migrations the ledger records as applied, in order. */
+  migrations: v.optional(migrationList('drift batch')),
+  /** `compare` only: objects not compared (`*` matches any run of characters). */
+  exclude: v.optional(v.pipe(v.array(excludePattern, 'an array of patterns'), v.maxLength(200, 'at most 200'))),
+});
+export type DriftEvent = v.InferInput<typeof DriftEventSchema>;
+
 /** Every event, told apart by `action`: the worker validates what it receives with this. */
 export const WorkerEventSchema = v.variant('action', [
   LedgerEventSchema,
@@ -435,6 +475,7 @@ export const WorkerEventSchema = v.variant('action', [
   BackfillEventSchema,
   SetupEventSchema,
   BaselineEventSchema,
+  DriftEventSchema,
 ]);
 export type WorkerEvent = v.InferInput<typeof WorkerEventSchema>;
 export type WorkerAction = WorkerEvent['action'];
@@ -447,6 +488,7 @@ export const WORKER_ACTIONS: readonly WorkerAction[] = [
   'backfill',
   'setup',
   'baseline',
+  'drift',
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -886,6 +928,39 @@ export const BackfillResultSchema = v.object({
 });
 export type BackfillResult = v.InferOutput<typeof BackfillResultSchema>;
 
+const DRIFT_CHANGE_LIST = ['missing', 'only-in-live', 'changed'] as const;
+/** One difference between the expected and the live schema (lambda/drift/diff.ts). */
+export const DriftDifferenceSchema = v.object({
+  kind: v.string(),
+  object: v.string(),
+  change: v.picklist(DRIFT_CHANGE_LIST),
+  expected: v.optional(v.string()),
+  live: v.optional(v.string()),
+});
+export type DriftDifference = v.InferOutput<typeof DriftDifferenceSchema>;
+
+/** A drift step's answer: which fields are set depends on the step. */
+export const DriftResultSchema = v.object({
+  step: DriftStepSchema,
+  /** `begin`: the scratch database created (absent with a dev database). */
+  scratch: v.optional(v.string()),
+  /** `begin`: stale scratch databases of ours it removed. */
+  removedStale: v.optional(v.array(v.string())),
+  /** `begin`: stale ones it left (in use, or not droppable), each with why. */
+  keptStale: v.optional(v.array(v.object({ name: v.string(), why: v.string() }))),
+  /** `begin` with a dev database: it held only what an earlier drift of ours left, and was emptied. */
+  devEmptied: v.optional(v.boolean()),
+  /** `apply`: deploy's own answer for the scratch database. */
+  apply: v.optional(ApplyResultSchema),
+  /** `compare`: the differences, expected against live. */
+  differences: v.optional(v.array(DriftDifferenceSchema)),
+  /** `compare`: how many objects each side has (after exclusions). */
+  objects: v.optional(v.object({ expected: v.number(), live: v.number() })),
+  /** `compare`, `end`: the scratch database was dropped (the dev database emptied) here. */
+  cleanedUp: v.optional(v.boolean()),
+});
+export type DriftResult = v.InferOutput<typeof DriftResultSchema>;
+
 /** Each action's answer (`result` of an ok envelope): the CLI validates what it receives with these. */
 export const ANSWER_SCHEMAS = {
   ledger: LedgerResultSchema,
@@ -896,5 +971,6 @@ export const ANSWER_SCHEMAS = {
   backfill: BackfillResultSchema,
   setup: SetupResultSchema,
   baseline: BaselineResultSchema,
+  drift: DriftResultSchema,
 } satisfies Record<WorkerAction, v.GenericSchema>;
 export type AnswerOf<A extends WorkerAction> = v.InferOutput<(typeof ANSWER_SCHEMAS)[A]>;

@@ -83,6 +83,7 @@ export function runSqlWorker(transport: RunSqlTransport, options: { ledgerPageBy
     rehearse: () => needsOurWorker('rehearse'),
     backfill: () => needsOurWorker('backfill'),
     baseline: () => needsOurWorker('baseline'),
+    drift: () => needsOurWorker('drift'),
     send: (event, opts) => transport.sendRaw(event, opts),
     close: () => transport.close(),
   };

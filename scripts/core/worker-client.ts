@@ -11,6 +11,8 @@ import type {
   BackfillResult,
   BaselineEvent,
   BaselineResult,
+  DriftEvent,
+  DriftResult,
   LedgerResult,
   MigrationFormat,
   RehearseEvent,
@@ -66,6 +68,8 @@ export interface Worker {
   rehearse(event: Request<RehearseEvent>): Promise<RehearseResult>;
   backfill(event: Request<BackfillEvent>): Promise<BackfillResult>;
   baseline(event: Request<BaselineEvent>): Promise<BaselineResult>;
+  /** One step of a drift check (lambda/drift/action.ts); every step writes (it creates or drops a database). */
+  drift(event: Request<DriftEvent>): Promise<DriftResult>;
   /**
    * What this worker cannot guarantee (the run-sql compatibility protocol, scripts/compat/);
    * deploy prints each as a warning. Absent for our worker.

@@ -49,6 +49,11 @@ export interface MigrationsLocation {
    *  Which @prisma/config loaded a Prisma config: `@prisma/config 7.10.1 (the project's prisma)` or `(vpc-migrate's)`.
    */
   loader?: string;
+  /**
+   * Objects the Prisma config says Prisma does not manage (`tables.external`, `enums.external`):
+   * drift does not report them.
+   */
+  external?: { tables: string[]; enums: string[] };
 }
 
 export const DEFAULT_MIGRATIONS = 'prisma/migrations';
@@ -172,7 +177,12 @@ function missingRemedy(loc: MigrationsLocation): string {
 /** What we use of @prisma/config (6.6 and later): the same two calls the Prisma CLI makes. */
 interface PrismaConfigApi {
   loadConfigFromFile(input: { configFile?: string; configRoot?: string }): Promise<{
-    config?: { schema?: string; migrations?: { path?: string } };
+    config?: {
+      schema?: string;
+      migrations?: { path?: string };
+      tables?: { external?: readonly string[] };
+      enums?: { external?: readonly string[] };
+    };
     error?: { _tag: string; error?: unknown };
     resolvedPath: string | null;
   }>;
@@ -203,6 +213,9 @@ async function fromPrismaConfig(root: string, file: string, ownPackages: string)
   });
   const note = filled.length ? `; ${filled.join(', ')} unset, loaded with a placeholder` : '';
   const configDir = path.dirname(file);
+  const tables = [...(config.tables?.external ?? [])];
+  const enums = [...(config.enums?.external ?? [])];
+  const external = tables.length + enums.length > 0 ? { external: { tables, enums } } : {};
   if (config.migrations?.path) {
     return {
       dir: path.resolve(configDir, config.migrations.path),
@@ -210,6 +223,7 @@ async function fromPrismaConfig(root: string, file: string, ownPackages: string)
       source: `${name} migrations.path${note}`,
       file,
       loader,
+      ...external,
     };
   }
   if (config.schema) {
@@ -220,6 +234,7 @@ async function fromPrismaConfig(root: string, file: string, ownPackages: string)
       source: `${name} schema${note}`,
       file,
       loader,
+      ...external,
     };
   }
   return {
@@ -228,6 +243,7 @@ async function fromPrismaConfig(root: string, file: string, ownPackages: string)
     source: `${name} without migrations.path or schema: ${DEFAULT_MIGRATIONS}${note}`,
     file,
     loader,
+    ...external,
   };
 }
 

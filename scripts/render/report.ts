@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import type { BackfillReport } from '../commands/backfill.js';
 import type { BaselineReport } from '../commands/baseline.js';
 import type { DeployReport } from '../commands/deploy.js';
+import type { DriftReport } from '../commands/drift.js';
 import type { LintReport } from '../commands/lint.js';
 import type { RehearseReport } from '../commands/rehearse.js';
 import type { ResolveReport } from '../commands/resolve.js';
@@ -16,6 +17,7 @@ import type { StatusMatrixReport } from '../rollout/status-matrix.js';
 import { renderBackfill } from './backfill.js';
 import { renderBaseline } from './baseline.js';
 import { renderDeploy } from './deploy.js';
+import { renderDrift } from './drift.js';
 import { renderLint } from './lint.js';
 import { renderRehearse } from './rehearse.js';
 import { renderResolve } from './resolve.js';
@@ -34,6 +36,7 @@ export type Report =
   | RehearseReport
   | BackfillReport
   | BaselineReport
+  | DriftReport
   | RolloutReport
   | StatusMatrixReport;
 
@@ -60,6 +63,8 @@ export async function renderReport(
       return renderBaseline(r);
     case 'rehearse':
       return renderRehearse(r);
+    case 'drift':
+      return renderDrift(r);
     case 'sql': {
       const csv = values.csv === true;
       if (csv && r.result) {

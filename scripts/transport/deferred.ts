@@ -16,7 +16,9 @@ export function deferredWorker(ready: Promise<Worker>, planned: WorkerTarget): W
     () => undefined,
   );
   const later =
-    <K extends 'ledger' | 'apply' | 'runSql' | 'resolve' | 'rehearse' | 'backfill' | 'baseline' | 'send'>(key: K) =>
+    <K extends 'ledger' | 'apply' | 'runSql' | 'resolve' | 'rehearse' | 'backfill' | 'baseline' | 'drift' | 'send'>(
+      key: K,
+    ) =>
     async (...args: Parameters<Worker[K]>): Promise<Awaited<ReturnType<Worker[K]>>> => {
       const worker = await ready;
       return (worker[key] as (...a: Parameters<Worker[K]>) => Promise<Awaited<ReturnType<Worker[K]>>>)(...args);
@@ -38,6 +40,7 @@ export function deferredWorker(ready: Promise<Worker>, planned: WorkerTarget): W
     rehearse: later('rehearse'),
     backfill: later('backfill'),
     baseline: later('baseline'),
+    drift: later('drift'),
     send: later('send'),
     close() {
       closed = true;

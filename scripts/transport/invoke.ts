@@ -13,6 +13,7 @@ import {
   ApplyResultSchema,
   BackfillResultSchema,
   BaselineResultSchema,
+  DriftResultSchema,
   ErrorBodySchema,
   ErrorCode,
   INVOKE_PAYLOAD_LIMIT_BYTES,
@@ -122,7 +123,7 @@ export function connectWorker(target: WorkerTarget): Worker {
     opts?: { writes?: boolean },
   ): Promise<v.InferOutput<S>> {
     // VPC_MIGRATE_TIMINGS (core/timings.ts): this Invoke's part of the time split.
-    const marks = startInvoke(event.action, 'migrations' in event ? event.migrations.length : undefined);
+    const marks = startInvoke(event.action, 'migrations' in event ? event.migrations?.length : undefined);
     const result = await send(event, opts, marks);
     const checked = v.safeParse(schema, result);
     if (checked.success) {
@@ -158,6 +159,8 @@ export function connectWorker(target: WorkerTarget): Worker {
     backfill: (event) => call(BackfillResultSchema, { action: 'backfill', ...event }),
     baseline: (event) =>
       call(BaselineResultSchema, { action: 'baseline', ...event, requestId: event.requestId ?? randomUUID() }),
+    drift: (event) =>
+      call(DriftResultSchema, { action: 'drift', ...event, requestId: event.requestId ?? randomUUID() }),
     send,
     close() {
       writer?.destroy();

@@ -1,0 +1,144 @@
+/**
+ * The worker's `drift` action, one step per invocation (lambda/contract/wire.ts DriftEventSchema):
+ * `begin` readies the place the expected schema is built in (a scratch database on the target's
+ * server, or the dev database), `apply` runs the ledger's migrations there through deploy's own
+ * path (apply-batch.ts), `compare` introspects it and the live database and answers the
+ * differences, `end` cleans up. `compare` cleans up too, whatever happens.
+ */
+import type pg from 'pg';
+import { applyBatch } from '../apply-batch.js';
+import type { DriftResult, ParsedDrift } from '../contract/index.js';
+import { close, type Db, withDatabaseName } from '../db.js';
+import type { WorkerFormat } from '../format.js';
+import type { Logger } from '../log.js';
+import { introspect } from './catalog.js';
+import { DEV_MARKER_SCHEMA, emptyDev, prepareDev, renewDev } from './dev-database.js';
+import { diffCatalogs } from './diff.js';
+import { globMatcher, isLedgerObject } from './exclude.js';
+import { claim, createScratch, dropScratch, renewScratch, sweepStale } from './scratch.js';
+
+type ConnectionSource = (opts?: { refresh?: boolean }) => Promise<pg.ClientConfig>;
+
+export interface DriftContext {
+  /** The live database (the event's target), as the migrating login. */
+  db: Db;
+  log: Logger;
+  remainingMs: () => number;
+  /** The target's connection settings: the scratch database is reached with them, another name given. */
+  target: ConnectionSource;
+  /** The dev database's connection settings, from the allow-list. */
+  dev: (name: string) => ConnectionSource;
+  /** Opens a session from settings (the handler's `open`: application name, re-fetch after a rotation). */
+  open: (source: ConnectionSource) => Promise<Db>;
+  format: WorkerFormat;
+}
+
+/** Where the expected schema is built, as one step sees it. */
+interface Place {
+  source: ConnectionSource;
+  label: string;
+  renew: (session: Db, remainingMs: number) => Promise<void>;
+  cleanUp: () => Promise<boolean>;
+  excludeSchemas: string[];
+}
+
+function placeOf(ctx: DriftContext, event: ParsedDrift): Place {
+  if (event.devDatabase !== undefined) {
+    const source = ctx.dev(event.devDatabase);
+    return {
+      source,
+      label: `the dev database "${event.devDatabase}"`,
+      renew: (session, ms) => renewDev(session, ms),
+      cleanUp: async () => {
+        const session = await ctx.open(source);
+        try {
+          await emptyDev(session, { unmark: true });
+          return true;
+        } finally {
+          await close(session);
+        }
+      },
+      excludeSchemas: [DEV_MARKER_SCHEMA],
+    };
+  }
+  const name = event.scratch!;
+  return {
+    source: async (opts) => withDatabaseName(await ctx.target(opts), name),
+    label: `the scratch database ${name}`,
+    renew: (_session, ms) => renewScratch(ctx.db, name, ms),
+    cleanUp: () => dropScratch(ctx.db, name),
+    excludeSchemas: [],
+  };
+}
+
+export async function runDrift(ctx: DriftContext, event: ParsedDrift): Promise<DriftResult> {
+  if (event.step === 'begin') return begin(ctx, event);
+  const place = placeOf(ctx, event);
+  if (event.step === 'end') return { step: 'end', cleanedUp: await place.cleanUp() };
+  if (event.step === 'apply') {
+    return withClaim(ctx, place, async (session) => ({
+      step: 'apply',
+      apply: await applyBatch(
+        { db: session, log: ctx.log, remainingMs: ctx.remainingMs, openSession: () => ctx.open(place.source) },
+        ctx.format,
+        { requestId: event.requestId, migrations: event.migrations ?? [], options: event.options },
+      ),
+    }));
+  }
+  // compare: whatever happens, the scratch database goes (the dev database is emptied).
+  try {
+    const compared = await withClaim(ctx, place, async (session) => {
+      const [expected, live] = [
+        await introspect(session, { excludeSchemas: place.excludeSchemas }),
+        await introspect(ctx.db),
+      ];
+      const exclude = event.exclude ?? [];
+      const excluded = globMatcher(exclude);
+      const differences = diffCatalogs(expected, live, { exclude }).filter(
+        (d) => !isLedgerObject(d.object) && !excluded(d.object),
+      );
+      const count = (c: typeof expected) => c.objects.filter((o) => !isLedgerObject(o.name) && !excluded(o.name));
+      return { differences, objects: { expected: count(expected).length, live: count(live).length } };
+    });
+    return { step: 'compare', ...compared, cleanedUp: await place.cleanUp() };
+  } catch (error) {
+    await place.cleanUp().catch((e: unknown) => ctx.log.warn('drift clean-up failed', { error: String(e) }));
+    throw error;
+  }
+}
+
+async function begin(ctx: DriftContext, event: ParsedDrift): Promise<DriftResult> {
+  if (event.devDatabase !== undefined) {
+    const session = await ctx.open(ctx.dev(event.devDatabase));
+    try {
+      await claim(session, `The dev database "${event.devDatabase}"`);
+      return { step: 'begin', devEmptied: await prepareDev(session, event.devDatabase, ctx.remainingMs()) };
+    } finally {
+      await close(session);
+    }
+  }
+  const sweep = await sweepStale(ctx.db);
+  if (sweep.removed.length > 0) ctx.log.info('drift removed stale scratch databases', { removed: sweep.removed });
+  const scratch = await createScratch(ctx.db, ctx.remainingMs());
+  return { step: 'begin', scratch, removedStale: sweep.removed, keptStale: sweep.kept };
+}
+
+/**
+ * Runs `work` on a session in the place, holding the drift lock there (its run is alive while
+ * it is held: the sweep leaves it alone) with the lease renewed to this invocation's end.
+ */
+async function withClaim<T>(ctx: DriftContext, place: Place, work: (session: Db) => Promise<T>): Promise<T> {
+  const holder = await ctx.open(place.source);
+  try {
+    await claim(holder, place.label.replace(/^the/, 'The'));
+    await place.renew(holder, ctx.remainingMs());
+    const session = await ctx.open(place.source);
+    try {
+      return await work(session);
+    } finally {
+      await close(session);
+    }
+  } finally {
+    await close(holder);
+  }
+}

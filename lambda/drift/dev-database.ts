@@ -1,0 +1,128 @@
+/**
+ * `--dev-database NAME` (Atlas's dev database): a database of the worker's allow-list the user
+ * gives drift to build the expected schema in, instead of a scratch database. It must be empty;
+ * drift marks it with a schema of its own (holding the lease, lease.ts) while it works, and empties
+ * it again at the end. A non-empty one is emptied only when our marker says drift filled it (a run
+ * that was killed); anything else is refused, never wiped.
+ */
+import { ErrorCode, MigrateError, quoteIdent } from '../contract/index.js';
+import type { Db } from '../db.js';
+import { leaseExpired, leaseFrom, leaseLiteral, parseLease } from './lease.js';
+
+/** The marker schema: excluded from introspection, dropped when drift is done. */
+export const DEV_MARKER_SCHEMA = '_vpcm_drift_dev';
+
+const SYSTEM = `n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', '${DEV_MARKER_SCHEMA}')
+  AND n.nspname NOT LIKE 'pg\\_temp\\_%' AND n.nspname NOT LIKE 'pg\\_toast\\_temp\\_%'`;
+
+/** Up to five of what the database holds besides an empty `public`: relations, types, routines, schemas, extensions. */
+async function contents(dev: Db): Promise<string[]> {
+  const { rows } = await dev.query<{ what: string }>(
+    `(SELECT format('%s %I.%I', CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' WHEN 'S' THEN 'sequence'
+                     ELSE 'relation' END, n.nspname, c.relname) AS what
+        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE ${SYSTEM} LIMIT 5)
+     UNION ALL
+     (SELECT format('type %I.%I', n.nspname, t.typname) FROM pg_catalog.pg_type t
+        JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+       WHERE ${SYSTEM} AND t.typrelid = 0 AND t.typcategory <> 'A' LIMIT 5)
+     UNION ALL
+     (SELECT format('function %I.%I', n.nspname, p.proname) FROM pg_catalog.pg_proc p
+        JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE ${SYSTEM} LIMIT 5)
+     UNION ALL
+     (SELECT format('schema %I', n.nspname) FROM pg_catalog.pg_namespace n WHERE ${SYSTEM} AND n.nspname <> 'public'
+       LIMIT 5)
+     UNION ALL
+     (SELECT format('extension %I', e.extname) FROM pg_catalog.pg_extension e WHERE e.extname <> 'plpgsql' LIMIT 5)`,
+  );
+  return rows.slice(0, 5).map((r) => r.what);
+}
+
+async function markerLease(dev: Db) {
+  const { rows } = await dev.query<{ comment: string | null; now: Date }>(
+    `SELECT pg_catalog.obj_description(oid, 'pg_namespace') AS comment, pg_catalog.now() AS now
+       FROM pg_catalog.pg_namespace WHERE nspname = $1`,
+    [DEV_MARKER_SCHEMA],
+  );
+  const row = rows[0];
+  return row ? { lease: parseLease(row.comment), now: row.now, present: true } : { present: false as const };
+}
+
+/**
+ * Readies the dev database (`name` as the allow-list calls it): empty, or left by a drift of ours
+ * whose lease expired (then emptied), else refused. Marks it ours for this invocation. Answers
+ * whether it was emptied.
+ */
+export async function prepareDev(dev: Db, name: string, remainingMs: number): Promise<boolean> {
+  const marker = await markerLease(dev);
+  const held = contents(dev);
+  if (marker.present && marker.lease && !leaseExpired(marker.lease, marker.now))
+    throw new MigrateError(
+      ErrorCode.DriftInUse,
+      `The dev database "${name}" is in use by another drift check (its lease runs until ${marker.lease.leaseUntil}).`,
+      'Wait for that drift check to finish (or its lease to expire), then run drift again.',
+      { details: { database: name, leaseUntil: marker.lease.leaseUntil } },
+    );
+  const found = await held;
+  let emptied = false;
+  if (found.length > 0) {
+    if (!marker.present || !marker.lease) throw devNotEmpty(name, found);
+    await emptyDev(dev);
+    emptied = true;
+  }
+  await dev.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(DEV_MARKER_SCHEMA)}`);
+  await renewDev(dev, remainingMs);
+  return emptied;
+}
+
+/** Extends the dev database's lease to this invocation's end; refuses one that is no longer marked ours. */
+export async function renewDev(dev: Db, remainingMs: number): Promise<void> {
+  const marker = await markerLease(dev);
+  if (!marker.present)
+    throw new MigrateError(
+      ErrorCode.DriftScratchGone,
+      "The dev database no longer holds drift's marker: it was emptied or changed while the check ran.",
+      'Run drift again.',
+    );
+  const lease = leaseFrom(marker.now, remainingMs, marker.lease?.createdAt);
+  await dev.query(`COMMENT ON SCHEMA ${quoteIdent(DEV_MARKER_SCHEMA)} IS ${leaseLiteral(lease)}`);
+}
+
+function devNotEmpty(name: string, found: string[]): MigrateError {
+  return new MigrateError(
+    ErrorCode.DriftDevNotEmpty,
+    `The dev database "${name}" is not empty (it holds ${found.join(', ')}${found.length === 5 ? ', …' : ''}); ` +
+      'drift builds the expected schema by applying every migration to it, and never empties a database ' +
+      'it did not fill.',
+    `Point --dev-database at an empty database (CREATE DATABASE … on any server of the same PostgreSQL version), ` +
+      "or leave --dev-database out to use a scratch database on the target's server (needs CREATEDB).",
+    { details: { database: name, holds: found } },
+  );
+}
+
+/**
+ * Empties a dev database drift filled: every schema but the system ones dropped with what it holds,
+ * `public` made again with its owner and PUBLIC's privileges as they were. With `unmark`, the
+ * marker schema goes too (the end of a run); otherwise it stays, to be renewed.
+ */
+export async function emptyDev(dev: Db, opts: { unmark?: boolean } = {}): Promise<void> {
+  const marker = await markerLease(dev);
+  if (!marker.present || !marker.lease) return;
+  const { rows } = await dev.query<{ nspname: string }>(
+    `SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE ${SYSTEM} ORDER BY 1`,
+  );
+  const pub = await dev.query<{ owner: string; acl: string | null }>(
+    `SELECT nspowner::regrole::text AS owner, nspacl::text AS acl
+       FROM pg_catalog.pg_namespace WHERE nspname = 'public'`,
+  );
+  for (const r of rows) await dev.query(`DROP SCHEMA ${quoteIdent(r.nspname)} CASCADE`);
+  // Extensions outside the dropped schemas (none by default) stay; those inside went with them.
+  if (pub.rows[0]) {
+    await dev.query('CREATE SCHEMA IF NOT EXISTS public');
+    const { owner, acl } = pub.rows[0];
+    await dev.query(`ALTER SCHEMA public OWNER TO ${owner}`).catch(() => undefined);
+    const publicGrant = /(?:^|[{,])=([A-Za-z]*)\//.exec(acl ?? '')?.[1] ?? '';
+    if (publicGrant.includes('U')) await dev.query('GRANT USAGE ON SCHEMA public TO PUBLIC');
+    if (publicGrant.includes('C')) await dev.query('GRANT CREATE ON SCHEMA public TO PUBLIC');
+  }
+  if (opts.unmark) await dev.query(`DROP SCHEMA IF EXISTS ${quoteIdent(DEV_MARKER_SCHEMA)} CASCADE`);
+}

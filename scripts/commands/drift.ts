@@ -1,0 +1,303 @@
+/**
+ * `drift`: does the database match its migrations? The worker builds the expected schema (the
+ * migrations the ledger records as applied, applied through deploy's own path) in a scratch
+ * database on the target's server or in `--dev-database`, compares it with the live schema and
+ * drops it (lambda/drift/). This side picks the migrations, sends them in as many invocations as
+ * the time budget needs, and always asks for the clean-up when a step fails. docs/drift.md.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  type ApplyOptions,
+  type DriftDifference,
+  ErrorCode,
+  isDatabaseName,
+  LAMBDA_MAX_TIMEOUT_SECONDS,
+  type MigrationFormat,
+  type MigrationPayload,
+  type ServerFacts,
+} from '../../lambda/contract/index.js';
+import { batchBySize } from '../core/payloads.js';
+import type { Problem } from '../core/plan.js';
+import { sqlParser } from '../core/sql-parser.js';
+import type { Request, Worker } from '../core/worker-client.js';
+import type { DriftEvent } from '../../lambda/contract/index.js';
+import { loadState } from '../formats/select.js';
+import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
+import { openParseCache } from '../project/parse-cache.js';
+import { type CommandOutput, defineCommand } from './command.js';
+import { APPLY_OPTIONS, applyOptionsFrom, formatFlag, migrationsFlag, usageError } from './flags.js';
+
+/** Exit codes (docs/commands.md, beside status's 0/1/2): 3 is drift, never a status code. */
+export const DRIFT_EXIT = { none: 0, problem: 2, drift: 3 } as const;
+
+export interface DriftReport {
+  command: 'drift';
+  migrationsDir: string;
+  migrations: MigrationsLocation;
+  server: ServerFacts;
+  format?: MigrationFormat;
+  /** Where the expected schema was built. */
+  builtIn?: { kind: 'scratch'; name: string } | { kind: 'dev-database'; name: string };
+  /** Migrations the ledger records as applied: the expected schema is made of these. */
+  applied: number;
+  /** Pending migrations: status's business, never drift. */
+  pending: number;
+  differences: DriftDifference[];
+  /** Objects compared on each side (after exclusions). */
+  objects?: { expected: number; live: number };
+  /** `--exclude` and the Prisma config's external tables and enums. */
+  excluded: string[];
+  /** What the ledger says that makes the expected schema uncertain (a checksum that differs from the local file). */
+  findings: Problem[];
+  /** Why the check could not be completed. */
+  problems: Problem[];
+  warnings: string[];
+  /** Scratch databases a killed earlier run left, removed now. */
+  removedStale: string[];
+  /** The scratch database was dropped (the dev database emptied) at the end. */
+  cleanedUp: boolean;
+  invocations: number;
+  durationMs: number;
+  exitCode: 0 | 2 | 3;
+}
+
+export interface DriftOptions {
+  migrationsDir: string;
+  location?: MigrationsLocation;
+  format?: MigrationFormat;
+  apply?: ApplyOptions;
+  exclude?: string[];
+  /** A database of the worker's allow-list to build the expected schema in, instead of a scratch database. */
+  devDatabase?: string;
+  progress?: (line: string) => void;
+  interrupted?: () => { message: string; next: string } | undefined;
+}
+
+export async function drift(worker: Worker, opts: DriftOptions): Promise<DriftReport> {
+  const started = Date.now();
+  const progress = opts.progress ?? (() => undefined);
+  const migrations = givenLocation(opts.migrationsDir, opts.location);
+  const state = await loadState(worker, migrations.dir, opts.format ? { format: opts.format } : {});
+  const { plan, format } = state;
+  const excluded = [...(opts.exclude ?? []), ...externalPatterns(opts.location ?? migrations)];
+  const report: DriftReport = {
+    command: 'drift',
+    migrationsDir: migrations.dir,
+    migrations,
+    server: state.ledger.server,
+    applied: 0,
+    pending: plan.pending.length,
+    differences: [],
+    excluded,
+    findings: plan.problems.filter((p) => p.code === ErrorCode.ChecksumModified),
+    problems: plan.problems.filter((p) => p.code === ErrorCode.MissingLocally),
+    warnings: [...state.warnings],
+    removedStale: [],
+    cleanedUp: false,
+    invocations: 0,
+    durationMs: 0,
+    exitCode: DRIFT_EXIT.problem,
+  };
+  if (format.wire) report.format = format.wire;
+  const finish = () => {
+    report.invocations = worker.invocations;
+    report.durationMs = Date.now() - started;
+    report.exitCode =
+      report.problems.length > 0 || report.findings.length > 0
+        ? DRIFT_EXIT.problem
+        : report.differences.length > 0
+          ? DRIFT_EXIT.drift
+          : DRIFT_EXIT.none;
+    return report;
+  };
+  for (const f of plan.failed)
+    report.warnings.push(
+      `${f.name} has a failed row in the ledger: it is not part of the expected schema, so what it left ` +
+        'behind shows as drift.',
+    );
+  // The database is ahead of this code: the expected schema cannot be built.
+  if (report.problems.length > 0) return finish();
+
+  const names = plan.applied.filter((a) => a.local).map((a) => a.name);
+  report.applied = names.length;
+  const cache = await openParseCache({ onWriteError: () => undefined });
+  const payloads = await format.payloads(() => sqlParser(), state.discovery, names, report.warnings, cache);
+  await cache.save();
+
+  const requestId = randomUUID();
+  const where: Pick<Request<DriftEvent>, 'devDatabase' | 'format'> = {
+    ...(opts.devDatabase !== undefined ? { devDatabase: opts.devDatabase } : {}),
+    ...(format.wire ? { format: format.wire } : {}),
+  };
+  progress(
+    opts.devDatabase !== undefined
+      ? `Building the expected schema in the dev database "${opts.devDatabase}"…`
+      : 'Creating a scratch database on the target server for the expected schema…',
+  );
+  const begun = await worker.drift({ requestId: `${requestId}-begin`, step: 'begin', ...where });
+  report.removedStale = begun.removedStale ?? [];
+  if (begun.keptStale?.length)
+    for (const k of begun.keptStale) report.warnings.push(`Stale scratch database ${k.name} left: ${k.why}.`);
+  const place = { ...where, ...(begun.scratch ? { scratch: begun.scratch } : {}) };
+  report.builtIn = begun.scratch
+    ? { kind: 'scratch', name: begun.scratch }
+    : { kind: 'dev-database', name: opts.devDatabase ?? '' };
+  try {
+    const built = await applyAll(worker, payloads, report, { ...opts, requestId, place });
+    if (built) {
+      progress('Comparing the expected schema with the live one…');
+      const compared = await worker.drift({
+        requestId: `${requestId}-compare`,
+        step: 'compare',
+        ...place,
+        ...(excluded.length ? { exclude: excluded } : {}),
+      });
+      report.differences = compared.differences ?? [];
+      if (compared.objects) report.objects = compared.objects;
+      report.cleanedUp = compared.cleanedUp === true;
+    }
+  } finally {
+    if (!report.cleanedUp) {
+      // After a failure, a timeout or a signal: the worker drops what this run made.
+      const ended = await worker
+        .drift({ requestId: `${requestId}-end`, step: 'end', ...place })
+        .catch((error: unknown) => {
+          report.warnings.push(
+            `The ${report.builtIn?.kind === 'scratch' ? `scratch database ${report.builtIn.name}` : 'dev database'} ` +
+              `could not be cleaned up now (${(error as Error).message}); the next drift removes it once its lease ` +
+              'expires.',
+          );
+          return undefined;
+        });
+      report.cleanedUp = ended?.cleanedUp === true;
+    }
+  }
+  return finish();
+}
+
+/**
+ * The applied migrations into the scratch database, as deploy sends them: as many per Invoke as
+ * fit, the next invocation carrying on where the time budget stopped the last. Answers whether
+ * all were applied; otherwise the reason is in `report.problems`.
+ */
+async function applyAll(
+  worker: Worker,
+  payloads: MigrationPayload[],
+  report: DriftReport,
+  opts: DriftOptions & { requestId: string; place: Pick<Request<DriftEvent>, 'scratch' | 'devDatabase' | 'format'> },
+): Promise<boolean> {
+  const progress = opts.progress ?? (() => undefined);
+  let remaining = payloads;
+  let round = 0;
+  while (remaining.length > 0) {
+    const stop = opts.interrupted?.();
+    if (stop) {
+      report.problems.push({
+        code: ErrorCode.Interrupted,
+        migration: remaining[0]!.name,
+        message: stop.message,
+        remedy: stop.next,
+      });
+      return false;
+    }
+    const batch = batchBySize(remaining)[0]!;
+    round++;
+    progress(`Applying ${batch.length} of ${remaining.length} applied migration(s) to the expected schema…`);
+    const { apply } = await worker.drift({
+      requestId: `${opts.requestId}-apply-${round}`,
+      step: 'apply',
+      ...opts.place,
+      migrations: batch,
+      ...(opts.apply && Object.keys(opts.apply).length ? { options: opts.apply } : {}),
+    });
+    const results = apply?.results ?? [];
+    const failed = results.find((r) => r.status === 'failed');
+    if (failed) {
+      report.problems.push({
+        code: ErrorCode.DriftFailed,
+        migration: failed.name,
+        message:
+          `Migration ${failed.name} failed while building the expected schema` +
+          `${failed.error?.code ? ` (${failed.error.code})` : ''}: ${failed.error?.message ?? 'unknown error'}. ` +
+          'It is recorded as applied on the target, so the expected schema cannot be built from these files.',
+        remedy:
+          'Check that the local file is the one that was applied (`vpc-migrate status` shows modified ones) and that ' +
+          'it runs on an empty database; nothing was changed on the target.',
+      });
+      return false;
+    }
+    if (apply?.stopped === 'blocked' || apply?.stopped === 'failed') {
+      report.problems.push({
+        code: ErrorCode.DriftFailed,
+        migration: batch[0]!.name,
+        message: apply.stoppedBecause ?? `Building the expected schema stopped (${apply.stopped}).`,
+        remedy: 'Run drift again.',
+      });
+      return false;
+    }
+    const notStarted = new Set(results.filter((r) => r.status === 'not-started').map((r) => r.name));
+    if (apply?.stopped === 'time-budget' && notStarted.size === batch.length) {
+      report.problems.push({
+        code: ErrorCode.InvokeTimeout,
+        migration: batch[0]!.name,
+        message: `The worker's time budget ran out before ${batch[0]!.name} could be applied to the expected schema.`,
+        remedy: `Raise the function timeout (at most ${LAMBDA_MAX_TIMEOUT_SECONDS} s), then run drift again.`,
+      });
+      return false;
+    }
+    remaining = remaining.filter((p) => notStarted.has(p.name) || !batch.includes(p));
+  }
+  return true;
+}
+
+/** The Prisma config's `tables.external` / `enums.external` as exclude patterns (unqualified names in any schema). */
+export function externalPatterns(location: MigrationsLocation): string[] {
+  const names = [...(location.external?.tables ?? []), ...(location.external?.enums ?? [])];
+  return names.flatMap((n) => (n.includes('.') ? [n] : [n, `*.${n}`]));
+}
+
+export const driftCommand = defineCommand({
+  usage: `vpc-migrate drift [options]
+Compares the live schema with the one the migrations the ledger records as applied produce (docs/drift.md).
+The worker builds that expected schema in a scratch database vpcm_drift_<id> on the target's server (its
+login needs CREATEDB) and drops it afterwards; pending migrations are status's business, never drift.
+  --exclude PATTERN       objects not to compare, * matching anything (repeatable), e.g. public.audit_*;
+                          the ledger tables never count, nor the Prisma config's tables.external / enums.external
+  --dev-database NAME     build the expected schema in this database of the worker's allow-list instead (the
+                          construct's databases prop; locally VPCM_DATABASES='{"NAME":"postgresql://…"}'); it must
+                          be empty, and is emptied again afterwards
+  --lock-wait SEC, --lock-timeout MS, --statement-timeout MS, --no-reconcile
+                          as for deploy, for applying the migrations to the expected schema
+Exit codes: 0 no drift, 3 drift (differences listed), 2 problem (the check could not be completed, or an
+            applied migration's file changed since: its checksum differs from the ledger's).`,
+  positionals: 0,
+  options: {
+    exclude: { type: 'string', multiple: true },
+    'dev-database': { type: 'string' },
+    ...APPLY_OPTIONS,
+  },
+  needsWorker: true,
+  async run({ values, worker, progress, interrupted }): Promise<CommandOutput<DriftReport>> {
+    const location = await migrationsFlag(values);
+    const format = formatFlag(values.format);
+    const dev = values['dev-database'];
+    if (dev !== undefined && !isDatabaseName(dev))
+      throw usageError(
+        `--dev-database must name a database of the worker's allow-list, got ${JSON.stringify(dev)}.`,
+        "Add the database to the worker (the construct's databases prop; locally " +
+          `VPCM_DATABASES='{"dev":"postgresql://…"}') ` +
+          'and pass --dev-database dev.',
+      );
+    const report = await drift(worker, {
+      migrationsDir: location.dir,
+      location,
+      apply: applyOptionsFrom(values),
+      exclude: values.exclude ?? [],
+      progress,
+      ...(format ? { format } : {}),
+      ...(dev !== undefined ? { devDatabase: dev } : {}),
+      ...(interrupted ? { interrupted } : {}),
+    });
+    return { exitCode: report.exitCode, report };
+  },
+});

@@ -1,0 +1,246 @@
+/**
+ * `vpc-migrate drift` (issue 28) end to end: the CLI through the SDK and the local Invoke endpoint,
+ * the real worker, real PostgreSQL. The expected schema is built in a scratch database on the same
+ * server; every test checks pg_database that no scratch database of the run is left.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ErrorCode } from '../../lambda/contract/index.js';
+import { type LocalWorker, startLocalWorker } from '../../scripts/local/local-worker.js';
+import { connectWorker } from '../../scripts/transport/invoke.js';
+import { runCli } from '../helpers/cli.js';
+import { databaseTargets, freshDatabase, type FreshDatabase, query } from '../helpers/db.js';
+import { addMigration, copyOfExample, migrationsDir } from '../helpers/migrations.js';
+
+/** The scratch databases on the server, ours by prefix. */
+async function scratchDatabases(adminUrl: string): Promise<string[]> {
+  const rows = await query<{ datname: string }>(
+    adminUrl,
+    "SELECT datname FROM pg_database WHERE datname LIKE 'vpcm\\_drift\\_%' ORDER BY 1",
+  );
+  return rows.map((r) => r.datname);
+}
+
+const [{ adminUrl }] = databaseTargets() as [ReturnType<typeof databaseTargets>[number]];
+
+describe('drift', () => {
+  let live: FreshDatabase;
+  let dev: FreshDatabase;
+  let lw: LocalWorker;
+  let dir: string;
+  const before = new Set<string>();
+  const run = (...rest: string[]) =>
+    runCli([
+      'drift',
+      ...['--endpoint', lw.endpoint, '--function', lw.functionName, '--function-timeout', '120'],
+      ...['--migrations', dir, '--json'],
+      ...rest,
+    ]);
+  /** No scratch database this file made is left on the server (other files' runs may have their own). */
+  const noneLeft = async () => expect((await scratchDatabases(adminUrl)).filter((n) => !before.has(n))).toEqual([]);
+
+  beforeAll(async () => {
+    for (const n of await scratchDatabases(adminUrl)) before.add(n);
+    live = await freshDatabase(adminUrl);
+    dev = await freshDatabase(adminUrl);
+    dir = await copyOfExample();
+    lw = await startLocalWorker({
+      databaseUrl: live.url,
+      databases: { dev: dev.url },
+      functionName: `drift-${randomBytes(3).toString('hex')}`,
+      timeoutMs: 120_000,
+    });
+    const deployed = await runCli([
+      'deploy',
+      ...['--endpoint', lw.endpoint, '--function', lw.functionName, '--function-timeout', '120'],
+      ...['--migrations', dir, '--json'],
+    ]);
+    expect(deployed.exitCode).toBe(0);
+  });
+
+  afterAll(async () => {
+    await lw?.close();
+    await live?.drop();
+    await dev?.drop();
+  });
+
+  it('reports no drift after a deploy (exit 0), pending migrations are not drift, and drops the scratch', async () => {
+    const pendingDir = await copyOfExample();
+    await addMigration(pendingDir, '29990101000000_pending', 'CREATE TABLE not_yet (id int);');
+    const r = await runCli([
+      'drift',
+      ...['--endpoint', lw.endpoint, '--function', lw.functionName, '--function-timeout', '120'],
+      ...['--migrations', pendingDir, '--json'],
+    ]);
+    const report = JSON.parse(r.stdout);
+    expect(report.differences).toEqual([]);
+    expect(report.pending).toBe(1);
+    expect(report.applied).toBeGreaterThan(0);
+    expect(report.builtIn.kind).toBe('scratch');
+    expect(report.cleanedUp).toBe(true);
+    expect(r.exitCode).toBe(0);
+    await noneLeft();
+  });
+
+  it('reports an out-of-band change with exit 3, and --exclude leaves it out', async () => {
+    await query(live.url, 'ALTER TABLE "Customer" ADD COLUMN hotfix_note text');
+    try {
+      const r = await run();
+      const report = JSON.parse(r.stdout);
+      expect(r.exitCode).toBe(3);
+      expect(report.differences).toEqual([
+        expect.objectContaining({
+          kind: 'column',
+          change: 'only-in-live',
+          object: expect.stringContaining('hotfix_note'),
+        }),
+      ]);
+      await noneLeft();
+      // --dev-database: the same answer, built in the named database, which is empty again afterwards.
+      const viaDev = await run('--dev-database', 'dev');
+      expect(viaDev.exitCode).toBe(3);
+      expect(JSON.parse(viaDev.stdout).differences).toEqual(report.differences);
+      expect(JSON.parse(viaDev.stdout).builtIn).toEqual({ kind: 'dev-database', name: 'dev' });
+      expect(
+        await query(
+          dev.url,
+          `SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')`,
+        ),
+      ).toEqual([]);
+      const excluded = await run('--exclude', '*.Customer.hotfix_*');
+      expect(JSON.parse(excluded.stdout).differences).toEqual([]);
+      expect(excluded.exitCode).toBe(0);
+      await noneLeft();
+    } finally {
+      await query(live.url, 'ALTER TABLE "Customer" DROP COLUMN hotfix_note');
+    }
+  });
+
+  it('--dev-database gives no drift when there is none, and refuses a dev database that is not empty', async () => {
+    const clean = await run('--dev-database', 'dev');
+    expect(JSON.parse(clean.stdout).differences).toEqual([]);
+    expect(clean.exitCode).toBe(0);
+    await query(dev.url, 'CREATE TABLE users_own_table (id int)');
+    try {
+      const r = await run('--dev-database', 'dev');
+      expect(r.exitCode).toBe(2);
+      expect(JSON.parse(r.stdout).error.code).toBe(ErrorCode.DriftDevNotEmpty);
+      // Never wiped: the user's table is still there.
+      expect(await query(dev.url, 'SELECT count(*)::int AS n FROM users_own_table')).toEqual([{ n: 0 }]);
+    } finally {
+      await query(dev.url, 'DROP TABLE users_own_table');
+    }
+  });
+
+  it('drops the scratch database when a migration fails in it mid-way (exit 2)', async () => {
+    // Applied on the target thanks to a function made there by hand: it cannot be built from the files alone.
+    const own = await freshDatabase(adminUrl);
+    const w = await startLocalWorker({
+      databaseUrl: own.url,
+      functionName: `drift-f-${randomBytes(3).toString('hex')}`,
+      timeoutMs: 120_000,
+    });
+    const d = await migrationsDir({
+      '001_users': 'CREATE TABLE users (id int PRIMARY KEY);',
+      '002_view': 'CREATE VIEW v AS SELECT hand_made() AS x;',
+      '003_more': 'CREATE TABLE more (id int);',
+    });
+    try {
+      await query(own.url, 'CREATE FUNCTION hand_made() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$');
+      const flags = ['--endpoint', w.endpoint, '--function', w.functionName, '--migrations', d, '--json'];
+      expect((await runCli(['deploy', ...flags])).exitCode).toBe(0);
+      const r = await runCli(['drift', ...flags]);
+      const report = JSON.parse(r.stdout);
+      expect(r.exitCode).toBe(2);
+      expect(report.problems).toEqual([
+        expect.objectContaining({ code: ErrorCode.DriftFailed, migration: '002_view' }),
+      ]);
+      expect(report.cleanedUp).toBe(true);
+      await noneLeft();
+    } finally {
+      await w.close();
+      await own.drop();
+    }
+  });
+
+  it('a later run removes a scratch database a killed run left once its lease expired, and nothing else', async () => {
+    const worker = connectWorker({
+      functionName: lw.functionName,
+      endpoint: lw.endpoint,
+      localCredentials: true,
+      region: 'us-east-1',
+      functionTimeoutMs: 120_000,
+    });
+    // A run that died after `begin` (its worker and CLI killed): the scratch database stays behind.
+    const killed = await worker.drift({ step: 'begin' });
+    const alive = await worker.drift({ step: 'begin' });
+    // Not ours: the prefix without the marker.
+    const foreign = `vpcm_drift_${randomBytes(8).toString('hex')}`;
+    await query(adminUrl, `CREATE DATABASE ${foreign}`);
+    try {
+      expect(await scratchDatabases(adminUrl)).toEqual(
+        expect.arrayContaining([killed.scratch, alive.scratch, foreign]),
+      );
+      // Time passes for the killed one only: its lease ends in the past.
+      const [mark] = await query<{ c: string }>(
+        adminUrl,
+        "SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = $1",
+        [killed.scratch],
+      );
+      const lease = JSON.parse(mark!.c);
+      lease.leaseUntil = new Date(Date.now() - 60_000).toISOString();
+      await query(adminUrl, `COMMENT ON DATABASE ${killed.scratch!} IS '${JSON.stringify(lease)}'`);
+
+      const r = await run();
+      expect(r.exitCode).toBe(0);
+      expect(JSON.parse(r.stdout).removedStale).toEqual([killed.scratch]);
+      const left = await scratchDatabases(adminUrl);
+      expect(left).not.toContain(killed.scratch);
+      expect(left).toEqual(expect.arrayContaining([alive.scratch, foreign]));
+      // The live run's own clean-up.
+      expect((await worker.drift({ step: 'end', scratch: alive.scratch! })).cleanedUp).toBe(true);
+      expect(await scratchDatabases(adminUrl)).not.toContain(alive.scratch);
+    } finally {
+      worker.close();
+      await query(adminUrl, `DROP DATABASE IF EXISTS ${foreign}`);
+    }
+    await noneLeft();
+  });
+
+  it('a login without CREATEDB gets VPCM_DRIFT_NEEDS_CREATEDB naming both ways out', async () => {
+    const role = `vpcm_nocdb_${randomBytes(4).toString('hex')}`;
+    await query(adminUrl, `CREATE ROLE ${role} LOGIN PASSWORD 'nocdb' NOCREATEDB`);
+    const url = new URL(live.url);
+    url.username = role;
+    url.password = 'nocdb';
+    const w = await startLocalWorker({
+      databaseUrl: url.toString(),
+      functionName: `drift-n-${randomBytes(3).toString('hex')}`,
+      timeoutMs: 120_000,
+    });
+    try {
+      await query(live.url, `GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`);
+      const r = await runCli([
+        'drift',
+        '--endpoint',
+        w.endpoint,
+        '--function',
+        w.functionName,
+        '--migrations',
+        dir,
+        '--json',
+      ]);
+      expect(r.exitCode).toBe(2);
+      const error = JSON.parse(r.stdout).error;
+      expect(error.code).toBe(ErrorCode.DriftNeedsCreatedb);
+      expect(error.remedy).toContain(`ALTER ROLE "${role}" CREATEDB`);
+      expect(error.remedy).toContain('--dev-database');
+      await noneLeft();
+    } finally {
+      await w.close();
+      await query(live.url, `REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${role}`);
+      await query(adminUrl, `DROP ROLE ${role}`);
+    }
+  });
+});
