@@ -15,7 +15,7 @@ import { introspect } from './catalog.js';
 import { DEV_MARKER_SCHEMA, emptyDev, prepareDev, renewDev } from './dev-database.js';
 import { diffCatalogs } from './diff.js';
 import { globMatcher, isLedgerObject } from './exclude.js';
-import { claim, createScratch, dropScratch, renewScratch, sweepStale } from './scratch.js';
+import { claim, createScratch, dropScratch, renewScratch, scratchGone, sweepStale } from './scratch.js';
 
 type ConnectionSource = (opts?: { refresh?: boolean }) => Promise<pg.ClientConfig>;
 
@@ -40,6 +40,8 @@ interface Place {
   renew: (session: Db, remainingMs: number) => Promise<void>;
   cleanUp: () => Promise<boolean>;
   excludeSchemas: string[];
+  /** What a failure to connect means here: a scratch database that is gone (3D000) is its own error. */
+  gone?: (error: unknown) => Error | undefined;
 }
 
 function placeOf(ctx: DriftContext, event: ParsedDrift): Place {
@@ -68,6 +70,8 @@ function placeOf(ctx: DriftContext, event: ParsedDrift): Place {
     renew: (_session, ms) => renewScratch(ctx.db, name, ms),
     cleanUp: () => dropScratch(ctx.db, name),
     excludeSchemas: [],
+    gone: (error) =>
+      (error as { details?: { code?: string } }).details?.code === '3D000' ? scratchGone(name) : undefined,
   };
 }
 
@@ -128,7 +132,9 @@ async function begin(ctx: DriftContext, event: ParsedDrift): Promise<DriftResult
  * it is held: the sweep leaves it alone) with the lease renewed to this invocation's end.
  */
 async function withClaim<T>(ctx: DriftContext, place: Place, work: (session: Db) => Promise<T>): Promise<T> {
-  const holder = await ctx.open(place.source);
+  const holder = await ctx.open(place.source).catch((error: unknown) => {
+    throw place.gone?.(error) ?? error;
+  });
   try {
     await claim(holder, place.label.replace(/^the/, 'The'));
     await place.renew(holder, ctx.remainingMs());

@@ -9,6 +9,7 @@ import { ErrorCode } from '../../lambda/contract/index.js';
 import { type LocalWorker, startLocalWorker } from '../../scripts/local/local-worker.js';
 import { connectWorker } from '../../scripts/transport/invoke.js';
 import { runCli } from '../helpers/cli.js';
+import { startFaultWorker } from '../helpers/fault-worker.js';
 import { databaseTargets, freshDatabase, type FreshDatabase, query } from '../helpers/db.js';
 import { addMigration, copyOfExample, migrationsDir } from '../helpers/migrations.js';
 
@@ -206,6 +207,37 @@ describe('drift', () => {
       await query(adminUrl, `DROP DATABASE IF EXISTS ${foreign}`);
     }
     await noneLeft();
+  });
+
+  it('drops the scratch database after the worker is killed mid-apply (the CLI asks a fresh sandbox to)', async () => {
+    const fw = await startFaultWorker(live.url);
+    try {
+      let killedAt: string | undefined;
+      fw.onQuery((q) => {
+        if (q.phase === 'before' && q.action === 'drift' && !killedAt && /CREATE TABLE/.test(q.text)) {
+          killedAt = q.text.slice(0, 60);
+          return 'kill';
+        }
+        return 'continue';
+      });
+      const r = await runCli([
+        'drift',
+        '--endpoint',
+        fw.endpoint,
+        '--function',
+        fw.functionName,
+        '--migrations',
+        dir,
+        '--json',
+      ]);
+      expect(killedAt).toBeDefined();
+      expect(fw.kills).toBe(1);
+      expect(r.exitCode).toBe(2);
+      expect(JSON.parse(r.stdout).error.code).toBe(ErrorCode.WorkerCrashed);
+      await noneLeft();
+    } finally {
+      await fw.close();
+    }
   });
 
   it('a login without CREATEDB gets VPCM_DRIFT_NEEDS_CREATEDB naming both ways out', async () => {

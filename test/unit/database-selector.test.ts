@@ -27,6 +27,7 @@ const EVENTS: Record<string, Record<string, unknown>> = {
   backfill: { action: 'backfill', name: 'b', checksum: sha, sql: 'x' },
   setup: { action: 'setup' },
   baseline: { action: 'baseline', migrations: [{ name: 'a', checksum: sha, sql: 'x', mode: 'script' }] },
+  drift: { action: 'drift', requestId: 'r', step: 'begin' },
 };
 
 function problemsOf(event: unknown): string[] {

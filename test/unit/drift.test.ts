@@ -1,0 +1,77 @@
+/** Drift's pure parts: what marks a database ours, when its lease ends, what is never reported, what a step needs. */
+import { describe, expect, it } from 'vitest';
+import { ErrorCode, type MigrateError, parseEvent } from '../../lambda/contract/index.js';
+import { globMatcher, isLedgerObject } from '../../lambda/drift/exclude.js';
+import {
+  DRIFT_MARKER,
+  LEASE_GRACE_MS,
+  leaseExpired,
+  leaseFrom,
+  leaseLiteral,
+  parseLease,
+} from '../../lambda/drift/lease.js';
+
+function problemsOf(event: unknown): string[] {
+  try {
+    parseEvent(event);
+  } catch (error) {
+    const e = error as MigrateError;
+    return e.code === ErrorCode.InvalidEvent ? ((e.details?.problems as string[]) ?? []) : [e.code];
+  }
+  return [];
+}
+
+describe('the drift lease', () => {
+  it('lasts the invocation plus the grace, and only our own marker parses', () => {
+    const now = new Date('2026-12-06T20:00:00Z');
+    const lease = leaseFrom(now, 60_000);
+    expect(Date.parse(lease.leaseUntil) - now.getTime()).toBe(60_000 + LEASE_GRACE_MS);
+    expect(parseLease(JSON.stringify(lease))).toEqual(lease);
+    expect(leaseExpired(lease, now)).toBe(false);
+    expect(leaseExpired(lease, new Date(Date.parse(lease.leaseUntil) + 1))).toBe(true);
+    // A renewal keeps when it was created.
+    expect(leaseFrom(new Date(now.getTime() + 5000), 0, lease.createdAt).createdAt).toBe(lease.createdAt);
+    for (const foreign of [null, '', 'scratch db', '{"marker":"other"}', JSON.stringify({ ...lease, leaseUntil: 'x' })])
+      expect(parseLease(foreign)).toBeUndefined();
+    expect(
+      JSON.parse(
+        leaseLiteral({ ...lease, createdAt: "it's" })
+          .slice(1, -1)
+          .replace(/''/g, "'"),
+      ).marker,
+    ).toBe(DRIFT_MARKER);
+  });
+});
+
+describe('what drift never reports', () => {
+  it('the ledgers and what --exclude names (a table pattern covers its columns)', () => {
+    expect(isLedgerObject('public._prisma_migrations')).toBe(true);
+    expect(isLedgerObject('public._prisma_migrations.checksum')).toBe(true);
+    expect(isLedgerObject('_prisma_migrations_pkey on public._prisma_migrations')).toBe(true);
+    expect(isLedgerObject('drizzle.__drizzle_migrations_id_seq')).toBe(true);
+    expect(isLedgerObject('public.prisma_migrations_copy')).toBe(false);
+    const excluded = globMatcher(['public.audit_*', 'billing.Invoice']);
+    expect(excluded('public.audit_log')).toBe(true);
+    expect(excluded('billing.Invoice.total')).toBe(true);
+    expect(excluded('billing.InvoiceLine')).toBe(false);
+    expect(excluded('public.users')).toBe(false);
+  });
+});
+
+describe('the drift event', () => {
+  it('begin creates the scratch database; every later step names it or the dev database', () => {
+    expect(problemsOf({ action: 'drift', requestId: 'r', step: 'begin' })).toEqual([]);
+    expect(problemsOf({ action: 'drift', requestId: 'r', step: 'compare' })).toEqual([
+      'scratch: required with step "compare" (or devDatabase)',
+    ]);
+    expect(problemsOf({ action: 'drift', requestId: 'r', step: 'end', scratch: 'postgres' })).toEqual([
+      'scratch: a scratch database name vpcm_drift_ and 16 hex digits',
+    ]);
+    expect(
+      problemsOf({ action: 'drift', requestId: 'r', step: 'apply', scratch: 'vpcm_drift_0123456789abcdef' }),
+    ).toEqual(['migrations: required with step "apply"']);
+    expect(problemsOf({ action: 'drift', requestId: 'r', step: 'end', devDatabase: 'dev', exclude: ['x'] })).toEqual([
+      'exclude: only with step "compare"',
+    ]);
+  });
+});
