@@ -4,6 +4,8 @@
  * server; every test checks pg_database that no scratch database of the run is left.
  */
 import { randomBytes } from 'node:crypto';
+import { appendFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../lambda/contract/index.js';
 import { type LocalWorker, startLocalWorker } from '../../scripts/local/local-worker.js';
@@ -131,6 +133,49 @@ describe('drift', () => {
       expect(await query(dev.url, 'SELECT count(*)::int AS n FROM users_own_table')).toEqual([{ n: 0 }]);
     } finally {
       await query(dev.url, 'DROP TABLE users_own_table');
+    }
+  });
+
+  it('an applied file that changed since is its own finding (exit 2), the differences still listed', async () => {
+    const edited = await copyOfExample();
+    const [first] = (await readdir(edited)).filter((n) => /^\d/.test(n)).sort();
+    await appendFile(path.join(edited, first!, 'migration.sql'), '\n-- edited after it was applied\n');
+    const r = await runCli([
+      'drift',
+      ...['--endpoint', lw.endpoint, '--function', lw.functionName, '--migrations', edited, '--json'],
+    ]);
+    const report = JSON.parse(r.stdout);
+    expect(r.exitCode).toBe(2);
+    expect(report.findings).toEqual([expect.objectContaining({ code: ErrorCode.ChecksumModified, migration: first })]);
+    expect(report.differences).toEqual([]);
+    expect(report.cleanedUp).toBe(true);
+    await noneLeft();
+  });
+
+  it('builds the expected schema over several invocations when the time budget runs out', async () => {
+    // A short function: the worker stops a batch before its margin and the CLI sends the rest.
+    const own = await freshDatabase(adminUrl);
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 6; i++) files[`00${i}_slow`] = `CREATE TABLE t${i} (id int); SELECT pg_sleep(0.5);`;
+    const d = await migrationsDir(files);
+    const w = await startLocalWorker({
+      databaseUrl: own.url,
+      functionName: `drift-t-${randomBytes(3).toString('hex')}`,
+      timeoutMs: 3_000,
+    });
+    try {
+      const flags = ['--endpoint', w.endpoint, '--function', w.functionName, '--function-timeout', '3'];
+      expect((await runCli(['deploy', ...flags, '--migrations', d, '--json'])).exitCode).toBe(0);
+      const r = await runCli(['drift', ...flags, '--migrations', d, '--json']);
+      const report = JSON.parse(r.stdout);
+      expect(report.problems).toEqual([]);
+      expect(r.exitCode).toBe(0);
+      // begin, two or more applies, compare, and the ledger read.
+      expect(report.invocations).toBeGreaterThanOrEqual(5);
+      await noneLeft();
+    } finally {
+      await w.close();
+      await own.drop();
     }
   });
 

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, type MigrateError, parseEvent } from '../../lambda/contract/index.js';
 import { globMatcher, isLedgerObject } from '../../lambda/drift/exclude.js';
+import { externalPatterns } from '../../scripts/commands/drift.js';
 import {
   DRIFT_MARKER,
   LEASE_GRACE_MS,
@@ -73,5 +74,15 @@ describe('the drift event', () => {
     expect(problemsOf({ action: 'drift', requestId: 'r', step: 'end', devDatabase: 'dev', exclude: ['x'] })).toEqual([
       'exclude: only with step "compare"',
     ]);
+  });
+});
+
+describe("the Prisma config's external objects", () => {
+  it('become exclude patterns, an unqualified name in any schema', () => {
+    const location = { dir: '/x', kind: 'prisma-config' as const, source: 'prisma.config.ts' };
+    expect(externalPatterns(location)).toEqual([]);
+    expect(
+      externalPatterns({ ...location, external: { tables: ['auth.users', 'audit'], enums: ['public.role'] } }),
+    ).toEqual(['auth.users', 'audit', '*.audit', 'public.role']);
   });
 });
