@@ -24,6 +24,8 @@ import type { DriftEvent } from '../../lambda/contract/index.js';
 import { loadState } from '../formats/select.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
 import { openParseCache } from '../project/parse-cache.js';
+import type { DriftMatrixReport } from '../rollout/drift-matrix.js';
+import { TARGETS_HELP, TARGETS_OPTIONS, wantsTargets } from '../rollout/flags.js';
 import { type CommandOutput, defineCommand } from './command.js';
 import { APPLY_OPTIONS, applyOptionsFrom, formatFlag, migrationsFlag, usageError } from './flags.js';
 
@@ -269,15 +271,24 @@ login needs CREATEDB) and drops it afterwards; pending migrations are status's b
   --lock-wait SEC, --lock-timeout MS, --statement-timeout MS, --no-reconcile
                           as for deploy, for applying the migrations to the expected schema
 Exit codes: 0 no drift, 3 drift (differences listed), 2 problem (the check could not be completed, or an
-            applied migration's file changed since: its checksum differs from the ledger's).`,
+            applied migration's file changed since: its checksum differs from the ledger's).
+${TARGETS_HELP}
+  With --targets: a matrix of the targets; exit 2 a problem on any target, else 3 drift on any, else 0.`,
   positionals: 0,
   options: {
     exclude: { type: 'string', multiple: true },
     'dev-database': { type: 'string' },
     ...APPLY_OPTIONS,
+    ...TARGETS_OPTIONS,
   },
-  needsWorker: true,
-  async run({ values, worker, progress, interrupted }): Promise<CommandOutput<DriftReport>> {
+  needsWorker: (values) => !wantsTargets(values),
+  async run({
+    values,
+    worker,
+    progress,
+    interrupted,
+    targetWorkers,
+  }): Promise<CommandOutput<DriftReport | DriftMatrixReport>> {
     const location = await migrationsFlag(values);
     const format = formatFlag(values.format);
     const dev = values['dev-database'];
@@ -288,16 +299,23 @@ Exit codes: 0 no drift, 3 drift (differences listed), 2 problem (the check could
           `VPCM_DATABASES='{"dev":"postgresql://…"}') ` +
           'and pass --dev-database dev.',
       );
-    const report = await drift(worker, {
+    const each: DriftOptions = {
       migrationsDir: location.dir,
       location,
       apply: applyOptionsFrom(values),
       exclude: values.exclude ?? [],
-      progress,
       ...(format ? { format } : {}),
       ...(dev !== undefined ? { devDatabase: dev } : {}),
-      ...(interrupted ? { interrupted } : {}),
-    });
+    };
+    if (wantsTargets(values)) {
+      const report = await (await import('../rollout/commands.js')).driftTargets(values, {
+        migrationsDir: location.dir,
+        run: (w) => drift(w, each),
+        targetWorkers,
+      });
+      return { exitCode: report.exitCode, report };
+    }
+    const report = await drift(worker, { ...each, progress, ...(interrupted ? { interrupted } : {}) });
     return { exitCode: report.exitCode, report };
   },
 });

@@ -1,5 +1,6 @@
 /** Text of `drift`: where the expected schema was built, each difference with both definitions, the verdict. */
 import type { DriftReport } from '../commands/drift.js';
+import type { DriftMatrixReport } from '../rollout/drift-matrix.js';
 import { bold, dim, green, migrationsPlace, problemLines, red, serverLine, yellow } from './common.js';
 
 const CHANGE = { missing: 'missing in live', 'only-in-live': 'only in live', changed: 'changed' } as const;
@@ -34,5 +35,27 @@ export function renderDrift(r: DriftReport): string {
   if (r.exitCode === 0) out.push(green(bold('No drift: the live schema matches its applied migrations.')));
   else if (r.exitCode === 3) out.push(red(bold('Drift: the live schema differs from its applied migrations.')));
   else out.push(red(bold('The drift check could not be completed.')));
+  return out.join('\n');
+}
+
+/** `drift --targets`: one line per target, then each target's differences and problems. */
+export function renderDriftMatrix(r: DriftMatrixReport): string {
+  const width = Math.max(6, ...r.rows.map((row) => row.name.length));
+  const out = [`Drift of ${r.migrationsDir} on ${r.rows.length} target(s) from ${r.targetsFile}`, ''];
+  out.push(dim(`  ${'target'.padEnd(width)}  state      differences  problems`));
+  for (const row of r.rows) {
+    const state =
+      row.state === 'no-drift' ? green('no drift ') : row.state === 'drift' ? red('drift    ') : red('problem  ');
+    out.push(
+      `  ${row.name.padEnd(width)}  ${state}  ${String(row.differences.length).padStart(11)}  ` +
+        row.problems.map((p) => p.code).join(', '),
+    );
+  }
+  const c = r.counts;
+  out.push('', `${c.noDrift} without drift, ${c.drift} with drift, ${c.problem} with a problem.`);
+  for (const row of r.rows) {
+    for (const d of row.differences) out.push(`  ${row.name}: ${d.kind} ${d.object}: ${CHANGE[d.change]}`);
+    for (const p of row.problems) out.push(`  ${row.name}: ${p.code} ${p.message}`);
+  }
   return out.join('\n');
 }

@@ -13,11 +13,12 @@ import type { ResolveReport } from '../commands/resolve.js';
 import type { SqlReport } from '../commands/sql.js';
 import type { StatusReport } from '../commands/status.js';
 import type { RolloutReport } from '../rollout/report.js';
+import type { DriftMatrixReport } from '../rollout/drift-matrix.js';
 import type { StatusMatrixReport } from '../rollout/status-matrix.js';
 import { renderBackfill } from './backfill.js';
 import { renderBaseline } from './baseline.js';
 import { renderDeploy } from './deploy.js';
-import { renderDrift } from './drift.js';
+import { renderDrift, renderDriftMatrix } from './drift.js';
 import { renderLint } from './lint.js';
 import { renderRehearse } from './rehearse.js';
 import { renderResolve } from './resolve.js';
@@ -38,7 +39,8 @@ export type Report =
   | BaselineReport
   | DriftReport
   | RolloutReport
-  | StatusMatrixReport;
+  | StatusMatrixReport
+  | DriftMatrixReport;
 
 /** `values` are the run's flags (`sql --csv`); `progress` is stderr, where CSV output puts what is not rows. */
 export async function renderReport(
@@ -65,6 +67,8 @@ export async function renderReport(
       return renderRehearse(r);
     case 'drift':
       return renderDrift(r);
+    case 'drift-targets':
+      return renderDriftMatrix(r);
     case 'sql': {
       const csv = values.csv === true;
       if (csv && r.result) {

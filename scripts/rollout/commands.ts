@@ -13,6 +13,7 @@ import { rolloutProgress } from './progress.js';
 import { defaultReportPath, readReport } from './report-file.js';
 import type { RolloutReport } from './report.js';
 import { type DeployOne, rollout } from './rollout.js';
+import { type DriftMatrixReport, type DriftOne, driftMatrix } from './drift-matrix.js';
 import { type StatusMatrixReport, type StatusOne, statusMatrix } from './status-matrix.js';
 import { checkTargetsReachable, type MakeTargetWorkers, readTargetsFile, type RolloutTarget } from './targets.js';
 
@@ -111,6 +112,34 @@ export async function statusTargets(values: Flags, seams: Seams<StatusOne>): Pro
       targetsFile,
       migrationsDir: seams.migrationsDir,
       status: seams.run,
+      workers,
+      concurrency: concurrencyFlag(values),
+    });
+  } finally {
+    await workers.close();
+  }
+}
+
+/** `drift --targets FILE`: the drift check of every target, `--concurrency` at a time, as a matrix. */
+export async function driftTargets(values: Flags, seams: Seams<DriftOne>): Promise<DriftMatrixReport> {
+  checkNoSingleTarget(values);
+  const targetsFile = rolloutFlags({ ...(values.targets ? { targets: values.targets } : {}) }).targetsFile;
+  if (!targetsFile) throw usageError('--targets FILE is missing.', 'Pass --targets with the targets file.');
+  const local = values.local === true;
+  const targets = await checkedTargets(targetsFile, local);
+  const timeout = functionTimeoutFlag(values);
+  const workers = makerOf(seams)({
+    targets,
+    command: 'drift',
+    local,
+    ...(timeout ? { functionTimeoutMs: timeout } : {}),
+  });
+  try {
+    return await driftMatrix({
+      targets,
+      targetsFile,
+      migrationsDir: seams.migrationsDir,
+      drift: seams.run,
       workers,
       concurrency: concurrencyFlag(values),
     });

@@ -223,7 +223,7 @@ export interface TargetWorkerOptions {
   /** Every target of the file (the local worker serves all `databaseUrl` entries at once). */
   targets: readonly RolloutTarget[];
   /** The command the workers serve (`status` goes to a reader function when one is known). */
-  command: 'deploy' | 'status';
+  command: 'deploy' | 'status' | 'drift';
   /** `--local`: required for `databaseUrl` entries, refused for deployed ones. */
   local: boolean;
   functionTimeoutMs?: number;

@@ -4,7 +4,8 @@
  * server; every test checks pg_database that no scratch database of the run is left.
  */
 import { randomBytes } from 'node:crypto';
-import { appendFile, readdir } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../lambda/contract/index.js';
@@ -282,6 +283,32 @@ describe('drift', () => {
       await noneLeft();
     } finally {
       await fw.close();
+    }
+  });
+
+  it('--targets: a matrix of the targets, exit 3 when one of them drifted', async () => {
+    const other = await freshDatabase(adminUrl);
+    try {
+      const local = ['--local', '--migrations', dir, '--json'];
+      expect((await runCli(['deploy', ...local, '--database-url', other.url])).exitCode).toBe(0);
+      await query(other.url, 'ALTER TABLE "Customer" ADD COLUMN by_hand int');
+      const work = await mkdtemp(path.join(tmpdir(), 'vpcm-drift-'));
+      const targetsFile = path.join(work, 'targets.json');
+      const targets = [
+        { name: 'clean', databaseUrl: live.url },
+        { name: 'hotfixed', databaseUrl: other.url },
+      ];
+      await writeFile(targetsFile, JSON.stringify({ targets }));
+      const r = await runCli(['drift', ...local, '--targets', targetsFile]);
+      const report = JSON.parse(r.stdout);
+      expect(report.rows.map((row: { name: string; state: string }) => [row.name, row.state])).toEqual([
+        ['clean', 'no-drift'],
+        ['hotfixed', 'drift'],
+      ]);
+      expect(r.exitCode).toBe(3);
+      await noneLeft();
+    } finally {
+      await other.drop();
     }
   });
 
