@@ -7,7 +7,7 @@
  */
 import type pg from 'pg';
 import { applyBatch } from '../apply-batch.js';
-import type { DriftResult, ParsedDrift } from '../contract/index.js';
+import { type DriftResult, type ParsedDrift, quoteIdent } from '../contract/index.js';
 import { close, type Db, withDatabaseName } from '../db.js';
 import type { WorkerFormat } from '../format.js';
 import type { Logger } from '../log.js';
@@ -112,11 +112,14 @@ export async function runDrift(ctx: DriftContext, event: ParsedDrift): Promise<D
 }
 
 async function begin(ctx: DriftContext, event: ParsedDrift): Promise<DriftResult> {
+  const ledgerSchema = await connectionSchema(ctx.db);
   if (event.devDatabase !== undefined) {
     const session = await ctx.open(ctx.dev(event.devDatabase));
     try {
       await claim(session, `The dev database "${event.devDatabase}"`);
-      return { step: 'begin', devEmptied: await prepareDev(session, event.devDatabase, ctx.remainingMs()) };
+      const devEmptied = await prepareDev(session, event.devDatabase, ctx.remainingMs());
+      await ensureSchema(session, ledgerSchema);
+      return { step: 'begin', devEmptied };
     } finally {
       await close(session);
     }
@@ -124,7 +127,28 @@ async function begin(ctx: DriftContext, event: ParsedDrift): Promise<DriftResult
   const sweep = await sweepStale(ctx.db);
   if (sweep.removed.length > 0) ctx.log.info('drift removed stale scratch databases', { removed: sweep.removed });
   const scratch = await createScratch(ctx.db, ctx.remainingMs());
+  if (ledgerSchema !== 'public') {
+    const session = await ctx.open(placeOf(ctx, { ...event, scratch }).source);
+    try {
+      await ensureSchema(session, ledgerSchema);
+    } finally {
+      await close(session);
+    }
+  }
   return { step: 'begin', scratch, removedStale: sweep.removed, keptStale: sweep.kept };
+}
+
+/** The live session's schema (a `?schema=` URL's, else `public`): where the ledger and unqualified objects go. */
+async function connectionSchema(db: Db): Promise<string> {
+  return (await db.query<{ s: string | null }>('SELECT pg_catalog.current_schema() AS s')).rows[0]?.s ?? 'public';
+}
+
+/**
+ * The expected schema starts where the live one did: with the connection's schema there (deploy
+ * never creates it; whoever set `?schema=` did), so the ledger and the migrations land in it.
+ */
+async function ensureSchema(session: Db, schema: string): Promise<void> {
+  if (schema !== 'public') await session.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
 }
 
 /**

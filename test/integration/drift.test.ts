@@ -180,6 +180,32 @@ describe('drift', () => {
     }
   });
 
+  it("builds the expected schema in the connection's own schema (?schema=app)", async () => {
+    const own = await freshDatabase(adminUrl);
+    await query(own.url, 'CREATE SCHEMA app');
+    const w = await startLocalWorker({
+      databaseUrl: `${own.url}?schema=app`,
+      functionName: `drift-s-${randomBytes(3).toString('hex')}`,
+      timeoutMs: 120_000,
+    });
+    try {
+      const flags = ['--endpoint', w.endpoint, '--function', w.functionName, '--migrations', dir, '--json'];
+      expect((await runCli(['deploy', ...flags])).exitCode).toBe(0);
+      const r = await runCli(['drift', ...flags]);
+      expect(JSON.parse(r.stdout).differences).toEqual([]);
+      expect(r.exitCode).toBe(0);
+      await query(own.url, 'ALTER TABLE app."Customer" ADD COLUMN by_hand int');
+      const drifted = await runCli(['drift', ...flags]);
+      expect(JSON.parse(drifted.stdout).differences).toEqual([
+        expect.objectContaining({ change: 'only-in-live', object: expect.stringContaining('by_hand') }),
+      ]);
+      await noneLeft();
+    } finally {
+      await w.close();
+      await own.drop();
+    }
+  });
+
   it('drops the scratch database when a migration fails in it mid-way (exit 2)', async () => {
     // Applied on the target thanks to a function made there by hand: it cannot be built from the files alone.
     const own = await freshDatabase(adminUrl);
