@@ -3,6 +3,7 @@
  * from VPCM_DATABASES, and the refusal of a name outside it (before anything connects: the
  * handlers here have nothing to connect to, so a refusal that tried would fail differently).
  */
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   DATABASE_NAME_RULE,
@@ -52,6 +53,12 @@ async function errorOf(handler: ReturnType<typeof createHandler>, event: unknown
   expect(response.ok).toBe(false);
   return response.error!;
 }
+
+/** The same events with the checksum their SQL hashes to: well-formed, so they reach the selector. */
+const digest = createHash('sha256').update('x').digest('hex');
+const WELL_FORMED: Record<string, unknown>[] = Object.values(EVENTS).map((event) =>
+  JSON.parse(JSON.stringify(event).replaceAll(sha, digest)),
+);
 
 describe('the database selector on the wire', () => {
   it('every action takes it, and none takes a malformed one', () => {
@@ -133,6 +140,26 @@ describe('VPCM_DATABASE_NOT_ALLOWED', () => {
     expect((await errorOf(without, { action: 'ledger', database: 'a' })).message).toContain(
       'configured for no named databases',
     );
+  });
+
+  it('refuses every action, before connecting, and the same events with an allowed name do connect', async () => {
+    const handler = createHandler({ databaseUrl: nowhere, databases: { a: nowhere }, logger: quiet });
+    const reached: Record<string, string> = {};
+    const refused: Record<string, string> = {};
+    for (const event of WELL_FORMED) {
+      const action = String(event.action);
+      refused[action] = (await errorOf(handler, { ...event, database: 'b' })).code;
+      reached[action] = (await errorOf(handler, { ...event, database: 'a' })).code;
+    }
+    const every = (code: string) => Object.fromEntries(WELL_FORMED.map((e) => [String(e.action), code]));
+    expect(refused).toEqual(every(ErrorCode.DatabaseNotAllowed));
+    // The control: an allowed name dials (and here cannot reach) the database, but for what reads as the
+    // reader login (read-only run-sql, setup), which a named database never serves.
+    expect(reached).toEqual({
+      ...every(ErrorCode.ConnectionFailed),
+      'run-sql': ErrorCode.ReaderRoleMissing,
+      setup: ErrorCode.ReaderRoleMissing,
+    });
   });
 
   it('is raised by a worker whose VPCM_DATABASES names only secrets, without reading one', async () => {
