@@ -23,6 +23,7 @@ import {
   readerRemedy,
   WORKER_ENV,
   databaseNotAllowed,
+  isDatabaseUrl,
   parseDatabaseList,
 } from './contract/index.js';
 import { clientConfigFromUrl, close, connect, isAuthFailure, type Db } from './db.js';
@@ -197,15 +198,15 @@ function namedDatabases(config: WorkerConfig) {
       // Reader logins exist for the worker's own database only; reads never fall back to the migrating login.
       if (login === 'reader' || action === 'setup') throw noReaderFor(name, action);
       let source = sources.get(name);
-      if (!source) sources.set(name, (source = sourceOf(value)));
+      if (!source) sources.set(name, (source = sourceOf(name, value)));
       return source;
     },
   };
 }
 
 /** A named database's login: a connection URL (local use), else the RDS credentials secret it names. */
-function sourceOf(value: string): ConnectionSource {
-  if (/^postgres(ql)?:\/\//i.test(value)) return async () => clientConfigFromUrl(value);
+function sourceOf(name: string, value: string): ConnectionSource {
+  if (isDatabaseUrl(value)) return async () => clientConfigFromUrl(value, `${WORKER_ENV.databases} ("${name}")`);
   return async (opts) => (await import('./secret.js')).namedDatabaseConfig(value, opts);
 }
 

@@ -39,6 +39,18 @@ export function databaseNotAllowed(selector: string, allowed: readonly string[],
   });
 }
 
+/** A named database given by connection URL (local use), not by its RDS credentials secret. */
+export function isDatabaseUrl(target: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(target);
+}
+
+/**
+ * What else a named database may be given by: a secret ARN, or a secret name (Secrets Manager's
+ * characters, no `:`). Anything else (a mistyped URL scheme) is refused when the list is read, so
+ * it never reaches Secrets Manager as a secret id, whose errors would quote it, password and all.
+ */
+const SECRET_ID = /^(arn:[\x21-\x7e]{1,2048}|[A-Za-z0-9/_+=.@-]{1,512})$/;
+
 /**
  * The allow-list from WORKER_ENV.databases: name → secret ARN (or name), or a connection URL
  * locally. Absent or empty: no named databases. A malformed value is returned as the error to
@@ -64,6 +76,10 @@ export function parseDatabaseList(text: string | undefined): Record<string, stri
   for (const [name, target] of Object.entries(value)) {
     if (!isDatabaseName(name)) return bad(`the name ${JSON.stringify(name.slice(0, 64))} is not ${DATABASE_NAME_RULE}`);
     if (typeof target !== 'string' || target === '') return bad(`"${name}" is not a non-empty string`);
+    // The value is never quoted: it may be a URL with a password.
+    if (!isDatabaseUrl(target) && !SECRET_ID.test(target)) {
+      return bad(`"${name}" is neither a postgresql:// URL nor a secret ARN or name`);
+    }
     list[name] = target;
   }
   return list;

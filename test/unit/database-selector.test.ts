@@ -47,6 +47,8 @@ const context: LambdaContext = {
   getRemainingTimeInMillis: () => 60_000,
 };
 const quiet = createLogger({ service: 'unit' }, () => undefined);
+// Port 9 (discard) on the loopback: a handler that tried to connect would answer VPCM_CONNECTION_FAILED.
+const nowhere = 'postgresql://nobody@127.0.0.1:9/none';
 
 async function errorOf(handler: ReturnType<typeof createHandler>, event: unknown) {
   const response = (await handler(event, context)) as { ok: boolean; error?: { code: string; message: string } };
@@ -89,6 +91,27 @@ describe('VPCM_DATABASES', () => {
     expect(parseDatabaseList(JSON.stringify(list))).toEqual(list);
   });
 
+  it('takes a secret by name too, and refuses a value that is neither, without quoting it', () => {
+    expect(parseDatabaseList('{"eu":"prod/tenant-eu"}')).toEqual({ eu: 'prod/tenant-eu' });
+    // A mistyped scheme would otherwise go to Secrets Manager as a secret id, quoted in its error.
+    for (const value of ['postgress://app:S3cret-pw@db/x', 'host=db password=S3cret-pw', 'db:5432']) {
+      const parsed = parseDatabaseList(JSON.stringify({ t1: value }));
+      expect(parsed, value).toBeInstanceOf(MigrateError);
+      const e = parsed as MigrateError;
+      expect(e.message).toBe(
+        'VPCM_DATABASES is not usable: "t1" is neither a postgresql:// URL nor a secret ARN or name.',
+      );
+      expect(JSON.stringify(e)).not.toContain('S3cret');
+    }
+  });
+
+  it("a named database's malformed URL is reported as VPCM_DATABASES's, not DATABASE_URL's", async () => {
+    const handler = createHandler({ databaseUrl: nowhere, databases: { t1: 'postgresql://[::1/x' }, logger: quiet });
+    const error = await errorOf(handler, { action: 'ledger', database: 't1' });
+    expect(error.code).toBe(ErrorCode.ConfigMissing);
+    expect(error.message).toBe('VPCM_DATABASES ("t1") is not a valid URL.');
+  });
+
   it('refuses what is not such an object, naming the variable', () => {
     for (const text of ['{', '[]', '"x"', '{"a b":"arn"}', '{"a":1}', '{"a":""}']) {
       const parsed = parseDatabaseList(text);
@@ -113,9 +136,6 @@ describe('VPCM_DATABASE_NOT_ALLOWED', () => {
     expect(many.message).toContain('25 named database(s)');
     expect(many.message).toContain('t19 and 5 more.');
   });
-
-  // Port 9 (discard) on the loopback: a handler that tried to connect would answer VPCM_CONNECTION_FAILED.
-  const nowhere = 'postgresql://nobody@127.0.0.1:9/none';
 
   it('is the answer to a name outside the list, and to any name on a worker without one', async () => {
     const handler = createHandler({ databaseUrl: nowhere, databases: { a: nowhere }, logger: quiet });
