@@ -210,14 +210,18 @@ function sourceOf(name: string, value: string): ConnectionSource {
   return async (opts) => (await import('./secret.js')).namedDatabaseConfig(value, opts);
 }
 
+/** Never "leave out --database" as the way out: that would read another database than the one named. */
 function noReaderFor(name: string, action: string): MigrateError {
-  const what = action === 'setup' ? 'set up a reader login' : 'run read-only queries';
+  const setup = action === 'setup';
   return new MigrateError(
     ErrorCode.ReaderRoleMissing,
-    `The worker cannot ${what} on the named database "${name}": it holds reader credentials only for its own ` +
-      'database, and read-only queries never run as the migrating login.',
-    'Run the query against a worker deployed for that database, or leave out --database; status, lint and ' +
-      'deploy work with --database.',
+    `The worker cannot ${setup ? 'set up a reader login' : 'run read-only queries'} on the named database ` +
+      `"${name}": it holds reader credentials only for its own database, and read-only queries never run as the ` +
+      'migrating login.',
+    setup
+      ? `Deploy a MigrationWorker for "${name}" itself: its set-up creates the reader login there.`
+      : `Query "${name}" through a MigrationWorker deployed for it (its reader function), or with --write as its ` +
+          'migrating login, which nothing then keeps from writing. status, lint and deploy work with --database.',
     { details: { database: name } },
   );
 }

@@ -29,11 +29,13 @@ export function databaseNotAllowed(selector: string, allowed: readonly string[],
     : names.length === 0
       ? 'this worker is configured for no named databases'
       : `this worker is configured for ${names.length} named database(s): ${listed}${more}`;
+  // Never "leave out --database": that runs the command against another database than the one named.
   const remedy = reader
-    ? 'Leave out --database for reads through the reader function, or send the command to the migrating ' +
-      'worker (--function NAME|ARN or --stack NAME): with --database, status and lint go to it.'
+    ? 'Send the command to the migrating worker (--function NAME|ARN or --stack NAME), which serves the named ' +
+      'databases: with --database, status and lint go to it.'
     : `Add {name: '${selector}', secret, securityGroup} to the MigrationWorker construct's \`databases\` prop and ` +
-      `redeploy (it sets ${WORKER_ENV.databases}, grants its secret and opens its port), or check the name.`;
+      `redeploy (it sets ${WORKER_ENV.databases}, grants its secret and opens its port); with --local, add it to ` +
+      `${WORKER_ENV.databases} ('{"${selector}":"postgresql://…"}'); or check the name.`;
   return new MigrateError(ErrorCode.DatabaseNotAllowed, `Database "${selector}" is not allowed: ${served}.`, remedy, {
     details: { database: selector, allowed: names.slice(0, LISTED_NAMES), allowedCount: names.length },
   });

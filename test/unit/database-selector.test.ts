@@ -51,7 +51,10 @@ const quiet = createLogger({ service: 'unit' }, () => undefined);
 const nowhere = 'postgresql://nobody@127.0.0.1:9/none';
 
 async function errorOf(handler: ReturnType<typeof createHandler>, event: unknown) {
-  const response = (await handler(event, context)) as { ok: boolean; error?: { code: string; message: string } };
+  const response = (await handler(event, context)) as {
+    ok: boolean;
+    error?: { code: string; message: string; remedy: string };
+  };
   expect(response.ok).toBe(false);
   return response.error!;
 }
@@ -128,6 +131,8 @@ describe('VPCM_DATABASE_NOT_ALLOWED', () => {
     expect(e.code).toBe('VPCM_DATABASE_NOT_ALLOWED');
     expect(e.message).toBe('Database "ghost" is not allowed: this worker is configured for 2 named database(s): a, b.');
     expect(e.remedy).toContain('`databases` prop');
+    // Locally the list is the environment variable, with URLs.
+    expect(e.remedy).toContain(`with --local, add it to VPCM_DATABASES ('{"ghost":"postgresql://…"}')`);
     expect(e.details).toEqual({ database: 'ghost', allowed: ['a', 'b'], allowedCount: 2 });
     const many = databaseNotAllowed(
       'x',
@@ -210,6 +215,9 @@ describe('VPCM_DATABASE_NOT_ALLOWED', () => {
     const error = await errorOf(reader, { action: 'ledger', database: 'a' });
     expect(error.code).toBe(ErrorCode.DatabaseNotAllowed);
     expect(error.message).toContain('the reader function serves only its own database');
+    // The way out keeps the database named: leaving --database out would read another one.
+    expect(error.remedy).toMatch(/migrating worker/);
+    expect(error.remedy).not.toMatch(/leave out --database/i);
   });
 
   it('reads through the reader login are refused on a named database, never run as the migrator', async () => {
@@ -218,6 +226,8 @@ describe('VPCM_DATABASE_NOT_ALLOWED', () => {
       const error = await errorOf(handler, { ...event, database: 'a' });
       expect(error.code).toBe(ErrorCode.ReaderRoleMissing);
       expect(error.message).toContain('"a"');
+      expect(error.remedy).toContain('"a"');
+      expect(error.remedy).not.toMatch(/leave out --database/i);
     }
     // A write goes to the migrating login of "a", which the handler does dial (and here cannot reach).
     const write = await errorOf(handler, { action: 'run-sql', sql: 'SELECT 1', write: true, database: 'a' });
