@@ -85,7 +85,7 @@ describe('a named database (--database)', () => {
   });
 
   it('with only a reader function named, read-only commands too are refused, saying --database is why', () => {
-    const readerOnly = { readerFunctionName: 'app-reader', database: 't1' } as const;
+    const readerOnly: WorkerTarget = { functionName: '', readerFunctionName: 'app-reader', database: 't1' };
     for (const command of ['status', 'lint', 'sql']) {
       expect(() => targetFor(command, readerOnly)).toThrow(
         expect.objectContaining({
