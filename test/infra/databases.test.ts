@@ -197,6 +197,114 @@ describe('MigrationWorker databases', () => {
     }
   });
 
+  it("refuses at synth a list over Lambda's 4 KB environment, and takes one that fills it exactly", () => {
+    // Everything known at synth: the estimate is then the measurement, byte for byte.
+    const build = (names: string[]) => {
+      const { stack: s, vpc } = newStack(`Env${Math.random().toString(36).slice(2, 8)}`);
+      const imported = (id: string, arn: string) => secretsmanager.Secret.fromSecretCompleteArn(s, id, arn);
+      const w = new MigrationWorker(s, 'W', {
+        vpc,
+        database: { hostname: 'own.internal', port: 5432 },
+        secret: imported('Own', OWN_SECRET),
+        readerSecret: imported('Reader', ARN('reader')),
+        setupReaderRole: false,
+        databases: names.map((name, i) => ({ name, secret: imported(`S${i}`, ARN(`tenant-${i}`)) })),
+      });
+      const fn = Template.fromStack(s).toJSON().Resources[s.getLogicalId(w.fn.node.defaultChild as never)];
+      return Buffer.byteLength(JSON.stringify(fn.Properties.Environment.Variables), 'utf8');
+    };
+    const names = Array.from({ length: 40 }, (_, i) => `t${i}`);
+    const short = build(names);
+    expect(short).toBeLessThan(4096);
+    // Lengthen names until the environment is exactly 4096 bytes (each added character is one byte).
+    let missing = 4096 - short;
+    const padded = names.map((n) => {
+      const add = Math.min(missing, 128 - n.length);
+      missing -= add;
+      return n + 'x'.repeat(add);
+    });
+    expect(missing).toBe(0);
+    expect(build(padded)).toBe(4096);
+    padded[0] = `${padded[0]!.slice(0, 127)}yy`.slice(0, 128);
+    padded[padded.length - 1] += 'y';
+    expect(() => build(padded)).toThrow(
+      expect.objectContaining({
+        code: 'VPCM_USAGE',
+        message: expect.stringMatching(/with 40 named database\(s\) the migrator's environment is at least 4097 bytes/),
+      }) as MigrateError,
+    );
+  });
+
+  it('counts a secret ARN known only at deploy at its least, and refuses a list that cannot fit', () => {
+    const { stack: s, vpc } = newStack('EnvRefs');
+    const make = (count: number) =>
+      new MigrationWorker(s, `W${count}`, {
+        vpc,
+        database: { hostname: 'own.internal', port: 5432 },
+        secret: secretsmanager.Secret.fromSecretCompleteArn(s, `Own${count}`, OWN_SECRET),
+        setupReaderRole: false,
+        databases: Array.from({ length: count }, (_, i) => ({
+          name: `tenant-${i}`,
+          secret: new secretsmanager.Secret(s, `Tenant${count}x${i}`),
+        })),
+      });
+    expect(() => make(40)).not.toThrow();
+    expect(() => make(60)).toThrow(/over Lambda's 4096-byte limit/);
+  });
+
+  it("grants kms:Decrypt on an imported named secret's secretEncryptionKey, through Secrets Manager only", () => {
+    const { stack: s, vpc } = newStack('NamedKey');
+    const w = new MigrationWorker(s, 'W', {
+      vpc,
+      database: { hostname: 'own.internal', port: 5432 },
+      secret: secretsmanager.Secret.fromSecretCompleteArn(s, 'Own', OWN_SECRET),
+      setupReaderRole: false,
+      databases: [
+        {
+          name: 'eu',
+          secret: secretsmanager.Secret.fromSecretCompleteArn(s, 'Eu', EU_SECRET),
+          secretEncryptionKey: kms.Key.fromKeyArn(s, 'EuKey', KEY_ARN),
+        },
+      ],
+    });
+    const policies = Object.values(Template.fromStack(s).toJSON().Resources as Record<string, Resource>).filter(
+      (r) =>
+        r.Type === 'AWS::IAM::Policy' &&
+        JSON.stringify(r.Properties!.Roles).includes(s.getLogicalId(w.fn.role!.node.defaultChild as never)),
+    );
+    const decrypts = policies
+      .flatMap((p) => p.Properties!.PolicyDocument.Statement as Record<string, any>[])
+      .filter((st) => asList(st.Action).includes('kms:Decrypt'));
+    expect(decrypts).toEqual([
+      {
+        Effect: 'Allow',
+        Action: 'kms:Decrypt',
+        Resource: KEY_ARN,
+        Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' } },
+      },
+    ]);
+  });
+
+  it('grants a secret known by name (partial ARN) on its six-character suffix, and lists that partial ARN', () => {
+    const { stack: s, vpc } = newStack('PartialArn');
+    const w = new MigrationWorker(s, 'W', {
+      vpc,
+      database: { hostname: 'own.internal', port: 5432 },
+      secret: secretsmanager.Secret.fromSecretCompleteArn(s, 'Own', OWN_SECRET),
+      setupReaderRole: false,
+      databases: [{ name: 'ca', secret: secretsmanager.Secret.fromSecretNameV2(s, 'Ca', 'prod/tenant-ca') }],
+    });
+    const text = JSON.stringify(Template.fromStack(s).toJSON());
+    // GetSecretValue with the partial ARN is authorised against the full one: name, hyphen, six characters.
+    expect(text).toContain(':secretsmanager:eu-west-1:123456789012:secret:prod/tenant-ca-??????"');
+    expect(text).not.toMatch(/secret:prod\/tenant-ca\*|secret:\*/);
+    const env = JSON.stringify(
+      Template.fromStack(s).toJSON().Resources[s.getLogicalId(w.fn.node.defaultChild as never)].Properties.Environment
+        .Variables[WORKER_ENV.databases],
+    );
+    expect(env).toContain(':secretsmanager:eu-west-1:123456789012:secret:prod/tenant-ca\\"');
+  });
+
   it('keeps cdk-nag AwsSolutions clean on the construct', () => {
     const report = new AwsSolutionsChecks(stack).validateScope(worker);
     const findings = report.violations.flatMap((v) =>
