@@ -22,6 +22,7 @@ import {
   readerNotConfigured,
   readerRemedy,
   WORKER_ENV,
+  checkDatabaseList,
   databaseNotAllowed,
   isDatabaseUrl,
   parseDatabaseList,
@@ -186,13 +187,16 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
  */
 function namedDatabases(config: WorkerConfig) {
   const reader = (config.mode ?? 'migrator') === 'reader';
-  const list = reader ? {} : (config.databases ?? {});
+  // A list given in code is held to VPCM_DATABASES's rules: a mistyped URL is no secret id.
+  const checked = reader ? {} : checkDatabaseList(config.databases ?? {});
+  const invalid = config.databasesInvalid ?? (checked instanceof MigrateError ? checked : undefined);
+  const list = checked instanceof MigrateError ? {} : checked;
   const sources = new Map<string, ConnectionSource>();
   return {
     /** The migrating login of `name`, or the refusal; nothing here connects or reads a secret. */
     select(name: string, login: 'reader' | 'migrator', action: string): ConnectionSource {
       if (reader) throw databaseNotAllowed(name, [], true);
-      if (config.databasesInvalid) throw config.databasesInvalid;
+      if (invalid) throw invalid;
       const value = Object.hasOwn(list, name) ? list[name] : undefined;
       if (value === undefined) throw databaseNotAllowed(name, Object.keys(list));
       // Reader logins exist for the worker's own database only; reads never fall back to the migrating login.

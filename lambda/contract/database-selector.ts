@@ -60,29 +60,42 @@ const SECRET_ID = /^(arn:[\x21-\x7e]{1,2048}|[A-Za-z0-9/_+=.@-]{1,512})$/;
  */
 export function parseDatabaseList(text: string | undefined): Record<string, string> | MigrateError {
   if (text === undefined || text.trim() === '') return {};
-  const bad = (why: string) =>
-    new MigrateError(
-      ErrorCode.ConfigMissing,
-      `${WORKER_ENV.databases} is not usable: ${why}.`,
-      `Set ${WORKER_ENV.databases} to a JSON object {"<name>": "<secret ARN>"} with names of ${DATABASE_NAME_RULE} ` +
-        "(the MigrationWorker construct's `databases` prop does).",
-    );
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    return bad('not JSON');
+    return unusableList('not JSON');
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return bad('not a JSON object');
+  return checkDatabaseList(value);
+}
+
+/**
+ * An allow-list however it was given (VPCM_DATABASES, `createHandler({ databases })`,
+ * `startLocalWorker({ databases })`): names of {@link DATABASE_NAME_PATTERN}, each to a
+ * postgresql:// URL or a secret ARN or name; else the error to raise when an event names a database.
+ */
+export function checkDatabaseList(value: unknown): Record<string, string> | MigrateError {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return unusableList('not a JSON object');
   const list: Record<string, string> = {};
   for (const [name, target] of Object.entries(value)) {
-    if (!isDatabaseName(name)) return bad(`the name ${JSON.stringify(name.slice(0, 64))} is not ${DATABASE_NAME_RULE}`);
-    if (typeof target !== 'string' || target === '') return bad(`"${name}" is not a non-empty string`);
+    if (!isDatabaseName(name)) {
+      return unusableList(`the name ${JSON.stringify(name.slice(0, 64))} is not ${DATABASE_NAME_RULE}`);
+    }
+    if (typeof target !== 'string' || target === '') return unusableList(`"${name}" is not a non-empty string`);
     // The value is never quoted: it may be a URL with a password.
     if (!isDatabaseUrl(target) && !SECRET_ID.test(target)) {
-      return bad(`"${name}" is neither a postgresql:// URL nor a secret ARN or name`);
+      return unusableList(`"${name}" is neither a postgresql:// URL nor a secret ARN or name`);
     }
     list[name] = target;
   }
   return list;
+}
+
+function unusableList(why: string): MigrateError {
+  return new MigrateError(
+    ErrorCode.ConfigMissing,
+    `${WORKER_ENV.databases} is not usable: ${why}.`,
+    `Set ${WORKER_ENV.databases} to a JSON object {"<name>": "<secret ARN>"} with names of ${DATABASE_NAME_RULE} ` +
+      "(the MigrationWorker construct's `databases` prop does).",
+  );
 }

@@ -108,6 +108,19 @@ describe('VPCM_DATABASES', () => {
     }
   });
 
+  it('holds a list given in code (createHandler, startLocalWorker) to the same rules', async () => {
+    const handler = createHandler({
+      databaseUrl: nowhere,
+      databases: { typo: 'postgress://app:S3cret-pw@db/x' },
+      logger: quiet,
+    });
+    const error = await errorOf(handler, { action: 'ledger', database: 'typo' });
+    expect(error.code).toBe(ErrorCode.ConfigMissing);
+    expect(JSON.stringify(error)).not.toContain('S3cret');
+    // The worker's own database is still served (here: dialled, and not reached).
+    expect((await errorOf(handler, { action: 'ledger' })).code).toBe(ErrorCode.ConnectionFailed);
+  });
+
   it("a named database's malformed URL is reported as VPCM_DATABASES's, not DATABASE_URL's", async () => {
     const handler = createHandler({ databaseUrl: nowhere, databases: { t1: 'postgresql://[::1/x' }, logger: quiet });
     const error = await errorOf(handler, { action: 'ledger', database: 't1' });
