@@ -16,7 +16,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MigrateError, WORKER_ENV } from '../../lambda/contract/index.js';
-import { MigrationWorker } from '../../infra/migration-worker.js';
+import { MigrationWorker, type NamedDatabase } from '../../infra/index.js';
 
 interface Resource {
   Type: string;
@@ -208,7 +208,8 @@ describe('MigrationWorker databases', () => {
         secret: imported('Own', OWN_SECRET),
         readerSecret: imported('Reader', ARN('reader')),
         setupReaderRole: false,
-        databases: names.map((name, i) => ({ name, secret: imported(`S${i}`, ARN(`tenant-${i}`)) })),
+        // Typed through the package's public entry (vpc-migrate/cdk), as an app would.
+        databases: names.map((name, i): NamedDatabase => ({ name, secret: imported(`S${i}`, ARN(`tenant-${i}`)) })),
       });
       const fn = Template.fromStack(s).toJSON().Resources[s.getLogicalId(w.fn.node.defaultChild as never)];
       return Buffer.byteLength(JSON.stringify(fn.Properties.Environment.Variables), 'utf8');
