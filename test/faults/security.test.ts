@@ -63,6 +63,13 @@ const WRITES: { sql: string; params?: unknown[] }[] = [
   { sql: `NOTIFY vpcm_fault` },
 ];
 
+/** `url` with one thing changed (its password, port, path) to make a connection fail. */
+function changedUrl(url: string, change: (x: URL) => void): string {
+  const x = new URL(url);
+  change(x);
+  return x.toString();
+}
+
 describe.each(databaseTargets())('security on the $name PostgreSQL', ({ name: target, adminUrl }) => {
   const { server, worker, workers, secrets: extraSecrets } = useFaultServer(adminUrl, FILE);
 
@@ -138,11 +145,7 @@ describe.each(databaseTargets())('security on the $name PostgreSQL', ({ name: ta
     async ({ ran }) => {
       const db = await server.database();
       const u = new URL(db.url);
-      const variant = (change: (x: URL) => void) => {
-        const x = new URL(db.url);
-        change(x);
-        return x.toString();
-      };
+      const variant = (change: (x: URL) => void) => changedUrl(db.url, change);
       const wrongPassword = `${server.password}-wrong`;
       extraSecrets.push(wrongPassword);
       const failures: Record<string, string> = {
@@ -213,11 +216,7 @@ describe.each(databaseTargets())('security on the $name PostgreSQL', ({ name: ta
     async ({ ran }) => {
       const own = await server.database();
       const named = await server.database();
-      const variant = (change: (x: URL) => void) => {
-        const x = new URL(named.url);
-        change(x);
-        return x.toString();
-      };
+      const variant = (change: (x: URL) => void) => changedUrl(named.url, change);
       const wrongPassword = `${server.password}-named`;
       extraSecrets.push(wrongPassword);
       const databases: Record<string, string> = {

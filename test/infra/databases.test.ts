@@ -41,6 +41,21 @@ function newStack(id: string): { app: App; stack: Stack; vpc: ec2.Vpc } {
   return { app, stack, vpc: new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0 }) };
 }
 
+/** A worker with these named databases on a stack of its own, and the stack's template. */
+function workerWith(id: string, databases: (stack: Stack) => NamedDatabase[]) {
+  const { stack, vpc } = newStack(id);
+  const worker = new MigrationWorker(stack, 'W', {
+    vpc,
+    database: { hostname: 'own.internal', port: 5432 },
+    secret: secretsmanager.Secret.fromSecretCompleteArn(stack, 'Own', OWN_SECRET),
+    setupReaderRole: false,
+    databases: databases(stack),
+  });
+  const idOf = (construct: { node: { defaultChild?: unknown } }) =>
+    stack.getLogicalId(construct.node.defaultChild as never);
+  return { worker, template: Template.fromStack(stack).toJSON(), idOf };
+}
+
 afterAll(() => {
   for (const dir of outdirs) rmSync(dir, { recursive: true, force: true });
 });
@@ -88,11 +103,18 @@ const logicalId = (construct: { node: { defaultChild?: unknown } }) =>
 const all = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 
 /** Every policy statement attached to a role, by role logical id. */
-function statementsOf(roleId: string): Record<string, any>[] {
-  return all('AWS::IAM::Policy')
-    .filter(([, p]) => JSON.stringify(p.Properties!.Roles).includes(`"${roleId}"`))
-    .flatMap(([, p]) => p.Properties!.PolicyDocument.Statement as Record<string, any>[]);
+function statementsOf(roleId: string, from: Record<string, Resource> = resources): Record<string, any>[] {
+  return Object.values(from)
+    .filter((p) => p.Type === 'AWS::IAM::Policy' && JSON.stringify(p.Properties!.Roles).includes(`"${roleId}"`))
+    .flatMap((p) => p.Properties!.PolicyDocument.Statement as Record<string, any>[]);
 }
+/** The one statement a customer-managed key adds: decrypt with it, only through Secrets Manager. */
+const DECRYPT_VIA_SECRETS_MANAGER = {
+  Effect: 'Allow',
+  Action: 'kms:Decrypt',
+  Resource: KEY_ARN,
+  Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' } },
+};
 const roleOf = (fn: MigrationWorker['fn']) => logicalId(fn.role as never);
 const asList = (x: unknown) => (Array.isArray(x) ? x : [x]);
 
@@ -134,14 +156,7 @@ describe('MigrationWorker databases', () => {
 
   it("grants kms:Decrypt on a named secret's key only through Secrets Manager", () => {
     const decrypts = statementsOf(roleOf(worker.fn)).filter((s) => asList(s.Action).includes('kms:Decrypt'));
-    expect(decrypts).toEqual([
-      {
-        Effect: 'Allow',
-        Action: 'kms:Decrypt',
-        Resource: KEY_ARN,
-        Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' } },
-      },
-    ]);
+    expect(decrypts).toEqual([DECRYPT_VIA_SECRETS_MANAGER]);
   });
 
   it("lets the migrator out only to its own database and these databases' security groups, on their ports", () => {
@@ -254,55 +269,28 @@ describe('MigrationWorker databases', () => {
   });
 
   it("grants kms:Decrypt on an imported named secret's secretEncryptionKey, through Secrets Manager only", () => {
-    const { stack: s, vpc } = newStack('NamedKey');
-    const w = new MigrationWorker(s, 'W', {
-      vpc,
-      database: { hostname: 'own.internal', port: 5432 },
-      secret: secretsmanager.Secret.fromSecretCompleteArn(s, 'Own', OWN_SECRET),
-      setupReaderRole: false,
-      databases: [
-        {
-          name: 'eu',
-          secret: secretsmanager.Secret.fromSecretCompleteArn(s, 'Eu', EU_SECRET),
-          secretEncryptionKey: kms.Key.fromKeyArn(s, 'EuKey', KEY_ARN),
-        },
-      ],
-    });
-    const policies = Object.values(Template.fromStack(s).toJSON().Resources as Record<string, Resource>).filter(
-      (r) =>
-        r.Type === 'AWS::IAM::Policy' &&
-        JSON.stringify(r.Properties!.Roles).includes(s.getLogicalId(w.fn.role!.node.defaultChild as never)),
-    );
-    const decrypts = policies
-      .flatMap((p) => p.Properties!.PolicyDocument.Statement as Record<string, any>[])
-      .filter((st) => asList(st.Action).includes('kms:Decrypt'));
-    expect(decrypts).toEqual([
+    const made = workerWith('NamedKey', (s) => [
       {
-        Effect: 'Allow',
-        Action: 'kms:Decrypt',
-        Resource: KEY_ARN,
-        Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' } },
+        name: 'eu',
+        secret: secretsmanager.Secret.fromSecretCompleteArn(s, 'Eu', EU_SECRET),
+        secretEncryptionKey: kms.Key.fromKeyArn(s, 'EuKey', KEY_ARN),
       },
     ]);
+    const statements = statementsOf(made.idOf(made.worker.fn.role as never), made.template.Resources);
+    const decrypts = statements.filter((st) => asList(st.Action).includes('kms:Decrypt'));
+    expect(decrypts).toEqual([DECRYPT_VIA_SECRETS_MANAGER]);
   });
 
   it('grants a secret known by name (partial ARN) on its six-character suffix, and lists that partial ARN', () => {
-    const { stack: s, vpc } = newStack('PartialArn');
-    const w = new MigrationWorker(s, 'W', {
-      vpc,
-      database: { hostname: 'own.internal', port: 5432 },
-      secret: secretsmanager.Secret.fromSecretCompleteArn(s, 'Own', OWN_SECRET),
-      setupReaderRole: false,
-      databases: [{ name: 'ca', secret: secretsmanager.Secret.fromSecretNameV2(s, 'Ca', 'prod/tenant-ca') }],
-    });
-    const text = JSON.stringify(Template.fromStack(s).toJSON());
+    const made = workerWith('PartialArn', (s) => [
+      { name: 'ca', secret: secretsmanager.Secret.fromSecretNameV2(s, 'Ca', 'prod/tenant-ca') },
+    ]);
+    const text = JSON.stringify(made.template);
     // GetSecretValue with the partial ARN is authorised against the full one: name, hyphen, six characters.
     expect(text).toContain(':secretsmanager:eu-west-1:123456789012:secret:prod/tenant-ca-??????"');
     expect(text).not.toMatch(/secret:prod\/tenant-ca\*|secret:\*/);
-    const env = JSON.stringify(
-      Template.fromStack(s).toJSON().Resources[s.getLogicalId(w.fn.node.defaultChild as never)].Properties.Environment
-        .Variables[WORKER_ENV.databases],
-    );
+    const variables = made.template.Resources[made.idOf(made.worker.fn)].Properties.Environment.Variables;
+    const env = JSON.stringify(variables[WORKER_ENV.databases]);
     expect(env).toContain(':secretsmanager:eu-west-1:123456789012:secret:prod/tenant-ca\\"');
   });
 
