@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -53,7 +53,11 @@ function workerWith(id: string, databases: (stack: Stack) => NamedDatabase[]) {
   });
   const idOf = (construct: { node: { defaultChild?: unknown } }) =>
     stack.getLogicalId(construct.node.defaultChild as never);
-  return { worker, template: Template.fromStack(stack).toJSON(), idOf };
+  const warnings = () =>
+    Annotations.fromStack(stack)
+      .findWarning('*', Match.stringLikeRegexp('partial ARN'))
+      .map((w) => String(w.entry.data));
+  return { worker, template: Template.fromStack(stack).toJSON(), idOf, warnings };
 }
 
 afterAll(() => {
@@ -292,6 +296,13 @@ describe('MigrationWorker databases', () => {
     const variables = made.template.Resources[made.idOf(made.worker.fn)].Properties.Environment.Variables;
     const env = JSON.stringify(variables[WORKER_ENV.databases]);
     expect(env).toContain(':secretsmanager:eu-west-1:123456789012:secret:prod/tenant-ca\\"');
+    expect(made.warnings()).toEqual([]);
+
+    // A name that looks like it carries the suffix is read as a complete ARN, and not found: said at synth.
+    const ambiguous = workerWith('SuffixLike', (s) => [
+      { name: 'ca', secret: secretsmanager.Secret.fromSecretNameV2(s, 'Ca', 'tenant-ca-prod01') },
+    ]);
+    expect(ambiguous.warnings()).toEqual([expect.stringContaining('"tenant-ca-prod01" is known by partial ARN')]);
   });
 
   it('keeps cdk-nag AwsSolutions clean on the construct', () => {
