@@ -96,6 +96,6 @@ function unusableList(why: string): MigrateError {
     ErrorCode.ConfigMissing,
     `${WORKER_ENV.databases} is not usable: ${why}.`,
     `Set ${WORKER_ENV.databases} to a JSON object {"<name>": "<secret ARN>"} with names of ${DATABASE_NAME_RULE} ` +
-      "(the MigrationWorker construct's `databases` prop does).",
+      '(the MigrationWorker construct\'s `databases` prop does; with --local, {"<name>": "postgresql://…"}).',
   );
 }

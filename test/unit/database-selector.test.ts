@@ -134,6 +134,7 @@ describe('VPCM_DATABASES', () => {
       expect(parsed, text).toBeInstanceOf(MigrateError);
       expect((parsed as MigrateError).code).toBe(ErrorCode.ConfigMissing);
       expect((parsed as MigrateError).message).toContain('VPCM_DATABASES');
+      expect((parsed as MigrateError).remedy).toContain('with --local, {"<name>": "postgresql://…"}');
     }
   });
 });
