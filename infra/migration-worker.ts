@@ -452,6 +452,14 @@ export class MigrationWorker extends Construct implements ec2.IConnectable {
         ec2.Port.tcp(port ?? ownPort),
         `vpc-migrate worker (database ${name})`,
       );
+      if (!securityGroup && !this.securityGroup.allowAllOutbound) {
+        Annotations.of(this).addWarningV2(
+          'vpc-migrate:namedDatabaseNoRoute',
+          `The named database "${name}" has no securityGroup and allowAllOutbound is false: the migrator has no ` +
+            'way out to it. Pass its securityGroup, or add the rules yourself ' +
+            '(worker.securityGroup.connections.allowTo(db, ec2.Port.tcp(port))).',
+        );
+      }
     }
     const list = Object.fromEntries(databases.map((d) => [d.name, d.secret.secretArn]));
     checkEnvironmentSize(this.node.path, env, WORKER_ENV.databases, list);

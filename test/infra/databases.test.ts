@@ -53,9 +53,9 @@ function workerWith(id: string, databases: (stack: Stack) => NamedDatabase[]) {
   });
   const idOf = (construct: { node: { defaultChild?: unknown } }) =>
     stack.getLogicalId(construct.node.defaultChild as never);
-  const warnings = () =>
+  const warnings = (about = 'partial ARN') =>
     Annotations.fromStack(stack)
-      .findWarning('*', Match.stringLikeRegexp('partial ARN'))
+      .findWarning('*', Match.stringLikeRegexp(about))
       .map((w) => String(w.entry.data));
   return { worker, template: Template.fromStack(stack).toJSON(), idOf, warnings };
 }
@@ -183,6 +183,18 @@ describe('MigrationWorker databases', () => {
       { to: createdSgId, port: 5433, toPort: 5433 },
     ]);
     for (const [, r] of all('AWS::EC2::SecurityGroupEgress')) expect(r.Properties).not.toHaveProperty('CidrIp');
+  });
+
+  it('warns at synth of a named database the migrator has no way out to (no securityGroup, no open egress)', () => {
+    const warnings = Annotations.fromStack(stack)
+      .findWarning('*', Match.stringLikeRegexp('has no securityGroup'))
+      .map((w) => String(w.entry.data));
+    // "us" has no security group, and this worker has allowAllOutbound: false; "eu" and "apac" have theirs.
+    expect(warnings).toEqual([expect.stringContaining('The named database "us" has no securityGroup')]);
+    const open = workerWith('OpenEgress', (s) => [
+      { name: 'us', secret: secretsmanager.Secret.fromSecretCompleteArn(s, 'Us', US_SECRET) },
+    ]);
+    expect(open.warnings('has no securityGroup')).toEqual([]);
   });
 
   it("admits the migrator alone (not the reader) to each named database's security group", () => {
