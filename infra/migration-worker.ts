@@ -73,7 +73,8 @@ export interface NamedDatabase {
    */
   readonly securityGroup?: ec2.ISecurityGroup;
   /**
-   * The port it listens on.
+   * The port it listens on, which the security-group rule opens: the worker connects to the port
+   * its secret names, so give that one when it is not the worker's own database's.
    * @default - the worker's own database's port
    */
   readonly port?: number;
