@@ -9,6 +9,7 @@ import { BUNDLE_GOAL_BYTES } from '../scripts/bundle-size.js';
 import type { Split } from '../scripts/core/timings.js';
 import type { Corpus } from './corpus.js';
 import type { BundleFigures } from './measure-worker.js';
+import { ROLLOUT_GOAL, type RolloutFigures } from './rollout.js';
 import type { Server } from './server.js';
 import { describeSplit, renderSplitTable } from './split.js';
 import { kb, median, ms, pairedRatios, ratio, stat } from './stats.js';
@@ -49,6 +50,8 @@ export interface RunInfo {
   all: CorpusFigures[];
   split: Split;
   splitFile: string;
+  /** Issue 27's rollout benchmark, unless `--no-rollout`. */
+  rollout?: RolloutFigures;
   before?: Split;
   beforeFile?: string;
 }
@@ -84,7 +87,45 @@ function goalRows(info: RunInfo): string[] {
     `| worker bundle ≤ ${kb(BUNDLE_GOAL_BYTES)} (minified) | ${kb(info.bundle.bytes)} | ` +
       `${mark(info.bundle.bytes <= BUNDLE_GOAL_BYTES)} |`,
   );
+  if (info.rollout) {
+    const r = rolloutRatio(info.rollout);
+    rows.push(
+      `| rollout of ${info.rollout.corpus} to ${info.rollout.databases} databases at concurrency ` +
+        `${info.rollout.concurrency} ≤ ${ROLLOUT_GOAL}× ${info.rollout.concurrency} parallel psql sessions ` +
+        '(issue 27) ' +
+        `| ${ratio(r)} | ${mark(r <= ROLLOUT_GOAL)} |`,
+    );
+  }
   return rows;
+}
+
+const rolloutRatio = (f: RolloutFigures) =>
+  pairedRatios(f.pairs.map((p) => ({ a: p.rolloutMs, b: p.floorMs, aFirst: p.rolloutFirst }))).median;
+
+function rolloutSection(f: RolloutFigures): string[] {
+  const L: string[] = [`## Rollout: ${f.corpus} to ${f.databases} databases (issue 27)`, ''];
+  L.push(
+    `\`deploy --targets FILE --local --concurrency ${f.concurrency}\` (${f.databases} fresh databases, ` +
+      `${f.migrations} migrations each, one local worker selecting each database by name), whole process, ` +
+      `paired with the floor: ${f.concurrency} psql sessions at once, each applying the same files to the ` +
+      `next of ${f.databases} fresh databases (bench/rollout.ts). Every rollout ledger is checked afterwards.`,
+    '',
+  );
+  L.push('| pair | order | load (1 min) | rollout | floor | rollout ÷ floor |', '|---:|---|---:|---:|---:|---:|');
+  f.pairs.forEach((p, i) => {
+    L.push(
+      `| ${i + 1} | ${p.rolloutFirst ? 'rollout, floor' : 'floor, rollout'} | ${p.load.toFixed(2)} ` +
+        `| ${ms(p.rolloutMs)} | ${ms(p.floorMs)} | ${ratio(p.rolloutMs / p.floorMs)} |`,
+    );
+  });
+  const ro = stat(f.pairs.map((p) => p.rolloutMs));
+  const fl = stat(f.pairs.map((p) => p.floorMs));
+  L.push(
+    `| **median** | | ${median(f.pairs.map((p) => p.load)).toFixed(2)} | **${ms(ro.median)}** ` +
+      `| **${ms(fl.median)}** | **${ratio(rolloutRatio(f))}** (median of the ratios) |`,
+    '',
+  );
+  return L;
 }
 
 function corpusSection(f: CorpusFigures): string[] {
@@ -170,8 +211,9 @@ export function render(info: RunInfo): string {
   L.push(`- PostgreSQL: ${info.server.version} (${info.server.source}); ${info.server.settings}`);
   L.push(`- Floor client: ${info.psql}`);
   L.push(`- \`node -e 0\` (Node's own start, for scale): median ${ms(median(info.nodeStartMs))}`, '');
-  L.push('## Goals (issue 26)', '', ...goalRows(info), '');
+  L.push('## Goals (issues 26 and 27)', '', ...goalRows(info), '');
   for (const f of info.all) L.push(...corpusSection(f));
+  if (info.rollout) L.push(...rolloutSection(info.rollout));
   L.push('## Time split of one deploy', '');
   L.push(
     `\`VPC_MIGRATE_TIMINGS=<file>\` (scripts/core/timings.ts, lambda/timings.ts) on the user's path: ` +

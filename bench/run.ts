@@ -13,7 +13,7 @@
  * are judged on), Prisma's own `migrate deploy` once per corpus (`--no-prisma` skips it), the
  * worker bundle's size and its cold init and peak RSS (bench/measure-worker.ts), and the time split
  * of one deploy (`--split`, bench/split.ts) beside an earlier one (`--before`). Writes
- * bench/results.md (bench/report.ts).
+ * bench/results.md (bench/report.ts). Then issue 27's rollout benchmark (bench/rollout.ts) unless `--no-rollout`.
  * Timings are never asserted anywhere: this is a report.
  */
 import { existsSync } from 'node:fs';
@@ -27,6 +27,7 @@ import { type Corpus, corpusDirs, prepareCorpus } from './corpus.js';
 import { findPsql, psqlVersion, runFloor } from './floor.js';
 import { BENCH_DIR, buildWorkerBundle, probeWorker } from './measure-worker.js';
 import { type CorpusFigures, type PairFigures, render } from './report.js';
+import { benchRollout, type RolloutFigures } from './rollout.js';
 import { dropLeftovers, freshDatabase, type Server, startServer } from './server.js';
 import { measureSplit, readSplit, writeSplit } from './split.js';
 import { aFirstIn, kb, ms, ratio } from './stats.js';
@@ -44,6 +45,10 @@ const HELP = `pnpm bench [--corpus NAME|DIR]... [--rounds N] [--warmup N] [--out
   --before FILE  an earlier split shown beside it (default bench/split-before.json when it exists)
   --no-prisma    skip Prisma's own migrate deploy
   --embedded     the embedded PostgreSQL even when 127.0.0.1:5432 answers
+  --rollout-databases N  databases of the rollout benchmark (default 50; documenso's history)
+  --rollout-concurrency N  its concurrency, and the floor's parallel psql sessions (default 4)
+  --rollout-rounds N     its rollout/floor pairs, after one warm-up pair (default 3)
+  --no-rollout   skip the rollout benchmark
 `;
 
 const { values } = parseArgs({
@@ -58,6 +63,10 @@ const { values } = parseArgs({
     before: { type: 'string' },
     'no-prisma': { type: 'boolean' },
     embedded: { type: 'boolean' },
+    'rollout-databases': { type: 'string', default: '50' },
+    'rollout-concurrency': { type: 'string', default: '4' },
+    'rollout-rounds': { type: 'string', default: '3' },
+    'no-rollout': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
   strict: true,
@@ -167,6 +176,19 @@ async function benchCorpus(
   return figures;
 }
 
+/** The rollout benchmark on documenso's history (or the last corpus given), issue 27. */
+async function rolloutFigures(server: Server, corpora: Corpus[], psql: string): Promise<RolloutFigures> {
+  const corpus = corpora.find((c) => c.name === 'documenso') ?? corpora[corpora.length - 1]!;
+  const opts = {
+    databases: count(values['rollout-databases'], 'rollout-databases', 1),
+    concurrency: count(values['rollout-concurrency'], 'rollout-concurrency', 1),
+    rounds: count(values['rollout-rounds'], 'rollout-rounds', 1),
+    warmup: 1,
+  };
+  log(`bench: rollout of ${corpus.name} to ${opts.databases} databases at concurrency ${opts.concurrency}`);
+  return benchRollout(server, corpus, psql, opts, log);
+}
+
 async function main(): Promise<void> {
   if (values.help) {
     process.stdout.write(HELP);
@@ -203,6 +225,7 @@ async function main(): Promise<void> {
       log(`bench: ${corpus.name}, ${corpus.migrations} migrations`);
       all.push(await benchCorpus(server, corpus, psql, bundle.file, rounds, warmup));
     }
+    const rollout = values['no-rollout'] ? undefined : await rolloutFigures(server, corpora, psql);
     const before = existsSync(beforeFile) ? await readSplit(beforeFile) : undefined;
     const text = render({
       started,
@@ -218,6 +241,7 @@ async function main(): Promise<void> {
       all,
       split,
       splitFile: path.relative(REPO_ROOT, values.split!),
+      ...(rollout ? { rollout } : {}),
       ...(before ? { before, beforeFile: path.relative(REPO_ROOT, beforeFile) } : {}),
     });
     await writeFile(values.out!, text);

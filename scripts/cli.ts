@@ -19,6 +19,7 @@ import { targetFor, type Worker } from './core/worker-client.js';
 import { watchInterrupts } from './interrupt.js';
 import type { Report } from './render/report.js';
 import { deferredWorker } from './transport/deferred.js';
+import { targetWorkers } from './transport/rollout-target.js';
 import { checkTargetFlags, plannedLocalTarget, resolveTarget } from './transport/target.js';
 
 /** A command as the command line lists it: its one-line summary, and its module, loaded only when it runs. */
@@ -253,7 +254,8 @@ export async function main(argv: string[]): Promise<number> {
     // The renderers load while the command runs.
     const rendering = import('./render/report.js');
     if (!workerNeeded(command, values, positionals)) {
-      const output = await command.run({ values, positionals, worker: noWorker(), progress });
+      // A targets file (--targets): the command reaches each target through these (transport/rollout-target.ts).
+      const output = await command.run({ values, positionals, worker: noWorker(), progress, targetWorkers });
       const report = say.rewriteAll(output.report);
       const { renderReport } = await rendering;
       const text = await renderReport(visibleReport(report), { csv: values.csv === true }, write);

@@ -108,6 +108,9 @@ export const ErrorCode = {
   SchemaNotEmpty: 'VPCM_SCHEMA_NOT_EMPTY', // Prisma P3005: deploy into a schema with tables but no ledger
   BaselineUnknownMigration: 'VPCM_BASELINE_UNKNOWN_MIGRATION', // baseline --up-to names no local migration
   BaselineMismatch: 'VPCM_BASELINE_MISMATCH', // baseline --up-to: objects of those migrations are missing or differ
+  // many databases (scripts/rollout/)
+  TargetsInvalid: 'VPCM_TARGETS_INVALID', // --targets FILE: unreadable, not JSON, or entries that break its schema
+  RolloutReportInvalid: 'VPCM_ROLLOUT_REPORT_INVALID', // --resume REPORT: unreadable or not a rollout report
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];

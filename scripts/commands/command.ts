@@ -1,6 +1,7 @@
 /** What every command is to the command line: its flags, its help, and a run that returns a report. */
 import type { Worker } from '../core/worker-client.js';
 import type { Interruption } from '../interrupt.js';
+import type { MakeTargetWorkers } from '../rollout/targets.js';
 import type { Options, Values } from './flags.js';
 
 /** `R`: the command's own report type, a member of render/report.ts's `Report` union. */
@@ -27,6 +28,8 @@ export interface Command<O extends Options = Options, R extends { command: strin
     worker: Worker;
     progress: (line: string) => void;
     interrupted?: () => Interruption | undefined;
+    /** Workers for the entries of a targets file (`--targets`): cli.ts gives transport/rollout-target.ts's. */
+    targetWorkers?: MakeTargetWorkers;
   }): Promise<CommandOutput<R>>;
 }
 

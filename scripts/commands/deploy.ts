@@ -23,8 +23,10 @@ import { timed } from '../core/timings.js';
 import type { Worker } from '../core/worker-client.js';
 import { loadState, type State } from '../formats/select.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
-import { openParseCache } from '../project/parse-cache.js';
-import { defineCommand } from './command.js';
+import { openParseCache, type ParseCache } from '../project/parse-cache.js';
+import type { RolloutReport } from '../rollout/report.js';
+import { type CommandOutput, defineCommand } from './command.js';
+import { ROLLOUT_HELP, ROLLOUT_OPTIONS, wantsTargets } from '../rollout/flags.js';
 import { APPLY_OPTIONS, applyOptionsFrom, formatFlag, migrationsFlag } from './flags.js';
 
 export interface DeployOptions extends PlanOptions {
@@ -40,6 +42,11 @@ export interface DeployOptions extends PlanOptions {
   format?: MigrationFormat;
   /** Asked before each invocation: a signal's message stops the deploy there (scripts/interrupt.ts). */
   interrupted?: () => { message: string; next: string } | undefined;
+  /**
+   * The parse cache to use instead of opening the project's: a rollout shares one across its
+   * targets, so the migrations are split and linted once, not once per database.
+   */
+  parseCache?: ParseCache;
 }
 
 export interface DeployReport {
@@ -75,7 +82,8 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
   // what the cache does not hold (nothing pending, or a warm cache: never).
   const [loaded, cache] = await Promise.all([
     loadState(worker, migrations.dir, opts),
-    openParseCache({ onWriteError: (e) => opts.progress?.(`Parse cache not written (${String(e)}).`) }),
+    opts.parseCache ??
+      openParseCache({ onWriteError: (e) => opts.progress?.(`Parse cache not written (${String(e)}).`) }),
   ]);
   const parser = () => timed('parser', () => sqlParser());
   const state = await settleInFlight(worker, { ...opts, migrationsDir: migrations.dir }, loaded);
@@ -309,7 +317,9 @@ Applies every pending migration in order, then verifies the ledger.
                           exists (without it such a deploy is refused, as Prisma's P3005; or record
                           what exists with vpc-migrate baseline --up-to NAME)
   --no-lint               skip the lint of pending migrations (by default lint errors refuse the deploy)
-Exit codes: 0 applied or up to date, 2 problem (nothing or not everything applied).`,
+Exit codes: 0 applied or up to date, 2 problem (nothing or not everything applied).
+${ROLLOUT_HELP}
+  With --targets: exit 0 every target up to date, 2 any target failed or the rollout stopped.`,
   positionals: 0,
   options: {
     'allow-out-of-order': { type: 'boolean' },
@@ -317,21 +327,42 @@ Exit codes: 0 applied or up to date, 2 problem (nothing or not everything applie
     ...APPLY_OPTIONS,
     baseline: { type: 'boolean' },
     'no-lint': { type: 'boolean' },
+    ...ROLLOUT_OPTIONS,
   },
-  needsWorker: true,
-  async run({ values, worker, progress, interrupted }) {
+  // With --targets each target gets its own worker (scripts/rollout/target-worker.ts).
+  needsWorker: (values) => !wantsTargets(values),
+  async run({
+    values,
+    worker,
+    progress,
+    interrupted,
+    targetWorkers,
+  }): Promise<CommandOutput<DeployReport | RolloutReport>> {
     const apply = applyOptionsFrom(values);
     if (values.baseline === true) apply.baseline = true;
     const location = await migrationsFlag(values);
-    const report = await deploy(worker, {
+    const format = formatFlag(values.format);
+    const each = {
       migrationsDir: location.dir,
       location,
       allowOutOfOrder: values['allow-out-of-order'] === true,
       allowModified: values['allow-modified'] === true,
       lint: values['no-lint'] !== true,
       apply,
+      ...(format ? { format } : {}),
+    };
+    if (wantsTargets(values)) {
+      // Every target's deploy is this one, with these flags, sharing the rollout's parse cache.
+      const report = await (await import('../rollout/commands.js')).deployTargets(values, {
+        migrationsDir: location.dir,
+        run: (w, parseCache, stop) => deploy(w, { ...each, parseCache, interrupted: stop }),
+        targetWorkers,
+      });
+      return { exitCode: report.interrupted?.exitCode ?? report.exitCode, report };
+    }
+    const report = await deploy(worker, {
+      ...each,
       progress,
-      format: formatFlag(values.format),
       ...(interrupted ? { interrupted } : {}),
     });
     return { exitCode: report.exitCode, report };

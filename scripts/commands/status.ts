@@ -8,7 +8,9 @@ import { type AnsweredBy, answeredBy, type Worker } from '../core/worker-client.
 import type { LedgerCounts } from '../formats/format.js';
 import { loadState } from '../formats/select.js';
 import { givenLocation, type MigrationsLocation } from '../project/migrations-dir.js';
-import { defineCommand } from './command.js';
+import type { StatusMatrixReport } from '../rollout/status-matrix.js';
+import { type CommandOutput, defineCommand } from './command.js';
+import { TARGETS_HELP, TARGETS_OPTIONS, wantsTargets } from '../rollout/flags.js';
 import { formatFlag, migrationsFlag } from './flags.js';
 
 export interface StatusReport {
@@ -72,13 +74,24 @@ Shows applied, pending, failed, modified, missing-locally and out-of-order migra
 the ledger: it asks the reader function when one is known (--reader-function, VPC_MIGRATE_READER_FUNCTION,
 the stack's output, --local's own).
 Exit codes: 0 up to date, 1 pending migrations,
-            2 problem (failed, modified, missing locally, out of order, worker error).`,
+            2 problem (failed, modified, missing locally, out of order, worker error).
+${TARGETS_HELP}
+  With --targets: a matrix of the targets; the exit code is the worst target's (0, 1 or 2 as above).`,
   positionals: 0,
-  options: {},
-  needsWorker: true,
-  async run({ values, worker }) {
+  options: { ...TARGETS_OPTIONS },
+  needsWorker: (values) => !wantsTargets(values),
+  async run({ values, worker, targetWorkers }): Promise<CommandOutput<StatusReport | StatusMatrixReport>> {
     const location = await migrationsFlag(values);
-    const report = await status(worker, { migrationsDir: location.dir, location, format: formatFlag(values.format) });
+    const format = formatFlag(values.format);
+    if (wantsTargets(values)) {
+      const report = await (await import('../rollout/commands.js')).statusTargets(values, {
+        migrationsDir: location.dir,
+        run: (w) => status(w, { migrationsDir: location.dir, location, format }),
+        targetWorkers,
+      });
+      return { exitCode: report.exitCode, report };
+    }
+    const report = await status(worker, { migrationsDir: location.dir, location, format });
     return { exitCode: report.exitCode, report };
   },
 });

@@ -99,6 +99,11 @@ export interface ParseCacheOptions {
   cwd?: string;
   /** Told when the cache could not be written (the run goes on regardless). */
   onWriteError?: (error: unknown) => void;
+  /**
+   * When the file cache is off (or there is no project): a cache held in memory for this run
+   * instead of none. A rollout wants it, so many targets' deploys parse and lint the files once.
+   */
+  inMemoryWhenOff?: boolean;
 }
 
 /** The file's name inside the cache directory. */
@@ -144,7 +149,7 @@ function packageDir(from: string): string | undefined {
  */
 export async function openParseCache(options: ParseCacheOptions = {}): Promise<ParseCache> {
   const file = parseCachePath(options.env ?? process.env, options.cwd ?? invocationDir(options.env ?? process.env));
-  if (!file) return NO_PARSE_CACHE;
+  if (!file) return options.inMemoryWhenOff ? new FileParseCache(undefined, '', undefined, undefined) : NO_PARSE_CACHE;
   const stamp = buildStamp();
   let text: string | undefined;
   try {
@@ -324,7 +329,8 @@ class FileParseCache implements ParseCache {
   private dirty: boolean;
 
   constructor(
-    private readonly file: string,
+    /** Undefined: held in memory only, never written. */
+    private readonly file: string | undefined,
     private readonly stamp: string,
     body: Body | undefined,
     private readonly onWriteError: ((error: unknown) => void) | undefined,
@@ -382,7 +388,7 @@ class FileParseCache implements ParseCache {
   }
 
   async save(): Promise<void> {
-    if (!this.dirty) return;
+    if (!this.dirty || this.file === undefined) return;
     const body: Body = {
       tool: TOOL,
       format: CACHE_FORMAT,

@@ -11,12 +11,15 @@ import type { RehearseReport } from '../commands/rehearse.js';
 import type { ResolveReport } from '../commands/resolve.js';
 import type { SqlReport } from '../commands/sql.js';
 import type { StatusReport } from '../commands/status.js';
+import type { RolloutReport } from '../rollout/report.js';
+import type { StatusMatrixReport } from '../rollout/status-matrix.js';
 import { renderBackfill } from './backfill.js';
 import { renderBaseline } from './baseline.js';
 import { renderDeploy } from './deploy.js';
 import { renderLint } from './lint.js';
 import { renderRehearse } from './rehearse.js';
 import { renderResolve } from './resolve.js';
+import { renderRollout, renderStatusMatrix } from './rollout.js';
 import { visibleText as visible } from './rows.js';
 import { renderSql, sqlFooter } from './sql.js';
 import { renderStatus } from './status.js';
@@ -30,7 +33,9 @@ export type Report =
   | ResolveReport
   | RehearseReport
   | BackfillReport
-  | BaselineReport;
+  | BaselineReport
+  | RolloutReport
+  | StatusMatrixReport;
 
 /** `values` are the run's flags (`sql --csv`); `progress` is stderr, where CSV output puts what is not rows. */
 export async function renderReport(
@@ -43,6 +48,10 @@ export async function renderReport(
       return renderDeploy(r);
     case 'status':
       return renderStatus(r);
+    case 'rollout':
+      return renderRollout(r);
+    case 'status-targets':
+      return renderStatusMatrix(r);
     case 'lint':
       return renderLint(r);
     case 'resolve':

@@ -264,6 +264,24 @@ describe('parse cache', () => {
     await expect(readFile(path.join(dir, 'vpc-migrate', PARSE_CACHE_FILE))).rejects.toThrow(/ENOENT/);
   });
 
+  it('off, but asked for in memory (a rollout): a second deploy parses nothing; nothing is written', async () => {
+    // Prepare
+    const dir = await cacheDir();
+    const env = { CACHE_DIR: dir, VPC_MIGRATE_CACHE: '0' };
+    const folder = await prismaFolder();
+
+    // Act
+    const cache = await openParseCache({ env, inMemoryWhenOff: true });
+    const first = await deployParse(prismaFormat, folder, cache);
+    const second = await deployParse(prismaFormat, folder, cache);
+
+    // Assess
+    expect(first.asked).toBeGreaterThan(0);
+    expect(second.asked).toBe(0);
+    expect(answers(second)).toBe(answers(first));
+    await expect(readFile(path.join(dir, 'vpc-migrate', PARSE_CACHE_FILE))).rejects.toThrow(/ENOENT/);
+  });
+
   it('lives in CACHE_DIR when set, else in node_modules/.cache of the nearest package.json', async () => {
     // Prepare
     const project = await mkdtemp(path.join(tmpdir(), 'vpcm-project-'));

@@ -1,0 +1,119 @@
+/**
+ * `status --targets FILE`: the single-target status (commands/status.ts) of every target, as a
+ * matrix of target × up to date / pending / problem. Its exit code is the single status's, the
+ * worst target's: 0 all up to date, 1 some pending (none worse), 2 a problem on any target (a
+ * failed or modified migration, an unreachable worker).
+ */
+import { MigrateError, redact, remedyCommand } from '../../lambda/contract/index.js';
+import type { Worker } from '../core/worker-client.js';
+import { describeTarget, type RolloutTarget, type TargetWorkers } from './targets.js';
+
+/** What the matrix reads of a target's status report (commands/status.ts `StatusReport`). */
+export interface StatusOutcome {
+  exitCode: 0 | 1 | 2;
+  plan: { pending: string[]; failed: { name: string }[]; problems: { code: string; message: string }[] };
+}
+
+/** The single-target status with the command's flags (status.ts passes itself in). */
+export type StatusOne = (worker: Worker) => Promise<StatusOutcome>;
+
+export interface MatrixRow {
+  name: string;
+  via: string;
+  state: 'up-to-date' | 'pending' | 'problem';
+  pending: string[];
+  /** Failed migrations in its ledger. */
+  failed: string[];
+  /** The problems' codes (or the error that kept status from answering). */
+  problems: { code: string; message: string }[];
+  exitCode: 0 | 1 | 2;
+}
+
+export interface StatusMatrixReport {
+  command: 'status-targets';
+  targetsFile: string;
+  migrationsDir: string;
+  rows: MatrixRow[];
+  counts: { upToDate: number; pending: number; problem: number };
+  exitCode: 0 | 1 | 2;
+  /** With pending migrations and no problem: the rollout that applies them (printed as the user runs it). */
+  next?: string;
+}
+
+export interface StatusMatrixOptions {
+  targets: readonly RolloutTarget[];
+  targetsFile: string;
+  migrationsDir: string;
+  status: StatusOne;
+  workers: TargetWorkers;
+  concurrency: number;
+}
+
+export async function statusMatrix(opts: StatusMatrixOptions): Promise<StatusMatrixReport> {
+  const rows: MatrixRow[] = new Array(opts.targets.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < opts.targets.length) {
+      const index = next++;
+      const target = opts.targets[index]!;
+      rows[index] = await opts.workers.use(target, opts.status).then(
+        (r) => rowOf(target, r),
+        (error: unknown) => errorRow(target, error),
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(opts.concurrency, opts.targets.length) }, lane));
+  return matrixOf(opts, rows);
+}
+
+/** The report of `rows`: counts and the worst exit code. Pure. */
+export function matrixOf(
+  opts: Pick<StatusMatrixOptions, 'targetsFile' | 'migrationsDir'>,
+  rows: MatrixRow[],
+): StatusMatrixReport {
+  const counts = {
+    upToDate: rows.filter((r) => r.state === 'up-to-date').length,
+    pending: rows.filter((r) => r.state === 'pending').length,
+    problem: rows.filter((r) => r.state === 'problem').length,
+  };
+  const exitCode = Math.max(0, ...rows.map((r) => r.exitCode)) as 0 | 1 | 2;
+  return {
+    command: 'status-targets',
+    targetsFile: opts.targetsFile,
+    migrationsDir: opts.migrationsDir,
+    rows,
+    counts,
+    exitCode,
+    ...(exitCode === 1
+      ? { next: `Run ${remedyCommand('deploy', '--targets', opts.targetsFile)} to apply them (canary first).` }
+      : {}),
+  };
+}
+
+function rowOf(target: RolloutTarget, r: StatusOutcome): MatrixRow {
+  return {
+    name: target.name,
+    via: describeTarget(target),
+    state: r.exitCode === 2 ? 'problem' : r.exitCode === 1 ? 'pending' : 'up-to-date',
+    pending: r.plan.pending,
+    failed: r.plan.failed.map((f) => f.name),
+    problems: r.plan.problems.map((p) => ({ code: p.code, message: redact(p.message) })),
+    exitCode: r.exitCode,
+  };
+}
+
+function errorRow(target: RolloutTarget, error: unknown): MatrixRow {
+  const e =
+    error instanceof MigrateError
+      ? { code: error.code, message: redact(error.message) }
+      : { code: 'VPCM_INTERNAL', message: redact(String((error as Error)?.message ?? error)) };
+  return {
+    name: target.name,
+    via: describeTarget(target),
+    state: 'problem',
+    pending: [],
+    failed: [],
+    problems: [e],
+    exitCode: 2,
+  };
+}
