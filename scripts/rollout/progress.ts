@@ -3,6 +3,7 @@
  * with targets done / running / failed / left and the slowest running one. Elsewhere (a pipe,
  * CI): one plain line per target that starts or ends, nothing redrawn.
  */
+import { visible } from '../render/escape.js';
 import { countStatuses, type RolloutReport, type TargetEntry } from './report.js';
 
 export interface RolloutProgress {
@@ -34,7 +35,8 @@ export function changeLine(entry: TargetEntry): string | undefined {
     case 'succeeded':
       return `[${entry.name}] up to date: ${entry.applied.length} applied (${seconds(entry.durationMs ?? 0)})`;
     case 'failed':
-      return `[${entry.name}] failed: ${entry.error?.code ?? '?'} ${entry.error?.message ?? ''}`.trimEnd();
+      // The database's message is anyone's bytes (a table name may hold an escape sequence).
+      return `[${entry.name}] failed: ${entry.error?.code ?? '?'} ${visible(entry.error?.message ?? '')}`.trimEnd();
     default:
       return undefined;
   }

@@ -62,14 +62,23 @@ const KNOWN_KEYS: ReadonlySet<string> = new Set(['name', 'databaseUrl', ...DEPLO
 /** Where the field list is explained, for every remedy below. */
 const DOC = 'docs/many-databases.md';
 
-/** The targets of `text` (the file's content); every problem in one VPCM_TARGETS_INVALID. */
-export function parseTargets(text: string, file: string): RolloutTarget[] {
+/** A `.yaml` / `.yml` file is read as YAML (a superset of JSON), anything else as JSON. */
+const isYaml = (file: string) => /\.ya?ml$/i.test(file);
+
+/**
+ * The targets of `text` (the file's content); every problem in one VPCM_TARGETS_INVALID. YAML's
+ * parser is loaded only for a YAML file (`parseYaml`, see {@link readTargetsFile}).
+ */
+export function parseTargets(text: string, file: string, parseYaml?: (text: string) => unknown): RolloutTarget[] {
   let raw: unknown;
+  const yaml = isYaml(file) && parseYaml !== undefined;
   try {
-    raw = JSON.parse(text);
+    raw = yaml ? parseYaml(text) : JSON.parse(text);
   } catch (error) {
-    const yaml = /\.ya?ml$/i.test(file) ? ': targets files are JSON (YAML is not read)' : '';
-    throw invalid(file, [`not JSON (${(error as Error).message})${yaml}`]);
+    // A YAML error draws the line and a caret below its first line: the first line says where.
+    throw invalid(file, [
+      `not ${yaml ? 'YAML' : 'JSON'} (${(error as Error).message.split('\n')[0]!.replace(/:$/, '')})`,
+    ]);
   }
   return validateTargets(raw, file);
 }
@@ -150,7 +159,8 @@ function validateEntry(entry: unknown): { name?: string; problems: string[]; tar
 function invalid(file: string, problems: string[]): MigrateError {
   return new MigrateError(
     ErrorCode.TargetsInvalid,
-    `The targets file ${file} is not valid: nothing was run.\n  ${problems.map(redact).join('\n  ')}`,
+    // One line: an error's message is printed with its control characters made visible.
+    `The targets file ${file} is not valid, nothing was run: ${problems.map(redact).join('; ')}.`,
     `Fix ${file} and run the command again (${DOC} lists the fields).`,
     { details: { file, problems: problems.map(redact) } },
   );
@@ -165,10 +175,15 @@ export async function readTargetsFile(file: string): Promise<RolloutTarget[]> {
     throw new MigrateError(
       ErrorCode.TargetsInvalid,
       `Cannot read the targets file ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}.`,
-      `Pass --targets with the path of a JSON file, relative to where you run the command (see ${DOC}).`,
+      `Pass --targets with the path of a JSON or YAML file, relative to where you run the command (see ${DOC}).`,
     );
   }
-  return parseTargets(text, file);
+  if (!isYaml(file)) return parseTargets(text, file);
+  const yaml = await import('yaml');
+  // Bundled by esbuild, the CommonJS build of yaml arrives as the default export.
+  const parse = yaml.parse ?? (yaml as unknown as { default: typeof yaml }).default.parse;
+  // Duplicate keys are refused (YAML would keep the last one silently); no custom tags.
+  return parseTargets(text, file, (t) => parse(t, { uniqueKeys: true, schema: 'core' }));
 }
 
 /** How a target is reached, for reports and progress: never a password. */

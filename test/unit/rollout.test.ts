@@ -1,11 +1,20 @@
 /** The rollout's pure parts: the targets file's schema, the stages, the scheduler, the progress line. */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import type { MigrateError } from '../../lambda/contract/index.js';
 import { initialEntries, planStages, resumeWarnings } from '../../scripts/rollout/plan.js';
 import { changeLine, progressLine, rolloutProgress } from '../../scripts/rollout/progress.js';
 import { countStatuses, finish, type RolloutReport } from '../../scripts/rollout/report.js';
 import { schedule } from '../../scripts/rollout/schedule.js';
-import { checkTargetsReachable, onTarget, parseTargets, type RolloutTarget } from '../../scripts/rollout/targets.js';
+import {
+  checkTargetsReachable,
+  onTarget,
+  parseTargets,
+  type RolloutTarget,
+  readTargetsFile,
+} from '../../scripts/rollout/targets.js';
 
 function refusal(text: string): MigrateError {
   try {
@@ -71,10 +80,34 @@ describe('targets file', () => {
 
   it('refuses what is not a targets file', () => {
     expect(refusal('{').message).toContain('not JSON');
-    expect(() => parseTargets('targets:\n  - name: t01\n', 'targets.yaml')).toThrow(/YAML is not read/);
+    // YAML is read only by readTargetsFile (its parser loads lazily): parseTargets alone reads JSON.
+    expect(() => parseTargets('targets:\n  - name: t01\n', 'targets.json')).toThrow(/not JSON/);
     expect(refusal('[]').message).toContain('"targets" array');
     expect(refusal('{"targets": []}').message).toContain('"targets" is empty');
     expect(refusal('{"targets": [], "x": 1}').message).toContain('unknown top-level key(s): x');
+  });
+
+  it('reads a .yaml or .yml file as YAML, with the same checks, duplicate keys refused', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'vpcm-targets-'));
+    try {
+      const file = path.join(dir, 'targets.yaml');
+      await writeFile(
+        file,
+        '# tenants\ntargets:\n  - name: t01\n    databaseUrl: postgresql://u:hunter2@h/t01\n' +
+          '  - name: eu\n    function: vpc-migrate\n    region: eu-west-1\n',
+      );
+      expect(await readTargetsFile(file)).toEqual([
+        { kind: 'local', name: 't01', databaseUrl: 'postgresql://u:hunter2@h/t01' },
+        { kind: 'deployed', name: 'eu', function: 'vpc-migrate', region: 'eu-west-1' },
+      ]);
+      const bad = path.join(dir, 'targets.yml');
+      await writeFile(bad, 'targets:\n  - name: t01\n    name: t02\n    databaseUrl: postgresql://h/t\n');
+      await expect(readTargetsFile(bad)).rejects.toThrow(/not YAML \(Map keys must be unique at line 3/);
+      await writeFile(bad, 'targets:\n  - name: t01\n    colour: red\n');
+      await expect(readTargetsFile(bad)).rejects.toThrow(/targets\[0\] \("t01"\): unknown key\(s\): colour/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('refuses local entries without --local, and deployed ones with it', () => {
