@@ -1,0 +1,54 @@
+/**
+ * Drift on real histories (issue 28, acceptance 1: zero false positives), the corpora as TEST
+ * DATA (../shared/corpora; skipped when absent, present in CI): each history is deployed through
+ * the real path, then `drift` must report no difference and leave no scratch database. The
+ * durations of both are printed: drift rebuilds the whole applied history once more, so it is
+ * compared with the deploy of the same history (the issue's goal: at most 1.5×).
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { deploy } from '../../scripts/commands/deploy.js';
+import { drift } from '../../scripts/commands/drift.js';
+import { databaseTargets, query } from '../helpers/db.js';
+import { corporaDir } from '../helpers/migrations.js';
+import { useFreshWorker } from '../helpers/test-worker.js';
+
+const corpora = [
+  { name: 'triggerdotdev__trigger.dev', format: 'prisma' as const },
+  { name: 'documenso__documenso', format: 'prisma' as const },
+  { name: 'Dokploy__dokploy', format: 'drizzle' as const },
+].map((c) => ({ ...c, dir: path.join(corporaDir, c.name, 'migrations') }));
+
+const embedded = databaseTargets().find((t) => t.name === 'embedded')!;
+
+describe.skipIf(!existsSync(corporaDir))('drift on real histories (corpora as test data)', () => {
+  describe.each(corpora)('$name', ({ name, dir, format }) => {
+    const { tw } = useFreshWorker(embedded.adminUrl, { per: 'describe', timeoutMs: 900_000 });
+
+    it('reports no drift after a deploy, and leaves no scratch database', async () => {
+      const deployStarted = performance.now();
+      const deployed = await deploy(tw.worker, { migrationsDir: dir, format });
+      const deployMs = performance.now() - deployStarted;
+      expect(deployed.problems).toEqual([]);
+      const driftStarted = performance.now();
+      const report = await drift(tw.worker, { migrationsDir: dir, format });
+      const driftMs = performance.now() - driftStarted;
+      process.stdout.write(
+        `drift ${name}: ${report.applied} applied, ${report.objects?.expected ?? '?'} objects; ` +
+          `deploy ${Math.round(deployMs)} ms, drift ${Math.round(driftMs)} ms (${(driftMs / deployMs).toFixed(2)}×)\n`,
+      );
+      expect(report.problems).toEqual([]);
+      expect(report.findings).toEqual([]);
+      expect(report.differences).toEqual([]);
+      expect(report.exitCode).toBe(0);
+      expect(report.cleanedUp).toBe(true);
+      const scratch = await query<{ datname: string }>(
+        embedded.adminUrl,
+        'SELECT datname FROM pg_database WHERE datname = $1',
+        [report.builtIn?.name ?? ''],
+      );
+      expect(scratch).toEqual([]);
+    });
+  });
+});
