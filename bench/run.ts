@@ -7,7 +7,7 @@
  *   deploy   the bin, `node scripts/run-cli.mjs deploy --local`, DATABASE_URL = the database,
  *            as a whole process (bench/user-path.ts);
  *   floor    one psql session applying the same files, `\i` each, autocommit (bench/floor.ts);
- * then a no-op `status --local` on the database deploy filled, and a deploy with the parse cache
+ * then a no-op `status --local` and a `drift --local` (issue 28) on the database deploy filled, and a deploy with the parse cache
  * off (VPC_MIGRATE_CACHE=0: a fresh checkout's first run), set against the same pair's floor. The
  * machine's load is recorded per pair. Medians, the median of the per-pair ratios (what the goals
  * are judged on), Prisma's own `migrate deploy` once per corpus (`--no-prisma` skips it), the
@@ -109,10 +109,21 @@ async function pair(server: Server, corpus: Corpus, psql: string, deployFirst: b
     }
     const status = await runBin('status', corpus.dir, dbDeploy.url);
     expectSuccess(status, `status on ${corpus.name}`);
+    // Issue 28: drift rebuilds the applied history in a scratch database and compares; no drift expected.
+    const drift = await runBin('drift', corpus.dir, dbDeploy.url);
+    expectSuccess(drift, `drift on ${corpus.name}`);
     // A first deploy from a fresh checkout has no parse cache: the same deploy with it turned off.
     const cold = await runBin('deploy', corpus.dir, dbCold.url, { VPC_MIGRATE_CACHE: '0' });
     expectSuccess(cold, `deploy of ${corpus.name} without the parse cache`);
-    return { load, deployFirst, deployMs, floorMs, statusMs: status.wallMs, coldDeployMs: cold.wallMs };
+    return {
+      load,
+      deployFirst,
+      deployMs,
+      floorMs,
+      statusMs: status.wallMs,
+      driftMs: drift.wallMs,
+      coldDeployMs: cold.wallMs,
+    };
   } finally {
     await dbDeploy.drop();
     await dbFloor.drop();
@@ -138,6 +149,7 @@ async function benchCorpus(
       `  ${measured ? `pair ${i - warmup + 1}/${rounds}` : `warm-up ${i + 1}/${warmup}`} ` +
         `(${p.deployFirst ? 'deploy first' : 'floor first'}, load ${p.load.toFixed(2)}): deploy ${ms(p.deployMs)}, ` +
         `floor ${ms(p.floorMs)} → ${ratio(p.deployMs / p.floorMs)}; status ${ms(p.statusMs)}; ` +
+        `drift ${ms(p.driftMs)} (${ratio(p.driftMs / p.deployMs)} the deploy); ` +
         `cache off ${ms(p.coldDeployMs)}`,
     );
   }

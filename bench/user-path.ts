@@ -60,7 +60,7 @@ export function runProcess(
 
 /** `vpc-migrate <command> --local --migrations DIR` on `databaseUrl`, as a user runs it (text output). */
 export function runBin(
-  command: 'deploy' | 'status',
+  command: 'deploy' | 'status' | 'drift',
   migrationsDir: string,
   databaseUrl: string,
   extraEnv: Record<string, string> = {},

@@ -1,5 +1,5 @@
 /**
- * Drift on real histories (issue 28, acceptance 1: zero false positives), the corpora as TEST
+ * The drift command on real histories (issue 28, acceptance 1: zero false positives), the corpora as TEST
  * DATA (../shared/corpora; skipped when absent, present in CI): each history is deployed through
  * the real path, then `drift` must report no difference and leave no scratch database. The
  * durations of both are printed: drift rebuilds the whole applied history once more, so it is
