@@ -179,7 +179,7 @@ function corpusSection(f: CorpusFigures): string[] {
   L.push(
     `| min – max | | | ${ms(d.min)} – ${ms(d.max)} | ${ms(fl.min)} – ${ms(fl.max)} ` +
       `| ${ratio(Math.min(...r.ratios))} – ${ratio(Math.max(...r.ratios))} | ${ms(st.min)} – ${ms(st.max)} ` +
-      `| ${ms(cd.min)} – ${ms(cd.max)} | |`,
+      `| ${ms(dr.min)} – ${ms(dr.max)} | | ${ms(cd.min)} – ${ms(cd.max)} | |`,
   );
   L.push('');
   const extra: string[] = [];

@@ -7,8 +7,9 @@
  *   deploy   the bin, `node scripts/run-cli.mjs deploy --local`, DATABASE_URL = the database,
  *            as a whole process (bench/user-path.ts);
  *   floor    one psql session applying the same files, `\i` each, autocommit (bench/floor.ts);
- * then a no-op `status --local` and a `drift --local` (issue 28) on the database deploy filled, and a deploy with the parse cache
- * off (VPC_MIGRATE_CACHE=0: a fresh checkout's first run), set against the same pair's floor. The
+ * then a no-op `status --local` and `drift --local` (issue 28) on the database deploy filled, and a
+ * deploy with the parse cache off (VPC_MIGRATE_CACHE=0: a fresh checkout's first run), set against
+ * the same pair's floor. The
  * machine's load is recorded per pair. Medians, the median of the per-pair ratios (what the goals
  * are judged on), Prisma's own `migrate deploy` once per corpus (`--no-prisma` skips it), the
  * worker bundle's size and its cold init and peak RSS (bench/measure-worker.ts), and the time split
