@@ -338,6 +338,53 @@ describe('drift', () => {
     }
   });
 
+  it('a worker killed mid-apply whose clean-up is killed too: the next run removes the scratch once its lease ends', async () => {
+    const fw = await startFaultWorker(live.url);
+    let left: string | undefined;
+    try {
+      // Every sandbox that would drop the scratch database dies as well: nothing cleans up this run.
+      fw.onQuery((q) =>
+        q.phase === 'before' && q.action === 'drift' && (/CREATE TABLE/.test(q.text) || /DROP DATABASE/.test(q.text))
+          ? 'kill'
+          : 'continue',
+      );
+      const r = await runCli(['drift', '--endpoint', fw.endpoint, '--function', fw.functionName, '--migrations', dir]);
+      expect(r.exitCode).toBe(2);
+      expect(fw.kills).toBe(2);
+      [left] = (await scratchDatabases(adminUrl)).filter((n) => !before.has(n));
+      expect(left).toBeDefined();
+    } finally {
+      await fw.close();
+    }
+    // Still leased: the next run leaves it alone (its run might still come back).
+    const early = JSON.parse((await run()).stdout);
+    expect(early.removedStale).toEqual([]);
+    expect(await scratchDatabases(adminUrl)).toContain(left);
+    // The killed sandboxes' sessions are gone once the server has seen their sockets close.
+    for (let i = 0; i < 200; i++) {
+      const [busy] = await query<{ n: number }>(
+        adminUrl,
+        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
+        [left],
+      );
+      if (busy!.n === 0) break;
+      await query(adminUrl, 'SELECT pg_sleep(0.02)');
+    }
+    // Its lease runs out (the clock moved on, here by rewriting the lease).
+    const [mark] = await query<{ c: string }>(
+      adminUrl,
+      "SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = $1",
+      [left],
+    );
+    const lease = JSON.parse(mark!.c);
+    lease.leaseUntil = new Date(Date.now() - 1000).toISOString();
+    await query(adminUrl, `COMMENT ON DATABASE ${left!} IS '${JSON.stringify(lease)}'`);
+    const next = await run();
+    expect(JSON.parse(next.stdout).removedStale).toEqual([left]);
+    expect(next.exitCode).toBe(0);
+    await noneLeft();
+  });
+
   it('a login without CREATEDB gets VPCM_DRIFT_NEEDS_CREATEDB naming both ways out', async () => {
     const role = `vpcm_nocdb_${randomBytes(4).toString('hex')}`;
     await query(adminUrl, `CREATE ROLE ${role} LOGIN PASSWORD 'nocdb' NOCREATEDB`);
