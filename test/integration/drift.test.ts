@@ -338,7 +338,7 @@ describe('drift', () => {
     }
   });
 
-  it('a worker killed mid-apply whose clean-up is killed too: the next run removes the scratch once its lease ends', async () => {
+  it('a worker killed mid-apply, its clean-up killed too: the next run removes the scratch once its lease ends', async () => {
     const fw = await startFaultWorker(live.url);
     let left: string | undefined;
     try {
