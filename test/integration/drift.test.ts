@@ -338,7 +338,7 @@ describe('drift', () => {
     }
   });
 
-  it('a worker killed mid-apply, its clean-up killed too: the next run removes the scratch once its lease ends', async () => {
+  it('worker and clean-up killed: the next run removes the scratch database once its lease ends', async () => {
     const fw = await startFaultWorker(live.url);
     let left: string | undefined;
     try {
