@@ -1,5 +1,5 @@
 /**
- * `import { deploy, status } from 'vpc-migrate'`: the CLI's deploy and status as functions. Each
+ * `import { deploy, status, drift } from 'vpc-migrate'`: the CLI's deploy, status and drift as functions. Each
  * resolves the target as the CLI does (`local`, `function`, `stack`, `endpoint`…), talks to the
  * worker over the same Lambda Invoke path, and returns the report `--json` prints. A problem is
  * a report with `exitCode` 2, not an exception; a failure to reach the worker or a bad option
@@ -7,6 +7,7 @@
  */
 import type { ApplyOptions, MigrationFormat } from '../lambda/contract/index.js';
 import { deploy as deployWith, type DeployReport } from './commands/deploy.js';
+import { drift as driftWith, type DriftReport } from './commands/drift.js';
 import { status as statusWith, type StatusReport } from './commands/status.js';
 import { type TargetFlags, targetFor, type Worker } from './core/worker-client.js';
 import { locateMigrations, type MigrationsLocation, requireMigrationsDir } from './project/migrations-dir.js';
@@ -14,7 +15,7 @@ import { connectWorker } from './transport/invoke.js';
 import { resolveTarget } from './transport/target.js';
 
 export { MigrateError, ErrorCode } from '../lambda/contract/index.js';
-export type { DeployReport, StatusReport, TargetFlags };
+export type { DeployReport, DriftReport, StatusReport, TargetFlags };
 
 export interface CommonOptions {
   /**
@@ -81,6 +82,30 @@ export async function status(opts: CommonOptions): Promise<StatusReport> {
   );
 }
 
+export interface DriftApiOptions extends CommonOptions {
+  /** Objects not to compare (`--exclude`), `*` matching anything. */
+  exclude?: string[];
+  /** A database of the worker's allow-list to build the expected schema in (`--dev-database`). */
+  devDatabase?: string;
+  apply?: ApplyOptions;
+}
+
+/** Compares the live schema with its applied migrations, as `vpc-migrate drift --json` (0 none, 3 drift, 2 problem). */
+export async function drift(opts: DriftApiOptions): Promise<DriftReport> {
+  const location = await locationOf(opts);
+  return withWorker('drift', opts.target, (worker) =>
+    driftWith(worker, {
+      migrationsDir: location.dir,
+      location,
+      ...(opts.exclude ? { exclude: opts.exclude } : {}),
+      ...(opts.devDatabase !== undefined ? { devDatabase: opts.devDatabase } : {}),
+      ...(opts.apply ? { apply: opts.apply } : {}),
+      ...(opts.progress ? { progress: opts.progress } : {}),
+      ...(opts.format ? { format: opts.format } : {}),
+    }),
+  );
+}
+
 /** The folder as the CLI finds it, from `cwd` (no INIT_CWD: a program's own working directory is its project). */
 async function locationOf(opts: CommonOptions): Promise<MigrationsLocation> {
   const cwd = opts.cwd ?? process.cwd();
@@ -93,7 +118,7 @@ async function locationOf(opts: CommonOptions): Promise<MigrationsLocation> {
  *  Resolves the target as the CLI does and talks to the function `command` goes to (core/worker-client.ts `targetFor`).
  */
 async function withWorker<T>(
-  command: 'deploy' | 'status',
+  command: 'deploy' | 'status' | 'drift',
   flags: TargetFlags,
   run: (worker: Worker) => Promise<T>,
 ): Promise<T> {

@@ -35,6 +35,7 @@ export function renderDrift(r: DriftReport): string {
   if (r.exitCode === 0) out.push(green(bold('No drift: the live schema matches its applied migrations.')));
   else if (r.exitCode === 3) out.push(red(bold('Drift: the live schema differs from its applied migrations.')));
   else out.push(red(bold('The drift check could not be completed.')));
+  out.push(dim(`${r.invocations} invocation(s), ${(r.durationMs / 1000).toFixed(2)} s`));
   return out.join('\n');
 }
 
