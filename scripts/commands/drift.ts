@@ -12,6 +12,7 @@ import {
   ErrorCode,
   isDatabaseName,
   LAMBDA_MAX_TIMEOUT_SECONDS,
+  MigrateError,
   type MigrationFormat,
   type MigrationPayload,
   type ServerFacts,
@@ -158,6 +159,11 @@ export async function drift(worker: Worker, opts: DriftOptions): Promise<DriftRe
       if (compared.objects) report.objects = compared.objects;
       report.cleanedUp = compared.cleanedUp === true;
     }
+  } catch (error) {
+    // A worker that crashed or timed out mid-check is the report's problem: the report still says
+    // whether the scratch database was dropped after it.
+    if (!(error instanceof MigrateError)) throw error;
+    report.problems.push({ code: error.code, migration: '', message: error.message, remedy: error.remedy });
   } finally {
     if (!report.cleanedUp) {
       // After a failure, a timeout or a signal: the worker drops what this run made.

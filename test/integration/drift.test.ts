@@ -305,7 +305,9 @@ describe('drift', () => {
       expect(killedAt).toBeDefined();
       expect(fw.kills).toBe(1);
       expect(r.exitCode).toBe(2);
-      expect(JSON.parse(r.stdout).error.code).toBe(ErrorCode.WorkerCrashed);
+      const report = JSON.parse(r.stdout);
+      expect(report.problems).toEqual([expect.objectContaining({ code: ErrorCode.WorkerCrashed })]);
+      expect(report.cleanedUp).toBe(true);
       await noneLeft();
     } finally {
       await fw.close();
