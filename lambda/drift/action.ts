@@ -128,11 +128,17 @@ async function begin(ctx: DriftContext, event: ParsedDrift): Promise<DriftResult
   if (sweep.removed.length > 0) ctx.log.info('drift removed stale scratch databases', { removed: sweep.removed });
   const scratch = await createScratch(ctx.db, ctx.remainingMs());
   if (ledgerSchema !== 'public') {
-    const session = await ctx.open(placeOf(ctx, { ...event, scratch }).source);
+    // The CLI learns the name only from this answer: a failure here drops the database itself.
     try {
-      await ensureSchema(session, ledgerSchema);
-    } finally {
-      await close(session);
+      const session = await ctx.open(placeOf(ctx, { ...event, scratch }).source);
+      try {
+        await ensureSchema(session, ledgerSchema);
+      } finally {
+        await close(session);
+      }
+    } catch (error) {
+      await dropScratch(ctx.db, scratch).catch(() => undefined);
+      throw error;
     }
   }
   return { step: 'begin', scratch, removedStale: sweep.removed, keptStale: sweep.kept };
