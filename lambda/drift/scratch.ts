@@ -50,7 +50,13 @@ export async function createScratch(db: Db, remainingMs: number): Promise<string
     throw error;
   }
   // Marked before anything else happens in it: a crash from here on leaves a database the sweep recognises.
-  await mark(db, name, leaseFrom(await serverNow(db), remainingMs));
+  try {
+    await mark(db, name, leaseFrom(await serverNow(db), remainingMs));
+  } catch (error) {
+    // Unmarked, no sweep would ever take it: dropped now, while we know it is the one just made.
+    await db.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)}`).catch(() => undefined);
+    throw error;
+  }
   return name;
 }
 
