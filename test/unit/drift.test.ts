@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, type MigrateError, parseEvent } from '../../lambda/contract/index.js';
 import { globMatcher, isLedgerObject } from '../../lambda/drift/exclude.js';
-import { externalPatterns } from '../../scripts/commands/drift.js';
+import { type DriftReport, externalPatterns } from '../../scripts/commands/drift.js';
+import { renderDrift } from '../../scripts/render/drift.js';
 import {
   DRIFT_MARKER,
   LEASE_GRACE_MS,
@@ -84,5 +85,38 @@ describe("the Prisma config's external objects", () => {
     expect(
       externalPatterns({ ...location, external: { tables: ['auth.users', 'audit'], enums: ['public.role'] } }),
     ).toEqual(['auth.users', 'audit', '*.audit', 'public.role']);
+  });
+});
+
+describe('the drift report as text', () => {
+  it('lists each difference with both definitions, and the verdict of its exit code', () => {
+    const report: DriftReport = {
+      command: 'drift',
+      migrationsDir: '/p/prisma/migrations',
+      migrations: { dir: '/p/prisma/migrations', kind: 'default', source: 'default prisma/migrations' },
+      server: { version: 'PostgreSQL 18.1', database: 'app', schema: 'public', user: 'migrator', lockHolder: null },
+      builtIn: { kind: 'scratch', name: 'vpcm_drift_0123456789abcdef' },
+      applied: 6,
+      pending: 1,
+      differences: [
+        { kind: 'column', object: 'public."User".name', change: 'changed', expected: 'text NOT NULL', live: 'text' },
+        { kind: 'index', object: 'public.by_hand', change: 'only-in-live', live: 'CREATE INDEX by_hand …' },
+      ],
+      excluded: [],
+      findings: [],
+      problems: [],
+      warnings: [],
+      removedStale: [],
+      cleanedUp: true,
+      invocations: 4,
+      durationMs: 1200,
+      exitCode: 3,
+    };
+    const text = renderDrift(report).replace(/\x1b\[[0-9;]*m/g, '');
+    expect(text).toContain('6 applied migration(s) in the scratch database vpcm_drift_0123456789abcdef (dropped)');
+    expect(text).toContain('1 pending migration(s) not part of it');
+    expect(text).toContain('column public."User".name: changed\n      expected: text NOT NULL\n      live:     text');
+    expect(text).toContain('index public.by_hand: only in live\n      live:     CREATE INDEX by_hand …');
+    expect(text).toContain('Drift: the live schema differs from its applied migrations.');
   });
 });
