@@ -4,12 +4,14 @@
  * server; every test checks pg_database that no scratch database of the run is left.
  */
 import { randomBytes } from 'node:crypto';
-import { appendFile, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { appendFile, cp, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../lambda/contract/index.js';
 import { type LocalWorker, startLocalWorker } from '../../scripts/local/local-worker.js';
+import { drift } from '../../scripts/commands/drift.js';
+import { locateMigrations } from '../../scripts/project/migrations-dir.js';
 import { connectWorker } from '../../scripts/transport/invoke.js';
 import { runCli } from '../helpers/cli.js';
 import { startFaultWorker } from '../helpers/fault-worker.js';
@@ -203,6 +205,47 @@ describe('drift', () => {
     } finally {
       await w.close();
       await own.drop();
+    }
+  });
+
+  it("the Prisma config's tables.external and enums.external are not drift", async () => {
+    const project = await mkdtemp(path.join(tmpdir(), 'vpcm-drift-config-'));
+    await cp(dir, path.join(project, 'prisma', 'migrations'), { recursive: true });
+    await writeFile(
+      path.join(project, 'prisma.config.ts'),
+      `export default {
+  schema: 'prisma/schema.prisma',
+  migrations: { path: 'prisma/migrations' },
+  experimental: { externalTables: true },
+  tables: { external: ['public.audit_log'] },
+  enums: { external: ['public.mood'] },
+};\n`,
+    );
+    const worker = connectWorker({
+      functionName: lw.functionName,
+      endpoint: lw.endpoint,
+      localCredentials: true,
+      region: 'us-east-1',
+      functionTimeoutMs: 120_000,
+    });
+    await query(live.url, "CREATE TABLE public.audit_log (id int); CREATE TYPE public.mood AS ENUM ('ok')");
+    try {
+      const location = await locateMigrations({ cwd: project, env: {} });
+      expect(location.external).toEqual({ tables: ['public.audit_log'], enums: ['public.mood'] });
+      const report = await drift(worker, { migrationsDir: location.dir, location });
+      expect(report.excluded).toEqual(['public.audit_log', 'public.mood']);
+      expect(report.differences).toEqual([]);
+      expect(report.exitCode).toBe(0);
+      // The same folder named directly: no config, so they are drift.
+      const plain = await drift(worker, { migrationsDir: location.dir });
+      expect(plain.differences).toEqual(
+        expect.arrayContaining([expect.objectContaining({ object: expect.stringContaining('audit_log') })]),
+      );
+      expect(plain.exitCode).toBe(3);
+      await noneLeft();
+    } finally {
+      worker.close();
+      await query(live.url, 'DROP TABLE public.audit_log; DROP TYPE public.mood');
     }
   });
 
