@@ -27,7 +27,10 @@ describe.skipIf(!existsSync(corporaDir))('drift catalog: real histories read the
     let expected: Catalog;
 
     beforeAll(async () => {
-      deployed = await Promise.all([deployedDatabase(embedded.adminUrl, dir), deployedDatabase(embedded.adminUrl, dir)]);
+      deployed = await Promise.all([
+        deployedDatabase(embedded.adminUrl, dir),
+        deployedDatabase(embedded.adminUrl, dir),
+      ]);
       expected = await catalogOf(deployed[0]!.url);
     });
 

@@ -49,7 +49,12 @@ describe('diffCatalogs', () => {
         change: 'only-in-live',
         live: 'CREATE UNIQUE INDEX … (email)',
       },
-      { kind: 'index', object: 'public."User_email_key"', change: 'missing', expected: 'CREATE UNIQUE INDEX … (email)' },
+      {
+        kind: 'index',
+        object: 'public."User_email_key"',
+        change: 'missing',
+        expected: 'CREATE UNIQUE INDEX … (email)',
+      },
     ]);
   });
 
@@ -135,7 +140,12 @@ describe('diffCatalogs', () => {
       definition: 'int',
       parent: { kind: 'table', name: 'public.legacy' },
     };
-    const live = catalog(...base.objects, legacy, legacyCol, onUser('index', 'public."User_tmp_idx"', 'CREATE INDEX …'));
+    const live = catalog(
+      ...base.objects,
+      legacy,
+      legacyCol,
+      onUser('index', 'public."User_tmp_idx"', 'CREATE INDEX …'),
+    );
 
     it('leave out the objects a pattern names, and what belongs to them', () => {
       expect(diffCatalogs(base, live, { exclude: ['public.legacy', 'public."User_tmp_idx"'] })).toEqual([]);
