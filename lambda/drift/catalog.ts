@@ -362,9 +362,10 @@ const POLICIES_SQL = `SELECT 'policy' AS kind, format('%I.%I.%I', n.nspname, c.r
   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   WHERE ${userRelation('c', 'n', TABLE_KINDS)}`;
 
-/** Listed only when enabled: turning it on out of band is an object only in live. */
+/** Listed only when enabled or forced: turning it on out of band is an object only in live. */
 const ROW_SECURITY_SQL = `SELECT 'row security' AS kind, ${RELATION_NAME} AS name,
-    'ROW LEVEL SECURITY ENABLED' || CASE WHEN c.relforcerowsecurity THEN ', FORCED' ELSE '' END AS definition,
+    'ROW LEVEL SECURITY ' || CASE WHEN c.relrowsecurity THEN 'ENABLED' ELSE 'DISABLED' END
+    || CASE WHEN c.relforcerowsecurity THEN ', FORCED' ELSE '' END AS definition,
     ${TABLE_PARENT}
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   WHERE (c.relrowsecurity OR c.relforcerowsecurity) AND ${userRelation('c', 'n', TABLE_KINDS)}`;
