@@ -99,25 +99,49 @@ export function compareObjects(a: ObjectRef, b: ObjectRef): number {
 }
 
 /**
- * Reads the catalog in one read-only, repeatable-read transaction of its own (call it on a
- * connection with no transaction open). The session's settings that change how PostgreSQL prints
- * names and constants are pinned for that transaction: search_path (so every name is
- * schema-qualified the same way whatever the caller's search_path), DateStyle, IntervalStyle,
- * TimeZone, extra_float_digits, bytea_output, quote_all_identifiers.
+ * Reads the catalog in one read-only, repeatable-read transaction of its own, or, called inside
+ * the caller's transaction, in a savepoint rolled back at the end (so the caller's transaction
+ * and settings are as they were). The settings that change how PostgreSQL prints names and
+ * constants are pinned for that time: search_path (every name schema-qualified the same way,
+ * whatever the caller's search_path), DateStyle, IntervalStyle, TimeZone, extra_float_digits,
+ * bytea_output, quote_all_identifiers.
  */
 export async function introspect(db: Db, opts: IntrospectOptions = {}): Promise<Catalog> {
   const excluded = opts.excludeSchemas ?? [];
-  await db.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  const nested = await begin(db);
   try {
     await db.query(PINNED_SETTINGS_SQL);
     const rows: CatalogRow[] = [];
     for (const sql of CATALOG_QUERIES) rows.push(...(await db.query<CatalogRow>(sql, [excluded])).rows);
-    await db.query('COMMIT');
+    await db.query(nested ? `ROLLBACK TO SAVEPOINT ${SAVEPOINT}; RELEASE SAVEPOINT ${SAVEPOINT}` : 'COMMIT');
     return { objects: withoutLedgers(merged(rows.map(toObject))) };
   } catch (error) {
-    await db.query('ROLLBACK').catch(() => undefined);
+    const undo = nested ? `ROLLBACK TO SAVEPOINT ${SAVEPOINT}; RELEASE SAVEPOINT ${SAVEPOINT}` : 'ROLLBACK';
+    await db.query(undo).catch(() => undefined);
     throw error;
   }
+}
+
+const SAVEPOINT = 'vpcm_introspect';
+
+/**
+ * Opens our transaction; inside the caller's, BEGIN only warns (25001, "there is already a
+ * transaction in progress"): then a savepoint instead. Returns whether it was nested.
+ */
+async function begin(db: Db): Promise<boolean> {
+  let nested = false;
+  const onNotice = (notice: { code?: string }) => {
+    if (notice.code === '25001') nested = true;
+  };
+  db.on('notice', onNotice);
+  try {
+    // A plain BEGIN: with transaction modes it would fail, and abort the caller's transaction.
+    await db.query('BEGIN');
+  } finally {
+    db.off('notice', onNotice);
+  }
+  await db.query(nested ? `SAVEPOINT ${SAVEPOINT}` : 'SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  return nested;
 }
 
 interface CatalogRow {

@@ -48,6 +48,16 @@ describe.skipIf(!existsSync(dir))('drift catalog: documenso', () => {
     expect(diffCatalogs(expected, odd)).toEqual([]);
   });
 
+  it("inside the caller's transaction: reads the same, leaves that transaction open and its settings as they were", async () => {
+    await withClient(deployed[1]!.url, async (client) => {
+      await client.query('BEGIN; SET LOCAL search_path = pg_temp; CREATE TEMP TABLE mine (x int)');
+      expect(diffCatalogs(expected, await introspect(client))).toEqual([]);
+      const after = await client.query("SELECT current_setting('search_path') AS path, to_regclass('mine') AS mine");
+      expect(after.rows[0]).toEqual({ path: 'pg_temp', mine: 'mine' });
+      await client.query('ROLLBACK');
+    });
+  });
+
   it.each(OUT_OF_BAND)('$name is reported exactly once', async ({ setUp, sql, differences }) => {
     const live = await copyOfDatabase(embedded.adminUrl, deployed[0]!);
     let base = expected;
