@@ -67,14 +67,24 @@ ALTER TABLE app.account ADD COLUMN doubled bigint GENERATED ALWAYS AS (id * 2) S
   )
   .concat(`SELECT nextval('app.counter'); INSERT INTO app.account (name) VALUES ('x');`);
 
+/** The schema, then an index left invalid by a failed CREATE INDEX CONCURRENTLY (it must run alone). */
+async function build(url: string, sql: string): Promise<void> {
+  await query(url, `${sql}; CREATE TABLE app.dup (v int); INSERT INTO app.dup VALUES (1), (1);`);
+  const failed = await query(url, 'CREATE UNIQUE INDEX CONCURRENTLY dup_v ON app.dup (v)').then(
+    () => false,
+    () => true,
+  );
+  if (!failed) throw new Error('the unique index was expected to fail on duplicate values');
+}
+
 function definitions(catalog: Catalog): Map<string, string> {
   return new Map(catalog.objects.map((o) => [`${o.kind} ${o.name}`, o.definition]));
 }
 
 describe.each(databaseTargets())('drift catalog kinds ($name server)', ({ adminUrl }) => {
   // Read-only tests: one pair for the describe.
-  const a = useFreshDatabase(adminUrl, { per: 'describe', prepare: (url) => query(url, SCHEMA_SQL) });
-  const b = useFreshDatabase(adminUrl, { per: 'describe', prepare: (url) => query(url, SAME_SCHEMA_OTHER_WAY) });
+  const a = useFreshDatabase(adminUrl, { per: 'describe', prepare: (url) => build(url, SCHEMA_SQL) });
+  const b = useFreshDatabase(adminUrl, { per: 'describe', prepare: (url) => build(url, SAME_SCHEMA_OTHER_WAY) });
 
   it('reads each kind with PostgreSQL’s deparsers, leaving out what is not the schema', async () => {
     const catalog = await catalogOf(a.url, { excludeSchemas: ['scratch'] });
@@ -86,8 +96,9 @@ describe.each(databaseTargets())('drift catalog kinds ($name server)', ({ adminU
     for (const [, definition] of referrer)
       expect(definition).toMatch(/^FOREIGN KEY \(ref\) REFERENCES app\.parted_ref/);
     expect(defs.get('row security app.forced')).toBe('ROW LEVEL SECURITY DISABLED, FORCED');
+    expect(defs.get('index app.dup_v')).toBe('CREATE UNIQUE INDEX dup_v ON app.dup USING btree (v) -- INVALID');
 
-    const elsewhere = /^(function|procedure|view|materialized view) |parted_ref|referrer|forced/;
+    const elsewhere = /^(function|procedure|view|materialized view) |parted_ref|referrer|forced|dup/;
     expect(Object.fromEntries([...defs].filter(([key]) => !elsewhere.test(key)))).toEqual({
       'extension pg_trgm': 'EXTENSION pg_trgm SCHEMA public',
       'extension plpgsql': 'EXTENSION plpgsql SCHEMA pg_catalog',
