@@ -48,7 +48,7 @@ describe.skipIf(!existsSync(dir))('drift catalog: documenso', () => {
     expect(diffCatalogs(expected, odd)).toEqual([]);
   });
 
-  it("inside the caller's transaction: reads the same, leaves that transaction open and its settings as they were", async () => {
+  it("in the caller's transaction: reads the same, leaves it open with its settings", async () => {
     await withClient(deployed[1]!.url, async (client) => {
       await client.query('BEGIN; SET LOCAL search_path = pg_temp; CREATE TEMP TABLE mine (x int)');
       expect(diffCatalogs(expected, await introspect(client))).toEqual([]);
