@@ -30,11 +30,12 @@ export interface Difference {
 export interface DiffOptions {
   /**
    * Objects managed elsewhere. A pattern is matched against the whole qualified name, as
-   * introspect() prints it (PostgreSQL's quoting: `public."User".email`, `public.f(integer)`),
-   * case-sensitively: `*` stands for any run of characters (`.` included, or none), `?` for one
-   * character, anything else for itself. An object is left out when a pattern matches its name or
-   * the name of an object it belongs to: `audit.*` leaves out everything in schema `audit` (but
-   * not the schema, `audit`), `public.legacy` the table with its columns, indexes and triggers.
+   * introspect() prints it (PostgreSQL's quoting: `public."User".email`, `public.f(integer)`), or
+   * the same name without the identifier quotes (`public.User.email`), case-sensitively: `*`
+   * stands for any run of characters (`.` included, or none), `?` for one character, anything
+   * else for itself. An object is left out when a pattern matches its name or the name of an
+   * object it belongs to: `audit.*` leaves out everything in schema `audit` (but not the schema,
+   * `audit`), `public.legacy` or `public.Legacy` the table with its columns, indexes and triggers.
    */
   exclude?: string[];
 }
@@ -130,12 +131,17 @@ function exclusion(patterns: string[], catalogs: Catalog[]): (o: CatalogObject) 
   return (o) => {
     let at: ObjectRef | undefined = o;
     for (let depth = 0; at && depth < 8; depth++) {
-      const name = at.name;
-      if (regexes.some((r) => r.test(name))) return true;
+      const names = [at.name, unquoted(at.name)];
+      if (regexes.some((r) => names.some((name) => r.test(name)))) return true;
       at = parents.get(objectKey(at));
     }
     return false;
   };
+}
+
+/** `public."User"` as `public.User`: quotes dropped, a doubled quote inside one kept once. */
+function unquoted(name: string): string {
+  return name.replace(/"((?:[^"]|"")*)"/g, (_, inner: string) => inner.replaceAll('""', '"'));
 }
 
 export function globToRegExp(pattern: string): RegExp {

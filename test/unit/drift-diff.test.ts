@@ -170,6 +170,16 @@ describe('diffCatalogs', () => {
       expect(names(['public"legacy'])).toEqual(['public.legacy', 'public."User_tmp_idx"']);
     });
 
+    it('match the name without its identifier quotes too', () => {
+      expect(diffCatalogs(base, catalog(...live.objects.slice(0, -1)), { exclude: ['public.legacy'] })).toEqual([]);
+      const quoted = onUser('column', 'public."User"."Nick""name"', 'text');
+      const names = (exclude: string[]) => diffCatalogs(base, catalog(...base.objects, quoted), { exclude }).length;
+      expect(names(['public.User.Nick"name'])).toBe(0);
+      expect(names(['public.User'])).toBe(0);
+      expect(names(['public.user'])).toBe(1);
+      expect(names(['public.User.Nickname'])).toBe(1);
+    });
+
     it('also leave out what is missing from live', () => {
       expect(diffCatalogs(live, base, { exclude: ['public.leg*', '*tmp*'] })).toEqual([]);
     });
