@@ -9,6 +9,7 @@ export {
   RDS_CA_BUNDLE_PATH,
   type DatabaseEndpoint,
   type MigrationWorkerProps,
+  type NamedDatabase,
 } from './migration-worker.js';
 export {
   VpcMigrateStack,

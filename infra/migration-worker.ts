@@ -23,6 +23,7 @@ import {
   WORKER_ENV,
 } from '../lambda/contract/index.js';
 import { WORKER_HANDLER_SETTING, workerCode } from './bundling.js';
+import { checkEnvironmentSize } from './environment-size.js';
 import { DEFAULT_READER_ROTATION, ReaderSecret } from './reader-secret.js';
 import { grantSecretRead } from './secret-access.js';
 
@@ -60,12 +61,20 @@ export interface NamedDatabase {
    */
   readonly secret: secretsmanager.ISecret;
   /**
+   * The customer-managed KMS key `secret` is encrypted with, for a secret imported without one
+   * (`Secret.fromSecretCompleteArn` cannot know it): the migrator gets `kms:Decrypt` on it, only
+   * through Secrets Manager.
+   * @default - the secret's own `encryptionKey`, if any (else the AWS-managed key, which needs no grant)
+   */
+  readonly secretEncryptionKey?: kms.IKey;
+  /**
    * The database's security group: the migrator's security group is admitted to it on `port`.
    * @default - none: you admit the migrator's security group yourself
    */
   readonly securityGroup?: ec2.ISecurityGroup;
   /**
-   * The port it listens on.
+   * The port it listens on, which the security-group rule opens: the worker connects to the port
+   * its secret names, so give that one when it is not the worker's own database's.
    * @default - the worker's own database's port
    */
   readonly port?: number;
@@ -320,19 +329,24 @@ export class MigrationWorker extends Construct implements ec2.IConnectable {
       description: 'vpc-migrate worker: applies database migrations inside the VPC',
       ...(props.functionName === undefined ? {} : { functionName: props.functionName }),
       securityGroups: [this.securityGroup],
-      environment: {
-        [WORKER_ENV.migratorSecret]: secret.secretArn,
-        // `setup` creates the reader login with this secret's password.
-        [WORKER_ENV.readerSecret]: this.readerSecret.secretArn,
-        ...connection,
-        ...logging('vpc-migrate-worker'),
-        ...this.namedDatabases(props.databases ?? [], port),
-      },
+      environment: this.migratorEnvironment(
+        {
+          [WORKER_ENV.migratorSecret]: secret.secretArn,
+          // `setup` creates the reader login with this secret's password.
+          [WORKER_ENV.readerSecret]: this.readerSecret.secretArn,
+          ...connection,
+          ...logging('vpc-migrate-worker'),
+        },
+        props.databases ?? [],
+        port,
+      ),
       logGroup: this.logGroup,
     });
     grantSecretRead(this.fn, secret, props.secretEncryptionKey ?? secret.encryptionKey);
     grantSecretRead(this.fn, this.readerSecret, this.readerSecret.encryptionKey);
-    for (const named of props.databases ?? []) grantSecretRead(this.fn, named.secret, named.secret.encryptionKey);
+    for (const named of props.databases ?? []) {
+      grantSecretRead(this.fn, named.secret, named.secretEncryptionKey ?? named.secret.encryptionKey);
+    }
     acknowledgeWorkerFunction(this.fn, runtime);
 
     if (this.readerSecurityGroup) {
@@ -411,16 +425,16 @@ export class MigrationWorker extends Construct implements ec2.IConnectable {
   }
 
   /**
-   * A custom resource whose handler is the worker itself (its `setup` action), behind the CDK
-   * provider framework: the framework's function answers CloudFormation, so the worker needs no
-   * route to S3, and a failed set-up fails the deployment instead of passing unnoticed.
+   * The migrator's environment: `env`, and the allow-list of named databases (name → secret ARN)
+   * after admitting the migrator's security group, and only it, to each one's security group on
+   * its port; refused at synth when it would not fit Lambda's limit.
    */
-  /**
-   * The migrator's allow-list of named databases as its environment (name → secret ARN), after
-   * admitting the migrator's security group, and only it, to each one's security group on its port.
-   */
-  private namedDatabases(databases: NamedDatabase[], ownPort: number): Record<string, string> {
-    if (databases.length === 0) return {};
+  private migratorEnvironment(
+    env: Record<string, string>,
+    databases: NamedDatabase[],
+    ownPort: number,
+  ): Record<string, string> {
+    if (databases.length === 0) return env;
     const seen = new Set<string>();
     for (const { name } of databases) {
       if (!isDatabaseName(name) || seen.has(name)) {
@@ -439,11 +453,25 @@ export class MigrationWorker extends Construct implements ec2.IConnectable {
         ec2.Port.tcp(port ?? ownPort),
         `vpc-migrate worker (database ${name})`,
       );
+      if (!securityGroup && !this.securityGroup.allowAllOutbound) {
+        Annotations.of(this).addWarningV2(
+          'vpc-migrate:namedDatabaseNoRoute',
+          `The named database "${name}" has no securityGroup and allowAllOutbound is false: the migrator has no ` +
+            'way out to it. Pass its securityGroup, or add the rules yourself ' +
+            '(worker.securityGroup.connections.allowTo(db, ec2.Port.tcp(port))).',
+        );
+      }
     }
     const list = Object.fromEntries(databases.map((d) => [d.name, d.secret.secretArn]));
-    return { [WORKER_ENV.databases]: Stack.of(this).toJsonString(list) };
+    checkEnvironmentSize(this.node.path, env, WORKER_ENV.databases, list);
+    return { ...env, [WORKER_ENV.databases]: Stack.of(this).toJsonString(list) };
   }
 
+  /**
+   * A custom resource whose handler is the worker itself (its `setup` action), behind the CDK
+   * provider framework: the framework's function answers CloudFormation, so the worker needs no
+   * route to S3, and a failed set-up fails the deployment instead of passing unnoticed.
+   */
   private setupReaderRole(): CustomResource {
     const provider = new cr.Provider(this, 'SetupProvider', { onEventHandler: this.fn });
     const setup = new CustomResource(this, 'ReaderRole', {

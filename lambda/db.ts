@@ -3,7 +3,7 @@
  * Prisma-style `?schema=NAME` in the URL becomes the session's search_path, as Prisma does.
  */
 import pg from 'pg';
-import { ErrorCode, MigrateError, quoteIdent, redact } from './contract/index.js';
+import { ErrorCode, MigrateError, quoteIdent, redact, WORKER_ENV } from './contract/index.js';
 
 export type Db = pg.Client;
 
@@ -12,16 +12,19 @@ export interface ConnectOptions {
   applicationName?: string;
 }
 
-/** Splits Prisma's `schema` URL parameter off (pg would ignore it) into a search_path option. */
-export function clientConfigFromUrl(url: string): pg.ClientConfig {
+/**
+ * Splits Prisma's `schema` URL parameter off (pg would ignore it) into a search_path option.
+ * `from`: where the URL was set, for the error a malformed one raises.
+ */
+export function clientConfigFromUrl(url: string, from: string = WORKER_ENV.migratorUrl): pg.ClientConfig {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
     throw new MigrateError(
       ErrorCode.ConfigMissing,
-      'DATABASE_URL is not a valid URL.',
-      'Set DATABASE_URL to postgresql://USER:PASSWORD@HOST:PORT/DATABASE.',
+      `${from} is not a valid URL.`,
+      `Set ${from} to postgresql://USER:PASSWORD@HOST:PORT/DATABASE.`,
     );
   }
   const schema = parsed.searchParams.get('schema');

@@ -22,7 +22,9 @@ import {
   readerNotConfigured,
   readerRemedy,
   WORKER_ENV,
+  checkDatabaseList,
   databaseNotAllowed,
+  isDatabaseUrl,
   parseDatabaseList,
 } from './contract/index.js';
 import { clientConfigFromUrl, close, connect, isAuthFailure, type Db } from './db.js';
@@ -185,38 +187,45 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
  */
 function namedDatabases(config: WorkerConfig) {
   const reader = (config.mode ?? 'migrator') === 'reader';
-  const list = reader ? {} : (config.databases ?? {});
+  // A list given in code is held to VPCM_DATABASES's rules: a mistyped URL is no secret id.
+  const checked = reader ? {} : checkDatabaseList(config.databases ?? {});
+  const invalid = config.databasesInvalid ?? (checked instanceof MigrateError ? checked : undefined);
+  const list = checked instanceof MigrateError ? {} : checked;
   const sources = new Map<string, ConnectionSource>();
   return {
     /** The migrating login of `name`, or the refusal; nothing here connects or reads a secret. */
     select(name: string, login: 'reader' | 'migrator', action: string): ConnectionSource {
       if (reader) throw databaseNotAllowed(name, [], true);
-      if (config.databasesInvalid) throw config.databasesInvalid;
+      if (invalid) throw invalid;
       const value = Object.hasOwn(list, name) ? list[name] : undefined;
       if (value === undefined) throw databaseNotAllowed(name, Object.keys(list));
       // Reader logins exist for the worker's own database only; reads never fall back to the migrating login.
       if (login === 'reader' || action === 'setup') throw noReaderFor(name, action);
       let source = sources.get(name);
-      if (!source) sources.set(name, (source = sourceOf(value)));
+      if (!source) sources.set(name, (source = sourceOf(name, value)));
       return source;
     },
   };
 }
 
 /** A named database's login: a connection URL (local use), else the RDS credentials secret it names. */
-function sourceOf(value: string): ConnectionSource {
-  if (/^postgres(ql)?:\/\//i.test(value)) return async () => clientConfigFromUrl(value);
+function sourceOf(name: string, value: string): ConnectionSource {
+  if (isDatabaseUrl(value)) return async () => clientConfigFromUrl(value, `${WORKER_ENV.databases} ("${name}")`);
   return async (opts) => (await import('./secret.js')).namedDatabaseConfig(value, opts);
 }
 
+/** Never "leave out --database" as the way out: that would read another database than the one named. */
 function noReaderFor(name: string, action: string): MigrateError {
-  const what = action === 'setup' ? 'set up a reader login' : 'run read-only queries';
+  const setup = action === 'setup';
   return new MigrateError(
     ErrorCode.ReaderRoleMissing,
-    `The worker cannot ${what} on the named database "${name}": it holds reader credentials only for its own ` +
-      'database, and read-only queries never run as the migrating login.',
-    'Run the query against a worker deployed for that database, or leave out --database; status, lint and ' +
-      'deploy work with --database.',
+    `The worker cannot ${setup ? 'set up a reader login' : 'run read-only queries'} on the named database ` +
+      `"${name}": it holds reader credentials only for its own database, and read-only queries never run as the ` +
+      'migrating login.',
+    setup
+      ? `Deploy a MigrationWorker for "${name}" itself: its set-up creates the reader login there.`
+      : `Query "${name}" through a MigrationWorker deployed for it (its reader function), or with --write as its ` +
+          'migrating login, which nothing then keeps from writing. status, lint and deploy work with --database.',
     { details: { database: name } },
   );
 }

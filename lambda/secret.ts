@@ -128,16 +128,29 @@ export async function secretConnectionConfig(
       if (cached.get(key) === fresh) cached.delete(key);
     });
   }
-  return toClientConfig(await entry, opts.tls, own ? process.env : {});
+  if (own) return toClientConfig(await entry, opts.tls, process.env);
+  return toClientConfig(await entry, opts.tls, {}, secretId);
 }
 
-/** `env`: where DB_HOST, DB_PORT and DB_NAME override the secret (the worker's own database only). */
+/**
+ * `env`: where DB_HOST, DB_PORT and DB_NAME override the secret (the worker's own database only);
+ * `named`: the secret of a named database, which must say where it is itself.
+ */
 function toClientConfig(
   secret: DatabaseSecret,
   tls: ConnectionConfigOptions['tls'],
   env: NodeJS.ProcessEnv,
+  named?: string,
 ): ClientConfig {
   const host = env.DB_HOST || secret.host;
+  if (!host && named !== undefined) {
+    throw new MigrateError(
+      ErrorCode.SecretInvalid,
+      `The named database's secret ${named} has no host.`,
+      `Add \`host\` (and \`port\`, \`dbname\`) to that secret: DB_HOST, DB_PORT and DB_NAME apply only to the ` +
+        `worker's own database, never to one in ${WORKER_ENV.databases}.`,
+    );
+  }
   if (!host) {
     throw new MigrateError(
       ErrorCode.SecretInvalid,

@@ -21,7 +21,7 @@ export interface CommonOptions {
    * Which worker: `{ stack }`, `{ function }`, `{ local: true }` (optionally with `databaseUrl`), … as the CLI's target
    * flags;
    * `readerFunction` (or VPC_MIGRATE_READER_FUNCTION, or the stack's output) is the function `status` asks, never
-   * `deploy`.
+   * `deploy`; `database` names one of the worker's named databases (`--database`), and `status` then asks the migrator.
    */
   target: TargetFlags;
   /**

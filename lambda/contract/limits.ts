@@ -9,5 +9,11 @@ export const LAMBDA_MAX_TIMEOUT_SECONDS = 900;
 /** Synchronous Invoke limits (request and response): 6 MB each. */
 export const INVOKE_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024;
 
+/**
+ * Lambda's limit on a function's environment variables, all together: the JSON of the map
+ * (`{"KEY":"value",…}`) Lambda measures, in bytes.
+ */
+export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;
+
 /** SQL longer than this travels gzip+base64 in the event. */
 export const COMPRESS_THRESHOLD_BYTES = 64 * 1024;

@@ -133,7 +133,7 @@ export function targetFor(command: string, target: WorkerTarget, opts: { write?:
     const { readerFunctionName, ...rest } = target;
     return { ...rest, functionName: readerFunctionName, role: 'reader' };
   }
-  return migratorOnly(target, command);
+  return migratorOnly(target, target.database === undefined ? command : `${command} --database`);
 }
 
 /** The migrator function of `target` alone; refused when only a reader function was named. */
@@ -147,7 +147,7 @@ export function migratorOnly(target: WorkerTarget, command = 'this command'): Wo
         `nothing was run.`,
       'Name the migrator with --function NAME|ARN (or VPC_MIGRATE_FUNCTION) ' +
         'or --stack STACK_NAME; the reader function answers ' +
-        'only status, lint and sql without --write.',
+        'only status, lint and sql without --write, on its own database (never with --database).',
     );
   }
   return readerFunctionName ? { ...rest, role: 'migrator' } : rest;

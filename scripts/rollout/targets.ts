@@ -14,7 +14,16 @@
  * ```
  */
 import { readFile } from 'node:fs/promises';
-import { ErrorCode, MigrateError, REMEDY_PROGRAM, redact, sh } from '../../lambda/contract/index.js';
+import {
+  DATABASE_NAME_RULE,
+  ErrorCode,
+  isDatabaseName,
+  isDatabaseUrl,
+  MigrateError,
+  REMEDY_PROGRAM,
+  redact,
+  sh,
+} from '../../lambda/contract/index.js';
 import type { Worker } from '../core/worker-client.js';
 import { withoutPassword } from '../invocation.js';
 
@@ -132,10 +141,13 @@ function validateEntry(entry: unknown): { name?: string; problems: string[]; tar
     const beside = DEPLOYED_KEYS.filter((k) => e[k] !== undefined);
     if (beside.length > 0)
       problems.push(`"databaseUrl" is for --local; ${beside.join(', ')} belong to a deployed worker`);
-    if (typeof e.databaseUrl === 'string' && !/^postgres(ql)?:\/\//.test(e.databaseUrl))
+    if (typeof e.databaseUrl === 'string' && !isDatabaseUrl(e.databaseUrl))
       problems.push(`"databaseUrl" must start with postgresql:// (got ${redact(e.databaseUrl).slice(0, 40)})`);
   }
   if (e.stack !== undefined && e.endpoint !== undefined) problems.push('"endpoint" goes with "function", not "stack"');
+  // Refused with the file, not as a failed target half-way through the rollout.
+  if (typeof e.database === 'string' && e.database !== '' && !isDatabaseName(e.database))
+    problems.push(`"database" must be ${DATABASE_NAME_RULE}`);
   if (problems.length > 0 || name === undefined) return { ...(name ? { name } : {}), problems };
   if (typeof e.databaseUrl === 'string')
     return { name, problems, target: { kind: 'local', name, databaseUrl: e.databaseUrl } };

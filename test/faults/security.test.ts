@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect } from 'vitest';
 import { ErrorCode, type MigrateError } from '../../lambda/contract/index.js';
 import { deploy } from '../../scripts/commands/deploy.js';
+import { connectWorker } from '../../scripts/transport/invoke.js';
 import { databaseTargets } from '../helpers/db.js';
 import { fingerprint, ledgerRows, query, type SecretDatabase } from '../helpers/fault-db.js';
 import { useFaultServer } from '../helpers/fault-fixture.js';
@@ -61,6 +62,13 @@ const WRITES: { sql: string; params?: unknown[] }[] = [
   { sql: `LOCK TABLE t IN ACCESS EXCLUSIVE MODE` },
   { sql: `NOTIFY vpcm_fault` },
 ];
+
+/** `url` with one thing changed (its password, port, path) to make a connection fail. */
+function changedUrl(url: string, change: (x: URL) => void): string {
+  const x = new URL(url);
+  change(x);
+  return x.toString();
+}
 
 describe.each(databaseTargets())('security on the $name PostgreSQL', ({ name: target, adminUrl }) => {
   const { server, worker, workers, secrets: extraSecrets } = useFaultServer(adminUrl, FILE);
@@ -137,11 +145,7 @@ describe.each(databaseTargets())('security on the $name PostgreSQL', ({ name: ta
     async ({ ran }) => {
       const db = await server.database();
       const u = new URL(db.url);
-      const variant = (change: (x: URL) => void) => {
-        const x = new URL(db.url);
-        change(x);
-        return x.toString();
-      };
+      const variant = (change: (x: URL) => void) => changedUrl(db.url, change);
       const wrongPassword = `${server.password}-wrong`;
       extraSecrets.push(wrongPassword);
       const failures: Record<string, string> = {
@@ -196,6 +200,75 @@ describe.each(databaseTargets())('security on the $name PostgreSQL', ({ name: ta
       );
       expect(leaks.leaks).toEqual([]);
       await db.drop();
+    },
+  );
+
+  cell(
+    "Security · a named database's URL (--database) in no log line or error",
+    {
+      target,
+      file: FILE,
+      invariant:
+        'named databases whose URL fails (wrong password, refused port, malformed) or whose value is a mistyped ' +
+        'URL: every error typed, no password in any log line, answer or error; a good one works',
+      timeout: 120_000,
+    },
+    async ({ ran }) => {
+      const own = await server.database();
+      const named = await server.database();
+      const variant = (change: (x: URL) => void) => changedUrl(named.url, change);
+      const wrongPassword = `${server.password}-named`;
+      extraSecrets.push(wrongPassword);
+      const databases: Record<string, string> = {
+        good: named.url,
+        'wrong-password': variant((x) => void (x.password = wrongPassword)),
+        'refused-port': variant((x) => void (x.port = '1')),
+        malformed: `postgresql://${server.role}:${server.password}@[127.0.0.1:${new URL(named.url).port}/x`,
+      };
+      const tw = await worker(own.url, { databases });
+      const on = (database: string) => connectWorker({ ...tw.worker.target, database });
+      for (const name of Object.keys(databases).filter((n) => n !== 'good')) {
+        const w = on(name);
+        const error = await w.ledger().then(
+          () => null,
+          (e: unknown) => e as MigrateError,
+        );
+        w.close();
+        witness(error);
+        ran();
+        // The system server may trust local connections whatever the password: then it connects.
+        if (name === 'wrong-password' && error === null) continue;
+        expect(error?.code, name).toMatch(/^VPCM_(CONNECTION_FAILED|CONFIG_MISSING)$/);
+      }
+      const good = on('good');
+      const report = await deploy(good, {
+        migrationsDir: await migrationsDir({ '001_a': 'CREATE TABLE a (id int);' }),
+      });
+      good.close();
+      witness(report);
+      ran();
+      expect(report.exitCode).toBe(0);
+      expect(await ledgerRows(named.adminUrl)).toHaveLength(1);
+      expect(await ledgerRows(own.adminUrl).catch(() => [])).toHaveLength(0);
+
+      // A mistyped scheme in the list: refused as configuration, the value never quoted.
+      const typo = await worker(own.url, {
+        databases: { typo: named.url.replace(/^postgres(ql)?:/, 'postgress:') },
+      });
+      const w = connectWorker({ ...typo.worker.target, database: 'typo' });
+      const refused = await w.ledger().catch((e: unknown) => e as MigrateError);
+      w.close();
+      witness(refused);
+      ran();
+      expect((refused as MigrateError).code).toBe(ErrorCode.ConfigMissing);
+
+      const leaks = scanForSecrets(
+        [server.password, encodeURIComponent(server.password), wrongPassword],
+        [...tw.logs, ...typo.logs, JSON.stringify(report), JSON.stringify(refused)],
+      );
+      expect(leaks.leaks).toEqual([]);
+      await own.drop();
+      await named.drop();
     },
   );
 });

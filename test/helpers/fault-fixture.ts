@@ -12,7 +12,7 @@ import { live } from './db.js';
 import { auditSecrets } from './fault-secrets.js';
 import { assertFinished, buildScenario, STEPWISE, TRANSACTIONAL, type Scenario } from './fault-scenario.js';
 import { startFaultWorker, type FaultWorker, type QueryEvent } from './fault-worker.js';
-import { startTestWorker, type TestWorker } from './test-worker.js';
+import { startTestWorker, type TestWorker, type TestWorkerOptions } from './test-worker.js';
 
 export interface TracePoint {
   q: QueryEvent;
@@ -104,7 +104,7 @@ export interface FaultServer {
   /** The describe's server role with a password (a stand-in until its beforeAll ran: see `live`). */
   readonly server: SecretServer;
   /** A test worker on `url`, closed after the describe; its log lines are audited. */
-  worker(url: string): Promise<TestWorker>;
+  worker(url: string, opts?: TestWorkerOptions): Promise<TestWorker>;
   /** Every worker started so far. */
   readonly workers: TestWorker[];
   /** More lines to audit (an in-process handler's log). */
@@ -137,8 +137,8 @@ export function useFaultServer(adminUrl: string, file: string): FaultServer {
       if (!server) throw new Error('the secret server is used before its beforeAll ran');
       return server;
     }),
-    async worker(url) {
-      const tw = await startTestWorker(url);
+    async worker(url, opts) {
+      const tw = await startTestWorker(url, opts);
       workers.push(tw);
       return tw;
     },

@@ -81,6 +81,8 @@ export interface TestWorkerOptions {
   timeoutMs?: number;
   /** The reader login's URL: the local one (set up once per server) unless given. */
   readerDatabaseUrl?: string;
+  /** Named databases an event may select (name → URL), as `startLocalWorker({ databases })`. */
+  databases?: Record<string, string>;
   /** Serve the reader function (mode `reader`) instead of the migrating worker. */
   mode?: 'migrator' | 'reader';
   functionName?: string;
@@ -94,6 +96,7 @@ export async function startTestWorker(databaseUrl: string, opts: TestWorkerOptio
   const readerDatabaseUrl = opts.readerDatabaseUrl ?? (await testReaderUrl(databaseUrl));
   const handler = createHandler({
     ...(opts.mode === 'reader' ? { mode: 'reader' as const } : { databaseUrl }),
+    ...(opts.databases ? { databases: opts.databases } : {}),
     readerDatabaseUrl,
     logger,
   });

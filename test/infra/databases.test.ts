@@ -9,14 +9,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MigrateError, WORKER_ENV } from '../../lambda/contract/index.js';
-import { MigrationWorker } from '../../infra/migration-worker.js';
+import { MigrationWorker, type NamedDatabase } from '../../infra/index.js';
 
 interface Resource {
   Type: string;
@@ -39,6 +39,25 @@ function newStack(id: string): { app: App; stack: Stack; vpc: ec2.Vpc } {
   const app = new App({ outdir });
   const stack = new Stack(app, id, { env: { account: '123456789012', region: 'eu-west-1' } });
   return { app, stack, vpc: new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0 }) };
+}
+
+/** A worker with these named databases on a stack of its own, and the stack's template. */
+function workerWith(id: string, databases: (stack: Stack) => NamedDatabase[]) {
+  const { stack, vpc } = newStack(id);
+  const worker = new MigrationWorker(stack, 'W', {
+    vpc,
+    database: { hostname: 'own.internal', port: 5432 },
+    secret: secretsmanager.Secret.fromSecretCompleteArn(stack, 'Own', OWN_SECRET),
+    setupReaderRole: false,
+    databases: databases(stack),
+  });
+  const idOf = (construct: { node: { defaultChild?: unknown } }) =>
+    stack.getLogicalId(construct.node.defaultChild as never);
+  const warnings = (about = 'partial ARN') =>
+    Annotations.fromStack(stack)
+      .findWarning('*', Match.stringLikeRegexp(about))
+      .map((w) => String(w.entry.data));
+  return { worker, template: Template.fromStack(stack).toJSON(), idOf, warnings };
 }
 
 afterAll(() => {
@@ -88,11 +107,18 @@ const logicalId = (construct: { node: { defaultChild?: unknown } }) =>
 const all = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 
 /** Every policy statement attached to a role, by role logical id. */
-function statementsOf(roleId: string): Record<string, any>[] {
-  return all('AWS::IAM::Policy')
-    .filter(([, p]) => JSON.stringify(p.Properties!.Roles).includes(`"${roleId}"`))
-    .flatMap(([, p]) => p.Properties!.PolicyDocument.Statement as Record<string, any>[]);
+function statementsOf(roleId: string, from: Record<string, Resource> = resources): Record<string, any>[] {
+  return Object.values(from)
+    .filter((p) => p.Type === 'AWS::IAM::Policy' && JSON.stringify(p.Properties!.Roles).includes(`"${roleId}"`))
+    .flatMap((p) => p.Properties!.PolicyDocument.Statement as Record<string, any>[]);
 }
+/** The one statement a customer-managed key adds: decrypt with it, only through Secrets Manager. */
+const DECRYPT_VIA_SECRETS_MANAGER = {
+  Effect: 'Allow',
+  Action: 'kms:Decrypt',
+  Resource: KEY_ARN,
+  Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' } },
+};
 const roleOf = (fn: MigrationWorker['fn']) => logicalId(fn.role as never);
 const asList = (x: unknown) => (Array.isArray(x) ? x : [x]);
 
@@ -134,14 +160,7 @@ describe('MigrationWorker databases', () => {
 
   it("grants kms:Decrypt on a named secret's key only through Secrets Manager", () => {
     const decrypts = statementsOf(roleOf(worker.fn)).filter((s) => asList(s.Action).includes('kms:Decrypt'));
-    expect(decrypts).toEqual([
-      {
-        Effect: 'Allow',
-        Action: 'kms:Decrypt',
-        Resource: KEY_ARN,
-        Condition: { StringEquals: { 'kms:ViaService': 'secretsmanager.eu-west-1.amazonaws.com' } },
-      },
-    ]);
+    expect(decrypts).toEqual([DECRYPT_VIA_SECRETS_MANAGER]);
   });
 
   it("lets the migrator out only to its own database and these databases' security groups, on their ports", () => {
@@ -164,6 +183,18 @@ describe('MigrationWorker databases', () => {
       { to: createdSgId, port: 5433, toPort: 5433 },
     ]);
     for (const [, r] of all('AWS::EC2::SecurityGroupEgress')) expect(r.Properties).not.toHaveProperty('CidrIp');
+  });
+
+  it('warns at synth of a named database the migrator has no way out to (no securityGroup, no open egress)', () => {
+    const warnings = Annotations.fromStack(stack)
+      .findWarning('*', Match.stringLikeRegexp('has no securityGroup'))
+      .map((w) => String(w.entry.data));
+    // "us" has no security group, and this worker has allowAllOutbound: false; "eu" and "apac" have theirs.
+    expect(warnings).toEqual([expect.stringContaining('The named database "us" has no securityGroup')]);
+    const open = workerWith('OpenEgress', (s) => [
+      { name: 'us', secret: secretsmanager.Secret.fromSecretCompleteArn(s, 'Us', US_SECRET) },
+    ]);
+    expect(open.warnings('has no securityGroup')).toEqual([]);
   });
 
   it("admits the migrator alone (not the reader) to each named database's security group", () => {
@@ -195,6 +226,95 @@ describe('MigrationWorker databases', () => {
         names.join(','),
       ).toThrow(MigrateError);
     }
+  });
+
+  it("refuses at synth a list over Lambda's 4 KB environment, and takes one that fills it exactly", () => {
+    // Everything known at synth: the estimate is then the measurement, byte for byte.
+    const build = (names: string[]) => {
+      const { stack: s, vpc } = newStack(`Env${Math.random().toString(36).slice(2, 8)}`);
+      const imported = (id: string, arn: string) => secretsmanager.Secret.fromSecretCompleteArn(s, id, arn);
+      const w = new MigrationWorker(s, 'W', {
+        vpc,
+        database: { hostname: 'own.internal', port: 5432 },
+        secret: imported('Own', OWN_SECRET),
+        readerSecret: imported('Reader', ARN('reader')),
+        setupReaderRole: false,
+        // Typed through the package's public entry (vpc-migrate/cdk), as an app would.
+        databases: names.map((name, i): NamedDatabase => ({ name, secret: imported(`S${i}`, ARN(`tenant-${i}`)) })),
+      });
+      const fn = Template.fromStack(s).toJSON().Resources[s.getLogicalId(w.fn.node.defaultChild as never)];
+      return Buffer.byteLength(JSON.stringify(fn.Properties.Environment.Variables), 'utf8');
+    };
+    const names = Array.from({ length: 40 }, (_, i) => `t${i}`);
+    const short = build(names);
+    expect(short).toBeLessThan(4096);
+    // Lengthen names until the environment is exactly 4096 bytes (each added character is one byte).
+    let missing = 4096 - short;
+    const padded = names.map((n) => {
+      const add = Math.min(missing, 128 - n.length);
+      missing -= add;
+      return n + 'x'.repeat(add);
+    });
+    expect(missing).toBe(0);
+    expect(build(padded)).toBe(4096);
+    padded[0] = `${padded[0]!.slice(0, 127)}yy`.slice(0, 128);
+    padded[padded.length - 1] += 'y';
+    expect(() => build(padded)).toThrow(
+      expect.objectContaining({
+        code: 'VPCM_USAGE',
+        message: expect.stringMatching(/with 40 named database\(s\) the migrator's environment is at least 4097 bytes/),
+      }) as MigrateError,
+    );
+  });
+
+  it('counts a secret ARN known only at deploy at its least, and refuses a list that cannot fit', () => {
+    const { stack: s, vpc } = newStack('EnvRefs');
+    const make = (count: number) =>
+      new MigrationWorker(s, `W${count}`, {
+        vpc,
+        database: { hostname: 'own.internal', port: 5432 },
+        secret: secretsmanager.Secret.fromSecretCompleteArn(s, `Own${count}`, OWN_SECRET),
+        setupReaderRole: false,
+        databases: Array.from({ length: count }, (_, i) => ({
+          name: `tenant-${i}`,
+          secret: new secretsmanager.Secret(s, `Tenant${count}x${i}`),
+        })),
+      });
+    expect(() => make(40)).not.toThrow();
+    expect(() => make(60)).toThrow(/over Lambda's 4096-byte limit/);
+  });
+
+  it("grants kms:Decrypt on an imported named secret's secretEncryptionKey, through Secrets Manager only", () => {
+    const made = workerWith('NamedKey', (s) => [
+      {
+        name: 'eu',
+        secret: secretsmanager.Secret.fromSecretCompleteArn(s, 'Eu', EU_SECRET),
+        secretEncryptionKey: kms.Key.fromKeyArn(s, 'EuKey', KEY_ARN),
+      },
+    ]);
+    const statements = statementsOf(made.idOf(made.worker.fn.role as never), made.template.Resources);
+    const decrypts = statements.filter((st) => asList(st.Action).includes('kms:Decrypt'));
+    expect(decrypts).toEqual([DECRYPT_VIA_SECRETS_MANAGER]);
+  });
+
+  it('grants a secret known by name (partial ARN) on its six-character suffix, and lists that partial ARN', () => {
+    const made = workerWith('PartialArn', (s) => [
+      { name: 'ca', secret: secretsmanager.Secret.fromSecretNameV2(s, 'Ca', 'prod/tenant-ca') },
+    ]);
+    const text = JSON.stringify(made.template);
+    // GetSecretValue with the partial ARN is authorised against the full one: name, hyphen, six characters.
+    expect(text).toContain(':secretsmanager:eu-west-1:123456789012:secret:prod/tenant-ca-??????"');
+    expect(text).not.toMatch(/secret:prod\/tenant-ca\*|secret:\*/);
+    const variables = made.template.Resources[made.idOf(made.worker.fn)].Properties.Environment.Variables;
+    const env = JSON.stringify(variables[WORKER_ENV.databases]);
+    expect(env).toContain(':secretsmanager:eu-west-1:123456789012:secret:prod/tenant-ca\\"');
+    expect(made.warnings()).toEqual([]);
+
+    // A name that looks like it carries the suffix is read as a complete ARN, and not found: said at synth.
+    const ambiguous = workerWith('SuffixLike', (s) => [
+      { name: 'ca', secret: secretsmanager.Secret.fromSecretNameV2(s, 'Ca', 'tenant-ca-prod01') },
+    ]);
+    expect(ambiguous.warnings()).toEqual([expect.stringContaining('"tenant-ca-prod01" is known by partial ARN')]);
   });
 
   it('keeps cdk-nag AwsSolutions clean on the construct', () => {

@@ -308,6 +308,16 @@ describe('getConnectionConfig', () => {
     });
   });
 
+  it("a named database's secret without host is refused with its own remedy, DB_HOST set or not", async () => {
+    sm.secretString = JSON.stringify({ username: 'u', password: 'p', dbname: 'd' });
+    process.env.DB_HOST = 'own.internal';
+    const error = await migrateErrorOf(namedDatabaseConfig(SECRET_ARN, local({ refresh: true })));
+    expect(error.code).toBe('VPCM_SECRET_INVALID');
+    expect(error.message).toBe(`The named database's secret ${SECRET_ARN} has no host.`);
+    expect(error.remedy).toContain('Add `host`');
+    expect(error.remedy).not.toMatch(/Set DB_HOST/);
+  });
+
   it('reads the endpoint from SECRETS_MANAGER_ENDPOINT', async () => {
     sm.secretString = JSON.stringify({ username: 'u', password: 'p', host: 'h', port: 5432, dbname: 'd' });
     process.env.DB_SECRET_ARN = SECRET_ARN;

@@ -3,6 +3,7 @@
  * from VPCM_DATABASES, and the refusal of a name outside it (before anything connects: the
  * handlers here have nothing to connect to, so a refusal that tried would fail differently).
  */
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   DATABASE_NAME_RULE,
@@ -46,12 +47,23 @@ const context: LambdaContext = {
   getRemainingTimeInMillis: () => 60_000,
 };
 const quiet = createLogger({ service: 'unit' }, () => undefined);
+// Port 9 (discard) on the loopback: a handler that tried to connect would answer VPCM_CONNECTION_FAILED.
+const nowhere = 'postgresql://nobody@127.0.0.1:9/none';
 
 async function errorOf(handler: ReturnType<typeof createHandler>, event: unknown) {
-  const response = (await handler(event, context)) as { ok: boolean; error?: { code: string; message: string } };
+  const response = (await handler(event, context)) as {
+    ok: boolean;
+    error?: { code: string; message: string; remedy: string };
+  };
   expect(response.ok).toBe(false);
   return response.error!;
 }
+
+/** The same events with the checksum their SQL hashes to: well-formed, so they reach the selector. */
+const digest = createHash('sha256').update('x').digest('hex');
+const WELL_FORMED: Record<string, unknown>[] = Object.values(EVENTS).map((event) =>
+  JSON.parse(JSON.stringify(event).replaceAll(sha, digest)),
+);
 
 describe('the database selector on the wire', () => {
   it('every action takes it, and none takes a malformed one', () => {
@@ -82,12 +94,47 @@ describe('VPCM_DATABASES', () => {
     expect(parseDatabaseList(JSON.stringify(list))).toEqual(list);
   });
 
+  it('takes a secret by name too, and refuses a value that is neither, without quoting it', () => {
+    expect(parseDatabaseList('{"eu":"prod/tenant-eu"}')).toEqual({ eu: 'prod/tenant-eu' });
+    // A mistyped scheme would otherwise go to Secrets Manager as a secret id, quoted in its error.
+    for (const value of ['postgress://app:S3cret-pw@db/x', 'host=db password=S3cret-pw', 'db:5432']) {
+      const parsed = parseDatabaseList(JSON.stringify({ t1: value }));
+      expect(parsed, value).toBeInstanceOf(MigrateError);
+      const e = parsed as MigrateError;
+      expect(e.message).toBe(
+        'VPCM_DATABASES is not usable: "t1" is neither a postgresql:// URL nor a secret ARN or name.',
+      );
+      expect(JSON.stringify(e)).not.toContain('S3cret');
+    }
+  });
+
+  it('holds a list given in code (createHandler, startLocalWorker) to the same rules', async () => {
+    const handler = createHandler({
+      databaseUrl: nowhere,
+      databases: { typo: 'postgress://app:S3cret-pw@db/x' },
+      logger: quiet,
+    });
+    const error = await errorOf(handler, { action: 'ledger', database: 'typo' });
+    expect(error.code).toBe(ErrorCode.ConfigMissing);
+    expect(JSON.stringify(error)).not.toContain('S3cret');
+    // The worker's own database is still served (here: dialled, and not reached).
+    expect((await errorOf(handler, { action: 'ledger' })).code).toBe(ErrorCode.ConnectionFailed);
+  });
+
+  it("a named database's malformed URL is reported as VPCM_DATABASES's, not DATABASE_URL's", async () => {
+    const handler = createHandler({ databaseUrl: nowhere, databases: { t1: 'postgresql://[::1/x' }, logger: quiet });
+    const error = await errorOf(handler, { action: 'ledger', database: 't1' });
+    expect(error.code).toBe(ErrorCode.ConfigMissing);
+    expect(error.message).toBe('VPCM_DATABASES ("t1") is not a valid URL.');
+  });
+
   it('refuses what is not such an object, naming the variable', () => {
     for (const text of ['{', '[]', '"x"', '{"a b":"arn"}', '{"a":1}', '{"a":""}']) {
       const parsed = parseDatabaseList(text);
       expect(parsed, text).toBeInstanceOf(MigrateError);
       expect((parsed as MigrateError).code).toBe(ErrorCode.ConfigMissing);
       expect((parsed as MigrateError).message).toContain('VPCM_DATABASES');
+      expect((parsed as MigrateError).remedy).toContain('with --local, {"<name>": "postgresql://…"}');
     }
   });
 });
@@ -98,6 +145,8 @@ describe('VPCM_DATABASE_NOT_ALLOWED', () => {
     expect(e.code).toBe('VPCM_DATABASE_NOT_ALLOWED');
     expect(e.message).toBe('Database "ghost" is not allowed: this worker is configured for 2 named database(s): a, b.');
     expect(e.remedy).toContain('`databases` prop');
+    // Locally the list is the environment variable, with URLs.
+    expect(e.remedy).toContain(`with --local, add it to VPCM_DATABASES ('{"ghost":"postgresql://…"}')`);
     expect(e.details).toEqual({ database: 'ghost', allowed: ['a', 'b'], allowedCount: 2 });
     const many = databaseNotAllowed(
       'x',
@@ -106,9 +155,6 @@ describe('VPCM_DATABASE_NOT_ALLOWED', () => {
     expect(many.message).toContain('25 named database(s)');
     expect(many.message).toContain('t19 and 5 more.');
   });
-
-  // Port 9 (discard) on the loopback: a handler that tried to connect would answer VPCM_CONNECTION_FAILED.
-  const nowhere = 'postgresql://nobody@127.0.0.1:9/none';
 
   it('is the answer to a name outside the list, and to any name on a worker without one', async () => {
     const handler = createHandler({ databaseUrl: nowhere, databases: { a: nowhere }, logger: quiet });
@@ -133,6 +179,26 @@ describe('VPCM_DATABASE_NOT_ALLOWED', () => {
     expect((await errorOf(without, { action: 'ledger', database: 'a' })).message).toContain(
       'configured for no named databases',
     );
+  });
+
+  it('refuses every action, before connecting, and the same events with an allowed name do connect', async () => {
+    const handler = createHandler({ databaseUrl: nowhere, databases: { a: nowhere }, logger: quiet });
+    const reached: Record<string, string> = {};
+    const refused: Record<string, string> = {};
+    for (const event of WELL_FORMED) {
+      const action = String(event.action);
+      refused[action] = (await errorOf(handler, { ...event, database: 'b' })).code;
+      reached[action] = (await errorOf(handler, { ...event, database: 'a' })).code;
+    }
+    const every = (code: string) => Object.fromEntries(WELL_FORMED.map((e) => [String(e.action), code]));
+    expect(refused).toEqual(every(ErrorCode.DatabaseNotAllowed));
+    // The control: an allowed name dials (and here cannot reach) the database, but for what reads as the
+    // reader login (read-only run-sql, setup), which a named database never serves.
+    expect(reached).toEqual({
+      ...every(ErrorCode.ConnectionFailed),
+      'run-sql': ErrorCode.ReaderRoleMissing,
+      setup: ErrorCode.ReaderRoleMissing,
+    });
   });
 
   it('is raised by a worker whose VPCM_DATABASES names only secrets, without reading one', async () => {
@@ -163,6 +229,9 @@ describe('VPCM_DATABASE_NOT_ALLOWED', () => {
     const error = await errorOf(reader, { action: 'ledger', database: 'a' });
     expect(error.code).toBe(ErrorCode.DatabaseNotAllowed);
     expect(error.message).toContain('the reader function serves only its own database');
+    // The way out keeps the database named: leaving --database out would read another one.
+    expect(error.remedy).toMatch(/migrating worker/);
+    expect(error.remedy).not.toMatch(/leave out --database/i);
   });
 
   it('reads through the reader login are refused on a named database, never run as the migrator', async () => {
@@ -171,6 +240,8 @@ describe('VPCM_DATABASE_NOT_ALLOWED', () => {
       const error = await errorOf(handler, { ...event, database: 'a' });
       expect(error.code).toBe(ErrorCode.ReaderRoleMissing);
       expect(error.message).toContain('"a"');
+      expect(error.remedy).toContain('"a"');
+      expect(error.remedy).not.toMatch(/leave out --database/i);
     }
     // A write goes to the migrating login of "a", which the handler does dial (and here cannot reach).
     const write = await errorOf(handler, { action: 'run-sql', sql: 'SELECT 1', write: true, database: 'a' });

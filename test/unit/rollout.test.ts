@@ -60,6 +60,7 @@ describe('targets file', () => {
           { name: 'c', function: 'f', stack: 's', colour: 'red' },
           { name: 'bad name', function: 'f' },
           { name: 'd', databaseUrl: 'postgresql://h/d', region: 'eu-west-1' },
+          { name: 'e', function: 'f', database: 'no/such' },
         ],
       }),
     );
@@ -71,6 +72,8 @@ describe('targets file', () => {
     expect(e.message).toContain('targets[3] ("c"): give only one of "function", "stack"');
     expect(e.message).toContain('targets[4]: "name" must be');
     expect(e.message).toContain('targets[5] ("d"): "databaseUrl" is for --local; region');
+    // A selector no worker could accept: refused with the file, not when that target's turn comes.
+    expect(e.message).toContain('targets[6] ("e"): "database" must be 1-128 letters, digits');
     expect(e.message).not.toContain('hunter2');
     expect(e.remedy).toBe('Fix targets.json and run the command again (docs/many-databases.md lists the fields).');
   });

@@ -84,6 +84,19 @@ describe('a named database (--database)', () => {
     }
   });
 
+  it('with only a reader function named, read-only commands too are refused, saying --database is why', () => {
+    const readerOnly: WorkerTarget = { functionName: '', readerFunctionName: 'app-reader', database: 't1' };
+    for (const command of ['status', 'lint', 'sql']) {
+      expect(() => targetFor(command, readerOnly)).toThrow(
+        expect.objectContaining({
+          code: ErrorCode.NoTarget,
+          message: expect.stringContaining(`${command} --database needs the migrator`),
+          remedy: expect.stringContaining('never with --database'),
+        }) as MigrateError,
+      );
+    }
+  });
+
   it('is a target flag, checked for form before anything is sent, and carried into printed commands', async () => {
     expect(targetFlags({ function: 'm', database: 'tenant-01' })).toEqual({ function: 'm', database: 'tenant-01' });
     for (const bad of ['', 'a b', '../x', '-x']) {
