@@ -12,8 +12,9 @@
  * with: that is a server upgrade, not a migration). NOT NULL constraints (pg_constraint rows since
  * PostgreSQL 18) are compared as the column's nullability, and the index behind a primary key,
  * unique or exclusion constraint as that constraint, so one change is reported once.
- * Also not read (yet): domains, composite and range types, collations, casts, operators, event
- * triggers, publications.
+ * Not read (yet): collations, casts, operators, text search configurations, event triggers,
+ * publications, grants. (`domain` and `type` — composite and range types — are kinds beyond
+ * issue 28's list.)
  *
  * Left out: system schemas (pg_catalog, information_schema, pg_toast, pg_temp_*, pg_toast_temp_*),
  * objects that belong to an extension (pg_depend deptype 'e'), and the ledgers with everything
@@ -38,13 +39,17 @@ export type ObjectKind =
   | 'trigger'
   | 'policy'
   | 'extension'
-  | 'row security';
+  | 'row security'
+  | 'domain'
+  | 'type';
 
 /** Every kind, in the order objects and differences are listed. */
 export const OBJECT_KINDS: readonly ObjectKind[] = [
   'extension',
   'schema',
   'enum',
+  'domain',
+  'type',
   'sequence',
   'table',
   'column',
@@ -326,6 +331,52 @@ const ENUMS_SQL = `SELECT 'enum' AS kind, format('%I.%I', n.nspname, t.typname) 
   FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
   WHERE t.typtype = 'e' AND ${userSchema('n')} AND ${notExtensionMember('pg_type', 't.oid')}`;
 
+/** Base type, collation when not the base type's, default, NOT NULL, and the CHECK constraints by name. */
+const DOMAINS_SQL = `SELECT 'domain' AS kind, format('%I.%I', n.nspname, t.typname) AS name,
+    'DOMAIN AS ' || pg_catalog.format_type(t.typbasetype, t.typtypmod)
+    || CASE WHEN t.typcollation <> b.typcollation
+         THEN ' COLLATE ' || format('%I.%I', cn.nspname, co.collname) ELSE '' END
+    || coalesce(' DEFAULT ' || pg_catalog.pg_get_expr(t.typdefaultbin, 0), '')
+    || CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END
+    || coalesce((SELECT string_agg(
+           format(' CONSTRAINT %I ', con.conname) || pg_catalog.pg_get_constraintdef(con.oid), '' ORDER BY con.conname)
+         FROM pg_catalog.pg_constraint con WHERE con.contypid = t.oid AND con.contype = 'c'), '')
+    AS definition,
+    ${SCHEMA_PARENT}
+  FROM pg_catalog.pg_type t
+  JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+  JOIN pg_catalog.pg_type b ON b.oid = t.typbasetype
+  LEFT JOIN pg_catalog.pg_collation co ON co.oid = t.typcollation
+  LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
+  WHERE t.typtype = 'd' AND ${userSchema('n')} AND ${notExtensionMember('pg_type', 't.oid')}`;
+
+/** Composite types (attributes in their order: it is the type's) and range types. */
+const TYPES_SQL = `SELECT 'type' AS kind, format('%I.%I', n.nspname, t.typname) AS name,
+    CASE t.typtype WHEN 'c' THEN 'COMPOSITE (' || coalesce((SELECT string_agg(
+        quote_ident(a.attname) || ' ' || pg_catalog.format_type(a.atttypid, a.atttypmod)
+        || CASE WHEN a.attcollation <> at.typcollation
+             THEN ' COLLATE ' || format('%I.%I', acn.nspname, aco.collname) ELSE '' END, ', ' ORDER BY a.attnum)
+      FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type at ON at.oid = a.atttypid
+      LEFT JOIN pg_catalog.pg_collation aco ON aco.oid = a.attcollation
+      LEFT JOIN pg_catalog.pg_namespace acn ON acn.oid = aco.collnamespace
+      WHERE a.attrelid = t.typrelid AND a.attnum > 0 AND NOT a.attisdropped), '') || ')'
+    ELSE (SELECT format('RANGE (SUBTYPE = %s, SUBTYPE_OPCLASS = %s%s%s%s)',
+        pg_catalog.format_type(r.rngsubtype, NULL), format('%I.%I', ocn.nspname, oc.opcname),
+        CASE WHEN r.rngcollation <> 0 THEN ', COLLATION = ' || format('%I.%I', rcn.nspname, rco.collname) ELSE '' END,
+        CASE WHEN r.rngcanonical <> 0 THEN ', CANONICAL = ' || r.rngcanonical::pg_catalog.regproc::text ELSE '' END,
+        CASE WHEN r.rngsubdiff <> 0 THEN ', SUBTYPE_DIFF = ' || r.rngsubdiff::pg_catalog.regproc::text ELSE '' END)
+      FROM pg_catalog.pg_range r
+      JOIN pg_catalog.pg_opclass oc ON oc.oid = r.rngsubopc
+      JOIN pg_catalog.pg_namespace ocn ON ocn.oid = oc.opcnamespace
+      LEFT JOIN pg_catalog.pg_collation rco ON rco.oid = r.rngcollation
+      LEFT JOIN pg_catalog.pg_namespace rcn ON rcn.oid = rco.collnamespace
+      WHERE r.rngtypid = t.oid) END AS definition,
+    ${SCHEMA_PARENT}
+  FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+  WHERE (t.typtype = 'r' OR (t.typtype = 'c'
+      AND (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid) = 'c'))
+    AND ${userSchema('n')} AND ${notExtensionMember('pg_type', 't.oid')}`;
+
 /** The options, never the current value; a serial's or identity's sequence belongs to its table. */
 const SEQUENCES_SQL = `SELECT 'sequence' AS kind, ${RELATION_NAME} AS name,
     format('SEQUENCE AS %s START %s INCREMENT %s MINVALUE %s MAXVALUE %s CACHE %s %s',
@@ -352,13 +403,19 @@ const VIEWS_SQL = `SELECT ${RELATION_KIND} AS kind, ${RELATION_NAME} AS name,
   FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
   WHERE ${userRelation('c', 'n', `'v', 'm'`)}`;
 
-/** Overloads told apart by their identity arguments; aggregates have no pg_get_functiondef. */
+/**
+ * Overloads told apart by their identity arguments; aggregates have no pg_get_functiondef; a
+ * function made as part of another object (a range type's constructors, pg_depend deptype 'i')
+ * is that object's.
+ */
 const FUNCTIONS_SQL = `SELECT CASE p.prokind WHEN 'p' THEN 'procedure' ELSE 'function' END AS kind,
     format('%I.%I(%s)', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)) AS name,
     pg_catalog.pg_get_functiondef(p.oid) AS definition,
     ${SCHEMA_PARENT}
   FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-  WHERE p.prokind IN ('f', 'p', 'w') AND ${userSchema('n')} AND ${notExtensionMember('pg_proc', 'p.oid')}`;
+  WHERE p.prokind IN ('f', 'p', 'w') AND ${userSchema('n')} AND ${notExtensionMember('pg_proc', 'p.oid')}
+    AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend i
+      WHERE i.classid = 'pg_catalog.pg_proc'::regclass AND i.objid = p.oid AND i.deptype = 'i')`;
 
 /** User triggers (not the internal ones behind foreign keys), with their enabled state when not the default. */
 const TRIGGERS_SQL = `SELECT 'trigger' AS kind, format('%I.%I.%I', n.nspname, c.relname, t.tgname) AS name,
@@ -398,6 +455,8 @@ const CATALOG_QUERIES = [
   EXTENSIONS_SQL,
   SCHEMAS_SQL,
   ENUMS_SQL,
+  DOMAINS_SQL,
+  TYPES_SQL,
   SEQUENCES_SQL,
   TABLES_SQL,
   COLUMNS_SQL,

@@ -15,6 +15,9 @@ const SCHEMA_SQL = `
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 CREATE SCHEMA app;
 CREATE TYPE app.mood AS ENUM ('sad', 'ok');
+CREATE DOMAIN app.email AS text COLLATE "C" DEFAULT 'a@b' NOT NULL CHECK (VALUE LIKE '%@%');
+CREATE TYPE app.pair AS (left_side int, right_side app.email);
+CREATE TYPE app.floats AS RANGE (SUBTYPE = float8, SUBTYPE_DIFF = float8mi);
 CREATE SEQUENCE app.counter AS bigint START 10 INCREMENT 5 MINVALUE 10 MAXVALUE 1000 CACHE 2 CYCLE;
 CREATE TABLE app.account (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -106,6 +109,12 @@ describe.each(databaseTargets())('drift catalog kinds ($name server)', ({ adminU
       'schema drizzle': 'SCHEMA drizzle',
       'schema public': 'SCHEMA public',
       'enum app.mood': "ENUM ('sad', 'ok')",
+      'domain app.email':
+        'DOMAIN AS text COLLATE pg_catalog."C" DEFAULT \'a@b\'::text NOT NULL ' +
+        "CONSTRAINT email_check CHECK ((VALUE ~~ '%@%'::text))",
+      'type app.pair': 'COMPOSITE (left_side integer, right_side app.email)',
+      'type app.floats':
+        'RANGE (SUBTYPE = double precision, SUBTYPE_OPCLASS = pg_catalog.float8_ops, SUBTYPE_DIFF = float8mi)',
       'sequence app.account_id_seq':
         'SEQUENCE AS bigint START 1 INCREMENT 1 MINVALUE 1 MAXVALUE 9223372036854775807 CACHE 1 NO CYCLE ' +
         'OWNED BY app.account.id',
