@@ -12,9 +12,9 @@
  * with: that is a server upgrade, not a migration). NOT NULL constraints (pg_constraint rows since
  * PostgreSQL 18) are compared as the column's nullability, and the index behind a primary key,
  * unique or exclusion constraint as that constraint, so one change is reported once.
- * Not read (yet): collations, casts, operators, text search configurations, event triggers,
- * publications, grants. (`domain` and `type` — composite and range types — are kinds beyond
- * issue 28's list.)
+ * Beyond issue 28's list: domains, and composite and range types (kind `type`). Not read (yet):
+ * rules, extended statistics, collations, casts, operators, text search configurations, event
+ * triggers, publications, grants.
  *
  * Left out: system schemas (pg_catalog, information_schema, pg_toast, pg_temp_*, pg_toast_temp_*),
  * objects that belong to an extension (pg_depend deptype 'e'), and the ledgers with everything
