@@ -460,7 +460,7 @@ export const DriftEventSchema = v.strictObject({
   options: v.optional(ApplyOptionsSchema, {}),
   /** `apply` only: the next migrations the ledger records as applied, in order. */
   migrations: v.optional(migrationList('drift batch')),
-  /** `compare` only: objects not compared (`*` matches any run of characters). */
+  /** `compare` only: objects not compared (lambda/drift/diff.ts: `*` any run of characters, `?` one). */
   exclude: v.optional(v.pipe(v.array(excludePattern, 'an array of patterns'), v.maxLength(200, 'at most 200'))),
 });
 export type DriftEvent = v.InferInput<typeof DriftEventSchema>;
@@ -954,7 +954,7 @@ export const DriftResultSchema = v.object({
   apply: v.optional(ApplyResultSchema),
   /** `compare`: the differences, expected against live. */
   differences: v.optional(v.array(DriftDifferenceSchema)),
-  /** `compare`: how many objects each side has (after exclusions). */
+  /** `compare`: how many objects were read on each side (the ledgers left out). */
   objects: v.optional(v.object({ expected: v.number(), live: v.number() })),
   /** `compare`, `end`: the scratch database was dropped (the dev database emptied) here. */
   cleanedUp: v.optional(v.boolean()),

@@ -14,7 +14,6 @@ import type { Logger } from '../log.js';
 import { introspect } from './catalog.js';
 import { DEV_MARKER_SCHEMA, emptyDev, prepareDev, renewDev } from './dev-database.js';
 import { diffCatalogs } from './diff.js';
-import { globMatcher, isLedgerObject } from './exclude.js';
 import { claim, createScratch, dropScratch, renewScratch, scratchGone, sweepStale } from './scratch.js';
 
 type ConnectionSource = (opts?: { refresh?: boolean }) => Promise<pg.ClientConfig>;
@@ -92,17 +91,11 @@ export async function runDrift(ctx: DriftContext, event: ParsedDrift): Promise<D
   // compare: whatever happens, the scratch database goes (the dev database is emptied).
   try {
     const compared = await withClaim(ctx, place, async (session) => {
-      const [expected, live] = [
-        await introspect(session, { excludeSchemas: place.excludeSchemas }),
-        await introspect(ctx.db),
-      ];
-      const exclude = event.exclude ?? [];
-      const excluded = globMatcher(exclude);
-      const differences = diffCatalogs(expected, live, { exclude }).filter(
-        (d) => !isLedgerObject(d.object) && !excluded(d.object),
-      );
-      const count = (c: typeof expected) => c.objects.filter((o) => !isLedgerObject(o.name) && !excluded(o.name));
-      return { differences, objects: { expected: count(expected).length, live: count(live).length } };
+      // The ledgers are left out by introspect(), what --exclude names by diffCatalogs().
+      const expected = await introspect(session, { excludeSchemas: place.excludeSchemas });
+      const live = await introspect(ctx.db);
+      const differences = diffCatalogs(expected, live, { exclude: event.exclude ?? [] });
+      return { differences, objects: { expected: expected.objects.length, live: live.objects.length } };
     });
     return { step: 'compare', ...compared, cleanedUp: await place.cleanUp() };
   } catch (error) {

@@ -46,7 +46,7 @@ export interface DriftReport {
   /** Pending migrations: status's business, never drift. */
   pending: number;
   differences: DriftDifference[];
-  /** Objects compared on each side (after exclusions). */
+  /** Objects read on each side (the ledgers left out). */
   objects?: { expected: number; live: number };
   /** `--exclude` and the Prisma config's external tables and enums. */
   excluded: string[];
@@ -269,7 +269,8 @@ export const driftCommand = defineCommand({
 Compares the live schema with the one the migrations the ledger records as applied produce (docs/drift.md).
 The worker builds that expected schema in a scratch database vpcm_drift_<id> on the target's server (its
 login needs CREATEDB) and drops it afterwards; pending migrations are status's business, never drift.
-  --exclude PATTERN       objects not to compare, * matching anything (repeatable), e.g. public.audit_*;
+  --exclude PATTERN       objects not to compare (repeatable): * any run of characters, ? one; a table's
+                          pattern covers its columns, indexes and triggers, e.g. public.audit_*;
                           the ledger tables never count, nor the Prisma config's tables.external / enums.external
   --dev-database NAME     build the expected schema in this database of the worker's allow-list instead (the
                           construct's databases prop; locally VPCM_DATABASES='{"NAME":"postgresql://…"}'); it must

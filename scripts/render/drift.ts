@@ -16,7 +16,7 @@ export function renderDrift(r: DriftReport): string {
     `Expected schema: ${r.applied} applied migration(s) in the ${place}` +
       `${r.pending > 0 ? dim(`; ${r.pending} pending migration(s) not part of it`) : ''}`,
   );
-  if (r.objects) out.push(dim(`Compared ${r.objects.expected} expected and ${r.objects.live} live object(s).`));
+  if (r.objects) out.push(dim(`Read ${r.objects.expected} expected and ${r.objects.live} live object(s).`));
   if (r.excluded.length > 0) out.push(dim(`Excluded: ${r.excluded.join(', ')}`));
   if (r.removedStale.length > 0) out.push(dim(`Removed stale scratch database(s): ${r.removedStale.join(', ')}`));
   for (const w of r.warnings) out.push(`${yellow('warning')} ${w}`);

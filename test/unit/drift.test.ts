@@ -1,7 +1,6 @@
-/** Drift's pure parts: what marks a database ours, when its lease ends, what is never reported, what a step needs. */
+/** Drift's pure parts: what marks a database ours, when its lease ends, what a step needs, the report's text. */
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, type MigrateError, parseEvent } from '../../lambda/contract/index.js';
-import { globMatcher, isLedgerObject } from '../../lambda/drift/exclude.js';
 import { type DriftReport, externalPatterns } from '../../scripts/commands/drift.js';
 import { renderDrift } from '../../scripts/render/drift.js';
 import {
@@ -42,21 +41,6 @@ describe('the drift lease', () => {
           .replace(/''/g, "'"),
       ).marker,
     ).toBe(DRIFT_MARKER);
-  });
-});
-
-describe('what drift never reports', () => {
-  it('the ledgers and what --exclude names (a table pattern covers its columns)', () => {
-    expect(isLedgerObject('public._prisma_migrations')).toBe(true);
-    expect(isLedgerObject('public._prisma_migrations.checksum')).toBe(true);
-    expect(isLedgerObject('_prisma_migrations_pkey on public._prisma_migrations')).toBe(true);
-    expect(isLedgerObject('drizzle.__drizzle_migrations_id_seq')).toBe(true);
-    expect(isLedgerObject('public.prisma_migrations_copy')).toBe(false);
-    const excluded = globMatcher(['public.audit_*', 'billing.Invoice']);
-    expect(excluded('public.audit_log')).toBe(true);
-    expect(excluded('billing.Invoice.total')).toBe(true);
-    expect(excluded('billing.InvoiceLine')).toBe(false);
-    expect(excluded('public.users')).toBe(false);
   });
 });
 
