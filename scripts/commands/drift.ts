@@ -113,6 +113,11 @@ export async function drift(worker: Worker, opts: DriftOptions): Promise<DriftRe
           : DRIFT_EXIT.none;
     return report;
   };
+  if (!state.ledger.tableExists)
+    report.warnings.push(
+      `The database has no ${format.ledgerTable}: no migration is recorded as applied, so the expected schema is ` +
+        'empty and everything in the database shows as only in live (baseline it first: vpc-migrate baseline).',
+    );
   for (const f of plan.failed)
     report.warnings.push(
       `${f.name} has a failed row in the ledger: it is not part of the expected schema, so what it left ` +
