@@ -46,7 +46,19 @@ export async function createScratch(db: Db, remainingMs: number): Promise<string
   try {
     await db.query(`CREATE DATABASE ${quoteIdent(name)}`);
   } catch (error) {
-    if ((error as { code?: string }).code === '42501') throw needsCreatedb(user, error);
+    const code = (error as { code?: string }).code;
+    if (code === '42501') throw needsCreatedb(user, error);
+    // 55006: CREATE DATABASE copies template1, and refuses while any session is connected to it.
+    if (code === '55006')
+      throw new MigrateError(
+        ErrorCode.DriftInUse,
+        'The scratch database could not be created: another session is connected to template1, which ' +
+          'CREATE DATABASE copies. Nothing was changed.',
+        'Close that session (SELECT pid, usename, application_name FROM pg_stat_activity ' +
+          "WHERE datname = 'template1') " +
+          'and run drift again, or pass --dev-database NAME.',
+        { cause: error },
+      );
     throw error;
   }
   // Marked before anything else happens in it: a crash from here on leaves a database the sweep recognises.
