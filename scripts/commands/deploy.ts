@@ -357,6 +357,7 @@ ${ROLLOUT_HELP}
         migrationsDir: location.dir,
         run: (w, parseCache, stop) => deploy(w, { ...each, parseCache, interrupted: stop }),
         targetWorkers,
+        say: progress,
       });
       return { exitCode: report.interrupted?.exitCode ?? report.exitCode, report };
     }

@@ -55,7 +55,7 @@ export function renderStatusMatrix(r: StatusMatrixReport): string {
           : red('problem    ');
     out.push(
       `  ${row.name.padEnd(width)}  ${state}  ${String(row.pending.length).padStart(7)}  ` +
-        `${String(row.failed.length).padStart(6)}  ${row.problems.map((p) => p.code).join(', ')}`,
+        `${String(row.failed.length).padStart(6)}  ${row.problems.map((p) => p.code).join(', ')}`.trimEnd(),
     );
   }
   const c = r.counts;

@@ -30,6 +30,11 @@ export interface Seams<Run> {
   run: Run;
   /** cli.ts's maker of workers for targets; absent when the command was called without the CLI. */
   targetWorkers: MakeTargetWorkers | undefined;
+  /**
+   * The command's progress line (stderr): cli.ts rewrites the commands it names as the user ran
+   * the CLI (`pnpm migrate:remote …`, `node …/run-cli.mjs …`), so an interruption's hint works as printed.
+   */
+  say?: (line: string) => void;
 }
 
 function makerOf(seams: { targetWorkers: MakeTargetWorkers | undefined }): MakeTargetWorkers {
@@ -64,10 +69,10 @@ export async function deployTargets(values: Flags, seams: Seams<DeployOne>): Pro
   const watch = watchInterrupts(
     `No new target is started. Continue later with ${remedyCommand('deploy', '--resume', reportFile)}.`,
     (i, final) =>
-      process.stderr.write(
+      (seams.say ?? ((line: string) => process.stderr.write(`${line}\n`)))(
         final
-          ? `Second ${i.signal}: exiting now. ${i.next}\n`
-          : `\n${i.message}\n${i.next}\nWaiting for the running targets; press Ctrl-C again to exit now.\n`,
+          ? `Second ${i.signal}: exiting now. ${i.next}`
+          : `\n${i.message}\n${i.next}\nWaiting for the running targets; press Ctrl-C again to exit now.`,
       ),
     (code) => process.exit(code),
   );

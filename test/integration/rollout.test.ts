@@ -40,13 +40,19 @@ function signalMidRollout(
   report: string,
   signal: NodeJS.Signals,
   done: number,
-): Promise<{ seen: RolloutReport; code: number | null; signal: NodeJS.Signals | null }> {
+): Promise<{ seen: RolloutReport; code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child: ChildProcess = spawn(
       process.execPath,
       [path.join(repoRoot, 'scripts/run-cli.mjs'), ...args, '--report', report],
-      { cwd: repoRoot, env: plainShellEnv({ VPC_MIGRATE_FUNCTION: '', DATABASE_URL: '' }), stdio: 'ignore' },
+      {
+        cwd: repoRoot,
+        env: plainShellEnv({ VPC_MIGRATE_FUNCTION: '', DATABASE_URL: '' }),
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
     );
+    const stderr: Buffer[] = [];
+    child.stderr?.on('data', (b: Buffer) => stderr.push(b));
     let seen: RolloutReport | undefined;
     const watch = setInterval(() => {
       if (seen || !existsSync(report)) return;
@@ -58,7 +64,7 @@ function signalMidRollout(
     }, 10);
     child.on('exit', (code, got) => {
       clearInterval(watch);
-      if (seen) resolve({ seen, code, signal: got });
+      if (seen) resolve({ seen, code, signal: got, stderr: Buffer.concat(stderr).toString('utf8') });
       else reject(new Error(`the CLI exited (${String(got ?? code)}) before the report showed work in flight`));
     });
   });
@@ -271,6 +277,8 @@ describe('deploy --targets: 20 databases, a canary, a failure budget, --resume',
     const args = ['deploy', '--local', '--targets', targetsFile, '--migrations', dir, '--concurrency', '2'];
     const run = await signalMidRollout(args, report, 'SIGINT', 1);
     expect(run.code).toBe(130);
+    // The hint names the command as it was run (here the launcher, from the repository's root).
+    expect(run.stderr).toContain(`Continue later with \`node scripts/run-cli.mjs deploy --resume ${report} --local`);
     const r = JSON.parse(readFileSync(report, 'utf8')) as RolloutReport;
     expect(r).toMatchObject({ state: 'stopped', interrupted: { signal: 'SIGINT', exitCode: 130 } });
     expect(r.counts.running + r.counts.pending).toBe(0);
