@@ -954,6 +954,10 @@ export const DriftResultSchema = v.object({
   apply: v.optional(ApplyResultSchema),
   /** `compare`: the differences, expected against live. */
   differences: v.optional(v.array(DriftDifferenceSchema)),
+  /** `compare`: definitions cut short to keep the answer within Lambda's 6 MB (lambda/drift/answer-size.ts). */
+  shortened: v.optional(v.number()),
+  /** `compare`: differences left out of the answer for the same reason (the count is still drift). */
+  omitted: v.optional(v.number()),
   /** `compare`: how many objects were read on each side (the ledgers left out). */
   objects: v.optional(v.object({ expected: v.number(), live: v.number() })),
   /** `compare`, `end`: the scratch database was dropped (the dev database emptied) here. */

@@ -8,6 +8,7 @@
 import type pg from 'pg';
 import { applyBatch } from '../apply-batch.js';
 import { type DriftResult, type ParsedDrift, quoteIdent } from '../contract/index.js';
+import { fitDifferences } from './answer-size.js';
 import { close, type Db, withDatabaseName } from '../db.js';
 import type { WorkerFormat } from '../format.js';
 import type { Logger } from '../log.js';
@@ -94,8 +95,13 @@ export async function runDrift(ctx: DriftContext, event: ParsedDrift): Promise<D
       // The ledgers are left out by introspect(), what --exclude names by diffCatalogs().
       const expected = await introspect(session, { excludeSchemas: place.excludeSchemas });
       const live = await introspect(ctx.db);
-      const differences = diffCatalogs(expected, live, { exclude: event.exclude ?? [] });
-      return { differences, objects: { expected: expected.objects.length, live: live.objects.length } };
+      const fitted = fitDifferences(diffCatalogs(expected, live, { exclude: event.exclude ?? [] }));
+      return {
+        differences: fitted.differences,
+        ...(fitted.shortened > 0 ? { shortened: fitted.shortened } : {}),
+        ...(fitted.omitted > 0 ? { omitted: fitted.omitted } : {}),
+        objects: { expected: expected.objects.length, live: live.objects.length },
+      };
     });
     return { step: 'compare', ...compared, cleanedUp: await place.cleanUp() };
   } catch (error) {

@@ -161,6 +161,14 @@ export async function drift(worker: Worker, opts: DriftOptions): Promise<DriftRe
         ...(excluded.length ? { exclude: excluded } : {}),
       });
       report.differences = compared.differences ?? [];
+      // Within Lambda's 6 MB answer (lambda/drift/answer-size.ts): still drift, said plainly.
+      if (compared.omitted)
+        report.warnings.push(
+          `${compared.omitted} more difference(s) were left out of the worker's answer (Lambda's 6 MB limit); ` +
+            'use --exclude for what is managed elsewhere, or compare in parts.',
+        );
+      if (compared.shortened)
+        report.warnings.push(`${compared.shortened} definition(s) were cut short to fit the worker's answer.`);
       if (compared.objects) report.objects = compared.objects;
       report.cleanedUp = compared.cleanedUp === true;
     }

@@ -5,6 +5,9 @@ import { bold, dim, green, migrationsPlace, problemLines, red, serverLine, yello
 
 const CHANGE = { missing: 'missing in live', 'only-in-live': 'only in live', changed: 'changed' } as const;
 
+/** A definition over several lines (a function's body, a folded table) stays under its label. */
+const indented = (definition: string) => definition.replace(/\r?\n/g, `\n${' '.repeat(16)}`);
+
 export function renderDrift(r: DriftReport): string {
   const out = [serverLine(r.server), `Migrations: ${migrationsPlace(r.migrations)}`];
   const place = r.builtIn
@@ -24,8 +27,8 @@ export function renderDrift(r: DriftReport): string {
     out.push('', red(bold(`${r.differences.length} difference(s):`)));
     for (const d of r.differences) {
       out.push(`  ${red('•')} ${d.kind} ${bold(d.object)}: ${CHANGE[d.change]}`);
-      if (d.expected !== undefined) out.push(`      expected: ${d.expected}`);
-      if (d.live !== undefined) out.push(`      live:     ${d.live}`);
+      if (d.expected !== undefined) out.push(`      expected: ${indented(d.expected)}`);
+      if (d.live !== undefined) out.push(`      live:     ${indented(d.live)}`);
     }
   }
   if (r.findings.length > 0)

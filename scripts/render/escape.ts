@@ -24,8 +24,8 @@ export function visible(text: string, opts: { keepLines?: boolean } = {}): strin
   return text.replace(opts.keepLines ? BUT_LAYOUT : ALL, hex);
 }
 
-/** Report fields that hold text laid out over lines; every other string is one line. */
-const MULTILINE_KEYS = new Set(['detail', 'hint', 'where', 'statement', 'logs', 'sql']);
+/** Report fields that hold text laid out over lines (drift's definitions too); every other string is one line. */
+const MULTILINE_KEYS = new Set(['detail', 'hint', 'where', 'statement', 'logs', 'sql', 'expected', 'live']);
 
 /** The database's rows: rendered cell by cell (render/rows.ts), and CSV needs them as they are. */
 const DATA_KEYS = new Set(['rows', 'fields', 'columns', 'notices']);

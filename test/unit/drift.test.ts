@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode, type MigrateError, parseEvent } from '../../lambda/contract/index.js';
 import { type DriftReport, externalPatterns } from '../../scripts/commands/drift.js';
 import { renderDrift } from '../../scripts/render/drift.js';
+import { visibleReport } from '../../scripts/render/escape.js';
 import {
   DRIFT_MARKER,
   LEASE_GRACE_MS,
@@ -85,6 +86,13 @@ describe('the drift report as text', () => {
       differences: [
         { kind: 'column', object: 'public."User".name', change: 'changed', expected: 'text NOT NULL', live: 'text' },
         { kind: 'index', object: 'public.by_hand', change: 'only-in-live', live: 'CREATE INDEX by_hand …' },
+        {
+          kind: 'function',
+          object: 'public.f()',
+          change: 'changed',
+          expected: 'CREATE FUNCTION public.f()\n AS $$ select 1 $$',
+          live: 'CREATE FUNCTION public.f()\n AS $$ select 2 $$',
+        },
       ],
       excluded: [],
       findings: [],
@@ -102,5 +110,9 @@ describe('the drift report as text', () => {
     expect(text).toContain('column public."User".name: changed\n      expected: text NOT NULL\n      live:     text');
     expect(text).toContain('index public.by_hand: only in live\n      live:     CREATE INDEX by_hand …');
     expect(text).toContain('Drift: the live schema differs from its applied migrations.');
+    // A definition over several lines stays under its label, through the CLI's escaping too.
+    const body = '      expected: CREATE FUNCTION public.f()\n                 AS $$ select 1 $$';
+    expect(text).toContain(body);
+    expect(renderDrift(visibleReport(report)).replace(/\x1b\[[0-9;]*m/g, '')).toContain(body);
   });
 });
