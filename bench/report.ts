@@ -229,7 +229,7 @@ export function render(info: RunInfo): string {
   L.push(`- PostgreSQL: ${info.server.version} (${info.server.source}); ${info.server.settings}`);
   L.push(`- Floor client: ${info.psql}`);
   L.push(`- \`node -e 0\` (Node's own start, for scale): median ${ms(median(info.nodeStartMs))}`, '');
-  L.push('## Goals (issues 26 and 27)', '', ...goalRows(info), '');
+  L.push('## Goals (issues 26, 27 and 28)', '', ...goalRows(info), '');
   for (const f of info.all) L.push(...corpusSection(f));
   if (info.rollout) L.push(...rolloutSection(info.rollout));
   L.push('## Time split of one deploy', '');
