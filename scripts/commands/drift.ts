@@ -10,7 +10,6 @@ import {
   type ApplyOptions,
   type DriftDifference,
   ErrorCode,
-  isDatabaseName,
   LAMBDA_MAX_TIMEOUT_SECONDS,
   MigrateError,
   type MigrationFormat,
@@ -28,7 +27,7 @@ import { openParseCache } from '../project/parse-cache.js';
 import type { DriftMatrixReport } from '../rollout/drift-matrix.js';
 import { TARGETS_HELP, TARGETS_OPTIONS, wantsTargets } from '../rollout/flags.js';
 import { type CommandOutput, defineCommand } from './command.js';
-import { APPLY_OPTIONS, applyOptionsFrom, formatFlag, migrationsFlag, usageError } from './flags.js';
+import { APPLY_OPTIONS, applyOptionsFrom, devDatabaseFlag, formatFlag, migrationsFlag } from './flags.js';
 
 /** Exit codes (docs/commands.md, beside status's 0/1/2): 3 is drift, never a status code. */
 export const DRIFT_EXIT = { none: 0, problem: 2, drift: 3 } as const;
@@ -285,9 +284,9 @@ login needs CREATEDB) and drops it afterwards; pending migrations are status's b
   --exclude PATTERN       objects not to compare (repeatable): * any run of characters, ? one; a table's
                           pattern covers its columns, indexes and triggers, e.g. public.audit_*;
                           the ledger tables never count, nor the Prisma config's tables.external / enums.external
-  --dev-database NAME     build the expected schema in this database of the worker's allow-list instead (the
-                          construct's databases prop; locally VPCM_DATABASES='{"NAME":"postgresql://…"}'); it must
-                          be empty, and is emptied again afterwards
+  --dev-database NAME|URL build the expected schema in this database instead of a scratch one: a NAME of the
+                          worker's allow-list (the construct's databases prop), or with --local a database URL;
+                          it must be empty, and is emptied again afterwards
   --lock-wait SEC, --lock-timeout MS, --statement-timeout MS, --no-reconcile
                           as for deploy, for applying the migrations to the expected schema
 Exit codes: 0 no drift, 3 drift (differences listed), 2 problem (the check could not be completed, or an
@@ -311,14 +310,8 @@ ${TARGETS_HELP}
   }): Promise<CommandOutput<DriftReport | DriftMatrixReport>> {
     const location = await migrationsFlag(values);
     const format = formatFlag(values.format);
-    const dev = values['dev-database'];
-    if (dev !== undefined && !isDatabaseName(dev))
-      throw usageError(
-        `--dev-database must name a database of the worker's allow-list, got ${JSON.stringify(dev)}.`,
-        "Add the database to the worker (the construct's databases prop; locally " +
-          `VPCM_DATABASES='{"dev":"postgresql://…"}') ` +
-          'and pass --dev-database dev.',
-      );
+    // A URL (with --local) is served by the local worker under a name (targetFlags): the name goes out.
+    const dev = devDatabaseFlag(values)?.name;
     const each: DriftOptions = {
       migrationsDir: location.dir,
       location,

@@ -7,6 +7,8 @@ import type { ParseArgsConfig } from 'node:util';
 import {
   type ApplyOptions,
   ErrorCode,
+  isDatabaseName,
+  isDatabaseUrl,
   LAMBDA_MAX_TIMEOUT_SECONDS,
   MigrateError,
   MIGRATION_FORMATS,
@@ -196,6 +198,40 @@ export function formatFlag(value: string | undefined): MigrationFormat | undefin
   );
 }
 
+/** The name the local worker serves a `--dev-database URL` under (drift's dev database, docs/drift.md). */
+export const LOCAL_DEV_DATABASE = 'dev-database';
+
+/**
+ * `drift --dev-database`: a NAME of the worker's allow-list, or with `--local` a database URL the
+ * local worker then serves under {@link LOCAL_DEV_DATABASE}. A deployed worker is never sent a URL:
+ * it connects only to databases its configuration names (lambda/contract/database-selector.ts).
+ */
+export function devDatabaseFlag(values: Readonly<Record<string, unknown>>): { name: string; url?: string } | undefined {
+  const dev = values['dev-database'];
+  if (typeof dev !== 'string') return undefined;
+  if (isDatabaseUrl(dev)) {
+    if (values.local !== true)
+      throw usageError(
+        '--dev-database takes a database URL only with --local: a deployed worker connects only to the ' +
+          'databases of its allow-list.',
+        "Pass --dev-database NAME, a database of the worker's allow-list (the construct's databases prop).",
+      );
+    if (values.targets !== undefined)
+      throw usageError(
+        "--dev-database URL with --targets: one dev database cannot build every target's schema at once.",
+        'Run drift per target with --dev-database, or leave it out (each target gets a scratch database).',
+      );
+    return { name: LOCAL_DEV_DATABASE, url: dev };
+  }
+  if (!isDatabaseName(dev))
+    throw usageError(
+      `--dev-database must be a database URL (with --local) or name a database of the worker's allow-list, ` +
+        `got ${JSON.stringify(dev)}.`,
+      "Pass --dev-database NAME (the construct's databases prop), or with --local --dev-database postgresql://….",
+    );
+  return { name: dev };
+}
+
 /** The target flags as transport/target.ts takes them. */
 export function targetFlags(values: Values): TargetFlags {
   const flags: TargetFlags = {};
@@ -215,5 +251,8 @@ export function targetFlags(values: Values): TargetFlags {
   const timeout = functionTimeoutFlag(values);
   if (timeout !== undefined) flags.functionTimeoutMs = timeout;
   if (values.database !== undefined) flags.database = values.database;
+  // Only drift has --dev-database; every command's values pass through here.
+  const dev = devDatabaseFlag(values as Readonly<Record<string, unknown>>);
+  if (dev?.url !== undefined) flags.localDatabases = { [dev.name]: dev.url };
   return flags;
 }

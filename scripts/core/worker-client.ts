@@ -97,6 +97,11 @@ export interface TargetFlags {
   readerFunction?: string;
   /** `--database NAME`: one of the worker's named databases. */
   database?: string;
+  /**
+   * More named databases for the local worker (name → URL), beside VPCM_DATABASES's: drift's
+   * `--dev-database URL` with `--local`. Never sent anywhere: a deployed worker has its own list.
+   */
+  localDatabases?: Readonly<Record<string, string>>;
 }
 
 export type FunctionRole = 'reader' | 'migrator';

@@ -7,7 +7,14 @@
  * VPC_MIGRATE_READER_FUNCTION, else the stack's `ReaderFunctionName`/`ReaderFunctionArn` output;
  * `--local` serves its own. core/worker-client.ts `targetFor` decides which of the two a command uses.
  */
-import { DATABASE_NAME_RULE, ErrorCode, isDatabaseName, MigrateError } from '../../lambda/contract/index.js';
+import {
+  DATABASE_NAME_RULE,
+  ErrorCode,
+  isDatabaseName,
+  MigrateError,
+  parseDatabaseList,
+  WORKER_ENV,
+} from '../../lambda/contract/index.js';
 import type { TargetFlags, WorkerTarget } from '../core/worker-client.js';
 import { DEFAULT_FUNCTION_NAME, readerFunctionNameOf } from '../local/names.js';
 // Small, and loaded with the CLI so that the thread starts without waiting for a chunk.
@@ -52,6 +59,13 @@ export function checkTargetFlags(flags: TargetFlags): void {
   }
 }
 
+/** VPCM_DATABASES's list (the local worker's default) with `extra` over it. */
+function localDatabaseList(env: NodeJS.ProcessEnv, extra: Readonly<Record<string, string>>): Record<string, string> {
+  const listed = parseDatabaseList(env[WORKER_ENV.databases]);
+  if (listed instanceof MigrateError) throw listed;
+  return { ...listed, ...extra };
+}
+
 /**
  * `localThread`: the bundled CLI's thread entry (scripts/local/thread.ts); with it, `--local`
  * against a database URL serves the worker from a worker thread (scripts/local/threaded-worker.ts).
@@ -70,9 +84,11 @@ export async function resolveTarget(
   checkTargetFlags(flags);
   if (flags.local) {
     const databaseUrl = flags.databaseUrl ?? env.DATABASE_URL;
+    const databases = flags.localDatabases ? localDatabaseList(env, flags.localDatabases) : undefined;
     const options = {
       ...(databaseUrl ? { databaseUrl } : {}),
       ...(flags.functionTimeoutMs ? { timeoutMs: flags.functionTimeoutMs } : {}),
+      ...(databases ? { databases } : {}),
     };
     // The embedded PostgreSQL stays in-process: it takes seconds to start, and its exit hooks
     // belong to the process.

@@ -139,6 +139,35 @@ describe('drift', () => {
     }
   });
 
+  it('--dev-database URL with --local: served by a name, the same answer; refused without --local', async () => {
+    await query(live.url, 'ALTER TABLE "Customer" ADD COLUMN hotfix_note text');
+    try {
+      const r = await runCli([
+        'drift',
+        ...['--local', '--database-url', live.url, '--dev-database', dev.url, '--migrations', dir, '--json'],
+      ]);
+      expect(r.exitCode, r.stderr).toBe(3);
+      const report = JSON.parse(r.stdout);
+      expect(report.builtIn).toEqual({ kind: 'dev-database', name: 'dev-database' });
+      expect(report.cleanedUp).toBe(true);
+      expect(report.differences).toEqual([
+        expect.objectContaining({
+          kind: 'column',
+          change: 'only-in-live',
+          object: expect.stringContaining('hotfix_note'),
+        }),
+      ]);
+      await noneLeft();
+    } finally {
+      await query(live.url, 'ALTER TABLE "Customer" DROP COLUMN hotfix_note');
+    }
+    // A deployed worker is never sent a URL: refused before anything is invoked.
+    const refused = await run('--dev-database', dev.url);
+    expect(refused.exitCode).toBe(2);
+    expect(JSON.parse(refused.stdout).error).toMatchObject({ code: ErrorCode.UsageError });
+    expect(JSON.parse(refused.stdout).error.message).toContain('only with --local');
+  });
+
   it('an applied file that changed since is its own finding (exit 2), the differences still listed', async () => {
     const edited = await copyOfExample();
     const [first] = (await readdir(edited)).filter((n) => /^\d/.test(n)).sort();
