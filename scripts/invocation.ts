@@ -109,6 +109,9 @@ const CANONICAL = new RegExp(
 
 /** Strings under these keys are the database's data, never remedy text. */
 const DATA_KEYS = new Set(['rows', 'notices', 'columns']);
+/** Reports whose `rows` are targets (with remedies to rewrite), not the database's data. */
+const TARGET_MATRICES: ReadonlySet<unknown> = new Set(['status-targets', 'drift-targets']);
+const NO_KEYS: ReadonlySet<string> = new Set();
 
 /** The package manager that runs the script, from `npm_config_user_agent` (pnpm when unknown). */
 function packageManager(env: Launch['env']): 'pnpm' | 'npm' | 'yarn' {
@@ -197,19 +200,19 @@ export function withoutPassword(url: string): string | undefined {
 }
 
 /** The target flags of `values` as shell words, and whether a password was left out of `--database-url`. */
-export function targetArgs(values: AnyValues): { args: string[]; passwordLeftOut: boolean } {
-  const args: string[] = [];
+export function targetArgs(values: AnyValues): { args: string[]; groups: string[][]; passwordLeftOut: boolean } {
+  const groups: string[][] = [];
   let passwordLeftOut = false;
   for (const flag of CARRIED_FLAGS) {
     const v = values[flag];
-    if (v === true) args.push(`--${flag}`);
+    if (v === true) groups.push([`--${flag}`]);
     else if (typeof v === 'string') {
       const stripped = flag === 'database-url' ? withoutPassword(v) : undefined;
       if (stripped !== undefined) passwordLeftOut = true;
-      args.push(`--${flag}`, sh(stripped ?? v));
+      groups.push([`--${flag}`, sh(stripped ?? v)]);
     }
   }
-  return { args, passwordLeftOut };
+  return { args: groups.flat(), groups, passwordLeftOut };
 }
 
 export const PASSWORD_NOTE =
@@ -224,7 +227,10 @@ export function invocationOf(launch: Launch, values: AnyValues): Invocation {
     const { words, dashDash } = programFor(command, launch);
     const own = argText.trim();
     const help = /(^|\s)(--help|-h)(\s|$)/.test(own);
-    const rest = [own, ...(help ? [] : target.args)].filter((w) => w !== '').join(' ');
+    // A flag the command already names (a rollout target's `--local --database-url …`) is not repeated.
+    const named = new Set(own.split(/\s+/));
+    const carried = help ? [] : target.groups.filter(([flag]) => !named.has(flag as string)).flat();
+    const rest = [own, ...carried].filter((w) => w !== '').join(' ');
     if (rest === '') return words;
     return `${words}${dashDash ? ' --' : ''} ${rest}`;
   };
@@ -239,7 +245,8 @@ export function invocationOf(launch: Launch, values: AnyValues): Invocation {
     });
     return carried ? `${out} ${PASSWORD_NOTE}` : out;
   };
-  const rewriteAll = <T extends object>(value: T): T => mapStrings(value, rewrite, DATA_KEYS);
+  const rewriteAll = <T extends object>(value: T): T =>
+    mapStrings(value, rewrite, TARGET_MATRICES.has((value as { command?: unknown }).command) ? NO_KEYS : DATA_KEYS);
   return {
     command: (command, args = []) => render(command, args.map(sh).join(' ')),
     rewrite,

@@ -12,7 +12,7 @@ export function renderRollout(r: RolloutReport): string {
     dim(`canary: ${r.canary.join(', ') || 'none'}; concurrency ${r.concurrency}; --max-failures ${r.maxFailures}`),
     ...r.warnings.map((w) => `${yellow('warning')} ${w}`),
     '',
-    ...r.targets.map((t) => `  ${t.name.padEnd(width)}  ${statusCell(t)}`),
+    ...r.targets.flatMap((t) => [`  ${t.name.padEnd(width)}  ${statusCell(t)}`, ...nextStep(t.error?.remedy, width)]),
     '',
     `${c.succeeded} succeeded, ${c.failed} failed, ${c.skipped} skipped` +
       (c.running + c.pending > 0 ? `, ${c.running + c.pending} not finished` : '') +
@@ -26,6 +26,11 @@ export function renderRollout(r: RolloutReport): string {
     if (r.next) out.push(yellow(r.next));
   }
   return out.join('\n');
+}
+
+/** A failed target's own next step under its row: resuming alone does not clear a failed migration (P3009). */
+function nextStep(remedy: string | undefined, width: number): string[] {
+  return remedy ? [`  ${' '.repeat(width)}  ${dim('next')} ${remedy}`] : [];
 }
 
 function statusCell(t: TargetEntry): string {
@@ -62,7 +67,11 @@ export function renderStatusMatrix(r: StatusMatrixReport): string {
   out.push('', `${c.upToDate} up to date, ${c.pending} pending, ${c.problem} with a problem.`);
   const troubled = r.rows.filter((row) => row.problems.length > 0);
   if (troubled.length > 0) out.push('', red(bold('Problems:')));
-  for (const row of troubled) for (const p of row.problems) out.push(`  ${row.name}: ${p.code} ${p.message}`);
+  for (const row of troubled)
+    for (const p of row.problems) {
+      out.push(`  ${row.name}: ${p.code} ${p.message}`);
+      if (p.remedy) out.push(`    ${dim('next')} ${p.remedy}`);
+    }
   if (r.next) out.push(yellow(bold(r.next)));
   return out.join('\n');
 }

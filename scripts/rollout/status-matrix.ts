@@ -6,12 +6,16 @@
  */
 import { MigrateError, redact, remedyCommand } from '../../lambda/contract/index.js';
 import type { Worker } from '../core/worker-client.js';
-import { describeTarget, type RolloutTarget, type TargetWorkers } from './targets.js';
+import { describeTarget, onTarget, type RolloutTarget, type TargetWorkers } from './targets.js';
 
 /** What the matrix reads of a target's status report (commands/status.ts `StatusReport`). */
 export interface StatusOutcome {
   exitCode: 0 | 1 | 2;
-  plan: { pending: string[]; failed: { name: string }[]; problems: { code: string; message: string }[] };
+  plan: {
+    pending: string[];
+    failed: { name: string }[];
+    problems: { code: string; message: string; remedy?: string }[];
+  };
 }
 
 /** The single-target status with the command's flags (status.ts passes itself in). */
@@ -24,8 +28,8 @@ export interface MatrixRow {
   pending: string[];
   /** Failed migrations in its ledger. */
   failed: string[];
-  /** The problems' codes (or the error that kept status from answering). */
-  problems: { code: string; message: string }[];
+  /** The problems (or the error that kept status from answering), each next step with the target's own flags. */
+  problems: { code: string; message: string; remedy?: string }[];
   exitCode: 0 | 1 | 2;
 }
 
@@ -97,7 +101,11 @@ function rowOf(target: RolloutTarget, r: StatusOutcome): MatrixRow {
     state: r.exitCode === 2 ? 'problem' : r.exitCode === 1 ? 'pending' : 'up-to-date',
     pending: r.plan.pending,
     failed: r.plan.failed.map((f) => f.name),
-    problems: r.plan.problems.map((p) => ({ code: p.code, message: redact(p.message) })),
+    problems: r.plan.problems.map((p) => ({
+      code: p.code,
+      message: redact(p.message),
+      ...(p.remedy ? { remedy: onTarget(redact(p.remedy), target) } : {}),
+    })),
     exitCode: r.exitCode,
   };
 }
@@ -105,7 +113,7 @@ function rowOf(target: RolloutTarget, r: StatusOutcome): MatrixRow {
 function errorRow(target: RolloutTarget, error: unknown): MatrixRow {
   const e =
     error instanceof MigrateError
-      ? { code: error.code, message: redact(error.message) }
+      ? { code: error.code, message: redact(error.message), remedy: onTarget(redact(error.remedy), target) }
       : { code: 'VPCM_INTERNAL', message: redact(String((error as Error)?.message ?? error)) };
   return {
     name: target.name,

@@ -198,7 +198,8 @@ export function describeTarget(t: RolloutTarget): string {
  * on that target). A password is left out of a database URL (the person adds it, or PGPASSWORD).
  */
 export function targetArgs(t: RolloutTarget): string[] {
-  if (t.kind === 'local') return ['--database-url', withoutPassword(t.databaseUrl) ?? t.databaseUrl];
+  // `--local` too: the report file keeps the canonical form, and without it the command finds no worker.
+  if (t.kind === 'local') return ['--local', '--database-url', withoutPassword(t.databaseUrl) ?? t.databaseUrl];
   const args: string[] = [];
   for (const [key, flag] of [
     ['function', '--function'],

@@ -203,10 +203,29 @@ describe('the target flags of the run', () => {
     );
     expect(withoutPassword('postgres://app@db/app')).toBeUndefined();
     const out = targetArgs({ local: true, 'database-url': 'postgresql://app:hunter2@127.0.0.1:5432/app' });
-    expect(out).toEqual({
+    expect(out).toMatchObject({
       args: ['--local', '--database-url', 'postgresql://app@127.0.0.1:5432/app'],
       passwordLeftOut: true,
     });
+  });
+
+  it("are rewritten in a target matrix's rows, which are targets, not the database's rows", () => {
+    const say = invocationOf(pnpmScript('migrate:status'), { local: true });
+    const remedy = 'Run `vpc-migrate resolve --rolled-back 002_x --local --database-url postgresql://a@h/t1`.';
+    const matrix = say.rewriteAll({ command: 'status-targets', rows: [{ name: 't1', problems: [{ remedy }] }] });
+    expect(matrix.rows[0]?.problems[0]?.remedy).toBe(
+      'Run `pnpm migrate:resolve --rolled-back 002_x --local --database-url postgresql://a@h/t1`.',
+    );
+    const sql = say.rewriteAll({ command: 'sql', rows: [{ text: remedy }] });
+    expect(sql.rows[0]?.text).toBe(remedy);
+  });
+
+  it("are not repeated when the command already names them (a rollout target's remedy)", () => {
+    const say = invocationOf(pnpmScript('migrate:remote'), { local: true, migrations: 'db' });
+    const remedy = 'Then `vpc-migrate resolve --rolled-back 002_x --local --database-url postgresql://a@h/t1`.';
+    expect(say.rewrite(remedy)).toBe(
+      'Then `pnpm migrate:resolve --rolled-back 002_x --local --database-url postgresql://a@h/t1 --migrations db`.',
+    );
   });
 });
 
