@@ -124,8 +124,8 @@ describe("a target's remedies", () => {
     const remedy = 'Fix the SQL, then `vpc-migrate resolve --rolled-back 002_x` and deploy again.';
     const local: RolloutTarget = { kind: 'local', name: 't1', databaseUrl: 'postgresql://app:s3cret@db:5432/t1' };
     expect(onTarget(remedy, local)).toBe(
-      'Fix the SQL, then `vpc-migrate resolve --rolled-back 002_x --local --database-url postgresql://app@db:5432/t1` ' +
-        'and deploy again.',
+      'Fix the SQL, then `vpc-migrate resolve --rolled-back 002_x ' +
+        '--local --database-url postgresql://app@db:5432/t1` and deploy again.',
     );
     const deployed: RolloutTarget = {
       kind: 'deployed',
