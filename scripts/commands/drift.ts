@@ -14,6 +14,7 @@ import {
   MigrateError,
   type MigrationFormat,
   type MigrationPayload,
+  remedyCommand,
   type ServerFacts,
 } from '../../lambda/contract/index.js';
 import { batchBySize } from '../core/payloads.js';
@@ -115,7 +116,8 @@ export async function drift(worker: Worker, opts: DriftOptions): Promise<DriftRe
   if (!state.ledger.tableExists)
     report.warnings.push(
       `The database has no ${format.ledgerTable}: no migration is recorded as applied, so the expected schema is ` +
-        'empty and everything in the database shows as only in live (baseline it first: vpc-migrate baseline).',
+        'empty and everything in the database shows as only in live (baseline it first: ' +
+        `${remedyCommand('baseline', '--up-to', 'NAME')}, NAME the last migration it already has).`,
     );
   for (const f of plan.failed)
     report.warnings.push(

@@ -48,7 +48,7 @@ export const PROTOCOL_OPTIONS = {
 
 const PROTOCOL_HELP = `Worker protocol:
   --protocol P            vpc-migrate (default: our worker) or run-sql (an existing worker that runs
-                          one SQL statement per call and returns only a row count; see README, Compatibility mode)
+                          one SQL statement per call and returns only a row count; see docs/compat.md)
   --payload-template JSON run-sql event with "{{sql}}" (default {"action":"run-sql","sql":"{{sql}}"})
   --error-path PATH       run-sql: where a failure sits in a non-error answer
                           (default: Lambda FunctionError/errorMessage)

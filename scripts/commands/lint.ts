@@ -181,7 +181,7 @@ export async function runLint(worker: Worker | undefined, opts: LintCommandOptio
 export const lintCommand = defineCommand({
   usage: `vpc-migrate lint [NAME...] [options]
 Checks migrations with PostgreSQL's own parser; each finding has a rule id, severity, file:line,
-why it matters and the fix (the README lists the rules).
+why it matters and the fix (docs/commands.md#rules lists the rules).
   (no NAME, no --all)     the pending migrations, against the applied ones: needs a worker flag, like status
   NAME...                 these migration folders, each against the local history before it (no worker)
   --all                   every local migration, each against the local history before it (no worker)

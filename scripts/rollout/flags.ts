@@ -39,8 +39,8 @@ export const ROLLOUT_OPTIONS = {
 } as const satisfies Options;
 
 export const TARGETS_HELP = `Many databases (docs/many-databases.md):
-  --targets FILE          run on every target of FILE, a JSON file: {"targets": [{"name": …,
-                          "databaseUrl" | "function" | "stack": …}, …]}
+  --targets FILE          run on every target of FILE, JSON (or YAML when named .yaml/.yml):
+                          {"targets": [{"name": …, "databaseUrl" | "function" | "stack": …}, …]}
   --concurrency N         targets at a time, 1 to 64 (default ${DEFAULT_CONCURRENCY}: within Lambda's and RDS's
                           connection limits; docs/many-databases.md says why)`;
 
