@@ -316,7 +316,8 @@ function failedProblem(f: FailedEntry, migration: LocalMigrationRef | undefined)
     code: ErrorCode.FailedMigrationInLedger,
     migration: f.name,
     message:
-      `Migration ${f.name} started at ${f.startedAt} and failed${steps} ${how}. ` +
+      // The ledger's logs may end their own sentence ("… creates."): one full stop, not two.
+      `Migration ${f.name} started at ${f.startedAt} and failed${steps} ${how}${how.endsWith('.') ? '' : '.'} ` +
       `Nothing is applied until it is resolved (Prisma P3009).`,
     remedy,
   };

@@ -140,7 +140,10 @@ function validateEntry(entry: unknown): { name?: string; problems: string[]; tar
   if (e.databaseUrl !== undefined) {
     const beside = DEPLOYED_KEYS.filter((k) => e[k] !== undefined);
     if (beside.length > 0)
-      problems.push(`"databaseUrl" is for --local; ${beside.join(', ')} belong to a deployed worker`);
+      problems.push(
+        `"databaseUrl" is for --local; ${beside.map((k) => `"${k}"`).join(', ')} ` +
+          `${beside.length === 1 ? 'belongs' : 'belong'} to a deployed worker`,
+      );
     if (typeof e.databaseUrl === 'string' && !isDatabaseUrl(e.databaseUrl))
       problems.push(`"databaseUrl" must start with postgresql:// (got ${redact(e.databaseUrl).slice(0, 40)})`);
   }

@@ -117,6 +117,12 @@ describe('plan', () => {
     expect(summarize(result)).toBe('3 local, 1 applied, 1 pending, 1 failed');
   });
 
+  it('failed row whose logs end a sentence: one full stop before the P3009 sentence', () => {
+    const result = plan(local(A), [failed(A, 'ERROR: relation "x" already exists DETAIL: Not reconciled: differs.')]);
+    expect(result.problems[0]!.message).toContain('differs. Nothing is applied');
+    expect(result.problems[0]!.message).not.toContain('..');
+  });
+
   it('failed row without logs: says the worker was interrupted', () => {
     // Act
     const result = plan(local(A), [failed(A, null, { applied_steps_count: 3 })]);

@@ -71,7 +71,9 @@ describe('targets file', () => {
     expect(e.message).toContain('targets[3] ("c"): unknown key(s): colour');
     expect(e.message).toContain('targets[3] ("c"): give only one of "function", "stack"');
     expect(e.message).toContain('targets[4]: "name" must be');
-    expect(e.message).toContain('targets[5] ("d"): "databaseUrl" is for --local; region');
+    expect(e.message).toContain(
+      'targets[5] ("d"): "databaseUrl" is for --local; "region" belongs to a deployed worker',
+    );
     // A selector no worker could accept: refused with the file, not when that target's turn comes.
     expect(e.message).toContain('targets[6] ("e"): "database" must be 1-128 letters, digits');
     expect(e.message).not.toContain('hunter2');
