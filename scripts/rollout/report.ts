@@ -96,7 +96,8 @@ export function finish(report: RolloutReport, stoppedBecause: string | undefined
   report.exitCode = report.state === 'succeeded' ? 0 : 2;
   if (report.exitCode !== 0)
     report.next =
-      `Fix what failed, then run ${remedyCommand('deploy', '--resume', report.reportFile)}: ` +
+      `${report.counts.failed > 0 ? 'Fix what failed, then run' : 'Continue with'} ` +
+      `${remedyCommand('deploy', '--resume', report.reportFile)}: ` +
       'it runs only the targets that did not succeed, and each ledger decides what is still missing.';
   return report;
 }

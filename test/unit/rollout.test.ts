@@ -334,6 +334,18 @@ describe('report and progress', () => {
     expect(r.counts).toEqual({ pending: 0, running: 0, succeeded: 2, failed: 1, skipped: 1 });
   });
 
+  it('an interrupted rollout with no failure says to continue, not to fix what failed', () => {
+    const r = base();
+    r.targets[1]!.status = 'succeeded';
+    r.targets[2]!.status = 'succeeded';
+    finish(r, 'interrupted (SIGINT)', new Date('2026-12-06T20:00:10.000Z'));
+    expect(r).toMatchObject({ state: 'stopped', exitCode: 2 });
+    expect(r.next).toMatch(/^Continue with `vpc-migrate deploy --resume r.json`/);
+    const failed = base();
+    finish(failed, 'interrupted (SIGINT)', new Date('2026-12-06T20:00:10.000Z'));
+    expect(failed.next).toMatch(/^Fix what failed, then run `vpc-migrate deploy --resume r.json`/);
+  });
+
   it('a failure budget spent by the last target to start leaves nothing skipped: failed, not stopped', () => {
     const r = base();
     r.targets[1]!.status = 'succeeded';
