@@ -12,11 +12,11 @@ export function renderDrift(r: DriftReport): string {
   const out = [serverLine(r.server), `Migrations: ${migrationsPlace(r.migrations)}`];
   const place = r.builtIn
     ? r.builtIn.kind === 'scratch'
-      ? `scratch database ${r.builtIn.name} (${r.cleanedUp ? 'dropped' : 'NOT dropped'})`
-      : `dev database "${r.builtIn.name}" (${r.cleanedUp ? 'emptied' : 'NOT emptied'})`
-    : 'not built';
+      ? `in the scratch database ${r.builtIn.name} (${r.cleanedUp ? 'dropped' : 'NOT dropped'})`
+      : `in the dev database "${r.builtIn.name}" (${r.cleanedUp ? 'emptied' : 'NOT emptied'})`
+    : undefined;
   out.push(
-    `Expected schema: ${r.applied} applied migration(s) in the ${place}` +
+    (place ? `Expected schema: ${r.applied} applied migration(s) ${place}` : 'Expected schema: not built') +
       `${r.pending > 0 ? dim(`; ${r.pending} pending migration(s) not part of it`) : ''}`,
   );
   if (r.objects) out.push(dim(`Read ${r.objects.expected} expected and ${r.objects.live} live object(s).`));
@@ -37,6 +37,16 @@ export function renderDrift(r: DriftReport): string {
   out.push('');
   if (r.exitCode === 0) out.push(green(bold('No drift: the live schema matches its applied migrations.')));
   else if (r.exitCode === 3) out.push(red(bold('Drift: the live schema differs from its applied migrations.')));
+  else if (r.problems.length === 0 && r.objects)
+    // Only ledger findings: the comparison ran, but against edited files, not what the database ran.
+    out.push(
+      red(
+        bold(
+          `Not verified: compared with the local files (${r.differences.length > 0 ? 'drift above' : 'no drift'}), ` +
+            'but an applied migration was edited since it was applied.',
+        ),
+      ),
+    );
   else out.push(red(bold('The drift check could not be completed.')));
   out.push(dim(`${r.invocations} invocation(s), ${(r.durationMs / 1000).toFixed(2)} s`));
   return out.join('\n');

@@ -114,5 +114,16 @@ describe('the drift report as text', () => {
     const body = '      expected: CREATE FUNCTION public.f()\n                 AS $$ select 1 $$';
     expect(text).toContain(body);
     expect(renderDrift(visibleReport(report)).replace(/\x1b\[[0-9;]*m/g, '')).toContain(body);
+
+    // Only a ledger finding (an edited applied file): the comparison ran, so it is not "could not be completed".
+    const plain = (r: DriftReport) => renderDrift(r).replace(/\x1b\[[0-9;]*m/g, '');
+    const modified = { code: ErrorCode.ChecksumModified, migration: '001', message: 'edited', remedy: 'restore it' };
+    const edited = { ...report, differences: [], findings: [modified], objects: { expected: 1, live: 1 }, exitCode: 2 };
+    expect(plain(edited as DriftReport)).toContain('Not verified: compared with the local files (no drift)');
+    // The database ahead of the code: nothing built, and the line says so in words.
+    const ahead = { ...report, builtIn: undefined, applied: 0, pending: 0, differences: [], exitCode: 2 };
+    const aheadText = plain({ ...ahead, problems: [modified] } as DriftReport);
+    expect(aheadText).toContain('Expected schema: not built\n');
+    expect(aheadText).toContain('The drift check could not be completed.');
   });
 });
