@@ -69,7 +69,10 @@ export function renderDriftMatrix(r: DriftMatrixReport): string {
   out.push('', `${c.noDrift} without drift, ${c.drift} with drift, ${c.problem} with a problem.`);
   for (const row of r.rows) {
     for (const d of row.differences) out.push(`  ${row.name}: ${d.kind} ${d.object}: ${CHANGE[d.change]}`);
-    for (const p of row.problems) out.push(`  ${row.name}: ${p.code} ${p.message}`);
+    for (const p of row.problems) {
+      out.push(`  ${row.name}: ${p.code} ${p.message}`);
+      if (p.remedy) out.push(`    ${dim('next')} ${p.remedy}`);
+    }
   }
   return out.join('\n');
 }

@@ -6,14 +6,14 @@
  */
 import { type DriftDifference, MigrateError, redact } from '../../lambda/contract/index.js';
 import type { Worker } from '../core/worker-client.js';
-import { describeTarget, type RolloutTarget, type TargetWorkers } from './targets.js';
+import { describeTarget, onTarget, type RolloutTarget, type TargetWorkers } from './targets.js';
 
 /** What the matrix reads of a target's drift report (commands/drift.ts `DriftReport`). */
 export interface DriftOutcome {
   exitCode: 0 | 2 | 3;
   differences: Pick<DriftDifference, 'kind' | 'object' | 'change'>[];
-  findings: { code: string; message: string }[];
-  problems: { code: string; message: string }[];
+  findings: { code: string; message: string; remedy?: string }[];
+  problems: { code: string; message: string; remedy?: string }[];
 }
 
 export type DriftOne = (worker: Worker) => Promise<DriftOutcome>;
@@ -23,7 +23,8 @@ export interface DriftRow {
   via: string;
   state: 'no-drift' | 'drift' | 'problem';
   differences: Pick<DriftDifference, 'kind' | 'object' | 'change'>[];
-  problems: { code: string; message: string }[];
+  /** Each next step with the target's own flags. */
+  problems: { code: string; message: string; remedy?: string }[];
   exitCode: 0 | 2 | 3;
 }
 
@@ -75,7 +76,11 @@ function rowOf(target: RolloutTarget, r: DriftOutcome): DriftRow {
     via: describeTarget(target),
     state: r.exitCode === 2 ? 'problem' : r.exitCode === 3 ? 'drift' : 'no-drift',
     differences: r.differences.map(({ kind, object, change }) => ({ kind, object, change })),
-    problems: [...r.findings, ...r.problems].map((p) => ({ code: p.code, message: redact(p.message) })),
+    problems: [...r.findings, ...r.problems].map((p) => ({
+      code: p.code,
+      message: redact(p.message),
+      ...(p.remedy ? { remedy: onTarget(redact(p.remedy), target) } : {}),
+    })),
     exitCode: r.exitCode,
   };
 }
@@ -83,7 +88,7 @@ function rowOf(target: RolloutTarget, r: DriftOutcome): DriftRow {
 function errorRow(target: RolloutTarget, error: unknown): DriftRow {
   const e =
     error instanceof MigrateError
-      ? { code: error.code, message: redact(error.message) }
+      ? { code: error.code, message: redact(error.message), remedy: onTarget(redact(error.remedy), target) }
       : { code: 'VPCM_INTERNAL', message: redact(String((error as Error)?.message ?? error)) };
   return {
     name: target.name,

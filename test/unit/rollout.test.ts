@@ -3,17 +3,21 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import type { MigrateError } from '../../lambda/contract/index.js';
+import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
+import type { Worker } from '../../scripts/core/worker-client.js';
+import { driftMatrix } from '../../scripts/rollout/drift-matrix.js';
 import { initialEntries, planStages, resumeWarnings } from '../../scripts/rollout/plan.js';
 import { changeLine, progressLine, rolloutProgress } from '../../scripts/rollout/progress.js';
 import { countStatuses, finish, type RolloutReport } from '../../scripts/rollout/report.js';
 import { schedule } from '../../scripts/rollout/schedule.js';
+import { statusMatrix } from '../../scripts/rollout/status-matrix.js';
 import {
   checkTargetsReachable,
   onTarget,
   parseTargets,
   type RolloutTarget,
   readTargetsFile,
+  type TargetWorkers,
 } from '../../scripts/rollout/targets.js';
 
 function refusal(text: string): MigrateError {
@@ -355,5 +359,59 @@ describe('report and progress', () => {
     expect(r.stopReason).toBeUndefined();
     expect(r.next).toContain('--resume r.json');
     expect(r.counts).toEqual({ pending: 0, running: 0, succeeded: 3, failed: 1, skipped: 0 });
+  });
+});
+
+describe("the matrices keep each problem's next step, on the target's own flags", () => {
+  // The matrices only hand the worker to the per-target command, which answers here without one.
+  const workers: TargetWorkers = {
+    use: (_target, work) => work(undefined as unknown as Worker),
+    close: async () => {},
+  };
+  const targets = local(2);
+  const failed = {
+    code: ErrorCode.FailedMigrationInLedger,
+    message: 'failed',
+    remedy: 'Run `vpc-migrate resolve --rolled-back 002_x`.',
+  };
+  const unreachable = new MigrateError(ErrorCode.DatabaseNotAllowed, 'no', 'Run `vpc-migrate status`.');
+  let call = 0;
+  const answer =
+    <T>(ok: T) =>
+    async () => {
+      if (call++ % 2 === 1) throw unreachable;
+      return ok;
+    };
+
+  it('status --targets', async () => {
+    call = 0;
+    const outcome = { exitCode: 2 as const, plan: { pending: [], failed: [{ name: '002_x' }], problems: [failed] } };
+    const m = await statusMatrix({
+      targets,
+      targetsFile: 't',
+      migrationsDir: 'm',
+      workers,
+      concurrency: 1,
+      status: answer(outcome),
+    });
+    expect(m.rows[0]!.problems[0]!.remedy).toBe(
+      'Run `vpc-migrate resolve --rolled-back 002_x --local --database-url postgresql://h/d0`.',
+    );
+    expect(m.rows[1]!.problems[0]!.remedy).toBe('Run `vpc-migrate status --local --database-url postgresql://h/d1`.');
+  });
+
+  it('drift --targets', async () => {
+    call = 0;
+    const outcome = { exitCode: 2 as const, differences: [], findings: [failed], problems: [] };
+    const m = await driftMatrix({
+      targets,
+      targetsFile: 't',
+      migrationsDir: 'm',
+      workers,
+      concurrency: 1,
+      drift: answer(outcome),
+    });
+    expect(m.rows[0]!.problems[0]!.remedy).toContain('--rolled-back 002_x --local --database-url postgresql://h/d0`');
+    expect(m.rows[1]!.problems[0]!.remedy).toBe('Run `vpc-migrate status --local --database-url postgresql://h/d1`.');
   });
 });
