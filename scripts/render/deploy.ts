@@ -55,7 +55,8 @@ function statusLines(r: MigrationResult, file: string): string[] {
       const lines = [`  ${red('✖')} ${r.name} ${time} — failed at ${where}`];
       if (e?.code) lines.push(`      SQLSTATE ${e.code}: ${e.message}`);
       else if (e) lines.push(`      ${e.message}`);
-      if (e?.detail) lines.push(`      DETAIL: ${e.detail}`);
+      // A reconciliation detail spans lines (existing vs created): keep them under the DETAIL label.
+      if (e?.detail) lines.push(`      DETAIL: ${e.detail.replace(/\n/g, `\n${' '.repeat(14)}`)}`);
       if (e?.hint) lines.push(`      HINT: ${e.hint}`);
       if (e?.statement) lines.push(`      statement: ${e.statement.split('\n')[0]}`);
       if (r.timeBudgetExhausted)

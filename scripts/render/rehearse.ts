@@ -56,7 +56,7 @@ function resultLines(r: RehearsalResult): string[] {
   const e = r.error;
   if (e) {
     lines.push(`      ${e.code ? `SQLSTATE ${e.code}: ` : ''}${e.message}`);
-    if (e.detail) lines.push(`      DETAIL: ${e.detail}`);
+    if (e.detail) lines.push(`      DETAIL: ${e.detail.replace(/\n/g, `\n${' '.repeat(14)}`)}`);
     if (e.hint) lines.push(`      HINT: ${e.hint}`);
     if (e.statement) lines.push(`      statement: ${e.statement.split('\n')[0]}`);
   }
