@@ -137,7 +137,7 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
       event = parseEvent(rawEvent);
     } catch (error) {
       log.warn('event rejected', { error: describe(error) });
-      return failure(error, actionOf(rawEvent));
+      return failure(error, actionOf(rawEvent), context.awsRequestId);
     }
     // Only an apply that asks for it is measured (VPC_MIGRATE_TIMINGS; lambda/timings.ts).
     const clock =
@@ -181,7 +181,7 @@ export function createHandler(config: WorkerConfig): WorkerHandler {
         ...(event.database === undefined ? {} : { database: event.database }),
         error: describe(error),
       });
-      return failure(error, event.action);
+      return failure(error, event.action, context.awsRequestId);
     } finally {
       if (db) await close(db);
     }
@@ -369,14 +369,16 @@ function describe(error: unknown): Record<string, unknown> {
   return { message: redact(e?.message ?? String(error)), code: e?.code };
 }
 
-function failure(error: unknown, action: string | undefined): WorkerResponse<never> {
+function failure(error: unknown, action: string | undefined, requestId: string | undefined): WorkerResponse<never> {
   const typed =
     error instanceof MigrateError
       ? error
       : new MigrateError(
           ErrorCode.SqlFailed,
           `The worker failed: ${redact((error as Error)?.message ?? String(error))}`,
-          'See the worker logs for this request id; re-run the command once the cause is fixed.',
+          // The id names the invocation whose log lines hold the cause ("action failed").
+          `Fix the cause the message names (the function's CloudWatch log lines for request ` +
+            `${requestId ?? '(unknown)'} have the context), then re-run the command.`,
           { details: { code: (error as { code?: string })?.code } },
         );
   const response: WorkerResponse<never> = { ok: false, protocol: PROTOCOL_VERSION, error: typed.toJSON() };
