@@ -19,8 +19,10 @@ export function renderRollout(r: RolloutReport): string {
       ` in ${(r.durationMs / 1000).toFixed(1)} s.`,
     `Report: ${r.reportFile}`,
   ];
-  if (r.exitCode === 0) out.push(green(bold('Every target is up to date.')));
-  else {
+  if (r.exitCode === 0) {
+    out.push(green(bold(r.next ? 'Every target that ran is up to date.' : 'Every target is up to date.')));
+    if (r.next) out.push(yellow(r.next));
+  } else {
     const stop = r.stopReason ? `The rollout stopped: ${r.stopReason}. ` : '';
     out.push(red(bold(`${stop}Not every target is up to date.`)));
     if (r.next) out.push(yellow(r.next));

@@ -53,7 +53,10 @@ export interface RolloutReport {
   counts: Counts;
   durationMs: number;
   exitCode: 0 | 2;
-  /** When not every target is up to date: the command that continues (printed as the user runs it). */
+  /**
+   * When not every target is up to date: the command that continues; after a resumed run that carried targets over:
+   * the status --targets that checks them (printed as the user runs it).
+   */
   next?: string;
   /** Said before it started (a resumed report's targets no longer in the file, another folder). */
   warnings: string[];
@@ -94,6 +97,12 @@ export function finish(report: RolloutReport, stoppedBecause: string | undefined
   if (skipped && stoppedBecause) report.stopReason = stoppedBecause;
   report.state = report.stopReason ? 'stopped' : report.counts.failed > 0 ? 'failed' : 'succeeded';
   report.exitCode = report.state === 'succeeded' ? 0 : 2;
+  const carried = report.targets.filter((t) => t.carried).length;
+  // A carried target was not deployed again: migrations added since the resumed rollout are not on it.
+  if (report.exitCode === 0 && carried > 0)
+    report.next =
+      `${carried} target(s) were carried over as succeeded in the resumed report, not deployed again: ` +
+      `${remedyCommand('status', '--targets', report.targetsFile)} checks every target against the migrations now.`;
   if (report.exitCode !== 0)
     report.next =
       `${report.counts.failed > 0 ? 'Fix what failed, then run' : 'Continue with'} ` +

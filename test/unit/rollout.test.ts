@@ -350,6 +350,19 @@ describe('report and progress', () => {
     expect(failed.next).toMatch(/^Fix what failed, then run `vpc-migrate deploy --resume r.json`/);
   });
 
+  it('a resumed rollout that succeeded says which targets it carried over without deploying them', () => {
+    const r = base();
+    r.targets = r.targets.map((t) => ({ ...t, status: 'succeeded' as const }));
+    r.targets[0]!.carried = true;
+    finish(r, undefined, new Date('2026-12-06T20:00:10.000Z'));
+    expect(r).toMatchObject({ state: 'succeeded', exitCode: 0 });
+    expect(r.next).toMatch(/^1 target\(s\) were carried over .* `vpc-migrate status --targets t.json` checks/);
+    const fresh = base();
+    fresh.targets = fresh.targets.map((t) => ({ ...t, status: 'succeeded' as const }));
+    finish(fresh, undefined, new Date('2026-12-06T20:00:10.000Z'));
+    expect(fresh.next).toBeUndefined();
+  });
+
   it('a failure budget spent by the last target to start leaves nothing skipped: failed, not stopped', () => {
     const r = base();
     r.targets[1]!.status = 'succeeded';
