@@ -304,7 +304,7 @@ export async function main(argv: string[]): Promise<number> {
       (error: unknown) => error,
     );
     const watch = watchInterrupts(
-      say.rewrite(`See the outcome with ${remedyCommand('status')}.`),
+      say.rewrite(command.interrupt?.next ?? `See the outcome with ${remedyCommand('status')}.`),
       (i, final) => {
         if (final && json)
           process.stdout.write(
@@ -318,6 +318,7 @@ export async function main(argv: string[]): Promise<number> {
           );
       },
       (code) => process.stdout.write('', () => process.exit(code)),
+      command.interrupt?.message,
     );
     try {
       let output: Awaited<ReturnType<typeof command.run>>;

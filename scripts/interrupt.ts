@@ -20,19 +20,23 @@ export interface InterruptWatch {
   stop(): void;
 }
 
+/** What a command says on the first signal instead of the migrating commands' text (drift changes nothing). */
+export type InterruptMessage = (signal: 'SIGINT' | 'SIGTERM') => string;
+
 /** `next` is the sentence naming the status command, as the user runs it (scripts/invocation.ts). */
-export function interruptionOf(signal: 'SIGINT' | 'SIGTERM', next: string): Interruption {
+export function interruptionOf(signal: 'SIGINT' | 'SIGTERM', next: string, own?: InterruptMessage): Interruption {
   return {
     signal,
     exitCode: signal === 'SIGINT' ? 130 : 143,
-    message:
-      `Interrupted (${signal}). The worker may still be running ` +
-      `what it was sent: Lambda finishes an invocation even ` +
-      `when ` +
-      (`the caller goes away. The migration lock (pg_advisory_lock ` +
-        `${MIGRATION_LOCK_KEY}) keeps every other deploy out ` +
-        `until it is done, `) +
-      `and each migration is recorded with its effect, so nothing is half-recorded. No further migration is sent.`,
+    message: own
+      ? own(signal)
+      : `Interrupted (${signal}). The worker may still be running ` +
+        `what it was sent: Lambda finishes an invocation even ` +
+        `when ` +
+        (`the caller goes away. The migration lock (pg_advisory_lock ` +
+          `${MIGRATION_LOCK_KEY}) keeps every other deploy out ` +
+          `until it is done, `) +
+        `and each migration is recorded with its effect, so nothing is half-recorded. No further migration is sent.`,
     next,
   };
 }
@@ -45,6 +49,7 @@ export function watchInterrupts(
   next: string,
   say: (i: Interruption, final: boolean) => void,
   exitNow: (code: number) => void,
+  own?: InterruptMessage,
 ): InterruptWatch {
   let seen: Interruption | undefined;
   const on = (signal: 'SIGINT' | 'SIGTERM') => () => {
@@ -53,7 +58,7 @@ export function watchInterrupts(
       exitNow(seen.exitCode);
       return;
     }
-    seen = interruptionOf(signal, next);
+    seen = interruptionOf(signal, next, own);
     say(seen, false);
   };
   const onInt = on('SIGINT');

@@ -1,6 +1,6 @@
 /** What every command is to the command line: its flags, its help, and a run that returns a report. */
 import type { Worker } from '../core/worker-client.js';
-import type { Interruption } from '../interrupt.js';
+import type { InterruptMessage, Interruption } from '../interrupt.js';
 import type { MakeTargetWorkers } from '../rollout/targets.js';
 import type { Options, Values } from './flags.js';
 
@@ -22,6 +22,11 @@ export interface Command<O extends Options = Options, R extends { command: strin
   positionals: number;
   /** Whether the command talks to a worker (all but local-only ones); a function decides per invocation. */
   needsWorker: boolean | ((values: Values<O>, positionals: string[]) => boolean);
+  /**
+   * What Ctrl-C says, for a command that migrates nothing (drift): its own message and next step (a canonical
+   * command, rewritten as the user runs it). Default: the migrating commands' text, then `status`.
+   */
+  interrupt?: { message: InterruptMessage; next: string };
   run(ctx: {
     values: Values<O>;
     positionals: string[];

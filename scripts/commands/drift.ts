@@ -153,7 +153,11 @@ export async function drift(worker: Worker, opts: DriftOptions): Promise<DriftRe
     : { kind: 'dev-database', name: opts.devDatabase ?? '' };
   try {
     const built = await applyAll(worker, payloads, report, { ...opts, requestId, place });
-    if (built) {
+    // A signal during the last apply: no compare is sent; `finally` drops the scratch database.
+    const stop = built ? opts.interrupted?.() : undefined;
+    if (stop)
+      report.problems.push({ code: ErrorCode.Interrupted, migration: '', message: stop.message, remedy: stop.next });
+    else if (built) {
       progress('Comparing the expected schema with the live one…');
       const compared = await worker.drift({
         requestId: `${requestId}-compare`,
@@ -279,6 +283,13 @@ export function externalPatterns(location: MigrationsLocation): string[] {
 }
 
 export const driftCommand = defineCommand({
+  // Drift changes nothing on the target: no migration lock or ledger to speak of, only the scratch database.
+  interrupt: {
+    message: (signal) =>
+      `Interrupted (${signal}). Drift changes nothing on the target: the step in flight finishes, no further ` +
+      'step is sent, and the scratch database is dropped now (or by a later drift once its lease expires).',
+    next: `Run ${remedyCommand('drift')} again for the answer.`,
+  },
   usage: `vpc-migrate drift [options]
 Compares the live schema with the one the migrations the ledger records as applied produce (docs/drift.md).
 The worker builds that expected schema in a scratch database vpcm_drift_<id> on the target's server (its
