@@ -154,13 +154,18 @@ describe('deploy --targets: 20 databases, a canary, a failure budget, --resume',
     // Its remedy's commands name that target: they run as printed, against it alone.
     const dbName = new URL(urls.get(FAILING)!).pathname.slice(1);
     expect(entry(run.report, FAILING).error?.remedy).toMatch(
-      new RegExp(`resolve --rolled-back 002_notes --database-url \\S*${dbName}\\S* --local`),
+      new RegExp(`resolve --rolled-back 002_notes --local --database-url \\S*${dbName}\\S*`),
     );
+    expect(entry(run.report, FAILING).error?.remedy).not.toMatch(/--local.*--local/);
     expect(run.report.counts).toMatchObject({ failed: 1, skipped: COUNT - 1, succeeded: 0 });
     // The file on disk is the final report (its remedies as written, without the CLI's rewriting).
     const onDisk = JSON.parse(readFileSync(report, 'utf8')) as RolloutReport;
     expect(onDisk.targets.map((t) => [t.name, t.status])).toEqual(run.report.targets.map((t) => [t.name, t.status]));
     expect(onDisk.state).toBe('stopped');
+    // Its remedy reaches the target as written there too: a databaseUrl needs --local to find a worker.
+    expect(entry(onDisk, FAILING).error?.remedy).toMatch(
+      new RegExp(`\`vpc-migrate resolve --rolled-back 002_notes --local --database-url \\S*${dbName}\\S*\``),
+    );
     for (const [n, url] of urls) if (n !== FAILING) expect(await touched(url), n).toBe(false);
     expect(await finishedRows(urls.get(FAILING)!)).toEqual(['001_init']);
   });
