@@ -16,13 +16,18 @@ export function defaultReportPath(dir: string, now: Date): string {
 }
 
 export function writeReport(file: string, report: RolloutReport): void {
-  mkdirSync(path.dirname(file), { recursive: true });
   const temp = `${file}.${process.pid}.tmp`;
   try {
+    // Inside the try: a parent that is a file (ENOTDIR, EEXIST) is the same refusal as an unwritable one.
+    mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(temp, JSON.stringify(report, null, 2) + '\n');
     renameSync(temp, file);
   } catch (error) {
-    rmSync(temp, { force: true });
+    try {
+      rmSync(temp, { force: true });
+    } catch {
+      // No temporary file where there is no folder (ENOTDIR): nothing to remove.
+    }
     throw new MigrateError(
       ErrorCode.RolloutReportInvalid,
       `Cannot write the rollout report ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}.`,

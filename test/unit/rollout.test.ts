@@ -9,6 +9,7 @@ import { driftMatrix } from '../../scripts/rollout/drift-matrix.js';
 import { initialEntries, planStages, resumeWarnings } from '../../scripts/rollout/plan.js';
 import { changeLine, progressLine, rolloutProgress } from '../../scripts/rollout/progress.js';
 import { countStatuses, finish, type RolloutReport } from '../../scripts/rollout/report.js';
+import { writeReport } from '../../scripts/rollout/report-file.js';
 import { schedule } from '../../scripts/rollout/schedule.js';
 import { statusMatrix } from '../../scripts/rollout/status-matrix.js';
 import {
@@ -426,5 +427,21 @@ describe("the matrices keep each problem's next step, on the target's own flags"
     });
     expect(m.rows[0]!.problems[0]!.remedy).toContain('--rolled-back 002_x --local --database-url postgresql://h/d0`');
     expect(m.rows[1]!.problems[0]!.remedy).toBe('Run `vpc-migrate status --local --database-url postgresql://h/d1`.');
+  });
+});
+
+describe('the report file', () => {
+  it('under a parent that is a file: the typed refusal, not an internal error', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'vpcm-report-'));
+    try {
+      const file = path.join(dir, 'plain');
+      await writeFile(file, 'x');
+      const report = { command: 'rollout', targets: [] } as unknown as RolloutReport;
+      expect(() => writeReport(path.join(file, 'r.json'), report)).toThrow(
+        expect.objectContaining({ code: 'VPCM_ROLLOUT_REPORT_INVALID' }),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
