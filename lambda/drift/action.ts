@@ -50,12 +50,11 @@ function placeOf(ctx: DriftContext, event: ParsedDrift): Place {
     return {
       source,
       label: `the dev database "${event.devDatabase}"`,
-      renew: (session, ms) => renewDev(session, ms),
+      renew: (session, ms) => renewDev(session, ms, event.run),
       cleanUp: async () => {
         const session = await ctx.open(source);
         try {
-          await emptyDev(session, { unmark: true });
-          return true;
+          return await emptyDev(session, { unmark: true, ...(event.run !== undefined ? { run: event.run } : {}) });
         } finally {
           await close(session);
         }
@@ -116,7 +115,7 @@ async function begin(ctx: DriftContext, event: ParsedDrift): Promise<DriftResult
     const session = await ctx.open(ctx.dev(event.devDatabase));
     try {
       await claim(session, `The dev database "${event.devDatabase}"`);
-      const devEmptied = await prepareDev(session, event.devDatabase, ctx.remainingMs());
+      const devEmptied = await prepareDev(session, event.devDatabase, ctx.remainingMs(), event.run);
       await ensureSchema(session, ledgerSchema);
       return { step: 'begin', devEmptied };
     } finally {

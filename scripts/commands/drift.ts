@@ -132,7 +132,8 @@ export async function drift(worker: Worker, opts: DriftOptions): Promise<DriftRe
   await cache.save();
 
   const requestId = randomUUID();
-  const where: Pick<Request<DriftEvent>, 'devDatabase' | 'format'> = {
+  const where: Pick<Request<DriftEvent>, 'run' | 'devDatabase' | 'format'> = {
+    run: requestId,
     ...(opts.devDatabase !== undefined ? { devDatabase: opts.devDatabase } : {}),
     ...(format.wire ? { format: format.wire } : {}),
   };
@@ -204,7 +205,10 @@ async function applyAll(
   worker: Worker,
   payloads: MigrationPayload[],
   report: DriftReport,
-  opts: DriftOptions & { requestId: string; place: Pick<Request<DriftEvent>, 'scratch' | 'devDatabase' | 'format'> },
+  opts: DriftOptions & {
+    requestId: string;
+    place: Pick<Request<DriftEvent>, 'run' | 'scratch' | 'devDatabase' | 'format'>;
+  },
 ): Promise<boolean> {
   const progress = opts.progress ?? (() => undefined);
   let remaining = payloads;

@@ -353,6 +353,47 @@ describe('drift', () => {
     await noneLeft();
   });
 
+  it("a check whose dev database lease expired and was taken over never touches the other check's work", async () => {
+    const worker = connectWorker({
+      functionName: lw.functionName,
+      endpoint: lw.endpoint,
+      localCredentials: true,
+      region: 'us-east-1',
+      functionTimeoutMs: 120_000,
+    });
+    const marker = () =>
+      query<{ c: string | null }>(
+        dev.url,
+        "SELECT obj_description(oid, 'pg_namespace') AS c FROM pg_namespace WHERE nspname = '_vpcm_drift_dev'",
+      );
+    try {
+      // Check A begins, then stalls past its lease (its CLI paused): check B takes the dev database over.
+      await worker.drift({ step: 'begin', devDatabase: 'dev', run: 'check-a' });
+      const [a] = await marker();
+      const lease = JSON.parse(a!.c!);
+      expect(lease.run).toBe('check-a');
+      lease.leaseUntil = new Date(Date.now() - 60_000).toISOString();
+      await query(dev.url, `COMMENT ON SCHEMA _vpcm_drift_dev IS '${JSON.stringify(lease)}'`);
+      await worker.drift({ step: 'begin', devDatabase: 'dev', run: 'check-b' });
+      await query(dev.url, 'CREATE TABLE built_by_b (id int)');
+
+      // A comes back: its next step is refused, and neither that step's clean-up nor its `end` touch B's work.
+      await expect(worker.drift({ step: 'compare', devDatabase: 'dev', run: 'check-a' })).rejects.toMatchObject({
+        code: ErrorCode.DriftScratchGone,
+      });
+      expect((await worker.drift({ step: 'end', devDatabase: 'dev', run: 'check-a' })).cleanedUp).toBe(false);
+      expect(JSON.parse((await marker())[0]!.c!).run).toBe('check-b');
+      expect(await query(dev.url, 'SELECT count(*)::int AS n FROM built_by_b')).toEqual([{ n: 0 }]);
+
+      // B's own clean-up empties it.
+      expect((await worker.drift({ step: 'end', devDatabase: 'dev', run: 'check-b' })).cleanedUp).toBe(true);
+      expect(await marker()).toEqual([]);
+    } finally {
+      worker.close();
+      await query(dev.url, 'DROP TABLE IF EXISTS built_by_b; DROP SCHEMA IF EXISTS _vpcm_drift_dev CASCADE');
+    }
+  });
+
   it('drops the scratch database after the worker is killed mid-apply (the CLI asks a fresh sandbox to)', async () => {
     const fw = await startFaultWorker(live.url);
     try {

@@ -9,6 +9,7 @@ import {
   LEASE_GRACE_MS,
   leaseExpired,
   leaseFrom,
+  leaseHeldBy,
   leaseLiteral,
   parseLease,
 } from '../../lambda/drift/lease.js';
@@ -31,6 +32,14 @@ describe('the drift lease', () => {
     expect(parseLease(JSON.stringify(lease))).toEqual(lease);
     expect(leaseExpired(lease, now)).toBe(false);
     expect(leaseExpired(lease, new Date(Date.parse(lease.leaseUntil) + 1))).toBe(true);
+    // The check holding it: another check may not act on it; a lease of no check (an older worker's), any.
+    const held = leaseFrom(now, 60_000, undefined, 'check-a');
+    expect(parseLease(JSON.stringify(held))).toEqual(held);
+    expect([leaseHeldBy(held, 'check-a'), leaseHeldBy(held, 'check-b'), leaseHeldBy(lease, 'check-b')]).toEqual([
+      true,
+      false,
+      true,
+    ]);
     // A renewal keeps when it was created.
     expect(leaseFrom(new Date(now.getTime() + 5000), 0, lease.createdAt).createdAt).toBe(lease.createdAt);
     for (const foreign of [null, '', 'scratch db', '{"marker":"other"}', JSON.stringify({ ...lease, leaseUntil: 'x' })])
