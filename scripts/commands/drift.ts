@@ -14,6 +14,7 @@ import {
   MigrateError,
   type MigrationFormat,
   type MigrationPayload,
+  remedyCommand,
   type ServerFacts,
 } from '../../lambda/contract/index.js';
 import { batchBySize } from '../core/payloads.js';
@@ -112,11 +113,18 @@ export async function drift(worker: Worker, opts: DriftOptions): Promise<DriftRe
           : DRIFT_EXIT.none;
     return report;
   };
-  if (!state.ledger.tableExists)
+  if (!state.ledger.tableExists) {
+    // Baseline is Prisma's (commands/baseline.ts); the command as printed names a migration, as it must.
+    const last = plan.pending[plan.pending.length - 1];
     report.warnings.push(
       `The database has no ${format.ledgerTable}: no migration is recorded as applied, so the expected schema is ` +
-        'empty and everything in the database shows as only in live (baseline it first: vpc-migrate baseline).',
+        'empty and everything in the database shows as only in live' +
+        (format.name === 'prisma' && last !== undefined
+          ? `; if it was migrated by other means, ${remedyCommand('baseline', '--up-to', last)} (or the name of ` +
+            'the last migration it already has) records those as applied.'
+          : '.'),
     );
+  }
   for (const f of plan.failed)
     report.warnings.push(
       `${f.name} has a failed row in the ledger: it is not part of the expected schema, so what it left ` +
