@@ -18,7 +18,7 @@ import {
   type ServerFacts,
 } from '../../lambda/contract/index.js';
 import { batchBySize } from '../core/payloads.js';
-import type { Problem } from '../core/plan.js';
+import type { AppliedEntry, Problem } from '../core/plan.js';
 import { sqlParser } from '../core/sql-parser.js';
 import type { Request, Worker } from '../core/worker-client.js';
 import type { DriftEvent } from '../../lambda/contract/index.js';
@@ -133,7 +133,9 @@ export async function drift(worker: Worker, opts: DriftOptions): Promise<DriftRe
   // The database is ahead of this code: the expected schema cannot be built.
   if (report.problems.length > 0) return finish();
 
-  const names = plan.applied.filter((a) => a.local).map((a) => a.name);
+  const local = plan.applied.filter((a) => a.local);
+  // Drizzle's ledger records no application time (its created_at is the journal's): journal order.
+  const names = (format.name === 'prisma' ? inLedgerOrder(local) : local).map((a) => a.name);
   report.applied = names.length;
   const cache = await openParseCache({ onWriteError: () => undefined });
   const payloads = await format.payloads(() => sqlParser(), state.discovery, names, report.warnings, cache);
@@ -202,6 +204,20 @@ export async function drift(worker: Worker, opts: DriftOptions): Promise<DriftRe
     }
   }
   return finish();
+}
+
+/**
+ * Prisma's applied migrations in the order the live database ran them (the ledger's finished_at,
+ * then folder order for rows of one transaction, as baseline writes them): a folder applied out of
+ * order (--allow-out-of-order) ran after newer ones, and built in folder order an enum's labels
+ * or a function both replace would come out otherwise than live.
+ */
+export function inLedgerOrder<T extends Pick<AppliedEntry, 'finishedAt'>>(applied: readonly T[]): T[] {
+  const at = (a: T) => Date.parse(a.finishedAt);
+  return applied
+    .map((a, i) => ({ a, i }))
+    .sort((x, y) => at(x.a) - at(y.a) || x.i - y.i)
+    .map(({ a }) => a);
 }
 
 /**

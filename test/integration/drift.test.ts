@@ -237,6 +237,44 @@ describe('drift', () => {
     }
   });
 
+  it('a folder deployed out of order (--allow-out-of-order) is built in the order live ran it: no drift', async () => {
+    const own = await freshDatabase(adminUrl);
+    const order = await migrationsDir({
+      '001_enum': "CREATE TYPE status AS ENUM ('a');\n",
+      '003_d': "ALTER TYPE status ADD VALUE 'd';\nCREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 3';\n",
+    });
+    const w = await startLocalWorker({
+      databaseUrl: own.url,
+      functionName: `drift-o-${randomBytes(3).toString('hex')}`,
+      timeoutMs: 120_000,
+    });
+    try {
+      const flags = ['--endpoint', w.endpoint, '--function', w.functionName, '--migrations', order, '--json'];
+      expect((await runCli(['deploy', ...flags])).exitCode).toBe(0);
+      // A branch's older folder merged after 003 was deployed: it runs last on live.
+      await addMigration(
+        order,
+        '002_c',
+        "ALTER TYPE status ADD VALUE 'c';\nCREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 2';\n",
+      );
+      expect((await runCli(['deploy', ...flags, '--allow-out-of-order'])).exitCode).toBe(0);
+      expect(await query(own.url, 'SELECT enum_range(NULL::status)::text AS r, f() AS f')).toEqual([
+        { r: '{a,d,c}', f: 2 },
+      ]);
+
+      const r = await runCli(['drift', ...flags]);
+
+      // Built in folder order, 003's CREATE FUNCTION failed on 002's function (exit 2).
+      expect(JSON.parse(r.stdout).problems).toEqual([]);
+      expect(JSON.parse(r.stdout).differences).toEqual([]);
+      expect(r.exitCode).toBe(0);
+      await noneLeft();
+    } finally {
+      await w.close();
+      await own.drop();
+    }
+  });
+
   it("the Prisma config's tables.external and enums.external are not drift", async () => {
     const project = await mkdtemp(path.join(tmpdir(), 'vpcm-drift-config-'));
     await cp(dir, path.join(project, 'prisma', 'migrations'), { recursive: true });
