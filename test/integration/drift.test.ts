@@ -27,6 +27,16 @@ async function scratchDatabases(adminUrl: string): Promise<string[]> {
   return rows.map((r) => r.datname);
 }
 
+/** A worker client of the local worker, for sending drift steps one by one. */
+const workerOf = (lw: LocalWorker) =>
+  connectWorker({
+    functionName: lw.functionName,
+    endpoint: lw.endpoint,
+    localCredentials: true,
+    region: 'us-east-1',
+    functionTimeoutMs: 120_000,
+  });
+
 const [{ adminUrl }] = databaseTargets() as [ReturnType<typeof databaseTargets>[number]];
 
 describe('drift', () => {
@@ -288,13 +298,7 @@ describe('drift', () => {
   enums: { external: ['public.mood'] },
 };\n`,
     );
-    const worker = connectWorker({
-      functionName: lw.functionName,
-      endpoint: lw.endpoint,
-      localCredentials: true,
-      region: 'us-east-1',
-      functionTimeoutMs: 120_000,
-    });
+    const worker = workerOf(lw);
     await query(live.url, "CREATE TABLE public.audit_log (id int); CREATE TYPE public.mood AS ENUM ('ok')");
     try {
       const location = await locateMigrations({ cwd: project, env: {} });
@@ -348,13 +352,7 @@ describe('drift', () => {
   });
 
   it('a later run removes a scratch database a killed run left once its lease expired, and nothing else', async () => {
-    const worker = connectWorker({
-      functionName: lw.functionName,
-      endpoint: lw.endpoint,
-      localCredentials: true,
-      region: 'us-east-1',
-      functionTimeoutMs: 120_000,
-    });
+    const worker = workerOf(lw);
     // A run that died after `begin` (its worker and CLI killed): the scratch database stays behind.
     const killed = await worker.drift({ step: 'begin' });
     const alive = await worker.drift({ step: 'begin' });
@@ -392,13 +390,7 @@ describe('drift', () => {
   });
 
   it("a check whose dev database lease expired and was taken over never touches the other check's work", async () => {
-    const worker = connectWorker({
-      functionName: lw.functionName,
-      endpoint: lw.endpoint,
-      localCredentials: true,
-      region: 'us-east-1',
-      functionTimeoutMs: 120_000,
-    });
+    const worker = workerOf(lw);
     const marker = () =>
       query<{ c: string | null }>(
         dev.url,
