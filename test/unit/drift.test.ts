@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, type MigrateError, parseEvent } from '../../lambda/contract/index.js';
 import { type DriftReport, externalPatterns } from '../../scripts/commands/drift.js';
+import { clientConfigFromUrl, withDatabaseName } from '../../lambda/db.js';
 import { renderDrift } from '../../scripts/render/drift.js';
 import { visibleReport } from '../../scripts/render/escape.js';
 import {
@@ -123,5 +124,25 @@ describe('the drift report as text', () => {
     const body = '      expected: CREATE FUNCTION public.f()\n                 AS $$ select 1 $$';
     expect(text).toContain(body);
     expect(renderDrift(visibleReport(report)).replace(/\x1b\[[0-9;]*m/g, '')).toContain(body);
+  });
+});
+
+describe('the scratch database connection (withDatabaseName)', () => {
+  it("is the target's in everything but the database: TLS, login, password, the ?schema= search_path", () => {
+    const password = () => 'from-the-secret';
+    const ssl = { rejectUnauthorized: true, ca: 'RDS CA' };
+    const secret = { host: 'db.internal', port: 5433, user: 'app', password, database: 'app', ssl };
+
+    expect(withDatabaseName(secret, 'vpcm_drift_0123456789abcdef')).toEqual({
+      ...secret,
+      database: 'vpcm_drift_0123456789abcdef',
+    });
+
+    const url = clientConfigFromUrl('postgresql://app:p%40ss@db.internal:5433/app?sslmode=verify-full&schema=app');
+    const scratch = withDatabaseName(url, 'vpcm_drift_0123456789abcdef');
+    expect(scratch.options).toBe(url.options);
+    expect(scratch.connectionString).toBe(
+      'postgresql://app:p%40ss@db.internal:5433/vpcm_drift_0123456789abcdef?sslmode=verify-full',
+    );
   });
 });
