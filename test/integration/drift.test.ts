@@ -424,6 +424,30 @@ describe('drift', () => {
     }
   });
 
+  it('a clean-up that fails after the comparison keeps its differences (cleanedUp false); `end` drops it', async () => {
+    const worker = workerOf(lw);
+    const { scratch } = await worker.drift({ step: 'begin' });
+    const inScratch = new URL(adminUrl);
+    inScratch.pathname = `/${scratch!}`;
+    // A subscription in a database makes DROP DATABASE fail, WITH (FORCE) too.
+    await query(
+      inScratch.toString(),
+      "CREATE SUBSCRIPTION held CONNECTION 'dbname=x' PUBLICATION p WITH (connect = false)",
+    );
+    try {
+      const compared = await worker.drift({ step: 'compare', scratch: scratch! });
+
+      // Nothing applied: everything live is only in live.
+      expect(compared.differences?.length).toBeGreaterThan(0);
+      expect(compared.cleanedUp).toBe(false);
+    } finally {
+      await query(inScratch.toString(), 'ALTER SUBSCRIPTION held SET (slot_name = NONE); DROP SUBSCRIPTION held');
+    }
+    expect((await worker.drift({ step: 'end', scratch: scratch! })).cleanedUp).toBe(true);
+    worker.close();
+    await noneLeft();
+  });
+
   it('drops the scratch database after the worker is killed mid-apply (the CLI asks a fresh sandbox to)', async () => {
     const fw = await startFaultWorker(live.url);
     try {
