@@ -207,17 +207,23 @@ export async function drift(worker: Worker, opts: DriftOptions): Promise<DriftRe
 }
 
 /**
- * Prisma's applied migrations in the order the live database ran them (the ledger's finished_at,
- * then folder order for rows of one transaction, as baseline writes them): a folder applied out of
- * order (--allow-out-of-order) ran after newer ones, and built in folder order an enum's labels
- * or a function both replace would come out otherwise than live.
+ * Prisma's applied migrations in the order the live database ran them: by the ledger's
+ * finished_at, folder order on a tie (the rows of one transaction, as baseline writes them). A
+ * folder deployed out of order (--allow-out-of-order) ran after newer ones, and built in folder
+ * order an enum's labels or a function both replace would come out otherwise than live. A row
+ * that records a migration no tool ran (`resolve --applied`, baseline: applied_steps_count 0)
+ * says nothing of when it happened: it keeps its place after its folder predecessor.
  */
-export function inLedgerOrder<T extends Pick<AppliedEntry, 'finishedAt'>>(applied: readonly T[]): T[] {
-  const at = (a: T) => Date.parse(a.finishedAt);
-  return applied
-    .map((a, i) => ({ a, i }))
-    .sort((x, y) => at(x.a) - at(y.a) || x.i - y.i)
-    .map(({ a }) => a);
+export function inLedgerOrder<T extends Pick<AppliedEntry, 'finishedAt' | 'appliedStepsCount'>>(
+  applied: readonly T[],
+): T[] {
+  let previous = Number.NEGATIVE_INFINITY;
+  const keyed = applied.map((a, i) => {
+    const ran = Date.parse(a.finishedAt);
+    if (a.appliedStepsCount > 0 && !Number.isNaN(ran)) previous = ran;
+    return { a, i, at: previous };
+  });
+  return keyed.sort((x, y) => x.at - y.at || x.i - y.i).map(({ a }) => a);
 }
 
 /**

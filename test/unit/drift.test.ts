@@ -1,7 +1,7 @@
 /** Drift's pure parts: what marks a database ours, when its lease ends, what a step needs, the report's text. */
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, type MigrateError, parseEvent } from '../../lambda/contract/index.js';
-import { type DriftReport, externalPatterns } from '../../scripts/commands/drift.js';
+import { type DriftReport, externalPatterns, inLedgerOrder } from '../../scripts/commands/drift.js';
 import { clientConfigFromUrl, withDatabaseName } from '../../lambda/db.js';
 import { renderDrift } from '../../scripts/render/drift.js';
 import { visibleReport } from '../../scripts/render/escape.js';
@@ -144,5 +144,36 @@ describe('the scratch database connection (withDatabaseName)', () => {
     expect(scratch.connectionString).toBe(
       'postgresql://app:p%40ss@db.internal:5433/vpcm_drift_0123456789abcdef?sslmode=verify-full',
     );
+  });
+});
+
+describe('the order the expected schema is built in (inLedgerOrder)', () => {
+  const row = (name: string, finishedAt: string, appliedStepsCount = 1) => ({ name, finishedAt, appliedStepsCount });
+  const names = (rows: { name: string }[]) => rows.map((r) => r.name);
+
+  it('is the order live ran them: a folder deployed out of order goes after the newer ones it followed', () => {
+    const rows = [
+      row('001', '2026-01-01T00:00:00Z'),
+      row('002', '2026-03-01T00:00:00Z'),
+      row('003', '2026-02-01T00:00:00Z'),
+    ];
+    expect(names(inLedgerOrder(rows))).toEqual(['001', '003', '002']);
+  });
+
+  it('keeps folder order for the rows of one transaction, and for rows that record what no tool ran', () => {
+    const same = '2026-01-01T00:00:00Z';
+    expect(names(inLedgerOrder([row('001', same, 0), row('002', same, 0), row('003', same, 0)]))).toEqual([
+      '001',
+      '002',
+      '003',
+    ]);
+    // Resolved in another order than their folders' (resolve --applied, steps 0), then a deploy.
+    const resolved = [
+      row('001', '2026-01-03T00:00:00Z', 0),
+      row('002', '2026-01-01T00:00:00Z', 0),
+      row('003', '2026-01-02T00:00:00Z', 0),
+      row('004', '2026-01-04T00:00:00Z'),
+    ];
+    expect(names(inLedgerOrder(resolved))).toEqual(['001', '002', '003', '004']);
   });
 });
