@@ -178,6 +178,38 @@ describe('drift', () => {
     expect(JSON.parse(refused.stdout).error.message).toContain('only with --local');
   });
 
+  it('--dev-database URL with a password: the password is nowhere in what the CLI prints, text or --json', async () => {
+    const own = await freshDatabase(adminUrl);
+    const role = `drift_dev_${randomBytes(4).toString('hex')}`;
+    const password = `pw-${randomBytes(8).toString('hex')}`;
+    await query(adminUrl, `CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
+    await query(adminUrl, `ALTER DATABASE ${new URL(own.url).pathname.slice(1)} OWNER TO ${role}`);
+    await query(own.url, `ALTER SCHEMA public OWNER TO ${role}`);
+    const devUrl = new URL(own.url);
+    devUrl.username = role;
+    devUrl.password = password;
+    await query(live.url, 'ALTER TABLE "Customer" ADD COLUMN hotfix_note text');
+    try {
+      for (const output of [['--json'], []]) {
+        const r = await runCli([
+          'drift',
+          ...['--local', '--database-url', live.url, '--dev-database', devUrl.toString(), '--migrations', dir],
+          ...output,
+        ]);
+        expect(r.exitCode, r.stderr).toBe(3);
+        expect(r.stdout + r.stderr).not.toContain(password);
+      }
+      // Refused without --local: the URL is not echoed either.
+      const refused = await run('--dev-database', devUrl.toString());
+      expect(refused.exitCode).toBe(2);
+      expect(refused.stdout + refused.stderr).not.toContain(password);
+    } finally {
+      await query(live.url, 'ALTER TABLE "Customer" DROP COLUMN hotfix_note');
+      await own.drop();
+      await query(adminUrl, `DROP ROLE ${role}`);
+    }
+  });
+
   it('an applied file that changed since is its own finding (exit 2), the differences still listed', async () => {
     const edited = await copyOfExample();
     const [first] = (await readdir(edited)).filter((n) => /^\d/.test(n)).sort();
