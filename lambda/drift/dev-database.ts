@@ -56,7 +56,6 @@ async function markerLease(dev: Db) {
  */
 export async function prepareDev(dev: Db, name: string, remainingMs: number, run?: string): Promise<boolean> {
   const marker = await markerLease(dev);
-  const held = contents(dev);
   if (marker.present && marker.lease && !leaseExpired(marker.lease, marker.now))
     throw new MigrateError(
       ErrorCode.DriftInUse,
@@ -64,7 +63,9 @@ export async function prepareDev(dev: Db, name: string, remainingMs: number, run
       'Wait for that drift check to finish (or its lease to expire), then run drift again.',
       { details: { database: name, leaseUntil: marker.lease.leaseUntil } },
     );
-  const found = await held;
+  // Read only now: a query left in flight by the refusal above would fail when the session
+  // closes, an unhandled rejection that ends the worker's process.
+  const found = await contents(dev);
   let emptied = false;
   if (found.length > 0) {
     if (!marker.present || !marker.lease) throw devNotEmpty(name, found);

@@ -480,6 +480,20 @@ describe('drift', () => {
     await noneLeft();
   });
 
+  it('a dev database another check holds is VPCM_DRIFT_IN_USE, and the worker carries on', async () => {
+    const worker = workerOf(lw);
+    try {
+      await worker.drift({ step: 'begin', devDatabase: 'dev', run: 'holder' });
+      await expect(worker.drift({ step: 'begin', devDatabase: 'dev', run: 'second' })).rejects.toMatchObject({
+        code: ErrorCode.DriftInUse,
+      });
+      // The same worker still answers, and the holder's clean-up empties it.
+      expect((await worker.drift({ step: 'end', devDatabase: 'dev', run: 'holder' })).cleanedUp).toBe(true);
+    } finally {
+      worker.close();
+    }
+  });
+
   it('drops the scratch database after the worker is killed mid-apply (the CLI asks a fresh sandbox to)', async () => {
     const fw = await startFaultWorker(live.url);
     try {
