@@ -102,11 +102,15 @@ function rowOf(target: RolloutTarget, r: StatusOutcome): MatrixRow {
   };
 }
 
+/** A target's run that threw, as a matrix row's problem (status and drift matrices alike). */
+export function problemOfError(error: unknown): { code: string; message: string } {
+  return error instanceof MigrateError
+    ? { code: error.code, message: redact(error.message) }
+    : { code: 'VPCM_INTERNAL', message: redact(String((error as Error)?.message ?? error)) };
+}
+
 function errorRow(target: RolloutTarget, error: unknown): MatrixRow {
-  const e =
-    error instanceof MigrateError
-      ? { code: error.code, message: redact(error.message) }
-      : { code: 'VPCM_INTERNAL', message: redact(String((error as Error)?.message ?? error)) };
+  const e = problemOfError(error);
   return {
     name: target.name,
     via: describeTarget(target),
