@@ -452,6 +452,11 @@ export const DriftEventSchema = v.strictObject({
   database,
   requestId,
   step: DriftStepSchema,
+  /**
+   * The check's own id, the same in each of its steps: a dev database's lease names it, so a check
+   * whose lease expired and was taken over by another never touches that one's work.
+   */
+  run: v.optional(requestId),
   format: v.optional(MigrationFormatSchema),
   /** The scratch database `begin` created; every later step names it (or `devDatabase`). */
   scratch: v.optional(v.pipe(v.string(DRIFT_SCRATCH_RULE), v.regex(DRIFT_SCRATCH_PATTERN, DRIFT_SCRATCH_RULE))),

@@ -50,12 +50,11 @@ function placeOf(ctx: DriftContext, event: ParsedDrift): Place {
     return {
       source,
       label: `the dev database "${event.devDatabase}"`,
-      renew: (session, ms) => renewDev(session, ms),
+      renew: (session, ms) => renewDev(session, ms, event.run),
       cleanUp: async () => {
         const session = await ctx.open(source);
         try {
-          await emptyDev(session, { unmark: true });
-          return true;
+          return await emptyDev(session, { unmark: true, ...(event.run !== undefined ? { run: event.run } : {}) });
         } finally {
           await close(session);
         }
@@ -90,8 +89,14 @@ export async function runDrift(ctx: DriftContext, event: ParsedDrift): Promise<D
     }));
   }
   // compare: whatever happens, the scratch database goes (the dev database is emptied).
+  const cleanUp = () =>
+    place.cleanUp().catch((e: unknown) => {
+      ctx.log.warn('drift clean-up failed', { error: String(e) });
+      return false;
+    });
+  let compared: Pick<DriftResult, 'differences' | 'shortened' | 'omitted' | 'objects'>;
   try {
-    const compared = await withClaim(ctx, place, async (session) => {
+    compared = await withClaim(ctx, place, async (session) => {
       // The ledgers are left out by introspect(), what --exclude names by diffCatalogs().
       const expected = await introspect(session, { excludeSchemas: place.excludeSchemas });
       const live = await introspect(ctx.db);
@@ -103,11 +108,12 @@ export async function runDrift(ctx: DriftContext, event: ParsedDrift): Promise<D
         objects: { expected: expected.objects.length, live: live.objects.length },
       };
     });
-    return { step: 'compare', ...compared, cleanedUp: await place.cleanUp() };
   } catch (error) {
-    await place.cleanUp().catch((e: unknown) => ctx.log.warn('drift clean-up failed', { error: String(e) }));
+    await cleanUp();
     throw error;
   }
+  // A clean-up that fails keeps the comparison: the answer says so, and the CLI asks again (`end`).
+  return { step: 'compare', ...compared, cleanedUp: await cleanUp() };
 }
 
 async function begin(ctx: DriftContext, event: ParsedDrift): Promise<DriftResult> {
@@ -116,7 +122,7 @@ async function begin(ctx: DriftContext, event: ParsedDrift): Promise<DriftResult
     const session = await ctx.open(ctx.dev(event.devDatabase));
     try {
       await claim(session, `The dev database "${event.devDatabase}"`);
-      const devEmptied = await prepareDev(session, event.devDatabase, ctx.remainingMs());
+      const devEmptied = await prepareDev(session, event.devDatabase, ctx.remainingMs(), event.run);
       await ensureSchema(session, ledgerSchema);
       return { step: 'begin', devEmptied };
     } finally {

@@ -13,8 +13,8 @@
  * PostgreSQL 18) are compared as the column's nullability, and the index behind a primary key,
  * unique or exclusion constraint as that constraint, so one change is reported once.
  * Beyond issue 28's list: domains, and composite and range types (kind `type`). Not read (yet):
- * rules, extended statistics, collations, casts, operators, text search configurations, event
- * triggers, publications, grants.
+ * aggregates, rules, extended statistics, collations, casts, operators, text search
+ * configurations, foreign servers, event triggers, publications, grants.
  *
  * Left out: system schemas (pg_catalog, information_schema, pg_toast, pg_temp_*, pg_toast_temp_*),
  * objects that belong to an extension (pg_depend deptype 'e'), and the ledgers with everything

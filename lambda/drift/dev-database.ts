@@ -7,7 +7,7 @@
  */
 import { ErrorCode, MigrateError, quoteIdent } from '../contract/index.js';
 import type { Db } from '../db.js';
-import { leaseExpired, leaseFrom, leaseLiteral, parseLease } from './lease.js';
+import { type Lease, leaseExpired, leaseFrom, leaseHeldBy, leaseLiteral, parseLease } from './lease.js';
 
 /** The marker schema: excluded from introspection, dropped when drift is done. */
 export const DEV_MARKER_SCHEMA = '_vpcm_drift_dev';
@@ -38,23 +38,24 @@ async function contents(dev: Db): Promise<string[]> {
 }
 
 async function markerLease(dev: Db) {
-  const { rows } = await dev.query<{ comment: string | null; now: Date }>(
-    `SELECT pg_catalog.obj_description(oid, 'pg_namespace') AS comment, pg_catalog.now() AS now
-       FROM pg_catalog.pg_namespace WHERE nspname = $1`,
+  const { rows } = await dev.query<{ present: boolean; comment: string | null; now: Date }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1) AS present,
+            (SELECT pg_catalog.obj_description(oid, 'pg_namespace') FROM pg_catalog.pg_namespace
+              WHERE nspname = $1) AS comment,
+            pg_catalog.now() AS now`,
     [DEV_MARKER_SCHEMA],
   );
-  const row = rows[0];
-  return row ? { lease: parseLease(row.comment), now: row.now, present: true } : { present: false as const };
+  const row = rows[0]!;
+  return { present: row.present, lease: row.present ? parseLease(row.comment) : undefined, now: row.now };
 }
 
 /**
- * Readies the dev database (`name` as the allow-list calls it): empty, or left by a drift of ours
- * whose lease expired (then emptied), else refused. Marks it ours for this invocation. Answers
- * whether it was emptied.
+ * Readies the dev database (`name` as the allow-list calls it) for `run`: empty, or left by a drift
+ * of ours whose lease expired (then emptied), else refused. Marks it ours for this invocation.
+ * Answers whether it was emptied.
  */
-export async function prepareDev(dev: Db, name: string, remainingMs: number): Promise<boolean> {
+export async function prepareDev(dev: Db, name: string, remainingMs: number, run?: string): Promise<boolean> {
   const marker = await markerLease(dev);
-  const held = contents(dev);
   if (marker.present && marker.lease && !leaseExpired(marker.lease, marker.now))
     throw new MigrateError(
       ErrorCode.DriftInUse,
@@ -62,7 +63,9 @@ export async function prepareDev(dev: Db, name: string, remainingMs: number): Pr
       'Wait for that drift check to finish (or its lease to expire), then run drift again.',
       { details: { database: name, leaseUntil: marker.lease.leaseUntil } },
     );
-  const found = await held;
+  // Read only now: a query left in flight by the refusal above would fail when the session
+  // closes, an unhandled rejection that ends the worker's process.
+  const found = await contents(dev);
   let emptied = false;
   if (found.length > 0) {
     if (!marker.present || !marker.lease) throw devNotEmpty(name, found);
@@ -70,12 +73,13 @@ export async function prepareDev(dev: Db, name: string, remainingMs: number): Pr
     emptied = true;
   }
   await dev.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(DEV_MARKER_SCHEMA)}`);
-  await renewDev(dev, remainingMs);
+  // A fresh lease, this run's: whatever run held the expired one no longer may touch it.
+  await markDev(dev, leaseFrom(marker.now, remainingMs, undefined, run));
   return emptied;
 }
 
-/** Extends the dev database's lease to this invocation's end; refuses one that is no longer marked ours. */
-export async function renewDev(dev: Db, remainingMs: number): Promise<void> {
+/** Extends the dev database's lease to this invocation's end; refuses one no longer marked ours, or another run's. */
+export async function renewDev(dev: Db, remainingMs: number, run?: string): Promise<void> {
   const marker = await markerLease(dev);
   if (!marker.present)
     throw new MigrateError(
@@ -83,7 +87,17 @@ export async function renewDev(dev: Db, remainingMs: number): Promise<void> {
       "The dev database no longer holds drift's marker: it was emptied or changed while the check ran.",
       'Run drift again.',
     );
-  const lease = leaseFrom(marker.now, remainingMs, marker.lease?.createdAt);
+  if (marker.lease && !leaseHeldBy(marker.lease, run))
+    throw new MigrateError(
+      ErrorCode.DriftScratchGone,
+      "The dev database was taken over by another drift check after this one's lease expired; " +
+        'what this check built there is gone, and that check was left alone.',
+      'Run drift again once the other check is done.',
+    );
+  await markDev(dev, leaseFrom(marker.now, remainingMs, marker.lease?.createdAt, run));
+}
+
+async function markDev(dev: Db, lease: Lease): Promise<void> {
   await dev.query(`COMMENT ON SCHEMA ${quoteIdent(DEV_MARKER_SCHEMA)} IS ${leaseLiteral(lease)}`);
 }
 
@@ -102,11 +116,13 @@ function devNotEmpty(name: string, found: string[]): MigrateError {
 /**
  * Empties a dev database drift filled: every schema but the system ones dropped with what it holds,
  * `public` made again with its owner and PUBLIC's privileges as they were. With `unmark`, the
- * marker schema goes too (the end of a run); otherwise it stays, to be renewed.
+ * marker schema goes too (the end of a run); otherwise it stays, to be renewed. With `run`, only
+ * when that run holds the lease: a run whose lease expired never empties the one that took over.
+ * Answers whether it emptied it.
  */
-export async function emptyDev(dev: Db, opts: { unmark?: boolean } = {}): Promise<void> {
+export async function emptyDev(dev: Db, opts: { unmark?: boolean; run?: string } = {}): Promise<boolean> {
   const marker = await markerLease(dev);
-  if (!marker.present || !marker.lease) return;
+  if (!marker.present || !marker.lease || !leaseHeldBy(marker.lease, opts.run)) return false;
   const { rows } = await dev.query<{ nspname: string }>(
     `SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE ${SYSTEM} ORDER BY 1`,
   );
@@ -125,4 +141,5 @@ export async function emptyDev(dev: Db, opts: { unmark?: boolean } = {}): Promis
     if (publicGrant.includes('C')) await dev.query('GRANT CREATE ON SCHEMA public TO PUBLIC');
   }
   if (opts.unmark) await dev.query(`DROP SCHEMA IF EXISTS ${quoteIdent(DEV_MARKER_SCHEMA)} CASCADE`);
+  return true;
 }

@@ -16,15 +16,26 @@ export interface Lease {
   marker: typeof DRIFT_MARKER;
   createdAt: string;
   leaseUntil: string;
+  /**
+   * The run holding it (the CLI's `run`): a dev database's name is shared by every run, so after
+   * a lease expired and another run took it over, the first run's later steps must not touch it.
+   */
+  run?: string;
 }
 
 /** A fresh or renewed lease: it lasts the invocation's remaining time plus the grace, from the server's `now`. */
-export function leaseFrom(now: Date, remainingMs: number, createdAt?: string): Lease {
+export function leaseFrom(now: Date, remainingMs: number, createdAt?: string, run?: string): Lease {
   return {
     marker: DRIFT_MARKER,
     createdAt: createdAt ?? now.toISOString(),
     leaseUntil: new Date(now.getTime() + Math.max(0, remainingMs) + LEASE_GRACE_MS).toISOString(),
+    ...(run !== undefined ? { run } : {}),
   };
+}
+
+/** Whether `run` may act on a database under `lease`: a lease of another run says no (one of no run, any). */
+export function leaseHeldBy(lease: Lease, run: string | undefined): boolean {
+  return lease.run === undefined || run === undefined || lease.run === run;
 }
 
 /** The lease a comment holds, or undefined when the comment is not ours (anything else: never touched). */
@@ -40,7 +51,12 @@ export function parseLease(comment: string | null | undefined): Lease | undefine
   if (!v || v.marker !== DRIFT_MARKER || typeof v.createdAt !== 'string' || typeof v.leaseUntil !== 'string')
     return undefined;
   if (Number.isNaN(Date.parse(v.leaseUntil)) || Number.isNaN(Date.parse(v.createdAt))) return undefined;
-  return { marker: DRIFT_MARKER, createdAt: v.createdAt, leaseUntil: v.leaseUntil };
+  return {
+    marker: DRIFT_MARKER,
+    createdAt: v.createdAt,
+    leaseUntil: v.leaseUntil,
+    ...(typeof v.run === 'string' ? { run: v.run } : {}),
+  };
 }
 
 export function leaseExpired(lease: Lease, now: Date): boolean {

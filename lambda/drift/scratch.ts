@@ -29,7 +29,8 @@ export function needsCreatedb(user: string, cause?: unknown): MigrateError {
       'on the same server, and could not create one. Nothing was changed.',
     `Either grant it as an administrator (RDS: the master user): ALTER ROLE ${quoteIdent(user)} CREATEDB; ` +
       "or pass --dev-database NAME, an empty database from the worker's allow-list (the construct's databases " +
-      "prop; with --local, an empty database's URL works too) to build the expected schema in instead.",
+      'prop), or with --local --dev-database postgresql://… (an empty database), to build the expected schema in ' +
+      'instead.',
     { ...(cause === undefined ? {} : { cause }), details: { user } },
   );
 }

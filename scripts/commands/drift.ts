@@ -18,7 +18,7 @@ import {
   type ServerFacts,
 } from '../../lambda/contract/index.js';
 import { batchBySize } from '../core/payloads.js';
-import type { Problem } from '../core/plan.js';
+import type { AppliedEntry, Problem } from '../core/plan.js';
 import { sqlParser } from '../core/sql-parser.js';
 import type { Request, Worker } from '../core/worker-client.js';
 import type { DriftEvent } from '../../lambda/contract/index.js';
@@ -113,12 +113,18 @@ export async function drift(worker: Worker, opts: DriftOptions): Promise<DriftRe
           : DRIFT_EXIT.none;
     return report;
   };
-  if (!state.ledger.tableExists)
+  if (!state.ledger.tableExists) {
+    // Baseline is Prisma's (commands/baseline.ts); the command as printed names a migration, as it must.
+    const last = plan.pending[plan.pending.length - 1];
     report.warnings.push(
       `The database has no ${format.ledgerTable}: no migration is recorded as applied, so the expected schema is ` +
-        'empty and everything in the database shows as only in live (baseline it first: ' +
-        `${remedyCommand('baseline', '--up-to', 'NAME')}, NAME the last migration it already has).`,
+        'empty and everything in the database shows as only in live' +
+        (format.name === 'prisma' && last !== undefined
+          ? `; if it was migrated by other means, ${remedyCommand('baseline', '--up-to', last)} (or the name of ` +
+            'the last migration it already has) records those as applied.'
+          : '.'),
     );
+  }
   for (const f of plan.failed)
     report.warnings.push(
       `${f.name} has a failed row in the ledger: it is not part of the expected schema, so what it left ` +
@@ -127,14 +133,17 @@ export async function drift(worker: Worker, opts: DriftOptions): Promise<DriftRe
   // The database is ahead of this code: the expected schema cannot be built.
   if (report.problems.length > 0) return finish();
 
-  const names = plan.applied.filter((a) => a.local).map((a) => a.name);
+  const local = plan.applied.filter((a) => a.local);
+  // Drizzle's ledger records no application time (its created_at is the journal's): journal order.
+  const names = (format.name === 'prisma' ? inLedgerOrder(local) : local).map((a) => a.name);
   report.applied = names.length;
   const cache = await openParseCache({ onWriteError: () => undefined });
   const payloads = await format.payloads(() => sqlParser(), state.discovery, names, report.warnings, cache);
   await cache.save();
 
   const requestId = randomUUID();
-  const where: Pick<Request<DriftEvent>, 'devDatabase' | 'format'> = {
+  const where: Pick<Request<DriftEvent>, 'run' | 'devDatabase' | 'format'> = {
+    run: requestId,
     ...(opts.devDatabase !== undefined ? { devDatabase: opts.devDatabase } : {}),
     ...(format.wire ? { format: format.wire } : {}),
   };
@@ -202,6 +211,26 @@ export async function drift(worker: Worker, opts: DriftOptions): Promise<DriftRe
 }
 
 /**
+ * Prisma's applied migrations in the order the live database ran them: by the ledger's
+ * finished_at, folder order on a tie (the rows of one transaction, as baseline writes them). A
+ * folder deployed out of order (--allow-out-of-order) ran after newer ones, and built in folder
+ * order an enum's labels or a function both replace would come out otherwise than live. A row
+ * that records a migration no tool ran (`resolve --applied`, baseline: applied_steps_count 0)
+ * says nothing of when it happened: it keeps its place after its folder predecessor.
+ */
+export function inLedgerOrder<T extends Pick<AppliedEntry, 'finishedAt' | 'appliedStepsCount'>>(
+  applied: readonly T[],
+): T[] {
+  let previous = Number.NEGATIVE_INFINITY;
+  const keyed = applied.map((a, i) => {
+    const ran = Date.parse(a.finishedAt);
+    if (a.appliedStepsCount > 0 && !Number.isNaN(ran)) previous = ran;
+    return { a, i, at: previous };
+  });
+  return keyed.sort((x, y) => x.at - y.at || x.i - y.i).map(({ a }) => a);
+}
+
+/**
  * The applied migrations into the scratch database, as deploy sends them: as many per Invoke as
  * fit, the next invocation carrying on where the time budget stopped the last. Answers whether
  * all were applied; otherwise the reason is in `report.problems`.
@@ -210,7 +239,10 @@ async function applyAll(
   worker: Worker,
   payloads: MigrationPayload[],
   report: DriftReport,
-  opts: DriftOptions & { requestId: string; place: Pick<Request<DriftEvent>, 'scratch' | 'devDatabase' | 'format'> },
+  opts: DriftOptions & {
+    requestId: string;
+    place: Pick<Request<DriftEvent>, 'run' | 'scratch' | 'devDatabase' | 'format'>;
+  },
 ): Promise<boolean> {
   const progress = opts.progress ?? (() => undefined);
   let remaining = payloads;

@@ -15,7 +15,13 @@ import type { RolloutReport } from './report.js';
 import { type DeployOne, rollout } from './rollout.js';
 import { type DriftMatrixReport, type DriftOne, driftMatrix } from './drift-matrix.js';
 import { type StatusMatrixReport, type StatusOne, statusMatrix } from './status-matrix.js';
-import { checkTargetsReachable, type MakeTargetWorkers, readTargetsFile, type RolloutTarget } from './targets.js';
+import {
+  checkTargetsReachable,
+  type MakeTargetWorkers,
+  readTargetsFile,
+  type RolloutTarget,
+  type TargetWorkers,
+} from './targets.js';
 
 /** The flags both adapters read (the rest of a command's flags pass through to checkNoSingleTarget). */
 type Flags = Parameters<typeof rolloutFlags>[0] & {
@@ -98,57 +104,39 @@ export async function deployTargets(values: Flags, seams: Seams<DeployOne>): Pro
   }
 }
 
-export async function statusTargets(values: Flags, seams: Seams<StatusOne>): Promise<StatusMatrixReport> {
+/**
+ * `status`/`drift --targets FILE`: the targets read and checked, a worker for each, and `work` run
+ * on them as a matrix, the workers closed whatever happens.
+ */
+async function onEveryTarget<R>(
+  values: Flags,
+  seams: Pick<Seams<unknown>, 'targetWorkers'>,
+  command: 'status' | 'drift',
+  work: (matrix: { targets: RolloutTarget[]; targetsFile: string; workers: TargetWorkers }) => Promise<R>,
+): Promise<R> {
   checkNoSingleTarget(values);
   const targetsFile = rolloutFlags({ ...(values.targets ? { targets: values.targets } : {}) }).targetsFile;
   if (!targetsFile) throw usageError('--targets FILE is missing.', 'Pass --targets with the targets file.');
   const local = values.local === true;
   const targets = await checkedTargets(targetsFile, local);
   const timeout = functionTimeoutFlag(values);
-  const workers = makerOf(seams)({
-    targets,
-    command: 'status',
-    local,
-    ...(timeout ? { functionTimeoutMs: timeout } : {}),
-  });
+  const workers = makerOf(seams)({ targets, command, local, ...(timeout ? { functionTimeoutMs: timeout } : {}) });
   try {
-    return await statusMatrix({
-      targets,
-      targetsFile,
-      migrationsDir: seams.migrationsDir,
-      status: seams.run,
-      workers,
-      concurrency: concurrencyFlag(values),
-    });
+    return await work({ targets, targetsFile, workers });
   } finally {
     await workers.close();
   }
 }
 
+export function statusTargets(values: Flags, seams: Seams<StatusOne>): Promise<StatusMatrixReport> {
+  return onEveryTarget(values, seams, 'status', (m) =>
+    statusMatrix({ ...m, migrationsDir: seams.migrationsDir, status: seams.run, concurrency: concurrencyFlag(values) }),
+  );
+}
+
 /** `drift --targets FILE`: the drift check of every target, `--concurrency` at a time, as a matrix. */
-export async function driftTargets(values: Flags, seams: Seams<DriftOne>): Promise<DriftMatrixReport> {
-  checkNoSingleTarget(values);
-  const targetsFile = rolloutFlags({ ...(values.targets ? { targets: values.targets } : {}) }).targetsFile;
-  if (!targetsFile) throw usageError('--targets FILE is missing.', 'Pass --targets with the targets file.');
-  const local = values.local === true;
-  const targets = await checkedTargets(targetsFile, local);
-  const timeout = functionTimeoutFlag(values);
-  const workers = makerOf(seams)({
-    targets,
-    command: 'drift',
-    local,
-    ...(timeout ? { functionTimeoutMs: timeout } : {}),
-  });
-  try {
-    return await driftMatrix({
-      targets,
-      targetsFile,
-      migrationsDir: seams.migrationsDir,
-      drift: seams.run,
-      workers,
-      concurrency: concurrencyFlag(values),
-    });
-  } finally {
-    await workers.close();
-  }
+export function driftTargets(values: Flags, seams: Seams<DriftOne>): Promise<DriftMatrixReport> {
+  return onEveryTarget(values, seams, 'drift', (m) =>
+    driftMatrix({ ...m, migrationsDir: seams.migrationsDir, drift: seams.run, concurrency: concurrencyFlag(values) }),
+  );
 }

@@ -4,9 +4,10 @@
  * drift on any, else 0 (the single drift's codes, the worst first: a target that could not be
  * checked may hide drift).
  */
-import { type DriftDifference, MigrateError, redact } from '../../lambda/contract/index.js';
+import { type DriftDifference, redact } from '../../lambda/contract/index.js';
 import type { Worker } from '../core/worker-client.js';
 import { describeTarget, onTarget, type RolloutTarget, type TargetWorkers } from './targets.js';
+import { problemOfError } from './status-matrix.js';
 
 /** What the matrix reads of a target's drift report (commands/drift.ts `DriftReport`). */
 export interface DriftOutcome {
@@ -86,10 +87,7 @@ function rowOf(target: RolloutTarget, r: DriftOutcome): DriftRow {
 }
 
 function errorRow(target: RolloutTarget, error: unknown): DriftRow {
-  const e =
-    error instanceof MigrateError
-      ? { code: error.code, message: redact(error.message), remedy: onTarget(redact(error.remedy), target) }
-      : { code: 'VPCM_INTERNAL', message: redact(String((error as Error)?.message ?? error)) };
+  const e = problemOfError(error, target);
   return {
     name: target.name,
     via: describeTarget(target),

@@ -110,11 +110,21 @@ function rowOf(target: RolloutTarget, r: StatusOutcome): MatrixRow {
   };
 }
 
+/**
+ * A target's run that threw, as a matrix row's problem (status and drift matrices alike), its next step on the
+ * target's own flags.
+ */
+export function problemOfError(
+  error: unknown,
+  target: RolloutTarget,
+): { code: string; message: string; remedy?: string } {
+  return error instanceof MigrateError
+    ? { code: error.code, message: redact(error.message), remedy: onTarget(redact(error.remedy), target) }
+    : { code: 'VPCM_INTERNAL', message: redact(String((error as Error)?.message ?? error)) };
+}
+
 function errorRow(target: RolloutTarget, error: unknown): MatrixRow {
-  const e =
-    error instanceof MigrateError
-      ? { code: error.code, message: redact(error.message), remedy: onTarget(redact(error.remedy), target) }
-      : { code: 'VPCM_INTERNAL', message: redact(String((error as Error)?.message ?? error)) };
+  const e = problemOfError(error, target);
   return {
     name: target.name,
     via: describeTarget(target),

@@ -27,6 +27,16 @@ async function scratchDatabases(adminUrl: string): Promise<string[]> {
   return rows.map((r) => r.datname);
 }
 
+/** A worker client of the local worker, for sending drift steps one by one. */
+const workerOf = (lw: LocalWorker) =>
+  connectWorker({
+    functionName: lw.functionName,
+    endpoint: lw.endpoint,
+    localCredentials: true,
+    region: 'us-east-1',
+    functionTimeoutMs: 120_000,
+  });
+
 const [{ adminUrl }] = databaseTargets() as [ReturnType<typeof databaseTargets>[number]];
 
 describe('drift', () => {
@@ -168,6 +178,38 @@ describe('drift', () => {
     expect(JSON.parse(refused.stdout).error.message).toContain('only with --local');
   });
 
+  it('--dev-database URL with a password: the password is nowhere in what the CLI prints, text or --json', async () => {
+    const own = await freshDatabase(adminUrl);
+    const role = `drift_dev_${randomBytes(4).toString('hex')}`;
+    const password = `pw-${randomBytes(8).toString('hex')}`;
+    await query(adminUrl, `CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
+    await query(adminUrl, `ALTER DATABASE ${new URL(own.url).pathname.slice(1)} OWNER TO ${role}`);
+    await query(own.url, `ALTER SCHEMA public OWNER TO ${role}`);
+    const devUrl = new URL(own.url);
+    devUrl.username = role;
+    devUrl.password = password;
+    await query(live.url, 'ALTER TABLE "Customer" ADD COLUMN hotfix_note text');
+    try {
+      for (const output of [['--json'], []]) {
+        const r = await runCli([
+          'drift',
+          ...['--local', '--database-url', live.url, '--dev-database', devUrl.toString(), '--migrations', dir],
+          ...output,
+        ]);
+        expect(r.exitCode, r.stderr).toBe(3);
+        expect(r.stdout + r.stderr).not.toContain(password);
+      }
+      // Refused without --local: the URL is not echoed either.
+      const refused = await run('--dev-database', devUrl.toString());
+      expect(refused.exitCode).toBe(2);
+      expect(refused.stdout + refused.stderr).not.toContain(password);
+    } finally {
+      await query(live.url, 'ALTER TABLE "Customer" DROP COLUMN hotfix_note');
+      await own.drop();
+      await query(adminUrl, `DROP ROLE ${role}`);
+    }
+  });
+
   it('an applied file that changed since is its own finding (exit 2), the differences still listed', async () => {
     const edited = await copyOfExample();
     const [first] = (await readdir(edited)).filter((n) => /^\d/.test(n)).sort();
@@ -237,6 +279,44 @@ describe('drift', () => {
     }
   });
 
+  it('a folder deployed out of order (--allow-out-of-order) is built in the order live ran it: no drift', async () => {
+    const own = await freshDatabase(adminUrl);
+    const order = await migrationsDir({
+      '001_enum': "CREATE TYPE status AS ENUM ('a');\n",
+      '003_d': "ALTER TYPE status ADD VALUE 'd';\nCREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 3';\n",
+    });
+    const w = await startLocalWorker({
+      databaseUrl: own.url,
+      functionName: `drift-o-${randomBytes(3).toString('hex')}`,
+      timeoutMs: 120_000,
+    });
+    try {
+      const flags = ['--endpoint', w.endpoint, '--function', w.functionName, '--migrations', order, '--json'];
+      expect((await runCli(['deploy', ...flags])).exitCode).toBe(0);
+      // A branch's older folder merged after 003 was deployed: it runs last on live.
+      await addMigration(
+        order,
+        '002_c',
+        "ALTER TYPE status ADD VALUE 'c';\nCREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 2';\n",
+      );
+      expect((await runCli(['deploy', ...flags, '--allow-out-of-order'])).exitCode).toBe(0);
+      expect(await query(own.url, 'SELECT enum_range(NULL::status)::text AS r, f() AS f')).toEqual([
+        { r: '{a,d,c}', f: 2 },
+      ]);
+
+      const r = await runCli(['drift', ...flags]);
+
+      // Built in folder order, 003's CREATE FUNCTION failed on 002's function (exit 2).
+      expect(JSON.parse(r.stdout).problems).toEqual([]);
+      expect(JSON.parse(r.stdout).differences).toEqual([]);
+      expect(r.exitCode).toBe(0);
+      await noneLeft();
+    } finally {
+      await w.close();
+      await own.drop();
+    }
+  });
+
   it("the Prisma config's tables.external and enums.external are not drift", async () => {
     const project = await mkdtemp(path.join(tmpdir(), 'vpcm-drift-config-'));
     await cp(dir, path.join(project, 'prisma', 'migrations'), { recursive: true });
@@ -250,13 +330,7 @@ describe('drift', () => {
   enums: { external: ['public.mood'] },
 };\n`,
     );
-    const worker = connectWorker({
-      functionName: lw.functionName,
-      endpoint: lw.endpoint,
-      localCredentials: true,
-      region: 'us-east-1',
-      functionTimeoutMs: 120_000,
-    });
+    const worker = workerOf(lw);
     await query(live.url, "CREATE TABLE public.audit_log (id int); CREATE TYPE public.mood AS ENUM ('ok')");
     try {
       const location = await locateMigrations({ cwd: project, env: {} });
@@ -310,13 +384,7 @@ describe('drift', () => {
   });
 
   it('a later run removes a scratch database a killed run left once its lease expired, and nothing else', async () => {
-    const worker = connectWorker({
-      functionName: lw.functionName,
-      endpoint: lw.endpoint,
-      localCredentials: true,
-      region: 'us-east-1',
-      functionTimeoutMs: 120_000,
-    });
+    const worker = workerOf(lw);
     // A run that died after `begin` (its worker and CLI killed): the scratch database stays behind.
     const killed = await worker.drift({ step: 'begin' });
     const alive = await worker.drift({ step: 'begin' });
@@ -351,6 +419,79 @@ describe('drift', () => {
       await query(adminUrl, `DROP DATABASE IF EXISTS ${foreign}`);
     }
     await noneLeft();
+  });
+
+  it("a check whose dev database lease expired and was taken over never touches the other check's work", async () => {
+    const worker = workerOf(lw);
+    const marker = () =>
+      query<{ c: string | null }>(
+        dev.url,
+        "SELECT obj_description(oid, 'pg_namespace') AS c FROM pg_namespace WHERE nspname = '_vpcm_drift_dev'",
+      );
+    try {
+      // Check A begins, then stalls past its lease (its CLI paused): check B takes the dev database over.
+      await worker.drift({ step: 'begin', devDatabase: 'dev', run: 'check-a' });
+      const [a] = await marker();
+      const lease = JSON.parse(a!.c!);
+      expect(lease.run).toBe('check-a');
+      lease.leaseUntil = new Date(Date.now() - 60_000).toISOString();
+      await query(dev.url, `COMMENT ON SCHEMA _vpcm_drift_dev IS '${JSON.stringify(lease)}'`);
+      await worker.drift({ step: 'begin', devDatabase: 'dev', run: 'check-b' });
+      await query(dev.url, 'CREATE TABLE built_by_b (id int)');
+
+      // A comes back: its next step is refused, and neither that step's clean-up nor its `end` touch B's work.
+      await expect(worker.drift({ step: 'compare', devDatabase: 'dev', run: 'check-a' })).rejects.toMatchObject({
+        code: ErrorCode.DriftScratchGone,
+      });
+      expect((await worker.drift({ step: 'end', devDatabase: 'dev', run: 'check-a' })).cleanedUp).toBe(false);
+      expect(JSON.parse((await marker())[0]!.c!).run).toBe('check-b');
+      expect(await query(dev.url, 'SELECT count(*)::int AS n FROM built_by_b')).toEqual([{ n: 0 }]);
+
+      // B's own clean-up empties it.
+      expect((await worker.drift({ step: 'end', devDatabase: 'dev', run: 'check-b' })).cleanedUp).toBe(true);
+      expect(await marker()).toEqual([]);
+    } finally {
+      worker.close();
+      await query(dev.url, 'DROP TABLE IF EXISTS built_by_b; DROP SCHEMA IF EXISTS _vpcm_drift_dev CASCADE');
+    }
+  });
+
+  it('a clean-up that fails after the comparison keeps its differences (cleanedUp false); `end` drops it', async () => {
+    const worker = workerOf(lw);
+    const { scratch } = await worker.drift({ step: 'begin' });
+    const inScratch = new URL(adminUrl);
+    inScratch.pathname = `/${scratch!}`;
+    // A subscription in a database makes DROP DATABASE fail, WITH (FORCE) too.
+    await query(
+      inScratch.toString(),
+      "CREATE SUBSCRIPTION held CONNECTION 'dbname=x' PUBLICATION p WITH (connect = false)",
+    );
+    try {
+      const compared = await worker.drift({ step: 'compare', scratch: scratch! });
+
+      // Nothing applied: everything live is only in live.
+      expect(compared.differences?.length).toBeGreaterThan(0);
+      expect(compared.cleanedUp).toBe(false);
+    } finally {
+      await query(inScratch.toString(), 'ALTER SUBSCRIPTION held SET (slot_name = NONE); DROP SUBSCRIPTION held');
+    }
+    expect((await worker.drift({ step: 'end', scratch: scratch! })).cleanedUp).toBe(true);
+    worker.close();
+    await noneLeft();
+  });
+
+  it('a dev database another check holds is VPCM_DRIFT_IN_USE, and the worker carries on', async () => {
+    const worker = workerOf(lw);
+    try {
+      await worker.drift({ step: 'begin', devDatabase: 'dev', run: 'holder' });
+      await expect(worker.drift({ step: 'begin', devDatabase: 'dev', run: 'second' })).rejects.toMatchObject({
+        code: ErrorCode.DriftInUse,
+      });
+      // The same worker still answers, and the holder's clean-up empties it.
+      expect((await worker.drift({ step: 'end', devDatabase: 'dev', run: 'holder' })).cleanedUp).toBe(true);
+    } finally {
+      worker.close();
+    }
   });
 
   it('drops the scratch database after the worker is killed mid-apply (the CLI asks a fresh sandbox to)', async () => {

@@ -151,6 +151,27 @@ describe('remedies run as printed', () => {
       expect(asPrinted.code).toBe(0);
     },
   );
+
+  it('drift on tables without a ledger: the printed baseline --up-to, run through sh -c, leaves no drift', async () => {
+    const dir = await migrationsDir({
+      '001_base': 'CREATE TABLE t (id int PRIMARY KEY);\n',
+      '002_more': 'CREATE TABLE u (id int);\n',
+    });
+    // Migrated by other means: both tables, no ledger.
+    await query(db.url, 'CREATE TABLE t (id int PRIMARY KEY); CREATE TABLE u (id int)');
+    const password = decodeURIComponent(new URL(db.url).password);
+    const driftArgs = ['drift', '--local', '--database-url', db.url, '--migrations', dir];
+
+    const before = await cli(driftArgs);
+
+    expect(before.code, before.stderr).toBe(3);
+    const command = printed(before.stdout + before.stderr, 'baseline --up-to 002_more');
+    expect(command).toContain(`--migrations ${dir}`);
+    const baselined = await run('sh', ['-c', command], { PGPASSWORD: password });
+    expect(baselined.code, baselined.stdout + baselined.stderr).toBe(0);
+    const after = await cli(driftArgs);
+    expect(after.code, after.stdout + after.stderr).toBe(0);
+  });
 });
 
 describe('stray arguments are refused before anything runs', () => {

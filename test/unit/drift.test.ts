@@ -1,7 +1,8 @@
 /** Drift's pure parts: what marks a database ours, when its lease ends, what a step needs, the report's text. */
 import { describe, expect, it } from 'vitest';
 import { ErrorCode, type MigrateError, parseEvent } from '../../lambda/contract/index.js';
-import { type DriftReport, externalPatterns } from '../../scripts/commands/drift.js';
+import { type DriftReport, externalPatterns, inLedgerOrder } from '../../scripts/commands/drift.js';
+import { clientConfigFromUrl, withDatabaseName } from '../../lambda/db.js';
 import { renderDrift } from '../../scripts/render/drift.js';
 import { visibleReport } from '../../scripts/render/escape.js';
 import {
@@ -9,6 +10,7 @@ import {
   LEASE_GRACE_MS,
   leaseExpired,
   leaseFrom,
+  leaseHeldBy,
   leaseLiteral,
   parseLease,
 } from '../../lambda/drift/lease.js';
@@ -31,6 +33,14 @@ describe('the drift lease', () => {
     expect(parseLease(JSON.stringify(lease))).toEqual(lease);
     expect(leaseExpired(lease, now)).toBe(false);
     expect(leaseExpired(lease, new Date(Date.parse(lease.leaseUntil) + 1))).toBe(true);
+    // The check holding it: another check may not act on it; a lease of no check (an older worker's), any.
+    const held = leaseFrom(now, 60_000, undefined, 'check-a');
+    expect(parseLease(JSON.stringify(held))).toEqual(held);
+    expect([leaseHeldBy(held, 'check-a'), leaseHeldBy(held, 'check-b'), leaseHeldBy(lease, 'check-b')]).toEqual([
+      true,
+      false,
+      true,
+    ]);
     // A renewal keeps when it was created.
     expect(leaseFrom(new Date(now.getTime() + 5000), 0, lease.createdAt).createdAt).toBe(lease.createdAt);
     for (const foreign of [null, '', 'scratch db', '{"marker":"other"}', JSON.stringify({ ...lease, leaseUntil: 'x' })])
@@ -125,5 +135,56 @@ describe('the drift report as text', () => {
     const aheadText = plain({ ...ahead, problems: [modified] } as DriftReport);
     expect(aheadText).toContain('Expected schema: not built\n');
     expect(aheadText).toContain('The drift check could not be completed.');
+  });
+});
+
+describe('the scratch database connection (withDatabaseName)', () => {
+  it("is the target's in everything but the database: TLS, login, password, the ?schema= search_path", () => {
+    const password = () => 'from-the-secret';
+    const ssl = { rejectUnauthorized: true, ca: 'RDS CA' };
+    const secret = { host: 'db.internal', port: 5433, user: 'app', password, database: 'app', ssl };
+
+    expect(withDatabaseName(secret, 'vpcm_drift_0123456789abcdef')).toEqual({
+      ...secret,
+      database: 'vpcm_drift_0123456789abcdef',
+    });
+
+    const url = clientConfigFromUrl('postgresql://app:p%40ss@db.internal:5433/app?sslmode=verify-full&schema=app');
+    const scratch = withDatabaseName(url, 'vpcm_drift_0123456789abcdef');
+    expect(scratch.options).toBe(url.options);
+    expect(scratch.connectionString).toBe(
+      'postgresql://app:p%40ss@db.internal:5433/vpcm_drift_0123456789abcdef?sslmode=verify-full',
+    );
+  });
+});
+
+describe('the order the expected schema is built in (inLedgerOrder)', () => {
+  const row = (name: string, finishedAt: string, appliedStepsCount = 1) => ({ name, finishedAt, appliedStepsCount });
+  const names = (rows: { name: string }[]) => rows.map((r) => r.name);
+
+  it('is the order live ran them: a folder deployed out of order goes after the newer ones it followed', () => {
+    const rows = [
+      row('001', '2026-01-01T00:00:00Z'),
+      row('002', '2026-03-01T00:00:00Z'),
+      row('003', '2026-02-01T00:00:00Z'),
+    ];
+    expect(names(inLedgerOrder(rows))).toEqual(['001', '003', '002']);
+  });
+
+  it('keeps folder order for the rows of one transaction, and for rows that record what no tool ran', () => {
+    const same = '2026-01-01T00:00:00Z';
+    expect(names(inLedgerOrder([row('001', same, 0), row('002', same, 0), row('003', same, 0)]))).toEqual([
+      '001',
+      '002',
+      '003',
+    ]);
+    // Resolved in another order than their folders' (resolve --applied, steps 0), then a deploy.
+    const resolved = [
+      row('001', '2026-01-03T00:00:00Z', 0),
+      row('002', '2026-01-01T00:00:00Z', 0),
+      row('003', '2026-01-02T00:00:00Z', 0),
+      row('004', '2026-01-04T00:00:00Z'),
+    ];
+    expect(names(inLedgerOrder(resolved))).toEqual(['001', '002', '003', '004']);
   });
 });
