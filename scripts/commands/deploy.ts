@@ -16,8 +16,8 @@ import {
   type MigrationResult,
   type ServerFacts,
 } from '../../lambda/contract/index.js';
-import { batchBySize } from '../core/payloads.js';
 import { summarize, type Plan, type PlanOptions, type Problem } from '../core/plan.js';
+import { sendInBatches } from '../core/send-in-batches.js';
 import { sqlParser } from '../core/sql-parser.js';
 import { timed } from '../core/timings.js';
 import type { Worker } from '../core/worker-client.js';
@@ -206,9 +206,9 @@ async function settleInFlight(worker: Worker, opts: DeployOptions, first: State)
 }
 
 /**
- * The sending: the payloads in as few Invoke requests as fit, one request at a
- * time, stopping at the first failure, a lock held by another deploy, an exhausted time budget
- * or a signal. What the worker reports is added to the report as it arrives.
+ * The sending (scripts/core/send-in-batches.ts): the payloads in as few Invoke requests as fit,
+ * one request at a time, stopping at the first failure, a lock held by another deploy, an
+ * exhausted time budget or a signal. What the worker reports is added to the report as it arrives.
  */
 async function applyBatches(
   worker: Worker,
@@ -217,90 +217,84 @@ async function applyBatches(
   opts: DeployOptions,
 ): Promise<void> {
   const progress = opts.progress ?? (() => undefined);
-  let remaining = payloads;
   const requestId = randomUUID();
-  let round = 0;
-  while (remaining.length > 0) {
-    const stop = opts.interrupted?.();
-    if (stop) {
+  await sendInBatches(payloads, {
+    interrupted: opts.interrupted,
+    onInterrupt: (stop, remaining) =>
       report.problems.push({
         code: ErrorCode.Interrupted,
         migration: remaining[0]!.name,
         message: `${stop.message} Not sent: ${remaining.length} migration(s), from ${remaining[0]!.name}.`,
         remedy: `${stop.next} Then deploy again for the rest.`,
-      });
-      break;
-    }
-    const batches = batchBySize(remaining);
-    const batch = batches[0]!;
-    round++;
-    progress(
-      `Applying ${batch.length} of ${remaining.length} pending ` +
-        `migration(s) (request ${round}, ${batches.length} batch(es) ` +
-        `left)…`,
-    );
-    // One invocation may run for minutes: say it is still alive, for people and CI logs alike.
-    const sent = Date.now();
-    const heartbeat = setInterval(
-      () => progress(`  … still applying (${Math.round((Date.now() - sent) / 1000)} s)`),
-      15_000,
-    );
-    let result: ApplyResult;
-    try {
-      // One Lambda Invoke; no import shows where it lands: lambda/handler.ts answers it.
-      result = await worker.apply({
-        requestId: `${requestId}-${round}`,
-        migrations: batch,
-        ...(opts.apply ? { options: opts.apply } : {}),
-        ...(report.format ? { format: report.format } : {}),
-      });
-    } catch (error) {
-      // Prisma's P3005 (lambda/schema-not-empty.ts): a refusal of the deploy, reported as its problem.
-      if (!(error instanceof MigrateError && error.code === ErrorCode.SchemaNotEmpty)) throw error;
-      report.problems.push({
-        code: error.code,
-        migration: batch[0]!.name,
-        message: error.message,
-        remedy: error.remedy,
-      });
-      break;
-    } finally {
-      clearInterval(heartbeat);
-    }
-    if (result.baselining) report.baselining = true;
-    const finished = result.results.filter((r) => r.status !== 'not-started');
-    report.results.push(...finished);
-    const last = finished[finished.length - 1];
-    if (last) progress(`  ${finished.length} done, last ${last.name}: ${last.status}`);
-    // A failed migration ends the deploy, whatever stopped the batch (a time-budget failure too):
-    // the next batch would only meet its failed row (P3009).
-    if (result.stopped === 'blocked' && result.stoppedBecause) {
-      report.problems.push({
-        code: ErrorCode.LockTimeout,
-        migration: result.results.find((r) => r.status === 'not-started')?.name ?? batch[0]!.name,
-        message: result.stoppedBecause,
-        remedy:
-          'Deploy again once that deploy has finished: what was ' +
-          'applied stays applied, the rest follows (`vpc-migrate ' +
-          'status` shows when the lock is free).',
-      });
-    }
-    if (result.stopped === 'failed' || result.stopped === 'blocked' || finished.some((r) => r.status === 'failed'))
-      break;
-    const notStarted = new Set(result.results.filter((r) => r.status === 'not-started').map((r) => r.name));
-    if (result.stopped === 'time-budget' && finished.length === 0) {
-      report.problems.push({
-        code: ErrorCode.InvokeTimeout,
-        migration: batch[0]!.name,
-        message: `The worker's time budget ran out before ${batch[0]!.name} could start.`,
-        remedy:
-          `Raise the function timeout (at most ${LAMBDA_MAX_TIMEOUT_SECONDS} ` +
-          `s) or split the migration; then run deploy again.`,
-      });
-      break;
-    }
-    remaining = remaining.filter((p) => notStarted.has(p.name) || !batch.includes(p));
-  }
+      }),
+    send: async (batch, round, left) => {
+      progress(
+        `Applying ${batch.length} of ${left.migrations} pending ` +
+          `migration(s) (request ${round}, ${left.batches} batch(es) ` +
+          `left)…`,
+      );
+      // One invocation may run for minutes: say it is still alive, for people and CI logs alike.
+      const sent = Date.now();
+      const heartbeat = setInterval(
+        () => progress(`  … still applying (${Math.round((Date.now() - sent) / 1000)} s)`),
+        15_000,
+      );
+      let result: ApplyResult;
+      try {
+        // One Lambda Invoke; no import shows where it lands: lambda/handler.ts answers it.
+        result = await worker.apply({
+          requestId: `${requestId}-${round}`,
+          migrations: batch,
+          ...(opts.apply ? { options: opts.apply } : {}),
+          ...(report.format ? { format: report.format } : {}),
+        });
+      } catch (error) {
+        // Prisma's P3005 (lambda/schema-not-empty.ts): a refusal of the deploy, reported as its problem.
+        if (!(error instanceof MigrateError && error.code === ErrorCode.SchemaNotEmpty)) throw error;
+        report.problems.push({
+          code: error.code,
+          migration: batch[0]!.name,
+          message: error.message,
+          remedy: error.remedy,
+        });
+        return undefined;
+      } finally {
+        clearInterval(heartbeat);
+      }
+      if (result.baselining) report.baselining = true;
+      const finished = result.results.filter((r) => r.status !== 'not-started');
+      report.results.push(...finished);
+      const last = finished[finished.length - 1];
+      if (last) progress(`  ${finished.length} done, last ${last.name}: ${last.status}`);
+      // A failed migration ends the deploy, whatever stopped the batch (a time-budget failure too):
+      // the next batch would only meet its failed row (P3009).
+      if (result.stopped === 'blocked' && result.stoppedBecause) {
+        report.problems.push({
+          code: ErrorCode.LockTimeout,
+          migration: result.results.find((r) => r.status === 'not-started')?.name ?? batch[0]!.name,
+          message: result.stoppedBecause,
+          remedy:
+            'Deploy again once that deploy has finished: what was ' +
+            'applied stays applied, the rest follows (`vpc-migrate ' +
+            'status` shows when the lock is free).',
+        });
+      }
+      if (result.stopped === 'failed' || result.stopped === 'blocked' || finished.some((r) => r.status === 'failed'))
+        return undefined;
+      if (result.stopped === 'time-budget' && finished.length === 0) {
+        report.problems.push({
+          code: ErrorCode.InvokeTimeout,
+          migration: batch[0]!.name,
+          message: `The worker's time budget ran out before ${batch[0]!.name} could start.`,
+          remedy:
+            `Raise the function timeout (at most ${LAMBDA_MAX_TIMEOUT_SECONDS} ` +
+            `s) or split the migration; then run deploy again.`,
+        });
+        return undefined;
+      }
+      return result.results;
+    },
+  });
 }
 
 export const deployCommand = defineCommand({

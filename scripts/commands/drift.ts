@@ -17,7 +17,7 @@ import {
   remedyCommand,
   type ServerFacts,
 } from '../../lambda/contract/index.js';
-import { batchBySize } from '../core/payloads.js';
+import { sendInBatches } from '../core/send-in-batches.js';
 import type { AppliedEntry, Problem } from '../core/plan.js';
 import { sqlParser } from '../core/sql-parser.js';
 import type { Request, Worker } from '../core/worker-client.js';
@@ -231,8 +231,8 @@ export function inLedgerOrder<T extends Pick<AppliedEntry, 'finishedAt' | 'appli
 }
 
 /**
- * The applied migrations into the scratch database, as deploy sends them: as many per Invoke as
- * fit, the next invocation carrying on where the time budget stopped the last. Answers whether
+ * The applied migrations into the scratch database, as deploy sends them (scripts/core/send-in-batches.ts):
+ * as many per Invoke as fit, the next invocation carrying on where the time budget stopped the last. Answers whether
  * all were applied; otherwise the reason is in `report.problems`.
  */
 async function applyAll(
@@ -245,67 +245,62 @@ async function applyAll(
   },
 ): Promise<boolean> {
   const progress = opts.progress ?? (() => undefined);
-  let remaining = payloads;
-  let round = 0;
-  while (remaining.length > 0) {
-    const stop = opts.interrupted?.();
-    if (stop) {
+  return sendInBatches(payloads, {
+    interrupted: opts.interrupted,
+    onInterrupt: (stop, remaining) =>
       report.problems.push({
         code: ErrorCode.Interrupted,
         migration: remaining[0]!.name,
         message: stop.message,
         remedy: stop.next,
+      }),
+    send: async (batch, round, left) => {
+      progress(`Applying ${batch.length} of ${left.migrations} applied migration(s) to the expected schema…`);
+      const { apply } = await worker.drift({
+        requestId: `${opts.requestId}-apply-${round}`,
+        step: 'apply',
+        ...opts.place,
+        migrations: batch,
+        ...(opts.apply && Object.keys(opts.apply).length ? { options: opts.apply } : {}),
       });
-      return false;
-    }
-    const batch = batchBySize(remaining)[0]!;
-    round++;
-    progress(`Applying ${batch.length} of ${remaining.length} applied migration(s) to the expected schema…`);
-    const { apply } = await worker.drift({
-      requestId: `${opts.requestId}-apply-${round}`,
-      step: 'apply',
-      ...opts.place,
-      migrations: batch,
-      ...(opts.apply && Object.keys(opts.apply).length ? { options: opts.apply } : {}),
-    });
-    const results = apply?.results ?? [];
-    const failed = results.find((r) => r.status === 'failed');
-    if (failed) {
-      report.problems.push({
-        code: ErrorCode.DriftFailed,
-        migration: failed.name,
-        message:
-          `Migration ${failed.name} failed while building the expected schema` +
-          `${failed.error?.code ? ` (${failed.error.code})` : ''}: ${failed.error?.message ?? 'unknown error'}. ` +
-          'It is recorded as applied on the target, so the expected schema cannot be built from these files.',
-        remedy:
-          'Check that the local file is the one that was applied (`vpc-migrate status` shows modified ones) and that ' +
-          'it runs on an empty database; nothing was changed on the target.',
-      });
-      return false;
-    }
-    if (apply?.stopped === 'blocked' || apply?.stopped === 'failed') {
-      report.problems.push({
-        code: ErrorCode.DriftFailed,
-        migration: batch[0]!.name,
-        message: apply.stoppedBecause ?? `Building the expected schema stopped (${apply.stopped}).`,
-        remedy: 'Run drift again.',
-      });
-      return false;
-    }
-    const notStarted = new Set(results.filter((r) => r.status === 'not-started').map((r) => r.name));
-    if (apply?.stopped === 'time-budget' && notStarted.size === batch.length) {
-      report.problems.push({
-        code: ErrorCode.InvokeTimeout,
-        migration: batch[0]!.name,
-        message: `The worker's time budget ran out before ${batch[0]!.name} could be applied to the expected schema.`,
-        remedy: `Raise the function timeout (at most ${LAMBDA_MAX_TIMEOUT_SECONDS} s), then run drift again.`,
-      });
-      return false;
-    }
-    remaining = remaining.filter((p) => notStarted.has(p.name) || !batch.includes(p));
-  }
-  return true;
+      const results = apply?.results ?? [];
+      const failed = results.find((r) => r.status === 'failed');
+      if (failed) {
+        report.problems.push({
+          code: ErrorCode.DriftFailed,
+          migration: failed.name,
+          message:
+            `Migration ${failed.name} failed while building the expected schema` +
+            `${failed.error?.code ? ` (${failed.error.code})` : ''}: ${failed.error?.message ?? 'unknown error'}. ` +
+            'It is recorded as applied on the target, so the expected schema cannot be built from these files.',
+          remedy:
+            'Check that the local file is the one that was applied (`vpc-migrate status` shows modified ones) ' +
+            'and that it runs on an empty database; nothing was changed on the target.',
+        });
+        return undefined;
+      }
+      if (apply?.stopped === 'blocked' || apply?.stopped === 'failed') {
+        report.problems.push({
+          code: ErrorCode.DriftFailed,
+          migration: batch[0]!.name,
+          message: apply.stoppedBecause ?? `Building the expected schema stopped (${apply.stopped}).`,
+          remedy: 'Run drift again.',
+        });
+        return undefined;
+      }
+      const started = results.filter((r) => r.status !== 'not-started').length;
+      if (apply?.stopped === 'time-budget' && started === 0) {
+        report.problems.push({
+          code: ErrorCode.InvokeTimeout,
+          migration: batch[0]!.name,
+          message: `The worker's time budget ran out before ${batch[0]!.name} could be applied to the expected schema.`,
+          remedy: `Raise the function timeout (at most ${LAMBDA_MAX_TIMEOUT_SECONDS} s), then run drift again.`,
+        });
+        return undefined;
+      }
+      return results;
+    },
+  });
 }
 
 /** The Prisma config's `tables.external` / `enums.external` as exclude patterns (unqualified names in any schema). */

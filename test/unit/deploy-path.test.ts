@@ -80,7 +80,8 @@ export const STEPPED_OVER: { from: Step; file: string; fn: string }[] = [
   { from: DEPLOY_PATH[1]!, file: 'scripts/transport/invoke.ts', fn: 'connectWorker' },
   { from: DEPLOY_PATH[3]!, file: 'scripts/core/sql-parser.ts', fn: 'sqlParser' },
   { from: DEPLOY_PATH[12]!, file: 'scripts/core/split.ts', fn: 'splitMigration' },
-  { from: DEPLOY_PATH[14]!, file: 'scripts/core/payloads.ts', fn: 'batchBySize' },
+  // The batching loop deploy shares with drift; it packs the payloads (payloads.ts batchBySize).
+  { from: DEPLOY_PATH[14]!, file: 'scripts/core/send-in-batches.ts', fn: 'sendInBatches' },
   { from: DEPLOY_PATH[16]!, file: 'lambda/contract/validate.ts', fn: 'parseEvent' },
   { from: DEPLOY_PATH[18]!, file: 'lambda/lock.ts', fn: 'acquireMigrationLock' },
   { from: DEPLOY_PATH[20]!, file: 'lambda/session.ts', fn: 'sessionResetStatements' },
