@@ -9,6 +9,7 @@ import {
   parseDatabaseList,
   WORKER_ENV,
 } from '../../lambda/contract/index.js';
+import { clientConfigFromUrl } from '../../lambda/db.js';
 import { createHandler, createLogger } from '../../lambda/handler.js';
 import { startLocalDatabase, type LocalDatabase } from './database.js';
 import { startInvokeEndpoint, writeInvocationLog } from './endpoint.js';
@@ -48,8 +49,6 @@ export interface LocalWorker {
   functionName: string;
   /** The reader function beside it (`<functionName>-reader`), as the CDK stack deploys one. */
   readerFunctionName: string;
-  /** Why the reader login could not be set up (read-only queries then report it), if it could not. */
-  readerSetupError?: Error;
   databaseUrl: string;
   /** True when the embedded PostgreSQL serves `databaseUrl`. */
   embedded: boolean;
@@ -78,20 +77,26 @@ export async function startLocalWorker(opts: LocalWorkerOptions = {}): Promise<L
   try {
     const readerDatabaseUrl = localReaderUrl(databaseUrl);
     const named = opts.databases ?? parseDatabaseList(process.env[WORKER_ENV.databases]);
-    const migrator = createHandler({
-      databaseUrl,
-      readerDatabaseUrl,
-      logger,
-      // As deployed: a malformed list refuses selectors, and the worker still serves its own database.
-      ...(named instanceof MigrateError ? { databasesInvalid: named } : { databases: named }),
-    });
-    // What the CDK stack's set-up does on deploy: the reader login, from the reader's credentials.
-    const readerSetupError = await ensureLocalReader(databaseUrl, migrator);
+    // As deployed: a malformed list refuses selectors, and the worker still serves its own database.
+    const databases = named instanceof MigrateError ? { databasesInvalid: named } : { databases: named };
+    // What the CDK stack's set-up does on deploy: the reader login, from the reader's credentials,
+    // by the worker's own `setup` action. Done the first time anything connects as the reader (a
+    // deploy never does), not before the endpoint starts: off the path of every command. A failed
+    // set-up is tried again next time; the connection then fails as the reader login it is.
+    const setUp = createHandler({ databaseUrl, readerDatabaseUrl, logger, ...databases });
+    const readerLogin = async () => {
+      await ensureLocalReader(databaseUrl, setUp);
+      return clientConfigFromUrl(readerDatabaseUrl);
+    };
+    const migrator = createHandler({ databaseUrl, readerConnectionConfig: readerLogin, logger, ...databases });
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const endpoint = await startInvokeEndpoint({
       functions: {
         [functionName]: { handler: migrator, timeoutMs },
-        [readerFunctionName]: { handler: createHandler({ mode: 'reader', readerDatabaseUrl, logger }), timeoutMs },
+        [readerFunctionName]: {
+          handler: createHandler({ mode: 'reader', readerConnectionConfig: readerLogin, logger }),
+          timeoutMs,
+        },
       },
       ...(opts.log ? { log: opts.log } : {}),
     });
@@ -99,7 +104,6 @@ export async function startLocalWorker(opts: LocalWorkerOptions = {}): Promise<L
       endpoint: endpoint.url,
       functionName,
       readerFunctionName,
-      ...(readerSetupError ? { readerSetupError } : {}),
       databaseUrl,
       embedded: database !== null,
       ...(database ? { dataDir: database.dataDir } : {}),

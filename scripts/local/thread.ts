@@ -25,14 +25,12 @@ export const threadError = (error: unknown): ThreadError =>
 async function serve(port: NonNullable<typeof parentPort>, opts: LocalWorkerOptions): Promise<void> {
   try {
     const local = await startLocalWorker(opts);
-    const { close, readerSetupError, ...started } = local;
+    const { close, ...started } = local;
     port.on('message', (message) => {
       if (message !== 'close') return;
       void close().finally(() => port.postMessage({ closed: true }));
     });
-    port.postMessage({
-      started: { ...started, ...(readerSetupError ? { readerSetupError: threadError(readerSetupError) } : {}) },
-    });
+    port.postMessage({ started });
   } catch (error) {
     port.postMessage({ failed: threadError(error) });
   }

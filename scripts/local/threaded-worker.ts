@@ -9,10 +9,7 @@ import { MigrateError } from '../../lambda/contract/index.js';
 import type { LocalWorker, LocalWorkerOptions } from './local-worker.js';
 import type { ThreadError } from './thread.js';
 
-type FromThread =
-  | { started: Omit<LocalWorker, 'close' | 'readerSetupError'> & { readerSetupError?: ThreadError } }
-  | { failed: ThreadError }
-  | { closed: true };
+type FromThread = { started: Omit<LocalWorker, 'close'> } | { failed: ThreadError } | { closed: true };
 
 function errorOf(e: ThreadError): Error {
   if ('migrate' in e) return MigrateError.fromBody(e.migrate);
@@ -46,12 +43,7 @@ export function startLocalWorkerThread(entry: URL, opts: LocalWorkerOptions): Pr
         return reject(errorOf(m.failed));
       }
       if (!('started' in m)) return;
-      const { readerSetupError, ...started } = m.started;
-      resolve({
-        ...started,
-        ...(readerSetupError ? { readerSetupError: errorOf(readerSetupError) } : {}),
-        close: stop,
-      });
+      resolve({ ...m.started, close: stop });
     });
   });
 }
