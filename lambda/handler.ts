@@ -40,6 +40,8 @@ import { createLogger, type Logger } from './log.js';
 
 /** Hosts other than Lambda's runtime (the local endpoint, tests) give the worker their own log sink. */
 export { createLogger, type Logger };
+/** …and may give a login as a connection source of their own (the local reader, set up on first use). */
+export { clientConfigFromUrl };
 import { handleReaderRoleResource, isReaderRoleResourceEvent, type CustomResourceResponse } from './custom-resource.js';
 import { assertReader, credentialsOf, setupReader } from './reader.js';
 import { runSql } from './run-sql.js';

@@ -9,8 +9,7 @@ import {
   parseDatabaseList,
   WORKER_ENV,
 } from '../../lambda/contract/index.js';
-import { clientConfigFromUrl } from '../../lambda/db.js';
-import { createHandler, createLogger } from '../../lambda/handler.js';
+import { clientConfigFromUrl, createHandler, createLogger } from '../../lambda/handler.js';
 import { startLocalDatabase, type LocalDatabase } from './database.js';
 import { startInvokeEndpoint, writeInvocationLog } from './endpoint.js';
 import { DEFAULT_FUNCTION_NAME, readerFunctionNameOf } from './names.js';
