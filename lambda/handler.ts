@@ -265,8 +265,7 @@ async function openReader(source: ConnectionSource, event: Pick<ParsedEvent, 'ac
     db = await open(source, event);
   } catch (error) {
     // 28P01: wrong password; 28000: no such role (on a server that trusts the host, the only sign).
-    const code = (error as { cause?: { code?: string } }).cause?.code;
-    if (!isAuthFailure(error) && code !== '28000') throw error;
+    if (!isAuthFailure(error) && connectCode(error) !== '28000') throw error;
     const role = await source().then(
       (c) => credentialsOf(c).then((x) => x.role),
       () => DEFAULT_READER_ROLE,
@@ -289,6 +288,11 @@ async function openReader(source: ConnectionSource, event: Pick<ParsedEvent, 'ac
   return db;
 }
 
+/** The SQLSTATE of a failed connection (connect wraps the driver's error as its cause). */
+function connectCode(error: unknown): string | undefined {
+  return (error as { cause?: { code?: string } }).cause?.code;
+}
+
 /** A session of the migrating login; with a `clock`, its connecting and every query are timed. */
 async function open(
   resolveConfig: ConnectionSource,
@@ -301,7 +305,9 @@ async function open(
     return await connect(await resolveConfig(), { applicationName });
   } catch (error) {
     // After a secret rotation the cached password fails once: fetch the secret again and retry.
-    if (!isAuthFailure(error)) throw error;
+    // 28000 (no such role, where the server trusts the host): a source may create it on refresh
+    // (the local reader login, scripts/local/local-worker.ts).
+    if (!isAuthFailure(error) && connectCode(error) !== '28000') throw error;
     return connect(await resolveConfig({ refresh: true }), { applicationName });
   }
 }

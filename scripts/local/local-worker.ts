@@ -78,13 +78,16 @@ export async function startLocalWorker(opts: LocalWorkerOptions = {}): Promise<L
     const named = opts.databases ?? parseDatabaseList(process.env[WORKER_ENV.databases]);
     // As deployed: a malformed list refuses selectors, and the worker still serves its own database.
     const databases = named instanceof MigrateError ? { databasesInvalid: named } : { databases: named };
-    // What the CDK stack's set-up does on deploy: the reader login, from the reader's credentials,
-    // by the worker's own `setup` action. Done the first time anything connects as the reader (a
-    // deploy never does), not before the endpoint starts: off the path of every command. A failed
-    // set-up is tried again next time; the connection then fails as the reader login it is.
+    // What the CDK stack's set-up does when the stack is deployed: the reader login, from the
+    // reader's credentials, by the worker's own `setup` action. Here it runs when the login cannot
+    // log in (the worker asks its source again, with `refresh`, after 28P01 or 28000): the first
+    // read-only query on a server, or after the administrator's password changed. Never before the
+    // endpoint starts, so a deploy (which never reads as the reader) and every later status skip
+    // its connection and role statements. A failed set-up is tried again next time; the
+    // connection then fails as the reader login it is (VPCM_READER_ROLE_MISSING).
     const setUp = createHandler({ databaseUrl, readerDatabaseUrl, logger, ...databases });
-    const readerLogin = async () => {
-      await ensureLocalReader(databaseUrl, setUp);
+    const readerLogin = async (opts?: { refresh?: boolean }) => {
+      if (opts?.refresh) await ensureLocalReader(databaseUrl, setUp, { again: true });
       return clientConfigFromUrl(readerDatabaseUrl);
     };
     const migrator = createHandler({ databaseUrl, readerConnectionConfig: readerLogin, logger, ...databases });

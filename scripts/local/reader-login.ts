@@ -28,26 +28,31 @@ export function localReaderUrl(
   return url.toString();
 }
 
-const done = new Map<string, Promise<MigrateError | undefined>>();
+const done = new Map<string, { pending: Promise<MigrateError | undefined>; settled: boolean }>();
 
 /**
  * Runs the handler's reader set-up once per server and process; resolves to the failure (the
  * administrator may not create roles, say) instead of throwing, since deploys work without a
- * reader and read-only queries then say what is missing.
+ * reader and read-only queries then say what is missing. `again`: the login failed after an
+ * earlier set-up (the role was dropped, the password changed): run it anew unless one is running.
  */
-export function ensureLocalReader(adminUrl: string, migrator: WorkerHandler): Promise<MigrateError | undefined> {
+export function ensureLocalReader(
+  adminUrl: string,
+  migrator: WorkerHandler,
+  opts: { again?: boolean } = {},
+): Promise<MigrateError | undefined> {
   const url = new URL(adminUrl);
   const key = `${url.hostname}:${url.port}:${url.username}`;
-  let pending = done.get(key);
-  if (!pending) {
-    pending = runSetup(migrator);
-    done.set(key, pending);
-    // A failure is tried again by the next worker (the server may have been down).
-    void pending.then((error) => {
-      if (error) done.delete(key);
-    });
-  }
-  return pending;
+  const known = done.get(key);
+  if (known && !(opts.again && known.settled)) return known.pending;
+  const entry = { pending: runSetup(migrator), settled: false };
+  done.set(key, entry);
+  // A failure is tried again by the next worker (the server may have been down).
+  void entry.pending.then((error) => {
+    entry.settled = true;
+    if (error && done.get(key) === entry) done.delete(key);
+  });
+  return entry.pending;
 }
 
 async function runSetup(migrator: WorkerHandler): Promise<MigrateError | undefined> {
