@@ -4,6 +4,23 @@ import { defineConfig } from 'vitest/config';
 const CORPORA = ['test/**/*-corpora.test.ts', 'test/**/corpora.test.ts', 'test/**/*-corpus.test.ts'];
 /** Prisma 6.19's own migrate judging our ledgers case by case: its own suite, `pnpm test:judge`. */
 const JUDGE = ['test/integration/prisma-judge.test.ts'];
+/**
+ * Whole features end to end, many processes each: 20 databases rolled out (issue 27), drift
+ * (issue 28), and ten shapes of file killed mid-run and resumed. 62, 47 and 43 s of the 333 s
+ * `pnpm test` took on 2 cores on 2026-12-06 (a slow day): `pnpm test:long`, run by .ci/run.
+ */
+const LONG = [
+  'test/integration/own-transaction.test.ts',
+  'test/integration/drift.test.ts',
+  'test/integration/rollout.test.ts',
+];
+/** Integration files that run on the embedded server alone (no `databaseTargets()`): not again in `system`. */
+const EMBEDDED_ONLY = [
+  'test/integration/invoke-dropped.test.ts',
+  'test/integration/local-database.test.ts',
+  'test/integration/local-endpoint.test.ts',
+  'test/integration/prisma-ledger-sql.test.ts',
+];
 
 // Two cores: integration files each start their own databases, so keep parallelism modest.
 export default defineConfig({
@@ -14,13 +31,44 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
-          exclude: [...CORPORA, ...JUDGE],
+          exclude: [...CORPORA, ...JUDGE, ...LONG],
           testTimeout: 120_000,
           hookTimeout: 120_000,
           globalSetup: ['test/helpers/global-setup.ts'],
         },
       },
       { test: { name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 120_000 } },
+      // The integration suites again on the machine's own PostgreSQL (127.0.0.1:5432) when it
+      // answers: `pnpm test:system`, run by .ci/run. `pnpm test` runs them on the embedded server
+      // only: on both, it took 393 s on 2 cores on 2026-12-06, over the 5-minute budget.
+      ...(systemRequested()
+        ? [
+            {
+              test: {
+                name: 'system',
+                include: ['test/integration/**/*.test.ts'],
+                exclude: [...CORPORA, ...JUDGE, ...LONG, ...EMBEDDED_ONLY],
+                testTimeout: 120_000,
+                hookTimeout: 120_000,
+                globalSetup: ['test/helpers/global-setup.ts'],
+              },
+            },
+          ]
+        : []),
+      // On both servers, as the other long suites.
+      ...(longRequested()
+        ? [
+            {
+              test: {
+                name: 'long',
+                include: LONG,
+                testTimeout: 300_000,
+                hookTimeout: 300_000,
+                globalSetup: ['test/helpers/global-setup.ts'],
+              },
+            },
+          ]
+        : []),
       // The real histories of ../shared/corpora (820 + 163 Prisma migrations, 186 Drizzle ones):
       // `pnpm test:corpora`, run by .ci/run. Out of `pnpm test` to keep it within 5 minutes on 2 cores.
       ...(corporaRequested()
@@ -72,6 +120,16 @@ export default defineConfig({
     env: { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
   },
 });
+
+/** `--project long`, or VPCM_LONG=1. */
+function longRequested(): boolean {
+  return process.env.VPCM_LONG === '1' || process.argv.some((arg) => /(^|[=/])long$/.test(arg));
+}
+
+/** `--project system`, or VPCM_SYSTEM=1. */
+function systemRequested(): boolean {
+  return process.env.VPCM_SYSTEM === '1' || process.argv.some((arg) => /(^|[=/])system$/.test(arg));
+}
 
 /** `--project corpora`, or VPCM_CORPORA=1. */
 function corporaRequested(): boolean {

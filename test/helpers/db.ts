@@ -13,11 +13,16 @@ export interface DatabaseTarget {
   adminUrl: string;
 }
 
-/** The servers to run against, for `describe.each`: the embedded one, and the system one when it answered. */
+/**
+ * The servers to run against, for `describe.each`: the embedded one (`pnpm test`), the system
+ * one when it answered (`pnpm test:system`), or both (the long suites); see global-setup.ts.
+ */
 export function databaseTargets(): DatabaseTarget[] {
-  const targets: DatabaseTarget[] = [{ name: 'embedded', adminUrl: inject('embeddedUrl') }];
+  const servers = inject('servers');
+  const targets: DatabaseTarget[] = [];
+  if (servers !== 'system') targets.push({ name: 'embedded', adminUrl: inject('embeddedUrl') });
   const systemUrl = inject('systemUrl');
-  if (systemUrl) targets.push({ name: 'system', adminUrl: systemUrl });
+  if (systemUrl && servers !== 'embedded') targets.push({ name: 'system', adminUrl: systemUrl });
   return targets;
 }
 

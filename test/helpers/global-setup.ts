@@ -1,7 +1,7 @@
 /**
  * Integration-test global setup: ONE embedded PostgreSQL for the whole run (tests take fresh
- * databases on it, see db.ts) plus a probe of a system PostgreSQL on 5432, which the tests
- * use as a second target when it answers.
+ * databases on it, see db.ts) plus a probe of a system PostgreSQL on 5432, which the tests use
+ * as a target when it answers: in `pnpm test:system` and the long suites, not in `pnpm test`.
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,6 +16,12 @@ declare module 'vitest' {
     embeddedUrl: string;
     /** Superuser URL of a system PostgreSQL on 127.0.0.1:5432, or null when none answered. */
     systemUrl: string | null;
+    /**
+     * Which servers `databaseTargets()` (db.ts) runs a suite on: `pnpm test`'s integration
+     * project the embedded one only, the `system` project (`pnpm test:system`) the machine's own
+     * only, the long suites both.
+     */
+    servers: 'embedded' | 'system' | 'both';
   }
 }
 
@@ -33,6 +39,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
     ]);
     project.provide('embeddedUrl', db.url);
     project.provide('systemUrl', systemUrl);
+    const name = project.name;
+    project.provide('servers', name === 'integration' ? 'embedded' : name === 'system' ? 'system' : 'both');
+    if (name === 'system' && !systemUrl)
+      console.warn(`No PostgreSQL answers at ${SYSTEM_URL} (as a user that may create databases): nothing to run.`);
     return async () => {
       await db.stop();
       await rm(root, { recursive: true, force: true });
