@@ -14,13 +14,24 @@ const LONG = [
   'test/integration/drift.test.ts',
   'test/integration/rollout.test.ts',
 ];
-/** Integration files that run on the embedded server alone (no `databaseTargets()`): not again in `system`. */
+/**
+ * Integration files that run on the embedded server alone (`embeddedTarget()`, never
+ * `databaseTargets()`): not run again in `system`. One missing here only runs twice.
+ */
 const EMBEDDED_ONLY = [
-  'test/integration/invoke-dropped.test.ts',
-  'test/integration/local-database.test.ts',
-  'test/integration/local-endpoint.test.ts',
-  'test/integration/prisma-ledger-sql.test.ts',
-];
+  'cli-honesty',
+  'cli',
+  'drift-catalog',
+  'invoke-dropped',
+  'local-database',
+  'local-endpoint',
+  'messages',
+  'paths',
+  'prisma-ledger-sql',
+  'reader-function',
+  'remedies-as-printed',
+  'timings',
+].map((name) => `test/integration/${name}.test.ts`);
 
 // Two cores: integration files each start their own databases, so keep parallelism modest.
 export default defineConfig({

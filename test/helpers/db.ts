@@ -13,6 +13,11 @@ export interface DatabaseTarget {
   adminUrl: string;
 }
 
+/** The run's embedded server: for a suite that runs on it alone, whatever `databaseTargets()` gives. */
+export function embeddedTarget(): DatabaseTarget {
+  return { name: 'embedded', adminUrl: inject('embeddedUrl') };
+}
+
 /**
  * The servers to run against, for `describe.each`: the embedded one (`pnpm test`), the system
  * one when it answered (`pnpm test:system`), or both (the long suites); see global-setup.ts.
@@ -20,7 +25,7 @@ export interface DatabaseTarget {
 export function databaseTargets(): DatabaseTarget[] {
   const servers = inject('servers');
   const targets: DatabaseTarget[] = [];
-  if (servers !== 'system') targets.push({ name: 'embedded', adminUrl: inject('embeddedUrl') });
+  if (servers !== 'system') targets.push(embeddedTarget());
   const systemUrl = inject('systemUrl');
   if (systemUrl && servers !== 'embedded') targets.push({ name: 'system', adminUrl: systemUrl });
   return targets;

@@ -12,7 +12,7 @@ import { describe, expect, it } from 'vitest';
 import { ErrorCode, type LambdaContext } from '../../lambda/contract/index.js';
 import { status } from '../../scripts/commands/status.js';
 import { type ProcessRun, runCli, spawnCollect, targetFlags } from '../helpers/cli.js';
-import { databaseTargets, prismaLedger } from '../helpers/db.js';
+import { embeddedTarget, prismaLedger } from '../helpers/db.js';
 import { migrationsDir, repoRoot } from '../helpers/migrations.js';
 import { useFreshWorker, startTestWorker } from '../helpers/test-worker.js';
 
@@ -33,7 +33,7 @@ const SLOW = {
 };
 
 describe('Ctrl-C and SIGTERM during a deploy', () => {
-  const { adminUrl } = databaseTargets()[0]!;
+  const { adminUrl } = embeddedTarget();
   const env = useFreshWorker(adminUrl);
 
   it(
@@ -104,7 +104,7 @@ describe('Ctrl-C and SIGTERM during a deploy', () => {
 });
 
 describe('bounded flags and protocol answers', () => {
-  const { adminUrl } = databaseTargets()[0]!;
+  const { adminUrl } = embeddedTarget();
   const { db, tw } = useFreshWorker(adminUrl, { per: 'describe' });
 
   it.each([

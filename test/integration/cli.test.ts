@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { databaseTargets, freshDatabase } from '../helpers/db.js';
+import { embeddedTarget, freshDatabase } from '../helpers/db.js';
 import { addMigration, copyOfExample, repoRoot } from '../helpers/migrations.js';
 import { useFreshWorker } from '../helpers/test-worker.js';
 
@@ -28,7 +28,7 @@ function cli(
 }
 
 describe('vpc-migrate CLI', () => {
-  const { adminUrl } = databaseTargets()[0]!;
+  const { adminUrl } = embeddedTarget();
   const { tw } = useFreshWorker(adminUrl, { per: 'describe' });
   let dir: string;
   beforeAll(async () => {

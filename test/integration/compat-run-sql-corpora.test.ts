@@ -12,7 +12,7 @@ import { deploy } from '../../scripts/commands/deploy.js';
 import { status } from '../../scripts/commands/status.js';
 import { compareMigrationNames } from '../../scripts/core/plan.js';
 import { startCountOnlyWorker } from '../helpers/count-only-worker.js';
-import { databaseTargets, freshDatabase, prismaLedger } from '../helpers/db.js';
+import { embeddedTarget, freshDatabase, prismaLedger } from '../helpers/db.js';
 import { corporaDir } from '../helpers/migrations.js';
 import { expectPrismaUpToDate } from '../helpers/prisma-agrees.js';
 import { prismaAvailable } from '../helpers/prisma-judge.js';
@@ -24,7 +24,7 @@ const corpora = [
   { name: 'documenso__documenso', count: 163 },
 ].map((c) => ({ ...c, dir: path.join(corporaDir, c.name, 'migrations') }));
 
-const embedded = databaseTargets().find((t) => t.name === 'embedded')!;
+const embedded = embeddedTarget();
 
 async function folders(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });

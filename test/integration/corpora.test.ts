@@ -10,7 +10,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { status } from '../../scripts/commands/status.js';
-import { databaseTargets, prismaLedger } from '../helpers/db.js';
+import { embeddedTarget, prismaLedger } from '../helpers/db.js';
 import { corporaDir } from '../helpers/migrations.js';
 import { expectPrismaAgrees } from '../helpers/prisma-agrees.js';
 import { prismaAvailable } from '../helpers/prisma-judge.js';
@@ -21,7 +21,7 @@ const corpora = [
   { name: 'documenso__documenso', count: 163 },
 ].map((c) => ({ ...c, dir: path.join(corporaDir, c.name, 'migrations') }));
 
-const embedded = databaseTargets().find((t) => t.name === 'embedded')!;
+const embedded = embeddedTarget();
 
 describe.skipIf(!existsSync(corporaDir))('real histories (corpora as test data)', () => {
   describe.each(corpora)('$name', ({ dir, count }) => {

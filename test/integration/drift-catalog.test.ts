@@ -8,12 +8,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Catalog, introspect } from '../../lambda/drift/catalog.js';
 import { type Difference, diffCatalogs } from '../../lambda/drift/diff.js';
-import { databaseTargets, type FreshDatabase, query, withClient } from '../helpers/db.js';
+import { embeddedTarget, type FreshDatabase, query, withClient } from '../helpers/db.js';
 import { catalogOf, copyOfDatabase, deployedDatabase } from '../helpers/drift.js';
 import { corporaDir } from '../helpers/migrations.js';
 
 const dir = path.join(corporaDir, 'documenso__documenso', 'migrations');
-const embedded = databaseTargets().find((t) => t.name === 'embedded')!;
+const embedded = embeddedTarget();
 
 describe.skipIf(!existsSync(dir))('drift catalog: documenso', () => {
   let deployed: FreshDatabase[] = [];

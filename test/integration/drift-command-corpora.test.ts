@@ -10,7 +10,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { drift } from '../../scripts/commands/drift.js';
-import { databaseTargets, query } from '../helpers/db.js';
+import { embeddedTarget, query } from '../helpers/db.js';
 import { corporaDir } from '../helpers/migrations.js';
 import { useFreshWorker } from '../helpers/test-worker.js';
 
@@ -20,7 +20,7 @@ const corpora = [
   { name: 'Dokploy__dokploy', format: 'drizzle' as const },
 ].map((c) => ({ ...c, dir: path.join(corporaDir, c.name, 'migrations') }));
 
-const embedded = databaseTargets().find((t) => t.name === 'embedded')!;
+const embedded = embeddedTarget();
 
 describe.skipIf(!existsSync(corporaDir))('drift on real histories (corpora as test data)', () => {
   describe.each(corpora)('$name', ({ name, dir, format }) => {

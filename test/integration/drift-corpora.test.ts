@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Catalog, introspect } from '../../lambda/drift/catalog.js';
 import { diffCatalogs } from '../../lambda/drift/diff.js';
-import { databaseTargets, type FreshDatabase, withClient } from '../helpers/db.js';
+import { embeddedTarget, type FreshDatabase, withClient } from '../helpers/db.js';
 import { catalogOf, deployedDatabase } from '../helpers/drift.js';
 import { corporaDir } from '../helpers/migrations.js';
 
@@ -19,7 +19,7 @@ const corpora = [
   { name: 'Dokploy__dokploy', ledger: /__drizzle_migrations/ },
 ].map((c) => ({ ...c, dir: path.join(corporaDir, c.name, 'migrations') }));
 
-const embedded = databaseTargets().find((t) => t.name === 'embedded')!;
+const embedded = embeddedTarget();
 
 describe.skipIf(!existsSync(corporaDir))('drift catalog: real histories read the same twice', () => {
   describe.each(corpora)('$name', ({ name, dir, ledger }) => {

@@ -12,14 +12,14 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { status } from '../../scripts/commands/status.js';
-import { databaseTargets, useFreshDatabase } from '../helpers/db.js';
+import { embeddedTarget, useFreshDatabase } from '../helpers/db.js';
 import { drizzleMigrate, drizzleRows } from '../helpers/drizzle.js';
 import { corporaDir, repoRoot } from '../helpers/migrations.js';
 import { startTestWorker } from '../helpers/test-worker.js';
 
 const dir = path.join(corporaDir, 'Dokploy__dokploy', 'migrations');
 const COUNT = 186;
-const embedded = databaseTargets().find((t) => t.name === 'embedded')!;
+const embedded = embeddedTarget();
 
 function pnpm(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

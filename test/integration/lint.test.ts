@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { runLint } from '../../scripts/commands/lint.js';
 import { status } from '../../scripts/commands/status.js';
-import { databaseTargets, query } from '../helpers/db.js';
+import { databaseTargets, embeddedTarget, query } from '../helpers/db.js';
 import { addMigration, corporaDir, migrationsDir, repoRoot } from '../helpers/migrations.js';
 import { useFreshWorker } from '../helpers/test-worker.js';
 
@@ -182,7 +182,7 @@ function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: st
 }
 
 describe('vpc-migrate lint / deploy --no-lint (CLI process)', () => {
-  const { adminUrl } = databaseTargets()[0]!;
+  const { adminUrl } = embeddedTarget();
   const { tw } = useFreshWorker(adminUrl);
 
   it(

@@ -7,7 +7,7 @@ import { httpStub, type HttpStub } from '../helpers/http-stub.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../lambda/contract/index.js';
 import { runCli, spawnCollect, targetFlags } from '../helpers/cli.js';
-import { databaseTargets, query } from '../helpers/db.js';
+import { embeddedTarget, query } from '../helpers/db.js';
 import { useFreshWorker } from '../helpers/test-worker.js';
 import { addMigration, migrationsDir, repoRoot } from '../helpers/migrations.js';
 
@@ -54,7 +54,7 @@ describe('numeric flags: digits only, within bounds, for every command', () => {
 });
 
 describe('messages against a real worker', () => {
-  const { adminUrl } = databaseTargets()[0]!;
+  const { adminUrl } = embeddedTarget();
   const { db, tw } = useFreshWorker(adminUrl, { per: 'describe' });
 
   it.each([['deploy', '--no-lint'], ['status']])(

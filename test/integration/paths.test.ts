@@ -9,7 +9,7 @@ import { cp, mkdir, mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databaseTargets, freshDatabase, type FreshDatabase, prismaLedger } from '../helpers/db.js';
+import { embeddedTarget, freshDatabase, type FreshDatabase, prismaLedger } from '../helpers/db.js';
 import { addMigration, exampleMigrations, repoRoot } from '../helpers/migrations.js';
 
 const runCli = path.join(repoRoot, 'scripts/run-cli.mjs');
@@ -53,7 +53,7 @@ async function projectWithConfig(): Promise<string> {
   return root;
 }
 
-const { adminUrl } = databaseTargets()[0]!;
+const { adminUrl } = embeddedTarget();
 
 describe('the migrations folder of a user project', () => {
   let root: string;

@@ -13,7 +13,7 @@ import { startInvokeEndpoint } from '../../scripts/local/endpoint.js';
 import { ensureLocalReader, localReaderUrl } from '../../scripts/local/reader-login.js';
 import { runCli, spawnCollect, type ProcessRun } from '../helpers/cli.js';
 import {
-  databaseTargets,
+  embeddedTarget,
   fixture,
   freshDatabase,
   orDrop,
@@ -62,7 +62,7 @@ async function startTwoFunctions(databaseUrl: string) {
 }
 
 describe('which function each command invokes', () => {
-  const { adminUrl } = databaseTargets()[0]!;
+  const { adminUrl } = embeddedTarget();
   const env = fixture(
     'describe',
     async () => {
@@ -218,7 +218,7 @@ describe('which function each command invokes', () => {
 });
 
 describe('sql --write from a shell (no terminal), against --local', () => {
-  const { adminUrl } = databaseTargets()[0]!;
+  const { adminUrl } = embeddedTarget();
   const db = useFreshDatabase(adminUrl);
   const shell = (file: string, args: string[], env: Record<string, string | undefined> = {}): Promise<ProcessRun> =>
     spawnCollect(file, args, {

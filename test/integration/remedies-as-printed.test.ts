@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../lambda/contract/index.js';
 import { type ProcessRun, runCli, spawnCollect } from '../helpers/cli.js';
-import { databaseTargets, prismaLedger, query, useFreshDatabase } from '../helpers/db.js';
+import { embeddedTarget, prismaLedger, query, useFreshDatabase } from '../helpers/db.js';
 import { migrationsDir, repoRoot } from '../helpers/migrations.js';
 
 /** `file args…` (or `sh -c` for a printed command) from the repository root, in a plain shell's environment. */
@@ -37,7 +37,7 @@ function printed(text: string, part: string): string {
 }
 
 describe('remedies run as printed', () => {
-  const { adminUrl } = databaseTargets()[0]!;
+  const { adminUrl } = embeddedTarget();
   const db = useFreshDatabase(adminUrl);
 
   it(

@@ -16,7 +16,7 @@ import { startLocalWorker } from '../../scripts/local/local-worker.js';
 import type { RolloutReport } from '../../scripts/rollout/report.js';
 import type { StatusMatrixReport } from '../../scripts/rollout/status-matrix.js';
 import { plainShellEnv, runCli } from '../helpers/cli.js';
-import { databaseTargets, type FreshDatabase, freshDatabase, query } from '../helpers/db.js';
+import { embeddedTarget, type FreshDatabase, freshDatabase, query } from '../helpers/db.js';
 import { addMigration, migrationsDir, repoRoot } from '../helpers/migrations.js';
 
 const COUNT = 20;
@@ -90,7 +90,7 @@ async function touched(url: string): Promise<boolean> {
 }
 
 describe('deploy --targets: 20 databases, a canary, a failure budget, --resume', () => {
-  const { adminUrl } = databaseTargets()[0]!;
+  const { adminUrl } = embeddedTarget();
   const dbs: FreshDatabase[] = [];
   const urls = new Map<string, string>();
   let dir: string;

@@ -16,10 +16,10 @@ import { sqlParser } from '../../scripts/core/sql-parser.js';
 import type { Split } from '../../scripts/core/timings.js';
 import { discoverMigrations } from '../../scripts/formats/prisma/discover.js';
 import { spawnCollect } from '../helpers/cli.js';
-import { databaseTargets, freshDatabase } from '../helpers/db.js';
+import { embeddedTarget, freshDatabase } from '../helpers/db.js';
 import { exampleMigrations, migrationsDir, repoRoot } from '../helpers/migrations.js';
 
-const target = databaseTargets()[0]!;
+const target = embeddedTarget();
 
 describe('time split', () => {
   it('deploy with VPC_MIGRATE_TIMINGS=<file> writes every stage, adding up to at most the total', async () => {
