@@ -52,7 +52,7 @@ export default defineConfig({
       // The integration suites again on the machine's own PostgreSQL (127.0.0.1:5432) when it
       // answers: `pnpm test:system`, run by .ci/run. `pnpm test` runs them on the embedded server
       // only: on both, it took 393 s on 2 cores on 2026-12-06, over the 5-minute budget.
-      ...(systemRequested()
+      ...(requested('system')
         ? [
             {
               test: {
@@ -67,7 +67,7 @@ export default defineConfig({
           ]
         : []),
       // On both servers, as the other long suites.
-      ...(longRequested()
+      ...(requested('long')
         ? [
             {
               test: {
@@ -82,7 +82,7 @@ export default defineConfig({
         : []),
       // The real histories of ../shared/corpora (820 + 163 Prisma migrations, 186 Drizzle ones):
       // `pnpm test:corpora`, run by .ci/run. Out of `pnpm test` to keep it within 5 minutes on 2 cores.
-      ...(corporaRequested()
+      ...(requested('corpora')
         ? [
             {
               test: {
@@ -96,7 +96,7 @@ export default defineConfig({
           ]
         : []),
       // 108 s of the 351 s `pnpm test` took on 2 cores (2026-12-06): `pnpm test:judge`, run by .ci/run.
-      ...(judgeRequested()
+      ...(requested('judge')
         ? [
             {
               test: {
@@ -111,7 +111,8 @@ export default defineConfig({
         : []),
       // The fault matrix (issue 5): `pnpm test:faults`. Not part of `pnpm test`: measured on 2
       // cores, the suite takes 3 min without it and 6 min with it, over the 5-minute budget.
-      ...(faultsRequested()
+      // Also asked for by a path under test/faults.
+      ...(requested('faults', /(^|[=/])faults(\/|$)/)
         ? [
             {
               // Prints the matrix and writes test/faults/RESULTS.md.
@@ -132,27 +133,10 @@ export default defineConfig({
   },
 });
 
-/** `--project long`, or VPCM_LONG=1. */
-function longRequested(): boolean {
-  return process.env.VPCM_LONG === '1' || process.argv.some((arg) => /(^|[=/])long$/.test(arg));
-}
-
-/** `--project system`, or VPCM_SYSTEM=1. */
-function systemRequested(): boolean {
-  return process.env.VPCM_SYSTEM === '1' || process.argv.some((arg) => /(^|[=/])system$/.test(arg));
-}
-
-/** `--project corpora`, or VPCM_CORPORA=1. */
-function corporaRequested(): boolean {
-  return process.env.VPCM_CORPORA === '1' || process.argv.some((arg) => /(^|[=/])corpora$/.test(arg));
-}
-
-/** `--project judge`, or VPCM_JUDGE=1. */
-function judgeRequested(): boolean {
-  return process.env.VPCM_JUDGE === '1' || process.argv.some((arg) => /(^|[=/])judge$/.test(arg));
-}
-
-/** `--project faults`, a path under test/faults, or VPCM_FAULTS=1 (e.g. to run everything at once). */
-function faultsRequested(): boolean {
-  return process.env.VPCM_FAULTS === '1' || process.argv.some((arg) => /(^|[=/])faults(\/|$)/.test(arg));
+/**
+ * `--project NAME` (or an argument ending in NAME: `arg` says what matches), or VPCM_<NAME>=1,
+ * e.g. `VPCM_FAULTS=1 pnpm test` to run everything at once.
+ */
+function requested(name: string, arg = new RegExp(`(^|[=/])${name}$`)): boolean {
+  return process.env[`VPCM_${name.toUpperCase()}`] === '1' || process.argv.some((a) => arg.test(a));
 }

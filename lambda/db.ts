@@ -73,9 +73,17 @@ export function connectionError(error: unknown): MigrateError {
   );
 }
 
-export function isAuthFailure(error: unknown): boolean {
+function isAuthFailure(error: unknown): boolean {
   const cause = (error as { cause?: { code?: string } }).cause;
   return cause?.code === '28P01' || (error as { code?: string }).code === '28P01';
+}
+
+/**
+ * A login the server refused: a wrong password (28P01), or no such role (28000, from connect's
+ * cause; on a server that trusts the host, the only sign).
+ */
+export function isLoginRefused(error: unknown): boolean {
+  return isAuthFailure(error) || (error as { cause?: { code?: string } }).cause?.code === '28000';
 }
 
 export async function close(db: Db): Promise<void> {

@@ -27,7 +27,7 @@ import {
   isDatabaseUrl,
   parseDatabaseList,
 } from './contract/index.js';
-import { clientConfigFromUrl, close, connect, isAuthFailure, type Db } from './db.js';
+import { clientConfigFromUrl, close, connect, isLoginRefused, type Db } from './db.js';
 import { drizzle } from './drizzle/apply.js';
 import type { WorkerFormat } from './format.js';
 import { prisma } from './prisma/apply.js';
@@ -264,8 +264,7 @@ async function openReader(source: ConnectionSource, event: Pick<ParsedEvent, 'ac
   try {
     db = await open(source, event);
   } catch (error) {
-    // 28P01: wrong password; 28000: no such role (on a server that trusts the host, the only sign).
-    if (!isAuthFailure(error) && connectCode(error) !== '28000') throw error;
+    if (!isLoginRefused(error)) throw error;
     const role = await source().then(
       (c) => credentialsOf(c).then((x) => x.role),
       () => DEFAULT_READER_ROLE,
@@ -288,11 +287,6 @@ async function openReader(source: ConnectionSource, event: Pick<ParsedEvent, 'ac
   return db;
 }
 
-/** The SQLSTATE of a failed connection (connect wraps the driver's error as its cause). */
-function connectCode(error: unknown): string | undefined {
-  return (error as { cause?: { code?: string } }).cause?.code;
-}
-
 /** A session of the migrating login; with a `clock`, its connecting and every query are timed. */
 async function open(
   resolveConfig: ConnectionSource,
@@ -305,9 +299,9 @@ async function open(
     return await connect(await resolveConfig(), { applicationName });
   } catch (error) {
     // After a secret rotation the cached password fails once: fetch the secret again and retry.
-    // 28000 (no such role, where the server trusts the host): a source may create it on refresh
-    // (the local reader login, scripts/local/local-worker.ts).
-    if (!isAuthFailure(error) && connectCode(error) !== '28000') throw error;
+    // A missing role too: a source may create it on refresh (the local reader login,
+    // scripts/local/local-worker.ts).
+    if (!isLoginRefused(error)) throw error;
     return connect(await resolveConfig({ refresh: true }), { applicationName });
   }
 }

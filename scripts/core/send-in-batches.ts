@@ -7,13 +7,11 @@
  * `send`.
  */
 import type { MigrationPayload, MigrationResult } from '../../lambda/contract/index.js';
+import type { Interruption as Signalled } from '../interrupt.js';
 import { batchBySize } from './payloads.js';
 
 /** Why the loop stops before the next request: scripts/interrupt.ts's message and next step. */
-export interface Interruption {
-  message: string;
-  next: string;
-}
+export type Interruption = Pick<Signalled, 'message' | 'next'>;
 
 export interface BatchSending {
   /** Asked before each request; a value stops the loop there. */
