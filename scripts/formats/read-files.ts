@@ -3,27 +3,6 @@ import { readFile, readFileSync } from 'node:fs';
 import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
 
 /**
- * `Promise.all` over `items`, at most `limit` at a time, results in input order: a folder of
- * hundreds of migrations is read in parallel without running out of file descriptors.
- */
-export async function mapLimit<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T, index: number) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
-/**
  * `fn` over `items` in order, synchronously, `size` at a time, giving the event loop a turn
  * between slices. For many small files, synchronous reads cost a fraction of asynchronous ones
  * (no thread-pool hop, no promise per file: 820 files took ~3 times less), and the turns keep

@@ -5,6 +5,7 @@
  * checked may hide drift).
  */
 import { type DriftDifference, redact } from '../../lambda/contract/index.js';
+import { mapLimit } from '../core/map-limit.js';
 import type { Worker } from '../core/worker-client.js';
 import { describeTarget, onTarget, type RolloutTarget, type TargetWorkers } from './targets.js';
 import { problemOfError } from './status-matrix.js';
@@ -46,19 +47,12 @@ export async function driftMatrix(opts: {
   workers: TargetWorkers;
   concurrency: number;
 }): Promise<DriftMatrixReport> {
-  const rows: DriftRow[] = new Array(opts.targets.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < opts.targets.length) {
-      const index = next++;
-      const target = opts.targets[index]!;
-      rows[index] = await opts.workers.use(target, opts.drift).then(
-        (r) => rowOf(target, r),
-        (error: unknown) => errorRow(target, error),
-      );
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(opts.concurrency, opts.targets.length) }, lane));
+  const rows: DriftRow[] = await mapLimit(opts.targets, opts.concurrency, (target) =>
+    opts.workers.use(target, opts.drift).then(
+      (r) => rowOf(target, r),
+      (error: unknown) => errorRow(target, error),
+    ),
+  );
   const count = (state: DriftRow['state']) => rows.filter((r) => r.state === state).length;
   const counts = { noDrift: count('no-drift'), drift: count('drift'), problem: count('problem') };
   return {

@@ -5,6 +5,7 @@
  * failed or modified migration, an unreachable worker).
  */
 import { MigrateError, redact, remedyCommand } from '../../lambda/contract/index.js';
+import { mapLimit } from '../core/map-limit.js';
 import type { Worker } from '../core/worker-client.js';
 import { describeTarget, onTarget, type RolloutTarget, type TargetWorkers } from './targets.js';
 
@@ -54,19 +55,12 @@ export interface StatusMatrixOptions {
 }
 
 export async function statusMatrix(opts: StatusMatrixOptions): Promise<StatusMatrixReport> {
-  const rows: MatrixRow[] = new Array(opts.targets.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < opts.targets.length) {
-      const index = next++;
-      const target = opts.targets[index]!;
-      rows[index] = await opts.workers.use(target, opts.status).then(
-        (r) => rowOf(target, r),
-        (error: unknown) => errorRow(target, error),
-      );
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(opts.concurrency, opts.targets.length) }, lane));
+  const rows: MatrixRow[] = await mapLimit(opts.targets, opts.concurrency, (target) =>
+    opts.workers.use(target, opts.status).then(
+      (r) => rowOf(target, r),
+      (error: unknown) => errorRow(target, error),
+    ),
+  );
   return matrixOf(opts, rows);
 }
 

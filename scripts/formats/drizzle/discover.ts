@@ -14,7 +14,8 @@ import path from 'node:path';
 import { ErrorCode, MigrateError } from '../../../lambda/contract/index.js';
 import { JOURNAL_FILE } from '../detection.js';
 import type { Anomaly, Discovery, LocalMigration } from '../format.js';
-import { mapLimit, readBytes, refuseNulByte } from '../read-files.js';
+import { mapLimit } from '../../core/map-limit.js';
+import { readBytes, refuseNulByte } from '../read-files.js';
 
 /** Where the journal sits inside the migrations folder. */
 export { JOURNAL_FILE };

@@ -1,0 +1,21 @@
+/**
+ * `Promise.all` over `items`, at most `limit` at a time, results in input order: a folder of
+ * hundreds of migrations is read in parallel without running out of file descriptors (Drizzle's
+ * discovery), and `status`/`drift --targets` check `--concurrency` targets at once.
+ */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
