@@ -13,6 +13,12 @@ import type { Db } from './db.js';
 /** SQLSTATEs the guard raises (class VM: ours, never PostgreSQL's). */
 const LOCK_LOST_SQLSTATE = 'VM001';
 const ALREADY_RECORDED_SQLSTATE = 'VM002';
+/**
+ * In every refusal's message, and looked for by {@link guardRefusal}: the guard may run in the
+ * same query as a migration file (lambda/prisma/apply.ts), and a file raising VM001 of its own
+ * is that file's failure, not a lost lock. Random per worker process, so no file can know it.
+ */
+const GUARD_TOKEN = `vpcm-guard-${randomUUID().slice(0, 8)}`;
 
 /**
  * What a guard needs to know of the lock session (lambda/lock.ts HeldLock): its pid, for the
@@ -46,14 +52,14 @@ export function ledgerGuardSql(_db: Db, spec: GuardSpec): string {
     checks.push(
       `IF pg_catalog.pg_try_advisory_xact_lock_shared(${sessionKeyLiteral(spec.lock.sessionKey)}) THEN
         RAISE EXCEPTION USING ERRCODE = '${LOCK_LOST_SQLSTATE}', MESSAGE =
-          'vpc-migrate: the migration lock is no longer held (its session, pid ${pid}, ended)';
+          'vpc-migrate: the migration lock is no longer held (its session, pid ${pid}, ended) [${GUARD_TOKEN}]';
       END IF;`,
     );
   }
   checks.push(
     `IF ${spec.alreadyRecorded} THEN
         RAISE EXCEPTION USING ERRCODE = '${ALREADY_RECORDED_SQLSTATE}',
-          MESSAGE = 'vpc-migrate: the migration is already recorded as applied';
+          MESSAGE = 'vpc-migrate: the migration is already recorded as applied [${GUARD_TOKEN}]';
       END IF;`,
   );
   const body = checks.join('\n      ');
@@ -70,7 +76,8 @@ function sessionKeyLiteral(key: string): string {
 
 /** The guard's refusal as the error that stops the batch, or undefined for any other error. */
 export function guardRefusal(error: unknown, name: string): MigrateError | undefined {
-  const code = (error as { code?: string } | null)?.code;
+  const { code, message } = (error ?? {}) as { code?: string; message?: unknown };
+  if (typeof message !== 'string' || !message.includes(GUARD_TOKEN)) return undefined;
   if (code === LOCK_LOST_SQLSTATE) {
     return new MigrateError(
       ErrorCode.LockLost,

@@ -50,14 +50,16 @@ export class PendingReset {
 
   /**
    * Opens a transaction and runs `text` in it, the reset (when still pending) committed first,
-   * all in one query. A failure of the reset is thrown (after a ROLLBACK); one of `text` is
-   * returned, shifted back past the prefix, with the transaction left for the caller to roll back.
+   * all in one query; `after`, statements of the caller's own, goes in the same query after
+   * `text` (the caller has made sure `text` cannot swallow it: lambda/statement-tail.ts). A failure
+   * of the reset is thrown (after a ROLLBACK); one of `text` or `after` is returned, shifted back
+   * past the prefix, with the transaction left for the caller to roll back.
    */
-  async begin(db: Db, text: string): Promise<AfterReset> {
+  async begin(db: Db, text: string, after = ''): Promise<AfterReset> {
     const prefix = this.done ? 'BEGIN;\n' : `BEGIN; ${this.statements.join('; ')}; COMMIT; BEGIN;\n`;
     // BEGIN, the reset's statements, COMMIT, BEGIN: each sends one CommandComplete.
     const prefixStatements = this.done ? 1 : this.statements.length + 3;
-    const run = await queryCounting(db, prefix + text);
+    const run = await queryCounting(db, prefix + text + after);
     if (run.error === undefined) {
       this.done = true;
       return { completed: run.completed - prefixStatements, inTransaction: true };

@@ -39,6 +39,7 @@ import { CreatedInFile, reconcileStatement } from '../reconcile.js';
 import { holdTimeBudget, type RunContext } from '../session.js';
 import { guardRefusal, type LockProof } from '../ledger-guard.js';
 import { refuseNonEmptySchema } from '../schema-not-empty.js';
+import { acceptsAppendedStatements, APPENDED_SEPARATOR } from '../statement-tail.js';
 import { failedRows, PrismaLedger, successfulNames } from './prisma-ledger.js';
 
 export const prisma: WorkerFormat = {
@@ -236,16 +237,34 @@ async function runTransactional(
     );
     return { status: 'failed', skipped: [], error: info, recorded };
   };
+  const row = { name: m.name, checksum: m.checksum, startedAt, logs: null };
+  // The guarded row and COMMIT go in the file's own query when nothing of the file can swallow
+  // them (an open quote or comment at its end): one round trip per migration.
+  // Only for a file the CLI split: then PostgreSQL's count of completed statements tells the
+  // file's failure from ours.
+  let appended = m.statements.length > 0 && acceptsAppendedStatements(m.sql);
+  const after = appended ? `${APPENDED_SEPARATOR}${ledger.finishedRowSql(row, { commit: true }).sql}` : '';
   // Positions and completed statements come back counted from the file's start.
-  const run = await ctx.reset.begin(db, spans.length > 0 ? m.sql : '');
+  let run = await ctx.reset.begin(db, spans.length > 0 ? m.sql : '', after);
+  if (appended && run.error !== undefined && !run.inTransaction) {
+    // PostgreSQL parsed none of it (the reset has now run alone): the file alone, so the error
+    // it reports is the file's own, worded and placed as without our statements after it.
+    appended = false;
+    run = await ctx.reset.begin(db, m.sql);
+  }
   if (run.error !== undefined) {
+    // The guard refused (its own token, not a VM001 the file raised): stop, nothing recorded.
+    await stopIfRefused(db, run.error, m);
     await rollbackQuietly(db);
+    // Every statement of the file completed: the error is the row's or COMMIT's.
+    if (appended && run.completed >= spans.length) return failed(afterFileError(run.error));
     if (reconcile && isAlreadyExists(asPgError(run.error)))
       return runTransactionalStepwise(ctx, ledger, m, spans, reconcile, startedAt);
     return failed(describeFileError(run.error, m, spans, run.completed));
   }
+  if (appended) return ok([]);
   try {
-    await ledger.insertFinished({ name: m.name, checksum: m.checksum, startedAt, logs: null }, { commit: true });
+    await ledger.insertFinished(row, { commit: true });
   } catch (error) {
     await stopIfRefused(db, error, m);
     await rollbackQuietly(db);
@@ -415,8 +434,11 @@ async function runStepwise(
     }
     const uncertain = resume !== undefined && i === from;
     // Not while a session is blocked on the migration lock: CONCURRENTLY would deadlock with it.
-    // Stop instead, unrecorded (the row stays resumable): the next deploy continues here.
-    const waiters = await lockWaiters(db, WAITER_GRACE_MS);
+    // Stop instead, unrecorded (the row stays resumable): the next deploy continues here. The
+    // first statement of this run was looked at by the batch just before the file (apply-batch.ts,
+    // `before`): one pg_locks snapshot per file is enough there, and the watch below still cancels
+    // for a waiter that came since.
+    const waiters = i === from ? [] : await lockWaiters(db, WAITER_GRACE_MS);
     if (waiters.length > 0) {
       return {
         status: 'failed',

@@ -113,10 +113,19 @@ export class PrismaLedger {
    * lambda/contract/prisma-ledger-sql.ts's, as every statement on the ledger.
    */
   async insertFinished(row: NewRow, options: { commit?: boolean } = {}): Promise<string> {
+    const { id, sql } = this.finishedRowSql(row, options);
+    await this.db.query(sql);
+    return id;
+  }
+
+  /**
+   * {@link insertFinished}'s text, for a caller that sends it after the migration file in the
+   * same query (lambda/prisma/apply.ts, runTransactional).
+   */
+  finishedRowSql(row: NewRow, options: { commit?: boolean } = {}): { id: string; sql: string } {
     const id = randomUUID();
     const insert = insertLedgerRowSql(this.table, { id, ...row, finishedAt: 'clock', appliedSteps: 1 });
-    await this.db.query(`${this.guard(row.name)}; ${inline(insert)}${options.commit ? '; COMMIT' : ''}`);
-    return id;
+    return { id, sql: `${this.guard(row.name)}; ${inline(insert)}${options.commit ? '; COMMIT' : ''}` };
   }
 
   /**

@@ -159,7 +159,7 @@ export function invokeParts(i: InvokeTiming): [string, number | undefined][] {
           ['worker decode (validate, checksums)', w.decodeMs],
           ['worker connect', w.connectMs],
           ['PostgreSQL (migration statements, lock, reads)', w.postgresMs],
-          [`ledger writes (${w.ledgerWrites}, with their COMMIT)`, w.ledgerMs],
+          [`ledger writes of their own (${w.ledgerWrites}, with their COMMIT)`, w.ledgerMs],
           ['worker other', w.otherMs],
         ] as [string, number][])
       : []),
@@ -249,7 +249,7 @@ export function splitRows(split: Split): SplitRow[] {
         ['decode', 'worker decode (validate, checksums)', (i) => i.worker?.decodeMs],
         ['connect', 'worker connect', (i) => i.worker?.connectMs],
         ['postgres', 'PostgreSQL (statements, lock, reads)', (i) => i.worker?.postgresMs],
-        ['ledger', 'ledger writes, with their COMMIT (how many)', (i) => i.worker?.ledgerMs],
+        ['ledger', 'ledger writes of their own, with their COMMIT (how many)', (i) => i.worker?.ledgerMs],
         ['other', 'worker other', (i) => i.worker?.otherMs],
         ['client-decode', 'client decode + check', (i) => i.decodeMs],
       ];

@@ -1,10 +1,11 @@
 /**
  * The apply path's round trips (issue 26): a transactional migration costs the worker's session
- * two queries — the session reset committed ahead of the file, then the guarded ledger row with
- * COMMIT (lambda/session-reset.ts) — and what PostgreSQL reports of the first is still placed in
- * the user's own file: positions shifted back past the prefix, a file PostgreSQL cannot parse (a
- * leading BOM) reported as the file's failure at line 1, and a failing reset reported as the
- * worker's (VPCM_SESSION_RESET_FAILED), never as the file's.
+ * one query — the session reset committed ahead of the file, the file, then the guarded ledger row
+ * with COMMIT (lambda/session-reset.ts, lambda/statement-tail.ts) — or two when the file's end
+ * leaves the scan unsure (a backslash in a plain string). What PostgreSQL reports is still placed
+ * in the user's own file: positions shifted back past the prefix, a file PostgreSQL cannot parse
+ * (a leading BOM, a last statement cut short) reported as the file's failure in its own words, and
+ * a failing reset reported as the worker's (VPCM_SESSION_RESET_FAILED), never as the file's.
  */
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -38,12 +39,16 @@ describe.each(databaseTargets())('the apply path on the $name PostgreSQL', ({ ad
     restore = undefined;
   });
 
-  it('a transactional migration costs two round trips on the migration session', async () => {
+  it.each([
+    ['one round trip', 'CREATE TABLE b (id integer);\nCREATE INDEX b_id ON b (id); -- no newline at the end', 1],
+    [
+      'two round trips when its end is unsure',
+      "CREATE TABLE b (id integer);\nCOMMENT ON TABLE b IS 'a\\b';\nCREATE INDEX b_id ON b (id);\n",
+      2,
+    ],
+  ])('a transactional migration costs %s on the migration session', async (_, sql, trips) => {
     const one = await migrationsDir({ '001_a': 'CREATE TABLE a (id integer);\n' });
-    const two = await migrationsDir({
-      '001_a': 'CREATE TABLE a (id integer);\n',
-      '002_b': 'CREATE TABLE b (id integer);\nCREATE INDEX b_id ON b (id);\n',
-    });
+    const two = await migrationsDir({ '001_a': 'CREATE TABLE a (id integer);\n', '002_b': sql });
     const other = await freshDatabase(adminUrl);
     const tw2 = await startTestWorker(other.url);
     try {
@@ -56,15 +61,52 @@ describe.each(databaseTargets())('the apply path on the $name PostgreSQL', ({ ad
       expect(first.exitCode).toBe(0);
       expect(second.results.map((r) => r.status)).toEqual(['applied', 'applied']);
       // Same batch overhead on both fresh databases: the difference is 002_b alone.
-      expect(withTwo - withOne).toBe(2);
+      expect(withTwo - withOne).toBe(trips);
       expect((await prismaLedger(other.url)).map((r) => [r.migration_name, r.finished_at !== null])).toEqual([
         ['001_a', true],
         ['002_b', true],
       ]);
+      expect(await query(other.url, `SELECT to_regclass('b_id') IS NOT NULL AS made`)).toEqual([{ made: true }]);
     } finally {
       await tw2.close();
       await other.drop();
     }
+  });
+
+  it("a last statement cut short is the file's syntax error, in PostgreSQL's words for the file alone", async () => {
+    const dir = await migrationsDir({
+      '001_ok': 'CREATE TABLE t (id integer);\n',
+      '002_cut': 'CREATE TABLE u (id integer);\nCREATE TABLE v (id integer',
+    });
+    // The linter refuses it first; sent anyway (as if split by a parser that took it), the row
+    // appended after it must not change what PostgreSQL says.
+    const report = await deploy(env.tw.worker, { migrationsDir: dir, lint: false });
+    const failed = report.results[1];
+    expect(failed?.status, JSON.stringify(report.problems)).toBe('failed');
+    expect(failed?.error?.code).toBe('42601');
+    expect(failed?.error?.message).toContain('at end of input');
+    expect(failed?.failureRecorded).toBe(true);
+    expect(await query(env.db.url, `SELECT to_regclass('u') IS NULL AS gone`)).toEqual([{ gone: true }]);
+    const rows = await prismaLedger(env.db.url);
+    expect(rows.map((r) => [r.migration_name, r.finished_at !== null])).toEqual([
+      ['001_ok', true],
+      ['002_cut', false],
+    ]);
+  });
+
+  it("a file raising the guard's SQLSTATE itself is that file's failure, recorded, not a lost lock", async () => {
+    const dir = await migrationsDir({
+      '001_raises':
+        'CREATE TABLE r (id integer);\n' +
+        "DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'VM001', MESSAGE = 'mine'; END $$;\n",
+    });
+    const report = await deploy(env.tw.worker, { migrationsDir: dir });
+    expect(report.results[0]?.status, JSON.stringify(report.problems)).toBe('failed');
+    expect(report.results[0]?.error).toMatchObject({ code: 'VM001', message: 'mine', statementIndex: 1 });
+    expect(report.problems.map((p) => p.code)).not.toContain(ErrorCode.LockLost);
+    expect((await prismaLedger(env.db.url)).map((r) => [r.migration_name, r.finished_at])).toEqual([
+      ['001_raises', null],
+    ]);
   });
 
   it("a runtime error's line and column are the file's own, past the reset sent ahead of it", async () => {

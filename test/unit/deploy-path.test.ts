@@ -66,7 +66,8 @@ export const DEPLOY_PATH: Step[] = [
   { file: 'lambda/prisma/apply.ts', fn: 'readBatch.execute', hop: 'call' },
   { file: 'lambda/prisma/apply.ts', fn: 'runMigration', hop: 'call' },
   { file: 'lambda/prisma/apply.ts', fn: 'runTransactional', hop: 'call' },
-  { file: 'lambda/prisma/prisma-ledger.ts', fn: 'PrismaLedger.insertFinished', hop: 'call' },
+  // The row's text goes after the file, in its query (lambda/statement-tail.ts), one round trip.
+  { file: 'lambda/prisma/prisma-ledger.ts', fn: 'PrismaLedger.finishedRowSql', hop: 'call' },
   // The statement's text is the contract's, shared with compatibility mode (issue 25).
   { file: 'lambda/contract/prisma-ledger-sql.ts', fn: 'insertLedgerRowSql', hop: 'call' },
 ];
@@ -87,6 +88,7 @@ export const STEPPED_OVER: { from: Step; file: string; fn: string }[] = [
   { from: DEPLOY_PATH[20]!, file: 'lambda/session.ts', fn: 'sessionResetStatements' },
   // The session reset and the file, one query (issue 26).
   { from: DEPLOY_PATH[23]!, file: 'lambda/session-reset.ts', fn: 'PendingReset.begin' },
+  { from: DEPLOY_PATH[23]!, file: 'lambda/statement-tail.ts', fn: 'acceptsAppendedStatements' },
 ];
 
 // TypeScript 7's compiler API: the checker runs in tsgo, reached over a pipe (typescript/unstable/sync).

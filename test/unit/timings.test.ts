@@ -158,6 +158,14 @@ describe('worker clock', () => {
     expect(isLedgerWrite('INSERT INTO drizzle."__drizzle_migrations" (hash) VALUES ($1)')).toBe(true);
     expect(isLedgerWrite('SELECT * FROM "_prisma_migrations"')).toBe(false);
     expect(isLedgerWrite('INSERT INTO users (id) VALUES (1); SELECT 1 FROM "_prisma_migrations"')).toBe(false);
+    const guard = "DO $vpcm_guard$ BEGIN IF true THEN RAISE EXCEPTION 'x'; END IF; END $vpcm_guard$";
+    expect(isLedgerWrite(`${guard}; INSERT INTO "public"."_prisma_migrations" (id) SELECT 1; COMMIT`)).toBe(true);
+    expect(isLedgerWrite(`${guard}; UPDATE "public"."_prisma_migrations" SET logs = NULL`)).toBe(true);
+    // A migration file with its row after it, in one query: the file's time, not the ledger's.
+    const file = 'BEGIN;\nCREATE TABLE a (id int);\n;';
+    expect(isLedgerWrite(`${file}${guard}; INSERT INTO "public"."_prisma_migrations" (id) SELECT 1; COMMIT`)).toBe(
+      false,
+    );
   });
 });
 
