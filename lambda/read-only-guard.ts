@@ -17,6 +17,8 @@
  * delivers notifications only on commit. Functions a database defines itself that call these
  * are outside this check (docs/commands.md says so).
  */
+import { sqlTokens } from './sql-lexer.js';
+
 const REFUSED_NAMES = new Set([
   'pg_logical_emit_message',
   'query_to_xml',
@@ -47,75 +49,16 @@ export function refusedCall(sql: string): string | undefined {
 }
 
 /**
- * The identifiers of `sql`, skipping string constants (standard, E'…', dollar-quoted) and
- * comments (nested block comments too). Unquoted names fold to lower case; quoted names keep
+ * The identifiers of `sql` (lambda/sql-lexer.ts), skipping string constants (standard, E'…',
+ * dollar-quoted) and comments (nested block comments too; a `--` comment ends at a carriage
+ * return as at a newline, as PostgreSQL's lexer has it). Unquoted names fold to lower case; quoted names keep
  * their case; a Unicode-escaped name (`U&"…"`) is decoded, so `U&"pg\005fnotify"` is seen.
  */
 export function* identifiers(sql: string): Generator<string> {
-  let i = 0;
-  const n = sql.length;
-  while (i < n) {
-    const c = sql[i] as string;
-    const next = sql[i + 1];
-    if (c === '-' && next === '-') {
-      const end = sql.indexOf('\n', i);
-      i = end < 0 ? n : end + 1;
-    } else if (c === '/' && next === '*') {
-      let depth = 1;
-      i += 2;
-      while (i < n && depth > 0) {
-        if (sql[i] === '/' && sql[i + 1] === '*') {
-          depth++;
-          i += 2;
-        } else if (sql[i] === '*' && sql[i + 1] === '/') {
-          depth--;
-          i += 2;
-        } else i++;
-      }
-    } else if (c === "'") {
-      i = skipString(sql, i, /[eE]/.test(sql[i - 1] ?? '') && !/[\w$]/.test(sql[i - 2] ?? ''));
-    } else if (c === '$' && !/[\w$]/.test(sql[i - 1] ?? '')) {
-      const tag = /^\$([A-Za-z_\u0080-\uffff][\w\u0080-\uffff]*)?\$/.exec(sql.slice(i));
-      if (tag) {
-        const end = sql.indexOf(tag[0], i + tag[0].length);
-        i = end < 0 ? n : end + tag[0].length;
-      } else i++;
-    } else if (c === '"') {
-      const unicode = (sql[i - 1] === '&' && /[uU]/.test(sql[i - 2] ?? '')) || false;
-      let j = i + 1;
-      let name = '';
-      while (j < n) {
-        if (sql[j] === '"') {
-          if (sql[j + 1] === '"') {
-            name += '"';
-            j += 2;
-          } else break;
-        } else name += sql[j++];
-      }
-      i = j + 1;
-      yield unicode ? decodeUnicodeEscapes(name) : name;
-    } else if (/[A-Za-z_\u0080-\uffff]/.test(c)) {
-      let j = i + 1;
-      while (j < n && /[\w$\u0080-\uffff]/.test(sql[j] as string)) j++;
-      const word = sql.slice(i, j);
-      // U&'…' is a string, E'…' handled above; a word right before a quote is its prefix.
-      i = j;
-      yield word.toLowerCase();
-    } else i++;
+  for (const token of sqlTokens(sql)) {
+    if (token.kind === 'word') yield token.text.toLowerCase();
+    else if (token.kind === 'quoted-identifier') yield token.unicode ? decodeUnicodeEscapes(token.name) : token.name;
   }
-}
-
-function skipString(sql: string, start: number, backslashEscapes: boolean): number {
-  let i = start + 1;
-  while (i < sql.length) {
-    const c = sql[i];
-    if (backslashEscapes && c === '\\') i += 2;
-    else if (c === "'") {
-      if (sql[i + 1] === "'") i += 2;
-      else return i + 1;
-    } else i++;
-  }
-  return sql.length;
 }
 
 /**

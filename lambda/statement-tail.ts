@@ -7,95 +7,25 @@
  * string. Anything this scan is unsure of answers false, and the caller sends the row in a query
  * of its own, as before.
  *
- * The scan follows PostgreSQL's scan.l for what opens and closes text: `--` comments, nested
- * block comments, '…' ('' inside), E'…' (backslash escapes too), "…" identifiers, $tag$ quotes
- * (not inside a word: `a$b$` is an identifier), $1 parameters. A backslash inside a plain '…'
- * string answers false: with standard_conforming_strings off it escapes the quote after it, and
- * the session's setting is not known here.
+ * The scan is lambda/sql-lexer.ts's. A backslash inside a plain '…' string answers false: with
+ * standard_conforming_strings off it escapes the quote after it, and the session's setting is not
+ * known here.
  */
-
-const WORD_START = /[A-Za-z_\u0080-\uffff]/;
-const WORD_PART = /[A-Za-z0-9_$\u0080-\uffff]/;
-const DIGIT = /[0-9]/;
-const DOLLAR_TAG = /^\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/;
+import { sqlTokens } from './sql-lexer.js';
 
 /**
- * True when `sql` ends outside any quote, dollar quote or block comment. A `--` comment at the
- * end counts as closed: the appended text starts with a newline (see {@link APPENDED_SEPARATOR}).
+ * True when `sql` ends outside any quote, dollar quote or block comment (lambda/sql-lexer.ts),
+ * and holds no plain string with a backslash. A `--` comment at the end counts as closed: the
+ * appended text starts with a newline ({@link APPENDED_SEPARATOR}).
  */
 export function acceptsAppendedStatements(sql: string): boolean {
-  let i = 0;
-  const n = sql.length;
-  while (i < n) {
-    const c = sql[i] as string;
-    const next = sql[i + 1];
-    if (c === '-' && next === '-') {
-      const end = sql.slice(i).search(/[\n\r]/);
-      if (end < 0) return true;
-      i += end + 1;
-    } else if (c === '/' && next === '*') {
-      let depth = 1;
-      i += 2;
-      while (depth > 0) {
-        if (i >= n) return false;
-        if (sql[i] === '/' && sql[i + 1] === '*') {
-          depth++;
-          i += 2;
-        } else if (sql[i] === '*' && sql[i + 1] === '/') {
-          depth--;
-          i += 2;
-        } else i++;
-      }
-    } else if (c === "'") {
-      const end = closingQuote(sql, i + 1, false);
-      if (end < 0) return false;
-      i = end + 1;
-    } else if (c === '"') {
-      const end = sql.indexOf('"', i + 1);
-      // "" inside an identifier is two quotes in a row: closing and reopening, which this loop sees alike.
-      if (end < 0) return false;
-      i = end + 1;
-    } else if (c === '$') {
-      const tag = DOLLAR_TAG.exec(sql.slice(i, i + 256))?.[0];
-      if (tag) {
-        const end = sql.indexOf(tag, i + tag.length);
-        if (end < 0) return false;
-        i = end + tag.length;
-      } else if (next !== undefined && DIGIT.test(next)) {
-        i += 2;
-        while (i < n && DIGIT.test(sql[i] as string)) i++;
-      } else return false;
-    } else if (WORD_START.test(c) || DIGIT.test(c)) {
-      const start = i;
-      while (i < n && WORD_PART.test(sql[i] as string)) i++;
-      // E'…': a one-letter word E (or e) right before the quote makes it an escape string.
-      if (sql[i] === "'" && i - start === 1 && (c === 'E' || c === 'e')) {
-        const end = closingQuote(sql, i + 1, true);
-        if (end < 0) return false;
-        i = end + 1;
-      }
-    } else i++;
+  for (const token of sqlTokens(sql)) {
+    if (token.kind === 'word') continue;
+    if (token.kind === 'string' && token.backslash) return false;
+    if (!token.closed && token.kind !== 'line-comment') return false;
   }
   return true;
 }
 
-/**
- * The index of the quote that closes a '…' string whose text starts at `from`, or -1 when it
- * does not close or (plain strings) holds a backslash, whose meaning depends on the session.
- */
-function closingQuote(sql: string, from: number, escapes: boolean): number {
-  for (let i = from; i < sql.length; i++) {
-    const c = sql[i];
-    if (c === '\\') {
-      if (!escapes) return -1;
-      i++;
-    } else if (c === "'") {
-      if (sql[i + 1] !== "'") return i;
-      i++;
-    }
-  }
-  return -1;
-}
-
-/** What goes between a file and the statements appended to it: ends a trailing `--` comment, and the file's last statement. */
+/** What goes between a file and the statements appended to it: ends a trailing `--` comment and the last statement. */
 export const APPENDED_SEPARATOR = '\n;';

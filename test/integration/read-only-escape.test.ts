@@ -58,6 +58,8 @@ const ATTEMPTS: [string, string][] = [
   ],
   [`select pg_advisory_xact_lock(${MIGRATION_LOCK})`, ErrorCode.ReadOnlyRefused],
   [`select pg_try_advisory_lock(${MIGRATION_LOCK})`, ErrorCode.ReadOnlyRefused],
+  // A `--` comment ends at a carriage return too: what follows it is code, and is looked at.
+  [`select 1 -- a comment\r, pg_try_advisory_lock(${MIGRATION_LOCK})`, ErrorCode.ReadOnlyRefused],
   // Writes, which the transaction and the login both refuse.
   ['insert into account values (2, 20)', '25006'],
   ['create table pwned (x int)', '25006'],

@@ -39,7 +39,7 @@ describe('acceptsAppendedStatements', () => {
     ['DO $a$ BEGIN PERFORM $b$ text $b$; END $a$;', true],
     ['SELECT a$b$c FROM t;', true],
     ['PREPARE p AS SELECT $1;', true],
-    ['SELECT $ 1', false],
+    ['SELECT $1 + $22;', true],
   ])('%j → %s', (sql, expected) => {
     expect(acceptsAppendedStatements(sql)).toBe(expected);
   });
