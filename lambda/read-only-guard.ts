@@ -17,7 +17,7 @@
  * delivers notifications only on commit. Functions a database defines itself that call these
  * are outside this check (docs/commands.md says so).
  */
-import { sqlTokens } from './sql-lexer.js';
+import { sqlTokens } from './contract/index.js';
 
 const REFUSED_NAMES = new Set([
   'pg_logical_emit_message',
@@ -49,7 +49,7 @@ export function refusedCall(sql: string): string | undefined {
 }
 
 /**
- * The identifiers of `sql` (lambda/sql-lexer.ts), skipping string constants (standard, E'…',
+ * The identifiers of `sql` (lambda/contract/sql-lexer.ts), skipping string constants (standard, E'…',
  * dollar-quoted) and comments (nested block comments too; a `--` comment ends at a carriage
  * return as at a newline, as PostgreSQL's lexer has it). Unquoted names fold to lower case; quoted names keep
  * their case; a Unicode-escaped name (`U&"…"`) is decoded, so `U&"pg\005fnotify"` is seen.

@@ -7,20 +7,20 @@
  * string. Anything this scan is unsure of answers false, and the caller sends the row in a query
  * of its own, as before.
  *
- * The scan is lambda/sql-lexer.ts's. A backslash inside a plain '…' string answers false: with
+ * The scan is lambda/contract/sql-lexer.ts's. A backslash inside a plain '…' string answers false: with
  * standard_conforming_strings off it escapes the quote after it, and the session's setting is not
  * known here.
  */
-import { sqlTokens } from './sql-lexer.js';
+import { sqlTokens } from './contract/index.js';
 
 /**
- * True when `sql` ends outside any quote, dollar quote or block comment (lambda/sql-lexer.ts),
+ * True when `sql` ends outside any quote, dollar quote or block comment (lambda/contract/sql-lexer.ts),
  * and holds no plain string with a backslash. A `--` comment at the end counts as closed: the
  * appended text starts with a newline ({@link APPENDED_SEPARATOR}).
  */
 export function acceptsAppendedStatements(sql: string): boolean {
   for (const token of sqlTokens(sql)) {
-    if (token.kind === 'word') continue;
+    if (token.kind === 'word' || token.kind === 'parameter') continue;
     if (token.kind === 'string' && token.backslash) return false;
     if (!token.closed && token.kind !== 'line-comment') return false;
   }

@@ -18,6 +18,7 @@ export * from './lock-sql.js';
 export * from './redact.js';
 export * from './prisma-ledger-sql.js';
 export * from './sql-text.js';
+export * from './sql-lexer.js';
 export * from './reader-role.js';
 export * from './database-selector.js';
 export * from './backfill-check.js';
