@@ -16,7 +16,9 @@ const ALREADY_RECORDED_SQLSTATE = 'VM002';
 /**
  * In every refusal's message, and looked for by {@link guardRefusal}: the guard may run in the
  * same query as a migration file (lambda/prisma/apply.ts), and a file raising VM001 of its own
- * is that file's failure, not a lost lock. Random per worker process, so no file can know it.
+ * is that file's failure, not a lost lock. Random per worker process; a file in the same query
+ * could still read it (current_query()), so apply.ts also asks that every statement of the file
+ * completed before it takes an error for the guard's.
  */
 const GUARD_TOKEN = `vpcm-guard-${randomUUID().slice(0, 8)}`;
 

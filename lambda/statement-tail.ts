@@ -11,16 +11,26 @@
  * standard_conforming_strings off it escapes the quote after it, and the session's setting is not
  * known here.
  */
-import { sqlTokens } from './contract/index.js';
+import { sqlTokens, type StatementSpan } from './contract/index.js';
 
 /**
- * True when `sql` ends outside any quote, dollar quote or block comment (lambda/contract/sql-lexer.ts),
- * and holds no plain string with a backslash. A `--` comment at the end counts as closed: the
- * appended text starts with a newline ({@link APPENDED_SEPARATOR}).
+ * True when statements may follow the file in its query: its text ends outside any quote, dollar
+ * quote or block comment (lambda/contract/sql-lexer.ts) and holds no plain string with a
+ * backslash, and its statement spans are a parse's (so PostgreSQL's count of completed statements
+ * tells a failure of the file from one of what follows it). A `--` comment at the end counts as
+ * closed: the appended text starts with a newline ({@link APPENDED_SEPARATOR}). A file the CLI's
+ * parser rejected travels as one span over the whole text (scripts/core/split.ts, `unparsable`):
+ * a single span with a `;` inside it may be that, and answers false.
  */
-export function acceptsAppendedStatements(sql: string): boolean {
-  for (const token of sqlTokens(sql)) {
+export function acceptsAppendedStatements(m: { sql: string; statements: readonly StatementSpan[] }): boolean {
+  const only = m.statements.length === 1 ? m.statements[0] : undefined;
+  if (m.statements.length === 0) return false;
+  for (const token of sqlTokens(m.sql)) {
     if (token.kind === 'word' || token.kind === 'parameter') continue;
+    if (token.kind === 'semicolon') {
+      if (only && token.start >= only.start && token.start < only.end) return false;
+      continue;
+    }
     if (token.kind === 'string' && token.backslash) return false;
     if (!token.closed && token.kind !== 'line-comment') return false;
   }

@@ -20,6 +20,8 @@ export type SqlToken = Span &
     { kind: 'word'; text: string }
     /** `$1`, … (1-based). */
     | { kind: 'parameter'; index: number }
+    /** A `;` outside strings and comments. */
+    | { kind: 'semicolon' }
     /** A "…" identifier, its name with "" undone; `unicode` for U&"…", whose escapes are not decoded here. */
     | { kind: 'quoted-identifier'; name: string; unicode: boolean; closed: boolean }
     /**
@@ -39,7 +41,7 @@ const WORD_PART = /[A-Za-z0-9_$\u0080-\uffff]/;
 const DIGIT = /[0-9]/;
 const DOLLAR_TAG = /^\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/;
 
-/** The tokens of `sql` that are not whitespace or punctuation, in order; their spans index `sql`. */
+/** The tokens of `sql` but whitespace, operators and punctuation other than `;`, in order; spans index `sql`. */
 export function* sqlTokens(sql: string): Generator<SqlToken> {
   const n = sql.length;
   let i = 0;
@@ -104,7 +106,10 @@ export function* sqlTokens(sql: string): Generator<SqlToken> {
         i = string.end;
         yield string;
       } else yield { kind: 'word', text: sql.slice(start, i), start, end: i };
-    } else i++;
+    } else {
+      i++;
+      if (c === ';') yield { kind: 'semicolon', start, end: i };
+    }
   }
 }
 

@@ -1,9 +1,10 @@
 /**
  * Prisma's format in the worker: `_prisma_migrations` (lambda/prisma/prisma-ledger.ts) and how one
  * migration.sql runs, with the policy of docs/design.md §3. By mode (chosen by the CLI's parse):
- * - transactional: the session reset, BEGIN and the file in one round trip
- *   (lambda/session-reset.ts), then insertFinished with COMMIT — the guard, the row and COMMIT in
- *   another, so the migration and its record commit together (runTransactional);
+ * - transactional: the session reset, BEGIN, the file, the guard, the row and COMMIT in one
+ *   round trip (lambda/session-reset.ts, lambda/statement-tail.ts; the row in a second query when
+ *   the file's end leaves the scan unsure), so the migration and its record commit together
+ *   (runTransactional);
  * - non-transactional (CREATE INDEX CONCURRENTLY …): insertStarted first, one statement at a
  *   time with recordProgress, markFinished at the end; resumable after a kill (runStepwise);
  * - script (its own BEGIN/COMMIT): insertStarted, the file as written, markFinished (runScript).
@@ -212,9 +213,10 @@ function describeFileError(
 }
 
 /**
- * One transaction: the session reset and the whole file in one round trip
- * (lambda/session-reset.ts), then the ledger row and COMMIT in another. A failure is located
- * from what PostgreSQL reports (the statements that completed), so the file never runs twice —
+ * One transaction: the session reset, the whole file, then the guarded ledger row and COMMIT,
+ * in one round trip when the file's text allows it (lambda/statement-tail.ts), else the row and
+ * COMMIT in a second. A failure is located from what PostgreSQL reports (the statements that
+ * completed: fewer than the file's, the file's; all of them, ours), so the file never runs twice —
  * except for an "already exists", which is rolled back and run again statement by statement to
  * reconcile it (docs/applying.md).
  */
@@ -239,10 +241,8 @@ async function runTransactional(
   };
   const row = { name: m.name, checksum: m.checksum, startedAt, logs: null };
   // The guarded row and COMMIT go in the file's own query when nothing of the file can swallow
-  // them (an open quote or comment at its end): one round trip per migration.
-  // Only for a file the CLI split: then PostgreSQL's count of completed statements tells the
-  // file's failure from ours.
-  let appended = m.statements.length > 0 && acceptsAppendedStatements(m.sql);
+  // them (an open quote or comment at its end) and its statements are counted: one round trip.
+  let appended = acceptsAppendedStatements(m);
   const after = appended ? `${APPENDED_SEPARATOR}${ledger.finishedRowSql(row, { commit: true }).sql}` : '';
   // Positions and completed statements come back counted from the file's start.
   let run = await ctx.reset.begin(db, spans.length > 0 ? m.sql : '', after);
@@ -253,11 +253,13 @@ async function runTransactional(
     run = await ctx.reset.begin(db, m.sql);
   }
   if (run.error !== undefined) {
-    // The guard refused (its own token, not a VM001 the file raised): stop, nothing recorded.
-    await stopIfRefused(db, run.error, m);
+    // Every statement of the file completed: the error is the guard's, the row's or COMMIT's. Only
+    // then can it be the guard's refusal (stop, nothing recorded): a file can read the guard's
+    // token with current_query() and raise it, but only in one of its own statements.
+    const ours = appended && run.completed >= spans.length;
+    if (ours) await stopIfRefused(db, run.error, m);
     await rollbackQuietly(db);
-    // Every statement of the file completed: the error is the row's or COMMIT's.
-    if (appended && run.completed >= spans.length) return failed(afterFileError(run.error));
+    if (ours) return failed(afterFileError(run.error));
     if (reconcile && isAlreadyExists(asPgError(run.error)))
       return runTransactionalStepwise(ctx, ledger, m, spans, reconcile, startedAt);
     return failed(describeFileError(run.error, m, spans, run.completed));

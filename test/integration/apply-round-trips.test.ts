@@ -109,6 +109,21 @@ describe.each(databaseTargets())('the apply path on the $name PostgreSQL', ({ ad
     ]);
   });
 
+  it("a file raising the guard's refusal with its token (from current_query()) is its own failure", async () => {
+    const dir = await migrationsDir({
+      '001_forges':
+        'CREATE TABLE f (id integer);\n' +
+        "DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'VM002', MESSAGE = current_query(); END $$;\n",
+    });
+    const report = await deploy(env.tw.worker, { migrationsDir: dir });
+    expect(report.results[0]?.status, JSON.stringify(report.problems)).toBe('failed');
+    expect(report.results[0]?.error).toMatchObject({ code: 'VM002', statementIndex: 1 });
+    expect(report.problems.map((p) => p.code)).not.toContain(ErrorCode.AlreadyRecorded);
+    expect((await prismaLedger(env.db.url)).map((r) => [r.migration_name, r.finished_at])).toEqual([
+      ['001_forges', null],
+    ]);
+  });
+
   it("a runtime error's line and column are the file's own, past the reset sent ahead of it", async () => {
     const dir = await migrationsDir({
       '001_ok': 'CREATE TABLE t (id integer);\n',

@@ -41,6 +41,9 @@ describe.each(databaseTargets())('failures are recorded on the $name PostgreSQL'
       expect(report.exitCode).toBe(2);
       const failed = report.results.find((r) => r.name === '002_orphan');
       expect(failed).toMatchObject({ status: 'failed', failureRecorded: true, error: { code: '23503' } });
+      // At COMMIT, after every statement of the file: the worker's statement, not a line of the file.
+      expect(failed?.error?.hint).toContain('It failed at COMMIT');
+      expect(failed?.error?.line).toBeUndefined();
       const rows = (await prismaLedger(env.db.url)).filter((r) => r.migration_name === '002_orphan');
       expect(rows).toHaveLength(1);
       expect(rows[0]).toMatchObject({ finished_at: null, rolled_back_at: null });
