@@ -84,7 +84,12 @@ export async function runSql(db: Db, request: RunSqlRequest, remainingMs: number
     await db.query(request.write ? 'BEGIN' : 'BEGIN READ ONLY');
     // A SELECT, not a SET: it takes the transaction's snapshot, after which PostgreSQL refuses
     // `SET TRANSACTION READ WRITE` (25001); after a SET alone it would still allow it.
-    await db.query(`SELECT set_config('statement_timeout', '${timeout}', true)`);
+    // Read-only: strings read as the refused-name scan reads them (read-only-guard.ts): with
+    // standard_conforming_strings off, a backslash would end a '…' string early for the server.
+    await db.query(
+      `SELECT set_config('statement_timeout', '${timeout}', true)` +
+        (request.write ? '' : `, set_config('standard_conforming_strings', 'on', true)`),
+    );
     const config: pg.QueryConfig = request.params
       ? { text: request.sql, values: request.params }
       : { text: request.sql };
@@ -211,6 +216,7 @@ function statementFailed(error: unknown, request: RunSqlRequest, timeoutMs: numb
 
 function refusedWhy(name: string): string {
   if (name === 'uescape') return 'it names something with UESCAPE, which this check does not decode';
+  if (name === 'do') return 'a DO block runs procedural code whose calls this check cannot see';
   if (name.startsWith('pg_advisory_') || name.startsWith('pg_try_advisory_'))
     return `it takes an advisory lock (${name}), which would hold deploys back while it runs`;
   if (name === 'pg_logical_emit_message')

@@ -39,7 +39,13 @@ export type SqlToken = Span &
 const WORD_START = /[A-Za-z_\u0080-\uffff]/;
 const WORD_PART = /[A-Za-z0-9_$\u0080-\uffff]/;
 const DIGIT = /[0-9]/;
-const DOLLAR_TAG = /^\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/;
+/** Sticky: tried at an index (`lastIndex`), on the whole text, since a tag has no length limit. */
+const DOLLAR_TAG = /\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/y;
+/**
+ * After a closing quote, what makes the next '…' the same string (scan.l `quotecontinue`):
+ * whitespace or `--` comments holding at least one newline, then a quote.
+ */
+const QUOTE_CONTINUES = /(?:[ \t\f]|--[^\n\r]*)*[\n\r](?:[ \t\n\r\f\v]+|--[^\n\r]*[\n\r])*'/y;
 
 /** The tokens of `sql` but whitespace, operators and punctuation other than `;`, in order; spans index `sql`. */
 export function* sqlTokens(sql: string): Generator<SqlToken> {
@@ -87,7 +93,8 @@ export function* sqlTokens(sql: string): Generator<SqlToken> {
       }
       yield { kind: 'quoted-identifier', name, unicode, closed, start, end: i };
     } else if (c === '$') {
-      const tag = DOLLAR_TAG.exec(sql.slice(i, i + 256))?.[0];
+      DOLLAR_TAG.lastIndex = i;
+      const tag = DOLLAR_TAG.exec(sql)?.[0];
       if (tag) {
         const close = sql.indexOf(tag, i + tag.length);
         i = close < 0 ? n : close + tag.length;
@@ -123,8 +130,13 @@ function scanString(sql: string, start: number, from: number, escapes: boolean):
       backslash = !escapes;
       if (escapes) i++;
     } else if (c === "'") {
-      if (sql[i + 1] !== "'") return { kind: 'string', escapes, backslash, closed: true, start, end: i + 1 };
-      i++;
+      if (sql[i + 1] === "'") i++;
+      else {
+        // E'a'<newline>'\'…': the next part is the same string, escapes and all.
+        QUOTE_CONTINUES.lastIndex = i + 1;
+        if (!QUOTE_CONTINUES.test(sql)) return { kind: 'string', escapes, backslash, closed: true, start, end: i + 1 };
+        i = QUOTE_CONTINUES.lastIndex - 1;
+      }
     }
   }
   return { kind: 'string', escapes, backslash, closed: false, start, end: sql.length };

@@ -3,7 +3,8 @@
  * migration.sql runs, with the policy of docs/design.md §3. By mode (chosen by the CLI's parse):
  * - transactional: the session reset, BEGIN, the file, the guard, the row and COMMIT in one
  *   round trip (lambda/session-reset.ts, lambda/statement-tail.ts; the row in a second query when
- *   the file's end leaves the scan unsure), so the migration and its record commit together
+ *   the file's end leaves the scan unsure or its spans are not a parse's), so the migration and
+ *   its record commit together
  *   (runTransactional);
  * - non-transactional (CREATE INDEX CONCURRENTLY …): insertStarted first, one statement at a
  *   time with recordProgress, markFinished at the end; resumable after a kill (runStepwise);
@@ -255,7 +256,9 @@ async function runTransactional(
   if (run.error !== undefined) {
     // Every statement of the file completed: the error is the guard's, the row's or COMMIT's. Only
     // then can it be the guard's refusal (stop, nothing recorded): a file can read the guard's
-    // token with current_query() and raise it, but only in one of its own statements.
+    // token with current_query() and raise it in one of its own statements. (A trigger it put on
+    // the ledger could raise it in our INSERT: the batch then stops as refused, rolled back,
+    // unrecorded — misnamed, never half-applied.)
     const ours = appended && run.completed >= spans.length;
     if (ours) await stopIfRefused(db, run.error, m);
     await rollbackQuietly(db);

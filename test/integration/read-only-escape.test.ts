@@ -59,7 +59,17 @@ const ATTEMPTS: [string, string][] = [
   [`select pg_advisory_xact_lock(${MIGRATION_LOCK})`, ErrorCode.ReadOnlyRefused],
   [`select pg_try_advisory_lock(${MIGRATION_LOCK})`, ErrorCode.ReadOnlyRefused],
   // A `--` comment ends at a carriage return too: what follows it is code, and is looked at.
-  [`select 1 -- a comment\r, pg_try_advisory_lock(${MIGRATION_LOCK})`, ErrorCode.ReadOnlyRefused],
+  // (xact locks: a session-level one would also be caught afterwards, by the session check)
+  [`select 1 -- a comment\r, pg_try_advisory_xact_lock(${MIGRATION_LOCK})`, ErrorCode.ReadOnlyRefused],
+  // A dollar quote's tag has no length limit: the scan must pair it as PostgreSQL does.
+  [
+    `select $${'a'.repeat(300)}$ ' $${'a'.repeat(300)}$ , pg_try_advisory_xact_lock(${MIGRATION_LOCK}) --'`,
+    ErrorCode.ReadOnlyRefused,
+  ],
+  // E'…' continued after a newline is one string, escapes and all.
+  [`select E'x'\n'\\'' , pg_try_advisory_xact_lock(${MIGRATION_LOCK}) --'`, ErrorCode.ReadOnlyRefused],
+  // A DO block's body is a string to the scan: refused whole.
+  [`do $$ begin perform pg_advisory_xact_lock(${MIGRATION_LOCK}); end $$`, ErrorCode.ReadOnlyRefused],
   // Writes, which the transaction and the login both refuse.
   ['insert into account values (2, 20)', '25006'],
   ['create table pwned (x int)', '25006'],
@@ -89,6 +99,22 @@ describe.each(databaseTargets())('read-only run-sql cannot be escaped on the $na
   afterAll(async () => {
     await bystander?.end().catch(() => undefined);
     await reader?.close();
+  });
+
+  it("reads strings as the refused-name scan does, whatever the database's standard_conforming_strings", async () => {
+    // With it off, '\' would not end the string for the server: `as x, 1 as y` would be code.
+    const name = decodeURIComponent(new URL(db.url).pathname.slice(1));
+    await query(db.url, `ALTER DATABASE "${name}" SET standard_conforming_strings = off`);
+    const fresh = await startTestWorker(db.url, { mode: 'reader', functionName: 'vpc-migrate-test-reader-scs' });
+    try {
+      const report = await runSqlCommand(fresh.worker, { sql: "select '\\', ' as x, 1 as y --'" });
+      expect(report.exitCode, JSON.stringify(report.error)).toBe(0);
+      expect(report.result?.rows).toHaveLength(1);
+      expect(Object.keys(report.result?.rows[0] ?? {})).not.toContain('y');
+    } finally {
+      await fresh.close();
+      await query(db.url, `ALTER DATABASE "${name}" RESET standard_conforming_strings`);
+    }
   });
 
   const cases = ATTEMPTS.flatMap(([sql, outcome]) => [
