@@ -12,7 +12,8 @@
  *   passwords, which `pg_read_all_data` would let the reader read;
  * - functions that run SQL given as text (`query_to_xml…`, `cursor_to_xml…`, `ts_stat`,
  *   `ts_rewrite`, `dblink…`) would hide any call in a string, out of this check's sight; so would
- *   a `DO` block, whose body is a string too.
+ *   a `DO` block, whose body is a string too; `table_to_xml` and its kin read a relation named
+ *   by value (an OID, a string), so a catalog below would not be named either.
  *
  * NOTIFY and pg_notify need no entry: read-only run-sql always rolls back, and PostgreSQL
  * delivers notifications only on commit. Functions a database defines itself that call these
@@ -29,6 +30,16 @@ const REFUSED_NAMES = new Set([
   'cursor_to_xmlschema',
   'ts_stat',
   'ts_rewrite',
+  // Read a table, schema or database named by value (`table_to_xml(1260, …)` is pg_authid).
+  'table_to_xml',
+  'table_to_xmlschema',
+  'table_to_xml_and_xmlschema',
+  'schema_to_xml',
+  'schema_to_xmlschema',
+  'schema_to_xml_and_xmlschema',
+  'database_to_xml',
+  'database_to_xmlschema',
+  'database_to_xml_and_xmlschema',
   // Catalogs that hold credentials, readable with pg_read_all_data: password hashes, user mappings' options.
   'pg_authid',
   'pg_shadow',

@@ -40,6 +40,8 @@ const ATTEMPTS: [string, string][] = [
     ErrorCode.ReadOnlyRefused,
   ],
   [`select rolname, rolpassword from pg_authid`, ErrorCode.ReadOnlyRefused],
+  // The same catalog by its OID, which no name check sees.
+  [`select table_to_xml(1260::regclass, true, false, '')`, ErrorCode.ReadOnlyRefused],
   [`select * from pg_catalog."pg_shadow"`, ErrorCode.ReadOnlyRefused],
   [`select pg_read_file('/etc/hostname')`, '42501'],
   [`select set_config('role', 'none', true), pg_reload_conf()`, '42501'],
