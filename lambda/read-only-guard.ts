@@ -50,32 +50,28 @@ const REFUSED_NAMES = new Set([
 const REFUSED_PREFIXES = ['pg_advisory_', 'pg_try_advisory_', 'dblink'];
 
 /**
- *  The refused function or catalog `sql` names, if any (identifiers outside strings and comments, as PostgreSQL folds
- *  them).
+ * The refused function or catalog `sql` names, if any: identifiers outside strings and comments
+ * (lambda/contract/sql-lexer.ts: a `--` comment ends at a carriage return as at a newline, as
+ * PostgreSQL's lexer has it), unquoted names folded to lower case, quoted names as written, a
+ * Unicode-escaped name (`U&"…"`) decoded, so `U&"pg\005fnotify"` is seen. `do` for a DO block,
+ * wherever it stands.
  */
 export function refusedCall(sql: string): string | undefined {
+  let refused: string | undefined;
   for (const token of sqlTokens(sql)) {
-    // DO runs PL/pgSQL whose calls sit in a dollar-quoted body, out of this scan's sight. A keyword
-    // (reserved), so only unquoted: a column named "do" is a name.
-    if (token.kind === 'word' && token.text.toLowerCase() === 'do') return 'do';
+    let name: string;
+    if (token.kind === 'word') {
+      name = token.text.toLowerCase();
+      // DO runs PL/pgSQL whose calls sit in a dollar-quoted body, out of this scan's sight. A
+      // keyword (reserved), so only unquoted: a column named "do" is a name.
+      if (name === 'do') return 'do';
+    } else if (token.kind === 'quoted-identifier') {
+      name = token.unicode ? decodeUnicodeEscapes(token.name) : token.name;
+    } else continue;
+    if (refused === undefined && (REFUSED_NAMES.has(name) || REFUSED_PREFIXES.some((p) => name.startsWith(p))))
+      refused = name;
   }
-  for (const name of identifiers(sql)) {
-    if (REFUSED_NAMES.has(name) || REFUSED_PREFIXES.some((p) => name.startsWith(p))) return name;
-  }
-  return undefined;
-}
-
-/**
- * The identifiers of `sql` (lambda/contract/sql-lexer.ts), skipping string constants (standard, E'…',
- * dollar-quoted) and comments (nested block comments too; a `--` comment ends at a carriage
- * return as at a newline, as PostgreSQL's lexer has it). Unquoted names fold to lower case; quoted names keep
- * their case; a Unicode-escaped name (`U&"…"`) is decoded, so `U&"pg\005fnotify"` is seen.
- */
-export function* identifiers(sql: string): Generator<string> {
-  for (const token of sqlTokens(sql)) {
-    if (token.kind === 'word') yield token.text.toLowerCase();
-    else if (token.kind === 'quoted-identifier') yield token.unicode ? decodeUnicodeEscapes(token.name) : token.name;
-  }
+  return refused;
 }
 
 /**

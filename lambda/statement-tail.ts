@@ -23,8 +23,8 @@ import { sqlTokens, type StatementSpan } from './contract/index.js';
  * a single span with a `;` inside it may be that, and answers false.
  */
 export function acceptsAppendedStatements(m: { sql: string; statements: readonly StatementSpan[] }): boolean {
-  const only = m.statements.length === 1 ? m.statements[0] : undefined;
   if (m.statements.length === 0) return false;
+  const only = m.statements.length === 1 ? m.statements[0] : undefined;
   for (const token of sqlTokens(m.sql)) {
     if (token.kind === 'word' || token.kind === 'parameter') continue;
     if (token.kind === 'semicolon') {

@@ -94,33 +94,23 @@ describe.each(databaseTargets())('the apply path on the $name PostgreSQL', ({ ad
     ]);
   });
 
-  it("a file raising the guard's SQLSTATE itself is that file's failure, recorded, not a lost lock", async () => {
+  it.each([
+    // Its own VM001: not a lost lock.
+    ['its own message', 'VM001', "'mine'", { message: 'mine' }, ErrorCode.LockLost],
+    // The guard's token read with current_query(): still not a refusal of the guard's.
+    ["the guard's token", 'VM002', 'current_query()', {}, ErrorCode.AlreadyRecorded],
+  ])("a file raising the guard's SQLSTATE (%s) is its own failure", async (_, code, message, expected, notProblem) => {
     const dir = await migrationsDir({
       '001_raises':
         'CREATE TABLE r (id integer);\n' +
-        "DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'VM001', MESSAGE = 'mine'; END $$;\n",
+        `DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = '${code}', MESSAGE = ${message}; END $$;\n`,
     });
     const report = await deploy(env.tw.worker, { migrationsDir: dir });
     expect(report.results[0]?.status, JSON.stringify(report.problems)).toBe('failed');
-    expect(report.results[0]?.error).toMatchObject({ code: 'VM001', message: 'mine', statementIndex: 1 });
-    expect(report.problems.map((p) => p.code)).not.toContain(ErrorCode.LockLost);
+    expect(report.results[0]?.error).toMatchObject({ code, statementIndex: 1, ...expected });
+    expect(report.problems.map((p) => p.code)).not.toContain(notProblem);
     expect((await prismaLedger(env.db.url)).map((r) => [r.migration_name, r.finished_at])).toEqual([
       ['001_raises', null],
-    ]);
-  });
-
-  it("a file raising the guard's refusal with its token (from current_query()) is its own failure", async () => {
-    const dir = await migrationsDir({
-      '001_forges':
-        'CREATE TABLE f (id integer);\n' +
-        "DO $$ BEGIN RAISE EXCEPTION USING ERRCODE = 'VM002', MESSAGE = current_query(); END $$;\n",
-    });
-    const report = await deploy(env.tw.worker, { migrationsDir: dir });
-    expect(report.results[0]?.status, JSON.stringify(report.problems)).toBe('failed');
-    expect(report.results[0]?.error).toMatchObject({ code: 'VM002', statementIndex: 1 });
-    expect(report.problems.map((p) => p.code)).not.toContain(ErrorCode.AlreadyRecorded);
-    expect((await prismaLedger(env.db.url)).map((r) => [r.migration_name, r.finished_at])).toEqual([
-      ['001_forges', null],
     ]);
   });
 
