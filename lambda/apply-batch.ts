@@ -12,12 +12,14 @@ import {
   type ApplyOptions,
   type ApplyResult,
   type DecodedMigration,
+  type BlockingSession,
+  type MigrationResult,
 } from './contract/index.js';
-import type { WorkerFormat } from './format.js';
+import type { BatchLedger, WorkerFormat } from './format.js';
 import { userTableCount } from './ledger-state.js';
 import { acquireMigrationLock, blockedByWaiters, lockWaiters, WAITER_GRACE_MS } from './lock.js';
 import { BatchLog } from './batch-log.js';
-import { lockWaitBudget, sessionResetStatements, timeMargin, type ApplyContext } from './session.js';
+import { lockWaitBudget, sessionResetStatements, timeMargin, type ApplyContext, type RunContext } from './session.js';
 import { PendingReset } from './session-reset.js';
 
 export async function applyBatch(
@@ -42,6 +44,54 @@ export async function applyBatch(
     // Once per batch: every migration runs on this session (RunContext.pid).
     const migrationPid = (await db.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid')).rows[0]!.pid;
     const batchLog = new BatchLog(log, format.name, request.migrations.length);
+    // What follows a migration's run, alone or in a chain.
+    const finished = (
+      m: DecodedMigration,
+      reset: PendingReset,
+      result: MigrationResult,
+      blockers: BlockingSession[],
+    ) => {
+      // A format that ran a file without resetting the session first is a bug, whatever came of it.
+      if (reset.pending && result.status !== 'failed')
+        throw new Error(`the worker ran ${m.name} without resetting its session first`);
+      if (
+        result.status === 'failed' &&
+        result.error?.code === '55P03' &&
+        blockers.length > 0 &&
+        !/migration lock/.test(result.error.message)
+      )
+        result.error.blockedBy = blockers;
+      if (result.status !== 'failed') ledger.add(m);
+      batchLog.finished(result);
+      return result;
+    };
+    // Several in one query (lambda/prisma/chain.ts): each with its own reset, computed by the
+    // server from the query's arrival (lambda/session.ts, `chained`).
+    const chainSteps = (chain: NonNullable<BatchLedger['chain']>) => ({
+      chainable: chain.chainable,
+      max: chain.max,
+      runAll: async (ms: DecodedMigration[]) => {
+        const started = Date.now();
+        const { statements, budget } = sessionResetStatements(ctx, options, margin, true);
+        const contexts = ms.map(() => ({
+          ...ctx,
+          margin,
+          budget,
+          started,
+          options,
+          timeouts: [],
+          lock,
+          pid: migrationPid,
+          reset: new PendingReset(statements),
+        }));
+        const { value: ran, blockers } = await lock.whileNotingBlockers(migrationPid, () =>
+          ledger.chain!.executeAll(contexts, ms),
+        );
+        for (const [i, result] of ran.results.entries())
+          finished(ms[i] as DecodedMigration, (contexts[i] as RunContext).reset, result, blockers);
+        return ran;
+      },
+    });
     // Shared with the run-sql compatibility mode, so both answer an `apply` alike.
     const outcome = await runInOrder(request.migrations, {
       recorded: (m) => ledger.recorded(m),
@@ -73,20 +123,9 @@ export async function applyBatch(
         const { value: result, blockers } = await lock.whileNotingBlockers(migrationPid, () =>
           ledger.execute({ ...ctx, margin, budget, started, options, timeouts: [], lock, pid: migrationPid, reset }, m),
         );
-        // A format that ran a file without resetting the session first is a bug, whatever came of it.
-        if (reset.pending && result.status !== 'failed')
-          throw new Error(`the worker ran ${m.name} without resetting its session first`);
-        if (
-          result.status === 'failed' &&
-          result.error?.code === '55P03' &&
-          blockers.length > 0 &&
-          !/migration lock/.test(result.error.message)
-        )
-          result.error.blockedBy = blockers;
-        if (result.status !== 'failed') ledger.add(m);
-        batchLog.finished(result);
-        return result;
+        return finished(m, reset, result, blockers);
       },
+      chain: ledger.chain ? chainSteps(ledger.chain) : undefined,
     });
     batchLog.summary(outcome.results, outcome.stopped);
     return {

@@ -95,15 +95,18 @@ export async function close(db: Db): Promise<void> {
  * many statements completed before the failing one — PostgreSQL sends one CommandComplete per
  * statement that finished — so the failing statement is known without running the file again.
  */
-export async function queryCounting(db: Db, text: string): Promise<{ error?: unknown; completed: number }> {
+export async function queryCounting(
+  db: Db,
+  text: string,
+): Promise<{ error?: unknown; completed: number; results?: pg.QueryResult[] }> {
   let completed = 0;
   const onComplete = () => {
     completed++;
   };
   db.connection.on('commandComplete', onComplete);
   try {
-    await db.query(text);
-    return { completed };
+    const value = (await db.query(text)) as pg.QueryResult | pg.QueryResult[];
+    return { completed, results: Array.isArray(value) ? value : [value] };
   } catch (error) {
     return { error, completed };
   } finally {

@@ -6,6 +6,7 @@
 import type { Db } from './db.js';
 import type { DecodedMigration, LedgerResult, MigrationFormat, MigrationResult } from './contract/index.js';
 import type { RunContext } from './session.js';
+import type { ChainOutcome } from './contract/batch-order.js';
 import type { LockProof } from './ledger-guard.js';
 
 /** What the ledger says of the migrations of one batch, read under the migration lock, and how each runs. */
@@ -20,6 +21,15 @@ export interface BatchLedger {
    * write finds the lock gone or the migration already recorded: nothing more may be recorded.
    */
   execute(ctx: RunContext, m: DecodedMigration): Promise<MigrationResult>;
+  /**
+   * Migrations that may run several in one query (lambda/prisma/chain.ts); absent, one at a time.
+   * `executeAll` answers as lambda/contract/batch-order.ts's `chain.runAll`; `contexts[i]` is `ms[i]`'s.
+   */
+  chain?: {
+    chainable(m: DecodedMigration): boolean;
+    max: number;
+    executeAll(contexts: RunContext[], ms: DecodedMigration[]): Promise<ChainOutcome>;
+  };
 }
 
 export interface WorkerFormat {

@@ -15,6 +15,9 @@ import pg from 'pg';
 import { asPgError, ErrorCode, MigrateError, redact } from './contract/index.js';
 import { type Db, queryCounting } from './db.js';
 
+/** Raised by a chained reset when the migration would start too late (lambda/session.ts; class VM: ours). */
+export const TIME_BUDGET_SQLSTATE = 'VM003';
+
 /** What a query sent after the reset reports, shifted to the text after the prefix. */
 export interface AfterReset {
   error?: unknown;
@@ -31,10 +34,15 @@ export interface AfterReset {
 export class PendingReset {
   private done = false;
 
-  constructor(private readonly statements: readonly string[]) {}
+  constructor(readonly statements: readonly string[]) {}
 
   get pending(): boolean {
     return !this.done;
+  }
+
+  /** The reset has run, ahead of a migration of a chain (sendChain). */
+  markDone(): void {
+    this.done = true;
   }
 
   /** Runs the reset as a query of its own, unless it ran already. */
@@ -80,6 +88,78 @@ export class PendingReset {
   }
 }
 
+/** One migration of a chain: its file, and statements of ours after it ending in COMMIT. */
+export interface ChainLink {
+  text: string;
+  /** Statements in `text` (each sends one CommandComplete). */
+  statements: number;
+  /** Ours, after the file (lambda/statement-tail.ts has made sure the file cannot swallow them). */
+  after: string;
+  afterStatements: number;
+}
+
+/** What a chain's query reports, by PostgreSQL's count of completed statements. */
+export interface ChainRun {
+  /** The driver's results, one per statement, when every link committed. */
+  results?: pg.QueryResult[];
+  /** Links whose every statement, their COMMIT included, completed. */
+  committed: number;
+  /** The link after those, as `begin` reports a file sent alone (the caller rolls it back). */
+  failed?: AfterReset & { error: unknown };
+  /** Nothing ran: the query does not parse (a file's syntax error). */
+  parsedNone?: true;
+  /** The reset of the link after those refused to start it: too little time left (lambda/session.ts). */
+  outOfTime?: true;
+}
+
+/**
+ * Several transactional migrations in one simple-protocol query (lambda/prisma/chain.ts), each
+ * `BEGIN; <reset>; COMMIT; BEGIN;\n<file><after>`, every link with its own transaction and its
+ * own reset. PostgreSQL runs them in order and stops at the first error, so the count of
+ * completed statements says which links committed and where the failing one stopped. A failure
+ * in a link's reset is the worker's (thrown), except the time budget's refusal.
+ */
+export async function sendChain(db: Db, statements: readonly string[], links: readonly ChainLink[]): Promise<ChainRun> {
+  const prefix = `BEGIN; ${statements.join('; ')}; COMMIT; BEGIN;\n`;
+  const prefixStatements = statements.length + 3;
+  const parts: string[] = [];
+  const starts: number[] = [];
+  let length = 0;
+  for (const link of links) {
+    const head = parts.length > 0 ? `; ${prefix}` : prefix;
+    parts.push(head, link.text, link.after);
+    starts.push(length + head.length);
+    length += head.length + link.text.length + link.after.length;
+  }
+  const query = parts.join('');
+  const run = await queryCounting(db, query);
+  if (run.error === undefined) return { results: run.results ?? [], committed: links.length };
+  let left = run.completed;
+  let committed = 0;
+  for (const link of links) {
+    const all = prefixStatements + link.statements + link.afterStatements;
+    if (left < all) break;
+    left -= all;
+    committed++;
+  }
+  if (run.completed === 0 && isParseError(run.error)) return { committed: 0, parsedNone: true };
+  if (committed < links.length && left < prefixStatements) {
+    await db.query('ROLLBACK').catch(() => undefined);
+    if (asPgError(run.error).code === TIME_BUDGET_SQLSTATE) return { committed, outOfTime: true };
+    throw resetError(run.error);
+  }
+  // Positions count characters (code points) of the whole query.
+  const before = query.slice(0, starts[Math.min(committed, links.length - 1)]);
+  const shifted = shiftPosition(run.error, codePoints(before));
+  return { committed, failed: { error: shifted, completed: left - prefixStatements, inTransaction: true } };
+}
+
+function codePoints(text: string): number {
+  let n = 0;
+  for (const _ of text) n++;
+  return n;
+}
+
 /**
  * A parse error of the text: PostgreSQL gives its position, past our (ASCII) prefix. A syntax
  * error without one (none known) is counted the file's too: the prefix is ours and parses.
@@ -91,7 +171,7 @@ function isParseError(error: unknown): boolean {
 
 /**
  * The error with its `position` (1-based, in characters of the whole query) counted from the
- * text after a prefix of `prefixLength` ASCII characters; a position inside the prefix is dropped.
+ * text after a prefix of `prefixLength` characters; a position inside the prefix is dropped.
  */
 export function shiftPosition(error: unknown, prefixLength: number): unknown {
   const pg = asPgError(error);

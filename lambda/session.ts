@@ -7,7 +7,8 @@
 import type { Db } from './db.js';
 import type { HeldLock } from './lock.js';
 import type { Logger } from './log.js';
-import type { PendingReset } from './session-reset.js';
+import { type PendingReset, TIME_BUDGET_SQLSTATE } from './session-reset.js';
+import { LINK_STARTED_SETTING } from './contract/prisma-ledger-sql.js';
 import { DEFAULT_LOCK_WAIT_MS, type ApplyOptions, type StatementSpan, type TimeoutDecision } from './contract/index.js';
 
 export interface ApplyContext {
@@ -66,22 +67,58 @@ export interface Budget {
  * What the session is reset to before each migration: whatever a previous file changed (role,
  * settings, temporary tables) undone, then our own limits. Statements of their own, so a caller
  * may send them ahead of other text in the same query (lambda/session-reset.ts).
+ *
+ * `chained`: for migrations sent several in one query (lambda/prisma/chain.ts), which start
+ * later than the query is sent. The time limits are then computed by the server from the
+ * query's arrival (statement_timestamp(), the same for every statement of one simple-protocol
+ * query): statement_timeout is what is left of the budget, and a migration that would start
+ * where `before` in apply-batch.ts stops the batch (3 margins left) is refused with
+ * TIME_BUDGET_SQLSTATE, in the reset, before anything of it runs.
  */
-export function sessionResetStatements(ctx: ApplyContext, options: ApplyOptions, margin: number): SessionReset {
+export function sessionResetStatements(
+  ctx: ApplyContext,
+  options: ApplyOptions,
+  margin: number,
+  chained = false,
+): SessionReset {
+  const remaining = ctx.remainingMs();
   const budget = timeBudgetMs(ctx, margin);
   const configured = options.statementTimeoutMs ?? 0;
   const statementTimeoutMs = configured > 0 ? Math.min(configured, budget) : budget;
   const lockTimeoutMs = options.lockTimeoutMs ?? 0;
+  const timeout = chained
+    ? chainedLimits(budget, configured, Math.max(0, remaining - 3 * margin))
+    : `SET statement_timeout = ${Math.trunc(statementTimeoutMs)}`;
   return {
     statements: [
       'SET SESSION AUTHORIZATION DEFAULT',
       'RESET ALL',
       'DISCARD TEMP',
-      `SET statement_timeout = ${Math.trunc(statementTimeoutMs)}`,
+      timeout,
       `SET lock_timeout = ${Math.trunc(lockTimeoutMs)}`,
     ],
     budget: { statementTimeoutMs, limitedByBudget: configured === 0 || budget < configured },
   };
+}
+
+/**
+ * One statement: refuses (TIME_BUDGET_SQLSTATE) once `startByMs` have passed since the query
+ * arrived, else sets statement_timeout to the budget left (never above `configuredMs` when set)
+ * and notes when the migration starts, for its ledger row (LINK_STARTED_SETTING).
+ */
+function chainedLimits(budgetMs: number, configuredMs: number, startByMs: number): string {
+  const elapsed =
+    'pg_catalog.floor(EXTRACT(EPOCH FROM pg_catalog.clock_timestamp() - pg_catalog.statement_timestamp()) * 1000)';
+  const left = `GREATEST(100, ${Math.trunc(budgetMs)} - ${elapsed})`;
+  const timeout = configuredMs > 0 ? `LEAST(${Math.trunc(configuredMs)}, ${left})` : left;
+  return (
+    `DO $vpcm_budget$ BEGIN IF ${elapsed} > ${Math.trunc(startByMs)} THEN ` +
+    `RAISE EXCEPTION USING ERRCODE = '${TIME_BUDGET_SQLSTATE}', ` +
+    `MESSAGE = 'vpc-migrate: too little of the time budget is left to start the next migration'; END IF; ` +
+    `PERFORM pg_catalog.set_config('statement_timeout', (${timeout})::bigint::text, false); ` +
+    `PERFORM pg_catalog.set_config('${LINK_STARTED_SETTING}', ` +
+    `EXTRACT(EPOCH FROM pg_catalog.clock_timestamp())::text, false); END $vpcm_budget$`
+  );
 }
 
 export interface SessionReset {

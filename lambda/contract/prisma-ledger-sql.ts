@@ -70,6 +70,14 @@ export function rowsNamedSql(table: string, name: string): SqlStatement {
   };
 }
 
+/** The start and finish of the rows with these ids (a chain's, lambda/prisma/chain.ts). */
+export function rowTimesSql(table: string, ids: readonly string[]): SqlStatement {
+  return {
+    text: `SELECT id, started_at, finished_at FROM ${table} WHERE id = ANY($1::varchar[])`,
+    values: [[...ids]],
+  };
+}
+
 /**
  * A SQL condition, true when the ledger records `name` as applied (finished, not rolled back):
  * the guard of every write that records a migration as run. `nameLiteral` is already quoted
@@ -89,8 +97,24 @@ export function failedNamesJsonSql(table: string): string {
     WHERE finished_at IS NULL AND rolled_back_at IS NULL AND logs IS NOT NULL`;
 }
 
-/** A time a row records: a client time, the transaction's start (`now`), or this statement's (`clock`). */
-export type LedgerTime = Date | 'now' | 'clock';
+/**
+ * A time a row records: a client time, the transaction's start (`now`), this statement's
+ * (`clock`), or when a chained migration's reset ran (`link-start`, {@link LINK_STARTED_SETTING}).
+ */
+export type LedgerTime = Date | 'now' | 'clock' | 'link-start';
+
+/**
+ * Where a chained migration's reset keeps the time it ran, in epoch seconds (lambda/session.ts):
+ * every migration of a chain (lambda/prisma/chain.ts) shares one query, and with it `now()` and
+ * statement_timestamp(), so its own start is kept here. Read defensively: a file may change or
+ * reset it, and its row then records the INSERT's clock instead.
+ */
+export const LINK_STARTED_SETTING = 'vpc_migrate.link_started';
+
+const LINK_STARTED = `pg_catalog.current_setting('${LINK_STARTED_SETTING}', true)`;
+const LINK_STARTED_SQL =
+  `CASE WHEN ${LINK_STARTED} ~ '^[0-9]+([.][0-9]+)?$' ` +
+  `THEN pg_catalog.to_timestamp(${LINK_STARTED}::double precision) ELSE c.clock END`;
 
 export interface NewLedgerRow {
   id: string;
@@ -114,7 +138,13 @@ export interface NewLedgerRow {
 export function insertLedgerRowSql(table: string, row: NewLedgerRow): SqlStatement {
   const { values, p } = placeholders();
   const time = (t: LedgerTime) =>
-    t === 'now' ? 'pg_catalog.now()' : t === 'clock' ? 'c.clock' : `${p(t)}::timestamptz`;
+    t === 'now'
+      ? 'pg_catalog.now()'
+      : t === 'clock'
+        ? 'c.clock'
+        : t === 'link-start'
+          ? LINK_STARTED_SQL
+          : `${p(t)}::timestamptz`;
   // Cast: in INSERT … SELECT a parameter's type is not taken from its column.
   const id = `${p(row.id)}::varchar`;
   const checksum = `${p(row.checksum)}::varchar`;

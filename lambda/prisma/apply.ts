@@ -42,7 +42,9 @@ import { holdTimeBudget, type RunContext } from '../session.js';
 import { guardRefusal, type LockProof } from '../ledger-guard.js';
 import { refuseNonEmptySchema } from '../schema-not-empty.js';
 import { acceptsAppendedStatements, APPENDED_SEPARATOR } from '../statement-tail.js';
+import { chainable, MAX_CHAIN, runChain } from './chain.js';
 import { failedRows, PrismaLedger, successfulNames } from './prisma-ledger.js';
+import type { AfterReset } from '../session-reset.js';
 
 export const prisma: WorkerFormat = {
   name: 'prisma',
@@ -87,6 +89,16 @@ async function readBatch(db: Db, migrations: DecodedMigration[], lock: LockProof
     recorded: (m) => done.has(m.name),
     add: (m) => done.add(m.name),
     execute: (ctx, m) => runMigration(ctx, ledger, m, resumable.get(m.name)),
+    chain: {
+      chainable,
+      max: MAX_CHAIN,
+      executeAll: (contexts, ms) =>
+        runChain(contexts, ledger, ms, {
+          failure: transactionalFailure,
+          result: (c, m, o, d) => resultOf(c, m, o, d),
+          applied: ok([]),
+        }),
+    },
   };
 }
 
@@ -111,7 +123,18 @@ async function runMigration(
     default:
       outcome = await runScript(ctx, ledger, m, reconcile);
   }
-  const result = migrationResult(m, outcome, Date.now() - ctx.started);
+  return resultOf(ctx, m, outcome, Date.now() - ctx.started, resume);
+}
+
+/** The answer for one migration's outcome; shared with chains (lambda/prisma/chain.ts). */
+export function resultOf(
+  ctx: RunContext,
+  m: DecodedMigration,
+  outcome: Outcome,
+  durationMs: number,
+  resume?: LedgerRow,
+): MigrationResult {
+  const result = migrationResult(m, outcome, durationMs);
   if (outcome.status === 'failed') result.failureRecorded = outcome.recorded !== false;
   if (outcome.error?.code === '57014' && ctx.budget.limitedByBudget) {
     result.timeBudgetExhausted = true;
@@ -128,7 +151,7 @@ async function execute(ctx: RunContext, span: StatementSpan, text: string): Prom
   if (span.kind === 'timeout-setting') await holdTimeBudget(ctx, span);
 }
 
-interface Outcome {
+export interface Outcome {
   status: 'applied' | 'reconciled' | 'failed';
   skipped: SkippedStatement[];
   error?: SqlErrorInfo;
@@ -233,13 +256,6 @@ async function runTransactional(
   // Sent whole, the file's own statement_timeout would apply unchecked to what follows it.
   if (spans.some((s) => s.kind === 'timeout-setting'))
     return runTransactionalStepwise(ctx, ledger, m, spans, reconcile, startedAt);
-  const failed = async (info: SqlErrorInfo): Promise<Outcome> => {
-    const recorded = await recordFailure(
-      () => ledger.insertFailed({ name: m.name, checksum: m.checksum, startedAt, logs: ledgerLogFor(m.name, info) }),
-      info,
-    );
-    return { status: 'failed', skipped: [], error: info, recorded };
-  };
   const row = { name: m.name, checksum: m.checksum, startedAt, logs: null };
   // The guarded row and COMMIT go in the file's own query when nothing of the file can swallow
   // them (an open quote or comment at its end) and its statements are counted: one round trip.
@@ -253,29 +269,66 @@ async function runTransactional(
     appended = false;
     run = await ctx.reset.begin(db, m.sql);
   }
-  if (run.error !== undefined) {
-    // Every statement of the file completed: the error is the guard's, the row's or COMMIT's. Only
-    // then can it be the guard's refusal (stop, nothing recorded): a file can read the guard's
-    // token with current_query() and raise it in one of its own statements. (A trigger it put on
-    // the ledger could raise it in our INSERT: the batch then stops as refused, rolled back,
-    // unrecorded — misnamed, never half-applied.)
-    const ours = appended && run.completed >= spans.length;
-    if (ours) await stopIfRefused(db, run.error, m);
-    await rollbackQuietly(db);
-    if (ours) return failed(afterFileError(run.error));
-    if (reconcile && isAlreadyExists(asPgError(run.error)))
-      return runTransactionalStepwise(ctx, ledger, m, spans, reconcile, startedAt);
-    return failed(describeFileError(run.error, m, spans, run.completed));
-  }
+  if (run.error !== undefined)
+    return transactionalFailure(ctx, ledger, m, { ...run, error: run.error }, { appended, startedAt, reconcile });
   if (appended) return ok([]);
   try {
     await ledger.insertFinished(row, { commit: true });
   } catch (error) {
     await stopIfRefused(db, error, m);
     await rollbackQuietly(db);
-    return failed(afterFileError(error));
+    return failed(ledger, m, startedAt, afterFileError(error));
   }
   return ok([]);
+}
+
+/** When a transactional migration started, as its rows record it: a client time, or a chain link's own. */
+type RowStart = Date | 'link-start';
+
+/** Records a transactional file's failure (nothing of it committed); the outcome says whether it could. */
+async function failed(
+  ledger: PrismaLedger,
+  m: DecodedMigration,
+  startedAt: RowStart,
+  info: SqlErrorInfo,
+): Promise<Outcome> {
+  const recorded = await recordFailure(
+    () => ledger.insertFailed({ name: m.name, checksum: m.checksum, startedAt, logs: ledgerLogFor(m.name, info) }),
+    info,
+  );
+  return { status: 'failed', skipped: [], error: info, recorded };
+}
+
+/**
+ * A transactional file sent whole (alone, or in a chain: lambda/prisma/chain.ts) failed, its
+ * transaction aborted. Every statement of the file completed: the error is the guard's, the
+ * row's or COMMIT's. Only then can it be the guard's refusal (stop, nothing recorded): a file can
+ * read the guard's token with current_query() and raise it in one of its own statements. (A
+ * trigger it put on the ledger could raise it in our INSERT: the batch then stops as refused,
+ * rolled back, unrecorded — misnamed, never half-applied.) `located`: false when PostgreSQL's
+ * count cannot be trusted to say which statement failed (a chain whose count disagreed with the
+ * ledger): then it is the file's failure, placed only where PostgreSQL's position says.
+ */
+export async function transactionalFailure(
+  ctx: RunContext,
+  ledger: PrismaLedger,
+  m: DecodedMigration,
+  run: AfterReset & { error: unknown },
+  how: { appended: boolean; startedAt: RowStart; reconcile: boolean; located?: boolean },
+): Promise<Outcome> {
+  const { db } = ctx;
+  const spans = statementSpans(m);
+  const located = how.located !== false;
+  const ours = how.appended && located && run.completed >= spans.length;
+  if (ours) await stopIfRefused(db, run.error, m);
+  await rollbackQuietly(db);
+  if (ours) return failed(ledger, m, how.startedAt, afterFileError(run.error));
+  if (how.reconcile && isAlreadyExists(asPgError(run.error)))
+    return runTransactionalStepwise(ctx, ledger, m, spans, how.reconcile, how.startedAt);
+  const info = located
+    ? describeFileError(run.error, m, spans, run.completed)
+    : describeSqlError(run.error, m.sql, 0, m.sql.length);
+  return failed(ledger, m, how.startedAt, info);
 }
 
 /**
@@ -289,7 +342,7 @@ async function runTransactionalStepwise(
   m: DecodedMigration,
   spans: StatementSpan[],
   reconcile: boolean,
-  startedAt: Date,
+  startedAt: RowStart,
 ): Promise<Outcome> {
   const { db } = ctx;
   const skipped: SkippedStatement[] = [];

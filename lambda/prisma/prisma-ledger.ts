@@ -27,6 +27,7 @@ import {
   readLedgerSql,
   recordedAsAppliedSql,
   rowsNamedSql,
+  rowTimesSql,
   updateLedgerRowsSql,
 } from '../contract/prisma-ledger-sql.js';
 import type { Db } from '../db.js';
@@ -42,7 +43,8 @@ export type RawLedgerRow = Omit<LedgerRow, 'finished_at' | 'started_at' | 'rolle
 interface NewRow {
   name: string;
   checksum: string;
-  startedAt: Date;
+  /** A client time, or a chained migration's own start (lambda/prisma/chain.ts). */
+  startedAt: Date | 'link-start';
   logs: string | null;
 }
 
@@ -122,10 +124,29 @@ export class PrismaLedger {
    * {@link insertFinished}'s text, for a caller that sends it after the migration file in the
    * same query (lambda/prisma/apply.ts, runTransactional).
    */
-  finishedRowSql(row: NewRow, options: { commit?: boolean } = {}): { id: string; sql: string } {
+  finishedRowSql(
+    row: NewRow,
+    options: { commit?: boolean; returning?: boolean } = {},
+  ): { id: string; sql: string; statements: number } {
     const id = randomUUID();
-    const insert = insertLedgerRowSql(this.table, { id, ...row, finishedAt: 'clock', appliedSteps: 1 });
-    return { id, sql: `${this.guard(row.name)}; ${inline(insert)}${options.commit ? '; COMMIT' : ''}` };
+    const insert = insertLedgerRowSql(this.table, {
+      id,
+      ...row,
+      finishedAt: 'clock',
+      appliedSteps: 1,
+      returning: options.returning === true,
+    });
+    // The guard's DO block, the INSERT and the COMMIT: one CommandComplete each.
+    const sql = `${this.guard(row.name)}; ${inline(insert)}${options.commit ? '; COMMIT' : ''}`;
+    return { id, sql, statements: options.commit ? 3 : 2 };
+  }
+
+  /** When the rows of these ids (of this run's writes) started and finished; the committed ones only. */
+  async rowTimes(ids: readonly string[]): Promise<Map<string, { started_at: Date; finished_at: Date | null }>> {
+    const { rows } = await this.run<{ id: string; started_at: Date; finished_at: Date | null }>(
+      rowTimesSql(this.table, ids),
+    );
+    return new Map(rows.map((r) => [r.id, r]));
   }
 
   /**

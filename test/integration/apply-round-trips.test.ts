@@ -1,8 +1,9 @@
 /**
  * The apply path's round trips (issue 26): a transactional migration costs the worker's session
- * one query — the session reset committed ahead of the file, the file, then the guarded ledger row
- * with COMMIT (lambda/session-reset.ts, lambda/statement-tail.ts) — or two when the file's end
- * leaves the scan unsure (a backslash in a plain string). What PostgreSQL reports is still placed
+ * one query — the session reset committed ahead of the file, the file, then the guarded ledger
+ * row with COMMIT (lambda/session-reset.ts, lambda/statement-tail.ts); none of its own when it
+ * follows another in that query (lambda/prisma/chain.ts) — or two when the file's end leaves the
+ * scan unsure (a backslash in a plain string). What PostgreSQL reports is still placed
  * in the user's own file: positions shifted back past the prefix, a file PostgreSQL cannot parse
  * (a leading BOM, a last statement cut short) reported as the file's failure in its own words, and
  * a failing reset reported as the worker's (VPCM_SESSION_RESET_FAILED), never as the file's.
@@ -40,13 +41,18 @@ describe.each(databaseTargets())('the apply path on the $name PostgreSQL', ({ ad
   });
 
   it.each([
-    ['one round trip', 'CREATE TABLE b (id integer);\nCREATE INDEX b_id ON b (id); -- no newline at the end', 1],
+    // Chained with the one before it (lambda/prisma/chain.ts): in that one's query.
+    [
+      'no round trip of its own',
+      'CREATE TABLE b (id integer);\nCREATE INDEX b_id ON b (id); -- no newline at the end',
+      0,
+    ],
     [
       'two round trips when its end is unsure',
       "CREATE TABLE b (id integer);\nCOMMENT ON TABLE b IS 'a\\b';\nCREATE INDEX b_id ON b (id);\n",
       2,
     ],
-  ])('a transactional migration costs %s on the migration session', async (_, sql, trips) => {
+  ])('a transactional migration after another costs %s on the migration session', async (_, sql, trips) => {
     const one = await migrationsDir({ '001_a': 'CREATE TABLE a (id integer);\n' });
     const two = await migrationsDir({ '001_a': 'CREATE TABLE a (id integer);\n', '002_b': sql });
     const other = await freshDatabase(adminUrl);

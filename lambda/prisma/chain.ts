@@ -1,0 +1,139 @@
+/**
+ * Transactional migrations in a row sent in one query (issue 26): each link is what a lone
+ * transactional migration sends (lambda/prisma/apply.ts runTransactional) — its own session
+ * reset, BEGIN, the file, the guarded ledger row, COMMIT — so each still commits with its row or
+ * not at all, and PostgreSQL stops at the first error as it would between two queries. What
+ * goes is the round trip between them (~0.3 ms each on a local server, more on a network).
+ *
+ * After an error the ledger says which links committed (their rows, by the ids this run wrote),
+ * and PostgreSQL's count where the failing one stopped; that one is settled as a lone file's
+ * failure would be. When the two disagree, the ledger wins and the failure is the file's,
+ * placed only by PostgreSQL's position. A chain whose query does not parse ran nothing: its
+ * migrations run one by one, each error then the file's own.
+ */
+import { BatchStop, type ChainOutcome } from '../contract/batch-order.js';
+import { type DecodedMigration, type MigrationResult, statementSpans } from '../contract/index.js';
+import { type AfterReset, type ChainLink, sendChain } from '../session-reset.js';
+import type { RunContext } from '../session.js';
+import { acceptsAppendedStatements, APPENDED_SEPARATOR } from '../statement-tail.js';
+import type { PrismaLedger } from './prisma-ledger.js';
+
+/** At most this many migrations in one query: the time between two `before` checks stays short. */
+export const MAX_CHAIN = 32;
+
+/**
+ * A transactional file whose end cannot swallow what follows it and whose statements are counted
+ * (lambda/statement-tail.ts), without a statement_timeout of its own (held to the budget one
+ * statement at a time).
+ */
+export function chainable(m: DecodedMigration): boolean {
+  if (m.mode !== 'transactional') return false;
+  const spans = statementSpans(m);
+  return spans.length > 0 && !spans.some((s) => s.kind === 'timeout-setting') && acceptsAppendedStatements(m);
+}
+
+/** What a lone migration's run shares with a chain's (lambda/prisma/apply.ts), its outcome `O`. */
+export interface LoneRun<O> {
+  /** A link that failed, settled as a lone file's failure (transactionalFailure). */
+  failure(
+    ctx: RunContext,
+    ledger: PrismaLedger,
+    m: DecodedMigration,
+    run: AfterReset & { error: unknown },
+    how: { appended: boolean; startedAt: Date | 'link-start'; reconcile: boolean; located?: boolean },
+  ): Promise<O>;
+  result(ctx: RunContext, m: DecodedMigration, outcome: O, durationMs: number): MigrationResult;
+  /** The outcome of a link that committed. */
+  applied: O;
+}
+
+/**
+ * Runs `ms` (each `chainable`) in one query; `contexts[i]` is `ms[i]`'s, all with the same
+ * chained reset (lambda/session.ts). The results end at the first failure; fewer than `ms` and
+ * no stop: the rest did not run.
+ */
+export async function runChain<O>(
+  contexts: readonly RunContext[],
+  ledger: PrismaLedger,
+  ms: readonly DecodedMigration[],
+  lone: LoneRun<O>,
+): Promise<ChainOutcome> {
+  const first = contexts[0] as RunContext;
+  const { db } = first;
+  const sentAt = new Date();
+  const rows = ms.map((m) => {
+    const spans = statementSpans(m);
+    const row = ledger.finishedRowSql(
+      { name: m.name, checksum: m.checksum, startedAt: 'link-start', logs: null },
+      { commit: true, returning: true },
+    );
+    const link: ChainLink = {
+      text: m.sql,
+      statements: spans.length,
+      after: `${APPENDED_SEPARATOR}${row.sql}`,
+      afterStatements: row.statements,
+    };
+    return { id: row.id, link };
+  });
+  const run = await sendChain(
+    db,
+    first.reset.statements,
+    rows.map((r) => r.link),
+  );
+  if (run.parsedNone) return { results: [] };
+  const applied = (i: number, durationMs: number) =>
+    lone.result(contexts[i] as RunContext, ms[i] as DecodedMigration, lone.applied, durationMs);
+  if (run.results) {
+    // Each INSERT returned its row: the migration's own time, from its BEGIN to its row.
+    const times = new Map<string, number>();
+    for (const result of run.results) {
+      for (const row of result.rows as { id?: unknown; started_at?: unknown; finished_at?: unknown }[]) {
+        if (typeof row.id === 'string' && row.started_at instanceof Date && row.finished_at instanceof Date)
+          times.set(row.id, row.finished_at.getTime() - row.started_at.getTime());
+      }
+    }
+    for (const c of contexts) c.reset.markDone();
+    return { results: rows.map((r, i) => applied(i, times.get(r.id) ?? 0)) };
+  }
+  await db.query('ROLLBACK').catch(() => undefined);
+  // The ledger's word on what committed, PostgreSQL's count when it cannot be asked (connection lost).
+  const committedRows = await ledger.rowTimes(rows.map((r) => r.id)).catch(() => undefined);
+  let committed = run.committed;
+  if (committedRows) {
+    committed = 0;
+    while (committed < rows.length && committedRows.has((rows[committed] as { id: string }).id)) committed++;
+  }
+  const results: MigrationResult[] = [];
+  for (let i = 0; i < committed; i++) {
+    (contexts[i] as RunContext).reset.markDone();
+    const times = committedRows?.get((rows[i] as { id: string }).id);
+    results.push(applied(i, times?.finished_at ? times.finished_at.getTime() - times.started_at.getTime() : 0));
+  }
+  if (run.outOfTime || !run.failed || committed >= ms.length) return { results };
+  const ctx = contexts[committed] as RunContext;
+  const m = ms[committed] as DecodedMigration;
+  ctx.reset.markDone();
+  const located = committed === run.committed;
+  const failed = located ? run.failed : { ...run.failed, error: positionless(run.failed.error), completed: 0 };
+  try {
+    const outcome = await lone.failure(ctx, ledger, m, failed, {
+      appended: true,
+      startedAt: 'link-start',
+      reconcile: ctx.options.reconcileExisting !== false,
+      located,
+    });
+    results.push(lone.result(ctx, m, outcome, Date.now() - sentAt.getTime()));
+    return { results };
+  } catch (error) {
+    if (error instanceof BatchStop) return { results, stop: error };
+    throw error;
+  }
+}
+
+/** The error without a position: counted from a link PostgreSQL's count could not place. */
+function positionless(error: unknown): unknown {
+  return Object.assign(Object.create(Object.getPrototypeOf(error) as object) as object, error, {
+    message: (error as Error).message,
+    position: undefined,
+  });
+}
