@@ -70,6 +70,8 @@ export async function applyBatch(
     const chainSteps = (chain: NonNullable<BatchLedger['chain']>) => ({
       chainable: chain.chainable,
       max: chain.max,
+      size: chain.size,
+      maxSize: chain.maxSize,
       runAll: async (ms: DecodedMigration[]) => {
         const started = Date.now();
         const { statements, budget } = sessionResetStatements(ctx, options, margin, true);

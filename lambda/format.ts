@@ -28,6 +28,8 @@ export interface BatchLedger {
   chain?: {
     chainable(m: DecodedMigration): boolean;
     max: number;
+    size(m: DecodedMigration): number;
+    maxSize: number;
     executeAll(contexts: RunContext[], ms: DecodedMigration[]): Promise<ChainOutcome>;
   };
 }

@@ -34,8 +34,11 @@ export interface BatchSteps<M extends { name: string; mode: ExecutionMode }> {
   chain?:
     | {
         chainable(m: M): boolean;
-        /** At most this many in one step. */
+        /** At most this many in one step, */
         max: number;
+        /** and at most this much of `size` (the first one always goes). */
+        size(m: M): number;
+        maxSize: number;
         /**
          * Runs `ms` in order: the results of those that ran, in order, ending at the first failure.
          * Fewer results and no `stop`: the rest never ran and run on their own. `stop`: the batch
@@ -133,9 +136,12 @@ async function chainFrom<M extends { name: string; mode: ExecutionMode }>(
   const chain = steps.chain;
   if (!chain?.chainable(first)) return [first];
   const ms = [first];
+  let size = chain.size(first);
   for (let j = i + 1; j < migrations.length && ms.length < chain.max; j++) {
     const next = migrations[j] as M;
     if (steps.recorded(next) || !chain.chainable(next)) break;
+    size += chain.size(next);
+    if (size > chain.maxSize) break;
     // Any objection, even a stop, is heard again when the loop reaches it on its own.
     const objection = await Promise.resolve(steps.before?.(next, results)).catch(() => 'stop');
     if (objection !== undefined) break;

@@ -42,7 +42,7 @@ import { holdTimeBudget, type RunContext } from '../session.js';
 import { guardRefusal, type LockProof } from '../ledger-guard.js';
 import { refuseNonEmptySchema } from '../schema-not-empty.js';
 import { acceptsAppendedStatements, APPENDED_SEPARATOR } from '../statement-tail.js';
-import { chainable, MAX_CHAIN, runChain } from './chain.js';
+import { chainable, MAX_CHAIN, MAX_CHAIN_CHARS, runChain } from './chain.js';
 import { failedRows, PrismaLedger, successfulNames } from './prisma-ledger.js';
 import type { AfterReset } from '../session-reset.js';
 
@@ -92,6 +92,8 @@ async function readBatch(db: Db, migrations: DecodedMigration[], lock: LockProof
     chain: {
       chainable,
       max: MAX_CHAIN,
+      size: (m) => m.sql.length,
+      maxSize: MAX_CHAIN_CHARS,
       executeAll: (contexts, ms) =>
         runChain(contexts, ledger, ms, {
           failure: transactionalFailure,
@@ -320,7 +322,9 @@ export async function transactionalFailure(
   const spans = statementSpans(m);
   const located = how.located !== false;
   const ours = how.appended && located && run.completed >= spans.length;
-  if (ours) await stopIfRefused(db, run.error, m);
+  // Unplaced, a refusal is believed: recording a failure for a migration another run applied
+  // would block the next deploy (P3009); stopping unrecorded never does.
+  if (ours || (how.appended && !located)) await stopIfRefused(db, run.error, m);
   await rollbackQuietly(db);
   if (ours) return failed(ledger, m, how.startedAt, afterFileError(run.error));
   if (how.reconcile && isAlreadyExists(asPgError(run.error)))

@@ -14,12 +14,17 @@
 import { BatchStop, type ChainOutcome } from '../contract/batch-order.js';
 import { type DecodedMigration, type MigrationResult, statementSpans } from '../contract/index.js';
 import { type AfterReset, type ChainLink, sendChain } from '../session-reset.js';
-import type { RunContext } from '../session.js';
+import { durationMs, type RunContext } from '../session.js';
 import { acceptsAppendedStatements, APPENDED_SEPARATOR } from '../statement-tail.js';
 import type { PrismaLedger } from './prisma-ledger.js';
 
 /** At most this many migrations in one query: the time between two `before` checks stays short. */
 export const MAX_CHAIN = 32;
+/**
+ * And at most this much SQL (characters): the query's arrival, which every link's time budget
+ * counts from, comes after all of it has been sent.
+ */
+export const MAX_CHAIN_CHARS = 256 * 1024;
 
 /**
  * A transactional file whose end cannot swallow what follows it and whose statements are counted
@@ -96,25 +101,37 @@ export async function runChain<O>(
     return { results: rows.map((r, i) => applied(i, times.get(r.id) ?? 0)) };
   }
   await db.query('ROLLBACK').catch(() => undefined);
-  // The ledger's word on what committed, PostgreSQL's count when it cannot be asked (connection lost).
-  const committedRows = await ledger.rowTimes(rows.map((r) => r.id)).catch(() => undefined);
-  let committed = run.committed;
-  if (committedRows) {
-    committed = 0;
-    while (committed < rows.length && committedRows.has((rows[committed] as { id: string }).id)) committed++;
-  }
   const results: MigrationResult[] = [];
-  for (let i = 0; i < committed; i++) {
-    (contexts[i] as RunContext).reset.markDone();
-    const times = committedRows?.get((rows[i] as { id: string }).id);
-    results.push(applied(i, times?.finished_at ? times.finished_at.getTime() - times.started_at.getTime() : 0));
+  let spent = 0;
+  const committedBefore = (n: number, times?: Map<string, { started_at: Date; finished_at: Date | null }>) => {
+    for (let i = 0; i < n; i++) {
+      (contexts[i] as RunContext).reset.markDone();
+      const t = times?.get((rows[i] as { id: string }).id);
+      const ms = t?.finished_at ? t.finished_at.getTime() - t.started_at.getTime() : 0;
+      spent += ms;
+      results.push(applied(i, ms));
+    }
+  };
+  if (run.outOfTime) {
+    // Refused in a link's reset: PostgreSQL had answered every link before it, in order.
+    committedBefore(run.committed);
+    return { results };
   }
-  if (run.outOfTime || !run.failed || committed >= ms.length) return { results };
+  // Which links committed is the ledger's word (their rows, by the ids written). PostgreSQL's
+  // count of completed statements may lag it after a lost connection (the server sends them in
+  // batches); unable to ask, the batch cannot say which migration failed, and says so.
+  const times = await ledger.rowTimes(rows.map((r) => r.id)).catch(() => undefined);
+  if (!times) throw run.failed?.error ?? new Error('a chain failed and its ledger could not be read');
+  let committed = 0;
+  while (committed < rows.length && times.has((rows[committed] as { id: string }).id)) committed++;
+  committedBefore(committed, times);
+  if (!run.failed || committed >= ms.length) return { results };
   const ctx = contexts[committed] as RunContext;
   const m = ms[committed] as DecodedMigration;
   ctx.reset.markDone();
   const located = committed === run.committed;
   const failed = located ? run.failed : { ...run.failed, error: positionless(run.failed.error), completed: 0 };
+  if ((run.failed.error as { code?: unknown }).code === '57014') ctx.budget = await linkBudget(ctx);
   try {
     const outcome = await lone.failure(ctx, ledger, m, failed, {
       appended: true,
@@ -122,12 +139,27 @@ export async function runChain<O>(
       reconcile: ctx.options.reconcileExisting !== false,
       located,
     });
-    results.push(lone.result(ctx, m, outcome, Date.now() - sentAt.getTime()));
+    results.push(lone.result(ctx, m, outcome, Math.max(0, Date.now() - sentAt.getTime() - spent)));
     return { results };
   } catch (error) {
     if (error instanceof BatchStop) return { results, stop: error };
     throw error;
   }
+}
+
+/**
+ * The statement_timeout a link's reset chose (it stays after the link's rollback: the reset
+ * committed on its own), so a timeout is told as the budget's or the configured one's as for a
+ * lone file; the chain's budget was computed before its first link.
+ */
+async function linkBudget(ctx: RunContext): Promise<RunContext['budget']> {
+  const shown = await ctx.db
+    .query<{ statement_timeout: string }>('SHOW statement_timeout')
+    .then((r) => durationMs(r.rows[0]?.statement_timeout ?? ''))
+    .catch(() => 0);
+  if (shown <= 0) return ctx.budget;
+  const configured = ctx.options.statementTimeoutMs ?? 0;
+  return { statementTimeoutMs: shown, limitedByBudget: configured === 0 || shown < configured };
 }
 
 /** The error without a position: counted from a link PostgreSQL's count could not place. */

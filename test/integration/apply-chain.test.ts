@@ -160,6 +160,37 @@ describe.each(databaseTargets())('chained migrations on the $name PostgreSQL', (
     ]);
   });
 
+  it.each([
+    // The configured limit, below the budget: the user's own timeout, not the budget's.
+    ['a configured statement_timeout', 20_000, { statementTimeoutMs: 300 }, 2, false],
+    // No limit configured: the budget's, the link's own share of it.
+    ['the time budget', 4_000, {}, 6, true],
+  ])('a link stopped by %s is told as a lone file would be', async (_, timeoutMs, apply, sleep, budget) => {
+    const tw = await startTestWorker(env.db.url, { timeoutMs });
+    try {
+      const report = await deploy(tw.worker, {
+        migrationsDir: await migrationsDir(five(`CREATE TABLE c (id integer);\nSELECT pg_sleep(${sleep});\n`)),
+        apply: { lockWaitMs: 500, ...apply },
+      });
+      const r = report.results[2];
+      expect(r, JSON.stringify(report.problems)).toMatchObject({
+        name: '003_c',
+        status: 'failed',
+        error: { code: '57014' },
+      });
+      expect(r?.timeBudgetExhausted === true).toBe(budget);
+      if (budget) expect(r?.statementTimeoutMs).toBeLessThan(timeoutMs);
+      expect(await exists(env.db.url, 'c')).toBe(false);
+      expect((await prismaLedger(env.db.url)).map((row) => [row.migration_name, row.finished_at !== null])).toEqual([
+        ['001_a', true],
+        ['002_b', true],
+        ['003_c', false],
+      ]);
+    } finally {
+      await tw.close();
+    }
+  });
+
   it("a link that would start after the time budget's last start is refused in its reset, before it runs", async () => {
     // 10 s left and a 3.3 s margin: a migration may start within the first 100 ms of the query.
     const ctx = { remainingMs: () => 10_000 } as Parameters<typeof sessionResetStatements>[0];
