@@ -44,6 +44,18 @@ export async function applyBatch(
     // Once per batch: every migration runs on this session (RunContext.pid).
     const migrationPid = (await db.query<{ pid: number }>('SELECT pg_catalog.pg_backend_pid() AS pid')).rows[0]!.pid;
     const batchLog = new BatchLog(log, format.name, request.migrations.length);
+    // One migration's context, alone or in a chain.
+    const runContext = (budget: RunContext['budget'], started: number, reset: PendingReset): RunContext => ({
+      ...ctx,
+      margin,
+      budget,
+      started,
+      options,
+      timeouts: [],
+      lock,
+      pid: migrationPid,
+      reset,
+    });
     // What follows a migration's run, alone or in a chain.
     const finished = (
       m: DecodedMigration,
@@ -75,17 +87,7 @@ export async function applyBatch(
       runAll: async (ms: DecodedMigration[]) => {
         const started = Date.now();
         const { statements, budget } = sessionResetStatements(ctx, options, margin, true);
-        const contexts = ms.map(() => ({
-          ...ctx,
-          margin,
-          budget,
-          started,
-          options,
-          timeouts: [],
-          lock,
-          pid: migrationPid,
-          reset: new PendingReset(statements),
-        }));
+        const contexts = ms.map(() => runContext(budget, started, new PendingReset(statements)));
         const { value: ran, blockers } = await lock.whileNotingBlockers(migrationPid, () =>
           ledger.chain!.executeAll(contexts, ms),
         );
@@ -123,7 +125,7 @@ export async function applyBatch(
         const reset = new PendingReset(statements);
         // Noted by the lock session while the file runs: a lock_timeout then names who held the lock.
         const { value: result, blockers } = await lock.whileNotingBlockers(migrationPid, () =>
-          ledger.execute({ ...ctx, margin, budget, started, options, timeouts: [], lock, pid: migrationPid, reset }, m),
+          ledger.execute(runContext(budget, started, reset), m),
         );
         return finished(m, reset, result, blockers);
       },

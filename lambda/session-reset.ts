@@ -177,12 +177,18 @@ export function shiftPosition(error: unknown, prefixLength: number): unknown {
   const pg = asPgError(error);
   if (pg.position === undefined || prefixLength === 0) return error;
   const position = Number(pg.position) - prefixLength;
-  // A copy: the driver's error object is not ours to change. Own fields only, as asPgError reads them.
-  const copy = Object.assign(Object.create(Object.getPrototypeOf(error) as object) as object, error, {
+  return withPosition(error, position > 0 ? String(position) : undefined);
+}
+
+/**
+ * A copy of the error with another `position` (undefined: none). The driver's error object is not
+ * ours to change. Own fields only, as asPgError reads them.
+ */
+export function withPosition(error: unknown, position: string | undefined): unknown {
+  return Object.assign(Object.create(Object.getPrototypeOf(error) as object) as object, error, {
     message: (error as Error).message,
-    position: position > 0 ? String(position) : undefined,
+    position,
   });
-  return copy;
 }
 
 /**

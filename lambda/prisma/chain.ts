@@ -13,10 +13,10 @@
  */
 import { BatchStop, type ChainOutcome } from '../contract/batch-order.js';
 import { type DecodedMigration, type MigrationResult, statementSpans } from '../contract/index.js';
-import { type AfterReset, type ChainLink, sendChain } from '../session-reset.js';
+import { type AfterReset, type ChainLink, sendChain, withPosition } from '../session-reset.js';
 import { durationMs, type RunContext } from '../session.js';
 import { acceptsAppendedStatements, APPENDED_SEPARATOR } from '../statement-tail.js';
-import type { PrismaLedger } from './prisma-ledger.js';
+import type { PrismaLedger, RowTimes } from './prisma-ledger.js';
 
 /** At most this many migrations in one query: the time between two `before` checks stays short. */
 export const MAX_CHAIN = 32;
@@ -88,22 +88,10 @@ export async function runChain<O>(
   if (run.parsedNone) return { results: [] };
   const applied = (i: number, durationMs: number) =>
     lone.result(contexts[i] as RunContext, ms[i] as DecodedMigration, lone.applied, durationMs);
-  if (run.results) {
-    // Each INSERT returned its row: the migration's own time, from its BEGIN to its row.
-    const times = new Map<string, number>();
-    for (const result of run.results) {
-      for (const row of result.rows as { id?: unknown; started_at?: unknown; finished_at?: unknown }[]) {
-        if (typeof row.id === 'string' && row.started_at instanceof Date && row.finished_at instanceof Date)
-          times.set(row.id, row.finished_at.getTime() - row.started_at.getTime());
-      }
-    }
-    for (const c of contexts) c.reset.markDone();
-    return { results: rows.map((r, i) => applied(i, times.get(r.id) ?? 0)) };
-  }
-  await db.query('ROLLBACK').catch(() => undefined);
   const results: MigrationResult[] = [];
   let spent = 0;
-  const committedBefore = (n: number, times?: Map<string, { started_at: Date; finished_at: Date | null }>) => {
+  // The first `n` links committed: applied, each timed from its start to its row.
+  const committedBefore = (n: number, times?: ReadonlyMap<string, RowTimes>) => {
     for (let i = 0; i < n; i++) {
       (contexts[i] as RunContext).reset.markDone();
       const t = times?.get((rows[i] as { id: string }).id);
@@ -112,6 +100,19 @@ export async function runChain<O>(
       results.push(applied(i, ms));
     }
   };
+  if (run.results) {
+    // Each INSERT returned its row.
+    const times = new Map<string, RowTimes>();
+    for (const result of run.results) {
+      for (const row of result.rows as { id?: unknown; started_at?: unknown; finished_at?: unknown }[]) {
+        if (typeof row.id === 'string' && row.started_at instanceof Date && row.finished_at instanceof Date)
+          times.set(row.id, { started_at: row.started_at, finished_at: row.finished_at });
+      }
+    }
+    committedBefore(rows.length, times);
+    return { results };
+  }
+  await db.query('ROLLBACK').catch(() => undefined);
   if (run.outOfTime) {
     // Refused in a link's reset: PostgreSQL had answered every link before it, in order.
     committedBefore(run.committed);
@@ -130,7 +131,9 @@ export async function runChain<O>(
   const m = ms[committed] as DecodedMigration;
   ctx.reset.markDone();
   const located = committed === run.committed;
-  const failed = located ? run.failed : { ...run.failed, error: positionless(run.failed.error), completed: 0 };
+  const failed = located
+    ? run.failed
+    : { ...run.failed, error: withPosition(run.failed.error, undefined), completed: 0 };
   if ((run.failed.error as { code?: unknown }).code === '57014') ctx.budget = await linkBudget(ctx);
   try {
     const outcome = await lone.failure(ctx, ledger, m, failed, {
@@ -160,12 +163,4 @@ async function linkBudget(ctx: RunContext): Promise<RunContext['budget']> {
   if (shown <= 0) return ctx.budget;
   const configured = ctx.options.statementTimeoutMs ?? 0;
   return { statementTimeoutMs: shown, limitedByBudget: configured === 0 || shown < configured };
-}
-
-/** The error without a position: counted from a link PostgreSQL's count could not place. */
-function positionless(error: unknown): unknown {
-  return Object.assign(Object.create(Object.getPrototypeOf(error) as object) as object, error, {
-    message: (error as Error).message,
-    position: undefined,
-  });
 }

@@ -40,6 +40,12 @@ export type RawLedgerRow = Omit<LedgerRow, 'finished_at' | 'started_at' | 'rolle
   started_at: Date;
 };
 
+/** When a row's migration started and finished (null: not finished). */
+export interface RowTimes {
+  started_at: Date;
+  finished_at: Date | null;
+}
+
 interface NewRow {
   name: string;
   checksum: string;
@@ -142,10 +148,8 @@ export class PrismaLedger {
   }
 
   /** When the rows of these ids (of this run's writes) started and finished; the committed ones only. */
-  async rowTimes(ids: readonly string[]): Promise<Map<string, { started_at: Date; finished_at: Date | null }>> {
-    const { rows } = await this.run<{ id: string; started_at: Date; finished_at: Date | null }>(
-      rowTimesSql(this.table, ids),
-    );
+  async rowTimes(ids: readonly string[]): Promise<Map<string, RowTimes>> {
+    const { rows } = await this.run<RowTimes & { id: string }>(rowTimesSql(this.table, ids));
     return new Map(rows.map((r) => [r.id, r]));
   }
 

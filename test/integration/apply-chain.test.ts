@@ -6,27 +6,14 @@
  * are not started (or run on their own when the chain never ran); and a migration that would
  * start too late for the time budget is not started at all (lambda/session.ts, `chained`).
  */
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sendChain } from '../../lambda/session-reset.js';
 import { sessionResetStatements } from '../../lambda/session.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { databaseTargets, freshDatabase, prismaLedger, query, withClient } from '../helpers/db.js';
+import { countApplyQueries } from '../helpers/apply-queries.js';
 import { migrationsDir } from '../helpers/migrations.js';
 import { startTestWorker, useFreshWorker } from '../helpers/test-worker.js';
-
-/** Counts the queries sent on the worker's migration session of `apply` (not its lock session). */
-function countApplyQueries(): { count: () => number; restore: () => void } {
-  const original = pg.Client.prototype.query;
-  let n = 0;
-  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-    const app = (this as unknown as { connectionParameters?: { application_name?: string } }).connectionParameters
-      ?.application_name;
-    if (app?.startsWith('vpc-migrate apply ') && !app.startsWith('vpc-migrate apply lock')) n++;
-    return (original as (...a: unknown[]) => unknown).apply(this, args);
-  } as typeof original;
-  return { count: () => n, restore: () => void (pg.Client.prototype.query = original) };
-}
 
 /** Five small migrations; `third` replaces the third's text. Multibyte text before it shifts positions. */
 function five(third: string): Record<string, string> {

@@ -8,27 +8,14 @@
  * (a leading BOM, a last statement cut short) reported as the file's failure in its own words, and
  * a failing reset reported as the worker's (VPCM_SESSION_RESET_FAILED), never as the file's.
  */
-import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
 import { PendingReset } from '../../lambda/session-reset.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { databaseTargets, freshDatabase, prismaLedger, query, withClient } from '../helpers/db.js';
+import { countApplyQueries } from '../helpers/apply-queries.js';
 import { migrationsDir } from '../helpers/migrations.js';
 import { startTestWorker, useFreshWorker } from '../helpers/test-worker.js';
-
-/** Counts the queries sent on the worker's migration session of `apply` (not its lock session). */
-function countApplyQueries(): { count: () => number; restore: () => void } {
-  const original = pg.Client.prototype.query;
-  let n = 0;
-  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-    const app = (this as unknown as { connectionParameters?: { application_name?: string } }).connectionParameters
-      ?.application_name;
-    if (app?.startsWith('vpc-migrate apply ') && !app.startsWith('vpc-migrate apply lock')) n++;
-    return (original as (...a: unknown[]) => unknown).apply(this, args);
-  } as typeof original;
-  return { count: () => n, restore: () => void (pg.Client.prototype.query = original) };
-}
 
 const RESET = ['SET SESSION AUTHORIZATION DEFAULT', 'RESET ALL', 'DISCARD TEMP', 'SET lock_timeout = 0'];
 
