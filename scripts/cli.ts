@@ -4,8 +4,7 @@
  * JSON, and exit codes only. Each command (commands/*) returns a report; render/report.ts
  * writes its text.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { availableParallelism, loadavg } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { type ErrorBody, ErrorCode, MigrateError, remedyCommand } from '../lambda/contract/index.js';
 import type { Command } from './commands/command.js';
@@ -273,7 +272,7 @@ export async function main(argv: string[]): Promise<number> {
     checkTargetFlags(flags);
     // The SDK client's chunk loads while the target resolves.
     const invoking = import('./transport/invoke.js');
-    const resolving = timed('endpoint', () => resolveTarget(flags, process.env, localThread()));
+    const resolving = timed('endpoint', () => resolveTarget(flags, process.env));
     // Stops the local worker once it has started, even when the command finished (failed) first.
     close = async () => (await resolving.catch(() => undefined))?.close();
     const ready = resolving.then(async (resolved) => {
@@ -346,22 +345,6 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     await close().catch(() => undefined);
   }
-}
-
-/**
- * The bundled CLI's entry for the local worker's thread, beside dist/cli.mjs (scripts/run-cli.mjs
- * builds it from scripts/local/thread.ts). Run from the TypeScript sources (tests) there is none,
- * and `--local` serves the worker in-process.
- *
- * Only with a core to spare: the thread moves the worker's work off the CLI's core but costs its
- * own start (~0.1 s of CPU), so on a machine whose cores are all busy it made `status --local`
- * slower, not faster (docs/benchmarks.md). The output is the same either way.
- */
-function localThread(): { localThread?: URL } {
-  const entry = new URL('./cli-local-thread.mjs', import.meta.url);
-  if (!import.meta.url.endsWith('.mjs') || !existsSync(entry)) return {};
-  const cores = availableParallelism();
-  return cores >= 2 && loadavg()[0]! <= cores - 1 ? { localThread: entry } : {};
 }
 
 /** Prints the error (text on stderr, or JSON on stdout), its commands as the user runs them; exit code 2. */

@@ -3,8 +3,7 @@
  * The `vpc-migrate` bin, and what this repository's package scripts run (`pnpm migrate:remote`,
  * `migrate:status`, …): the CLI (scripts/cli.ts) bundled by esbuild into `dist/cli.mjs` and the
  * chunks it imports, `dist/cli-chunks/` (code splitting: each command, the local worker and the
- * AWS SDK client load only when used, so `--help` compiles ~0.14 MB instead of 2 MB), plus
- * `dist/cli-local-thread.mjs`, the local worker's thread (scripts/local/thread.ts). Installed from
+ * AWS SDK client load only when used, so `--help` compiles ~0.14 MB instead of 2 MB). Installed from
  * the package, these are prebuilt (`pnpm build`, run by `prepack`) and simply loaded. In a
  * checkout of the repository they are built on first run and rebuilt whenever one of their
  * source files is newer. Plain JavaScript, so it starts without a TypeScript loader.
@@ -41,10 +40,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ENTRY = path.join(ROOT, 'scripts', 'cli.ts');
-const THREAD_ENTRY = path.join(ROOT, 'scripts', 'local', 'thread.ts');
 const OUT_DIR = path.join(ROOT, 'dist');
 const BUNDLE = path.join(OUT_DIR, 'cli.mjs');
-const THREAD_BUNDLE = path.join(OUT_DIR, 'cli-local-thread.mjs');
 const META = path.join(OUT_DIR, 'cli.meta.json');
 /** The bundle's chunks (code splitting), beside it: `dist/cli-chunks/`. */
 const CHUNKS = 'cli-chunks';
@@ -82,7 +79,6 @@ export function isFresh() {
   try {
     meta = JSON.parse(readFileSync(META, 'utf8'));
     statSync(BUNDLE);
-    statSync(THREAD_BUNDLE);
   } catch {
     return false;
   }
@@ -162,8 +158,7 @@ export async function buildCli({ packaged = false } = {}) {
   mkdirSync(CHUNK_DIR, { recursive: true });
   const result = await build({
     ...ESM_BUNDLE_OPTIONS,
-    // The local worker's thread (scripts/local/thread.ts): dist/cli-local-thread.mjs, sharing chunks.
-    entryPoints: { cli: ENTRY, 'cli-local-thread': THREAD_ENTRY },
+    entryPoints: { cli: ENTRY },
     // Code splitting: each `await import()` of the CLI (a command, the local worker, the AWS SDK)
     // becomes a chunk of its own, so `--help` and one command compile only what they run.
     splitting: true,

@@ -17,8 +17,6 @@ import {
 } from '../../lambda/contract/index.js';
 import type { TargetFlags, WorkerTarget } from '../core/worker-client.js';
 import { DEFAULT_FUNCTION_NAME, readerFunctionNameOf } from '../local/names.js';
-// Small, and loaded with the CLI so that the thread starts without waiting for a chunk.
-import { startLocalWorkerThread } from '../local/threaded-worker.js';
 
 export interface ResolvedTarget {
   target: WorkerTarget;
@@ -67,14 +65,11 @@ function localDatabaseList(env: NodeJS.ProcessEnv, extra: Readonly<Record<string
 }
 
 /**
- * `localThread`: the bundled CLI's thread entry (scripts/local/thread.ts); with it, `--local`
- * against a database URL serves the worker from a worker thread (scripts/local/threaded-worker.ts).
+ * `--local` serves the worker in-process, behind the local Invoke endpoint. (A worker thread was
+ * measured and removed: its own start made `status --local` ~35 ms slower and deploy no faster,
+ * docs/benchmarks.md.)
  */
-export async function resolveTarget(
-  flags: TargetFlags,
-  env: NodeJS.ProcessEnv = process.env,
-  opts: { localThread?: URL } = {},
-): Promise<ResolvedTarget> {
+export async function resolveTarget(flags: TargetFlags, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedTarget> {
   const common = {
     ...(flags.database !== undefined ? { database: flags.database } : {}),
     ...(flags.region ? { region: flags.region } : {}),
@@ -90,12 +85,7 @@ export async function resolveTarget(
       ...(flags.functionTimeoutMs ? { timeoutMs: flags.functionTimeoutMs } : {}),
       ...(databases ? { databases } : {}),
     };
-    // The embedded PostgreSQL stays in-process: it takes seconds to start, and its exit hooks
-    // belong to the process.
-    const local =
-      databaseUrl && opts.localThread
-        ? await startLocalWorkerThread(opts.localThread, options)
-        : await (await import('../local/local-worker.js')).startLocalWorker(options);
+    const local = await (await import('../local/local-worker.js')).startLocalWorker(options);
     return {
       target: { ...plannedLocalTarget(flags), endpoint: local.endpoint },
       localDatabase: {
