@@ -23,6 +23,15 @@ import { sqlTokens, type StatementSpan } from './contract/index.js';
  * a single span with a `;` inside it may be that, and answers false.
  */
 export function acceptsAppendedStatements(m: { sql: string; statements: readonly StatementSpan[] }): boolean {
+  // Asked twice of a lone transactional file (chain.ts's chainable, then runTransactional): lexed once.
+  let answer = answered.get(m);
+  if (answer === undefined) answered.set(m, (answer = scan(m)));
+  return answer;
+}
+
+const answered = new WeakMap<object, boolean>();
+
+function scan(m: { sql: string; statements: readonly StatementSpan[] }): boolean {
   if (m.statements.length === 0) return false;
   const only = m.statements.length === 1 ? m.statements[0] : undefined;
   for (const token of sqlTokens(m.sql)) {
