@@ -13,10 +13,13 @@ import {
   type ApplyResult,
   type DecodedMigration,
   type BlockingSession,
+  type LedgerResult,
+  LEDGER_AFTER_MAX_BYTES,
   type MigrationResult,
 } from './contract/index.js';
+import type { Db } from './db.js';
 import type { BatchLedger, WorkerFormat } from './format.js';
-import { userTableCount } from './ledger-state.js';
+import { readLedgerState, userTableCount } from './ledger-state.js';
 import { acquireMigrationLock, blockedByWaiters, lockWaiters, WAITER_GRACE_MS } from './lock.js';
 import { BatchLog } from './batch-log.js';
 import { lockWaitBudget, sessionResetStatements, timeMargin, type ApplyContext, type RunContext } from './session.js';
@@ -132,14 +135,32 @@ export async function applyBatch(
       chain: ledger.chain ? chainSteps(ledger.chain) : undefined,
     });
     batchLog.summary(outcome.results, outcome.stopped);
+    const ledgerAfter = await lock.release(readLedgerAfter(ctx, format, margin));
     return {
       requestId: request.requestId,
       ...outcome,
       ledgerCreated,
       baselining: ledgerCreated && tablesBefore > 0,
       lockWaitMs: lock.waitedMs,
+      ...(ledgerAfter ? { ledgerAfter } : {}),
     };
   } finally {
     await lock.release();
   }
+}
+
+/**
+ * The ledger as the batch leaves it, for the deploy's verification without an Invoke of its own:
+ * read as the `ledger` action reads it, on the lock's session once the lock is released. Only
+ * with time to spare (bounded by what is left) and when it fits the answer comfortably
+ * (LEDGER_AFTER_MAX_BYTES); otherwise left out, and the CLI reads the ledger itself.
+ */
+function readLedgerAfter(ctx: ApplyContext, format: WorkerFormat, margin: number) {
+  return async (session: Db): Promise<LedgerResult | undefined> => {
+    const left = ctx.remainingMs() - 3 * margin;
+    if (left <= 0) return undefined;
+    await session.query(`SET statement_timeout = ${Math.trunc(left)}`);
+    const ledger = await readLedgerState(session, format);
+    return Buffer.byteLength(JSON.stringify(ledger)) <= LEDGER_AFTER_MAX_BYTES ? ledger : undefined;
+  };
 }

@@ -31,8 +31,12 @@ export interface HeldLock extends LockProof {
   /** The backend holding the lock. */
   readonly pid: number;
   readonly waitedMs: number;
-  /** Unlocks and closes the lock's session. */
-  release(): Promise<void>;
+  /**
+   * Unlocks; then, given `read`, runs it on the lock's session and answers what it found
+   * (undefined if it failed); closes the session. No migration file reaches that session, so its
+   * settings are still the connection's. Once: later calls do nothing.
+   */
+  release<T>(read?: (session: Db) => Promise<T | undefined>): Promise<T | undefined>;
   /**
    * Runs `work` (one statement on the session `migrationPid`) while watching for the deadlock
    * PostgreSQL cannot see (see {@link watchedForWaiters}); returns the waiters it was cancelled for.
@@ -72,13 +76,20 @@ export async function acquireMigrationLock(open: () => Promise<Db>, waitMs: numb
   try {
     const { pid, waitedMs } = await pollForLock(session, waitMs);
     const sessionKey = await holdSessionKey(session);
+    let released = false;
     return {
       pid,
       sessionKey,
       waitedMs,
-      release: async () => {
+      release: async (read) => {
+        if (released) return undefined;
+        released = true;
         await session.query('SELECT pg_catalog.pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
-        await close(session);
+        try {
+          return read ? await read(session).catch(() => undefined) : undefined;
+        } finally {
+          await close(session);
+        }
       },
       whileWatched: (migrationPid, work) => watchedForWaiters(session, migrationPid, work),
       whileNotingBlockers: (migrationPid, work) => noteBlockers(session, migrationPid, work),

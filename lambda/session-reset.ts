@@ -57,6 +57,24 @@ export class PendingReset {
   }
 
   /**
+   * Runs the reset (when still pending) and then `text`, statements of ours, in one query. It is
+   * one implicit transaction: if `text` fails, the reset's settings are rolled back with it and the
+   * reset stays pending; that error is returned. A failure of the reset is thrown.
+   */
+  async ahead(db: Db, text: string): Promise<unknown> {
+    if (this.done)
+      return db.query(text).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    const run = await queryCounting(db, `${this.statements.join('; ')}; ${text}`);
+    if (run.completed < this.statements.length) throw resetError(run.error);
+    if (run.error !== undefined) return run.error;
+    this.done = true;
+    return undefined;
+  }
+
+  /**
    * Opens a transaction and runs `text` in it, the reset (when still pending) committed first,
    * all in one query; `after`, statements of the caller's own, goes in the same query after
    * `text` (the caller has made sure `text` cannot swallow it: lambda/statement-tail.ts). A failure

@@ -20,7 +20,8 @@ const KINDS: readonly Kind[] = ['ledger', 'postgres', 'connect'];
  * A write to the ledger, by its text: a query that is an INSERT, UPDATE or DELETE naming Prisma's
  * or Drizzle's ledger table, after the guard's DO block if it has one. Heuristic on purpose (no
  * call site says what it runs). A migration file sent with its ledger row after it (one round trip,
- * lambda/prisma/apply.ts) starts with BEGIN: it counts as PostgreSQL's time, row and all.
+ * lambda/prisma/apply.ts) starts with BEGIN, and a started row with the session reset: both count
+ * as PostgreSQL's time, row and all.
  */
 const GUARD_FIRST = String.raw`^\s*(?:DO\s+(\$\w*\$)[\s\S]*?\1\s*;\s*)?`;
 const WRITE = String.raw`(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\b[^;]*?(?:_prisma_migrations|__drizzle_migrations)`;

@@ -15,5 +15,11 @@ export const INVOKE_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024;
  */
 export const LAMBDA_ENVIRONMENT_LIMIT_BYTES = 4096;
 
+/**
+ * The most an apply answer spends on the ledger as the batch left it (`ledgerAfter`): a larger
+ * ledger is left out, and the CLI reads it with an Invoke of its own, well inside the response limit.
+ */
+export const LEDGER_AFTER_MAX_BYTES = 1024 * 1024;
+
 /** SQL longer than this travels gzip+base64 in the event. */
 export const COMPRESS_THRESHOLD_BYTES = 64 * 1024;

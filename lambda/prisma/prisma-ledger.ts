@@ -55,6 +55,9 @@ interface NewRow {
 }
 
 /** Runs the statements of lambda/contract/prisma-ledger-sql.ts on the worker's session. */
+/** A started row's fields: `logs` NULL unless given. */
+type StartedRow = Omit<NewRow, 'logs'> & { logs?: string };
+
 export class PrismaLedger {
   private constructor(
     readonly db: Db,
@@ -154,16 +157,15 @@ export class PrismaLedger {
   }
 
   /**
-   * Prisma's "started" row, written before a script that cannot be wrapped in our transaction.
-   * `logs`: NULL as Prisma writes it, or the resumable marker of a stepwise run (lambda/contract/wire.ts).
+   * Prisma's "started" row, written before a script that cannot be wrapped in our transaction:
+   * the guard's DO block and the INSERT, for the caller to send after the session reset
+   * (lambda/prisma/apply.ts, startRow). `logs`: NULL as Prisma writes it, or the resumable marker
+   * of a stepwise run (lambda/contract/wire.ts).
    */
-  async insertStarted(row: Omit<NewRow, 'logs'> & { logs?: string }): Promise<string> {
+  startedRowSql(row: StartedRow): { id: string; sql: string } {
     const id = randomUUID();
-    await this.guarded(
-      row.name,
-      insertLedgerRowSql(this.table, { id, ...row, logs: row.logs ?? null, appliedSteps: 0 }),
-    );
-    return id;
+    const insert = insertLedgerRowSql(this.table, { id, ...row, logs: row.logs ?? null, appliedSteps: 0 });
+    return { id, sql: `${this.guard(row.name)}; ${inline(insert)}` };
   }
 
   /** A failed attempt of a transactional file: nothing of it was committed, only this record. */

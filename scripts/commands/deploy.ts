@@ -10,6 +10,7 @@ import {
   type ApplyResult,
   ErrorCode,
   LAMBDA_MAX_TIMEOUT_SECONDS,
+  type LedgerResult,
   MigrateError,
   type MigrationFormat,
   type MigrationPayload,
@@ -141,7 +142,7 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
     await cache.save();
     return built;
   });
-  await applyBatches(worker, payloads, report, opts);
+  const ledgerAfter = await applyBatches(worker, payloads, report, opts);
 
   const failed = report.results.find((r) => r.status === 'failed');
   if (failed) {
@@ -157,8 +158,12 @@ export async function deploy(worker: Worker, opts: DeployOptions): Promise<Deplo
     });
   }
 
-  // Verify: the ledger must now hold every local migration (the seed's after-check).
-  const after = await timed('verify', async () => format.plan(state.discovery, await format.readLedger(worker), opts));
+  // Verify: the ledger must now hold every local migration (the seed's after-check). The last
+  // batch's answer carries the ledger as it left it; without it (too large, an older worker, the
+  // run-sql protocol, a batch that did not answer) it is read with an Invoke of its own.
+  const after = await timed('verify', async () =>
+    format.plan(state.discovery, ledgerAfter ?? (await format.readLedger(worker)), opts),
+  );
   report.summaryAfter = summarize(after);
   report.verified = after.pending.length === 0 && after.failed.length === 0;
   const check = format.verify(after);
@@ -210,14 +215,16 @@ async function settleInFlight(worker: Worker, opts: DeployOptions, first: State)
  * one request at a time, stopping at the first failure, a lock held by another deploy, an
  * exhausted time budget or a signal. What the worker reports is added to the report as it arrives.
  */
+/** Sends the batches; answers the ledger as the last batch that was sent left it, when its answer carried it. */
 async function applyBatches(
   worker: Worker,
   payloads: MigrationPayload[],
   report: DeployReport,
   opts: DeployOptions,
-): Promise<void> {
+): Promise<LedgerResult | undefined> {
   const progress = opts.progress ?? (() => undefined);
   const requestId = randomUUID();
+  let ledgerAfter: LedgerResult | undefined;
   await sendInBatches(payloads, {
     interrupted: opts.interrupted,
     onInterrupt: (stop, remaining) =>
@@ -240,6 +247,7 @@ async function applyBatches(
         15_000,
       );
       let result: ApplyResult;
+      ledgerAfter = undefined;
       try {
         // One Lambda Invoke; no import shows where it lands: lambda/handler.ts answers it.
         result = await worker.apply({
@@ -261,6 +269,7 @@ async function applyBatches(
       } finally {
         clearInterval(heartbeat);
       }
+      ledgerAfter = result.ledgerAfter;
       if (result.baselining) report.baselining = true;
       const finished = result.results.filter((r) => r.status !== 'not-started');
       report.results.push(...finished);
@@ -295,6 +304,7 @@ async function applyBatches(
       return result.results;
     },
   });
+  return ledgerAfter;
 }
 
 export const deployCommand = defineCommand({

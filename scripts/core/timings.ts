@@ -24,7 +24,7 @@ export const STAGE_LABELS: Record<string, string> = {
   lint: 'lint of pending migrations',
   split: 'statement splitting → payloads',
   invoke: 'Invokes (see below)',
-  verify: 'verification (after the ledger Invoke)',
+  verify: 'verification (the ledger after the last batch)',
   other: 'other (arguments, planning, rendering, exit)',
 };
 

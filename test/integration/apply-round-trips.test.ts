@@ -66,6 +66,37 @@ describe.each(databaseTargets())('the apply path on the $name PostgreSQL', ({ ad
     }
   });
 
+  it('a CONCURRENTLY migration costs four queries: waiters, the reset with its started row, the statement, the finished row', async () => {
+    const one = await migrationsDir({ '001_a': 'CREATE TABLE a (id integer);\n' });
+    const two = await migrationsDir({
+      '001_a': 'CREATE TABLE a (id integer);\n',
+      '002_index': 'CREATE INDEX CONCURRENTLY a_id ON a (id);\n',
+    });
+    const other = await freshDatabase(adminUrl);
+    const tw2 = await startTestWorker(other.url);
+    try {
+      const counter = countApplyQueries();
+      restore = counter.restore;
+      expect((await deploy(env.tw.worker, { migrationsDir: one })).exitCode).toBe(0);
+      const withOne = counter.count();
+      const second = await deploy(tw2.worker, { migrationsDir: two });
+      expect(second.results.map((r) => [r.name, r.status, r.mode])).toEqual([
+        ['001_a', 'applied', 'transactional'],
+        ['002_index', 'applied', 'non-transactional'],
+      ]);
+      // The session reset travels with the started row (startRow): one query, not two.
+      expect(counter.count() - withOne - withOne).toBe(4);
+      const rows = await prismaLedger(other.url);
+      expect(rows.map((r) => [r.migration_name, r.finished_at !== null, r.applied_steps_count])).toEqual([
+        ['001_a', true, 1],
+        ['002_index', true, 1],
+      ]);
+    } finally {
+      await tw2.close();
+      await other.drop();
+    }
+  });
+
   it("a last statement cut short is the file's syntax error, in PostgreSQL's words for the file alone", async () => {
     const dir = await migrationsDir({
       '001_ok': 'CREATE TABLE t (id integer);\n',
