@@ -13,6 +13,7 @@ import {
   type ApplyResult,
   type DecodedMigration,
   type BlockingSession,
+  INVOKE_PAYLOAD_LIMIT_BYTES,
   type LedgerResult,
   LEDGER_AFTER_MAX_BYTES,
   type MigrationResult,
@@ -135,32 +136,44 @@ export async function applyBatch(
       chain: ledger.chain ? chainSteps(ledger.chain) : undefined,
     });
     batchLog.summary(outcome.results, outcome.stopped);
-    const ledgerAfter = await lock.release(readLedgerAfter(ctx, format, margin));
-    return {
+    const answer: ApplyResult = {
       requestId: request.requestId,
       ...outcome,
       ledgerCreated,
       baselining: ledgerCreated && tablesBefore > 0,
       lockWaitMs: lock.waitedMs,
-      ...(ledgerAfter ? { ledgerAfter } : {}),
     };
+    const ledgerAfter = await lock.release(readLedgerAfter(ctx, format, margin, jsonBytes(answer)));
+    return ledgerAfter ? { ...answer, ledgerAfter } : answer;
   } finally {
     await lock.release();
   }
 }
 
+/** Room left in the answer for the handler's envelope and the timings. */
+const ANSWER_ENVELOPE_BYTES = 64 * 1024;
+/** A ledger someone holds locked is not worth the wait: the CLI reads it itself. */
+const LEDGER_AFTER_LOCK_WAIT_MS = 2_000;
+
+const jsonBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value));
+
 /**
  * The ledger as the batch leaves it, for the deploy's verification without an Invoke of its own:
- * read as the `ledger` action reads it, on the lock's session once the lock is released. Only
- * with time to spare (bounded by what is left) and when it fits the answer comfortably
- * (LEDGER_AFTER_MAX_BYTES); otherwise left out, and the CLI reads the ledger itself.
+ * read as the `ledger` action reads it, on the lock's session before the lock is released. Only
+ * with time to spare (bounded by what is left), and when it fits: at most LEDGER_AFTER_MAX_BYTES,
+ * and the whole answer (`answerBytes` without it) inside Lambda's response limit with room to
+ * spare. Otherwise left out, and the CLI reads the ledger itself.
  */
-function readLedgerAfter(ctx: ApplyContext, format: WorkerFormat, margin: number) {
+function readLedgerAfter(ctx: ApplyContext, format: WorkerFormat, margin: number, answerBytes: number) {
   return async (session: Db): Promise<LedgerResult | undefined> => {
-    const left = ctx.remainingMs() - 3 * margin;
+    const left = Math.trunc(ctx.remainingMs() - 3 * margin);
     if (left <= 0) return undefined;
-    await session.query(`SET statement_timeout = ${Math.trunc(left)}`);
+    const lockWait = Math.min(LEDGER_AFTER_LOCK_WAIT_MS, left);
+    await session.query(`SET statement_timeout = ${left}; SET lock_timeout = ${lockWait}`);
     const ledger = await readLedgerState(session, format);
-    return Buffer.byteLength(JSON.stringify(ledger)) <= LEDGER_AFTER_MAX_BYTES ? ledger : undefined;
+    const bytes = jsonBytes(ledger);
+    const fits =
+      bytes <= LEDGER_AFTER_MAX_BYTES && answerBytes + bytes + ANSWER_ENVELOPE_BYTES <= INVOKE_PAYLOAD_LIMIT_BYTES;
+    return fits ? ledger : undefined;
   };
 }

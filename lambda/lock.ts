@@ -32,9 +32,9 @@ export interface HeldLock extends LockProof {
   readonly pid: number;
   readonly waitedMs: number;
   /**
-   * Unlocks; then, given `read`, runs it on the lock's session and answers what it found
-   * (undefined if it failed); closes the session. No migration file reaches that session, so its
-   * settings are still the connection's. Once: later calls do nothing.
+   * Given `read`, runs it on the lock's session while the lock is still held and answers what it
+   * found (undefined if it failed); then unlocks and closes the session. No migration file reaches
+   * that session, so its settings are still the connection's. Once: later calls do nothing.
    */
   release<T>(read?: (session: Db) => Promise<T | undefined>): Promise<T | undefined>;
   /**
@@ -84,10 +84,10 @@ export async function acquireMigrationLock(open: () => Promise<Db>, waitMs: numb
       release: async (read) => {
         if (released) return undefined;
         released = true;
-        await session.query('SELECT pg_catalog.pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
         try {
           return read ? await read(session).catch(() => undefined) : undefined;
         } finally {
+          await session.query('SELECT pg_catalog.pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
           await close(session);
         }
       },

@@ -57,9 +57,11 @@ export class PendingReset {
   }
 
   /**
-   * Runs the reset (when still pending) and then `text`, statements of ours, in one query. It is
-   * one implicit transaction: if `text` fails, the reset's settings are rolled back with it and the
-   * reset stays pending; that error is returned. A failure of the reset is thrown.
+   * Runs the reset (when still pending) and then `text`, statements of ours, in one query: the
+   * reset in a transaction of its own, committed before `text`'s opens, as ahead of a file
+   * ({@link begin}). So `text` runs under the reset settings (a `default_transaction_read_only` an
+   * earlier file left on no longer applies to it), and a failure of `text`, returned, leaves the
+   * session reset. A failure of the reset is thrown.
    */
   async ahead(db: Db, text: string): Promise<unknown> {
     if (this.done)
@@ -67,11 +69,15 @@ export class PendingReset {
         () => undefined,
         (error: unknown) => error,
       );
-    const run = await queryCounting(db, `${this.statements.join('; ')}; ${text}`);
-    if (run.completed < this.statements.length) throw resetError(run.error);
-    if (run.error !== undefined) return run.error;
+    // BEGIN, the reset's statements, COMMIT: each sends one CommandComplete.
+    const prefixStatements = this.statements.length + 2;
+    const run = await queryCounting(db, `BEGIN; ${this.statements.join('; ')}; COMMIT; ${text}`);
+    if (run.completed < prefixStatements) {
+      await db.query('ROLLBACK').catch(() => undefined);
+      throw resetError(run.error);
+    }
     this.done = true;
-    return undefined;
+    return run.error;
   }
 
   /**

@@ -722,10 +722,10 @@ export const ApplyResultSchema = v.object({
   baselining: v.boolean(),
   lockWaitMs: v.number(),
   /**
-   * The ledger as the batch left it, read after the lock was released, as the `ledger` action
+   * The ledger as the batch left it, read before the lock was released, as the `ledger` action
    * reads it: the deploy verifies with it instead of another Invoke. Absent when it did not fit
-   * (LEDGER_AFTER_MAX_BYTES), time was short, the read failed, or the worker predates it: the CLI
-   * then reads the ledger itself.
+   * (LEDGER_AFTER_MAX_BYTES, or the answer's own room), time was short, the read failed, or the
+   * worker predates it: the CLI then reads the ledger itself.
    */
   ledgerAfter: v.optional(LedgerResultSchema),
   /** Only when the event asked for it (`timings: true`): where the invocation's time went. */

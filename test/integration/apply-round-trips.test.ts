@@ -66,7 +66,7 @@ describe.each(databaseTargets())('the apply path on the $name PostgreSQL', ({ ad
     }
   });
 
-  it('a CONCURRENTLY migration costs four queries: waiters, the reset with its started row, the statement, the finished row', async () => {
+  it('a CONCURRENTLY migration costs 4 queries: waiters, reset with started row, statement, finished row', async () => {
     const one = await migrationsDir({ '001_a': 'CREATE TABLE a (id integer);\n' });
     const two = await migrationsDir({
       '001_a': 'CREATE TABLE a (id integer);\n',
@@ -95,6 +95,30 @@ describe.each(databaseTargets())('the apply path on the $name PostgreSQL', ({ ad
       await tw2.close();
       await other.drop();
     }
+  });
+
+  it.each([
+    ['default_transaction_read_only left on', 'SET default_transaction_read_only = on;\n', 'public'],
+    ['a search_path left on another schema', 'CREATE SCHEMA audit;\nSET search_path TO audit;\n', 'public'],
+  ])('a CONCURRENTLY migration after a file with %s runs under the reset', async (_, first, schema) => {
+    const dir = await migrationsDir({
+      '000_table': 'CREATE TABLE t (id integer);\n',
+      '001_setting': first,
+      '002_index': 'CREATE INDEX CONCURRENTLY t_id ON t (id);\n',
+    });
+    const report = await deploy(env.tw.worker, { migrationsDir: dir });
+    expect(report.results.map((r) => [r.name, r.status])).toEqual([
+      ['000_table', 'applied'],
+      ['001_setting', 'applied'],
+      ['002_index', 'applied'],
+    ]);
+    expect(report.exitCode).toBe(0);
+    const [index] = await query<{ schema: string }>(
+      env.db.url,
+      `SELECT n.nspname AS schema FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relname = 't_id'`,
+    );
+    expect(index?.schema).toBe(schema);
   });
 
   it("a last statement cut short is the file's syntax error, in PostgreSQL's words for the file alone", async () => {
