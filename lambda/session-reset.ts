@@ -69,10 +69,9 @@ export class PendingReset {
         () => undefined,
         (error: unknown) => error,
       );
-    // BEGIN, the reset's statements, COMMIT: each sends one CommandComplete.
-    const prefixStatements = this.statements.length + 2;
-    const run = await queryCounting(db, `BEGIN; ${this.statements.join('; ')}; COMMIT; ${text}`);
-    if (run.completed < prefixStatements) {
+    const reset = committedReset(this.statements);
+    const run = await queryCounting(db, `${reset.text} ${text}`);
+    if (run.completed < reset.completes) {
       await db.query('ROLLBACK').catch(() => undefined);
       throw resetError(run.error);
     }
@@ -88,9 +87,10 @@ export class PendingReset {
    * past the prefix, with the transaction left for the caller to roll back.
    */
   async begin(db: Db, text: string, after = ''): Promise<AfterReset> {
-    const prefix = this.done ? 'BEGIN;\n' : `BEGIN; ${this.statements.join('; ')}; COMMIT; BEGIN;\n`;
-    // BEGIN, the reset's statements, COMMIT, BEGIN: each sends one CommandComplete.
-    const prefixStatements = this.done ? 1 : this.statements.length + 3;
+    const reset = committedReset(this.statements);
+    const prefix = this.done ? 'BEGIN;\n' : `${reset.text} BEGIN;\n`;
+    // Our BEGIN sends one CommandComplete more.
+    const prefixStatements = this.done ? 1 : reset.completes + 1;
     const run = await queryCounting(db, prefix + text + after);
     if (run.error === undefined) {
       this.done = true;
@@ -110,6 +110,14 @@ export class PendingReset {
     await db.query('ROLLBACK').catch(() => undefined);
     throw resetError(run.error);
   }
+}
+
+/**
+ * The reset in a transaction of its own, `BEGIN; <reset>; COMMIT;`, and the CommandCompletes it
+ * sends (one per statement): what goes ahead of a file, a chain's link or a started row.
+ */
+function committedReset(statements: readonly string[]): { text: string; completes: number } {
+  return { text: `BEGIN; ${statements.join('; ')}; COMMIT;`, completes: statements.length + 2 };
 }
 
 /** One migration of a chain: its file, and statements of ours after it ending in COMMIT. */
@@ -144,8 +152,9 @@ export interface ChainRun {
  * in a link's reset is the worker's (thrown), except the time budget's refusal.
  */
 export async function sendChain(db: Db, statements: readonly string[], links: readonly ChainLink[]): Promise<ChainRun> {
-  const prefix = `BEGIN; ${statements.join('; ')}; COMMIT; BEGIN;\n`;
-  const prefixStatements = statements.length + 3;
+  const reset = committedReset(statements);
+  const prefix = `${reset.text} BEGIN;\n`;
+  const prefixStatements = reset.completes + 1;
   const parts: string[] = [];
   const starts: number[] = [];
   let length = 0;

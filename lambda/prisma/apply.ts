@@ -98,7 +98,7 @@ async function readBatch(db: Db, migrations: DecodedMigration[], lock: LockProof
       executeAll: (contexts, ms) =>
         runChain(contexts, ledger, ms, {
           failure: transactionalFailure,
-          result: (c, m, o, d) => resultOf(c, m, o, d),
+          result: resultOf,
           applied: ok([]),
         }),
     },

@@ -54,10 +54,10 @@ interface NewRow {
   logs: string | null;
 }
 
-/** Runs the statements of lambda/contract/prisma-ledger-sql.ts on the worker's session. */
 /** A started row's fields: `logs` NULL unless given. */
 type StartedRow = Omit<NewRow, 'logs'> & { logs?: string };
 
+/** Runs the statements of lambda/contract/prisma-ledger-sql.ts on the worker's session. */
 export class PrismaLedger {
   private constructor(
     readonly db: Db,
@@ -146,7 +146,7 @@ export class PrismaLedger {
       returning: options.returning === true,
     });
     // The guard's DO block, the INSERT and the COMMIT: one CommandComplete each.
-    const sql = `${this.guard(row.name)}; ${inline(insert)}${options.commit ? '; COMMIT' : ''}`;
+    const sql = `${this.guardedSql(row.name, insert)}${options.commit ? '; COMMIT' : ''}`;
     return { id, sql, statements: options.commit ? 3 : 2 };
   }
 
@@ -165,7 +165,7 @@ export class PrismaLedger {
   startedRowSql(row: StartedRow): { id: string; sql: string } {
     const id = randomUUID();
     const insert = insertLedgerRowSql(this.table, { id, ...row, logs: row.logs ?? null, appliedSteps: 0 });
-    return { id, sql: `${this.guard(row.name)}; ${inline(insert)}` };
+    return { id, sql: this.guardedSql(row.name, insert) };
   }
 
   /** A failed attempt of a transactional file: nothing of it was committed, only this record. */
@@ -234,13 +234,16 @@ export class PrismaLedger {
    * inside one it is the caller's, so the guard and the write commit or fail together either way.
    */
   private async guarded(name: string, statement: SqlStatement): Promise<void> {
-    await this.db.query(`${this.guard(name)}; ${inline(statement)}`);
+    await this.db.query(this.guardedSql(name, statement));
   }
 
-  /** The guard (lambda/ledger-guard.ts): the lock is held and no finished, not rolled back row of `name` exists. */
-  private guard(name: string): string {
+  /**
+   * The guard (lambda/ledger-guard.ts: the lock is held and no finished, not rolled back row of
+   * `name` exists), then `statement` with its values inlined: two statements of one query.
+   */
+  private guardedSql(name: string, statement: SqlStatement): string {
     const alreadyRecorded = recordedAsAppliedSql(this.table, this.db.escapeLiteral(name));
-    return ledgerGuardSql(this.db, { lock: this.lock, alreadyRecorded });
+    return `${ledgerGuardSql(this.db, { lock: this.lock, alreadyRecorded })}; ${inline(statement)}`;
   }
 }
 

@@ -214,8 +214,8 @@ async function settleInFlight(worker: Worker, opts: DeployOptions, first: State)
  * The sending (scripts/core/send-in-batches.ts): the payloads in as few Invoke requests as fit,
  * one request at a time, stopping at the first failure, a lock held by another deploy, an
  * exhausted time budget or a signal. What the worker reports is added to the report as it arrives.
+ * Answers the ledger as the last batch sent left it, when that batch's answer carried it.
  */
-/** Sends the batches; answers the ledger as the last batch that was sent left it, when its answer carried it. */
 async function applyBatches(
   worker: Worker,
   payloads: MigrationPayload[],

@@ -4,8 +4,25 @@
  * `restore` undoes it.
  */
 import pg from 'pg';
+import { afterEach } from 'vitest';
 
-export function countApplyQueries(): { count: () => number; restore: () => void } {
+/** For a describe block: each test's `start()` begins counting, undone after that test. */
+export function useApplyQueryCounter(): { start: () => { count: () => number } } {
+  let restore: (() => void) | undefined;
+  afterEach(() => {
+    restore?.();
+    restore = undefined;
+  });
+  return {
+    start: () => {
+      const counter = countApplyQueries();
+      restore = counter.restore;
+      return counter;
+    },
+  };
+}
+
+function countApplyQueries(): { count: () => number; restore: () => void } {
   const original = pg.Client.prototype.query;
   let n = 0;
   pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {

@@ -6,12 +6,12 @@
  * are not started (or run on their own when the chain never ran); and a migration that would
  * start too late for the time budget is not started at all (lambda/session.ts, `chained`).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { sendChain } from '../../lambda/session-reset.js';
 import { sessionResetStatements } from '../../lambda/session.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { databaseTargets, freshDatabase, prismaLedger, query, withClient } from '../helpers/db.js';
-import { countApplyQueries } from '../helpers/apply-queries.js';
+import { useApplyQueryCounter } from '../helpers/apply-queries.js';
 import { migrationsDir } from '../helpers/migrations.js';
 import { startTestWorker, useFreshWorker } from '../helpers/test-worker.js';
 
@@ -31,15 +31,10 @@ const exists = async (url: string, name: string) =>
 
 describe.each(databaseTargets())('chained migrations on the $name PostgreSQL', ({ adminUrl }) => {
   const env = useFreshWorker(adminUrl);
-  let restore: (() => void) | undefined;
-  afterEach(() => {
-    restore?.();
-    restore = undefined;
-  });
+  const counting = useApplyQueryCounter();
 
   it('go in one query, each recorded with its own start and finish, in order', async () => {
-    const counter = countApplyQueries();
-    restore = counter.restore;
+    const counter = counting.start();
     const report = await deploy(env.tw.worker, {
       migrationsDir: await migrationsDir(five('CREATE TABLE c (id integer);\n')),
     });

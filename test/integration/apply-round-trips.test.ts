@@ -8,12 +8,12 @@
  * (a leading BOM, a last statement cut short) reported as the file's failure in its own words, and
  * a failing reset reported as the worker's (VPCM_SESSION_RESET_FAILED), never as the file's.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCode, MigrateError } from '../../lambda/contract/index.js';
 import { PendingReset } from '../../lambda/session-reset.js';
 import { deploy } from '../../scripts/commands/deploy.js';
 import { databaseTargets, freshDatabase, prismaLedger, query, withClient } from '../helpers/db.js';
-import { countApplyQueries } from '../helpers/apply-queries.js';
+import { useApplyQueryCounter } from '../helpers/apply-queries.js';
 import { migrationsDir } from '../helpers/migrations.js';
 import { startTestWorker, useFreshWorker } from '../helpers/test-worker.js';
 
@@ -21,11 +21,7 @@ const RESET = ['SET SESSION AUTHORIZATION DEFAULT', 'RESET ALL', 'DISCARD TEMP',
 
 describe.each(databaseTargets())('the apply path on the $name PostgreSQL', ({ adminUrl }) => {
   const env = useFreshWorker(adminUrl);
-  let restore: (() => void) | undefined;
-  afterEach(() => {
-    restore?.();
-    restore = undefined;
-  });
+  const counting = useApplyQueryCounter();
 
   it.each([
     // Chained with the one before it (lambda/prisma/chain.ts): in that one's query.
@@ -45,8 +41,7 @@ describe.each(databaseTargets())('the apply path on the $name PostgreSQL', ({ ad
     const other = await freshDatabase(adminUrl);
     const tw2 = await startTestWorker(other.url);
     try {
-      const counter = countApplyQueries();
-      restore = counter.restore;
+      const counter = counting.start();
       const first = await deploy(env.tw.worker, { migrationsDir: one });
       const withOne = counter.count();
       const second = await deploy(tw2.worker, { migrationsDir: two });
@@ -75,8 +70,7 @@ describe.each(databaseTargets())('the apply path on the $name PostgreSQL', ({ ad
     const other = await freshDatabase(adminUrl);
     const tw2 = await startTestWorker(other.url);
     try {
-      const counter = countApplyQueries();
-      restore = counter.restore;
+      const counter = counting.start();
       expect((await deploy(env.tw.worker, { migrationsDir: one })).exitCode).toBe(0);
       const withOne = counter.count();
       const second = await deploy(tw2.worker, { migrationsDir: two });
